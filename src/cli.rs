@@ -1,0 +1,141 @@
+//! The command line: commands and flags.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "pipectl", version, about = "Deploy a streaming-data pipeline on AWS from one YAML file, and take it down again")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Environment name: suffixes default names and isolates deployments (e.g. `pr-42`).
+    #[arg(long, global = true, env = "PIPECTL_ENV", value_parser = parse_env)]
+    pub env: Option<String>,
+    /// A value for `${var.NAME}` in the spec (repeatable).
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// AWS region; overrides the spec's `region:` and the environment.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// AWS profile from the shared config files.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator); also AWS_ENDPOINT_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Machine-readable output: one JSON document, or JSON lines for progress.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a spec offline: schema, references, cycles, AWS names and limits.
+    Validate(SpecArg),
+    /// Read live AWS and print what apply would change.
+    Plan(PlanArgs),
+    /// Plan, confirm, and make AWS match the spec.
+    Apply(ApplyArgs),
+    /// Delete everything the spec (or the deployment record) names, in reverse order.
+    Destroy(DestroyArgs),
+    /// Print the resource graph as DOT or Mermaid, offline.
+    Graph(GraphArgs),
+    /// Print names, ARNs and console URLs of the deployed resources.
+    Outputs(SpecArg),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArg {
+    /// The pipeline spec (YAML).
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub spec: PathBuf,
+    /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    pub spec: PathBuf,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How many resources may be worked on at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The spec; without it, `--pipeline` finds what to delete from the deployment record.
+    pub spec: Option<PathBuf>,
+    /// The pipeline to destroy when no spec is given.
+    #[arg(long, required_unless_present = "spec", conflicts_with = "spec")]
+    pub pipeline: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Empty and delete buckets even when the spec says `on_destroy: retain`.
+    #[arg(long)]
+    pub delete_data: bool,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    pub spec: PathBuf,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+fn parse_env(s: &str) -> Result<String, String> {
+    crate::spec::rules::env_name(s)?;
+    Ok(s.to_string())
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("`{k}` is not a variable name (letters, digits, `_`, `-`)"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn vars_and_env_are_checked() {
+        assert_eq!(parse_var("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_var("novalue").is_err());
+        assert!(parse_env("pr-42").is_ok());
+        assert!(parse_env("PR_42").is_err());
+    }
+}

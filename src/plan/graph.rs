@@ -1,0 +1,369 @@
+//! The resource graph: every AWS resource a spec implies, including the ones
+//! the user never writes (one IAM role per Firehose / function / agent, log
+//! groups, the agent's instance profile and security group, the deployment
+//! record), with an edge from each resource to what must exist before it.
+
+use crate::spec::interp::Ref;
+use crate::spec::{FirehoseSource, Spec, SubnetChoice, WriteTarget};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Record,
+    Bucket,
+    Stream,
+    GlueDatabase,
+    GlueTable,
+    Role,
+    LogGroup,
+    Firehose,
+    Function,
+    Trigger,
+    Network,
+    InstanceProfile,
+    SecurityGroup,
+    Agent,
+    Dashboard,
+    Alarm,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 16] = [
+        Kind::Record,
+        Kind::Bucket,
+        Kind::Stream,
+        Kind::GlueDatabase,
+        Kind::GlueTable,
+        Kind::Role,
+        Kind::LogGroup,
+        Kind::Firehose,
+        Kind::Function,
+        Kind::Trigger,
+        Kind::Network,
+        Kind::InstanceProfile,
+        Kind::SecurityGroup,
+        Kind::Agent,
+        Kind::Dashboard,
+        Kind::Alarm,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Record => "record",
+            Kind::Bucket => "bucket",
+            Kind::Stream => "stream",
+            Kind::GlueDatabase => "glue_database",
+            Kind::GlueTable => "glue_table",
+            Kind::Role => "role",
+            Kind::LogGroup => "log_group",
+            Kind::Firehose => "firehose",
+            Kind::Function => "function",
+            Kind::Trigger => "trigger",
+            Kind::Network => "network",
+            Kind::InstanceProfile => "instance_profile",
+            Kind::SecurityGroup => "security_group",
+            Kind::Agent => "agent",
+            Kind::Dashboard => "dashboard",
+            Kind::Alarm => "alarm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The kind a `${section.key...}` reference names.
+    fn of_section(section: &str) -> Option<Kind> {
+        Some(match section {
+            "buckets" => Kind::Bucket,
+            "streams" => Kind::Stream,
+            "databases" => Kind::GlueDatabase,
+            "tables" => Kind::GlueTable,
+            "firehoses" => Kind::Firehose,
+            "functions" => Kind::Function,
+            "agents" => Kind::Agent,
+            "networks" => Kind::Network,
+            "dashboards" => Kind::Dashboard,
+            "alarms" => Kind::Alarm,
+            _ => return None,
+        })
+    }
+}
+
+/// `kind.key`, e.g. `firehose.to-lake` or `role.firehose-to-lake`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub kind: Kind,
+    pub key: String,
+}
+
+impl Address {
+    pub fn new(kind: Kind, key: impl Into<String>) -> Self {
+        Address { kind, key: key.into() }
+    }
+
+    pub fn parse(s: &str) -> Option<Address> {
+        let (kind, key) = s.split_once('.')?;
+        Some(Address::new(Kind::parse(kind)?, key))
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind.as_str(), self.key)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub address: Address,
+    /// The physical name in AWS.
+    pub name: String,
+    /// What must exist before this node.
+    pub deps: BTreeSet<Address>,
+    /// The spec entry this node comes from (`firehoses.to-lake`), if any.
+    pub origin: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Graph {
+    pub nodes: BTreeMap<Address, Node>,
+}
+
+pub fn role_key(owner: Kind, key: &str) -> String {
+    format!("{}-{key}", owner.as_str())
+}
+
+impl Graph {
+    pub fn from_spec(spec: &Spec, env_refs: &BTreeMap<String, BTreeSet<Ref>>) -> Graph {
+        let mut g = Graph::default();
+        let record = Address::new(Kind::Record, "deployment");
+        g.add(record.clone(), spec.record_name(), None, []);
+        let add = |g: &mut Graph, a: Address, name: &str, origin: String, deps: Vec<Address>| {
+            g.add(a, name.to_string(), Some(origin), deps.into_iter().chain([record.clone()]));
+        };
+        for (k, b) in &spec.buckets {
+            add(&mut g, Address::new(Kind::Bucket, k), &b.name, format!("buckets.{k}"), vec![]);
+        }
+        for (k, s) in &spec.streams {
+            add(&mut g, Address::new(Kind::Stream, k), &s.name, format!("streams.{k}"), vec![]);
+        }
+        for (k, d) in &spec.databases {
+            add(&mut g, Address::new(Kind::GlueDatabase, k), &d.name, format!("databases.{k}"), vec![]);
+        }
+        for (k, t) in &spec.tables {
+            let deps = vec![Address::new(Kind::GlueDatabase, &t.database), Address::new(Kind::Bucket, &t.bucket)];
+            add(&mut g, Address::new(Kind::GlueTable, k), &t.name, format!("tables.{k}"), deps);
+        }
+        for (k, f) in &spec.firehoses {
+            let origin = format!("firehoses.{k}");
+            let role = Address::new(Kind::Role, role_key(Kind::Firehose, k));
+            add(&mut g, role.clone(), &format!("{}-firehose", f.name), origin.clone(), vec![]);
+            let mut deps = vec![role, Address::new(Kind::Bucket, &f.destination.bucket)];
+            if let FirehoseSource::Stream(s) = &f.source {
+                deps.push(Address::new(Kind::Stream, s));
+            }
+            if let Some(c) = &f.destination.convert {
+                deps.push(Address::new(Kind::GlueTable, &c.table));
+            }
+            if f.destination.error_logging {
+                let lg = Address::new(Kind::LogGroup, role_key(Kind::Firehose, k));
+                add(&mut g, lg.clone(), &format!("/aws/kinesisfirehose/{}", f.name), origin.clone(), vec![]);
+                deps.push(lg);
+            }
+            if let Some(p) = &f.processor {
+                deps.push(Address::new(Kind::Function, p));
+            }
+            add(&mut g, Address::new(Kind::Firehose, k), &f.name, origin, deps);
+        }
+        for (k, f) in &spec.functions {
+            let origin = format!("functions.{k}");
+            let role = Address::new(Kind::Role, role_key(Kind::Function, k));
+            add(&mut g, role.clone(), &format!("{}-lambda", f.name), origin.clone(), vec![]);
+            let lg = Address::new(Kind::LogGroup, role_key(Kind::Function, k));
+            add(&mut g, lg.clone(), &format!("/aws/lambda/{}", f.name), origin.clone(), vec![]);
+            let mut deps = vec![role, lg];
+            for r in env_refs.get(k).into_iter().flatten() {
+                if let Some(kind) = Kind::of_section(&r.section) {
+                    deps.push(Address::new(kind, &r.key));
+                }
+            }
+            let fa = Address::new(Kind::Function, k);
+            add(&mut g, fa.clone(), &f.name, origin.clone(), deps);
+            if let Some(t) = &f.trigger {
+                let mut deps = vec![fa, Address::new(Kind::Stream, &t.stream)];
+                for w in &f.writes {
+                    deps.push(match w {
+                        WriteTarget::Firehose(x) => Address::new(Kind::Firehose, x),
+                        WriteTarget::Stream(x) => Address::new(Kind::Stream, x),
+                    });
+                }
+                add(&mut g, Address::new(Kind::Trigger, k), &format!("{} <- {}", f.name, t.stream), format!("triggers.{k}"), deps);
+            }
+        }
+        for (k, n) in &spec.networks {
+            add(&mut g, Address::new(Kind::Network, k), &n.name, format!("networks.{k}"), vec![]);
+        }
+        for (k, a) in &spec.agents {
+            let origin = format!("agents.{k}");
+            let role = Address::new(Kind::Role, role_key(Kind::Agent, k));
+            let role_name = format!("{}-agent", a.name);
+            add(&mut g, role.clone(), &role_name, origin.clone(), vec![]);
+            let profile = Address::new(Kind::InstanceProfile, k);
+            add(&mut g, profile.clone(), &role_name, origin.clone(), vec![role]);
+            let network = match &a.subnet {
+                SubnetChoice::Network { network, .. } => Some(Address::new(Kind::Network, network)),
+                _ => None,
+            };
+            let sg = Address::new(Kind::SecurityGroup, k);
+            add(&mut g, sg.clone(), &format!("{}-agent", a.name), origin.clone(), network.iter().cloned().collect());
+            let mut deps = vec![profile, sg];
+            deps.extend(network);
+            deps.extend(a.flows.iter().map(|f| Address::new(Kind::Stream, &f.stream)));
+            add(&mut g, Address::new(Kind::Agent, k), &a.name, origin, deps);
+        }
+        for (k, d) in &spec.dashboards {
+            add(&mut g, Address::new(Kind::Dashboard, k), &d.name, format!("dashboards.{k}"), vec![]);
+        }
+        for (k, a) in &spec.alarms {
+            add(&mut g, Address::new(Kind::Alarm, k), &a.name, format!("alarms.{k}"), vec![]);
+        }
+        g
+    }
+
+    fn add(&mut self, address: Address, name: String, origin: Option<String>, deps: impl IntoIterator<Item = Address>) {
+        let deps = deps.into_iter().filter(|d| *d != address).collect();
+        self.nodes.insert(address.clone(), Node { address, name, deps, origin });
+    }
+
+    /// A dependency cycle, as the path `a -> b -> ... -> a`, if there is one.
+    pub fn find_cycle(&self) -> Option<Vec<Address>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            Open,
+            Done,
+        }
+        fn visit<'a>(g: &'a Graph, a: &'a Address, marks: &mut BTreeMap<&'a Address, Mark>, path: &mut Vec<&'a Address>) -> Option<Vec<Address>> {
+            match marks.get(a) {
+                Some(Mark::Done) => return None,
+                Some(Mark::Open) => {
+                    let start = path.iter().position(|p| *p == a).unwrap_or(0);
+                    let mut cycle: Vec<Address> = path[start..].iter().map(|x| (*x).clone()).collect();
+                    cycle.push(a.clone());
+                    return Some(cycle);
+                }
+                None => {}
+            }
+            marks.insert(a, Mark::Open);
+            path.push(a);
+            if let Some(node) = g.nodes.get(a) {
+                for d in &node.deps {
+                    if let Some(c) = visit(g, d, marks, path) {
+                        return Some(c);
+                    }
+                }
+            }
+            path.pop();
+            marks.insert(a, Mark::Done);
+            None
+        }
+        let mut marks = BTreeMap::new();
+        for a in self.nodes.keys() {
+            if let Some(c) = visit(self, a, &mut marks, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    /// Every node after the nodes it depends on; among nodes ready at the
+    /// same time, in address order, so the order is stable.
+    pub fn topo_order(&self) -> Vec<Address> {
+        let mut waiting: BTreeMap<&Address, usize> = self
+            .nodes
+            .values()
+            .map(|n| (&n.address, n.deps.iter().filter(|d| self.nodes.contains_key(d)).count()))
+            .collect();
+        let dependents = self.dependents();
+        let mut ready: BTreeSet<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
+        let mut out = Vec::new();
+        while let Some(a) = ready.pop_first() {
+            out.push(a.clone());
+            for d in dependents.get(a).into_iter().flatten() {
+                let n = waiting.get_mut(d).expect("known node");
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(d);
+                }
+            }
+        }
+        out
+    }
+
+    /// For each node, the nodes that depend on it.
+    pub fn dependents(&self) -> BTreeMap<&Address, Vec<&Address>> {
+        let mut out: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+        for n in self.nodes.values() {
+            for d in &n.deps {
+                if let Some(dn) = self.nodes.get(d) {
+                    out.entry(&dn.address).or_default().push(&n.address);
+                }
+            }
+        }
+        out
+    }
+
+    /// The same nodes with every edge turned around: the destroy graph.
+    pub fn reversed(&self) -> Graph {
+        let mut g = self.clone();
+        for n in g.nodes.values_mut() {
+            n.deps.clear();
+        }
+        for n in self.nodes.values() {
+            for d in &n.deps {
+                if let Some(dn) = g.nodes.get_mut(d) {
+                    dn.deps.insert(n.address.clone());
+                }
+            }
+        }
+        g
+    }
+
+    /// Graphviz DOT. An edge `a -> b` means `b` depends on `a`: `a` is
+    /// created first and deleted last.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph pipectl {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+        for n in self.nodes.values() {
+            out.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.address, n.address, escape(&n.name)));
+        }
+        for n in self.nodes.values() {
+            for d in &n.deps {
+                out.push_str(&format!("  \"{d}\" -> \"{}\";\n", n.address));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// A Mermaid flowchart, with the same edge direction as [`Graph::to_dot`].
+    pub fn to_mermaid(&self) -> String {
+        let ids: BTreeMap<&Address, String> = self.nodes.keys().enumerate().map(|(i, a)| (a, format!("n{i}"))).collect();
+        let mut out = String::from("flowchart LR\n");
+        for n in self.nodes.values() {
+            out.push_str(&format!("  {}[\"{}<br/>{}\"]\n", ids[&n.address], n.address, escape(&n.name).replace('<', "&lt;")));
+        }
+        for n in self.nodes.values() {
+            for d in &n.deps {
+                if let Some(from) = ids.get(d) {
+                    out.push_str(&format!("  {from} --> {}\n", ids[&n.address]));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}

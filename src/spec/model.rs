@@ -1,0 +1,331 @@
+//! The validated spec: every default applied, every reference checked, every
+//! name interpolated. Keys are the user's keys (`trips`), names are AWS's
+//! physical names (`taxi-lab-trips-pr-42`).
+//!
+//! Names may still hold `${account}` or `${region}` when the command runs
+//! offline (`validate`, `graph`); commands that talk to AWS load the spec
+//! with both known.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub pipeline: String,
+    /// `--env`, or `default` when none is given.
+    pub env: String,
+    pub region: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub buckets: BTreeMap<String, Bucket>,
+    pub streams: BTreeMap<String, Stream>,
+    pub databases: BTreeMap<String, Database>,
+    pub tables: BTreeMap<String, Table>,
+    pub firehoses: BTreeMap<String, Firehose>,
+    pub functions: BTreeMap<String, Function>,
+    pub agents: BTreeMap<String, Agent>,
+    pub networks: BTreeMap<String, Network>,
+    pub dashboards: BTreeMap<String, Dashboard>,
+    pub alarms: BTreeMap<String, Alarm>,
+}
+
+impl Spec {
+    /// The SSM parameter holding the deployment record.
+    pub fn record_name(&self) -> String {
+        format!("/pipectl/{}/{}", self.pipeline, self.env)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDestroy {
+    Retain,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    pub name: String,
+    pub on_destroy: OnDestroy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamMode {
+    Provisioned { shards: u32 },
+    OnDemand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEncryption {
+    /// Server-side encryption with the AWS managed key `alias/aws/kinesis`.
+    Kms,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    pub name: String,
+    pub mode: StreamMode,
+    pub retention_hours: u32,
+    pub encryption: StreamEncryption,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Database {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    Parquet,
+    Orc,
+    Json,
+}
+
+impl TableFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableFormat::Parquet => "parquet",
+            TableFormat::Orc => "orc",
+            TableFormat::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub name: String,
+    /// Key of the database in `catalog.databases`.
+    pub database: String,
+    /// Key of the bucket in `buckets`.
+    pub bucket: String,
+    pub prefix: String,
+    pub format: TableFormat,
+    /// Name and Hive type, in the order written.
+    pub columns: Vec<(String, String)>,
+    pub partition_keys: Vec<(String, String)>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FirehoseSource {
+    /// Key of the stream in `streams`.
+    Stream(String),
+    Direct,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Uncompressed,
+    Gzip,
+    Snappy,
+    Zip,
+    HadoopSnappy,
+}
+
+impl Compression {
+    pub const ALL: [(&'static str, Compression); 5] = [
+        ("uncompressed", Compression::Uncompressed),
+        ("gzip", Compression::Gzip),
+        ("snappy", Compression::Snappy),
+        ("zip", Compression::Zip),
+        ("hadoop_snappy", Compression::HadoopSnappy),
+    ];
+
+    /// The value of Firehose's `CompressionFormat`.
+    pub fn aws(self) -> &'static str {
+        match self {
+            Compression::Uncompressed => "UNCOMPRESSED",
+            Compression::Gzip => "GZIP",
+            Compression::Snappy => "Snappy",
+            Compression::Zip => "ZIP",
+            Compression::HadoopSnappy => "HADOOP_SNAPPY",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvertFormat {
+    Parquet,
+    Orc,
+}
+
+/// Compression inside Parquet/ORC files (the serializer's own setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnarCompression {
+    Snappy,
+    Gzip,
+    Zlib,
+    Uncompressed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Convert {
+    pub format: ConvertFormat,
+    /// Key of the table in `catalog.tables`.
+    pub table: String,
+    pub compression: ColumnarCompression,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Destination {
+    /// Key of the bucket in `buckets`.
+    pub bucket: String,
+    pub prefix: Option<String>,
+    pub error_prefix: Option<String>,
+    pub buffer_size_mb: u32,
+    pub buffer_interval_seconds: u32,
+    pub compression: Compression,
+    pub convert: Option<Convert>,
+    pub error_logging: bool,
+    /// SSE of the delivery stream itself (Direct PUT only).
+    pub encryption: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Firehose {
+    pub name: String,
+    pub source: FirehoseSource,
+    pub destination: Destination,
+    /// Key of the transform function in `functions`.
+    pub processor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    Latest,
+    TrimHorizon,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// Key of the stream in `streams`.
+    pub stream: String,
+    pub batch_size: u32,
+    pub batching_window_seconds: u32,
+    pub starting_position: StartingPosition,
+    pub tumbling_window_seconds: Option<u32>,
+    pub parallelization_factor: u32,
+    pub bisect_on_error: bool,
+    /// -1 means retry until the record expires.
+    pub max_retries: i64,
+    /// -1 means no limit.
+    pub max_record_age_seconds: i64,
+    pub enabled: bool,
+}
+
+/// A resource a function may write to: `firehoses.X` or `streams.X`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WriteTarget {
+    Firehose(String),
+    Stream(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub runtime: String,
+    /// A file or a directory, resolved against the spec's folder.
+    pub code: PathBuf,
+    pub handler: String,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub environment: BTreeMap<String, String>,
+    pub writes: Vec<WriteTarget>,
+    pub trigger: Option<Trigger>,
+    pub log_retention_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ami {
+    /// Latest Amazon Linux 2023, from the SSM public parameter.
+    Al2023,
+    Id(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Public,
+    Private,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubnetChoice {
+    /// The default VPC's default subnet in the first availability zone.
+    Default,
+    Id(String),
+    /// A subnet of a network in `networks`.
+    Network { network: String, tier: Tier },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvToJson {
+    pub fields: Vec<String>,
+    pub delimiter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialPosition {
+    StartOfFile,
+    EndOfFile,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    pub file_pattern: String,
+    /// Key of the stream in `streams`.
+    pub stream: String,
+    /// `RANDOM`, or `DETERMINISTIC` (hash of the record).
+    pub partition_key: String,
+    pub initial_position: InitialPosition,
+    pub csv_to_json: Option<CsvToJson>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ssh {
+    pub cidr: String,
+    pub key_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    pub name: String,
+    pub instance_type: String,
+    pub ami: Ami,
+    pub subnet: SubnetChoice,
+    pub flows: Vec<Flow>,
+    pub ssh: Option<Ssh>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub name: String,
+    pub cidr: String,
+    pub zones: u32,
+    pub nacl: bool,
+    pub nat_gateway: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlarmKind {
+    /// Kinesis GetRecords.IteratorAgeMilliseconds of a stream.
+    StreamIteratorAge { stream: String, max_ms: u64 },
+    /// Lambda IteratorAge of a function's trigger.
+    FunctionIteratorAge { function: String, max_ms: u64 },
+    /// Firehose DeliveryToS3.DataFreshness.
+    DeliveryFreshness { firehose: String, max_seconds: u64 },
+    /// Lambda Errors.
+    FunctionErrors { function: String, max_errors: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarm {
+    pub name: String,
+    pub kind: AlarmKind,
+    pub period_seconds: u32,
+    pub evaluation_periods: u32,
+}

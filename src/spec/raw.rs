@@ -1,0 +1,660 @@
+//! The spec as written: structs that mirror the YAML one to one, every leaf
+//! with its position. Nothing here checks meaning; `Spec::from_raw` does.
+
+use super::decode::{Decode, Decoder, Entries, MapReader, Sp};
+use super::yaml::{Mark, Node, Value};
+use crate::diag::Diagnostic;
+
+type S = Sp<String>;
+
+#[derive(Debug, Default)]
+pub struct RawSpec {
+    pub mark: Mark,
+    pub pipeline: Option<S>,
+    pub region: Option<S>,
+    pub tags: Entries<S>,
+    pub buckets: Entries<RawBucket>,
+    pub streams: Entries<RawStream>,
+    pub databases: Entries<RawDatabase>,
+    pub tables: Entries<RawTable>,
+    pub firehoses: Entries<RawFirehose>,
+    pub functions: Entries<RawFunction>,
+    pub agents: Entries<RawAgent>,
+    pub networks: Entries<RawNetwork>,
+    pub dashboards: Entries<RawDashboard>,
+    pub alarms: Entries<RawAlarm>,
+}
+
+/// Reads a section of named resources, giving each its "section.key" path.
+fn section<T>(
+    m: &mut MapReader,
+    key: &'static str,
+    read: impl Fn(&Node, &mut Decoder, &str) -> Option<T>,
+) -> Entries<T> {
+    let Some(node) = m.node(key) else {
+        return Vec::new();
+    };
+    let d = m.decoder();
+    let Value::Map(entries) = &node.value else {
+        d.error(Diagnostic::new(
+            node.mark,
+            "type",
+            format!("expected a mapping of names to resources, found {}", node.kind()),
+        ));
+        return Vec::new();
+    };
+    let mut out: Entries<T> = Vec::new();
+    for (k, v) in entries {
+        let Some(name) = S::decode(k, d) else { continue };
+        if let Some((first, _)) = out.iter().find(|(f, _)| f.v == name.v) {
+            let first_line = first.mark.line;
+            d.error(
+                Diagnostic::new(name.mark, "duplicate-key", format!("`{key}.{}` is defined twice", name.v))
+                    .hint(format!("the first definition is at line {first_line}")),
+            );
+            continue;
+        }
+        let path = format!("{key}.{}", name.v);
+        if let Some(value) = read(v, d, &path) {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+impl RawSpec {
+    pub fn decode(root: &Node, d: &mut Decoder) -> RawSpec {
+        let mut spec = RawSpec {
+            mark: root.mark,
+            ..RawSpec::default()
+        };
+        if root.value == Value::Null {
+            d.error(
+                Diagnostic::new(root.mark, "missing-field", "the spec is empty")
+                    .hint("a spec needs at least `pipeline: <name>` and one resource"),
+            );
+            return spec;
+        }
+        let Some(mut m) = MapReader::open(root, d, "") else {
+            return spec;
+        };
+        spec.pipeline = m.req("pipeline");
+        spec.region = m.opt("region");
+        spec.tags = m.opt("tags").unwrap_or_default();
+        spec.buckets = section(&mut m, "buckets", RawBucket::read);
+        spec.streams = section(&mut m, "streams", RawStream::read);
+        if let Some(catalog) = m.node("catalog") {
+            if let Some(mut c) = MapReader::open(catalog, m.decoder(), "catalog") {
+                spec.databases = section(&mut c, "databases", RawDatabase::read);
+                spec.tables = section(&mut c, "tables", RawTable::read);
+                c.finish();
+            }
+        }
+        spec.firehoses = section(&mut m, "firehoses", RawFirehose::read);
+        spec.functions = section(&mut m, "functions", RawFunction::read);
+        spec.agents = section(&mut m, "agents", RawAgent::read);
+        spec.networks = section(&mut m, "networks", RawNetwork::read);
+        spec.dashboards = section(&mut m, "dashboards", RawDashboard::read);
+        spec.alarms = section(&mut m, "alarms", RawAlarm::read);
+        m.finish();
+        spec
+    }
+}
+
+#[derive(Debug)]
+pub struct RawBucket {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub on_destroy: Option<S>,
+}
+
+impl RawBucket {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let r = RawBucket {
+            mark: m.mark,
+            name: m.opt("name"),
+            on_destroy: m.opt("on_destroy"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawStream {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub mode: Option<S>,
+    pub shards: Option<Sp<u32>>,
+    pub retention_hours: Option<Sp<u32>>,
+    pub encryption: Option<S>,
+}
+
+impl RawStream {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let r = RawStream {
+            mark: m.mark,
+            name: m.opt("name"),
+            mode: m.opt("mode"),
+            shards: m.opt("shards"),
+            retention_hours: m.opt("retention_hours"),
+            encryption: m.opt("encryption"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawDatabase {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub description: Option<S>,
+}
+
+impl RawDatabase {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let r = RawDatabase {
+            mark: m.mark,
+            name: m.opt("name"),
+            description: m.opt("description"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawLocation {
+    pub mark: Mark,
+    pub bucket: Option<S>,
+    pub prefix: Option<S>,
+}
+
+#[derive(Debug)]
+pub struct RawTable {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub database: Option<S>,
+    pub location: Option<RawLocation>,
+    pub format: Option<S>,
+    pub columns: Entries<S>,
+    pub partition_keys: Entries<S>,
+    pub description: Option<S>,
+}
+
+impl RawTable {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let location = m.node("location").and_then(|l| {
+            let mut lm = MapReader::open(l, m.decoder(), format!("{path}.location"))?;
+            let r = RawLocation {
+                mark: lm.mark,
+                bucket: lm.req("bucket"),
+                prefix: lm.opt("prefix"),
+            };
+            lm.finish();
+            Some(r)
+        });
+        if location.is_none() && m.node("location").is_none() {
+            let mark = m.mark;
+            m.decoder().error(Diagnostic::new(
+                mark,
+                "missing-field",
+                format!("missing required field `location` in `{path}`"),
+            ));
+        }
+        let r = RawTable {
+            mark: m.mark,
+            name: m.opt("name"),
+            database: m.req("database"),
+            location,
+            format: m.opt("format"),
+            columns: m.req("columns").unwrap_or_default(),
+            partition_keys: m.opt("partition_keys").unwrap_or_default(),
+            description: m.opt("description"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub enum RawSource {
+    Stream(S),
+    Direct,
+}
+
+#[derive(Debug)]
+pub struct RawBuffer {
+    pub mark: Mark,
+    pub size_mb: Option<Sp<u32>>,
+    pub interval_seconds: Option<Sp<u32>>,
+}
+
+#[derive(Debug)]
+pub struct RawConvert {
+    pub mark: Mark,
+    pub format: Option<S>,
+    pub table: Option<S>,
+    pub compression: Option<S>,
+}
+
+#[derive(Debug)]
+pub struct RawDestination {
+    pub mark: Mark,
+    pub bucket: Option<S>,
+    pub prefix: Option<S>,
+    pub error_prefix: Option<S>,
+    pub buffer: Option<RawBuffer>,
+    pub compression: Option<S>,
+    pub convert: Option<RawConvert>,
+    pub error_logging: Option<Sp<bool>>,
+    pub encryption: Option<S>,
+}
+
+#[derive(Debug)]
+pub struct RawFirehose {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub source: Option<Sp<RawSource>>,
+    pub destination: Option<RawDestination>,
+    pub processor: Option<S>,
+}
+
+impl RawFirehose {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let source = m.node("source").and_then(|s| {
+            let v = match &s.value {
+                Value::Scalar { text, .. } if text == "direct" => Some(RawSource::Direct),
+                Value::Map(_) => {
+                    let mut sm = MapReader::open(s, m.decoder(), format!("{path}.source"))?;
+                    let stream = sm.req("stream");
+                    sm.finish();
+                    stream.map(RawSource::Stream)
+                }
+                _ => {
+                    m.decoder().error(
+                        Diagnostic::new(s.mark, "type", "`source` must be `direct` or `{ stream: <key> }`")
+                            .hint("write `source: direct` for Direct PUT, or `source: { stream: trips }`"),
+                    );
+                    None
+                }
+            };
+            v.map(|v| Sp { v, mark: s.mark })
+        });
+        if source.is_none() && m.node("source").is_none() {
+            let mark = m.mark;
+            m.decoder().error(
+                Diagnostic::new(mark, "missing-field", format!("missing required field `source` in `{path}`"))
+                    .hint("write `source: direct` for Direct PUT, or `source: { stream: <key> }`"),
+            );
+        }
+        let destination = match m.node("destination") {
+            Some(dn) => RawDestination::read(dn, m.decoder(), &format!("{path}.destination")),
+            None => {
+                let mark = m.mark;
+                m.decoder().error(Diagnostic::new(
+                    mark,
+                    "missing-field",
+                    format!("missing required field `destination` in `{path}`"),
+                ));
+                None
+            }
+        };
+        let processor = m.node("processor").and_then(|p| {
+            let mut pm = MapReader::open(p, m.decoder(), format!("{path}.processor"))?;
+            let f = pm.req("function");
+            pm.finish();
+            f
+        });
+        let r = RawFirehose {
+            mark: m.mark,
+            name: m.opt("name"),
+            source,
+            destination,
+            processor,
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+impl RawDestination {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let buffer = m.node("buffer").and_then(|b| {
+            let mut bm = MapReader::open(b, m.decoder(), format!("{path}.buffer"))?;
+            let r = RawBuffer {
+                mark: bm.mark,
+                size_mb: bm.opt("size_mb"),
+                interval_seconds: bm.opt("interval_seconds"),
+            };
+            bm.finish();
+            Some(r)
+        });
+        let convert = m.node("convert").and_then(|c| {
+            let mut cm = MapReader::open(c, m.decoder(), format!("{path}.convert"))?;
+            let r = RawConvert {
+                mark: cm.mark,
+                format: cm.req("format"),
+                table: cm.req("table"),
+                compression: cm.opt("compression"),
+            };
+            cm.finish();
+            Some(r)
+        });
+        let r = RawDestination {
+            mark: m.mark,
+            bucket: m.req("bucket"),
+            prefix: m.opt("prefix"),
+            error_prefix: m.opt("error_prefix"),
+            buffer,
+            compression: m.opt("compression"),
+            convert,
+            error_logging: m.opt("error_logging"),
+            encryption: m.opt("encryption"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawOnFailure {
+    pub mark: Mark,
+    pub bisect: Option<Sp<bool>>,
+    pub max_retries: Option<Sp<i64>>,
+    pub max_record_age_seconds: Option<Sp<i64>>,
+}
+
+#[derive(Debug)]
+pub struct RawTrigger {
+    pub mark: Mark,
+    pub stream: Option<S>,
+    pub batch_size: Option<Sp<u32>>,
+    pub batching_window_seconds: Option<Sp<u32>>,
+    pub starting_position: Option<S>,
+    pub tumbling_window_seconds: Option<Sp<u32>>,
+    pub parallelization_factor: Option<Sp<u32>>,
+    pub on_failure: Option<RawOnFailure>,
+    pub enabled: Option<Sp<bool>>,
+}
+
+#[derive(Debug)]
+pub struct RawFunction {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub runtime: Option<S>,
+    pub code: Option<S>,
+    pub handler: Option<S>,
+    pub memory_mb: Option<Sp<u32>>,
+    pub timeout_seconds: Option<Sp<u32>>,
+    pub environment: Entries<S>,
+    pub writes: Vec<S>,
+    pub trigger: Option<RawTrigger>,
+    pub log_retention_days: Option<Sp<u32>>,
+}
+
+impl RawFunction {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let trigger = m.node("trigger").and_then(|t| {
+            let mut tm = MapReader::open(t, m.decoder(), format!("{path}.trigger"))?;
+            let on_failure = tm.node("on_failure").and_then(|o| {
+                let mut om = MapReader::open(o, tm.decoder(), format!("{path}.trigger.on_failure"))?;
+                let r = RawOnFailure {
+                    mark: om.mark,
+                    bisect: om.opt("bisect"),
+                    max_retries: om.opt("max_retries"),
+                    max_record_age_seconds: om.opt("max_record_age_seconds"),
+                };
+                om.finish();
+                Some(r)
+            });
+            let r = RawTrigger {
+                mark: tm.mark,
+                stream: tm.req("stream"),
+                batch_size: tm.opt("batch_size"),
+                batching_window_seconds: tm.opt("batching_window_seconds"),
+                starting_position: tm.opt("starting_position"),
+                tumbling_window_seconds: tm.opt("tumbling_window_seconds"),
+                parallelization_factor: tm.opt("parallelization_factor"),
+                on_failure,
+                enabled: tm.opt("enabled"),
+            };
+            tm.finish();
+            Some(r)
+        });
+        let r = RawFunction {
+            mark: m.mark,
+            name: m.opt("name"),
+            runtime: m.req("runtime"),
+            code: m.req("code"),
+            handler: m.req("handler"),
+            memory_mb: m.opt("memory_mb"),
+            timeout_seconds: m.opt("timeout_seconds"),
+            environment: m.opt("environment").unwrap_or_default(),
+            writes: m.opt("writes").unwrap_or_default(),
+            trigger,
+            log_retention_days: m.opt("log_retention_days"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub enum RawSubnet {
+    /// `default` or a subnet id.
+    Named(S),
+    Network { network: Option<S>, tier: Option<S> },
+}
+
+#[derive(Debug)]
+pub struct RawCsv {
+    pub mark: Mark,
+    pub fields: Vec<S>,
+    pub delimiter: Option<S>,
+}
+
+#[derive(Debug)]
+pub struct RawFlow {
+    pub mark: Mark,
+    pub file_pattern: Option<S>,
+    pub stream: Option<S>,
+    pub partition_key: Option<S>,
+    pub initial_position: Option<S>,
+    pub csv_to_json: Option<RawCsv>,
+}
+
+#[derive(Debug)]
+pub struct RawSsh {
+    pub mark: Mark,
+    pub cidr: Option<S>,
+    pub allow_world: Option<Sp<bool>>,
+    pub key_name: Option<S>,
+}
+
+#[derive(Debug)]
+pub struct RawAgent {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub instance_type: Option<S>,
+    pub ami: Option<S>,
+    pub subnet: Option<Sp<RawSubnet>>,
+    pub flows: Vec<RawFlow>,
+    pub ssh: Option<RawSsh>,
+}
+
+impl RawAgent {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let subnet = m.node("subnet").and_then(|s| {
+            let v = match &s.value {
+                Value::Scalar { .. } => S::decode(s, m.decoder()).map(RawSubnet::Named),
+                _ => {
+                    let mut sm = MapReader::open(s, m.decoder(), format!("{path}.subnet"))?;
+                    let r = RawSubnet::Network {
+                        network: sm.req("network"),
+                        tier: sm.opt("tier"),
+                    };
+                    sm.finish();
+                    Some(r)
+                }
+            };
+            v.map(|v| Sp { v, mark: s.mark })
+        });
+        let mut flows = Vec::new();
+        match m.node("flows").map(|f| &f.value) {
+            Some(Value::Seq(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let fpath = format!("{path}.flows[{i}]");
+                    let Some(mut fm) = MapReader::open(item, m.decoder(), fpath.clone()) else {
+                        continue;
+                    };
+                    let csv = fm.node("csv_to_json").and_then(|c| {
+                        let mut cm = MapReader::open(c, fm.decoder(), format!("{fpath}.csv_to_json"))?;
+                        let r = RawCsv {
+                            mark: cm.mark,
+                            fields: cm.req("fields").unwrap_or_default(),
+                            delimiter: cm.opt("delimiter"),
+                        };
+                        cm.finish();
+                        Some(r)
+                    });
+                    flows.push(RawFlow {
+                        mark: fm.mark,
+                        file_pattern: fm.req("file_pattern"),
+                        stream: fm.req("stream"),
+                        partition_key: fm.opt("partition_key"),
+                        initial_position: fm.opt("initial_position"),
+                        csv_to_json: csv,
+                    });
+                    fm.finish();
+                }
+            }
+            Some(_) => {
+                let node = m.node("flows").expect("present");
+                m.decoder().error(Diagnostic::new(
+                    node.mark,
+                    "type",
+                    format!("expected a list of flows, found {}", node.kind()),
+                ));
+            }
+            None => {
+                let mark = m.mark;
+                m.decoder().error(
+                    Diagnostic::new(mark, "missing-field", format!("missing required field `flows` in `{path}`"))
+                        .hint("an agent needs at least one flow: `{ file_pattern, stream }`"),
+                );
+            }
+        }
+        let ssh = m.node("ssh").and_then(|s| {
+            let mut sm = MapReader::open(s, m.decoder(), format!("{path}.ssh"))?;
+            let r = RawSsh {
+                mark: sm.mark,
+                cidr: sm.req("cidr"),
+                allow_world: sm.opt("allow_world"),
+                key_name: sm.opt("key_name"),
+            };
+            sm.finish();
+            Some(r)
+        });
+        let r = RawAgent {
+            mark: m.mark,
+            name: m.opt("name"),
+            instance_type: m.opt("instance_type"),
+            ami: m.opt("ami"),
+            subnet,
+            flows,
+            ssh,
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawNetwork {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub cidr: Option<S>,
+    pub zones: Option<Sp<u32>>,
+    pub nacl: Option<Sp<bool>>,
+    pub nat_gateway: Option<Sp<bool>>,
+}
+
+impl RawNetwork {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let r = RawNetwork {
+            mark: m.mark,
+            name: m.opt("name"),
+            cidr: m.req("cidr"),
+            zones: m.opt("zones"),
+            nacl: m.opt("nacl"),
+            nat_gateway: m.opt("nat_gateway"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawDashboard {
+    pub mark: Mark,
+    pub name: Option<S>,
+}
+
+impl RawDashboard {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let r = RawDashboard {
+            mark: m.mark,
+            name: m.opt("name"),
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawAlarm {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub kind: Option<S>,
+    pub stream: Option<S>,
+    pub firehose: Option<S>,
+    pub function: Option<S>,
+    pub max_ms: Option<Sp<u64>>,
+    pub max_seconds: Option<Sp<u64>>,
+    pub max_errors: Option<Sp<u64>>,
+    pub period_seconds: Option<Sp<u32>>,
+    pub evaluation_periods: Option<Sp<u32>>,
+}
+
+impl RawAlarm {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let r = RawAlarm {
+            mark: m.mark,
+            name: m.opt("name"),
+            kind: m.opt("kind"),
+            stream: m.opt("stream"),
+            firehose: m.opt("firehose"),
+            function: m.opt("function"),
+            max_ms: m.opt("max_ms"),
+            max_seconds: m.opt("max_seconds"),
+            max_errors: m.opt("max_errors"),
+            period_seconds: m.opt("period_seconds"),
+            evaluation_periods: m.opt("evaluation_periods"),
+        };
+        m.finish();
+        Some(r)
+    }
+}

@@ -1,0 +1,387 @@
+//! AWS naming rules and value checks, as pure functions over strings.
+//! Each returns the broken rule's explanation, used as the diagnostic message.
+
+/// Stand-ins for `${account}` / `${region}` while they are unknown, so names
+/// can still be checked for length and characters offline.
+pub fn with_sample_placeholders(name: &str) -> String {
+    name.replace("${account}", "123456789012")
+        .replace("${region}", "ap-southeast-2")
+}
+
+fn chars_ok(s: &str, extra: &str, lower_only: bool) -> bool {
+    s.chars().all(|c| {
+        (c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c)) || (!lower_only && c.is_ascii_uppercase())
+    })
+}
+
+fn length(s: &str, what: &str, min: usize, max: usize) -> Result<(), String> {
+    let n = s.chars().count();
+    if n < min || n > max {
+        return Err(format!("{what} must be {min} to {max} characters long; `{s}` has {n}"));
+    }
+    Ok(())
+}
+
+pub fn pipeline_name(s: &str) -> Result<(), String> {
+    length(s, "a pipeline name", 1, 40)?;
+    if !chars_ok(s, "-", true) || s.starts_with('-') || s.ends_with('-') {
+        return Err(format!(
+            "a pipeline name may hold only lower-case letters, digits and inner hyphens; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn env_name(s: &str) -> Result<(), String> {
+    length(s, "an env name", 1, 32)?;
+    if !chars_ok(s, "-", true) || s.starts_with('-') || s.ends_with('-') {
+        return Err(format!(
+            "an env name may hold only lower-case letters, digits and inner hyphens; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn resource_key(s: &str) -> Result<(), String> {
+    length(s, "a resource key", 1, 64)?;
+    let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok || !chars_ok(s, "-_", false) {
+        return Err(format!(
+            "a resource key may hold letters, digits, `-` and `_`, starting with a letter or digit; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+/// S3 general purpose bucket naming rules.
+pub fn bucket_name(s: &str) -> Result<(), String> {
+    length(s, "an S3 bucket name", 3, 63)?;
+    if !chars_ok(s, "-.", true) {
+        return Err(format!(
+            "an S3 bucket name may hold only lower-case letters, digits, `.` and `-`; `{s}` does not"
+        ));
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !alnum(s.chars().next()) || !alnum(s.chars().last()) {
+        return Err(format!("an S3 bucket name must begin and end with a letter or digit; `{s}` does not"));
+    }
+    if s.contains("..") || s.contains(".-") || s.contains("-.") {
+        return Err(format!("an S3 bucket name must not hold `..`, `.-` or `-.`; `{s}` does"));
+    }
+    if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Err(format!("an S3 bucket name must not look like an IP address; `{s}` does"));
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if s.starts_with(prefix) {
+            return Err(format!("an S3 bucket name must not start with `{prefix}`"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if s.ends_with(suffix) {
+            return Err(format!("an S3 bucket name must not end with `{suffix}`"));
+        }
+    }
+    Ok(())
+}
+
+pub fn stream_name(s: &str) -> Result<(), String> {
+    length(s, "a Kinesis stream name", 1, 128)?;
+    if !chars_ok(s, "_.-", false) {
+        return Err(format!(
+            "a Kinesis stream name may hold only letters, digits, `_`, `.` and `-`; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn firehose_name(s: &str) -> Result<(), String> {
+    length(s, "a Firehose stream name", 1, 64)?;
+    if !chars_ok(s, "_.-", false) {
+        return Err(format!(
+            "a Firehose stream name may hold only letters, digits, `_`, `.` and `-`; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn function_name(s: &str) -> Result<(), String> {
+    length(s, "a Lambda function name", 1, 64)?;
+    if !chars_ok(s, "_-", false) {
+        return Err(format!(
+            "a Lambda function name may hold only letters, digits, `_` and `-`; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+/// Glue accepts more, but Athena (where these tables are queried) needs
+/// lower-case letters, digits and underscores.
+pub fn glue_name(s: &str) -> Result<(), String> {
+    length(s, "a Glue name", 1, 255)?;
+    if !chars_ok(s, "_", true) {
+        return Err(format!(
+            "a Glue database or table name may hold only lower-case letters, digits and `_`; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn role_name(s: &str) -> Result<(), String> {
+    length(s, "an IAM role name", 1, 64)?;
+    if !chars_ok(s, "+=,.@_-", false) {
+        return Err(format!(
+            "an IAM role name may hold only letters, digits and `+=,.@_-`; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn dashboard_name(s: &str) -> Result<(), String> {
+    length(s, "a CloudWatch dashboard name", 1, 255)?;
+    if !chars_ok(s, "_-", false) {
+        return Err(format!(
+            "a CloudWatch dashboard name may hold only letters, digits, `_` and `-`; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn log_group_name(s: &str) -> Result<(), String> {
+    length(s, "a CloudWatch Logs group name", 1, 512)?;
+    if !chars_ok(s, "._-/#", false) {
+        return Err(format!(
+            "a CloudWatch Logs group name may hold only letters, digits and `._-/#`; `{s}` does not"
+        ));
+    }
+    Ok(())
+}
+
+pub fn alarm_name(s: &str) -> Result<(), String> {
+    length(s, "a CloudWatch alarm name", 1, 255)?;
+    if s.chars().any(|c| c.is_control()) {
+        return Err("a CloudWatch alarm name must not hold control characters".into());
+    }
+    Ok(())
+}
+
+pub fn name_tag(s: &str) -> Result<(), String> {
+    length(s, "an EC2 Name tag", 1, 255)
+}
+
+/// An IPv4 CIDR block `a.b.c.d/n`; returns the prefix length.
+pub fn ipv4_cidr(s: &str) -> Result<u8, String> {
+    let bad = || format!("`{s}` is not an IPv4 CIDR block like 10.20.0.0/16");
+    let (addr, len) = s.split_once('/').ok_or_else(bad)?;
+    let len: u8 = len.parse().map_err(|_| bad())?;
+    let octets: Vec<u8> = addr.split('.').map(|o| o.parse::<u8>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    if octets.len() != 4 || len > 32 {
+        return Err(bad());
+    }
+    let ip = u32::from_be_bytes([octets[0], octets[1], octets[2], octets[3]]);
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    if ip & !mask != 0 {
+        return Err(format!("`{s}` has host bits set; the network address is {}", std::net::Ipv4Addr::from(ip & mask)));
+    }
+    Ok(len)
+}
+
+/// A Hive column type as Glue and Athena accept it: primitives,
+/// `decimal(p,s)`, `varchar(n)`, `char(n)`, `array<T>`, `map<K,V>`,
+/// `struct<name:T,...>`.
+pub fn hive_type(s: &str) -> Result<(), String> {
+    let t = s.trim().to_ascii_lowercase();
+    let mut p = HiveParser { s: t.as_bytes(), i: 0 };
+    if p.ty() && p.i == p.s.len() {
+        Ok(())
+    } else {
+        Err(format!("`{s}` is not a Hive column type"))
+    }
+}
+
+struct HiveParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl HiveParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i] == b' ' {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn word(&mut self) -> String {
+        self.ws();
+        let start = self.i;
+        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+    }
+    fn number(&mut self) -> bool {
+        let w = self.word();
+        !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())
+    }
+    fn ty(&mut self) -> bool {
+        let w = self.word();
+        match w.as_str() {
+            "boolean" | "tinyint" | "smallint" | "int" | "integer" | "bigint" | "float" | "double" | "string"
+            | "date" | "timestamp" | "binary" => true,
+            "decimal" => {
+                if self.eat(b'(') {
+                    self.number() && (!self.eat(b',') || self.number()) && self.eat(b')')
+                } else {
+                    true
+                }
+            }
+            "varchar" | "char" => self.eat(b'(') && self.number() && self.eat(b')'),
+            "array" => self.eat(b'<') && self.ty() && self.eat(b'>'),
+            "map" => self.eat(b'<') && self.ty() && self.eat(b',') && self.ty() && self.eat(b'>'),
+            "struct" => {
+                if !self.eat(b'<') {
+                    return false;
+                }
+                loop {
+                    if self.word().is_empty() || !self.eat(b':') || !self.ty() {
+                        return false;
+                    }
+                    if self.eat(b'>') {
+                        return true;
+                    }
+                    if !self.eat(b',') {
+                        return false;
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Lambda runtimes AWS accepts for new functions.
+pub const RUNTIMES: [&str; 16] = [
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "java11",
+    "java17",
+    "java21",
+    "dotnet8",
+    "ruby3.3",
+    "ruby3.4",
+    "provided.al2",
+    "provided.al2023",
+];
+
+/// The `!{namespace:value}` expressions of a Firehose prefix.
+pub fn prefix_expressions(prefix: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = prefix;
+    while let Some(start) = rest.find("!{") {
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("`!{{` without a closing `}}` in `{prefix}`"))?;
+        let expr = &after[..end];
+        let (ns, value) = expr
+            .split_once(':')
+            .ok_or_else(|| format!("`!{{{expr}}}` is not `!{{namespace:value}}`"))?;
+        out.push((ns.trim().to_string(), value.trim().to_string()));
+        rest = &after[end + 1..];
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_rules() {
+        assert!(bucket_name("taxi-lab-123456789012").is_ok());
+        assert!(bucket_name("Taxi").is_err());
+        assert!(bucket_name("ab").is_err());
+        assert!(bucket_name("-abc").is_err());
+        assert!(bucket_name("a..b").is_err());
+        assert!(bucket_name("192.168.1.1").is_err());
+        assert!(bucket_name("xn--abc").is_err());
+        assert!(bucket_name("abc-s3alias").is_err());
+        assert!(bucket_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn names_per_kind() {
+        assert!(stream_name("Stream_1.a-b").is_ok());
+        assert!(stream_name("a b").is_err());
+        assert!(firehose_name(&"a".repeat(65)).is_err());
+        assert!(function_name("NYCTaxiTrips-KDSLambdaTrigger").is_ok());
+        assert!(function_name("a.b").is_err());
+        assert!(glue_name("kinesislab").is_ok());
+        assert!(glue_name("KinesisLab").is_err());
+        assert!(glue_name("kinesis-lab").is_err());
+        assert!(role_name("a+b=c,d.e@f_g-h").is_ok());
+        assert!(role_name(&"r".repeat(65)).is_err());
+        assert!(dashboard_name("Streaming-Pipeline-Dashboard").is_ok());
+        assert!(dashboard_name("a.b").is_err());
+        assert!(log_group_name("/aws/kinesisfirehose/x").is_ok());
+        assert!(pipeline_name("taxi-lab").is_ok());
+        assert!(pipeline_name("Taxi").is_err());
+        assert!(env_name("pr-42").is_ok());
+        assert!(env_name("pr_42").is_err());
+    }
+
+    #[test]
+    fn hive_types() {
+        for ok in [
+            "bigint",
+            "double",
+            "timestamp",
+            "decimal(10,2)",
+            "decimal",
+            "varchar(20)",
+            "array<string>",
+            "map<string,int>",
+            "struct<a:int,b:array<string>>",
+            "STRING",
+        ] {
+            assert!(hive_type(ok).is_ok(), "{ok}");
+        }
+        for bad in ["text", "varchar", "array<>", "map<string>", "struct<a>", "int8", "bigint)"] {
+            assert!(hive_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(ipv4_cidr("10.20.0.0/16"), Ok(16));
+        assert!(ipv4_cidr("10.20.1.0/16").is_err());
+        assert!(ipv4_cidr("10.20.0.0").is_err());
+        assert!(ipv4_cidr("300.0.0.0/8").is_err());
+    }
+
+    #[test]
+    fn prefix_expressions_are_split() {
+        let got = prefix_expressions("a/!{timestamp:yyyy}/!{firehose:error-output-type}/").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("timestamp".into(), "yyyy".into()),
+                ("firehose".into(), "error-output-type".into())
+            ]
+        );
+        assert!(prefix_expressions("a/!{timestamp").is_err());
+    }
+}
