@@ -59,9 +59,22 @@ pub struct SpecArg {
     pub spec: PathBuf,
 }
 
+#[derive(Debug, Args, Clone, Default)]
+pub struct Targets {
+    /// Only this resource (an address like `stream.trips`, or a kind like
+    /// `stream`) and what it depends on (for destroy: what depends on it).
+    #[arg(long = "target", value_name = "ADDRESS|KIND")]
+    pub targets: Vec<String>,
+    /// How many resources may be read or worked on at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     pub spec: PathBuf,
+    #[command(flatten)]
+    pub targets: Targets,
     /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -73,9 +86,8 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// How many resources may be worked on at once.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub parallelism: u16,
+    #[command(flatten)]
+    pub targets: Targets,
 }
 
 #[derive(Debug, Args)]
@@ -91,8 +103,8 @@ pub struct DestroyArgs {
     /// Empty and delete buckets even when the spec says `on_destroy: retain`.
     #[arg(long)]
     pub delete_data: bool,
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub parallelism: u16,
+    #[command(flatten)]
+    pub targets: Targets,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,7 +1,20 @@
 //! pipectl as a library: the layers the binary is built from, exposed so
-//! each can be tested alone (a spec without AWS, a graph without a spec).
+//! each can be tested alone (a spec without AWS, a graph without a spec, an
+//! executor with fake resources).
 
+pub mod aws;
 pub mod cli;
 pub mod diag;
+pub mod engine;
 pub mod plan;
+pub mod report;
+pub mod resources;
 pub mod spec;
+
+/// An error with advice for the person reading it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Hinted {
+    pub message: String,
+    pub hint: String,
+}

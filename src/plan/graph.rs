@@ -237,6 +237,57 @@ impl Graph {
         self.nodes.insert(address.clone(), Node { address, name, deps, origin });
     }
 
+    /// Whether `pattern` (an address or a kind name) selects `a`.
+    fn selects(pattern: &str, a: &Address) -> bool {
+        pattern == a.to_string() || pattern == a.kind.as_str()
+    }
+
+    /// The nodes selected by `targets` and everything they depend on
+    /// (`upstream`), or everything that depends on them (for destroy).
+    /// No targets: the whole graph. The record is always kept.
+    pub fn restrict(&self, targets: &[String], upstream: bool) -> Graph {
+        if targets.is_empty() {
+            return self.clone();
+        }
+        let dependents = self.dependents();
+        let mut keep: BTreeSet<Address> = BTreeSet::new();
+        let mut queue: Vec<Address> = self
+            .nodes
+            .keys()
+            .filter(|a| a.kind == Kind::Record || targets.iter().any(|t| Graph::selects(t, a)))
+            .cloned()
+            .collect();
+        while let Some(a) = queue.pop() {
+            if !keep.insert(a.clone()) || a.kind == Kind::Record {
+                continue;
+            }
+            if upstream {
+                queue.extend(self.nodes[&a].deps.iter().cloned());
+            } else {
+                queue.extend(dependents.get(&a).into_iter().flatten().map(|x| (*x).clone()));
+            }
+        }
+        let mut g = self.clone();
+        g.nodes.retain(|a, _| keep.contains(a));
+        for n in g.nodes.values_mut() {
+            n.deps.retain(|d| keep.contains(d));
+        }
+        g
+    }
+
+    /// Targets that select nothing, for an error message.
+    pub fn unknown_targets<'a>(&self, targets: &'a [String]) -> Vec<&'a str> {
+        targets
+            .iter()
+            .filter(|t| !self.nodes.keys().any(|a| Graph::selects(t, a)))
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn deps(&self) -> BTreeMap<Address, BTreeSet<Address>> {
+        self.nodes.iter().map(|(a, n)| (a.clone(), n.deps.clone())).collect()
+    }
+
     /// A dependency cycle, as the path `a -> b -> ... -> a`, if there is one.
     pub fn find_cycle(&self) -> Option<Vec<Address>> {
         #[derive(Clone, Copy, PartialEq)]
@@ -299,6 +350,15 @@ impl Graph {
             }
         }
         out
+    }
+
+    /// A stable order of a bare dependency map (node -> what it waits for).
+    pub fn order_of(deps: &BTreeMap<Address, BTreeSet<Address>>) -> Vec<Address> {
+        let mut g = Graph::default();
+        for (a, d) in deps {
+            g.nodes.insert(a.clone(), Node { address: a.clone(), name: String::new(), deps: d.clone(), origin: None });
+        }
+        g.topo_order()
     }
 
     /// For each node, the nodes that depend on it.
@@ -366,4 +426,108 @@ impl Graph {
 
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{load_str, Options};
+    use std::path::Path;
+
+    const SPEC: &str = "
+pipeline: t
+buckets: { lake: {} }
+streams: { s: {} }
+catalog:
+  databases: { db: {} }
+  tables:
+    tb: { database: db, location: { bucket: lake }, columns: { a: string } }
+firehoses:
+  f:
+    source: { stream: s }
+    destination: { bucket: lake, convert: { format: parquet, table: tb } }
+";
+
+    fn graph(text: &str) -> Graph {
+        load_str(text, "t.yaml", Path::new("."), &Options::default()).unwrap().graph
+    }
+
+    fn deps(g: &Graph, a: &str) -> Vec<String> {
+        g.nodes[&Address::parse(a).unwrap()].deps.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn edges_follow_the_resource_table() {
+        let g = graph(SPEC);
+        assert_eq!(deps(&g, "glue_table.tb"), ["record.deployment", "bucket.lake", "glue_database.db"]);
+        assert_eq!(
+            deps(&g, "firehose.f"),
+            [
+                "record.deployment",
+                "bucket.lake",
+                "stream.s",
+                "glue_table.tb",
+                "role.firehose-f",
+                "log_group.firehose-f"
+            ]
+        );
+        assert_eq!(deps(&g, "role.firehose-f"), ["record.deployment"]);
+        assert!(deps(&g, "record.deployment").is_empty());
+    }
+
+    #[test]
+    fn topological_order_is_stable_and_respects_edges() {
+        let g = graph(SPEC);
+        let order: Vec<String> = g.topo_order().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            order,
+            [
+                "record.deployment",
+                "bucket.lake",
+                "stream.s",
+                "glue_database.db",
+                "glue_table.tb",
+                "role.firehose-f",
+                "log_group.firehose-f",
+                "firehose.f"
+            ]
+        );
+        assert_eq!(g.topo_order(), graph(SPEC).topo_order());
+    }
+
+    #[test]
+    fn reversed_graph_deletes_dependents_first() {
+        let g = graph(SPEC).reversed();
+        let order: Vec<String> = g.topo_order().iter().map(ToString::to_string).collect();
+        assert_eq!(order.first().map(String::as_str), Some("firehose.f"));
+        assert_eq!(order.last().map(String::as_str), Some("record.deployment"));
+        let pos = |a: &str| order.iter().position(|x| x == a).unwrap();
+        assert!(pos("glue_table.tb") < pos("glue_database.db"));
+        assert!(pos("glue_table.tb") < pos("bucket.lake"));
+    }
+
+    #[test]
+    fn cycles_are_found_and_spelled_out() {
+        let mut g = graph(SPEC);
+        assert!(g.find_cycle().is_none());
+        let s = Address::parse("stream.s").unwrap();
+        g.nodes.get_mut(&s).unwrap().deps.insert(Address::parse("firehose.f").unwrap());
+        let cycle: Vec<String> = g.find_cycle().unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(cycle.first(), cycle.last());
+        assert!(cycle.contains(&"stream.s".to_string()) && cycle.contains(&"firehose.f".to_string()));
+    }
+
+    #[test]
+    fn env_names_every_default_name_and_record() {
+        let opts = Options {
+            env: Some("pr-7".into()),
+            ..Options::default()
+        };
+        let loaded = load_str(SPEC, "t.yaml", Path::new("."), &opts).unwrap();
+        let names: Vec<&str> = loaded.graph.nodes.values().map(|n| n.name.as_str()).collect();
+        assert!(names.contains(&"t-s-pr-7"));
+        assert!(names.contains(&"t_db_pr_7"));
+        assert!(names.contains(&"/pipectl/t/pr-7"));
+        assert!(names.contains(&"t-f-pr-7-firehose"));
+    }
 }

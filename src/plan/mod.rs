@@ -1,5 +1,8 @@
-//! From a validated spec to what must change: the resource graph.
+//! From a validated spec to what must change: the resource graph and the
+//! plan (actions over the graph).
 
+pub mod diff;
 pub mod graph;
 
+pub use diff::{Action, Change, FieldChange, Plan};
 pub use graph::{Address, Graph, Kind};

@@ -221,7 +221,8 @@ impl<'n, 'd> MapReader<'n, 'd> {
                 self.mark,
                 "missing-field",
                 format!("missing required field `{key}` in `{what}`"),
-            ));
+            )
+            .hint(format!("add `{key}: ...` to `{what}`")));
             return None;
         }
         self.opt(key)

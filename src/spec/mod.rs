@@ -97,3 +97,60 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
         origins: built.origins,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, opts: &Options) -> Result<Loaded, SpecError> {
+        load_str(text, "t.yaml", Path::new("."), opts)
+    }
+
+    #[test]
+    fn defaults_are_applied_in_one_place() {
+        let l = load("pipeline: p\nstreams: { s: {} }\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\n", &Options::default()).unwrap();
+        let s = &l.spec.streams["s"];
+        assert_eq!(s.mode, StreamMode::Provisioned { shards: 1 });
+        assert_eq!((s.retention_hours, s.encryption), (24, StreamEncryption::Kms));
+        let d = &l.spec.firehoses["f"].destination;
+        assert_eq!((d.buffer_size_mb, d.buffer_interval_seconds), (5, 300));
+        assert_eq!(d.compression, Compression::Uncompressed);
+        assert!(d.error_logging);
+        assert_eq!(l.spec.buckets["b"].on_destroy, OnDestroy::Retain);
+        assert_eq!(l.spec.env, "default");
+    }
+
+    #[test]
+    fn names_interpolate_vars_account_and_region() {
+        let opts = Options {
+            env: Some("ci".into()),
+            vars: [("team".to_string(), "de".to_string())].into(),
+            region: Some("eu-west-1".into()),
+            account: Some("111122223333".into()),
+        };
+        let l = load("pipeline: p\nbuckets:\n  b: { name: \"${var.team}-${env}-${account}-${region}\" }\n", &opts).unwrap();
+        assert_eq!(l.spec.buckets["b"].name, "de-ci-111122223333-eu-west-1");
+        let offline = Options { env: Some("ci".into()), vars: opts.vars.clone(), ..Options::default() };
+        let l = load("pipeline: p\nbuckets:\n  b: { name: \"${var.team}-${env}-${account}\" }\n", &offline).unwrap();
+        assert_eq!(l.spec.buckets["b"].name, "de-ci-${account}", "account stays symbolic offline");
+    }
+
+    #[test]
+    fn references_resolve_in_function_environment() {
+        let text = "pipeline: p\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    environment: { D: \"${firehoses.f.name}\", A: \"${firehoses.f.arn}\" }\n";
+        let opts = Options { region: Some("us-east-1".into()), account: Some("123456789012".into()), ..Options::default() };
+        let l = load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &opts).unwrap();
+        let env = &l.spec.functions["fn"].environment;
+        assert_eq!(env["D"], "p-f");
+        assert_eq!(env["A"], "arn:aws:firehose:us-east-1:123456789012:deliverystream/p-f");
+        let deps = &l.graph.nodes[&crate::plan::Address::parse("function.fn").unwrap()].deps;
+        assert!(deps.contains(&crate::plan::Address::parse("firehose.f").unwrap()));
+    }
+
+    #[test]
+    fn glue_names_take_underscores_from_pipeline_and_env() {
+        let opts = Options { env: Some("pr-1".into()), ..Options::default() };
+        let l = load("pipeline: my-lab\nbuckets: { b: {} }\ncatalog:\n  databases:\n    d: { name: \"lake_${env}\" }\n", &opts).unwrap();
+        assert_eq!(l.spec.databases["d"].name, "lake_pr_1");
+    }
+}

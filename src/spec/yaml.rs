@@ -161,7 +161,16 @@ impl MarkedEventReceiver for Builder {
                 self.pending_keys.push(None);
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let node = self.stack.pop().expect("balanced events");
+                let mut node = self.stack.pop().expect("balanced events");
+                // A block mapping's start event is marked after its first key;
+                // the first key is where a person sees the mapping begin.
+                if let Value::Map(entries) = &node.value {
+                    if let Some((k, _)) = entries.first() {
+                        if k.mark < node.mark {
+                            node.mark = k.mark;
+                        }
+                    }
+                }
                 let anchor = self.open_anchors.pop().unwrap_or(0);
                 self.pending_keys.pop();
                 self.push_value(node, anchor);

@@ -1,0 +1,328 @@
+//! AWS client setup and error classification.
+//!
+//! Credentials come from aws-config's standard chain (environment, shared
+//! profiles, SSO, instance roles). The region is `--region`, else the spec's
+//! `region:`, else the environment / profile. `--endpoint-url` or
+//! `AWS_ENDPOINT_URL` sends every call to an emulator (S3 then uses
+//! path-style addressing). The SDK's own retries run in adaptive mode; the
+//! errors AWS-NOTES.md lists as transient are retried again above it with
+//! jittered backoff by [`retry`].
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How a failed call should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The resource is not there (for read: `None`; for delete: done).
+    NotFound,
+    /// Throttling, 5xx, a lost response, or a documented eventual-consistency
+    /// error: try again.
+    Transient,
+    /// Anything else: stop and say what AWS said.
+    Fatal,
+}
+
+/// A failed AWS call: which operation, AWS's code and message, and its class.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct AwsError {
+    pub op: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+    pub class: Class,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} failed: {code}: {}", self.op, self.message),
+            None => write!(f, "{} failed: {}", self.op, self.message),
+        }
+    }
+}
+
+impl AwsError {
+    pub fn is_not_found(&self) -> bool {
+        self.class == Class::NotFound
+    }
+
+    /// An error pipectl raises itself (a wait that timed out, a state AWS
+    /// reports as failed).
+    pub fn fatal(op: &'static str, message: impl Into<String>) -> Self {
+        AwsError {
+            op,
+            code: None,
+            message: message.into(),
+            class: Class::Fatal,
+        }
+    }
+
+    pub fn mark_transient(mut self) -> Self {
+        self.class = Class::Transient;
+        self
+    }
+}
+
+const NOT_FOUND: [&str; 10] = [
+    "ResourceNotFoundException",
+    "NoSuchEntity",
+    "NoSuchBucket",
+    "NotFound",
+    "EntityNotFoundException",
+    "ParameterNotFound",
+    "NoSuchTagSet",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchPublicAccessBlockConfiguration",
+    "InvalidInstanceID.NotFound",
+];
+
+const TRANSIENT: [&str; 14] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalError",
+    "InternalServiceException",
+    "SlowDown",
+    "RequestTimeout",
+];
+
+/// Converts an SDK error into an [`AwsError`]. Use as
+/// `.map_err(aws_err("CreateStream"))`.
+pub fn aws_err<E>(op: &'static str) -> impl Fn(aws_sdk_s3::error::SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |err| {
+        use aws_sdk_s3::error::SdkError;
+        match &err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError {
+                op,
+                code: None,
+                message: format!("no usable response ({})", describe_chain(&err)),
+                class: Class::Transient,
+            },
+            _ => {
+                let status = err.raw_response().map(|r| r.status().as_u16());
+                let code = err.code().map(str::to_string);
+                let message = err.message().map(str::to_string).unwrap_or_else(|| describe_chain(&err));
+                let class = classify(code.as_deref(), status);
+                AwsError { op, code, message, class }
+            }
+        }
+    }
+}
+
+fn describe_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
+    if let Some(c) = code {
+        if NOT_FOUND.contains(&c) {
+            return Class::NotFound;
+        }
+        if TRANSIENT.contains(&c) {
+            return Class::Transient;
+        }
+    }
+    match status {
+        Some(404) if code.is_none() => Class::NotFound,
+        Some(429) | Some(500..=599) => Class::Transient,
+        _ => Class::Fatal,
+    }
+}
+
+/// Every client pipectl uses, for one account and region.
+#[derive(Clone)]
+pub struct Aws {
+    pub region: String,
+    pub account: String,
+    pub endpoint: Option<String>,
+    pub s3: aws_sdk_s3::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub glue: aws_sdk_glue::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+/// Where to connect: from flags, the spec and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl Aws {
+    pub async fn connect(target: &Target) -> anyhow::Result<Aws> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(5));
+        if let Some(r) = &target.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(p) = &target.profile {
+            loader = loader.profile_name(p);
+        }
+        let endpoint = target
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty()));
+        if let Some(e) = &endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        let config = loader.load().await;
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| crate::Hinted {
+            message: "no AWS region is set".into(),
+            hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
+        })?;
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(endpoint.is_some())
+            .build();
+        let sts = aws_sdk_sts::Client::new(&config);
+        let identity = sts.get_caller_identity().send().await.map_err(|e| {
+            let e = aws_err("GetCallerIdentity")(e);
+            anyhow::Error::new(e).context("cannot find out which AWS account the credentials belong to")
+        })?;
+        let account = identity.account().unwrap_or_default().to_string();
+        Ok(Aws {
+            region,
+            account,
+            endpoint,
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            kinesis: aws_sdk_kinesis::Client::new(&config),
+            glue: aws_sdk_glue::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+        })
+    }
+}
+
+/// Retries `op` while it fails with a transient error (or one `also_retry`
+/// accepts, e.g. an IAM role that has not propagated yet), with jittered
+/// exponential backoff, until `budget` is spent.
+pub async fn retry<T, F, Fut>(budget: Duration, also_retry: impl Fn(&AwsError) -> bool, mut op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if (e.class == Class::Transient || also_retry(&e)) && start.elapsed() + delay < budget => {
+                tracing_sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn tracing_sleep(base: Duration) {
+    let jitter = 0.5 + fastrand::f64() / 2.0;
+    tokio::time::sleep(base.mul_f64(jitter)).await;
+}
+
+/// Polls `check` until it says ready, starting fast and backing off
+/// (0.25 s doubling to 5 s), for at most `timeout`. Readiness itself is the
+/// resource's pure predicate; this only schedules the looking.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll, AwsError>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match check().await {
+            Ok(Poll::Ready) => return Ok(()),
+            Ok(Poll::Failed(msg)) => return Err(AwsError::fatal("wait", format!("{what}: {msg}"))),
+            Ok(Poll::NotYet(_)) => {}
+            Err(e) if e.class == Class::Transient => {}
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() + delay > timeout {
+            return Err(AwsError::fatal(
+                "wait",
+                format!("{what}: not ready after {}s", timeout.as_secs()),
+            ));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// One look at a resource that is becoming usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    Ready,
+    /// Still on its way, with AWS's status for the progress line.
+    NotYet(String),
+    /// AWS says it will never become ready (e.g. CREATING_FAILED).
+    Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        assert_eq!(classify(Some("ResourceNotFoundException"), Some(400)), Class::NotFound);
+        assert_eq!(classify(Some("NoSuchEntity"), Some(404)), Class::NotFound);
+        assert_eq!(classify(Some("ThrottlingException"), Some(400)), Class::Transient);
+        assert_eq!(classify(Some("LimitExceededException"), Some(400)), Class::Transient);
+        assert_eq!(classify(None, Some(503)), Class::Transient);
+        assert_eq!(classify(None, Some(404)), Class::NotFound);
+        assert_eq!(classify(Some("AccessDenied"), Some(403)), Class::Fatal);
+        assert_eq!(classify(Some("ValidationException"), Some(400)), Class::Fatal);
+    }
+
+    #[tokio::test]
+    async fn retry_stops_at_fatal_and_retries_transient() {
+        let mut calls = 0;
+        let r: Result<(), _> = retry(Duration::from_secs(5), |_| false, || {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n < 3 {
+                    Err(AwsError::fatal("x", "busy").mark_transient())
+                } else {
+                    Err(AwsError::fatal("x", "no"))
+                }
+            }
+        })
+        .await;
+        assert_eq!(calls, 3);
+        assert_eq!(r.unwrap_err().message, "no");
+    }
+
+    #[tokio::test]
+    async fn wait_reports_failure_and_timeout() {
+        let r = wait_until("s", Duration::from_secs(1), || async { Ok(Poll::Failed("CREATING_FAILED".into())) }).await;
+        assert!(r.unwrap_err().message.contains("CREATING_FAILED"));
+        let r = wait_until("s", Duration::from_millis(600), || async { Ok(Poll::NotYet("CREATING".into())) }).await;
+        assert!(r.unwrap_err().message.contains("not ready after"));
+    }
+}

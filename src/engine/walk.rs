@@ -1,0 +1,241 @@
+//! The executor: a bounded-parallel walk over a dependency graph.
+//!
+//! A node starts as soon as everything it depends on has finished. After the
+//! first failure no new node starts; nodes already running finish; nodes
+//! downstream of a failure are reported as skipped, others as not started.
+//! (cargo's job queue and Terraform's walker work the same way.)
+
+use crate::plan::Address;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started { address: Address },
+    Note { address: Address, note: String },
+    Finished { address: Address, elapsed: Duration, note: Option<String> },
+    Failed { address: Address, elapsed: Duration, error: String },
+    Skipped { address: Address, reason: String },
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Summary {
+    pub done: Vec<Address>,
+    pub failed: Vec<(Address, String)>,
+    /// Downstream of a failure.
+    pub skipped: Vec<Address>,
+    /// Ready or waiting when the walk stopped, not downstream of a failure.
+    pub not_started: Vec<Address>,
+}
+
+impl Summary {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+    }
+}
+
+/// Walks `deps` (node -> the nodes it waits for; unknown deps count as
+/// done) running `job` for each node, at most `parallelism` at once.
+/// A job returns an optional note for the report, or an error message.
+pub async fn walk<F, Fut>(
+    deps: &BTreeMap<Address, BTreeSet<Address>>,
+    parallelism: usize,
+    events: &UnboundedSender<Event>,
+    job: F,
+) -> Summary
+where
+    F: Fn(Address) -> Fut,
+    Fut: Future<Output = Result<Option<String>, String>> + Send + 'static,
+{
+    let mut waiting: BTreeMap<&Address, usize> = deps
+        .iter()
+        .map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count()))
+        .collect();
+    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for (a, d) in deps {
+        for x in d.iter().filter(|x| deps.contains_key(*x)) {
+            dependents.entry(deps.get_key_value(x).expect("known").0).or_default().push(a);
+        }
+    }
+    let mut ready: BTreeSet<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
+    let mut running = JoinSet::new();
+    let mut summary = Summary::default();
+    let mut stopped = false;
+    let mut finished: BTreeSet<Address> = BTreeSet::new();
+    loop {
+        while !stopped && running.len() < parallelism.max(1) {
+            let Some(a) = ready.pop_first() else { break };
+            let _ = events.send(Event::Started { address: a.clone() });
+            let fut = job(a.clone());
+            let address = a.clone();
+            running.spawn(async move {
+                let start = Instant::now();
+                let result = fut.await;
+                (address, start.elapsed(), result)
+            });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (address, elapsed, result) = match joined {
+            Ok(v) => v,
+            Err(e) => {
+                // A panicking job: nothing to attribute it to but the walk.
+                stopped = true;
+                summary.failed.push((Address::new(crate::plan::Kind::Record, "?"), format!("a task panicked: {e}")));
+                continue;
+            }
+        };
+        match result {
+            Ok(note) => {
+                let _ = events.send(Event::Finished { address: address.clone(), elapsed, note });
+                summary.done.push(address.clone());
+                if let Some(ds) = dependents.get(&address) {
+                    for d in ds {
+                        let n = waiting.get_mut(d).expect("known node");
+                        *n -= 1;
+                        if *n == 0 {
+                            ready.insert(d);
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                let _ = events.send(Event::Failed { address: address.clone(), elapsed, error: error.clone() });
+                summary.failed.push((address.clone(), error));
+                stopped = true;
+            }
+        }
+        finished.insert(address);
+    }
+    // What never ran: downstream of a failure, or simply not reached.
+    let failed: BTreeSet<&Address> = summary.failed.iter().map(|(a, _)| a).collect();
+    let mut downstream: BTreeSet<&Address> = BTreeSet::new();
+    let mut queue: Vec<&Address> = failed.iter().copied().collect();
+    while let Some(a) = queue.pop() {
+        for d in dependents.get(a).into_iter().flatten() {
+            if downstream.insert(d) {
+                queue.push(d);
+            }
+        }
+    }
+    for a in deps.keys() {
+        if finished.contains(a) {
+            continue;
+        }
+        if downstream.contains(a) {
+            let _ = events.send(Event::Skipped { address: a.clone(), reason: "upstream failed".into() });
+            summary.skipped.push(a.clone());
+        } else {
+            let _ = events.send(Event::Skipped { address: a.clone(), reason: "not started: the run stopped after a failure".into() });
+            summary.not_started.push(a.clone());
+        }
+    }
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Kind;
+    use std::sync::{Arc, Mutex};
+
+    fn a(k: &str) -> Address {
+        Address::new(Kind::Stream, k)
+    }
+
+    fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<Address, BTreeSet<Address>> {
+        edges.iter().map(|(n, d)| (a(n), d.iter().map(|x| a(x)).collect())).collect()
+    }
+
+    #[tokio::test]
+    async fn runs_in_dependency_order() {
+        let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])]);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let o = order.clone();
+        let s = walk(&g, 1, &tx, move |x| {
+            let o = o.clone();
+            async move {
+                o.lock().unwrap().push(x.key.clone());
+                Ok(None)
+            }
+        })
+        .await;
+        assert!(s.ok());
+        assert_eq!(*order.lock().unwrap(), ["a", "b", "c", "d"]);
+    }
+
+    #[tokio::test]
+    async fn runs_independent_nodes_in_parallel() {
+        let g = graph(&[("a", &[]), ("b", &[]), ("c", &[]), ("d", &[])]);
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let start = Instant::now();
+        let s = walk(&g, 4, &tx, |_| async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok(None)
+        })
+        .await;
+        assert!(s.ok());
+        assert!(start.elapsed() < Duration::from_millis(700), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn failure_skips_dependents_and_lets_running_work_finish() {
+        // a fails fast; slow runs alongside and finishes; b (after a) is
+        // skipped; c (after slow) is not started.
+        let g = graph(&[("a", &[]), ("slow", &[]), ("b", &["a"]), ("c", &["slow"])]);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let s = walk(&g, 2, &tx, |x| async move {
+            match x.key.as_str() {
+                "a" => Err("boom".to_string()),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok(Some("done late".into()))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await;
+        assert_eq!(s.done, vec![a("slow")]);
+        assert_eq!(s.failed, vec![(a("a"), "boom".to_string())]);
+        assert_eq!(s.skipped, vec![a("b")]);
+        assert_eq!(s.not_started, vec![a("c")]);
+        drop(tx);
+        let mut kinds = Vec::new();
+        while let Some(e) = rx.recv().await {
+            kinds.push(match e {
+                Event::Started { .. } => "start",
+                Event::Finished { .. } => "done",
+                Event::Failed { .. } => "fail",
+                Event::Skipped { .. } => "skip",
+                Event::Note { .. } => "note",
+            });
+        }
+        assert_eq!(kinds, ["start", "start", "fail", "done", "skip", "skip"]);
+    }
+
+    #[tokio::test]
+    async fn parallelism_is_bounded() {
+        let g = graph(&[("a", &[]), ("b", &[]), ("c", &[]), ("d", &[]), ("e", &[])]);
+        let live = Arc::new(Mutex::new((0usize, 0usize)));
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let l = live.clone();
+        walk(&g, 2, &tx, move |_| {
+            let l = l.clone();
+            async move {
+                {
+                    let mut g = l.lock().unwrap();
+                    g.0 += 1;
+                    g.1 = g.1.max(g.0);
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                l.lock().unwrap().0 -= 1;
+                Ok(None)
+            }
+        })
+        .await;
+        assert_eq!(live.lock().unwrap().1, 2);
+    }
+}

@@ -1,0 +1,276 @@
+//! The plan as a value: for every resource an action (`+ ~ -/+ -`), the
+//! fields that change (before -> after) and why a replacement is needed.
+//! Pure: built from desired and observed attributes, no AWS here.
+
+use crate::resources::{Attrs, Observed};
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// Version of the JSON plan document (`plan --json`).
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Delete, then create.
+    Replace,
+    Delete,
+    /// A same-name resource pipectl does not own: never touched.
+    Conflict,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Conflict => "!",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::NoOp => "unchanged",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Conflict => "conflict",
+        }
+    }
+
+    pub fn mutates(self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Replace | Action::Delete)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub address: String,
+    pub name: String,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replace_reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+    /// The physical name the resource had before, when the name changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format_version: &'static str,
+    pub pipeline: String,
+    pub env: String,
+    pub region: String,
+    pub account: String,
+    /// In dependency order.
+    pub changes: Vec<Change>,
+}
+
+/// The fields whose observed value differs from the desired one. A field
+/// missing from `observed` counts as `null`.
+pub fn diff(desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
+    desired
+        .iter()
+        .filter_map(|(k, want)| {
+            let have = observed.get(k).cloned().unwrap_or(Value::Null);
+            (have != *want).then(|| FieldChange {
+                field: k.clone(),
+                before: have,
+                after: want.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The action for one resource.
+/// - absent: create;
+/// - present but not owned: conflict;
+/// - present and owned: no-op, update, or replace when a changed field is
+///   in `replace_on`.
+pub fn decide(desired: &Attrs, observed: Option<&Observed>, owned: bool, replace_on: &[&str]) -> (Action, Vec<FieldChange>, Vec<String>) {
+    let Some(observed) = observed else {
+        return (Action::Create, Vec::new(), Vec::new());
+    };
+    if !owned {
+        return (Action::Conflict, Vec::new(), Vec::new());
+    }
+    let changes = diff(desired, &observed.attrs);
+    if changes.is_empty() {
+        return (Action::NoOp, changes, Vec::new());
+    }
+    let reasons: Vec<String> = changes
+        .iter()
+        .filter(|c| replace_on.contains(&c.field.as_str()))
+        .map(|c| c.field.clone())
+        .collect();
+    let action = if reasons.is_empty() { Action::Update } else { Action::Replace };
+    (action, changes, reasons)
+}
+
+impl Plan {
+    /// Nothing to create, update, replace or delete.
+    pub fn is_empty(&self) -> bool {
+        !self.changes.iter().any(|c| c.action.mutates())
+    }
+
+    pub fn conflicts(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Conflict)
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{} to create, {} to update, {} to replace, {} to delete, {} unchanged{}",
+            self.count(Action::Create),
+            self.count(Action::Update),
+            self.count(Action::Replace),
+            self.count(Action::Delete),
+            self.count(Action::NoOp),
+            match self.count(Action::Conflict) {
+                0 => String::new(),
+                n => format!(", {n} in conflict"),
+            }
+        )
+    }
+
+    /// The plan for people: one line per resource that changes, with its
+    /// changed fields before -> after.
+    pub fn render(&self, verbose: bool) -> String {
+        let mut out = format!(
+            "pipeline `{}`, env `{}`, region {}, account {}\n\n",
+            self.pipeline, self.env, self.region, self.account
+        );
+        let width = self.changes.iter().map(|c| c.address.len()).max().unwrap_or(0);
+        for c in &self.changes {
+            if c.action == Action::NoOp && !verbose {
+                continue;
+            }
+            let _ = writeln!(out, "  {:>3} {:<width$}  {}", c.action.symbol(), c.address, c.name);
+            if let Some(prev) = &c.previous_name {
+                let _ = writeln!(out, "        name: {prev} -> {}", c.name);
+            }
+            for f in &c.changes {
+                let _ = writeln!(out, "        {}: {} -> {}", f.field, short(&f.before), short(&f.after));
+            }
+            if !c.replace_reasons.is_empty() {
+                let _ = writeln!(out, "        (replace: {} cannot change in place)", c.replace_reasons.join(", "));
+            }
+            if let Some(why) = &c.conflict {
+                let _ = writeln!(out, "        conflict: {why}");
+            }
+        }
+        if self.is_empty() && self.count(Action::Conflict) == 0 {
+            out.push_str("No changes: AWS matches the spec.\n");
+        } else {
+            let _ = writeln!(out, "\nPlan: {}.", self.summary_line());
+        }
+        out
+    }
+}
+
+/// A value for one line: JSON, shortened when long.
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 120 {
+        let cut: String = s.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn attrs(v: Value) -> Attrs {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn observed(v: Value) -> Observed {
+        Observed { attrs: attrs(v), tags: None }
+    }
+
+    #[test]
+    fn absent_is_create_and_equal_is_noop() {
+        let want = attrs(json!({"shards": 1, "tags": {"a": "b"}}));
+        assert_eq!(decide(&want, None, true, &[]).0, Action::Create);
+        let have = observed(json!({"shards": 1, "tags": {"a": "b"}}));
+        assert_eq!(decide(&want, Some(&have), true, &[]).0, Action::NoOp);
+    }
+
+    #[test]
+    fn changed_fields_update_or_replace() {
+        let want = attrs(json!({"shards": 2, "format": "parquet"}));
+        let have = observed(json!({"shards": 1, "format": "parquet"}));
+        let (a, changes, reasons) = decide(&want, Some(&have), true, &["format"]);
+        assert_eq!(a, Action::Update);
+        assert_eq!(changes, vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }]);
+        assert!(reasons.is_empty());
+        let have = observed(json!({"shards": 2, "format": "orc"}));
+        let (a, _, reasons) = decide(&want, Some(&have), true, &["format"]);
+        assert_eq!((a, reasons), (Action::Replace, vec!["format".to_string()]));
+    }
+
+    #[test]
+    fn json_values_compare_semantically() {
+        let want = attrs(json!({"policy": {"Version": "2012-10-17", "Statement": []}}));
+        let have = observed(json!({"policy": {"Statement": [], "Version": "2012-10-17"}}));
+        assert_eq!(decide(&want, Some(&have), true, &[]).0, Action::NoOp);
+    }
+
+    #[test]
+    fn unowned_is_a_conflict_whatever_differs() {
+        let want = attrs(json!({"shards": 1}));
+        let have = observed(json!({"shards": 1}));
+        assert_eq!(decide(&want, Some(&have), false, &[]).0, Action::Conflict);
+    }
+
+    #[test]
+    fn rendering_shows_symbols_fields_and_summary() {
+        let plan = Plan {
+            format_version: FORMAT_VERSION,
+            pipeline: "p".into(),
+            env: "default".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            changes: vec![
+                Change { address: "stream.s".into(), name: "p-s".into(), action: Action::Update, changes: vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }], replace_reasons: vec![], conflict: None, previous_name: None },
+                Change { address: "bucket.b".into(), name: "p-b".into(), action: Action::Create, changes: vec![], replace_reasons: vec![], conflict: None, previous_name: None },
+                Change { address: "role.x".into(), name: "x".into(), action: Action::NoOp, changes: vec![], replace_reasons: vec![], conflict: None, previous_name: None },
+            ],
+        };
+        let text = plan.render(false);
+        assert!(text.contains("    ~ stream.s  p-s\n        shards: 1 -> 2\n"), "{text}");
+        assert!(text.contains("    + bucket.b  p-b\n"), "{text}");
+        assert!(!text.contains("role.x"));
+        assert!(text.contains("Plan: 1 to create, 1 to update, 0 to replace, 0 to delete, 1 unchanged."));
+        assert!(!plan.is_empty());
+    }
+}

@@ -1,0 +1,266 @@
+//! S3 bucket, with its public access block, default encryption and tags.
+//!
+//! Contract:
+//! 1. read: HeadBucket (404 = `None`), GetBucketTagging (no tag set = no
+//!    tags), GetBucketEncryption, GetPublicAccessBlock.
+//! 2. attributes: public_access_block (all four settings on), encryption
+//!    (SSE-S3, AES256), tags; all update in place. The name forces a
+//!    replacement.
+//! 3. create: CreateBucket (LocationConstraint outside us-east-1), then the
+//!    public access block, encryption and tags. "Exists" is ready.
+//! 4. delete: a bucket holding objects is kept under `on_destroy: retain`
+//!    (the result says so) unless `--delete-data`; otherwise every object
+//!    version and delete marker is removed, then the bucket.
+//!    NoSuchBucket means done.
+
+use super::{tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{aws_err, retry, Aws, AwsError};
+use crate::plan::Address;
+use crate::spec::{self, OnDestroy};
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
+};
+use serde_json::json;
+use std::time::Duration;
+
+pub struct Bucket {
+    address: Address,
+    name: String,
+    spec: Option<spec::Bucket>,
+    tags: Tags,
+    delete_data: bool,
+}
+
+impl Bucket {
+    pub fn new(address: Address, name: String, spec: Option<spec::Bucket>, meta: &Meta) -> Self {
+        Bucket {
+            address,
+            name,
+            spec,
+            tags: meta.tags(),
+            delete_data: meta.delete_data,
+        }
+    }
+
+    async fn put_public_access_block(&self, aws: &Aws) -> Result<(), AwsError> {
+        let cfg = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        aws.s3
+            .put_public_access_block()
+            .bucket(&self.name)
+            .public_access_block_configuration(cfg)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws_err("PutPublicAccessBlock"))
+    }
+
+    async fn put_encryption(&self, aws: &Aws) -> Result<(), AwsError> {
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()
+                    .expect("algorithm set"),
+            )
+            .build();
+        let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("rules set");
+        aws.s3
+            .put_bucket_encryption()
+            .bucket(&self.name)
+            .server_side_encryption_configuration(cfg)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws_err("PutBucketEncryption"))
+    }
+
+    async fn put_tags(&self, aws: &Aws) -> Result<(), AwsError> {
+        let tags: Vec<Tag> = self
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+            .collect();
+        let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set");
+        aws.s3
+            .put_bucket_tagging()
+            .bucket(&self.name)
+            .tagging(tagging)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws_err("PutBucketTagging"))
+    }
+
+    /// Deletes every object version and delete marker; returns how many.
+    async fn empty(&self, aws: &Aws, p: &Progress) -> Result<usize, AwsError> {
+        let mut removed = 0;
+        loop {
+            let page = aws
+                .s3
+                .list_object_versions()
+                .bucket(&self.name)
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(aws_err("ListObjectVersions"))?;
+            let mut ids: Vec<ObjectIdentifier> = Vec::new();
+            for v in page.versions() {
+                ids.push(ObjectIdentifier::builder().key(v.key().unwrap_or_default()).set_version_id(v.version_id().map(str::to_string)).build().expect("key set"));
+            }
+            for m in page.delete_markers() {
+                ids.push(ObjectIdentifier::builder().key(m.key().unwrap_or_default()).set_version_id(m.version_id().map(str::to_string)).build().expect("key set"));
+            }
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            removed += ids.len();
+            p.say(format!("emptying: {removed} objects removed"));
+            let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects set");
+            aws.s3
+                .delete_objects()
+                .bucket(&self.name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(aws_err("DeleteObjects"))?;
+        }
+    }
+
+    async fn holds_objects(&self, aws: &Aws) -> Result<bool, AwsError> {
+        let page = aws
+            .s3
+            .list_object_versions()
+            .bucket(&self.name)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(aws_err("ListObjectVersions"))?;
+        Ok(!page.versions().is_empty() || !page.delete_markers().is_empty())
+    }
+}
+
+fn desired_attrs(tags: &Tags) -> Attrs {
+    Attrs::from([
+        ("public_access_block".into(), json!(true)),
+        ("encryption".into(), json!("AES256")),
+        ("tags".into(), tags_attr(tags)),
+    ])
+}
+
+#[async_trait]
+impl Resource for Bucket {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> Option<Attrs> {
+        self.spec.as_ref()?;
+        Some(desired_attrs(&self.tags))
+    }
+
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        match aws.s3.head_bucket().bucket(&self.name).send().await.map_err(aws_err("HeadBucket")) {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let tags: Tags = match aws.s3.get_bucket_tagging().bucket(&self.name).send().await.map_err(aws_err("GetBucketTagging")) {
+            Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+            Err(e) if e.is_not_found() => Tags::new(),
+            Err(e) => return Err(e),
+        };
+        let encryption = match aws.s3.get_bucket_encryption().bucket(&self.name).send().await.map_err(aws_err("GetBucketEncryption")) {
+            Ok(o) => o
+                .server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())
+                .and_then(|r| r.apply_server_side_encryption_by_default())
+                .map(|d| d.sse_algorithm().as_str().to_string())
+                .unwrap_or_else(|| "NONE".into()),
+            Err(e) if e.is_not_found() => "NONE".into(),
+            Err(e) => return Err(e),
+        };
+        let pab = match aws.s3.get_public_access_block().bucket(&self.name).send().await.map_err(aws_err("GetPublicAccessBlock")) {
+            Ok(o) => o.public_access_block_configuration().is_some_and(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            }),
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e),
+        };
+        let attrs = Attrs::from([
+            ("public_access_block".into(), json!(pab)),
+            ("encryption".into(), json!(encryption)),
+            ("tags".into(), tags_attr(&tags)),
+        ]);
+        Ok(Some(Observed { attrs, tags: Some(tags) }))
+    }
+
+    async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
+        let mut req = aws.s3.create_bucket().bucket(&self.name);
+        if aws.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(aws.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await.map_err(aws_err("CreateBucket")) {
+            Ok(_) => {}
+            // A retried create whose first response was lost.
+            Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
+            Err(e) => return Err(e),
+        }
+        let budget = Duration::from_secs(60);
+        retry(budget, |e| e.is_not_found(), || self.put_public_access_block(aws)).await?;
+        retry(budget, |e| e.is_not_found(), || self.put_encryption(aws)).await?;
+        retry(budget, |e| e.is_not_found(), || self.put_tags(aws)).await
+    }
+
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+        for c in changed {
+            match c.as_str() {
+                "public_access_block" => self.put_public_access_block(aws).await?,
+                "encryption" => self.put_encryption(aws).await?,
+                "tags" => self.put_tags(aws).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
+        let retain = self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.delete_data;
+        let holds = match self.holds_objects(aws).await {
+            Ok(h) => h,
+            Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
+            Err(e) => return Err(e),
+        };
+        if holds {
+            if retain {
+                return Ok(Deleted::Retained(format!(
+                    "bucket `{}` holds objects and `on_destroy` is `retain`: kept (use `on_destroy: delete` or `--delete-data`)",
+                    self.name
+                )));
+            }
+            let n = self.empty(aws, p).await?;
+            p.say(format!("emptied ({n} objects and versions)"));
+        }
+        match aws.s3.delete_bucket().bucket(&self.name).send().await.map_err(aws_err("DeleteBucket")) {
+            Ok(_) => Ok(Deleted::Gone),
+            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
+            Err(e) => Err(e),
+        }
+    }
+}

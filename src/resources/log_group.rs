@@ -1,0 +1,222 @@
+//! CloudWatch Logs group (and, for a Firehose, its delivery log stream).
+//!
+//! Contract:
+//! 1. read: DescribeLogGroups by prefix, exact name match; absent = `None`.
+//!    Tags via ListTagsLogGroup; log streams via DescribeLogStreams.
+//! 2. attributes: retention_days, streams, tags; all in place
+//!    (PutRetentionPolicy, CreateLogStream, TagLogGroup/UntagLogGroup).
+//! 3. create: CreateLogGroup with tags, retention, then the streams.
+//! 4. delete: DeleteLogGroup (its streams go with it); ResourceNotFound
+//!    means done.
+
+use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{aws_err, Aws, AwsError};
+use crate::plan::{Address, Kind};
+use crate::spec::Spec;
+use async_trait::async_trait;
+use serde_json::json;
+
+/// The log stream Firehose writes delivery errors to.
+pub const FIREHOSE_STREAM: &str = "DestinationDelivery";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub retention_days: u32,
+    pub streams: Vec<String>,
+}
+
+/// What a log group of the graph should look like: `log_group.firehose-X`
+/// holds the delivery stream; `log_group.function-X` is the function's.
+pub fn desired(address: &Address, spec: &Spec) -> Desired {
+    match address.key.strip_prefix(&format!("{}-", Kind::Function.as_str())) {
+        Some(f) => Desired {
+            retention_days: spec.functions.get(f).map_or(14, |f| f.log_retention_days),
+            streams: vec![],
+        },
+        None => Desired {
+            retention_days: 14,
+            streams: vec![FIREHOSE_STREAM.into()],
+        },
+    }
+}
+
+pub struct LogGroup {
+    address: Address,
+    name: String,
+    spec: Option<Desired>,
+    tags: Tags,
+}
+
+impl LogGroup {
+    pub fn new(address: Address, name: String, spec: Option<Desired>, meta: &Meta) -> Self {
+        LogGroup {
+            address,
+            name,
+            spec,
+            tags: meta.tags(),
+        }
+    }
+
+    async fn create_streams(&self, aws: &Aws, existing: &[String]) -> Result<(), AwsError> {
+        let s = self.spec.as_ref().expect("needs a spec");
+        for st in s.streams.iter().filter(|s| !existing.contains(s)) {
+            match aws
+                .logs
+                .create_log_stream()
+                .log_group_name(&self.name)
+                .log_stream_name(st)
+                .send()
+                .await
+                .map_err(aws_err("CreateLogStream"))
+            {
+                Ok(_) => {}
+                Err(e) if e.code.as_deref() == Some("ResourceAlreadyExistsException") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_retention(&self, aws: &Aws) -> Result<(), AwsError> {
+        let s = self.spec.as_ref().expect("needs a spec");
+        aws.logs
+            .put_retention_policy()
+            .log_group_name(&self.name)
+            .retention_in_days(s.retention_days as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws_err("PutRetentionPolicy"))
+    }
+}
+
+#[async_trait]
+impl Resource for LogGroup {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> Option<Attrs> {
+        let s = self.spec.as_ref()?;
+        Some(Attrs::from([
+            ("retention_days".into(), json!(s.retention_days)),
+            ("streams".into(), json!(s.streams)),
+            ("tags".into(), tags_attr(&self.tags)),
+        ]))
+    }
+
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let out = aws
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("DescribeLogGroups"))?;
+        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.name.as_str())) else {
+            return Ok(None);
+        };
+        let retention = g.retention_in_days();
+        #[allow(deprecated)]
+        let tags: Tags = aws
+            .logs
+            .list_tags_log_group()
+            .log_group_name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("ListTagsLogGroup"))?
+            .tags()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut streams: Vec<String> = aws
+            .logs
+            .describe_log_streams()
+            .log_group_name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("DescribeLogStreams"))?
+            .log_streams()
+            .iter()
+            .filter_map(|s| s.log_stream_name().map(str::to_string))
+            .collect();
+        // Only the streams pipectl manages take part in the diff; Lambda
+        // writes streams of its own into function log groups.
+        let wanted = self.spec.as_ref().map(|s| s.streams.clone()).unwrap_or_default();
+        streams.retain(|s| wanted.contains(s));
+        Ok(Some(Observed {
+            attrs: Attrs::from([
+                ("retention_days".into(), json!(retention)),
+                ("streams".into(), json!(streams)),
+                ("tags".into(), tags_attr(&tags)),
+            ]),
+            tags: Some(tags),
+        }))
+    }
+
+    async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
+        match aws
+            .logs
+            .create_log_group()
+            .log_group_name(&self.name)
+            .set_tags(Some(self.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(aws_err("CreateLogGroup"))
+        {
+            Ok(_) => {}
+            Err(e) if e.code.as_deref() == Some("ResourceAlreadyExistsException") => {}
+            Err(e) => return Err(e),
+        }
+        self.put_retention(aws).await?;
+        self.create_streams(aws, &[]).await
+    }
+
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+        for c in changed {
+            match c.as_str() {
+                "retention_days" => self.put_retention(aws).await?,
+                "streams" => {
+                    let existing: Vec<String> = serde_json::from_value(before.attrs.get("streams").cloned().unwrap_or_default()).unwrap_or_default();
+                    self.create_streams(aws, &existing).await?
+                }
+                "tags" => {
+                    let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
+                    #[allow(deprecated)]
+                    if !set.is_empty() {
+                        aws.logs
+                            .tag_log_group()
+                            .log_group_name(&self.name)
+                            .set_tags(Some(set.into_iter().collect()))
+                            .send()
+                            .await
+                            .map_err(aws_err("TagLogGroup"))?;
+                    }
+                    #[allow(deprecated)]
+                    if !remove.is_empty() {
+                        aws.logs
+                            .untag_log_group()
+                            .log_group_name(&self.name)
+                            .set_tags(Some(remove))
+                            .send()
+                            .await
+                            .map_err(aws_err("UntagLogGroup"))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
+        match aws.logs.delete_log_group().log_group_name(&self.name).send().await.map_err(aws_err("DeleteLogGroup")) {
+            Ok(_) => Ok(Deleted::Gone),
+            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! One file per resource kind. Each implements [`Resource`]: read the live
+//! state (absent = `None`), the desired attributes from the spec, create
+//! (including the wait until usable), update the changed attributes in
+//! place, and delete (already gone = success). The diff between desired and
+//! observed attributes is generic (`plan::diff`); each kind only says which
+//! attributes force a replacement.
+
+pub mod bucket;
+pub mod glue;
+pub mod log_group;
+pub mod record;
+pub mod role;
+pub mod stream;
+
+use crate::aws::{Aws, AwsError};
+use crate::plan::{Address, Kind};
+use crate::spec::Spec;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Attributes compared by the diff, as JSON values.
+pub type Attrs = BTreeMap<String, serde_json::Value>;
+pub type Tags = BTreeMap<String, String>;
+
+pub const TAG_PIPELINE: &str = "pipectl:pipeline";
+pub const TAG_ENV: &str = "pipectl:env";
+
+/// What was read from AWS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub attrs: Attrs,
+    /// `None` for kinds AWS cannot tag (owned through the record instead).
+    pub tags: Option<Tags>,
+}
+
+/// Who is deploying: the ownership tags and the spec's own tags.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub pipeline: String,
+    pub env: String,
+    pub spec_tags: Tags,
+    /// `--delete-data`: empty and delete buckets even with `on_destroy: retain`.
+    pub delete_data: bool,
+}
+
+impl Meta {
+    /// Every tag pipectl puts on a resource it creates.
+    pub fn tags(&self) -> Tags {
+        let mut t = self.spec_tags.clone();
+        t.insert(TAG_PIPELINE.into(), self.pipeline.clone());
+        t.insert(TAG_ENV.into(), self.env.clone());
+        t
+    }
+
+    pub fn owns(&self, tags: &Tags) -> bool {
+        tags.get(TAG_PIPELINE) == Some(&self.pipeline) && tags.get(TAG_ENV) == Some(&self.env)
+    }
+}
+
+/// How a delete ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    Gone,
+    /// Kept on purpose (a bucket holding data under `on_destroy: retain`).
+    Retained(String),
+}
+
+/// Progress notes from inside a long operation ("waiting for ACTIVE").
+#[derive(Clone)]
+pub struct Progress {
+    address: Address,
+    tx: Option<UnboundedSender<(Address, String)>>,
+}
+
+impl Progress {
+    pub fn new(address: Address, tx: Option<UnboundedSender<(Address, String)>>) -> Self {
+        Progress { address, tx }
+    }
+
+    pub fn say(&self, note: impl Into<String>) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send((self.address.clone(), note.into()));
+        }
+    }
+}
+
+#[async_trait]
+pub trait Resource: Send + Sync {
+    fn address(&self) -> &Address;
+    /// The physical name in AWS.
+    fn name(&self) -> &str;
+    /// The attributes the spec asks for; `None` for a resource known only
+    /// from the deployment record (it can be read and deleted, not created).
+    fn desired(&self) -> Option<Attrs>;
+    /// Attributes whose change forces delete-then-create.
+    fn replace_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// How long create/update/delete may wait for AWS.
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(300)
+    }
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError>;
+    async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError>;
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError>;
+    async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError>;
+}
+
+pub type Res = Arc<dyn Resource>;
+
+/// A kind this build cannot deploy yet.
+#[derive(Debug, thiserror::Error)]
+#[error("resource kind `{kind}` ({addresses}) is not supported by this build of pipectl yet")]
+pub struct Unsupported {
+    pub kind: &'static str,
+    pub addresses: String,
+}
+
+/// Builds every node of the graph from the spec.
+pub fn from_spec(spec: &Spec, graph: &crate::plan::Graph, aws: &Aws, meta: &Meta) -> Result<BTreeMap<Address, Res>, Unsupported> {
+    let mut out: BTreeMap<Address, Res> = BTreeMap::new();
+    let mut missing: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for node in graph.nodes.values() {
+        let a = node.address.clone();
+        let key = a.key.clone();
+        let r: Option<Res> = match a.kind {
+            Kind::Record => Some(Arc::new(record::Record::new(a.clone(), node.name.clone(), Some(record::Content::of(spec, graph)), meta))),
+            Kind::Bucket => spec.buckets.get(&key).map(|b| Arc::new(bucket::Bucket::new(a.clone(), b.name.clone(), Some(b.clone()), meta)) as Res),
+            Kind::Stream => spec.streams.get(&key).map(|s| Arc::new(stream::Stream::new(a.clone(), s.name.clone(), Some(s.clone()), meta)) as Res),
+            Kind::GlueDatabase => spec.databases.get(&key).map(|d| Arc::new(glue::Database::new(a.clone(), d.name.clone(), Some(d.clone()), aws, meta)) as Res),
+            Kind::GlueTable => spec.tables.get(&key).map(|t| {
+                let db = spec.databases.get(&t.database).map(|d| d.name.clone()).unwrap_or_default();
+                let bucket = spec.buckets.get(&t.bucket).map(|b| b.name.clone()).unwrap_or_default();
+                Arc::new(glue::Table::new(a.clone(), db, t.name.clone(), Some(glue::TableSpec { table: t.clone(), bucket }))) as Res
+            }),
+            Kind::Role => Some(Arc::new(role::Role::new(a.clone(), node.name.clone(), role::desired(&a, spec, aws), meta)) as Res),
+            Kind::LogGroup => Some(Arc::new(log_group::LogGroup::new(a.clone(), node.name.clone(), Some(log_group::desired(&a, spec)), meta)) as Res),
+            _ => {
+                missing.entry(a.kind.as_str()).or_default().push(a.to_string());
+                None
+            }
+        };
+        if let Some(r) = r {
+            out.insert(a, r);
+        }
+    }
+    if let Some((kind, addrs)) = missing.into_iter().next() {
+        return Err(Unsupported {
+            kind,
+            addresses: addrs.join(", "),
+        });
+    }
+    Ok(out)
+}
+
+/// A resource known only by address and name (from the deployment record):
+/// enough to read, check ownership and delete it.
+pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Result<Res, Unsupported> {
+    let a = address.clone();
+    let n = name.to_string();
+    Ok(match a.kind {
+        Kind::Record => Arc::new(record::Record::new(a, n, None, meta)),
+        Kind::Bucket => Arc::new(bucket::Bucket::new(a, n, None, meta)),
+        Kind::Stream => Arc::new(stream::Stream::new(a, n, None, meta)),
+        Kind::GlueDatabase => Arc::new(glue::Database::new(a, n, None, aws, meta)),
+        Kind::GlueTable => {
+            let (db, table) = n.split_once('/').unwrap_or(("", &n));
+            Arc::new(glue::Table::new(a.clone(), db.to_string(), table.to_string(), None))
+        }
+        Kind::Role => Arc::new(role::Role::new(a, n, None, meta)),
+        Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, n, None, meta)),
+        other => {
+            return Err(Unsupported {
+                kind: other.as_str(),
+                addresses: address.to_string(),
+            })
+        }
+    })
+}
+
+/// The order in which kinds go when there is no graph to follow (orphans
+/// and destroy from the record): producers first, data last.
+pub fn destroy_rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Agent => 0,
+        Kind::Trigger => 1,
+        Kind::Alarm | Kind::Dashboard => 2,
+        Kind::Function | Kind::Firehose => 3,
+        Kind::InstanceProfile | Kind::SecurityGroup => 4,
+        Kind::Network => 5,
+        Kind::Stream | Kind::GlueTable => 6,
+        Kind::GlueDatabase | Kind::Role | Kind::LogGroup => 7,
+        Kind::Bucket => 8,
+        Kind::Record => 9,
+    }
+}
+
+/// Tag changes between two tag sets: (to set, to remove).
+pub fn tag_delta(before: &Tags, after: &Tags) -> (Tags, Vec<String>) {
+    let set = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove = before.keys().filter(|k| !after.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
+    (set, remove)
+}
+
+/// The tags of an observed resource as a JSON attribute.
+pub fn tags_attr(tags: &Tags) -> serde_json::Value {
+    serde_json::to_value(tags).expect("tags serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_needs_both_tags() {
+        let meta = Meta {
+            pipeline: "p".into(),
+            env: "e".into(),
+            spec_tags: Tags::new(),
+            delete_data: false,
+        };
+        assert!(meta.owns(&meta.tags()));
+        let mut other = meta.tags();
+        other.insert(TAG_ENV.into(), "prod".into());
+        assert!(!meta.owns(&other));
+        assert!(!meta.owns(&Tags::new()));
+    }
+
+    #[test]
+    fn tag_delta_sets_and_removes() {
+        let before: Tags = [("a".into(), "1".into()), ("b".into(), "2".into()), ("aws:x".into(), "y".into())].into();
+        let after: Tags = [("a".into(), "1".into()), ("b".into(), "3".into()), ("c".into(), "4".into())].into();
+        let (set, remove) = tag_delta(&before, &after);
+        assert_eq!(set, [("b".into(), "3".into()), ("c".into(), "4".into())].into());
+        assert_eq!(remove, Vec::<String>::new());
+        let (_, remove) = tag_delta(&after, &before);
+        assert_eq!(remove, vec!["c".to_string()]);
+    }
+}

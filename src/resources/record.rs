@@ -1,0 +1,225 @@
+//! The deployment record: an SSM parameter `/pipectl/<pipeline>/<env>`
+//! listing the address and physical name of every resource of the
+//! deployment.
+//!
+//! Contract:
+//! 1. read: GetParameter; absent = `None`. Tags via ListTagsForResource.
+//! 2. Every other node depends on the record, so it is written before the
+//!    first mutation, listing everything apply is about to create. A crash
+//!    or a cancelled job therefore leaves a record of what may exist.
+//! 3. update in place: the listing (PutParameter, Overwrite).
+//! 4. delete: last of a destroy (everything depends on it); if anything
+//!    failed before, it stays, so the next destroy finds what is left.
+//! 5. A standard parameter holds 4 KB. A larger listing goes to the
+//!    Advanced tier (8 KB, billed per parameter-month); past 8 KB apply
+//!    refuses before any mutation.
+
+use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{aws_err, retry, Aws, AwsError};
+use crate::plan::{Address, Graph, Kind};
+use crate::spec::Spec;
+use async_trait::async_trait;
+use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const MAX_STANDARD: usize = 4096;
+pub const MAX_ADVANCED: usize = 8192;
+
+/// What the record holds: a version, and address -> physical name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Content {
+    pub v: u32,
+    pub region: String,
+    pub resources: BTreeMap<String, String>,
+}
+
+impl Content {
+    pub fn of(spec: &Spec, graph: &Graph) -> Content {
+        let resources = graph
+            .nodes
+            .values()
+            .filter(|n| n.address.kind != Kind::Record)
+            .map(|n| {
+                let name = match n.address.kind {
+                    Kind::GlueTable => {
+                        let db = spec
+                            .tables
+                            .get(&n.address.key)
+                            .and_then(|t| spec.databases.get(&t.database))
+                            .map(|d| d.name.as_str())
+                            .unwrap_or_default();
+                        format!("{db}/{}", n.name)
+                    }
+                    _ => n.name.clone(),
+                };
+                (n.address.to_string(), name)
+            })
+            .collect();
+        Content {
+            v: 1,
+            region: spec.region.clone().unwrap_or_default(),
+            resources,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("record serializes")
+    }
+
+    pub fn parse(text: &str) -> Option<Content> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// The listing as (address, name), addresses this build understands.
+    pub fn entries(&self) -> Vec<(Address, String)> {
+        self.resources
+            .iter()
+            .filter_map(|(a, n)| Address::parse(a).map(|a| (a, n.clone())))
+            .collect()
+    }
+}
+
+pub struct Record {
+    address: Address,
+    name: String,
+    content: Option<Content>,
+    tags: Tags,
+}
+
+impl Record {
+    pub fn new(address: Address, name: String, content: Option<Content>, meta: &Meta) -> Self {
+        Record {
+            address,
+            name,
+            content,
+            tags: meta.tags(),
+        }
+    }
+
+    /// The record's current content, if there is one.
+    pub async fn fetch(aws: &Aws, name: &str) -> Result<Option<Content>, AwsError> {
+        let out = aws.ssm.get_parameter().name(name).send().await.map_err(aws_err("GetParameter"));
+        match out {
+            Ok(o) => Ok(o.parameter().and_then(|p| p.value()).and_then(Content::parse)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn write(&self, aws: &Aws, overwrite: bool) -> Result<(), AwsError> {
+        let text = self.content.as_ref().map(Content::to_json).unwrap_or_default();
+        if text.len() > MAX_ADVANCED {
+            return Err(AwsError::fatal(
+                "PutParameter",
+                format!("the deployment record is {} bytes; SSM holds at most {MAX_ADVANCED}: split the pipeline", text.len()),
+            ));
+        }
+        let tier = if text.len() > MAX_STANDARD { ParameterTier::Advanced } else { ParameterTier::Standard };
+        retry(Duration::from_secs(60), |_| false, || {
+            let mut req = aws
+                .ssm
+                .put_parameter()
+                .name(&self.name)
+                .value(&text)
+                .r#type(ParameterType::String)
+                .tier(tier.clone())
+                .description("pipectl deployment record: every resource of this pipeline and env")
+                .overwrite(overwrite);
+            if !overwrite {
+                req = req.set_tags(Some(ssm_tags(&self.tags)));
+            }
+            async move { req.send().await.map(|_| ()).map_err(aws_err("PutParameter")) }
+        })
+        .await
+    }
+}
+
+fn ssm_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+        .collect()
+}
+
+#[async_trait]
+impl Resource for Record {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> Option<Attrs> {
+        let c = self.content.as_ref()?;
+        Some(Attrs::from([
+            ("resources".into(), serde_json::to_value(&c.resources).expect("map")),
+            ("tags".into(), tags_attr(&self.tags)),
+        ]))
+    }
+
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let Some(content) = Record::fetch(aws, &self.name).await? else {
+            return Ok(None);
+        };
+        let tags = aws
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("ListTagsForResource"))?;
+        let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        Ok(Some(Observed {
+            attrs: Attrs::from([
+                ("resources".into(), serde_json::to_value(&content.resources).expect("map")),
+                ("tags".into(), tags_attr(&tags)),
+            ]),
+            tags: Some(tags),
+        }))
+    }
+
+    async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
+        self.write(aws, false).await
+    }
+
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+        if changed.iter().any(|c| c == "resources") {
+            self.write(aws, true).await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let old = before.tags.clone().unwrap_or_default();
+            let (set, remove) = tag_delta(&old, &self.tags);
+            if !set.is_empty() {
+                aws.ssm
+                    .add_tags_to_resource()
+                    .resource_type(ResourceTypeForTagging::Parameter)
+                    .resource_id(&self.name)
+                    .set_tags(Some(ssm_tags(&set)))
+                    .send()
+                    .await
+                    .map_err(aws_err("AddTagsToResource"))?;
+            }
+            if !remove.is_empty() {
+                aws.ssm
+                    .remove_tags_from_resource()
+                    .resource_type(ResourceTypeForTagging::Parameter)
+                    .resource_id(&self.name)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(aws_err("RemoveTagsFromResource"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
+        match aws.ssm.delete_parameter().name(&self.name).send().await.map_err(aws_err("DeleteParameter")) {
+            Ok(_) => Ok(Deleted::Gone),
+            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
+            Err(e) => Err(e),
+        }
+    }
+}

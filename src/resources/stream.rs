@@ -1,0 +1,385 @@
+//! Kinesis Data Stream.
+//!
+//! Contract:
+//! 1. read: DescribeStreamSummary + ListTagsForStream; ResourceNotFound = `None`.
+//!    A stream that is DELETING reads as absent once it is gone; while it is
+//!    deleting, create waits.
+//! 2. attributes: mode, shards (provisioned only), retention_hours,
+//!    encryption, tags. All update in place; only the name forces a
+//!    replacement (a new address/name pair, handled by the planner).
+//! 3. create: CreateStream, wait ACTIVE, then retention, encryption and tags,
+//!    each followed by a wait for ACTIVE (the stream is UPDATING meanwhile).
+//! 4. update, in this order with ACTIVE between: mode (UpdateStreamMode,
+//!    by ARN), shard count (UpdateShardCount, UNIFORM_SCALING), retention
+//!    (Increase/DecreaseStreamRetentionPeriod), encryption
+//!    (Start/StopStreamEncryption with `alias/aws/kinesis`), tags.
+//! 5. delete: DeleteStream with EnforceConsumerDeletion, wait until gone;
+//!    ResourceNotFound means done.
+//! 6. retried: ResourceInUseException and LimitExceededException (another
+//!    update still running, control-plane rate), throttling, 5xx.
+
+use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use crate::plan::Address;
+use crate::spec::{self, StreamEncryption, StreamMode};
+use async_trait::async_trait;
+use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamModeDetails, StreamStatus};
+use serde_json::json;
+
+const KMS_KEY: &str = "alias/aws/kinesis";
+
+pub struct Stream {
+    address: Address,
+    name: String,
+    spec: Option<spec::Stream>,
+    tags: Tags,
+}
+
+impl Stream {
+    pub fn new(address: Address, name: String, spec: Option<spec::Stream>, meta: &Meta) -> Self {
+        Stream {
+            address,
+            name,
+            spec,
+            tags: meta.tags(),
+        }
+    }
+
+    fn in_use(e: &AwsError) -> bool {
+        e.code.as_deref() == Some("ResourceInUseException")
+    }
+
+    async fn status(&self, aws: &Aws) -> Result<Option<(StreamStatus, String)>, AwsError> {
+        let out = aws
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("DescribeStreamSummary"));
+        match out {
+            Ok(o) => Ok(o
+                .stream_description_summary()
+                .map(|s| (s.stream_status().clone(), s.stream_arn().to_string()))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn wait_active(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+        wait_until(&format!("stream `{}`", self.name), self.timeout(), || async {
+            Ok(match self.status(aws).await? {
+                Some((StreamStatus::Active, _)) => Poll::Ready,
+                Some((s, _)) => {
+                    p.say(format!("waiting for ACTIVE ({})", s.as_str()));
+                    Poll::NotYet(s.as_str().to_string())
+                }
+                None => Poll::NotYet("not visible yet".into()),
+            })
+        })
+        .await
+    }
+
+    /// Runs one stream mutation: retried while the stream is busy, then
+    /// waited on until the stream is ACTIVE again.
+    async fn mutate<F, Fut>(&self, aws: &Aws, p: &Progress, what: &str, op: F) -> Result<(), AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), AwsError>>,
+    {
+        p.say(what.to_string());
+        retry(self.timeout(), Stream::in_use, op).await?;
+        self.wait_active(aws, p).await
+    }
+
+    async fn set_retention(&self, aws: &Aws, p: &Progress, from: i64, to: u32) -> Result<(), AwsError> {
+        let to = to as i32;
+        if i64::from(to) > from {
+            self.mutate(aws, p, "increasing retention", || async {
+                aws.kinesis
+                    .increase_stream_retention_period()
+                    .stream_name(&self.name)
+                    .retention_period_hours(to)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("IncreaseStreamRetentionPeriod"))
+            })
+            .await
+        } else {
+            self.mutate(aws, p, "decreasing retention", || async {
+                aws.kinesis
+                    .decrease_stream_retention_period()
+                    .stream_name(&self.name)
+                    .retention_period_hours(to)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("DecreaseStreamRetentionPeriod"))
+            })
+            .await
+        }
+    }
+
+    async fn set_encryption(&self, aws: &Aws, p: &Progress, on: bool) -> Result<(), AwsError> {
+        if on {
+            self.mutate(aws, p, "starting encryption", || async {
+                aws.kinesis
+                    .start_stream_encryption()
+                    .stream_name(&self.name)
+                    .encryption_type(EncryptionType::Kms)
+                    .key_id(KMS_KEY)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("StartStreamEncryption"))
+            })
+            .await
+        } else {
+            self.mutate(aws, p, "stopping encryption", || async {
+                aws.kinesis
+                    .stop_stream_encryption()
+                    .stream_name(&self.name)
+                    .encryption_type(EncryptionType::Kms)
+                    .key_id(KMS_KEY)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("StopStreamEncryption"))
+            })
+            .await
+        }
+    }
+
+    async fn set_tags(&self, aws: &Aws, before: &Tags) -> Result<(), AwsError> {
+        let (set, remove) = tag_delta(before, &self.tags);
+        if !set.is_empty() {
+            retry(self.timeout(), Stream::in_use, || async {
+                aws.kinesis
+                    .add_tags_to_stream()
+                    .stream_name(&self.name)
+                    .set_tags(Some(set.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("AddTagsToStream"))
+            })
+            .await?;
+        }
+        if !remove.is_empty() {
+            retry(self.timeout(), Stream::in_use, || async {
+                aws.kinesis
+                    .remove_tags_from_stream()
+                    .stream_name(&self.name)
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("RemoveTagsFromStream"))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn mode_attr(mode: StreamMode) -> (&'static str, Option<u32>) {
+    match mode {
+        StreamMode::Provisioned { shards } => ("PROVISIONED", Some(shards)),
+        StreamMode::OnDemand => ("ON_DEMAND", None),
+    }
+}
+
+#[async_trait]
+impl Resource for Stream {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> Option<Attrs> {
+        let s = self.spec.as_ref()?;
+        let (mode, shards) = mode_attr(s.mode);
+        let mut a = Attrs::new();
+        a.insert("mode".into(), json!(mode));
+        if let Some(n) = shards {
+            a.insert("shards".into(), json!(n));
+        }
+        a.insert("retention_hours".into(), json!(s.retention_hours));
+        a.insert(
+            "encryption".into(),
+            json!(match s.encryption {
+                StreamEncryption::Kms => "KMS",
+                StreamEncryption::None => "NONE",
+            }),
+        );
+        a.insert("tags".into(), tags_attr(&self.tags));
+        Some(a)
+    }
+
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let out = aws
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("DescribeStreamSummary"));
+        let s = match out {
+            Ok(o) => match o.stream_description_summary() {
+                Some(s) => s.clone(),
+                None => return Ok(None),
+            },
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if *s.stream_status() == StreamStatus::Deleting {
+            return Ok(None);
+        }
+        let tags = aws
+            .kinesis
+            .list_tags_for_stream()
+            .stream_name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("ListTagsForStream"))?;
+        let tags: Tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
+        let mode = s
+            .stream_mode_details()
+            .map(|m| m.stream_mode().as_str().to_string())
+            .unwrap_or_else(|| "PROVISIONED".into());
+        let mut a = Attrs::new();
+        if mode == "PROVISIONED" {
+            a.insert("shards".into(), json!(s.open_shard_count()));
+        }
+        a.insert("mode".into(), json!(mode));
+        a.insert("retention_hours".into(), json!(s.retention_period_hours()));
+        let enc = match s.encryption_type() {
+            Some(EncryptionType::Kms) => "KMS",
+            _ => "NONE",
+        };
+        a.insert("encryption".into(), json!(enc));
+        a.insert("tags".into(), tags_attr(&tags));
+        Ok(Some(Observed { attrs: a, tags: Some(tags) }))
+    }
+
+    async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+        let s = self.spec.as_ref().expect("create needs a spec");
+        let (mode, shards) = mode_attr(s.mode);
+        let details = StreamModeDetails::builder()
+            .stream_mode(mode.into())
+            .build()
+            .expect("mode set");
+        // A stream of the same name still DELETING blocks the create: wait.
+        retry(self.timeout(), Stream::in_use, || async {
+            let mut req = aws
+                .kinesis
+                .create_stream()
+                .stream_name(&self.name)
+                .stream_mode_details(details.clone());
+            if let Some(n) = shards {
+                req = req.shard_count(n as i32);
+            }
+            match req.send().await.map_err(aws_err("CreateStream")) {
+                Ok(_) => Ok(()),
+                // A lost response: the create went through before.
+                Err(e) if Stream::in_use(&e) && self.status(aws).await?.is_some_and(|(s, _)| s != StreamStatus::Deleting) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        self.wait_active(aws, p).await?;
+        if s.retention_hours != 24 {
+            self.set_retention(aws, p, 24, s.retention_hours).await?;
+        }
+        if s.encryption == StreamEncryption::Kms {
+            self.set_encryption(aws, p, true).await?;
+        }
+        self.set_tags(aws, &Tags::new()).await
+    }
+
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
+        let s = self.spec.as_ref().expect("update needs a spec");
+        let has = |k: &str| changed.iter().any(|c| c == k);
+        let (mode, shards) = mode_attr(s.mode);
+        if has("mode") {
+            let arn = self.status(aws).await?.map(|(_, arn)| arn).unwrap_or_default();
+            let details = StreamModeDetails::builder().stream_mode(mode.into()).build().expect("mode set");
+            self.mutate(aws, p, &format!("switching to {mode}"), || async {
+                aws.kinesis
+                    .update_stream_mode()
+                    .stream_arn(&arn)
+                    .stream_mode_details(details.clone())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("UpdateStreamMode"))
+            })
+            .await?;
+        }
+        if let Some(n) = shards {
+            // After a switch to provisioned, the shard count is whatever
+            // on-demand left: compare again.
+            let current = match self.read(aws).await? {
+                Some(o) => o.attrs.get("shards").and_then(|v| v.as_u64()),
+                None => None,
+            };
+            if current != Some(u64::from(n)) {
+                self.mutate(aws, p, &format!("scaling to {n} shards"), || async {
+                    aws.kinesis
+                        .update_shard_count()
+                        .stream_name(&self.name)
+                        .target_shard_count(n as i32)
+                        .scaling_type(ScalingType::UniformScaling)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(aws_err("UpdateShardCount"))
+                })
+                .await?;
+            }
+        }
+        if has("retention_hours") {
+            let from = before.attrs.get("retention_hours").and_then(|v| v.as_i64()).unwrap_or(24);
+            self.set_retention(aws, p, from, s.retention_hours).await?;
+        }
+        if has("encryption") {
+            self.set_encryption(aws, p, s.encryption == StreamEncryption::Kms).await?;
+        }
+        if has("tags") {
+            self.set_tags(aws, before.tags.as_ref().unwrap_or(&Tags::new())).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
+        let out = retry(self.timeout(), Stream::in_use, || async {
+            aws.kinesis
+                .delete_stream()
+                .stream_name(&self.name)
+                .enforce_consumer_deletion(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws_err("DeleteStream"))
+        })
+        .await;
+        match out {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
+            Err(e) => return Err(e),
+        }
+        wait_until(&format!("stream `{}` to be deleted", self.name), self.timeout(), || async {
+            Ok(match self.status(aws).await? {
+                None => Poll::Ready,
+                Some((s, _)) => {
+                    p.say(format!("waiting for deletion ({})", s.as_str()));
+                    Poll::NotYet(s.as_str().to_string())
+                }
+            })
+        })
+        .await?;
+        Ok(Deleted::Gone)
+    }
+}

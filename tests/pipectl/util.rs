@@ -1,0 +1,56 @@
+//! "Run pipectl with these args and expect this exit code and output."
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+pub struct Pipectl {
+    cmd: Command,
+}
+
+pub fn pipectl(args: &[&str]) -> Pipectl {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipectl"));
+    cmd.current_dir(root()).args(args);
+    // Offline commands must not need AWS: make sure nothing could reach it.
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env_remove("PIPECTL_ENV");
+    Pipectl { cmd }
+}
+
+impl Pipectl {
+    pub fn run(mut self) -> Run {
+        let Output { status, stdout, stderr } = self.cmd.output().expect("pipectl runs");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+}
