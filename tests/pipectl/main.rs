@@ -1,5 +1,7 @@
 //! The one integration-test binary: runs the real `pipectl` binary.
 //! Modules share the helpers in `util`.
 
+mod emulator;
+mod engine;
 mod util;
 mod validate;

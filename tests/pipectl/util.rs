@@ -45,6 +45,17 @@ pub fn pipectl(args: &[&str]) -> Pipectl {
 }
 
 impl Pipectl {
+    /// Credentials and region for the emulator at `url`.
+    pub fn aws_env(mut self, url: &str) -> Self {
+        self.cmd
+            .env("AWS_ENDPOINT_URL", url)
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(std::process::Stdio::null());
+        self
+    }
+
     pub fn run(mut self) -> Run {
         let Output { status, stdout, stderr } = self.cmd.output().expect("pipectl runs");
         Run {

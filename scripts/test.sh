@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests beside the code, and the integration tests,
+# which start the pinned emulator (moto) themselves, one per test.
+#   scripts/test.sh [cargo test args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+PIPECTL_MOTO_SERVER="$(ensure_emulator)"
+export PIPECTL_MOTO_SERVER
+cargo test --locked "$@"
