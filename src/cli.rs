@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "pipectl", version, about = "Deploy a streaming-data pipeline on AWS from one YAML file, and take it down again")]
+#[command(
+    name = "pipectl",
+    version,
+    about = "Deploy a streaming-data pipeline on AWS from one YAML file, and take it down again"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -126,9 +130,17 @@ fn parse_env(s: &str) -> Result<String, String> {
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
-    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(format!("`{k}` is not a variable name (letters, digits, `_`, `-`)"));
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "`{k}` is not a variable name (letters, digits, `_`, `-`)"
+        ));
     }
     Ok((k.to_string(), v.to_string()))
 }

@@ -25,7 +25,10 @@ use std::sync::Arc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(run(&cli)) {
         Ok(code) => code,
         Err(err) => {
@@ -64,7 +67,10 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 });
                 println!("{doc}");
             } else {
-                println!("{}: valid, {n} resources (pipeline `{}`, env `{}`)", loaded.file, loaded.spec.pipeline, loaded.spec.env);
+                println!(
+                    "{}: valid, {n} resources (pipeline `{}`, env `{}`)",
+                    loaded.file, loaded.spec.pipeline, loaded.spec.env
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -84,7 +90,11 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             if planned.plan.conflicts().next().is_some() {
                 return Err(conflicts_error(&planned.plan));
             }
-            Ok(if a.detailed_exitcode && !planned.plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if a.detailed_exitcode && !planned.plan.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Apply(a) => {
             let ctx = Deployment::open(cli, &a.spec, &a.targets, false).await?;
@@ -97,7 +107,11 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             confirm("apply these changes", a.yes)?;
-            let labels = planned.steps.iter().map(|(a, s)| (a.clone(), s.change.action.verb().to_string())).collect();
+            let labels = planned
+                .steps
+                .iter()
+                .map(|(a, s)| (a.clone(), s.change.action.verb().to_string()))
+                .collect();
             let summary = with_report(cli.global.json, labels, |tx| async move {
                 engine::apply(&ctx.aws, &planned, a.targets.parallelism as usize, &tx).await
             })
@@ -126,7 +140,12 @@ struct Deployment {
 }
 
 impl Deployment {
-    async fn open(cli: &Cli, path: &Path, targets: &Targets, upstream_for_destroy: bool) -> anyhow::Result<Deployment> {
+    async fn open(
+        cli: &Cli,
+        path: &Path,
+        targets: &Targets,
+        upstream_for_destroy: bool,
+    ) -> anyhow::Result<Deployment> {
         let mut opts = options(cli);
         // Validate offline first: bad input never reaches AWS.
         let offline = spec::load(path, &opts)?;
@@ -148,15 +167,25 @@ impl Deployment {
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
         let loaded = spec::load(path, &opts)?;
-        let graph = loaded.graph.restrict(&targets.targets, !upstream_for_destroy);
+        let graph = loaded
+            .graph
+            .restrict(&targets.targets, !upstream_for_destroy);
         let meta = Meta {
             pipeline: loaded.spec.pipeline.clone(),
             env: loaded.spec.env.clone(),
             spec_tags: loaded.spec.tags.clone(),
             delete_data: false,
         };
-        let record = Record::fetch(&aws, &loaded.spec.record_name()).await.map_err(|e| anyhow::Error::new(e).context("reading the deployment record"))?;
-        Ok(Deployment { aws, loaded, meta, graph, record })
+        let record = Record::fetch(&aws, &loaded.spec.record_name())
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading the deployment record"))?;
+        Ok(Deployment {
+            aws,
+            loaded,
+            meta,
+            graph,
+            record,
+        })
     }
 
     fn resources(&self) -> anyhow::Result<BTreeMap<Address, Res>> {
@@ -173,19 +202,32 @@ impl Deployment {
         content.region = self.aws.region.clone();
         if let Some(old) = &self.record {
             for (a, n) in &old.resources {
-                content.resources.entry(a.clone()).or_insert_with(|| n.clone());
+                content
+                    .resources
+                    .entry(a.clone())
+                    .or_insert_with(|| n.clone());
             }
         }
         let ra = Address::new(Kind::Record, "deployment");
         if let Some(node) = self.graph.nodes.get(&ra) {
-            res.insert(ra.clone(), Arc::new(Record::new(ra, node.name.clone(), Some(content), &self.meta)));
+            res.insert(
+                ra.clone(),
+                Arc::new(Record::new(
+                    ra,
+                    node.name.clone(),
+                    Some(content),
+                    &self.meta,
+                )),
+            );
         }
         Ok(res)
     }
 
     /// Resources listed in the record that the spec no longer has.
     fn orphans(&self) -> Vec<Res> {
-        let Some(record) = &self.record else { return vec![] };
+        let Some(record) = &self.record else {
+            return vec![];
+        };
         record
             .entries()
             .into_iter()
@@ -196,9 +238,23 @@ impl Deployment {
 
     async fn plan(&self, targets: &Targets) -> anyhow::Result<engine::Planned> {
         let resources = self.resources()?;
-        let orphans = if targets.targets.is_empty() { self.orphans() } else { vec![] };
+        let orphans = if targets.targets.is_empty() {
+            self.orphans()
+        } else {
+            vec![]
+        };
         let order = self.graph.topo_order();
-        engine::plan(&self.aws, &self.meta, &resources, &self.graph.deps(), &order, self.record.as_ref(), orphans, targets.parallelism as usize).await
+        engine::plan(
+            &self.aws,
+            &self.meta,
+            &resources,
+            &self.graph.deps(),
+            &order,
+            self.record.as_ref(),
+            orphans,
+            targets.parallelism as usize,
+        )
+        .await
     }
 }
 
@@ -220,7 +276,10 @@ fn print_plan(cli: &Cli, plan: &pipectl::plan::Plan) {
 }
 
 fn conflicts_error(plan: &pipectl::plan::Plan) -> anyhow::Error {
-    let names: Vec<String> = plan.conflicts().map(|c| format!("`{}` ({})", c.address, c.name)).collect();
+    let names: Vec<String> = plan
+        .conflicts()
+        .map(|c| format!("`{}` ({})", c.address, c.name))
+        .collect();
     Hinted {
         message: format!("{} resource(s) exist but are not owned by this pipeline and env: {}", names.len(), names.join(", ")),
         hint: "pipectl never modifies what it does not own: give these resources other names in the spec (or use another --env)".into(),
@@ -234,7 +293,9 @@ fn confirm(what: &str, yes: bool) -> anyhow::Result<()> {
     }
     if !std::io::stdin().is_terminal() {
         return Err(Hinted {
-            message: format!("refusing to {what} without confirmation: standard input is not a terminal"),
+            message: format!(
+                "refusing to {what} without confirmation: standard input is not a terminal"
+            ),
             hint: "pass `--yes` to confirm non-interactively (e.g. in CI)".into(),
         }
         .into());
@@ -291,7 +352,10 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
     let (aws, meta, mut res, mut deps, listed) = match &a.spec {
         Some(path) => {
             let ctx = Deployment::open(cli, path, &a.targets, true).await?;
-            let meta = Meta { delete_data: a.delete_data, ..ctx.meta.clone() };
+            let meta = Meta {
+                delete_data: a.delete_data,
+                ..ctx.meta.clone()
+            };
             let mut res = resources::from_spec(&ctx.loaded.spec, &ctx.graph, &ctx.aws, &meta).map_err(|e| {
                 anyhow::Error::new(Hinted {
                     message: e.to_string(),
@@ -312,18 +376,36 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
                     res.insert(o.address().clone(), o);
                 }
             }
-            let listed: BTreeSet<String> = ctx.record.as_ref().map(|r| r.resources.keys().cloned().collect()).unwrap_or_default();
+            let listed: BTreeSet<String> = ctx
+                .record
+                .as_ref()
+                .map(|r| r.resources.keys().cloned().collect())
+                .unwrap_or_default();
             (ctx.aws, meta, res, deps, listed)
         }
         None => {
-            let pipeline = a.pipeline.clone().expect("clap requires --pipeline without a spec");
-            spec::rules::pipeline_name(&pipeline).map_err(|m| Hinted { message: format!("--pipeline: {m}"), hint: "for example `--pipeline taxi-lab`".into() })?;
+            let pipeline = a
+                .pipeline
+                .clone()
+                .expect("clap requires --pipeline without a spec");
+            spec::rules::pipeline_name(&pipeline).map_err(|m| Hinted {
+                message: format!("--pipeline: {m}"),
+                hint: "for example `--pipeline taxi-lab`".into(),
+            })?;
             let env = cli.global.env.clone().unwrap_or_else(|| "default".into());
             let aws = connect(cli, None).await?;
-            let meta = Meta { pipeline: pipeline.clone(), env: env.clone(), spec_tags: Default::default(), delete_data: a.delete_data };
+            let meta = Meta {
+                pipeline: pipeline.clone(),
+                env: env.clone(),
+                spec_tags: Default::default(),
+                delete_data: a.delete_data,
+            };
             let name = format!("/pipectl/{pipeline}/{env}");
             let Some(record) = Record::fetch(&aws, &name).await? else {
-                eprintln!("nothing to destroy: no deployment record `{name}` in {} (account {})", aws.region, aws.account);
+                eprintln!(
+                    "nothing to destroy: no deployment record `{name}` in {} (account {})",
+                    aws.region, aws.account
+                );
                 return Ok(ExitCode::SUCCESS);
             };
             let mut res: BTreeMap<Address, Res> = BTreeMap::new();
@@ -343,7 +425,11 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
     };
     // Nodes without graph edges (orphans, or everything when there is no
     // spec) go by kind: producers first, the record last.
-    let loose: Vec<Address> = res.keys().filter(|a| !deps.contains_key(*a)).cloned().collect();
+    let loose: Vec<Address> = res
+        .keys()
+        .filter(|a| !deps.contains_key(*a))
+        .cloned()
+        .collect();
     if !loose.is_empty() {
         let all: Vec<Address> = res.keys().cloned().collect();
         for (addr, d) in engine::rank_deps(&all) {
@@ -356,13 +442,31 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
         }
     }
     res.retain(|a, _| deps.contains_key(a));
-    eprintln!("destroy: pipeline `{}`, env `{}`, region {}, account {}", meta.pipeline, meta.env, aws.region, aws.account);
-    let order: Vec<String> = Graph::order_of(&deps).iter().map(|a| format!("  - {a}  {}", res[a].name())).collect();
+    eprintln!(
+        "destroy: pipeline `{}`, env `{}`, region {}, account {}",
+        meta.pipeline, meta.env, aws.region, aws.account
+    );
+    let order: Vec<String> = Graph::order_of(&deps)
+        .iter()
+        .map(|a| format!("  - {a}  {}", res[a].name()))
+        .collect();
     eprintln!("{}", order.join("\n"));
     confirm("destroy these resources", a.yes)?;
-    let labels = res.keys().map(|a| (a.clone(), Action::Delete.verb().to_string())).collect();
+    let labels = res
+        .keys()
+        .map(|a| (a.clone(), Action::Delete.verb().to_string()))
+        .collect();
     let summary = with_report(cli.global.json, labels, |tx| async move {
-        engine::destroy(&aws, &meta, &res, &deps, &listed, a.targets.parallelism as usize, &tx).await
+        engine::destroy(
+            &aws,
+            &meta,
+            &res,
+            &deps,
+            &listed,
+            a.targets.parallelism as usize,
+            &tx,
+        )
+        .await
     })
     .await;
     finish("destroy", &summary, cli.global.json)

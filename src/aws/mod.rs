@@ -100,14 +100,18 @@ const TRANSIENT: [&str; 14] = [
 
 /// Converts an SDK error into an [`AwsError`]. Use as
 /// `.map_err(aws_err("CreateStream"))`.
-pub fn aws_err<E>(op: &'static str) -> impl Fn(aws_sdk_s3::error::SdkError<E, HttpResponse>) -> AwsError
+pub fn aws_err<E>(
+    op: &'static str,
+) -> impl Fn(aws_sdk_s3::error::SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     move |err| {
         use aws_sdk_s3::error::SdkError;
         match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => AwsError {
                 op,
                 code: None,
                 message: format!("no usable response ({})", describe_chain(&err)),
@@ -116,9 +120,17 @@ where
             _ => {
                 let status = err.raw_response().map(|r| r.status().as_u16());
                 let code = err.code().map(str::to_string);
-                let message = err.message().map(str::to_string).unwrap_or_else(|| describe_chain(&err));
+                let message = err
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| describe_chain(&err));
                 let class = classify(code.as_deref(), status);
-                AwsError { op, code, message, class }
+                AwsError {
+                    op,
+                    code,
+                    message,
+                    class,
+                }
             }
         }
     }
@@ -182,25 +194,30 @@ impl Aws {
         if let Some(p) = &target.profile {
             loader = loader.profile_name(p);
         }
-        let endpoint = target
-            .endpoint_url
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty()));
+        let endpoint = target.endpoint_url.clone().or_else(|| {
+            std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty())
+        });
         if let Some(e) = &endpoint {
             loader = loader.endpoint_url(e);
         }
         let config = loader.load().await;
-        let region = config.region().map(|r| r.to_string()).ok_or_else(|| crate::Hinted {
-            message: "no AWS region is set".into(),
-            hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
-        })?;
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| crate::Hinted {
+                message: "no AWS region is set".into(),
+                hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
+            })?;
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(endpoint.is_some())
             .build();
         let sts = aws_sdk_sts::Client::new(&config);
         let identity = sts.get_caller_identity().send().await.map_err(|e| {
             let e = aws_err("GetCallerIdentity")(e);
-            anyhow::Error::new(e).context("cannot find out which AWS account the credentials belong to")
+            anyhow::Error::new(e)
+                .context("cannot find out which AWS account the credentials belong to")
         })?;
         let account = identity.account().unwrap_or_default().to_string();
         Ok(Aws {
@@ -220,7 +237,11 @@ impl Aws {
 /// Retries `op` while it fails with a transient error (or one `also_retry`
 /// accepts, e.g. an IAM role that has not propagated yet), with jittered
 /// exponential backoff, until `budget` is spent.
-pub async fn retry<T, F, Fut>(budget: Duration, also_retry: impl Fn(&AwsError) -> bool, mut op: F) -> Result<T, AwsError>
+pub async fn retry<T, F, Fut>(
+    budget: Duration,
+    also_retry: impl Fn(&AwsError) -> bool,
+    mut op: F,
+) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -230,7 +251,10 @@ where
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(e) if (e.class == Class::Transient || also_retry(&e)) && start.elapsed() + delay < budget => {
+            Err(e)
+                if (e.class == Class::Transient || also_retry(&e))
+                    && start.elapsed() + delay < budget =>
+            {
                 tracing_sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(8));
             }
@@ -289,30 +313,46 @@ mod tests {
 
     #[test]
     fn classification() {
-        assert_eq!(classify(Some("ResourceNotFoundException"), Some(400)), Class::NotFound);
+        assert_eq!(
+            classify(Some("ResourceNotFoundException"), Some(400)),
+            Class::NotFound
+        );
         assert_eq!(classify(Some("NoSuchEntity"), Some(404)), Class::NotFound);
-        assert_eq!(classify(Some("ThrottlingException"), Some(400)), Class::Transient);
-        assert_eq!(classify(Some("LimitExceededException"), Some(400)), Class::Transient);
+        assert_eq!(
+            classify(Some("ThrottlingException"), Some(400)),
+            Class::Transient
+        );
+        assert_eq!(
+            classify(Some("LimitExceededException"), Some(400)),
+            Class::Transient
+        );
         assert_eq!(classify(None, Some(503)), Class::Transient);
         assert_eq!(classify(None, Some(404)), Class::NotFound);
         assert_eq!(classify(Some("AccessDenied"), Some(403)), Class::Fatal);
-        assert_eq!(classify(Some("ValidationException"), Some(400)), Class::Fatal);
+        assert_eq!(
+            classify(Some("ValidationException"), Some(400)),
+            Class::Fatal
+        );
     }
 
     #[tokio::test]
     async fn retry_stops_at_fatal_and_retries_transient() {
         let mut calls = 0;
-        let r: Result<(), _> = retry(Duration::from_secs(5), |_| false, || {
-            calls += 1;
-            let n = calls;
-            async move {
-                if n < 3 {
-                    Err(AwsError::fatal("x", "busy").mark_transient())
-                } else {
-                    Err(AwsError::fatal("x", "no"))
+        let r: Result<(), _> = retry(
+            Duration::from_secs(5),
+            |_| false,
+            || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n < 3 {
+                        Err(AwsError::fatal("x", "busy").mark_transient())
+                    } else {
+                        Err(AwsError::fatal("x", "no"))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(calls, 3);
         assert_eq!(r.unwrap_err().message, "no");
@@ -320,9 +360,15 @@ mod tests {
 
     #[tokio::test]
     async fn wait_reports_failure_and_timeout() {
-        let r = wait_until("s", Duration::from_secs(1), || async { Ok(Poll::Failed("CREATING_FAILED".into())) }).await;
+        let r = wait_until("s", Duration::from_secs(1), || async {
+            Ok(Poll::Failed("CREATING_FAILED".into()))
+        })
+        .await;
         assert!(r.unwrap_err().message.contains("CREATING_FAILED"));
-        let r = wait_until("s", Duration::from_millis(600), || async { Ok(Poll::NotYet("CREATING".into())) }).await;
+        let r = wait_until("s", Duration::from_millis(600), || async {
+            Ok(Poll::NotYet("CREATING".into()))
+        })
+        .await;
         assert!(r.unwrap_err().message.contains("not ready after"));
     }
 }

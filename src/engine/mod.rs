@@ -119,14 +119,22 @@ pub async fn plan(
             change.action = match &observed {
                 Some(o) if owned(o) => Action::Delete,
                 Some(o) => {
-                    change.conflict = Some(format!("listed in the record but {}", conflict_reason(meta, o)));
+                    change.conflict = Some(format!(
+                        "listed in the record but {}",
+                        conflict_reason(meta, o)
+                    ));
                     Action::NoOp
                 }
                 None => Action::NoOp,
             };
         } else {
             let desired = r.desired().expect("spec resources have a desired state");
-            let (action, changes, reasons) = decide(&desired, observed.as_ref(), observed.as_ref().is_none_or(owned), r.replace_on());
+            let (action, changes, reasons) = decide(
+                &desired,
+                observed.as_ref(),
+                observed.as_ref().is_none_or(owned),
+                r.replace_on(),
+            );
             change.action = action;
             change.changes = changes;
             change.replace_reasons = reasons;
@@ -143,27 +151,52 @@ pub async fn plan(
                 previous_res = Some(p);
             }
         }
-        steps.insert(address, Step { res: r, previous: previous_res, observed, change });
+        steps.insert(
+            address,
+            Step {
+                res: r,
+                previous: previous_res,
+                observed,
+                change,
+            },
+        );
     }
     if !errors.is_empty() {
         anyhow::bail!("could not read the live state:\n  {}", errors.join("\n  "));
     }
     // Orphans have no graph: they go after everything else, producers first.
     let mut deps = graph_deps.clone();
-    let orphan_addrs: Vec<Address> = steps.keys().filter(|a| !graph_deps.contains_key(*a)).cloned().collect();
+    let orphan_addrs: Vec<Address> = steps
+        .keys()
+        .filter(|a| !graph_deps.contains_key(*a))
+        .cloned()
+        .collect();
     for o in &orphan_addrs {
         let d: BTreeSet<Address> = orphan_addrs
             .iter()
             .filter(|x| destroy_rank(x.kind) < destroy_rank(o.kind))
             .cloned()
-            .chain(graph_deps.keys().filter(|a| a.kind != crate::plan::Kind::Record).cloned())
+            .chain(
+                graph_deps
+                    .keys()
+                    .filter(|a| a.kind != crate::plan::Kind::Record)
+                    .cloned(),
+            )
             .collect();
         deps.insert(o.clone(), d);
     }
-    let mut ordered: Vec<Change> = order.iter().filter_map(|a| steps.get(a)).map(|s| s.change.clone()).collect();
+    let mut ordered: Vec<Change> = order
+        .iter()
+        .filter_map(|a| steps.get(a))
+        .map(|s| s.change.clone())
+        .collect();
     let mut tail: Vec<&Address> = orphan_addrs.iter().collect();
     tail.sort_by_key(|a| (destroy_rank(a.kind), (*a).clone()));
-    ordered.extend(tail.into_iter().filter_map(|a| steps.get(a)).map(|s| s.change.clone()));
+    ordered.extend(
+        tail.into_iter()
+            .filter_map(|a| steps.get(a))
+            .map(|s| s.change.clone()),
+    );
     Ok(Planned {
         plan: Plan {
             format_version: FORMAT_VERSION,
@@ -190,13 +223,28 @@ fn notes_channel(events: &UnboundedSender<Event>) -> UnboundedSender<(Address, S
 }
 
 /// Executes the mutating steps of a plan in dependency order.
-pub async fn apply(aws: &Aws, planned: &Planned, parallelism: usize, events: &UnboundedSender<Event>) -> Summary {
-    let todo: BTreeSet<&Address> = planned.steps.iter().filter(|(_, s)| s.change.action.mutates()).map(|(a, _)| a).collect();
+pub async fn apply(
+    aws: &Aws,
+    planned: &Planned,
+    parallelism: usize,
+    events: &UnboundedSender<Event>,
+) -> Summary {
+    let todo: BTreeSet<&Address> = planned
+        .steps
+        .iter()
+        .filter(|(_, s)| s.change.action.mutates())
+        .map(|(a, _)| a)
+        .collect();
     let deps: BTreeMap<Address, BTreeSet<Address>> = planned
         .deps
         .iter()
         .filter(|(a, _)| todo.contains(a))
-        .map(|(a, d)| (a.clone(), d.iter().filter(|x| todo.contains(x)).cloned().collect()))
+        .map(|(a, d)| {
+            (
+                a.clone(),
+                d.iter().filter(|x| todo.contains(x)).cloned().collect(),
+            )
+        })
         .collect();
     let notes = notes_channel(events);
     walk(&deps, parallelism, events, |a| {
@@ -208,7 +256,12 @@ pub async fn apply(aws: &Aws, planned: &Planned, parallelism: usize, events: &Un
             let result = match step.change.action {
                 Action::Create => r.create(&aws, &p).await.map(|_| None),
                 Action::Update => {
-                    let changed: Vec<String> = step.change.changes.iter().map(|c| c.field.clone()).collect();
+                    let changed: Vec<String> = step
+                        .change
+                        .changes
+                        .iter()
+                        .map(|c| c.field.clone())
+                        .collect();
                     let before = step.observed.clone().expect("update of something observed");
                     r.update(&aws, &before, &changed, &p).await.map(|_| None)
                 }
@@ -216,7 +269,10 @@ pub async fn apply(aws: &Aws, planned: &Planned, parallelism: usize, events: &Un
                     let old = step.previous.clone().unwrap_or_else(|| r.clone());
                     p.say(format!("deleting `{}`", old.name()));
                     match old.delete(&aws, &p).await {
-                        Ok(Deleted::Retained(why)) => Err(crate::aws::AwsError::fatal("replace", format!("cannot replace: {why}"))),
+                        Ok(Deleted::Retained(why)) => Err(crate::aws::AwsError::fatal(
+                            "replace",
+                            format!("cannot replace: {why}"),
+                        )),
                         Ok(Deleted::Gone) => {
                             p.say(format!("creating `{}`", r.name()));
                             r.create(&aws, &p).await.map(|_| None)
@@ -255,7 +311,10 @@ pub async fn destroy(
         let in_record = listed.contains(&a.to_string());
         let p = Progress::new(a.clone(), Some(notes.clone()));
         async move {
-            let observed = r.read(&aws).await.map_err(|e| format!("read `{}`: {e}", r.name()))?;
+            let observed = r
+                .read(&aws)
+                .await
+                .map_err(|e| format!("read `{}`: {e}", r.name()))?;
             let Some(o) = observed else {
                 return Ok(Some("already gone".into()));
             };
@@ -282,7 +341,11 @@ pub fn rank_deps(addresses: &[Address]) -> BTreeMap<Address, BTreeSet<Address>> 
     addresses
         .iter()
         .map(|a| {
-            let d = addresses.iter().filter(|x| destroy_rank(x.kind) < destroy_rank(a.kind)).cloned().collect();
+            let d = addresses
+                .iter()
+                .filter(|x| destroy_rank(x.kind) < destroy_rank(a.kind))
+                .cloned()
+                .collect();
             (a.clone(), d)
         })
         .collect()

@@ -14,11 +14,27 @@ use tokio::task::JoinSet;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Started { address: Address },
-    Note { address: Address, note: String },
-    Finished { address: Address, elapsed: Duration, note: Option<String> },
-    Failed { address: Address, elapsed: Duration, error: String },
-    Skipped { address: Address, reason: String },
+    Started {
+        address: Address,
+    },
+    Note {
+        address: Address,
+        note: String,
+    },
+    Finished {
+        address: Address,
+        elapsed: Duration,
+        note: Option<String>,
+    },
+    Failed {
+        address: Address,
+        elapsed: Duration,
+        error: String,
+    },
+    Skipped {
+        address: Address,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -57,10 +73,17 @@ where
     let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
     for (a, d) in deps {
         for x in d.iter().filter(|x| deps.contains_key(*x)) {
-            dependents.entry(deps.get_key_value(x).expect("known").0).or_default().push(a);
+            dependents
+                .entry(deps.get_key_value(x).expect("known").0)
+                .or_default()
+                .push(a);
         }
     }
-    let mut ready: BTreeSet<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
+    let mut ready: BTreeSet<&Address> = waiting
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(a, _)| *a)
+        .collect();
     let mut running = JoinSet::new();
     let mut summary = Summary::default();
     let mut stopped = false;
@@ -77,19 +100,28 @@ where
                 (address, start.elapsed(), result)
             });
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         let (address, elapsed, result) = match joined {
             Ok(v) => v,
             Err(e) => {
                 // A panicking job: nothing to attribute it to but the walk.
                 stopped = true;
-                summary.failed.push((Address::new(crate::plan::Kind::Record, "?"), format!("a task panicked: {e}")));
+                summary.failed.push((
+                    Address::new(crate::plan::Kind::Record, "?"),
+                    format!("a task panicked: {e}"),
+                ));
                 continue;
             }
         };
         match result {
             Ok(note) => {
-                let _ = events.send(Event::Finished { address: address.clone(), elapsed, note });
+                let _ = events.send(Event::Finished {
+                    address: address.clone(),
+                    elapsed,
+                    note,
+                });
                 summary.done.push(address.clone());
                 if let Some(ds) = dependents.get(&address) {
                     for d in ds {
@@ -102,7 +134,11 @@ where
                 }
             }
             Err(error) => {
-                let _ = events.send(Event::Failed { address: address.clone(), elapsed, error: error.clone() });
+                let _ = events.send(Event::Failed {
+                    address: address.clone(),
+                    elapsed,
+                    error: error.clone(),
+                });
                 summary.failed.push((address.clone(), error));
                 stopped = true;
             }
@@ -125,10 +161,16 @@ where
             continue;
         }
         if downstream.contains(a) {
-            let _ = events.send(Event::Skipped { address: a.clone(), reason: "upstream failed".into() });
+            let _ = events.send(Event::Skipped {
+                address: a.clone(),
+                reason: "upstream failed".into(),
+            });
             summary.skipped.push(a.clone());
         } else {
-            let _ = events.send(Event::Skipped { address: a.clone(), reason: "not started: the run stopped after a failure".into() });
+            let _ = events.send(Event::Skipped {
+                address: a.clone(),
+                reason: "not started: the run stopped after a failure".into(),
+            });
             summary.not_started.push(a.clone());
         }
     }
@@ -146,7 +188,10 @@ mod tests {
     }
 
     fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<Address, BTreeSet<Address>> {
-        edges.iter().map(|(n, d)| (a(n), d.iter().map(|x| a(x)).collect())).collect()
+        edges
+            .iter()
+            .map(|(n, d)| (a(n), d.iter().map(|x| a(x)).collect()))
+            .collect()
     }
 
     #[tokio::test]
@@ -178,7 +223,11 @@ mod tests {
         })
         .await;
         assert!(s.ok());
-        assert!(start.elapsed() < Duration::from_millis(700), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(700),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test]

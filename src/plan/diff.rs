@@ -47,7 +47,10 @@ impl Action {
     }
 
     pub fn mutates(self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Replace | Action::Delete)
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Replace | Action::Delete
+        )
     }
 }
 
@@ -106,7 +109,12 @@ pub fn diff(desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
 /// - present but not owned: conflict;
 /// - present and owned: no-op, update, or replace when a changed field is
 ///   in `replace_on`.
-pub fn decide(desired: &Attrs, observed: Option<&Observed>, owned: bool, replace_on: &[&str]) -> (Action, Vec<FieldChange>, Vec<String>) {
+pub fn decide(
+    desired: &Attrs,
+    observed: Option<&Observed>,
+    owned: bool,
+    replace_on: &[&str],
+) -> (Action, Vec<FieldChange>, Vec<String>) {
     let Some(observed) = observed else {
         return (Action::Create, Vec::new(), Vec::new());
     };
@@ -122,7 +130,11 @@ pub fn decide(desired: &Attrs, observed: Option<&Observed>, owned: bool, replace
         .filter(|c| replace_on.contains(&c.field.as_str()))
         .map(|c| c.field.clone())
         .collect();
-    let action = if reasons.is_empty() { Action::Update } else { Action::Replace };
+    let action = if reasons.is_empty() {
+        Action::Update
+    } else {
+        Action::Replace
+    };
     (action, changes, reasons)
 }
 
@@ -162,20 +174,41 @@ impl Plan {
             "pipeline `{}`, env `{}`, region {}, account {}\n\n",
             self.pipeline, self.env, self.region, self.account
         );
-        let width = self.changes.iter().map(|c| c.address.len()).max().unwrap_or(0);
+        let width = self
+            .changes
+            .iter()
+            .map(|c| c.address.len())
+            .max()
+            .unwrap_or(0);
         for c in &self.changes {
             if c.action == Action::NoOp && !verbose {
                 continue;
             }
-            let _ = writeln!(out, "  {:>3} {:<width$}  {}", c.action.symbol(), c.address, c.name);
+            let _ = writeln!(
+                out,
+                "  {:>3} {:<width$}  {}",
+                c.action.symbol(),
+                c.address,
+                c.name
+            );
             if let Some(prev) = &c.previous_name {
                 let _ = writeln!(out, "        name: {prev} -> {}", c.name);
             }
             for f in &c.changes {
-                let _ = writeln!(out, "        {}: {} -> {}", f.field, short(&f.before), short(&f.after));
+                let _ = writeln!(
+                    out,
+                    "        {}: {} -> {}",
+                    f.field,
+                    short(&f.before),
+                    short(&f.after)
+                );
             }
             if !c.replace_reasons.is_empty() {
-                let _ = writeln!(out, "        (replace: {} cannot change in place)", c.replace_reasons.join(", "));
+                let _ = writeln!(
+                    out,
+                    "        (replace: {} cannot change in place)",
+                    c.replace_reasons.join(", ")
+                );
             }
             if let Some(why) = &c.conflict {
                 let _ = writeln!(out, "        conflict: {why}");
@@ -214,7 +247,10 @@ mod tests {
     }
 
     fn observed(v: Value) -> Observed {
-        Observed { attrs: attrs(v), tags: None }
+        Observed {
+            attrs: attrs(v),
+            tags: None,
+        }
     }
 
     #[test]
@@ -231,7 +267,14 @@ mod tests {
         let have = observed(json!({"shards": 1, "format": "parquet"}));
         let (a, changes, reasons) = decide(&want, Some(&have), true, &["format"]);
         assert_eq!(a, Action::Update);
-        assert_eq!(changes, vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }]);
+        assert_eq!(
+            changes,
+            vec![FieldChange {
+                field: "shards".into(),
+                before: json!(1),
+                after: json!(2)
+            }]
+        );
         assert!(reasons.is_empty());
         let have = observed(json!({"shards": 2, "format": "orc"}));
         let (a, _, reasons) = decide(&want, Some(&have), true, &["format"]);
@@ -261,16 +304,48 @@ mod tests {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             changes: vec![
-                Change { address: "stream.s".into(), name: "p-s".into(), action: Action::Update, changes: vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }], replace_reasons: vec![], conflict: None, previous_name: None },
-                Change { address: "bucket.b".into(), name: "p-b".into(), action: Action::Create, changes: vec![], replace_reasons: vec![], conflict: None, previous_name: None },
-                Change { address: "role.x".into(), name: "x".into(), action: Action::NoOp, changes: vec![], replace_reasons: vec![], conflict: None, previous_name: None },
+                Change {
+                    address: "stream.s".into(),
+                    name: "p-s".into(),
+                    action: Action::Update,
+                    changes: vec![FieldChange {
+                        field: "shards".into(),
+                        before: json!(1),
+                        after: json!(2),
+                    }],
+                    replace_reasons: vec![],
+                    conflict: None,
+                    previous_name: None,
+                },
+                Change {
+                    address: "bucket.b".into(),
+                    name: "p-b".into(),
+                    action: Action::Create,
+                    changes: vec![],
+                    replace_reasons: vec![],
+                    conflict: None,
+                    previous_name: None,
+                },
+                Change {
+                    address: "role.x".into(),
+                    name: "x".into(),
+                    action: Action::NoOp,
+                    changes: vec![],
+                    replace_reasons: vec![],
+                    conflict: None,
+                    previous_name: None,
+                },
             ],
         };
         let text = plan.render(false);
-        assert!(text.contains("    ~ stream.s  p-s\n        shards: 1 -> 2\n"), "{text}");
+        assert!(
+            text.contains("    ~ stream.s  p-s\n        shards: 1 -> 2\n"),
+            "{text}"
+        );
         assert!(text.contains("    + bucket.b  p-b\n"), "{text}");
         assert!(!text.contains("role.x"));
-        assert!(text.contains("Plan: 1 to create, 1 to update, 0 to replace, 0 to delete, 1 unchanged."));
+        assert!(text
+            .contains("Plan: 1 to create, 1 to update, 0 to replace, 0 to delete, 1 unchanged."));
         assert!(!plan.is_empty());
     }
 }

@@ -19,9 +19,9 @@ use crate::plan::Address;
 use crate::spec::{self, OnDestroy};
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -71,7 +71,10 @@ impl Bucket {
                     .expect("algorithm set"),
             )
             .build();
-        let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("rules set");
+        let cfg = ServerSideEncryptionConfiguration::builder()
+            .rules(rule)
+            .build()
+            .expect("rules set");
         aws.s3
             .put_bucket_encryption()
             .bucket(&self.name)
@@ -86,9 +89,18 @@ impl Bucket {
         let tags: Vec<Tag> = self
             .tags
             .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value set")
+            })
             .collect();
-        let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set");
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(tags))
+            .build()
+            .expect("tag set");
         aws.s3
             .put_bucket_tagging()
             .bucket(&self.name)
@@ -113,17 +125,33 @@ impl Bucket {
                 .map_err(aws_err("ListObjectVersions"))?;
             let mut ids: Vec<ObjectIdentifier> = Vec::new();
             for v in page.versions() {
-                ids.push(ObjectIdentifier::builder().key(v.key().unwrap_or_default()).set_version_id(v.version_id().map(str::to_string)).build().expect("key set"));
+                ids.push(
+                    ObjectIdentifier::builder()
+                        .key(v.key().unwrap_or_default())
+                        .set_version_id(v.version_id().map(str::to_string))
+                        .build()
+                        .expect("key set"),
+                );
             }
             for m in page.delete_markers() {
-                ids.push(ObjectIdentifier::builder().key(m.key().unwrap_or_default()).set_version_id(m.version_id().map(str::to_string)).build().expect("key set"));
+                ids.push(
+                    ObjectIdentifier::builder()
+                        .key(m.key().unwrap_or_default())
+                        .set_version_id(m.version_id().map(str::to_string))
+                        .build()
+                        .expect("key set"),
+                );
             }
             if ids.is_empty() {
                 return Ok(removed);
             }
             removed += ids.len();
             p.say(format!("emptying: {removed} objects removed"));
-            let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects set");
+            let delete = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .expect("objects set");
             aws.s3
                 .delete_objects()
                 .bucket(&self.name)
@@ -169,17 +197,42 @@ impl Resource for Bucket {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        match aws.s3.head_bucket().bucket(&self.name).send().await.map_err(aws_err("HeadBucket")) {
+        match aws
+            .s3
+            .head_bucket()
+            .bucket(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("HeadBucket"))
+        {
             Ok(_) => {}
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         }
-        let tags: Tags = match aws.s3.get_bucket_tagging().bucket(&self.name).send().await.map_err(aws_err("GetBucketTagging")) {
-            Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+        let tags: Tags = match aws
+            .s3
+            .get_bucket_tagging()
+            .bucket(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("GetBucketTagging"))
+        {
+            Ok(t) => t
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
             Err(e) if e.is_not_found() => Tags::new(),
             Err(e) => return Err(e),
         };
-        let encryption = match aws.s3.get_bucket_encryption().bucket(&self.name).send().await.map_err(aws_err("GetBucketEncryption")) {
+        let encryption = match aws
+            .s3
+            .get_bucket_encryption()
+            .bucket(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("GetBucketEncryption"))
+        {
             Ok(o) => o
                 .server_side_encryption_configuration()
                 .and_then(|c| c.rules().first())
@@ -189,7 +242,14 @@ impl Resource for Bucket {
             Err(e) if e.is_not_found() => "NONE".into(),
             Err(e) => return Err(e),
         };
-        let pab = match aws.s3.get_public_access_block().bucket(&self.name).send().await.map_err(aws_err("GetPublicAccessBlock")) {
+        let pab = match aws
+            .s3
+            .get_public_access_block()
+            .bucket(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("GetPublicAccessBlock"))
+        {
             Ok(o) => o.public_access_block_configuration().is_some_and(|c| {
                 c.block_public_acls() == Some(true)
                     && c.ignore_public_acls() == Some(true)
@@ -204,7 +264,10 @@ impl Resource for Bucket {
             ("encryption".into(), json!(encryption)),
             ("tags".into(), tags_attr(&tags)),
         ]);
-        Ok(Some(Observed { attrs, tags: Some(tags) }))
+        Ok(Some(Observed {
+            attrs,
+            tags: Some(tags),
+        }))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -223,12 +286,23 @@ impl Resource for Bucket {
             Err(e) => return Err(e),
         }
         let budget = Duration::from_secs(60);
-        retry(budget, |e| e.is_not_found(), || self.put_public_access_block(aws)).await?;
+        retry(
+            budget,
+            |e| e.is_not_found(),
+            || self.put_public_access_block(aws),
+        )
+        .await?;
         retry(budget, |e| e.is_not_found(), || self.put_encryption(aws)).await?;
         retry(budget, |e| e.is_not_found(), || self.put_tags(aws)).await
     }
 
-    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        _before: &Observed,
+        changed: &[String],
+        _p: &Progress,
+    ) -> Result<(), AwsError> {
         for c in changed {
             match c.as_str() {
                 "public_access_block" => self.put_public_access_block(aws).await?,
@@ -241,7 +315,11 @@ impl Resource for Bucket {
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let retain = self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.delete_data;
+        let retain = self
+            .spec
+            .as_ref()
+            .is_none_or(|s| s.on_destroy == OnDestroy::Retain)
+            && !self.delete_data;
         let holds = match self.holds_objects(aws).await {
             Ok(h) => h,
             Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
@@ -257,7 +335,14 @@ impl Resource for Bucket {
             let n = self.empty(aws, p).await?;
             p.say(format!("emptied ({n} objects and versions)"));
         }
-        match aws.s3.delete_bucket().bucket(&self.name).send().await.map_err(aws_err("DeleteBucket")) {
+        match aws
+            .s3
+            .delete_bucket()
+            .bucket(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("DeleteBucket"))
+        {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) if e.is_not_found() => Ok(Deleted::Gone),
             Err(e) => Err(e),

@@ -28,7 +28,10 @@ pub struct Desired {
 /// What a log group of the graph should look like: `log_group.firehose-X`
 /// holds the delivery stream; `log_group.function-X` is the function's.
 pub fn desired(address: &Address, spec: &Spec) -> Desired {
-    match address.key.strip_prefix(&format!("{}-", Kind::Function.as_str())) {
+    match address
+        .key
+        .strip_prefix(&format!("{}-", Kind::Function.as_str()))
+    {
         Some(f) => Desired {
             retention_days: spec.functions.get(f).map_or(14, |f| f.log_retention_days),
             streams: vec![],
@@ -115,7 +118,11 @@ impl Resource for LogGroup {
             .send()
             .await
             .map_err(aws_err("DescribeLogGroups"))?;
-        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.name.as_str())) else {
+        let Some(g) = out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(self.name.as_str()))
+        else {
             return Ok(None);
         };
         let retention = g.retention_in_days();
@@ -145,7 +152,11 @@ impl Resource for LogGroup {
             .collect();
         // Only the streams pipectl manages take part in the diff; Lambda
         // writes streams of its own into function log groups.
-        let wanted = self.spec.as_ref().map(|s| s.streams.clone()).unwrap_or_default();
+        let wanted = self
+            .spec
+            .as_ref()
+            .map(|s| s.streams.clone())
+            .unwrap_or_default();
         streams.retain(|s| wanted.contains(s));
         Ok(Some(Observed {
             attrs: Attrs::from([
@@ -175,16 +186,26 @@ impl Resource for LogGroup {
         self.create_streams(aws, &[]).await
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        before: &Observed,
+        changed: &[String],
+        _p: &Progress,
+    ) -> Result<(), AwsError> {
         for c in changed {
             match c.as_str() {
                 "retention_days" => self.put_retention(aws).await?,
                 "streams" => {
-                    let existing: Vec<String> = serde_json::from_value(before.attrs.get("streams").cloned().unwrap_or_default()).unwrap_or_default();
+                    let existing: Vec<String> = serde_json::from_value(
+                        before.attrs.get("streams").cloned().unwrap_or_default(),
+                    )
+                    .unwrap_or_default();
                     self.create_streams(aws, &existing).await?
                 }
                 "tags" => {
-                    let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
+                    let (set, remove) =
+                        tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
                     #[allow(deprecated)]
                     if !set.is_empty() {
                         aws.logs
@@ -213,7 +234,14 @@ impl Resource for LogGroup {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match aws.logs.delete_log_group().log_group_name(&self.name).send().await.map_err(aws_err("DeleteLogGroup")) {
+        match aws
+            .logs
+            .delete_log_group()
+            .log_group_name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("DeleteLogGroup"))
+        {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) if e.is_not_found() => Ok(Deleted::Gone),
             Err(e) => Err(e),

@@ -105,7 +105,13 @@ pub trait Resource: Send + Sync {
     }
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError>;
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError>;
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError>;
+    async fn update(
+        &self,
+        aws: &Aws,
+        before: &Observed,
+        changed: &[String],
+        p: &Progress,
+    ) -> Result<(), AwsError>;
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError>;
 }
 
@@ -120,26 +126,87 @@ pub struct Unsupported {
 }
 
 /// Builds every node of the graph from the spec.
-pub fn from_spec(spec: &Spec, graph: &crate::plan::Graph, aws: &Aws, meta: &Meta) -> Result<BTreeMap<Address, Res>, Unsupported> {
+pub fn from_spec(
+    spec: &Spec,
+    graph: &crate::plan::Graph,
+    aws: &Aws,
+    meta: &Meta,
+) -> Result<BTreeMap<Address, Res>, Unsupported> {
     let mut out: BTreeMap<Address, Res> = BTreeMap::new();
     let mut missing: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for node in graph.nodes.values() {
         let a = node.address.clone();
         let key = a.key.clone();
         let r: Option<Res> = match a.kind {
-            Kind::Record => Some(Arc::new(record::Record::new(a.clone(), node.name.clone(), Some(record::Content::of(spec, graph)), meta))),
-            Kind::Bucket => spec.buckets.get(&key).map(|b| Arc::new(bucket::Bucket::new(a.clone(), b.name.clone(), Some(b.clone()), meta)) as Res),
-            Kind::Stream => spec.streams.get(&key).map(|s| Arc::new(stream::Stream::new(a.clone(), s.name.clone(), Some(s.clone()), meta)) as Res),
-            Kind::GlueDatabase => spec.databases.get(&key).map(|d| Arc::new(glue::Database::new(a.clone(), d.name.clone(), Some(d.clone()), aws, meta)) as Res),
-            Kind::GlueTable => spec.tables.get(&key).map(|t| {
-                let db = spec.databases.get(&t.database).map(|d| d.name.clone()).unwrap_or_default();
-                let bucket = spec.buckets.get(&t.bucket).map(|b| b.name.clone()).unwrap_or_default();
-                Arc::new(glue::Table::new(a.clone(), db, t.name.clone(), Some(glue::TableSpec { table: t.clone(), bucket }))) as Res
+            Kind::Record => Some(Arc::new(record::Record::new(
+                a.clone(),
+                node.name.clone(),
+                Some(record::Content::of(spec, graph)),
+                meta,
+            ))),
+            Kind::Bucket => spec.buckets.get(&key).map(|b| {
+                Arc::new(bucket::Bucket::new(
+                    a.clone(),
+                    b.name.clone(),
+                    Some(b.clone()),
+                    meta,
+                )) as Res
             }),
-            Kind::Role => Some(Arc::new(role::Role::new(a.clone(), node.name.clone(), role::desired(&a, spec, aws), meta)) as Res),
-            Kind::LogGroup => Some(Arc::new(log_group::LogGroup::new(a.clone(), node.name.clone(), Some(log_group::desired(&a, spec)), meta)) as Res),
+            Kind::Stream => spec.streams.get(&key).map(|s| {
+                Arc::new(stream::Stream::new(
+                    a.clone(),
+                    s.name.clone(),
+                    Some(s.clone()),
+                    meta,
+                )) as Res
+            }),
+            Kind::GlueDatabase => spec.databases.get(&key).map(|d| {
+                Arc::new(glue::Database::new(
+                    a.clone(),
+                    d.name.clone(),
+                    Some(d.clone()),
+                    aws,
+                    meta,
+                )) as Res
+            }),
+            Kind::GlueTable => spec.tables.get(&key).map(|t| {
+                let db = spec
+                    .databases
+                    .get(&t.database)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default();
+                let bucket = spec
+                    .buckets
+                    .get(&t.bucket)
+                    .map(|b| b.name.clone())
+                    .unwrap_or_default();
+                Arc::new(glue::Table::new(
+                    a.clone(),
+                    db,
+                    t.name.clone(),
+                    Some(glue::TableSpec {
+                        table: t.clone(),
+                        bucket,
+                    }),
+                )) as Res
+            }),
+            Kind::Role => Some(Arc::new(role::Role::new(
+                a.clone(),
+                node.name.clone(),
+                role::desired(&a, spec, aws),
+                meta,
+            )) as Res),
+            Kind::LogGroup => Some(Arc::new(log_group::LogGroup::new(
+                a.clone(),
+                node.name.clone(),
+                Some(log_group::desired(&a, spec)),
+                meta,
+            )) as Res),
             _ => {
-                missing.entry(a.kind.as_str()).or_default().push(a.to_string());
+                missing
+                    .entry(a.kind.as_str())
+                    .or_default()
+                    .push(a.to_string());
                 None
             }
         };
@@ -158,7 +225,12 @@ pub fn from_spec(spec: &Spec, graph: &crate::plan::Graph, aws: &Aws, meta: &Meta
 
 /// A resource known only by address and name (from the deployment record):
 /// enough to read, check ownership and delete it.
-pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Result<Res, Unsupported> {
+pub fn from_record(
+    address: &Address,
+    name: &str,
+    aws: &Aws,
+    meta: &Meta,
+) -> Result<Res, Unsupported> {
     let a = address.clone();
     let n = name.to_string();
     Ok(match a.kind {
@@ -168,7 +240,12 @@ pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Res
         Kind::GlueDatabase => Arc::new(glue::Database::new(a, n, None, aws, meta)),
         Kind::GlueTable => {
             let (db, table) = n.split_once('/').unwrap_or(("", &n));
-            Arc::new(glue::Table::new(a.clone(), db.to_string(), table.to_string(), None))
+            Arc::new(glue::Table::new(
+                a.clone(),
+                db.to_string(),
+                table.to_string(),
+                None,
+            ))
         }
         Kind::Role => Arc::new(role::Role::new(a, n, None, meta)),
         Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, n, None, meta)),
@@ -200,8 +277,16 @@ pub fn destroy_rank(kind: Kind) -> u8 {
 
 /// Tag changes between two tag sets: (to set, to remove).
 pub fn tag_delta(before: &Tags, after: &Tags) -> (Tags, Vec<String>) {
-    let set = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let remove = before.keys().filter(|k| !after.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
+    let set = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = before
+        .keys()
+        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
@@ -231,10 +316,23 @@ mod tests {
 
     #[test]
     fn tag_delta_sets_and_removes() {
-        let before: Tags = [("a".into(), "1".into()), ("b".into(), "2".into()), ("aws:x".into(), "y".into())].into();
-        let after: Tags = [("a".into(), "1".into()), ("b".into(), "3".into()), ("c".into(), "4".into())].into();
+        let before: Tags = [
+            ("a".into(), "1".into()),
+            ("b".into(), "2".into()),
+            ("aws:x".into(), "y".into()),
+        ]
+        .into();
+        let after: Tags = [
+            ("a".into(), "1".into()),
+            ("b".into(), "3".into()),
+            ("c".into(), "4".into()),
+        ]
+        .into();
         let (set, remove) = tag_delta(&before, &after);
-        assert_eq!(set, [("b".into(), "3".into()), ("c".into(), "4".into())].into());
+        assert_eq!(
+            set,
+            [("b".into(), "3".into()), ("c".into(), "4".into())].into()
+        );
         assert_eq!(remove, Vec::<String>::new());
         let (_, remove) = tag_delta(&after, &before);
         assert_eq!(remove, vec!["c".to_string()]);

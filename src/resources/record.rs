@@ -100,45 +100,79 @@ impl Record {
 
     /// The record's current content, if there is one.
     pub async fn fetch(aws: &Aws, name: &str) -> Result<Option<Content>, AwsError> {
-        let out = aws.ssm.get_parameter().name(name).send().await.map_err(aws_err("GetParameter"));
+        let out = aws
+            .ssm
+            .get_parameter()
+            .name(name)
+            .send()
+            .await
+            .map_err(aws_err("GetParameter"));
         match out {
-            Ok(o) => Ok(o.parameter().and_then(|p| p.value()).and_then(Content::parse)),
+            Ok(o) => Ok(o
+                .parameter()
+                .and_then(|p| p.value())
+                .and_then(Content::parse)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     async fn write(&self, aws: &Aws, overwrite: bool) -> Result<(), AwsError> {
-        let text = self.content.as_ref().map(Content::to_json).unwrap_or_default();
+        let text = self
+            .content
+            .as_ref()
+            .map(Content::to_json)
+            .unwrap_or_default();
         if text.len() > MAX_ADVANCED {
             return Err(AwsError::fatal(
                 "PutParameter",
                 format!("the deployment record is {} bytes; SSM holds at most {MAX_ADVANCED}: split the pipeline", text.len()),
             ));
         }
-        let tier = if text.len() > MAX_STANDARD { ParameterTier::Advanced } else { ParameterTier::Standard };
-        retry(Duration::from_secs(60), |_| false, || {
-            let mut req = aws
-                .ssm
-                .put_parameter()
-                .name(&self.name)
-                .value(&text)
-                .r#type(ParameterType::String)
-                .tier(tier.clone())
-                .description("pipectl deployment record: every resource of this pipeline and env")
-                .overwrite(overwrite);
-            if !overwrite {
-                req = req.set_tags(Some(ssm_tags(&self.tags)));
-            }
-            async move { req.send().await.map(|_| ()).map_err(aws_err("PutParameter")) }
-        })
+        let tier = if text.len() > MAX_STANDARD {
+            ParameterTier::Advanced
+        } else {
+            ParameterTier::Standard
+        };
+        retry(
+            Duration::from_secs(60),
+            |_| false,
+            || {
+                let mut req = aws
+                    .ssm
+                    .put_parameter()
+                    .name(&self.name)
+                    .value(&text)
+                    .r#type(ParameterType::String)
+                    .tier(tier.clone())
+                    .description(
+                        "pipectl deployment record: every resource of this pipeline and env",
+                    )
+                    .overwrite(overwrite);
+                if !overwrite {
+                    req = req.set_tags(Some(ssm_tags(&self.tags)));
+                }
+                async move {
+                    req.send()
+                        .await
+                        .map(|_| ())
+                        .map_err(aws_err("PutParameter"))
+                }
+            },
+        )
         .await
     }
 }
 
 fn ssm_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
         .collect()
 }
 
@@ -153,7 +187,10 @@ impl Resource for Record {
     fn desired(&self) -> Option<Attrs> {
         let c = self.content.as_ref()?;
         Some(Attrs::from([
-            ("resources".into(), serde_json::to_value(&c.resources).expect("map")),
+            (
+                "resources".into(),
+                serde_json::to_value(&c.resources).expect("map"),
+            ),
             ("tags".into(), tags_attr(&self.tags)),
         ]))
     }
@@ -170,10 +207,17 @@ impl Resource for Record {
             .send()
             .await
             .map_err(aws_err("ListTagsForResource"))?;
-        let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let tags: Tags = tags
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
         Ok(Some(Observed {
             attrs: Attrs::from([
-                ("resources".into(), serde_json::to_value(&content.resources).expect("map")),
+                (
+                    "resources".into(),
+                    serde_json::to_value(&content.resources).expect("map"),
+                ),
                 ("tags".into(), tags_attr(&tags)),
             ]),
             tags: Some(tags),
@@ -184,7 +228,13 @@ impl Resource for Record {
         self.write(aws, false).await
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        aws: &Aws,
+        before: &Observed,
+        changed: &[String],
+        _p: &Progress,
+    ) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "resources") {
             self.write(aws, true).await?;
         }
@@ -216,7 +266,14 @@ impl Resource for Record {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match aws.ssm.delete_parameter().name(&self.name).send().await.map_err(aws_err("DeleteParameter")) {
+        match aws
+            .ssm
+            .delete_parameter()
+            .name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("DeleteParameter"))
+        {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) if e.is_not_found() => Ok(Deleted::Gone),
             Err(e) => Err(e),

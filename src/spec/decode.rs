@@ -143,8 +143,15 @@ impl<T: Decode> Decode for Entries<T> {
             };
             if let Some((first, _)) = out.iter().find(|(f, _)| f.v == key.v) {
                 d.error(
-                    Diagnostic::new(key.mark, "duplicate-key", format!("key `{}` is defined twice", key.v))
-                        .hint(format!("the first definition is at line {}", first.mark.line)),
+                    Diagnostic::new(
+                        key.mark,
+                        "duplicate-key",
+                        format!("key `{}` is defined twice", key.v),
+                    )
+                    .hint(format!(
+                        "the first definition is at line {}",
+                        first.mark.line
+                    )),
                 );
                 continue;
             }
@@ -210,19 +217,23 @@ impl<'n, 'd> MapReader<'n, 'd> {
 
     /// The node at `key`, for values decoded by hand.
     pub fn node(&mut self, key: &'static str) -> Option<&'n Node> {
-        self.find(key).map(|(_, v)| v).filter(|v| v.value != Value::Null)
+        self.find(key)
+            .map(|(_, v)| v)
+            .filter(|v| v.value != Value::Null)
     }
 
     /// The value at `key`; absent is a `missing-field` error.
     pub fn req<T: Decode>(&mut self, key: &'static str) -> Option<T> {
         if self.find(key).is_none_or(|(_, v)| v.value == Value::Null) {
             let what = self.what.clone();
-            self.d.error(Diagnostic::new(
-                self.mark,
-                "missing-field",
-                format!("missing required field `{key}` in `{what}`"),
-            )
-            .hint(format!("add `{key}: ...` to `{what}`")));
+            self.d.error(
+                Diagnostic::new(
+                    self.mark,
+                    "missing-field",
+                    format!("missing required field `{key}` in `{what}`"),
+                )
+                .hint(format!("add `{key}: ...` to `{what}`")),
+            );
             return None;
         }
         self.opt(key)
@@ -243,10 +254,17 @@ impl<'n, 'd> MapReader<'n, 'd> {
             } else {
                 format!("`{}`", self.what)
             };
-            let mut diag = Diagnostic::new(k.mark, "unknown-key", format!("unknown key `{text}` in {place}"));
+            let mut diag = Diagnostic::new(
+                k.mark,
+                "unknown-key",
+                format!("unknown key `{text}` in {place}"),
+            );
             diag = match did_you_mean(text, self.known.iter().copied()) {
                 Some(m) => diag.hint(format!("did you mean `{m}`?")),
-                None => diag.hint(format!("the keys allowed here are: {}", self.known.join(", "))),
+                None => diag.hint(format!(
+                    "the keys allowed here are: {}",
+                    self.known.join(", ")
+                )),
             };
             self.d.error(diag);
         }
@@ -267,7 +285,11 @@ mod tests {
         let interval: Option<u32> = m.opt("interval");
         m.finish();
         assert_eq!((size, interval), (None, None));
-        let rules: Vec<_> = d.diags.iter().map(|x| (x.rule, x.mark.line, x.mark.col)).collect();
+        let rules: Vec<_> = d
+            .diags
+            .iter()
+            .map(|x| (x.rule, x.mark.line, x.mark.col))
+            .collect();
         assert_eq!(rules, vec![("type", 1, 10), ("unknown-key", 2, 1)]);
         assert_eq!(d.diags[1].hint.as_deref(), Some("did you mean `interval`?"));
     }

@@ -254,7 +254,10 @@ pub enum SubnetChoice {
     Default,
     Id(String),
     /// A subnet of a network in `networks`.
-    Network { network: String, tier: Tier },
+    Network {
+        network: String,
+        tier: Tier,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -39,18 +39,27 @@ fn section<T>(
         d.error(Diagnostic::new(
             node.mark,
             "type",
-            format!("expected a mapping of names to resources, found {}", node.kind()),
+            format!(
+                "expected a mapping of names to resources, found {}",
+                node.kind()
+            ),
         ));
         return Vec::new();
     };
     let mut out: Entries<T> = Vec::new();
     for (k, v) in entries {
-        let Some(name) = S::decode(k, d) else { continue };
+        let Some(name) = S::decode(k, d) else {
+            continue;
+        };
         if let Some((first, _)) = out.iter().find(|(f, _)| f.v == name.v) {
             let first_line = first.mark.line;
             d.error(
-                Diagnostic::new(name.mark, "duplicate-key", format!("`{key}.{}` is defined twice", name.v))
-                    .hint(format!("the first definition is at line {first_line}")),
+                Diagnostic::new(
+                    name.mark,
+                    "duplicate-key",
+                    format!("`{key}.{}` is defined twice", name.v),
+                )
+                .hint(format!("the first definition is at line {first_line}")),
             );
             continue;
         }
@@ -279,8 +288,14 @@ impl RawFirehose {
                 }
                 _ => {
                     m.decoder().error(
-                        Diagnostic::new(s.mark, "type", "`source` must be `direct` or `{ stream: <key> }`")
-                            .hint("write `source: direct` for Direct PUT, or `source: { stream: trips }`"),
+                        Diagnostic::new(
+                            s.mark,
+                            "type",
+                            "`source` must be `direct` or `{ stream: <key> }`",
+                        )
+                        .hint(
+                            "write `source: direct` for Direct PUT, or `source: { stream: trips }`",
+                        ),
                     );
                     None
                 }
@@ -290,8 +305,12 @@ impl RawFirehose {
         if source.is_none() && m.node("source").is_none() {
             let mark = m.mark;
             m.decoder().error(
-                Diagnostic::new(mark, "missing-field", format!("missing required field `source` in `{path}`"))
-                    .hint("write `source: direct` for Direct PUT, or `source: { stream: <key> }`"),
+                Diagnostic::new(
+                    mark,
+                    "missing-field",
+                    format!("missing required field `source` in `{path}`"),
+                )
+                .hint("write `source: direct` for Direct PUT, or `source: { stream: <key> }`"),
             );
         }
         let destination = match m.node("destination") {
@@ -406,7 +425,8 @@ impl RawFunction {
         let trigger = m.node("trigger").and_then(|t| {
             let mut tm = MapReader::open(t, m.decoder(), format!("{path}.trigger"))?;
             let on_failure = tm.node("on_failure").and_then(|o| {
-                let mut om = MapReader::open(o, tm.decoder(), format!("{path}.trigger.on_failure"))?;
+                let mut om =
+                    MapReader::open(o, tm.decoder(), format!("{path}.trigger.on_failure"))?;
                 let r = RawOnFailure {
                     mark: om.mark,
                     bisect: om.opt("bisect"),
@@ -452,7 +472,10 @@ impl RawFunction {
 pub enum RawSubnet {
     /// `default` or a subnet id.
     Named(S),
-    Network { network: Option<S>, tier: Option<S> },
+    Network {
+        network: Option<S>,
+        tier: Option<S>,
+    },
 }
 
 #[derive(Debug)]
@@ -518,7 +541,8 @@ impl RawAgent {
                         continue;
                     };
                     let csv = fm.node("csv_to_json").and_then(|c| {
-                        let mut cm = MapReader::open(c, fm.decoder(), format!("{fpath}.csv_to_json"))?;
+                        let mut cm =
+                            MapReader::open(c, fm.decoder(), format!("{fpath}.csv_to_json"))?;
                         let r = RawCsv {
                             mark: cm.mark,
                             fields: cm.req("fields").unwrap_or_default(),
@@ -549,8 +573,12 @@ impl RawAgent {
             None => {
                 let mark = m.mark;
                 m.decoder().error(
-                    Diagnostic::new(mark, "missing-field", format!("missing required field `flows` in `{path}`"))
-                        .hint("an agent needs at least one flow: `{ file_pattern, stream }`"),
+                    Diagnostic::new(
+                        mark,
+                        "missing-field",
+                        format!("missing required field `flows` in `{path}`"),
+                    )
+                    .hint("an agent needs at least one flow: `{ file_pattern, stream }`"),
                 );
             }
         }

@@ -10,14 +10,17 @@ pub fn with_sample_placeholders(name: &str) -> String {
 
 fn chars_ok(s: &str, extra: &str, lower_only: bool) -> bool {
     s.chars().all(|c| {
-        (c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c)) || (!lower_only && c.is_ascii_uppercase())
+        (c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
+            || (!lower_only && c.is_ascii_uppercase())
     })
 }
 
 fn length(s: &str, what: &str, min: usize, max: usize) -> Result<(), String> {
     let n = s.chars().count();
     if n < min || n > max {
-        return Err(format!("{what} must be {min} to {max} characters long; `{s}` has {n}"));
+        return Err(format!(
+            "{what} must be {min} to {max} characters long; `{s}` has {n}"
+        ));
     }
     Ok(())
 }
@@ -63,13 +66,19 @@ pub fn bucket_name(s: &str) -> Result<(), String> {
     }
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !alnum(s.chars().next()) || !alnum(s.chars().last()) {
-        return Err(format!("an S3 bucket name must begin and end with a letter or digit; `{s}` does not"));
+        return Err(format!(
+            "an S3 bucket name must begin and end with a letter or digit; `{s}` does not"
+        ));
     }
     if s.contains("..") || s.contains(".-") || s.contains("-.") {
-        return Err(format!("an S3 bucket name must not hold `..`, `.-` or `-.`; `{s}` does"));
+        return Err(format!(
+            "an S3 bucket name must not hold `..`, `.-` or `-.`; `{s}` does"
+        ));
     }
     if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return Err(format!("an S3 bucket name must not look like an IP address; `{s}` does"));
+        return Err(format!(
+            "an S3 bucket name must not look like an IP address; `{s}` does"
+        ));
     }
     for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if s.starts_with(prefix) {
@@ -173,14 +182,21 @@ pub fn ipv4_cidr(s: &str) -> Result<u8, String> {
     let bad = || format!("`{s}` is not an IPv4 CIDR block like 10.20.0.0/16");
     let (addr, len) = s.split_once('/').ok_or_else(bad)?;
     let len: u8 = len.parse().map_err(|_| bad())?;
-    let octets: Vec<u8> = addr.split('.').map(|o| o.parse::<u8>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let octets: Vec<u8> = addr
+        .split('.')
+        .map(|o| o.parse::<u8>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
     if octets.len() != 4 || len > 32 {
         return Err(bad());
     }
     let ip = u32::from_be_bytes([octets[0], octets[1], octets[2], octets[3]]);
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     if ip & !mask != 0 {
-        return Err(format!("`{s}` has host bits set; the network address is {}", std::net::Ipv4Addr::from(ip & mask)));
+        return Err(format!(
+            "`{s}` has host bits set; the network address is {}",
+            std::net::Ipv4Addr::from(ip & mask)
+        ));
     }
     Ok(len)
 }
@@ -190,7 +206,10 @@ pub fn ipv4_cidr(s: &str) -> Result<u8, String> {
 /// `struct<name:T,...>`.
 pub fn hive_type(s: &str) -> Result<(), String> {
     let t = s.trim().to_ascii_lowercase();
-    let mut p = HiveParser { s: t.as_bytes(), i: 0 };
+    let mut p = HiveParser {
+        s: t.as_bytes(),
+        i: 0,
+    };
     if p.ty() && p.i == p.s.len() {
         Ok(())
     } else {
@@ -221,7 +240,9 @@ impl HiveParser<'_> {
     fn word(&mut self) -> String {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
             self.i += 1;
         }
         String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
@@ -233,8 +254,8 @@ impl HiveParser<'_> {
     fn ty(&mut self) -> bool {
         let w = self.word();
         match w.as_str() {
-            "boolean" | "tinyint" | "smallint" | "int" | "integer" | "bigint" | "float" | "double" | "string"
-            | "date" | "timestamp" | "binary" => true,
+            "boolean" | "tinyint" | "smallint" | "int" | "integer" | "bigint" | "float"
+            | "double" | "string" | "date" | "timestamp" | "binary" => true,
             "decimal" => {
                 if self.eat(b'(') {
                     self.number() && (!self.eat(b',') || self.number()) && self.eat(b')')
@@ -359,7 +380,15 @@ mod tests {
         ] {
             assert!(hive_type(ok).is_ok(), "{ok}");
         }
-        for bad in ["text", "varchar", "array<>", "map<string>", "struct<a>", "int8", "bigint)"] {
+        for bad in [
+            "text",
+            "varchar",
+            "array<>",
+            "map<string>",
+            "struct<a>",
+            "int8",
+            "bigint)",
+        ] {
             assert!(hive_type(bad).is_err(), "{bad}");
         }
     }

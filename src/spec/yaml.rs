@@ -29,7 +29,10 @@ impl Mark {
 pub enum Value {
     Null,
     /// A scalar and whether it was quoted (a quoted scalar is always a string).
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -75,12 +78,10 @@ pub struct SyntaxError {
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut builder, false)
-        .map_err(|e| SyntaxError {
-            mark: Mark::from_marker(*e.marker()),
-            message: e.info().to_string(),
-        })?;
+    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+        mark: Mark::from_marker(*e.marker()),
+        message: e.info().to_string(),
+    })?;
     if let Some(err) = builder.error {
         return Err(err);
     }
@@ -117,7 +118,10 @@ impl Builder {
         match &mut parent.value {
             Value::Seq(items) => items.push(node),
             Value::Map(entries) => {
-                let slot = self.pending_keys.last_mut().expect("a mapping has a key slot");
+                let slot = self
+                    .pending_keys
+                    .last_mut()
+                    .expect("a mapping has a key slot");
                 match slot.take() {
                     None => *slot = Some(node),
                     Some(key) => entries.push((key, node)),

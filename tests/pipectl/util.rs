@@ -25,7 +25,8 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -57,7 +58,11 @@ impl Pipectl {
     }
 
     pub fn run(mut self) -> Run {
-        let Output { status, stdout, stderr } = self.cmd.output().expect("pipectl runs");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.cmd.output().expect("pipectl runs");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
