@@ -13,7 +13,7 @@
 //!    version and delete marker is removed, then the bucket.
 //!    NoSuchBucket means done.
 
-use super::{tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, Aws, AwsError};
 use crate::plan::Address;
 use crate::spec::{self, OnDestroy};
@@ -335,17 +335,13 @@ impl Resource for Bucket {
             let n = self.empty(aws, p).await?;
             p.say(format!("emptied ({n} objects and versions)"));
         }
-        match aws
-            .s3
-            .delete_bucket()
-            .bucket(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("DeleteBucket"))
-        {
-            Ok(_) => Ok(Deleted::Gone),
-            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
-            Err(e) => Err(e),
-        }
+        gone_if_absent(
+            aws.s3
+                .delete_bucket()
+                .bucket(&self.name)
+                .send()
+                .await
+                .map_err(aws_err("DeleteBucket")),
+        )
     }
 }

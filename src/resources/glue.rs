@@ -16,7 +16,9 @@
 //!    TableInput is sent. The name forces a replacement.
 //! 4. delete: DeleteTable; EntityNotFound means done.
 
-use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{
+    gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags,
+};
 use crate::aws::{aws_err, Aws, AwsError};
 use crate::plan::Address;
 use crate::spec::{self, TableFormat};
@@ -185,18 +187,14 @@ impl Resource for Database {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match aws
-            .glue
-            .delete_database()
-            .name(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("DeleteDatabase"))
-        {
-            Ok(_) => Ok(Deleted::Gone),
-            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
-            Err(e) => Err(e),
-        }
+        gone_if_absent(
+            aws.glue
+                .delete_database()
+                .name(&self.name)
+                .send()
+                .await
+                .map_err(aws_err("DeleteDatabase")),
+        )
     }
 }
 
@@ -409,18 +407,14 @@ impl Resource for Table {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match aws
-            .glue
-            .delete_table()
-            .database_name(&self.database)
-            .name(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("DeleteTable"))
-        {
-            Ok(_) => Ok(Deleted::Gone),
-            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
-            Err(e) => Err(e),
-        }
+        gone_if_absent(
+            aws.glue
+                .delete_table()
+                .database_name(&self.database)
+                .name(&self.name)
+                .send()
+                .await
+                .map_err(aws_err("DeleteTable")),
+        )
     }
 }

@@ -9,7 +9,9 @@
 //! 4. delete: DeleteLogGroup (its streams go with it); ResourceNotFound
 //!    means done.
 
-use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{
+    gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags,
+};
 use crate::aws::{aws_err, Aws, AwsError};
 use crate::plan::{Address, Kind};
 use crate::spec::Spec;
@@ -234,17 +236,13 @@ impl Resource for LogGroup {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match aws
-            .logs
-            .delete_log_group()
-            .log_group_name(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("DeleteLogGroup"))
-        {
-            Ok(_) => Ok(Deleted::Gone),
-            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
-            Err(e) => Err(e),
-        }
+        gone_if_absent(
+            aws.logs
+                .delete_log_group()
+                .log_group_name(&self.name)
+                .send()
+                .await
+                .map_err(aws_err("DeleteLogGroup")),
+        )
     }
 }

@@ -68,6 +68,15 @@ pub enum Deleted {
     Retained(String),
 }
 
+/// A delete call's result: "not found" means it is already gone.
+pub fn gone_if_absent<T>(result: Result<T, AwsError>) -> Result<Deleted, AwsError> {
+    match result {
+        Ok(_) => Ok(Deleted::Gone),
+        Err(e) if e.is_not_found() => Ok(Deleted::Gone),
+        Err(e) => Err(e),
+    }
+}
+
 /// Progress notes from inside a long operation ("waiting for ACTIVE").
 #[derive(Clone)]
 pub struct Progress {

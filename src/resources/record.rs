@@ -14,7 +14,9 @@
 //!    Advanced tier (8 KB, billed per parameter-month); past 8 KB apply
 //!    refuses before any mutation.
 
-use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{
+    gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags,
+};
 use crate::aws::{aws_err, retry, Aws, AwsError};
 use crate::plan::{Address, Graph, Kind};
 use crate::spec::Spec;
@@ -266,17 +268,13 @@ impl Resource for Record {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match aws
-            .ssm
-            .delete_parameter()
-            .name(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("DeleteParameter"))
-        {
-            Ok(_) => Ok(Deleted::Gone),
-            Err(e) if e.is_not_found() => Ok(Deleted::Gone),
-            Err(e) => Err(e),
-        }
+        gone_if_absent(
+            aws.ssm
+                .delete_parameter()
+                .name(&self.name)
+                .send()
+                .await
+                .map_err(aws_err("DeleteParameter")),
+        )
     }
 }
