@@ -243,17 +243,16 @@ impl Deployment {
         } else {
             vec![]
         };
-        let order = self.graph.topo_order();
-        engine::plan(
-            &self.aws,
-            &self.meta,
-            &resources,
-            &self.graph.deps(),
-            &order,
-            self.record.as_ref(),
+        engine::plan(engine::PlanInput {
+            aws: &self.aws,
+            meta: &self.meta,
+            resources: &resources,
+            deps: self.graph.deps(),
+            order: self.graph.topo_order(),
+            record: self.record.as_ref(),
             orphans,
-            targets.parallelism as usize,
-        )
+            parallelism: targets.parallelism as usize,
+        })
         .await
     }
 }

@@ -45,19 +45,36 @@ fn conflict_reason(meta: &Meta, observed: &Observed) -> String {
     }
 }
 
+/// What a plan is made from.
+pub struct PlanInput<'a> {
+    pub aws: &'a Aws,
+    pub meta: &'a Meta,
+    pub resources: &'a BTreeMap<Address, Res>,
+    /// The graph's edges: node -> what it depends on.
+    pub deps: BTreeMap<Address, BTreeSet<Address>>,
+    /// The graph's stable topological order, for the rendering.
+    pub order: Vec<Address>,
+    /// The deployment record as it is now.
+    pub record: Option<&'a Content>,
+    /// Resources the record lists but the spec no longer has.
+    pub orphans: Vec<Res>,
+    pub parallelism: usize,
+}
+
 /// Reads every resource (at most `parallelism` at once) and decides.
-/// Resources in the `record` but no longer in the spec are planned for
-/// deletion (`orphans`, built from the record by the caller).
-pub async fn plan(
-    aws: &Aws,
-    meta: &Meta,
-    resources: &BTreeMap<Address, Res>,
-    graph_deps: &BTreeMap<Address, BTreeSet<Address>>,
-    order: &[Address],
-    record: Option<&Content>,
-    orphans: Vec<Res>,
-    parallelism: usize,
-) -> anyhow::Result<Planned> {
+/// Orphans are planned for deletion after everything else.
+pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
+    let PlanInput {
+        aws,
+        meta,
+        resources,
+        deps: graph_deps,
+        order,
+        record,
+        orphans,
+        parallelism,
+    } = input;
+    let graph_deps = &graph_deps;
     let listed: BTreeMap<String, String> = record.map(|r| r.resources.clone()).unwrap_or_default();
     let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut reads = tokio::task::JoinSet::new();

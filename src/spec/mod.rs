@@ -72,7 +72,7 @@ pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
 /// Loads a spec from text; `dir` is where relative `code:` paths start.
 pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Loaded, SpecError> {
     let invalid = |mut diagnostics: Vec<Diagnostic>| {
-        diagnostics.sort_by(|a, b| a.mark.cmp(&b.mark));
+        diagnostics.sort_by_key(|d| d.mark);
         diagnostics.dedup();
         SpecError::Invalid {
             file: file.to_string(),

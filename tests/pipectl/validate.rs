@@ -66,7 +66,9 @@ fn each_invalid_fixture_names_its_rule_and_position() {
         assert_eq!(doc["valid"], false);
         let diags = doc["diagnostics"].as_array().unwrap();
         let found = diags.iter().any(|d| {
-            d["rule"] == rule && d["line"].to_string() == line && d["col"].to_string() == col
+            d["rule"] == rule
+                && d["line"].to_string().as_str() == line
+                && d["col"].to_string().as_str() == col
         });
         assert!(
             found,
