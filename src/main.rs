@@ -314,7 +314,11 @@ where
     Fut: std::future::Future<Output = Summary>,
 {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let reporter = tokio::spawn(pipectl::report::render(rx, labels, pipectl::report::Style::detect(json)));
+    let reporter = tokio::spawn(pipectl::report::render(
+        rx,
+        labels,
+        pipectl::report::Style::detect(json),
+    ));
     let summary = run(tx).await;
     let _ = reporter.await;
     summary

@@ -98,9 +98,9 @@ pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
         let prev = previous.get(r.address()).cloned();
         reads.spawn(async move {
             let _permit = sem.acquire().await.expect("semaphore open");
-            let observed = r.read(&aws).await;
+            let observed = read(&r, &aws).await;
             let prev_observed = match &prev {
-                Some(p) => p.read(&aws).await.map(|o| o.map(|o| (p.clone(), o))),
+                Some(p) => read(p, &aws).await.map(|o| o.map(|o| (p.clone(), o))),
                 None => Ok(None),
             };
             (r, orphan, observed, prev_observed)
@@ -226,6 +226,17 @@ pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
         steps,
         deps,
     })
+}
+
+/// Reads are safe to repeat: transient failures beyond the SDK's own
+/// attempts are retried for up to a minute.
+async fn read(r: &Res, aws: &Aws) -> Result<Option<Observed>, crate::aws::AwsError> {
+    crate::aws::retry(
+        std::time::Duration::from_secs(60),
+        |_| false,
+        || r.read(aws),
+    )
+    .await
 }
 
 fn notes_channel(events: &UnboundedSender<Event>) -> UnboundedSender<(Address, String)> {

@@ -378,15 +378,33 @@ impl Resource for Table {
         Ok(Some(Observed { attrs, tags: None }))
     }
 
-    async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
-        aws.glue
+    async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+        let out = aws
+            .glue
             .create_table()
             .database_name(&self.database)
             .table_input(self.input())
             .send()
             .await
-            .map(|_| ())
-            .map_err(aws_err("CreateTable"))
+            .map_err(aws_err("CreateTable"));
+        match out {
+            Ok(_) => Ok(()),
+            // The plan saw no table and the record (written first) lists it:
+            // an earlier attempt's response was lost. Make it match.
+            Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
+                self.update(
+                    aws,
+                    &Observed {
+                        attrs: Attrs::new(),
+                        tags: None,
+                    },
+                    &[],
+                    p,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn update(

@@ -227,7 +227,13 @@ impl Resource for Record {
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
-        self.write(aws, false).await
+        match self.write(aws, false).await {
+            // A retried create whose first response was lost.
+            Err(e) if e.code.as_deref() == Some("ParameterAlreadyExists") => {
+                self.write(aws, true).await
+            }
+            other => other,
+        }
     }
 
     async fn update(

@@ -3,5 +3,7 @@
 
 mod emulator;
 mod engine;
+mod faults;
+mod resilience;
 mod util;
 mod validate;

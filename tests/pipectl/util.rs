@@ -46,6 +46,11 @@ pub fn pipectl(args: &[&str]) -> Pipectl {
 }
 
 impl Pipectl {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
     /// Credentials and region for the emulator at `url`.
     pub fn aws_env(mut self, url: &str) -> Self {
         self.cmd
