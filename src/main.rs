@@ -112,10 +112,25 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|(a, s)| (a.clone(), s.change.action.verb().to_string()))
                 .collect();
+            let (aws, planned_ref) = (&ctx.aws, &planned);
             let summary = with_report(cli.global.json, labels, |tx| async move {
-                engine::apply(&ctx.aws, &planned, a.targets.parallelism as usize, &tx).await
+                engine::apply(aws, planned_ref, a.targets.parallelism as usize, &tx).await
             })
             .await;
+            // Deleted orphans leave the record once they are gone.
+            let deleted: Vec<&Address> = summary
+                .done
+                .iter()
+                .filter(|d| {
+                    planned
+                        .steps
+                        .get(*d)
+                        .is_some_and(|s| s.change.action == Action::Delete)
+                })
+                .collect();
+            if !deleted.is_empty() {
+                ctx.forget(&deleted).await?;
+            }
             finish("apply", &summary, cli.global.json)
         }
         Command::Destroy(a) => destroy(cli, a).await,
@@ -198,16 +213,7 @@ impl Deployment {
         })?;
         // The record lists what this run creates plus what earlier runs
         // left, so nothing is forgotten if the run stops half-way.
-        let mut content = Content::of(&self.loaded.spec, &self.graph);
-        content.region = self.aws.region.clone();
-        if let Some(old) = &self.record {
-            for (a, n) in &old.resources {
-                content
-                    .resources
-                    .entry(a.clone())
-                    .or_insert_with(|| n.clone());
-            }
-        }
+        let content = self.record_content();
         let ra = Address::new(Kind::Record, "deployment");
         if let Some(node) = self.graph.nodes.get(&ra) {
             res.insert(
@@ -221,6 +227,41 @@ impl Deployment {
             );
         }
         Ok(res)
+    }
+
+    /// The record's listing for this run: what the (targeted) graph holds,
+    /// plus what earlier runs left.
+    fn record_content(&self) -> Content {
+        let mut content = Content::of(&self.loaded.spec, &self.graph);
+        content.region = self.aws.region.clone();
+        if let Some(old) = &self.record {
+            for (a, n) in &old.resources {
+                content
+                    .resources
+                    .entry(a.clone())
+                    .or_insert_with(|| n.clone());
+            }
+        }
+        content
+    }
+
+    /// Rewrites the record without resources that are gone.
+    async fn forget(&self, gone: &[&Address]) -> anyhow::Result<()> {
+        let mut content = self.record_content();
+        for a in gone {
+            content.resources.remove(&a.to_string());
+        }
+        let ra = Address::new(Kind::Record, "deployment");
+        let record = Record::new(
+            ra,
+            self.loaded.spec.record_name(),
+            Some(content),
+            &self.meta,
+        );
+        record
+            .put(&self.aws)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("updating the deployment record"))
     }
 
     /// Resources listed in the record that the spec no longer has.

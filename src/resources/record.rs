@@ -119,6 +119,11 @@ impl Record {
         }
     }
 
+    /// Writes the record's content over the current one.
+    pub async fn put(&self, aws: &Aws) -> Result<(), AwsError> {
+        self.write(aws, true).await
+    }
+
     async fn write(&self, aws: &Aws, overwrite: bool) -> Result<(), AwsError> {
         let text = self
             .content

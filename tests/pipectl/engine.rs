@@ -331,6 +331,14 @@ fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
     moto.pipectl(&["plan", &spec, "--detailed-exitcode"])
         .run()
         .expect_code(0);
+    // The deleted stream left the record; the renamed one is listed by its new name.
+    let p = sdk
+        .run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send())
+        .unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
+    assert!(record["resources"]["stream.events"].is_null(), "{record}");
+    assert_eq!(record["resources"]["stream.trips"], "e2e-trips-v2");
 }
 
 #[test]
@@ -658,4 +666,107 @@ fn plan_json_is_versioned() {
         .map(|c| c["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["create", "create"]);
+}
+
+#[test]
+fn every_kind_is_replaced_when_its_name_changes() {
+    let Some(moto) = Moto::start() else { return };
+    let spec = spec_path("rename-all", FULL);
+    moto.pipectl(&["apply", &spec, "--yes"])
+        .run()
+        .expect_code(0);
+    let renamed = FULL
+        .replace("e2e-lake-${account}", "e2e-lake2-${account}")
+        .replace(
+            "db: { description: trips }",
+            "db: { name: e2e_db2, description: trips }",
+        )
+        .replace(
+            "    t:\n      database: db",
+            "    t:\n      name: t2\n      database: db",
+        );
+    std::fs::write(&spec, renamed).unwrap();
+    let plan = moto.pipectl(&["plan", &spec]).run().expect_code(0);
+    for line in [
+        "-/+ bucket.lake",
+        "-/+ glue_database.db",
+        "-/+ glue_table.t",
+        "name: e2e_db -> e2e_db2",
+        "name: t -> t2",
+    ] {
+        assert!(
+            plan.stdout.contains(line),
+            "{line} missing:\n{}",
+            plan.stdout
+        );
+    }
+    moto.pipectl(&["apply", &spec, "--yes"])
+        .run()
+        .expect_code(0);
+    moto.pipectl(&["plan", &spec, "--detailed-exitcode"])
+        .run()
+        .expect_code(0);
+    let sdk = moto.sdk();
+    let buckets: Vec<String> = sdk
+        .run(sdk.s3.list_buckets().send())
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect();
+    assert_eq!(buckets, ["e2e-lake2-123456789012"]);
+    let dbs: Vec<String> = sdk
+        .run(sdk.glue.get_databases().send())
+        .unwrap()
+        .database_list()
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    assert_eq!(dbs, ["e2e_db2"]);
+    assert!(sdk
+        .run(
+            sdk.glue
+                .get_table()
+                .database_name("e2e_db2")
+                .name("t2")
+                .send()
+        )
+        .is_ok());
+}
+
+#[test]
+fn unowned_bucket_and_other_envs_resources_are_conflicts() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    sdk.run(sdk.s3.create_bucket().bucket("someone-elses").send())
+        .unwrap();
+    let spec = spec_path(
+        "conflict2",
+        "pipeline: c2\nbuckets:\n  b: { name: someone-elses }\n",
+    );
+    let run = moto.pipectl(&["plan", &spec]).run().expect_code(1);
+    assert!(run.stdout.contains("! bucket.b"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("without pipectl's ownership tags"),
+        "{}",
+        run.stdout
+    );
+    // Owned by another env of the same pipeline: also a conflict, and named.
+    let one = spec_path(
+        "conflict3",
+        "pipeline: c3\nbuckets:\n  b: { name: \"c3-${env}-bucket\" }\n",
+    );
+    moto.pipectl(&["apply", &one, "--yes", "--env", "one"])
+        .run()
+        .expect_code(0);
+    let other = spec_path(
+        "conflict4",
+        "pipeline: c3\nbuckets:\n  b: { name: c3-one-bucket }\n",
+    );
+    let run = moto.pipectl(&["plan", &other]).run().expect_code(1);
+    assert!(
+        run.stdout.contains("belongs to pipeline `c3` env `one`"),
+        "{}",
+        run.stdout
+    );
 }
