@@ -26,7 +26,7 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 
 # The kinds this build deploys; the others (firehose, function, trigger,
 # agent host, dashboard, alarm) are refused by name until they land.
-targets=(--target bucket --target stream --target glue_database --target glue_table --target role --target log_group)
+targets=(--target bucket --target stream --target glue_database --target glue_table --target role --target log_group --target firehose)
 
 echo "== apply $spec (on the emulator at $AWS_ENDPOINT_URL)"
 "$pipectl" apply "$spec" "${targets[@]}" --yes

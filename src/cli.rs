@@ -130,17 +130,9 @@ fn parse_env(s: &str) -> Result<String, String> {
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
-    if k.is_empty()
-        || !k
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(format!(
-            "`{k}` is not a variable name (letters, digits, `_`, `-`)"
-        ));
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("`{k}` is not a variable name (letters, digits, `_`, `-`)"));
     }
     Ok((k.to_string(), v.to_string()))
 }

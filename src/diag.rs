@@ -18,12 +18,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(mark: Mark, rule: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic {
-            mark,
-            rule,
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { mark, rule, message: message.into(), hint: None }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -49,10 +44,7 @@ impl Diagnostic {
 
 /// The closest candidate to `word` by edit distance, if it is close enough
 /// to be what the user meant.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word_lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -91,8 +83,7 @@ mod tests {
 
     #[test]
     fn renders_location_rule_and_hint() {
-        let d = Diagnostic::new(Mark { line: 3, col: 5 }, "unknown-key", "unknown key `x`")
-            .hint("did you mean `y`?");
+        let d = Diagnostic::new(Mark { line: 3, col: 5 }, "unknown-key", "unknown key `x`").hint("did you mean `y`?");
         assert_eq!(
             d.render("a.yaml"),
             "error[unknown-key]: unknown key `x`\n  --> a.yaml:3:5\n  = hint: did you mean `y`?\n"

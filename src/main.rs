@@ -25,10 +25,7 @@ use std::sync::Arc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(&cli)) {
         Ok(code) => code,
         Err(err) => {
@@ -90,11 +87,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             if planned.plan.conflicts().next().is_some() {
                 return Err(conflicts_error(&planned.plan));
             }
-            Ok(if a.detailed_exitcode && !planned.plan.is_empty() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(if a.detailed_exitcode && !planned.plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
         Command::Apply(a) => {
             let ctx = Deployment::open(cli, &a.spec, &a.targets, false).await?;
@@ -107,11 +100,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             confirm("apply these changes", a.yes)?;
-            let labels = planned
-                .steps
-                .iter()
-                .map(|(a, s)| (a.clone(), s.change.action.verb().to_string()))
-                .collect();
+            let labels = planned.steps.iter().map(|(a, s)| (a.clone(), s.change.action.verb().to_string())).collect();
             let (aws, planned_ref) = (&ctx.aws, &planned);
             let summary = with_report(cli.global.json, labels, |tx| async move {
                 engine::apply(aws, planned_ref, a.targets.parallelism as usize, &tx).await
@@ -121,12 +110,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let deleted: Vec<&Address> = summary
                 .done
                 .iter()
-                .filter(|d| {
-                    planned
-                        .steps
-                        .get(*d)
-                        .is_some_and(|s| s.change.action == Action::Delete)
-                })
+                .filter(|d| planned.steps.get(*d).is_some_and(|s| s.change.action == Action::Delete))
                 .collect();
             if !deleted.is_empty() {
                 ctx.forget(&deleted).await?;
@@ -155,12 +139,7 @@ struct Deployment {
 }
 
 impl Deployment {
-    async fn open(
-        cli: &Cli,
-        path: &Path,
-        targets: &Targets,
-        upstream_for_destroy: bool,
-    ) -> anyhow::Result<Deployment> {
+    async fn open(cli: &Cli, path: &Path, targets: &Targets, upstream_for_destroy: bool) -> anyhow::Result<Deployment> {
         let mut opts = options(cli);
         // Validate offline first: bad input never reaches AWS.
         let offline = spec::load(path, &opts)?;
@@ -171,8 +150,12 @@ impl Deployment {
                 diagnostics: unknown
                     .iter()
                     .map(|t| {
-                        pipectl::diag::Diagnostic::new(Default::default(), "target", format!("--target `{t}` selects no resource"))
-                            .hint("give an address like `stream.trips` or a kind like `stream` (see `pipectl graph`)")
+                        pipectl::diag::Diagnostic::new(
+                            Default::default(),
+                            "target",
+                            format!("--target `{t}` selects no resource"),
+                        )
+                        .hint("give an address like `stream.trips` or a kind like `stream` (see `pipectl graph`)")
                     })
                     .collect(),
             }
@@ -182,9 +165,7 @@ impl Deployment {
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
         let loaded = spec::load(path, &opts)?;
-        let graph = loaded
-            .graph
-            .restrict(&targets.targets, !upstream_for_destroy);
+        let graph = loaded.graph.restrict(&targets.targets, !upstream_for_destroy);
         let meta = Meta {
             pipeline: loaded.spec.pipeline.clone(),
             env: loaded.spec.env.clone(),
@@ -194,21 +175,17 @@ impl Deployment {
         let record = Record::fetch(&aws, &loaded.spec.record_name())
             .await
             .map_err(|e| anyhow::Error::new(e).context("reading the deployment record"))?;
-        Ok(Deployment {
-            aws,
-            loaded,
-            meta,
-            graph,
-            record,
-        })
+        Ok(Deployment { aws, loaded, meta, graph, record })
     }
 
     fn resources(&self) -> anyhow::Result<BTreeMap<Address, Res>> {
         let mut res = resources::from_spec(&self.loaded.spec, &self.graph, &self.aws, &self.meta).map_err(|e| {
-            let supported = "bucket, stream, glue_database, glue_table, role, log_group";
+            let supported = "bucket, stream, glue_database, glue_table, role, log_group, firehose";
             anyhow::Error::new(Hinted {
                 message: e.to_string(),
-                hint: format!("deploy the supported kinds with `--target` ({supported}), e.g. `--target stream --target bucket`"),
+                hint: format!(
+                    "deploy the supported kinds with `--target` ({supported}), e.g. `--target stream --target bucket`"
+                ),
             })
         })?;
         // The record lists what this run creates plus what earlier runs
@@ -216,15 +193,7 @@ impl Deployment {
         let content = self.record_content();
         let ra = Address::new(Kind::Record, "deployment");
         if let Some(node) = self.graph.nodes.get(&ra) {
-            res.insert(
-                ra.clone(),
-                Arc::new(Record::new(
-                    ra,
-                    node.name.clone(),
-                    Some(content),
-                    &self.meta,
-                )),
-            );
+            res.insert(ra.clone(), Arc::new(Record::new(ra, node.name.clone(), Some(content), &self.meta)));
         }
         Ok(res)
     }
@@ -236,10 +205,7 @@ impl Deployment {
         content.region = self.aws.region.clone();
         if let Some(old) = &self.record {
             for (a, n) in &old.resources {
-                content
-                    .resources
-                    .entry(a.clone())
-                    .or_insert_with(|| n.clone());
+                content.resources.entry(a.clone()).or_insert_with(|| n.clone());
             }
         }
         content
@@ -252,16 +218,8 @@ impl Deployment {
             content.resources.remove(&a.to_string());
         }
         let ra = Address::new(Kind::Record, "deployment");
-        let record = Record::new(
-            ra,
-            self.loaded.spec.record_name(),
-            Some(content),
-            &self.meta,
-        );
-        record
-            .put(&self.aws)
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("updating the deployment record"))
+        let record = Record::new(ra, self.loaded.spec.record_name(), Some(content), &self.meta);
+        record.put(&self.aws).await.map_err(|e| anyhow::Error::new(e).context("updating the deployment record"))
     }
 
     /// Resources listed in the record that the spec no longer has.
@@ -279,11 +237,7 @@ impl Deployment {
 
     async fn plan(&self, targets: &Targets) -> anyhow::Result<engine::Planned> {
         let resources = self.resources()?;
-        let orphans = if targets.targets.is_empty() {
-            self.orphans()
-        } else {
-            vec![]
-        };
+        let orphans = if targets.targets.is_empty() { self.orphans() } else { vec![] };
         engine::plan(engine::PlanInput {
             aws: &self.aws,
             meta: &self.meta,
@@ -316,10 +270,7 @@ fn print_plan(cli: &Cli, plan: &pipectl::plan::Plan) {
 }
 
 fn conflicts_error(plan: &pipectl::plan::Plan) -> anyhow::Error {
-    let names: Vec<String> = plan
-        .conflicts()
-        .map(|c| format!("`{}` ({})", c.address, c.name))
-        .collect();
+    let names: Vec<String> = plan.conflicts().map(|c| format!("`{}` ({})", c.address, c.name)).collect();
     Hinted {
         message: format!("{} resource(s) exist but are not owned by this pipeline and env: {}", names.len(), names.join(", ")),
         hint: "pipectl never modifies what it does not own: give these resources other names in the spec (or use another --env)".into(),
@@ -333,9 +284,7 @@ fn confirm(what: &str, yes: bool) -> anyhow::Result<()> {
     }
     if !std::io::stdin().is_terminal() {
         return Err(Hinted {
-            message: format!(
-                "refusing to {what} without confirmation: standard input is not a terminal"
-            ),
+            message: format!("refusing to {what} without confirmation: standard input is not a terminal"),
             hint: "pass `--yes` to confirm non-interactively (e.g. in CI)".into(),
         }
         .into());
@@ -355,11 +304,7 @@ where
     Fut: std::future::Future<Output = Summary>,
 {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let reporter = tokio::spawn(pipectl::report::render(
-        rx,
-        labels,
-        pipectl::report::Style::detect(json),
-    ));
+    let reporter = tokio::spawn(pipectl::report::render(rx, labels, pipectl::report::Style::detect(json)));
     let summary = run(tx).await;
     let _ = reporter.await;
     summary
@@ -396,10 +341,7 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
     let (aws, meta, mut res, mut deps, listed) = match &a.spec {
         Some(path) => {
             let ctx = Deployment::open(cli, path, &a.targets, true).await?;
-            let meta = Meta {
-                delete_data: a.delete_data,
-                ..ctx.meta.clone()
-            };
+            let meta = Meta { delete_data: a.delete_data, ..ctx.meta.clone() };
             let mut res = resources::from_spec(&ctx.loaded.spec, &ctx.graph, &ctx.aws, &meta).map_err(|e| {
                 anyhow::Error::new(Hinted {
                     message: e.to_string(),
@@ -420,18 +362,12 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
                     res.insert(o.address().clone(), o);
                 }
             }
-            let listed: BTreeSet<String> = ctx
-                .record
-                .as_ref()
-                .map(|r| r.resources.keys().cloned().collect())
-                .unwrap_or_default();
+            let listed: BTreeSet<String> =
+                ctx.record.as_ref().map(|r| r.resources.keys().cloned().collect()).unwrap_or_default();
             (ctx.aws, meta, res, deps, listed)
         }
         None => {
-            let pipeline = a
-                .pipeline
-                .clone()
-                .expect("clap requires --pipeline without a spec");
+            let pipeline = a.pipeline.clone().expect("clap requires --pipeline without a spec");
             spec::rules::pipeline_name(&pipeline).map_err(|m| Hinted {
                 message: format!("--pipeline: {m}"),
                 hint: "for example `--pipeline taxi-lab`".into(),
@@ -469,11 +405,7 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
     };
     // Nodes without graph edges (orphans, or everything when there is no
     // spec) go by kind: producers first, the record last.
-    let loose: Vec<Address> = res
-        .keys()
-        .filter(|a| !deps.contains_key(*a))
-        .cloned()
-        .collect();
+    let loose: Vec<Address> = res.keys().filter(|a| !deps.contains_key(*a)).cloned().collect();
     if !loose.is_empty() {
         let all: Vec<Address> = res.keys().cloned().collect();
         for (addr, d) in engine::rank_deps(&all) {
@@ -490,27 +422,12 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
         "destroy: pipeline `{}`, env `{}`, region {}, account {}",
         meta.pipeline, meta.env, aws.region, aws.account
     );
-    let order: Vec<String> = Graph::order_of(&deps)
-        .iter()
-        .map(|a| format!("  - {a}  {}", res[a].name()))
-        .collect();
+    let order: Vec<String> = Graph::order_of(&deps).iter().map(|a| format!("  - {a}  {}", res[a].name())).collect();
     eprintln!("{}", order.join("\n"));
     confirm("destroy these resources", a.yes)?;
-    let labels = res
-        .keys()
-        .map(|a| (a.clone(), Action::Delete.verb().to_string()))
-        .collect();
+    let labels = res.keys().map(|a| (a.clone(), Action::Delete.verb().to_string())).collect();
     let summary = with_report(cli.global.json, labels, |tx| async move {
-        engine::destroy(
-            &aws,
-            &meta,
-            &res,
-            &deps,
-            &listed,
-            a.targets.parallelism as usize,
-            &tx,
-        )
-        .await
+        engine::destroy(&aws, &meta, &res, &deps, &listed, a.targets.parallelism as usize, &tx).await
     })
     .await;
     finish("destroy", &summary, cli.global.json)

@@ -54,12 +54,7 @@ impl AwsError {
     /// An error pipectl raises itself (a wait that timed out, a state AWS
     /// reports as failed).
     pub fn fatal(op: &'static str, message: impl Into<String>) -> Self {
-        AwsError {
-            op,
-            code: None,
-            message: message.into(),
-            class: Class::Fatal,
-        }
+        AwsError { op, code: None, message: message.into(), class: Class::Fatal }
     }
 
     pub fn mark_transient(mut self) -> Self {
@@ -100,18 +95,14 @@ const TRANSIENT: [&str; 14] = [
 
 /// Converts an SDK error into an [`AwsError`]. Use as
 /// `.map_err(aws_err("CreateStream"))`.
-pub fn aws_err<E>(
-    op: &'static str,
-) -> impl Fn(aws_sdk_s3::error::SdkError<E, HttpResponse>) -> AwsError
+pub fn aws_err<E>(op: &'static str) -> impl Fn(aws_sdk_s3::error::SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     move |err| {
         use aws_sdk_s3::error::SdkError;
         match &err {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => AwsError {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError {
                 op,
                 code: None,
                 message: format!("no usable response ({})", describe_chain(&err)),
@@ -120,17 +111,9 @@ where
             _ => {
                 let status = err.raw_response().map(|r| r.status().as_u16());
                 let code = err.code().map(str::to_string);
-                let message = err
-                    .message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| describe_chain(&err));
+                let message = err.message().map(str::to_string).unwrap_or_else(|| describe_chain(&err));
                 let class = classify(code.as_deref(), status);
-                AwsError {
-                    op,
-                    code,
-                    message,
-                    class,
-                }
+                AwsError { op, code, message, class }
             }
         }
     }
@@ -170,6 +153,7 @@ pub struct Aws {
     pub endpoint: Option<String>,
     pub s3: aws_sdk_s3::Client,
     pub kinesis: aws_sdk_kinesis::Client,
+    pub firehose: aws_sdk_firehose::Client,
     pub glue: aws_sdk_glue::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -194,30 +178,21 @@ impl Aws {
         if let Some(p) = &target.profile {
             loader = loader.profile_name(p);
         }
-        let endpoint = target.endpoint_url.clone().or_else(|| {
-            std::env::var("AWS_ENDPOINT_URL")
-                .ok()
-                .filter(|s| !s.is_empty())
-        });
+        let endpoint =
+            target.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty()));
         if let Some(e) = &endpoint {
             loader = loader.endpoint_url(e);
         }
         let config = loader.load().await;
-        let region = config
-            .region()
-            .map(|r| r.to_string())
-            .ok_or_else(|| crate::Hinted {
-                message: "no AWS region is set".into(),
-                hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
-            })?;
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(endpoint.is_some())
-            .build();
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| crate::Hinted {
+            message: "no AWS region is set".into(),
+            hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
+        })?;
+        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(endpoint.is_some()).build();
         let sts = aws_sdk_sts::Client::new(&config);
         let identity = sts.get_caller_identity().send().await.map_err(|e| {
             let e = aws_err("GetCallerIdentity")(e);
-            anyhow::Error::new(e)
-                .context("cannot find out which AWS account the credentials belong to")
+            anyhow::Error::new(e).context("cannot find out which AWS account the credentials belong to")
         })?;
         let account = identity.account().unwrap_or_default().to_string();
         Ok(Aws {
@@ -226,6 +201,7 @@ impl Aws {
             endpoint,
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             kinesis: aws_sdk_kinesis::Client::new(&config),
+            firehose: aws_sdk_firehose::Client::new(&config),
             glue: aws_sdk_glue::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
@@ -242,10 +218,7 @@ impl Aws {
 /// 3-resource apply take 37 s instead of 2 s: a deploy tool makes few calls,
 /// so the rate it measures, and then enforces, is tiny.
 pub fn retry_config() -> RetryConfig {
-    let attempts = std::env::var("AWS_MAX_ATTEMPTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let base = match std::env::var("AWS_RETRY_MODE").as_deref() {
         Ok("adaptive") => RetryConfig::adaptive(),
         _ => RetryConfig::standard(),
@@ -270,10 +243,7 @@ where
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(e)
-                if (e.class == Class::Transient || also_retry(&e))
-                    && start.elapsed() + delay < budget =>
-            {
+            Err(e) if (e.class == Class::Transient || also_retry(&e)) && start.elapsed() + delay < budget => {
                 tracing_sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(8));
             }
@@ -306,10 +276,7 @@ where
             Err(e) => return Err(e),
         }
         if start.elapsed() + delay > timeout {
-            return Err(AwsError::fatal(
-                "wait",
-                format!("{what}: not ready after {}s", timeout.as_secs()),
-            ));
+            return Err(AwsError::fatal("wait", format!("{what}: not ready after {}s", timeout.as_secs())));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -332,26 +299,14 @@ mod tests {
 
     #[test]
     fn classification() {
-        assert_eq!(
-            classify(Some("ResourceNotFoundException"), Some(400)),
-            Class::NotFound
-        );
+        assert_eq!(classify(Some("ResourceNotFoundException"), Some(400)), Class::NotFound);
         assert_eq!(classify(Some("NoSuchEntity"), Some(404)), Class::NotFound);
-        assert_eq!(
-            classify(Some("ThrottlingException"), Some(400)),
-            Class::Transient
-        );
-        assert_eq!(
-            classify(Some("LimitExceededException"), Some(400)),
-            Class::Transient
-        );
+        assert_eq!(classify(Some("ThrottlingException"), Some(400)), Class::Transient);
+        assert_eq!(classify(Some("LimitExceededException"), Some(400)), Class::Transient);
         assert_eq!(classify(None, Some(503)), Class::Transient);
         assert_eq!(classify(None, Some(404)), Class::NotFound);
         assert_eq!(classify(Some("AccessDenied"), Some(403)), Class::Fatal);
-        assert_eq!(
-            classify(Some("ValidationException"), Some(400)),
-            Class::Fatal
-        );
+        assert_eq!(classify(Some("ValidationException"), Some(400)), Class::Fatal);
     }
 
     #[tokio::test]
@@ -379,15 +334,9 @@ mod tests {
 
     #[tokio::test]
     async fn wait_reports_failure_and_timeout() {
-        let r = wait_until("s", Duration::from_secs(1), || async {
-            Ok(Poll::Failed("CREATING_FAILED".into()))
-        })
-        .await;
+        let r = wait_until("s", Duration::from_secs(1), || async { Ok(Poll::Failed("CREATING_FAILED".into())) }).await;
         assert!(r.unwrap_err().message.contains("CREATING_FAILED"));
-        let r = wait_until("s", Duration::from_millis(600), || async {
-            Ok(Poll::NotYet("CREATING".into()))
-        })
-        .await;
+        let r = wait_until("s", Duration::from_millis(600), || async { Ok(Poll::NotYet("CREATING".into())) }).await;
         assert!(r.unwrap_err().message.contains("not ready after"));
     }
 }

@@ -64,16 +64,7 @@ pub struct PlanInput<'a> {
 /// Reads every resource (at most `parallelism` at once) and decides.
 /// Orphans are planned for deletion after everything else.
 pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
-    let PlanInput {
-        aws,
-        meta,
-        resources,
-        deps: graph_deps,
-        order,
-        record,
-        orphans,
-        parallelism,
-    } = input;
+    let PlanInput { aws, meta, resources, deps: graph_deps, order, record, orphans, parallelism } = input;
     let graph_deps = &graph_deps;
     let listed: BTreeMap<String, String> = record.map(|r| r.resources.clone()).unwrap_or_default();
     let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
@@ -136,22 +127,15 @@ pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
             change.action = match &observed {
                 Some(o) if owned(o) => Action::Delete,
                 Some(o) => {
-                    change.conflict = Some(format!(
-                        "listed in the record but {}",
-                        conflict_reason(meta, o)
-                    ));
+                    change.conflict = Some(format!("listed in the record but {}", conflict_reason(meta, o)));
                     Action::NoOp
                 }
                 None => Action::NoOp,
             };
         } else {
             let desired = r.desired().expect("spec resources have a desired state");
-            let (action, changes, reasons) = decide(
-                &desired,
-                observed.as_ref(),
-                observed.as_ref().is_none_or(owned),
-                r.replace_on(),
-            );
+            let (action, changes, reasons) =
+                decide(&desired, observed.as_ref(), observed.as_ref().is_none_or(owned), r.replace_on());
             change.action = action;
             change.changes = changes;
             change.replace_reasons = reasons;
@@ -168,52 +152,52 @@ pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
                 previous_res = Some(p);
             }
         }
-        steps.insert(
-            address,
-            Step {
-                res: r,
-                previous: previous_res,
-                observed,
-                change,
-            },
-        );
+        steps.insert(address, Step { res: r, previous: previous_res, observed, change });
     }
     if !errors.is_empty() {
         anyhow::bail!("could not read the live state:\n  {}", errors.join("\n  "));
     }
+    // Resources that must see an upstream change (a Firehose whose Glue
+    // table changes) are touched even when their own attributes match.
+    for a in &order {
+        let Some(deps) = graph_deps.get(a) else {
+            continue;
+        };
+        let changed: Vec<&Address> = deps
+            .iter()
+            .filter(|d| steps.get(*d).is_some_and(|s| matches!(s.change.action, Action::Update | Action::Replace)))
+            .collect();
+        let Some(step) = steps.get_mut(a) else {
+            continue;
+        };
+        if step.change.action != Action::NoOp || step.observed.is_none() {
+            continue;
+        }
+        if let Some(up) = changed.into_iter().find(|d| step.res.refresh_on_change_of(d)) {
+            step.change.action = Action::Update;
+            step.change.changes.push(crate::plan::FieldChange {
+                field: "schema".into(),
+                before: serde_json::json!("as last read"),
+                after: serde_json::json!(format!("re-read: `{up}` changes")),
+            });
+        }
+    }
     // Orphans have no graph: they go after everything else, producers first.
     let mut deps = graph_deps.clone();
-    let orphan_addrs: Vec<Address> = steps
-        .keys()
-        .filter(|a| !graph_deps.contains_key(*a))
-        .cloned()
-        .collect();
+    let orphan_addrs: Vec<Address> = steps.keys().filter(|a| !graph_deps.contains_key(*a)).cloned().collect();
     for o in &orphan_addrs {
         let d: BTreeSet<Address> = orphan_addrs
             .iter()
             .filter(|x| destroy_rank(x.kind) < destroy_rank(o.kind))
             .cloned()
-            .chain(
-                graph_deps
-                    .keys()
-                    .filter(|a| a.kind != crate::plan::Kind::Record)
-                    .cloned(),
-            )
+            .chain(graph_deps.keys().filter(|a| a.kind != crate::plan::Kind::Record).cloned())
             .collect();
         deps.insert(o.clone(), d);
     }
-    let mut ordered: Vec<Change> = order
-        .iter()
-        .filter_map(|a| steps.get(a))
-        .map(|s| s.change.clone())
-        .collect();
+    let mut ordered: Vec<Change> = order.iter().filter_map(|a| steps.get(a)).map(|s| s.change.clone()).collect();
     let mut tail: Vec<&Address> = orphan_addrs.iter().collect();
     tail.sort_by_key(|a| (destroy_rank(a.kind), (*a).clone()));
-    ordered.extend(
-        tail.into_iter()
-            .filter_map(|a| steps.get(a))
-            .map(|s| s.change.clone()),
-    );
+    ordered.extend(tail.into_iter().filter_map(|a| steps.get(a)).map(|s| s.change.clone()));
     Ok(Planned {
         plan: Plan {
             format_version: FORMAT_VERSION,
@@ -231,12 +215,7 @@ pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
 /// Reads are safe to repeat: transient failures beyond the SDK's own
 /// attempts are retried for up to a minute.
 async fn read(r: &Res, aws: &Aws) -> Result<Option<Observed>, crate::aws::AwsError> {
-    crate::aws::retry(
-        std::time::Duration::from_secs(60),
-        |_| false,
-        || r.read(aws),
-    )
-    .await
+    crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || r.read(aws)).await
 }
 
 fn notes_channel(events: &UnboundedSender<Event>) -> UnboundedSender<(Address, String)> {
@@ -251,28 +230,14 @@ fn notes_channel(events: &UnboundedSender<Event>) -> UnboundedSender<(Address, S
 }
 
 /// Executes the mutating steps of a plan in dependency order.
-pub async fn apply(
-    aws: &Aws,
-    planned: &Planned,
-    parallelism: usize,
-    events: &UnboundedSender<Event>,
-) -> Summary {
-    let todo: BTreeSet<&Address> = planned
-        .steps
-        .iter()
-        .filter(|(_, s)| s.change.action.mutates())
-        .map(|(a, _)| a)
-        .collect();
+pub async fn apply(aws: &Aws, planned: &Planned, parallelism: usize, events: &UnboundedSender<Event>) -> Summary {
+    let todo: BTreeSet<&Address> =
+        planned.steps.iter().filter(|(_, s)| s.change.action.mutates()).map(|(a, _)| a).collect();
     let deps: BTreeMap<Address, BTreeSet<Address>> = planned
         .deps
         .iter()
         .filter(|(a, _)| todo.contains(a))
-        .map(|(a, d)| {
-            (
-                a.clone(),
-                d.iter().filter(|x| todo.contains(x)).cloned().collect(),
-            )
-        })
+        .map(|(a, d)| (a.clone(), d.iter().filter(|x| todo.contains(x)).cloned().collect()))
         .collect();
     let notes = notes_channel(events);
     walk(&deps, parallelism, events, |a| {
@@ -284,12 +249,7 @@ pub async fn apply(
             let result = match step.change.action {
                 Action::Create => r.create(&aws, &p).await.map(|_| None),
                 Action::Update => {
-                    let changed: Vec<String> = step
-                        .change
-                        .changes
-                        .iter()
-                        .map(|c| c.field.clone())
-                        .collect();
+                    let changed: Vec<String> = step.change.changes.iter().map(|c| c.field.clone()).collect();
                     let before = step.observed.clone().expect("update of something observed");
                     r.update(&aws, &before, &changed, &p).await.map(|_| None)
                 }
@@ -297,10 +257,9 @@ pub async fn apply(
                     let old = step.previous.clone().unwrap_or_else(|| r.clone());
                     p.say(format!("deleting `{}`", old.name()));
                     match old.delete(&aws, &p).await {
-                        Ok(Deleted::Retained(why)) => Err(crate::aws::AwsError::fatal(
-                            "replace",
-                            format!("cannot replace: {why}"),
-                        )),
+                        Ok(Deleted::Retained(why)) => {
+                            Err(crate::aws::AwsError::fatal("replace", format!("cannot replace: {why}")))
+                        }
                         Ok(Deleted::Gone) => {
                             p.say(format!("creating `{}`", r.name()));
                             r.create(&aws, &p).await.map(|_| None)
@@ -339,10 +298,7 @@ pub async fn destroy(
         let in_record = listed.contains(&a.to_string());
         let p = Progress::new(a.clone(), Some(notes.clone()));
         async move {
-            let observed = r
-                .read(&aws)
-                .await
-                .map_err(|e| format!("read `{}`: {e}", r.name()))?;
+            let observed = r.read(&aws).await.map_err(|e| format!("read `{}`: {e}", r.name()))?;
             let Some(o) = observed else {
                 return Ok(Some("already gone".into()));
             };
@@ -369,11 +325,7 @@ pub fn rank_deps(addresses: &[Address]) -> BTreeMap<Address, BTreeSet<Address>> 
     addresses
         .iter()
         .map(|a| {
-            let d = addresses
-                .iter()
-                .filter(|x| destroy_rank(x.kind) < destroy_rank(a.kind))
-                .cloned()
-                .collect();
+            let d = addresses.iter().filter(|x| destroy_rank(x.kind) < destroy_rank(a.kind)).cloned().collect();
             (a.clone(), d)
         })
         .collect()

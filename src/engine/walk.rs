@@ -14,27 +14,11 @@ use tokio::task::JoinSet;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Started {
-        address: Address,
-    },
-    Note {
-        address: Address,
-        note: String,
-    },
-    Finished {
-        address: Address,
-        elapsed: Duration,
-        note: Option<String>,
-    },
-    Failed {
-        address: Address,
-        elapsed: Duration,
-        error: String,
-    },
-    Skipped {
-        address: Address,
-        reason: String,
-    },
+    Started { address: Address },
+    Note { address: Address, note: String },
+    Finished { address: Address, elapsed: Duration, note: Option<String> },
+    Failed { address: Address, elapsed: Duration, error: String },
+    Skipped { address: Address, reason: String },
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -66,24 +50,15 @@ where
     F: Fn(Address) -> Fut,
     Fut: Future<Output = Result<Option<String>, String>> + Send + 'static,
 {
-    let mut waiting: BTreeMap<&Address, usize> = deps
-        .iter()
-        .map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count()))
-        .collect();
+    let mut waiting: BTreeMap<&Address, usize> =
+        deps.iter().map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count())).collect();
     let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
     for (a, d) in deps {
         for x in d.iter().filter(|x| deps.contains_key(*x)) {
-            dependents
-                .entry(deps.get_key_value(x).expect("known").0)
-                .or_default()
-                .push(a);
+            dependents.entry(deps.get_key_value(x).expect("known").0).or_default().push(a);
         }
     }
-    let mut ready: BTreeSet<&Address> = waiting
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(a, _)| *a)
-        .collect();
+    let mut ready: BTreeSet<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
     let mut running = JoinSet::new();
     let mut summary = Summary::default();
     let mut stopped = false;
@@ -108,20 +83,13 @@ where
             Err(e) => {
                 // A panicking job: nothing to attribute it to but the walk.
                 stopped = true;
-                summary.failed.push((
-                    Address::new(crate::plan::Kind::Record, "?"),
-                    format!("a task panicked: {e}"),
-                ));
+                summary.failed.push((Address::new(crate::plan::Kind::Record, "?"), format!("a task panicked: {e}")));
                 continue;
             }
         };
         match result {
             Ok(note) => {
-                let _ = events.send(Event::Finished {
-                    address: address.clone(),
-                    elapsed,
-                    note,
-                });
+                let _ = events.send(Event::Finished { address: address.clone(), elapsed, note });
                 summary.done.push(address.clone());
                 if let Some(ds) = dependents.get(&address) {
                     for d in ds {
@@ -134,11 +102,7 @@ where
                 }
             }
             Err(error) => {
-                let _ = events.send(Event::Failed {
-                    address: address.clone(),
-                    elapsed,
-                    error: error.clone(),
-                });
+                let _ = events.send(Event::Failed { address: address.clone(), elapsed, error: error.clone() });
                 summary.failed.push((address.clone(), error));
                 stopped = true;
             }
@@ -161,10 +125,7 @@ where
             continue;
         }
         if downstream.contains(a) {
-            let _ = events.send(Event::Skipped {
-                address: a.clone(),
-                reason: "upstream failed".into(),
-            });
+            let _ = events.send(Event::Skipped { address: a.clone(), reason: "upstream failed".into() });
             summary.skipped.push(a.clone());
         } else {
             let _ = events.send(Event::Skipped {
@@ -188,10 +149,7 @@ mod tests {
     }
 
     fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<Address, BTreeSet<Address>> {
-        edges
-            .iter()
-            .map(|(n, d)| (a(n), d.iter().map(|x| a(x)).collect()))
-            .collect()
+        edges.iter().map(|(n, d)| (a(n), d.iter().map(|x| a(x)).collect())).collect()
     }
 
     #[tokio::test]
@@ -223,11 +181,7 @@ mod tests {
         })
         .await;
         assert!(s.ok());
-        assert!(
-            start.elapsed() < Duration::from_millis(700),
-            "{:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_millis(700), "{:?}", start.elapsed());
     }
 
     #[tokio::test]

@@ -47,10 +47,7 @@ impl Action {
     }
 
     pub fn mutates(self) -> bool {
-        matches!(
-            self,
-            Action::Create | Action::Update | Action::Replace | Action::Delete
-        )
+        matches!(self, Action::Create | Action::Update | Action::Replace | Action::Delete)
     }
 }
 
@@ -95,11 +92,7 @@ pub fn diff(desired: &Attrs, observed: &Attrs) -> Vec<FieldChange> {
         .iter()
         .filter_map(|(k, want)| {
             let have = observed.get(k).cloned().unwrap_or(Value::Null);
-            (have != *want).then(|| FieldChange {
-                field: k.clone(),
-                before: have,
-                after: want.clone(),
-            })
+            (have != *want).then(|| FieldChange { field: k.clone(), before: have, after: want.clone() })
         })
         .collect()
 }
@@ -125,16 +118,9 @@ pub fn decide(
     if changes.is_empty() {
         return (Action::NoOp, changes, Vec::new());
     }
-    let reasons: Vec<String> = changes
-        .iter()
-        .filter(|c| replace_on.contains(&c.field.as_str()))
-        .map(|c| c.field.clone())
-        .collect();
-    let action = if reasons.is_empty() {
-        Action::Update
-    } else {
-        Action::Replace
-    };
+    let reasons: Vec<String> =
+        changes.iter().filter(|c| replace_on.contains(&c.field.as_str())).map(|c| c.field.clone()).collect();
+    let action = if reasons.is_empty() { Action::Update } else { Action::Replace };
     (action, changes, reasons)
 }
 
@@ -174,41 +160,20 @@ impl Plan {
             "pipeline `{}`, env `{}`, region {}, account {}\n\n",
             self.pipeline, self.env, self.region, self.account
         );
-        let width = self
-            .changes
-            .iter()
-            .map(|c| c.address.len())
-            .max()
-            .unwrap_or(0);
+        let width = self.changes.iter().map(|c| c.address.len()).max().unwrap_or(0);
         for c in &self.changes {
             if c.action == Action::NoOp && !verbose {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "  {:>3} {:<width$}  {}",
-                c.action.symbol(),
-                c.address,
-                c.name
-            );
+            let _ = writeln!(out, "  {:>3} {:<width$}  {}", c.action.symbol(), c.address, c.name);
             if let Some(prev) = &c.previous_name {
                 let _ = writeln!(out, "        name: {prev} -> {}", c.name);
             }
             for f in &c.changes {
-                let _ = writeln!(
-                    out,
-                    "        {}: {} -> {}",
-                    f.field,
-                    short(&f.before),
-                    short(&f.after)
-                );
+                let _ = writeln!(out, "        {}: {}", f.field, describe_change(&f.before, &f.after));
             }
             if !c.replace_reasons.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "        (replace: {} cannot change in place)",
-                    c.replace_reasons.join(", ")
-                );
+                let _ = writeln!(out, "        (replace: {} cannot change in place)", c.replace_reasons.join(", "));
             }
             if let Some(why) = &c.conflict {
                 let _ = writeln!(out, "        conflict: {why}");
@@ -220,6 +185,43 @@ impl Plan {
             let _ = writeln!(out, "\nPlan: {}.", self.summary_line());
         }
         out
+    }
+}
+
+/// A change of one field for one line: lists and maps show what was added
+/// and removed, other values `before -> after`.
+pub fn describe_change(before: &Value, after: &Value) -> String {
+    match (before, after) {
+        (Value::Array(b), Value::Array(a)) if !b.is_empty() => {
+            let added: Vec<String> = a.iter().filter(|x| !b.contains(x)).map(|x| short(x)).collect();
+            let removed: Vec<String> = b.iter().filter(|x| !a.contains(x)).map(|x| short(x)).collect();
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("+ {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("- {}", removed.join(", ")));
+            }
+            if parts.is_empty() {
+                parts.push("reordered".into());
+            }
+            parts.join("; ")
+        }
+        (Value::Object(b), Value::Object(a)) if !b.is_empty() => {
+            let mut parts = Vec::new();
+            for (k, v) in a {
+                match b.get(k) {
+                    None => parts.push(format!("+ {k}={}", short(v))),
+                    Some(old) if old != v => parts.push(format!("{k}: {} -> {}", short(old), short(v))),
+                    _ => {}
+                }
+            }
+            for k in b.keys().filter(|k| !a.contains_key(*k)) {
+                parts.push(format!("- {k}"));
+            }
+            parts.join("; ")
+        }
+        _ => format!("{} -> {}", short(before), short(after)),
     }
 }
 
@@ -247,10 +249,7 @@ mod tests {
     }
 
     fn observed(v: Value) -> Observed {
-        Observed {
-            attrs: attrs(v),
-            tags: None,
-        }
+        Observed { attrs: attrs(v), tags: None }
     }
 
     #[test]
@@ -267,14 +266,7 @@ mod tests {
         let have = observed(json!({"shards": 1, "format": "parquet"}));
         let (a, changes, reasons) = decide(&want, Some(&have), true, &["format"]);
         assert_eq!(a, Action::Update);
-        assert_eq!(
-            changes,
-            vec![FieldChange {
-                field: "shards".into(),
-                before: json!(1),
-                after: json!(2)
-            }]
-        );
+        assert_eq!(changes, vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }]);
         assert!(reasons.is_empty());
         let have = observed(json!({"shards": 2, "format": "orc"}));
         let (a, _, reasons) = decide(&want, Some(&have), true, &["format"]);
@@ -296,6 +288,19 @@ mod tests {
     }
 
     #[test]
+    fn lists_and_maps_show_what_was_added_and_removed() {
+        assert_eq!(
+            describe_change(&json!([["a", "int"], ["b", "int"]]), &json!([["a", "int"], ["c", "string"]])),
+            "+ [\"c\",\"string\"]; - [\"b\",\"int\"]"
+        );
+        assert_eq!(
+            describe_change(&json!({"team": "a", "x": "1"}), &json!({"team": "b", "y": "2"})),
+            "team: \"a\" -> \"b\"; + y=\"2\"; - x"
+        );
+        assert_eq!(describe_change(&json!(1), &json!(2)), "1 -> 2");
+    }
+
+    #[test]
     fn rendering_shows_symbols_fields_and_summary() {
         let plan = Plan {
             format_version: FORMAT_VERSION,
@@ -308,11 +313,7 @@ mod tests {
                     address: "stream.s".into(),
                     name: "p-s".into(),
                     action: Action::Update,
-                    changes: vec![FieldChange {
-                        field: "shards".into(),
-                        before: json!(1),
-                        after: json!(2),
-                    }],
+                    changes: vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }],
                     replace_reasons: vec![],
                     conflict: None,
                     previous_name: None,
@@ -338,14 +339,10 @@ mod tests {
             ],
         };
         let text = plan.render(false);
-        assert!(
-            text.contains("    ~ stream.s  p-s\n        shards: 1 -> 2\n"),
-            "{text}"
-        );
+        assert!(text.contains("    ~ stream.s  p-s\n        shards: 1 -> 2\n"), "{text}");
         assert!(text.contains("    + bucket.b  p-b\n"), "{text}");
         assert!(!text.contains("role.x"));
-        assert!(text
-            .contains("Plan: 1 to create, 1 to update, 0 to replace, 0 to delete, 1 unchanged."));
+        assert!(text.contains("Plan: 1 to create, 1 to update, 0 to replace, 0 to delete, 1 unchanged."));
         assert!(!plan.is_empty());
     }
 }

@@ -100,10 +100,7 @@ pub struct Address {
 
 impl Address {
     pub fn new(kind: Kind, key: impl Into<String>) -> Self {
-        Address {
-            kind,
-            key: key.into(),
-        }
+        Address { kind, key: key.into() }
     }
 
     pub fn parse(s: &str) -> Option<Address> {
@@ -144,63 +141,25 @@ impl Graph {
         let record = Address::new(Kind::Record, "deployment");
         g.add(record.clone(), spec.record_name(), None, []);
         let add = |g: &mut Graph, a: Address, name: &str, origin: String, deps: Vec<Address>| {
-            g.add(
-                a,
-                name.to_string(),
-                Some(origin),
-                deps.into_iter().chain([record.clone()]),
-            );
+            g.add(a, name.to_string(), Some(origin), deps.into_iter().chain([record.clone()]));
         };
         for (k, b) in &spec.buckets {
-            add(
-                &mut g,
-                Address::new(Kind::Bucket, k),
-                &b.name,
-                format!("buckets.{k}"),
-                vec![],
-            );
+            add(&mut g, Address::new(Kind::Bucket, k), &b.name, format!("buckets.{k}"), vec![]);
         }
         for (k, s) in &spec.streams {
-            add(
-                &mut g,
-                Address::new(Kind::Stream, k),
-                &s.name,
-                format!("streams.{k}"),
-                vec![],
-            );
+            add(&mut g, Address::new(Kind::Stream, k), &s.name, format!("streams.{k}"), vec![]);
         }
         for (k, d) in &spec.databases {
-            add(
-                &mut g,
-                Address::new(Kind::GlueDatabase, k),
-                &d.name,
-                format!("databases.{k}"),
-                vec![],
-            );
+            add(&mut g, Address::new(Kind::GlueDatabase, k), &d.name, format!("databases.{k}"), vec![]);
         }
         for (k, t) in &spec.tables {
-            let deps = vec![
-                Address::new(Kind::GlueDatabase, &t.database),
-                Address::new(Kind::Bucket, &t.bucket),
-            ];
-            add(
-                &mut g,
-                Address::new(Kind::GlueTable, k),
-                &t.name,
-                format!("tables.{k}"),
-                deps,
-            );
+            let deps = vec![Address::new(Kind::GlueDatabase, &t.database), Address::new(Kind::Bucket, &t.bucket)];
+            add(&mut g, Address::new(Kind::GlueTable, k), &t.name, format!("tables.{k}"), deps);
         }
         for (k, f) in &spec.firehoses {
             let origin = format!("firehoses.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Firehose, k));
-            add(
-                &mut g,
-                role.clone(),
-                &format!("{}-firehose", f.name),
-                origin.clone(),
-                vec![],
-            );
+            add(&mut g, role.clone(), &format!("{}-firehose", f.name), origin.clone(), vec![]);
             let mut deps = vec![role, Address::new(Kind::Bucket, &f.destination.bucket)];
             if let FirehoseSource::Stream(s) = &f.source {
                 deps.push(Address::new(Kind::Stream, s));
@@ -210,44 +169,20 @@ impl Graph {
             }
             if f.destination.error_logging {
                 let lg = Address::new(Kind::LogGroup, role_key(Kind::Firehose, k));
-                add(
-                    &mut g,
-                    lg.clone(),
-                    &format!("/aws/kinesisfirehose/{}", f.name),
-                    origin.clone(),
-                    vec![],
-                );
+                add(&mut g, lg.clone(), &format!("/aws/kinesisfirehose/{}", f.name), origin.clone(), vec![]);
                 deps.push(lg);
             }
             if let Some(p) = &f.processor {
                 deps.push(Address::new(Kind::Function, p));
             }
-            add(
-                &mut g,
-                Address::new(Kind::Firehose, k),
-                &f.name,
-                origin,
-                deps,
-            );
+            add(&mut g, Address::new(Kind::Firehose, k), &f.name, origin, deps);
         }
         for (k, f) in &spec.functions {
             let origin = format!("functions.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Function, k));
-            add(
-                &mut g,
-                role.clone(),
-                &format!("{}-lambda", f.name),
-                origin.clone(),
-                vec![],
-            );
+            add(&mut g, role.clone(), &format!("{}-lambda", f.name), origin.clone(), vec![]);
             let lg = Address::new(Kind::LogGroup, role_key(Kind::Function, k));
-            add(
-                &mut g,
-                lg.clone(),
-                &format!("/aws/lambda/{}", f.name),
-                origin.clone(),
-                vec![],
-            );
+            add(&mut g, lg.clone(), &format!("/aws/lambda/{}", f.name), origin.clone(), vec![]);
             let mut deps = vec![role, lg];
             for r in env_refs.get(k).into_iter().flatten() {
                 if let Some(kind) = Kind::of_section(&r.section) {
@@ -274,13 +209,7 @@ impl Graph {
             }
         }
         for (k, n) in &spec.networks {
-            add(
-                &mut g,
-                Address::new(Kind::Network, k),
-                &n.name,
-                format!("networks.{k}"),
-                vec![],
-            );
+            add(&mut g, Address::new(Kind::Network, k), &n.name, format!("networks.{k}"), vec![]);
         }
         for (k, a) in &spec.agents {
             let origin = format!("agents.{k}");
@@ -288,72 +217,30 @@ impl Graph {
             let role_name = format!("{}-agent", a.name);
             add(&mut g, role.clone(), &role_name, origin.clone(), vec![]);
             let profile = Address::new(Kind::InstanceProfile, k);
-            add(
-                &mut g,
-                profile.clone(),
-                &role_name,
-                origin.clone(),
-                vec![role],
-            );
+            add(&mut g, profile.clone(), &role_name, origin.clone(), vec![role]);
             let network = match &a.subnet {
                 SubnetChoice::Network { network, .. } => Some(Address::new(Kind::Network, network)),
                 _ => None,
             };
             let sg = Address::new(Kind::SecurityGroup, k);
-            add(
-                &mut g,
-                sg.clone(),
-                &format!("{}-agent", a.name),
-                origin.clone(),
-                network.iter().cloned().collect(),
-            );
+            add(&mut g, sg.clone(), &format!("{}-agent", a.name), origin.clone(), network.iter().cloned().collect());
             let mut deps = vec![profile, sg];
             deps.extend(network);
-            deps.extend(
-                a.flows
-                    .iter()
-                    .map(|f| Address::new(Kind::Stream, &f.stream)),
-            );
+            deps.extend(a.flows.iter().map(|f| Address::new(Kind::Stream, &f.stream)));
             add(&mut g, Address::new(Kind::Agent, k), &a.name, origin, deps);
         }
         for (k, d) in &spec.dashboards {
-            add(
-                &mut g,
-                Address::new(Kind::Dashboard, k),
-                &d.name,
-                format!("dashboards.{k}"),
-                vec![],
-            );
+            add(&mut g, Address::new(Kind::Dashboard, k), &d.name, format!("dashboards.{k}"), vec![]);
         }
         for (k, a) in &spec.alarms {
-            add(
-                &mut g,
-                Address::new(Kind::Alarm, k),
-                &a.name,
-                format!("alarms.{k}"),
-                vec![],
-            );
+            add(&mut g, Address::new(Kind::Alarm, k), &a.name, format!("alarms.{k}"), vec![]);
         }
         g
     }
 
-    fn add(
-        &mut self,
-        address: Address,
-        name: String,
-        origin: Option<String>,
-        deps: impl IntoIterator<Item = Address>,
-    ) {
+    fn add(&mut self, address: Address, name: String, origin: Option<String>, deps: impl IntoIterator<Item = Address>) {
         let deps = deps.into_iter().filter(|d| *d != address).collect();
-        self.nodes.insert(
-            address.clone(),
-            Node {
-                address,
-                name,
-                deps,
-                origin,
-            },
-        );
+        self.nodes.insert(address.clone(), Node { address, name, deps, origin });
     }
 
     /// Whether `pattern` (an address or a kind name) selects `a`.
@@ -383,13 +270,7 @@ impl Graph {
             if upstream {
                 queue.extend(self.nodes[&a].deps.iter().cloned());
             } else {
-                queue.extend(
-                    dependents
-                        .get(&a)
-                        .into_iter()
-                        .flatten()
-                        .map(|x| (*x).clone()),
-                );
+                queue.extend(dependents.get(&a).into_iter().flatten().map(|x| (*x).clone()));
             }
         }
         let mut g = self.clone();
@@ -402,18 +283,11 @@ impl Graph {
 
     /// Targets that select nothing, for an error message.
     pub fn unknown_targets<'a>(&self, targets: &'a [String]) -> Vec<&'a str> {
-        targets
-            .iter()
-            .filter(|t| !self.nodes.keys().any(|a| Graph::selects(t, a)))
-            .map(String::as_str)
-            .collect()
+        targets.iter().filter(|t| !self.nodes.keys().any(|a| Graph::selects(t, a))).map(String::as_str).collect()
     }
 
     pub fn deps(&self) -> BTreeMap<Address, BTreeSet<Address>> {
-        self.nodes
-            .iter()
-            .map(|(a, n)| (a.clone(), n.deps.clone()))
-            .collect()
+        self.nodes.iter().map(|(a, n)| (a.clone(), n.deps.clone())).collect()
     }
 
     /// A dependency cycle, as the path `a -> b -> ... -> a`, if there is one.
@@ -433,8 +307,7 @@ impl Graph {
                 Some(Mark::Done) => return None,
                 Some(Mark::Open) => {
                     let start = path.iter().position(|p| *p == a).unwrap_or(0);
-                    let mut cycle: Vec<Address> =
-                        path[start..].iter().map(|x| (*x).clone()).collect();
+                    let mut cycle: Vec<Address> = path[start..].iter().map(|x| (*x).clone()).collect();
                     cycle.push(a.clone());
                     return Some(cycle);
                 }
@@ -468,19 +341,10 @@ impl Graph {
         let mut waiting: BTreeMap<&Address, usize> = self
             .nodes
             .values()
-            .map(|n| {
-                (
-                    &n.address,
-                    n.deps.iter().filter(|d| self.nodes.contains_key(d)).count(),
-                )
-            })
+            .map(|n| (&n.address, n.deps.iter().filter(|d| self.nodes.contains_key(d)).count()))
             .collect();
         let dependents = self.dependents();
-        let mut ready: BTreeSet<&Address> = waiting
-            .iter()
-            .filter(|(_, n)| **n == 0)
-            .map(|(a, _)| *a)
-            .collect();
+        let mut ready: BTreeSet<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
         let mut out = Vec::new();
         while let Some(a) = ready.pop_first() {
             out.push(a.clone());
@@ -499,15 +363,7 @@ impl Graph {
     pub fn order_of(deps: &BTreeMap<Address, BTreeSet<Address>>) -> Vec<Address> {
         let mut g = Graph::default();
         for (a, d) in deps {
-            g.nodes.insert(
-                a.clone(),
-                Node {
-                    address: a.clone(),
-                    name: String::new(),
-                    deps: d.clone(),
-                    origin: None,
-                },
-            );
+            g.nodes.insert(a.clone(), Node { address: a.clone(), name: String::new(), deps: d.clone(), origin: None });
         }
         g.topo_order()
     }
@@ -544,16 +400,9 @@ impl Graph {
     /// Graphviz DOT. An edge `a -> b` means `b` depends on `a`: `a` is
     /// created first and deleted last.
     pub fn to_dot(&self) -> String {
-        let mut out = String::from(
-            "digraph pipectl {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n",
-        );
+        let mut out = String::from("digraph pipectl {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
         for n in self.nodes.values() {
-            out.push_str(&format!(
-                "  \"{}\" [label=\"{}\\n{}\"];\n",
-                n.address,
-                n.address,
-                escape(&n.name)
-            ));
+            out.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.address, n.address, escape(&n.name)));
         }
         for n in self.nodes.values() {
             for d in &n.deps {
@@ -566,12 +415,8 @@ impl Graph {
 
     /// A Mermaid flowchart, with the same edge direction as [`Graph::to_dot`].
     pub fn to_mermaid(&self) -> String {
-        let ids: BTreeMap<&Address, String> = self
-            .nodes
-            .keys()
-            .enumerate()
-            .map(|(i, a)| (a, format!("n{i}")))
-            .collect();
+        let ids: BTreeMap<&Address, String> =
+            self.nodes.keys().enumerate().map(|(i, a)| (a, format!("n{i}"))).collect();
         let mut out = String::from("flowchart LR\n");
         for n in self.nodes.values() {
             out.push_str(&format!(
@@ -617,26 +462,17 @@ firehoses:
 ";
 
     fn graph(text: &str) -> Graph {
-        load_str(text, "t.yaml", Path::new("."), &Options::default())
-            .unwrap()
-            .graph
+        load_str(text, "t.yaml", Path::new("."), &Options::default()).unwrap().graph
     }
 
     fn deps(g: &Graph, a: &str) -> Vec<String> {
-        g.nodes[&Address::parse(a).unwrap()]
-            .deps
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        g.nodes[&Address::parse(a).unwrap()].deps.iter().map(ToString::to_string).collect()
     }
 
     #[test]
     fn edges_follow_the_resource_table() {
         let g = graph(SPEC);
-        assert_eq!(
-            deps(&g, "glue_table.tb"),
-            ["record.deployment", "bucket.lake", "glue_database.db"]
-        );
+        assert_eq!(deps(&g, "glue_table.tb"), ["record.deployment", "bucket.lake", "glue_database.db"]);
         assert_eq!(
             deps(&g, "firehose.f"),
             [
@@ -688,36 +524,17 @@ firehoses:
         let mut g = graph(SPEC);
         assert!(g.find_cycle().is_none());
         let s = Address::parse("stream.s").unwrap();
-        g.nodes
-            .get_mut(&s)
-            .unwrap()
-            .deps
-            .insert(Address::parse("firehose.f").unwrap());
-        let cycle: Vec<String> = g
-            .find_cycle()
-            .unwrap()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        g.nodes.get_mut(&s).unwrap().deps.insert(Address::parse("firehose.f").unwrap());
+        let cycle: Vec<String> = g.find_cycle().unwrap().iter().map(ToString::to_string).collect();
         assert_eq!(cycle.first(), cycle.last());
-        assert!(
-            cycle.contains(&"stream.s".to_string()) && cycle.contains(&"firehose.f".to_string())
-        );
+        assert!(cycle.contains(&"stream.s".to_string()) && cycle.contains(&"firehose.f".to_string()));
     }
 
     #[test]
     fn env_names_every_default_name_and_record() {
-        let opts = Options {
-            env: Some("pr-7".into()),
-            ..Options::default()
-        };
+        let opts = Options { env: Some("pr-7".into()), ..Options::default() };
         let loaded = load_str(SPEC, "t.yaml", Path::new("."), &opts).unwrap();
-        let names: Vec<&str> = loaded
-            .graph
-            .nodes
-            .values()
-            .map(|n| n.name.as_str())
-            .collect();
+        let names: Vec<&str> = loaded.graph.nodes.values().map(|n| n.name.as_str()).collect();
         assert!(names.contains(&"t-s-pr-7"));
         assert!(names.contains(&"t_db_pr_7"));
         assert!(names.contains(&"/pipectl/t/pr-7"));

@@ -47,26 +47,12 @@ pub fn plain_line(e: &Event, label: &str) -> String {
     match e {
         Event::Started { address } => format!("  {address}: {label}..."),
         Event::Note { address, note } => format!("  {address}: {note}"),
-        Event::Finished {
-            address,
-            elapsed,
-            note,
-        } => match note {
-            Some(n) => format!(
-                "  {address}: {label} done in {:.1}s ({n})",
-                elapsed.as_secs_f64()
-            ),
+        Event::Finished { address, elapsed, note } => match note {
+            Some(n) => format!("  {address}: {label} done in {:.1}s ({n})", elapsed.as_secs_f64()),
             None => format!("  {address}: {label} done in {:.1}s", elapsed.as_secs_f64()),
         },
-        Event::Failed {
-            address,
-            elapsed,
-            error,
-        } => {
-            format!(
-                "  {address}: FAILED after {:.1}s: {error}",
-                elapsed.as_secs_f64()
-            )
+        Event::Failed { address, elapsed, error } => {
+            format!("  {address}: FAILED after {:.1}s: {error}", elapsed.as_secs_f64())
         }
         Event::Skipped { address, reason } => format!("  {address}: skipped ({reason})"),
     }
@@ -81,19 +67,11 @@ pub fn json_line(e: &Event, label: &str) -> serde_json::Value {
         Event::Note { address, note } => {
             json!({"event": "note", "address": address.to_string(), "note": note})
         }
-        Event::Finished {
-            address,
-            elapsed,
-            note,
-        } => json!({
+        Event::Finished { address, elapsed, note } => json!({
             "event": "finished", "address": address.to_string(), "action": label,
             "elapsed_ms": elapsed.as_millis() as u64, "note": note
         }),
-        Event::Failed {
-            address,
-            elapsed,
-            error,
-        } => json!({
+        Event::Failed { address, elapsed, error } => json!({
             "event": "failed", "address": address.to_string(), "action": label,
             "elapsed_ms": elapsed.as_millis() as u64, "error": error
         }),
@@ -127,17 +105,10 @@ async fn lines(mut rx: UnboundedReceiver<Event>, labels: BTreeMap<Address, Strin
 
 async fn live(mut rx: UnboundedReceiver<Event>, labels: BTreeMap<Address, String>) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-    let width = labels
-        .keys()
-        .map(|a| a.to_string().len())
-        .max()
-        .unwrap_or(20);
-    let running = ProgressStyle::with_template(&format!(
-        "{{spinner}} {{prefix:<{width}}} {{msg}} [{{elapsed}}]"
-    ))
-    .expect("valid template");
-    let ended = ProgressStyle::with_template(&format!("  {{prefix:<{width}}} {{msg}}"))
+    let width = labels.keys().map(|a| a.to_string().len()).max().unwrap_or(20);
+    let running = ProgressStyle::with_template(&format!("{{spinner}} {{prefix:<{width}}} {{msg}} [{{elapsed}}]"))
         .expect("valid template");
+    let ended = ProgressStyle::with_template(&format!("  {{prefix:<{width}}} {{msg}}")).expect("valid template");
     let mut bars: BTreeMap<Address, ProgressBar> = BTreeMap::new();
     while let Some(e) = rx.recv().await {
         let address = address_of(&e).clone();
@@ -160,11 +131,7 @@ async fn live(mut rx: UnboundedReceiver<Event>, labels: BTreeMap<Address, String
                 let bar = bars.remove(&address).expect("checked");
                 bar.set_style(ended.clone());
                 let line = plain_line(&e, &label);
-                let msg = line
-                    .trim_start()
-                    .strip_prefix(&format!("{address}: "))
-                    .unwrap_or(&line)
-                    .to_string();
+                let msg = line.trim_start().strip_prefix(&format!("{address}: ")).unwrap_or(&line).to_string();
                 bar.finish_with_message(msg);
             }
             _ => {

@@ -19,9 +19,9 @@ use crate::plan::Address;
 use crate::spec::{self, OnDestroy};
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -36,13 +36,7 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn new(address: Address, name: String, spec: Option<spec::Bucket>, meta: &Meta) -> Self {
-        Bucket {
-            address,
-            name,
-            spec,
-            tags: meta.tags(),
-            delete_data: meta.delete_data,
-        }
+        Bucket { address, name, spec, tags: meta.tags(), delete_data: meta.delete_data }
     }
 
     async fn put_public_access_block(&self, aws: &Aws) -> Result<(), AwsError> {
@@ -71,10 +65,7 @@ impl Bucket {
                     .expect("algorithm set"),
             )
             .build();
-        let cfg = ServerSideEncryptionConfiguration::builder()
-            .rules(rule)
-            .build()
-            .expect("rules set");
+        let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("rules set");
         aws.s3
             .put_bucket_encryption()
             .bucket(&self.name)
@@ -86,21 +77,9 @@ impl Bucket {
     }
 
     async fn put_tags(&self, aws: &Aws) -> Result<(), AwsError> {
-        let tags: Vec<Tag> = self
-            .tags
-            .iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .expect("key and value set")
-            })
-            .collect();
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tags))
-            .build()
-            .expect("tag set");
+        let tags: Vec<Tag> =
+            self.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect();
+        let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set");
         aws.s3
             .put_bucket_tagging()
             .bucket(&self.name)
@@ -147,18 +126,8 @@ impl Bucket {
             }
             removed += ids.len();
             p.say(format!("emptying: {removed} objects removed"));
-            let delete = Delete::builder()
-                .set_objects(Some(ids))
-                .quiet(true)
-                .build()
-                .expect("objects set");
-            aws.s3
-                .delete_objects()
-                .bucket(&self.name)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(aws_err("DeleteObjects"))?;
+            let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects set");
+            aws.s3.delete_objects().bucket(&self.name).delete(delete).send().await.map_err(aws_err("DeleteObjects"))?;
         }
     }
 
@@ -197,34 +166,17 @@ impl Resource for Bucket {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        match aws
-            .s3
-            .head_bucket()
-            .bucket(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("HeadBucket"))
-        {
+        match aws.s3.head_bucket().bucket(&self.name).send().await.map_err(aws_err("HeadBucket")) {
             Ok(_) => {}
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         }
-        let tags: Tags = match aws
-            .s3
-            .get_bucket_tagging()
-            .bucket(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("GetBucketTagging"))
-        {
-            Ok(t) => t
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
-            Err(e) if e.is_not_found() => Tags::new(),
-            Err(e) => return Err(e),
-        };
+        let tags: Tags =
+            match aws.s3.get_bucket_tagging().bucket(&self.name).send().await.map_err(aws_err("GetBucketTagging")) {
+                Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                Err(e) if e.is_not_found() => Tags::new(),
+                Err(e) => return Err(e),
+            };
         let encryption = match aws
             .s3
             .get_bucket_encryption()
@@ -264,10 +216,7 @@ impl Resource for Bucket {
             ("encryption".into(), json!(encryption)),
             ("tags".into(), tags_attr(&tags)),
         ]);
-        Ok(Some(Observed {
-            attrs,
-            tags: Some(tags),
-        }))
+        Ok(Some(Observed { attrs, tags: Some(tags) }))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -286,23 +235,12 @@ impl Resource for Bucket {
             Err(e) => return Err(e),
         }
         let budget = Duration::from_secs(60);
-        retry(
-            budget,
-            |e| e.is_not_found(),
-            || self.put_public_access_block(aws),
-        )
-        .await?;
+        retry(budget, |e| e.is_not_found(), || self.put_public_access_block(aws)).await?;
         retry(budget, |e| e.is_not_found(), || self.put_encryption(aws)).await?;
         retry(budget, |e| e.is_not_found(), || self.put_tags(aws)).await
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        _before: &Observed,
-        changed: &[String],
-        _p: &Progress,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         for c in changed {
             match c.as_str() {
                 "public_access_block" => self.put_public_access_block(aws).await?,
@@ -315,11 +253,7 @@ impl Resource for Bucket {
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let retain = self
-            .spec
-            .as_ref()
-            .is_none_or(|s| s.on_destroy == OnDestroy::Retain)
-            && !self.delete_data;
+        let retain = self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.delete_data;
         let holds = match self.holds_objects(aws).await {
             Ok(h) => h,
             Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
@@ -335,13 +269,6 @@ impl Resource for Bucket {
             let n = self.empty(aws, p).await?;
             p.say(format!("emptied ({n} objects and versions)"));
         }
-        gone_if_absent(
-            aws.s3
-                .delete_bucket()
-                .bucket(&self.name)
-                .send()
-                .await
-                .map_err(aws_err("DeleteBucket")),
-        )
+        gone_if_absent(aws.s3.delete_bucket().bucket(&self.name).send().await.map_err(aws_err("DeleteBucket")))
     }
 }

@@ -16,9 +16,7 @@
 //!    TableInput is sent. The name forces a replacement.
 //! 4. delete: DeleteTable; EntityNotFound means done.
 
-use super::{
-    gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags,
-};
+use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, Aws, AwsError};
 use crate::plan::Address;
 use crate::spec::{self, TableFormat};
@@ -35,33 +33,14 @@ pub struct Database {
 }
 
 impl Database {
-    pub fn new(
-        address: Address,
-        name: String,
-        spec: Option<spec::Database>,
-        aws: &Aws,
-        meta: &Meta,
-    ) -> Self {
-        let arn = format!(
-            "arn:aws:glue:{}:{}:database/{name}",
-            aws.region, aws.account
-        );
-        Database {
-            address,
-            name,
-            arn,
-            spec,
-            tags: meta.tags(),
-        }
+    pub fn new(address: Address, name: String, spec: Option<spec::Database>, aws: &Aws, meta: &Meta) -> Self {
+        let arn = format!("arn:aws:glue:{}:{}:database/{name}", aws.region, aws.account);
+        Database { address, name, arn, spec, tags: meta.tags() }
     }
 
     fn input(&self) -> DatabaseInput {
         let s = self.spec.as_ref().expect("needs a spec");
-        DatabaseInput::builder()
-            .name(&self.name)
-            .set_description(s.description.clone())
-            .build()
-            .expect("name set")
+        DatabaseInput::builder().name(&self.name).set_description(s.description.clone()).build().expect("name set")
     }
 }
 
@@ -76,46 +55,26 @@ impl Resource for Database {
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         Some(Attrs::from([
-            (
-                "description".into(),
-                json!(s.description.clone().unwrap_or_default()),
-            ),
+            ("description".into(), json!(s.description.clone().unwrap_or_default())),
             ("tags".into(), tags_attr(&self.tags)),
         ]))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let db = match aws
-            .glue
-            .get_database()
-            .name(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("GetDatabase"))
-        {
+        let db = match aws.glue.get_database().name(&self.name).send().await.map_err(aws_err("GetDatabase")) {
             Ok(o) => o.database().cloned(),
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
         let Some(db) = db else { return Ok(None) };
-        let tags: Tags = match aws
-            .glue
-            .get_tags()
-            .resource_arn(&self.arn)
-            .send()
-            .await
-            .map_err(aws_err("GetTags"))
-        {
+        let tags: Tags = match aws.glue.get_tags().resource_arn(&self.arn).send().await.map_err(aws_err("GetTags")) {
             Ok(o) => o.tags().cloned().unwrap_or_default().into_iter().collect(),
             Err(e) if e.is_not_found() => Tags::new(),
             Err(e) => return Err(e),
         };
         Ok(Some(Observed {
             attrs: Attrs::from([
-                (
-                    "description".into(),
-                    json!(db.description().unwrap_or_default()),
-                ),
+                ("description".into(), json!(db.description().unwrap_or_default())),
                 ("tags".into(), tags_attr(&tags)),
             ]),
             tags: Some(tags),
@@ -135,10 +94,7 @@ impl Resource for Database {
             Ok(_) => Ok(()),
             Err(e)
                 if e.code.as_deref() == Some("AlreadyExistsException")
-                    && self
-                        .read(aws)
-                        .await?
-                        .is_some_and(|o| o.tags.as_ref().is_some_and(|t| t == &self.tags)) =>
+                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref().is_some_and(|t| t == &self.tags)) =>
             {
                 Ok(())
             }
@@ -146,13 +102,7 @@ impl Resource for Database {
         }
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        before: &Observed,
-        changed: &[String],
-        _p: &Progress,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "description") {
             aws.glue
                 .update_database()
@@ -187,14 +137,7 @@ impl Resource for Database {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(
-            aws.glue
-                .delete_database()
-                .name(&self.name)
-                .send()
-                .await
-                .map_err(aws_err("DeleteDatabase")),
-        )
+        gone_if_absent(aws.glue.delete_database().name(&self.name).send().await.map_err(aws_err("DeleteDatabase")))
     }
 }
 
@@ -241,32 +184,16 @@ fn format_of_serde(lib: &str) -> &'static str {
 }
 
 fn columns(cols: &[(String, String)]) -> Vec<Column> {
-    cols.iter()
-        .map(|(n, t)| {
-            Column::builder()
-                .name(n)
-                .r#type(t)
-                .build()
-                .expect("name set")
-        })
-        .collect()
+    cols.iter().map(|(n, t)| Column::builder().name(n).r#type(t).build().expect("name set")).collect()
 }
 
 fn columns_attr(cols: &[(String, String)]) -> serde_json::Value {
-    json!(cols
-        .iter()
-        .map(|(n, t)| [n.as_str(), t.as_str()])
-        .collect::<Vec<_>>())
+    json!(cols.iter().map(|(n, t)| [n.as_str(), t.as_str()]).collect::<Vec<_>>())
 }
 
 impl Table {
     pub fn new(address: Address, database: String, name: String, spec: Option<TableSpec>) -> Self {
-        Table {
-            address,
-            database,
-            name,
-            spec,
-        }
+        Table { address, database, name, spec }
     }
 
     fn location(s: &TableSpec) -> String {
@@ -312,14 +239,8 @@ impl Resource for Table {
             ("location".into(), json!(Table::location(s))),
             ("format".into(), json!(s.table.format.as_str())),
             ("columns".into(), columns_attr(&s.table.columns)),
-            (
-                "partition_keys".into(),
-                columns_attr(&s.table.partition_keys),
-            ),
-            (
-                "description".into(),
-                json!(s.table.description.clone().unwrap_or_default()),
-            ),
+            ("partition_keys".into(), columns_attr(&s.table.partition_keys)),
+            ("description".into(), json!(s.table.description.clone().unwrap_or_default())),
         ]))
     }
 
@@ -340,40 +261,19 @@ impl Resource for Table {
         let Some(t) = t else { return Ok(None) };
         let sd = t.storage_descriptor();
         let cols = |c: &[Column]| -> Vec<(String, String)> {
-            c.iter()
-                .map(|c| {
-                    (
-                        c.name().to_string(),
-                        c.r#type().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
+            c.iter().map(|c| (c.name().to_string(), c.r#type().unwrap_or_default().to_string())).collect()
         };
         let attrs = Attrs::from([
-            (
-                "location".into(),
-                json!(sd.and_then(|s| s.location()).unwrap_or_default()),
-            ),
+            ("location".into(), json!(sd.and_then(|s| s.location()).unwrap_or_default())),
             (
                 "format".into(),
                 json!(format_of_serde(
-                    sd.and_then(|s| s.serde_info())
-                        .and_then(|s| s.serialization_library())
-                        .unwrap_or_default()
+                    sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default()
                 )),
             ),
-            (
-                "columns".into(),
-                columns_attr(&cols(sd.map(|s| s.columns()).unwrap_or_default())),
-            ),
-            (
-                "partition_keys".into(),
-                columns_attr(&cols(t.partition_keys())),
-            ),
-            (
-                "description".into(),
-                json!(t.description().unwrap_or_default()),
-            ),
+            ("columns".into(), columns_attr(&cols(sd.map(|s| s.columns()).unwrap_or_default()))),
+            ("partition_keys".into(), columns_attr(&cols(t.partition_keys()))),
+            ("description".into(), json!(t.description().unwrap_or_default())),
         ]);
         Ok(Some(Observed { attrs, tags: None }))
     }
@@ -392,28 +292,13 @@ impl Resource for Table {
             // The plan saw no table and the record (written first) lists it:
             // an earlier attempt's response was lost. Make it match.
             Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
-                self.update(
-                    aws,
-                    &Observed {
-                        attrs: Attrs::new(),
-                        tags: None,
-                    },
-                    &[],
-                    p,
-                )
-                .await
+                self.update(aws, &Observed { attrs: Attrs::new(), tags: None }, &[], p).await
             }
             Err(e) => Err(e),
         }
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        _before: &Observed,
-        _changed: &[String],
-        _p: &Progress,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, _before: &Observed, _changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         aws.glue
             .update_table()
             .database_name(&self.database)

@@ -9,9 +9,7 @@
 //! 4. delete: DeleteLogGroup (its streams go with it); ResourceNotFound
 //!    means done.
 
-use super::{
-    gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags,
-};
+use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, Aws, AwsError};
 use crate::plan::{Address, Kind};
 use crate::spec::Spec;
@@ -30,18 +28,11 @@ pub struct Desired {
 /// What a log group of the graph should look like: `log_group.firehose-X`
 /// holds the delivery stream; `log_group.function-X` is the function's.
 pub fn desired(address: &Address, spec: &Spec) -> Desired {
-    match address
-        .key
-        .strip_prefix(&format!("{}-", Kind::Function.as_str()))
-    {
-        Some(f) => Desired {
-            retention_days: spec.functions.get(f).map_or(14, |f| f.log_retention_days),
-            streams: vec![],
-        },
-        None => Desired {
-            retention_days: 14,
-            streams: vec![FIREHOSE_STREAM.into()],
-        },
+    match address.key.strip_prefix(&format!("{}-", Kind::Function.as_str())) {
+        Some(f) => {
+            Desired { retention_days: spec.functions.get(f).map_or(14, |f| f.log_retention_days), streams: vec![] }
+        }
+        None => Desired { retention_days: 14, streams: vec![FIREHOSE_STREAM.into()] },
     }
 }
 
@@ -54,12 +45,7 @@ pub struct LogGroup {
 
 impl LogGroup {
     pub fn new(address: Address, name: String, spec: Option<Desired>, meta: &Meta) -> Self {
-        LogGroup {
-            address,
-            name,
-            spec,
-            tags: meta.tags(),
-        }
+        LogGroup { address, name, spec, tags: meta.tags() }
     }
 
     async fn create_streams(&self, aws: &Aws, existing: &[String]) -> Result<(), AwsError> {
@@ -120,11 +106,7 @@ impl Resource for LogGroup {
             .send()
             .await
             .map_err(aws_err("DescribeLogGroups"))?;
-        let Some(g) = out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(self.name.as_str()))
-        else {
+        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.name.as_str())) else {
             return Ok(None);
         };
         let retention = g.retention_in_days();
@@ -154,11 +136,7 @@ impl Resource for LogGroup {
             .collect();
         // Only the streams pipectl manages take part in the diff; Lambda
         // writes streams of its own into function log groups.
-        let wanted = self
-            .spec
-            .as_ref()
-            .map(|s| s.streams.clone())
-            .unwrap_or_default();
+        let wanted = self.spec.as_ref().map(|s| s.streams.clone()).unwrap_or_default();
         streams.retain(|s| wanted.contains(s));
         Ok(Some(Observed {
             attrs: Attrs::from([
@@ -188,26 +166,18 @@ impl Resource for LogGroup {
         self.create_streams(aws, &[]).await
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        before: &Observed,
-        changed: &[String],
-        _p: &Progress,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         for c in changed {
             match c.as_str() {
                 "retention_days" => self.put_retention(aws).await?,
                 "streams" => {
-                    let existing: Vec<String> = serde_json::from_value(
-                        before.attrs.get("streams").cloned().unwrap_or_default(),
-                    )
-                    .unwrap_or_default();
+                    let existing: Vec<String> =
+                        serde_json::from_value(before.attrs.get("streams").cloned().unwrap_or_default())
+                            .unwrap_or_default();
                     self.create_streams(aws, &existing).await?
                 }
                 "tags" => {
-                    let (set, remove) =
-                        tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
+                    let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
                     #[allow(deprecated)]
                     if !set.is_empty() {
                         aws.logs
@@ -237,12 +207,7 @@ impl Resource for LogGroup {
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
         gone_if_absent(
-            aws.logs
-                .delete_log_group()
-                .log_group_name(&self.name)
-                .send()
-                .await
-                .map_err(aws_err("DeleteLogGroup")),
+            aws.logs.delete_log_group().log_group_name(&self.name).send().await.map_err(aws_err("DeleteLogGroup")),
         )
     }
 }

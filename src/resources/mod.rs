@@ -6,6 +6,7 @@
 //! attributes force a replacement.
 
 pub mod bucket;
+pub mod firehose;
 pub mod glue;
 pub mod log_group;
 pub mod record;
@@ -108,19 +109,19 @@ pub trait Resource: Send + Sync {
     fn replace_on(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether a change of `upstream` in the same apply must touch this
+    /// resource even when its own attributes are unchanged (a Firehose
+    /// re-reads its Glue schema only when updated).
+    fn refresh_on_change_of(&self, _upstream: &Address) -> bool {
+        false
+    }
     /// How long create/update/delete may wait for AWS.
     fn timeout(&self) -> Duration {
         Duration::from_secs(300)
     }
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError>;
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError>;
-    async fn update(
-        &self,
-        aws: &Aws,
-        before: &Observed,
-        changed: &[String],
-        p: &Progress,
-    ) -> Result<(), AwsError>;
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError>;
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError>;
 }
 
@@ -153,69 +154,43 @@ pub fn from_spec(
                 Some(record::Content::of(spec, graph)),
                 meta,
             ))),
-            Kind::Bucket => spec.buckets.get(&key).map(|b| {
-                Arc::new(bucket::Bucket::new(
-                    a.clone(),
-                    b.name.clone(),
-                    Some(b.clone()),
-                    meta,
-                )) as Res
-            }),
-            Kind::Stream => spec.streams.get(&key).map(|s| {
-                Arc::new(stream::Stream::new(
-                    a.clone(),
-                    s.name.clone(),
-                    Some(s.clone()),
-                    meta,
-                )) as Res
-            }),
-            Kind::GlueDatabase => spec.databases.get(&key).map(|d| {
-                Arc::new(glue::Database::new(
-                    a.clone(),
-                    d.name.clone(),
-                    Some(d.clone()),
-                    aws,
-                    meta,
-                )) as Res
-            }),
+            Kind::Bucket => spec
+                .buckets
+                .get(&key)
+                .map(|b| Arc::new(bucket::Bucket::new(a.clone(), b.name.clone(), Some(b.clone()), meta)) as Res),
+            Kind::Stream => spec
+                .streams
+                .get(&key)
+                .map(|s| Arc::new(stream::Stream::new(a.clone(), s.name.clone(), Some(s.clone()), meta)) as Res),
+            Kind::GlueDatabase => spec
+                .databases
+                .get(&key)
+                .map(|d| Arc::new(glue::Database::new(a.clone(), d.name.clone(), Some(d.clone()), aws, meta)) as Res),
             Kind::GlueTable => spec.tables.get(&key).map(|t| {
-                let db = spec
-                    .databases
-                    .get(&t.database)
-                    .map(|d| d.name.clone())
-                    .unwrap_or_default();
-                let bucket = spec
-                    .buckets
-                    .get(&t.bucket)
-                    .map(|b| b.name.clone())
-                    .unwrap_or_default();
+                let db = spec.databases.get(&t.database).map(|d| d.name.clone()).unwrap_or_default();
+                let bucket = spec.buckets.get(&t.bucket).map(|b| b.name.clone()).unwrap_or_default();
                 Arc::new(glue::Table::new(
                     a.clone(),
                     db,
                     t.name.clone(),
-                    Some(glue::TableSpec {
-                        table: t.clone(),
-                        bucket,
-                    }),
+                    Some(glue::TableSpec { table: t.clone(), bucket }),
                 )) as Res
             }),
-            Kind::Role => Some(Arc::new(role::Role::new(
-                a.clone(),
-                node.name.clone(),
-                role::desired(&a, spec, aws),
-                meta,
-            )) as Res),
+            Kind::Role => {
+                Some(Arc::new(role::Role::new(a.clone(), node.name.clone(), role::desired(&a, spec, aws), meta)) as Res)
+            }
             Kind::LogGroup => Some(Arc::new(log_group::LogGroup::new(
                 a.clone(),
                 node.name.clone(),
                 Some(log_group::desired(&a, spec)),
                 meta,
             )) as Res),
+            Kind::Firehose => spec.firehoses.get(&key).map(|f| {
+                Arc::new(firehose::Firehose::new(a.clone(), f.name.clone(), firehose::config(&key, spec, aws), meta))
+                    as Res
+            }),
             _ => {
-                missing
-                    .entry(a.kind.as_str())
-                    .or_default()
-                    .push(a.to_string());
+                missing.entry(a.kind.as_str()).or_default().push(a.to_string());
                 None
             }
         };
@@ -224,22 +199,14 @@ pub fn from_spec(
         }
     }
     if let Some((kind, addrs)) = missing.into_iter().next() {
-        return Err(Unsupported {
-            kind,
-            addresses: addrs.join(", "),
-        });
+        return Err(Unsupported { kind, addresses: addrs.join(", ") });
     }
     Ok(out)
 }
 
 /// A resource known only by address and name (from the deployment record):
 /// enough to read, check ownership and delete it.
-pub fn from_record(
-    address: &Address,
-    name: &str,
-    aws: &Aws,
-    meta: &Meta,
-) -> Result<Res, Unsupported> {
+pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Result<Res, Unsupported> {
     let a = address.clone();
     let n = name.to_string();
     Ok(match a.kind {
@@ -249,21 +216,12 @@ pub fn from_record(
         Kind::GlueDatabase => Arc::new(glue::Database::new(a, n, None, aws, meta)),
         Kind::GlueTable => {
             let (db, table) = n.split_once('/').unwrap_or(("", &n));
-            Arc::new(glue::Table::new(
-                a.clone(),
-                db.to_string(),
-                table.to_string(),
-                None,
-            ))
+            Arc::new(glue::Table::new(a.clone(), db.to_string(), table.to_string(), None))
         }
         Kind::Role => Arc::new(role::Role::new(a, n, None, meta)),
         Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, n, None, meta)),
-        other => {
-            return Err(Unsupported {
-                kind: other.as_str(),
-                addresses: address.to_string(),
-            })
-        }
+        Kind::Firehose => Arc::new(firehose::Firehose::new(a, n, None, meta)),
+        other => return Err(Unsupported { kind: other.as_str(), addresses: address.to_string() }),
     })
 }
 
@@ -286,16 +244,8 @@ pub fn destroy_rank(kind: Kind) -> u8 {
 
 /// Tag changes between two tag sets: (to set, to remove).
 pub fn tag_delta(before: &Tags, after: &Tags) -> (Tags, Vec<String>) {
-    let set = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = before
-        .keys()
-        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
+    let set = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove = before.keys().filter(|k| !after.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
     (set, remove)
 }
 
@@ -310,12 +260,7 @@ mod tests {
 
     #[test]
     fn ownership_needs_both_tags() {
-        let meta = Meta {
-            pipeline: "p".into(),
-            env: "e".into(),
-            spec_tags: Tags::new(),
-            delete_data: false,
-        };
+        let meta = Meta { pipeline: "p".into(), env: "e".into(), spec_tags: Tags::new(), delete_data: false };
         assert!(meta.owns(&meta.tags()));
         let mut other = meta.tags();
         other.insert(TAG_ENV.into(), "prod".into());
@@ -325,23 +270,10 @@ mod tests {
 
     #[test]
     fn tag_delta_sets_and_removes() {
-        let before: Tags = [
-            ("a".into(), "1".into()),
-            ("b".into(), "2".into()),
-            ("aws:x".into(), "y".into()),
-        ]
-        .into();
-        let after: Tags = [
-            ("a".into(), "1".into()),
-            ("b".into(), "3".into()),
-            ("c".into(), "4".into()),
-        ]
-        .into();
+        let before: Tags = [("a".into(), "1".into()), ("b".into(), "2".into()), ("aws:x".into(), "y".into())].into();
+        let after: Tags = [("a".into(), "1".into()), ("b".into(), "3".into()), ("c".into(), "4".into())].into();
         let (set, remove) = tag_delta(&before, &after);
-        assert_eq!(
-            set,
-            [("b".into(), "3".into()), ("c".into(), "4".into())].into()
-        );
+        assert_eq!(set, [("b".into(), "3".into()), ("c".into(), "4".into())].into());
         assert_eq!(remove, Vec::<String>::new());
         let (_, remove) = tag_delta(&after, &before);
         assert_eq!(remove, vec!["c".to_string()]);

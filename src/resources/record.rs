@@ -14,9 +14,7 @@
 //!    Advanced tier (8 KB, billed per parameter-month); past 8 KB apply
 //!    refuses before any mutation.
 
-use super::{
-    gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags,
-};
+use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, Aws, AwsError};
 use crate::plan::{Address, Graph, Kind};
 use crate::spec::Spec;
@@ -59,11 +57,7 @@ impl Content {
                 (n.address.to_string(), name)
             })
             .collect();
-        Content {
-            v: 1,
-            region: spec.region.clone().unwrap_or_default(),
-            resources,
-        }
+        Content { v: 1, region: spec.region.clone().unwrap_or_default(), resources }
     }
 
     pub fn to_json(&self) -> String {
@@ -76,10 +70,7 @@ impl Content {
 
     /// The listing as (address, name), addresses this build understands.
     pub fn entries(&self) -> Vec<(Address, String)> {
-        self.resources
-            .iter()
-            .filter_map(|(a, n)| Address::parse(a).map(|a| (a, n.clone())))
-            .collect()
+        self.resources.iter().filter_map(|(a, n)| Address::parse(a).map(|a| (a, n.clone()))).collect()
     }
 }
 
@@ -92,28 +83,14 @@ pub struct Record {
 
 impl Record {
     pub fn new(address: Address, name: String, content: Option<Content>, meta: &Meta) -> Self {
-        Record {
-            address,
-            name,
-            content,
-            tags: meta.tags(),
-        }
+        Record { address, name, content, tags: meta.tags() }
     }
 
     /// The record's current content, if there is one.
     pub async fn fetch(aws: &Aws, name: &str) -> Result<Option<Content>, AwsError> {
-        let out = aws
-            .ssm
-            .get_parameter()
-            .name(name)
-            .send()
-            .await
-            .map_err(aws_err("GetParameter"));
+        let out = aws.ssm.get_parameter().name(name).send().await.map_err(aws_err("GetParameter"));
         match out {
-            Ok(o) => Ok(o
-                .parameter()
-                .and_then(|p| p.value())
-                .and_then(Content::parse)),
+            Ok(o) => Ok(o.parameter().and_then(|p| p.value()).and_then(Content::parse)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -125,22 +102,17 @@ impl Record {
     }
 
     async fn write(&self, aws: &Aws, overwrite: bool) -> Result<(), AwsError> {
-        let text = self
-            .content
-            .as_ref()
-            .map(Content::to_json)
-            .unwrap_or_default();
+        let text = self.content.as_ref().map(Content::to_json).unwrap_or_default();
         if text.len() > MAX_ADVANCED {
             return Err(AwsError::fatal(
                 "PutParameter",
-                format!("the deployment record is {} bytes; SSM holds at most {MAX_ADVANCED}: split the pipeline", text.len()),
+                format!(
+                    "the deployment record is {} bytes; SSM holds at most {MAX_ADVANCED}: split the pipeline",
+                    text.len()
+                ),
             ));
         }
-        let tier = if text.len() > MAX_STANDARD {
-            ParameterTier::Advanced
-        } else {
-            ParameterTier::Standard
-        };
+        let tier = if text.len() > MAX_STANDARD { ParameterTier::Advanced } else { ParameterTier::Standard };
         retry(
             Duration::from_secs(60),
             |_| false,
@@ -152,19 +124,12 @@ impl Record {
                     .value(&text)
                     .r#type(ParameterType::String)
                     .tier(tier.clone())
-                    .description(
-                        "pipectl deployment record: every resource of this pipeline and env",
-                    )
+                    .description("pipectl deployment record: every resource of this pipeline and env")
                     .overwrite(overwrite);
                 if !overwrite {
                     req = req.set_tags(Some(ssm_tags(&self.tags)));
                 }
-                async move {
-                    req.send()
-                        .await
-                        .map(|_| ())
-                        .map_err(aws_err("PutParameter"))
-                }
+                async move { req.send().await.map(|_| ()).map_err(aws_err("PutParameter")) }
             },
         )
         .await
@@ -172,15 +137,7 @@ impl Record {
 }
 
 fn ssm_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value set")
-        })
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 #[async_trait]
@@ -194,10 +151,7 @@ impl Resource for Record {
     fn desired(&self) -> Option<Attrs> {
         let c = self.content.as_ref()?;
         Some(Attrs::from([
-            (
-                "resources".into(),
-                serde_json::to_value(&c.resources).expect("map"),
-            ),
+            ("resources".into(), serde_json::to_value(&c.resources).expect("map")),
             ("tags".into(), tags_attr(&self.tags)),
         ]))
     }
@@ -214,17 +168,10 @@ impl Resource for Record {
             .send()
             .await
             .map_err(aws_err("ListTagsForResource"))?;
-        let tags: Tags = tags
-            .tag_list()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
+        let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         Ok(Some(Observed {
             attrs: Attrs::from([
-                (
-                    "resources".into(),
-                    serde_json::to_value(&content.resources).expect("map"),
-                ),
+                ("resources".into(), serde_json::to_value(&content.resources).expect("map")),
                 ("tags".into(), tags_attr(&tags)),
             ]),
             tags: Some(tags),
@@ -234,20 +181,12 @@ impl Resource for Record {
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
         match self.write(aws, false).await {
             // A retried create whose first response was lost.
-            Err(e) if e.code.as_deref() == Some("ParameterAlreadyExists") => {
-                self.write(aws, true).await
-            }
+            Err(e) if e.code.as_deref() == Some("ParameterAlreadyExists") => self.write(aws, true).await,
             other => other,
         }
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        before: &Observed,
-        changed: &[String],
-        _p: &Progress,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "resources") {
             self.write(aws, true).await?;
         }
@@ -279,13 +218,6 @@ impl Resource for Record {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(
-            aws.ssm
-                .delete_parameter()
-                .name(&self.name)
-                .send()
-                .await
-                .map_err(aws_err("DeleteParameter")),
-        )
+        gone_if_absent(aws.ssm.delete_parameter().name(&self.name).send().await.map_err(aws_err("DeleteParameter")))
     }
 }

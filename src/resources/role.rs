@@ -43,10 +43,7 @@ pub struct Role {
 }
 
 fn arn(aws: &Aws, service: &str, resource: &str) -> String {
-    format!(
-        "arn:aws:{service}:{}:{}:{resource}",
-        aws.region, aws.account
-    )
+    format!("arn:aws:{service}:{}:{}:{resource}", aws.region, aws.account)
 }
 
 fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
@@ -63,11 +60,7 @@ pub fn trust(service: &str) -> Value {
 /// The role a graph node needs, from its owner in the spec.
 pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
     let (owner, key) = address.key.split_once('-')?;
-    let stream_arn = |k: &str| {
-        spec.streams
-            .get(k)
-            .map(|s| arn(aws, "kinesis", &format!("stream/{}", s.name)))
-    };
+    let stream_arn = |k: &str| spec.streams.get(k).map(|s| arn(aws, "kinesis", &format!("stream/{}", s.name)));
     let mut st = Vec::new();
     let service = match Kind::parse(owner)? {
         Kind::Firehose => {
@@ -83,20 +76,12 @@ pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
                     "s3:ListBucketMultipartUploads",
                     "s3:PutObject",
                 ],
-                vec![
-                    format!("arn:aws:s3:::{}", bucket.name),
-                    format!("arn:aws:s3:::{}/*", bucket.name),
-                ],
+                vec![format!("arn:aws:s3:::{}", bucket.name), format!("arn:aws:s3:::{}/*", bucket.name)],
             ));
             if let FirehoseSource::Stream(s) = &f.source {
                 st.push(statement(
                     "ReadSourceStream",
-                    &[
-                        "kinesis:DescribeStream",
-                        "kinesis:GetRecords",
-                        "kinesis:GetShardIterator",
-                        "kinesis:ListShards",
-                    ],
+                    &["kinesis:DescribeStream", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
                     stream_arn(s).into_iter().collect(),
                 ));
             }
@@ -105,11 +90,7 @@ pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
                 let db = spec.databases.get(&t.database)?;
                 st.push(statement(
                     "ReadConversionSchema",
-                    &[
-                        "glue:GetTable",
-                        "glue:GetTableVersion",
-                        "glue:GetTableVersions",
-                    ],
+                    &["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
                     vec![
                         arn(aws, "glue", "catalog"),
                         arn(aws, "glue", &format!("database/{}", db.name)),
@@ -147,11 +128,7 @@ pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
             st.push(statement(
                 "OwnLogs",
                 &["logs:CreateLogStream", "logs:PutLogEvents"],
-                vec![arn(
-                    aws,
-                    "logs",
-                    &format!("log-group:/aws/lambda/{}:*", f.name),
-                )],
+                vec![arn(aws, "logs", &format!("log-group:/aws/lambda/{}:*", f.name))],
             ));
             if let Some(t) = &f.trigger {
                 st.push(statement(
@@ -171,19 +148,14 @@ pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
                 .writes
                 .iter()
                 .filter_map(|w| match w {
-                    WriteTarget::Firehose(k) => spec
-                        .firehoses
-                        .get(k)
-                        .map(|h| arn(aws, "firehose", &format!("deliverystream/{}", h.name))),
+                    WriteTarget::Firehose(k) => {
+                        spec.firehoses.get(k).map(|h| arn(aws, "firehose", &format!("deliverystream/{}", h.name)))
+                    }
                     WriteTarget::Stream(_) => None,
                 })
                 .collect();
             if !firehoses.is_empty() {
-                st.push(statement(
-                    "WriteFirehoses",
-                    &["firehose:PutRecord", "firehose:PutRecordBatch"],
-                    firehoses,
-                ));
+                st.push(statement("WriteFirehoses", &["firehose:PutRecord", "firehose:PutRecordBatch"], firehoses));
             }
             let streams: Vec<String> = f
                 .writes
@@ -194,28 +166,16 @@ pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
                 })
                 .collect();
             if !streams.is_empty() {
-                st.push(statement(
-                    "WriteStreams",
-                    &["kinesis:PutRecord", "kinesis:PutRecords"],
-                    streams,
-                ));
+                st.push(statement("WriteStreams", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
             }
             "lambda.amazonaws.com"
         }
         Kind::Agent => {
             let a = spec.agents.get(key)?;
-            let mut streams: Vec<String> = a
-                .flows
-                .iter()
-                .filter_map(|f| stream_arn(&f.stream))
-                .collect();
+            let mut streams: Vec<String> = a.flows.iter().filter_map(|f| stream_arn(&f.stream)).collect();
             streams.sort();
             streams.dedup();
-            st.push(statement(
-                "PutRecords",
-                &["kinesis:PutRecord", "kinesis:PutRecords"],
-                streams,
-            ));
+            st.push(statement("PutRecords", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
             st.push(json!({
                 "Sid": "AgentMetrics",
                 "Effect": "Allow",
@@ -227,10 +187,7 @@ pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
         }
         _ => return None,
     };
-    Some(RoleSpec {
-        service,
-        policy: json!({ "Version": "2012-10-17", "Statement": st }),
-    })
+    Some(RoleSpec { service, policy: json!({ "Version": "2012-10-17", "Statement": st }) })
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986).
@@ -259,12 +216,7 @@ fn percent_decode(s: &str) -> String {
 
 impl Role {
     pub fn new(address: Address, name: String, spec: Option<RoleSpec>, meta: &Meta) -> Self {
-        Role {
-            address,
-            name,
-            spec,
-            tags: meta.tags(),
-        }
+        Role { address, name, spec, tags: meta.tags() }
     }
 
     async fn put_policy(&self, aws: &Aws) -> Result<(), AwsError> {
@@ -282,15 +234,7 @@ impl Role {
 }
 
 fn iam_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value set")
-        })
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 #[async_trait]
@@ -311,23 +255,13 @@ impl Resource for Role {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let role = match aws
-            .iam
-            .get_role()
-            .role_name(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("GetRole"))
-        {
+        let role = match aws.iam.get_role().role_name(&self.name).send().await.map_err(aws_err("GetRole")) {
             Ok(o) => o.role().cloned(),
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
         let Some(role) = role else { return Ok(None) };
-        let trust = role
-            .assume_role_policy_document()
-            .map(decode_document)
-            .unwrap_or(Value::Null);
+        let trust = role.assume_role_policy_document().map(decode_document).unwrap_or(Value::Null);
         let tags: Tags = aws
             .iam
             .list_role_tags()
@@ -353,11 +287,7 @@ impl Resource for Role {
             Err(e) => return Err(e),
         };
         Ok(Some(Observed {
-            attrs: Attrs::from([
-                ("trust".into(), trust),
-                ("policy".into(), policy),
-                ("tags".into(), tags_attr(&tags)),
-            ]),
+            attrs: Attrs::from([("trust".into(), trust), ("policy".into(), policy), ("tags".into(), tags_attr(&tags))]),
             tags: Some(tags),
         }))
     }
@@ -379,22 +309,13 @@ impl Resource for Role {
             // A retried create whose first response was lost: ours if tagged so.
             Err(e)
                 if e.code.as_deref() == Some("EntityAlreadyExists")
-                    && self
-                        .read(aws)
-                        .await?
-                        .is_some_and(|o| o.tags.as_ref() == Some(&self.tags)) => {}
+                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref() == Some(&self.tags)) => {}
             Err(e) => return Err(e),
         }
         self.put_policy(aws).await
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        before: &Observed,
-        changed: &[String],
-        _p: &Progress,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
         for c in changed {
             match c.as_str() {
@@ -409,8 +330,7 @@ impl Resource for Role {
                 }
                 "policy" => self.put_policy(aws).await?,
                 "tags" => {
-                    let (set, remove) =
-                        tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
+                    let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
                     if !set.is_empty() {
                         aws.iam
                             .tag_role()
@@ -498,14 +418,7 @@ impl Resource for Role {
                 .await
                 .map_err(aws_err("RemoveRoleFromInstanceProfile"))?;
         }
-        match aws
-            .iam
-            .delete_role()
-            .role_name(&self.name)
-            .send()
-            .await
-            .map_err(aws_err("DeleteRole"))
-        {
+        match aws.iam.delete_role().role_name(&self.name).send().await.map_err(aws_err("DeleteRole")) {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) => gone(e),
         }

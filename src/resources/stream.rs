@@ -37,12 +37,7 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(address: Address, name: String, spec: Option<spec::Stream>, meta: &Meta) -> Self {
-        Stream {
-            address,
-            name,
-            spec,
-            tags: meta.tags(),
-        }
+        Stream { address, name, spec, tags: meta.tags() }
     }
 
     fn in_use(e: &AwsError) -> bool {
@@ -58,41 +53,31 @@ impl Stream {
             .await
             .map_err(aws_err("DescribeStreamSummary"));
         match out {
-            Ok(o) => Ok(o
-                .stream_description_summary()
-                .map(|s| (s.stream_status().clone(), s.stream_arn().to_string()))),
+            Ok(o) => {
+                Ok(o.stream_description_summary().map(|s| (s.stream_status().clone(), s.stream_arn().to_string())))
+            }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     async fn wait_active(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        wait_until(
-            &format!("stream `{}`", self.name),
-            self.timeout(),
-            || async {
-                Ok(match self.status(aws).await? {
-                    Some((StreamStatus::Active, _)) => Poll::Ready,
-                    Some((s, _)) => {
-                        p.say(format!("waiting for ACTIVE ({})", s.as_str()));
-                        Poll::NotYet(s.as_str().to_string())
-                    }
-                    None => Poll::NotYet("not visible yet".into()),
-                })
-            },
-        )
+        wait_until(&format!("stream `{}`", self.name), self.timeout(), || async {
+            Ok(match self.status(aws).await? {
+                Some((StreamStatus::Active, _)) => Poll::Ready,
+                Some((s, _)) => {
+                    p.say(format!("waiting for ACTIVE ({})", s.as_str()));
+                    Poll::NotYet(s.as_str().to_string())
+                }
+                None => Poll::NotYet("not visible yet".into()),
+            })
+        })
         .await
     }
 
     /// Runs one stream mutation: retried while the stream is busy, then
     /// waited on until the stream is ACTIVE again.
-    async fn mutate<F, Fut>(
-        &self,
-        aws: &Aws,
-        p: &Progress,
-        what: &str,
-        op: F,
-    ) -> Result<(), AwsError>
+    async fn mutate<F, Fut>(&self, aws: &Aws, p: &Progress, what: &str, op: F) -> Result<(), AwsError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), AwsError>>,
@@ -102,13 +87,7 @@ impl Stream {
         self.wait_active(aws, p).await
     }
 
-    async fn set_retention(
-        &self,
-        aws: &Aws,
-        p: &Progress,
-        from: i64,
-        to: u32,
-    ) -> Result<(), AwsError> {
+    async fn set_retention(&self, aws: &Aws, p: &Progress, from: i64, to: u32) -> Result<(), AwsError> {
         let to = to as i32;
         if i64::from(to) > from {
             self.mutate(aws, p, "increasing retention", || async {
@@ -260,16 +239,8 @@ impl Resource for Stream {
             .send()
             .await
             .map_err(aws_err("ListTagsForStream"))?;
-        let tags: Tags = tags
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
+        let tags: Tags =
+            tags.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
         let mode = s
             .stream_mode_details()
             .map(|m| m.stream_mode().as_str().to_string())
@@ -286,26 +257,16 @@ impl Resource for Stream {
         };
         a.insert("encryption".into(), json!(enc));
         a.insert("tags".into(), tags_attr(&tags));
-        Ok(Some(Observed {
-            attrs: a,
-            tags: Some(tags),
-        }))
+        Ok(Some(Observed { attrs: a, tags: Some(tags) }))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("create needs a spec");
         let (mode, shards) = mode_attr(s.mode);
-        let details = StreamModeDetails::builder()
-            .stream_mode(mode.into())
-            .build()
-            .expect("mode set");
+        let details = StreamModeDetails::builder().stream_mode(mode.into()).build().expect("mode set");
         // A stream of the same name still DELETING blocks the create: wait.
         retry(self.timeout(), Stream::in_use, || async {
-            let mut req = aws
-                .kinesis
-                .create_stream()
-                .stream_name(&self.name)
-                .stream_mode_details(details.clone());
+            let mut req = aws.kinesis.create_stream().stream_name(&self.name).stream_mode_details(details.clone());
             if let Some(n) = shards {
                 req = req.shard_count(n as i32);
             }
@@ -314,10 +275,7 @@ impl Resource for Stream {
                 // A lost response: the create went through before.
                 Err(e)
                     if Stream::in_use(&e)
-                        && self
-                            .status(aws)
-                            .await?
-                            .is_some_and(|(s, _)| s != StreamStatus::Deleting) =>
+                        && self.status(aws).await?.is_some_and(|(s, _)| s != StreamStatus::Deleting) =>
                 {
                     Ok(())
                 }
@@ -335,26 +293,13 @@ impl Resource for Stream {
         self.set_tags(aws, &Tags::new()).await
     }
 
-    async fn update(
-        &self,
-        aws: &Aws,
-        before: &Observed,
-        changed: &[String],
-        p: &Progress,
-    ) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("update needs a spec");
         let has = |k: &str| changed.iter().any(|c| c == k);
         let (mode, shards) = mode_attr(s.mode);
         if has("mode") {
-            let arn = self
-                .status(aws)
-                .await?
-                .map(|(_, arn)| arn)
-                .unwrap_or_default();
-            let details = StreamModeDetails::builder()
-                .stream_mode(mode.into())
-                .build()
-                .expect("mode set");
+            let arn = self.status(aws).await?.map(|(_, arn)| arn).unwrap_or_default();
+            let details = StreamModeDetails::builder().stream_mode(mode.into()).build().expect("mode set");
             self.mutate(aws, p, &format!("switching to {mode}"), || async {
                 aws.kinesis
                     .update_stream_mode()
@@ -390,20 +335,14 @@ impl Resource for Stream {
             }
         }
         if has("retention_hours") {
-            let from = before
-                .attrs
-                .get("retention_hours")
-                .and_then(|v| v.as_i64())
-                .unwrap_or(24);
+            let from = before.attrs.get("retention_hours").and_then(|v| v.as_i64()).unwrap_or(24);
             self.set_retention(aws, p, from, s.retention_hours).await?;
         }
         if has("encryption") {
-            self.set_encryption(aws, p, s.encryption == StreamEncryption::Kms)
-                .await?;
+            self.set_encryption(aws, p, s.encryption == StreamEncryption::Kms).await?;
         }
         if has("tags") {
-            self.set_tags(aws, before.tags.as_ref().unwrap_or(&Tags::new()))
-                .await?;
+            self.set_tags(aws, before.tags.as_ref().unwrap_or(&Tags::new())).await?;
         }
         Ok(())
     }
@@ -425,19 +364,15 @@ impl Resource for Stream {
             Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
             Err(e) => return Err(e),
         }
-        wait_until(
-            &format!("stream `{}` to be deleted", self.name),
-            self.timeout(),
-            || async {
-                Ok(match self.status(aws).await? {
-                    None => Poll::Ready,
-                    Some((s, _)) => {
-                        p.say(format!("waiting for deletion ({})", s.as_str()));
-                        Poll::NotYet(s.as_str().to_string())
-                    }
-                })
-            },
-        )
+        wait_until(&format!("stream `{}` to be deleted", self.name), self.timeout(), || async {
+            Ok(match self.status(aws).await? {
+                None => Poll::Ready,
+                Some((s, _)) => {
+                    p.say(format!("waiting for deletion ({})", s.as_str()));
+                    Poll::NotYet(s.as_str().to_string())
+                }
+            })
+        })
         .await?;
         Ok(Deleted::Gone)
     }

@@ -68,11 +68,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
     spec.alarms = b.alarms(raw);
     b.cross_checks(raw, &spec);
     b.duplicate_names();
-    Built {
-        spec,
-        origins: b.origins,
-        env_refs,
-    }
+    Built { spec, origins: b.origins, env_refs }
 }
 
 /// Physical-name namespaces in which two resources must not share a name.
@@ -93,13 +89,7 @@ struct Builder<'a> {
 type S = Sp<String>;
 
 impl Builder<'_> {
-    fn err(
-        &mut self,
-        mark: Mark,
-        rule: &'static str,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
+    fn err(&mut self, mark: Mark, rule: &'static str, message: impl Into<String>, hint: Option<String>) {
         let mut d = Diagnostic::new(mark, rule, message);
         d.hint = hint;
         self.diags.push(d);
@@ -131,9 +121,7 @@ impl Builder<'_> {
 
     /// Interpolates a string without references; on error the raw text.
     fn text(&mut self, s: &S) -> String {
-        self.interp(s, false)
-            .map(|i| i.text)
-            .unwrap_or_else(|| s.v.clone())
+        self.interp(s, false).map(|i| i.text).unwrap_or_else(|| s.v.clone())
     }
 
     /// Like `text`, for Glue names: `-` in `${pipeline}` and `${env}` becomes
@@ -141,11 +129,7 @@ impl Builder<'_> {
     fn glue_text(&mut self, s: &S) -> String {
         let pipeline = self.pipeline.replace('-', "_");
         let env = self.env.replace('-', "_");
-        let ctx = Context {
-            pipeline: &pipeline,
-            env: &env,
-            ..self.ctx(None)
-        };
+        let ctx = Context { pipeline: &pipeline, env: &env, ..self.ctx(None) };
         match interpolate(&s.v, &ctx) {
             Ok(i) => i.text,
             Err(e) => {
@@ -155,13 +139,7 @@ impl Builder<'_> {
         }
     }
 
-    fn choice<T: Copy>(
-        &mut self,
-        v: &Option<S>,
-        allowed: &[(&str, T)],
-        default: T,
-        what: &str,
-    ) -> T {
+    fn choice<T: Copy>(&mut self, v: &Option<S>, allowed: &[(&str, T)], default: T, what: &str) -> T {
         let Some(s) = v else { return default };
         if let Some((_, t)) = allowed.iter().find(|(k, _)| *k == s.v) {
             return *t;
@@ -171,24 +149,11 @@ impl Builder<'_> {
             Some(m) => format!("did you mean `{m}`?"),
             None => format!("use one of: {}", names.join(", ")),
         };
-        self.err(
-            s.mark,
-            "enum",
-            format!("`{}` is not a valid {what}", s.v),
-            Some(hint),
-        );
+        self.err(s.mark, "enum", format!("`{}` is not a valid {what}", s.v), Some(hint));
         default
     }
 
-    fn range<T>(
-        &mut self,
-        v: &Option<Sp<T>>,
-        lo: T,
-        hi: T,
-        default: T,
-        what: &str,
-        hint: Option<&str>,
-    ) -> T
+    fn range<T>(&mut self, v: &Option<Sp<T>>, lo: T, hi: T, default: T, what: &str, hint: Option<&str>) -> T
     where
         T: Copy + PartialOrd + std::fmt::Display,
     {
@@ -205,23 +170,14 @@ impl Builder<'_> {
         s.v
     }
 
-    fn check_name(
-        &mut self,
-        name: &str,
-        mark: Mark,
-        check: fn(&str) -> Result<(), String>,
-        hint: &str,
-    ) {
+    fn check_name(&mut self, name: &str, mark: Mark, check: fn(&str) -> Result<(), String>, hint: &str) {
         if let Err(msg) = check(&rules::with_sample_placeholders(name)) {
             self.err(mark, "name", msg, Some(hint.to_string()));
         }
     }
 
     fn register(&mut self, ns: Namespace, name: &str, mark: Mark, path: String) {
-        self.names
-            .entry(ns)
-            .or_default()
-            .push((name.to_string(), mark, path));
+        self.names.entry(ns).or_default().push((name.to_string(), mark, path));
     }
 
     /// The physical name of `section.key`: the interpolated `name:` or
@@ -250,21 +206,12 @@ impl Builder<'_> {
                         Some("two environments would collide: add `${env}` to the name, or drop `name:` to use the default".into()),
                     );
                 }
-                let text = if glue {
-                    self.glue_text(n)
-                } else {
-                    self.text(n)
-                };
+                let text = if glue { self.glue_text(n) } else { self.text(n) };
                 (text, n.mark)
             }
             None => (default, key.mark),
         };
-        self.check_name(
-            &name,
-            mark,
-            check,
-            &format!("set `{path}.name`, or shorten the pipeline or key"),
-        );
+        self.check_name(&name, mark, check, &format!("set `{path}.name`, or shorten the pipeline or key"));
         if !ns.is_empty() {
             self.register(ns, &name, mark, path);
         }
@@ -288,12 +235,7 @@ impl Builder<'_> {
         match &raw.pipeline {
             Some(p) => {
                 if let Err(msg) = rules::pipeline_name(&p.v) {
-                    self.err(
-                        p.mark,
-                        "name",
-                        msg,
-                        Some("for example `pipeline: taxi-lab`".into()),
-                    );
+                    self.err(p.mark, "name", msg, Some("for example `pipeline: taxi-lab`".into()));
                 }
                 self.pipeline = p.v.clone();
             }
@@ -353,45 +295,20 @@ impl Builder<'_> {
     /// Physical names of every resource, and the reference table.
     fn all_names(&mut self, raw: &RawSpec) {
         for (k, r) in &raw.buckets {
-            let n = self.physical_name(
-                "buckets",
-                k,
-                &r.name,
-                self.default_name(&k.v),
-                rules::bucket_name,
-                "bucket",
-                true,
-            );
+            let n =
+                self.physical_name("buckets", k, &r.name, self.default_name(&k.v), rules::bucket_name, "bucket", true);
             let arn = format!("arn:aws:s3:::{n}");
             self.add_ref("buckets", &k.v, n, Some(arn));
         }
         for (k, r) in &raw.streams {
-            let n = self.physical_name(
-                "streams",
-                k,
-                &r.name,
-                self.default_name(&k.v),
-                rules::stream_name,
-                "stream",
-                true,
-            );
+            let n =
+                self.physical_name("streams", k, &r.name, self.default_name(&k.v), rules::stream_name, "stream", true);
             let arn = self.arn("kinesis", &format!("stream/{n}"));
             self.add_ref("streams", &k.v, n, Some(arn));
         }
         for (k, r) in &raw.databases {
-            let default = self
-                .default_name(&k.v)
-                .replace('-', "_")
-                .to_ascii_lowercase();
-            let n = self.physical_name(
-                "databases",
-                k,
-                &r.name,
-                default,
-                rules::glue_name,
-                "glue database",
-                true,
-            );
+            let default = self.default_name(&k.v).replace('-', "_").to_ascii_lowercase();
+            let n = self.physical_name("databases", k, &r.name, default, rules::glue_name, "glue database", true);
             let arn = self.arn("glue", &format!("database/{n}"));
             self.add_ref("databases", &k.v, n, Some(arn));
         }
@@ -422,27 +339,12 @@ impl Builder<'_> {
             self.add_ref("functions", &k.v, n, Some(arn));
         }
         for (k, r) in &raw.agents {
-            let n = self.physical_name(
-                "agents",
-                k,
-                &r.name,
-                self.default_name(&k.v),
-                rules::name_tag,
-                "agent",
-                true,
-            );
+            let n = self.physical_name("agents", k, &r.name, self.default_name(&k.v), rules::name_tag, "agent", true);
             self.add_ref("agents", &k.v, n, None);
         }
         for (k, r) in &raw.networks {
-            let n = self.physical_name(
-                "networks",
-                k,
-                &r.name,
-                self.default_name(&k.v),
-                rules::name_tag,
-                "network",
-                true,
-            );
+            let n =
+                self.physical_name("networks", k, &r.name, self.default_name(&k.v), rules::name_tag, "network", true);
             self.add_ref("networks", &k.v, n, None);
         }
         for (k, r) in &raw.dashboards {
@@ -455,22 +357,12 @@ impl Builder<'_> {
                 "dashboard",
                 true,
             );
-            let arn = format!(
-                "arn:aws:cloudwatch::{}:dashboard/{n}",
-                self.opts.account.as_deref().unwrap_or("${account}")
-            );
+            let arn =
+                format!("arn:aws:cloudwatch::{}:dashboard/{n}", self.opts.account.as_deref().unwrap_or("${account}"));
             self.add_ref("dashboards", &k.v, n, Some(arn));
         }
         for (k, r) in &raw.alarms {
-            let n = self.physical_name(
-                "alarms",
-                k,
-                &r.name,
-                self.default_name(&k.v),
-                rules::alarm_name,
-                "alarm",
-                true,
-            );
+            let n = self.physical_name("alarms", k, &r.name, self.default_name(&k.v), rules::alarm_name, "alarm", true);
             let arn = self.arn("cloudwatch", &format!("alarm:{n}"));
             self.add_ref("alarms", &k.v, n, Some(arn));
         }
@@ -481,12 +373,7 @@ impl Builder<'_> {
             let db = r
                 .database
                 .as_ref()
-                .and_then(|d| {
-                    self.refs.get(&Ref {
-                        section: "databases".into(),
-                        key: d.v.clone(),
-                    })
-                })
+                .and_then(|d| self.refs.get(&Ref { section: "databases".into(), key: d.v.clone() }))
                 .map(|(n, _)| n.clone())
                 .unwrap_or_default();
             self.register(
@@ -501,30 +388,16 @@ impl Builder<'_> {
     }
 
     fn add_ref(&mut self, section: &str, key: &str, name: String, arn: Option<String>) {
-        self.refs.insert(
-            Ref {
-                section: section.into(),
-                key: key.into(),
-            },
-            (name, arn),
-        );
+        self.refs.insert(Ref { section: section.into(), key: key.into() }, (name, arn));
     }
 
     /// The key of a referenced resource, if it is defined in `section`.
     fn reference(&mut self, s: &S, section: &str, what: &str) -> Option<String> {
-        let r = Ref {
-            section: section.into(),
-            key: s.v.clone(),
-        };
+        let r = Ref { section: section.into(), key: s.v.clone() };
         if self.refs.contains_key(&r) {
             return Some(s.v.clone());
         }
-        let keys: Vec<String> = self
-            .refs
-            .keys()
-            .filter(|k| k.section == section)
-            .map(|k| k.key.clone())
-            .collect();
+        let keys: Vec<String> = self.refs.keys().filter(|k| k.section == section).map(|k| k.key.clone()).collect();
         let hint = match did_you_mean(&s.v, keys.iter().map(String::as_str)) {
             Some(m) => format!("did you mean `{m}`?"),
             None if keys.is_empty() => format!("the spec defines no {section}"),
@@ -547,12 +420,7 @@ impl Builder<'_> {
         path: String,
         check: fn(&str) -> Result<(), String>,
     ) -> String {
-        self.check_name(
-            &name,
-            mark,
-            check,
-            &format!("this name is generated for `{path}`: shorten its name"),
-        );
+        self.check_name(&name, mark, check, &format!("this name is generated for `{path}`: shorten its name"));
         self.register(ns, &name, mark, path);
         name
     }
@@ -569,21 +437,11 @@ impl Builder<'_> {
                     Some("`aws:` and `pipectl:` tags are set by AWS and pipectl".into()),
                 );
             } else if k.v.is_empty() || k.v.chars().count() > 128 {
-                self.err(
-                    k.mark,
-                    "tag",
-                    format!("tag key `{}` must be 1 to 128 characters", k.v),
-                    None,
-                );
+                self.err(k.mark, "tag", format!("tag key `{}` must be 1 to 128 characters", k.v), None);
             }
             let value = self.text(v);
             if value.chars().count() > 256 {
-                self.err(
-                    v.mark,
-                    "tag",
-                    "a tag value must be at most 256 characters",
-                    None,
-                );
+                self.err(v.mark, "tag", "a tag value must be at most 256 characters", None);
             }
             out.insert(k.v.clone(), value);
         }
@@ -591,10 +449,7 @@ impl Builder<'_> {
             self.err(
                 raw.mark,
                 "tag",
-                format!(
-                    "{} tags are too many: AWS allows 50 per resource and pipectl adds its own",
-                    out.len()
-                ),
+                format!("{} tags are too many: AWS allows 50 per resource and pipectl adds its own", out.len()),
                 Some("keep at most 40".into()),
             );
         }
@@ -602,13 +457,7 @@ impl Builder<'_> {
     }
 
     fn name_of(&self, section: &str, key: &str) -> String {
-        self.refs
-            .get(&Ref {
-                section: section.into(),
-                key: key.into(),
-            })
-            .map(|(n, _)| n.clone())
-            .unwrap_or_default()
+        self.refs.get(&Ref { section: section.into(), key: key.into() }).map(|(n, _)| n.clone()).unwrap_or_default()
     }
 
     fn buckets(&mut self, raw: &RawSpec) -> BTreeMap<String, Bucket> {
@@ -620,13 +469,7 @@ impl Builder<'_> {
                 OnDestroy::Retain,
                 "on_destroy (retain | delete)",
             );
-            out.insert(
-                k.v.clone(),
-                Bucket {
-                    name: self.name_of("buckets", &k.v),
-                    on_destroy,
-                },
-            );
+            out.insert(k.v.clone(), Bucket { name: self.name_of("buckets", &k.v), on_destroy });
         }
         out
     }
@@ -672,22 +515,11 @@ impl Builder<'_> {
             );
             let encryption = self.choice(
                 &r.encryption,
-                &[
-                    ("kms", StreamEncryption::Kms),
-                    ("none", StreamEncryption::None),
-                ],
+                &[("kms", StreamEncryption::Kms), ("none", StreamEncryption::None)],
                 StreamEncryption::Kms,
                 "stream encryption (kms | none)",
             );
-            out.insert(
-                k.v.clone(),
-                Stream {
-                    name: self.name_of("streams", &k.v),
-                    mode,
-                    retention_hours,
-                    encryption,
-                },
-            );
+            out.insert(k.v.clone(), Stream { name: self.name_of("streams", &k.v), mode, retention_hours, encryption });
         }
         out
     }
@@ -696,13 +528,7 @@ impl Builder<'_> {
         let mut out = BTreeMap::new();
         for (k, r) in &raw.databases {
             let description = r.description.as_ref().map(|d| self.text(d));
-            out.insert(
-                k.v.clone(),
-                Database {
-                    name: self.name_of("databases", &k.v),
-                    description,
-                },
-            );
+            out.insert(k.v.clone(), Database { name: self.name_of("databases", &k.v), description });
         }
         out
     }
@@ -710,18 +536,12 @@ impl Builder<'_> {
     fn tables(&mut self, raw: &RawSpec) -> BTreeMap<String, Table> {
         let mut out = BTreeMap::new();
         for (k, r) in &raw.tables {
-            let database = r
-                .database
-                .as_ref()
-                .and_then(|d| self.reference(d, "databases", "database"))
-                .unwrap_or_default();
+            let database =
+                r.database.as_ref().and_then(|d| self.reference(d, "databases", "database")).unwrap_or_default();
             let (bucket, prefix) = match &r.location {
                 Some(l) => {
-                    let bucket = l
-                        .bucket
-                        .as_ref()
-                        .and_then(|b| self.reference(b, "buckets", "bucket"))
-                        .unwrap_or_default();
+                    let bucket =
+                        l.bucket.as_ref().and_then(|b| self.reference(b, "buckets", "bucket")).unwrap_or_default();
                     let prefix = l.prefix.as_ref().map(|p| self.text(p)).unwrap_or_default();
                     if prefix.starts_with('/') {
                         let mark = l.prefix.as_ref().map_or(l.mark, |p| p.mark);
@@ -738,11 +558,7 @@ impl Builder<'_> {
             };
             let format = self.choice(
                 &r.format,
-                &[
-                    ("parquet", TableFormat::Parquet),
-                    ("orc", TableFormat::Orc),
-                    ("json", TableFormat::Json),
-                ],
+                &[("parquet", TableFormat::Parquet), ("orc", TableFormat::Orc), ("json", TableFormat::Json)],
                 TableFormat::Parquet,
                 "table format (parquet | orc | json)",
             );
@@ -757,17 +573,12 @@ impl Builder<'_> {
             }
             let partition_keys = self.columns(&r.partition_keys, "partition key");
             for (pk, _) in &r.partition_keys {
-                if r.columns
-                    .iter()
-                    .any(|(c, _)| c.v.eq_ignore_ascii_case(&pk.v))
-                {
+                if r.columns.iter().any(|(c, _)| c.v.eq_ignore_ascii_case(&pk.v)) {
                     self.err(
                         pk.mark,
                         "partition-key-column",
                         format!("`{}` is both a column and a partition key", pk.v),
-                        Some(
-                            "a partition key is a virtual column: remove it from `columns`".into(),
-                        ),
+                        Some("a partition key is a virtual column: remove it from `columns`".into()),
                     );
                 }
             }
@@ -796,10 +607,7 @@ impl Builder<'_> {
                 self.err(
                     name.mark,
                     "column-name",
-                    format!(
-                        "{what} name `{}` must be lower-case letters, digits and `_`",
-                        name.v
-                    ),
+                    format!("{what} name `{}` must be lower-case letters, digits and `_`", name.v),
                     Some("Glue stores column names in lower case; Athena needs `[a-z0-9_]`".into()),
                 );
             }
@@ -825,7 +633,9 @@ impl Builder<'_> {
                 ];
                 let hint = match did_you_mean(&ty.v, prims) {
                     Some(m) => format!("did you mean `{m}`?"),
-                    None => "use a Hive type: string, int, bigint, double, timestamp, decimal(p,s), array<T>, ...".into(),
+                    None => {
+                        "use a Hive type: string, int, bigint, double, timestamp, decimal(p,s), array<T>, ...".into()
+                    }
                 };
                 self.err(ty.mark, "column-type", msg, Some(hint));
             }
@@ -839,19 +649,12 @@ impl Builder<'_> {
         for (k, r) in &raw.firehoses {
             let path = format!("firehoses.{}", k.v);
             let source = match &r.source {
-                Some(Sp {
-                    v: RawSource::Stream(s),
-                    ..
-                }) => FirehoseSource::Stream(
-                    self.reference(s, "streams", "source stream")
-                        .unwrap_or_default(),
-                ),
+                Some(Sp { v: RawSource::Stream(s), .. }) => {
+                    FirehoseSource::Stream(self.reference(s, "streams", "source stream").unwrap_or_default())
+                }
                 _ => FirehoseSource::Direct,
             };
-            let processor = r
-                .processor
-                .as_ref()
-                .and_then(|p| self.reference(p, "functions", "processor function"));
+            let processor = r.processor.as_ref().and_then(|p| self.reference(p, "functions", "processor function"));
             let Some(d) = &r.destination else { continue };
             let destination = self.destination(d, &path, &source);
             let name = self.name_of("firehoses", &k.v);
@@ -864,52 +667,24 @@ impl Builder<'_> {
                     rules::log_group_name,
                 );
             }
-            self.generated_name(
-                "role",
-                format!("{name}-firehose"),
-                k.mark,
-                path,
-                rules::role_name,
-            );
-            out.insert(
-                k.v.clone(),
-                Firehose {
-                    name,
-                    source,
-                    destination,
-                    processor,
-                },
-            );
+            self.generated_name("role", format!("{name}-firehose"), k.mark, path, rules::role_name);
+            out.insert(k.v.clone(), Firehose { name, source, destination, processor });
         }
         out
     }
 
-    fn destination(
-        &mut self,
-        d: &RawDestination,
-        path: &str,
-        source: &FirehoseSource,
-    ) -> Destination {
-        let bucket = d
-            .bucket
-            .as_ref()
-            .and_then(|b| self.reference(b, "buckets", "destination bucket"))
-            .unwrap_or_default();
+    fn destination(&mut self, d: &RawDestination, path: &str, source: &FirehoseSource) -> Destination {
+        let bucket =
+            d.bucket.as_ref().and_then(|b| self.reference(b, "buckets", "destination bucket")).unwrap_or_default();
         let convert = d.convert.as_ref().map(|c| {
             let format = self.choice(
                 &c.format,
-                &[
-                    ("parquet", ConvertFormat::Parquet),
-                    ("orc", ConvertFormat::Orc),
-                ],
+                &[("parquet", ConvertFormat::Parquet), ("orc", ConvertFormat::Orc)],
                 ConvertFormat::Parquet,
                 "conversion format (parquet | orc)",
             );
-            let table = c
-                .table
-                .as_ref()
-                .and_then(|t| self.reference(t, "tables", "conversion table"))
-                .unwrap_or_default();
+            let table =
+                c.table.as_ref().and_then(|t| self.reference(t, "tables", "conversion table")).unwrap_or_default();
             let allowed: &[(&str, ColumnarCompression)] = match format {
                 ConvertFormat::Parquet => &[
                     ("snappy", ColumnarCompression::Snappy),
@@ -922,29 +697,14 @@ impl Builder<'_> {
                     ("none", ColumnarCompression::Uncompressed),
                 ],
             };
-            let compression = self.choice(
-                &c.compression,
-                allowed,
-                ColumnarCompression::Snappy,
-                "Parquet/ORC compression",
-            );
-            Convert {
-                format,
-                table,
-                compression,
-            }
+            let compression =
+                self.choice(&c.compression, allowed, ColumnarCompression::Snappy, "Parquet/ORC compression");
+            Convert { format, table, compression }
         });
         let default_size = if convert.is_some() { 128 } else { 5 };
         let (size, interval) = match &d.buffer {
             Some(b) => (
-                self.range(
-                    &b.size_mb,
-                    1,
-                    128,
-                    default_size,
-                    "buffer.size_mb",
-                    Some("Firehose buffers 1 to 128 MiB"),
-                ),
+                self.range(&b.size_mb, 1, 128, default_size, "buffer.size_mb", Some("Firehose buffers 1 to 128 MiB")),
                 self.range(
                     &b.interval_seconds,
                     0,
@@ -964,12 +724,16 @@ impl Builder<'_> {
         );
         if let (Some(c), Some(rc)) = (&convert, &d.convert) {
             if size < 64 {
-                let mark = d
-                    .buffer
-                    .as_ref()
-                    .and_then(|b| b.size_mb.as_ref())
-                    .map_or(rc.mark, |s| s.mark);
-                self.err(mark, "convert-buffer", format!("`{path}` converts to {} but buffers {size} MiB; conversion needs at least 64 MiB", fmt_convert(c.format)), Some("set `buffer: { size_mb: 64 }` or more (AWS rejects less at create time)".into()));
+                let mark = d.buffer.as_ref().and_then(|b| b.size_mb.as_ref()).map_or(rc.mark, |s| s.mark);
+                self.err(
+                    mark,
+                    "convert-buffer",
+                    format!(
+                        "`{path}` converts to {} but buffers {size} MiB; conversion needs at least 64 MiB",
+                        fmt_convert(c.format)
+                    ),
+                    Some("set `buffer: { size_mb: 64 }` or more (AWS rejects less at create time)".into()),
+                );
             }
             if compression != Compression::Uncompressed {
                 let mark = d.compression.as_ref().map_or(rc.mark, |s| s.mark);
@@ -980,17 +744,12 @@ impl Builder<'_> {
         let error_prefix = d.error_prefix.as_ref().map(|p| self.text(p));
         if let (Some(p), Some(raw)) = (&prefix, &d.prefix) {
             self.check_prefix(p, raw.mark, false);
-            let has_ts = rules::prefix_expressions(p)
-                .unwrap_or_default()
-                .iter()
-                .any(|(ns, _)| ns == "timestamp");
+            let has_ts = rules::prefix_expressions(p).unwrap_or_default().iter().any(|(ns, _)| ns == "timestamp");
             if has_ts && error_prefix.is_none() {
                 self.err(
                     raw.mark,
                     "error-prefix-required",
-                    format!(
-                        "`{path}.prefix` uses `!{{timestamp:...}}`, which needs an `error_prefix`"
-                    ),
+                    format!("`{path}.prefix` uses `!{{timestamp:...}}`, which needs an `error_prefix`"),
                     Some("add `error_prefix: \"errors/!{firehose:error-output-type}/\"`".into()),
                 );
             }
@@ -999,9 +758,19 @@ impl Builder<'_> {
             self.check_prefix(p, raw.mark, true);
         }
         let encryption = d.encryption.as_ref().map(|e| {
-            let on = self.choice(&Some(e.clone()), &[("aws_owned", true), ("none", false)], false, "firehose encryption (aws_owned | none)");
+            let on = self.choice(
+                &Some(e.clone()),
+                &[("aws_owned", true), ("none", false)],
+                false,
+                "firehose encryption (aws_owned | none)",
+            );
             if on && matches!(source, FirehoseSource::Stream(_)) {
-                self.err(e.mark, "encryption-source", "server-side encryption of the delivery stream applies only to `source: direct`", Some("a stream-sourced delivery stream is protected by the stream's own encryption".into()));
+                self.err(
+                    e.mark,
+                    "encryption-source",
+                    "server-side encryption of the delivery stream applies only to `source: direct`",
+                    Some("a stream-sourced delivery stream is protected by the stream's own encryption".into()),
+                );
             }
             on
         });
@@ -1020,12 +789,7 @@ impl Builder<'_> {
 
     fn check_prefix(&mut self, prefix: &str, mark: Mark, is_error_prefix: bool) {
         if prefix.len() > 1024 {
-            self.err(
-                mark,
-                "prefix",
-                "a Firehose prefix must be at most 1024 bytes",
-                None,
-            );
+            self.err(mark, "prefix", "a Firehose prefix must be at most 1024 bytes", None);
         }
         let exprs = match rules::prefix_expressions(prefix) {
             Ok(e) => e,
@@ -1046,22 +810,13 @@ impl Builder<'_> {
         }
     }
 
-    fn functions(
-        &mut self,
-        raw: &RawSpec,
-    ) -> (BTreeMap<String, Function>, BTreeMap<String, BTreeSet<Ref>>) {
+    fn functions(&mut self, raw: &RawSpec) -> (BTreeMap<String, Function>, BTreeMap<String, BTreeSet<Ref>>) {
         let mut out = BTreeMap::new();
         let mut all_refs = BTreeMap::new();
         for (k, r) in &raw.functions {
             let path = format!("functions.{}", k.v);
             let name = self.name_of("functions", &k.v);
-            self.generated_name(
-                "role",
-                format!("{name}-lambda"),
-                k.mark,
-                path.clone(),
-                rules::role_name,
-            );
+            self.generated_name("role", format!("{name}-lambda"), k.mark, path.clone(), rules::role_name);
             self.generated_name(
                 "log group",
                 format!("/aws/lambda/{name}"),
@@ -1079,10 +834,7 @@ impl Builder<'_> {
                     self.err(
                         rt.mark,
                         "runtime",
-                        format!(
-                            "runtime `{}` is not supported by Lambda for new functions",
-                            rt.v
-                        ),
+                        format!("runtime `{}` is not supported by Lambda for new functions", rt.v),
                         Some(hint),
                     );
                     rt.v.clone()
@@ -1097,10 +849,7 @@ impl Builder<'_> {
                             c.mark,
                             "code-path",
                             format!("code path `{}` does not exist", c.v),
-                            Some(format!(
-                                "paths are relative to the spec's folder `{}`",
-                                self.dir.display()
-                            )),
+                            Some(format!("paths are relative to the spec's folder `{}`", self.dir.display())),
                         );
                     }
                     p
@@ -1111,10 +860,7 @@ impl Builder<'_> {
                 .handler
                 .as_ref()
                 .map(|h| {
-                    if !h.v.contains('.')
-                        && !runtime.starts_with("java")
-                        && !runtime.starts_with("provided")
-                    {
+                    if !h.v.contains('.') && !runtime.starts_with("java") && !runtime.starts_with("provided") {
                         self.err(
                             h.mark,
                             "handler",
@@ -1125,30 +871,11 @@ impl Builder<'_> {
                     h.v.clone()
                 })
                 .unwrap_or_default();
-            let memory_mb = self.range(
-                &r.memory_mb,
-                128,
-                10240,
-                128,
-                "memory_mb",
-                Some("Lambda allows 128 to 10240 MB"),
-            );
-            let timeout_seconds = self.range(
-                &r.timeout_seconds,
-                1,
-                900,
-                3,
-                "timeout_seconds",
-                Some("Lambda allows 1 to 900 seconds"),
-            );
-            let log_retention_days = self.range(
-                &r.log_retention_days,
-                1,
-                3653,
-                14,
-                "log_retention_days",
-                None,
-            );
+            let memory_mb =
+                self.range(&r.memory_mb, 128, 10240, 128, "memory_mb", Some("Lambda allows 128 to 10240 MB"));
+            let timeout_seconds =
+                self.range(&r.timeout_seconds, 1, 900, 3, "timeout_seconds", Some("Lambda allows 1 to 900 seconds"));
+            let log_retention_days = self.range(&r.log_retention_days, 1, 3653, 14, "log_retention_days", None);
             let mut environment = BTreeMap::new();
             let mut refs = BTreeSet::new();
             let mut env_size = 0;
@@ -1156,7 +883,15 @@ impl Builder<'_> {
                 let valid_key = ek.v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                     && ek.v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if !valid_key {
-                    self.err(ek.mark, "environment", format!("environment variable name `{}` must be letters, digits and `_`, starting with a letter", ek.v), None);
+                    self.err(
+                        ek.mark,
+                        "environment",
+                        format!(
+                            "environment variable name `{}` must be letters, digits and `_`, starting with a letter",
+                            ek.v
+                        ),
+                        None,
+                    );
                 }
                 if RESERVED_ENV.contains(&ek.v.as_str()) {
                     self.err(
@@ -1184,24 +919,10 @@ impl Builder<'_> {
             for w in &r.writes {
                 let target = match w.v.split_once('.') {
                     Some(("firehoses", key)) => self
-                        .reference(
-                            &Sp {
-                                v: key.to_string(),
-                                mark: w.mark,
-                            },
-                            "firehoses",
-                            "written firehose",
-                        )
+                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "firehoses", "written firehose")
                         .map(WriteTarget::Firehose),
                     Some(("streams", key)) => self
-                        .reference(
-                            &Sp {
-                                v: key.to_string(),
-                                mark: w.mark,
-                            },
-                            "streams",
-                            "written stream",
-                        )
+                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "streams", "written stream")
                         .map(WriteTarget::Stream),
                     _ => {
                         self.err(
@@ -1246,11 +967,7 @@ impl Builder<'_> {
     }
 
     fn trigger(&mut self, t: &RawTrigger) -> Trigger {
-        let stream = t
-            .stream
-            .as_ref()
-            .and_then(|s| self.reference(s, "streams", "trigger stream"))
-            .unwrap_or_default();
+        let stream = t.stream.as_ref().and_then(|s| self.reference(s, "streams", "trigger stream")).unwrap_or_default();
         let (bisect, retries, age) = match &t.on_failure {
             Some(o) => (
                 o.bisect.as_ref().is_some_and(|b| b.v),
@@ -1264,7 +981,15 @@ impl Builder<'_> {
                 ),
                 match &o.max_record_age_seconds {
                     Some(a) if a.v != -1 && !(60..=604_800).contains(&a.v) => {
-                        self.err(a.mark, "range", format!("on_failure.max_record_age_seconds must be -1 or between 60 and 604800; it is {}", a.v), None);
+                        self.err(
+                            a.mark,
+                            "range",
+                            format!(
+                                "on_failure.max_record_age_seconds must be -1 or between 60 and 604800; it is {}",
+                                a.v
+                            ),
+                            None,
+                        );
                         -1
                     }
                     Some(a) => a.v,
@@ -1283,41 +1008,18 @@ impl Builder<'_> {
                 "batch_size",
                 Some("a Kinesis trigger reads 1 to 10000 records per batch"),
             ),
-            batching_window_seconds: self.range(
-                &t.batching_window_seconds,
-                0,
-                300,
-                0,
-                "batching_window_seconds",
-                None,
-            ),
+            batching_window_seconds: self.range(&t.batching_window_seconds, 0, 300, 0, "batching_window_seconds", None),
             starting_position: self.choice(
                 &t.starting_position,
-                &[
-                    ("latest", StartingPosition::Latest),
-                    ("trim_horizon", StartingPosition::TrimHorizon),
-                ],
+                &[("latest", StartingPosition::Latest), ("trim_horizon", StartingPosition::TrimHorizon)],
                 StartingPosition::Latest,
                 "starting position (latest | trim_horizon)",
             ),
-            tumbling_window_seconds: t.tumbling_window_seconds.as_ref().map(|_| {
-                self.range(
-                    &t.tumbling_window_seconds,
-                    0,
-                    900,
-                    0,
-                    "tumbling_window_seconds",
-                    None,
-                )
-            }),
-            parallelization_factor: self.range(
-                &t.parallelization_factor,
-                1,
-                10,
-                1,
-                "parallelization_factor",
-                None,
-            ),
+            tumbling_window_seconds: t
+                .tumbling_window_seconds
+                .as_ref()
+                .map(|_| self.range(&t.tumbling_window_seconds, 0, 900, 0, "tumbling_window_seconds", None)),
+            parallelization_factor: self.range(&t.parallelization_factor, 1, 10, 1, "parallelization_factor", None),
             bisect_on_error: bisect,
             max_retries: retries,
             max_record_age_seconds: age,
@@ -1330,21 +1032,13 @@ impl Builder<'_> {
         for (k, r) in &raw.agents {
             let path = format!("agents.{}", k.v);
             let name = self.name_of("agents", &k.v);
-            self.generated_name(
-                "role",
-                format!("{name}-agent"),
-                k.mark,
-                path.clone(),
-                rules::role_name,
-            );
+            self.generated_name("role", format!("{name}-agent"), k.mark, path.clone(), rules::role_name);
             let instance_type = match &r.instance_type {
                 Some(t) => {
                     let ok = t.v.split_once('.').is_some_and(|(f, s)| {
                         !f.is_empty()
                             && !s.is_empty()
-                            && t.v.chars().all(|c| {
-                                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'
-                            })
+                            && t.v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
                     });
                     if !ok {
                         self.err(
@@ -1362,49 +1056,40 @@ impl Builder<'_> {
                 None => Ami::Al2023,
                 Some(a) if a.v == "al2023" => Ami::Al2023,
                 Some(a) => {
-                    let id_ok = a.v.strip_prefix("ami-").is_some_and(|h| {
-                        (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
-                    });
+                    let id_ok =
+                        a.v.strip_prefix("ami-")
+                            .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()));
                     if !id_ok {
-                        self.err(a.mark, "ami", format!("`{}` is neither `al2023` nor an AMI id", a.v), Some("write `al2023` for the latest Amazon Linux 2023, or `ami-0123456789abcdef0`".into()));
+                        self.err(
+                            a.mark,
+                            "ami",
+                            format!("`{}` is neither `al2023` nor an AMI id", a.v),
+                            Some("write `al2023` for the latest Amazon Linux 2023, or `ami-0123456789abcdef0`".into()),
+                        );
                     }
                     Ami::Id(a.v.clone())
                 }
             };
             let subnet = match &r.subnet {
                 None => SubnetChoice::Default,
-                Some(Sp {
-                    v: RawSubnet::Named(s),
-                    ..
-                }) if s.v == "default" => SubnetChoice::Default,
-                Some(Sp {
-                    v: RawSubnet::Named(s),
-                    ..
-                }) => {
-                    let id_ok = s.v.strip_prefix("subnet-").is_some_and(|h| {
-                        (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
-                    });
+                Some(Sp { v: RawSubnet::Named(s), .. }) if s.v == "default" => SubnetChoice::Default,
+                Some(Sp { v: RawSubnet::Named(s), .. }) => {
+                    let id_ok =
+                        s.v.strip_prefix("subnet-")
+                            .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()));
                     if !id_ok {
                         self.err(
                             s.mark,
                             "subnet",
-                            format!(
-                                "`{}` is not `default`, a subnet id, or `{{ network, tier }}`",
-                                s.v
-                            ),
+                            format!("`{}` is not `default`, a subnet id, or `{{ network, tier }}`", s.v),
                             Some("for example `subnet: { network: lab, tier: public }`".into()),
                         );
                     }
                     SubnetChoice::Id(s.v.clone())
                 }
-                Some(Sp {
-                    v: RawSubnet::Network { network, tier },
-                    ..
-                }) => {
-                    let network = network
-                        .as_ref()
-                        .and_then(|n| self.reference(n, "networks", "network"))
-                        .unwrap_or_default();
+                Some(Sp { v: RawSubnet::Network { network, tier }, .. }) => {
+                    let network =
+                        network.as_ref().and_then(|n| self.reference(n, "networks", "network")).unwrap_or_default();
                     let tier_v = self.choice(
                         tier,
                         &[("public", Tier::Public), ("private", Tier::Private)],
@@ -1423,37 +1108,24 @@ impl Builder<'_> {
                             self.err(mark, "private-subnet", format!("`{path}` is in a private subnet of `networks.{network}`, which has no NAT gateway: the agent could not reach Kinesis"), Some("use `tier: public`, or set `nat_gateway: true` on the network (billed by the hour)".into()));
                         }
                     }
-                    SubnetChoice::Network {
-                        network,
-                        tier: tier_v,
-                    }
+                    SubnetChoice::Network { network, tier: tier_v }
                 }
             };
             if r.flows.is_empty() && raw.agents.iter().any(|(a, _)| a.v == k.v) {
                 // Missing `flows` was reported while decoding; an empty list here.
-                if !self
-                    .diags
-                    .iter()
-                    .any(|d| d.mark == r.mark && d.rule == "missing-field")
-                {
+                if !self.diags.iter().any(|d| d.mark == r.mark && d.rule == "missing-field") {
                     self.err(
                         r.mark,
                         "flows",
                         format!("`{path}` has no flows"),
-                        Some(
-                            "add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`"
-                                .into(),
-                        ),
+                        Some("add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`".into()),
                     );
                 }
             }
             let mut flows = Vec::new();
             for f in &r.flows {
-                let stream = f
-                    .stream
-                    .as_ref()
-                    .and_then(|s| self.reference(s, "streams", "flow stream"))
-                    .unwrap_or_default();
+                let stream =
+                    f.stream.as_ref().and_then(|s| self.reference(s, "streams", "flow stream")).unwrap_or_default();
                 let partition_key = self.choice(
                     &f.partition_key,
                     &[("random", "RANDOM"), ("deterministic", "DETERMINISTIC")],
@@ -1462,10 +1134,7 @@ impl Builder<'_> {
                 );
                 let initial_position = self.choice(
                     &f.initial_position,
-                    &[
-                        ("start_of_file", InitialPosition::StartOfFile),
-                        ("end_of_file", InitialPosition::EndOfFile),
-                    ],
+                    &[("start_of_file", InitialPosition::StartOfFile), ("end_of_file", InitialPosition::EndOfFile)],
                     InitialPosition::StartOfFile,
                     "initial position (start_of_file | end_of_file)",
                 );
@@ -1478,14 +1147,8 @@ impl Builder<'_> {
                             Some("`csv_to_json: { fields: [a, b, c] }`".into()),
                         );
                     }
-                    let delimiter = c
-                        .delimiter
-                        .as_ref()
-                        .map_or(",".to_string(), |d| d.v.clone());
-                    CsvToJson {
-                        fields: c.fields.iter().map(|f| f.v.clone()).collect(),
-                        delimiter,
-                    }
+                    let delimiter = c.delimiter.as_ref().map_or(",".to_string(), |d| d.v.clone());
+                    CsvToJson { fields: c.fields.iter().map(|f| f.v.clone()).collect(), delimiter }
                 });
                 let file_pattern = f
                     .file_pattern
@@ -1519,30 +1182,14 @@ impl Builder<'_> {
                             c.mark,
                             "ssh-world",
                             "SSH from 0.0.0.0/0 opens the host to the whole internet",
-                            Some(
-                                "narrow the range, or set `allow_world: true` if you mean it"
-                                    .into(),
-                            ),
+                            Some("narrow the range, or set `allow_world: true` if you mean it".into()),
                         ),
                         Ok(_) => {}
                     }
                 }
-                Ssh {
-                    cidr,
-                    key_name: s.key_name.as_ref().map(|k| k.v.clone()),
-                }
+                Ssh { cidr, key_name: s.key_name.as_ref().map(|k| k.v.clone()) }
             });
-            out.insert(
-                k.v.clone(),
-                Agent {
-                    name,
-                    instance_type,
-                    ami,
-                    subnet,
-                    flows,
-                    ssh,
-                },
-            );
+            out.insert(k.v.clone(), Agent { name, instance_type, ami, subnet, flows, ssh });
         }
         out
     }
@@ -1560,18 +1207,10 @@ impl Builder<'_> {
                             c.mark,
                             "cidr",
                             format!("a network CIDR must be /16 to /24; `{}` is /{len}", c.v),
-                            Some(
-                                "subnets are carved out of it, one public and one private per zone"
-                                    .into(),
-                            ),
+                            Some("subnets are carved out of it, one public and one private per zone".into()),
                         ),
                         Ok(_) => {}
-                        Err(msg) => self.err(
-                            c.mark,
-                            "cidr",
-                            msg,
-                            Some("for example `10.20.0.0/16`".into()),
-                        ),
+                        Err(msg) => self.err(c.mark, "cidr", msg, Some("for example `10.20.0.0/16`".into())),
                     }
                     c.v.clone()
                 })
@@ -1593,14 +1232,7 @@ impl Builder<'_> {
     fn dashboards(&mut self, raw: &RawSpec) -> BTreeMap<String, Dashboard> {
         raw.dashboards
             .iter()
-            .map(|(k, _)| {
-                (
-                    k.v.clone(),
-                    Dashboard {
-                        name: self.name_of("dashboards", &k.v),
-                    },
-                )
-            })
+            .map(|(k, _)| (k.v.clone(), Dashboard { name: self.name_of("dashboards", &k.v) }))
             .collect()
     }
 
@@ -1615,12 +1247,7 @@ impl Builder<'_> {
                             || format!("use one of: {}", kinds.join(", ")),
                             |m| format!("did you mean `{m}`?"),
                         );
-                        self.err(
-                            kind.mark,
-                            "enum",
-                            format!("`{}` is not an alarm kind", kind.v),
-                            Some(hint),
-                        );
+                        self.err(kind.mark, "enum", format!("`{}` is not an alarm kind", kind.v), Some(hint));
                         continue;
                     }
                     kind.v.clone()
@@ -1631,21 +1258,17 @@ impl Builder<'_> {
                         k.mark,
                         "alarm-kind",
                         format!("alarm `{}` needs a `kind`", k.v),
-                        Some(format!(
-                            "set `kind:` to one of {}, or name the alarm after its kind",
-                            kinds.join(", ")
-                        )),
+                        Some(format!("set `kind:` to one of {}, or name the alarm after its kind", kinds.join(", "))),
                     );
                     continue;
                 }
             };
-            let target =
-                |b: &mut Self, field: &Option<S>, section: &str, what: &str| -> Option<String> {
-                    match field {
-                        Some(s) => b.reference(s, section, what),
-                        None => None,
-                    }
-                };
+            let target = |b: &mut Self, field: &Option<S>, section: &str, what: &str| -> Option<String> {
+                match field {
+                    Some(s) => b.reference(s, section, what),
+                    None => None,
+                }
+            };
             let kind = match kind_name.as_str() {
                 "iterator_age" => {
                     let max_ms = r.max_ms.as_ref().map_or(60_000, |m| m.v);
@@ -1655,73 +1278,52 @@ impl Builder<'_> {
                         (None, Some(_)) => target(self, &r.function, "functions", "alarm function")
                             .map(|function| AlarmKind::FunctionIteratorAge { function, max_ms }),
                         _ => {
-                            self.err(r.mark, "alarm-target", format!("`alarms.{}` watches iterator age: give exactly one of `stream` or `function`", k.v), None);
-                            None
-                        }
-                    }
-                }
-                "delivery_freshness" => {
-                    match &r.firehose {
-                        Some(_) => target(self, &r.firehose, "firehoses", "alarm firehose").map(
-                            |firehose| AlarmKind::DeliveryFreshness {
-                                firehose,
-                                max_seconds: r.max_seconds.as_ref().map_or(900, |m| m.v),
-                            },
-                        ),
-                        None => {
                             self.err(
                                 r.mark,
                                 "alarm-target",
-                                format!("`alarms.{}` needs `firehose`", k.v),
+                                format!(
+                                    "`alarms.{}` watches iterator age: give exactly one of `stream` or `function`",
+                                    k.v
+                                ),
                                 None,
                             );
                             None
                         }
                     }
                 }
-                _ => {
-                    match &r.function {
-                        Some(_) => target(self, &r.function, "functions", "alarm function").map(
-                            |function| AlarmKind::FunctionErrors {
-                                function,
-                                max_errors: r.max_errors.as_ref().map_or(0, |m| m.v),
-                            },
-                        ),
-                        None => {
-                            self.err(
-                                r.mark,
-                                "alarm-target",
-                                format!("`alarms.{}` needs `function`", k.v),
-                                None,
-                            );
-                            None
+                "delivery_freshness" => match &r.firehose {
+                    Some(_) => target(self, &r.firehose, "firehoses", "alarm firehose").map(|firehose| {
+                        AlarmKind::DeliveryFreshness {
+                            firehose,
+                            max_seconds: r.max_seconds.as_ref().map_or(900, |m| m.v),
                         }
+                    }),
+                    None => {
+                        self.err(r.mark, "alarm-target", format!("`alarms.{}` needs `firehose`", k.v), None);
+                        None
                     }
-                }
+                },
+                _ => match &r.function {
+                    Some(_) => target(self, &r.function, "functions", "alarm function").map(|function| {
+                        AlarmKind::FunctionErrors { function, max_errors: r.max_errors.as_ref().map_or(0, |m| m.v) }
+                    }),
+                    None => {
+                        self.err(r.mark, "alarm-target", format!("`alarms.{}` needs `function`", k.v), None);
+                        None
+                    }
+                },
             };
-            let period_seconds =
-                self.range(&r.period_seconds, 10, 86_400, 60, "period_seconds", None);
+            let period_seconds = self.range(&r.period_seconds, 10, 86_400, 60, "period_seconds", None);
             if let Some(p) = &r.period_seconds {
                 if p.v > 60 && p.v % 60 != 0 || p.v < 60 && ![10, 30].contains(&p.v) {
-                    self.err(
-                        p.mark,
-                        "range",
-                        "an alarm period must be 10, 30, or a multiple of 60 seconds",
-                        None,
-                    );
+                    self.err(p.mark, "range", "an alarm period must be 10, 30, or a multiple of 60 seconds", None);
                 }
             }
-            let evaluation_periods =
-                self.range(&r.evaluation_periods, 1, 100, 1, "evaluation_periods", None);
+            let evaluation_periods = self.range(&r.evaluation_periods, 1, 100, 1, "evaluation_periods", None);
             if let Some(kind) = kind {
                 out.insert(
                     k.v.clone(),
-                    Alarm {
-                        name: self.name_of("alarms", &k.v),
-                        kind,
-                        period_seconds,
-                        evaluation_periods,
-                    },
+                    Alarm { name: self.name_of("alarms", &k.v), kind, period_seconds, evaluation_periods },
                 );
             }
         }
@@ -1795,10 +1397,7 @@ impl Builder<'_> {
                     self.err(
                         entry.1,
                         "duplicate-name",
-                        format!(
-                            "{ns} name `{}` of `{}` is already used by `{}`",
-                            entry.0, entry.2, first.2
-                        ),
+                        format!("{ns} name `{}` of `{}` is already used by `{}`", entry.0, entry.2, first.2),
                         Some("give one of them another `name:`".into()),
                     );
                 } else {
@@ -1841,12 +1440,6 @@ fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }

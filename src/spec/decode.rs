@@ -18,11 +18,7 @@ impl Decoder {
     }
 
     fn type_error(&mut self, node: &Node, expected: &str) {
-        self.error(Diagnostic::new(
-            node.mark,
-            "type",
-            format!("expected {expected}, found {}", node.kind()),
-        ));
+        self.error(Diagnostic::new(node.mark, "type", format!("expected {expected}, found {}", node.kind())));
     }
 }
 
@@ -61,10 +57,7 @@ impl Decode for String {
 impl Decode for bool {
     fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
         match &node.value {
-            Value::Scalar {
-                text,
-                quoted: false,
-            } if text == "true" || text == "false" => Some(text == "true"),
+            Value::Scalar { text, quoted: false } if text == "true" || text == "false" => Some(text == "true"),
             _ => {
                 d.type_error(node, "a boolean (true or false)");
                 None
@@ -100,11 +93,7 @@ decode_int!(i64, u32, u64);
 
 impl Decode for f64 {
     fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
-        if let Value::Scalar {
-            text,
-            quoted: false,
-        } = &node.value
-        {
+        if let Value::Scalar { text, quoted: false } = &node.value {
             if let Ok(n) = text.parse::<f64>() {
                 return Some(n);
             }
@@ -143,15 +132,8 @@ impl<T: Decode> Decode for Entries<T> {
             };
             if let Some((first, _)) = out.iter().find(|(f, _)| f.v == key.v) {
                 d.error(
-                    Diagnostic::new(
-                        key.mark,
-                        "duplicate-key",
-                        format!("key `{}` is defined twice", key.v),
-                    )
-                    .hint(format!(
-                        "the first definition is at line {}",
-                        first.mark.line
-                    )),
+                    Diagnostic::new(key.mark, "duplicate-key", format!("key `{}` is defined twice", key.v))
+                        .hint(format!("the first definition is at line {}", first.mark.line)),
                 );
                 continue;
             }
@@ -186,13 +168,7 @@ impl<'n, 'd> MapReader<'n, 'd> {
                 return None;
             }
         };
-        Some(MapReader {
-            mark: node.mark,
-            entries,
-            d,
-            known: Vec::new(),
-            what: what.into(),
-        })
+        Some(MapReader { mark: node.mark, entries, d, known: Vec::new(), what: what.into() })
     }
 
     pub fn decoder(&mut self) -> &mut Decoder {
@@ -201,9 +177,7 @@ impl<'n, 'd> MapReader<'n, 'd> {
 
     fn find(&mut self, key: &'static str) -> Option<&'n (Node, Node)> {
         self.known.push(key);
-        self.entries
-            .iter()
-            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key))
+        self.entries.iter().find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key))
     }
 
     /// The value at `key`; absent or null is `None` without an error.
@@ -217,9 +191,7 @@ impl<'n, 'd> MapReader<'n, 'd> {
 
     /// The node at `key`, for values decoded by hand.
     pub fn node(&mut self, key: &'static str) -> Option<&'n Node> {
-        self.find(key)
-            .map(|(_, v)| v)
-            .filter(|v| v.value != Value::Null)
+        self.find(key).map(|(_, v)| v).filter(|v| v.value != Value::Null)
     }
 
     /// The value at `key`; absent is a `missing-field` error.
@@ -227,12 +199,8 @@ impl<'n, 'd> MapReader<'n, 'd> {
         if self.find(key).is_none_or(|(_, v)| v.value == Value::Null) {
             let what = self.what.clone();
             self.d.error(
-                Diagnostic::new(
-                    self.mark,
-                    "missing-field",
-                    format!("missing required field `{key}` in `{what}`"),
-                )
-                .hint(format!("add `{key}: ...` to `{what}`")),
+                Diagnostic::new(self.mark, "missing-field", format!("missing required field `{key}` in `{what}`"))
+                    .hint(format!("add `{key}: ...` to `{what}`")),
             );
             return None;
         }
@@ -249,22 +217,11 @@ impl<'n, 'd> MapReader<'n, 'd> {
             if self.known.contains(&text.as_str()) {
                 continue;
             }
-            let place = if self.what.is_empty() {
-                "the top level".to_string()
-            } else {
-                format!("`{}`", self.what)
-            };
-            let mut diag = Diagnostic::new(
-                k.mark,
-                "unknown-key",
-                format!("unknown key `{text}` in {place}"),
-            );
+            let place = if self.what.is_empty() { "the top level".to_string() } else { format!("`{}`", self.what) };
+            let mut diag = Diagnostic::new(k.mark, "unknown-key", format!("unknown key `{text}` in {place}"));
             diag = match did_you_mean(text, self.known.iter().copied()) {
                 Some(m) => diag.hint(format!("did you mean `{m}`?")),
-                None => diag.hint(format!(
-                    "the keys allowed here are: {}",
-                    self.known.join(", ")
-                )),
+                None => diag.hint(format!("the keys allowed here are: {}", self.known.join(", "))),
             };
             self.d.error(diag);
         }
@@ -285,11 +242,7 @@ mod tests {
         let interval: Option<u32> = m.opt("interval");
         m.finish();
         assert_eq!((size, interval), (None, None));
-        let rules: Vec<_> = d
-            .diags
-            .iter()
-            .map(|x| (x.rule, x.mark.line, x.mark.col))
-            .collect();
+        let rules: Vec<_> = d.diags.iter().map(|x| (x.rule, x.mark.line, x.mark.col)).collect();
         assert_eq!(rules, vec![("type", 1, 10), ("unknown-key", 2, 1)]);
         assert_eq!(d.diags[1].hint.as_deref(), Some("did you mean `interval`?"));
     }

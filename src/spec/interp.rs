@@ -127,13 +127,7 @@ fn resolve(expr: &str, ctx: &Context, out: &mut Interpolated) -> Result<(), Inte
     Ok(())
 }
 
-fn resolve_ref(
-    section: &str,
-    key: &str,
-    attr: &str,
-    ctx: &Context,
-    out: &mut Interpolated,
-) -> Result<(), InterpError> {
+fn resolve_ref(section: &str, key: &str, attr: &str, ctx: &Context, out: &mut Interpolated) -> Result<(), InterpError> {
     let Some(table) = ctx.refs else {
         return Err(InterpError {
             rule: "interpolation",
@@ -141,24 +135,16 @@ fn resolve_ref(
             hint: Some("names and tags may use ${pipeline}, ${env}, ${region}, ${account} and ${var.NAME}, not other resources".into()),
         });
     };
-    let r = Ref {
-        section: section.to_string(),
-        key: key.to_string(),
-    };
+    let r = Ref { section: section.to_string(), key: key.to_string() };
     let Some((name, arn)) = table.get(&r) else {
-        let keys = table
-            .keys()
-            .filter(|k| k.section == section)
-            .map(|k| k.key.as_str());
+        let keys = table.keys().filter(|k| k.section == section).map(|k| k.key.as_str());
         let hint = match did_you_mean(key, keys) {
             Some(m) => format!("did you mean `{section}.{m}`?"),
             None => format!("define `{key}` under `{section}:`"),
         };
         return Err(InterpError {
             rule: "undefined-reference",
-            message: format!(
-                "`${{{section}.{key}.{attr}}}` refers to `{section}.{key}`, which is not defined"
-            ),
+            message: format!("`${{{section}.{key}.{attr}}}` refers to `{section}.{key}`, which is not defined"),
             hint: Some(hint),
         });
     };
@@ -191,24 +177,13 @@ mod tests {
     use super::*;
 
     fn ctx<'a>(vars: &'a BTreeMap<String, String>, refs: Option<&'a RefTable>) -> Context<'a> {
-        Context {
-            pipeline: "taxi",
-            env: "pr-1",
-            region: Some("us-west-2"),
-            account: None,
-            vars,
-            refs,
-        }
+        Context { pipeline: "taxi", env: "pr-1", region: Some("us-west-2"), account: None, vars, refs }
     }
 
     #[test]
     fn builtins_and_vars() {
         let vars = BTreeMap::from([("team".to_string(), "data".to_string())]);
-        let got = interpolate(
-            "${pipeline}-${env}-${var.team}-${region}-${account}",
-            &ctx(&vars, None),
-        )
-        .unwrap();
+        let got = interpolate("${pipeline}-${env}-${var.team}-${region}-${account}", &ctx(&vars, None)).unwrap();
         assert_eq!(got.text, "taxi-pr-1-data-us-west-2-${account}");
         assert!(got.refs.is_empty());
     }
@@ -216,26 +191,16 @@ mod tests {
     #[test]
     fn escaped_dollar_is_literal() {
         let vars = BTreeMap::new();
-        assert_eq!(
-            interpolate("a$${b}c", &ctx(&vars, None)).unwrap().text,
-            "a${b}c"
-        );
+        assert_eq!(interpolate("a$${b}c", &ctx(&vars, None)).unwrap().text, "a${b}c");
     }
 
     #[test]
     fn references_resolve_and_are_recorded() {
         let vars = BTreeMap::new();
         let mut refs = RefTable::new();
-        let r = Ref {
-            section: "firehoses".into(),
-            key: "to-lake".into(),
-        };
+        let r = Ref { section: "firehoses".into(), key: "to-lake".into() };
         refs.insert(r.clone(), ("taxi-to-lake".into(), Some("arn:x".into())));
-        let got = interpolate(
-            "${firehoses.to-lake.name}|${firehoses.to-lake.arn}",
-            &ctx(&vars, Some(&refs)),
-        )
-        .unwrap();
+        let got = interpolate("${firehoses.to-lake.name}|${firehoses.to-lake.arn}", &ctx(&vars, Some(&refs))).unwrap();
         assert_eq!(got.text, "taxi-to-lake|arn:x");
         assert_eq!(got.refs, vec![r.clone(), r]);
     }
@@ -245,23 +210,11 @@ mod tests {
         let vars = BTreeMap::new();
         let refs = RefTable::new();
         let c = ctx(&vars, Some(&refs));
-        assert_eq!(
-            interpolate("${var.x}", &c).unwrap_err().rule,
-            "unknown-variable"
-        );
-        assert_eq!(
-            interpolate("${pipelin}", &c).unwrap_err().hint.unwrap(),
-            "did you mean `pipeline`?"
-        );
-        assert_eq!(
-            interpolate("${streams.x.name}", &c).unwrap_err().rule,
-            "undefined-reference"
-        );
+        assert_eq!(interpolate("${var.x}", &c).unwrap_err().rule, "unknown-variable");
+        assert_eq!(interpolate("${pipelin}", &c).unwrap_err().hint.unwrap(), "did you mean `pipeline`?");
+        assert_eq!(interpolate("${streams.x.name}", &c).unwrap_err().rule, "undefined-reference");
         assert_eq!(interpolate("${env", &c).unwrap_err().rule, "interpolation");
         let no_refs = ctx(&vars, None);
-        assert_eq!(
-            interpolate("${streams.x.name}", &no_refs).unwrap_err().rule,
-            "interpolation"
-        );
+        assert_eq!(interpolate("${streams.x.name}", &no_refs).unwrap_err().rule, "interpolation");
     }
 }

@@ -39,10 +39,7 @@ fn section<T>(
         d.error(Diagnostic::new(
             node.mark,
             "type",
-            format!(
-                "expected a mapping of names to resources, found {}",
-                node.kind()
-            ),
+            format!("expected a mapping of names to resources, found {}", node.kind()),
         ));
         return Vec::new();
     };
@@ -54,12 +51,8 @@ fn section<T>(
         if let Some((first, _)) = out.iter().find(|(f, _)| f.v == name.v) {
             let first_line = first.mark.line;
             d.error(
-                Diagnostic::new(
-                    name.mark,
-                    "duplicate-key",
-                    format!("`{key}.{}` is defined twice", name.v),
-                )
-                .hint(format!("the first definition is at line {first_line}")),
+                Diagnostic::new(name.mark, "duplicate-key", format!("`{key}.{}` is defined twice", name.v))
+                    .hint(format!("the first definition is at line {first_line}")),
             );
             continue;
         }
@@ -73,10 +66,7 @@ fn section<T>(
 
 impl RawSpec {
     pub fn decode(root: &Node, d: &mut Decoder) -> RawSpec {
-        let mut spec = RawSpec {
-            mark: root.mark,
-            ..RawSpec::default()
-        };
+        let mut spec = RawSpec { mark: root.mark, ..RawSpec::default() };
         if root.value == Value::Null {
             d.error(
                 Diagnostic::new(root.mark, "missing-field", "the spec is empty")
@@ -120,11 +110,7 @@ pub struct RawBucket {
 impl RawBucket {
     fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
         let mut m = MapReader::open(n, d, path)?;
-        let r = RawBucket {
-            mark: m.mark,
-            name: m.opt("name"),
-            on_destroy: m.opt("on_destroy"),
-        };
+        let r = RawBucket { mark: m.mark, name: m.opt("name"), on_destroy: m.opt("on_destroy") };
         m.finish();
         Some(r)
     }
@@ -166,11 +152,7 @@ pub struct RawDatabase {
 impl RawDatabase {
     fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
         let mut m = MapReader::open(n, d, path)?;
-        let r = RawDatabase {
-            mark: m.mark,
-            name: m.opt("name"),
-            description: m.opt("description"),
-        };
+        let r = RawDatabase { mark: m.mark, name: m.opt("name"), description: m.opt("description") };
         m.finish();
         Some(r)
     }
@@ -200,11 +182,7 @@ impl RawTable {
         let mut m = MapReader::open(n, d, path)?;
         let location = m.node("location").and_then(|l| {
             let mut lm = MapReader::open(l, m.decoder(), format!("{path}.location"))?;
-            let r = RawLocation {
-                mark: lm.mark,
-                bucket: lm.req("bucket"),
-                prefix: lm.opt("prefix"),
-            };
+            let r = RawLocation { mark: lm.mark, bucket: lm.req("bucket"), prefix: lm.opt("prefix") };
             lm.finish();
             Some(r)
         });
@@ -288,14 +266,8 @@ impl RawFirehose {
                 }
                 _ => {
                     m.decoder().error(
-                        Diagnostic::new(
-                            s.mark,
-                            "type",
-                            "`source` must be `direct` or `{ stream: <key> }`",
-                        )
-                        .hint(
-                            "write `source: direct` for Direct PUT, or `source: { stream: trips }`",
-                        ),
+                        Diagnostic::new(s.mark, "type", "`source` must be `direct` or `{ stream: <key> }`")
+                            .hint("write `source: direct` for Direct PUT, or `source: { stream: trips }`"),
                     );
                     None
                 }
@@ -305,12 +277,8 @@ impl RawFirehose {
         if source.is_none() && m.node("source").is_none() {
             let mark = m.mark;
             m.decoder().error(
-                Diagnostic::new(
-                    mark,
-                    "missing-field",
-                    format!("missing required field `source` in `{path}`"),
-                )
-                .hint("write `source: direct` for Direct PUT, or `source: { stream: <key> }`"),
+                Diagnostic::new(mark, "missing-field", format!("missing required field `source` in `{path}`"))
+                    .hint("write `source: direct` for Direct PUT, or `source: { stream: <key> }`"),
             );
         }
         let destination = match m.node("destination") {
@@ -331,13 +299,7 @@ impl RawFirehose {
             pm.finish();
             f
         });
-        let r = RawFirehose {
-            mark: m.mark,
-            name: m.opt("name"),
-            source,
-            destination,
-            processor,
-        };
+        let r = RawFirehose { mark: m.mark, name: m.opt("name"), source, destination, processor };
         m.finish();
         Some(r)
     }
@@ -348,11 +310,8 @@ impl RawDestination {
         let mut m = MapReader::open(n, d, path)?;
         let buffer = m.node("buffer").and_then(|b| {
             let mut bm = MapReader::open(b, m.decoder(), format!("{path}.buffer"))?;
-            let r = RawBuffer {
-                mark: bm.mark,
-                size_mb: bm.opt("size_mb"),
-                interval_seconds: bm.opt("interval_seconds"),
-            };
+            let r =
+                RawBuffer { mark: bm.mark, size_mb: bm.opt("size_mb"), interval_seconds: bm.opt("interval_seconds") };
             bm.finish();
             Some(r)
         });
@@ -425,8 +384,7 @@ impl RawFunction {
         let trigger = m.node("trigger").and_then(|t| {
             let mut tm = MapReader::open(t, m.decoder(), format!("{path}.trigger"))?;
             let on_failure = tm.node("on_failure").and_then(|o| {
-                let mut om =
-                    MapReader::open(o, tm.decoder(), format!("{path}.trigger.on_failure"))?;
+                let mut om = MapReader::open(o, tm.decoder(), format!("{path}.trigger.on_failure"))?;
                 let r = RawOnFailure {
                     mark: om.mark,
                     bisect: om.opt("bisect"),
@@ -522,10 +480,7 @@ impl RawAgent {
                 Value::Scalar { .. } => S::decode(s, m.decoder()).map(RawSubnet::Named),
                 _ => {
                     let mut sm = MapReader::open(s, m.decoder(), format!("{path}.subnet"))?;
-                    let r = RawSubnet::Network {
-                        network: sm.req("network"),
-                        tier: sm.opt("tier"),
-                    };
+                    let r = RawSubnet::Network { network: sm.req("network"), tier: sm.opt("tier") };
                     sm.finish();
                     Some(r)
                 }
@@ -541,8 +496,7 @@ impl RawAgent {
                         continue;
                     };
                     let csv = fm.node("csv_to_json").and_then(|c| {
-                        let mut cm =
-                            MapReader::open(c, fm.decoder(), format!("{fpath}.csv_to_json"))?;
+                        let mut cm = MapReader::open(c, fm.decoder(), format!("{fpath}.csv_to_json"))?;
                         let r = RawCsv {
                             mark: cm.mark,
                             fields: cm.req("fields").unwrap_or_default(),
@@ -573,12 +527,8 @@ impl RawAgent {
             None => {
                 let mark = m.mark;
                 m.decoder().error(
-                    Diagnostic::new(
-                        mark,
-                        "missing-field",
-                        format!("missing required field `flows` in `{path}`"),
-                    )
-                    .hint("an agent needs at least one flow: `{ file_pattern, stream }`"),
+                    Diagnostic::new(mark, "missing-field", format!("missing required field `flows` in `{path}`"))
+                        .hint("an agent needs at least one flow: `{ file_pattern, stream }`"),
                 );
             }
         }
@@ -642,10 +592,7 @@ pub struct RawDashboard {
 impl RawDashboard {
     fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
         let mut m = MapReader::open(n, d, path)?;
-        let r = RawDashboard {
-            mark: m.mark,
-            name: m.opt("name"),
-        };
+        let r = RawDashboard { mark: m.mark, name: m.opt("name") };
         m.finish();
         Some(r)
     }

@@ -4,23 +4,19 @@
 /// Stand-ins for `${account}` / `${region}` while they are unknown, so names
 /// can still be checked for length and characters offline.
 pub fn with_sample_placeholders(name: &str) -> String {
-    name.replace("${account}", "123456789012")
-        .replace("${region}", "ap-southeast-2")
+    name.replace("${account}", "123456789012").replace("${region}", "ap-southeast-2")
 }
 
 fn chars_ok(s: &str, extra: &str, lower_only: bool) -> bool {
     s.chars().all(|c| {
-        (c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
-            || (!lower_only && c.is_ascii_uppercase())
+        (c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c)) || (!lower_only && c.is_ascii_uppercase())
     })
 }
 
 fn length(s: &str, what: &str, min: usize, max: usize) -> Result<(), String> {
     let n = s.chars().count();
     if n < min || n > max {
-        return Err(format!(
-            "{what} must be {min} to {max} characters long; `{s}` has {n}"
-        ));
+        return Err(format!("{what} must be {min} to {max} characters long; `{s}` has {n}"));
     }
     Ok(())
 }
@@ -38,9 +34,7 @@ pub fn pipeline_name(s: &str) -> Result<(), String> {
 pub fn env_name(s: &str) -> Result<(), String> {
     length(s, "an env name", 1, 32)?;
     if !chars_ok(s, "-", true) || s.starts_with('-') || s.ends_with('-') {
-        return Err(format!(
-            "an env name may hold only lower-case letters, digits and inner hyphens; `{s}` does not"
-        ));
+        return Err(format!("an env name may hold only lower-case letters, digits and inner hyphens; `{s}` does not"));
     }
     Ok(())
 }
@@ -60,25 +54,17 @@ pub fn resource_key(s: &str) -> Result<(), String> {
 pub fn bucket_name(s: &str) -> Result<(), String> {
     length(s, "an S3 bucket name", 3, 63)?;
     if !chars_ok(s, "-.", true) {
-        return Err(format!(
-            "an S3 bucket name may hold only lower-case letters, digits, `.` and `-`; `{s}` does not"
-        ));
+        return Err(format!("an S3 bucket name may hold only lower-case letters, digits, `.` and `-`; `{s}` does not"));
     }
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !alnum(s.chars().next()) || !alnum(s.chars().last()) {
-        return Err(format!(
-            "an S3 bucket name must begin and end with a letter or digit; `{s}` does not"
-        ));
+        return Err(format!("an S3 bucket name must begin and end with a letter or digit; `{s}` does not"));
     }
     if s.contains("..") || s.contains(".-") || s.contains("-.") {
-        return Err(format!(
-            "an S3 bucket name must not hold `..`, `.-` or `-.`; `{s}` does"
-        ));
+        return Err(format!("an S3 bucket name must not hold `..`, `.-` or `-.`; `{s}` does"));
     }
     if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return Err(format!(
-            "an S3 bucket name must not look like an IP address; `{s}` does"
-        ));
+        return Err(format!("an S3 bucket name must not look like an IP address; `{s}` does"));
     }
     for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if s.starts_with(prefix) {
@@ -96,9 +82,7 @@ pub fn bucket_name(s: &str) -> Result<(), String> {
 pub fn stream_name(s: &str) -> Result<(), String> {
     length(s, "a Kinesis stream name", 1, 128)?;
     if !chars_ok(s, "_.-", false) {
-        return Err(format!(
-            "a Kinesis stream name may hold only letters, digits, `_`, `.` and `-`; `{s}` does not"
-        ));
+        return Err(format!("a Kinesis stream name may hold only letters, digits, `_`, `.` and `-`; `{s}` does not"));
     }
     Ok(())
 }
@@ -106,9 +90,7 @@ pub fn stream_name(s: &str) -> Result<(), String> {
 pub fn firehose_name(s: &str) -> Result<(), String> {
     length(s, "a Firehose stream name", 1, 64)?;
     if !chars_ok(s, "_.-", false) {
-        return Err(format!(
-            "a Firehose stream name may hold only letters, digits, `_`, `.` and `-`; `{s}` does not"
-        ));
+        return Err(format!("a Firehose stream name may hold only letters, digits, `_`, `.` and `-`; `{s}` does not"));
     }
     Ok(())
 }
@@ -116,9 +98,7 @@ pub fn firehose_name(s: &str) -> Result<(), String> {
 pub fn function_name(s: &str) -> Result<(), String> {
     length(s, "a Lambda function name", 1, 64)?;
     if !chars_ok(s, "_-", false) {
-        return Err(format!(
-            "a Lambda function name may hold only letters, digits, `_` and `-`; `{s}` does not"
-        ));
+        return Err(format!("a Lambda function name may hold only letters, digits, `_` and `-`; `{s}` does not"));
     }
     Ok(())
 }
@@ -138,9 +118,7 @@ pub fn glue_name(s: &str) -> Result<(), String> {
 pub fn role_name(s: &str) -> Result<(), String> {
     length(s, "an IAM role name", 1, 64)?;
     if !chars_ok(s, "+=,.@_-", false) {
-        return Err(format!(
-            "an IAM role name may hold only letters, digits and `+=,.@_-`; `{s}` does not"
-        ));
+        return Err(format!("an IAM role name may hold only letters, digits and `+=,.@_-`; `{s}` does not"));
     }
     Ok(())
 }
@@ -148,9 +126,7 @@ pub fn role_name(s: &str) -> Result<(), String> {
 pub fn dashboard_name(s: &str) -> Result<(), String> {
     length(s, "a CloudWatch dashboard name", 1, 255)?;
     if !chars_ok(s, "_-", false) {
-        return Err(format!(
-            "a CloudWatch dashboard name may hold only letters, digits, `_` and `-`; `{s}` does not"
-        ));
+        return Err(format!("a CloudWatch dashboard name may hold only letters, digits, `_` and `-`; `{s}` does not"));
     }
     Ok(())
 }
@@ -158,9 +134,7 @@ pub fn dashboard_name(s: &str) -> Result<(), String> {
 pub fn log_group_name(s: &str) -> Result<(), String> {
     length(s, "a CloudWatch Logs group name", 1, 512)?;
     if !chars_ok(s, "._-/#", false) {
-        return Err(format!(
-            "a CloudWatch Logs group name may hold only letters, digits and `._-/#`; `{s}` does not"
-        ));
+        return Err(format!("a CloudWatch Logs group name may hold only letters, digits and `._-/#`; `{s}` does not"));
     }
     Ok(())
 }
@@ -182,21 +156,14 @@ pub fn ipv4_cidr(s: &str) -> Result<u8, String> {
     let bad = || format!("`{s}` is not an IPv4 CIDR block like 10.20.0.0/16");
     let (addr, len) = s.split_once('/').ok_or_else(bad)?;
     let len: u8 = len.parse().map_err(|_| bad())?;
-    let octets: Vec<u8> = addr
-        .split('.')
-        .map(|o| o.parse::<u8>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
+    let octets: Vec<u8> = addr.split('.').map(|o| o.parse::<u8>()).collect::<Result<_, _>>().map_err(|_| bad())?;
     if octets.len() != 4 || len > 32 {
         return Err(bad());
     }
     let ip = u32::from_be_bytes([octets[0], octets[1], octets[2], octets[3]]);
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     if ip & !mask != 0 {
-        return Err(format!(
-            "`{s}` has host bits set; the network address is {}",
-            std::net::Ipv4Addr::from(ip & mask)
-        ));
+        return Err(format!("`{s}` has host bits set; the network address is {}", std::net::Ipv4Addr::from(ip & mask)));
     }
     Ok(len)
 }
@@ -206,10 +173,7 @@ pub fn ipv4_cidr(s: &str) -> Result<u8, String> {
 /// `struct<name:T,...>`.
 pub fn hive_type(s: &str) -> Result<(), String> {
     let t = s.trim().to_ascii_lowercase();
-    let mut p = HiveParser {
-        s: t.as_bytes(),
-        i: 0,
-    };
+    let mut p = HiveParser { s: t.as_bytes(), i: 0 };
     if p.ty() && p.i == p.s.len() {
         Ok(())
     } else {
@@ -240,9 +204,7 @@ impl HiveParser<'_> {
     fn word(&mut self) -> String {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len()
-            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
-        {
+        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
             self.i += 1;
         }
         String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
@@ -254,8 +216,8 @@ impl HiveParser<'_> {
     fn ty(&mut self) -> bool {
         let w = self.word();
         match w.as_str() {
-            "boolean" | "tinyint" | "smallint" | "int" | "integer" | "bigint" | "float"
-            | "double" | "string" | "date" | "timestamp" | "binary" => true,
+            "boolean" | "tinyint" | "smallint" | "int" | "integer" | "bigint" | "float" | "double" | "string"
+            | "date" | "timestamp" | "binary" => true,
             "decimal" => {
                 if self.eat(b'(') {
                     self.number() && (!self.eat(b',') || self.number()) && self.eat(b')')
@@ -313,13 +275,9 @@ pub fn prefix_expressions(prefix: &str) -> Result<Vec<(String, String)>, String>
     let mut rest = prefix;
     while let Some(start) = rest.find("!{") {
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("`!{{` without a closing `}}` in `{prefix}`"))?;
+        let end = after.find('}').ok_or_else(|| format!("`!{{` without a closing `}}` in `{prefix}`"))?;
         let expr = &after[..end];
-        let (ns, value) = expr
-            .split_once(':')
-            .ok_or_else(|| format!("`!{{{expr}}}` is not `!{{namespace:value}}`"))?;
+        let (ns, value) = expr.split_once(':').ok_or_else(|| format!("`!{{{expr}}}` is not `!{{namespace:value}}`"))?;
         out.push((ns.trim().to_string(), value.trim().to_string()));
         rest = &after[end + 1..];
     }
@@ -380,15 +338,7 @@ mod tests {
         ] {
             assert!(hive_type(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "text",
-            "varchar",
-            "array<>",
-            "map<string>",
-            "struct<a>",
-            "int8",
-            "bigint)",
-        ] {
+        for bad in ["text", "varchar", "array<>", "map<string>", "struct<a>", "int8", "bigint)"] {
             assert!(hive_type(bad).is_err(), "{bad}");
         }
     }
@@ -404,13 +354,7 @@ mod tests {
     #[test]
     fn prefix_expressions_are_split() {
         let got = prefix_expressions("a/!{timestamp:yyyy}/!{firehose:error-output-type}/").unwrap();
-        assert_eq!(
-            got,
-            vec![
-                ("timestamp".into(), "yyyy".into()),
-                ("firehose".into(), "error-output-type".into())
-            ]
-        );
+        assert_eq!(got, vec![("timestamp".into(), "yyyy".into()), ("firehose".into(), "error-output-type".into())]);
         assert!(prefix_expressions("a/!{timestamp").is_err());
     }
 }

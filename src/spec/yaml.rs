@@ -18,10 +18,7 @@ pub struct Mark {
 impl Mark {
     fn from_marker(m: Marker) -> Self {
         // yaml-rust2 counts lines from 1 and columns from 0.
-        Mark {
-            line: m.line(),
-            col: m.col() + 1,
-        }
+        Mark { line: m.line(), col: m.col() + 1 }
     }
 }
 
@@ -78,17 +75,13 @@ pub struct SyntaxError {
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
-        mark: Mark::from_marker(*e.marker()),
-        message: e.info().to_string(),
-    })?;
+    parser
+        .load(&mut builder, false)
+        .map_err(|e| SyntaxError { mark: Mark::from_marker(*e.marker()), message: e.info().to_string() })?;
     if let Some(err) = builder.error {
         return Err(err);
     }
-    Ok(builder.root.unwrap_or(Node {
-        mark: Mark { line: 1, col: 1 },
-        value: Value::Null,
-    }))
+    Ok(builder.root.unwrap_or(Node { mark: Mark { line: 1, col: 1 }, value: Value::Null }))
 }
 
 #[derive(Default)]
@@ -118,10 +111,7 @@ impl Builder {
         match &mut parent.value {
             Value::Seq(items) => items.push(node),
             Value::Map(entries) => {
-                let slot = self
-                    .pending_keys
-                    .last_mut()
-                    .expect("a mapping has a key slot");
+                let slot = self.pending_keys.last_mut().expect("a mapping has a key slot");
                 match slot.take() {
                     None => *slot = Some(node),
                     Some(key) => entries.push((key, node)),
@@ -138,29 +128,17 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
-                let is_null = !quoted
-                    && tag.is_none()
-                    && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL");
-                let value = if is_null {
-                    Value::Null
-                } else {
-                    Value::Scalar { text, quoted }
-                };
+                let is_null = !quoted && tag.is_none() && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL");
+                let value = if is_null { Value::Null } else { Value::Scalar { text, quoted } };
                 self.push_value(Node { mark, value }, anchor);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Node {
-                    mark,
-                    value: Value::Seq(Vec::new()),
-                });
+                self.stack.push(Node { mark, value: Value::Seq(Vec::new()) });
                 self.open_anchors.push(anchor);
                 self.pending_keys.push(None);
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Node {
-                    mark,
-                    value: Value::Map(Vec::new()),
-                });
+                self.stack.push(Node { mark, value: Value::Map(Vec::new()) });
                 self.open_anchors.push(anchor);
                 self.pending_keys.push(None);
             }
@@ -185,17 +163,10 @@ impl MarkedEventReceiver for Builder {
                     self.push_value(node, 0);
                 }
                 None => {
-                    self.error.get_or_insert(SyntaxError {
-                        mark,
-                        message: "alias to an unknown anchor".into(),
-                    });
+                    self.error.get_or_insert(SyntaxError { mark, message: "alias to an unknown anchor".into() });
                 }
             },
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd
-            | Event::Nothing => {}
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {}
         }
     }
 }
@@ -207,22 +178,12 @@ mod tests {
     #[test]
     fn keeps_positions_of_keys_and_values() {
         let doc = parse("a: 1\nb:\n  c: \"x\"\n  d: [1, 2]\n").unwrap();
-        let Value::Map(entries) = &doc.value else {
-            panic!("not a map")
-        };
+        let Value::Map(entries) = &doc.value else { panic!("not a map") };
         assert_eq!(entries[0].0.mark, Mark { line: 1, col: 1 });
         assert_eq!(entries[0].1.mark, Mark { line: 1, col: 4 });
-        let Value::Map(inner) = &entries[1].1.value else {
-            panic!("not a map")
-        };
+        let Value::Map(inner) = &entries[1].1.value else { panic!("not a map") };
         assert_eq!(inner[0].0.mark, Mark { line: 3, col: 3 });
-        assert_eq!(
-            inner[0].1.value,
-            Value::Scalar {
-                text: "x".into(),
-                quoted: true
-            }
-        );
+        assert_eq!(inner[0].1.value, Value::Scalar { text: "x".into(), quoted: true });
         assert_eq!(inner[1].1.mark, Mark { line: 4, col: 6 });
     }
 
@@ -242,9 +203,7 @@ mod tests {
     #[test]
     fn aliases_copy_the_anchored_node() {
         let doc = parse("a: &x {k: 1}\nb: *x\n").unwrap();
-        let Value::Map(entries) = &doc.value else {
-            panic!("not a map")
-        };
+        let Value::Map(entries) = &doc.value else { panic!("not a map") };
         assert_eq!(entries[1].1.kind(), "a mapping");
     }
 }

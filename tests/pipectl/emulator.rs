@@ -16,11 +16,7 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Option<Moto> {
         let bin = std::env::var("PIPECTL_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let spawned = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -35,16 +31,10 @@ impl Moto {
                 return None;
             }
         };
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
+        let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "moto did not start on port {port}"
-            );
+            assert!(start.elapsed() < Duration::from_secs(30), "moto did not start on port {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(moto)
@@ -58,28 +48,21 @@ impl Moto {
     /// SDK clients pointed at this emulator, for checks that do not go
     /// through pipectl's own read code.
     pub fn sdk(&self) -> Sdk {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let config = rt.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
                 .endpoint_url(&self.url)
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
+                .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
                 .load(),
         );
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 =
+            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
         Sdk {
             rt,
             s3,
             kinesis: aws_sdk_kinesis::Client::new(&config),
+            firehose: aws_sdk_firehose::Client::new(&config),
             glue: aws_sdk_glue::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
@@ -99,6 +82,7 @@ pub struct Sdk {
     pub rt: tokio::runtime::Runtime,
     pub s3: aws_sdk_s3::Client,
     pub kinesis: aws_sdk_kinesis::Client,
+    pub firehose: aws_sdk_firehose::Client,
     pub glue: aws_sdk_glue::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,

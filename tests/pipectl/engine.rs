@@ -43,106 +43,39 @@ fn spec_path(test: &str, text: &str) -> String {
 fn end_to_end_apply_replan_destroy() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("e2e", FULL);
-    let run = moto
-        .pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    let run = moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
     assert!(run.stdout.contains("Plan: 6 to create"), "{}", run.stdout);
 
     let sdk = moto.sdk();
     // Stream: shards, retention, KMS, tags.
-    let s = sdk
-        .run(
-            sdk.kinesis
-                .describe_stream_summary()
-                .stream_name("e2e-trips")
-                .send(),
-        )
-        .unwrap();
+    let s = sdk.run(sdk.kinesis.describe_stream_summary().stream_name("e2e-trips").send()).unwrap();
     let s = s.stream_description_summary().unwrap();
     assert_eq!((s.open_shard_count(), s.retention_period_hours()), (1, 48));
     assert_eq!(s.encryption_type().map(|e| e.as_str()), Some("KMS"));
-    let tags = sdk
-        .run(
-            sdk.kinesis
-                .list_tags_for_stream()
-                .stream_name("e2e-trips")
-                .send(),
-        )
-        .unwrap();
-    let tags: Vec<(String, String)> = tags
-        .tags()
-        .iter()
-        .map(|t| {
-            (
-                t.key().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    for t in [
-        ("pipectl:pipeline", "e2e"),
-        ("pipectl:env", "default"),
-        ("team", "data"),
-    ] {
-        assert!(
-            tags.contains(&(t.0.to_string(), t.1.to_string())),
-            "{tags:?}"
-        );
+    let tags = sdk.run(sdk.kinesis.list_tags_for_stream().stream_name("e2e-trips").send()).unwrap();
+    let tags: Vec<(String, String)> =
+        tags.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
+    for t in [("pipectl:pipeline", "e2e"), ("pipectl:env", "default"), ("team", "data")] {
+        assert!(tags.contains(&(t.0.to_string(), t.1.to_string())), "{tags:?}");
     }
-    let e = sdk
-        .run(
-            sdk.kinesis
-                .describe_stream_summary()
-                .stream_name("e2e-events")
-                .send(),
-        )
-        .unwrap();
+    let e = sdk.run(sdk.kinesis.describe_stream_summary().stream_name("e2e-events").send()).unwrap();
     assert_eq!(
-        e.stream_description_summary()
-            .unwrap()
-            .stream_mode_details()
-            .unwrap()
-            .stream_mode()
-            .as_str(),
+        e.stream_description_summary().unwrap().stream_mode_details().unwrap().stream_mode().as_str(),
         "ON_DEMAND"
     );
     // Bucket: public access fully blocked, default encryption, tags.
     let bucket = "e2e-lake-123456789012";
-    let pab = sdk
-        .run(sdk.s3.get_public_access_block().bucket(bucket).send())
-        .unwrap();
+    let pab = sdk.run(sdk.s3.get_public_access_block().bucket(bucket).send()).unwrap();
     let c = pab.public_access_block_configuration().unwrap();
     assert_eq!(
-        (
-            c.block_public_acls(),
-            c.ignore_public_acls(),
-            c.block_public_policy(),
-            c.restrict_public_buckets()
-        ),
+        (c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()),
         (Some(true), Some(true), Some(true), Some(true))
     );
-    let enc = sdk
-        .run(sdk.s3.get_bucket_encryption().bucket(bucket).send())
-        .unwrap();
+    let enc = sdk.run(sdk.s3.get_bucket_encryption().bucket(bucket).send()).unwrap();
     let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .unwrap()
-            .sse_algorithm()
-            .as_str(),
-        "AES256"
-    );
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
     // Glue: tagged database, Parquet table with its columns and partitions.
-    let t = sdk
-        .run(
-            sdk.glue
-                .get_table()
-                .database_name("e2e_db")
-                .name("t")
-                .send(),
-        )
-        .unwrap();
+    let t = sdk.run(sdk.glue.get_table().database_name("e2e_db").name("t").send()).unwrap();
     let t = t.table().unwrap();
     let sd = t.storage_descriptor().unwrap();
     assert_eq!(sd.location(), Some("s3://e2e-lake-123456789012/t/"));
@@ -154,89 +87,42 @@ fn end_to_end_apply_replan_destroy() {
     assert_eq!(cols, ["trip_id", "total_amount"]);
     assert_eq!(t.partition_keys()[0].name(), "year");
     // The record lists every resource.
-    let p = sdk
-        .run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send())
-        .unwrap();
-    let record: serde_json::Value =
-        serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
-    for a in [
-        "bucket.lake",
-        "stream.trips",
-        "stream.events",
-        "glue_database.db",
-        "glue_table.t",
-    ] {
+    let p = sdk.run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send()).unwrap();
+    let record: serde_json::Value = serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
+    for a in ["bucket.lake", "stream.trips", "stream.events", "glue_database.db", "glue_table.t"] {
         assert!(record["resources"][a].is_string(), "{a} not in {record}");
     }
 
     // A second plan has nothing to do; a second apply makes no change.
-    moto.pipectl(&["plan", &spec, "--detailed-exitcode"])
-        .run()
-        .expect_code(0);
-    let again = moto
-        .pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
+    let again = moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
     assert!(again.stdout.contains("No changes"), "{}", again.stdout);
 
     // Destroy removes everything, and the record last.
-    moto.pipectl(&["destroy", &spec, "--yes"])
-        .run()
-        .expect_code(0);
-    assert!(sdk
-        .run(
-            sdk.kinesis
-                .describe_stream_summary()
-                .stream_name("e2e-trips")
-                .send()
-        )
-        .is_err());
+    moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
+    assert!(sdk.run(sdk.kinesis.describe_stream_summary().stream_name("e2e-trips").send()).is_err());
     assert!(sdk.run(sdk.s3.head_bucket().bucket(bucket).send()).is_err());
-    assert!(sdk
-        .run(sdk.glue.get_database().name("e2e_db").send())
-        .is_err());
-    assert!(sdk
-        .run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send())
-        .is_err());
+    assert!(sdk.run(sdk.glue.get_database().name("e2e_db").send()).is_err());
+    assert!(sdk.run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send()).is_err());
     let streams = sdk.run(sdk.kinesis.list_streams().send()).unwrap();
-    assert!(
-        streams.stream_names().is_empty(),
-        "{:?}",
-        streams.stream_names()
-    );
+    assert!(streams.stream_names().is_empty(), "{:?}", streams.stream_names());
     // Destroying again finds nothing and succeeds.
-    moto.pipectl(&["destroy", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
 }
 
 #[test]
 fn in_place_updates_converge() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("update", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
     let changed = FULL
-        .replace(
-            "shards: 1, retention_hours: 48",
-            "shards: 2, retention_hours: 72, encryption: none",
-        )
-        .replace(
-            "mode: on_demand, encryption: none",
-            "mode: provisioned, shards: 1",
-        )
+        .replace("shards: 1, retention_hours: 48", "shards: 2, retention_hours: 72, encryption: none")
+        .replace("mode: on_demand, encryption: none", "mode: provisioned, shards: 1")
         .replace("team: data", "team: platform")
-        .replace(
-            "total_amount: double",
-            "total_amount: double, vendor: string",
-        )
+        .replace("total_amount: double", "total_amount: double, vendor: string")
         .replace("description: trips", "description: taxi trips");
     std::fs::write(&spec, changed).unwrap();
-    let plan = moto
-        .pipectl(&["plan", &spec, "--detailed-exitcode"])
-        .run()
-        .expect_code(2);
+    let plan = moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(2);
     for line in [
         "~ stream.trips",
         "shards: 1 -> 2",
@@ -248,61 +134,24 @@ fn in_place_updates_converge() {
         "~ glue_database.db",
         "~ bucket.lake",
     ] {
-        assert!(
-            plan.stdout.contains(line),
-            "{line} missing:\n{}",
-            plan.stdout
-        );
+        assert!(plan.stdout.contains(line), "{line} missing:\n{}", plan.stdout);
     }
-    assert!(
-        !plan.stdout.contains("-/+"),
-        "no replacement expected:\n{}",
-        plan.stdout
-    );
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
-    moto.pipectl(&["plan", &spec, "--detailed-exitcode"])
-        .run()
-        .expect_code(0);
+    assert!(!plan.stdout.contains("-/+"), "no replacement expected:\n{}", plan.stdout);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
     let sdk = moto.sdk();
-    let s = sdk
-        .run(
-            sdk.kinesis
-                .describe_stream_summary()
-                .stream_name("e2e-trips")
-                .send(),
-        )
-        .unwrap();
+    let s = sdk.run(sdk.kinesis.describe_stream_summary().stream_name("e2e-trips").send()).unwrap();
     let s = s.stream_description_summary().unwrap();
     assert_eq!((s.open_shard_count(), s.retention_period_hours()), (2, 72));
-    let t = sdk
-        .run(
-            sdk.glue
-                .get_table()
-                .database_name("e2e_db")
-                .name("t")
-                .send(),
-        )
-        .unwrap();
-    assert_eq!(
-        t.table()
-            .unwrap()
-            .storage_descriptor()
-            .unwrap()
-            .columns()
-            .len(),
-        3
-    );
+    let t = sdk.run(sdk.glue.get_table().database_name("e2e_db").name("t").send()).unwrap();
+    assert_eq!(t.table().unwrap().storage_descriptor().unwrap().columns().len(), 3);
 }
 
 #[test]
 fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("replace", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
     let changed = FULL
         .replace(
             "  trips: { shards: 1, retention_hours: 48 }\n",
@@ -312,31 +161,16 @@ fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
     std::fs::write(&spec, changed).unwrap();
     let plan = moto.pipectl(&["plan", &spec]).run().expect_code(0);
     assert!(plan.stdout.contains("-/+ stream.trips"), "{}", plan.stdout);
-    assert!(
-        plan.stdout.contains("name: e2e-trips -> e2e-trips-v2"),
-        "{}",
-        plan.stdout
-    );
+    assert!(plan.stdout.contains("name: e2e-trips -> e2e-trips-v2"), "{}", plan.stdout);
     assert!(plan.stdout.contains("  - stream.events"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
     let sdk = moto.sdk();
-    let names = sdk
-        .run(sdk.kinesis.list_streams().send())
-        .unwrap()
-        .stream_names()
-        .to_vec();
+    let names = sdk.run(sdk.kinesis.list_streams().send()).unwrap().stream_names().to_vec();
     assert_eq!(names, ["e2e-trips-v2"]);
-    moto.pipectl(&["plan", &spec, "--detailed-exitcode"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
     // The deleted stream left the record; the renamed one is listed by its new name.
-    let p = sdk
-        .run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send())
-        .unwrap();
-    let record: serde_json::Value =
-        serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
+    let p = sdk.run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send()).unwrap();
+    let record: serde_json::Value = serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
     assert!(record["resources"]["stream.events"].is_null(), "{record}");
     assert_eq!(record["resources"]["stream.trips"], "e2e-trips-v2");
 }
@@ -345,180 +179,66 @@ fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
 fn unowned_same_name_resource_is_a_conflict_and_untouched() {
     let Some(moto) = Moto::start() else { return };
     let sdk = moto.sdk();
-    sdk.run(
-        sdk.kinesis
-            .create_stream()
-            .stream_name("mine")
-            .shard_count(3)
-            .send(),
-    )
-    .unwrap();
-    let spec = spec_path(
-        "conflict",
-        "pipeline: c\nstreams:\n  s: { name: mine, shards: 1 }\n",
-    );
-    let run = moto
-        .pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(1);
+    sdk.run(sdk.kinesis.create_stream().stream_name("mine").shard_count(3).send()).unwrap();
+    let spec = spec_path("conflict", "pipeline: c\nstreams:\n  s: { name: mine, shards: 1 }\n");
+    let run = moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(1);
     assert!(run.stdout.contains("! stream.s"), "{}", run.stdout);
-    assert!(
-        run.stderr.contains("not owned by this pipeline"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("not owned by this pipeline"), "{}", run.stderr);
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
-    let s = sdk
-        .run(
-            sdk.kinesis
-                .describe_stream_summary()
-                .stream_name("mine")
-                .send(),
-        )
-        .unwrap();
-    assert_eq!(
-        s.stream_description_summary().unwrap().open_shard_count(),
-        3,
-        "left alone"
-    );
+    let s = sdk.run(sdk.kinesis.describe_stream_summary().stream_name("mine").send()).unwrap();
+    assert_eq!(s.stream_description_summary().unwrap().open_shard_count(), 3, "left alone");
     // destroy with the spec leaves it alone as well.
-    let d = moto
-        .pipectl(&["destroy", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    let d = moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
     assert!(d.stderr.contains("left alone"), "{}", d.stderr);
-    assert!(sdk
-        .run(
-            sdk.kinesis
-                .describe_stream_summary()
-                .stream_name("mine")
-                .send()
-        )
-        .is_ok());
+    assert!(sdk.run(sdk.kinesis.describe_stream_summary().stream_name("mine").send()).is_ok());
 }
 
 #[test]
 fn destroy_without_spec_uses_the_record_and_tolerates_gone_resources() {
     let Some(moto) = Moto::start() else { return };
-    let spec = spec_path(
-        "record",
-        &FULL.replace("e2e-lake-${account}", "e2e-lake-${env}-${account}"),
-    );
-    moto.pipectl(&["apply", &spec, "--yes", "--env", "pr-9"])
-        .run()
-        .expect_code(0);
+    let spec = spec_path("record", &FULL.replace("e2e-lake-${account}", "e2e-lake-${env}-${account}"));
+    moto.pipectl(&["apply", &spec, "--yes", "--env", "pr-9"]).run().expect_code(0);
     let sdk = moto.sdk();
     // Someone deleted a stream by hand: destroy still finishes.
-    sdk.run(
-        sdk.kinesis
-            .delete_stream()
-            .stream_name("e2e-trips-pr-9")
-            .send(),
-    )
-    .unwrap();
-    let run = moto
-        .pipectl(&["destroy", "--pipeline", "e2e", "--env", "pr-9", "--yes"])
-        .run()
-        .expect_code(0);
+    sdk.run(sdk.kinesis.delete_stream().stream_name("e2e-trips-pr-9").send()).unwrap();
+    let run = moto.pipectl(&["destroy", "--pipeline", "e2e", "--env", "pr-9", "--yes"]).run().expect_code(0);
     assert!(run.stderr.contains("already gone"), "{}", run.stderr);
-    assert!(sdk
-        .run(sdk.kinesis.list_streams().send())
-        .unwrap()
-        .stream_names()
-        .is_empty());
-    assert!(sdk
-        .run(sdk.glue.get_databases().send())
-        .unwrap()
-        .database_list()
-        .is_empty());
-    assert!(sdk
-        .run(sdk.ssm.get_parameter().name("/pipectl/e2e/pr-9").send())
-        .is_err());
+    assert!(sdk.run(sdk.kinesis.list_streams().send()).unwrap().stream_names().is_empty());
+    assert!(sdk.run(sdk.glue.get_databases().send()).unwrap().database_list().is_empty());
+    assert!(sdk.run(sdk.ssm.get_parameter().name("/pipectl/e2e/pr-9").send()).is_err());
     // Nothing recorded: nothing to do, success.
-    moto.pipectl(&["destroy", "--pipeline", "e2e", "--env", "pr-9", "--yes"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["destroy", "--pipeline", "e2e", "--env", "pr-9", "--yes"]).run().expect_code(0);
 }
 
 #[test]
 fn retained_bucket_with_data_survives_destroy() {
     let Some(moto) = Moto::start() else { return };
-    let spec = spec_path(
-        "retain",
-        "pipeline: r\nbuckets:\n  keep: { name: r-keep-bucket }\n",
-    );
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    let spec = spec_path("retain", "pipeline: r\nbuckets:\n  keep: { name: r-keep-bucket }\n");
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
     let sdk = moto.sdk();
-    sdk.run(
-        sdk.s3
-            .put_object()
-            .bucket("r-keep-bucket")
-            .key("data.json")
-            .body(b"{}".to_vec().into())
-            .send(),
-    )
-    .unwrap();
-    let run = moto
-        .pipectl(&["destroy", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    sdk.run(sdk.s3.put_object().bucket("r-keep-bucket").key("data.json").body(b"{}".to_vec().into()).send()).unwrap();
+    let run = moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
     assert!(run.stderr.contains("holds objects"), "{}", run.stderr);
-    assert!(sdk
-        .run(sdk.s3.head_bucket().bucket("r-keep-bucket").send())
-        .is_ok());
+    assert!(sdk.run(sdk.s3.head_bucket().bucket("r-keep-bucket").send()).is_ok());
     // --delete-data empties every version and removes it.
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
-    moto.pipectl(&["destroy", &spec, "--yes", "--delete-data"])
-        .run()
-        .expect_code(0);
-    assert!(sdk
-        .run(sdk.s3.head_bucket().bucket("r-keep-bucket").send())
-        .is_err());
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.pipectl(&["destroy", &spec, "--yes", "--delete-data"]).run().expect_code(0);
+    assert!(sdk.run(sdk.s3.head_bucket().bucket("r-keep-bucket").send()).is_err());
 }
 
 #[test]
 fn roles_get_exact_generated_policies_and_log_groups_their_retention() {
     let Some(moto) = Moto::start() else { return };
     let spec = moto_spec_with_roles();
-    moto.pipectl(&[
-        "apply",
-        &spec,
-        "--yes",
-        "--target",
-        "role",
-        "--target",
-        "log_group",
-    ])
-    .run()
-    .expect_code(0);
+    moto.pipectl(&["apply", &spec, "--yes", "--target", "role", "--target", "log_group"]).run().expect_code(0);
     let sdk = moto.sdk();
-    let p = sdk
-        .run(
-            sdk.iam
-                .get_role_policy()
-                .role_name("lab-to-lake-firehose")
-                .policy_name("pipectl")
-                .send(),
-        )
-        .unwrap();
+    let p = sdk.run(sdk.iam.get_role_policy().role_name("lab-to-lake-firehose").policy_name("pipectl").send()).unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document());
     let st = doc["Statement"].as_array().unwrap();
-    let find = |sid: &str| {
-        st.iter()
-            .find(|s| s["Sid"] == sid)
-            .unwrap_or_else(|| panic!("{sid} in {doc}"))
-            .clone()
-    };
+    let find = |sid: &str| st.iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("{sid} in {doc}")).clone();
     assert_eq!(
         find("S3Delivery")["Resource"],
-        serde_json::json!([
-            "arn:aws:s3:::lab-lake-bucket",
-            "arn:aws:s3:::lab-lake-bucket/*"
-        ])
+        serde_json::json!(["arn:aws:s3:::lab-lake-bucket", "arn:aws:s3:::lab-lake-bucket/*"])
     );
     assert_eq!(
         find("ReadSourceStream")["Resource"],
@@ -526,64 +246,22 @@ fn roles_get_exact_generated_policies_and_log_groups_their_retention() {
     );
     assert_eq!(
         find("ReadConversionSchema")["Action"],
-        serde_json::json!([
-            "glue:GetTable",
-            "glue:GetTableVersion",
-            "glue:GetTableVersions"
-        ])
+        serde_json::json!(["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"])
     );
-    assert!(
-        !doc.to_string().contains("\"*\""),
-        "no wildcard resource: {doc}"
-    );
-    let f = sdk
-        .run(
-            sdk.iam
-                .get_role_policy()
-                .role_name("lab-filter-lambda")
-                .policy_name("pipectl")
-                .send(),
-        )
-        .unwrap();
+    assert!(!doc.to_string().contains("\"*\""), "no wildcard resource: {doc}");
+    let f = sdk.run(sdk.iam.get_role_policy().role_name("lab-filter-lambda").policy_name("pipectl").send()).unwrap();
     let fdoc = pipectl::resources::role::decode_document(f.policy_document());
-    assert!(
-        fdoc.to_string()
-            .contains("arn:aws:firehose:us-east-1:123456789012:deliverystream/lab-to-lake"),
-        "{fdoc}"
-    );
-    assert!(
-        fdoc.to_string().contains("firehose:PutRecordBatch"),
-        "{fdoc}"
-    );
+    assert!(fdoc.to_string().contains("arn:aws:firehose:us-east-1:123456789012:deliverystream/lab-to-lake"), "{fdoc}");
+    assert!(fdoc.to_string().contains("firehose:PutRecordBatch"), "{fdoc}");
     let groups = sdk
-        .run(
-            sdk.logs
-                .describe_log_groups()
-                .log_group_name_prefix("/aws/kinesisfirehose/lab-to-lake")
-                .send(),
-        )
+        .run(sdk.logs.describe_log_groups().log_group_name_prefix("/aws/kinesisfirehose/lab-to-lake").send())
         .unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
-    moto.pipectl(&[
-        "plan",
-        &spec,
-        "--detailed-exitcode",
-        "--target",
-        "role",
-        "--target",
-        "log_group",
-    ])
-    .run()
-    .expect_code(0);
-    moto.pipectl(&["destroy", "--pipeline", "lab", "--yes"])
+    moto.pipectl(&["plan", &spec, "--detailed-exitcode", "--target", "role", "--target", "log_group"])
         .run()
         .expect_code(0);
-    assert!(sdk
-        .run(sdk.iam.list_roles().send())
-        .unwrap()
-        .roles()
-        .iter()
-        .all(|r| !r.role_name().starts_with("lab-")));
+    moto.pipectl(&["destroy", "--pipeline", "lab", "--yes"]).run().expect_code(0);
+    assert!(sdk.run(sdk.iam.list_roles().send()).unwrap().roles().iter().all(|r| !r.role_name().starts_with("lab-")));
 }
 
 fn moto_spec_with_roles() -> String {
@@ -617,16 +295,8 @@ functions:
 #[test]
 fn unsupported_kinds_are_refused_by_name() {
     let Some(moto) = Moto::start() else { return };
-    let run = moto
-        .pipectl(&["plan", "pipelines/lab.yaml"])
-        .run()
-        .expect_code(1);
-    assert!(
-        run.stderr
-            .contains("is not supported by this build of pipectl yet"),
-        "{}",
-        run.stderr
-    );
+    let run = moto.pipectl(&["plan", "pipelines/lab.yaml"]).run().expect_code(1);
+    assert!(run.stderr.contains("is not supported by this build of pipectl yet"), "{}", run.stderr);
     assert!(run.stderr.contains("--target"), "{}", run.stderr);
 }
 
@@ -635,36 +305,20 @@ fn apply_without_terminal_or_yes_refuses() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("confirm", "pipeline: q\nstreams: { s: {} }\n");
     let run = moto.pipectl(&["apply", &spec]).run().expect_code(1);
-    assert!(
-        run.stderr.contains("without confirmation"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("without confirmation"), "{}", run.stderr);
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
     let sdk = moto.sdk();
-    assert!(sdk
-        .run(sdk.kinesis.list_streams().send())
-        .unwrap()
-        .stream_names()
-        .is_empty());
+    assert!(sdk.run(sdk.kinesis.list_streams().send()).unwrap().stream_names().is_empty());
 }
 
 #[test]
 fn plan_json_is_versioned() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("json", "pipeline: j\nstreams: { s: {} }\n");
-    let run = moto
-        .pipectl(&["plan", &spec, "--json"])
-        .run()
-        .expect_code(0);
+    let run = moto.pipectl(&["plan", &spec, "--json"]).run().expect_code(0);
     let doc = run.json();
     assert_eq!(doc["format_version"], "1");
-    let actions: Vec<&str> = doc["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> = doc["changes"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["create", "create"]);
 }
 
@@ -672,40 +326,20 @@ fn plan_json_is_versioned() {
 fn every_kind_is_replaced_when_its_name_changes() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("rename-all", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
     let renamed = FULL
         .replace("e2e-lake-${account}", "e2e-lake2-${account}")
-        .replace(
-            "db: { description: trips }",
-            "db: { name: e2e_db2, description: trips }",
-        )
-        .replace(
-            "    t:\n      database: db",
-            "    t:\n      name: t2\n      database: db",
-        );
+        .replace("db: { description: trips }", "db: { name: e2e_db2, description: trips }")
+        .replace("    t:\n      database: db", "    t:\n      name: t2\n      database: db");
     std::fs::write(&spec, renamed).unwrap();
     let plan = moto.pipectl(&["plan", &spec]).run().expect_code(0);
-    for line in [
-        "-/+ bucket.lake",
-        "-/+ glue_database.db",
-        "-/+ glue_table.t",
-        "name: e2e_db -> e2e_db2",
-        "name: t -> t2",
-    ] {
-        assert!(
-            plan.stdout.contains(line),
-            "{line} missing:\n{}",
-            plan.stdout
-        );
+    for line in
+        ["-/+ bucket.lake", "-/+ glue_database.db", "-/+ glue_table.t", "name: e2e_db -> e2e_db2", "name: t -> t2"]
+    {
+        assert!(plan.stdout.contains(line), "{line} missing:\n{}", plan.stdout);
     }
-    moto.pipectl(&["apply", &spec, "--yes"])
-        .run()
-        .expect_code(0);
-    moto.pipectl(&["plan", &spec, "--detailed-exitcode"])
-        .run()
-        .expect_code(0);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
     let sdk = moto.sdk();
     let buckets: Vec<String> = sdk
         .run(sdk.s3.list_buckets().send())
@@ -723,50 +357,22 @@ fn every_kind_is_replaced_when_its_name_changes() {
         .map(|d| d.name().to_string())
         .collect();
     assert_eq!(dbs, ["e2e_db2"]);
-    assert!(sdk
-        .run(
-            sdk.glue
-                .get_table()
-                .database_name("e2e_db2")
-                .name("t2")
-                .send()
-        )
-        .is_ok());
+    assert!(sdk.run(sdk.glue.get_table().database_name("e2e_db2").name("t2").send()).is_ok());
 }
 
 #[test]
 fn unowned_bucket_and_other_envs_resources_are_conflicts() {
     let Some(moto) = Moto::start() else { return };
     let sdk = moto.sdk();
-    sdk.run(sdk.s3.create_bucket().bucket("someone-elses").send())
-        .unwrap();
-    let spec = spec_path(
-        "conflict2",
-        "pipeline: c2\nbuckets:\n  b: { name: someone-elses }\n",
-    );
+    sdk.run(sdk.s3.create_bucket().bucket("someone-elses").send()).unwrap();
+    let spec = spec_path("conflict2", "pipeline: c2\nbuckets:\n  b: { name: someone-elses }\n");
     let run = moto.pipectl(&["plan", &spec]).run().expect_code(1);
     assert!(run.stdout.contains("! bucket.b"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("without pipectl's ownership tags"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("without pipectl's ownership tags"), "{}", run.stdout);
     // Owned by another env of the same pipeline: also a conflict, and named.
-    let one = spec_path(
-        "conflict3",
-        "pipeline: c3\nbuckets:\n  b: { name: \"c3-${env}-bucket\" }\n",
-    );
-    moto.pipectl(&["apply", &one, "--yes", "--env", "one"])
-        .run()
-        .expect_code(0);
-    let other = spec_path(
-        "conflict4",
-        "pipeline: c3\nbuckets:\n  b: { name: c3-one-bucket }\n",
-    );
+    let one = spec_path("conflict3", "pipeline: c3\nbuckets:\n  b: { name: \"c3-${env}-bucket\" }\n");
+    moto.pipectl(&["apply", &one, "--yes", "--env", "one"]).run().expect_code(0);
+    let other = spec_path("conflict4", "pipeline: c3\nbuckets:\n  b: { name: c3-one-bucket }\n");
     let run = moto.pipectl(&["plan", &other]).run().expect_code(1);
-    assert!(
-        run.stdout.contains("belongs to pipeline `c3` env `one`"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("belongs to pipeline `c3` env `one`"), "{}", run.stdout);
 }

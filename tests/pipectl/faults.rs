@@ -25,11 +25,15 @@ pub struct Faults {
     pub creating_reads: usize,
     /// Every call of this operation is denied (a fatal error half-way).
     pub deny: Option<&'static str>,
+    /// The first N calls of an operation fail with this code and message
+    /// (e.g. a role that has not propagated yet).
+    pub reject_first: Option<(&'static str, usize, &'static str, &'static str)>,
 }
 
 #[derive(Debug, Default)]
 pub struct Stats {
     pub requests: AtomicUsize,
+    pub rejected: AtomicUsize,
     pub throttled: AtomicUsize,
     pub server_errors: AtomicUsize,
     pub lost: AtomicUsize,
@@ -78,30 +82,25 @@ impl Request {
 
     fn mutating(&self) -> bool {
         let op = self.operation();
-        [
-            "Create", "Put", "Delete", "Update", "Increase", "Decrease", "Start", "Stop", "Add",
-            "Tag",
-        ]
-        .iter()
-        .any(|p| op.starts_with(p))
+        ["Create", "Put", "Delete", "Update", "Increase", "Decrease", "Start", "Stop", "Add", "Tag"]
+            .iter()
+            .any(|p| op.starts_with(p))
             || op == "PUT"
             || op == "DELETE"
     }
 
-    /// An error body in the request's protocol.
     fn error(&self, status: u16, code: &str) -> Vec<u8> {
+        self.error_with(status, code, "injected by the test proxy")
+    }
+
+    /// An error body in the request's protocol.
+    fn error_with(&self, status: u16, code: &str, message: &str) -> Vec<u8> {
         let (ctype, body) = if self.header("x-amz-target").is_some() {
-            (
-                "application/x-amz-json-1.1",
-                format!("{{\"__type\":\"{code}\",\"message\":\"injected by the test proxy\"}}"),
-            )
-        } else if self
-            .header("content-type")
-            .is_some_and(|c| c.contains("x-www-form-urlencoded"))
-        {
-            ("text/xml", format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by the test proxy</Message></Error><RequestId>x</RequestId></ErrorResponse>"))
+            ("application/x-amz-json-1.1", format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"))
+        } else if self.header("content-type").is_some_and(|c| c.contains("x-www-form-urlencoded")) {
+            ("text/xml", format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"))
         } else {
-            ("application/xml", format!("<Error><Code>{code}</Code><Message>injected by the test proxy</Message></Error>"))
+            ("application/xml", format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"))
         };
         format!("HTTP/1.1 {status} Injected\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).into_bytes()
     }
@@ -120,14 +119,8 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
         }
         head.push(line);
     }
-    let mut req = Request {
-        head,
-        body: Vec::new(),
-    };
-    let len: usize = req
-        .header("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
+    let mut req = Request { head, body: Vec::new() };
+    let len: usize = req.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
     req.body = body;
@@ -162,21 +155,12 @@ fn rewrite(resp: Vec<u8>, edit: impl Fn(&str) -> String) -> Vec<u8> {
     };
     let head = String::from_utf8_lossy(&resp[..split]).to_string();
     let body = &resp[split + 4..];
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body: Vec<u8> = if chunked {
-        body.to_vec()
-    } else {
-        edit(&String::from_utf8_lossy(body)).into_bytes()
-    };
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let body: Vec<u8> = if chunked { body.to_vec() } else { edit(&String::from_utf8_lossy(body)).into_bytes() };
     let mut out = String::new();
     for (i, line) in head.split("\r\n").enumerate() {
         let lower = line.to_ascii_lowercase();
-        if i > 0
-            && (lower.starts_with("connection:")
-                || (!chunked && lower.starts_with("content-length:")))
-        {
+        if i > 0 && (lower.starts_with("connection:") || (!chunked && lower.starts_with("content-length:"))) {
             continue;
         }
         out.push_str(line);
@@ -216,59 +200,56 @@ impl Proxy {
                     let n = stats.requests.fetch_add(1, Ordering::SeqCst) + 1;
                     std::thread::sleep(faults.delay);
                     let every = |k: usize| k > 0 && n % k == 0;
-                    let reply = if faults.deny.is_some_and(|d| d == req.operation()) {
-                        req.error(400, "AccessDeniedException")
-                    } else if every(faults.throttle_every) {
-                        stats.throttled.fetch_add(1, Ordering::SeqCst);
-                        let code = if req.header("x-amz-target").is_some() {
-                            "ThrottlingException"
-                        } else if req
-                            .header("content-type")
-                            .is_some_and(|c| c.contains("urlencoded"))
-                        {
-                            "Throttling"
-                        } else {
-                            "SlowDown"
-                        };
-                        let status = if code == "SlowDown" { 503 } else { 400 };
-                        req.error(status, code)
-                    } else if every(faults.server_error_every) {
-                        stats.server_errors.fetch_add(1, Ordering::SeqCst);
-                        req.error(500, "InternalFailure")
-                    } else {
-                        let lose = req.mutating() && {
-                            let m = mutations.fetch_add(1, Ordering::SeqCst) + 1;
-                            faults.lose_response_every > 0 && m % faults.lose_response_every == 0
-                        };
-                        let Ok(resp) = forward(upstream, &req) else {
-                            return;
-                        };
-                        if lose {
-                            stats.lost.fetch_add(1, Ordering::SeqCst);
-                            let _ = conn.shutdown(Shutdown::Both);
-                            return;
-                        }
-                        let creating = req.operation() == "DescribeStreamSummary"
-                            && stats.creating.fetch_add(1, Ordering::SeqCst)
-                                < faults.creating_reads;
-                        rewrite(resp, |b| {
-                            if creating {
-                                b.replace("\"ACTIVE\"", "\"CREATING\"")
+                    let reject = faults.reject_first.filter(|(op, n, _, _)| {
+                        *op == req.operation() && stats.rejected.fetch_add(1, Ordering::SeqCst) < *n
+                    });
+                    let reply =
+                        if let Some((_, _, code, message)) = reject {
+                            req.error_with(400, code, message)
+                        } else if faults.deny.is_some_and(|d| d == req.operation()) {
+                            req.error(400, "AccessDeniedException")
+                        } else if every(faults.throttle_every) {
+                            stats.throttled.fetch_add(1, Ordering::SeqCst);
+                            let code = if req.header("x-amz-target").is_some() {
+                                "ThrottlingException"
+                            } else if req.header("content-type").is_some_and(|c| c.contains("urlencoded")) {
+                                "Throttling"
                             } else {
-                                b.to_string()
+                                "SlowDown"
+                            };
+                            let status = if code == "SlowDown" { 503 } else { 400 };
+                            req.error(status, code)
+                        } else if every(faults.server_error_every) {
+                            stats.server_errors.fetch_add(1, Ordering::SeqCst);
+                            req.error(500, "InternalFailure")
+                        } else {
+                            let lose = req.mutating() && {
+                                let m = mutations.fetch_add(1, Ordering::SeqCst) + 1;
+                                faults.lose_response_every > 0 && m % faults.lose_response_every == 0
+                            };
+                            let Ok(resp) = forward(upstream, &req) else {
+                                return;
+                            };
+                            if lose {
+                                stats.lost.fetch_add(1, Ordering::SeqCst);
+                                let _ = conn.shutdown(Shutdown::Both);
+                                return;
                             }
-                        })
-                    };
+                            let creating = req.operation() == "DescribeStreamSummary"
+                                && stats.creating.fetch_add(1, Ordering::SeqCst) < faults.creating_reads;
+                            rewrite(resp, |b| {
+                                if creating {
+                                    b.replace("\"ACTIVE\"", "\"CREATING\"")
+                                } else {
+                                    b.to_string()
+                                }
+                            })
+                        };
                     let _ = conn.write_all(&reply);
                     let _ = conn.shutdown(Shutdown::Both);
                 });
             }
         });
-        Proxy {
-            url: format!("http://127.0.0.1:{port}"),
-            stats,
-            stop,
-            port,
-        }
+        Proxy { url: format!("http://127.0.0.1:{port}"), stats, stop, port }
     }
 }

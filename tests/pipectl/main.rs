@@ -4,6 +4,7 @@
 mod emulator;
 mod engine;
 mod faults;
+mod firehose;
 mod resilience;
 mod util;
 mod validate;

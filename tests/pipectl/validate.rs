@@ -23,18 +23,13 @@ fn every_pipeline_validates() {
         let run = pipectl(&["validate", &p]).run().expect_code(0);
         assert!(run.stdout.contains("valid"), "{p}: {}", run.stdout);
         let text = fs::read_to_string(root().join(&p)).unwrap();
-        assert!(
-            text.starts_with("# "),
-            "{p} opens with a comment saying what it deploys"
-        );
+        assert!(text.starts_with("# "), "{p} opens with a comment saying what it deploys");
     }
 }
 
 #[test]
 fn lab_validates_under_an_env() {
-    let run = pipectl(&["validate", "pipelines/lab.yaml", "--env", "pr-42", "--json"])
-        .run()
-        .expect_code(0);
+    let run = pipectl(&["validate", "pipelines/lab.yaml", "--env", "pr-42", "--json"]).run().expect_code(0);
     assert_eq!(run.json()["valid"], true);
 }
 
@@ -53,10 +48,7 @@ fn each_invalid_fixture_names_its_rule_and_position() {
             .unwrap_or_else(|| panic!("{} has no `# expect:` line", path.display()));
         let (rule, pos) = expect.split_once(' ').unwrap();
         let (line, col) = pos.split_once(':').unwrap();
-        let rel = format!(
-            "tests/fixtures/invalid/{}",
-            path.file_name().unwrap().to_string_lossy()
-        );
+        let rel = format!("tests/fixtures/invalid/{}", path.file_name().unwrap().to_string_lossy());
         let mut args = vec!["validate", "--json", rel.as_str()];
         if let Some(extra) = text.lines().find_map(|l| l.strip_prefix("# args: ")) {
             args.extend(extra.split_whitespace());
@@ -66,14 +58,9 @@ fn each_invalid_fixture_names_its_rule_and_position() {
         assert_eq!(doc["valid"], false);
         let diags = doc["diagnostics"].as_array().unwrap();
         let found = diags.iter().any(|d| {
-            d["rule"] == rule
-                && d["line"].to_string().as_str() == line
-                && d["col"].to_string().as_str() == col
+            d["rule"] == rule && d["line"].to_string().as_str() == line && d["col"].to_string().as_str() == col
         });
-        assert!(
-            found,
-            "{rel}: expected {rule} at {line}:{col}, got {diags:#?}"
-        );
+        assert!(found, "{rel}: expected {rule} at {line}:{col}, got {diags:#?}");
         for d in diags {
             assert!(!d["message"].as_str().unwrap().is_empty());
         }
@@ -84,70 +71,35 @@ fn each_invalid_fixture_names_its_rule_and_position() {
 
 #[test]
 fn all_errors_are_listed_in_one_run_in_file_order() {
-    let run = pipectl(&["validate", "tests/fixtures/multi/many-errors.yaml"])
-        .run()
-        .expect_code(2);
-    let lines: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error["))
-        .collect();
+    let run = pipectl(&["validate", "tests/fixtures/multi/many-errors.yaml"]).run().expect_code(2);
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("error[")).collect();
     let rules: Vec<&str> = lines.iter().map(|l| &l[6..l.find(']').unwrap()]).collect();
     assert_eq!(
         rules,
-        [
-            "unknown-key",
-            "range",
-            "undefined-reference",
-            "type",
-            "runtime",
-            "unknown-variable"
-        ],
+        ["unknown-key", "range", "undefined-reference", "type", "runtime", "unknown-variable"],
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr
-            .contains("  --> tests/fixtures/multi/many-errors.yaml:4:5"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("= hint: did you mean `shards`?"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("  --> tests/fixtures/multi/many-errors.yaml:4:5"), "{}", run.stderr);
+    assert!(run.stderr.contains("= hint: did you mean `shards`?"), "{}", run.stderr);
     assert!(run.stderr.contains("error: 6 errors in"), "{}", run.stderr);
 }
 
 #[test]
 fn a_missing_file_is_bad_input() {
-    let run = pipectl(&["validate", "pipelines/nope.yaml"])
-        .run()
-        .expect_code(2);
-    assert!(
-        run.stderr
-            .contains("cannot read spec `pipelines/nope.yaml`"),
-        "{}",
-        run.stderr
-    );
+    let run = pipectl(&["validate", "pipelines/nope.yaml"]).run().expect_code(2);
+    assert!(run.stderr.contains("cannot read spec `pipelines/nope.yaml`"), "{}", run.stderr);
 }
 
 #[test]
 fn unknown_flags_are_bad_input() {
-    pipectl(&["validate", "--nope", "pipelines/lab.yaml"])
-        .run()
-        .expect_code(2);
-    pipectl(&["validate", "--env", "Bad_Env", "pipelines/lab.yaml"])
-        .run()
-        .expect_code(2);
+    pipectl(&["validate", "--nope", "pipelines/lab.yaml"]).run().expect_code(2);
+    pipectl(&["validate", "--env", "Bad_Env", "pipelines/lab.yaml"]).run().expect_code(2);
 }
 
 #[test]
 fn graph_shows_generated_resources_and_edges() {
-    let run = pipectl(&["graph", "pipelines/lab.yaml"])
-        .run()
-        .expect_code(0);
+    let run = pipectl(&["graph", "pipelines/lab.yaml"]).run().expect_code(0);
     let dot = run.stdout;
     for node in [
         "record.deployment",
@@ -171,10 +123,7 @@ fn graph_shows_generated_resources_and_edges() {
         "dashboard.main",
         "alarm.iterator_age",
     ] {
-        assert!(
-            dot.contains(&format!("\"{node}\" [label=")),
-            "{node} missing:\n{dot}"
-        );
+        assert!(dot.contains(&format!("\"{node}\" [label=")), "{node} missing:\n{dot}");
     }
     for (from, to) in [
         ("glue_database.taxi", "glue_table.nyctaxitrips"),
@@ -194,23 +143,15 @@ fn graph_shows_generated_resources_and_edges() {
         ("stream.trips", "agent.producer"),
         ("record.deployment", "stream.trips"),
     ] {
-        assert!(
-            dot.contains(&format!("\"{from}\" -> \"{to}\";")),
-            "edge {from} -> {to} missing:\n{dot}"
-        );
+        assert!(dot.contains(&format!("\"{from}\" -> \"{to}\";")), "edge {from} -> {to} missing:\n{dot}");
     }
-    let mermaid = pipectl(&["graph", "--format", "mermaid", "pipelines/lab.yaml"])
-        .run()
-        .expect_code(0)
-        .stdout;
+    let mermaid = pipectl(&["graph", "--format", "mermaid", "pipelines/lab.yaml"]).run().expect_code(0).stdout;
     assert!(mermaid.starts_with("flowchart LR\n"));
     assert!(mermaid.contains("trigger.filter"));
 }
 
 #[test]
 fn outputs_says_it_is_not_built_rather_than_succeed() {
-    let run = pipectl(&["outputs", "pipelines/lab.yaml"])
-        .run()
-        .expect_code(1);
+    let run = pipectl(&["outputs", "pipelines/lab.yaml"]).run().expect_code(1);
     assert!(run.stderr.contains("not implemented yet"), "{}", run.stderr);
 }
