@@ -24,9 +24,10 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_S
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-# The kinds this build deploys; the others (firehose, function, trigger,
-# agent host, dashboard, alarm) are refused by name until they land.
-targets=(--target bucket --target stream --target glue_database --target glue_table --target role --target log_group --target firehose)
+# The kinds this build deploys; the others (agent host and its instance
+# profile and security group, network, dashboard, alarm) are refused by name
+# until they land.
+targets=(--target bucket --target stream --target glue_database --target glue_table --target role --target log_group --target firehose --target function --target trigger)
 
 echo "== apply $spec (on the emulator at $AWS_ENDPOINT_URL)"
 "$pipectl" apply "$spec" "${targets[@]}" --yes

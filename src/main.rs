@@ -180,7 +180,7 @@ impl Deployment {
 
     fn resources(&self) -> anyhow::Result<BTreeMap<Address, Res>> {
         let mut res = resources::from_spec(&self.loaded.spec, &self.graph, &self.aws, &self.meta).map_err(|e| {
-            let supported = "bucket, stream, glue_database, glue_table, role, log_group, firehose";
+            let supported = "bucket, stream, glue_database, glue_table, role, log_group, firehose, function, trigger";
             anyhow::Error::new(Hinted {
                 message: e.to_string(),
                 hint: format!(

@@ -202,7 +202,10 @@ impl Graph {
                 add(
                     &mut g,
                     Address::new(Kind::Trigger, k),
-                    &format!("{} <- {}", f.name, t.stream),
+                    &crate::resources::trigger::physical_name(
+                        &f.name,
+                        spec.streams.get(&t.stream).map_or("", |s| s.name.as_str()),
+                    ),
                     format!("triggers.{k}"),
                     deps,
                 );

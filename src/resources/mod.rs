@@ -7,11 +7,14 @@
 
 pub mod bucket;
 pub mod firehose;
+pub mod function;
 pub mod glue;
 pub mod log_group;
+pub mod package;
 pub mod record;
 pub mod role;
 pub mod stream;
+pub mod trigger;
 
 use crate::aws::{Aws, AwsError};
 use crate::plan::{Address, Kind};
@@ -185,6 +188,15 @@ pub fn from_spec(
                 Some(log_group::desired(&a, spec)),
                 meta,
             )) as Res),
+            Kind::Function => spec.functions.get(&key).map(|f| {
+                let role_arn = format!("arn:aws:iam::{}:role/{}-lambda", aws.account, f.name);
+                let fs = function::FunctionSpec { function: f.clone(), role_arn };
+                Arc::new(function::Function::new(a.clone(), f.name.clone(), Some(fs), meta)) as Res
+            }),
+            Kind::Trigger => spec.functions.get(&key).and_then(|f| f.trigger.clone()).map(|t| {
+                let ts = trigger::TriggerSpec { trigger: t };
+                Arc::new(trigger::Trigger::new(a.clone(), node.name.clone(), Some(ts), aws, meta)) as Res
+            }),
             Kind::Firehose => spec.firehoses.get(&key).map(|f| {
                 Arc::new(firehose::Firehose::new(a.clone(), f.name.clone(), firehose::config(&key, spec, aws), meta))
                     as Res
@@ -221,6 +233,8 @@ pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Res
         Kind::Role => Arc::new(role::Role::new(a, n, None, meta)),
         Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, n, None, meta)),
         Kind::Firehose => Arc::new(firehose::Firehose::new(a, n, None, meta)),
+        Kind::Function => Arc::new(function::Function::new(a, n, None, meta)),
+        Kind::Trigger => Arc::new(trigger::Trigger::new(a, n, None, aws, meta)),
         other => return Err(Unsupported { kind: other.as_str(), addresses: address.to_string() }),
     })
 }

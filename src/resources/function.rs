@@ -1,0 +1,350 @@
+//! Lambda function.
+//!
+//! Contract:
+//! 1. read: GetFunction (configuration and tags); ResourceNotFound = `None`.
+//! 2. attributes: runtime, handler, memory_mb, timeout_seconds, environment,
+//!    role, code_sha256 (of the deterministic zip, see `package`), tags.
+//!    All update in place: code through UpdateFunctionCode, the rest through
+//!    UpdateFunctionConfiguration, each followed by a wait for
+//!    LastUpdateStatus Successful (a second update meanwhile would get
+//!    ResourceConflictException, which is retried). The name forces a
+//!    replacement.
+//! 3. create: CreateFunction, retried while the new execution role is not
+//!    yet assumable by Lambda ("waiting for role to propagate"), then a wait
+//!    for State Active (Pending first; Failed shows AWS's reason).
+//! 4. delete: DeleteFunction; ResourceNotFound means done. The log group
+//!    (`/aws/lambda/<name>`) is its own resource and goes after it.
+
+use super::package::{self, Package};
+use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use crate::plan::Address;
+use crate::spec;
+use async_trait::async_trait;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What a function should be, with its role's ARN resolved.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    pub function: spec::Function,
+    pub role_arn: String,
+}
+
+pub struct Function {
+    address: Address,
+    name: String,
+    spec: Option<FunctionSpec>,
+    tags: Tags,
+    /// Built once, when first needed.
+    package: tokio::sync::OnceCell<Package>,
+}
+
+/// The errors Lambda returns while a new role has not propagated yet.
+pub fn role_not_ready(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("InvalidParameterValueException")
+        && ["cannot be assumed by Lambda", "The provided execution role does not have permissions"]
+            .iter()
+            .any(|m| e.message.contains(m))
+}
+
+fn conflict(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("ResourceConflictException")
+}
+
+const ROLE_PROPAGATION: Duration = Duration::from_secs(180);
+
+impl Function {
+    pub fn new(address: Address, name: String, spec: Option<FunctionSpec>, meta: &Meta) -> Self {
+        Function { address, name, spec, tags: meta.tags(), package: tokio::sync::OnceCell::new() }
+    }
+
+    async fn package(&self) -> Result<&Package, AwsError> {
+        let s = self.spec.as_ref().expect("needs a spec");
+        self.package
+            .get_or_try_init(|| async {
+                let code = s.function.code.clone();
+                tokio::task::spawn_blocking(move || package::build(&code))
+                    .await
+                    .map_err(|e| AwsError::fatal("package", e.to_string()))?
+                    .map_err(|e| AwsError::fatal("package", format!("cannot zip `{}`: {e}", s.function.code.display())))
+            })
+            .await
+    }
+
+    fn environment(&self) -> Environment {
+        let s = self.spec.as_ref().expect("needs a spec");
+        Environment::builder().set_variables(Some(s.function.environment.clone().into_iter().collect())).build()
+    }
+
+    async fn configuration(
+        &self,
+        aws: &Aws,
+    ) -> Result<Option<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput>, AwsError>
+    {
+        match aws
+            .lambda
+            .get_function_configuration()
+            .function_name(&self.name)
+            .send()
+            .await
+            .map_err(aws_err("GetFunctionConfiguration"))
+        {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits for State Active and LastUpdateStatus Successful.
+    async fn wait_ready(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+        wait_until(&format!("function `{}`", self.name), self.timeout(), || async {
+            let Some(c) = self.configuration(aws).await? else {
+                return Ok(Poll::NotYet("not visible yet".into()));
+            };
+            let state = c.state().cloned().unwrap_or(State::Active);
+            let update = c.last_update_status().cloned().unwrap_or(LastUpdateStatus::Successful);
+            Ok(match (state, update) {
+                (State::Failed, _) => {
+                    Poll::Failed(format!("State Failed: {}", c.state_reason().unwrap_or("no reason given")))
+                }
+                (_, LastUpdateStatus::Failed) => Poll::Failed(format!(
+                    "update Failed: {}",
+                    c.last_update_status_reason().unwrap_or("no reason given")
+                )),
+                (State::Active, LastUpdateStatus::Successful) => Poll::Ready,
+                (s, u) => {
+                    let status = format!("State {}, LastUpdateStatus {}", s.as_str(), u.as_str());
+                    p.say(format!("waiting for Active ({status})"));
+                    Poll::NotYet(status)
+                }
+            })
+        })
+        .await
+    }
+
+    async fn arn(&self, aws: &Aws) -> String {
+        format!("arn:aws:lambda:{}:{}:function:{}", aws.region, aws.account, self.name)
+    }
+}
+
+fn runtime_of(s: &str) -> Runtime {
+    Runtime::from(s)
+}
+
+#[async_trait]
+impl Resource for Function {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> Option<Attrs> {
+        let s = self.spec.as_ref()?;
+        let f = &s.function;
+        // The code hash needs the zip: built here, synchronously, once per plan.
+        let sha = package::build(&f.code).map(|p| p.sha256).unwrap_or_else(|e| format!("unreadable: {e}"));
+        Some(Attrs::from([
+            ("runtime".into(), json!(f.runtime)),
+            ("handler".into(), json!(f.handler)),
+            ("memory_mb".into(), json!(f.memory_mb)),
+            ("timeout_seconds".into(), json!(f.timeout_seconds)),
+            ("environment".into(), json!(f.environment)),
+            ("role".into(), json!(s.role_arn)),
+            ("code_sha256".into(), json!(sha)),
+            ("tags".into(), tags_attr(&self.tags)),
+        ]))
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(600)
+    }
+
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let out = match aws.lambda.get_function().function_name(&self.name).send().await.map_err(aws_err("GetFunction"))
+        {
+            Ok(o) => o,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(c) = out.configuration() else { return Ok(None) };
+        let tags: Tags = out.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default();
+        let env: BTreeMap<String, String> =
+            c.environment().and_then(|e| e.variables()).map(|v| v.clone().into_iter().collect()).unwrap_or_default();
+        Ok(Some(Observed {
+            attrs: Attrs::from([
+                ("runtime".into(), json!(c.runtime().map(|r| r.as_str()).unwrap_or_default())),
+                ("handler".into(), json!(c.handler().unwrap_or_default())),
+                ("memory_mb".into(), json!(c.memory_size().unwrap_or(128))),
+                ("timeout_seconds".into(), json!(c.timeout().unwrap_or(3))),
+                ("environment".into(), json!(env)),
+                ("role".into(), json!(c.role().unwrap_or_default())),
+                ("code_sha256".into(), json!(c.code_sha256().unwrap_or_default())),
+                ("tags".into(), tags_attr(&tags)),
+            ]),
+            tags: Some(tags),
+        }))
+    }
+
+    async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+        let s = self.spec.as_ref().expect("create needs a spec");
+        let f = &s.function;
+        let pkg = self.package().await?;
+        retry(
+            ROLE_PROPAGATION,
+            |e| role_not_ready(e) || conflict(e),
+            || async {
+                let out = aws
+                    .lambda
+                    .create_function()
+                    .function_name(&self.name)
+                    .runtime(runtime_of(&f.runtime))
+                    .handler(&f.handler)
+                    .role(&s.role_arn)
+                    .memory_size(f.memory_mb as i32)
+                    .timeout(f.timeout_seconds as i32)
+                    .environment(self.environment())
+                    .code(FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build())
+                    .set_tags(Some(self.tags.clone().into_iter().collect()))
+                    .description("created by pipectl")
+                    .send()
+                    .await
+                    .map_err(aws_err("CreateFunction"));
+                match out {
+                    Ok(_) => Ok(()),
+                    Err(e) if role_not_ready(&e) => {
+                        p.say("waiting for role to propagate");
+                        Err(e)
+                    }
+                    // A retried create whose first response was lost: ours if it carries our code.
+                    Err(e)
+                        if conflict(&e)
+                            && self
+                                .read(aws)
+                                .await?
+                                .is_some_and(|o| o.attrs.get("code_sha256") == Some(&json!(pkg.sha256))) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await?;
+        self.wait_ready(aws, p).await
+    }
+
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
+        let s = self.spec.as_ref().expect("update needs a spec");
+        let f = &s.function;
+        let has = |k: &str| changed.iter().any(|c| c == k);
+        if has("code_sha256") {
+            let pkg = self.package().await?;
+            p.say("uploading code");
+            retry(self.timeout(), conflict, || async {
+                aws.lambda
+                    .update_function_code()
+                    .function_name(&self.name)
+                    .zip_file(Blob::new(pkg.zip.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("UpdateFunctionCode"))
+            })
+            .await?;
+            self.wait_ready(aws, p).await?;
+        }
+        let config = ["runtime", "handler", "memory_mb", "timeout_seconds", "environment", "role"];
+        if changed.iter().any(|c| config.contains(&c.as_str())) {
+            p.say("updating configuration");
+            retry(
+                ROLE_PROPAGATION,
+                |e| conflict(e) || role_not_ready(e),
+                || async {
+                    aws.lambda
+                        .update_function_configuration()
+                        .function_name(&self.name)
+                        .runtime(runtime_of(&f.runtime))
+                        .handler(&f.handler)
+                        .role(&s.role_arn)
+                        .memory_size(f.memory_mb as i32)
+                        .timeout(f.timeout_seconds as i32)
+                        .environment(self.environment())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(aws_err("UpdateFunctionConfiguration"))
+                },
+            )
+            .await?;
+            self.wait_ready(aws, p).await?;
+        }
+        if has("tags") {
+            let arn = self.arn(aws).await;
+            let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
+            if !set.is_empty() {
+                aws.lambda
+                    .tag_resource()
+                    .resource(&arn)
+                    .set_tags(Some(set.into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(aws_err("TagResource"))?;
+            }
+            if !remove.is_empty() {
+                aws.lambda
+                    .untag_resource()
+                    .resource(&arn)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(aws_err("UntagResource"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
+        let out = retry(self.timeout(), conflict, || async {
+            aws.lambda
+                .delete_function()
+                .function_name(&self.name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws_err("DeleteFunction"))
+        })
+        .await;
+        gone_if_absent(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_propagation_errors_are_recognized() {
+        let e = |code: &str, msg: &str| AwsError {
+            op: "CreateFunction",
+            code: Some(code.into()),
+            message: msg.into(),
+            class: crate::aws::Class::Fatal,
+        };
+        assert!(role_not_ready(&e(
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda."
+        )));
+        assert!(role_not_ready(&e(
+            "InvalidParameterValueException",
+            "The provided execution role does not have permissions to call GetRecords on Kinesis"
+        )));
+        assert!(!role_not_ready(&e(
+            "InvalidParameterValueException",
+            "Unzipped size must be smaller than 262144000 bytes"
+        )));
+    }
+}
