@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests beside the code, and the integration tests,
-# which start the pinned emulator (moto) themselves, one per test.
+# Runs every test: unit tests beside the code, the integration tests (which
+# start the pinned emulator, moto, themselves, one per test), and the Lambda
+# handler templates under pytest against the same emulator.
 #   scripts/test.sh [cargo test args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,3 +9,4 @@ cd "$(dirname "$0")/.."
 PIPECTL_MOTO_SERVER="$(ensure_emulator)"
 export PIPECTL_MOTO_SERVER
 cargo test --locked "$@"
+"$(dirname "$PIPECTL_MOTO_SERVER")/python" -m pytest -q tests/templates

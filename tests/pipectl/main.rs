@@ -5,6 +5,7 @@ mod emulator;
 mod engine;
 mod faults;
 mod firehose;
+mod lambda;
 mod resilience;
 mod util;
 mod validate;
