@@ -193,8 +193,8 @@ impl Plan {
 pub fn describe_change(before: &Value, after: &Value) -> String {
     match (before, after) {
         (Value::Array(b), Value::Array(a)) if !b.is_empty() => {
-            let added: Vec<String> = a.iter().filter(|x| !b.contains(x)).map(|x| short(x)).collect();
-            let removed: Vec<String> = b.iter().filter(|x| !a.contains(x)).map(|x| short(x)).collect();
+            let added: Vec<String> = a.iter().filter(|x| !b.contains(x)).map(short).collect();
+            let removed: Vec<String> = b.iter().filter(|x| !a.contains(x)).map(short).collect();
             let mut parts = Vec::new();
             if !added.is_empty() {
                 parts.push(format!("+ {}", added.join(", ")));
