@@ -178,16 +178,8 @@ impl Deployment {
         Ok(Deployment { aws, loaded, meta, graph, record })
     }
 
-    fn resources(&self) -> anyhow::Result<BTreeMap<Address, Res>> {
-        let mut res = resources::from_spec(&self.loaded.spec, &self.graph, &self.aws, &self.meta).map_err(|e| {
-            let supported = "bucket, stream, glue_database, glue_table, role, log_group, firehose, function, trigger";
-            anyhow::Error::new(Hinted {
-                message: e.to_string(),
-                hint: format!(
-                    "deploy the supported kinds with `--target` ({supported}), e.g. `--target stream --target bucket`"
-                ),
-            })
-        })?;
+    fn resources(&self) -> BTreeMap<Address, Res> {
+        let mut res = resources::from_spec(&self.loaded.spec, &self.graph, &self.aws, &self.meta);
         // The record lists what this run creates plus what earlier runs
         // left, so nothing is forgotten if the run stops half-way.
         let content = self.record_content();
@@ -195,7 +187,7 @@ impl Deployment {
         if let Some(node) = self.graph.nodes.get(&ra) {
             res.insert(ra.clone(), Arc::new(Record::new(ra, node.name.clone(), Some(content), &self.meta)));
         }
-        Ok(res)
+        res
     }
 
     /// The record's listing for this run: what the (targeted) graph holds,
@@ -231,12 +223,12 @@ impl Deployment {
             .entries()
             .into_iter()
             .filter(|(a, _)| !self.loaded.graph.nodes.contains_key(a))
-            .filter_map(|(a, n)| resources::from_record(&a, &n, &self.aws, &self.meta).ok())
+            .map(|(a, n)| resources::from_record(&a, &n, &self.aws, &self.meta))
             .collect()
     }
 
     async fn plan(&self, targets: &Targets) -> anyhow::Result<engine::Planned> {
-        let resources = self.resources()?;
+        let resources = self.resources();
         let orphans = if targets.targets.is_empty() { self.orphans() } else { vec![] };
         engine::plan(engine::PlanInput {
             aws: &self.aws,
@@ -342,12 +334,7 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
         Some(path) => {
             let ctx = Deployment::open(cli, path, &a.targets, true).await?;
             let meta = Meta { delete_data: a.delete_data, ..ctx.meta.clone() };
-            let mut res = resources::from_spec(&ctx.loaded.spec, &ctx.graph, &ctx.aws, &meta).map_err(|e| {
-                anyhow::Error::new(Hinted {
-                    message: e.to_string(),
-                    hint: "destroy the supported kinds with `--target`, or without a spec: `pipectl destroy --pipeline P --env E`".into(),
-                })
-            })?;
+            let mut res = resources::from_spec(&ctx.loaded.spec, &ctx.graph, &ctx.aws, &meta);
             let mut deps = ctx.graph.reversed().deps();
             if !a.targets.targets.is_empty() {
                 // A partial destroy keeps the record: other resources remain.
@@ -390,15 +377,10 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
             };
             let mut res: BTreeMap<Address, Res> = BTreeMap::new();
             for (addr, n) in record.entries() {
-                match resources::from_record(&addr, &n, &aws, &meta) {
-                    Ok(r) => {
-                        res.insert(addr, r);
-                    }
-                    Err(e) => eprintln!("warning: {e}; `{addr}` ({n}) is left for a newer pipectl"),
-                }
+                res.insert(addr.clone(), resources::from_record(&addr, &n, &aws, &meta));
             }
             let ra = Address::new(Kind::Record, "deployment");
-            res.insert(ra.clone(), resources::from_record(&ra, &name, &aws, &meta)?);
+            res.insert(ra.clone(), resources::from_record(&ra, &name, &aws, &meta));
             let listed = record.resources.keys().cloned().collect();
             (aws, meta, res, BTreeMap::new(), listed)
         }

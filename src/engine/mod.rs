@@ -77,9 +77,7 @@ pub async fn plan(input: PlanInput<'_>) -> anyhow::Result<Planned> {
         if let Some(old) = listed.get(&r.address().to_string()) {
             let same = old == r.name() || old.ends_with(&format!("/{}", r.name()));
             if !same {
-                if let Ok(p) = crate::resources::from_record(r.address(), old, aws, meta) {
-                    previous.insert(r.address().clone(), p);
-                }
+                previous.insert(r.address().clone(), crate::resources::from_record(r.address(), old, aws, meta));
             }
         }
     }

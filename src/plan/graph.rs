@@ -232,8 +232,10 @@ impl Graph {
             deps.extend(a.flows.iter().map(|f| Address::new(Kind::Stream, &f.stream)));
             add(&mut g, Address::new(Kind::Agent, k), &a.name, origin, deps);
         }
+        // A dashboard shows agent hosts by instance id: it is written once they run.
+        let agents: Vec<Address> = spec.agents.keys().map(|k| Address::new(Kind::Agent, k)).collect();
         for (k, d) in &spec.dashboards {
-            add(&mut g, Address::new(Kind::Dashboard, k), &d.name, format!("dashboards.{k}"), vec![]);
+            add(&mut g, Address::new(Kind::Dashboard, k), &d.name, format!("dashboards.{k}"), agents.clone());
         }
         for (k, a) in &spec.alarms {
             add(&mut g, Address::new(Kind::Alarm, k), &a.name, format!("alarms.{k}"), vec![]);

@@ -5,11 +5,14 @@
 //! observed attributes is generic (`plan::diff`); each kind only says which
 //! attributes force a replacement.
 
+pub mod agent;
 pub mod bucket;
+pub mod cloudwatch;
 pub mod firehose;
 pub mod function;
 pub mod glue;
 pub mod log_group;
+pub mod network;
 pub mod package;
 pub mod record;
 pub mod role;
@@ -130,23 +133,9 @@ pub trait Resource: Send + Sync {
 
 pub type Res = Arc<dyn Resource>;
 
-/// A kind this build cannot deploy yet.
-#[derive(Debug, thiserror::Error)]
-#[error("resource kind `{kind}` ({addresses}) is not supported by this build of pipectl yet")]
-pub struct Unsupported {
-    pub kind: &'static str,
-    pub addresses: String,
-}
-
 /// Builds every node of the graph from the spec.
-pub fn from_spec(
-    spec: &Spec,
-    graph: &crate::plan::Graph,
-    aws: &Aws,
-    meta: &Meta,
-) -> Result<BTreeMap<Address, Res>, Unsupported> {
+pub fn from_spec(spec: &Spec, graph: &crate::plan::Graph, aws: &Aws, meta: &Meta) -> BTreeMap<Address, Res> {
     let mut out: BTreeMap<Address, Res> = BTreeMap::new();
-    let mut missing: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for node in graph.nodes.values() {
         let a = node.address.clone();
         let key = a.key.clone();
@@ -188,6 +177,36 @@ pub fn from_spec(
                 Some(log_group::desired(&a, spec)),
                 meta,
             )) as Res),
+            Kind::Network => spec
+                .networks
+                .get(&key)
+                .map(|n| Arc::new(network::Network::new(a.clone(), n.name.clone(), Some(n.clone()), meta)) as Res),
+            Kind::InstanceProfile => spec.agents.get(&key).map(|ag| {
+                let role = format!("{}-agent", ag.name);
+                Arc::new(agent::InstanceProfile::new(a.clone(), node.name.clone(), Some(role), meta)) as Res
+            }),
+            Kind::SecurityGroup => spec
+                .agents
+                .get(&key)
+                .map(|ag| Arc::new(agent::SecurityGroup::new(a.clone(), node.name.clone(), Some(ag), meta)) as Res),
+            Kind::Agent => spec.agents.get(&key).map(|ag| {
+                let host = agent::HostSpec {
+                    agent: ag.clone(),
+                    user_data: agent::user_data(ag, spec, &aws.region),
+                    profile: format!("{}-agent", ag.name),
+                    security_group: format!("{}-agent", ag.name),
+                };
+                Arc::new(agent::Agent::new(a.clone(), ag.name.clone(), Some(host), meta)) as Res
+            }),
+            Kind::Dashboard => spec.dashboards.get(&key).map(|d| {
+                let body = cloudwatch::body(spec, &aws.region);
+                let agents = spec.agents.keys().cloned().collect();
+                Arc::new(cloudwatch::Dashboard::new(a.clone(), d.name.clone(), Some(body), agents, meta)) as Res
+            }),
+            Kind::Alarm => spec.alarms.get(&key).map(|al| {
+                Arc::new(cloudwatch::Alarm::new(a.clone(), al.name.clone(), cloudwatch::alarm_spec(&key, spec), meta))
+                    as Res
+            }),
             Kind::Function => spec.functions.get(&key).map(|f| {
                 let role_arn = format!("arn:aws:iam::{}:role/{}-lambda", aws.account, f.name);
                 let fs = function::FunctionSpec { function: f.clone(), role_arn };
@@ -201,27 +220,20 @@ pub fn from_spec(
                 Arc::new(firehose::Firehose::new(a.clone(), f.name.clone(), firehose::config(&key, spec, aws), meta))
                     as Res
             }),
-            _ => {
-                missing.entry(a.kind.as_str()).or_default().push(a.to_string());
-                None
-            }
         };
         if let Some(r) = r {
             out.insert(a, r);
         }
     }
-    if let Some((kind, addrs)) = missing.into_iter().next() {
-        return Err(Unsupported { kind, addresses: addrs.join(", ") });
-    }
-    Ok(out)
+    out
 }
 
 /// A resource known only by address and name (from the deployment record):
 /// enough to read, check ownership and delete it.
-pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Result<Res, Unsupported> {
+pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Res {
     let a = address.clone();
     let n = name.to_string();
-    Ok(match a.kind {
+    match a.kind {
         Kind::Record => Arc::new(record::Record::new(a, n, None, meta)),
         Kind::Bucket => Arc::new(bucket::Bucket::new(a, n, None, meta)),
         Kind::Stream => Arc::new(stream::Stream::new(a, n, None, meta)),
@@ -234,9 +246,14 @@ pub fn from_record(address: &Address, name: &str, aws: &Aws, meta: &Meta) -> Res
         Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, n, None, meta)),
         Kind::Firehose => Arc::new(firehose::Firehose::new(a, n, None, meta)),
         Kind::Function => Arc::new(function::Function::new(a, n, None, meta)),
+        Kind::Network => Arc::new(network::Network::new(a, n, None, meta)),
+        Kind::InstanceProfile => Arc::new(agent::InstanceProfile::new(a, n, None, meta)),
+        Kind::SecurityGroup => Arc::new(agent::SecurityGroup::new(a, n, None, meta)),
+        Kind::Agent => Arc::new(agent::Agent::new(a, n, None, meta)),
+        Kind::Dashboard => Arc::new(cloudwatch::Dashboard::new(a, n, None, Vec::new(), meta)),
+        Kind::Alarm => Arc::new(cloudwatch::Alarm::new(a, n, None, meta)),
         Kind::Trigger => Arc::new(trigger::Trigger::new(a, n, None, aws, meta)),
-        other => return Err(Unsupported { kind: other.as_str(), addresses: address.to_string() }),
-    })
+    }
 }
 
 /// The order in which kinds go when there is no graph to follow (orphans

@@ -1,0 +1,517 @@
+//! A VPC of the pipeline's own: public and private subnets across zones,
+//! an internet gateway and route table for the public tier, a network ACL
+//! when the spec asks, a NAT gateway only when the spec asks (it is billed
+//! by the hour, and the plan says so).
+//!
+//! Contract:
+//! 1. read: DescribeVpcs by the tags `pipectl:pipeline`, `pipectl:env` and
+//!    `pipectl:address`; none = `None`. Everything inside is found the same way.
+//! 2. attributes: cidr, zones, nacl and nat_gateway replace the network;
+//!    tags update in place. Subnets are carved from the CIDR: 16 equal
+//!    blocks, public zone k gets block k, private zone k block 8 + k.
+//! 3. create: VPC (wait available), subnets tagged `pipectl:tier` and
+//!    `pipectl:zone`, internet gateway, public route table with a default
+//!    route to it, private route table (with a NAT route when asked), the
+//!    network ACL when asked.
+//! 4. delete, after every host in it: NAT gateway (and its address),
+//!    internet gateway, subnets, route tables, network ACLs, the VPC;
+//!    DependencyViolation (network interfaces of terminated hosts linger) is
+//!    retried.
+
+use super::agent::TAG_ADDRESS;
+use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
+use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use crate::plan::Address;
+use crate::spec;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, DomainType, Filter, ResourceType, RuleAction, Tag, TagSpecification, Vpc,
+};
+use serde_json::json;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+pub struct Network {
+    address: Address,
+    name: String,
+    spec: Option<spec::Network>,
+    meta: Meta,
+}
+
+/// The CIDR of subnet block `index` (of 16) of `cidr`.
+pub fn subnet_cidr(cidr: &str, index: u32) -> Option<String> {
+    let (addr, len) = cidr.split_once('/')?;
+    let len: u32 = len.parse().ok()?;
+    let base = u32::from(addr.parse::<Ipv4Addr>().ok()?);
+    let sub = len + 4;
+    let size = 1u32 << (32 - sub);
+    Some(format!("{}/{sub}", Ipv4Addr::from(base + index * size)))
+}
+
+fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
+}
+
+fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .build()
+}
+
+impl Network {
+    pub fn new(address: Address, name: String, spec: Option<spec::Network>, meta: &Meta) -> Self {
+        Network { address, name, spec, meta: meta.clone() }
+    }
+
+    fn tags(&self) -> Tags {
+        let mut t = self.meta.tags();
+        t.insert("Name".into(), self.name.clone());
+        t
+    }
+
+    /// Tags of everything inside the network, with its role there.
+    fn inner_tags(&self, extra: &[(&str, &str)]) -> Tags {
+        let mut t = self.tags();
+        t.insert(TAG_ADDRESS.into(), self.address.to_string());
+        for (k, v) in extra {
+            t.insert((*k).into(), (*v).into());
+        }
+        t
+    }
+
+    fn ours(&self) -> [Filter; 3] {
+        [
+            filter(&format!("tag:{TAG_PIPELINE}"), &[&self.meta.pipeline]),
+            filter(&format!("tag:{TAG_ENV}"), &[&self.meta.env]),
+            filter(&format!("tag:{TAG_ADDRESS}"), &[&self.address.to_string()]),
+        ]
+    }
+
+    async fn vpc(&self, aws: &Aws) -> Result<Option<Vpc>, AwsError> {
+        let out = aws
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(self.ours().to_vec()))
+            .send()
+            .await
+            .map_err(aws_err("DescribeVpcs"))?;
+        Ok(out.vpcs().first().cloned())
+    }
+
+    fn desired_attrs(&self, s: &spec::Network) -> Attrs {
+        Attrs::from([
+            ("cidr".into(), json!(s.cidr)),
+            ("zones".into(), json!(s.zones)),
+            ("nacl".into(), json!(s.nacl)),
+            ("nat_gateway".into(), json!(if s.nat_gateway { "yes (billed by the hour)" } else { "no" })),
+            ("tags".into(), tags_attr(&self.tags())),
+        ])
+    }
+
+    async fn nat_gateways(&self, aws: &Aws, vpc: &str) -> Result<Vec<aws_sdk_ec2::types::NatGateway>, AwsError> {
+        let out = aws
+            .ec2
+            .describe_nat_gateways()
+            .filter(filter("vpc-id", &[vpc]))
+            .filter(filter("state", &["pending", "available"]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeNatGateways"))?;
+        Ok(out.nat_gateways().to_vec())
+    }
+}
+
+#[async_trait]
+impl Resource for Network {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> Option<Attrs> {
+        Some(self.desired_attrs(self.spec.as_ref()?))
+    }
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["cidr", "zones", "nacl", "nat_gateway"]
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(600)
+    }
+
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let Some(vpc) = self.vpc(aws).await? else { return Ok(None) };
+        let vpc_id = vpc.vpc_id().unwrap_or_default();
+        let tags: Tags = vpc
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+            .collect();
+        let subnets = aws
+            .ec2
+            .describe_subnets()
+            .filters(filter("vpc-id", &[vpc_id]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeSubnets"))?;
+        let zones = subnets
+            .subnets()
+            .iter()
+            .filter(|s| s.tags().iter().any(|t| t.key() == Some("pipectl:tier") && t.value() == Some("public")))
+            .count();
+        let acls = aws
+            .ec2
+            .describe_network_acls()
+            .filters(filter("vpc-id", &[vpc_id]))
+            .filters(filter("default", &["false"]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeNetworkAcls"))?;
+        let nat = !self.nat_gateways(aws, vpc_id).await?.is_empty();
+        let visible: Tags =
+            tags.iter().filter(|(k, _)| k.as_str() != TAG_ADDRESS).map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(Some(Observed {
+            attrs: Attrs::from([
+                ("cidr".into(), json!(vpc.cidr_block().unwrap_or_default())),
+                ("zones".into(), json!(zones)),
+                ("nacl".into(), json!(!acls.network_acls().is_empty())),
+                ("nat_gateway".into(), json!(if nat { "yes (billed by the hour)" } else { "no" })),
+                ("tags".into(), tags_attr(&visible)),
+            ]),
+            tags: Some(tags),
+        }))
+    }
+
+    async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+        let s = self.spec.as_ref().expect("create needs a spec");
+        let vpc_id = match self.vpc(aws).await? {
+            Some(v) => v.vpc_id().unwrap_or_default().to_string(),
+            None => {
+                let out = aws
+                    .ec2
+                    .create_vpc()
+                    .cidr_block(&s.cidr)
+                    .tag_specifications(tag_spec(ResourceType::Vpc, &self.inner_tags(&[])))
+                    .send()
+                    .await
+                    .map_err(aws_err("CreateVpc"))?;
+                out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string()
+            }
+        };
+        wait_until(&format!("VPC `{}`", self.name), self.timeout(), || async {
+            let out = aws.ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.map_err(aws_err("DescribeVpcs"))?;
+            let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
+            Ok(if state == "available" { Poll::Ready } else { Poll::NotYet(state) })
+        })
+        .await?;
+        aws.ec2
+            .modify_vpc_attribute()
+            .vpc_id(&vpc_id)
+            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+            .send()
+            .await
+            .map_err(aws_err("ModifyVpcAttribute"))?;
+        let azs = aws
+            .ec2
+            .describe_availability_zones()
+            .filters(filter("state", &["available"]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeAvailabilityZones"))?;
+        let mut zones: Vec<String> =
+            azs.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_string)).collect();
+        zones.sort();
+        if zones.len() < s.zones as usize {
+            return Err(AwsError::fatal(
+                "CreateSubnet",
+                format!("{} has {} availability zones; the network asks for {}", aws.region, zones.len(), s.zones),
+            ));
+        }
+        let mut public = Vec::new();
+        let mut private = Vec::new();
+        for (k, zone) in zones.iter().take(s.zones as usize).enumerate() {
+            for (tier, index, list) in [("public", k as u32, &mut public), ("private", 8 + k as u32, &mut private)] {
+                let cidr = subnet_cidr(&s.cidr, index).expect("a validated CIDR");
+                let name = format!("{}-{tier}-{}", self.name, k + 1);
+                let k_text = k.to_string();
+                let mut tags = self.inner_tags(&[("pipectl:tier", tier), ("pipectl:zone", &k_text)]);
+                tags.insert("Name".into(), name);
+                p.say(format!("subnet {cidr} ({tier}, {zone})"));
+                let out = aws
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(&vpc_id)
+                    .cidr_block(&cidr)
+                    .availability_zone(zone)
+                    .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
+                    .send()
+                    .await
+                    .map_err(aws_err("CreateSubnet"))?;
+                let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+                if tier == "public" {
+                    aws.ec2
+                        .modify_subnet_attribute()
+                        .subnet_id(&id)
+                        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+                        .send()
+                        .await
+                        .map_err(aws_err("ModifySubnetAttribute"))?;
+                }
+                list.push(id);
+            }
+        }
+        let igw = aws
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(ResourceType::InternetGateway, &self.inner_tags(&[])))
+            .send()
+            .await
+            .map_err(aws_err("CreateInternetGateway"))?;
+        let igw_id = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+        aws.ec2
+            .attach_internet_gateway()
+            .vpc_id(&vpc_id)
+            .internet_gateway_id(&igw_id)
+            .send()
+            .await
+            .map_err(aws_err("AttachInternetGateway"))?;
+        let nat_id = if s.nat_gateway {
+            p.say("NAT gateway (billed by the hour)");
+            let eip = aws
+                .ec2
+                .allocate_address()
+                .domain(DomainType::Vpc)
+                .tag_specifications(tag_spec(ResourceType::ElasticIp, &self.inner_tags(&[])))
+                .send()
+                .await
+                .map_err(aws_err("AllocateAddress"))?;
+            let nat = aws
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(&public[0])
+                .allocation_id(eip.allocation_id().unwrap_or_default())
+                .tag_specifications(tag_spec(ResourceType::Natgateway, &self.inner_tags(&[])))
+                .send()
+                .await
+                .map_err(aws_err("CreateNatGateway"))?;
+            Some(nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string())
+        } else {
+            None
+        };
+        for (tier, subnets) in [("public", &public), ("private", &private)] {
+            let rt = aws
+                .ec2
+                .create_route_table()
+                .vpc_id(&vpc_id)
+                .tag_specifications(tag_spec(ResourceType::RouteTable, &self.inner_tags(&[("pipectl:tier", tier)])))
+                .send()
+                .await
+                .map_err(aws_err("CreateRouteTable"))?;
+            let rt_id = rt.route_table().and_then(|r| r.route_table_id()).unwrap_or_default().to_string();
+            let route = aws.ec2.create_route().route_table_id(&rt_id).destination_cidr_block("0.0.0.0/0");
+            match (tier, &nat_id) {
+                ("public", _) => {
+                    route.gateway_id(&igw_id).send().await.map_err(aws_err("CreateRoute"))?;
+                }
+                (_, Some(nat)) => {
+                    route.nat_gateway_id(nat).send().await.map_err(aws_err("CreateRoute"))?;
+                }
+                _ => {}
+            }
+            for sn in subnets {
+                aws.ec2
+                    .associate_route_table()
+                    .route_table_id(&rt_id)
+                    .subnet_id(sn)
+                    .send()
+                    .await
+                    .map_err(aws_err("AssociateRouteTable"))?;
+            }
+        }
+        if s.nacl {
+            let acl = aws
+                .ec2
+                .create_network_acl()
+                .vpc_id(&vpc_id)
+                .tag_specifications(tag_spec(ResourceType::NetworkAcl, &self.inner_tags(&[])))
+                .send()
+                .await
+                .map_err(aws_err("CreateNetworkAcl"))?;
+            let acl_id = acl.network_acl().and_then(|a| a.network_acl_id()).unwrap_or_default().to_string();
+            for egress in [false, true] {
+                aws.ec2
+                    .create_network_acl_entry()
+                    .network_acl_id(&acl_id)
+                    .rule_number(100)
+                    .protocol("-1")
+                    .rule_action(RuleAction::Allow)
+                    .egress(egress)
+                    .cidr_block("0.0.0.0/0")
+                    .send()
+                    .await
+                    .map_err(aws_err("CreateNetworkAclEntry"))?;
+            }
+            let assocs = aws
+                .ec2
+                .describe_network_acls()
+                .filters(filter("vpc-id", &[&vpc_id]))
+                .filters(filter("default", &["true"]))
+                .send()
+                .await
+                .map_err(aws_err("DescribeNetworkAcls"))?;
+            for a in assocs.network_acls().iter().flat_map(|a| a.associations()) {
+                if let Some(id) = a.network_acl_association_id() {
+                    aws.ec2
+                        .replace_network_acl_association()
+                        .association_id(id)
+                        .network_acl_id(&acl_id)
+                        .send()
+                        .await
+                        .map_err(aws_err("ReplaceNetworkAclAssociation"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+        if changed.iter().any(|c| c == "tags") {
+            if let Some(vpc) = self.vpc(aws).await? {
+                let (set, _) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags());
+                let tags: Vec<Tag> = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                aws.ec2
+                    .create_tags()
+                    .resources(vpc.vpc_id().unwrap_or_default())
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(aws_err("CreateTags"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
+        let Some(vpc) = self.vpc(aws).await? else { return Ok(Deleted::Gone) };
+        let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
+        let busy = |e: &AwsError| e.code.as_deref() == Some("DependencyViolation");
+        for nat in self.nat_gateways(aws, &vpc_id).await? {
+            let id = nat.nat_gateway_id().unwrap_or_default().to_string();
+            p.say(format!("deleting NAT gateway {id}"));
+            aws.ec2.delete_nat_gateway().nat_gateway_id(&id).send().await.map_err(aws_err("DeleteNatGateway"))?;
+            wait_until("NAT gateway deletion", self.timeout(), || async {
+                let left = self.nat_gateways(aws, &vpc_id).await?;
+                Ok(if left.iter().any(|n| n.nat_gateway_id() == Some(id.as_str())) {
+                    Poll::NotYet("deleting".into())
+                } else {
+                    Poll::Ready
+                })
+            })
+            .await?;
+            for a in nat.nat_gateway_addresses() {
+                if let Some(alloc) = a.allocation_id() {
+                    let _ = aws.ec2.release_address().allocation_id(alloc).send().await;
+                }
+            }
+        }
+        let igws = aws
+            .ec2
+            .describe_internet_gateways()
+            .filters(filter("attachment.vpc-id", &[&vpc_id]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeInternetGateways"))?;
+        for g in igws.internet_gateways() {
+            let id = g.internet_gateway_id().unwrap_or_default();
+            aws.ec2
+                .detach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(&vpc_id)
+                .send()
+                .await
+                .map_err(aws_err("DetachInternetGateway"))?;
+            aws.ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .map_err(aws_err("DeleteInternetGateway"))?;
+        }
+        let subnets = aws
+            .ec2
+            .describe_subnets()
+            .filters(filter("vpc-id", &[&vpc_id]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeSubnets"))?;
+        for s in subnets.subnets() {
+            let id = s.subnet_id().unwrap_or_default().to_string();
+            retry(self.timeout(), busy, || async {
+                aws.ec2.delete_subnet().subnet_id(&id).send().await.map(|_| ()).map_err(aws_err("DeleteSubnet"))
+            })
+            .await?;
+        }
+        let tables = aws
+            .ec2
+            .describe_route_tables()
+            .filters(filter("vpc-id", &[&vpc_id]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeRouteTables"))?;
+        for t in tables.route_tables() {
+                        if t.associations().iter().any(|a| a.main() == Some(true)) {
+                continue;
+            }
+            for a in t.associations() {
+                if let Some(id) = a.route_table_association_id() {
+                    match aws.ec2.disassociate_route_table().association_id(id).send().await.map_err(aws_err("DisassociateRouteTable")) {
+                        Ok(_) => {}
+                        Err(e) if e.code.as_deref() == Some("InvalidAssociationID.NotFound") => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            aws.ec2
+                .delete_route_table()
+                .route_table_id(t.route_table_id().unwrap_or_default())
+                .send()
+                .await
+                .map_err(aws_err("DeleteRouteTable"))?;
+        }
+        let acls = aws
+            .ec2
+            .describe_network_acls()
+            .filters(filter("vpc-id", &[&vpc_id]))
+            .filters(filter("default", &["false"]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeNetworkAcls"))?;
+        for a in acls.network_acls() {
+            aws.ec2
+                .delete_network_acl()
+                .network_acl_id(a.network_acl_id().unwrap_or_default())
+                .send()
+                .await
+                .map_err(aws_err("DeleteNetworkAcl"))?;
+        }
+        retry(self.timeout(), busy, || async {
+            aws.ec2.delete_vpc().vpc_id(&vpc_id).send().await.map(|_| ()).map_err(aws_err("DeleteVpc"))
+        })
+        .await?;
+        Ok(Deleted::Gone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets_are_carved_in_sixteen_blocks() {
+        assert_eq!(subnet_cidr("10.20.0.0/16", 0).unwrap(), "10.20.0.0/20");
+        assert_eq!(subnet_cidr("10.20.0.0/16", 1).unwrap(), "10.20.16.0/20");
+        assert_eq!(subnet_cidr("10.20.0.0/16", 8).unwrap(), "10.20.128.0/20");
+        assert_eq!(subnet_cidr("192.168.4.0/24", 15).unwrap(), "192.168.4.240/28");
+    }
+}
