@@ -713,7 +713,7 @@ impl Resource for InstanceProfile {
             Err(e) => return Err(e),
         };
         let Some(p) = p else { return Ok(None) };
-                let tags: Tags = p.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let tags: Tags = p.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         let role = p.roles().first().map(|r| r.role_name().to_string()).unwrap_or_default();
         Ok(Some(Observed {
             attrs: Attrs::from([("role".into(), json!(role)), ("tags".into(), tags_attr(&tags))]),

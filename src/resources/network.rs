@@ -438,6 +438,41 @@ impl Resource for Network {
                 .await
                 .map_err(aws_err("DeleteInternetGateway"))?;
         }
+        // Network ACLs before the subnets: their subnets go back to the default ACL.
+        let all_acls = aws
+            .ec2
+            .describe_network_acls()
+            .filters(filter("vpc-id", &[&vpc_id]))
+            .send()
+            .await
+            .map_err(aws_err("DescribeNetworkAcls"))?;
+        let default_acl = all_acls
+            .network_acls()
+            .iter()
+            .find(|a| a.is_default() == Some(true))
+            .and_then(|a| a.network_acl_id())
+            .map(str::to_string);
+        for a in all_acls.network_acls().iter().filter(|a| a.is_default() != Some(true)) {
+            if let Some(default_acl) = &default_acl {
+                for assoc in a.associations() {
+                    if let Some(id) = assoc.network_acl_association_id() {
+                        aws.ec2
+                            .replace_network_acl_association()
+                            .association_id(id)
+                            .network_acl_id(default_acl)
+                            .send()
+                            .await
+                            .map_err(aws_err("ReplaceNetworkAclAssociation"))?;
+                    }
+                }
+            }
+            aws.ec2
+                .delete_network_acl()
+                .network_acl_id(a.network_acl_id().unwrap_or_default())
+                .send()
+                .await
+                .map_err(aws_err("DeleteNetworkAcl"))?;
+        }
         let subnets = aws
             .ec2
             .describe_subnets()
@@ -460,12 +495,19 @@ impl Resource for Network {
             .await
             .map_err(aws_err("DescribeRouteTables"))?;
         for t in tables.route_tables() {
-                        if t.associations().iter().any(|a| a.main() == Some(true)) {
+            if t.associations().iter().any(|a| a.main() == Some(true)) {
                 continue;
             }
             for a in t.associations() {
                 if let Some(id) = a.route_table_association_id() {
-                    match aws.ec2.disassociate_route_table().association_id(id).send().await.map_err(aws_err("DisassociateRouteTable")) {
+                    match aws
+                        .ec2
+                        .disassociate_route_table()
+                        .association_id(id)
+                        .send()
+                        .await
+                        .map_err(aws_err("DisassociateRouteTable"))
+                    {
                         Ok(_) => {}
                         Err(e) if e.code.as_deref() == Some("InvalidAssociationID.NotFound") => {}
                         Err(e) => return Err(e),
@@ -478,22 +520,6 @@ impl Resource for Network {
                 .send()
                 .await
                 .map_err(aws_err("DeleteRouteTable"))?;
-        }
-        let acls = aws
-            .ec2
-            .describe_network_acls()
-            .filters(filter("vpc-id", &[&vpc_id]))
-            .filters(filter("default", &["false"]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeNetworkAcls"))?;
-        for a in acls.network_acls() {
-            aws.ec2
-                .delete_network_acl()
-                .network_acl_id(a.network_acl_id().unwrap_or_default())
-                .send()
-                .await
-                .map_err(aws_err("DeleteNetworkAcl"))?;
         }
         retry(self.timeout(), busy, || async {
             aws.ec2.delete_vpc().vpc_id(&vpc_id).send().await.map(|_| ()).map_err(aws_err("DeleteVpc"))
