@@ -293,14 +293,6 @@ functions:
 }
 
 #[test]
-fn unsupported_kinds_are_refused_by_name() {
-    let Some(moto) = Moto::start() else { return };
-    let run = moto.pipectl(&["plan", "pipelines/lab.yaml"]).run().expect_code(1);
-    assert!(run.stderr.contains("is not supported by this build of pipectl yet"), "{}", run.stderr);
-    assert!(run.stderr.contains("--target"), "{}", run.stderr);
-}
-
-#[test]
 fn apply_without_terminal_or_yes_refuses() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("confirm", "pipeline: q\nstreams: { s: {} }\n");

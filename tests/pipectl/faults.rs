@@ -95,7 +95,10 @@ impl Request {
 
     /// An error body in the request's protocol.
     fn error_with(&self, status: u16, code: &str, message: &str) -> Vec<u8> {
-        let (ctype, body) = if self.header("x-amz-target").is_some() {
+        let ec2 = String::from_utf8_lossy(&self.body).contains("Version=2016-11-15");
+        let (ctype, body) = if ec2 {
+            ("text/xml", format!("<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>x</RequestID></Response>"))
+        } else if self.header("x-amz-target").is_some() {
             ("application/x-amz-json-1.1", format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"))
         } else if self.header("content-type").is_some_and(|c| c.contains("x-www-form-urlencoded")) {
             ("text/xml", format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"))
