@@ -22,6 +22,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `println!` that does not panic when the reader has gone (`| head`).
+macro_rules! emitln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
@@ -62,11 +69,13 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     "resources": n,
                     "diagnostics": [],
                 });
-                println!("{doc}");
+                emitln!("{doc}");
             } else {
-                println!(
+                emitln!(
                     "{}: valid, {n} resources (pipeline `{}`, env `{}`)",
-                    loaded.file, loaded.spec.pipeline, loaded.spec.env
+                    loaded.file,
+                    loaded.spec.pipeline,
+                    loaded.spec.env
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -77,7 +86,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 GraphFormat::Dot => loaded.graph.to_dot(),
                 GraphFormat::Mermaid => loaded.graph.to_mermaid(),
             };
-            std::io::stdout().write_all(out.as_bytes())?;
+            let _ = std::io::stdout().write_all(out.as_bytes());
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(a) => {
@@ -118,14 +127,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             finish("apply", &summary, cli.global.json)
         }
         Command::Destroy(a) => destroy(cli, a).await,
-        Command::Outputs(a) => {
-            spec::load(&a.spec, &opts)?;
-            Err(Hinted {
-                message: "`outputs` is not implemented yet".into(),
-                hint: "`pipectl plan --json` lists every resource with its physical name".into(),
-            }
-            .into())
-        }
+        Command::Outputs(a) => outputs(cli, a).await,
     }
 }
 
@@ -255,9 +257,9 @@ async fn connect(cli: &Cli, spec_region: Option<String>) -> anyhow::Result<Aws> 
 
 fn print_plan(cli: &Cli, plan: &pipectl::plan::Plan) {
     if cli.global.json {
-        println!("{}", serde_json::to_string(plan).expect("plan serializes"));
+        emitln!("{}", serde_json::to_string(plan).expect("plan serializes"));
     } else {
-        print!("{}", plan.render(cli.global.verbose > 0));
+        let _ = write!(std::io::stdout(), "{}", plan.render(cli.global.verbose > 0));
     }
 }
 
@@ -311,7 +313,7 @@ fn finish(what: &str, s: &Summary, json: bool) -> anyhow::Result<ExitCode> {
         s.not_started.len()
     );
     if json {
-        println!(
+        emitln!(
             "{}",
             serde_json::json!({"event": "summary", "command": what, "done": s.done.len(), "failed": s.failed.len(), "skipped": s.skipped.len(), "not_started": s.not_started.len()})
         );
@@ -415,6 +417,68 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
     finish("destroy", &summary, cli.global.json)
 }
 
+/// Names, ARNs, console links and whether each resource exists, for
+/// people and (with `--json`) for CI.
+async fn outputs(cli: &Cli, a: &pipectl::cli::SpecArg) -> anyhow::Result<ExitCode> {
+    let ctx = Deployment::open(cli, &a.spec, &Targets::default(), false).await?;
+    let resources = ctx.resources();
+    let mut reads = tokio::task::JoinSet::new();
+    for (addr, r) in &resources {
+        let (addr, r, aws) = (addr.clone(), r.clone(), ctx.aws.clone());
+        reads.spawn(async move { (addr, r.read(&aws).await) });
+    }
+    let mut exists = BTreeMap::new();
+    while let Some(j) = reads.join_next().await {
+        let (addr, read) = j?;
+        exists.insert(addr, read.map_err(|e| anyhow::anyhow!("reading: {e}"))?.is_some());
+    }
+    let mut rows = serde_json::Map::new();
+    for addr in ctx.graph.topo_order() {
+        let Some(r) = resources.get(&addr) else { continue };
+        let name = match addr.kind {
+            Kind::GlueTable => {
+                ctx.record_content().resources.get(&addr.to_string()).cloned().unwrap_or_else(|| r.name().to_string())
+            }
+            _ => r.name().to_string(),
+        };
+        let (arn, console) = resources::locate(addr.kind, &name, &ctx.aws.region, &ctx.aws.account);
+        rows.insert(
+            addr.to_string(),
+            serde_json::json!({ "name": r.name(), "arn": arn, "console": console, "exists": exists.get(&addr).copied().unwrap_or(false) }),
+        );
+    }
+    if cli.global.json {
+        let doc = serde_json::json!({
+            "format_version": "1",
+            "pipeline": ctx.meta.pipeline,
+            "env": ctx.meta.env,
+            "region": ctx.aws.region,
+            "account": ctx.aws.account,
+            "resources": rows,
+        });
+        emitln!("{doc}");
+    } else {
+        emitln!(
+            "pipeline `{}`, env `{}`, region {}, account {}\n",
+            ctx.meta.pipeline,
+            ctx.meta.env,
+            ctx.aws.region,
+            ctx.aws.account
+        );
+        for (addr, v) in &rows {
+            let mark = if v["exists"] == true { " " } else { "?" };
+            emitln!("{mark} {addr}  {}", v["name"].as_str().unwrap_or_default());
+            for key in ["arn", "console"] {
+                if let Some(x) = v[key].as_str() {
+                    emitln!("      {key}: {x}");
+                }
+            }
+        }
+        emitln!("\n(? = not deployed)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Prints an error the way cargo does (`error:`, `Caused by:`, `hint:`) and
 /// returns the exit code for it.
 fn report(err: &anyhow::Error, json: bool) -> ExitCode {
@@ -427,7 +491,7 @@ fn report(err: &anyhow::Error, json: bool) -> ExitCode {
                 "file": file,
                 "diagnostics": diagnostics,
             });
-            println!("{doc}");
+            emitln!("{doc}");
         } else {
             for d in diagnostics {
                 let _ = write!(stderr, "{}", d.render(file));

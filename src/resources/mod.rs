@@ -310,3 +310,58 @@ mod tests {
         assert_eq!(remove, vec!["c".to_string()]);
     }
 }
+
+/// Where a resource can be found: its ARN (when its name gives it) and its
+/// page in the AWS console.
+pub fn locate(kind: Kind, name: &str, region: &str, account: &str) -> (Option<String>, Option<String>) {
+    let console = format!("https://{region}.console.aws.amazon.com");
+    let arn = |service: &str, resource: String| Some(format!("arn:aws:{service}:{region}:{account}:{resource}"));
+    match kind {
+        Kind::Record => (
+            arn("ssm", format!("parameter{name}")),
+            Some(format!("{console}/systems-manager/parameters/{name}/description?region={region}")),
+        ),
+        Kind::Bucket => (
+            Some(format!("arn:aws:s3:::{name}")),
+            Some(format!("https://s3.console.aws.amazon.com/s3/buckets/{name}?region={region}")),
+        ),
+        Kind::Stream => (
+            arn("kinesis", format!("stream/{name}")),
+            Some(format!("{console}/kinesis/home?region={region}#/streams/details/{name}/monitoring")),
+        ),
+        Kind::GlueDatabase => (
+            arn("glue", format!("database/{name}")),
+            Some(format!("{console}/glue/home?region={region}#/v2/data-catalog/databases/view/{name}")),
+        ),
+        Kind::GlueTable => (arn("glue", format!("table/{name}")), None),
+        Kind::Role => (
+            Some(format!("arn:aws:iam::{account}:role/{name}")),
+            Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{name}")),
+        ),
+        Kind::InstanceProfile => (Some(format!("arn:aws:iam::{account}:instance-profile/{name}")), None),
+        Kind::LogGroup => (
+            arn("logs", format!("log-group:{name}")),
+            Some(format!(
+                "{console}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}",
+                name.replace('/', "$252F")
+            )),
+        ),
+        Kind::Firehose => (
+            arn("firehose", format!("deliverystream/{name}")),
+            Some(format!("{console}/firehose/home?region={region}#/details/{name}/monitoring")),
+        ),
+        Kind::Function => (
+            arn("lambda", format!("function:{name}")),
+            Some(format!("{console}/lambda/home?region={region}#/functions/{name}")),
+        ),
+        Kind::Dashboard => (
+            Some(format!("arn:aws:cloudwatch::{account}:dashboard/{name}")),
+            Some(format!("{console}/cloudwatch/home?region={region}#dashboards/dashboard/{name}")),
+        ),
+        Kind::Alarm => (
+            arn("cloudwatch", format!("alarm:{name}")),
+            Some(format!("{console}/cloudwatch/home?region={region}#alarmsV2:alarm/{name}")),
+        ),
+        Kind::Trigger | Kind::Network | Kind::SecurityGroup | Kind::Agent => (None, None),
+    }
+}

@@ -368,3 +368,27 @@ fn unowned_bucket_and_other_envs_resources_are_conflicts() {
     let run = moto.pipectl(&["plan", &other]).run().expect_code(1);
     assert!(run.stdout.contains("belongs to pipeline `c3` env `one`"), "{}", run.stdout);
 }
+
+#[test]
+fn outputs_names_arns_console_links_and_what_exists() {
+    let Some(moto) = Moto::start() else { return };
+    let spec = spec_path("outputs", FULL);
+    let before = moto.pipectl(&["outputs", &spec, "--json"]).run().expect_code(0).json();
+    assert_eq!(before["resources"]["stream.trips"]["exists"], false);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    let doc = moto.pipectl(&["outputs", &spec, "--json"]).run().expect_code(0).json();
+    assert_eq!(doc["format_version"], "1");
+    assert_eq!(doc["account"], "123456789012");
+    let s = &doc["resources"]["stream.trips"];
+    assert_eq!(s["name"], "e2e-trips");
+    assert_eq!(s["arn"], "arn:aws:kinesis:us-east-1:123456789012:stream/e2e-trips");
+    assert_eq!(s["exists"], true);
+    assert!(s["console"].as_str().unwrap().contains("/kinesis/home?region=us-east-1#/streams/details/e2e-trips"));
+    assert_eq!(doc["resources"]["glue_table.t"]["arn"], "arn:aws:glue:us-east-1:123456789012:table/e2e_db/t");
+    assert_eq!(doc["resources"]["bucket.lake"]["arn"], "arn:aws:s3:::e2e-lake-123456789012");
+    let text = moto.pipectl(&["outputs", &spec]).run().expect_code(0).stdout;
+    assert!(
+        text.contains("  stream.trips  e2e-trips\n      arn: arn:aws:kinesis:us-east-1:123456789012:stream/e2e-trips"),
+        "{text}"
+    );
+}

@@ -149,9 +149,3 @@ fn graph_shows_generated_resources_and_edges() {
     assert!(mermaid.starts_with("flowchart LR\n"));
     assert!(mermaid.contains("trigger.filter"));
 }
-
-#[test]
-fn outputs_says_it_is_not_built_rather_than_succeed() {
-    let run = pipectl(&["outputs", "pipelines/lab.yaml"]).run().expect_code(1);
-    assert!(run.stderr.contains("not implemented yet"), "{}", run.stderr);
-}
