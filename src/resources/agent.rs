@@ -247,16 +247,7 @@ impl Agent {
     }
 }
 
-fn host_attrs(
-    ami: &str,
-    itype: &str,
-    subnet: &str,
-    ud: &str,
-    sg: &str,
-    profile: &str,
-    imds: &str,
-    tags: &Tags,
-) -> Attrs {
+fn host_attrs(ami: &str, itype: &str, subnet: &str, ud: &str, sg: &str, profile: &str, imds: &str) -> Attrs {
     Attrs::from([
         ("ami".into(), json!(ami)),
         ("instance_type".into(), json!(itype)),
@@ -265,7 +256,6 @@ fn host_attrs(
         ("security_group".into(), json!(sg)),
         ("instance_profile".into(), json!(profile)),
         ("imdsv2".into(), json!(imds)),
-        ("tags".into(), tags_attr(tags)),
     ])
 }
 
@@ -291,7 +281,7 @@ impl Resource for Agent {
             Ami::Al2023 => "al2023".to_string(),
             Ami::Id(id) => id.clone(),
         };
-        Some(host_attrs(
+        let mut a = host_attrs(
             &ami,
             &s.agent.instance_type,
             &subnet_label(&s.agent.subnet),
@@ -299,8 +289,9 @@ impl Resource for Agent {
             &s.security_group,
             &s.profile,
             "required",
-            &self.tags(),
-        ))
+        );
+        a.insert("tags".into(), tags_attr(&self.tags()));
+        Some(a)
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["ami", "instance_type", "subnet", "user_data_sha256", "security_group", "instance_profile"]
@@ -323,7 +314,7 @@ impl Resource for Agent {
             i.iam_instance_profile().and_then(|p| p.arn()).and_then(|a| a.rsplit('/').next()).unwrap_or_default();
         let imds = i.metadata_options().and_then(|m| m.http_tokens()).map_or("optional", |t| t.as_str());
         let get = |k: &str| tags.get(k).cloned().unwrap_or_default();
-        let attrs = host_attrs(
+        let mut attrs = host_attrs(
             &get(TAG_AMI),
             i.instance_type().map(|t| t.as_str()).unwrap_or_default(),
             &get(TAG_SUBNET),
@@ -331,8 +322,8 @@ impl Resource for Agent {
             sg,
             profile,
             imds,
-            &visible(&tags),
         );
+        attrs.insert("tags".into(), tags_attr(&visible(&tags)));
         Ok(Some(Observed { attrs, tags: Some(tags) }))
     }
 

@@ -381,7 +381,6 @@ fn alarm_attrs(
     threshold: f64,
     period: i64,
     evals: i64,
-    tags: &Tags,
 ) -> Attrs {
     Attrs::from([
         ("namespace".into(), json!(namespace)),
@@ -392,7 +391,6 @@ fn alarm_attrs(
         ("threshold".into(), json!(threshold)),
         ("period".into(), json!(period)),
         ("evaluation_periods".into(), json!(evals)),
-        ("tags".into(), tags_attr(tags)),
     ])
 }
 
@@ -407,7 +405,7 @@ impl Resource for Alarm {
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let dims = json!({ s.dimension.0: s.dimension.1 });
-        Some(alarm_attrs(
+        let mut a = alarm_attrs(
             s.namespace,
             s.metric,
             dims,
@@ -415,8 +413,9 @@ impl Resource for Alarm {
             s.threshold,
             s.period.into(),
             s.evaluation_periods.into(),
-            &self.tags,
-        ))
+        );
+        a.insert("tags".into(), tags_attr(&self.tags));
+        Some(a)
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -455,9 +454,9 @@ impl Resource for Alarm {
             a.threshold().unwrap_or_default(),
             a.period().unwrap_or_default().into(),
             a.evaluation_periods().unwrap_or_default().into(),
-            &tags,
         );
         attrs.insert("comparison".into(), json!(comparison));
+        attrs.insert("tags".into(), tags_attr(&tags));
         Ok(Some(Observed { attrs, tags: Some(tags) }))
     }
 

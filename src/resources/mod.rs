@@ -285,32 +285,6 @@ pub fn tags_attr(tags: &Tags) -> serde_json::Value {
     serde_json::to_value(tags).expect("tags serialize")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ownership_needs_both_tags() {
-        let meta = Meta { pipeline: "p".into(), env: "e".into(), spec_tags: Tags::new(), delete_data: false };
-        assert!(meta.owns(&meta.tags()));
-        let mut other = meta.tags();
-        other.insert(TAG_ENV.into(), "prod".into());
-        assert!(!meta.owns(&other));
-        assert!(!meta.owns(&Tags::new()));
-    }
-
-    #[test]
-    fn tag_delta_sets_and_removes() {
-        let before: Tags = [("a".into(), "1".into()), ("b".into(), "2".into()), ("aws:x".into(), "y".into())].into();
-        let after: Tags = [("a".into(), "1".into()), ("b".into(), "3".into()), ("c".into(), "4".into())].into();
-        let (set, remove) = tag_delta(&before, &after);
-        assert_eq!(set, [("b".into(), "3".into()), ("c".into(), "4".into())].into());
-        assert_eq!(remove, Vec::<String>::new());
-        let (_, remove) = tag_delta(&after, &before);
-        assert_eq!(remove, vec!["c".to_string()]);
-    }
-}
-
 /// Where a resource can be found: its ARN (when its name gives it) and its
 /// page in the AWS console.
 pub fn locate(kind: Kind, name: &str, region: &str, account: &str) -> (Option<String>, Option<String>) {
@@ -363,5 +337,31 @@ pub fn locate(kind: Kind, name: &str, region: &str, account: &str) -> (Option<St
             Some(format!("{console}/cloudwatch/home?region={region}#alarmsV2:alarm/{name}")),
         ),
         Kind::Trigger | Kind::Network | Kind::SecurityGroup | Kind::Agent => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_needs_both_tags() {
+        let meta = Meta { pipeline: "p".into(), env: "e".into(), spec_tags: Tags::new(), delete_data: false };
+        assert!(meta.owns(&meta.tags()));
+        let mut other = meta.tags();
+        other.insert(TAG_ENV.into(), "prod".into());
+        assert!(!meta.owns(&other));
+        assert!(!meta.owns(&Tags::new()));
+    }
+
+    #[test]
+    fn tag_delta_sets_and_removes() {
+        let before: Tags = [("a".into(), "1".into()), ("b".into(), "2".into()), ("aws:x".into(), "y".into())].into();
+        let after: Tags = [("a".into(), "1".into()), ("b".into(), "3".into()), ("c".into(), "4".into())].into();
+        let (set, remove) = tag_delta(&before, &after);
+        assert_eq!(set, [("b".into(), "3".into()), ("c".into(), "4".into())].into());
+        assert_eq!(remove, Vec::<String>::new());
+        let (_, remove) = tag_delta(&after, &before);
+        assert_eq!(remove, vec!["c".to_string()]);
     }
 }
