@@ -172,9 +172,34 @@ pub struct Target {
 }
 
 impl Aws {
+    /// Every client from one SDK configuration. With an endpoint (an
+    /// emulator), S3 uses path-style addressing.
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        region: String,
+        account: String,
+        endpoint: Option<String>,
+    ) -> Aws {
+        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(endpoint.is_some()).build();
+        Aws {
+            region,
+            account,
+            endpoint,
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            kinesis: aws_sdk_kinesis::Client::new(config),
+            firehose: aws_sdk_firehose::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            glue: aws_sdk_glue::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+        }
+    }
+
     pub async fn connect(target: &Target) -> anyhow::Result<Aws> {
-        let loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
-        let mut loader = loader;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
         if let Some(r) = &target.region {
             loader = loader.region(Region::new(r.clone()));
         }
@@ -191,28 +216,13 @@ impl Aws {
             message: "no AWS region is set".into(),
             hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
         })?;
-        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(endpoint.is_some()).build();
         let sts = aws_sdk_sts::Client::new(&config);
         let identity = sts.get_caller_identity().send().await.map_err(|e| {
             let e = aws_err("GetCallerIdentity")(e);
             anyhow::Error::new(e).context("cannot find out which AWS account the credentials belong to")
         })?;
         let account = identity.account().unwrap_or_default().to_string();
-        Ok(Aws {
-            region,
-            account,
-            endpoint,
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            kinesis: aws_sdk_kinesis::Client::new(&config),
-            firehose: aws_sdk_firehose::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            glue: aws_sdk_glue::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-        })
+        Ok(Aws::from_config(&config, region, account, endpoint))
     }
 }
 

@@ -56,21 +56,9 @@ impl Moto {
                 .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
                 .load(),
         );
-        let s3 =
-            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
-        Sdk {
-            rt,
-            s3,
-            kinesis: aws_sdk_kinesis::Client::new(&config),
-            firehose: aws_sdk_firehose::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            glue: aws_sdk_glue::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-        }
+        let aws =
+            pipectl::aws::Aws::from_config(&config, "us-east-1".into(), "123456789012".into(), Some(self.url.clone()));
+        Sdk { rt, aws }
     }
 }
 
@@ -81,18 +69,18 @@ impl Drop for Moto {
     }
 }
 
+/// The SDK clients of pipectl's own `Aws`, with a runtime to drive them
+/// from synchronous tests.
 pub struct Sdk {
     pub rt: tokio::runtime::Runtime,
-    pub s3: aws_sdk_s3::Client,
-    pub kinesis: aws_sdk_kinesis::Client,
-    pub firehose: aws_sdk_firehose::Client,
-    pub lambda: aws_sdk_lambda::Client,
-    pub ec2: aws_sdk_ec2::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub glue: aws_sdk_glue::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub logs: aws_sdk_cloudwatchlogs::Client,
-    pub ssm: aws_sdk_ssm::Client,
+    aws: pipectl::aws::Aws,
+}
+
+impl std::ops::Deref for Sdk {
+    type Target = pipectl::aws::Aws;
+    fn deref(&self) -> &pipectl::aws::Aws {
+        &self.aws
+    }
 }
 
 impl Sdk {
