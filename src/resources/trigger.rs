@@ -49,6 +49,20 @@ pub fn physical_name(function: &str, stream: &str) -> String {
     format!("{function}|{stream}")
 }
 
+/// The options shared by CreateEventSourceMapping and UpdateEventSourceMapping.
+macro_rules! settings {
+    ($req:expr, $t:expr) => {
+        $req.batch_size($t.batch_size as i32)
+            .maximum_batching_window_in_seconds($t.batching_window_seconds as i32)
+            .parallelization_factor($t.parallelization_factor as i32)
+            .bisect_batch_on_function_error($t.bisect_on_error)
+            .maximum_retry_attempts($t.max_retries as i32)
+            .maximum_record_age_in_seconds($t.max_record_age_seconds as i32)
+            .tumbling_window_in_seconds($t.tumbling_window_seconds.unwrap_or(0) as i32)
+            .enabled($t.enabled)
+    };
+}
+
 fn in_use(e: &AwsError) -> bool {
     e.code.as_deref() == Some("ResourceInUseException")
 }
@@ -116,18 +130,7 @@ impl Trigger {
     async fn apply_settings(&self, aws: &Aws, uuid: &str, p: &Progress) -> Result<(), AwsError> {
         let t = &self.spec.as_ref().expect("needs a spec").trigger;
         retry(self.timeout(), in_use, || async {
-            aws.lambda
-                .update_event_source_mapping()
-                .uuid(uuid)
-                .function_name(&self.function)
-                .batch_size(t.batch_size as i32)
-                .maximum_batching_window_in_seconds(t.batching_window_seconds as i32)
-                .parallelization_factor(t.parallelization_factor as i32)
-                .bisect_batch_on_function_error(t.bisect_on_error)
-                .maximum_retry_attempts(t.max_retries as i32)
-                .maximum_record_age_in_seconds(t.max_record_age_seconds as i32)
-                .tumbling_window_in_seconds(t.tumbling_window_seconds.unwrap_or(0) as i32)
-                .enabled(t.enabled)
+            settings!(aws.lambda.update_event_source_mapping().uuid(uuid).function_name(&self.function), t)
                 .send()
                 .await
                 .map(|_| ())
@@ -238,20 +241,12 @@ impl Resource for Trigger {
             Duration::from_secs(180),
             |e| super::function::role_not_ready(e) || in_use(e),
             || async {
-                let out = aws
+                let req = aws
                     .lambda
                     .create_event_source_mapping()
                     .function_name(&self.function)
-                    .event_source_arn(&self.stream_arn)
-                    .starting_position(EventSourcePosition::from(position(t.starting_position)))
-                    .batch_size(t.batch_size as i32)
-                    .maximum_batching_window_in_seconds(t.batching_window_seconds as i32)
-                    .parallelization_factor(t.parallelization_factor as i32)
-                    .bisect_batch_on_function_error(t.bisect_on_error)
-                    .maximum_retry_attempts(t.max_retries as i32)
-                    .maximum_record_age_in_seconds(t.max_record_age_seconds as i32)
-                    .tumbling_window_in_seconds(t.tumbling_window_seconds.unwrap_or(0) as i32)
-                    .enabled(t.enabled)
+                    .event_source_arn(&self.stream_arn);
+                let out = settings!(req.starting_position(EventSourcePosition::from(position(t.starting_position))), t)
                     .send()
                     .await
                     .map_err(aws_err("CreateEventSourceMapping"));
