@@ -508,7 +508,8 @@ fn report(err: &anyhow::Error, json: bool) -> ExitCode {
             let _ = writeln!(stderr, "  {c}");
         }
     }
-    if let Some(h) = err.chain().find_map(|c| c.downcast_ref::<Hinted>()) {
+        let hinted = err.downcast_ref::<Hinted>().or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
+    if let Some(h) = hinted {
         let _ = writeln!(stderr, "hint: {}", h.hint);
     }
     if err.downcast_ref::<SpecError>().is_some() {

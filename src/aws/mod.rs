@@ -219,7 +219,12 @@ impl Aws {
         let sts = aws_sdk_sts::Client::new(&config);
         let identity = sts.get_caller_identity().send().await.map_err(|e| {
             let e = aws_err("GetCallerIdentity")(e);
-            anyhow::Error::new(e).context("cannot find out which AWS account the credentials belong to")
+                        anyhow::Error::new(e).context(crate::Hinted {
+                message: "cannot find out which AWS account the credentials belong to".into(),
+                hint: "set credentials (AWS_PROFILE with `aws sso login`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); \
+                       for an emulator pass --endpoint-url"
+                    .into(),
+            })
         })?;
         let account = identity.account().unwrap_or_default().to_string();
         Ok(Aws::from_config(&config, region, account, endpoint))
