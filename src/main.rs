@@ -173,6 +173,7 @@ impl Deployment {
             env: loaded.spec.env.clone(),
             spec_tags: loaded.spec.tags.clone(),
             delete_data: false,
+            timeouts: loaded.spec.timeouts.clone(),
         };
         let record = Record::fetch(&aws, &loaded.spec.record_name())
             .await
@@ -368,6 +369,7 @@ async fn destroy(cli: &Cli, a: &pipectl::cli::DestroyArgs) -> anyhow::Result<Exi
                 env: env.clone(),
                 spec_tags: Default::default(),
                 delete_data: a.delete_data,
+                timeouts: Default::default(),
             };
             let name = format!("/pipectl/{pipeline}/{env}");
             let Some(record) = Record::fetch(&aws, &name).await? else {
@@ -508,7 +510,7 @@ fn report(err: &anyhow::Error, json: bool) -> ExitCode {
             let _ = writeln!(stderr, "  {c}");
         }
     }
-        let hinted = err.downcast_ref::<Hinted>().or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
+    let hinted = err.downcast_ref::<Hinted>().or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
     if let Some(h) = hinted {
         let _ = writeln!(stderr, "hint: {}", h.hint);
     }

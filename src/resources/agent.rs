@@ -26,7 +26,7 @@
 
 use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
+use crate::plan::{Address, Kind};
 use crate::spec::{self, Ami, InitialPosition, Spec, SubnetChoice, Tier};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -184,6 +184,7 @@ pub struct Agent {
     name: String,
     spec: Option<HostSpec>,
     meta: Meta,
+    timeout: Duration,
 }
 
 fn profile_not_ready(e: &AwsError) -> bool {
@@ -193,7 +194,7 @@ fn profile_not_ready(e: &AwsError) -> bool {
 
 impl Agent {
     pub fn new(address: Address, name: String, spec: Option<HostSpec>, meta: &Meta) -> Self {
-        Agent { address, name, spec, meta: meta.clone() }
+        Agent { address, name, spec, meta: meta.clone(), timeout: meta.timeout(Kind::Agent, Duration::from_secs(600)) }
     }
 
     fn tags(&self) -> Tags {
@@ -297,7 +298,7 @@ impl Resource for Agent {
         &["ami", "instance_type", "subnet", "user_data_sha256", "security_group", "instance_profile"]
     }
     fn timeout(&self) -> Duration {
-        Duration::from_secs(600)
+        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -641,7 +642,7 @@ impl Resource for SecurityGroup {
         let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };
         let id = g.group_id().unwrap_or_default().to_string();
         let busy = |e: &AwsError| e.code.as_deref() == Some("DependencyViolation");
-        let out = retry(Duration::from_secs(300), busy, || async {
+        let out = retry(self.meta.timeout(Kind::SecurityGroup, Duration::from_secs(300)), busy, || async {
             let r = aws
                 .ec2
                 .delete_security_group()

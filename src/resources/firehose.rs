@@ -225,6 +225,7 @@ pub struct Firehose {
     name: String,
     config: Option<Config>,
     tags: Tags,
+    timeout: Duration,
 }
 
 /// The errors Firehose returns while a new role has not propagated yet.
@@ -248,7 +249,13 @@ const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
 impl Firehose {
     pub fn new(address: Address, name: String, config: Option<Config>, meta: &Meta) -> Self {
-        Firehose { address, name, config, tags: meta.tags() }
+        Firehose {
+            address,
+            name,
+            config,
+            tags: meta.tags(),
+            timeout: meta.timeout(Kind::Firehose, Duration::from_secs(600)),
+        }
     }
 
     async fn describe(
@@ -425,7 +432,7 @@ impl Resource for Firehose {
         upstream.kind == Kind::GlueTable
     }
     fn timeout(&self) -> Duration {
-        Duration::from_secs(600)
+        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {

@@ -18,7 +18,7 @@
 use super::package::{self, Package};
 use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
+use crate::plan::{Address, Kind};
 use crate::spec;
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
@@ -41,6 +41,7 @@ pub struct Function {
     tags: Tags,
     /// Built once, when first needed.
     package: tokio::sync::OnceCell<Package>,
+    timeout: Duration,
 }
 
 /// The errors Lambda returns while a new role has not propagated yet.
@@ -59,7 +60,14 @@ const ROLE_PROPAGATION: Duration = Duration::from_secs(180);
 
 impl Function {
     pub fn new(address: Address, name: String, spec: Option<FunctionSpec>, meta: &Meta) -> Self {
-        Function { address, name, spec, tags: meta.tags(), package: tokio::sync::OnceCell::new() }
+        Function {
+            address,
+            name,
+            spec,
+            tags: meta.tags(),
+            package: tokio::sync::OnceCell::new(),
+            timeout: meta.timeout(Kind::Function, Duration::from_secs(600)),
+        }
     }
 
     async fn package(&self) -> Result<&Package, AwsError> {
@@ -160,7 +168,7 @@ impl Resource for Function {
         ]))
     }
     fn timeout(&self) -> Duration {
-        Duration::from_secs(600)
+        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {

@@ -51,6 +51,8 @@ pub struct Meta {
     pub spec_tags: Tags,
     /// `--delete-data`: empty and delete buckets even with `on_destroy: retain`.
     pub delete_data: bool,
+    /// The spec's `timeouts:`, seconds by kind name.
+    pub timeouts: BTreeMap<String, u32>,
 }
 
 impl Meta {
@@ -60,6 +62,12 @@ impl Meta {
         t.insert(TAG_PIPELINE.into(), self.pipeline.clone());
         t.insert(TAG_ENV.into(), self.env.clone());
         t
+    }
+
+    /// How long a resource of `kind` may wait on AWS: the spec's
+    /// `timeouts:` entry, else the kind's default.
+    pub fn timeout(&self, kind: Kind, default: Duration) -> Duration {
+        self.timeouts.get(kind.as_str()).map_or(default, |s| Duration::from_secs(u64::from(*s)))
     }
 
     pub fn owns(&self, tags: &Tags) -> bool {
@@ -346,7 +354,15 @@ mod tests {
 
     #[test]
     fn ownership_needs_both_tags() {
-        let meta = Meta { pipeline: "p".into(), env: "e".into(), spec_tags: Tags::new(), delete_data: false };
+        let meta = Meta {
+            pipeline: "p".into(),
+            env: "e".into(),
+            spec_tags: Tags::new(),
+            delete_data: false,
+            timeouts: [("firehose".to_string(), 1200)].into(),
+        };
+        assert_eq!(meta.timeout(Kind::Firehose, Duration::from_secs(600)), Duration::from_secs(1200));
+        assert_eq!(meta.timeout(Kind::Stream, Duration::from_secs(300)), Duration::from_secs(300));
         assert!(meta.owns(&meta.tags()));
         let mut other = meta.tags();
         other.insert(TAG_ENV.into(), "prod".into());

@@ -21,7 +21,7 @@
 use super::agent::TAG_ADDRESS;
 use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
+use crate::plan::{Address, Kind};
 use crate::spec;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -36,6 +36,7 @@ pub struct Network {
     name: String,
     spec: Option<spec::Network>,
     meta: Meta,
+    timeout: Duration,
 }
 
 /// The CIDR of subnet block `index` (of 16) of `cidr`.
@@ -61,7 +62,13 @@ fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
 
 impl Network {
     pub fn new(address: Address, name: String, spec: Option<spec::Network>, meta: &Meta) -> Self {
-        Network { address, name, spec, meta: meta.clone() }
+        Network {
+            address,
+            name,
+            spec,
+            meta: meta.clone(),
+            timeout: meta.timeout(Kind::Network, Duration::from_secs(600)),
+        }
     }
 
     fn tags(&self) -> Tags {
@@ -137,7 +144,7 @@ impl Resource for Network {
         &["cidr", "zones", "nacl", "nat_gateway"]
     }
     fn timeout(&self) -> Duration {
-        Duration::from_secs(600)
+        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {

@@ -20,11 +20,12 @@
 
 use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
+use crate::plan::{Address, Kind};
 use crate::spec::{self, StreamEncryption, StreamMode};
 use async_trait::async_trait;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamModeDetails, StreamStatus};
 use serde_json::json;
+use std::time::Duration;
 
 const KMS_KEY: &str = "alias/aws/kinesis";
 
@@ -33,11 +34,12 @@ pub struct Stream {
     name: String,
     spec: Option<spec::Stream>,
     tags: Tags,
+    timeout: Duration,
 }
 
 impl Stream {
     pub fn new(address: Address, name: String, spec: Option<spec::Stream>, meta: &Meta) -> Self {
-        Stream { address, name, spec, tags: meta.tags() }
+        Stream { address, name, spec, tags: meta.tags(), timeout: meta.timeout(Kind::Stream, Duration::from_secs(300)) }
     }
 
     fn in_use(e: &AwsError) -> bool {
@@ -192,6 +194,9 @@ impl Resource for Stream {
     }
     fn name(&self) -> &str {
         &self.name
+    }
+    fn timeout(&self) -> Duration {
+        self.timeout
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;

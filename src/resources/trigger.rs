@@ -22,7 +22,7 @@
 
 use super::{Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
+use crate::plan::{Address, Kind};
 use crate::spec::{self, StartingPosition};
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{EventSourceMappingConfiguration, EventSourcePosition};
@@ -42,6 +42,7 @@ pub struct Trigger {
     stream_arn: String,
     spec: Option<TriggerSpec>,
     meta: Meta,
+    timeout: Duration,
 }
 
 /// The physical name of a trigger, as the graph and the record hold it.
@@ -78,7 +79,8 @@ impl Trigger {
     pub fn new(address: Address, name: String, spec: Option<TriggerSpec>, aws: &Aws, meta: &Meta) -> Self {
         let (function, stream) = name.split_once('|').unwrap_or((&name, ""));
         let stream_arn = format!("arn:aws:kinesis:{}:{}:stream/{stream}", aws.region, aws.account);
-        Trigger { address, function: function.to_string(), stream_arn, name, spec, meta: meta.clone() }
+        let timeout = meta.timeout(Kind::Trigger, Duration::from_secs(600));
+        Trigger { address, function: function.to_string(), stream_arn, name, spec, meta: meta.clone(), timeout }
     }
 
     async fn mappings(&self, aws: &Aws) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
@@ -206,7 +208,7 @@ impl Resource for Trigger {
         &["stream", "starting_position"]
     }
     fn timeout(&self) -> Duration {
-        Duration::from_secs(600)
+        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {

@@ -61,6 +61,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
         networks: b.networks(raw),
         dashboards: b.dashboards(raw),
         alarms: BTreeMap::new(),
+        timeouts: b.timeouts(raw),
     };
     let mut spec = spec;
     let (functions, env_refs) = b.functions(raw);
@@ -1330,6 +1331,23 @@ impl Builder<'_> {
         out
     }
 
+    fn timeouts(&mut self, raw: &RawSpec) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        for (k, v) in &raw.timeouts {
+            if !TIMED_KINDS.contains(&k.v.as_str()) {
+                let hint = match did_you_mean(&k.v, TIMED_KINDS) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None => format!("kinds with a wait: {}", TIMED_KINDS.join(", ")),
+                };
+                self.err(k.mark, "timeouts", format!("`{}` is not a kind with a wait", k.v), Some(hint));
+                continue;
+            }
+            let secs = self.range(&Some(v.clone()), 30, 7200, 300, "a timeout in seconds", None);
+            out.insert(k.v.clone(), secs);
+        }
+        out
+    }
+
     /// Rules that span resources.
     fn cross_checks(&mut self, raw: &RawSpec, spec: &Spec) {
         for (k, r) in &raw.firehoses {
@@ -1407,6 +1425,10 @@ impl Builder<'_> {
         }
     }
 }
+
+/// Kinds whose create, update or delete waits on AWS, and so can be given
+/// a `timeouts:` entry.
+pub const TIMED_KINDS: [&str; 7] = ["stream", "firehose", "function", "trigger", "agent", "network", "security_group"];
 
 const RESERVED_ENV: [&str; 18] = [
     "_HANDLER",

@@ -26,6 +26,8 @@ pub struct Spec {
     pub networks: BTreeMap<String, Network>,
     pub dashboards: BTreeMap<String, Dashboard>,
     pub alarms: BTreeMap<String, Alarm>,
+    /// Seconds a kind may take to become ready or gone, overriding its default.
+    pub timeouts: BTreeMap<String, u32>,
 }
 
 impl Spec {

@@ -23,6 +23,7 @@ pub struct RawSpec {
     pub networks: Entries<RawNetwork>,
     pub dashboards: Entries<RawDashboard>,
     pub alarms: Entries<RawAlarm>,
+    pub timeouts: Entries<Sp<u32>>,
 }
 
 /// Reads a section of named resources, giving each its "section.key" path.
@@ -95,6 +96,7 @@ impl RawSpec {
         spec.networks = section(&mut m, "networks", RawNetwork::read);
         spec.dashboards = section(&mut m, "dashboards", RawDashboard::read);
         spec.alarms = section(&mut m, "alarms", RawAlarm::read);
+        spec.timeouts = m.opt("timeouts").unwrap_or_default();
         m.finish();
         spec
     }

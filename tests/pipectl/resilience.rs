@@ -117,3 +117,18 @@ fn a_failure_half_way_leaves_a_state_the_next_run_finishes() {
     assert!(sdk.run(sdk.kinesis.list_streams().send()).unwrap().stream_names().is_empty());
     assert!(sdk.run(sdk.s3.list_buckets().send()).unwrap().buckets().is_empty());
 }
+
+#[test]
+fn a_spec_timeout_bounds_the_wait() {
+    let Some(moto) = Moto::start() else { return };
+    // The stream never leaves CREATING; the spec allows it 30 seconds.
+    let proxy = Proxy::start(&moto.url, Faults { creating_reads: usize::MAX, ..Faults::default() });
+    let dir = std::env::temp_dir().join(format!("pipectl-rs-timeout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("spec.yaml");
+    std::fs::write(&path, "pipeline: to\ntimeouts: { stream: 30 }\nstreams: { s: {} }\n").unwrap();
+    let start = std::time::Instant::now();
+    let run = via(&proxy, &["apply", &path.display().to_string(), "--yes"]).expect_code(1);
+    assert!(run.stderr.contains("not ready after 30s"), "{}", run.stderr);
+    assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+}
