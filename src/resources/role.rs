@@ -187,6 +187,16 @@ pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
         }
         _ => return None,
     };
+    let extra = match Kind::parse(owner)? {
+        Kind::Firehose => spec.firehoses.get(key).map(|f| f.policy.clone()),
+        Kind::Function => spec.functions.get(key).map(|f| f.policy.clone()),
+        Kind::Agent => spec.agents.get(key).map(|a| a.policy.clone()),
+        _ => None,
+    };
+    for (i, x) in extra.unwrap_or_default().iter().enumerate() {
+        let actions: Vec<&str> = x.actions.iter().map(String::as_str).collect();
+        st.push(statement(&format!("FromSpec{}", i + 1), &actions, x.resources.clone()));
+    }
     Some(RoleSpec { service, policy: json!({ "Version": "2012-10-17", "Statement": st }) })
 }
 

@@ -669,7 +669,8 @@ impl Builder<'_> {
                 );
             }
             self.generated_name("role", format!("{name}-firehose"), k.mark, path, rules::role_name);
-            out.insert(k.v.clone(), Firehose { name, source, destination, processor });
+            let policy = self.statements(&r.policy);
+            out.insert(k.v.clone(), Firehose { name, source, destination, processor, policy });
         }
         out
     }
@@ -961,10 +962,54 @@ impl Builder<'_> {
                     writes,
                     trigger,
                     log_retention_days,
+                    policy: self.statements(&r.policy),
                 },
             );
         }
         (out, all_refs)
+    }
+
+    /// `policy:` statements: actions `service:Action` (wildcards allowed in
+    /// the action part), resources ARNs (with `${...}` references) or `*`.
+    fn statements(&mut self, raw: &[RawStatement]) -> Vec<Statement> {
+        let mut out = Vec::new();
+        for st in raw {
+            if st.actions.is_empty() || st.resources.is_empty() {
+                self.err(st.mark, "policy", "a statement needs at least one action and one resource", None);
+                continue;
+            }
+            for a in &st.actions {
+                let ok = a.v.split_once(':').is_some_and(|(svc, act)| {
+                    !svc.is_empty()
+                        && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && !act.is_empty()
+                        && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
+                });
+                if !ok {
+                    self.err(
+                        a.mark,
+                        "policy",
+                        format!("`{}` is not an IAM action", a.v),
+                        Some("write `service:Action`, e.g. `s3:GetObject`".into()),
+                    );
+                }
+            }
+            let mut resources = Vec::new();
+            for r in &st.resources {
+                let text = self.interp(r, true).map(|i| i.text).unwrap_or_else(|| r.v.clone());
+                if text != "*" && !text.starts_with("arn:") {
+                    self.err(
+                        r.mark,
+                        "policy",
+                        format!("`{text}` is neither an ARN nor `*`"),
+                        Some("e.g. `arn:aws:s3:::bucket/*` or `${buckets.lake.arn}`".into()),
+                    );
+                }
+                resources.push(text);
+            }
+            out.push(Statement { actions: st.actions.iter().map(|a| a.v.clone()).collect(), resources });
+        }
+        out
     }
 
     fn trigger(&mut self, t: &RawTrigger) -> Trigger {
@@ -1190,7 +1235,8 @@ impl Builder<'_> {
                 }
                 Ssh { cidr, key_name: s.key_name.as_ref().map(|k| k.v.clone()) }
             });
-            out.insert(k.v.clone(), Agent { name, instance_type, ami, subnet, flows, ssh });
+            let policy = self.statements(&r.policy);
+            out.insert(k.v.clone(), Agent { name, instance_type, ami, subnet, flows, ssh, policy });
         }
         out
     }

@@ -190,6 +190,8 @@ pub struct Firehose {
     pub destination: Destination,
     /// Key of the transform function in `functions`.
     pub processor: Option<String>,
+    /// Extra statements for the generated role.
+    pub policy: Vec<Statement>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +237,8 @@ pub struct Function {
     pub writes: Vec<WriteTarget>,
     pub trigger: Option<Trigger>,
     pub log_retention_days: u32,
+    /// Extra statements for the generated execution role.
+    pub policy: Vec<Statement>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -299,6 +303,8 @@ pub struct Agent {
     pub subnet: SubnetChoice,
     pub flows: Vec<Flow>,
     pub ssh: Option<Ssh>,
+    /// Extra statements for the generated host role.
+    pub policy: Vec<Statement>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -333,4 +339,11 @@ pub struct Alarm {
     pub kind: AlarmKind,
     pub period_seconds: u32,
     pub evaluation_periods: u32,
+}
+
+/// An extra Allow statement a user adds to a generated role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
 }

@@ -252,6 +252,7 @@ pub struct RawFirehose {
     pub source: Option<Sp<RawSource>>,
     pub destination: Option<RawDestination>,
     pub processor: Option<S>,
+    pub policy: Vec<RawStatement>,
 }
 
 impl RawFirehose {
@@ -301,7 +302,8 @@ impl RawFirehose {
             pm.finish();
             f
         });
-        let r = RawFirehose { mark: m.mark, name: m.opt("name"), source, destination, processor };
+        let policy = RawStatement::list(&mut m, path);
+        let r = RawFirehose { mark: m.mark, name: m.opt("name"), source, destination, processor, policy };
         m.finish();
         Some(r)
     }
@@ -378,6 +380,7 @@ pub struct RawFunction {
     pub writes: Vec<S>,
     pub trigger: Option<RawTrigger>,
     pub log_retention_days: Option<Sp<u32>>,
+    pub policy: Vec<RawStatement>,
 }
 
 impl RawFunction {
@@ -422,6 +425,7 @@ impl RawFunction {
             writes: m.opt("writes").unwrap_or_default(),
             trigger,
             log_retention_days: m.opt("log_retention_days"),
+            policy: RawStatement::list(&mut m, path),
         };
         m.finish();
         Some(r)
@@ -472,6 +476,7 @@ pub struct RawAgent {
     pub subnet: Option<Sp<RawSubnet>>,
     pub flows: Vec<RawFlow>,
     pub ssh: Option<RawSsh>,
+    pub policy: Vec<RawStatement>,
 }
 
 impl RawAgent {
@@ -553,6 +558,7 @@ impl RawAgent {
             subnet,
             flows,
             ssh,
+            policy: RawStatement::list(&mut m, path),
         };
         m.finish();
         Some(r)
@@ -633,5 +639,40 @@ impl RawAlarm {
         };
         m.finish();
         Some(r)
+    }
+}
+
+/// An extra IAM statement for a generated role (`policy:`).
+#[derive(Debug)]
+pub struct RawStatement {
+    pub mark: Mark,
+    pub actions: Vec<S>,
+    pub resources: Vec<S>,
+}
+
+impl RawStatement {
+    /// The `policy:` list of the mapping `m` reads.
+    fn list(m: &mut MapReader, path: &str) -> Vec<RawStatement> {
+        let Some(node) = m.node("policy") else { return Vec::new() };
+        let d = m.decoder();
+        let Value::Seq(items) = &node.value else {
+            d.error(
+                Diagnostic::new(node.mark, "type", format!("expected a list of statements, found {}", node.kind()))
+                    .hint("`policy: [{ actions: [s3:GetObject], resources: [\"arn:aws:s3:::bucket/*\"] }]`"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Some(mut sm) = MapReader::open(item, d, format!("{path}.policy[{i}]")) else { continue };
+            let r = RawStatement {
+                mark: sm.mark,
+                actions: sm.req("actions").unwrap_or_default(),
+                resources: sm.req("resources").unwrap_or_default(),
+            };
+            sm.finish();
+            out.push(r);
+        }
+        out
     }
 }

@@ -247,3 +247,35 @@ fn labs_with_functions_apply_and_destroy() {
         moto.pipectl(&["destroy", "--pipeline", &pipeline, "--yes", "--region", region]).run().expect_code(0);
     }
 }
+
+#[test]
+fn policy_statements_are_added_to_the_generated_role() {
+    let Some(moto) = Moto::start() else { return };
+    let text = "
+pipeline: po
+buckets: { ref: { name: po-reference } }
+functions:
+  f:
+    runtime: python3.12
+    code: code
+    handler: handler.handler
+    policy:
+      - actions: [s3:GetObject, s3:ListBucket]
+        resources: [\"${buckets.ref.arn}\", \"${buckets.ref.arn}/*\"]
+";
+    let (s, _dir) = spec_in("policy", text);
+    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    let sdk = moto.sdk();
+    let p = sdk.run(sdk.iam.get_role_policy().role_name("po-f-lambda").policy_name("pipectl").send()).unwrap();
+    let doc = pipectl::resources::role::decode_document(p.policy_document());
+    let extra = doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "FromSpec1").cloned().unwrap();
+    assert_eq!(extra["Action"], serde_json::json!(["s3:GetObject", "s3:ListBucket"]));
+    assert_eq!(extra["Resource"], serde_json::json!(["arn:aws:s3:::po-reference", "arn:aws:s3:::po-reference/*"]));
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    // Dropping the statement updates the role in place.
+    std::fs::write(&s, text.split("    policy:").next().unwrap()).unwrap();
+    let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
+    assert!(plan.stdout.contains("~ role.function-f"), "{}", plan.stdout);
+    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+}
