@@ -188,7 +188,12 @@ impl Deployment {
         let content = self.record_content();
         let ra = Address::new(Kind::Record, "deployment");
         if let Some(node) = self.graph.nodes.get(&ra) {
-            res.insert(ra.clone(), Arc::new(Record::new(ra, node.name.clone(), Some(content), &self.meta)));
+            res.insert(
+                ra.clone(),
+                Arc::new(
+                    Record::new(ra, node.name.clone(), Some(content), &self.meta).with_current(self.record.clone()),
+                ),
+            );
         }
         res
     }

@@ -806,18 +806,10 @@ impl Resource for InstanceProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{load_str, Options};
-    use std::path::Path;
 
     #[test]
     fn agent_json_holds_every_flow_and_parses_inside_the_user_data() {
-        let l = load_str(
-            &std::fs::read_to_string("pipelines/kinesis-agent-lambda-s3.yaml").unwrap(),
-            "x.yaml",
-            Path::new("pipelines"),
-            &Options::default(),
-        )
-        .unwrap();
+        let l = crate::spec::load_pipeline("kinesis-agent-lambda-s3");
         let agent = &l.spec.agents["producer"];
         let cfg = agent_json(agent, &l.spec, "us-west-2");
         assert_eq!(cfg["kinesis.endpoint"], "kinesis.us-west-2.amazonaws.com");
@@ -840,13 +832,7 @@ mod tests {
 
     #[test]
     fn a_field_name_with_quotes_stays_valid_json() {
-        let mut l = load_str(
-            &std::fs::read_to_string("pipelines/kinesis-agent-lambda-s3.yaml").unwrap(),
-            "x.yaml",
-            Path::new("pipelines"),
-            &Options::default(),
-        )
-        .unwrap();
+        let mut l = crate::spec::load_pipeline("kinesis-agent-lambda-s3");
         let agent = l.spec.agents.get_mut("producer").unwrap();
         agent.flows[0].csv_to_json.as_mut().unwrap().fields[0] = "say \"hi\"\\".into();
         let agent = l.spec.agents["producer"].clone();

@@ -502,18 +502,10 @@ impl Resource for Alarm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{load_str, Options};
-    use std::path::Path;
 
     #[test]
     fn body_covers_every_resource_of_the_lab_with_a_region_on_every_widget() {
-        let l = load_str(
-            &std::fs::read_to_string("pipelines/lab.yaml").unwrap(),
-            "lab.yaml",
-            Path::new("pipelines"),
-            &Options::default(),
-        )
-        .unwrap();
+        let l = crate::spec::load_pipeline("lab");
         let b = body(&l.spec, "eu-west-1");
         let text = b.to_string();
         for name in [

@@ -79,11 +79,20 @@ pub struct Record {
     name: String,
     content: Option<Content>,
     tags: Tags,
+    /// What the caller already read from SSM (`Some(None)`: no record), so
+    /// a plan does not fetch the parameter a second time.
+    current: Option<Option<Content>>,
 }
 
 impl Record {
     pub fn new(address: Address, name: String, content: Option<Content>, meta: &Meta) -> Self {
-        Record { address, name, content, tags: meta.tags() }
+        Record { address, name, content, tags: meta.tags(), current: None }
+    }
+
+    /// The same record, with its current content as the caller read it.
+    pub fn with_current(mut self, current: Option<Content>) -> Self {
+        self.current = Some(current);
+        self
     }
 
     /// The record's current content, if there is one.
@@ -157,7 +166,11 @@ impl Resource for Record {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let Some(content) = Record::fetch(aws, &self.name).await? else {
+        let content = match &self.current {
+            Some(known) => known.clone(),
+            None => Record::fetch(aws, &self.name).await?,
+        };
+        let Some(content) = content else {
             return Ok(None);
         };
         let tags = aws

@@ -87,6 +87,13 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
     Ok(Loaded { file: file.to_string(), spec: built.spec, graph, origins: built.origins })
 }
 
+/// A spec of `pipelines/`, loaded offline, for unit tests.
+#[cfg(test)]
+pub fn load_pipeline(name: &str) -> Loaded {
+    let text = std::fs::read_to_string(format!("pipelines/{name}.yaml")).expect("pipeline exists");
+    load_str(&text, &format!("{name}.yaml"), Path::new("pipelines"), &Options::default()).expect("pipeline is valid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
