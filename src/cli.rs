@@ -82,6 +82,9 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Show what `destroy` would delete instead.
+    #[arg(long)]
+    pub destroy: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,15 @@
 //! Diagnostics: an error tied to a place in the spec, with the rule it breaks
 //! and a hint, rendered the way cargo and uv render theirs.
 
-use crate::spec::yaml::Mark;
 use serde::Serialize;
 use std::fmt::Write as _;
+
+/// A 1-based line and column in the spec file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
+pub struct Mark {
+    pub line: usize,
+    pub col: usize,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {

@@ -4,10 +4,15 @@
 
 pub mod aws;
 pub mod cli;
+pub mod commands;
+pub mod deployment;
 pub mod diag;
 pub mod engine;
+pub mod load;
+pub mod names;
 pub mod plan;
 pub mod report;
+pub mod resolve;
 pub mod resources;
 pub mod spec;
 

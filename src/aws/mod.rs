@@ -24,7 +24,10 @@ pub enum Class {
     /// Throttling, 5xx, a lost response, or a documented eventual-consistency
     /// error: try again.
     Transient,
-    /// Anything else: stop and say what AWS said.
+    /// The resource is there already (a create that a lost answer hid).
+    AlreadyExists,
+    /// Anything else, including what AWS marks permanent (access denied,
+    /// not implemented): stop at once and say what AWS said.
     Fatal,
 }
 
@@ -63,8 +66,10 @@ impl AwsError {
     }
 }
 
-const NOT_FOUND: [&str; 10] = [
+const NOT_FOUND: [&str; 12] = [
     "ResourceNotFoundException",
+    "ResourceNotFound",
+    "DashboardNotFoundError",
     "NoSuchEntity",
     "NoSuchBucket",
     "NotFound",
@@ -74,6 +79,26 @@ const NOT_FOUND: [&str; 10] = [
     "ServerSideEncryptionConfigurationNotFoundError",
     "NoSuchPublicAccessBlockConfiguration",
     "InvalidInstanceID.NotFound",
+];
+
+const ALREADY_EXISTS: [&str; 7] = [
+    "ResourceAlreadyExistsException",
+    "AlreadyExistsException",
+    "EntityAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "InvalidGroup.Duplicate",
+    "InvalidPermission.Duplicate",
+    "ParameterAlreadyExists",
+];
+
+/// Errors AWS will answer the same way however often they are retried.
+const PERMANENT: [&str; 6] = [
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "NotImplemented",
+    "InvalidClientTokenId",
+    "ExpiredToken",
 ];
 
 const TRANSIENT: [&str; 14] = [
@@ -112,7 +137,7 @@ where
                 let status = err.raw_response().map(|r| r.status().as_u16());
                 let code = err.code().map(str::to_string);
                 let message = err.message().map(str::to_string).unwrap_or_else(|| describe_chain(&err));
-                let class = classify(code.as_deref(), status);
+                let class = classify_message(code.as_deref(), status, &message);
                 AwsError { op, code, message, class }
             }
         }
@@ -131,8 +156,15 @@ fn describe_chain(err: &dyn std::error::Error) -> String {
 
 pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
     if let Some(c) = code {
-        if NOT_FOUND.contains(&c) {
+        // EC2 spells each of its "not found" answers `<What>.NotFound`.
+        if NOT_FOUND.contains(&c) || c.ends_with(".NotFound") {
             return Class::NotFound;
+        }
+        if ALREADY_EXISTS.contains(&c) {
+            return Class::AlreadyExists;
+        }
+        if PERMANENT.contains(&c) {
+            return Class::Fatal;
         }
         if TRANSIENT.contains(&c) {
             return Class::Transient;
@@ -140,8 +172,53 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
     }
     match status {
         Some(404) if code.is_none() => Class::NotFound,
+        // 501: the endpoint does not implement the call; asking again won't help.
+        Some(501) => Class::Fatal,
         Some(429) | Some(500..=599) => Class::Transient,
         _ => Class::Fatal,
+    }
+}
+
+/// [`classify`], plus the answers that say "not found" only in their
+/// message (LocalStack: `InvalidParameterValue: Dashboard … does not exist`).
+pub fn classify_message(code: Option<&str>, status: Option<u16>, message: &str) -> Class {
+    match classify(code, status) {
+        Class::Fatal if code == Some("InvalidParameterValue") && message.contains("does not exist") => Class::NotFound,
+        class => class,
+    }
+}
+
+/// What a result means for a read, a delete or a create, written once for
+/// every kind.
+pub trait Outcome<T> {
+    /// A read: "not found" is `None`.
+    fn found(self) -> Result<Option<T>, AwsError>;
+    /// A delete: "not found" means it is gone already.
+    fn gone(self) -> Result<(), AwsError>;
+    /// A create: "already exists" is `None` (a retry after a lost answer,
+    /// or a leftover the caller reads and adopts).
+    fn created(self) -> Result<Option<T>, AwsError>;
+}
+
+impl<T> Outcome<T> for Result<T, AwsError> {
+    fn found(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.class == Class::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn gone(self) -> Result<(), AwsError> {
+        self.found().map(|_| ())
+    }
+
+    fn created(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.class == Class::AlreadyExists => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -172,6 +249,11 @@ pub struct Target {
 }
 
 impl Aws {
+    /// Where this connection's ARNs point.
+    pub fn scope(&self) -> crate::names::Scope {
+        crate::names::Scope::new(&self.region, &self.account)
+    }
+
     /// Every client from one SDK configuration. With an endpoint (an
     /// emulator), S3 uses path-style addressing.
     pub fn from_config(
@@ -327,6 +409,12 @@ mod tests {
         assert_eq!(classify(None, Some(503)), Class::Transient);
         assert_eq!(classify(None, Some(404)), Class::NotFound);
         assert_eq!(classify(Some("AccessDenied"), Some(403)), Class::Fatal);
+        assert_eq!(classify(Some("AccessDeniedException"), Some(500)), Class::Fatal, "permanent whatever the status");
+        assert_eq!(classify(None, Some(501)), Class::Fatal, "not implemented is not retried");
+        assert_eq!(classify(Some("EntityAlreadyExists"), Some(409)), Class::AlreadyExists);
+        let missing = "Dashboard x does not exist";
+        assert_eq!(classify_message(Some("InvalidParameterValue"), Some(400), missing), Class::NotFound);
+        assert_eq!(classify_message(Some("InvalidParameterValue"), Some(400), "bad"), Class::Fatal);
         assert_eq!(classify(Some("ValidationException"), Some(400)), Class::Fatal);
     }
 

@@ -21,10 +21,11 @@ pub enum Event {
     Skipped { address: Address, reason: String },
 }
 
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Summary {
     pub done: Vec<Address>,
-    pub failed: Vec<(Address, String)>,
+    /// Each failure with its cause chain.
+    pub failed: Vec<(Address, anyhow::Error)>,
     /// Downstream of a failure.
     pub skipped: Vec<Address>,
     /// Ready or waiting when the walk stopped, not downstream of a failure.
@@ -39,7 +40,8 @@ impl Summary {
 
 /// Walks `deps` (node -> the nodes it waits for; unknown deps count as
 /// done) running `job` for each node, at most `parallelism` at once.
-/// A job returns an optional note for the report, or an error message.
+/// A job returns an optional note for the report, or an error with its
+/// causes (the event carries them as one line, `a: b: c`).
 pub async fn walk<F, Fut>(
     deps: &BTreeMap<Address, BTreeSet<Address>>,
     parallelism: usize,
@@ -48,7 +50,7 @@ pub async fn walk<F, Fut>(
 ) -> Summary
 where
     F: Fn(Address) -> Fut,
-    Fut: Future<Output = Result<Option<String>, String>> + Send + 'static,
+    Fut: Future<Output = anyhow::Result<Option<String>>> + Send + 'static,
 {
     let mut waiting: BTreeMap<&Address, usize> =
         deps.iter().map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count())).collect();
@@ -83,7 +85,9 @@ where
             Err(e) => {
                 // A panicking job: nothing to attribute it to but the walk.
                 stopped = true;
-                summary.failed.push((Address::new(crate::plan::Kind::Record, "?"), format!("a task panicked: {e}")));
+                summary
+                    .failed
+                    .push((Address::new(crate::plan::Kind::Record, "?"), anyhow::anyhow!("a task panicked: {e}")));
                 continue;
             }
         };
@@ -102,7 +106,7 @@ where
                 }
             }
             Err(error) => {
-                let _ = events.send(Event::Failed { address: address.clone(), elapsed, error: error.clone() });
+                let _ = events.send(Event::Failed { address: address.clone(), elapsed, error: format!("{error:#}") });
                 summary.failed.push((address.clone(), error));
                 stopped = true;
             }
@@ -192,7 +196,7 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let s = walk(&g, 2, &tx, |x| async move {
             match x.key.as_str() {
-                "a" => Err("boom".to_string()),
+                "a" => Err(anyhow::anyhow!("boom")),
                 "slow" => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Ok(Some("done late".into()))
@@ -202,7 +206,8 @@ mod tests {
         })
         .await;
         assert_eq!(s.done, vec![a("slow")]);
-        assert_eq!(s.failed, vec![(a("a"), "boom".to_string())]);
+        let failed: Vec<(Address, String)> = s.failed.iter().map(|(x, e)| (x.clone(), e.to_string())).collect();
+        assert_eq!(failed, vec![(a("a"), "boom".to_string())]);
         assert_eq!(s.skipped, vec![a("b")]);
         assert_eq!(s.not_started, vec![a("c")]);
         drop(tx);

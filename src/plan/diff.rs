@@ -2,7 +2,7 @@
 //! fields that change (before -> after) and why a replacement is needed.
 //! Pure: built from desired and observed attributes, no AWS here.
 
-use crate::resources::{Attrs, Observed};
+use super::state::{Attrs, Observed};
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -51,6 +51,14 @@ impl Action {
     }
 }
 
+/// What a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Apply,
+    Destroy,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldChange {
     pub field: String,
@@ -72,11 +80,15 @@ pub struct Change {
     /// The physical name the resource had before, when the name changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_name: Option<String>,
+    /// Why nothing is done (`already gone`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub format_version: &'static str,
+    pub operation: Operation,
     pub pipeline: String,
     pub env: String,
     pub region: String,
@@ -154,18 +166,25 @@ impl Plan {
     }
 
     /// The plan for people: one line per resource that changes, with its
-    /// changed fields before -> after.
+    /// changed fields before -> after. A destroy plan lists every resource,
+    /// with why it is not deleted where it is not.
     pub fn render(&self, verbose: bool) -> String {
+        let destroy = self.operation == Operation::Destroy;
         let mut out = format!(
-            "pipeline `{}`, env `{}`, region {}, account {}\n\n",
-            self.pipeline, self.env, self.region, self.account
+            "{}pipeline `{}`, env `{}`, region {}, account {}\n\n",
+            if destroy { "destroy: " } else { "" },
+            self.pipeline,
+            self.env,
+            self.region,
+            self.account
         );
         let width = self.changes.iter().map(|c| c.address.len()).max().unwrap_or(0);
         for c in &self.changes {
-            if c.action == Action::NoOp && !verbose {
+            if c.action == Action::NoOp && !verbose && !destroy {
                 continue;
             }
-            let _ = writeln!(out, "  {:>3} {:<width$}  {}", c.action.symbol(), c.address, c.name);
+            let note = c.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
+            let _ = writeln!(out, "  {:>3} {:<width$}  {}{note}", c.action.symbol(), c.address, c.name);
             if let Some(prev) = &c.previous_name {
                 let _ = writeln!(out, "        name: {prev} -> {}", c.name);
             }
@@ -176,10 +195,18 @@ impl Plan {
                 let _ = writeln!(out, "        (replace: {} cannot change in place)", c.replace_reasons.join(", "));
             }
             if let Some(why) = &c.conflict {
-                let _ = writeln!(out, "        conflict: {why}");
+                let _ = writeln!(out, "        {}{why}", if destroy { "" } else { "conflict: " });
             }
         }
-        if self.is_empty() && self.count(Action::Conflict) == 0 {
+        if destroy {
+            let _ = writeln!(
+                out,
+                "\nDestroy: {} to delete, {} already gone, {} left alone.",
+                self.count(Action::Delete),
+                self.count(Action::NoOp),
+                self.count(Action::Conflict)
+            );
+        } else if self.is_empty() && self.count(Action::Conflict) == 0 {
             out.push_str("No changes: AWS matches the spec.\n");
         } else {
             let _ = writeln!(out, "\nPlan: {}.", self.summary_line());
@@ -304,6 +331,7 @@ mod tests {
     fn rendering_shows_symbols_fields_and_summary() {
         let plan = Plan {
             format_version: FORMAT_VERSION,
+            operation: Operation::Apply,
             pipeline: "p".into(),
             env: "default".into(),
             region: "us-east-1".into(),
@@ -317,6 +345,7 @@ mod tests {
                     replace_reasons: vec![],
                     conflict: None,
                     previous_name: None,
+                    note: None,
                 },
                 Change {
                     address: "bucket.b".into(),
@@ -326,6 +355,7 @@ mod tests {
                     replace_reasons: vec![],
                     conflict: None,
                     previous_name: None,
+                    note: None,
                 },
                 Change {
                     address: "role.x".into(),
@@ -335,6 +365,7 @@ mod tests {
                     replace_reasons: vec![],
                     conflict: None,
                     previous_name: None,
+                    note: None,
                 },
             ],
         };

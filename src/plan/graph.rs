@@ -3,6 +3,7 @@
 //! groups, the agent's instance profile and security group, the deployment
 //! record), with an edge from each resource to what must exist before it.
 
+use crate::names::{self, TriggerId};
 use crate::spec::interp::Ref;
 use crate::spec::{FirehoseSource, Spec, SubnetChoice, WriteTarget};
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,6 +70,24 @@ impl Kind {
         }
     }
 
+    /// The one ranking of kinds for deletion where no graph edge orders
+    /// two resources (orphans, and destroy from the record alone):
+    /// producers first, data last, the record after everything.
+    pub fn destroy_rank(self) -> u8 {
+        match self {
+            Kind::Agent => 0,
+            Kind::Trigger => 1,
+            Kind::Alarm | Kind::Dashboard => 2,
+            Kind::Function | Kind::Firehose => 3,
+            Kind::InstanceProfile | Kind::SecurityGroup => 4,
+            Kind::Network => 5,
+            Kind::Stream | Kind::GlueTable => 6,
+            Kind::GlueDatabase | Kind::Role | Kind::LogGroup => 7,
+            Kind::Bucket => 8,
+            Kind::Record => 9,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -126,6 +145,15 @@ pub struct Node {
     pub origin: Option<String>,
 }
 
+impl Node {
+    /// The spec entry this node comes from, as an address: `firehose.X`
+    /// for `role.firehose-X` and `log_group.firehose-X`.
+    pub fn owner(&self) -> Option<Address> {
+        let (section, key) = self.origin.as_deref()?.split_once('.')?;
+        Some(Address::new(Kind::of_section(section)?, key))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Graph {
     pub nodes: BTreeMap<Address, Node>,
@@ -159,7 +187,7 @@ impl Graph {
         for (k, f) in &spec.firehoses {
             let origin = format!("firehoses.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Firehose, k));
-            add(&mut g, role.clone(), &format!("{}-firehose", f.name), origin.clone(), vec![]);
+            add(&mut g, role.clone(), &names::firehose_role(&f.name), origin.clone(), vec![]);
             let mut deps = vec![role, Address::new(Kind::Bucket, &f.destination.bucket)];
             if let FirehoseSource::Stream(s) = &f.source {
                 deps.push(Address::new(Kind::Stream, s));
@@ -169,7 +197,7 @@ impl Graph {
             }
             if f.destination.error_logging {
                 let lg = Address::new(Kind::LogGroup, role_key(Kind::Firehose, k));
-                add(&mut g, lg.clone(), &format!("/aws/kinesisfirehose/{}", f.name), origin.clone(), vec![]);
+                add(&mut g, lg.clone(), &names::firehose_log_group(&f.name), origin.clone(), vec![]);
                 deps.push(lg);
             }
             if let Some(p) = &f.processor {
@@ -180,9 +208,9 @@ impl Graph {
         for (k, f) in &spec.functions {
             let origin = format!("functions.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Function, k));
-            add(&mut g, role.clone(), &format!("{}-lambda", f.name), origin.clone(), vec![]);
+            add(&mut g, role.clone(), &names::function_role(&f.name), origin.clone(), vec![]);
             let lg = Address::new(Kind::LogGroup, role_key(Kind::Function, k));
-            add(&mut g, lg.clone(), &format!("/aws/lambda/{}", f.name), origin.clone(), vec![]);
+            add(&mut g, lg.clone(), &names::function_log_group(&f.name), origin.clone(), vec![]);
             let mut deps = vec![role, lg];
             for r in env_refs.get(k).into_iter().flatten() {
                 if let Some(kind) = Kind::of_section(&r.section) {
@@ -202,10 +230,11 @@ impl Graph {
                 add(
                     &mut g,
                     Address::new(Kind::Trigger, k),
-                    &crate::resources::trigger::physical_name(
-                        &f.name,
-                        spec.streams.get(&t.stream).map_or("", |s| s.name.as_str()),
-                    ),
+                    &TriggerId {
+                        function: f.name.clone(),
+                        stream: spec.streams.get(&t.stream).map_or(String::new(), |s| s.name.clone()),
+                    }
+                    .to_string(),
                     format!("triggers.{k}"),
                     deps,
                 );
@@ -217,7 +246,7 @@ impl Graph {
         for (k, a) in &spec.agents {
             let origin = format!("agents.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Agent, k));
-            let role_name = format!("{}-agent", a.name);
+            let role_name = names::agent_role(&a.name);
             add(&mut g, role.clone(), &role_name, origin.clone(), vec![]);
             let profile = Address::new(Kind::InstanceProfile, k);
             add(&mut g, profile.clone(), &role_name, origin.clone(), vec![role]);
@@ -226,7 +255,7 @@ impl Graph {
                 _ => None,
             };
             let sg = Address::new(Kind::SecurityGroup, k);
-            add(&mut g, sg.clone(), &format!("{}-agent", a.name), origin.clone(), network.iter().cloned().collect());
+            add(&mut g, sg.clone(), &role_name, origin.clone(), network.iter().cloned().collect());
             let mut deps = vec![profile, sg];
             deps.extend(network);
             deps.extend(a.flows.iter().map(|f| Address::new(Kind::Stream, &f.stream)));
@@ -449,7 +478,8 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{load_str, Options};
+    use crate::load::load_str;
+    use crate::spec::Options;
     use std::path::Path;
 
     const SPEC: &str = "

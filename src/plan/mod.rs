@@ -1,8 +1,13 @@
-//! From a validated spec to what must change: the resource graph and the
-//! plan (actions over the graph).
+//! From a validated spec to what must change: the resource graph, the
+//! pure planner (desired + observed -> plan), the diff and its rendering.
+//! No AWS here.
 
 pub mod diff;
 pub mod graph;
+pub mod planner;
+pub mod state;
 
-pub use diff::{Action, Change, FieldChange, Plan};
+pub use diff::{Action, Change, FieldChange, Operation, Plan};
 pub use graph::{Address, Graph, Kind};
+pub use planner::{Deps, Planned};
+pub use state::{Attrs, Observed, Owner, Tags};

@@ -13,7 +13,7 @@
 //!    version and delete marker is removed, then the bucket.
 //!    NoSuchBucket means done.
 
-use super::{gone_if_absent, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, Aws, AwsError};
 use crate::plan::Address;
 use crate::spec::{self, OnDestroy};
@@ -27,16 +27,13 @@ use serde_json::json;
 use std::time::Duration;
 
 pub struct Bucket {
-    address: Address,
-    name: String,
+    base: Base,
     spec: Option<spec::Bucket>,
-    tags: Tags,
-    delete_data: bool,
 }
 
 impl Bucket {
     pub fn new(address: Address, name: String, spec: Option<spec::Bucket>, meta: &Meta) -> Self {
-        Bucket { address, name, spec, tags: meta.tags(), delete_data: meta.delete_data }
+        Bucket { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
     }
 
     async fn put_public_access_block(&self, aws: &Aws) -> Result<(), AwsError> {
@@ -48,7 +45,7 @@ impl Bucket {
             .build();
         aws.s3
             .put_public_access_block()
-            .bucket(&self.name)
+            .bucket(&self.base.name)
             .public_access_block_configuration(cfg)
             .send()
             .await
@@ -68,7 +65,7 @@ impl Bucket {
         let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("rules set");
         aws.s3
             .put_bucket_encryption()
-            .bucket(&self.name)
+            .bucket(&self.base.name)
             .server_side_encryption_configuration(cfg)
             .send()
             .await
@@ -77,12 +74,16 @@ impl Bucket {
     }
 
     async fn put_tags(&self, aws: &Aws) -> Result<(), AwsError> {
-        let tags: Vec<Tag> =
-            self.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect();
+        let tags: Vec<Tag> = self
+            .base
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+            .collect();
         let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set");
         aws.s3
             .put_bucket_tagging()
-            .bucket(&self.name)
+            .bucket(&self.base.name)
             .tagging(tagging)
             .send()
             .await
@@ -97,7 +98,7 @@ impl Bucket {
             let page = aws
                 .s3
                 .list_object_versions()
-                .bucket(&self.name)
+                .bucket(&self.base.name)
                 .max_keys(1000)
                 .send()
                 .await
@@ -127,7 +128,13 @@ impl Bucket {
             removed += ids.len();
             p.say(format!("emptying: {removed} objects removed"));
             let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects set");
-            aws.s3.delete_objects().bucket(&self.name).delete(delete).send().await.map_err(aws_err("DeleteObjects"))?;
+            aws.s3
+                .delete_objects()
+                .bucket(&self.base.name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(aws_err("DeleteObjects"))?;
         }
     }
 
@@ -135,7 +142,7 @@ impl Bucket {
         let page = aws
             .s3
             .list_object_versions()
-            .bucket(&self.name)
+            .bucket(&self.base.name)
             .max_keys(1)
             .send()
             .await
@@ -154,25 +161,23 @@ fn desired_attrs(tags: &Tags) -> Attrs {
 
 #[async_trait]
 impl Resource for Bucket {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         self.spec.as_ref()?;
-        Some(desired_attrs(&self.tags))
+        Some(desired_attrs(&self.base.tags))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        match aws.s3.head_bucket().bucket(&self.name).send().await.map_err(aws_err("HeadBucket")) {
+        match aws.s3.head_bucket().bucket(&self.base.name).send().await.map_err(aws_err("HeadBucket")) {
             Ok(_) => {}
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         }
         let tags: Tags =
-            match aws.s3.get_bucket_tagging().bucket(&self.name).send().await.map_err(aws_err("GetBucketTagging")) {
+            match aws.s3.get_bucket_tagging().bucket(&self.base.name).send().await.map_err(aws_err("GetBucketTagging"))
+            {
                 Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
                 Err(e) if e.is_not_found() => Tags::new(),
                 Err(e) => return Err(e),
@@ -180,7 +185,7 @@ impl Resource for Bucket {
         let encryption = match aws
             .s3
             .get_bucket_encryption()
-            .bucket(&self.name)
+            .bucket(&self.base.name)
             .send()
             .await
             .map_err(aws_err("GetBucketEncryption"))
@@ -197,7 +202,7 @@ impl Resource for Bucket {
         let pab = match aws
             .s3
             .get_public_access_block()
-            .bucket(&self.name)
+            .bucket(&self.base.name)
             .send()
             .await
             .map_err(aws_err("GetPublicAccessBlock"))
@@ -220,7 +225,7 @@ impl Resource for Bucket {
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
-        let mut req = aws.s3.create_bucket().bucket(&self.name);
+        let mut req = aws.s3.create_bucket().bucket(&self.base.name);
         if aws.region != "us-east-1" {
             req = req.create_bucket_configuration(
                 CreateBucketConfiguration::builder()
@@ -240,12 +245,16 @@ impl Resource for Bucket {
         retry(budget, |e| e.is_not_found(), || self.put_tags(aws)).await
     }
 
+    /// S3 replaces the whole tag set: the desired tags are written as one.
+    async fn write_tags(&self, aws: &Aws, _set: &Tags, _remove: &[String]) -> Result<(), AwsError> {
+        self.put_tags(aws).await
+    }
+
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         for c in changed {
             match c.as_str() {
                 "public_access_block" => self.put_public_access_block(aws).await?,
                 "encryption" => self.put_encryption(aws).await?,
-                "tags" => self.put_tags(aws).await?,
                 _ => {}
             }
         }
@@ -253,7 +262,8 @@ impl Resource for Bucket {
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let retain = self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.delete_data;
+        let retain =
+            self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.base.meta.delete_data;
         let holds = match self.holds_objects(aws).await {
             Ok(h) => h,
             Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
@@ -263,12 +273,12 @@ impl Resource for Bucket {
             if retain {
                 return Ok(Deleted::Retained(format!(
                     "bucket `{}` holds objects and `on_destroy` is `retain`: kept (use `on_destroy: delete` or `--delete-data`)",
-                    self.name
+                    self.base.name
                 )));
             }
             let n = self.empty(aws, p).await?;
             p.say(format!("emptied ({n} objects and versions)"));
         }
-        gone_if_absent(aws.s3.delete_bucket().bucket(&self.name).send().await.map_err(aws_err("DeleteBucket")))
+        gone_if_absent(aws.s3.delete_bucket().bucket(&self.base.name).send().await.map_err(aws_err("DeleteBucket")))
     }
 }

@@ -22,10 +22,9 @@
 //! 5. retried: the IAM propagation errors of AWS-NOTES.md (for up to two
 //!    minutes), ResourceInUse during an update, throttling, 5xx.
 
-use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::{Address, Kind};
-use crate::spec::{ColumnarCompression, ConvertFormat, FirehoseSource, Spec};
 use async_trait::async_trait;
 use aws_sdk_firehose::types::{
     BufferingHints, CloudWatchLoggingOptions, CompressionFormat, DataFormatConversionConfiguration,
@@ -71,63 +70,6 @@ pub struct Conversion {
     pub region: String,
     /// The serializer's own compression, in AWS's terms.
     pub compression: String,
-}
-
-/// The stream's configuration from the spec, with every name resolved.
-pub fn config(key: &str, spec: &Spec, aws: &Aws) -> Option<Config> {
-    let f = spec.firehoses.get(key)?;
-    let d = &f.destination;
-    let bucket = spec.buckets.get(&d.bucket)?;
-    let arn = |service: &str, resource: String| format!("arn:aws:{service}:{}:{}:{resource}", aws.region, aws.account);
-    let source = match &f.source {
-        FirehoseSource::Direct => "direct".to_string(),
-        FirehoseSource::Stream(s) => arn("kinesis", format!("stream/{}", spec.streams.get(s)?.name)),
-    };
-    let conversion = match &d.convert {
-        Some(c) => {
-            let t = spec.tables.get(&c.table)?;
-            let db = spec.databases.get(&t.database)?;
-            Some(Conversion {
-                format: match c.format {
-                    ConvertFormat::Parquet => "parquet".into(),
-                    ConvertFormat::Orc => "orc".into(),
-                },
-                database: db.name.clone(),
-                table: t.name.clone(),
-                region: aws.region.clone(),
-                compression: columnar_compression(c.format, c.compression).into(),
-            })
-        }
-        None => None,
-    };
-    Some(Config {
-        source,
-        role: format!("arn:aws:iam::{}:role/{}-firehose", aws.account, f.name),
-        bucket: format!("arn:aws:s3:::{}", bucket.name),
-        prefix: d.prefix.clone().unwrap_or_default(),
-        error_prefix: d.error_prefix.clone().unwrap_or_default(),
-        buffer_size_mb: d.buffer_size_mb as i32,
-        buffer_interval_seconds: d.buffer_interval_seconds as i32,
-        compression: d.compression.aws().to_string(),
-        conversion,
-        logging: d.error_logging.then(|| format!("/aws/kinesisfirehose/{}", f.name)),
-        processor: f
-            .processor
-            .as_ref()
-            .and_then(|p| spec.functions.get(p))
-            .map(|p| arn("lambda", format!("function:{}", p.name))),
-        encryption: d.encryption,
-    })
-}
-
-fn columnar_compression(format: ConvertFormat, c: ColumnarCompression) -> &'static str {
-    match (format, c) {
-        (_, ColumnarCompression::Snappy) => "SNAPPY",
-        (_, ColumnarCompression::Gzip) => "GZIP",
-        (_, ColumnarCompression::Zlib) => "ZLIB",
-        (ConvertFormat::Parquet, ColumnarCompression::Uncompressed) => "UNCOMPRESSED",
-        (ConvertFormat::Orc, ColumnarCompression::Uncompressed) => "NONE",
-    }
 }
 
 impl Config {
@@ -221,11 +163,8 @@ impl Config {
 }
 
 pub struct Firehose {
-    address: Address,
-    name: String,
+    base: Base,
     config: Option<Config>,
-    tags: Tags,
-    timeout: Duration,
 }
 
 /// The errors Firehose returns while a new role has not propagated yet.
@@ -249,13 +188,7 @@ const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
 impl Firehose {
     pub fn new(address: Address, name: String, config: Option<Config>, meta: &Meta) -> Self {
-        Firehose {
-            address,
-            name,
-            config,
-            tags: meta.tags(),
-            timeout: meta.timeout(Kind::Firehose, Duration::from_secs(600)),
-        }
+        Firehose { base: Base::new(address, name, meta, Duration::from_secs(600)), config }
     }
 
     async fn describe(
@@ -265,7 +198,7 @@ impl Firehose {
         match aws
             .firehose
             .describe_delivery_stream()
-            .delivery_stream_name(&self.name)
+            .delivery_stream_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("DescribeDeliveryStream"))
@@ -277,7 +210,7 @@ impl Firehose {
     }
 
     async fn wait_active(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("delivery stream `{}`", self.name), self.timeout(), || async {
+        wait_until(&format!("delivery stream `{}`", self.base.name), self.timeout(), || async {
             let Some(d) = self.describe(aws).await? else {
                 return Ok(Poll::NotYet("not visible yet".into()));
             };
@@ -316,31 +249,6 @@ impl Firehose {
             },
         )
         .await
-    }
-
-    async fn set_tags(&self, aws: &Aws, before: &Tags) -> Result<(), AwsError> {
-        let (set, remove) = tag_delta(before, &self.tags);
-        if !set.is_empty() {
-            aws.firehose
-                .tag_delivery_stream()
-                .delivery_stream_name(&self.name)
-                .set_tags(Some(
-                    set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key set")).collect(),
-                ))
-                .send()
-                .await
-                .map_err(aws_err("TagDeliveryStream"))?;
-        }
-        if !remove.is_empty() {
-            aws.firehose
-                .untag_delivery_stream()
-                .delivery_stream_name(&self.name)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(aws_err("UntagDeliveryStream"))?;
-        }
-        Ok(())
     }
 }
 
@@ -416,23 +324,17 @@ fn observed_config(d: &aws_sdk_firehose::types::DeliveryStreamDescription) -> Co
 
 #[async_trait]
 impl Resource for Firehose {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
-        Some(self.config.as_ref()?.attrs(&self.tags))
+        Some(self.config.as_ref()?.attrs(&self.base.tags))
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["source"]
     }
     fn refresh_on_change_of(&self, upstream: &Address) -> bool {
         upstream.kind == Kind::GlueTable
-    }
-    fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -445,7 +347,7 @@ impl Resource for Firehose {
         let tags: Tags = aws
             .firehose
             .list_tags_for_delivery_stream()
-            .delivery_stream_name(&self.name)
+            .delivery_stream_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListTagsForDeliveryStream"))?
@@ -459,7 +361,7 @@ impl Resource for Firehose {
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let c = self.config.as_ref().expect("create needs a spec");
         // A stream of the same name still deleting blocks the create.
-        wait_until(&format!("old delivery stream `{}` to be deleted", self.name), self.timeout(), || async {
+        wait_until(&format!("old delivery stream `{}` to be deleted", self.base.name), self.timeout(), || async {
             Ok(match self.describe(aws).await? {
                 Some(d) if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting => {
                     p.say("waiting for the old stream to finish DELETING");
@@ -482,12 +384,12 @@ impl Resource for Firehose {
             .build()
             .expect("role and bucket set");
         let tags: Vec<Tag> =
-            self.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key set")).collect();
+            self.base.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key set")).collect();
         self.with_role(p, || async {
             let mut req = aws
                 .firehose
                 .create_delivery_stream()
-                .delivery_stream_name(&self.name)
+                .delivery_stream_name(&self.base.name)
                 .extended_s3_destination_configuration(dest.clone())
                 .set_tags(Some(tags.clone()));
             if c.source == "direct" {
@@ -526,7 +428,7 @@ impl Resource for Firehose {
         self.wait_active(aws, p).await
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
         let c = self.config.as_ref().expect("update needs a spec");
         let destination_fields = [
             "role",
@@ -545,7 +447,7 @@ impl Resource for Firehose {
             p.say("updating destination");
             self.with_role(p, || async {
                 let d = self.describe(aws).await?.ok_or_else(|| {
-                    AwsError::fatal("UpdateDestination", format!("delivery stream `{}` disappeared", self.name))
+                    AwsError::fatal("UpdateDestination", format!("delivery stream `{}` disappeared", self.base.name))
                 })?;
                 let destination_id =
                     d.destinations().first().map(|x| x.destination_id().to_string()).unwrap_or_default();
@@ -562,7 +464,7 @@ impl Resource for Firehose {
                     .build();
                 aws.firehose
                     .update_destination()
-                    .delivery_stream_name(&self.name)
+                    .delivery_stream_name(&self.base.name)
                     .current_delivery_stream_version_id(d.version_id())
                     .destination_id(destination_id)
                     .extended_s3_destination_update(update)
@@ -578,7 +480,7 @@ impl Resource for Firehose {
             if c.encryption {
                 aws.firehose
                     .start_delivery_stream_encryption()
-                    .delivery_stream_name(&self.name)
+                    .delivery_stream_name(&self.base.name)
                     .delivery_stream_encryption_configuration_input(
                         DeliveryStreamEncryptionConfigurationInput::builder()
                             .key_type(KeyType::AwsOwnedCmk)
@@ -591,14 +493,35 @@ impl Resource for Firehose {
             } else {
                 aws.firehose
                     .stop_delivery_stream_encryption()
-                    .delivery_stream_name(&self.name)
+                    .delivery_stream_name(&self.base.name)
                     .send()
                     .await
                     .map_err(aws_err("StopDeliveryStreamEncryption"))?;
             }
         }
-        if changed.iter().any(|f| f == "tags") {
-            self.set_tags(aws, before.tags.as_ref().unwrap_or(&Tags::new())).await?;
+        Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            aws.firehose
+                .tag_delivery_stream()
+                .delivery_stream_name(&self.base.name)
+                .set_tags(Some(
+                    set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key set")).collect(),
+                ))
+                .send()
+                .await
+                .map_err(aws_err("TagDeliveryStream"))?;
+        }
+        if !remove.is_empty() {
+            aws.firehose
+                .untag_delivery_stream()
+                .delivery_stream_name(&self.base.name)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .map_err(aws_err("UntagDeliveryStream"))?;
         }
         Ok(())
     }
@@ -607,7 +530,7 @@ impl Resource for Firehose {
         let out = retry(self.timeout(), in_use, || async {
             aws.firehose
                 .delete_delivery_stream()
-                .delivery_stream_name(&self.name)
+                .delivery_stream_name(&self.base.name)
                 .send()
                 .await
                 .map(|_| ())
@@ -619,7 +542,7 @@ impl Resource for Firehose {
             Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
             Err(e) => return Err(e),
         }
-        wait_until(&format!("delivery stream `{}` to be deleted", self.name), self.timeout(), || async {
+        wait_until(&format!("delivery stream `{}` to be deleted", self.base.name), self.timeout(), || async {
             Ok(match self.describe(aws).await? {
                 None => Poll::Ready,
                 Some(d) if *d.delivery_stream_status() == DeliveryStreamStatus::DeletingFailed => {
@@ -661,12 +584,5 @@ mod tests {
         assert!(role_not_ready(&err("InvalidArgumentException", "Access was denied when calling glue:GetTable")));
         assert!(!role_not_ready(&err("InvalidArgumentException", "BufferingHints.SizeInMBs must be at least 64")));
         assert!(!role_not_ready(&err("AccessDeniedException", "Firehose is unable to assume role")));
-    }
-
-    #[test]
-    fn columnar_compression_names() {
-        assert_eq!(columnar_compression(ConvertFormat::Parquet, ColumnarCompression::Uncompressed), "UNCOMPRESSED");
-        assert_eq!(columnar_compression(ConvertFormat::Orc, ColumnarCompression::Uncompressed), "NONE");
-        assert_eq!(columnar_compression(ConvertFormat::Orc, ColumnarCompression::Zlib), "ZLIB");
     }
 }

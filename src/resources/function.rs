@@ -16,9 +16,9 @@
 //!    (`/aws/lambda/<name>`) is its own resource and goes after it.
 
 use super::package::{self, Package};
-use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::{Address, Kind};
+use crate::plan::Address;
 use crate::spec;
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
@@ -35,13 +35,10 @@ pub struct FunctionSpec {
 }
 
 pub struct Function {
-    address: Address,
-    name: String,
+    base: Base,
     spec: Option<FunctionSpec>,
-    tags: Tags,
     /// Built once, when first needed.
     package: tokio::sync::OnceCell<Package>,
-    timeout: Duration,
 }
 
 /// The errors Lambda returns while a new role has not propagated yet.
@@ -61,12 +58,9 @@ const ROLE_PROPAGATION: Duration = Duration::from_secs(180);
 impl Function {
     pub fn new(address: Address, name: String, spec: Option<FunctionSpec>, meta: &Meta) -> Self {
         Function {
-            address,
-            name,
+            base: Base::new(address, name, meta, Duration::from_secs(600)),
             spec,
-            tags: meta.tags(),
             package: tokio::sync::OnceCell::new(),
-            timeout: meta.timeout(Kind::Function, Duration::from_secs(600)),
         }
     }
 
@@ -96,7 +90,7 @@ impl Function {
         match aws
             .lambda
             .get_function_configuration()
-            .function_name(&self.name)
+            .function_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("GetFunctionConfiguration"))
@@ -109,7 +103,7 @@ impl Function {
 
     /// Waits for State Active and LastUpdateStatus Successful.
     async fn wait_ready(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("function `{}`", self.name), self.timeout(), || async {
+        wait_until(&format!("function `{}`", self.base.name), self.timeout(), || async {
             let Some(c) = self.configuration(aws).await? else {
                 return Ok(Poll::NotYet("not visible yet".into()));
             };
@@ -135,7 +129,7 @@ impl Function {
     }
 
     async fn arn(&self, aws: &Aws) -> String {
-        format!("arn:aws:lambda:{}:{}:function:{}", aws.region, aws.account, self.name)
+        format!("arn:aws:lambda:{}:{}:function:{}", aws.region, aws.account, self.base.name)
     }
 }
 
@@ -145,11 +139,8 @@ fn runtime_of(s: &str) -> Runtime {
 
 #[async_trait]
 impl Resource for Function {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
@@ -164,20 +155,18 @@ impl Resource for Function {
             ("environment".into(), json!(f.environment)),
             ("role".into(), json!(s.role_arn)),
             ("code_sha256".into(), json!(sha)),
-            ("tags".into(), tags_attr(&self.tags)),
+            ("tags".into(), tags_attr(&self.base.tags)),
         ]))
-    }
-    fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = match aws.lambda.get_function().function_name(&self.name).send().await.map_err(aws_err("GetFunction"))
-        {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let out =
+            match aws.lambda.get_function().function_name(&self.base.name).send().await.map_err(aws_err("GetFunction"))
+            {
+                Ok(o) => o,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
         let Some(c) = out.configuration() else { return Ok(None) };
         let tags: Tags = out.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default();
         let env: BTreeMap<String, String> =
@@ -208,7 +197,7 @@ impl Resource for Function {
                 let out = aws
                     .lambda
                     .create_function()
-                    .function_name(&self.name)
+                    .function_name(&self.base.name)
                     .runtime(runtime_of(&f.runtime))
                     .handler(&f.handler)
                     .role(&s.role_arn)
@@ -216,7 +205,7 @@ impl Resource for Function {
                     .timeout(f.timeout_seconds as i32)
                     .environment(self.environment())
                     .code(FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build())
-                    .set_tags(Some(self.tags.clone().into_iter().collect()))
+                    .set_tags(Some(self.base.tags.clone().into_iter().collect()))
                     .description("created by pipectl")
                     .send()
                     .await
@@ -245,7 +234,7 @@ impl Resource for Function {
         self.wait_ready(aws, p).await
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("update needs a spec");
         let f = &s.function;
         let has = |k: &str| changed.iter().any(|c| c == k);
@@ -255,7 +244,7 @@ impl Resource for Function {
             retry(self.timeout(), conflict, || async {
                 aws.lambda
                     .update_function_code()
-                    .function_name(&self.name)
+                    .function_name(&self.base.name)
                     .zip_file(Blob::new(pkg.zip.clone()))
                     .send()
                     .await
@@ -274,7 +263,7 @@ impl Resource for Function {
                 || async {
                     aws.lambda
                         .update_function_configuration()
-                        .function_name(&self.name)
+                        .function_name(&self.base.name)
                         .runtime(runtime_of(&f.runtime))
                         .handler(&f.handler)
                         .role(&s.role_arn)
@@ -290,27 +279,18 @@ impl Resource for Function {
             .await?;
             self.wait_ready(aws, p).await?;
         }
-        if has("tags") {
-            let arn = self.arn(aws).await;
-            let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
-            if !set.is_empty() {
-                aws.lambda
-                    .tag_resource()
-                    .resource(&arn)
-                    .set_tags(Some(set.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(aws_err("TagResource"))?;
-            }
-            if !remove.is_empty() {
-                aws.lambda
-                    .untag_resource()
-                    .resource(&arn)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(aws_err("UntagResource"))?;
-            }
+        Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        let arn = self.arn(aws).await;
+        if !set.is_empty() {
+            let req = aws.lambda.tag_resource().resource(&arn);
+            req.set_tags(Some(set.clone().into_iter().collect())).send().await.map_err(aws_err("TagResource"))?;
+        }
+        if !remove.is_empty() {
+            let req = aws.lambda.untag_resource().resource(&arn);
+            req.set_tag_keys(Some(remove.to_vec())).send().await.map_err(aws_err("UntagResource"))?;
         }
         Ok(())
     }
@@ -319,7 +299,7 @@ impl Resource for Function {
         let out = retry(self.timeout(), conflict, || async {
             aws.lambda
                 .delete_function()
-                .function_name(&self.name)
+                .function_name(&self.base.name)
                 .send()
                 .await
                 .map(|_| ())

@@ -16,52 +16,49 @@
 //!    TableInput is sent. The name forces a replacement.
 //! 4. delete: DeleteTable; EntityNotFound means done.
 
-use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, Aws, AwsError};
+use crate::names::{Scope, TableId};
 use crate::plan::Address;
 use crate::spec::{self, TableFormat};
 use async_trait::async_trait;
 use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, TableInput};
 use serde_json::json;
+use std::time::Duration;
 
 pub struct Database {
-    address: Address,
-    name: String,
+    base: Base,
     arn: String,
     spec: Option<spec::Database>,
-    tags: Tags,
 }
 
 impl Database {
-    pub fn new(address: Address, name: String, spec: Option<spec::Database>, aws: &Aws, meta: &Meta) -> Self {
-        let arn = format!("arn:aws:glue:{}:{}:database/{name}", aws.region, aws.account);
-        Database { address, name, arn, spec, tags: meta.tags() }
+    pub fn new(address: Address, name: String, spec: Option<spec::Database>, scope: &Scope, meta: &Meta) -> Self {
+        let arn = scope.glue_database(&name).to_string();
+        Database { base: Base::new(address, name, meta, Duration::from_secs(300)), arn, spec }
     }
 
     fn input(&self) -> DatabaseInput {
         let s = self.spec.as_ref().expect("needs a spec");
-        DatabaseInput::builder().name(&self.name).set_description(s.description.clone()).build().expect("name set")
+        DatabaseInput::builder().name(&self.base.name).set_description(s.description.clone()).build().expect("name set")
     }
 }
 
 #[async_trait]
 impl Resource for Database {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         Some(Attrs::from([
             ("description".into(), json!(s.description.clone().unwrap_or_default())),
-            ("tags".into(), tags_attr(&self.tags)),
+            ("tags".into(), tags_attr(&self.base.tags)),
         ]))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let db = match aws.glue.get_database().name(&self.name).send().await.map_err(aws_err("GetDatabase")) {
+        let db = match aws.glue.get_database().name(&self.base.name).send().await.map_err(aws_err("GetDatabase")) {
             Ok(o) => o.database().cloned(),
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
@@ -86,7 +83,7 @@ impl Resource for Database {
             .glue
             .create_database()
             .database_input(self.input())
-            .set_tags(Some(self.tags.clone().into_iter().collect()))
+            .set_tags(Some(self.base.tags.clone().into_iter().collect()))
             .send()
             .await
             .map_err(aws_err("CreateDatabase"));
@@ -94,7 +91,7 @@ impl Resource for Database {
             Ok(_) => Ok(()),
             Err(e)
                 if e.code.as_deref() == Some("AlreadyExistsException")
-                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref().is_some_and(|t| t == &self.tags)) =>
+                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref().is_some_and(|t| t == &self.base.tags)) =>
             {
                 Ok(())
             }
@@ -102,42 +99,43 @@ impl Resource for Database {
         }
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "description") {
             aws.glue
                 .update_database()
-                .name(&self.name)
+                .name(&self.base.name)
                 .database_input(self.input())
                 .send()
                 .await
                 .map_err(aws_err("UpdateDatabase"))?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
-            if !set.is_empty() {
-                aws.glue
-                    .tag_resource()
-                    .resource_arn(&self.arn)
-                    .set_tags_to_add(Some(set.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(aws_err("TagResource"))?;
-            }
-            if !remove.is_empty() {
-                aws.glue
-                    .untag_resource()
-                    .resource_arn(&self.arn)
-                    .set_tags_to_remove(Some(remove))
-                    .send()
-                    .await
-                    .map_err(aws_err("UntagResource"))?;
-            }
+        Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            aws.glue
+                .tag_resource()
+                .resource_arn(&self.arn)
+                .set_tags_to_add(Some(set.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(aws_err("TagResource"))?;
+        }
+        if !remove.is_empty() {
+            aws.glue
+                .untag_resource()
+                .resource_arn(&self.arn)
+                .set_tags_to_remove(Some(remove.to_vec()))
+                .send()
+                .await
+                .map_err(aws_err("UntagResource"))?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(aws.glue.delete_database().name(&self.name).send().await.map_err(aws_err("DeleteDatabase")))
+        gone_if_absent(aws.glue.delete_database().name(&self.base.name).send().await.map_err(aws_err("DeleteDatabase")))
     }
 }
 
@@ -149,9 +147,8 @@ pub struct TableSpec {
 }
 
 pub struct Table {
-    address: Address,
-    database: String,
-    name: String,
+    base: Base,
+    id: TableId,
     spec: Option<TableSpec>,
 }
 
@@ -192,8 +189,8 @@ fn columns_attr(cols: &[(String, String)]) -> serde_json::Value {
 }
 
 impl Table {
-    pub fn new(address: Address, database: String, name: String, spec: Option<TableSpec>) -> Self {
-        Table { address, database, name, spec }
+    pub fn new(address: Address, id: TableId, spec: Option<TableSpec>, meta: &Meta) -> Self {
+        Table { base: Base::new(address, id.table.clone(), meta, Duration::from_secs(300)), id, spec }
     }
 
     fn location(s: &TableSpec) -> String {
@@ -211,7 +208,7 @@ impl Table {
             .serde_info(SerDeInfo::builder().serialization_library(serde).build())
             .build();
         TableInput::builder()
-            .name(&self.name)
+            .name(&self.base.name)
             .set_description(s.table.description.clone())
             .table_type("EXTERNAL_TABLE")
             .parameters("classification", s.table.format.as_str())
@@ -227,11 +224,11 @@ impl Table {
 
 #[async_trait]
 impl Resource for Table {
-    fn address(&self) -> &Address {
-        &self.address
+    fn base(&self) -> &Base {
+        &self.base
     }
-    fn name(&self) -> &str {
-        &self.name
+    fn record_name(&self) -> String {
+        self.id.to_record()
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
@@ -248,8 +245,8 @@ impl Resource for Table {
         let t = match aws
             .glue
             .get_table()
-            .database_name(&self.database)
-            .name(&self.name)
+            .database_name(&self.id.database)
+            .name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("GetTable"))
@@ -282,7 +279,7 @@ impl Resource for Table {
         let out = aws
             .glue
             .create_table()
-            .database_name(&self.database)
+            .database_name(&self.id.database)
             .table_input(self.input())
             .send()
             .await
@@ -301,7 +298,7 @@ impl Resource for Table {
     async fn update(&self, aws: &Aws, _before: &Observed, _changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         aws.glue
             .update_table()
-            .database_name(&self.database)
+            .database_name(&self.id.database)
             .table_input(self.input())
             .send()
             .await
@@ -313,8 +310,8 @@ impl Resource for Table {
         gone_if_absent(
             aws.glue
                 .delete_table()
-                .database_name(&self.database)
-                .name(&self.name)
+                .database_name(&self.id.database)
+                .name(&self.base.name)
                 .send()
                 .await
                 .map_err(aws_err("DeleteTable")),

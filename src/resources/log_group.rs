@@ -9,12 +9,12 @@
 //! 4. delete: DeleteLogGroup (its streams go with it); ResourceNotFound
 //!    means done.
 
-use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, Aws, AwsError};
-use crate::plan::{Address, Kind};
-use crate::spec::Spec;
+use crate::plan::Address;
 use async_trait::async_trait;
 use serde_json::json;
+use std::time::Duration;
 
 /// The log stream Firehose writes delivery errors to.
 pub const FIREHOSE_STREAM: &str = "DestinationDelivery";
@@ -25,27 +25,14 @@ pub struct Desired {
     pub streams: Vec<String>,
 }
 
-/// What a log group of the graph should look like: `log_group.firehose-X`
-/// holds the delivery stream; `log_group.function-X` is the function's.
-pub fn desired(address: &Address, spec: &Spec) -> Desired {
-    match address.key.strip_prefix(&format!("{}-", Kind::Function.as_str())) {
-        Some(f) => {
-            Desired { retention_days: spec.functions.get(f).map_or(14, |f| f.log_retention_days), streams: vec![] }
-        }
-        None => Desired { retention_days: 14, streams: vec![FIREHOSE_STREAM.into()] },
-    }
-}
-
 pub struct LogGroup {
-    address: Address,
-    name: String,
+    base: Base,
     spec: Option<Desired>,
-    tags: Tags,
 }
 
 impl LogGroup {
     pub fn new(address: Address, name: String, spec: Option<Desired>, meta: &Meta) -> Self {
-        LogGroup { address, name, spec, tags: meta.tags() }
+        LogGroup { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
     }
 
     async fn create_streams(&self, aws: &Aws, existing: &[String]) -> Result<(), AwsError> {
@@ -54,7 +41,7 @@ impl LogGroup {
             match aws
                 .logs
                 .create_log_stream()
-                .log_group_name(&self.name)
+                .log_group_name(&self.base.name)
                 .log_stream_name(st)
                 .send()
                 .await
@@ -72,7 +59,7 @@ impl LogGroup {
         let s = self.spec.as_ref().expect("needs a spec");
         aws.logs
             .put_retention_policy()
-            .log_group_name(&self.name)
+            .log_group_name(&self.base.name)
             .retention_in_days(s.retention_days as i32)
             .send()
             .await
@@ -83,18 +70,15 @@ impl LogGroup {
 
 #[async_trait]
 impl Resource for LogGroup {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         Some(Attrs::from([
             ("retention_days".into(), json!(s.retention_days)),
             ("streams".into(), json!(s.streams)),
-            ("tags".into(), tags_attr(&self.tags)),
+            ("tags".into(), tags_attr(&self.base.tags)),
         ]))
     }
 
@@ -102,11 +86,11 @@ impl Resource for LogGroup {
         let out = aws
             .logs
             .describe_log_groups()
-            .log_group_name_prefix(&self.name)
+            .log_group_name_prefix(&self.base.name)
             .send()
             .await
             .map_err(aws_err("DescribeLogGroups"))?;
-        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.name.as_str())) else {
+        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.base.name.as_str())) else {
             return Ok(None);
         };
         let retention = g.retention_in_days();
@@ -114,7 +98,7 @@ impl Resource for LogGroup {
         let tags: Tags = aws
             .logs
             .list_tags_log_group()
-            .log_group_name(&self.name)
+            .log_group_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListTagsLogGroup"))?
@@ -126,7 +110,7 @@ impl Resource for LogGroup {
         let mut streams: Vec<String> = aws
             .logs
             .describe_log_streams()
-            .log_group_name(&self.name)
+            .log_group_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("DescribeLogStreams"))?
@@ -152,8 +136,8 @@ impl Resource for LogGroup {
         match aws
             .logs
             .create_log_group()
-            .log_group_name(&self.name)
-            .set_tags(Some(self.tags.clone().into_iter().collect()))
+            .log_group_name(&self.base.name)
+            .set_tags(Some(self.base.tags.clone().into_iter().collect()))
             .send()
             .await
             .map_err(aws_err("CreateLogGroup"))
@@ -176,38 +160,39 @@ impl Resource for LogGroup {
                             .unwrap_or_default();
                     self.create_streams(aws, &existing).await?
                 }
-                "tags" => {
-                    let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
-                    #[allow(deprecated)]
-                    if !set.is_empty() {
-                        aws.logs
-                            .tag_log_group()
-                            .log_group_name(&self.name)
-                            .set_tags(Some(set.into_iter().collect()))
-                            .send()
-                            .await
-                            .map_err(aws_err("TagLogGroup"))?;
-                    }
-                    #[allow(deprecated)]
-                    if !remove.is_empty() {
-                        aws.logs
-                            .untag_log_group()
-                            .log_group_name(&self.name)
-                            .set_tags(Some(remove))
-                            .send()
-                            .await
-                            .map_err(aws_err("UntagLogGroup"))?;
-                    }
-                }
                 _ => {}
             }
         }
         Ok(())
     }
 
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        #[allow(deprecated)]
+        if !set.is_empty() {
+            aws.logs
+                .tag_log_group()
+                .log_group_name(&self.base.name)
+                .set_tags(Some(set.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(aws_err("TagLogGroup"))?;
+        }
+        #[allow(deprecated)]
+        if !remove.is_empty() {
+            aws.logs
+                .untag_log_group()
+                .log_group_name(&self.base.name)
+                .set_tags(Some(remove.to_vec()))
+                .send()
+                .await
+                .map_err(aws_err("UntagLogGroup"))?;
+        }
+        Ok(())
+    }
+
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
         gone_if_absent(
-            aws.logs.delete_log_group().log_group_name(&self.name).send().await.map_err(aws_err("DeleteLogGroup")),
+            aws.logs.delete_log_group().log_group_name(&self.base.name).send().await.map_err(aws_err("DeleteLogGroup")),
         )
     }
 }

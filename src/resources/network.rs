@@ -18,25 +18,21 @@
 //!    DependencyViolation (network interfaces of terminated hosts linger) is
 //!    retried.
 
-use super::agent::TAG_ADDRESS;
-use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
+use super::ec2::TAG_ADDRESS;
+use super::ec2::{filter, tag_spec};
+use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::{Address, Kind};
+use crate::plan::Address;
 use crate::spec;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, Filter, ResourceType, RuleAction, Tag, TagSpecification, Vpc,
-};
+use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, Filter, ResourceType, RuleAction, Vpc};
 use serde_json::json;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 pub struct Network {
-    address: Address,
-    name: String,
+    base: Base,
     spec: Option<spec::Network>,
-    meta: Meta,
-    timeout: Duration,
 }
 
 /// The CIDR of subnet block `index` (of 16) of `cidr`.
@@ -49,38 +45,15 @@ pub fn subnet_cidr(cidr: &str, index: u32) -> Option<String> {
     Some(format!("{}/{sub}", Ipv4Addr::from(base + index * size)))
 }
 
-fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
-}
-
-fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(kind)
-        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-        .build()
-}
-
 impl Network {
     pub fn new(address: Address, name: String, spec: Option<spec::Network>, meta: &Meta) -> Self {
-        Network {
-            address,
-            name,
-            spec,
-            meta: meta.clone(),
-            timeout: meta.timeout(Kind::Network, Duration::from_secs(600)),
-        }
-    }
-
-    fn tags(&self) -> Tags {
-        let mut t = self.meta.tags();
-        t.insert("Name".into(), self.name.clone());
-        t
+        Network { base: Base::new(address, name, meta, Duration::from_secs(600)).named(), spec }
     }
 
     /// Tags of everything inside the network, with its role there.
     fn inner_tags(&self, extra: &[(&str, &str)]) -> Tags {
-        let mut t = self.tags();
-        t.insert(TAG_ADDRESS.into(), self.address.to_string());
+        let mut t = self.base.tags.clone();
+        t.insert(TAG_ADDRESS.into(), self.base.address.to_string());
         for (k, v) in extra {
             t.insert((*k).into(), (*v).into());
         }
@@ -89,9 +62,9 @@ impl Network {
 
     fn ours(&self) -> [Filter; 3] {
         [
-            filter(&format!("tag:{TAG_PIPELINE}"), &[&self.meta.pipeline]),
-            filter(&format!("tag:{TAG_ENV}"), &[&self.meta.env]),
-            filter(&format!("tag:{TAG_ADDRESS}"), &[&self.address.to_string()]),
+            filter(&format!("tag:{TAG_PIPELINE}"), &[&self.base.meta.pipeline]),
+            filter(&format!("tag:{TAG_ENV}"), &[&self.base.meta.env]),
+            filter(&format!("tag:{TAG_ADDRESS}"), &[&self.base.address.to_string()]),
         ]
     }
 
@@ -112,7 +85,7 @@ impl Network {
             ("zones".into(), json!(s.zones)),
             ("nacl".into(), json!(s.nacl)),
             ("nat_gateway".into(), json!(if s.nat_gateway { "yes (billed by the hour)" } else { "no" })),
-            ("tags".into(), tags_attr(&self.tags())),
+            ("tags".into(), tags_attr(&self.base.tags)),
         ])
     }
 
@@ -131,20 +104,14 @@ impl Network {
 
 #[async_trait]
 impl Resource for Network {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         Some(self.desired_attrs(self.spec.as_ref()?))
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["cidr", "zones", "nacl", "nat_gateway"]
-    }
-    fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -206,7 +173,7 @@ impl Resource for Network {
                 out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string()
             }
         };
-        wait_until(&format!("VPC `{}`", self.name), self.timeout(), || async {
+        wait_until(&format!("VPC `{}`", self.base.name), self.timeout(), || async {
             let out = aws.ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.map_err(aws_err("DescribeVpcs"))?;
             let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
             Ok(if state == "available" { Poll::Ready } else { Poll::NotYet(state) })
@@ -240,7 +207,7 @@ impl Resource for Network {
         for (k, zone) in zones.iter().take(s.zones as usize).enumerate() {
             for (tier, index, list) in [("public", k as u32, &mut public), ("private", 8 + k as u32, &mut private)] {
                 let cidr = subnet_cidr(&s.cidr, index).expect("a validated CIDR");
-                let name = format!("{}-{tier}-{}", self.name, k + 1);
+                let name = format!("{}-{tier}-{}", self.base.name, k + 1);
                 let k_text = k.to_string();
                 let mut tags = self.inner_tags(&[("pipectl:tier", tier), ("pipectl:zone", &k_text)]);
                 tags.insert("Name".into(), name);
@@ -382,21 +349,15 @@ impl Resource for Network {
         Ok(())
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
-        if changed.iter().any(|c| c == "tags") {
-            if let Some(vpc) = self.vpc(aws).await? {
-                let (set, _) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags());
-                let tags: Vec<Tag> = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                aws.ec2
-                    .create_tags()
-                    .resources(vpc.vpc_id().unwrap_or_default())
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(aws_err("CreateTags"))?;
-            }
-        }
+    async fn update(&self, _aws: &Aws, _before: &Observed, _changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        match self.vpc(aws).await? {
+            Some(vpc) => super::ec2::write_tags(aws, vpc.vpc_id().unwrap_or_default(), set, remove).await,
+            None => Ok(()),
+        }
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {

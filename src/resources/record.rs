@@ -14,10 +14,9 @@
 //!    Advanced tier (8 KB, billed per parameter-month); past 8 KB apply
 //!    refuses before any mutation.
 
-use super::{gone_if_absent, tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, Aws, AwsError};
-use crate::plan::{Address, Graph, Kind};
-use crate::spec::Spec;
+use crate::plan::Address;
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
 use serde::{Deserialize, Serialize};
@@ -36,28 +35,10 @@ pub struct Content {
 }
 
 impl Content {
-    pub fn of(spec: &Spec, graph: &Graph) -> Content {
-        let resources = graph
-            .nodes
-            .values()
-            .filter(|n| n.address.kind != Kind::Record)
-            .map(|n| {
-                let name = match n.address.kind {
-                    Kind::GlueTable => {
-                        let db = spec
-                            .tables
-                            .get(&n.address.key)
-                            .and_then(|t| spec.databases.get(&t.database))
-                            .map(|d| d.name.as_str())
-                            .unwrap_or_default();
-                        format!("{db}/{}", n.name)
-                    }
-                    _ => n.name.clone(),
-                };
-                (n.address.to_string(), name)
-            })
-            .collect();
-        Content { v: 1, region: spec.region.clone().unwrap_or_default(), resources }
+    /// The listing of `resources` (address -> name as the record spells it).
+    pub fn of<'a>(region: &str, resources: impl IntoIterator<Item = (&'a Address, String)>) -> Content {
+        let resources = resources.into_iter().map(|(a, n)| (a.to_string(), n)).collect();
+        Content { v: 1, region: region.to_string(), resources }
     }
 
     pub fn to_json(&self) -> String {
@@ -75,10 +56,8 @@ impl Content {
 }
 
 pub struct Record {
-    address: Address,
-    name: String,
+    base: Base,
     content: Option<Content>,
-    tags: Tags,
     /// What the caller already read from SSM (`Some(None)`: no record), so
     /// a plan does not fetch the parameter a second time.
     current: Option<Option<Content>>,
@@ -86,7 +65,7 @@ pub struct Record {
 
 impl Record {
     pub fn new(address: Address, name: String, content: Option<Content>, meta: &Meta) -> Self {
-        Record { address, name, content, tags: meta.tags(), current: None }
+        Record { base: Base::new(address, name, meta, Duration::from_secs(60)), content, current: None }
     }
 
     /// The same record, with its current content as the caller read it.
@@ -129,14 +108,14 @@ impl Record {
                 let mut req = aws
                     .ssm
                     .put_parameter()
-                    .name(&self.name)
+                    .name(&self.base.name)
                     .value(&text)
                     .r#type(ParameterType::String)
                     .tier(tier.clone())
                     .description("pipectl deployment record: every resource of this pipeline and env")
                     .overwrite(overwrite);
                 if !overwrite {
-                    req = req.set_tags(Some(ssm_tags(&self.tags)));
+                    req = req.set_tags(Some(ssm_tags(&self.base.tags)));
                 }
                 async move { req.send().await.map(|_| ()).map_err(aws_err("PutParameter")) }
             },
@@ -151,24 +130,21 @@ fn ssm_tags(tags: &Tags) -> Vec<Tag> {
 
 #[async_trait]
 impl Resource for Record {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         let c = self.content.as_ref()?;
         Some(Attrs::from([
             ("resources".into(), serde_json::to_value(&c.resources).expect("map")),
-            ("tags".into(), tags_attr(&self.tags)),
+            ("tags".into(), tags_attr(&self.base.tags)),
         ]))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
         let content = match &self.current {
             Some(known) => known.clone(),
-            None => Record::fetch(aws, &self.name).await?,
+            None => Record::fetch(aws, &self.base.name).await?,
         };
         let Some(content) = content else {
             return Ok(None);
@@ -177,7 +153,7 @@ impl Resource for Record {
             .ssm
             .list_tags_for_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(&self.name)
+            .resource_id(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListTagsForResource"))?;
@@ -199,38 +175,29 @@ impl Resource for Record {
         }
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "resources") {
             self.write(aws, true).await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            let old = before.tags.clone().unwrap_or_default();
-            let (set, remove) = tag_delta(&old, &self.tags);
-            if !set.is_empty() {
-                aws.ssm
-                    .add_tags_to_resource()
-                    .resource_type(ResourceTypeForTagging::Parameter)
-                    .resource_id(&self.name)
-                    .set_tags(Some(ssm_tags(&set)))
-                    .send()
-                    .await
-                    .map_err(aws_err("AddTagsToResource"))?;
-            }
-            if !remove.is_empty() {
-                aws.ssm
-                    .remove_tags_from_resource()
-                    .resource_type(ResourceTypeForTagging::Parameter)
-                    .resource_id(&self.name)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(aws_err("RemoveTagsFromResource"))?;
-            }
+        Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        let (kind, id) = (ResourceTypeForTagging::Parameter, &self.base.name);
+        if !set.is_empty() {
+            let req = aws.ssm.add_tags_to_resource().resource_type(kind.clone()).resource_id(id);
+            req.set_tags(Some(ssm_tags(set))).send().await.map_err(aws_err("AddTagsToResource"))?;
+        }
+        if !remove.is_empty() {
+            let req = aws.ssm.remove_tags_from_resource().resource_type(kind).resource_id(id);
+            req.set_tag_keys(Some(remove.to_vec())).send().await.map_err(aws_err("RemoveTagsFromResource"))?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(aws.ssm.delete_parameter().name(&self.name).send().await.map_err(aws_err("DeleteParameter")))
+        gone_if_absent(
+            aws.ssm.delete_parameter().name(&self.base.name).send().await.map_err(aws_err("DeleteParameter")),
+        )
     }
 }

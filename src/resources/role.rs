@@ -18,186 +18,28 @@
 //! `cloudwatch:PutMetricData` for agent hosts, which has no resource-level
 //! permissions; a condition limits it to the agent's metric namespace.
 
-use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, Aws, AwsError};
-use crate::plan::{Address, Kind};
-use crate::spec::{FirehoseSource, Spec, WriteTarget};
+use crate::plan::Address;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::time::Duration;
 
 pub const POLICY_NAME: &str = "pipectl";
 pub const AGENT_METRIC_NAMESPACE: &str = "AWSKinesisAgent";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleSpec {
-    pub service: &'static str,
+    /// The assume-role policy.
+    pub trust: Value,
+    /// The inline policy.
     pub policy: Value,
 }
 
 pub struct Role {
-    address: Address,
-    name: String,
+    base: Base,
     spec: Option<RoleSpec>,
-    tags: Tags,
-}
-
-fn arn(aws: &Aws, service: &str, resource: &str) -> String {
-    format!("arn:aws:{service}:{}:{}:{resource}", aws.region, aws.account)
-}
-
-fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
-    json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
-}
-
-pub fn trust(service: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
-    })
-}
-
-/// The role a graph node needs, from its owner in the spec.
-pub fn desired(address: &Address, spec: &Spec, aws: &Aws) -> Option<RoleSpec> {
-    let (owner, key) = address.key.split_once('-')?;
-    let stream_arn = |k: &str| spec.streams.get(k).map(|s| arn(aws, "kinesis", &format!("stream/{}", s.name)));
-    let mut st = Vec::new();
-    let service = match Kind::parse(owner)? {
-        Kind::Firehose => {
-            let f = spec.firehoses.get(key)?;
-            let bucket = spec.buckets.get(&f.destination.bucket)?;
-            st.push(statement(
-                "S3Delivery",
-                &[
-                    "s3:AbortMultipartUpload",
-                    "s3:GetBucketLocation",
-                    "s3:GetObject",
-                    "s3:ListBucket",
-                    "s3:ListBucketMultipartUploads",
-                    "s3:PutObject",
-                ],
-                vec![format!("arn:aws:s3:::{}", bucket.name), format!("arn:aws:s3:::{}/*", bucket.name)],
-            ));
-            if let FirehoseSource::Stream(s) = &f.source {
-                st.push(statement(
-                    "ReadSourceStream",
-                    &["kinesis:DescribeStream", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
-                    stream_arn(s).into_iter().collect(),
-                ));
-            }
-            if let Some(c) = &f.destination.convert {
-                let t = spec.tables.get(&c.table)?;
-                let db = spec.databases.get(&t.database)?;
-                st.push(statement(
-                    "ReadConversionSchema",
-                    &["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-                    vec![
-                        arn(aws, "glue", "catalog"),
-                        arn(aws, "glue", &format!("database/{}", db.name)),
-                        arn(aws, "glue", &format!("table/{}/{}", db.name, t.name)),
-                    ],
-                ));
-            }
-            if f.destination.error_logging {
-                st.push(statement(
-                    "ErrorLogging",
-                    &["logs:PutLogEvents"],
-                    vec![arn(
-                        aws,
-                        "logs",
-                        &format!(
-                            "log-group:/aws/kinesisfirehose/{}:log-stream:{}",
-                            f.name,
-                            super::log_group::FIREHOSE_STREAM
-                        ),
-                    )],
-                ));
-            }
-            if let Some(p) = f.processor.as_ref().and_then(|p| spec.functions.get(p)) {
-                let fa = arn(aws, "lambda", &format!("function:{}", p.name));
-                st.push(statement(
-                    "InvokeProcessor",
-                    &["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
-                    vec![fa.clone(), format!("{fa}:*")],
-                ));
-            }
-            "firehose.amazonaws.com"
-        }
-        Kind::Function => {
-            let f = spec.functions.get(key)?;
-            st.push(statement(
-                "OwnLogs",
-                &["logs:CreateLogStream", "logs:PutLogEvents"],
-                vec![arn(aws, "logs", &format!("log-group:/aws/lambda/{}:*", f.name))],
-            ));
-            if let Some(t) = &f.trigger {
-                st.push(statement(
-                    "ReadTriggerStream",
-                    &[
-                        "kinesis:DescribeStream",
-                        "kinesis:DescribeStreamSummary",
-                        "kinesis:GetRecords",
-                        "kinesis:GetShardIterator",
-                        "kinesis:ListShards",
-                        "kinesis:SubscribeToShard",
-                    ],
-                    stream_arn(&t.stream).into_iter().collect(),
-                ));
-            }
-            let firehoses: Vec<String> = f
-                .writes
-                .iter()
-                .filter_map(|w| match w {
-                    WriteTarget::Firehose(k) => {
-                        spec.firehoses.get(k).map(|h| arn(aws, "firehose", &format!("deliverystream/{}", h.name)))
-                    }
-                    WriteTarget::Stream(_) => None,
-                })
-                .collect();
-            if !firehoses.is_empty() {
-                st.push(statement("WriteFirehoses", &["firehose:PutRecord", "firehose:PutRecordBatch"], firehoses));
-            }
-            let streams: Vec<String> = f
-                .writes
-                .iter()
-                .filter_map(|w| match w {
-                    WriteTarget::Stream(k) => stream_arn(k),
-                    WriteTarget::Firehose(_) => None,
-                })
-                .collect();
-            if !streams.is_empty() {
-                st.push(statement("WriteStreams", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
-            }
-            "lambda.amazonaws.com"
-        }
-        Kind::Agent => {
-            let a = spec.agents.get(key)?;
-            let mut streams: Vec<String> = a.flows.iter().filter_map(|f| stream_arn(&f.stream)).collect();
-            streams.sort();
-            streams.dedup();
-            st.push(statement("PutRecords", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
-            st.push(json!({
-                "Sid": "AgentMetrics",
-                "Effect": "Allow",
-                "Action": ["cloudwatch:PutMetricData"],
-                "Resource": ["*"],
-                "Condition": { "StringEquals": { "cloudwatch:namespace": AGENT_METRIC_NAMESPACE } }
-            }));
-            "ec2.amazonaws.com"
-        }
-        _ => return None,
-    };
-    let extra = match Kind::parse(owner)? {
-        Kind::Firehose => spec.firehoses.get(key).map(|f| f.policy.clone()),
-        Kind::Function => spec.functions.get(key).map(|f| f.policy.clone()),
-        Kind::Agent => spec.agents.get(key).map(|a| a.policy.clone()),
-        _ => None,
-    };
-    for (i, x) in extra.unwrap_or_default().iter().enumerate() {
-        let actions: Vec<&str> = x.actions.iter().map(String::as_str).collect();
-        st.push(statement(&format!("FromSpec{}", i + 1), &actions, x.resources.clone()));
-    }
-    Some(RoleSpec { service, policy: json!({ "Version": "2012-10-17", "Statement": st }) })
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986).
@@ -226,14 +68,14 @@ fn percent_decode(s: &str) -> String {
 
 impl Role {
     pub fn new(address: Address, name: String, spec: Option<RoleSpec>, meta: &Meta) -> Self {
-        Role { address, name, spec, tags: meta.tags() }
+        Role { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
     }
 
     async fn put_policy(&self, aws: &Aws) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
         aws.iam
             .put_role_policy()
-            .role_name(&self.name)
+            .role_name(&self.base.name)
             .policy_name(POLICY_NAME)
             .policy_document(s.policy.to_string())
             .send()
@@ -243,29 +85,26 @@ impl Role {
     }
 }
 
-fn iam_tags(tags: &Tags) -> Vec<Tag> {
+pub fn iam_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 #[async_trait]
 impl Resource for Role {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         Some(Attrs::from([
-            ("trust".into(), trust(s.service)),
+            ("trust".into(), s.trust.clone()),
             ("policy".into(), s.policy.clone()),
-            ("tags".into(), tags_attr(&self.tags)),
+            ("tags".into(), tags_attr(&self.base.tags)),
         ]))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let role = match aws.iam.get_role().role_name(&self.name).send().await.map_err(aws_err("GetRole")) {
+        let role = match aws.iam.get_role().role_name(&self.base.name).send().await.map_err(aws_err("GetRole")) {
             Ok(o) => o.role().cloned(),
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
@@ -275,7 +114,7 @@ impl Resource for Role {
         let tags: Tags = aws
             .iam
             .list_role_tags()
-            .role_name(&self.name)
+            .role_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListRoleTags"))?
@@ -286,7 +125,7 @@ impl Resource for Role {
         let policy = match aws
             .iam
             .get_role_policy()
-            .role_name(&self.name)
+            .role_name(&self.base.name)
             .policy_name(POLICY_NAME)
             .send()
             .await
@@ -307,10 +146,10 @@ impl Resource for Role {
         match aws
             .iam
             .create_role()
-            .role_name(&self.name)
-            .assume_role_policy_document(trust(s.service).to_string())
+            .role_name(&self.base.name)
+            .assume_role_policy_document(s.trust.clone().to_string())
             .description("created by pipectl")
-            .set_tags(Some(iam_tags(&self.tags)))
+            .set_tags(Some(iam_tags(&self.base.tags)))
             .send()
             .await
             .map_err(aws_err("CreateRole"))
@@ -319,49 +158,50 @@ impl Resource for Role {
             // A retried create whose first response was lost: ours if tagged so.
             Err(e)
                 if e.code.as_deref() == Some("EntityAlreadyExists")
-                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref() == Some(&self.tags)) => {}
+                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref() == Some(&self.base.tags)) => {}
             Err(e) => return Err(e),
         }
         self.put_policy(aws).await
     }
 
-    async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
         for c in changed {
             match c.as_str() {
                 "trust" => {
                     aws.iam
                         .update_assume_role_policy()
-                        .role_name(&self.name)
-                        .policy_document(trust(s.service).to_string())
+                        .role_name(&self.base.name)
+                        .policy_document(s.trust.clone().to_string())
                         .send()
                         .await
                         .map_err(aws_err("UpdateAssumeRolePolicy"))?;
                 }
                 "policy" => self.put_policy(aws).await?,
-                "tags" => {
-                    let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &self.tags);
-                    if !set.is_empty() {
-                        aws.iam
-                            .tag_role()
-                            .role_name(&self.name)
-                            .set_tags(Some(iam_tags(&set)))
-                            .send()
-                            .await
-                            .map_err(aws_err("TagRole"))?;
-                    }
-                    if !remove.is_empty() {
-                        aws.iam
-                            .untag_role()
-                            .role_name(&self.name)
-                            .set_tag_keys(Some(remove))
-                            .send()
-                            .await
-                            .map_err(aws_err("UntagRole"))?;
-                    }
-                }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            aws.iam
+                .tag_role()
+                .role_name(&self.base.name)
+                .set_tags(Some(iam_tags(set)))
+                .send()
+                .await
+                .map_err(aws_err("TagRole"))?;
+        }
+        if !remove.is_empty() {
+            aws.iam
+                .untag_role()
+                .role_name(&self.base.name)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .map_err(aws_err("UntagRole"))?;
         }
         Ok(())
     }
@@ -377,7 +217,7 @@ impl Resource for Role {
         let inline = match aws
             .iam
             .list_role_policies()
-            .role_name(&self.name)
+            .role_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListRolePolicies"))
@@ -388,7 +228,7 @@ impl Resource for Role {
         for p in inline {
             aws.iam
                 .delete_role_policy()
-                .role_name(&self.name)
+                .role_name(&self.base.name)
                 .policy_name(p)
                 .send()
                 .await
@@ -397,7 +237,7 @@ impl Resource for Role {
         let attached = aws
             .iam
             .list_attached_role_policies()
-            .role_name(&self.name)
+            .role_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListAttachedRolePolicies"))?;
@@ -405,7 +245,7 @@ impl Resource for Role {
             if let Some(arn) = p.policy_arn() {
                 aws.iam
                     .detach_role_policy()
-                    .role_name(&self.name)
+                    .role_name(&self.base.name)
                     .policy_arn(arn)
                     .send()
                     .await
@@ -415,7 +255,7 @@ impl Resource for Role {
         let profiles = aws
             .iam
             .list_instance_profiles_for_role()
-            .role_name(&self.name)
+            .role_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListInstanceProfilesForRole"))?;
@@ -423,12 +263,12 @@ impl Resource for Role {
             aws.iam
                 .remove_role_from_instance_profile()
                 .instance_profile_name(ip.instance_profile_name())
-                .role_name(&self.name)
+                .role_name(&self.base.name)
                 .send()
                 .await
                 .map_err(aws_err("RemoveRoleFromInstanceProfile"))?;
         }
-        match aws.iam.delete_role().role_name(&self.name).send().await.map_err(aws_err("DeleteRole")) {
+        match aws.iam.delete_role().role_name(&self.base.name).send().await.map_err(aws_err("DeleteRole")) {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) => gone(e),
         }
@@ -438,6 +278,7 @@ impl Resource for Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn documents_are_url_decoded() {

@@ -18,9 +18,9 @@
 //! 6. retried: ResourceInUseException and LimitExceededException (another
 //!    update still running, control-plane rate), throttling, 5xx.
 
-use super::{tag_delta, tags_attr, Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::{Address, Kind};
+use crate::plan::Address;
 use crate::spec::{self, StreamEncryption, StreamMode};
 use async_trait::async_trait;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamModeDetails, StreamStatus};
@@ -30,16 +30,13 @@ use std::time::Duration;
 const KMS_KEY: &str = "alias/aws/kinesis";
 
 pub struct Stream {
-    address: Address,
-    name: String,
+    base: Base,
     spec: Option<spec::Stream>,
-    tags: Tags,
-    timeout: Duration,
 }
 
 impl Stream {
     pub fn new(address: Address, name: String, spec: Option<spec::Stream>, meta: &Meta) -> Self {
-        Stream { address, name, spec, tags: meta.tags(), timeout: meta.timeout(Kind::Stream, Duration::from_secs(300)) }
+        Stream { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
     }
 
     fn in_use(e: &AwsError) -> bool {
@@ -50,7 +47,7 @@ impl Stream {
         let out = aws
             .kinesis
             .describe_stream_summary()
-            .stream_name(&self.name)
+            .stream_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("DescribeStreamSummary"));
@@ -64,7 +61,7 @@ impl Stream {
     }
 
     async fn wait_active(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("stream `{}`", self.name), self.timeout(), || async {
+        wait_until(&format!("stream `{}`", self.base.name), self.timeout(), || async {
             Ok(match self.status(aws).await? {
                 Some((StreamStatus::Active, _)) => Poll::Ready,
                 Some((s, _)) => {
@@ -95,7 +92,7 @@ impl Stream {
             self.mutate(aws, p, "increasing retention", || async {
                 aws.kinesis
                     .increase_stream_retention_period()
-                    .stream_name(&self.name)
+                    .stream_name(&self.base.name)
                     .retention_period_hours(to)
                     .send()
                     .await
@@ -107,7 +104,7 @@ impl Stream {
             self.mutate(aws, p, "decreasing retention", || async {
                 aws.kinesis
                     .decrease_stream_retention_period()
-                    .stream_name(&self.name)
+                    .stream_name(&self.base.name)
                     .retention_period_hours(to)
                     .send()
                     .await
@@ -123,7 +120,7 @@ impl Stream {
             self.mutate(aws, p, "starting encryption", || async {
                 aws.kinesis
                     .start_stream_encryption()
-                    .stream_name(&self.name)
+                    .stream_name(&self.base.name)
                     .encryption_type(EncryptionType::Kms)
                     .key_id(KMS_KEY)
                     .send()
@@ -136,7 +133,7 @@ impl Stream {
             self.mutate(aws, p, "stopping encryption", || async {
                 aws.kinesis
                     .stop_stream_encryption()
-                    .stream_name(&self.name)
+                    .stream_name(&self.base.name)
                     .encryption_type(EncryptionType::Kms)
                     .key_id(KMS_KEY)
                     .send()
@@ -146,37 +143,6 @@ impl Stream {
             })
             .await
         }
-    }
-
-    async fn set_tags(&self, aws: &Aws, before: &Tags) -> Result<(), AwsError> {
-        let (set, remove) = tag_delta(before, &self.tags);
-        if !set.is_empty() {
-            retry(self.timeout(), Stream::in_use, || async {
-                aws.kinesis
-                    .add_tags_to_stream()
-                    .stream_name(&self.name)
-                    .set_tags(Some(set.clone().into_iter().collect()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("AddTagsToStream"))
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            retry(self.timeout(), Stream::in_use, || async {
-                aws.kinesis
-                    .remove_tags_from_stream()
-                    .stream_name(&self.name)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("RemoveTagsFromStream"))
-            })
-            .await?;
-        }
-        Ok(())
     }
 }
 
@@ -189,14 +155,8 @@ fn mode_attr(mode: StreamMode) -> (&'static str, Option<u32>) {
 
 #[async_trait]
 impl Resource for Stream {
-    fn address(&self) -> &Address {
-        &self.address
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn timeout(&self) -> Duration {
-        self.timeout
+    fn base(&self) -> &Base {
+        &self.base
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
@@ -214,7 +174,7 @@ impl Resource for Stream {
                 StreamEncryption::None => "NONE",
             }),
         );
-        a.insert("tags".into(), tags_attr(&self.tags));
+        a.insert("tags".into(), tags_attr(&self.base.tags));
         Some(a)
     }
 
@@ -222,7 +182,7 @@ impl Resource for Stream {
         let out = aws
             .kinesis
             .describe_stream_summary()
-            .stream_name(&self.name)
+            .stream_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("DescribeStreamSummary"));
@@ -240,7 +200,7 @@ impl Resource for Stream {
         let tags = aws
             .kinesis
             .list_tags_for_stream()
-            .stream_name(&self.name)
+            .stream_name(&self.base.name)
             .send()
             .await
             .map_err(aws_err("ListTagsForStream"))?;
@@ -271,7 +231,7 @@ impl Resource for Stream {
         let details = StreamModeDetails::builder().stream_mode(mode.into()).build().expect("mode set");
         // A stream of the same name still DELETING blocks the create: wait.
         retry(self.timeout(), Stream::in_use, || async {
-            let mut req = aws.kinesis.create_stream().stream_name(&self.name).stream_mode_details(details.clone());
+            let mut req = aws.kinesis.create_stream().stream_name(&self.base.name).stream_mode_details(details.clone());
             if let Some(n) = shards {
                 req = req.shard_count(n as i32);
             }
@@ -295,7 +255,7 @@ impl Resource for Stream {
         if s.encryption == StreamEncryption::Kms {
             self.set_encryption(aws, p, true).await?;
         }
-        self.set_tags(aws, &Tags::new()).await
+        self.write_tags(aws, &self.base.tags, &[]).await
     }
 
     async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
@@ -328,7 +288,7 @@ impl Resource for Stream {
                 self.mutate(aws, p, &format!("scaling to {n} shards"), || async {
                     aws.kinesis
                         .update_shard_count()
-                        .stream_name(&self.name)
+                        .stream_name(&self.base.name)
                         .target_shard_count(n as i32)
                         .scaling_type(ScalingType::UniformScaling)
                         .send()
@@ -346,8 +306,35 @@ impl Resource for Stream {
         if has("encryption") {
             self.set_encryption(aws, p, s.encryption == StreamEncryption::Kms).await?;
         }
-        if has("tags") {
-            self.set_tags(aws, before.tags.as_ref().unwrap_or(&Tags::new())).await?;
+        Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            retry(self.timeout(), Stream::in_use, || async {
+                aws.kinesis
+                    .add_tags_to_stream()
+                    .stream_name(&self.base.name)
+                    .set_tags(Some(set.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("AddTagsToStream"))
+            })
+            .await?;
+        }
+        if !remove.is_empty() {
+            retry(self.timeout(), Stream::in_use, || async {
+                aws.kinesis
+                    .remove_tags_from_stream()
+                    .stream_name(&self.base.name)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err("RemoveTagsFromStream"))
+            })
+            .await?;
         }
         Ok(())
     }
@@ -356,7 +343,7 @@ impl Resource for Stream {
         let out = retry(self.timeout(), Stream::in_use, || async {
             aws.kinesis
                 .delete_stream()
-                .stream_name(&self.name)
+                .stream_name(&self.base.name)
                 .enforce_consumer_deletion(true)
                 .send()
                 .await
@@ -369,7 +356,7 @@ impl Resource for Stream {
             Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
             Err(e) => return Err(e),
         }
-        wait_until(&format!("stream `{}` to be deleted", self.name), self.timeout(), || async {
+        wait_until(&format!("stream `{}` to be deleted", self.base.name), self.timeout(), || async {
             Ok(match self.status(aws).await? {
                 None => Poll::Ready,
                 Some((s, _)) => {

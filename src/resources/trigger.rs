@@ -20,9 +20,10 @@
 //! 4. delete: every mapping for the function and stream, retried while
 //!    ResourceInUse (Creating/Updating), then a wait until gone.
 
-use super::{Attrs, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::{Address, Kind};
+use crate::names::{Scope, TriggerId};
+use crate::plan::Address;
 use crate::spec::{self, StartingPosition};
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{EventSourceMappingConfiguration, EventSourcePosition};
@@ -35,19 +36,10 @@ pub struct TriggerSpec {
 }
 
 pub struct Trigger {
-    address: Address,
-    /// `<function name>|<stream name>`, the physical name in the record.
-    name: String,
-    function: String,
+    base: Base,
+    id: TriggerId,
     stream_arn: String,
     spec: Option<TriggerSpec>,
-    meta: Meta,
-    timeout: Duration,
-}
-
-/// The physical name of a trigger, as the graph and the record hold it.
-pub fn physical_name(function: &str, stream: &str) -> String {
-    format!("{function}|{stream}")
 }
 
 /// The options shared by CreateEventSourceMapping and UpdateEventSourceMapping.
@@ -76,18 +68,17 @@ fn position(p: StartingPosition) -> &'static str {
 }
 
 impl Trigger {
-    pub fn new(address: Address, name: String, spec: Option<TriggerSpec>, aws: &Aws, meta: &Meta) -> Self {
-        let (function, stream) = name.split_once('|').unwrap_or((&name, ""));
-        let stream_arn = format!("arn:aws:kinesis:{}:{}:stream/{stream}", aws.region, aws.account);
-        let timeout = meta.timeout(Kind::Trigger, Duration::from_secs(600));
-        Trigger { address, function: function.to_string(), stream_arn, name, spec, meta: meta.clone(), timeout }
+    pub fn new(address: Address, id: TriggerId, spec: Option<TriggerSpec>, scope: &Scope, meta: &Meta) -> Self {
+        let stream_arn = scope.stream(&id.stream).to_string();
+        let base = Base::new(address, id.to_string(), meta, Duration::from_secs(600));
+        Trigger { base, id, stream_arn, spec }
     }
 
     async fn mappings(&self, aws: &Aws) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
         let out = aws
             .lambda
             .list_event_source_mappings()
-            .function_name(&self.function)
+            .function_name(&self.id.function)
             .event_source_arn(&self.stream_arn)
             .send()
             .await
@@ -102,15 +93,15 @@ impl Trigger {
     /// Ownership through the function: its tags, or ours when there is no
     /// function (a leftover mapping, adopted).
     async fn owner_tags(&self, aws: &Aws) -> Result<Tags, AwsError> {
-        match aws.lambda.get_function().function_name(&self.function).send().await.map_err(aws_err("GetFunction")) {
+        match aws.lambda.get_function().function_name(&self.id.function).send().await.map_err(aws_err("GetFunction")) {
             Ok(o) => Ok(o.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default()),
-            Err(e) if e.is_not_found() => Ok(self.meta.tags()),
+            Err(e) if e.is_not_found() => Ok(self.base.meta.tags()),
             Err(e) => Err(e),
         }
     }
 
     async fn wait_state(&self, aws: &Aws, uuid: &str, want: &str, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("trigger `{}`", self.name), self.timeout(), || async {
+        wait_until(&format!("trigger `{}`", self.base.name), self.timeout(), || async {
             let out = aws
                 .lambda
                 .get_event_source_mapping()
@@ -132,7 +123,7 @@ impl Trigger {
     async fn apply_settings(&self, aws: &Aws, uuid: &str, p: &Progress) -> Result<(), AwsError> {
         let t = &self.spec.as_ref().expect("needs a spec").trigger;
         retry(self.timeout(), in_use, || async {
-            settings!(aws.lambda.update_event_source_mapping().uuid(uuid).function_name(&self.function), t)
+            settings!(aws.lambda.update_event_source_mapping().uuid(uuid).function_name(&self.id.function), t)
                 .send()
                 .await
                 .map(|_| ())
@@ -158,7 +149,7 @@ impl Trigger {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         }
-        wait_until(&format!("trigger `{}` to be deleted", self.name), self.timeout(), || async {
+        wait_until(&format!("trigger `{}` to be deleted", self.base.name), self.timeout(), || async {
             match aws
                 .lambda
                 .get_event_source_mapping()
@@ -182,11 +173,11 @@ impl Trigger {
 
 #[async_trait]
 impl Resource for Trigger {
-    fn address(&self) -> &Address {
-        &self.address
+    fn base(&self) -> &Base {
+        &self.base
     }
-    fn name(&self) -> &str {
-        &self.name
+    fn record_name(&self) -> String {
+        self.id.to_record()
     }
     fn desired(&self) -> Option<Attrs> {
         let t = &self.spec.as_ref()?.trigger;
@@ -206,9 +197,6 @@ impl Resource for Trigger {
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["stream", "starting_position"]
-    }
-    fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -246,7 +234,7 @@ impl Resource for Trigger {
                 let req = aws
                     .lambda
                     .create_event_source_mapping()
-                    .function_name(&self.function)
+                    .function_name(&self.id.function)
                     .event_source_arn(&self.stream_arn);
                 let out = settings!(req.starting_position(EventSourcePosition::from(position(t.starting_position))), t)
                     .send()
@@ -275,7 +263,10 @@ impl Resource for Trigger {
     async fn update(&self, aws: &Aws, _before: &Observed, _changed: &[String], p: &Progress) -> Result<(), AwsError> {
         let all = self.mappings(aws).await?;
         let Some((first, extra)) = all.split_first() else {
-            return Err(AwsError::fatal("UpdateEventSourceMapping", format!("trigger `{}` disappeared", self.name)));
+            return Err(AwsError::fatal(
+                "UpdateEventSourceMapping",
+                format!("trigger `{}` disappeared", self.base.name),
+            ));
         };
         for m in extra {
             p.say("removing a duplicate mapping");

@@ -9,12 +9,11 @@ pub mod raw;
 pub mod rules;
 pub mod yaml;
 
-pub use build::{Options, Origins};
+pub use build::{Built, Options, Origins};
 pub use model::*;
 
 use crate::diag::Diagnostic;
-use crate::plan::Graph;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -38,67 +37,37 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// A spec that passed validation, with its graph.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// The path as given on the command line, for messages.
-    pub file: String,
-    pub spec: Spec,
-    pub graph: Graph,
-    pub origins: Origins,
-}
-
-pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: file.clone(), source })?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    load_str(&text, &file, &dir, opts)
-}
-
-/// Loads a spec from text; `dir` is where relative `code:` paths start.
-pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Loaded, SpecError> {
-    let invalid = |mut diagnostics: Vec<Diagnostic>| {
-        diagnostics.sort_by_key(|d| d.mark);
-        diagnostics.dedup();
-        SpecError::Invalid { file: file.to_string(), diagnostics }
-    };
+/// Reads a spec from text into the validated model; `dir` is where
+/// relative `code:` paths start. A YAML syntax error stops at once;
+/// otherwise every rule broken is returned beside what could be built.
+pub fn parse(text: &str, dir: &Path, opts: &Options) -> Result<(Built, Vec<Diagnostic>), Vec<Diagnostic>> {
     let root = yaml::parse(text).map_err(|e| {
-        invalid(vec![Diagnostic::new(e.mark, "syntax", format!("YAML syntax error: {}", e.message))
-            .hint("check indentation and quoting around this place")])
+        vec![Diagnostic::new(e.mark, "syntax", format!("YAML syntax error: {}", e.message))
+            .hint("check indentation and quoting around this place")]
     })?;
     let mut decoder = decode::Decoder::default();
     let raw = raw::RawSpec::decode(&root, &mut decoder);
     let mut diags = decoder.diags;
     let built = build::build(&raw, opts, dir, &mut diags);
-    let graph = Graph::from_spec(&built.spec, &built.env_refs);
-    if let Some(cycle) = graph.find_cycle() {
-        let origin = graph.nodes.get(&cycle[0]).and_then(|n| n.origin.clone());
-        let mark = origin.and_then(|o| built.origins.get(&o).copied()).unwrap_or_default();
-        let path: Vec<String> = cycle.iter().map(|a| format!("`{a}`")).collect();
-        diags.push(
-            Diagnostic::new(mark, "cycle", format!("dependency cycle {}", path.join(" -> ")))
-                .hint("a `${...}` reference in a function's environment makes the function wait for what it names; remove one reference of the cycle"),
-        );
-    }
-    if !diags.is_empty() {
-        return Err(invalid(diags));
-    }
-    Ok(Loaded { file: file.to_string(), spec: built.spec, graph, origins: built.origins })
-}
-
-/// A spec of `pipelines/`, loaded offline, for unit tests.
-#[cfg(test)]
-pub fn load_pipeline(name: &str) -> Loaded {
-    let text = std::fs::read_to_string(format!("pipelines/{name}.yaml")).expect("pipeline exists");
-    load_str(&text, &format!("{name}.yaml"), Path::new("pipelines"), &Options::default()).expect("pipeline is valid")
+    Ok((built, diags))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn load(text: &str, opts: &Options) -> Result<Loaded, SpecError> {
+    struct Loaded {
+        spec: Spec,
+    }
+
+    fn load_str(text: &str, _file: &str, dir: &Path, opts: &Options) -> Result<Loaded, Vec<Diagnostic>> {
+        match parse(text, dir, opts)? {
+            (built, diags) if diags.is_empty() => Ok(Loaded { spec: built.spec }),
+            (_, diags) => Err(diags),
+        }
+    }
+
+    fn load(text: &str, opts: &Options) -> Result<Loaded, Vec<Diagnostic>> {
         load_str(text, "t.yaml", Path::new("."), opts)
     }
 
@@ -141,8 +110,6 @@ mod tests {
         let env = &l.spec.functions["fn"].environment;
         assert_eq!(env["D"], "p-f");
         assert_eq!(env["A"], "arn:aws:firehose:us-east-1:123456789012:deliverystream/p-f");
-        let deps = &l.graph.nodes[&crate::plan::Address::parse("function.fn").unwrap()].deps;
-        assert!(deps.contains(&crate::plan::Address::parse("firehose.f").unwrap()));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub struct Spec {
 impl Spec {
     /// The SSM parameter holding the deployment record.
     pub fn record_name(&self) -> String {
-        format!("/pipectl/{}/{}", self.pipeline, self.env)
+        crate::names::record_parameter(&self.pipeline, &self.env)
     }
 }
 

@@ -8,18 +8,11 @@
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-/// A 1-based line and column in the spec file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize)]
-pub struct Mark {
-    pub line: usize,
-    pub col: usize,
-}
+pub use crate::diag::Mark;
 
-impl Mark {
-    fn from_marker(m: Marker) -> Self {
-        // yaml-rust2 counts lines from 1 and columns from 0.
-        Mark { line: m.line(), col: m.col() + 1 }
-    }
+fn mark_of(m: Marker) -> Mark {
+    // yaml-rust2 counts lines from 1 and columns from 0.
+    Mark { line: m.line(), col: m.col() + 1 }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +70,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     parser
         .load(&mut builder, false)
-        .map_err(|e| SyntaxError { mark: Mark::from_marker(*e.marker()), message: e.info().to_string() })?;
+        .map_err(|e| SyntaxError { mark: mark_of(*e.marker()), message: e.info().to_string() })?;
     if let Some(err) = builder.error {
         return Err(err);
     }
@@ -124,7 +117,7 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, marker: Marker) {
-        let mark = Mark::from_marker(marker);
+        let mark = mark_of(marker);
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);

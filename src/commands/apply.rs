@@ -1,0 +1,27 @@
+//! `pipectl apply`: plan, confirm, execute; deleted orphans leave the record.
+
+use super::{confirm, conflicts_error, execute, finish, print_plan};
+use crate::cli::{ApplyArgs, Global};
+use crate::deployment::{Deployment, Reach};
+use crate::plan::{Action, Address};
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let d = Deployment::open(g, &a.spec, &a.targets.targets, Reach::Upstream).await?;
+    let (planned, work) = d.plan(a.targets.parallelism as usize).await?;
+    print_plan(g.json, &planned.plan, g.verbose > 0);
+    if planned.plan.conflicts().next().is_some() {
+        return Err(conflicts_error(&planned.plan));
+    }
+    if planned.plan.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    confirm("apply these changes", a.yes)?;
+    let summary = execute(&d, &planned, &work, a.targets.parallelism, g.json).await;
+    let deleted: Vec<&Address> =
+        summary.done.iter().filter(|x| planned.change(x).is_some_and(|c| c.action == Action::Delete)).collect();
+    if !deleted.is_empty() {
+        d.forget(&deleted).await?;
+    }
+    finish("apply", &summary, g.json)
+}

@@ -1,0 +1,39 @@
+//! `pipectl destroy`: the deletion plan (the graph reversed, or the record's
+//! listing by kind), printed, confirmed and executed. Resources pipectl does
+//! not own are left alone; what is gone already is done.
+
+use super::{confirm, emitln, execute, finish};
+use crate::cli::{DestroyArgs, Global};
+use crate::deployment::{Deployment, Reach};
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
+    let mut d = match (&a.spec, &a.pipeline) {
+        (Some(path), _) => Deployment::open(g, path, &a.targets.targets, Reach::Downstream).await?,
+        (None, Some(pipeline)) => {
+            let d = Deployment::from_record(g, pipeline).await?;
+            if d.record.is_none() {
+                eprintln!(
+                    "nothing to destroy: no deployment record `{}` in {} (account {})",
+                    d.record_name, d.aws.region, d.aws.account
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            d
+        }
+        (None, None) => anyhow::bail!("give a spec or `--pipeline`"),
+    };
+    d.meta.delete_data = a.delete_data;
+    let (planned, work) = d.plan_destroy(a.targets.parallelism as usize).await?;
+    if g.json {
+        emitln!("{}", serde_json::to_string(&planned.plan).expect("plan serializes"));
+    } else {
+        eprint!("{}", planned.plan.render(g.verbose > 0));
+    }
+    if planned.plan.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    confirm("destroy these resources", a.yes)?;
+    let summary = execute(&d, &planned, &work, a.targets.parallelism, g.json).await;
+    finish("destroy", &summary, g.json)
+}

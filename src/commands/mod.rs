@@ -1,0 +1,179 @@
+//! One file per command, each a plain async function over its arguments
+//! (and, for the ones that talk to AWS, a [`Deployment`]). What they share:
+//! printing a plan, asking for confirmation, running the executor with its
+//! progress display, and rendering an error.
+//!
+//! Exit codes (part of the interface):
+//! - 0: success (`plan --detailed-exitcode`: nothing to change)
+//! - 1: an error while running (AWS refused, a wait timed out, a conflict)
+//! - 2: bad input (invalid spec or flags); nothing was sent to AWS.
+//!   With `plan --detailed-exitcode`, 2 means "changes pending" and every
+//!   error exits 1.
+
+mod apply;
+mod destroy;
+mod graph;
+mod outputs;
+mod plan;
+mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::deployment::Deployment;
+use crate::engine::walk::{Event, Summary};
+use crate::engine::{self, Work};
+use crate::plan::{Address, Plan, Planned};
+use crate::spec::SpecError;
+use crate::Hinted;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+/// `println!` that does not panic when the reader has gone (`| head`).
+macro_rules! emitln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use emitln;
+
+/// Runs the command the line asks for.
+pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Validate(a) => validate::run(g, a),
+        Command::Graph(a) => graph::run(g, a),
+        Command::Plan(a) => plan::run(g, a).await,
+        Command::Apply(a) => apply::run(g, a).await,
+        Command::Destroy(a) => destroy::run(g, a).await,
+        Command::Outputs(a) => outputs::run(g, a).await,
+    }
+}
+
+/// The exit code of an error, given the command it came from.
+pub fn exit_code(cli: &Cli, err: &anyhow::Error) -> ExitCode {
+    let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
+    let bad_input = err.chain().any(|c| c.downcast_ref::<SpecError>().is_some());
+    ExitCode::from(if bad_input && !detailed { 2 } else { 1 })
+}
+
+fn print_plan(json: bool, plan: &Plan, verbose: bool) {
+    if json {
+        emitln!("{}", serde_json::to_string(plan).expect("plan serializes"));
+    } else {
+        let _ = write!(std::io::stdout(), "{}", plan.render(verbose));
+    }
+}
+
+fn conflicts_error(plan: &Plan) -> anyhow::Error {
+    let names: Vec<String> = plan.conflicts().map(|c| format!("`{}` ({})", c.address, c.name)).collect();
+    Hinted {
+        message: format!("{} resource(s) exist but are not owned by this pipeline and env: {}", names.len(), names.join(", ")),
+        hint: "pipectl never modifies what it does not own: give these resources other names in the spec (or use another --env)".into(),
+    }
+    .into()
+}
+
+fn confirm(what: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Hinted {
+            message: format!("refusing to {what} without confirmation: standard input is not a terminal"),
+            hint: "pass `--yes` to confirm non-interactively (e.g. in CI)".into(),
+        }
+        .into());
+    }
+    eprint!("\nDo you want to {what}? Only `yes` is accepted: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        anyhow::bail!("cancelled: nothing was changed");
+    }
+    Ok(())
+}
+
+/// Executes a plan with its progress display (lines, spinners or JSON).
+async fn execute(
+    d: &Deployment,
+    planned: &Planned,
+    work: &BTreeMap<Address, Work>,
+    parallelism: u16,
+    json: bool,
+) -> Summary {
+    let labels: BTreeMap<Address, String> = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action.mutates())
+        .filter_map(|c| Some((Address::parse(&c.address)?, c.action.verb().to_string())))
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let reporter = tokio::spawn(crate::report::render(rx, labels, crate::report::Style::detect(json)));
+    let summary = engine::execute(&d.aws, planned, work, parallelism as usize, &tx).await;
+    drop(tx);
+    let _ = reporter.await;
+    summary
+}
+
+/// The summary line, and the error when anything did not finish.
+fn finish(what: &str, s: &Summary, json: bool) -> anyhow::Result<ExitCode> {
+    let counts = [("done", s.done.len()), ("failed", s.failed.len()), ("skipped", s.skipped.len())];
+    if json {
+        let mut doc = serde_json::json!({"event": "summary", "command": what, "not_started": s.not_started.len()});
+        for (k, n) in counts {
+            doc[k] = n.into();
+        }
+        emitln!("{doc}");
+    } else {
+        let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        eprintln!("\n{what}: {}, {} not started", parts.join(", "), s.not_started.len());
+    }
+    if s.ok() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let errors: Vec<String> = s.failed.iter().map(|(a, e)| format!("{a}: {e:#}")).collect();
+    Err(Hinted {
+        message: format!("{what} did not finish: {}", errors.join("; ")),
+        hint: format!("fix the cause and run `{what}` again: it picks up from what exists now"),
+    }
+    .into())
+}
+
+/// Prints an error the way cargo does (`error:`, `Caused by:`, `hint:`),
+/// or as one JSON object with the same parts.
+pub fn report(err: &anyhow::Error, json: bool) {
+    let mut stderr = std::io::stderr().lock();
+    if let Some(SpecError::Invalid { file, diagnostics }) = err.downcast_ref::<SpecError>() {
+        if json {
+            let doc =
+                serde_json::json!({ "format_version": "1", "valid": false, "file": file, "diagnostics": diagnostics });
+            emitln!("{doc}");
+        } else {
+            for d in diagnostics {
+                let _ = write!(stderr, "{}", d.render(file));
+            }
+            let _ = writeln!(stderr, "error: {err}; nothing was sent to AWS");
+        }
+        return;
+    }
+    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+    let hint = err.chain().find_map(|c| c.downcast_ref::<Hinted>()).map(|h| h.hint.clone());
+    if json {
+        let doc =
+            serde_json::json!({ "format_version": "1", "error": err.to_string(), "caused_by": causes, "hint": hint });
+        emitln!("{doc}");
+        return;
+    }
+    let _ = writeln!(stderr, "error: {err}");
+    if !causes.is_empty() {
+        let _ = writeln!(stderr, "\nCaused by:");
+        for c in causes {
+            let _ = writeln!(stderr, "  {c}");
+        }
+    }
+    if let Some(h) = hint {
+        let _ = writeln!(stderr, "hint: {h}");
+    }
+}

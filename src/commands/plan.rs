@@ -1,0 +1,18 @@
+//! `pipectl plan`: what apply (or, with `--destroy`, destroy) would do.
+
+use super::{conflicts_error, print_plan};
+use crate::cli::{Global, PlanArgs};
+use crate::deployment::{Deployment, Reach};
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let reach = if a.destroy { Reach::Downstream } else { Reach::Upstream };
+    let d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
+    let parallelism = a.targets.parallelism as usize;
+    let (planned, _) = if a.destroy { d.plan_destroy(parallelism).await? } else { d.plan(parallelism).await? };
+    print_plan(g.json, &planned.plan, g.verbose > 0);
+    if !a.destroy && planned.plan.conflicts().next().is_some() {
+        return Err(conflicts_error(&planned.plan));
+    }
+    Ok(if a.detailed_exitcode && !planned.plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,278 @@
+//! What a command works on: the validated spec (when there is one), the AWS
+//! connection, the deployment record, and the resources built from them;
+//! and the two plans made from those: apply and destroy.
+
+use crate::aws::{Aws, Target};
+use crate::cli::Global;
+use crate::engine::{self, Work};
+use crate::load::{self, Loaded};
+use crate::plan::planner::{self, Context, Previous, Subject};
+use crate::plan::{Address, Graph, Kind, Observed, Planned};
+use crate::resources::record::{Content, Record};
+use crate::resources::{self, Meta, Res};
+use crate::spec::{self, Options, SpecError};
+use anyhow::Context as _;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Which way `--target` widens a selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// A target and what it depends on (plan, apply).
+    Upstream,
+    /// A target and what depends on it (destroy).
+    Downstream,
+}
+
+/// A deployment: one pipeline and env in one account and region.
+pub struct Deployment {
+    pub aws: Aws,
+    pub meta: Meta,
+    /// The spec, when the command was given one.
+    pub loaded: Option<Loaded>,
+    /// The spec's graph, narrowed to `--target` (empty without a spec).
+    pub graph: Graph,
+    /// Whether `--target` narrowed the graph.
+    pub targeted: bool,
+    /// The SSM parameter of the deployment record.
+    pub record_name: String,
+    /// The record as it is now, read once.
+    pub record: Option<Content>,
+}
+
+/// The spec options from the global flags.
+pub fn options(global: &Global) -> Options {
+    Options {
+        env: global.env.clone(),
+        vars: global.vars.iter().cloned().collect(),
+        region: global.region.clone(),
+        account: None,
+    }
+}
+
+async fn connect(global: &Global, spec_region: Option<String>) -> anyhow::Result<Aws> {
+    let target = Target {
+        region: global.region.clone().or(spec_region),
+        profile: global.profile.clone(),
+        endpoint_url: global.endpoint_url.clone(),
+    };
+    Aws::connect(&target).await
+}
+
+/// `--target` patterns that select nothing: a spec error, before AWS.
+fn check_targets(loaded: &Loaded, targets: &[String]) -> Result<(), SpecError> {
+    let unknown = loaded.graph.unknown_targets(targets);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let diagnostics = unknown
+        .iter()
+        .map(|t| {
+            crate::diag::Diagnostic::new(Default::default(), "target", format!("--target `{t}` selects no resource"))
+                .hint("give an address like `stream.trips` or a kind like `stream` (see `pipectl graph`)")
+        })
+        .collect();
+    Err(SpecError::Invalid { file: loaded.file.clone(), diagnostics })
+}
+
+impl Deployment {
+    /// Validates the spec offline (bad input never reaches AWS), then
+    /// connects, loads it again with the account and region known, and
+    /// reads the deployment record.
+    pub async fn open(global: &Global, path: &Path, targets: &[String], reach: Reach) -> anyhow::Result<Deployment> {
+        let mut opts = options(global);
+        let offline = load::load(path, &opts)?;
+        check_targets(&offline, targets)?;
+        let aws = connect(global, offline.spec.region.clone()).await?;
+        opts.account = Some(aws.account.clone());
+        opts.region = Some(aws.region.clone());
+        let loaded = load::load(path, &opts)?;
+        let graph = loaded.graph.restrict(targets, reach == Reach::Upstream);
+        let s = &loaded.spec;
+        let meta = Meta {
+            pipeline: s.pipeline.clone(),
+            env: s.env.clone(),
+            spec_tags: s.tags.clone(),
+            delete_data: false,
+            timeouts: s.timeouts.clone(),
+        };
+        let record_name = s.record_name();
+        let record = Record::fetch(&aws, &record_name).await.context("reading the deployment record")?;
+        Ok(Deployment { aws, meta, loaded: Some(loaded), graph, targeted: !targets.is_empty(), record_name, record })
+    }
+
+    /// A deployment known only from its record (destroy without a spec).
+    pub async fn from_record(global: &Global, pipeline: &str) -> anyhow::Result<Deployment> {
+        spec::rules::pipeline_name(pipeline).map_err(|m| crate::Hinted {
+            message: format!("--pipeline: {m}"),
+            hint: "for example `--pipeline taxi-lab`".into(),
+        })?;
+        let env = global.env.clone().unwrap_or_else(|| "default".into());
+        let aws = connect(global, None).await?;
+        let record_name = crate::names::record_parameter(pipeline, &env);
+        let record = Record::fetch(&aws, &record_name).await.context("reading the deployment record")?;
+        let meta = Meta {
+            pipeline: pipeline.to_string(),
+            env,
+            spec_tags: Default::default(),
+            delete_data: false,
+            timeouts: Default::default(),
+        };
+        Ok(Deployment { aws, meta, loaded: None, graph: Graph::default(), targeted: false, record_name, record })
+    }
+
+    fn record_address() -> Address {
+        Address::new(Kind::Record, "deployment")
+    }
+
+    /// The resources of the (narrowed) graph, the record among them
+    /// listing what this run may create plus what earlier runs left, so
+    /// nothing is forgotten if the run stops half-way.
+    pub fn resources(&self) -> BTreeMap<Address, Res> {
+        let Some(loaded) = &self.loaded else { return BTreeMap::new() };
+        let scope = self.aws.scope();
+        let mut res = crate::resolve::resources(&loaded.spec, &self.graph, &scope, &self.meta);
+        let ra = Deployment::record_address();
+        if self.graph.nodes.contains_key(&ra) {
+            let content = self.record_content(&res, &[]);
+            let record = Record::new(ra.clone(), self.record_name.clone(), Some(content), &self.meta);
+            res.insert(ra, Arc::new(record.with_current(self.record.clone())));
+        }
+        res
+    }
+
+    /// The record's listing: `resources`, plus what earlier runs left,
+    /// less what is `gone`.
+    fn record_content(&self, resources: &BTreeMap<Address, Res>, gone: &[&Address]) -> Content {
+        let listed = resources.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a, r.record_name()));
+        let mut content = Content::of(&self.aws.region, listed);
+        for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
+            content.resources.entry(a.clone()).or_insert_with(|| n.clone());
+        }
+        for a in gone {
+            content.resources.remove(&a.to_string());
+        }
+        content
+    }
+
+    /// Rewrites the record without resources that are gone.
+    pub async fn forget(&self, gone: &[&Address]) -> anyhow::Result<()> {
+        let content = self.record_content(&self.resources(), gone);
+        let record = Record::new(Deployment::record_address(), self.record_name.clone(), Some(content), &self.meta);
+        record.put(&self.aws).await.context("updating the deployment record")
+    }
+
+    /// Resources the record lists that the spec does not have.
+    fn orphans(&self) -> BTreeMap<Address, Res> {
+        let in_spec = |a: &Address| self.loaded.as_ref().is_some_and(|l| l.graph.nodes.contains_key(a));
+        let scope = self.aws.scope();
+        self.record
+            .iter()
+            .flat_map(Content::entries)
+            .filter(|(a, _)| !in_spec(a))
+            .map(|(a, n)| (a.clone(), resources::from_record(&a, &n, &scope, &self.meta)))
+            .collect()
+    }
+
+    fn listed(&self) -> BTreeMap<String, String> {
+        self.record.as_ref().map(|r| r.resources.clone()).unwrap_or_default()
+    }
+
+    /// The plan that makes AWS match the spec, with what executing it needs.
+    pub async fn plan(&self, parallelism: usize) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
+        let res = self.resources();
+        let listed = self.listed();
+        let orphans = if self.targeted { BTreeMap::new() } else { self.orphans() };
+        let scope = self.aws.scope();
+        // A renamed resource: the record names the old physical name.
+        let previous: BTreeMap<Address, Res> = res
+            .iter()
+            .filter_map(|(a, r)| {
+                let old = listed.get(&a.to_string()).filter(|old| **old != r.record_name())?;
+                Some((a.clone(), resources::from_record(a, old, &scope, &self.meta)))
+            })
+            .collect();
+        let mut reads: Vec<((Address, u8), Res)> = Vec::new();
+        for (slot, set) in [(0, &res), (1, &previous), (2, &orphans)] {
+            reads.extend(set.iter().map(|(a, r)| ((a.clone(), slot), r.clone())));
+        }
+        let mut seen: BTreeMap<(Address, u8), Option<Observed>> =
+            engine::read_all(&self.aws, reads, parallelism).await?.into_iter().collect();
+        let mut take = |a: &Address, slot: u8| seen.remove(&(a.clone(), slot)).flatten();
+        let deps = self.graph.deps();
+        let mut subjects = Vec::new();
+        for (a, r) in &res {
+            let refresh_on = deps.get(a).into_iter().flatten().filter(|d| r.refresh_on_change_of(d)).cloned().collect();
+            let previous = previous.get(a).map(|p| Previous { name: p.name().to_string(), observed: take(a, 1) });
+            subjects.push(Subject {
+                desired: r.desired(),
+                replace_on: r.replace_on(),
+                refresh_on,
+                observed: take(a, 0),
+                previous,
+                ..Subject::new(a.clone(), r.name())
+            });
+        }
+        let orphan_subjects: Vec<Subject> = orphans
+            .iter()
+            .map(|(a, r)| Subject { observed: take(a, 2), ..Subject::new(a.clone(), r.name()) })
+            .collect();
+        let owner = self.meta.owner();
+        let ctx = Context { owner: &owner, region: &self.aws.region, account: &self.aws.account, listed: &listed };
+        let planned = planner::apply(&ctx, &deps, &self.graph.topo_order(), &subjects, &orphan_subjects);
+        let work = work(res.into_iter().chain(orphans), subjects.into_iter().chain(orphan_subjects), |a| {
+            planned.change(a).and_then(|c| c.previous_name.as_ref()).and_then(|_| previous.get(a).cloned())
+        });
+        Ok((planned, work))
+    }
+
+    /// The plan that deletes the deployment: the spec's graph reversed
+    /// (narrowed to `--target` and what depends on it), or, without a spec
+    /// or for what the spec no longer has, the record's listing by kind.
+    pub async fn plan_destroy(&self, parallelism: usize) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
+        let scope = self.aws.scope();
+        let mut res = self.resources();
+        let mut reversed = self.graph.reversed().deps();
+        let ra = Deployment::record_address();
+        if self.targeted {
+            // A partial destroy keeps the record: other resources remain.
+            res.remove(&ra);
+            reversed.remove(&ra);
+        } else {
+            res.extend(self.orphans());
+            if self.record.is_some() {
+                res.entry(ra.clone())
+                    .or_insert_with(|| resources::from_record(&ra, &self.record_name, &scope, &self.meta));
+            }
+        }
+        let reads = res.iter().map(|(a, r)| (a.clone(), r.clone())).collect();
+        let mut seen: BTreeMap<Address, Option<Observed>> =
+            engine::read_all(&self.aws, reads, parallelism).await?.into_iter().collect();
+        let subjects: Vec<Subject> = res
+            .iter()
+            .map(|(a, r)| Subject { observed: seen.remove(a).flatten(), ..Subject::new(a.clone(), r.name()) })
+            .collect();
+        let listed = self.listed();
+        let owner = self.meta.owner();
+        let ctx = Context { owner: &owner, region: &self.aws.region, account: &self.aws.account, listed: &listed };
+        let planned = planner::destroy(&ctx, &reversed, &subjects);
+        Ok((planned, work(res, subjects, |_| None)))
+    }
+}
+
+/// What executing each subject needs.
+fn work(
+    res: impl IntoIterator<Item = (Address, Res)>,
+    subjects: impl IntoIterator<Item = Subject>,
+    previous: impl Fn(&Address) -> Option<Res>,
+) -> BTreeMap<Address, Work> {
+    let mut observed: BTreeMap<Address, Option<Observed>> =
+        subjects.into_iter().map(|s| (s.address, s.observed)).collect();
+    res.into_iter()
+        .map(|(a, r)| {
+            let w = Work { res: r, previous: previous(&a), observed: observed.remove(&a).flatten() };
+            (a, w)
+        })
+        .collect()
+}

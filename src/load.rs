@@ -1,0 +1,70 @@
+//! A spec file to what every command starts from: the validated spec and
+//! its resource graph, or every diagnostic found. Offline: no AWS here.
+
+use crate::diag::Diagnostic;
+use crate::plan::Graph;
+use crate::spec::{self, Options, Origins, Spec, SpecError};
+use std::path::{Path, PathBuf};
+
+/// A spec that passed validation, with its graph.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The path as given on the command line, for messages.
+    pub file: String,
+    pub spec: Spec,
+    pub graph: Graph,
+    pub origins: Origins,
+}
+
+pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: file.clone(), source })?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    load_str(&text, &file, &dir, opts)
+}
+
+/// Loads a spec from text; `dir` is where relative `code:` paths start.
+pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Loaded, SpecError> {
+    let invalid = |mut diagnostics: Vec<Diagnostic>| {
+        diagnostics.sort_by_key(|d| d.mark);
+        diagnostics.dedup();
+        SpecError::Invalid { file: file.to_string(), diagnostics }
+    };
+    let (built, mut diags) = spec::parse(text, dir, opts).map_err(invalid)?;
+    let graph = Graph::from_spec(&built.spec, &built.env_refs);
+    if let Some(cycle) = graph.find_cycle() {
+        let origin = graph.nodes.get(&cycle[0]).and_then(|n| n.origin.clone());
+        let mark = origin.and_then(|o| built.origins.get(&o).copied()).unwrap_or_default();
+        let path: Vec<String> = cycle.iter().map(|a| format!("`{a}`")).collect();
+        diags.push(
+            Diagnostic::new(mark, "cycle", format!("dependency cycle {}", path.join(" -> ")))
+                .hint("a `${...}` reference in a function's environment makes the function wait for what it names; remove one reference of the cycle"),
+        );
+    }
+    if !diags.is_empty() {
+        return Err(invalid(diags));
+    }
+    Ok(Loaded { file: file.to_string(), spec: built.spec, graph, origins: built.origins })
+}
+
+/// A spec of `pipelines/`, loaded offline, for unit tests.
+#[cfg(test)]
+pub fn load_pipeline(name: &str) -> Loaded {
+    let text = std::fs::read_to_string(format!("pipelines/{name}.yaml")).expect("pipeline exists");
+    load_str(&text, &format!("{name}.yaml"), Path::new("pipelines"), &Options::default()).expect("pipeline is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Address;
+
+    #[test]
+    fn a_function_waits_for_what_its_environment_names() {
+        let text = "pipeline: p\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    environment: { D: \"${firehoses.f.name}\" }\n";
+        let l = load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default()).unwrap();
+        let deps = &l.graph.nodes[&Address::parse("function.fn").unwrap()].deps;
+        assert!(deps.contains(&Address::parse("firehose.f").unwrap()));
+    }
+}

@@ -1,0 +1,283 @@
+//! Every physical name pipectl derives, and ARNs.
+//!
+//! A spec names a few resources; the rest are derived from them (a
+//! Firehose's role and log group, a function's role and log group, an agent
+//! host's role, instance profile and security group). Each derivation is one
+//! function here, used by validation, the graph and the resources alike.
+//!
+//! ARNs are built only through [`Arn`], whose partition follows the region
+//! (`cn-*` → `aws-cn`, `us-gov-*` → `aws-us-gov`, else `aws`).
+
+use std::fmt;
+
+/// The AWS partition a region belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    Aws,
+    AwsCn,
+    AwsUsGov,
+}
+
+impl Partition {
+    pub fn of_region(region: &str) -> Partition {
+        if region.starts_with("cn-") {
+            Partition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Partition::AwsUsGov
+        } else {
+            Partition::Aws
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsCn => "aws-cn",
+            Partition::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    /// The domain of the partition's service principals and consoles.
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Partition::AwsCn => "amazonaws.com.cn",
+            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+        }
+    }
+}
+
+/// `arn:<partition>:<service>:<region>:<account>:<resource>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Arn {
+    partition: &'static str,
+    service: &'static str,
+    region: String,
+    account: String,
+    resource: String,
+}
+
+impl fmt::Display for Arn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Arn { partition, service, region, account, resource } = self;
+        write!(f, "arn:{partition}:{service}:{region}:{account}:{resource}")
+    }
+}
+
+impl From<Arn> for String {
+    fn from(a: Arn) -> String {
+        a.to_string()
+    }
+}
+
+impl Arn {
+    /// The same ARN with `suffix` appended to its resource (`/*`, `:*`).
+    pub fn with_suffix(&self, suffix: &str) -> Arn {
+        Arn { resource: format!("{}{suffix}", self.resource), ..self.clone() }
+    }
+
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+}
+
+/// Where ARNs point: one account in one region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub region: String,
+    pub account: String,
+}
+
+impl Scope {
+    pub fn new(region: impl Into<String>, account: impl Into<String>) -> Scope {
+        Scope { region: region.into(), account: account.into() }
+    }
+
+    pub fn partition(&self) -> Partition {
+        Partition::of_region(&self.region)
+    }
+
+    /// A regional resource of this account.
+    pub fn arn(&self, service: &'static str, resource: impl Into<String>) -> Arn {
+        Arn {
+            partition: self.partition().as_str(),
+            service,
+            region: self.region.clone(),
+            account: self.account.clone(),
+            resource: resource.into(),
+        }
+    }
+
+    /// A global resource of this account (IAM, dashboards): no region.
+    fn global(&self, service: &'static str, resource: String) -> Arn {
+        Arn { region: String::new(), ..self.arn(service, resource) }
+    }
+
+    pub fn bucket(&self, name: &str) -> Arn {
+        Arn { account: String::new(), ..self.global("s3", name.to_string()) }
+    }
+    pub fn stream(&self, name: &str) -> Arn {
+        self.arn("kinesis", format!("stream/{name}"))
+    }
+    pub fn firehose(&self, name: &str) -> Arn {
+        self.arn("firehose", format!("deliverystream/{name}"))
+    }
+    pub fn function(&self, name: &str) -> Arn {
+        self.arn("lambda", format!("function:{name}"))
+    }
+    pub fn role(&self, name: &str) -> Arn {
+        self.global("iam", format!("role/{name}"))
+    }
+    pub fn instance_profile(&self, name: &str) -> Arn {
+        self.global("iam", format!("instance-profile/{name}"))
+    }
+    pub fn log_group(&self, name: &str) -> Arn {
+        self.arn("logs", format!("log-group:{name}"))
+    }
+    pub fn glue_catalog(&self) -> Arn {
+        self.arn("glue", "catalog")
+    }
+    pub fn glue_database(&self, name: &str) -> Arn {
+        self.arn("glue", format!("database/{name}"))
+    }
+    pub fn glue_table(&self, id: &TableId) -> Arn {
+        self.arn("glue", format!("table/{}/{}", id.database, id.table))
+    }
+    pub fn dashboard(&self, name: &str) -> Arn {
+        self.global("cloudwatch", format!("dashboard/{name}"))
+    }
+    pub fn alarm(&self, name: &str) -> Arn {
+        self.arn("cloudwatch", format!("alarm:{name}"))
+    }
+    pub fn parameter(&self, name: &str) -> Arn {
+        self.arn("ssm", format!("parameter{name}"))
+    }
+
+    /// The service principal AWS uses for `service` in this partition.
+    pub fn service_principal(&self, service: &str) -> String {
+        format!("{service}.{}", self.partition().dns_suffix())
+    }
+}
+
+/// The role a Firehose delivers with.
+pub fn firehose_role(firehose: &str) -> String {
+    format!("{firehose}-firehose")
+}
+
+/// The log group a Firehose writes delivery errors to.
+pub fn firehose_log_group(firehose: &str) -> String {
+    format!("/aws/kinesisfirehose/{firehose}")
+}
+
+/// The log stream inside [`firehose_log_group`] that Firehose writes to.
+pub const FIREHOSE_LOG_STREAM: &str = "DestinationDelivery";
+
+/// The role a function runs as.
+pub fn function_role(function: &str) -> String {
+    format!("{function}-lambda")
+}
+
+/// The log group Lambda writes a function's output to.
+pub fn function_log_group(function: &str) -> String {
+    format!("/aws/lambda/{function}")
+}
+
+/// The role, instance profile and security group of an agent host share
+/// one name.
+pub fn agent_role(agent: &str) -> String {
+    format!("{agent}-agent")
+}
+
+/// The deployment record's SSM parameter.
+pub fn record_parameter(pipeline: &str, env: &str) -> String {
+    format!("/pipectl/{pipeline}/{env}")
+}
+
+/// A stream trigger: identified by its function and the stream it reads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TriggerId {
+    pub function: String,
+    pub stream: String,
+}
+
+impl TriggerId {
+    /// How the deployment record spells it.
+    pub fn to_record(&self) -> String {
+        format!("{}|{}", self.function, self.stream)
+    }
+
+    pub fn from_record(s: &str) -> TriggerId {
+        let (function, stream) = s.split_once('|').unwrap_or((s, ""));
+        TriggerId { function: function.into(), stream: stream.into() }
+    }
+}
+
+impl fmt::Display for TriggerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ← {}", self.function, self.stream)
+    }
+}
+
+/// A Glue table: identified by its database and its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TableId {
+    pub database: String,
+    pub table: String,
+}
+
+impl TableId {
+    /// How the deployment record spells it.
+    pub fn to_record(&self) -> String {
+        format!("{}/{}", self.database, self.table)
+    }
+
+    pub fn from_record(s: &str) -> TableId {
+        let (database, table) = s.split_once('/').unwrap_or(("", s));
+        TableId { database: database.into(), table: table.into() }
+    }
+}
+
+impl fmt::Display for TableId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.database, self.table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_follows_the_region() {
+        let cn = Scope::new("cn-north-1", "123456789012");
+        assert_eq!(cn.stream("s").to_string(), "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/s");
+        assert_eq!(cn.role("r").to_string(), "arn:aws-cn:iam::123456789012:role/r");
+        assert_eq!(cn.bucket("b").with_suffix("/*").to_string(), "arn:aws-cn:s3:::b/*");
+        assert_eq!(cn.service_principal("firehose"), "firehose.amazonaws.com.cn");
+        let gov = Scope::new("us-gov-west-1", "1");
+        assert_eq!(gov.function("f").to_string(), "arn:aws-us-gov:lambda:us-gov-west-1:1:function:f");
+        let std = Scope::new("eu-west-1", "1");
+        assert_eq!(std.dashboard("d").to_string(), "arn:aws:cloudwatch::1:dashboard/d");
+        assert_eq!(std.parameter("/pipectl/p/e").to_string(), "arn:aws:ssm:eu-west-1:1:parameter/pipectl/p/e");
+        assert_eq!(std.service_principal("lambda"), "lambda.amazonaws.com");
+    }
+
+    #[test]
+    fn composite_identities_round_trip_through_the_record() {
+        let t = TriggerId { function: "lab-filter".into(), stream: "lab-trips".into() };
+        assert_eq!(t.to_string(), "lab-filter ← lab-trips");
+        assert_eq!(TriggerId::from_record(&t.to_record()), t);
+        let g = TableId { database: "lake".into(), table: "trips".into() };
+        assert_eq!(g.to_string(), "lake.trips");
+        assert_eq!(TableId::from_record(&g.to_record()), g);
+    }
+
+    #[test]
+    fn derived_names() {
+        assert_eq!(firehose_role("p-f"), "p-f-firehose");
+        assert_eq!(function_role("p-f"), "p-f-lambda");
+        assert_eq!(agent_role("p-a"), "p-a-agent");
+        assert_eq!(firehose_log_group("p-f"), "/aws/kinesisfirehose/p-f");
+        assert_eq!(function_log_group("p-f"), "/aws/lambda/p-f");
+        assert_eq!(record_parameter("p", "e"), "/pipectl/p/e");
+    }
+}

@@ -1,0 +1,86 @@
+//! An agent host's user data: the Kinesis Agent configuration for its
+//! flows, with the stream names resolved, inside the boot script.
+
+use crate::spec::{self, InitialPosition, Spec};
+use serde_json::{json, Value};
+
+const USER_DATA_TEMPLATE: &str = include_str!("../../templates/agent/user-data.sh");
+
+/// The Kinesis Agent configuration for a host's flows, as JSON.
+pub fn agent_json(agent: &spec::Agent, spec: &Spec, region: &str) -> Value {
+    let flows: Vec<Value> = agent
+        .flows
+        .iter()
+        .map(|f| {
+            let stream = spec.streams.get(&f.stream).map_or(f.stream.as_str(), |s| s.name.as_str());
+            let mut flow = json!({
+                "filePattern": f.file_pattern,
+                "kinesisStream": stream,
+                "partitionKeyOption": f.partition_key,
+                "initialPosition": match f.initial_position {
+                    InitialPosition::StartOfFile => "START_OF_FILE",
+                    InitialPosition::EndOfFile => "END_OF_FILE",
+                },
+            });
+            if let Some(c) = &f.csv_to_json {
+                flow["dataProcessingOptions"] = json!([{
+                    "optionName": "CSVTOJSON",
+                    "customFieldNames": c.fields,
+                    "delimiter": c.delimiter,
+                }]);
+            }
+            flow
+        })
+        .collect();
+    json!({
+        "cloudwatch.emitMetrics": true,
+        "cloudwatch.endpoint": format!("monitoring.{region}.amazonaws.com"),
+        "kinesis.endpoint": format!("kinesis.{region}.amazonaws.com"),
+        "flows": flows,
+    })
+}
+
+/// The host's user data: the template with the agent configuration in it.
+pub fn user_data(agent: &spec::Agent, spec: &Spec, region: &str) -> String {
+    let config = serde_json::to_string_pretty(&agent_json(agent, spec, region)).expect("JSON serializes");
+    USER_DATA_TEMPLATE.replace("{{AGENT_JSON}}", &config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_json_holds_every_flow_and_parses_inside_the_user_data() {
+        let l = crate::load::load_pipeline("kinesis-agent-lambda-s3");
+        let agent = &l.spec.agents["producer"];
+        let cfg = agent_json(agent, &l.spec, "us-west-2");
+        assert_eq!(cfg["kinesis.endpoint"], "kinesis.us-west-2.amazonaws.com");
+        assert_eq!(cfg["cloudwatch.emitMetrics"], true);
+        let flow = &cfg["flows"][0];
+        assert_eq!(flow["filePattern"], "/tmp/*.csv*");
+        assert_eq!(flow["kinesisStream"], "agent-lab-stream");
+        assert_eq!(flow["partitionKeyOption"], "RANDOM");
+        assert_eq!(flow["initialPosition"], "START_OF_FILE");
+        let opt = &flow["dataProcessingOptions"][0];
+        assert_eq!(opt["optionName"], "CSVTOJSON");
+        assert_eq!(opt["delimiter"], ",");
+        assert_eq!(opt["customFieldNames"].as_array().unwrap().len(), 17);
+        let ud = user_data(agent, &l.spec, "us-west-2");
+        let inner = ud.split("<<'PIPECTL_AGENT_JSON'\n").nth(1).unwrap().split("\nPIPECTL_AGENT_JSON").next().unwrap();
+        let parsed: Value = serde_json::from_str(inner).unwrap();
+        assert_eq!(parsed, cfg);
+        assert!(ud.contains("systemctl enable aws-kinesis-agent"));
+    }
+
+    #[test]
+    fn a_field_name_with_quotes_stays_valid_json() {
+        let mut l = crate::load::load_pipeline("kinesis-agent-lambda-s3");
+        let agent = l.spec.agents.get_mut("producer").unwrap();
+        agent.flows[0].csv_to_json.as_mut().unwrap().fields[0] = "say \"hi\"\\".into();
+        let agent = l.spec.agents["producer"].clone();
+        let cfg = agent_json(&agent, &l.spec, "us-east-1");
+        let back: Value = serde_json::from_str(&cfg.to_string()).unwrap();
+        assert_eq!(back["flows"][0]["dataProcessingOptions"][0]["customFieldNames"][0], "say \"hi\"\\");
+    }
+}

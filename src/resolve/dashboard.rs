@@ -1,0 +1,212 @@
+//! The dashboard body and the alarms of a spec: names only, no AWS call.
+
+use crate::names::Scope;
+use crate::resources::cloudwatch::{instance_placeholder, AlarmSpec};
+use crate::spec::{AlarmKind, Spec};
+use serde_json::{json, Value};
+
+fn metric_widget(title: &str, region: &str, y: u32, x: u32, stat: &str, metrics: Vec<Value>) -> Value {
+    json!({
+        "type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+        "properties": { "title": title, "region": region, "view": "timeSeries", "stat": stat, "period": 300, "metrics": metrics }
+    })
+}
+
+/// The dashboard body for a spec: names only, no AWS call.
+pub fn body(spec: &Spec, scope: &Scope) -> Value {
+    let region = scope.region.as_str();
+    let mut widgets = Vec::new();
+    let console = format!("https://{region}.console.aws.amazon.com");
+    let mut links = vec![format!("[Kinesis streams]({console}/kinesis/home?region={region}#/streams/list)")];
+    if !spec.firehoses.is_empty() {
+        links.push(format!("[Firehose]({console}/firehose/home?region={region}#/streams)"));
+    }
+    if !spec.functions.is_empty() {
+        links.push(format!("[Lambda]({console}/lambda/home?region={region}#/functions)"));
+    }
+    for b in spec.buckets.values() {
+        links.push(format!(
+            "[s3://{}](https://s3.console.aws.amazon.com/s3/buckets/{}?region={region})",
+            b.name, b.name
+        ));
+    }
+    widgets.push(json!({
+        "type": "text", "x": 0, "y": 0, "width": 24, "height": 3,
+        "properties": { "markdown": format!("# Pipeline `{}`, env `{}`\n{}", spec.pipeline, spec.env, links.join(" · ")) }
+    }));
+    let mut y = 3;
+    for s in spec.streams.values() {
+        let m = |metric: &str| json!(["AWS/Kinesis", metric, "StreamName", s.name]);
+        widgets.push(metric_widget(
+            &format!("Stream {}: records and bytes in", s.name),
+            region,
+            y,
+            0,
+            "Sum",
+            vec![m("IncomingRecords"), m("IncomingBytes"), m("PutRecord.Success")],
+        ));
+        widgets.push(metric_widget(
+            &format!("Stream {}: throttling and iterator age", s.name),
+            region,
+            y,
+            12,
+            "Maximum",
+            vec![
+                m("ReadProvisionedThroughputExceeded"),
+                m("WriteProvisionedThroughputExceeded"),
+                m("GetRecords.IteratorAgeMilliseconds"),
+            ],
+        ));
+        y += 6;
+    }
+    for f in spec.firehoses.values() {
+        let m = |metric: &str| json!(["AWS/Firehose", metric, "DeliveryStreamName", f.name]);
+        widgets.push(metric_widget(
+            &format!("Firehose {}: records in and delivered", f.name),
+            region,
+            y,
+            0,
+            "Sum",
+            vec![m("IncomingRecords"), m("DeliveryToS3.Success")],
+        ));
+        widgets.push(metric_widget(
+            &format!("Firehose {}: freshness and conversion failures", f.name),
+            region,
+            y,
+            12,
+            "Maximum",
+            vec![m("DeliveryToS3.DataFreshness"), m("FailedConversion.Records")],
+        ));
+        y += 6;
+    }
+    for f in spec.functions.values() {
+        let m = |metric: &str| json!(["AWS/Lambda", metric, "FunctionName", f.name]);
+        widgets.push(metric_widget(
+            &format!("Function {}: invocations and errors", f.name),
+            region,
+            y,
+            0,
+            "Sum",
+            vec![m("Invocations"), m("Errors")],
+        ));
+        widgets.push(metric_widget(
+            &format!("Function {}: duration and iterator age", f.name),
+            region,
+            y,
+            12,
+            "Maximum",
+            vec![m("Duration"), m("IteratorAge")],
+        ));
+        y += 6;
+    }
+    for (key, a) in &spec.agents {
+        widgets.push(metric_widget(
+            &format!("Agent host {}: CPU", a.name),
+            region,
+            y,
+            0,
+            "Average",
+            vec![json!(["AWS/EC2", "CPUUtilization", "InstanceId", instance_placeholder(key)])],
+        ));
+        let m = |metric: &str| json!([crate::resources::role::AGENT_METRIC_NAMESPACE, metric]);
+        widgets.push(metric_widget(
+            &format!("Agent host {}: Kinesis Agent", a.name),
+            region,
+            y,
+            12,
+            "Sum",
+            vec![m("BytesSent"), m("RecordSendAttempts"), m("RecordSendErrors"), m("ServiceErrors")],
+        ));
+        y += 6;
+    }
+    json!({ "widgets": widgets })
+}
+
+/// An alarm of the spec in CloudWatch's terms.
+pub fn alarm(key: &str, spec: &Spec) -> Option<AlarmSpec> {
+    let a = spec.alarms.get(key)?;
+    let (namespace, metric, dimension, statistic, threshold, what) = match &a.kind {
+        AlarmKind::StreamIteratorAge { stream, max_ms } => {
+            let s = &spec.streams.get(stream)?.name;
+            (
+                "AWS/Kinesis",
+                "GetRecords.IteratorAgeMilliseconds",
+                ("StreamName", s.clone()),
+                "Maximum",
+                *max_ms as f64,
+                format!("records in stream {s} older than {max_ms} ms"),
+            )
+        }
+        AlarmKind::FunctionIteratorAge { function, max_ms } => {
+            let f = &spec.functions.get(function)?.name;
+            (
+                "AWS/Lambda",
+                "IteratorAge",
+                ("FunctionName", f.clone()),
+                "Maximum",
+                *max_ms as f64,
+                format!("function {f} behind its stream by more than {max_ms} ms"),
+            )
+        }
+        AlarmKind::DeliveryFreshness { firehose, max_seconds } => {
+            let f = &spec.firehoses.get(firehose)?.name;
+            (
+                "AWS/Firehose",
+                "DeliveryToS3.DataFreshness",
+                ("DeliveryStreamName", f.clone()),
+                "Maximum",
+                *max_seconds as f64,
+                format!("delivery stream {f} more than {max_seconds} s behind"),
+            )
+        }
+        AlarmKind::FunctionErrors { function, max_errors } => {
+            let f = &spec.functions.get(function)?.name;
+            (
+                "AWS/Lambda",
+                "Errors",
+                ("FunctionName", f.clone()),
+                "Sum",
+                *max_errors as f64,
+                format!("function {f} errors above {max_errors}"),
+            )
+        }
+    };
+    Some(AlarmSpec {
+        namespace,
+        metric,
+        dimension,
+        statistic,
+        threshold,
+        period: a.period_seconds,
+        evaluation_periods: a.evaluation_periods,
+        description: format!("pipectl {}/{}: {what}", spec.pipeline, spec.env),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_covers_every_resource_of_the_lab_with_a_region_on_every_widget() {
+        let l = crate::load::load_pipeline("lab");
+        let b = body(&l.spec, &Scope::new("eu-west-1", "1"));
+        let text = b.to_string();
+        for name in [
+            "taxi-lab-trips",
+            "taxi-lab-raw",
+            "taxi-lab-to-lake",
+            "taxi-lab-filter",
+            "${agent.producer.instance_id}",
+            "AWSKinesisAgent",
+        ] {
+            assert!(text.contains(name), "{name} missing");
+        }
+        let widgets = b["widgets"].as_array().unwrap();
+        assert_eq!(widgets.len(), 1 + 2 * (1 + 2 + 1 + 1));
+        for w in widgets.iter().filter(|w| w["type"] == "metric") {
+            assert_eq!(w["properties"]["region"], "eu-west-1");
+        }
+        assert!(widgets[0]["properties"]["markdown"].as_str().unwrap().contains("Pipeline `taxi-lab`, env `default`"));
+    }
+}

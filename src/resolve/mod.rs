@@ -1,0 +1,175 @@
+//! The one place that reads the whole spec to build each resource: every
+//! kind gets its own input (its section of the spec, plus the names and
+//! ARNs of what it references, resolved here once), never the whole `Spec`.
+
+pub mod agent;
+pub mod dashboard;
+pub mod policy;
+
+use crate::names::{self, Scope, TableId, TriggerId};
+use crate::plan::{Address, Graph, Kind};
+use crate::resources::{
+    bucket, cloudwatch, firehose, function, glue, instance_profile, log_group, network, role, security_group, stream,
+    trigger, Meta, Res,
+};
+use crate::spec::{ColumnarCompression, ConvertFormat, FirehoseSource, Spec};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Every node of the graph but the record, built from the spec.
+pub fn resources(spec: &Spec, graph: &Graph, scope: &Scope, meta: &Meta) -> BTreeMap<Address, Res> {
+    graph.nodes.values().filter_map(|node| Some((node.address.clone(), resource(spec, node, scope, meta)?))).collect()
+}
+
+fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &Meta) -> Option<Res> {
+    let a = node.address.clone();
+    let key = node.address.key.as_str();
+    let name = node.name.clone();
+    Some(match a.kind {
+        Kind::Record => return None,
+        Kind::Bucket => Arc::new(bucket::Bucket::new(a, name, Some(spec.buckets.get(key)?.clone()), meta)),
+        Kind::Stream => Arc::new(stream::Stream::new(a, name, Some(spec.streams.get(key)?.clone()), meta)),
+        Kind::GlueDatabase => {
+            Arc::new(glue::Database::new(a, name, Some(spec.databases.get(key)?.clone()), scope, meta))
+        }
+        Kind::GlueTable => {
+            let t = spec.tables.get(key)?;
+            let database = spec.databases.get(&t.database).map(|d| d.name.clone()).unwrap_or_default();
+            let bucket = spec.buckets.get(&t.bucket).map(|b| b.name.clone()).unwrap_or_default();
+            let id = TableId { database, table: t.name.clone() };
+            Arc::new(glue::Table::new(a, id, Some(glue::TableSpec { table: t.clone(), bucket }), meta))
+        }
+        Kind::Role => Arc::new(role::Role::new(a, name, policy::role(&node.owner()?, spec, scope), meta)),
+        Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, name, Some(log_group(&node.owner()?, spec)), meta)),
+        Kind::Network => Arc::new(network::Network::new(a, name, Some(spec.networks.get(key)?.clone()), meta)),
+        Kind::InstanceProfile => {
+            let role = names::agent_role(&spec.agents.get(key)?.name);
+            Arc::new(instance_profile::InstanceProfile::new(a, name, Some(role), meta))
+        }
+        Kind::SecurityGroup => Arc::new(security_group::SecurityGroup::new(a, name, Some(spec.agents.get(key)?), meta)),
+        Kind::Agent => {
+            let ag = spec.agents.get(key)?;
+            let host = crate::resources::agent::HostSpec {
+                agent: ag.clone(),
+                user_data: agent::user_data(ag, spec, &scope.region),
+                profile: names::agent_role(&ag.name),
+                security_group: names::agent_role(&ag.name),
+            };
+            Arc::new(crate::resources::agent::Agent::new(a, name, Some(host), meta))
+        }
+        Kind::Dashboard => {
+            let body = dashboard::body(spec, scope);
+            let agents = spec.agents.keys().cloned().collect();
+            Arc::new(cloudwatch::Dashboard::new(a, name, Some(body), agents, meta))
+        }
+        Kind::Alarm => Arc::new(cloudwatch::Alarm::new(a, name, dashboard::alarm(key, spec), meta)),
+        Kind::Function => {
+            let f = spec.functions.get(key)?;
+            let role_arn = scope.role(&names::function_role(&f.name)).to_string();
+            let fs = function::FunctionSpec { function: f.clone(), role_arn };
+            Arc::new(function::Function::new(a, name, Some(fs), meta))
+        }
+        Kind::Trigger => {
+            let f = spec.functions.get(key)?;
+            let t = f.trigger.clone()?;
+            let stream = spec.streams.get(&t.stream).map(|s| s.name.clone()).unwrap_or_default();
+            let id = TriggerId { function: f.name.clone(), stream };
+            Arc::new(trigger::Trigger::new(a, id, Some(trigger::TriggerSpec { trigger: t }), scope, meta))
+        }
+        Kind::Firehose => Arc::new(firehose::Firehose::new(a, name, firehose(key, spec, scope), meta)),
+    })
+}
+
+/// What the log group of `owner` should look like: a Firehose's holds its
+/// delivery log stream; a function's keeps the function's retention.
+fn log_group(owner: &Address, spec: &Spec) -> log_group::Desired {
+    match owner.kind {
+        Kind::Function => log_group::Desired {
+            retention_days: spec.functions.get(&owner.key).map_or(14, |f| f.log_retention_days),
+            streams: vec![],
+        },
+        _ => log_group::Desired { retention_days: 14, streams: vec![names::FIREHOSE_LOG_STREAM.into()] },
+    }
+}
+
+/// A Firehose's configuration from the spec, with every name resolved.
+fn firehose(key: &str, spec: &Spec, scope: &Scope) -> Option<firehose::Config> {
+    let f = spec.firehoses.get(key)?;
+    let d = &f.destination;
+    let bucket = spec.buckets.get(&d.bucket)?;
+    let source = match &f.source {
+        FirehoseSource::Direct => "direct".to_string(),
+        FirehoseSource::Stream(s) => scope.stream(&spec.streams.get(s)?.name).to_string(),
+    };
+    let conversion = match &d.convert {
+        Some(c) => {
+            let t = spec.tables.get(&c.table)?;
+            let db = spec.databases.get(&t.database)?;
+            Some(firehose::Conversion {
+                format: match c.format {
+                    ConvertFormat::Parquet => "parquet".into(),
+                    ConvertFormat::Orc => "orc".into(),
+                },
+                database: db.name.clone(),
+                table: t.name.clone(),
+                region: scope.region.clone(),
+                compression: columnar_compression(c.format, c.compression).into(),
+            })
+        }
+        None => None,
+    };
+    Some(firehose::Config {
+        source,
+        role: scope.role(&names::firehose_role(&f.name)).to_string(),
+        bucket: scope.bucket(&bucket.name).to_string(),
+        prefix: d.prefix.clone().unwrap_or_default(),
+        error_prefix: d.error_prefix.clone().unwrap_or_default(),
+        buffer_size_mb: d.buffer_size_mb as i32,
+        buffer_interval_seconds: d.buffer_interval_seconds as i32,
+        compression: d.compression.aws().to_string(),
+        conversion,
+        logging: d.error_logging.then(|| names::firehose_log_group(&f.name)),
+        processor: f
+            .processor
+            .as_ref()
+            .and_then(|p| spec.functions.get(p))
+            .map(|p| scope.function(&p.name).to_string()),
+        encryption: d.encryption,
+    })
+}
+
+fn columnar_compression(format: ConvertFormat, c: ColumnarCompression) -> &'static str {
+    match (format, c) {
+        (_, ColumnarCompression::Snappy) => "SNAPPY",
+        (_, ColumnarCompression::Gzip) => "GZIP",
+        (_, ColumnarCompression::Zlib) => "ZLIB",
+        (ConvertFormat::Parquet, ColumnarCompression::Uncompressed) => "UNCOMPRESSED",
+        (ConvertFormat::Orc, ColumnarCompression::Uncompressed) => "NONE",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columnar_compression_names() {
+        assert_eq!(columnar_compression(ConvertFormat::Parquet, ColumnarCompression::Uncompressed), "UNCOMPRESSED");
+        assert_eq!(columnar_compression(ConvertFormat::Orc, ColumnarCompression::Uncompressed), "NONE");
+        assert_eq!(columnar_compression(ConvertFormat::Orc, ColumnarCompression::Zlib), "ZLIB");
+    }
+
+    #[test]
+    fn a_spec_in_china_plans_aws_cn_arns() {
+        let l = crate::load::load_pipeline("lab");
+        let scope = Scope::new("cn-north-1", "123456789012");
+        let f = firehose("raw", &l.spec, &scope).unwrap();
+        assert!(f.role.starts_with("arn:aws-cn:iam::123456789012:role/"), "{}", f.role);
+        assert!(f.bucket.starts_with("arn:aws-cn:s3:::"), "{}", f.bucket);
+        assert!(f.source.starts_with("arn:aws-cn:kinesis:cn-north-1:123456789012:stream/"), "{}", f.source);
+        let owner = Address::new(Kind::Function, "filter");
+        let policy = policy::role(&owner, &l.spec, &scope).unwrap().policy.to_string();
+        assert!(policy.contains("arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/"), "{policy}");
+        assert!(!policy.contains("arn:aws:"), "{policy}");
+    }
+}

@@ -1,0 +1,157 @@
+//! The generated IAM of a Firehose, a function or an agent host: its trust
+//! policy and exactly the actions it needs on exactly the ARNs it touches,
+//! derived from the graph, plus the spec's own `policy:` statements.
+
+use crate::names::{self, Scope, TableId};
+use crate::plan::{Address, Kind};
+use crate::resources::role::{self, RoleSpec};
+use crate::spec::{FirehoseSource, Spec, WriteTarget};
+use serde_json::{json, Value};
+
+fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
+    json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+/// The assume-role policy for an AWS service.
+pub fn trust(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
+    })
+}
+
+/// The role of `owner` (a Firehose, function or agent host of the spec).
+pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
+    let key = owner.key.as_str();
+    let stream_arn = |k: &str| spec.streams.get(k).map(|s| scope.stream(&s.name).to_string());
+    let mut st = Vec::new();
+    let service = match owner.kind {
+        Kind::Firehose => {
+            let f = spec.firehoses.get(key)?;
+            let bucket = spec.buckets.get(&f.destination.bucket)?;
+            st.push(statement(
+                "S3Delivery",
+                &[
+                    "s3:AbortMultipartUpload",
+                    "s3:GetBucketLocation",
+                    "s3:GetObject",
+                    "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads",
+                    "s3:PutObject",
+                ],
+                vec![scope.bucket(&bucket.name).to_string(), scope.bucket(&bucket.name).with_suffix("/*").to_string()],
+            ));
+            if let FirehoseSource::Stream(s) = &f.source {
+                st.push(statement(
+                    "ReadSourceStream",
+                    &["kinesis:DescribeStream", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
+                    stream_arn(s).into_iter().collect(),
+                ));
+            }
+            if let Some(c) = &f.destination.convert {
+                let t = spec.tables.get(&c.table)?;
+                let db = spec.databases.get(&t.database)?;
+                st.push(statement(
+                    "ReadConversionSchema",
+                    &["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                    vec![
+                        scope.glue_catalog().to_string(),
+                        scope.glue_database(&db.name).to_string(),
+                        scope.glue_table(&TableId { database: db.name.clone(), table: t.name.clone() }).to_string(),
+                    ],
+                ));
+            }
+            if f.destination.error_logging {
+                st.push(statement(
+                    "ErrorLogging",
+                    &["logs:PutLogEvents"],
+                    vec![scope
+                        .log_group(&names::firehose_log_group(&f.name))
+                        .with_suffix(&format!(":log-stream:{}", names::FIREHOSE_LOG_STREAM))
+                        .to_string()],
+                ));
+            }
+            if let Some(p) = f.processor.as_ref().and_then(|p| spec.functions.get(p)) {
+                let fa = scope.function(&p.name);
+                st.push(statement(
+                    "InvokeProcessor",
+                    &["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+                    vec![fa.to_string(), fa.with_suffix(":*").to_string()],
+                ));
+            }
+            "firehose.amazonaws.com"
+        }
+        Kind::Function => {
+            let f = spec.functions.get(key)?;
+            st.push(statement(
+                "OwnLogs",
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                vec![scope.log_group(&names::function_log_group(&f.name)).with_suffix(":*").to_string()],
+            ));
+            if let Some(t) = &f.trigger {
+                st.push(statement(
+                    "ReadTriggerStream",
+                    &[
+                        "kinesis:DescribeStream",
+                        "kinesis:DescribeStreamSummary",
+                        "kinesis:GetRecords",
+                        "kinesis:GetShardIterator",
+                        "kinesis:ListShards",
+                        "kinesis:SubscribeToShard",
+                    ],
+                    stream_arn(&t.stream).into_iter().collect(),
+                ));
+            }
+            let firehoses: Vec<String> = f
+                .writes
+                .iter()
+                .filter_map(|w| match w {
+                    WriteTarget::Firehose(k) => spec.firehoses.get(k).map(|h| scope.firehose(&h.name).to_string()),
+                    WriteTarget::Stream(_) => None,
+                })
+                .collect();
+            if !firehoses.is_empty() {
+                st.push(statement("WriteFirehoses", &["firehose:PutRecord", "firehose:PutRecordBatch"], firehoses));
+            }
+            let streams: Vec<String> = f
+                .writes
+                .iter()
+                .filter_map(|w| match w {
+                    WriteTarget::Stream(k) => stream_arn(k),
+                    WriteTarget::Firehose(_) => None,
+                })
+                .collect();
+            if !streams.is_empty() {
+                st.push(statement("WriteStreams", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
+            }
+            "lambda.amazonaws.com"
+        }
+        Kind::Agent => {
+            let a = spec.agents.get(key)?;
+            let mut streams: Vec<String> = a.flows.iter().filter_map(|f| stream_arn(&f.stream)).collect();
+            streams.sort();
+            streams.dedup();
+            st.push(statement("PutRecords", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
+            st.push(json!({
+                "Sid": "AgentMetrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricData"],
+                "Resource": ["*"],
+                "Condition": { "StringEquals": { "cloudwatch:namespace": role::AGENT_METRIC_NAMESPACE } }
+            }));
+            "ec2.amazonaws.com"
+        }
+        _ => return None,
+    };
+    let extra = match owner.kind {
+        Kind::Firehose => spec.firehoses.get(key).map(|f| f.policy.clone()),
+        Kind::Function => spec.functions.get(key).map(|f| f.policy.clone()),
+        Kind::Agent => spec.agents.get(key).map(|a| a.policy.clone()),
+        _ => None,
+    };
+    for (i, x) in extra.unwrap_or_default().iter().enumerate() {
+        let actions: Vec<&str> = x.actions.iter().map(String::as_str).collect();
+        st.push(statement(&format!("FromSpec{}", i + 1), &actions, x.resources.clone()));
+    }
+    Some(RoleSpec { trust: trust(service), policy: json!({ "Version": "2012-10-17", "Statement": st }) })
+}

@@ -1,0 +1,127 @@
+//! What the EC2 kinds (agent host, security group, network) share: filters,
+//! tags in EC2's shape, and finding a host or a subnet by pipectl's tags.
+
+use super::{Meta, Owner, Tags, TAG_ENV, TAG_PIPELINE};
+use crate::aws::{aws_err, Aws, AwsError};
+use crate::plan::Address;
+use crate::spec::{SubnetChoice, Tier};
+use aws_sdk_ec2::types::{Filter, Instance, ResourceType, Tag, TagSpecification};
+
+/// The address of the graph node an EC2 resource belongs to.
+pub const TAG_ADDRESS: &str = "pipectl:address";
+/// The subnet a host or group was placed by, as the spec wrote it.
+pub const TAG_SUBNET: &str = "pipectl:subnet";
+
+/// The tags people see: everything but pipectl's own bookkeeping tags.
+pub fn visible(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| !k.starts_with("pipectl:") || *k == TAG_PIPELINE || *k == TAG_ENV)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// How the spec names a subnet, for the tag and the diff.
+pub fn subnet_label(choice: &SubnetChoice) -> String {
+    match choice {
+        SubnetChoice::Default => "default".into(),
+        SubnetChoice::Id(id) => id.clone(),
+        SubnetChoice::Network { network, tier } => {
+            format!("network.{network}/{}", if *tier == Tier::Public { "public" } else { "private" })
+        }
+    }
+}
+
+pub fn ec2_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
+}
+
+/// The live host of an agent address, if any (not terminated).
+pub async fn find_instance(aws: &Aws, owner: &Owner, address: &Address) -> Result<Option<Instance>, AwsError> {
+    let (pipeline, env, address) = (owner.pipeline.as_str(), owner.env.as_str(), address.to_string());
+    let out = aws
+        .ec2
+        .describe_instances()
+        .filters(filter(&format!("tag:{TAG_PIPELINE}"), &[pipeline]))
+        .filters(filter(&format!("tag:{TAG_ENV}"), &[env]))
+        .filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&address]))
+        .filters(filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
+        .send()
+        .await
+        .map_err(aws_err("DescribeInstances"))?;
+    Ok(out.reservations().iter().flat_map(|r| r.instances()).next().cloned())
+}
+
+/// The subnet (and its VPC) a host goes into.
+pub async fn resolve_subnet(
+    aws: &Aws,
+    choice: &SubnetChoice,
+    meta: &Meta,
+) -> Result<Option<(String, String)>, AwsError> {
+    let req = aws.ec2.describe_subnets();
+    let req = match choice {
+        SubnetChoice::Default => req.filters(filter("default-for-az", &["true"])),
+        SubnetChoice::Id(id) => req.subnet_ids(id),
+        SubnetChoice::Network { network, tier } => req
+            .filters(filter(&format!("tag:{TAG_PIPELINE}"), &[&meta.pipeline]))
+            .filters(filter(&format!("tag:{TAG_ENV}"), &[&meta.env]))
+            .filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&format!("network.{network}")]))
+            .filters(filter("tag:pipectl:tier", &[if *tier == Tier::Public { "public" } else { "private" }])),
+    };
+    let out = match req.send().await.map_err(aws_err("DescribeSubnets")) {
+        Ok(o) => o,
+        Err(e) if e.code.as_deref() == Some("InvalidSubnetID.NotFound") => {
+            return Err(AwsError::fatal(
+                "DescribeSubnets",
+                format!("subnet `{}` does not exist in {}", subnet_label(choice), aws.region),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let mut subnets: Vec<_> = out.subnets().to_vec();
+    subnets.sort_by(|a, b| a.availability_zone().cmp(&b.availability_zone()));
+    Ok(subnets
+        .first()
+        .map(|s| (s.subnet_id().unwrap_or_default().to_string(), s.vpc_id().unwrap_or_default().to_string())))
+}
+
+/// Tags for a create call (`TagSpecifications`), so nothing is ever
+/// created untagged.
+pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder().resource_type(kind).set_tags(Some(ec2_tags(tags))).build()
+}
+
+/// Sets and removes tags on one EC2 resource.
+pub async fn write_tags(aws: &Aws, id: &str, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+    if !set.is_empty() {
+        aws.ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(ec2_tags(set)))
+            .send()
+            .await
+            .map_err(aws_err("CreateTags"))?;
+    }
+    if !remove.is_empty() {
+        let keys: Vec<Tag> = remove.iter().map(|k| Tag::builder().key(k).build()).collect();
+        aws.ec2.delete_tags().resources(id).set_tags(Some(keys)).send().await.map_err(aws_err("DeleteTags"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnet_labels() {
+        assert_eq!(subnet_label(&SubnetChoice::Default), "default");
+        assert_eq!(
+            subnet_label(&SubnetChoice::Network { network: "lab".into(), tier: Tier::Public }),
+            "network.lab/public"
+        );
+    }
+}

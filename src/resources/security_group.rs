@@ -1,0 +1,223 @@
+//! The agent host's security group.
+//!
+//! Contract:
+//! 1. read: by name in the subnet's VPC (or by pipectl's address tag when
+//!    known only from the record); absent = `None`.
+//! 2. attributes: ingress (none unless `ssh:` asks for port 22 from a
+//!    range; egress open), tags. Both in place; the VPC replaces it.
+//! 3. create: CreateSecurityGroup with its tags; an existing group of the
+//!    same name in the VPC is read and adopted.
+//! 4. delete: DeleteSecurityGroup, retrying DependencyViolation while a
+//!    host using it terminates; not found means done.
+
+use super::ec2::{ec2_tags, filter, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
+use super::{tags_attr, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{aws_err, retry, Aws, AwsError};
+use crate::plan::{Address, Attrs};
+use crate::spec::{self, SubnetChoice};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, TagSpecification};
+use serde_json::json;
+use std::time::Duration;
+
+/// The id of the group `name` in `vpc`, if there is one.
+pub async fn find_group(aws: &Aws, name: &str, vpc: &str) -> Result<Option<String>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(filter("group-name", &[name]))
+        .filters(filter("vpc-id", &[vpc]))
+        .send()
+        .await
+        .map_err(aws_err("DescribeSecurityGroups"))?;
+    Ok(out.security_groups().first().and_then(|g| g.group_id()).map(str::to_string))
+}
+
+/// The agent host's security group.
+pub struct SecurityGroup {
+    base: Base,
+    subnet: Option<SubnetChoice>,
+    ssh: Option<String>,
+}
+
+impl SecurityGroup {
+    pub fn new(address: Address, name: String, agent: Option<&spec::Agent>, meta: &Meta) -> Self {
+        SecurityGroup {
+            base: Base::new(address, name, meta, Duration::from_secs(300)).named(),
+            subnet: agent.map(|a| a.subnet.clone()),
+            ssh: agent.and_then(|a| a.ssh.as_ref().map(|s| s.cidr.clone())),
+        }
+    }
+
+    fn ingress(&self) -> Vec<String> {
+        self.ssh.iter().map(|c| format!("tcp/22 from {c}")).collect()
+    }
+
+    /// The group, found by our address tag (or by name in the VPC when the
+    /// spec says where it goes).
+    async fn find(&self, aws: &Aws) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, AwsError> {
+        let mut req = aws.ec2.describe_security_groups().filters(filter("group-name", &[&self.base.name]));
+        match &self.subnet {
+            Some(choice) => match resolve_subnet(aws, choice, &self.base.meta).await? {
+                Some((_, vpc)) => req = req.filters(filter("vpc-id", &[&vpc])),
+                None => return Ok(None),
+            },
+            None => req = req.filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&self.base.address.to_string()])),
+        }
+        let out = req.send().await.map_err(aws_err("DescribeSecurityGroups"))?;
+        Ok(out.security_groups().first().cloned())
+    }
+
+    async fn set_ingress(&self, aws: &Aws, group: &aws_sdk_ec2::types::SecurityGroup) -> Result<(), AwsError> {
+        let id = group.group_id().unwrap_or_default();
+        if !group.ip_permissions().is_empty() {
+            aws.ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(group.ip_permissions().to_vec()))
+                .send()
+                .await
+                .map_err(aws_err("RevokeSecurityGroupIngress"))?;
+        }
+        if let Some(cidr) = &self.ssh {
+            aws.ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("tcp")
+                        .from_port(22)
+                        .to_port(22)
+                        .ip_ranges(IpRange::builder().cidr_ip(cidr).description("ssh, from the pipectl spec").build())
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(aws_err("AuthorizeSecurityGroupIngress"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for SecurityGroup {
+    fn base(&self) -> &Base {
+        &self.base
+    }
+    fn desired(&self) -> Option<Attrs> {
+        let subnet = self.subnet.as_ref()?;
+        Some(Attrs::from([
+            ("vpc_of".into(), json!(subnet_label(subnet))),
+            ("ingress".into(), json!(self.ingress())),
+            ("tags".into(), tags_attr(&self.base.tags)),
+        ]))
+    }
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["vpc_of"]
+    }
+
+    async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let Some(g) = self.find(aws).await? else { return Ok(None) };
+        let tags: Tags = g
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+            .collect();
+        let ingress: Vec<String> = g
+            .ip_permissions()
+            .iter()
+            .flat_map(|p| {
+                let proto = p.ip_protocol().unwrap_or_default().to_string();
+                let port = p.from_port().unwrap_or_default();
+                p.ip_ranges().iter().map(move |r| format!("{proto}/{port} from {}", r.cidr_ip().unwrap_or_default()))
+            })
+            .collect();
+        Ok(Some(Observed {
+            attrs: Attrs::from([
+                ("vpc_of".into(), json!(tags.get(TAG_SUBNET).cloned().unwrap_or_default())),
+                ("ingress".into(), json!(ingress)),
+                ("tags".into(), tags_attr(&visible(&tags))),
+            ]),
+            tags: Some(tags),
+        }))
+    }
+
+    async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
+        let choice = self.subnet.as_ref().expect("create needs a spec");
+        let (_, vpc) = resolve_subnet(aws, choice, &self.base.meta).await?.ok_or_else(|| {
+            AwsError::fatal("CreateSecurityGroup", format!("no subnet found for `{}`", subnet_label(choice)))
+        })?;
+        let mut tags = self.base.tags.clone();
+        tags.insert(TAG_ADDRESS.into(), self.base.address.to_string());
+        tags.insert(TAG_SUBNET.into(), subnet_label(choice));
+        match aws
+            .ec2
+            .create_security_group()
+            .group_name(&self.base.name)
+            .description("pipectl agent host: no inbound unless the spec asks")
+            .vpc_id(&vpc)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(ec2_tags(&tags)))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws_err("CreateSecurityGroup"))
+        {
+            Ok(_) => {}
+            Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {}
+            Err(e) => return Err(e),
+        }
+        let g = self
+            .find(aws)
+            .await?
+            .ok_or_else(|| AwsError::fatal("CreateSecurityGroup", "the new group is not visible"))?;
+        self.set_ingress(aws, &g).await
+    }
+
+    async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
+        let g = self
+            .find(aws)
+            .await?
+            .ok_or_else(|| AwsError::fatal("update", format!("security group `{}` disappeared", self.base.name)))?;
+        if changed.iter().any(|c| c == "ingress") {
+            self.set_ingress(aws, &g).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        match self.find(aws).await? {
+            Some(g) => super::ec2::write_tags(aws, g.group_id().unwrap_or_default(), set, remove).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
+        let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };
+        let id = g.group_id().unwrap_or_default().to_string();
+        let busy = |e: &AwsError| e.code.as_deref() == Some("DependencyViolation");
+        let out = retry(self.timeout(), busy, || async {
+            let r = aws
+                .ec2
+                .delete_security_group()
+                .group_id(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(aws_err("DeleteSecurityGroup"));
+            if r.as_ref().is_err_and(busy) {
+                p.say("waiting for the host using it to terminate");
+            }
+            r
+        })
+        .await;
+        match out {
+            Ok(()) => Ok(Deleted::Gone),
+            Err(e) if e.code.as_deref() == Some("InvalidGroup.NotFound") => Ok(Deleted::Gone),
+            Err(e) => Err(e),
+        }
+    }
+}

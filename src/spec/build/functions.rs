@@ -1,0 +1,274 @@
+//! Lambda functions, their triggers and `policy:` statements.
+
+use super::*;
+use crate::diag::did_you_mean;
+use crate::names::{self};
+use crate::spec::decode::Sp;
+use crate::spec::interp::Ref;
+use crate::spec::model::*;
+use crate::spec::raw::*;
+use crate::spec::rules;
+use std::collections::{BTreeMap, BTreeSet};
+
+impl Builder<'_> {
+    pub(super) fn functions(&mut self, raw: &RawSpec) -> (BTreeMap<String, Function>, BTreeMap<String, BTreeSet<Ref>>) {
+        let mut out = BTreeMap::new();
+        let mut all_refs = BTreeMap::new();
+        for (k, r) in &raw.functions {
+            let path = format!("functions.{}", k.v);
+            let name = self.name_of("functions", &k.v);
+            self.generated_name("role", names::function_role(&name), k.mark, path.clone(), rules::role_name);
+            self.generated_name(
+                "log group",
+                names::function_log_group(&name),
+                k.mark,
+                path.clone(),
+                rules::log_group_name,
+            );
+            let runtime = match &r.runtime {
+                Some(rt) if rules::RUNTIMES.contains(&rt.v.as_str()) => rt.v.clone(),
+                Some(rt) => {
+                    let hint = match did_you_mean(&rt.v, rules::RUNTIMES) {
+                        Some(m) => format!("did you mean `{m}`?"),
+                        None => format!("supported: {}", rules::RUNTIMES.join(", ")),
+                    };
+                    self.err(
+                        rt.mark,
+                        "runtime",
+                        format!("runtime `{}` is not supported by Lambda for new functions", rt.v),
+                        Some(hint),
+                    );
+                    rt.v.clone()
+                }
+                None => String::new(),
+            };
+            let code = match &r.code {
+                Some(c) => {
+                    let p = self.dir.join(&c.v);
+                    if !p.exists() {
+                        self.err(
+                            c.mark,
+                            "code-path",
+                            format!("code path `{}` does not exist", c.v),
+                            Some(format!("paths are relative to the spec's folder `{}`", self.dir.display())),
+                        );
+                    }
+                    p
+                }
+                None => Default::default(),
+            };
+            let handler = r
+                .handler
+                .as_ref()
+                .map(|h| {
+                    if !h.v.contains('.') && !runtime.starts_with("java") && !runtime.starts_with("provided") {
+                        self.err(
+                            h.mark,
+                            "handler",
+                            format!("handler `{}` must be `<file>.<function>`", h.v),
+                            Some("for example `filter_to_firehose.handler`".into()),
+                        );
+                    }
+                    h.v.clone()
+                })
+                .unwrap_or_default();
+            let memory_mb =
+                self.range(&r.memory_mb, 128, 10240, 128, "memory_mb", Some("Lambda allows 128 to 10240 MB"));
+            let timeout_seconds =
+                self.range(&r.timeout_seconds, 1, 900, 3, "timeout_seconds", Some("Lambda allows 1 to 900 seconds"));
+            let log_retention_days = self.range(&r.log_retention_days, 1, 3653, 14, "log_retention_days", None);
+            let mut environment = BTreeMap::new();
+            let mut refs = BTreeSet::new();
+            let mut env_size = 0;
+            for (ek, ev) in &r.environment {
+                let valid_key = ek.v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && ek.v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid_key {
+                    self.err(
+                        ek.mark,
+                        "environment",
+                        format!(
+                            "environment variable name `{}` must be letters, digits and `_`, starting with a letter",
+                            ek.v
+                        ),
+                        None,
+                    );
+                }
+                if RESERVED_ENV.contains(&ek.v.as_str()) {
+                    self.err(
+                        ek.mark,
+                        "environment",
+                        format!("`{}` is reserved by Lambda", ek.v),
+                        Some("choose another name".into()),
+                    );
+                }
+                if let Some(i) = self.interp(ev, true) {
+                    env_size += ek.v.len() + i.text.len();
+                    refs.extend(i.refs);
+                    environment.insert(ek.v.clone(), i.text);
+                }
+            }
+            if env_size > 4096 {
+                self.err(
+                    r.mark,
+                    "environment",
+                    format!("the environment of `{path}` is {env_size} bytes; Lambda allows 4 KB"),
+                    None,
+                );
+            }
+            let mut writes = Vec::new();
+            for w in &r.writes {
+                let target = match w.v.split_once('.') {
+                    Some(("firehoses", key)) => self
+                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "firehoses", "written firehose")
+                        .map(WriteTarget::Firehose),
+                    Some(("streams", key)) => self
+                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "streams", "written stream")
+                        .map(WriteTarget::Stream),
+                    _ => {
+                        self.err(
+                            w.mark,
+                            "writes",
+                            format!("`{}` is not something a function can write to", w.v),
+                            Some("write `firehoses.<key>` or `streams.<key>`".into()),
+                        );
+                        None
+                    }
+                };
+                if let Some(t) = target {
+                    if writes.contains(&t) {
+                        self.err(w.mark, "writes", format!("`{}` is listed twice", w.v), None);
+                    } else {
+                        writes.push(t);
+                    }
+                }
+            }
+            let trigger = r.trigger.as_ref().map(|t| self.trigger(t));
+            if let Some(t) = &r.trigger {
+                self.origins.insert(format!("triggers.{}", k.v), t.mark);
+            }
+            all_refs.insert(k.v.clone(), refs);
+            out.insert(
+                k.v.clone(),
+                Function {
+                    name,
+                    runtime,
+                    code,
+                    handler,
+                    memory_mb,
+                    timeout_seconds,
+                    environment,
+                    writes,
+                    trigger,
+                    log_retention_days,
+                    policy: self.statements(&r.policy),
+                },
+            );
+        }
+        (out, all_refs)
+    }
+
+    /// `policy:` statements: actions `service:Action` (wildcards allowed in
+    /// the action part), resources ARNs (with `${...}` references) or `*`.
+    pub(super) fn statements(&mut self, raw: &[RawStatement]) -> Vec<Statement> {
+        let mut out = Vec::new();
+        for st in raw {
+            if st.actions.is_empty() || st.resources.is_empty() {
+                self.err(st.mark, "policy", "a statement needs at least one action and one resource", None);
+                continue;
+            }
+            for a in &st.actions {
+                let ok = a.v.split_once(':').is_some_and(|(svc, act)| {
+                    !svc.is_empty()
+                        && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && !act.is_empty()
+                        && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
+                });
+                if !ok {
+                    self.err(
+                        a.mark,
+                        "policy",
+                        format!("`{}` is not an IAM action", a.v),
+                        Some("write `service:Action`, e.g. `s3:GetObject`".into()),
+                    );
+                }
+            }
+            let mut resources = Vec::new();
+            for r in &st.resources {
+                let text = self.interp(r, true).map(|i| i.text).unwrap_or_else(|| r.v.clone());
+                if text != "*" && !text.starts_with("arn:") {
+                    self.err(
+                        r.mark,
+                        "policy",
+                        format!("`{text}` is neither an ARN nor `*`"),
+                        Some("e.g. `arn:aws:s3:::bucket/*` or `${buckets.lake.arn}`".into()),
+                    );
+                }
+                resources.push(text);
+            }
+            out.push(Statement { actions: st.actions.iter().map(|a| a.v.clone()).collect(), resources });
+        }
+        out
+    }
+
+    pub(super) fn trigger(&mut self, t: &RawTrigger) -> Trigger {
+        let stream = t.stream.as_ref().and_then(|s| self.reference(s, "streams", "trigger stream")).unwrap_or_default();
+        let (bisect, retries, age) = match &t.on_failure {
+            Some(o) => (
+                o.bisect.as_ref().is_some_and(|b| b.v),
+                self.range(
+                    &o.max_retries,
+                    -1,
+                    10_000,
+                    -1,
+                    "on_failure.max_retries",
+                    Some("-1 retries until the record expires"),
+                ),
+                match &o.max_record_age_seconds {
+                    Some(a) if a.v != -1 && !(60..=604_800).contains(&a.v) => {
+                        self.err(
+                            a.mark,
+                            "range",
+                            format!(
+                                "on_failure.max_record_age_seconds must be -1 or between 60 and 604800; it is {}",
+                                a.v
+                            ),
+                            None,
+                        );
+                        -1
+                    }
+                    Some(a) => a.v,
+                    None => -1,
+                },
+            ),
+            None => (false, -1, -1),
+        };
+        Trigger {
+            stream,
+            batch_size: self.range(
+                &t.batch_size,
+                1,
+                10_000,
+                100,
+                "batch_size",
+                Some("a Kinesis trigger reads 1 to 10000 records per batch"),
+            ),
+            batching_window_seconds: self.range(&t.batching_window_seconds, 0, 300, 0, "batching_window_seconds", None),
+            starting_position: self.choice(
+                &t.starting_position,
+                &[("latest", StartingPosition::Latest), ("trim_horizon", StartingPosition::TrimHorizon)],
+                StartingPosition::Latest,
+                "starting position (latest | trim_horizon)",
+            ),
+            tumbling_window_seconds: t
+                .tumbling_window_seconds
+                .as_ref()
+                .map(|_| self.range(&t.tumbling_window_seconds, 0, 900, 0, "tumbling_window_seconds", None)),
+            parallelization_factor: self.range(&t.parallelization_factor, 1, 10, 1, "parallelization_factor", None),
+            bisect_on_error: bisect,
+            max_retries: retries,
+            max_record_age_seconds: age,
+            enabled: t.enabled.as_ref().is_none_or(|e| e.v),
+        }
+    }
+}

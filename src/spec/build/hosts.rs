@@ -1,0 +1,214 @@
+//! Agent hosts and networks.
+
+use super::*;
+use crate::names::{self};
+use crate::spec::decode::Sp;
+use crate::spec::model::*;
+use crate::spec::raw::*;
+use crate::spec::rules;
+use std::collections::BTreeMap;
+
+impl Builder<'_> {
+    pub(super) fn agents(&mut self, raw: &RawSpec) -> BTreeMap<String, Agent> {
+        let mut out = BTreeMap::new();
+        for (k, r) in &raw.agents {
+            let path = format!("agents.{}", k.v);
+            let name = self.name_of("agents", &k.v);
+            self.generated_name("role", names::agent_role(&name), k.mark, path.clone(), rules::role_name);
+            let instance_type = match &r.instance_type {
+                Some(t) => {
+                    let ok = t.v.split_once('.').is_some_and(|(f, s)| {
+                        !f.is_empty()
+                            && !s.is_empty()
+                            && t.v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                    });
+                    if !ok {
+                        self.err(
+                            t.mark,
+                            "instance-type",
+                            format!("`{}` is not an EC2 instance type", t.v),
+                            Some("for example `t3.small`".into()),
+                        );
+                    }
+                    t.v.clone()
+                }
+                None => "t3.small".into(),
+            };
+            let ami = match &r.ami {
+                None => Ami::Al2023,
+                Some(a) if a.v == "al2023" => Ami::Al2023,
+                Some(a) => {
+                    let id_ok =
+                        a.v.strip_prefix("ami-")
+                            .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()));
+                    if !id_ok {
+                        self.err(
+                            a.mark,
+                            "ami",
+                            format!("`{}` is neither `al2023` nor an AMI id", a.v),
+                            Some("write `al2023` for the latest Amazon Linux 2023, or `ami-0123456789abcdef0`".into()),
+                        );
+                    }
+                    Ami::Id(a.v.clone())
+                }
+            };
+            let subnet = match &r.subnet {
+                None => SubnetChoice::Default,
+                Some(Sp { v: RawSubnet::Named(s), .. }) if s.v == "default" => SubnetChoice::Default,
+                Some(Sp { v: RawSubnet::Named(s), .. }) => {
+                    let id_ok =
+                        s.v.strip_prefix("subnet-")
+                            .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()));
+                    if !id_ok {
+                        self.err(
+                            s.mark,
+                            "subnet",
+                            format!("`{}` is not `default`, a subnet id, or `{{ network, tier }}`", s.v),
+                            Some("for example `subnet: { network: lab, tier: public }`".into()),
+                        );
+                    }
+                    SubnetChoice::Id(s.v.clone())
+                }
+                Some(Sp { v: RawSubnet::Network { network, tier }, .. }) => {
+                    let network =
+                        network.as_ref().and_then(|n| self.reference(n, "networks", "network")).unwrap_or_default();
+                    let tier_v = self.choice(
+                        tier,
+                        &[("public", Tier::Public), ("private", Tier::Private)],
+                        Tier::Public,
+                        "subnet tier (public | private)",
+                    );
+                    if tier_v == Tier::Private {
+                        let nat = raw
+                            .networks
+                            .iter()
+                            .find(|(nk, _)| nk.v == network)
+                            .and_then(|(_, n)| n.nat_gateway.as_ref())
+                            .is_some_and(|n| n.v);
+                        if !nat {
+                            let mark = tier.as_ref().map_or(k.mark, |t| t.mark);
+                            self.err(mark, "private-subnet", format!("`{path}` is in a private subnet of `networks.{network}`, which has no NAT gateway: the agent could not reach Kinesis"), Some("use `tier: public`, or set `nat_gateway: true` on the network (billed by the hour)".into()));
+                        }
+                    }
+                    SubnetChoice::Network { network, tier: tier_v }
+                }
+            };
+            if r.flows.is_empty() && raw.agents.iter().any(|(a, _)| a.v == k.v) {
+                // Missing `flows` was reported while decoding; an empty list here.
+                if !self.diags.iter().any(|d| d.mark == r.mark && d.rule == "missing-field") {
+                    self.err(
+                        r.mark,
+                        "flows",
+                        format!("`{path}` has no flows"),
+                        Some("add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`".into()),
+                    );
+                }
+            }
+            let mut flows = Vec::new();
+            for f in &r.flows {
+                let stream =
+                    f.stream.as_ref().and_then(|s| self.reference(s, "streams", "flow stream")).unwrap_or_default();
+                let partition_key = self.choice(
+                    &f.partition_key,
+                    &[("random", "RANDOM"), ("deterministic", "DETERMINISTIC")],
+                    "RANDOM",
+                    "partition key (random | deterministic)",
+                );
+                let initial_position = self.choice(
+                    &f.initial_position,
+                    &[("start_of_file", InitialPosition::StartOfFile), ("end_of_file", InitialPosition::EndOfFile)],
+                    InitialPosition::StartOfFile,
+                    "initial position (start_of_file | end_of_file)",
+                );
+                let csv_to_json = f.csv_to_json.as_ref().map(|c| {
+                    if c.fields.is_empty() {
+                        self.err(
+                            c.mark,
+                            "csv-fields",
+                            "`csv_to_json` needs the field names",
+                            Some("`csv_to_json: { fields: [a, b, c] }`".into()),
+                        );
+                    }
+                    let delimiter = c.delimiter.as_ref().map_or(",".to_string(), |d| d.v.clone());
+                    CsvToJson { fields: c.fields.iter().map(|f| f.v.clone()).collect(), delimiter }
+                });
+                let file_pattern = f
+                    .file_pattern
+                    .as_ref()
+                    .map(|p| {
+                        if !p.v.starts_with('/') {
+                            self.err(
+                                p.mark,
+                                "file-pattern",
+                                format!("file pattern `{}` must be an absolute path", p.v),
+                                Some("for example `/tmp/*.csv*`".into()),
+                            );
+                        }
+                        p.v.clone()
+                    })
+                    .unwrap_or_default();
+                flows.push(Flow {
+                    file_pattern,
+                    stream,
+                    partition_key: partition_key.to_string(),
+                    initial_position,
+                    csv_to_json,
+                });
+            }
+            let ssh = r.ssh.as_ref().map(|s| {
+                let cidr = s.cidr.as_ref().map(|c| c.v.clone()).unwrap_or_default();
+                if let Some(c) = &s.cidr {
+                    match rules::ipv4_cidr(&c.v) {
+                        Err(msg) => self.err(c.mark, "cidr", msg, None),
+                        Ok(0) if !s.allow_world.as_ref().is_some_and(|a| a.v) => self.err(
+                            c.mark,
+                            "ssh-world",
+                            "SSH from 0.0.0.0/0 opens the host to the whole internet",
+                            Some("narrow the range, or set `allow_world: true` if you mean it".into()),
+                        ),
+                        Ok(_) => {}
+                    }
+                }
+                Ssh { cidr, key_name: s.key_name.as_ref().map(|k| k.v.clone()) }
+            });
+            let policy = self.statements(&r.policy);
+            out.insert(k.v.clone(), Agent { name, instance_type, ami, subnet, flows, ssh, policy });
+        }
+        out
+    }
+
+    pub(super) fn networks(&mut self, raw: &RawSpec) -> BTreeMap<String, Network> {
+        let mut out = BTreeMap::new();
+        for (k, r) in &raw.networks {
+            let zones = self.range(&r.zones, 1, 6, 2, "zones", None);
+            let cidr = r
+                .cidr
+                .as_ref()
+                .map(|c| {
+                    match rules::ipv4_cidr(&c.v) {
+                        Ok(len) if !(16..=24).contains(&len) => self.err(
+                            c.mark,
+                            "cidr",
+                            format!("a network CIDR must be /16 to /24; `{}` is /{len}", c.v),
+                            Some("subnets are carved out of it, one public and one private per zone".into()),
+                        ),
+                        Ok(_) => {}
+                        Err(msg) => self.err(c.mark, "cidr", msg, Some("for example `10.20.0.0/16`".into())),
+                    }
+                    c.v.clone()
+                })
+                .unwrap_or_default();
+            out.insert(
+                k.v.clone(),
+                Network {
+                    name: self.name_of("networks", &k.v),
+                    cidr,
+                    zones,
+                    nacl: r.nacl.as_ref().is_some_and(|n| n.v),
+                    nat_gateway: r.nat_gateway.as_ref().is_some_and(|n| n.v),
+                },
+            );
+        }
+        out
+    }
+}

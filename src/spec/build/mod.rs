@@ -1,0 +1,400 @@
+//! `RawSpec` -> `Spec`: defaults, interpolation, references and every rule
+//! that can be checked without AWS. All problems are collected; the caller
+//! gets the model only when there are none.
+
+mod delivery;
+mod functions;
+mod hosts;
+mod monitoring;
+mod naming;
+mod storage;
+
+use super::decode::Sp;
+use super::interp::{interpolate, Context, Interpolated, Ref, RefTable};
+use super::model::*;
+use super::raw::*;
+use super::rules;
+use super::yaml::Mark;
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::names::Scope;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// What the command line adds to the spec.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub env: Option<String>,
+    pub vars: BTreeMap<String, String>,
+    pub region: Option<String>,
+    pub account: Option<String>,
+}
+
+/// Where each resource (`section.key`) and each generated name was written,
+/// for errors found after validation.
+pub type Origins = BTreeMap<String, Mark>;
+
+pub struct Built {
+    pub spec: Spec,
+    pub origins: Origins,
+    /// `${...}` references in function environments: function key -> targets.
+    pub env_refs: BTreeMap<String, BTreeSet<Ref>>,
+}
+
+pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnostic>) -> Built {
+    let mut b = Builder {
+        opts,
+        dir,
+        diags,
+        pipeline: String::new(),
+        env: opts.env.clone().unwrap_or_else(|| "default".into()),
+        region: None,
+        refs: RefTable::new(),
+        names: BTreeMap::new(),
+        origins: Origins::new(),
+    };
+    b.top(raw);
+    b.all_names(raw);
+    let spec = Spec {
+        pipeline: b.pipeline.clone(),
+        env: b.env.clone(),
+        region: b.region.clone(),
+        tags: b.tags(raw),
+        buckets: b.buckets(raw),
+        streams: b.streams(raw),
+        databases: b.databases(raw),
+        tables: b.tables(raw),
+        firehoses: b.firehoses(raw),
+        functions: BTreeMap::new(),
+        agents: b.agents(raw),
+        networks: b.networks(raw),
+        dashboards: b.dashboards(raw),
+        alarms: BTreeMap::new(),
+        timeouts: b.timeouts(raw),
+    };
+    let mut spec = spec;
+    let (functions, env_refs) = b.functions(raw);
+    spec.functions = functions;
+    spec.alarms = b.alarms(raw);
+    b.cross_checks(raw, &spec);
+    b.duplicate_names();
+    Built { spec, origins: b.origins, env_refs }
+}
+
+/// Physical-name namespaces in which two resources must not share a name.
+type Namespace = &'static str;
+
+struct Builder<'a> {
+    opts: &'a Options,
+    dir: &'a Path,
+    diags: &'a mut Vec<Diagnostic>,
+    pipeline: String,
+    env: String,
+    region: Option<String>,
+    refs: RefTable,
+    names: BTreeMap<Namespace, Vec<(String, Mark, String)>>,
+    origins: Origins,
+}
+
+type S = Sp<String>;
+
+impl Builder<'_> {
+    fn err(&mut self, mark: Mark, rule: &'static str, message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::new(mark, rule, message);
+        d.hint = hint;
+        self.diags.push(d);
+    }
+
+    fn ctx<'c>(&'c self, refs: Option<&'c RefTable>) -> Context<'c> {
+        Context {
+            pipeline: &self.pipeline,
+            env: &self.env,
+            region: self.region.as_deref(),
+            account: self.opts.account.as_deref(),
+            vars: &self.opts.vars,
+            refs,
+        }
+    }
+
+    fn interp(&mut self, s: &S, with_refs: bool) -> Option<Interpolated> {
+        let refs = std::mem::take(&mut self.refs);
+        let result = interpolate(&s.v, &self.ctx(with_refs.then_some(&refs)));
+        self.refs = refs;
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.err(s.mark, e.rule, e.message, e.hint);
+                None
+            }
+        }
+    }
+
+    /// Interpolates a string without references; on error the raw text.
+    fn text(&mut self, s: &S) -> String {
+        self.interp(s, false).map(|i| i.text).unwrap_or_else(|| s.v.clone())
+    }
+
+    /// Like `text`, for Glue names: `-` in `${pipeline}` and `${env}` becomes
+    /// `_`, since Glue and Athena names cannot hold `-`.
+    fn glue_text(&mut self, s: &S) -> String {
+        let pipeline = self.pipeline.replace('-', "_");
+        let env = self.env.replace('-', "_");
+        let ctx = Context { pipeline: &pipeline, env: &env, ..self.ctx(None) };
+        match interpolate(&s.v, &ctx) {
+            Ok(i) => i.text,
+            Err(e) => {
+                self.err(s.mark, e.rule, e.message, e.hint);
+                s.v.clone()
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, v: &Option<S>, allowed: &[(&str, T)], default: T, what: &str) -> T {
+        let Some(s) = v else { return default };
+        if let Some((_, t)) = allowed.iter().find(|(k, _)| *k == s.v) {
+            return *t;
+        }
+        let names: Vec<&str> = allowed.iter().map(|(k, _)| *k).collect();
+        let hint = match did_you_mean(&s.v, names.iter().copied()) {
+            Some(m) => format!("did you mean `{m}`?"),
+            None => format!("use one of: {}", names.join(", ")),
+        };
+        self.err(s.mark, "enum", format!("`{}` is not a valid {what}", s.v), Some(hint));
+        default
+    }
+
+    fn range<T>(&mut self, v: &Option<Sp<T>>, lo: T, hi: T, default: T, what: &str, hint: Option<&str>) -> T
+    where
+        T: Copy + PartialOrd + std::fmt::Display,
+    {
+        let Some(s) = v else { return default };
+        if s.v < lo || s.v > hi {
+            self.err(
+                s.mark,
+                "range",
+                format!("{what} must be between {lo} and {hi}; it is {}", s.v),
+                hint.map(str::to_string),
+            );
+            return default;
+        }
+        s.v
+    }
+
+    /// ARNs as far as they are known offline (`${region}`, `${account}`
+    /// stay symbolic until AWS is asked).
+    fn scope(&self) -> Scope {
+        Scope::new(self.region.as_deref().unwrap_or("${region}"), self.opts.account.as_deref().unwrap_or("${account}"))
+    }
+
+    fn top(&mut self, raw: &RawSpec) {
+        match &raw.pipeline {
+            Some(p) => {
+                if let Err(msg) = rules::pipeline_name(&p.v) {
+                    self.err(p.mark, "name", msg, Some("for example `pipeline: taxi-lab`".into()));
+                }
+                self.pipeline = p.v.clone();
+            }
+            None => self.pipeline = "pipeline".into(),
+        }
+        if let Some(env) = &self.opts.env {
+            if let Err(msg) = rules::env_name(env) {
+                self.err(raw.mark, "name", format!("--env: {msg}"), None);
+            }
+        }
+        let spec_region = raw.region.as_ref().map(|r| {
+            if !is_region(&r.v) {
+                self.err(
+                    r.mark,
+                    "region",
+                    format!("`{}` is not an AWS region name", r.v),
+                    Some("for example `us-west-2`".into()),
+                );
+            }
+            r.v.clone()
+        });
+        self.region = self.opts.region.clone().or(spec_region);
+        let keys = [
+            &raw.buckets.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            &raw.streams.iter().map(|(k, _)| k).collect(),
+            &raw.databases.iter().map(|(k, _)| k).collect(),
+            &raw.tables.iter().map(|(k, _)| k).collect(),
+            &raw.firehoses.iter().map(|(k, _)| k).collect(),
+            &raw.functions.iter().map(|(k, _)| k).collect(),
+            &raw.agents.iter().map(|(k, _)| k).collect(),
+            &raw.networks.iter().map(|(k, _)| k).collect(),
+            &raw.dashboards.iter().map(|(k, _)| k).collect(),
+            &raw.alarms.iter().map(|(k, _)| k).collect(),
+        ];
+        for list in keys {
+            for k in list.iter() {
+                if let Err(msg) = rules::resource_key(&k.v) {
+                    self.err(k.mark, "key", msg, None);
+                }
+            }
+        }
+        if raw.buckets.is_empty()
+            && raw.streams.is_empty()
+            && raw.firehoses.is_empty()
+            && raw.functions.is_empty()
+            && raw.pipeline.is_some()
+        {
+            self.err(
+                raw.mark,
+                "empty",
+                "the spec defines no bucket, stream, firehose or function",
+                Some("add at least one resource section, e.g. `streams: { events: {} }`".into()),
+            );
+        }
+    }
+
+    fn tags(&mut self, raw: &RawSpec) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (k, v) in &raw.tags {
+            let lower = k.v.to_ascii_lowercase();
+            if lower.starts_with("aws:") || lower.starts_with("pipectl:") {
+                self.err(
+                    k.mark,
+                    "tag",
+                    format!("tag key `{}` uses a reserved prefix", k.v),
+                    Some("`aws:` and `pipectl:` tags are set by AWS and pipectl".into()),
+                );
+            } else if k.v.is_empty() || k.v.chars().count() > 128 {
+                self.err(k.mark, "tag", format!("tag key `{}` must be 1 to 128 characters", k.v), None);
+            }
+            let value = self.text(v);
+            if value.chars().count() > 256 {
+                self.err(v.mark, "tag", "a tag value must be at most 256 characters", None);
+            }
+            out.insert(k.v.clone(), value);
+        }
+        if out.len() > 40 {
+            self.err(
+                raw.mark,
+                "tag",
+                format!("{} tags are too many: AWS allows 50 per resource and pipectl adds its own", out.len()),
+                Some("keep at most 40".into()),
+            );
+        }
+        out
+    }
+
+    fn name_of(&self, section: &str, key: &str) -> String {
+        self.refs.get(&Ref { section: section.into(), key: key.into() }).map(|(n, _)| n.clone()).unwrap_or_default()
+    }
+
+    /// Rules that span resources.
+    fn cross_checks(&mut self, raw: &RawSpec, spec: &Spec) {
+        for (k, r) in &raw.firehoses {
+            let Some(f) = spec.firehoses.get(&k.v) else {
+                continue;
+            };
+            let Some(c) = &f.destination.convert else {
+                continue;
+            };
+            let Some(t) = spec.tables.get(&c.table) else {
+                continue;
+            };
+            let want = match c.format {
+                ConvertFormat::Parquet => TableFormat::Parquet,
+                ConvertFormat::Orc => TableFormat::Orc,
+            };
+            if t.format != want {
+                let mark = r
+                    .destination
+                    .as_ref()
+                    .and_then(|d| d.convert.as_ref())
+                    .and_then(|c| c.table.as_ref())
+                    .map_or(k.mark, |t| t.mark);
+                self.err(
+                    mark,
+                    "convert-table-format",
+                    format!(
+                        "`firehoses.{}` converts to {} but table `{}` is stored as {}",
+                        k.v,
+                        fmt_convert(c.format),
+                        c.table,
+                        t.format.as_str()
+                    ),
+                    Some(format!(
+                        "set `format: {}` on `tables.{}`, or convert to {}",
+                        fmt_convert(c.format),
+                        c.table,
+                        t.format.as_str()
+                    )),
+                );
+            }
+        }
+        for (k, r) in &raw.functions {
+            let Some(f) = spec.functions.get(&k.v) else {
+                continue;
+            };
+            if let Some(t) = &f.trigger {
+                if f.writes.contains(&WriteTarget::Stream(t.stream.clone())) {
+                    let mark = r.trigger.as_ref().map_or(k.mark, |t| t.mark);
+                    self.err(mark, "trigger-loop", format!("`functions.{}` is triggered by stream `{}` and writes to it: every record would trigger another", k.v, t.stream), Some("write to a different stream or firehose".into()));
+                }
+            }
+        }
+    }
+
+    fn duplicate_names(&mut self) {
+        let names = std::mem::take(&mut self.names);
+        for (ns, list) in names {
+            let mut seen: BTreeMap<&str, &(String, Mark, String)> = BTreeMap::new();
+            for entry in &list {
+                if entry.0.is_empty() {
+                    continue;
+                }
+                if let Some(first) = seen.get(entry.0.as_str()) {
+                    self.err(
+                        entry.1,
+                        "duplicate-name",
+                        format!("{ns} name `{}` of `{}` is already used by `{}`", entry.0, entry.2, first.2),
+                        Some("give one of them another `name:`".into()),
+                    );
+                } else {
+                    seen.insert(&entry.0, entry);
+                }
+            }
+        }
+    }
+}
+
+/// Kinds whose create, update or delete waits on AWS, and so can be given
+/// a `timeouts:` entry.
+pub const TIMED_KINDS: [&str; 7] = ["stream", "firehose", "function", "trigger", "agent", "network", "security_group"];
+
+const RESERVED_ENV: [&str; 18] = [
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+fn fmt_convert(f: ConvertFormat) -> &'static str {
+    match f {
+        ConvertFormat::Parquet => "parquet",
+        ConvertFormat::Orc => "orc",
+    }
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
