@@ -118,6 +118,15 @@ const TRANSIENT: [&str; 14] = [
     "RequestTimeout",
 ];
 
+/// Sends an SDK request and awaits it; a failure becomes an [`AwsError`]
+/// naming the operation: `send!("CreateStream", aws.kinesis.create_stream().stream_name(n))`.
+#[macro_export]
+macro_rules! send {
+    ($op:literal, $req:expr) => {
+        $req.send().await.map_err($crate::aws::aws_err($op))
+    };
+}
+
 /// Converts an SDK error into an [`AwsError`]. Use as
 /// `.map_err(aws_err("CreateStream"))`.
 pub fn aws_err<E>(op: &'static str) -> impl Fn(aws_sdk_s3::error::SdkError<E, HttpResponse>) -> AwsError

@@ -26,9 +26,10 @@
 
 use super::ec2::{ec2_tags, find_instance, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
 use super::security_group::find_group;
-use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::Address;
+use crate::send;
 use crate::spec::{self, Ami};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -36,7 +37,7 @@ use aws_sdk_ec2::types::{
     ResourceType, TagSpecification,
 };
 use base64::Engine as _;
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ async fn ami_id(aws: &Aws, ami: &Ami, instance_type: &str) -> Result<String, Aws
             let family = instance_type.split('.').next().unwrap_or_default();
             let arm = family.len() > 2 && family[2..].contains('g');
             let param = if arm { AL2023_ARM } else { AL2023_X86 };
-            let out = aws.ssm.get_parameter().name(param).send().await.map_err(aws_err("GetParameter"))?;
+            let out = send!("GetParameter", aws.ssm.get_parameter().name(param))?;
             Ok(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())
         }
     }
@@ -93,7 +94,7 @@ impl Agent {
 
     async fn wait_for(&self, aws: &Aws, id: &str, want: InstanceStateName, p: &Progress) -> Result<(), AwsError> {
         wait_until(&format!("host `{}` ({id})", self.base.name), self.timeout(), || async {
-            let out = aws.ec2.describe_instances().instance_ids(id).send().await.map_err(aws_err("DescribeInstances"));
+            let out = send!("DescribeInstances", aws.ec2.describe_instances().instance_ids(id));
             let state = match out {
                 Ok(o) => o
                     .reservations()
@@ -136,40 +137,39 @@ impl Agent {
     }
 }
 
-fn host_attrs(ami: &str, itype: &str, subnet: &str, ud: &str, sg: &str, profile: &str, imds: &str) -> Attrs {
-    Attrs::from([
-        ("ami".into(), json!(ami)),
-        ("instance_type".into(), json!(itype)),
-        ("subnet".into(), json!(subnet)),
-        ("user_data_sha256".into(), json!(ud)),
-        ("security_group".into(), json!(sg)),
-        ("instance_profile".into(), json!(profile)),
-        ("imdsv2".into(), json!(imds)),
-    ])
+/// What the diff compares; `ami` and `subnet` as the spec wrote them.
+#[derive(Serialize)]
+struct Attributes {
+    ami: String,
+    instance_type: String,
+    subnet: String,
+    user_data_sha256: String,
+    security_group: String,
+    instance_profile: String,
+    imdsv2: String,
+    tags: Tags,
 }
+
+super::has_base!(Agent);
 
 #[async_trait]
 impl Resource for Agent {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let ami = match &s.agent.ami {
             Ami::Al2023 => "al2023".to_string(),
             Ami::Id(id) => id.clone(),
         };
-        let mut a = host_attrs(
-            &ami,
-            &s.agent.instance_type,
-            &subnet_label(&s.agent.subnet),
-            &sha256_hex(&s.user_data),
-            &s.security_group,
-            &s.profile,
-            "required",
-        );
-        a.insert("tags".into(), tags_attr(&self.base.tags));
-        Some(a)
+        Some(to_attrs(&Attributes {
+            ami,
+            instance_type: s.agent.instance_type.clone(),
+            subnet: subnet_label(&s.agent.subnet),
+            user_data_sha256: sha256_hex(&s.user_data),
+            security_group: s.security_group.clone(),
+            instance_profile: s.profile.clone(),
+            imdsv2: "required".into(),
+            tags: self.base.tags.clone(),
+        }))
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["ami", "instance_type", "subnet", "user_data_sha256", "security_group", "instance_profile"]
@@ -189,17 +189,17 @@ impl Resource for Agent {
             i.iam_instance_profile().and_then(|p| p.arn()).and_then(|a| a.rsplit('/').next()).unwrap_or_default();
         let imds = i.metadata_options().and_then(|m| m.http_tokens()).map_or("optional", |t| t.as_str());
         let get = |k: &str| tags.get(k).cloned().unwrap_or_default();
-        let mut attrs = host_attrs(
-            &get(TAG_AMI),
-            i.instance_type().map(|t| t.as_str()).unwrap_or_default(),
-            &get(TAG_SUBNET),
-            &get(TAG_USER_DATA),
-            sg,
-            profile,
-            imds,
-        );
-        attrs.insert("tags".into(), tags_attr(&visible(&tags)));
-        Ok(Some(Observed { attrs, tags: Some(tags) }))
+        let attrs = Attributes {
+            ami: get(TAG_AMI),
+            instance_type: i.instance_type().map(|t| t.as_str()).unwrap_or_default().to_string(),
+            subnet: get(TAG_SUBNET),
+            user_data_sha256: get(TAG_USER_DATA),
+            security_group: sg.to_string(),
+            instance_profile: profile.to_string(),
+            imdsv2: imds.to_string(),
+            tags: visible(&tags),
+        };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -262,7 +262,7 @@ impl Resource for Agent {
             if let Some(k) = a.ssh.as_ref().and_then(|s| s.key_name.as_ref()) {
                 req = req.key_name(k);
             }
-            match req.send().await.map_err(aws_err("RunInstances")) {
+            match send!("RunInstances", req) {
                 Ok(o) => Ok(o.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string()),
                 Err(e) if profile_not_ready(&e) => {
                     p.say("waiting for the instance profile to propagate");
@@ -281,29 +281,24 @@ impl Resource for Agent {
         };
         let id = i.instance_id().unwrap_or_default();
         if changed.iter().any(|c| c == "imdsv2") {
-            aws.ec2
-                .modify_instance_metadata_options()
-                .instance_id(id)
-                .http_tokens(HttpTokensState::Required)
-                .send()
-                .await
-                .map_err(aws_err("ModifyInstanceMetadataOptions"))?;
+            send!(
+                "ModifyInstanceMetadataOptions",
+                aws.ec2.modify_instance_metadata_options().instance_id(id).http_tokens(HttpTokensState::Required)
+            )?;
         }
         Ok(())
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        match self.instance(aws).await? {
-            Some(i) => super::ec2::write_tags(aws, i.instance_id().unwrap_or_default(), set, remove).await,
-            None => Ok(()),
-        }
+        let found = self.instance(aws).await?;
+        super::ec2::write_tags(aws, found.as_ref().and_then(|i| i.instance_id()), set, remove).await
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         while let Some(i) = self.instance(aws).await? {
             let id = i.instance_id().unwrap_or_default().to_string();
             p.say(format!("terminating {id}"));
-            aws.ec2.terminate_instances().instance_ids(&id).send().await.map_err(aws_err("TerminateInstances"))?;
+            send!("TerminateInstances", aws.ec2.terminate_instances().instance_ids(&id))?;
             self.wait_for(aws, &id, InstanceStateName::Terminated, p).await?;
         }
         Ok(Deleted::Gone)

@@ -13,9 +13,11 @@
 //!    version and delete marker is removed, then the bucket.
 //!    NoSuchBucket means done.
 
-use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, retry, Aws, AwsError};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{retry, Aws, AwsError};
 use crate::plan::Address;
+use crate::send;
 use crate::spec::{self, OnDestroy};
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
@@ -23,7 +25,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging,
 };
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 pub struct Bucket {
@@ -43,14 +45,11 @@ impl Bucket {
             .block_public_policy(true)
             .restrict_public_buckets(true)
             .build();
-        aws.s3
-            .put_public_access_block()
-            .bucket(&self.base.name)
-            .public_access_block_configuration(cfg)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("PutPublicAccessBlock"))
+        send!(
+            "PutPublicAccessBlock",
+            aws.s3.put_public_access_block().bucket(&self.base.name).public_access_block_configuration(cfg)
+        )
+        .map(drop)
     }
 
     async fn put_encryption(&self, aws: &Aws) -> Result<(), AwsError> {
@@ -63,14 +62,11 @@ impl Bucket {
             )
             .build();
         let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("rules set");
-        aws.s3
-            .put_bucket_encryption()
-            .bucket(&self.base.name)
-            .server_side_encryption_configuration(cfg)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("PutBucketEncryption"))
+        send!(
+            "PutBucketEncryption",
+            aws.s3.put_bucket_encryption().bucket(&self.base.name).server_side_encryption_configuration(cfg)
+        )
+        .map(drop)
     }
 
     async fn put_tags(&self, aws: &Aws) -> Result<(), AwsError> {
@@ -81,28 +77,15 @@ impl Bucket {
             .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
             .collect();
         let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set");
-        aws.s3
-            .put_bucket_tagging()
-            .bucket(&self.base.name)
-            .tagging(tagging)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("PutBucketTagging"))
+        send!("PutBucketTagging", aws.s3.put_bucket_tagging().bucket(&self.base.name).tagging(tagging)).map(drop)
     }
 
     /// Deletes every object version and delete marker; returns how many.
     async fn empty(&self, aws: &Aws, p: &Progress) -> Result<usize, AwsError> {
         let mut removed = 0;
         loop {
-            let page = aws
-                .s3
-                .list_object_versions()
-                .bucket(&self.base.name)
-                .max_keys(1000)
-                .send()
-                .await
-                .map_err(aws_err("ListObjectVersions"))?;
+            let page =
+                send!("ListObjectVersions", aws.s3.list_object_versions().bucket(&self.base.name).max_keys(1000))?;
             let mut ids: Vec<ObjectIdentifier> = Vec::new();
             for v in page.versions() {
                 ids.push(
@@ -128,100 +111,68 @@ impl Bucket {
             removed += ids.len();
             p.say(format!("emptying: {removed} objects removed"));
             let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects set");
-            aws.s3
-                .delete_objects()
-                .bucket(&self.base.name)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(aws_err("DeleteObjects"))?;
+            send!("DeleteObjects", aws.s3.delete_objects().bucket(&self.base.name).delete(delete))?;
         }
     }
 
     async fn holds_objects(&self, aws: &Aws) -> Result<bool, AwsError> {
-        let page = aws
-            .s3
-            .list_object_versions()
-            .bucket(&self.base.name)
-            .max_keys(1)
-            .send()
-            .await
-            .map_err(aws_err("ListObjectVersions"))?;
+        let page = send!("ListObjectVersions", aws.s3.list_object_versions().bucket(&self.base.name).max_keys(1))?;
         Ok(!page.versions().is_empty() || !page.delete_markers().is_empty())
     }
 }
 
-fn desired_attrs(tags: &Tags) -> Attrs {
-    Attrs::from([
-        ("public_access_block".into(), json!(true)),
-        ("encryption".into(), json!("AES256")),
-        ("tags".into(), tags_attr(tags)),
-    ])
+/// What the diff compares: all four public-access settings on, SSE-S3.
+#[derive(Serialize)]
+struct Attributes {
+    public_access_block: bool,
+    encryption: String,
+    tags: Tags,
 }
+
+super::has_base!(Bucket);
 
 #[async_trait]
 impl Resource for Bucket {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
         self.spec.as_ref()?;
-        Some(desired_attrs(&self.base.tags))
+        Some(to_attrs(&Attributes {
+            public_access_block: true,
+            encryption: "AES256".into(),
+            tags: self.base.tags.clone(),
+        }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        match aws.s3.head_bucket().bucket(&self.base.name).send().await.map_err(aws_err("HeadBucket")) {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        match send!("HeadBucket", aws.s3.head_bucket().bucket(&self.base.name)).found()? {
+            Some(_) => {}
+            None => return Ok(None),
         }
-        let tags: Tags =
-            match aws.s3.get_bucket_tagging().bucket(&self.base.name).send().await.map_err(aws_err("GetBucketTagging"))
-            {
-                Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                Err(e) if e.is_not_found() => Tags::new(),
-                Err(e) => return Err(e),
+        let tags: Tags = match send!("GetBucketTagging", aws.s3.get_bucket_tagging().bucket(&self.base.name)).found()? {
+            Some(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+            None => Tags::new(),
+        };
+        let encryption =
+            match send!("GetBucketEncryption", aws.s3.get_bucket_encryption().bucket(&self.base.name)).found()? {
+                Some(o) => o
+                    .server_side_encryption_configuration()
+                    .and_then(|c| c.rules().first())
+                    .and_then(|r| r.apply_server_side_encryption_by_default())
+                    .map(|d| d.sse_algorithm().as_str().to_string())
+                    .unwrap_or_else(|| "NONE".into()),
+                None => "NONE".into(),
             };
-        let encryption = match aws
-            .s3
-            .get_bucket_encryption()
-            .bucket(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("GetBucketEncryption"))
-        {
-            Ok(o) => o
-                .server_side_encryption_configuration()
-                .and_then(|c| c.rules().first())
-                .and_then(|r| r.apply_server_side_encryption_by_default())
-                .map(|d| d.sse_algorithm().as_str().to_string())
-                .unwrap_or_else(|| "NONE".into()),
-            Err(e) if e.is_not_found() => "NONE".into(),
-            Err(e) => return Err(e),
-        };
-        let pab = match aws
-            .s3
-            .get_public_access_block()
-            .bucket(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("GetPublicAccessBlock"))
-        {
-            Ok(o) => o.public_access_block_configuration().is_some_and(|c| {
-                c.block_public_acls() == Some(true)
-                    && c.ignore_public_acls() == Some(true)
-                    && c.block_public_policy() == Some(true)
-                    && c.restrict_public_buckets() == Some(true)
-            }),
-            Err(e) if e.is_not_found() => false,
-            Err(e) => return Err(e),
-        };
-        let attrs = Attrs::from([
-            ("public_access_block".into(), json!(pab)),
-            ("encryption".into(), json!(encryption)),
-            ("tags".into(), tags_attr(&tags)),
-        ]);
-        Ok(Some(Observed { attrs, tags: Some(tags) }))
+        let pab =
+            match send!("GetPublicAccessBlock", aws.s3.get_public_access_block().bucket(&self.base.name)).found()? {
+                Some(o) => o.public_access_block_configuration().is_some_and(|c| {
+                    c.block_public_acls() == Some(true)
+                        && c.ignore_public_acls() == Some(true)
+                        && c.block_public_policy() == Some(true)
+                        && c.restrict_public_buckets() == Some(true)
+                }),
+                None => false,
+            };
+        let attrs = Attributes { public_access_block: pab, encryption, tags: tags.clone() };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -233,12 +184,7 @@ impl Resource for Bucket {
                     .build(),
             );
         }
-        match req.send().await.map_err(aws_err("CreateBucket")) {
-            Ok(_) => {}
-            // A retried create whose first response was lost.
-            Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
-            Err(e) => return Err(e),
-        }
+        send!("CreateBucket", req).created()?;
         let budget = Duration::from_secs(60);
         retry(budget, |e| e.is_not_found(), || self.put_public_access_block(aws)).await?;
         retry(budget, |e| e.is_not_found(), || self.put_encryption(aws)).await?;
@@ -264,10 +210,9 @@ impl Resource for Bucket {
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let retain =
             self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.base.meta.delete_data;
-        let holds = match self.holds_objects(aws).await {
-            Ok(h) => h,
-            Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
-            Err(e) => return Err(e),
+        let holds = match self.holds_objects(aws).await.found()? {
+            Some(h) => h,
+            None => return Ok(Deleted::Gone),
         };
         if holds {
             if retain {
@@ -279,6 +224,6 @@ impl Resource for Bucket {
             let n = self.empty(aws, p).await?;
             p.say(format!("emptied ({n} objects and versions)"));
         }
-        gone_if_absent(aws.s3.delete_bucket().bucket(&self.base.name).send().await.map_err(aws_err("DeleteBucket")))
+        gone_if_absent(send!("DeleteBucket", aws.s3.delete_bucket().bucket(&self.base.name)))
     }
 }

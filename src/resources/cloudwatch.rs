@@ -21,18 +21,27 @@
 //!    (PutMetricAlarm is an upsert). The name forces a replacement.
 //! 3. delete: DeleteAlarms; absent means done.
 
-use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, Aws, AwsError};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{Aws, AwsError};
 use crate::plan::{Address, Kind};
+use crate::send;
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The instance id placeholder of an agent host in a dashboard body.
 pub fn instance_placeholder(agent_key: &str) -> String {
     format!("${{agent.{agent_key}.instance_id}}")
+}
+
+/// What the diff compares of a dashboard: the body as JSON, not text.
+#[derive(Serialize)]
+struct DashboardAttributes {
+    body: Value,
 }
 
 pub struct Dashboard {
@@ -67,14 +76,8 @@ impl Dashboard {
         for (key, id) in self.instance_ids(aws).await? {
             text = text.replace(&instance_placeholder(&key), &id);
         }
-        let out = aws
-            .cloudwatch
-            .put_dashboard()
-            .dashboard_name(&self.base.name)
-            .dashboard_body(text)
-            .send()
-            .await
-            .map_err(aws_err("PutDashboard"))?;
+        let out =
+            send!("PutDashboard", aws.cloudwatch.put_dashboard().dashboard_name(&self.base.name).dashboard_body(text))?;
         let problems: Vec<String> =
             out.dashboard_validation_messages().iter().filter_map(|m| m.message().map(str::to_string)).collect();
         if problems.is_empty() {
@@ -88,24 +91,16 @@ impl Dashboard {
     }
 }
 
+super::has_base!(Dashboard);
+
 #[async_trait]
 impl Resource for Dashboard {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
-        Some(Attrs::from([("body".into(), self.body.clone()?)]))
+        Some(to_attrs(&DashboardAttributes { body: self.body.clone()? }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = match aws
-            .cloudwatch
-            .get_dashboard()
-            .dashboard_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("GetDashboard"))
-        {
+        let out = match send!("GetDashboard", aws.cloudwatch.get_dashboard().dashboard_name(&self.base.name)) {
             Ok(o) => o,
             Err(e) if e.is_not_found() || e.code.as_deref() == Some("ResourceNotFound") => return Ok(None),
             Err(e) => return Err(e),
@@ -115,7 +110,7 @@ impl Resource for Dashboard {
             text = text.replace(&format!("\"{id}\""), &format!("\"{}\"", instance_placeholder(&key)));
         }
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Some(Observed { attrs: Attrs::from([("body".into(), body)]), tags: None }))
+        Ok(Some(Observed::of(&DashboardAttributes { body }, None)))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -127,14 +122,7 @@ impl Resource for Dashboard {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match aws
-            .cloudwatch
-            .delete_dashboards()
-            .dashboard_names(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("DeleteDashboards"))
-        {
+        match send!("DeleteDashboards", aws.cloudwatch.delete_dashboards().dashboard_names(&self.base.name)) {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) if e.is_not_found() || e.code.as_deref() == Some("ResourceNotFound") => Ok(Deleted::Gone),
             Err(e) => Err(e),
@@ -171,114 +159,89 @@ impl Alarm {
 
     async fn put(&self, aws: &Aws) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
-        aws.cloudwatch
-            .put_metric_alarm()
-            .alarm_name(&self.base.name)
-            .alarm_description(&s.description)
-            .namespace(s.namespace)
-            .metric_name(s.metric)
-            .dimensions(Dimension::builder().name(s.dimension.0).value(&s.dimension.1).build())
-            .statistic(Statistic::from(s.statistic))
-            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-            .threshold(s.threshold)
-            .period(s.period as i32)
-            .evaluation_periods(s.evaluation_periods as i32)
-            .treat_missing_data("notBreaching")
-            .set_tags(Some(self.base.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("PutMetricAlarm"))
+        send!(
+            "PutMetricAlarm",
+            aws.cloudwatch
+                .put_metric_alarm()
+                .alarm_name(&self.base.name)
+                .alarm_description(&s.description)
+                .namespace(s.namespace)
+                .metric_name(s.metric)
+                .dimensions(Dimension::builder().name(s.dimension.0).value(&s.dimension.1).build())
+                .statistic(Statistic::from(s.statistic))
+                .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+                .threshold(s.threshold)
+                .period(s.period as i32)
+                .evaluation_periods(s.evaluation_periods as i32)
+                .treat_missing_data("notBreaching")
+                .set_tags(Some(self.base.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        )
+        .map(drop)
     }
 }
 
-fn alarm_attrs(
-    namespace: &str,
-    metric: &str,
-    dims: Value,
-    statistic: &str,
+/// What the diff compares of an alarm.
+#[derive(Serialize)]
+struct AlarmAttributes {
+    namespace: String,
+    metric: String,
+    dimensions: BTreeMap<String, String>,
+    statistic: String,
+    comparison: String,
     threshold: f64,
     period: i64,
-    evals: i64,
-) -> Attrs {
-    Attrs::from([
-        ("namespace".into(), json!(namespace)),
-        ("metric".into(), json!(metric)),
-        ("dimensions".into(), dims),
-        ("statistic".into(), json!(statistic)),
-        ("comparison".into(), json!("GreaterThanThreshold")),
-        ("threshold".into(), json!(threshold)),
-        ("period".into(), json!(period)),
-        ("evaluation_periods".into(), json!(evals)),
-    ])
+    evaluation_periods: i64,
+    tags: Tags,
 }
+
+super::has_base!(Alarm);
 
 #[async_trait]
 impl Resource for Alarm {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
-        let dims = json!({ s.dimension.0: s.dimension.1 });
-        let mut a = alarm_attrs(
-            s.namespace,
-            s.metric,
-            dims,
-            s.statistic,
-            s.threshold,
-            s.period.into(),
-            s.evaluation_periods.into(),
-        );
-        a.insert("tags".into(), tags_attr(&self.base.tags));
-        Some(a)
+        Some(to_attrs(&AlarmAttributes {
+            namespace: s.namespace.into(),
+            metric: s.metric.into(),
+            dimensions: BTreeMap::from([(s.dimension.0.to_string(), s.dimension.1.clone())]),
+            statistic: s.statistic.into(),
+            comparison: "GreaterThanThreshold".into(),
+            threshold: s.threshold,
+            period: s.period.into(),
+            evaluation_periods: s.evaluation_periods.into(),
+            tags: self.base.tags.clone(),
+        }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = aws
-            .cloudwatch
-            .describe_alarms()
-            .alarm_names(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("DescribeAlarms"))?;
+        let out = send!("DescribeAlarms", aws.cloudwatch.describe_alarms().alarm_names(&self.base.name))?;
         let Some(a) = out.metric_alarms().iter().find(|a| a.alarm_name() == Some(self.base.name.as_str())) else {
             return Ok(None);
         };
-        let tags: Tags = match aws
-            .cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(self.arn(aws))
-            .send()
-            .await
-            .map_err(aws_err("ListTagsForResource"))
-        {
-            Ok(o) => o
-                .tags()
-                .iter()
-                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-                .collect(),
-            Err(e) if e.is_not_found() => Tags::new(),
-            Err(e) => return Err(e),
+        let tags: Tags =
+            match send!("ListTagsForResource", aws.cloudwatch.list_tags_for_resource().resource_arn(self.arn(aws)))
+                .found()?
+            {
+                Some(o) => o
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                    .collect(),
+                None => Tags::new(),
+            };
+        let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+        let attrs = AlarmAttributes {
+            namespace: text(a.namespace()),
+            metric: text(a.metric_name()),
+            dimensions: a.dimensions().iter().map(|d| (text(d.name()), text(d.value()))).collect(),
+            statistic: text(a.statistic().map(|s| s.as_str())),
+            comparison: text(a.comparison_operator().map(|c| c.as_str())),
+            threshold: a.threshold().unwrap_or_default(),
+            period: a.period().unwrap_or_default().into(),
+            evaluation_periods: a.evaluation_periods().unwrap_or_default().into(),
+            tags: tags.clone(),
         };
-        let dims: serde_json::Map<String, Value> = a
-            .dimensions()
-            .iter()
-            .map(|d| (d.name().unwrap_or_default().to_string(), json!(d.value().unwrap_or_default())))
-            .collect();
-        let comparison = a.comparison_operator().map(|c| c.as_str()).unwrap_or_default();
-        let mut attrs = alarm_attrs(
-            a.namespace().unwrap_or_default(),
-            a.metric_name().unwrap_or_default(),
-            Value::Object(dims),
-            a.statistic().map(|s| s.as_str()).unwrap_or_default(),
-            a.threshold().unwrap_or_default(),
-            a.period().unwrap_or_default().into(),
-            a.evaluation_periods().unwrap_or_default().into(),
-        );
-        attrs.insert("comparison".into(), json!(comparison));
-        attrs.insert("tags".into(), tags_attr(&tags));
-        Ok(Some(Observed { attrs, tags: Some(tags) }))
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -297,18 +260,16 @@ impl Resource for Alarm {
         if !set.is_empty() {
             let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
             let req = aws.cloudwatch.tag_resource().resource_arn(&arn);
-            req.set_tags(Some(tags)).send().await.map_err(aws_err("TagResource"))?;
+            send!("TagResource", req.set_tags(Some(tags)))?;
         }
         if !remove.is_empty() {
             let req = aws.cloudwatch.untag_resource().resource_arn(&arn);
-            req.set_tag_keys(Some(remove.to_vec())).send().await.map_err(aws_err("UntagResource"))?;
+            send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        super::gone_if_absent(
-            aws.cloudwatch.delete_alarms().alarm_names(&self.base.name).send().await.map_err(aws_err("DeleteAlarms")),
-        )
+        super::gone_if_absent(send!("DeleteAlarms", aws.cloudwatch.delete_alarms().alarm_names(&self.base.name)))
     }
 }

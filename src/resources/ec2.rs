@@ -2,8 +2,9 @@
 //! tags in EC2's shape, and finding a host or a subnet by pipectl's tags.
 
 use super::{Meta, Owner, Tags, TAG_ENV, TAG_PIPELINE};
-use crate::aws::{aws_err, Aws, AwsError};
+use crate::aws::{Aws, AwsError};
 use crate::plan::Address;
+use crate::send;
 use crate::spec::{SubnetChoice, Tier};
 use aws_sdk_ec2::types::{Filter, Instance, ResourceType, Tag, TagSpecification};
 
@@ -42,16 +43,15 @@ pub fn filter(name: &str, values: &[&str]) -> Filter {
 /// The live host of an agent address, if any (not terminated).
 pub async fn find_instance(aws: &Aws, owner: &Owner, address: &Address) -> Result<Option<Instance>, AwsError> {
     let (pipeline, env, address) = (owner.pipeline.as_str(), owner.env.as_str(), address.to_string());
-    let out = aws
-        .ec2
-        .describe_instances()
-        .filters(filter(&format!("tag:{TAG_PIPELINE}"), &[pipeline]))
-        .filters(filter(&format!("tag:{TAG_ENV}"), &[env]))
-        .filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&address]))
-        .filters(filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
-        .send()
-        .await
-        .map_err(aws_err("DescribeInstances"))?;
+    let out = send!(
+        "DescribeInstances",
+        aws.ec2
+            .describe_instances()
+            .filters(filter(&format!("tag:{TAG_PIPELINE}"), &[pipeline]))
+            .filters(filter(&format!("tag:{TAG_ENV}"), &[env]))
+            .filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&address]))
+            .filters(filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
+    )?;
     Ok(out.reservations().iter().flat_map(|r| r.instances()).next().cloned())
 }
 
@@ -71,7 +71,7 @@ pub async fn resolve_subnet(
             .filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&format!("network.{network}")]))
             .filters(filter("tag:pipectl:tier", &[if *tier == Tier::Public { "public" } else { "private" }])),
     };
-    let out = match req.send().await.map_err(aws_err("DescribeSubnets")) {
+    let out = match send!("DescribeSubnets", req) {
         Ok(o) => o,
         Err(e) if e.code.as_deref() == Some("InvalidSubnetID.NotFound") => {
             return Err(AwsError::fatal(
@@ -94,20 +94,15 @@ pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder().resource_type(kind).set_tags(Some(ec2_tags(tags))).build()
 }
 
-/// Sets and removes tags on one EC2 resource.
-pub async fn write_tags(aws: &Aws, id: &str, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+/// Sets and removes tags on one EC2 resource (none: it is gone, nothing to do).
+pub async fn write_tags(aws: &Aws, id: Option<&str>, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+    let Some(id) = id else { return Ok(()) };
     if !set.is_empty() {
-        aws.ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(ec2_tags(set)))
-            .send()
-            .await
-            .map_err(aws_err("CreateTags"))?;
+        send!("CreateTags", aws.ec2.create_tags().resources(id).set_tags(Some(ec2_tags(set))))?;
     }
     if !remove.is_empty() {
         let keys: Vec<Tag> = remove.iter().map(|k| Tag::builder().key(k).build()).collect();
-        aws.ec2.delete_tags().resources(id).set_tags(Some(keys)).send().await.map_err(aws_err("DeleteTags"))?;
+        send!("DeleteTags", aws.ec2.delete_tags().resources(id).set_tags(Some(keys)))?;
     }
     Ok(())
 }

@@ -22,9 +22,11 @@
 //! 5. retried: the IAM propagation errors of AWS-NOTES.md (for up to two
 //!    minutes), ResourceInUse during an update, throttling, 5xx.
 
-use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::{Address, Kind};
+use crate::send;
 use async_trait::async_trait;
 use aws_sdk_firehose::types::{
     BufferingHints, CloudWatchLoggingOptions, CompressionFormat, DataFormatConversionConfiguration,
@@ -72,13 +74,16 @@ pub struct Conversion {
     pub compression: String,
 }
 
+/// The tags beside a configuration in the diff.
+#[derive(Serialize)]
+struct Tagged<'a> {
+    tags: &'a Tags,
+}
+
 impl Config {
     fn attrs(&self, tags: &Tags) -> Attrs {
-        let mut a: Attrs = match serde_json::to_value(self).expect("config serializes") {
-            serde_json::Value::Object(m) => m.into_iter().collect(),
-            _ => unreachable!("a struct serializes to an object"),
-        };
-        a.insert("tags".into(), tags_attr(tags));
+        let mut a = to_attrs(self);
+        a.extend(to_attrs(&Tagged { tags }));
         a
     }
 
@@ -195,17 +200,14 @@ impl Firehose {
         &self,
         aws: &Aws,
     ) -> Result<Option<aws_sdk_firehose::types::DeliveryStreamDescription>, AwsError> {
-        match aws
-            .firehose
-            .describe_delivery_stream()
-            .delivery_stream_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("DescribeDeliveryStream"))
+        match send!(
+            "DescribeDeliveryStream",
+            aws.firehose.describe_delivery_stream().delivery_stream_name(&self.base.name)
+        )
+        .found()?
         {
-            Ok(o) => Ok(o.delivery_stream_description().cloned()),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+            Some(o) => Ok(o.delivery_stream_description().cloned()),
+            None => Ok(None),
         }
     }
 
@@ -322,11 +324,10 @@ fn observed_config(d: &aws_sdk_firehose::types::DeliveryStreamDescription) -> Co
     }
 }
 
+super::has_base!(Firehose);
+
 #[async_trait]
 impl Resource for Firehose {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
         Some(self.config.as_ref()?.attrs(&self.base.tags))
     }
@@ -344,17 +345,14 @@ impl Resource for Firehose {
         if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting {
             return Ok(None);
         }
-        let tags: Tags = aws
-            .firehose
-            .list_tags_for_delivery_stream()
-            .delivery_stream_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListTagsForDeliveryStream"))?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-            .collect();
+        let tags: Tags = send!(
+            "ListTagsForDeliveryStream",
+            aws.firehose.list_tags_for_delivery_stream().delivery_stream_name(&self.base.name)
+        )?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
         Ok(Some(Observed { attrs: observed_config(&d).attrs(&tags), tags: Some(tags) }))
     }
 
@@ -413,7 +411,7 @@ impl Resource for Firehose {
                             .expect("arns set"),
                     );
             }
-            match req.send().await.map_err(aws_err("CreateDeliveryStream")) {
+            match send!("CreateDeliveryStream", req) {
                 Ok(_) => Ok(()),
                 // A retried create whose first response was lost.
                 Err(e)
@@ -462,41 +460,39 @@ impl Resource for Firehose {
                     .processing_configuration(c.processing())
                     .data_format_conversion_configuration(c.conversion_config())
                     .build();
-                aws.firehose
-                    .update_destination()
-                    .delivery_stream_name(&self.base.name)
-                    .current_delivery_stream_version_id(d.version_id())
-                    .destination_id(destination_id)
-                    .extended_s3_destination_update(update)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("UpdateDestination"))
+                send!(
+                    "UpdateDestination",
+                    aws.firehose
+                        .update_destination()
+                        .delivery_stream_name(&self.base.name)
+                        .current_delivery_stream_version_id(d.version_id())
+                        .destination_id(destination_id)
+                        .extended_s3_destination_update(update)
+                )
+                .map(drop)
             })
             .await?;
             self.wait_active(aws, p).await?;
         }
         if changed.iter().any(|f| f == "encryption") {
             if c.encryption {
-                aws.firehose
-                    .start_delivery_stream_encryption()
-                    .delivery_stream_name(&self.base.name)
-                    .delivery_stream_encryption_configuration_input(
-                        DeliveryStreamEncryptionConfigurationInput::builder()
-                            .key_type(KeyType::AwsOwnedCmk)
-                            .build()
-                            .expect("key type set"),
-                    )
-                    .send()
-                    .await
-                    .map_err(aws_err("StartDeliveryStreamEncryption"))?;
+                send!(
+                    "StartDeliveryStreamEncryption",
+                    aws.firehose
+                        .start_delivery_stream_encryption()
+                        .delivery_stream_name(&self.base.name)
+                        .delivery_stream_encryption_configuration_input(
+                            DeliveryStreamEncryptionConfigurationInput::builder()
+                                .key_type(KeyType::AwsOwnedCmk)
+                                .build()
+                                .expect("key type set"),
+                        )
+                )?;
             } else {
-                aws.firehose
-                    .stop_delivery_stream_encryption()
-                    .delivery_stream_name(&self.base.name)
-                    .send()
-                    .await
-                    .map_err(aws_err("StopDeliveryStreamEncryption"))?;
+                send!(
+                    "StopDeliveryStreamEncryption",
+                    aws.firehose.stop_delivery_stream_encryption().delivery_stream_name(&self.base.name)
+                )?;
             }
         }
         Ok(())
@@ -504,37 +500,29 @@ impl Resource for Firehose {
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
         if !set.is_empty() {
-            aws.firehose
-                .tag_delivery_stream()
-                .delivery_stream_name(&self.base.name)
-                .set_tags(Some(
+            send!(
+                "TagDeliveryStream",
+                aws.firehose.tag_delivery_stream().delivery_stream_name(&self.base.name).set_tags(Some(
                     set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key set")).collect(),
                 ))
-                .send()
-                .await
-                .map_err(aws_err("TagDeliveryStream"))?;
+            )?;
         }
         if !remove.is_empty() {
-            aws.firehose
-                .untag_delivery_stream()
-                .delivery_stream_name(&self.base.name)
-                .set_tag_keys(Some(remove.to_vec()))
-                .send()
-                .await
-                .map_err(aws_err("UntagDeliveryStream"))?;
+            send!(
+                "UntagDeliveryStream",
+                aws.firehose
+                    .untag_delivery_stream()
+                    .delivery_stream_name(&self.base.name)
+                    .set_tag_keys(Some(remove.to_vec()))
+            )?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let out = retry(self.timeout(), in_use, || async {
-            aws.firehose
-                .delete_delivery_stream()
-                .delivery_stream_name(&self.base.name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err("DeleteDeliveryStream"))
+            send!("DeleteDeliveryStream", aws.firehose.delete_delivery_stream().delivery_stream_name(&self.base.name))
+                .map(drop)
         })
         .await;
         match out {

@@ -16,13 +16,16 @@
 //!    (`/aws/lambda/<name>`) is its own resource and goes after it.
 
 use super::package::{self, Package};
-use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::Address;
+use crate::send;
 use crate::spec;
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,6 +35,19 @@ use std::time::Duration;
 pub struct FunctionSpec {
     pub function: spec::Function,
     pub role_arn: String,
+}
+
+/// What the diff compares; the code by the SHA-256 of its zip.
+#[derive(Serialize)]
+struct Attributes {
+    runtime: String,
+    handler: String,
+    memory_mb: u32,
+    timeout_seconds: u32,
+    environment: BTreeMap<String, String>,
+    role: String,
+    code_sha256: String,
+    tags: Tags,
 }
 
 pub struct Function {
@@ -87,17 +103,11 @@ impl Function {
         aws: &Aws,
     ) -> Result<Option<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput>, AwsError>
     {
-        match aws
-            .lambda
-            .get_function_configuration()
-            .function_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("GetFunctionConfiguration"))
+        match send!("GetFunctionConfiguration", aws.lambda.get_function_configuration().function_name(&self.base.name))
+            .found()?
         {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+            Some(o) => Ok(Some(o)),
+            None => Ok(None),
         }
     }
 
@@ -137,53 +147,47 @@ fn runtime_of(s: &str) -> Runtime {
     Runtime::from(s)
 }
 
+super::has_base!(Function);
+
 #[async_trait]
 impl Resource for Function {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let f = &s.function;
         // The code hash needs the zip: built here, synchronously, once per plan.
         let sha = package::build(&f.code).map(|p| p.sha256).unwrap_or_else(|e| format!("unreadable: {e}"));
-        Some(Attrs::from([
-            ("runtime".into(), json!(f.runtime)),
-            ("handler".into(), json!(f.handler)),
-            ("memory_mb".into(), json!(f.memory_mb)),
-            ("timeout_seconds".into(), json!(f.timeout_seconds)),
-            ("environment".into(), json!(f.environment)),
-            ("role".into(), json!(s.role_arn)),
-            ("code_sha256".into(), json!(sha)),
-            ("tags".into(), tags_attr(&self.base.tags)),
-        ]))
+        Some(to_attrs(&Attributes {
+            runtime: f.runtime.clone(),
+            handler: f.handler.clone(),
+            memory_mb: f.memory_mb,
+            timeout_seconds: f.timeout_seconds,
+            environment: f.environment.clone(),
+            role: s.role_arn.clone(),
+            code_sha256: sha,
+            tags: self.base.tags.clone(),
+        }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out =
-            match aws.lambda.get_function().function_name(&self.base.name).send().await.map_err(aws_err("GetFunction"))
-            {
-                Ok(o) => o,
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(e),
-            };
+        let out = match send!("GetFunction", aws.lambda.get_function().function_name(&self.base.name)).found()? {
+            Some(o) => o,
+            None => return Ok(None),
+        };
         let Some(c) = out.configuration() else { return Ok(None) };
         let tags: Tags = out.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default();
         let env: BTreeMap<String, String> =
             c.environment().and_then(|e| e.variables()).map(|v| v.clone().into_iter().collect()).unwrap_or_default();
-        Ok(Some(Observed {
-            attrs: Attrs::from([
-                ("runtime".into(), json!(c.runtime().map(|r| r.as_str()).unwrap_or_default())),
-                ("handler".into(), json!(c.handler().unwrap_or_default())),
-                ("memory_mb".into(), json!(c.memory_size().unwrap_or(128))),
-                ("timeout_seconds".into(), json!(c.timeout().unwrap_or(3))),
-                ("environment".into(), json!(env)),
-                ("role".into(), json!(c.role().unwrap_or_default())),
-                ("code_sha256".into(), json!(c.code_sha256().unwrap_or_default())),
-                ("tags".into(), tags_attr(&tags)),
-            ]),
-            tags: Some(tags),
-        }))
+        let attrs = Attributes {
+            runtime: c.runtime().map(|r| r.as_str()).unwrap_or_default().to_string(),
+            handler: c.handler().unwrap_or_default().to_string(),
+            memory_mb: c.memory_size().unwrap_or(128) as u32,
+            timeout_seconds: c.timeout().unwrap_or(3) as u32,
+            environment: env,
+            role: c.role().unwrap_or_default().to_string(),
+            code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+            tags: tags.clone(),
+        };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -194,22 +198,21 @@ impl Resource for Function {
             ROLE_PROPAGATION,
             |e| role_not_ready(e) || conflict(e),
             || async {
-                let out = aws
-                    .lambda
-                    .create_function()
-                    .function_name(&self.base.name)
-                    .runtime(runtime_of(&f.runtime))
-                    .handler(&f.handler)
-                    .role(&s.role_arn)
-                    .memory_size(f.memory_mb as i32)
-                    .timeout(f.timeout_seconds as i32)
-                    .environment(self.environment())
-                    .code(FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build())
-                    .set_tags(Some(self.base.tags.clone().into_iter().collect()))
-                    .description("created by pipectl")
-                    .send()
-                    .await
-                    .map_err(aws_err("CreateFunction"));
+                let out = send!(
+                    "CreateFunction",
+                    aws.lambda
+                        .create_function()
+                        .function_name(&self.base.name)
+                        .runtime(runtime_of(&f.runtime))
+                        .handler(&f.handler)
+                        .role(&s.role_arn)
+                        .memory_size(f.memory_mb as i32)
+                        .timeout(f.timeout_seconds as i32)
+                        .environment(self.environment())
+                        .code(FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build())
+                        .set_tags(Some(self.base.tags.clone().into_iter().collect()))
+                        .description("created by pipectl")
+                );
                 match out {
                     Ok(_) => Ok(()),
                     Err(e) if role_not_ready(&e) => {
@@ -242,14 +245,14 @@ impl Resource for Function {
             let pkg = self.package().await?;
             p.say("uploading code");
             retry(self.timeout(), conflict, || async {
-                aws.lambda
-                    .update_function_code()
-                    .function_name(&self.base.name)
-                    .zip_file(Blob::new(pkg.zip.clone()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("UpdateFunctionCode"))
+                send!(
+                    "UpdateFunctionCode",
+                    aws.lambda
+                        .update_function_code()
+                        .function_name(&self.base.name)
+                        .zip_file(Blob::new(pkg.zip.clone()))
+                )
+                .map(drop)
             })
             .await?;
             self.wait_ready(aws, p).await?;
@@ -261,19 +264,19 @@ impl Resource for Function {
                 ROLE_PROPAGATION,
                 |e| conflict(e) || role_not_ready(e),
                 || async {
-                    aws.lambda
-                        .update_function_configuration()
-                        .function_name(&self.base.name)
-                        .runtime(runtime_of(&f.runtime))
-                        .handler(&f.handler)
-                        .role(&s.role_arn)
-                        .memory_size(f.memory_mb as i32)
-                        .timeout(f.timeout_seconds as i32)
-                        .environment(self.environment())
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(aws_err("UpdateFunctionConfiguration"))
+                    send!(
+                        "UpdateFunctionConfiguration",
+                        aws.lambda
+                            .update_function_configuration()
+                            .function_name(&self.base.name)
+                            .runtime(runtime_of(&f.runtime))
+                            .handler(&f.handler)
+                            .role(&s.role_arn)
+                            .memory_size(f.memory_mb as i32)
+                            .timeout(f.timeout_seconds as i32)
+                            .environment(self.environment())
+                    )
+                    .map(drop)
                 },
             )
             .await?;
@@ -286,24 +289,18 @@ impl Resource for Function {
         let arn = self.arn(aws).await;
         if !set.is_empty() {
             let req = aws.lambda.tag_resource().resource(&arn);
-            req.set_tags(Some(set.clone().into_iter().collect())).send().await.map_err(aws_err("TagResource"))?;
+            send!("TagResource", req.set_tags(Some(set.clone().into_iter().collect())))?;
         }
         if !remove.is_empty() {
             let req = aws.lambda.untag_resource().resource(&arn);
-            req.set_tag_keys(Some(remove.to_vec())).send().await.map_err(aws_err("UntagResource"))?;
+            send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
         let out = retry(self.timeout(), conflict, || async {
-            aws.lambda
-                .delete_function()
-                .function_name(&self.base.name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err("DeleteFunction"))
+            send!("DeleteFunction", aws.lambda.delete_function().function_name(&self.base.name)).map(drop)
         })
         .await;
         gone_if_absent(out)

@@ -16,15 +16,34 @@
 //!    TableInput is sent. The name forces a replacement.
 //! 4. delete: DeleteTable; EntityNotFound means done.
 
-use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, Aws, AwsError};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{Aws, AwsError};
 use crate::names::{Scope, TableId};
 use crate::plan::Address;
+use crate::send;
 use crate::spec::{self, TableFormat};
 use async_trait::async_trait;
 use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, TableInput};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
+
+/// What the diff compares of a database.
+#[derive(Serialize)]
+struct DatabaseAttributes {
+    description: String,
+    tags: Tags,
+}
+
+/// What the diff compares of a table: columns as `[name, type]` pairs.
+#[derive(Serialize)]
+struct TableAttributes {
+    location: String,
+    format: String,
+    columns: Vec<(String, String)>,
+    partition_keys: Vec<(String, String)>,
+    description: String,
+}
 
 pub struct Database {
     base: Base,
@@ -44,49 +63,37 @@ impl Database {
     }
 }
 
+super::has_base!(Database);
+
 #[async_trait]
 impl Resource for Database {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
-        let s = self.spec.as_ref()?;
-        Some(Attrs::from([
-            ("description".into(), json!(s.description.clone().unwrap_or_default())),
-            ("tags".into(), tags_attr(&self.base.tags)),
-        ]))
+        let description = self.spec.as_ref()?.description.clone().unwrap_or_default();
+        Some(to_attrs(&DatabaseAttributes { description, tags: self.base.tags.clone() }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let db = match aws.glue.get_database().name(&self.base.name).send().await.map_err(aws_err("GetDatabase")) {
-            Ok(o) => o.database().cloned(),
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let db = match send!("GetDatabase", aws.glue.get_database().name(&self.base.name)).found()? {
+            Some(o) => o.database().cloned(),
+            None => return Ok(None),
         };
         let Some(db) = db else { return Ok(None) };
-        let tags: Tags = match aws.glue.get_tags().resource_arn(&self.arn).send().await.map_err(aws_err("GetTags")) {
-            Ok(o) => o.tags().cloned().unwrap_or_default().into_iter().collect(),
-            Err(e) if e.is_not_found() => Tags::new(),
-            Err(e) => return Err(e),
+        let tags: Tags = match send!("GetTags", aws.glue.get_tags().resource_arn(&self.arn)).found()? {
+            Some(o) => o.tags().cloned().unwrap_or_default().into_iter().collect(),
+            None => Tags::new(),
         };
-        Ok(Some(Observed {
-            attrs: Attrs::from([
-                ("description".into(), json!(db.description().unwrap_or_default())),
-                ("tags".into(), tags_attr(&tags)),
-            ]),
-            tags: Some(tags),
-        }))
+        let description = db.description().unwrap_or_default().to_string();
+        Ok(Some(Observed::of(&DatabaseAttributes { description, tags: tags.clone() }, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
-        let out = aws
-            .glue
-            .create_database()
-            .database_input(self.input())
-            .set_tags(Some(self.base.tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(aws_err("CreateDatabase"));
+        let out = send!(
+            "CreateDatabase",
+            aws.glue
+                .create_database()
+                .database_input(self.input())
+                .set_tags(Some(self.base.tags.clone().into_iter().collect()))
+        );
         match out {
             Ok(_) => Ok(()),
             Err(e)
@@ -101,41 +108,32 @@ impl Resource for Database {
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "description") {
-            aws.glue
-                .update_database()
-                .name(&self.base.name)
-                .database_input(self.input())
-                .send()
-                .await
-                .map_err(aws_err("UpdateDatabase"))?;
+            send!("UpdateDatabase", aws.glue.update_database().name(&self.base.name).database_input(self.input()))?;
         }
         Ok(())
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
         if !set.is_empty() {
-            aws.glue
-                .tag_resource()
-                .resource_arn(&self.arn)
-                .set_tags_to_add(Some(set.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(aws_err("TagResource"))?;
+            send!(
+                "TagResource",
+                aws.glue
+                    .tag_resource()
+                    .resource_arn(&self.arn)
+                    .set_tags_to_add(Some(set.clone().into_iter().collect()))
+            )?;
         }
         if !remove.is_empty() {
-            aws.glue
-                .untag_resource()
-                .resource_arn(&self.arn)
-                .set_tags_to_remove(Some(remove.to_vec()))
-                .send()
-                .await
-                .map_err(aws_err("UntagResource"))?;
+            send!(
+                "UntagResource",
+                aws.glue.untag_resource().resource_arn(&self.arn).set_tags_to_remove(Some(remove.to_vec()))
+            )?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(aws.glue.delete_database().name(&self.base.name).send().await.map_err(aws_err("DeleteDatabase")))
+        gone_if_absent(send!("DeleteDatabase", aws.glue.delete_database().name(&self.base.name)))
     }
 }
 
@@ -184,10 +182,6 @@ fn columns(cols: &[(String, String)]) -> Vec<Column> {
     cols.iter().map(|(n, t)| Column::builder().name(n).r#type(t).build().expect("name set")).collect()
 }
 
-fn columns_attr(cols: &[(String, String)]) -> serde_json::Value {
-    json!(cols.iter().map(|(n, t)| [n.as_str(), t.as_str()]).collect::<Vec<_>>())
-}
-
 impl Table {
     pub fn new(address: Address, id: TableId, spec: Option<TableSpec>, meta: &Meta) -> Self {
         Table { base: Base::new(address, id.table.clone(), meta, Duration::from_secs(300)), id, spec }
@@ -222,68 +216,50 @@ impl Table {
     }
 }
 
+super::has_base!(Table);
+
 #[async_trait]
 impl Resource for Table {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn record_name(&self) -> String {
         self.id.to_record()
     }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
-        Some(Attrs::from([
-            ("location".into(), json!(Table::location(s))),
-            ("format".into(), json!(s.table.format.as_str())),
-            ("columns".into(), columns_attr(&s.table.columns)),
-            ("partition_keys".into(), columns_attr(&s.table.partition_keys)),
-            ("description".into(), json!(s.table.description.clone().unwrap_or_default())),
-        ]))
+        Some(to_attrs(&TableAttributes {
+            location: Table::location(s),
+            format: s.table.format.as_str().to_string(),
+            columns: s.table.columns.clone(),
+            partition_keys: s.table.partition_keys.clone(),
+            description: s.table.description.clone().unwrap_or_default(),
+        }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let t = match aws
-            .glue
-            .get_table()
-            .database_name(&self.id.database)
-            .name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("GetTable"))
+        let t = match send!("GetTable", aws.glue.get_table().database_name(&self.id.database).name(&self.base.name))
+            .found()?
         {
-            Ok(o) => o.table().cloned(),
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+            Some(o) => o.table().cloned(),
+            None => return Ok(None),
         };
         let Some(t) = t else { return Ok(None) };
         let sd = t.storage_descriptor();
         let cols = |c: &[Column]| -> Vec<(String, String)> {
             c.iter().map(|c| (c.name().to_string(), c.r#type().unwrap_or_default().to_string())).collect()
         };
-        let attrs = Attrs::from([
-            ("location".into(), json!(sd.and_then(|s| s.location()).unwrap_or_default())),
-            (
-                "format".into(),
-                json!(format_of_serde(
-                    sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default()
-                )),
-            ),
-            ("columns".into(), columns_attr(&cols(sd.map(|s| s.columns()).unwrap_or_default()))),
-            ("partition_keys".into(), columns_attr(&cols(t.partition_keys()))),
-            ("description".into(), json!(t.description().unwrap_or_default())),
-        ]);
-        Ok(Some(Observed { attrs, tags: None }))
+        let serde = sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default();
+        let attrs = TableAttributes {
+            location: sd.and_then(|s| s.location()).unwrap_or_default().to_string(),
+            format: format_of_serde(serde).to_string(),
+            columns: cols(sd.map(|s| s.columns()).unwrap_or_default()),
+            partition_keys: cols(t.partition_keys()),
+            description: t.description().unwrap_or_default().to_string(),
+        };
+        Ok(Some(Observed::of(&attrs, None)))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        let out = aws
-            .glue
-            .create_table()
-            .database_name(&self.id.database)
-            .table_input(self.input())
-            .send()
-            .await
-            .map_err(aws_err("CreateTable"));
+        let out =
+            send!("CreateTable", aws.glue.create_table().database_name(&self.id.database).table_input(self.input()));
         match out {
             Ok(_) => Ok(()),
             // The plan saw no table and the record (written first) lists it:
@@ -296,25 +272,14 @@ impl Resource for Table {
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, _changed: &[String], _p: &Progress) -> Result<(), AwsError> {
-        aws.glue
-            .update_table()
-            .database_name(&self.id.database)
-            .table_input(self.input())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("UpdateTable"))
+        send!("UpdateTable", aws.glue.update_table().database_name(&self.id.database).table_input(self.input()))
+            .map(drop)
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(
-            aws.glue
-                .delete_table()
-                .database_name(&self.id.database)
-                .name(&self.base.name)
-                .send()
-                .await
-                .map_err(aws_err("DeleteTable")),
-        )
+        gone_if_absent(send!(
+            "DeleteTable",
+            aws.glue.delete_table().database_name(&self.id.database).name(&self.base.name)
+        ))
     }
 }

@@ -8,12 +8,21 @@
 //! 4. delete: roles removed, then DeleteInstanceProfile; not found (of the
 //!    profile or a role) means done.
 
-use super::{tags_attr, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, Aws, AwsError};
+use super::{to_attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{Aws, AwsError};
 use crate::plan::{Address, Attrs};
+use crate::send;
 use async_trait::async_trait;
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
+
+/// What the diff compares.
+#[derive(Serialize)]
+struct Attributes {
+    role: String,
+    tags: Tags,
+}
 
 /// The agent host's instance profile, holding the agent role.
 pub struct InstanceProfile {
@@ -27,35 +36,25 @@ impl InstanceProfile {
     }
 }
 
+super::has_base!(InstanceProfile);
+
 #[async_trait]
 impl Resource for InstanceProfile {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
-        Some(Attrs::from([("role".into(), json!(self.role.clone()?)), ("tags".into(), tags_attr(&self.base.tags))]))
+        Some(to_attrs(&Attributes { role: self.role.clone()?, tags: self.base.tags.clone() }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let p = match aws
-            .iam
-            .get_instance_profile()
-            .instance_profile_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("GetInstanceProfile"))
+        let p = match send!("GetInstanceProfile", aws.iam.get_instance_profile().instance_profile_name(&self.base.name))
+            .found()?
         {
-            Ok(o) => o.instance_profile().cloned(),
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+            Some(o) => o.instance_profile().cloned(),
+            None => return Ok(None),
         };
         let Some(p) = p else { return Ok(None) };
         let tags: Tags = p.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         let role = p.roles().first().map(|r| r.role_name().to_string()).unwrap_or_default();
-        Ok(Some(Observed {
-            attrs: Attrs::from([("role".into(), json!(role)), ("tags".into(), tags_attr(&tags))]),
-            tags: Some(tags),
-        }))
+        Ok(Some(Observed::of(&Attributes { role, tags: tags.clone() }, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -65,52 +64,24 @@ impl Resource for InstanceProfile {
             .iter()
             .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("key and value"))
             .collect();
-        match aws
-            .iam
-            .create_instance_profile()
-            .instance_profile_name(&self.base.name)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(aws_err("CreateInstanceProfile"))
-        {
-            Ok(_) => {}
-            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") => {}
-            Err(e) => return Err(e),
-        }
+        send!(
+            "CreateInstanceProfile",
+            aws.iam.create_instance_profile().instance_profile_name(&self.base.name).set_tags(Some(tags))
+        )
+        .created()?;
         self.update(aws, &Observed { attrs: Attrs::new(), tags: None }, &["role".into()], _p).await
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "role") {
-            let current = aws
-                .iam
-                .get_instance_profile()
-                .instance_profile_name(&self.base.name)
-                .send()
-                .await
-                .map_err(aws_err("GetInstanceProfile"))?;
+            let Some(roles) = self.roles(aws).await? else {
+                return Err(AwsError::fatal("update", format!("instance profile `{}` disappeared", self.base.name)));
+            };
             let want = self.role.clone().unwrap_or_default();
-            for r in current.instance_profile().map(|p| p.roles()).unwrap_or_default() {
-                if r.role_name() != want {
-                    aws.iam
-                        .remove_role_from_instance_profile()
-                        .instance_profile_name(&self.base.name)
-                        .role_name(r.role_name())
-                        .send()
-                        .await
-                        .map_err(aws_err("RemoveRoleFromInstanceProfile"))?;
-                }
-            }
-            if !current.instance_profile().map(|p| p.roles()).unwrap_or_default().iter().any(|r| r.role_name() == want)
-            {
-                aws.iam
-                    .add_role_to_instance_profile()
-                    .instance_profile_name(&self.base.name)
-                    .role_name(&want)
-                    .send()
-                    .await
-                    .map_err(aws_err("AddRoleToInstanceProfile"))?;
+            self.remove_roles(aws, &roles, &want).await?;
+            if !roles.contains(&want) {
+                let req = aws.iam.add_role_to_instance_profile().instance_profile_name(&self.base.name);
+                send!("AddRoleToInstanceProfile", req.role_name(&want))?;
             }
         }
         Ok(())
@@ -120,44 +91,38 @@ impl Resource for InstanceProfile {
         let name = &self.base.name;
         if !set.is_empty() {
             let req = aws.iam.tag_instance_profile().instance_profile_name(name);
-            req.set_tags(Some(super::role::iam_tags(set))).send().await.map_err(aws_err("TagInstanceProfile"))?;
+            send!("TagInstanceProfile", req.set_tags(Some(super::role::iam_tags(set))))?;
         }
         if !remove.is_empty() {
             let req = aws.iam.untag_instance_profile().instance_profile_name(name);
-            req.set_tag_keys(Some(remove.to_vec())).send().await.map_err(aws_err("UntagInstanceProfile"))?;
+            send!("UntagInstanceProfile", req.set_tag_keys(Some(remove.to_vec())))?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        let current = match aws
-            .iam
-            .get_instance_profile()
-            .instance_profile_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("GetInstanceProfile"))
-        {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
-            Err(e) => return Err(e),
-        };
-        for r in current.instance_profile().map(|p| p.roles()).unwrap_or_default() {
-            aws.iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(&self.base.name)
-                .role_name(r.role_name())
-                .send()
-                .await
-                .map_err(aws_err("RemoveRoleFromInstanceProfile"))?;
+        let Some(roles) = self.roles(aws).await? else { return Ok(Deleted::Gone) };
+        self.remove_roles(aws, &roles, "").await?;
+        let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
+        super::gone_if_absent(send!("DeleteInstanceProfile", req))
+    }
+}
+
+impl InstanceProfile {
+    /// The roles the profile holds now; `None` when the profile is gone.
+    async fn roles(&self, aws: &Aws) -> Result<Option<Vec<String>>, AwsError> {
+        let out = send!("GetInstanceProfile", aws.iam.get_instance_profile().instance_profile_name(&self.base.name));
+        let roles =
+            |p: &aws_sdk_iam::types::InstanceProfile| p.roles().iter().map(|r| r.role_name().to_string()).collect();
+        Ok(out.found()?.map(|o| o.instance_profile().map(roles).unwrap_or_default()))
+    }
+
+    /// Removes every role but `keep`; a role already gone is done.
+    async fn remove_roles(&self, aws: &Aws, roles: &[String], keep: &str) -> Result<(), AwsError> {
+        for r in roles.iter().filter(|r| *r != keep) {
+            let req = aws.iam.remove_role_from_instance_profile().instance_profile_name(&self.base.name);
+            send!("RemoveRoleFromInstanceProfile", req.role_name(r)).gone()?;
         }
-        super::gone_if_absent(
-            aws.iam
-                .delete_instance_profile()
-                .instance_profile_name(&self.base.name)
-                .send()
-                .await
-                .map_err(aws_err("DeleteInstanceProfile")),
-        )
+        Ok(())
     }
 }

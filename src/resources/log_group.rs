@@ -9,11 +9,13 @@
 //! 4. delete: DeleteLogGroup (its streams go with it); ResourceNotFound
 //!    means done.
 
-use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, Aws, AwsError};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{Aws, AwsError};
 use crate::plan::Address;
+use crate::send;
 use async_trait::async_trait;
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 /// The log stream Firehose writes delivery errors to.
@@ -23,6 +25,14 @@ pub const FIREHOSE_STREAM: &str = "DestinationDelivery";
 pub struct Desired {
     pub retention_days: u32,
     pub streams: Vec<String>,
+}
+
+/// What the diff compares.
+#[derive(Serialize)]
+struct Attributes {
+    retention_days: Option<i32>,
+    streams: Vec<String>,
+    tags: Tags,
 }
 
 pub struct LogGroup {
@@ -38,114 +48,68 @@ impl LogGroup {
     async fn create_streams(&self, aws: &Aws, existing: &[String]) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
         for st in s.streams.iter().filter(|s| !existing.contains(s)) {
-            match aws
-                .logs
-                .create_log_stream()
-                .log_group_name(&self.base.name)
-                .log_stream_name(st)
-                .send()
-                .await
-                .map_err(aws_err("CreateLogStream"))
-            {
-                Ok(_) => {}
-                Err(e) if e.code.as_deref() == Some("ResourceAlreadyExistsException") => {}
-                Err(e) => return Err(e),
-            }
+            send!("CreateLogStream", aws.logs.create_log_stream().log_group_name(&self.base.name).log_stream_name(st))
+                .created()?;
         }
         Ok(())
     }
 
     async fn put_retention(&self, aws: &Aws) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
-        aws.logs
-            .put_retention_policy()
-            .log_group_name(&self.base.name)
-            .retention_in_days(s.retention_days as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("PutRetentionPolicy"))
+        send!(
+            "PutRetentionPolicy",
+            aws.logs.put_retention_policy().log_group_name(&self.base.name).retention_in_days(s.retention_days as i32)
+        )
+        .map(drop)
     }
 }
 
+super::has_base!(LogGroup);
+
 #[async_trait]
 impl Resource for LogGroup {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
-        Some(Attrs::from([
-            ("retention_days".into(), json!(s.retention_days)),
-            ("streams".into(), json!(s.streams)),
-            ("tags".into(), tags_attr(&self.base.tags)),
-        ]))
+        let tags = self.base.tags.clone();
+        Some(to_attrs(&Attributes { retention_days: Some(s.retention_days as i32), streams: s.streams.clone(), tags }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = aws
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("DescribeLogGroups"))?;
+        let out = send!("DescribeLogGroups", aws.logs.describe_log_groups().log_group_name_prefix(&self.base.name))?;
         let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.base.name.as_str())) else {
             return Ok(None);
         };
         let retention = g.retention_in_days();
         #[allow(deprecated)]
-        let tags: Tags = aws
-            .logs
-            .list_tags_log_group()
-            .log_group_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListTagsLogGroup"))?
+        let tags: Tags = send!("ListTagsLogGroup", aws.logs.list_tags_log_group().log_group_name(&self.base.name))?
             .tags()
             .cloned()
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let mut streams: Vec<String> = aws
-            .logs
-            .describe_log_streams()
-            .log_group_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("DescribeLogStreams"))?
-            .log_streams()
-            .iter()
-            .filter_map(|s| s.log_stream_name().map(str::to_string))
-            .collect();
+        let mut streams: Vec<String> =
+            send!("DescribeLogStreams", aws.logs.describe_log_streams().log_group_name(&self.base.name))?
+                .log_streams()
+                .iter()
+                .filter_map(|s| s.log_stream_name().map(str::to_string))
+                .collect();
         // Only the streams pipectl manages take part in the diff; Lambda
         // writes streams of its own into function log groups.
         let wanted = self.spec.as_ref().map(|s| s.streams.clone()).unwrap_or_default();
         streams.retain(|s| wanted.contains(s));
-        Ok(Some(Observed {
-            attrs: Attrs::from([
-                ("retention_days".into(), json!(retention)),
-                ("streams".into(), json!(streams)),
-                ("tags".into(), tags_attr(&tags)),
-            ]),
-            tags: Some(tags),
-        }))
+        let attrs = Attributes { retention_days: retention, streams, tags: tags.clone() };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
-        match aws
-            .logs
-            .create_log_group()
-            .log_group_name(&self.base.name)
-            .set_tags(Some(self.base.tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(aws_err("CreateLogGroup"))
-        {
-            Ok(_) => {}
-            Err(e) if e.code.as_deref() == Some("ResourceAlreadyExistsException") => {}
-            Err(e) => return Err(e),
-        }
+        send!(
+            "CreateLogGroup",
+            aws.logs
+                .create_log_group()
+                .log_group_name(&self.base.name)
+                .set_tags(Some(self.base.tags.clone().into_iter().collect()))
+        )
+        .created()?;
         self.put_retention(aws).await?;
         self.create_streams(aws, &[]).await
     }
@@ -169,30 +133,25 @@ impl Resource for LogGroup {
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
         #[allow(deprecated)]
         if !set.is_empty() {
-            aws.logs
-                .tag_log_group()
-                .log_group_name(&self.base.name)
-                .set_tags(Some(set.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(aws_err("TagLogGroup"))?;
+            send!(
+                "TagLogGroup",
+                aws.logs
+                    .tag_log_group()
+                    .log_group_name(&self.base.name)
+                    .set_tags(Some(set.clone().into_iter().collect()))
+            )?;
         }
         #[allow(deprecated)]
         if !remove.is_empty() {
-            aws.logs
-                .untag_log_group()
-                .log_group_name(&self.base.name)
-                .set_tags(Some(remove.to_vec()))
-                .send()
-                .await
-                .map_err(aws_err("UntagLogGroup"))?;
+            send!(
+                "UntagLogGroup",
+                aws.logs.untag_log_group().log_group_name(&self.base.name).set_tags(Some(remove.to_vec()))
+            )?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(
-            aws.logs.delete_log_group().log_group_name(&self.base.name).send().await.map_err(aws_err("DeleteLogGroup")),
-        )
+        gone_if_absent(send!("DeleteLogGroup", aws.logs.delete_log_group().log_group_name(&self.base.name)))
     }
 }

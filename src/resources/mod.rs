@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use crate::plan::state::{Attrs, Observed, Owner, Tags, TAG_ENV, TAG_PIPELINE};
+pub use crate::plan::state::{to_attrs, Attrs, Observed, Owner, Tags, TAG_ENV, TAG_PIPELINE};
 pub use locate::locate;
 
 /// The deployment a resource belongs to, and the run's settings every kind
@@ -138,9 +138,25 @@ impl Progress {
     }
 }
 
-#[async_trait]
-pub trait Resource: Send + Sync {
+/// Access to what every resource has.
+pub trait HasBase {
     fn base(&self) -> &Base;
+}
+
+/// Implements [`HasBase`] for kinds whose struct keeps its [`Base`] in `base`.
+macro_rules! has_base {
+    ($($kind:ty),+) => {
+        $(impl $crate::resources::HasBase for $kind {
+            fn base(&self) -> &$crate::resources::Base {
+                &self.base
+            }
+        })+
+    };
+}
+pub(crate) use has_base;
+
+#[async_trait]
+pub trait Resource: HasBase + Send + Sync {
     fn address(&self) -> &Address {
         &self.base().address
     }
@@ -244,11 +260,6 @@ pub fn tag_delta(before: &Tags, after: &Tags) -> (Tags, Vec<String>) {
     let kept = |k: &str| k.starts_with("aws:") || (k.starts_with("pipectl:") && k != TAG_PIPELINE && k != TAG_ENV);
     let remove = before.keys().filter(|k| !after.contains_key(*k) && !kept(k)).cloned().collect();
     (set, remove)
-}
-
-/// The tags of an observed resource as a JSON attribute.
-pub fn tags_attr(tags: &Tags) -> serde_json::Value {
-    serde_json::to_value(tags).expect("tags serialize")
 }
 
 #[cfg(test)]

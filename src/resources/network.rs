@@ -20,15 +20,34 @@
 
 use super::ec2::TAG_ADDRESS;
 use super::ec2::{filter, tag_spec};
-use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
-use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
+use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::Address;
+use crate::send;
 use crate::spec;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, Filter, ResourceType, RuleAction, Vpc};
-use serde_json::json;
+use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::time::Duration;
+
+/// What the diff compares; a NAT gateway says it is billed by the hour.
+#[derive(Serialize)]
+struct Attributes {
+    cidr: String,
+    zones: usize,
+    nacl: bool,
+    nat_gateway: &'static str,
+    tags: Tags,
+}
+
+fn nat(on: bool) -> &'static str {
+    if on {
+        "yes (billed by the hour)"
+    } else {
+        "no"
+    }
+}
 
 pub struct Network {
     base: Base,
@@ -69,46 +88,36 @@ impl Network {
     }
 
     async fn vpc(&self, aws: &Aws) -> Result<Option<Vpc>, AwsError> {
-        let out = aws
-            .ec2
-            .describe_vpcs()
-            .set_filters(Some(self.ours().to_vec()))
-            .send()
-            .await
-            .map_err(aws_err("DescribeVpcs"))?;
+        let out = send!("DescribeVpcs", aws.ec2.describe_vpcs().set_filters(Some(self.ours().to_vec())))?;
         Ok(out.vpcs().first().cloned())
     }
 
-    fn desired_attrs(&self, s: &spec::Network) -> Attrs {
-        Attrs::from([
-            ("cidr".into(), json!(s.cidr)),
-            ("zones".into(), json!(s.zones)),
-            ("nacl".into(), json!(s.nacl)),
-            ("nat_gateway".into(), json!(if s.nat_gateway { "yes (billed by the hour)" } else { "no" })),
-            ("tags".into(), tags_attr(&self.base.tags)),
-        ])
-    }
-
     async fn nat_gateways(&self, aws: &Aws, vpc: &str) -> Result<Vec<aws_sdk_ec2::types::NatGateway>, AwsError> {
-        let out = aws
-            .ec2
-            .describe_nat_gateways()
-            .filter(filter("vpc-id", &[vpc]))
-            .filter(filter("state", &["pending", "available"]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeNatGateways"))?;
+        let out = send!(
+            "DescribeNatGateways",
+            aws.ec2
+                .describe_nat_gateways()
+                .filter(filter("vpc-id", &[vpc]))
+                .filter(filter("state", &["pending", "available"]))
+        )?;
         Ok(out.nat_gateways().to_vec())
     }
 }
 
+super::has_base!(Network);
+
 #[async_trait]
 impl Resource for Network {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
-        Some(self.desired_attrs(self.spec.as_ref()?))
+        let s = self.spec.as_ref()?;
+        let tags = self.base.tags.clone();
+        Some(to_attrs(&Attributes {
+            cidr: s.cidr.clone(),
+            zones: s.zones as usize,
+            nacl: s.nacl,
+            nat_gateway: nat(s.nat_gateway),
+            tags,
+        }))
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["cidr", "zones", "nacl", "nat_gateway"]
@@ -122,39 +131,27 @@ impl Resource for Network {
             .iter()
             .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
             .collect();
-        let subnets = aws
-            .ec2
-            .describe_subnets()
-            .filters(filter("vpc-id", &[vpc_id]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeSubnets"))?;
+        let subnets = send!("DescribeSubnets", aws.ec2.describe_subnets().filters(filter("vpc-id", &[vpc_id])))?;
         let zones = subnets
             .subnets()
             .iter()
             .filter(|s| s.tags().iter().any(|t| t.key() == Some("pipectl:tier") && t.value() == Some("public")))
             .count();
-        let acls = aws
-            .ec2
-            .describe_network_acls()
-            .filters(filter("vpc-id", &[vpc_id]))
-            .filters(filter("default", &["false"]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeNetworkAcls"))?;
-        let nat = !self.nat_gateways(aws, vpc_id).await?.is_empty();
+        let acls = send!(
+            "DescribeNetworkAcls",
+            aws.ec2.describe_network_acls().filters(filter("vpc-id", &[vpc_id])).filters(filter("default", &["false"]))
+        )?;
+        let has_nat = !self.nat_gateways(aws, vpc_id).await?.is_empty();
         let visible: Tags =
             tags.iter().filter(|(k, _)| k.as_str() != TAG_ADDRESS).map(|(k, v)| (k.clone(), v.clone())).collect();
-        Ok(Some(Observed {
-            attrs: Attrs::from([
-                ("cidr".into(), json!(vpc.cidr_block().unwrap_or_default())),
-                ("zones".into(), json!(zones)),
-                ("nacl".into(), json!(!acls.network_acls().is_empty())),
-                ("nat_gateway".into(), json!(if nat { "yes (billed by the hour)" } else { "no" })),
-                ("tags".into(), tags_attr(&visible)),
-            ]),
-            tags: Some(tags),
-        }))
+        let attrs = Attributes {
+            cidr: vpc.cidr_block().unwrap_or_default().to_string(),
+            zones,
+            nacl: !acls.network_acls().is_empty(),
+            nat_gateway: nat(has_nat),
+            tags: visible,
+        };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -162,37 +159,33 @@ impl Resource for Network {
         let vpc_id = match self.vpc(aws).await? {
             Some(v) => v.vpc_id().unwrap_or_default().to_string(),
             None => {
-                let out = aws
-                    .ec2
-                    .create_vpc()
-                    .cidr_block(&s.cidr)
-                    .tag_specifications(tag_spec(ResourceType::Vpc, &self.inner_tags(&[])))
-                    .send()
-                    .await
-                    .map_err(aws_err("CreateVpc"))?;
+                let out = send!(
+                    "CreateVpc",
+                    aws.ec2
+                        .create_vpc()
+                        .cidr_block(&s.cidr)
+                        .tag_specifications(tag_spec(ResourceType::Vpc, &self.inner_tags(&[])))
+                )?;
                 out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string()
             }
         };
         wait_until(&format!("VPC `{}`", self.base.name), self.timeout(), || async {
-            let out = aws.ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.map_err(aws_err("DescribeVpcs"))?;
+            let out = send!("DescribeVpcs", aws.ec2.describe_vpcs().vpc_ids(&vpc_id))?;
             let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
             Ok(if state == "available" { Poll::Ready } else { Poll::NotYet(state) })
         })
         .await?;
-        aws.ec2
-            .modify_vpc_attribute()
-            .vpc_id(&vpc_id)
-            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
-            .send()
-            .await
-            .map_err(aws_err("ModifyVpcAttribute"))?;
-        let azs = aws
-            .ec2
-            .describe_availability_zones()
-            .filters(filter("state", &["available"]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeAvailabilityZones"))?;
+        send!(
+            "ModifyVpcAttribute",
+            aws.ec2
+                .modify_vpc_attribute()
+                .vpc_id(&vpc_id)
+                .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+        )?;
+        let azs = send!(
+            "DescribeAvailabilityZones",
+            aws.ec2.describe_availability_zones().filters(filter("state", &["available"]))
+        )?;
         let mut zones: Vec<String> =
             azs.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_string)).collect();
         zones.sort();
@@ -212,137 +205,115 @@ impl Resource for Network {
                 let mut tags = self.inner_tags(&[("pipectl:tier", tier), ("pipectl:zone", &k_text)]);
                 tags.insert("Name".into(), name);
                 p.say(format!("subnet {cidr} ({tier}, {zone})"));
-                let out = aws
-                    .ec2
-                    .create_subnet()
-                    .vpc_id(&vpc_id)
-                    .cidr_block(&cidr)
-                    .availability_zone(zone)
-                    .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
-                    .send()
-                    .await
-                    .map_err(aws_err("CreateSubnet"))?;
+                let out = send!(
+                    "CreateSubnet",
+                    aws.ec2
+                        .create_subnet()
+                        .vpc_id(&vpc_id)
+                        .cidr_block(&cidr)
+                        .availability_zone(zone)
+                        .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
+                )?;
                 let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
                 if tier == "public" {
-                    aws.ec2
-                        .modify_subnet_attribute()
-                        .subnet_id(&id)
-                        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-                        .send()
-                        .await
-                        .map_err(aws_err("ModifySubnetAttribute"))?;
+                    send!(
+                        "ModifySubnetAttribute",
+                        aws.ec2
+                            .modify_subnet_attribute()
+                            .subnet_id(&id)
+                            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+                    )?;
                 }
                 list.push(id);
             }
         }
-        let igw = aws
-            .ec2
-            .create_internet_gateway()
-            .tag_specifications(tag_spec(ResourceType::InternetGateway, &self.inner_tags(&[])))
-            .send()
-            .await
-            .map_err(aws_err("CreateInternetGateway"))?;
+        let igw = send!(
+            "CreateInternetGateway",
+            aws.ec2
+                .create_internet_gateway()
+                .tag_specifications(tag_spec(ResourceType::InternetGateway, &self.inner_tags(&[])))
+        )?;
         let igw_id = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
-        aws.ec2
-            .attach_internet_gateway()
-            .vpc_id(&vpc_id)
-            .internet_gateway_id(&igw_id)
-            .send()
-            .await
-            .map_err(aws_err("AttachInternetGateway"))?;
+        send!("AttachInternetGateway", aws.ec2.attach_internet_gateway().vpc_id(&vpc_id).internet_gateway_id(&igw_id))?;
         let nat_id = if s.nat_gateway {
             p.say("NAT gateway (billed by the hour)");
-            let eip = aws
-                .ec2
-                .allocate_address()
-                .domain(DomainType::Vpc)
-                .tag_specifications(tag_spec(ResourceType::ElasticIp, &self.inner_tags(&[])))
-                .send()
-                .await
-                .map_err(aws_err("AllocateAddress"))?;
-            let nat = aws
-                .ec2
-                .create_nat_gateway()
-                .subnet_id(&public[0])
-                .allocation_id(eip.allocation_id().unwrap_or_default())
-                .tag_specifications(tag_spec(ResourceType::Natgateway, &self.inner_tags(&[])))
-                .send()
-                .await
-                .map_err(aws_err("CreateNatGateway"))?;
+            let eip = send!(
+                "AllocateAddress",
+                aws.ec2
+                    .allocate_address()
+                    .domain(DomainType::Vpc)
+                    .tag_specifications(tag_spec(ResourceType::ElasticIp, &self.inner_tags(&[])))
+            )?;
+            let nat = send!(
+                "CreateNatGateway",
+                aws.ec2
+                    .create_nat_gateway()
+                    .subnet_id(&public[0])
+                    .allocation_id(eip.allocation_id().unwrap_or_default())
+                    .tag_specifications(tag_spec(ResourceType::Natgateway, &self.inner_tags(&[])))
+            )?;
             Some(nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string())
         } else {
             None
         };
         for (tier, subnets) in [("public", &public), ("private", &private)] {
-            let rt = aws
-                .ec2
-                .create_route_table()
-                .vpc_id(&vpc_id)
-                .tag_specifications(tag_spec(ResourceType::RouteTable, &self.inner_tags(&[("pipectl:tier", tier)])))
-                .send()
-                .await
-                .map_err(aws_err("CreateRouteTable"))?;
+            let rt = send!(
+                "CreateRouteTable",
+                aws.ec2.create_route_table().vpc_id(&vpc_id).tag_specifications(tag_spec(
+                    ResourceType::RouteTable,
+                    &self.inner_tags(&[("pipectl:tier", tier)])
+                ))
+            )?;
             let rt_id = rt.route_table().and_then(|r| r.route_table_id()).unwrap_or_default().to_string();
             let route = aws.ec2.create_route().route_table_id(&rt_id).destination_cidr_block("0.0.0.0/0");
             match (tier, &nat_id) {
                 ("public", _) => {
-                    route.gateway_id(&igw_id).send().await.map_err(aws_err("CreateRoute"))?;
+                    send!("CreateRoute", route.gateway_id(&igw_id))?;
                 }
                 (_, Some(nat)) => {
-                    route.nat_gateway_id(nat).send().await.map_err(aws_err("CreateRoute"))?;
+                    send!("CreateRoute", route.nat_gateway_id(nat))?;
                 }
                 _ => {}
             }
             for sn in subnets {
-                aws.ec2
-                    .associate_route_table()
-                    .route_table_id(&rt_id)
-                    .subnet_id(sn)
-                    .send()
-                    .await
-                    .map_err(aws_err("AssociateRouteTable"))?;
+                send!("AssociateRouteTable", aws.ec2.associate_route_table().route_table_id(&rt_id).subnet_id(sn))?;
             }
         }
         if s.nacl {
-            let acl = aws
-                .ec2
-                .create_network_acl()
-                .vpc_id(&vpc_id)
-                .tag_specifications(tag_spec(ResourceType::NetworkAcl, &self.inner_tags(&[])))
-                .send()
-                .await
-                .map_err(aws_err("CreateNetworkAcl"))?;
+            let acl = send!(
+                "CreateNetworkAcl",
+                aws.ec2
+                    .create_network_acl()
+                    .vpc_id(&vpc_id)
+                    .tag_specifications(tag_spec(ResourceType::NetworkAcl, &self.inner_tags(&[])))
+            )?;
             let acl_id = acl.network_acl().and_then(|a| a.network_acl_id()).unwrap_or_default().to_string();
             for egress in [false, true] {
-                aws.ec2
-                    .create_network_acl_entry()
-                    .network_acl_id(&acl_id)
-                    .rule_number(100)
-                    .protocol("-1")
-                    .rule_action(RuleAction::Allow)
-                    .egress(egress)
-                    .cidr_block("0.0.0.0/0")
-                    .send()
-                    .await
-                    .map_err(aws_err("CreateNetworkAclEntry"))?;
+                send!(
+                    "CreateNetworkAclEntry",
+                    aws.ec2
+                        .create_network_acl_entry()
+                        .network_acl_id(&acl_id)
+                        .rule_number(100)
+                        .protocol("-1")
+                        .rule_action(RuleAction::Allow)
+                        .egress(egress)
+                        .cidr_block("0.0.0.0/0")
+                )?;
             }
-            let assocs = aws
-                .ec2
-                .describe_network_acls()
-                .filters(filter("vpc-id", &[&vpc_id]))
-                .filters(filter("default", &["true"]))
-                .send()
-                .await
-                .map_err(aws_err("DescribeNetworkAcls"))?;
+            let assocs = send!(
+                "DescribeNetworkAcls",
+                aws.ec2
+                    .describe_network_acls()
+                    .filters(filter("vpc-id", &[&vpc_id]))
+                    .filters(filter("default", &["true"]))
+            )?;
             for a in assocs.network_acls().iter().flat_map(|a| a.associations()) {
                 if let Some(id) = a.network_acl_association_id() {
-                    aws.ec2
-                        .replace_network_acl_association()
-                        .association_id(id)
-                        .network_acl_id(&acl_id)
-                        .send()
-                        .await
-                        .map_err(aws_err("ReplaceNetworkAclAssociation"))?;
+                    send!(
+                        "ReplaceNetworkAclAssociation",
+                        aws.ec2.replace_network_acl_association().association_id(id).network_acl_id(&acl_id)
+                    )?;
                 }
             }
         }
@@ -354,10 +325,8 @@ impl Resource for Network {
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        match self.vpc(aws).await? {
-            Some(vpc) => super::ec2::write_tags(aws, vpc.vpc_id().unwrap_or_default(), set, remove).await,
-            None => Ok(()),
-        }
+        let found = self.vpc(aws).await?;
+        super::ec2::write_tags(aws, found.as_ref().and_then(|vpc| vpc.vpc_id()), set, remove).await
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
@@ -367,7 +336,7 @@ impl Resource for Network {
         for nat in self.nat_gateways(aws, &vpc_id).await? {
             let id = nat.nat_gateway_id().unwrap_or_default().to_string();
             p.say(format!("deleting NAT gateway {id}"));
-            aws.ec2.delete_nat_gateway().nat_gateway_id(&id).send().await.map_err(aws_err("DeleteNatGateway"))?;
+            send!("DeleteNatGateway", aws.ec2.delete_nat_gateway().nat_gateway_id(&id))?;
             wait_until("NAT gateway deletion", self.timeout(), || async {
                 let left = self.nat_gateways(aws, &vpc_id).await?;
                 Ok(if left.iter().any(|n| n.nat_gateway_id() == Some(id.as_str())) {
@@ -383,37 +352,18 @@ impl Resource for Network {
                 }
             }
         }
-        let igws = aws
-            .ec2
-            .describe_internet_gateways()
-            .filters(filter("attachment.vpc-id", &[&vpc_id]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeInternetGateways"))?;
+        let igws = send!(
+            "DescribeInternetGateways",
+            aws.ec2.describe_internet_gateways().filters(filter("attachment.vpc-id", &[&vpc_id]))
+        )?;
         for g in igws.internet_gateways() {
             let id = g.internet_gateway_id().unwrap_or_default();
-            aws.ec2
-                .detach_internet_gateway()
-                .internet_gateway_id(id)
-                .vpc_id(&vpc_id)
-                .send()
-                .await
-                .map_err(aws_err("DetachInternetGateway"))?;
-            aws.ec2
-                .delete_internet_gateway()
-                .internet_gateway_id(id)
-                .send()
-                .await
-                .map_err(aws_err("DeleteInternetGateway"))?;
+            send!("DetachInternetGateway", aws.ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(&vpc_id))?;
+            send!("DeleteInternetGateway", aws.ec2.delete_internet_gateway().internet_gateway_id(id))?;
         }
         // Network ACLs before the subnets: their subnets go back to the default ACL.
-        let all_acls = aws
-            .ec2
-            .describe_network_acls()
-            .filters(filter("vpc-id", &[&vpc_id]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeNetworkAcls"))?;
+        let all_acls =
+            send!("DescribeNetworkAcls", aws.ec2.describe_network_acls().filters(filter("vpc-id", &[&vpc_id])))?;
         let default_acl = all_acls
             .network_acls()
             .iter()
@@ -424,75 +374,48 @@ impl Resource for Network {
             if let Some(default_acl) = &default_acl {
                 for assoc in a.associations() {
                     if let Some(id) = assoc.network_acl_association_id() {
-                        aws.ec2
-                            .replace_network_acl_association()
-                            .association_id(id)
-                            .network_acl_id(default_acl)
-                            .send()
-                            .await
-                            .map_err(aws_err("ReplaceNetworkAclAssociation"))?;
+                        send!(
+                            "ReplaceNetworkAclAssociation",
+                            aws.ec2.replace_network_acl_association().association_id(id).network_acl_id(default_acl)
+                        )?;
                     }
                 }
             }
-            aws.ec2
-                .delete_network_acl()
-                .network_acl_id(a.network_acl_id().unwrap_or_default())
-                .send()
-                .await
-                .map_err(aws_err("DeleteNetworkAcl"))?;
+            send!(
+                "DeleteNetworkAcl",
+                aws.ec2.delete_network_acl().network_acl_id(a.network_acl_id().unwrap_or_default())
+            )?;
         }
-        let subnets = aws
-            .ec2
-            .describe_subnets()
-            .filters(filter("vpc-id", &[&vpc_id]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeSubnets"))?;
+        let subnets = send!("DescribeSubnets", aws.ec2.describe_subnets().filters(filter("vpc-id", &[&vpc_id])))?;
         for s in subnets.subnets() {
             let id = s.subnet_id().unwrap_or_default().to_string();
             retry(self.timeout(), busy, || async {
-                aws.ec2.delete_subnet().subnet_id(&id).send().await.map(|_| ()).map_err(aws_err("DeleteSubnet"))
+                send!("DeleteSubnet", aws.ec2.delete_subnet().subnet_id(&id)).map(drop)
             })
             .await?;
         }
-        let tables = aws
-            .ec2
-            .describe_route_tables()
-            .filters(filter("vpc-id", &[&vpc_id]))
-            .send()
-            .await
-            .map_err(aws_err("DescribeRouteTables"))?;
+        let tables =
+            send!("DescribeRouteTables", aws.ec2.describe_route_tables().filters(filter("vpc-id", &[&vpc_id])))?;
         for t in tables.route_tables() {
             if t.associations().iter().any(|a| a.main() == Some(true)) {
                 continue;
             }
             for a in t.associations() {
                 if let Some(id) = a.route_table_association_id() {
-                    match aws
-                        .ec2
-                        .disassociate_route_table()
-                        .association_id(id)
-                        .send()
-                        .await
-                        .map_err(aws_err("DisassociateRouteTable"))
-                    {
+                    match send!("DisassociateRouteTable", aws.ec2.disassociate_route_table().association_id(id)) {
                         Ok(_) => {}
                         Err(e) if e.code.as_deref() == Some("InvalidAssociationID.NotFound") => {}
                         Err(e) => return Err(e),
                     }
                 }
             }
-            aws.ec2
-                .delete_route_table()
-                .route_table_id(t.route_table_id().unwrap_or_default())
-                .send()
-                .await
-                .map_err(aws_err("DeleteRouteTable"))?;
+            send!(
+                "DeleteRouteTable",
+                aws.ec2.delete_route_table().route_table_id(t.route_table_id().unwrap_or_default())
+            )?;
         }
-        retry(self.timeout(), busy, || async {
-            aws.ec2.delete_vpc().vpc_id(&vpc_id).send().await.map(|_| ()).map_err(aws_err("DeleteVpc"))
-        })
-        .await?;
+        retry(self.timeout(), busy, || async { send!("DeleteVpc", aws.ec2.delete_vpc().vpc_id(&vpc_id)).map(drop) })
+            .await?;
         Ok(Deleted::Gone)
     }
 }

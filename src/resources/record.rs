@@ -14,9 +14,11 @@
 //!    Advanced tier (8 KB, billed per parameter-month); past 8 KB apply
 //!    refuses before any mutation.
 
-use super::{gone_if_absent, tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, retry, Aws, AwsError};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{retry, Aws, AwsError};
 use crate::plan::Address;
+use crate::send;
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,13 @@ impl Content {
     }
 }
 
+/// What the diff compares: the listing and the tags.
+#[derive(Serialize)]
+struct Attributes<'a> {
+    resources: &'a BTreeMap<String, String>,
+    tags: &'a Tags,
+}
+
 pub struct Record {
     base: Base,
     content: Option<Content>,
@@ -76,11 +85,10 @@ impl Record {
 
     /// The record's current content, if there is one.
     pub async fn fetch(aws: &Aws, name: &str) -> Result<Option<Content>, AwsError> {
-        let out = aws.ssm.get_parameter().name(name).send().await.map_err(aws_err("GetParameter"));
-        match out {
-            Ok(o) => Ok(o.parameter().and_then(|p| p.value()).and_then(Content::parse)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+        let out = send!("GetParameter", aws.ssm.get_parameter().name(name));
+        match out.found()? {
+            Some(o) => Ok(o.parameter().and_then(|p| p.value()).and_then(Content::parse)),
+            None => Ok(None),
         }
     }
 
@@ -117,7 +125,7 @@ impl Record {
                 if !overwrite {
                     req = req.set_tags(Some(ssm_tags(&self.base.tags)));
                 }
-                async move { req.send().await.map(|_| ()).map_err(aws_err("PutParameter")) }
+                async move { send!("PutParameter", req).map(drop) }
             },
         )
         .await
@@ -128,17 +136,13 @@ fn ssm_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
+super::has_base!(Record);
+
 #[async_trait]
 impl Resource for Record {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
-        let c = self.content.as_ref()?;
-        Some(Attrs::from([
-            ("resources".into(), serde_json::to_value(&c.resources).expect("map")),
-            ("tags".into(), tags_attr(&self.base.tags)),
-        ]))
+        let resources = &self.content.as_ref()?.resources;
+        Some(to_attrs(&Attributes { resources, tags: &self.base.tags }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -149,22 +153,16 @@ impl Resource for Record {
         let Some(content) = content else {
             return Ok(None);
         };
-        let tags = aws
-            .ssm
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListTagsForResource"))?;
+        let tags = send!(
+            "ListTagsForResource",
+            aws.ssm
+                .list_tags_for_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(&self.base.name)
+        )?;
         let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        Ok(Some(Observed {
-            attrs: Attrs::from([
-                ("resources".into(), serde_json::to_value(&content.resources).expect("map")),
-                ("tags".into(), tags_attr(&tags)),
-            ]),
-            tags: Some(tags),
-        }))
+        let attrs = to_attrs(&Attributes { resources: &content.resources, tags: &tags });
+        Ok(Some(Observed { attrs, tags: Some(tags) }))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -186,18 +184,16 @@ impl Resource for Record {
         let (kind, id) = (ResourceTypeForTagging::Parameter, &self.base.name);
         if !set.is_empty() {
             let req = aws.ssm.add_tags_to_resource().resource_type(kind.clone()).resource_id(id);
-            req.set_tags(Some(ssm_tags(set))).send().await.map_err(aws_err("AddTagsToResource"))?;
+            send!("AddTagsToResource", req.set_tags(Some(ssm_tags(set))))?;
         }
         if !remove.is_empty() {
             let req = aws.ssm.remove_tags_from_resource().resource_type(kind).resource_id(id);
-            req.set_tag_keys(Some(remove.to_vec())).send().await.map_err(aws_err("RemoveTagsFromResource"))?;
+            send!("RemoveTagsFromResource", req.set_tag_keys(Some(remove.to_vec())))?;
         }
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(
-            aws.ssm.delete_parameter().name(&self.base.name).send().await.map_err(aws_err("DeleteParameter")),
-        )
+        gone_if_absent(send!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))
     }
 }

@@ -18,11 +18,14 @@
 //! `cloudwatch:PutMetricData` for agent hosts, which has no resource-level
 //! permissions; a condition limits it to the agent's metric namespace.
 
-use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, Aws, AwsError};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{Aws, AwsError};
 use crate::plan::Address;
+use crate::send;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
+use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -35,6 +38,14 @@ pub struct RoleSpec {
     pub trust: Value,
     /// The inline policy.
     pub policy: Value,
+}
+
+/// What the diff compares: policies as JSON documents, not text.
+#[derive(Serialize)]
+struct Attributes {
+    trust: Value,
+    policy: Value,
+    tags: Tags,
 }
 
 pub struct Role {
@@ -73,15 +84,15 @@ impl Role {
 
     async fn put_policy(&self, aws: &Aws) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
-        aws.iam
-            .put_role_policy()
-            .role_name(&self.base.name)
-            .policy_name(POLICY_NAME)
-            .policy_document(s.policy.to_string())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_err("PutRolePolicy"))
+        send!(
+            "PutRolePolicy",
+            aws.iam
+                .put_role_policy()
+                .role_name(&self.base.name)
+                .policy_name(POLICY_NAME)
+                .policy_document(s.policy.to_string())
+        )
+        .map(drop)
     }
 }
 
@@ -89,71 +100,48 @@ pub fn iam_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
+super::has_base!(Role);
+
 #[async_trait]
 impl Resource for Role {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
-        let s = self.spec.as_ref()?;
-        Some(Attrs::from([
-            ("trust".into(), s.trust.clone()),
-            ("policy".into(), s.policy.clone()),
-            ("tags".into(), tags_attr(&self.base.tags)),
-        ]))
+        let RoleSpec { trust, policy } = self.spec.clone()?;
+        Some(to_attrs(&Attributes { trust, policy, tags: self.base.tags.clone() }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let role = match aws.iam.get_role().role_name(&self.base.name).send().await.map_err(aws_err("GetRole")) {
-            Ok(o) => o.role().cloned(),
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
+        let role = match send!("GetRole", aws.iam.get_role().role_name(&self.base.name)).found()? {
+            Some(o) => o.role().cloned(),
+            None => return Ok(None),
         };
         let Some(role) = role else { return Ok(None) };
         let trust = role.assume_role_policy_document().map(decode_document).unwrap_or(Value::Null);
-        let tags: Tags = aws
-            .iam
-            .list_role_tags()
-            .role_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListRoleTags"))?
+        let tags: Tags = send!("ListRoleTags", aws.iam.list_role_tags().role_name(&self.base.name))?
             .tags()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect();
-        let policy = match aws
-            .iam
-            .get_role_policy()
-            .role_name(&self.base.name)
-            .policy_name(POLICY_NAME)
-            .send()
-            .await
-            .map_err(aws_err("GetRolePolicy"))
-        {
-            Ok(o) => decode_document(o.policy_document()),
-            Err(e) if e.is_not_found() => Value::Null,
-            Err(e) => return Err(e),
-        };
-        Ok(Some(Observed {
-            attrs: Attrs::from([("trust".into(), trust), ("policy".into(), policy), ("tags".into(), tags_attr(&tags))]),
-            tags: Some(tags),
-        }))
+        let policy =
+            match send!("GetRolePolicy", aws.iam.get_role_policy().role_name(&self.base.name).policy_name(POLICY_NAME))
+                .found()?
+            {
+                Some(o) => decode_document(o.policy_document()),
+                None => Value::Null,
+            };
+        Ok(Some(Observed::of(&Attributes { trust, policy, tags: tags.clone() }, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
-        match aws
-            .iam
-            .create_role()
-            .role_name(&self.base.name)
-            .assume_role_policy_document(s.trust.clone().to_string())
-            .description("created by pipectl")
-            .set_tags(Some(iam_tags(&self.base.tags)))
-            .send()
-            .await
-            .map_err(aws_err("CreateRole"))
-        {
+        match send!(
+            "CreateRole",
+            aws.iam
+                .create_role()
+                .role_name(&self.base.name)
+                .assume_role_policy_document(s.trust.clone().to_string())
+                .description("created by pipectl")
+                .set_tags(Some(iam_tags(&self.base.tags)))
+        ) {
             Ok(_) => {}
             // A retried create whose first response was lost: ours if tagged so.
             Err(e)
@@ -169,13 +157,13 @@ impl Resource for Role {
         for c in changed {
             match c.as_str() {
                 "trust" => {
-                    aws.iam
-                        .update_assume_role_policy()
-                        .role_name(&self.base.name)
-                        .policy_document(s.trust.clone().to_string())
-                        .send()
-                        .await
-                        .map_err(aws_err("UpdateAssumeRolePolicy"))?;
+                    send!(
+                        "UpdateAssumeRolePolicy",
+                        aws.iam
+                            .update_assume_role_policy()
+                            .role_name(&self.base.name)
+                            .policy_document(s.trust.clone().to_string())
+                    )?;
                 }
                 "policy" => self.put_policy(aws).await?,
                 _ => {}
@@ -186,22 +174,10 @@ impl Resource for Role {
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
         if !set.is_empty() {
-            aws.iam
-                .tag_role()
-                .role_name(&self.base.name)
-                .set_tags(Some(iam_tags(set)))
-                .send()
-                .await
-                .map_err(aws_err("TagRole"))?;
+            send!("TagRole", aws.iam.tag_role().role_name(&self.base.name).set_tags(Some(iam_tags(set))))?;
         }
         if !remove.is_empty() {
-            aws.iam
-                .untag_role()
-                .role_name(&self.base.name)
-                .set_tag_keys(Some(remove.to_vec()))
-                .send()
-                .await
-                .map_err(aws_err("UntagRole"))?;
+            send!("UntagRole", aws.iam.untag_role().role_name(&self.base.name).set_tag_keys(Some(remove.to_vec())))?;
         }
         Ok(())
     }
@@ -214,61 +190,32 @@ impl Resource for Role {
                 Err(e)
             }
         };
-        let inline = match aws
-            .iam
-            .list_role_policies()
-            .role_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListRolePolicies"))
-        {
+        let inline = match send!("ListRolePolicies", aws.iam.list_role_policies().role_name(&self.base.name)) {
             Ok(o) => o.policy_names().to_vec(),
             Err(e) => return gone(e),
         };
         for p in inline {
-            aws.iam
-                .delete_role_policy()
-                .role_name(&self.base.name)
-                .policy_name(p)
-                .send()
-                .await
-                .map_err(aws_err("DeleteRolePolicy"))?;
+            send!("DeleteRolePolicy", aws.iam.delete_role_policy().role_name(&self.base.name).policy_name(p))?;
         }
-        let attached = aws
-            .iam
-            .list_attached_role_policies()
-            .role_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListAttachedRolePolicies"))?;
+        let attached =
+            send!("ListAttachedRolePolicies", aws.iam.list_attached_role_policies().role_name(&self.base.name))?;
         for p in attached.attached_policies() {
             if let Some(arn) = p.policy_arn() {
-                aws.iam
-                    .detach_role_policy()
-                    .role_name(&self.base.name)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(aws_err("DetachRolePolicy"))?;
+                send!("DetachRolePolicy", aws.iam.detach_role_policy().role_name(&self.base.name).policy_arn(arn))?;
             }
         }
-        let profiles = aws
-            .iam
-            .list_instance_profiles_for_role()
-            .role_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListInstanceProfilesForRole"))?;
+        let profiles =
+            send!("ListInstanceProfilesForRole", aws.iam.list_instance_profiles_for_role().role_name(&self.base.name))?;
         for ip in profiles.instance_profiles() {
-            aws.iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(ip.instance_profile_name())
-                .role_name(&self.base.name)
-                .send()
-                .await
-                .map_err(aws_err("RemoveRoleFromInstanceProfile"))?;
+            send!(
+                "RemoveRoleFromInstanceProfile",
+                aws.iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(ip.instance_profile_name())
+                    .role_name(&self.base.name)
+            )?;
         }
-        match aws.iam.delete_role().role_name(&self.base.name).send().await.map_err(aws_err("DeleteRole")) {
+        match send!("DeleteRole", aws.iam.delete_role().role_name(&self.base.name)) {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) => gone(e),
         }

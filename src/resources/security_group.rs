@@ -11,26 +11,32 @@
 //!    host using it terminates; not found means done.
 
 use super::ec2::{ec2_tags, filter, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
-use super::{tags_attr, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, retry, Aws, AwsError};
+use super::{to_attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
+use crate::aws::{retry, Aws, AwsError};
 use crate::plan::{Address, Attrs};
+use crate::send;
 use crate::spec::{self, SubnetChoice};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, TagSpecification};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 /// The id of the group `name` in `vpc`, if there is one.
 pub async fn find_group(aws: &Aws, name: &str, vpc: &str) -> Result<Option<String>, AwsError> {
-    let out = aws
-        .ec2
-        .describe_security_groups()
-        .filters(filter("group-name", &[name]))
-        .filters(filter("vpc-id", &[vpc]))
-        .send()
-        .await
-        .map_err(aws_err("DescribeSecurityGroups"))?;
+    let out = send!(
+        "DescribeSecurityGroups",
+        aws.ec2.describe_security_groups().filters(filter("group-name", &[name])).filters(filter("vpc-id", &[vpc]))
+    )?;
     Ok(out.security_groups().first().and_then(|g| g.group_id()).map(str::to_string))
+}
+
+/// What the diff compares: `vpc_of` is the subnet choice that placed it.
+#[derive(Serialize)]
+struct Attributes {
+    vpc_of: String,
+    ingress: Vec<String>,
+    tags: Tags,
 }
 
 /// The agent host's security group.
@@ -64,26 +70,25 @@ impl SecurityGroup {
             },
             None => req = req.filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&self.base.address.to_string()])),
         }
-        let out = req.send().await.map_err(aws_err("DescribeSecurityGroups"))?;
+        let out = send!("DescribeSecurityGroups", req)?;
         Ok(out.security_groups().first().cloned())
     }
 
     async fn set_ingress(&self, aws: &Aws, group: &aws_sdk_ec2::types::SecurityGroup) -> Result<(), AwsError> {
         let id = group.group_id().unwrap_or_default();
         if !group.ip_permissions().is_empty() {
-            aws.ec2
-                .revoke_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(group.ip_permissions().to_vec()))
-                .send()
-                .await
-                .map_err(aws_err("RevokeSecurityGroupIngress"))?;
+            send!(
+                "RevokeSecurityGroupIngress",
+                aws.ec2
+                    .revoke_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(group.ip_permissions().to_vec()))
+            )?;
         }
         if let Some(cidr) = &self.ssh {
-            aws.ec2
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .ip_permissions(
+            send!(
+                "AuthorizeSecurityGroupIngress",
+                aws.ec2.authorize_security_group_ingress().group_id(id).ip_permissions(
                     IpPermission::builder()
                         .ip_protocol("tcp")
                         .from_port(22)
@@ -91,26 +96,19 @@ impl SecurityGroup {
                         .ip_ranges(IpRange::builder().cidr_ip(cidr).description("ssh, from the pipectl spec").build())
                         .build(),
                 )
-                .send()
-                .await
-                .map_err(aws_err("AuthorizeSecurityGroupIngress"))?;
+            )?;
         }
         Ok(())
     }
 }
 
+super::has_base!(SecurityGroup);
+
 #[async_trait]
 impl Resource for SecurityGroup {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
-        let subnet = self.subnet.as_ref()?;
-        Some(Attrs::from([
-            ("vpc_of".into(), json!(subnet_label(subnet))),
-            ("ingress".into(), json!(self.ingress())),
-            ("tags".into(), tags_attr(&self.base.tags)),
-        ]))
+        let vpc_of = subnet_label(self.subnet.as_ref()?);
+        Some(to_attrs(&Attributes { vpc_of, ingress: self.ingress(), tags: self.base.tags.clone() }))
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["vpc_of"]
@@ -132,14 +130,9 @@ impl Resource for SecurityGroup {
                 p.ip_ranges().iter().map(move |r| format!("{proto}/{port} from {}", r.cidr_ip().unwrap_or_default()))
             })
             .collect();
-        Ok(Some(Observed {
-            attrs: Attrs::from([
-                ("vpc_of".into(), json!(tags.get(TAG_SUBNET).cloned().unwrap_or_default())),
-                ("ingress".into(), json!(ingress)),
-                ("tags".into(), tags_attr(&visible(&tags))),
-            ]),
-            tags: Some(tags),
-        }))
+        let vpc_of = tags.get(TAG_SUBNET).cloned().unwrap_or_default();
+        let attrs = Attributes { vpc_of, ingress, tags: visible(&tags) };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -150,26 +143,21 @@ impl Resource for SecurityGroup {
         let mut tags = self.base.tags.clone();
         tags.insert(TAG_ADDRESS.into(), self.base.address.to_string());
         tags.insert(TAG_SUBNET.into(), subnet_label(choice));
-        match aws
-            .ec2
-            .create_security_group()
-            .group_name(&self.base.name)
-            .description("pipectl agent host: no inbound unless the spec asks")
-            .vpc_id(&vpc)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::SecurityGroup)
-                    .set_tags(Some(ec2_tags(&tags)))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(aws_err("CreateSecurityGroup"))
-        {
-            Ok(_) => {}
-            Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {}
-            Err(e) => return Err(e),
-        }
+        send!(
+            "CreateSecurityGroup",
+            aws.ec2
+                .create_security_group()
+                .group_name(&self.base.name)
+                .description("pipectl agent host: no inbound unless the spec asks")
+                .vpc_id(&vpc)
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::SecurityGroup)
+                        .set_tags(Some(ec2_tags(&tags)))
+                        .build(),
+                )
+        )
+        .created()?;
         let g = self
             .find(aws)
             .await?
@@ -189,10 +177,8 @@ impl Resource for SecurityGroup {
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        match self.find(aws).await? {
-            Some(g) => super::ec2::write_tags(aws, g.group_id().unwrap_or_default(), set, remove).await,
-            None => Ok(()),
-        }
+        let found = self.find(aws).await?;
+        super::ec2::write_tags(aws, found.as_ref().and_then(|g| g.group_id()), set, remove).await
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
@@ -200,14 +186,7 @@ impl Resource for SecurityGroup {
         let id = g.group_id().unwrap_or_default().to_string();
         let busy = |e: &AwsError| e.code.as_deref() == Some("DependencyViolation");
         let out = retry(self.timeout(), busy, || async {
-            let r = aws
-                .ec2
-                .delete_security_group()
-                .group_id(&id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err("DeleteSecurityGroup"));
+            let r = send!("DeleteSecurityGroup", aws.ec2.delete_security_group().group_id(&id)).map(drop);
             if r.as_ref().is_err_and(busy) {
                 p.say("waiting for the host using it to terminate");
             }

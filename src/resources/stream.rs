@@ -18,16 +18,28 @@
 //! 6. retried: ResourceInUseException and LimitExceededException (another
 //!    update still running, control-plane rate), throttling, 5xx.
 
-use super::{tags_attr, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
-use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::Address;
+use crate::send;
 use crate::spec::{self, StreamEncryption, StreamMode};
 use async_trait::async_trait;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamModeDetails, StreamStatus};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 const KMS_KEY: &str = "alias/aws/kinesis";
+
+/// What the diff compares; `shards` only in provisioned mode.
+#[derive(Serialize)]
+struct Attributes {
+    mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shards: Option<i32>,
+    retention_hours: i32,
+    encryption: &'static str,
+    tags: Tags,
+}
 
 pub struct Stream {
     base: Base,
@@ -44,13 +56,7 @@ impl Stream {
     }
 
     async fn status(&self, aws: &Aws) -> Result<Option<(StreamStatus, String)>, AwsError> {
-        let out = aws
-            .kinesis
-            .describe_stream_summary()
-            .stream_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("DescribeStreamSummary"));
+        let out = send!("DescribeStreamSummary", aws.kinesis.describe_stream_summary().stream_name(&self.base.name));
         match out {
             Ok(o) => {
                 Ok(o.stream_description_summary().map(|s| (s.stream_status().clone(), s.stream_arn().to_string())))
@@ -87,59 +93,34 @@ impl Stream {
     }
 
     async fn set_retention(&self, aws: &Aws, p: &Progress, from: i64, to: u32) -> Result<(), AwsError> {
-        let to = to as i32;
-        if i64::from(to) > from {
+        let (name, hours) = (&self.base.name, to as i32);
+        if i64::from(hours) > from {
+            let req = aws.kinesis.increase_stream_retention_period().stream_name(name).retention_period_hours(hours);
             self.mutate(aws, p, "increasing retention", || async {
-                aws.kinesis
-                    .increase_stream_retention_period()
-                    .stream_name(&self.base.name)
-                    .retention_period_hours(to)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("IncreaseStreamRetentionPeriod"))
+                send!("IncreaseStreamRetentionPeriod", req.clone()).map(drop)
             })
             .await
         } else {
+            let req = aws.kinesis.decrease_stream_retention_period().stream_name(name).retention_period_hours(hours);
             self.mutate(aws, p, "decreasing retention", || async {
-                aws.kinesis
-                    .decrease_stream_retention_period()
-                    .stream_name(&self.base.name)
-                    .retention_period_hours(to)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("DecreaseStreamRetentionPeriod"))
+                send!("DecreaseStreamRetentionPeriod", req.clone()).map(drop)
             })
             .await
         }
     }
 
     async fn set_encryption(&self, aws: &Aws, p: &Progress, on: bool) -> Result<(), AwsError> {
+        let (name, kms) = (&self.base.name, EncryptionType::Kms);
         if on {
+            let req = aws.kinesis.start_stream_encryption().stream_name(name).encryption_type(kms).key_id(KMS_KEY);
             self.mutate(aws, p, "starting encryption", || async {
-                aws.kinesis
-                    .start_stream_encryption()
-                    .stream_name(&self.base.name)
-                    .encryption_type(EncryptionType::Kms)
-                    .key_id(KMS_KEY)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("StartStreamEncryption"))
+                send!("StartStreamEncryption", req.clone()).map(drop)
             })
             .await
         } else {
+            let req = aws.kinesis.stop_stream_encryption().stream_name(name).encryption_type(kms).key_id(KMS_KEY);
             self.mutate(aws, p, "stopping encryption", || async {
-                aws.kinesis
-                    .stop_stream_encryption()
-                    .stream_name(&self.base.name)
-                    .encryption_type(EncryptionType::Kms)
-                    .key_id(KMS_KEY)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("StopStreamEncryption"))
+                send!("StopStreamEncryption", req.clone()).map(drop)
             })
             .await
         }
@@ -153,39 +134,24 @@ fn mode_attr(mode: StreamMode) -> (&'static str, Option<u32>) {
     }
 }
 
+super::has_base!(Stream);
+
 #[async_trait]
 impl Resource for Stream {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let (mode, shards) = mode_attr(s.mode);
-        let mut a = Attrs::new();
-        a.insert("mode".into(), json!(mode));
-        if let Some(n) = shards {
-            a.insert("shards".into(), json!(n));
-        }
-        a.insert("retention_hours".into(), json!(s.retention_hours));
-        a.insert(
-            "encryption".into(),
-            json!(match s.encryption {
-                StreamEncryption::Kms => "KMS",
-                StreamEncryption::None => "NONE",
-            }),
-        );
-        a.insert("tags".into(), tags_attr(&self.base.tags));
-        Some(a)
+        let encryption = match s.encryption {
+            StreamEncryption::Kms => "KMS",
+            StreamEncryption::None => "NONE",
+        };
+        let tags = self.base.tags.clone();
+        let (mode, retention_hours) = (mode.to_string(), s.retention_hours as i32);
+        Some(to_attrs(&Attributes { mode, shards: shards.map(|n| n as i32), retention_hours, encryption, tags }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = aws
-            .kinesis
-            .describe_stream_summary()
-            .stream_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("DescribeStreamSummary"));
+        let out = send!("DescribeStreamSummary", aws.kinesis.describe_stream_summary().stream_name(&self.base.name));
         let s = match out {
             Ok(o) => match o.stream_description_summary() {
                 Some(s) => s.clone(),
@@ -197,32 +163,21 @@ impl Resource for Stream {
         if *s.stream_status() == StreamStatus::Deleting {
             return Ok(None);
         }
-        let tags = aws
-            .kinesis
-            .list_tags_for_stream()
-            .stream_name(&self.base.name)
-            .send()
-            .await
-            .map_err(aws_err("ListTagsForStream"))?;
+        let tags = send!("ListTagsForStream", aws.kinesis.list_tags_for_stream().stream_name(&self.base.name))?;
         let tags: Tags =
             tags.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
         let mode = s
             .stream_mode_details()
             .map(|m| m.stream_mode().as_str().to_string())
             .unwrap_or_else(|| "PROVISIONED".into());
-        let mut a = Attrs::new();
-        if mode == "PROVISIONED" {
-            a.insert("shards".into(), json!(s.open_shard_count()));
-        }
-        a.insert("mode".into(), json!(mode));
-        a.insert("retention_hours".into(), json!(s.retention_period_hours()));
-        let enc = match s.encryption_type() {
+        let encryption = match s.encryption_type() {
             Some(EncryptionType::Kms) => "KMS",
             _ => "NONE",
         };
-        a.insert("encryption".into(), json!(enc));
-        a.insert("tags".into(), tags_attr(&tags));
-        Ok(Some(Observed { attrs: a, tags: Some(tags) }))
+        let shards = (mode == "PROVISIONED").then(|| s.open_shard_count());
+        let retention_hours = s.retention_period_hours();
+        let attrs = Attributes { mode, shards, retention_hours, encryption, tags: tags.clone() };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -235,7 +190,7 @@ impl Resource for Stream {
             if let Some(n) = shards {
                 req = req.shard_count(n as i32);
             }
-            match req.send().await.map_err(aws_err("CreateStream")) {
+            match send!("CreateStream", req) {
                 Ok(_) => Ok(()),
                 // A lost response: the create went through before.
                 Err(e)
@@ -266,14 +221,11 @@ impl Resource for Stream {
             let arn = self.status(aws).await?.map(|(_, arn)| arn).unwrap_or_default();
             let details = StreamModeDetails::builder().stream_mode(mode.into()).build().expect("mode set");
             self.mutate(aws, p, &format!("switching to {mode}"), || async {
-                aws.kinesis
-                    .update_stream_mode()
-                    .stream_arn(&arn)
-                    .stream_mode_details(details.clone())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("UpdateStreamMode"))
+                send!(
+                    "UpdateStreamMode",
+                    aws.kinesis.update_stream_mode().stream_arn(&arn).stream_mode_details(details.clone())
+                )
+                .map(drop)
             })
             .await?;
         }
@@ -286,15 +238,15 @@ impl Resource for Stream {
             };
             if current != Some(u64::from(n)) {
                 self.mutate(aws, p, &format!("scaling to {n} shards"), || async {
-                    aws.kinesis
-                        .update_shard_count()
-                        .stream_name(&self.base.name)
-                        .target_shard_count(n as i32)
-                        .scaling_type(ScalingType::UniformScaling)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(aws_err("UpdateShardCount"))
+                    send!(
+                        "UpdateShardCount",
+                        aws.kinesis
+                            .update_shard_count()
+                            .stream_name(&self.base.name)
+                            .target_shard_count(n as i32)
+                            .scaling_type(ScalingType::UniformScaling)
+                    )
+                    .map(drop)
                 })
                 .await?;
             }
@@ -312,27 +264,27 @@ impl Resource for Stream {
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
         if !set.is_empty() {
             retry(self.timeout(), Stream::in_use, || async {
-                aws.kinesis
-                    .add_tags_to_stream()
-                    .stream_name(&self.base.name)
-                    .set_tags(Some(set.clone().into_iter().collect()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("AddTagsToStream"))
+                send!(
+                    "AddTagsToStream",
+                    aws.kinesis
+                        .add_tags_to_stream()
+                        .stream_name(&self.base.name)
+                        .set_tags(Some(set.clone().into_iter().collect()))
+                )
+                .map(drop)
             })
             .await?;
         }
         if !remove.is_empty() {
             retry(self.timeout(), Stream::in_use, || async {
-                aws.kinesis
-                    .remove_tags_from_stream()
-                    .stream_name(&self.base.name)
-                    .set_tag_keys(Some(remove.to_vec()))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(aws_err("RemoveTagsFromStream"))
+                send!(
+                    "RemoveTagsFromStream",
+                    aws.kinesis
+                        .remove_tags_from_stream()
+                        .stream_name(&self.base.name)
+                        .set_tag_keys(Some(remove.to_vec()))
+                )
+                .map(drop)
             })
             .await?;
         }
@@ -341,14 +293,11 @@ impl Resource for Stream {
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let out = retry(self.timeout(), Stream::in_use, || async {
-            aws.kinesis
-                .delete_stream()
-                .stream_name(&self.base.name)
-                .enforce_consumer_deletion(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err("DeleteStream"))
+            send!(
+                "DeleteStream",
+                aws.kinesis.delete_stream().stream_name(&self.base.name).enforce_consumer_deletion(true)
+            )
+            .map(drop)
         })
         .await;
         match out {

@@ -20,19 +20,38 @@
 //! 4. delete: every mapping for the function and stream, retried while
 //!    ResourceInUse (Creating/Updating), then a wait until gone.
 
-use super::{Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
 use crate::names::{Scope, TriggerId};
 use crate::plan::Address;
+use crate::send;
 use crate::spec::{self, StartingPosition};
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{EventSourceMappingConfiguration, EventSourcePosition};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct TriggerSpec {
     pub trigger: spec::Trigger,
+}
+
+/// What the diff compares; `count` is how many mappings join this function
+/// and stream (a leftover makes it more than one).
+#[derive(Serialize)]
+struct Attributes {
+    stream: String,
+    starting_position: String,
+    batch_size: i32,
+    batching_window_seconds: i32,
+    tumbling_window_seconds: i32,
+    parallelization_factor: i32,
+    bisect_on_error: bool,
+    max_retries: i64,
+    max_record_age_seconds: i64,
+    enabled: bool,
+    count: usize,
 }
 
 pub struct Trigger {
@@ -75,40 +94,28 @@ impl Trigger {
     }
 
     async fn mappings(&self, aws: &Aws) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
-        let out = aws
-            .lambda
-            .list_event_source_mappings()
-            .function_name(&self.id.function)
-            .event_source_arn(&self.stream_arn)
-            .send()
-            .await
-            .map_err(aws_err("ListEventSourceMappings"));
-        match out {
-            Ok(o) => Ok(o.event_source_mappings().to_vec()),
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            Err(e) => Err(e),
+        let out = send!(
+            "ListEventSourceMappings",
+            aws.lambda.list_event_source_mappings().function_name(&self.id.function).event_source_arn(&self.stream_arn)
+        );
+        match out.found()? {
+            Some(o) => Ok(o.event_source_mappings().to_vec()),
+            None => Ok(Vec::new()),
         }
     }
 
     /// Ownership through the function: its tags, or ours when there is no
     /// function (a leftover mapping, adopted).
     async fn owner_tags(&self, aws: &Aws) -> Result<Tags, AwsError> {
-        match aws.lambda.get_function().function_name(&self.id.function).send().await.map_err(aws_err("GetFunction")) {
-            Ok(o) => Ok(o.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default()),
-            Err(e) if e.is_not_found() => Ok(self.base.meta.tags()),
-            Err(e) => Err(e),
+        match send!("GetFunction", aws.lambda.get_function().function_name(&self.id.function)).found()? {
+            Some(o) => Ok(o.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default()),
+            None => Ok(self.base.meta.tags()),
         }
     }
 
     async fn wait_state(&self, aws: &Aws, uuid: &str, want: &str, p: &Progress) -> Result<(), AwsError> {
         wait_until(&format!("trigger `{}`", self.base.name), self.timeout(), || async {
-            let out = aws
-                .lambda
-                .get_event_source_mapping()
-                .uuid(uuid)
-                .send()
-                .await
-                .map_err(aws_err("GetEventSourceMapping"))?;
+            let out = send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid))?;
             let state = out.state().unwrap_or("Enabled").to_string();
             Ok(if state == want {
                 Poll::Ready
@@ -135,13 +142,7 @@ impl Trigger {
 
     async fn delete_one(&self, aws: &Aws, uuid: &str, p: &Progress) -> Result<(), AwsError> {
         let out = retry(self.timeout(), in_use, || async {
-            aws.lambda
-                .delete_event_source_mapping()
-                .uuid(uuid)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err("DeleteEventSourceMapping"))
+            send!("DeleteEventSourceMapping", aws.lambda.delete_event_source_mapping().uuid(uuid)).map(drop)
         })
         .await;
         match out {
@@ -150,14 +151,7 @@ impl Trigger {
             Err(e) => return Err(e),
         }
         wait_until(&format!("trigger `{}` to be deleted", self.base.name), self.timeout(), || async {
-            match aws
-                .lambda
-                .get_event_source_mapping()
-                .uuid(uuid)
-                .send()
-                .await
-                .map_err(aws_err("GetEventSourceMapping"))
-            {
+            match send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid)) {
                 Err(e) if e.is_not_found() => Ok(Poll::Ready),
                 Err(e) => Err(e),
                 Ok(o) => {
@@ -171,29 +165,28 @@ impl Trigger {
     }
 }
 
+super::has_base!(Trigger);
+
 #[async_trait]
 impl Resource for Trigger {
-    fn base(&self) -> &Base {
-        &self.base
-    }
     fn record_name(&self) -> String {
         self.id.to_record()
     }
     fn desired(&self) -> Option<Attrs> {
         let t = &self.spec.as_ref()?.trigger;
-        Some(Attrs::from([
-            ("stream".into(), json!(self.stream_arn)),
-            ("starting_position".into(), json!(position(t.starting_position))),
-            ("batch_size".into(), json!(t.batch_size)),
-            ("batching_window_seconds".into(), json!(t.batching_window_seconds)),
-            ("tumbling_window_seconds".into(), json!(t.tumbling_window_seconds.unwrap_or(0))),
-            ("parallelization_factor".into(), json!(t.parallelization_factor)),
-            ("bisect_on_error".into(), json!(t.bisect_on_error)),
-            ("max_retries".into(), json!(t.max_retries)),
-            ("max_record_age_seconds".into(), json!(t.max_record_age_seconds)),
-            ("enabled".into(), json!(t.enabled)),
-            ("count".into(), json!(1)),
-        ]))
+        Some(to_attrs(&Attributes {
+            stream: self.stream_arn.clone(),
+            starting_position: position(t.starting_position).to_string(),
+            batch_size: t.batch_size as i32,
+            batching_window_seconds: t.batching_window_seconds as i32,
+            tumbling_window_seconds: t.tumbling_window_seconds.unwrap_or(0) as i32,
+            parallelization_factor: t.parallelization_factor as i32,
+            bisect_on_error: t.bisect_on_error,
+            max_retries: t.max_retries,
+            max_record_age_seconds: t.max_record_age_seconds,
+            enabled: t.enabled,
+            count: 1,
+        }))
     }
     fn replace_on(&self) -> &'static [&'static str] {
         &["stream", "starting_position"]
@@ -203,19 +196,19 @@ impl Resource for Trigger {
         let all = self.mappings(aws).await?;
         let Some(m) = all.first() else { return Ok(None) };
         let enabled = !matches!(m.state(), Some("Disabled" | "Disabling"));
-        let attrs = Attrs::from([
-            ("stream".into(), json!(m.event_source_arn().unwrap_or_default())),
-            ("starting_position".into(), json!(m.starting_position().map(|p| p.as_str()).unwrap_or_default())),
-            ("batch_size".into(), json!(m.batch_size().unwrap_or(100))),
-            ("batching_window_seconds".into(), json!(m.maximum_batching_window_in_seconds().unwrap_or(0))),
-            ("tumbling_window_seconds".into(), json!(m.tumbling_window_in_seconds().unwrap_or(0))),
-            ("parallelization_factor".into(), json!(m.parallelization_factor().unwrap_or(1))),
-            ("bisect_on_error".into(), json!(m.bisect_batch_on_function_error().unwrap_or(false))),
-            ("max_retries".into(), json!(m.maximum_retry_attempts().unwrap_or(-1))),
-            ("max_record_age_seconds".into(), json!(m.maximum_record_age_in_seconds().unwrap_or(-1))),
-            ("enabled".into(), json!(enabled)),
-            ("count".into(), json!(all.len())),
-        ]);
+        let attrs = to_attrs(&Attributes {
+            stream: m.event_source_arn().unwrap_or_default().to_string(),
+            starting_position: m.starting_position().map(|p| p.as_str()).unwrap_or_default().to_string(),
+            batch_size: m.batch_size().unwrap_or(100),
+            batching_window_seconds: m.maximum_batching_window_in_seconds().unwrap_or(0),
+            tumbling_window_seconds: m.tumbling_window_in_seconds().unwrap_or(0),
+            parallelization_factor: m.parallelization_factor().unwrap_or(1),
+            bisect_on_error: m.bisect_batch_on_function_error().unwrap_or(false),
+            max_retries: i64::from(m.maximum_retry_attempts().unwrap_or(-1)),
+            max_record_age_seconds: i64::from(m.maximum_record_age_in_seconds().unwrap_or(-1)),
+            enabled,
+            count: all.len(),
+        });
         Ok(Some(Observed { attrs, tags: Some(self.owner_tags(aws).await?) }))
     }
 
