@@ -53,7 +53,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// The exit code of an error, given the command it came from.
 pub fn exit_code(cli: &Cli, err: &anyhow::Error) -> ExitCode {
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
-    let bad_input = err.chain().any(|c| c.downcast_ref::<SpecError>().is_some());
+    let bad_input = err.downcast_ref::<SpecError>().is_some();
     ExitCode::from(if bad_input && !detailed { 2 } else { 1 })
 }
 
@@ -159,7 +159,9 @@ pub fn report(err: &anyhow::Error, json: bool) {
         return;
     }
     let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
-    let hint = err.chain().find_map(|c| c.downcast_ref::<Hinted>()).map(|h| h.hint.clone());
+    // A hint given as context is found by `downcast_ref`; one inside a cause by the chain.
+    let hinted = err.downcast_ref::<Hinted>().or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
+    let hint = hinted.map(|h| h.hint.clone());
     if json {
         let doc =
             serde_json::json!({ "format_version": "1", "error": err.to_string(), "caused_by": causes, "hint": hint });

@@ -6,11 +6,7 @@ use crate::emulator::Moto;
 use std::path::PathBuf;
 
 fn write_spec(test: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pipectl-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("spec.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+    crate::util::temp_spec("e2e", test, text)
 }
 
 const FULL: &str = "
@@ -108,6 +104,62 @@ fn end_to_end_apply_replan_destroy() {
     assert!(streams.stream_names().is_empty(), "{:?}", streams.stream_names());
     // Destroying again finds nothing and succeeds.
     moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
+}
+
+#[test]
+fn destroy_is_a_plan_previewed_by_plan_destroy_and_printed_as_json() {
+    let Some(moto) = Moto::start() else { return };
+    let spec = spec_path("destroy-plan", FULL);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    let sdk = moto.sdk();
+
+    // The preview lists every deletion, dependents first, and deletes nothing.
+    let preview = moto.pipectl(&["plan", "--destroy", &spec, "--detailed-exitcode"]).run().expect_code(2);
+    let text = &preview.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for line in ["- glue_table.t t", "- stream.trips e2e-trips", "- record.deployment /pipectl/e2e/default"] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(text.contains("Destroy: 6 to delete, 0 already gone, 0 left alone."), "{text}");
+    let at = |a: &str| text.find(a).unwrap_or_else(|| panic!("{a} missing:\n{text}"));
+    assert!(at("glue_table.t") < at("glue_database.db") && at("glue_table.t") < at("bucket.lake"), "{text}");
+    assert!(at("bucket.lake") < at("record.deployment"), "the record goes last:\n{text}");
+    assert!(sdk.run(sdk.kinesis.describe_stream_summary().stream_name("e2e-trips").send()).is_ok());
+
+    // The same plan as JSON, with its format version.
+    let doc = moto.pipectl(&["plan", "--destroy", &spec, "--json"]).run().expect_code(0).json();
+    assert_eq!((doc["format_version"].as_str(), doc["operation"].as_str()), (Some("1"), Some("destroy")));
+    let changes = doc["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 6);
+    assert!(changes.iter().all(|c| c["action"] == "delete"), "{doc}");
+    assert_eq!(changes.last().unwrap()["address"], "record.deployment");
+
+    // destroy --json: the plan first, then one event per line, then the summary.
+    let run = moto.pipectl(&["destroy", &spec, "--yes", "--json"]).run().expect_code(0);
+    let lines: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["operation"], "destroy", "{}", run.stdout);
+    assert_eq!(lines[0]["changes"].as_array().unwrap().len(), 6);
+    let summary = lines.last().unwrap();
+    assert_eq!((summary["event"].as_str(), summary["done"].as_u64()), (Some("summary"), Some(6)), "{summary}");
+    assert!(sdk.run(sdk.kinesis.describe_stream_summary().stream_name("e2e-trips").send()).is_err());
+
+    // Nothing left: the preview says so and has nothing to do.
+    let after = moto.pipectl(&["plan", "--destroy", &spec, "--detailed-exitcode"]).run().expect_code(0);
+    assert!(after.stdout.contains("Destroy: 0 to delete, 6 already gone"), "{}", after.stdout);
+}
+
+#[test]
+fn destroy_from_the_record_alone_previews_the_same_plan() {
+    let Some(moto) = Moto::start() else { return };
+    let spec = spec_path("destroy-record", FULL);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    // Without a spec, the record's listing is ordered by kind: data last.
+    let run = moto.pipectl(&["destroy", "--pipeline", "e2e", "--yes", "--json"]).run().expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    let order: Vec<&str> = plan["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    let pos = |a: &str| order.iter().position(|x| *x == a).unwrap();
+    assert!(pos("glue_table.t") < pos("glue_database.db"), "{order:?}");
+    assert!(pos("stream.trips") < pos("bucket.lake"), "{order:?}");
+    assert_eq!(order.last(), Some(&"record.deployment"), "{order:?}");
 }
 
 #[test]

@@ -37,11 +37,7 @@ firehoses:
 ";
 
 fn spec(test: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("pipectl-fh-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("spec.yaml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    crate::util::temp_spec("fh", test, text).display().to_string()
 }
 
 fn describe(sdk: &Sdk, name: &str) -> aws_sdk_firehose::types::DeliveryStreamDescription {

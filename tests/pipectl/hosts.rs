@@ -5,11 +5,7 @@ use aws_sdk_ec2::types::Filter;
 use base64::Engine as _;
 
 fn spec(test: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("pipectl-host-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("spec.yaml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    crate::util::temp_spec("host", test, text).display().to_string()
 }
 
 const HOST: &str = "

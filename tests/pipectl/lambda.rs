@@ -4,16 +4,14 @@
 use crate::emulator::{Moto, Sdk};
 
 fn spec_in(test: &str, text: &str) -> (String, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("pipectl-fn-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let path = crate::util::temp_spec("fn", test, text);
+    let dir = path.parent().expect("a folder").to_path_buf();
     std::fs::create_dir_all(dir.join("code")).unwrap();
     std::fs::write(
         dir.join("code/handler.py"),
         "def handler(event, context):\n    return {'n': len(event.get('Records', []))}\n",
     )
     .unwrap();
-    let path = dir.join("spec.yaml");
-    std::fs::write(&path, text).unwrap();
     (path.display().to_string(), dir)
 }
 

@@ -20,11 +20,7 @@ catalog:
 ";
 
 fn spec(test: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("pipectl-rs-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("spec.yaml");
-    std::fs::write(&path, SPEC).unwrap();
-    path.display().to_string()
+    crate::util::temp_spec("rs", test, SPEC).display().to_string()
 }
 
 fn via(proxy: &Proxy, args: &[&str]) -> crate::util::Run {

@@ -7,6 +7,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Writes `text` as `spec.yaml` in a fresh folder of its own for `test`
+/// (`group` keeps the folders of one module apart); returns its path.
+pub fn temp_spec(group: &str, test: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pipectl-{group}-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("spec.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

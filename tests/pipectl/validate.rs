@@ -149,3 +149,25 @@ fn graph_shows_generated_resources_and_edges() {
     assert!(mermaid.starts_with("flowchart LR\n"));
     assert!(mermaid.contains("trigger.filter"));
 }
+
+#[test]
+fn an_error_renders_its_causes_and_hint_in_text_and_json() {
+    // No AWS to reach: the error names what pipectl was doing, what AWS (or
+    // the network) said, and what to do about it, the same in both forms.
+    let fast = [("AWS_MAX_ATTEMPTS", "1"), ("AWS_REGION", "us-east-1")];
+    let mut text = pipectl(&["plan", "pipelines/lab.yaml"]);
+    let mut json = pipectl(&["plan", "pipelines/lab.yaml", "--json"]);
+    for (k, v) in fast {
+        text = text.env(k, v);
+        json = json.env(k, v);
+    }
+    let text = text.run().expect_code(1);
+    assert!(text.stderr.starts_with("error: cannot find out which AWS account"), "{}", text.stderr);
+    assert!(text.stderr.contains("\nCaused by:\n  GetCallerIdentity failed"), "{}", text.stderr);
+    assert!(text.stderr.contains("\nhint: set credentials"), "{}", text.stderr);
+    let doc = json.run().expect_code(1).json();
+    assert_eq!(doc["format_version"], "1");
+    assert!(doc["error"].as_str().unwrap().starts_with("cannot find out which AWS account"), "{doc}");
+    assert!(doc["caused_by"][0].as_str().unwrap().starts_with("GetCallerIdentity failed"), "{doc}");
+    assert!(doc["hint"].as_str().unwrap().starts_with("set credentials"), "{doc}");
+}
