@@ -25,10 +25,11 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
     let a = node.address.clone();
     let key = node.address.key.as_str();
     let name = node.name.clone();
+    let base = crate::resources::Base::new(a.clone(), name.clone(), meta);
     Some(match a.kind {
         Kind::Record => return None,
-        Kind::Bucket => Arc::new(bucket::Bucket::new(a, name, Some(spec.buckets.get(key)?.clone()), meta)),
-        Kind::Stream => Arc::new(stream::Stream::new(a, name, Some(spec.streams.get(key)?.clone()), meta)),
+        Kind::Bucket => Arc::new(bucket::Bucket { base, spec: Some(spec.buckets.get(key)?.clone()) }),
+        Kind::Stream => Arc::new(stream::Stream { base, spec: Some(spec.streams.get(key)?.clone()) }),
         Kind::GlueDatabase => {
             Arc::new(glue::Database::new(a, name, Some(spec.databases.get(key)?.clone()), scope, meta))
         }
@@ -39,12 +40,12 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
             let id = TableId { database, table: t.name.clone() };
             Arc::new(glue::Table::new(a, id, Some(glue::TableSpec { table: t.clone(), bucket }), meta))
         }
-        Kind::Role => Arc::new(role::Role::new(a, name, policy::role(&node.owner()?, spec, scope), meta)),
-        Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, name, Some(log_group(&node.owner()?, spec)), meta)),
-        Kind::Network => Arc::new(network::Network::new(a, name, Some(spec.networks.get(key)?.clone()), meta)),
+        Kind::Role => Arc::new(role::Role { base, spec: policy::role(&node.owner()?, spec, scope) }),
+        Kind::LogGroup => Arc::new(log_group::LogGroup { base, spec: Some(log_group(&node.owner()?, spec)) }),
+        Kind::Network => Arc::new(network::Network { base, spec: Some(spec.networks.get(key)?.clone()) }),
         Kind::InstanceProfile => {
             let role = names::agent_role(&spec.agents.get(key)?.name);
-            Arc::new(instance_profile::InstanceProfile::new(a, name, Some(role), meta))
+            Arc::new(instance_profile::InstanceProfile { base, role: Some(role) })
         }
         Kind::SecurityGroup => Arc::new(security_group::SecurityGroup::new(a, name, Some(spec.agents.get(key)?), meta)),
         Kind::Agent => {
@@ -55,14 +56,14 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
                 profile: names::agent_role(&ag.name),
                 security_group: names::agent_role(&ag.name),
             };
-            Arc::new(crate::resources::agent::Agent::new(a, name, Some(host), meta))
+            Arc::new(crate::resources::agent::Agent { base, spec: Some(host) })
         }
         Kind::Dashboard => {
             let body = dashboard::body(spec, scope);
             let agents = spec.agents.keys().cloned().collect();
-            Arc::new(cloudwatch::Dashboard::new(a, name, Some(body), agents, meta))
+            Arc::new(cloudwatch::Dashboard { base, body: Some(body), agents })
         }
-        Kind::Alarm => Arc::new(cloudwatch::Alarm::new(a, name, dashboard::alarm(key, spec), meta)),
+        Kind::Alarm => Arc::new(cloudwatch::Alarm { base, spec: dashboard::alarm(key, spec) }),
         Kind::Function => {
             let f = spec.functions.get(key)?;
             let role_arn = scope.role(&names::function_role(&f.name)).to_string();
@@ -76,7 +77,7 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
             let id = TriggerId { function: f.name.clone(), stream };
             Arc::new(trigger::Trigger::new(a, id, Some(trigger::TriggerSpec { trigger: t }), scope, meta))
         }
-        Kind::Firehose => Arc::new(firehose::Firehose::new(a, name, firehose(key, spec, scope), meta)),
+        Kind::Firehose => Arc::new(firehose::Firehose { base, config: firehose(key, spec, scope) }),
     })
 }
 

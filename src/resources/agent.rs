@@ -26,9 +26,8 @@
 
 use super::ec2::{ec2_tags, find_instance, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
 use super::security_group::find_group;
-use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
 use crate::send;
 use crate::spec::{self, Ami};
 use async_trait::async_trait;
@@ -73,8 +72,17 @@ pub struct HostSpec {
 }
 
 pub struct Agent {
-    base: Base,
-    spec: Option<HostSpec>,
+    pub base: Base,
+    pub spec: Option<HostSpec>,
+}
+
+super::has_base!(Agent);
+
+impl Agent {
+    /// The EC2 id of the live resource, if there is one.
+    async fn ec2_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
+        Ok(self.instance(aws).await?.and_then(|v| v.instance_id().map(str::to_string)))
+    }
 }
 
 fn profile_not_ready(e: &AwsError) -> bool {
@@ -86,10 +94,6 @@ impl Agent {
     /// The live host of this address, if any.
     async fn instance(&self, aws: &Aws) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
         find_instance(aws, &self.base.meta.owner(), &self.base.address).await
-    }
-
-    pub fn new(address: Address, name: String, spec: Option<HostSpec>, meta: &Meta) -> Self {
-        Agent { base: Base::new(address, name, meta, Duration::from_secs(600)).named(), spec }
     }
 
     async fn wait_for(&self, aws: &Aws, id: &str, want: InstanceStateName, p: &Progress) -> Result<(), AwsError> {
@@ -149,8 +153,6 @@ struct Attributes {
     imdsv2: String,
     tags: Tags,
 }
-
-super::has_base!(Agent);
 
 #[async_trait]
 impl Resource for Agent {
@@ -290,8 +292,7 @@ impl Resource for Agent {
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        let found = self.instance(aws).await?;
-        super::ec2::write_tags(aws, found.as_ref().and_then(|i| i.instance_id()), set, remove).await
+        super::ec2::write_tags(aws, self.ec2_id(aws).await?, set, remove).await
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {

@@ -13,10 +13,9 @@
 //!    version and delete marker is removed, then the bucket.
 //!    NoSuchBucket means done.
 
-use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
-use crate::plan::Address;
 use crate::send;
 use crate::spec::{self, OnDestroy};
 use async_trait::async_trait;
@@ -29,15 +28,13 @@ use serde::Serialize;
 use std::time::Duration;
 
 pub struct Bucket {
-    base: Base,
-    spec: Option<spec::Bucket>,
+    pub base: Base,
+    pub spec: Option<spec::Bucket>,
 }
 
-impl Bucket {
-    pub fn new(address: Address, name: String, spec: Option<spec::Bucket>, meta: &Meta) -> Self {
-        Bucket { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
-    }
+super::has_base!(Bucket);
 
+impl Bucket {
     async fn put_public_access_block(&self, aws: &Aws) -> Result<(), AwsError> {
         let cfg = PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
@@ -86,25 +83,13 @@ impl Bucket {
         loop {
             let page =
                 send!("ListObjectVersions", aws.s3.list_object_versions().bucket(&self.base.name).max_keys(1000))?;
-            let mut ids: Vec<ObjectIdentifier> = Vec::new();
-            for v in page.versions() {
-                ids.push(
-                    ObjectIdentifier::builder()
-                        .key(v.key().unwrap_or_default())
-                        .set_version_id(v.version_id().map(str::to_string))
-                        .build()
-                        .expect("key set"),
-                );
-            }
-            for m in page.delete_markers() {
-                ids.push(
-                    ObjectIdentifier::builder()
-                        .key(m.key().unwrap_or_default())
-                        .set_version_id(m.version_id().map(str::to_string))
-                        .build()
-                        .expect("key set"),
-                );
-            }
+            let id = |key: Option<&str>, version: Option<&str>| {
+                let b = ObjectIdentifier::builder().key(key.unwrap_or_default());
+                b.set_version_id(version.map(str::to_string)).build().expect("key set")
+            };
+            let versions = page.versions().iter().map(|v| id(v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| id(m.key(), m.version_id()));
+            let ids: Vec<ObjectIdentifier> = versions.chain(markers).collect();
             if ids.is_empty() {
                 return Ok(removed);
             }
@@ -128,8 +113,6 @@ struct Attributes {
     encryption: String,
     tags: Tags,
 }
-
-super::has_base!(Bucket);
 
 #[async_trait]
 impl Resource for Bucket {
@@ -192,7 +175,11 @@ impl Resource for Bucket {
     }
 
     /// S3 replaces the whole tag set: the desired tags are written as one.
-    async fn write_tags(&self, aws: &Aws, _set: &Tags, _remove: &[String]) -> Result<(), AwsError> {
+    async fn add_tags(&self, aws: &Aws, _set: &Tags) -> Result<(), AwsError> {
+        self.put_tags(aws).await
+    }
+
+    async fn remove_tags(&self, aws: &Aws, _keys: &[String]) -> Result<(), AwsError> {
         self.put_tags(aws).await
     }
 

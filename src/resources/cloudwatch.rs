@@ -31,7 +31,6 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// The instance id placeholder of an agent host in a dashboard body.
 pub fn instance_placeholder(agent_key: &str) -> String {
@@ -45,17 +44,15 @@ struct DashboardAttributes {
 }
 
 pub struct Dashboard {
-    base: Base,
-    body: Option<Value>,
+    pub base: Base,
+    pub body: Option<Value>,
     /// Agent keys whose instance ids the body refers to.
-    agents: Vec<String>,
+    pub agents: Vec<String>,
 }
 
-impl Dashboard {
-    pub fn new(address: Address, name: String, body: Option<Value>, agents: Vec<String>, meta: &Meta) -> Self {
-        Dashboard { base: Base::new(address, name, meta, Duration::from_secs(300)), body, agents }
-    }
+super::has_base!(Dashboard);
 
+impl Dashboard {
     /// Current instance id of each agent host of the body.
     async fn instance_ids(&self, aws: &Aws) -> Result<BTreeMap<String, String>, AwsError> {
         let mut out = BTreeMap::new();
@@ -90,8 +87,6 @@ impl Dashboard {
         }
     }
 }
-
-super::has_base!(Dashboard);
 
 #[async_trait]
 impl Resource for Dashboard {
@@ -144,13 +139,15 @@ pub struct AlarmSpec {
 }
 
 pub struct Alarm {
-    base: Base,
-    spec: Option<AlarmSpec>,
+    pub base: Base,
+    pub spec: Option<AlarmSpec>,
 }
+
+super::has_base!(Alarm);
 
 impl Alarm {
     pub fn new(address: Address, name: String, spec: Option<AlarmSpec>, meta: &Meta) -> Self {
-        Alarm { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
+        Alarm { base: Base::new(address, name, meta), spec }
     }
 
     fn arn(&self, aws: &Aws) -> String {
@@ -193,8 +190,6 @@ struct AlarmAttributes {
     evaluation_periods: i64,
     tags: Tags,
 }
-
-super::has_base!(Alarm);
 
 #[async_trait]
 impl Resource for Alarm {
@@ -255,17 +250,20 @@ impl Resource for Alarm {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
         let arn = self.arn(aws);
-        if !set.is_empty() {
-            let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-            let req = aws.cloudwatch.tag_resource().resource_arn(&arn);
-            send!("TagResource", req.set_tags(Some(tags)))?;
-        }
-        if !remove.is_empty() {
-            let req = aws.cloudwatch.untag_resource().resource_arn(&arn);
-            send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
-        }
+
+        let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let req = aws.cloudwatch.tag_resource().resource_arn(&arn);
+        send!("TagResource", req.set_tags(Some(tags)))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        let arn = self.arn(aws);
+
+        let req = aws.cloudwatch.untag_resource().resource_arn(&arn);
+        send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 

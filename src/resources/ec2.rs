@@ -94,15 +94,16 @@ pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder().resource_type(kind).set_tags(Some(ec2_tags(tags))).build()
 }
 
-/// Sets and removes tags on one EC2 resource (none: it is gone, nothing to do).
-pub async fn write_tags(aws: &Aws, id: Option<&str>, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+/// Sets and removes tags on one EC2 resource (none: it is gone, nothing
+/// to do).
+pub async fn write_tags(aws: &Aws, id: Option<String>, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
     let Some(id) = id else { return Ok(()) };
     if !set.is_empty() {
-        send!("CreateTags", aws.ec2.create_tags().resources(id).set_tags(Some(ec2_tags(set))))?;
+        send!("CreateTags", aws.ec2.create_tags().resources(&id).set_tags(Some(ec2_tags(set))))?;
     }
     if !remove.is_empty() {
         let keys: Vec<Tag> = remove.iter().map(|k| Tag::builder().key(k).build()).collect();
-        send!("DeleteTags", aws.ec2.delete_tags().resources(id).set_tags(Some(keys)))?;
+        send!("DeleteTags", aws.ec2.delete_tags().resources(&id).set_tags(Some(keys)))?;
     }
     Ok(())
 }

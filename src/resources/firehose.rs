@@ -22,7 +22,7 @@
 //! 5. retried: the IAM propagation errors of AWS-NOTES.md (for up to two
 //!    minutes), ResourceInUse during an update, throttling, 5xx.
 
-use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::{Address, Kind};
@@ -168,9 +168,11 @@ impl Config {
 }
 
 pub struct Firehose {
-    base: Base,
-    config: Option<Config>,
+    pub base: Base,
+    pub config: Option<Config>,
 }
+
+super::has_base!(Firehose);
 
 /// The errors Firehose returns while a new role has not propagated yet.
 pub fn role_not_ready(e: &AwsError) -> bool {
@@ -192,10 +194,6 @@ fn in_use(e: &AwsError) -> bool {
 const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
 impl Firehose {
-    pub fn new(address: Address, name: String, config: Option<Config>, meta: &Meta) -> Self {
-        Firehose { base: Base::new(address, name, meta, Duration::from_secs(600)), config }
-    }
-
     async fn describe(
         &self,
         aws: &Aws,
@@ -323,8 +321,6 @@ fn observed_config(d: &aws_sdk_firehose::types::DeliveryStreamDescription) -> Co
         encryption,
     }
 }
-
-super::has_base!(Firehose);
 
 #[async_trait]
 impl Resource for Firehose {
@@ -498,37 +494,35 @@ impl Resource for Firehose {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        if !set.is_empty() {
-            send!(
-                "TagDeliveryStream",
-                aws.firehose.tag_delivery_stream().delivery_stream_name(&self.base.name).set_tags(Some(
-                    set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key set")).collect(),
-                ))
-            )?;
-        }
-        if !remove.is_empty() {
-            send!(
-                "UntagDeliveryStream",
-                aws.firehose
-                    .untag_delivery_stream()
-                    .delivery_stream_name(&self.base.name)
-                    .set_tag_keys(Some(remove.to_vec()))
-            )?;
-        }
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
+        send!(
+            "TagDeliveryStream",
+            aws.firehose.tag_delivery_stream().delivery_stream_name(&self.base.name).set_tags(Some(
+                set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key set")).collect(),
+            ))
+        )?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        send!(
+            "UntagDeliveryStream",
+            aws.firehose
+                .untag_delivery_stream()
+                .delivery_stream_name(&self.base.name)
+                .set_tag_keys(Some(remove.to_vec()))
+        )?;
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let out = retry(self.timeout(), in_use, || async {
-            send!("DeleteDeliveryStream", aws.firehose.delete_delivery_stream().delivery_stream_name(&self.base.name))
-                .map(drop)
-        })
-        .await;
-        match out {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
-            Err(e) => return Err(e),
+        let req = aws.firehose.delete_delivery_stream().delivery_stream_name(&self.base.name);
+        if retry(self.timeout(), in_use, || async { send!("DeleteDeliveryStream", req.clone()) })
+            .await
+            .found()?
+            .is_none()
+        {
+            return Ok(Deleted::Gone);
         }
         wait_until(&format!("delivery stream `{}` to be deleted", self.base.name), self.timeout(), || async {
             Ok(match self.describe(aws).await? {

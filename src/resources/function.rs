@@ -57,6 +57,8 @@ pub struct Function {
     package: tokio::sync::OnceCell<Package>,
 }
 
+super::has_base!(Function);
+
 /// The errors Lambda returns while a new role has not propagated yet.
 pub fn role_not_ready(e: &AwsError) -> bool {
     e.code.as_deref() == Some("InvalidParameterValueException")
@@ -73,11 +75,7 @@ const ROLE_PROPAGATION: Duration = Duration::from_secs(180);
 
 impl Function {
     pub fn new(address: Address, name: String, spec: Option<FunctionSpec>, meta: &Meta) -> Self {
-        Function {
-            base: Base::new(address, name, meta, Duration::from_secs(600)),
-            spec,
-            package: tokio::sync::OnceCell::new(),
-        }
+        Function { base: Base::new(address, name, meta), spec, package: tokio::sync::OnceCell::new() }
     }
 
     async fn package(&self) -> Result<&Package, AwsError> {
@@ -146,8 +144,6 @@ impl Function {
 fn runtime_of(s: &str) -> Runtime {
     Runtime::from(s)
 }
-
-super::has_base!(Function);
 
 #[async_trait]
 impl Resource for Function {
@@ -285,16 +281,19 @@ impl Resource for Function {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
         let arn = self.arn(aws).await;
-        if !set.is_empty() {
-            let req = aws.lambda.tag_resource().resource(&arn);
-            send!("TagResource", req.set_tags(Some(set.clone().into_iter().collect())))?;
-        }
-        if !remove.is_empty() {
-            let req = aws.lambda.untag_resource().resource(&arn);
-            send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
-        }
+
+        let req = aws.lambda.tag_resource().resource(&arn);
+        send!("TagResource", req.set_tags(Some(set.clone().into_iter().collect())))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        let arn = self.arn(aws).await;
+
+        let req = aws.lambda.untag_resource().resource(&arn);
+        send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 

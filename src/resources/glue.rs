@@ -26,7 +26,6 @@ use crate::spec::{self, TableFormat};
 use async_trait::async_trait;
 use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, TableInput};
 use serde::Serialize;
-use std::time::Duration;
 
 /// What the diff compares of a database.
 #[derive(Serialize)]
@@ -51,10 +50,12 @@ pub struct Database {
     spec: Option<spec::Database>,
 }
 
+super::has_base!(Database);
+
 impl Database {
     pub fn new(address: Address, name: String, spec: Option<spec::Database>, scope: &Scope, meta: &Meta) -> Self {
         let arn = scope.glue_database(&name).to_string();
-        Database { base: Base::new(address, name, meta, Duration::from_secs(300)), arn, spec }
+        Database { base: Base::new(address, name, meta), arn, spec }
     }
 
     fn input(&self) -> DatabaseInput {
@@ -62,8 +63,6 @@ impl Database {
         DatabaseInput::builder().name(&self.base.name).set_description(s.description.clone()).build().expect("name set")
     }
 }
-
-super::has_base!(Database);
 
 #[async_trait]
 impl Resource for Database {
@@ -113,22 +112,19 @@ impl Resource for Database {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        if !set.is_empty() {
-            send!(
-                "TagResource",
-                aws.glue
-                    .tag_resource()
-                    .resource_arn(&self.arn)
-                    .set_tags_to_add(Some(set.clone().into_iter().collect()))
-            )?;
-        }
-        if !remove.is_empty() {
-            send!(
-                "UntagResource",
-                aws.glue.untag_resource().resource_arn(&self.arn).set_tags_to_remove(Some(remove.to_vec()))
-            )?;
-        }
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
+        send!(
+            "TagResource",
+            aws.glue.tag_resource().resource_arn(&self.arn).set_tags_to_add(Some(set.clone().into_iter().collect()))
+        )?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        send!(
+            "UntagResource",
+            aws.glue.untag_resource().resource_arn(&self.arn).set_tags_to_remove(Some(remove.to_vec()))
+        )?;
         Ok(())
     }
 
@@ -149,6 +145,8 @@ pub struct Table {
     id: TableId,
     spec: Option<TableSpec>,
 }
+
+super::has_base!(Table);
 
 /// SerDe library, input format and output format of a table format.
 pub fn formats(f: TableFormat) -> (&'static str, &'static str, &'static str) {
@@ -184,7 +182,7 @@ fn columns(cols: &[(String, String)]) -> Vec<Column> {
 
 impl Table {
     pub fn new(address: Address, id: TableId, spec: Option<TableSpec>, meta: &Meta) -> Self {
-        Table { base: Base::new(address, id.table.clone(), meta, Duration::from_secs(300)), id, spec }
+        Table { base: Base::new(address, id.table.clone(), meta), id, spec }
     }
 
     fn location(s: &TableSpec) -> String {
@@ -215,8 +213,6 @@ impl Table {
             .expect("name set")
     }
 }
-
-super::has_base!(Table);
 
 #[async_trait]
 impl Resource for Table {

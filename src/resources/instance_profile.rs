@@ -8,14 +8,13 @@
 //! 4. delete: roles removed, then DeleteInstanceProfile; not found (of the
 //!    profile or a role) means done.
 
-use super::{to_attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{to_attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
-use crate::plan::{Address, Attrs};
+use crate::plan::Attrs;
 use crate::send;
 use async_trait::async_trait;
 use serde::Serialize;
-use std::time::Duration;
 
 /// What the diff compares.
 #[derive(Serialize)]
@@ -26,17 +25,13 @@ struct Attributes {
 
 /// The agent host's instance profile, holding the agent role.
 pub struct InstanceProfile {
-    base: Base,
-    role: Option<String>,
-}
-
-impl InstanceProfile {
-    pub fn new(address: Address, name: String, role: Option<String>, meta: &Meta) -> Self {
-        InstanceProfile { base: Base::new(address, name, meta, Duration::from_secs(300)), role }
-    }
+    pub base: Base,
+    pub role: Option<String>,
 }
 
 super::has_base!(InstanceProfile);
+
+impl InstanceProfile {}
 
 #[async_trait]
 impl Resource for InstanceProfile {
@@ -87,16 +82,19 @@ impl Resource for InstanceProfile {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
         let name = &self.base.name;
-        if !set.is_empty() {
-            let req = aws.iam.tag_instance_profile().instance_profile_name(name);
-            send!("TagInstanceProfile", req.set_tags(Some(super::role::iam_tags(set))))?;
-        }
-        if !remove.is_empty() {
-            let req = aws.iam.untag_instance_profile().instance_profile_name(name);
-            send!("UntagInstanceProfile", req.set_tag_keys(Some(remove.to_vec())))?;
-        }
+
+        let req = aws.iam.tag_instance_profile().instance_profile_name(name);
+        send!("TagInstanceProfile", req.set_tags(Some(super::role::iam_tags(set))))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        let name = &self.base.name;
+
+        let req = aws.iam.untag_instance_profile().instance_profile_name(name);
+        send!("UntagInstanceProfile", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 

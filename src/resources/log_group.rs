@@ -9,14 +9,12 @@
 //! 4. delete: DeleteLogGroup (its streams go with it); ResourceNotFound
 //!    means done.
 
-use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
-use crate::plan::Address;
 use crate::send;
 use async_trait::async_trait;
 use serde::Serialize;
-use std::time::Duration;
 
 /// The log stream Firehose writes delivery errors to.
 pub const FIREHOSE_STREAM: &str = "DestinationDelivery";
@@ -36,15 +34,13 @@ struct Attributes {
 }
 
 pub struct LogGroup {
-    base: Base,
-    spec: Option<Desired>,
+    pub base: Base,
+    pub spec: Option<Desired>,
 }
 
-impl LogGroup {
-    pub fn new(address: Address, name: String, spec: Option<Desired>, meta: &Meta) -> Self {
-        LogGroup { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
-    }
+super::has_base!(LogGroup);
 
+impl LogGroup {
     async fn create_streams(&self, aws: &Aws, existing: &[String]) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
         for st in s.streams.iter().filter(|s| !existing.contains(s)) {
@@ -63,8 +59,6 @@ impl LogGroup {
         .map(drop)
     }
 }
-
-super::has_base!(LogGroup);
 
 #[async_trait]
 impl Resource for LogGroup {
@@ -130,24 +124,21 @@ impl Resource for LogGroup {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        #[allow(deprecated)]
-        if !set.is_empty() {
-            send!(
-                "TagLogGroup",
-                aws.logs
-                    .tag_log_group()
-                    .log_group_name(&self.base.name)
-                    .set_tags(Some(set.clone().into_iter().collect()))
-            )?;
-        }
-        #[allow(deprecated)]
-        if !remove.is_empty() {
-            send!(
-                "UntagLogGroup",
-                aws.logs.untag_log_group().log_group_name(&self.base.name).set_tags(Some(remove.to_vec()))
-            )?;
-        }
+    #[allow(deprecated)]
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
+        send!(
+            "TagLogGroup",
+            aws.logs.tag_log_group().log_group_name(&self.base.name).set_tags(Some(set.clone().into_iter().collect()))
+        )?;
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        send!(
+            "UntagLogGroup",
+            aws.logs.untag_log_group().log_group_name(&self.base.name).set_tags(Some(remove.to_vec()))
+        )?;
         Ok(())
     }
 

@@ -5,7 +5,8 @@
 //! until usable), update the changed attributes in place, and delete
 //! (already gone = success). What every kind shares is written once here:
 //! the [`Base`] (address, name, tags, timeout), tag reconciliation
-//! ([`update`] calls [`Resource::write_tags`] with the difference), and
+//! ([`update`] calls [`Resource::add_tags`] and [`Resource::remove_tags`]
+//! with the difference), and
 //! what "not found" / "already exists" mean ([`crate::aws::Outcome`]). The
 //! diff between desired and observed attributes is generic (`plan::diff`);
 //! each kind only says which attributes force a replacement.
@@ -93,16 +94,17 @@ pub struct Base {
 }
 
 impl Base {
-    /// A resource of `address`'s kind whose waits default to `timeout`.
-    pub fn new(address: Address, name: impl Into<String>, meta: &Meta, timeout: Duration) -> Base {
-        let timeout = meta.timeout(address.kind, timeout);
-        Base { address, name: name.into(), tags: meta.tags(), timeout, meta: meta.clone() }
-    }
-
-    /// With a `Name` tag: EC2 shows it as the resource's name.
-    pub fn named(mut self) -> Base {
-        self.tags.insert("Name".into(), self.name.clone());
-        self
+    /// A resource of `address`'s kind: the deployment's tags (and, for EC2
+    /// kinds, a `Name` tag, which EC2 shows as the name), the spec's
+    /// timeout for the kind or the kind's own.
+    pub fn new(address: Address, name: impl Into<String>, meta: &Meta) -> Base {
+        let (name, kind) = (name.into(), address.kind);
+        let timeout = meta.timeout(kind, Duration::from_secs(default_timeout(kind)));
+        let mut tags = meta.tags();
+        if matches!(kind, Kind::Agent | Kind::Network | Kind::SecurityGroup) {
+            tags.insert("Name".into(), name.clone());
+        }
+        Base { address, name, tags, timeout, meta: meta.clone() }
     }
 }
 
@@ -194,9 +196,24 @@ pub trait Resource: HasBase + Send + Sync {
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError>;
     /// Updates the changed attributes other than `tags`.
     async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError>;
-    /// Sets and removes tags on the live resource (only called for kinds
-    /// whose attributes include `tags`).
-    async fn write_tags(&self, _aws: &Aws, _set: &Tags, _remove: &[String]) -> Result<(), AwsError> {
+    /// Reconciles tags, for kinds whose attributes include `tags`: by
+    /// default [`Resource::add_tags`] and [`Resource::remove_tags`], each
+    /// only when it has something to do.
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        if !set.is_empty() {
+            self.add_tags(aws, set).await?;
+        }
+        if !remove.is_empty() {
+            self.remove_tags(aws, remove).await?;
+        }
+        Ok(())
+    }
+    /// Sets tags on the live resource (a non-empty set).
+    async fn add_tags(&self, _aws: &Aws, _set: &Tags) -> Result<(), AwsError> {
+        Ok(())
+    }
+    /// Removes tag keys from the live resource: called with some keys.
+    async fn remove_tags(&self, _aws: &Aws, _keys: &[String]) -> Result<(), AwsError> {
         Ok(())
     }
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError>;
@@ -219,33 +236,41 @@ pub async fn update(
     }
     if !tags.is_empty() {
         let (set, remove) = tag_delta(before.tags.as_ref().unwrap_or(&Tags::new()), &r.desired_tags());
-        if !set.is_empty() || !remove.is_empty() {
-            r.write_tags(aws, &set, &remove).await?;
-        }
+        r.write_tags(aws, &set, &remove).await?;
     }
     Ok(())
+}
+
+/// How long a kind may wait for AWS unless the spec says otherwise, in seconds.
+fn default_timeout(kind: Kind) -> u64 {
+    match kind {
+        Kind::Record => 60,
+        Kind::Agent | Kind::Network | Kind::Firehose | Kind::Function | Kind::Trigger => 600,
+        _ => 300,
+    }
 }
 
 /// The registry of kinds: a resource known only by address and name (from
 /// the deployment record), enough to read, check ownership and delete it.
 pub fn from_record(address: &Address, name: &str, scope: &Scope, meta: &Meta) -> Res {
     let (a, n) = (address.clone(), name.to_string());
+    let base = Base::new(a.clone(), n.clone(), meta);
     match a.kind {
         Kind::Record => Arc::new(record::Record::new(a, n, None, meta)),
-        Kind::Bucket => Arc::new(bucket::Bucket::new(a, n, None, meta)),
-        Kind::Stream => Arc::new(stream::Stream::new(a, n, None, meta)),
+        Kind::Bucket => Arc::new(bucket::Bucket { base, spec: None }),
+        Kind::Stream => Arc::new(stream::Stream { base, spec: None }),
         Kind::GlueDatabase => Arc::new(glue::Database::new(a, n, None, scope, meta)),
         Kind::GlueTable => Arc::new(glue::Table::new(a, crate::names::TableId::from_record(&n), None, meta)),
-        Kind::Role => Arc::new(role::Role::new(a, n, None, meta)),
-        Kind::LogGroup => Arc::new(log_group::LogGroup::new(a, n, None, meta)),
-        Kind::Firehose => Arc::new(firehose::Firehose::new(a, n, None, meta)),
+        Kind::Role => Arc::new(role::Role { base, spec: None }),
+        Kind::LogGroup => Arc::new(log_group::LogGroup { base, spec: None }),
+        Kind::Firehose => Arc::new(firehose::Firehose { base, config: None }),
         Kind::Function => Arc::new(function::Function::new(a, n, None, meta)),
-        Kind::Network => Arc::new(network::Network::new(a, n, None, meta)),
-        Kind::InstanceProfile => Arc::new(instance_profile::InstanceProfile::new(a, n, None, meta)),
+        Kind::Network => Arc::new(network::Network { base, spec: None }),
+        Kind::InstanceProfile => Arc::new(instance_profile::InstanceProfile { base, role: None }),
         Kind::SecurityGroup => Arc::new(security_group::SecurityGroup::new(a, n, None, meta)),
-        Kind::Agent => Arc::new(agent::Agent::new(a, n, None, meta)),
-        Kind::Dashboard => Arc::new(cloudwatch::Dashboard::new(a, n, None, Vec::new(), meta)),
-        Kind::Alarm => Arc::new(cloudwatch::Alarm::new(a, n, None, meta)),
+        Kind::Agent => Arc::new(agent::Agent { base, spec: None }),
+        Kind::Dashboard => Arc::new(cloudwatch::Dashboard { base, body: None, agents: Vec::new() }),
+        Kind::Alarm => Arc::new(cloudwatch::Alarm { base, spec: None }),
         Kind::Trigger => {
             Arc::new(trigger::Trigger::new(a, crate::names::TriggerId::from_record(&n), None, scope, meta))
         }

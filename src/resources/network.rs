@@ -20,16 +20,14 @@
 
 use super::ec2::TAG_ADDRESS;
 use super::ec2::{filter, tag_spec};
-use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
+use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
 use crate::send;
 use crate::spec;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, Filter, ResourceType, RuleAction, Vpc};
 use serde::Serialize;
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 /// What the diff compares; a NAT gateway says it is billed by the hour.
 #[derive(Serialize)]
@@ -50,8 +48,17 @@ fn nat(on: bool) -> &'static str {
 }
 
 pub struct Network {
-    base: Base,
-    spec: Option<spec::Network>,
+    pub base: Base,
+    pub spec: Option<spec::Network>,
+}
+
+super::has_base!(Network);
+
+impl Network {
+    /// The EC2 id of the live resource, if there is one.
+    async fn ec2_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
+        Ok(self.vpc(aws).await?.and_then(|v| v.vpc_id().map(str::to_string)))
+    }
 }
 
 /// The CIDR of subnet block `index` (of 16) of `cidr`.
@@ -65,10 +72,6 @@ pub fn subnet_cidr(cidr: &str, index: u32) -> Option<String> {
 }
 
 impl Network {
-    pub fn new(address: Address, name: String, spec: Option<spec::Network>, meta: &Meta) -> Self {
-        Network { base: Base::new(address, name, meta, Duration::from_secs(600)).named(), spec }
-    }
-
     /// Tags of everything inside the network, with its role there.
     fn inner_tags(&self, extra: &[(&str, &str)]) -> Tags {
         let mut t = self.base.tags.clone();
@@ -103,8 +106,6 @@ impl Network {
         Ok(out.nat_gateways().to_vec())
     }
 }
-
-super::has_base!(Network);
 
 #[async_trait]
 impl Resource for Network {
@@ -325,8 +326,7 @@ impl Resource for Network {
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        let found = self.vpc(aws).await?;
-        super::ec2::write_tags(aws, found.as_ref().and_then(|vpc| vpc.vpc_id()), set, remove).await
+        super::ec2::write_tags(aws, self.ec2_id(aws).await?, set, remove).await
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {

@@ -72,9 +72,11 @@ pub struct Record {
     current: Option<Option<Content>>,
 }
 
+super::has_base!(Record);
+
 impl Record {
     pub fn new(address: Address, name: String, content: Option<Content>, meta: &Meta) -> Self {
-        Record { base: Base::new(address, name, meta, Duration::from_secs(60)), content, current: None }
+        Record { base: Base::new(address, name, meta), content, current: None }
     }
 
     /// The same record, with its current content as the caller read it.
@@ -136,8 +138,6 @@ fn ssm_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
-super::has_base!(Record);
-
 #[async_trait]
 impl Resource for Record {
     fn desired(&self) -> Option<Attrs> {
@@ -180,16 +180,19 @@ impl Resource for Record {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
         let (kind, id) = (ResourceTypeForTagging::Parameter, &self.base.name);
-        if !set.is_empty() {
-            let req = aws.ssm.add_tags_to_resource().resource_type(kind.clone()).resource_id(id);
-            send!("AddTagsToResource", req.set_tags(Some(ssm_tags(set))))?;
-        }
-        if !remove.is_empty() {
-            let req = aws.ssm.remove_tags_from_resource().resource_type(kind).resource_id(id);
-            send!("RemoveTagsFromResource", req.set_tag_keys(Some(remove.to_vec())))?;
-        }
+
+        let req = aws.ssm.add_tags_to_resource().resource_type(kind.clone()).resource_id(id);
+        send!("AddTagsToResource", req.set_tags(Some(ssm_tags(set))))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        let (kind, id) = (ResourceTypeForTagging::Parameter, &self.base.name);
+
+        let req = aws.ssm.remove_tags_from_resource().resource_type(kind).resource_id(id);
+        send!("RemoveTagsFromResource", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 

@@ -18,16 +18,14 @@
 //! `cloudwatch:PutMetricData` for agent hosts, which has no resource-level
 //! permissions; a condition limits it to the agent's metric namespace.
 
-use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
-use crate::plan::Address;
 use crate::send;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde::Serialize;
 use serde_json::Value;
-use std::time::Duration;
 
 pub const POLICY_NAME: &str = "pipectl";
 pub const AGENT_METRIC_NAMESPACE: &str = "AWSKinesisAgent";
@@ -49,9 +47,11 @@ struct Attributes {
 }
 
 pub struct Role {
-    base: Base,
-    spec: Option<RoleSpec>,
+    pub base: Base,
+    pub spec: Option<RoleSpec>,
 }
+
+super::has_base!(Role);
 
 /// IAM returns policy documents URL-encoded (RFC 3986).
 pub fn decode_document(doc: &str) -> Value {
@@ -78,10 +78,6 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Role {
-    pub fn new(address: Address, name: String, spec: Option<RoleSpec>, meta: &Meta) -> Self {
-        Role { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
-    }
-
     async fn put_policy(&self, aws: &Aws) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
         send!(
@@ -99,8 +95,6 @@ impl Role {
 pub fn iam_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
-
-super::has_base!(Role);
 
 #[async_trait]
 impl Resource for Role {
@@ -172,13 +166,13 @@ impl Resource for Role {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        if !set.is_empty() {
-            send!("TagRole", aws.iam.tag_role().role_name(&self.base.name).set_tags(Some(iam_tags(set))))?;
-        }
-        if !remove.is_empty() {
-            send!("UntagRole", aws.iam.untag_role().role_name(&self.base.name).set_tag_keys(Some(remove.to_vec())))?;
-        }
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
+        send!("TagRole", aws.iam.tag_role().role_name(&self.base.name).set_tags(Some(iam_tags(set))))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        send!("UntagRole", aws.iam.untag_role().role_name(&self.base.name).set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 

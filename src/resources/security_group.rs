@@ -20,7 +20,6 @@ use crate::spec::{self, SubnetChoice};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, TagSpecification};
 use serde::Serialize;
-use std::time::Duration;
 
 /// The id of the group `name` in `vpc`, if there is one.
 pub async fn find_group(aws: &Aws, name: &str, vpc: &str) -> Result<Option<String>, AwsError> {
@@ -46,10 +45,19 @@ pub struct SecurityGroup {
     ssh: Option<String>,
 }
 
+super::has_base!(SecurityGroup);
+
+impl SecurityGroup {
+    /// The EC2 id of the live resource, if there is one.
+    async fn ec2_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
+        Ok(self.find(aws).await?.and_then(|v| v.group_id().map(str::to_string)))
+    }
+}
+
 impl SecurityGroup {
     pub fn new(address: Address, name: String, agent: Option<&spec::Agent>, meta: &Meta) -> Self {
         SecurityGroup {
-            base: Base::new(address, name, meta, Duration::from_secs(300)).named(),
+            base: Base::new(address, name, meta),
             subnet: agent.map(|a| a.subnet.clone()),
             ssh: agent.and_then(|a| a.ssh.as_ref().map(|s| s.cidr.clone())),
         }
@@ -101,8 +109,6 @@ impl SecurityGroup {
         Ok(())
     }
 }
-
-super::has_base!(SecurityGroup);
 
 #[async_trait]
 impl Resource for SecurityGroup {
@@ -177,8 +183,7 @@ impl Resource for SecurityGroup {
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        let found = self.find(aws).await?;
-        super::ec2::write_tags(aws, found.as_ref().and_then(|g| g.group_id()), set, remove).await
+        super::ec2::write_tags(aws, self.ec2_id(aws).await?, set, remove).await
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {

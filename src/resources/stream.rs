@@ -18,15 +18,14 @@
 //! 6. retried: ResourceInUseException and LimitExceededException (another
 //!    update still running, control-plane rate), throttling, 5xx.
 
-use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
+use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
-use crate::plan::Address;
 use crate::send;
 use crate::spec::{self, StreamEncryption, StreamMode};
 use async_trait::async_trait;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamModeDetails, StreamStatus};
 use serde::Serialize;
-use std::time::Duration;
 
 const KMS_KEY: &str = "alias/aws/kinesis";
 
@@ -42,15 +41,13 @@ struct Attributes {
 }
 
 pub struct Stream {
-    base: Base,
-    spec: Option<spec::Stream>,
+    pub base: Base,
+    pub spec: Option<spec::Stream>,
 }
 
-impl Stream {
-    pub fn new(address: Address, name: String, spec: Option<spec::Stream>, meta: &Meta) -> Self {
-        Stream { base: Base::new(address, name, meta, Duration::from_secs(300)), spec }
-    }
+super::has_base!(Stream);
 
+impl Stream {
     fn in_use(e: &AwsError) -> bool {
         e.code.as_deref() == Some("ResourceInUseException")
     }
@@ -134,8 +131,6 @@ fn mode_attr(mode: StreamMode) -> (&'static str, Option<u32>) {
     }
 }
 
-super::has_base!(Stream);
-
 #[async_trait]
 impl Resource for Stream {
     fn desired(&self) -> Option<Attrs> {
@@ -210,7 +205,7 @@ impl Resource for Stream {
         if s.encryption == StreamEncryption::Kms {
             self.set_encryption(aws, p, true).await?;
         }
-        self.write_tags(aws, &self.base.tags, &[]).await
+        self.add_tags(aws, &self.base.tags).await
     }
 
     async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
@@ -261,49 +256,38 @@ impl Resource for Stream {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        if !set.is_empty() {
-            retry(self.timeout(), Stream::in_use, || async {
-                send!(
-                    "AddTagsToStream",
-                    aws.kinesis
-                        .add_tags_to_stream()
-                        .stream_name(&self.base.name)
-                        .set_tags(Some(set.clone().into_iter().collect()))
-                )
-                .map(drop)
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            retry(self.timeout(), Stream::in_use, || async {
-                send!(
-                    "RemoveTagsFromStream",
-                    aws.kinesis
-                        .remove_tags_from_stream()
-                        .stream_name(&self.base.name)
-                        .set_tag_keys(Some(remove.to_vec()))
-                )
-                .map(drop)
-            })
-            .await?;
-        }
+    async fn add_tags(&self, aws: &Aws, set: &Tags) -> Result<(), AwsError> {
+        retry(self.timeout(), Stream::in_use, || async {
+            send!(
+                "AddTagsToStream",
+                aws.kinesis
+                    .add_tags_to_stream()
+                    .stream_name(&self.base.name)
+                    .set_tags(Some(set.clone().into_iter().collect()))
+            )
+            .map(drop)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
+        retry(self.timeout(), Stream::in_use, || async {
+            send!(
+                "RemoveTagsFromStream",
+                aws.kinesis.remove_tags_from_stream().stream_name(&self.base.name).set_tag_keys(Some(remove.to_vec()))
+            )
+            .map(drop)
+        })
+        .await?;
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let out = retry(self.timeout(), Stream::in_use, || async {
-            send!(
-                "DeleteStream",
-                aws.kinesis.delete_stream().stream_name(&self.base.name).enforce_consumer_deletion(true)
-            )
-            .map(drop)
-        })
-        .await;
-        match out {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(Deleted::Gone),
-            Err(e) => return Err(e),
+        let req = aws.kinesis.delete_stream().stream_name(&self.base.name).enforce_consumer_deletion(true);
+        let sent = retry(self.timeout(), Stream::in_use, || async { send!("DeleteStream", req.clone()) }).await;
+        if sent.found()?.is_none() {
+            return Ok(Deleted::Gone);
         }
         wait_until(&format!("stream `{}` to be deleted", self.base.name), self.timeout(), || async {
             Ok(match self.status(aws).await? {

@@ -61,6 +61,8 @@ pub struct Trigger {
     spec: Option<TriggerSpec>,
 }
 
+super::has_base!(Trigger);
+
 /// The options shared by CreateEventSourceMapping and UpdateEventSourceMapping.
 macro_rules! settings {
     ($req:expr, $t:expr) => {
@@ -89,7 +91,7 @@ fn position(p: StartingPosition) -> &'static str {
 impl Trigger {
     pub fn new(address: Address, id: TriggerId, spec: Option<TriggerSpec>, scope: &Scope, meta: &Meta) -> Self {
         let stream_arn = scope.stream(&id.stream).to_string();
-        let base = Base::new(address, id.to_string(), meta, Duration::from_secs(600));
+        let base = Base::new(address, id.to_string(), meta);
         Trigger { base, id, stream_arn, spec }
     }
 
@@ -164,8 +166,6 @@ impl Trigger {
         .await
     }
 }
-
-super::has_base!(Trigger);
 
 #[async_trait]
 impl Resource for Trigger {
