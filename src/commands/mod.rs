@@ -102,13 +102,7 @@ async fn execute(
     parallelism: u16,
     json: bool,
 ) -> Summary {
-    let labels: BTreeMap<Address, String> = planned
-        .plan
-        .changes
-        .iter()
-        .filter(|c| c.action.mutates())
-        .filter_map(|c| Some((Address::parse(&c.address)?, c.action.verb().to_string())))
-        .collect();
+    let labels = planned.mutations().into_iter().map(|(a, action)| (a, action.verb().to_string())).collect();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let reporter = tokio::spawn(crate::report::render(rx, labels, crate::report::Style::detect(json)));
     let summary = engine::execute(&d.aws, planned, work, parallelism as usize, &tx).await;

@@ -79,13 +79,7 @@ pub async fn execute(
     parallelism: usize,
     events: &UnboundedSender<Event>,
 ) -> Summary {
-    let actions: BTreeMap<Address, Action> = planned
-        .plan
-        .changes
-        .iter()
-        .filter(|c| c.action.mutates())
-        .filter_map(|c| Address::parse(&c.address).map(|a| (a, c.action)))
-        .collect();
+    let actions = planned.mutations();
     let todo: BTreeSet<&Address> = actions.keys().collect();
     let deps: BTreeMap<Address, BTreeSet<Address>> = planned
         .deps

@@ -100,6 +100,12 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// The changes that touch AWS, by address.
+    pub fn mutations(&self) -> BTreeMap<Address, Action> {
+        let changes = self.plan.changes.iter().filter(|c| c.action.mutates());
+        changes.filter_map(|c| Some((Address::parse(&c.address)?, c.action))).collect()
+    }
+
     pub fn change(&self, address: &Address) -> Option<&Change> {
         let a = address.to_string();
         self.plan.changes.iter().find(|c| c.address == a)

@@ -12,6 +12,13 @@ fn metric_widget(title: &str, region: &str, y: u32, x: u32, stat: &str, metrics:
     })
 }
 
+/// A metric widget: title, statistic, metrics.
+type Widget = (String, &'static str, Vec<Value>);
+
+/// What shows a stream falling behind or throttled.
+const LAG_METRICS: [&str; 3] =
+    ["ReadProvisionedThroughputExceeded", "WriteProvisionedThroughputExceeded", "GetRecords.IteratorAgeMilliseconds"];
+
 /// The dashboard body for a spec: names only, no AWS call.
 pub fn body(spec: &Spec, scope: &Scope) -> Value {
     let region = scope.region.as_str();
@@ -34,90 +41,50 @@ pub fn body(spec: &Spec, scope: &Scope) -> Value {
         "type": "text", "x": 0, "y": 0, "width": 24, "height": 3,
         "properties": { "markdown": format!("# Pipeline `{}`, env `{}`\n{}", spec.pipeline, spec.env, links.join(" · ")) }
     }));
-    let mut y = 3;
+    // One row per resource: what goes in (sums) on the left, what lags or
+    // fails (maxima) on the right.
+    let mut rows: Vec<[Widget; 2]> = Vec::new();
     for s in spec.streams.values() {
         let m = |metric: &str| json!(["AWS/Kinesis", metric, "StreamName", s.name]);
-        widgets.push(metric_widget(
-            &format!("Stream {}: records and bytes in", s.name),
-            region,
-            y,
-            0,
-            "Sum",
-            vec![m("IncomingRecords"), m("IncomingBytes"), m("PutRecord.Success")],
-        ));
-        widgets.push(metric_widget(
-            &format!("Stream {}: throttling and iterator age", s.name),
-            region,
-            y,
-            12,
-            "Maximum",
-            vec![
-                m("ReadProvisionedThroughputExceeded"),
-                m("WriteProvisionedThroughputExceeded"),
-                m("GetRecords.IteratorAgeMilliseconds"),
-            ],
-        ));
-        y += 6;
+        let (input, lag) = (["IncomingRecords", "IncomingBytes", "PutRecord.Success"], LAG_METRICS);
+        rows.push([
+            (format!("Stream {}: records and bytes in", s.name), "Sum", input.map(m).to_vec()),
+            (format!("Stream {}: throttling and iterator age", s.name), "Maximum", lag.map(m).to_vec()),
+        ]);
     }
     for f in spec.firehoses.values() {
         let m = |metric: &str| json!(["AWS/Firehose", metric, "DeliveryStreamName", f.name]);
-        widgets.push(metric_widget(
-            &format!("Firehose {}: records in and delivered", f.name),
-            region,
-            y,
-            0,
-            "Sum",
-            vec![m("IncomingRecords"), m("DeliveryToS3.Success")],
-        ));
-        widgets.push(metric_widget(
-            &format!("Firehose {}: freshness and conversion failures", f.name),
-            region,
-            y,
-            12,
-            "Maximum",
-            vec![m("DeliveryToS3.DataFreshness"), m("FailedConversion.Records")],
-        ));
-        y += 6;
+        let (input, lag) =
+            (["IncomingRecords", "DeliveryToS3.Success"], ["DeliveryToS3.DataFreshness", "FailedConversion.Records"]);
+        rows.push([
+            (format!("Firehose {}: records in and delivered", f.name), "Sum", input.map(m).to_vec()),
+            (format!("Firehose {}: freshness and conversion failures", f.name), "Maximum", lag.map(m).to_vec()),
+        ]);
     }
     for f in spec.functions.values() {
         let m = |metric: &str| json!(["AWS/Lambda", metric, "FunctionName", f.name]);
-        widgets.push(metric_widget(
-            &format!("Function {}: invocations and errors", f.name),
-            region,
-            y,
-            0,
-            "Sum",
-            vec![m("Invocations"), m("Errors")],
-        ));
-        widgets.push(metric_widget(
-            &format!("Function {}: duration and iterator age", f.name),
-            region,
-            y,
-            12,
-            "Maximum",
-            vec![m("Duration"), m("IteratorAge")],
-        ));
-        y += 6;
+        rows.push([
+            (format!("Function {}: invocations and errors", f.name), "Sum", ["Invocations", "Errors"].map(m).to_vec()),
+            (
+                format!("Function {}: duration and iterator age", f.name),
+                "Maximum",
+                ["Duration", "IteratorAge"].map(m).to_vec(),
+            ),
+        ]);
     }
     for (key, a) in &spec.agents {
-        widgets.push(metric_widget(
-            &format!("Agent host {}: CPU", a.name),
-            region,
-            y,
-            0,
-            "Average",
-            vec![json!(["AWS/EC2", "CPUUtilization", "InstanceId", instance_placeholder(key)])],
-        ));
+        let cpu = vec![json!(["AWS/EC2", "CPUUtilization", "InstanceId", instance_placeholder(key)])];
         let m = |metric: &str| json!([crate::resources::role::AGENT_METRIC_NAMESPACE, metric]);
-        widgets.push(metric_widget(
-            &format!("Agent host {}: Kinesis Agent", a.name),
-            region,
-            y,
-            12,
-            "Sum",
-            vec![m("BytesSent"), m("RecordSendAttempts"), m("RecordSendErrors"), m("ServiceErrors")],
-        ));
-        y += 6;
+        let sent = ["BytesSent", "RecordSendAttempts", "RecordSendErrors", "ServiceErrors"].map(m).to_vec();
+        rows.push([
+            (format!("Agent host {}: CPU", a.name), "Average", cpu),
+            (format!("Agent host {}: Kinesis Agent", a.name), "Sum", sent),
+        ]);
+    }
+    for (i, [left, right]) in rows.into_iter().enumerate() {
+        let y = 3 + 6 * i as u32;
+        widgets.push(metric_widget(&left.0, region, y, 0, left.1, left.2));
+        widgets.push(metric_widget(&right.0, region, y, 12, right.1, right.2));
     }
     json!({ "widgets": widgets })
 }

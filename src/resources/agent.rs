@@ -76,8 +76,6 @@ pub struct Agent {
     pub spec: Option<HostSpec>,
 }
 
-super::has_base!(Agent);
-
 impl Agent {
     /// The EC2 id of the live resource, if there is one.
     async fn ec2_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {

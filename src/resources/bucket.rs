@@ -32,8 +32,6 @@ pub struct Bucket {
     pub spec: Option<spec::Bucket>,
 }
 
-super::has_base!(Bucket);
-
 impl Bucket {
     async fn put_public_access_block(&self, aws: &Aws) -> Result<(), AwsError> {
         let cfg = PublicAccessBlockConfiguration::builder()

@@ -50,8 +50,6 @@ pub struct Dashboard {
     pub agents: Vec<String>,
 }
 
-super::has_base!(Dashboard);
-
 impl Dashboard {
     /// Current instance id of each agent host of the body.
     async fn instance_ids(&self, aws: &Aws) -> Result<BTreeMap<String, String>, AwsError> {
@@ -143,15 +141,13 @@ pub struct Alarm {
     pub spec: Option<AlarmSpec>,
 }
 
-super::has_base!(Alarm);
-
 impl Alarm {
     pub fn new(address: Address, name: String, spec: Option<AlarmSpec>, meta: &Meta) -> Self {
         Alarm { base: Base::new(address, name, meta), spec }
     }
 
     fn arn(&self, aws: &Aws) -> String {
-        format!("arn:aws:cloudwatch:{}:{}:alarm:{}", aws.region, aws.account, self.base.name)
+        aws.scope().alarm(&self.base.name).to_string()
     }
 
     async fn put(&self, aws: &Aws) -> Result<(), AwsError> {

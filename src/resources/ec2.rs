@@ -88,6 +88,12 @@ pub async fn resolve_subnet(
         .map(|s| (s.subnet_id().unwrap_or_default().to_string(), s.vpc_id().unwrap_or_default().to_string())))
 }
 
+/// EC2 refuses to delete something still in use (a group by a host, a
+/// VPC by its subnets) with DependencyViolation: worth waiting out.
+pub fn in_use(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("DependencyViolation")
+}
+
 /// Tags for a create call (`TagSpecifications`), so nothing is ever
 /// created untagged.
 pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {

@@ -172,8 +172,6 @@ pub struct Firehose {
     pub config: Option<Config>,
 }
 
-super::has_base!(Firehose);
-
 /// The errors Firehose returns while a new role has not propagated yet.
 pub fn role_not_ready(e: &AwsError) -> bool {
     e.code.as_deref() == Some("InvalidArgumentException")

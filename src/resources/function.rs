@@ -51,13 +51,11 @@ struct Attributes {
 }
 
 pub struct Function {
-    base: Base,
+    pub(super) base: Base,
     spec: Option<FunctionSpec>,
     /// Built once, when first needed.
     package: tokio::sync::OnceCell<Package>,
 }
-
-super::has_base!(Function);
 
 /// The errors Lambda returns while a new role has not propagated yet.
 pub fn role_not_ready(e: &AwsError) -> bool {
@@ -137,8 +135,21 @@ impl Function {
     }
 
     async fn arn(&self, aws: &Aws) -> String {
-        format!("arn:aws:lambda:{}:{}:function:{}", aws.region, aws.account, self.base.name)
+        aws.scope().function(&self.base.name).to_string()
     }
+}
+
+/// The settings CreateFunction and UpdateFunctionConfiguration share, from
+/// the spec `$s` of function `$f`.
+macro_rules! configuration {
+    ($req:expr, $s:expr, $f:expr) => {
+        $req.runtime(runtime_of(&$s.function.runtime))
+            .handler(&$s.function.handler)
+            .role(&$s.role_arn)
+            .memory_size($s.function.memory_mb as i32)
+            .timeout($s.function.timeout_seconds as i32)
+            .environment($f.environment())
+    };
 }
 
 fn runtime_of(s: &str) -> Runtime {
@@ -188,27 +199,15 @@ impl Resource for Function {
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("create needs a spec");
-        let f = &s.function;
         let pkg = self.package().await?;
         retry(
             ROLE_PROPAGATION,
             |e| role_not_ready(e) || conflict(e),
             || async {
-                let out = send!(
-                    "CreateFunction",
-                    aws.lambda
-                        .create_function()
-                        .function_name(&self.base.name)
-                        .runtime(runtime_of(&f.runtime))
-                        .handler(&f.handler)
-                        .role(&s.role_arn)
-                        .memory_size(f.memory_mb as i32)
-                        .timeout(f.timeout_seconds as i32)
-                        .environment(self.environment())
-                        .code(FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build())
-                        .set_tags(Some(self.base.tags.clone().into_iter().collect()))
-                        .description("created by pipectl")
-                );
+                let req = configuration!(aws.lambda.create_function().function_name(&self.base.name), s, self);
+                let code = FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build();
+                let tags = Some(self.base.tags.clone().into_iter().collect());
+                let out = send!("CreateFunction", req.code(code).set_tags(tags).description("created by pipectl"));
                 match out {
                     Ok(_) => Ok(()),
                     Err(e) if role_not_ready(&e) => {
@@ -235,7 +234,6 @@ impl Resource for Function {
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("update needs a spec");
-        let f = &s.function;
         let has = |k: &str| changed.iter().any(|c| c == k);
         if has("code_sha256") {
             let pkg = self.package().await?;
@@ -260,19 +258,8 @@ impl Resource for Function {
                 ROLE_PROPAGATION,
                 |e| conflict(e) || role_not_ready(e),
                 || async {
-                    send!(
-                        "UpdateFunctionConfiguration",
-                        aws.lambda
-                            .update_function_configuration()
-                            .function_name(&self.base.name)
-                            .runtime(runtime_of(&f.runtime))
-                            .handler(&f.handler)
-                            .role(&s.role_arn)
-                            .memory_size(f.memory_mb as i32)
-                            .timeout(f.timeout_seconds as i32)
-                            .environment(self.environment())
-                    )
-                    .map(drop)
+                    let req = aws.lambda.update_function_configuration().function_name(&self.base.name);
+                    send!("UpdateFunctionConfiguration", configuration!(req, s, self)).map(drop)
                 },
             )
             .await?;

@@ -45,12 +45,10 @@ struct TableAttributes {
 }
 
 pub struct Database {
-    base: Base,
+    pub(super) base: Base,
     arn: String,
     spec: Option<spec::Database>,
 }
-
-super::has_base!(Database);
 
 impl Database {
     pub fn new(address: Address, name: String, spec: Option<spec::Database>, scope: &Scope, meta: &Meta) -> Self {
@@ -141,12 +139,10 @@ pub struct TableSpec {
 }
 
 pub struct Table {
-    base: Base,
+    pub(super) base: Base,
     id: TableId,
     spec: Option<TableSpec>,
 }
-
-super::has_base!(Table);
 
 /// SerDe library, input format and output format of a table format.
 pub fn formats(f: TableFormat) -> (&'static str, &'static str, &'static str) {

@@ -29,8 +29,6 @@ pub struct InstanceProfile {
     pub role: Option<String>,
 }
 
-super::has_base!(InstanceProfile);
-
 impl InstanceProfile {}
 
 #[async_trait]

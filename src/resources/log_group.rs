@@ -38,8 +38,6 @@ pub struct LogGroup {
     pub spec: Option<Desired>,
 }
 
-super::has_base!(LogGroup);
-
 impl LogGroup {
     async fn create_streams(&self, aws: &Aws, existing: &[String]) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");

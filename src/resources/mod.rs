@@ -155,7 +155,24 @@ macro_rules! has_base {
         })+
     };
 }
-pub(crate) use has_base;
+has_base!(
+    agent::Agent,
+    bucket::Bucket,
+    cloudwatch::Dashboard,
+    cloudwatch::Alarm,
+    firehose::Firehose,
+    function::Function,
+    glue::Database,
+    glue::Table,
+    instance_profile::InstanceProfile,
+    log_group::LogGroup,
+    network::Network,
+    record::Record,
+    role::Role,
+    security_group::SecurityGroup,
+    stream::Stream,
+    trigger::Trigger
+);
 
 #[async_trait]
 pub trait Resource: HasBase + Send + Sync {

@@ -52,8 +52,6 @@ pub struct Network {
     pub spec: Option<spec::Network>,
 }
 
-super::has_base!(Network);
-
 impl Network {
     /// The EC2 id of the live resource, if there is one.
     async fn ec2_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
@@ -332,7 +330,7 @@ impl Resource for Network {
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let Some(vpc) = self.vpc(aws).await? else { return Ok(Deleted::Gone) };
         let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
-        let busy = |e: &AwsError| e.code.as_deref() == Some("DependencyViolation");
+        let busy = super::ec2::in_use;
         for nat in self.nat_gateways(aws, &vpc_id).await? {
             let id = nat.nat_gateway_id().unwrap_or_default().to_string();
             p.say(format!("deleting NAT gateway {id}"));

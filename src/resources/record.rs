@@ -65,14 +65,12 @@ struct Attributes<'a> {
 }
 
 pub struct Record {
-    base: Base,
+    pub(super) base: Base,
     content: Option<Content>,
     /// What the caller already read from SSM (`Some(None)`: no record), so
     /// a plan does not fetch the parameter a second time.
     current: Option<Option<Content>>,
 }
-
-super::has_base!(Record);
 
 impl Record {
     pub fn new(address: Address, name: String, content: Option<Content>, meta: &Meta) -> Self {

@@ -51,8 +51,6 @@ pub struct Role {
     pub spec: Option<RoleSpec>,
 }
 
-super::has_base!(Role);
-
 /// IAM returns policy documents URL-encoded (RFC 3986).
 pub fn decode_document(doc: &str) -> Value {
     let decoded = percent_decode(doc);

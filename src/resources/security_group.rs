@@ -40,12 +40,10 @@ struct Attributes {
 
 /// The agent host's security group.
 pub struct SecurityGroup {
-    base: Base,
+    pub(super) base: Base,
     subnet: Option<SubnetChoice>,
     ssh: Option<String>,
 }
-
-super::has_base!(SecurityGroup);
 
 impl SecurityGroup {
     /// The EC2 id of the live resource, if there is one.
@@ -189,7 +187,7 @@ impl Resource for SecurityGroup {
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };
         let id = g.group_id().unwrap_or_default().to_string();
-        let busy = |e: &AwsError| e.code.as_deref() == Some("DependencyViolation");
+        let busy = super::ec2::in_use;
         let out = retry(self.timeout(), busy, || async {
             let r = send!("DeleteSecurityGroup", aws.ec2.delete_security_group().group_id(&id)).map(drop);
             if r.as_ref().is_err_and(busy) {

@@ -45,8 +45,6 @@ pub struct Stream {
     pub spec: Option<spec::Stream>,
 }
 
-super::has_base!(Stream);
-
 impl Stream {
     fn in_use(e: &AwsError) -> bool {
         e.code.as_deref() == Some("ResourceInUseException")

@@ -55,13 +55,11 @@ struct Attributes {
 }
 
 pub struct Trigger {
-    base: Base,
+    pub(super) base: Base,
     id: TriggerId,
     stream_arn: String,
     spec: Option<TriggerSpec>,
 }
-
-super::has_base!(Trigger);
 
 /// The options shared by CreateEventSourceMapping and UpdateEventSourceMapping.
 macro_rules! settings {

@@ -207,6 +207,16 @@ impl<'n, 'd> MapReader<'n, 'd> {
         self.opt(key)
     }
 
+    /// [`MapReader::opt`], an empty value when absent (lists, maps).
+    pub fn opt_or_default<T: Decode + Default>(&mut self, key: &'static str) -> T {
+        self.opt(key).unwrap_or_default()
+    }
+
+    /// [`MapReader::req`], an empty value when absent (after the error).
+    pub fn req_or_default<T: Decode + Default>(&mut self, key: &'static str) -> T {
+        self.req(key).unwrap_or_default()
+    }
+
     /// Reports every key that was not asked for.
     pub fn finish(self) {
         for (k, _) in self.entries {

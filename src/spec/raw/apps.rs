@@ -1,6 +1,7 @@
 //! The spec as written, continued: functions and their triggers, agent
 //! hosts, networks, dashboards, alarms and `policy:` statements.
 
+use super::read_map;
 use super::*;
 use crate::diag::Diagnostic;
 use crate::spec::decode::{Decode, Decoder, Entries, MapReader, Sp};
@@ -13,6 +14,8 @@ pub struct RawOnFailure {
     pub max_retries: Option<Sp<i64>>,
     pub max_record_age_seconds: Option<Sp<i64>>,
 }
+
+read_map!(RawOnFailure { bisect: opt, max_retries: opt, max_record_age_seconds: opt });
 
 #[derive(Debug)]
 pub struct RawTrigger {
@@ -48,17 +51,9 @@ impl RawFunction {
         let mut m = MapReader::open(n, d, path)?;
         let trigger = m.node("trigger").and_then(|t| {
             let mut tm = MapReader::open(t, m.decoder(), format!("{path}.trigger"))?;
-            let on_failure = tm.node("on_failure").and_then(|o| {
-                let mut om = MapReader::open(o, tm.decoder(), format!("{path}.trigger.on_failure"))?;
-                let r = RawOnFailure {
-                    mark: om.mark,
-                    bisect: om.opt("bisect"),
-                    max_retries: om.opt("max_retries"),
-                    max_record_age_seconds: om.opt("max_record_age_seconds"),
-                };
-                om.finish();
-                Some(r)
-            });
+            let on_failure = tm.node("on_failure");
+            let on_failure =
+                on_failure.and_then(|o| RawOnFailure::read(o, tm.decoder(), &format!("{path}.trigger.on_failure")));
             let r = RawTrigger {
                 mark: tm.mark,
                 stream: tm.req("stream"),
@@ -109,6 +104,8 @@ pub struct RawCsv {
     pub delimiter: Option<S>,
 }
 
+read_map!(RawCsv { fields: req_or_default, delimiter: opt });
+
 #[derive(Debug)]
 pub struct RawFlow {
     pub mark: Mark,
@@ -126,6 +123,8 @@ pub struct RawSsh {
     pub allow_world: Option<Sp<bool>>,
     pub key_name: Option<S>,
 }
+
+read_map!(RawSsh { cidr: req, allow_world: opt, key_name: opt });
 
 #[derive(Debug)]
 pub struct RawAgent {
@@ -162,16 +161,8 @@ impl RawAgent {
                     let Some(mut fm) = MapReader::open(item, m.decoder(), fpath.clone()) else {
                         continue;
                     };
-                    let csv = fm.node("csv_to_json").and_then(|c| {
-                        let mut cm = MapReader::open(c, fm.decoder(), format!("{fpath}.csv_to_json"))?;
-                        let r = RawCsv {
-                            mark: cm.mark,
-                            fields: cm.req("fields").unwrap_or_default(),
-                            delimiter: cm.opt("delimiter"),
-                        };
-                        cm.finish();
-                        Some(r)
-                    });
+                    let csv = fm.node("csv_to_json");
+                    let csv = csv.and_then(|c| RawCsv::read(c, fm.decoder(), &format!("{fpath}.csv_to_json")));
                     flows.push(RawFlow {
                         mark: fm.mark,
                         file_pattern: fm.req("file_pattern"),
@@ -199,17 +190,7 @@ impl RawAgent {
                 );
             }
         }
-        let ssh = m.node("ssh").and_then(|s| {
-            let mut sm = MapReader::open(s, m.decoder(), format!("{path}.ssh"))?;
-            let r = RawSsh {
-                mark: sm.mark,
-                cidr: sm.req("cidr"),
-                allow_world: sm.opt("allow_world"),
-                key_name: sm.opt("key_name"),
-            };
-            sm.finish();
-            Some(r)
-        });
+        let ssh = m.node("ssh").and_then(|s| RawSsh::read(s, m.decoder(), &format!("{path}.ssh")));
         let r = RawAgent {
             mark: m.mark,
             name: m.opt("name"),
@@ -235,21 +216,7 @@ pub struct RawNetwork {
     pub nat_gateway: Option<Sp<bool>>,
 }
 
-impl RawNetwork {
-    pub(super) fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
-        let mut m = MapReader::open(n, d, path)?;
-        let r = RawNetwork {
-            mark: m.mark,
-            name: m.opt("name"),
-            cidr: m.req("cidr"),
-            zones: m.opt("zones"),
-            nacl: m.opt("nacl"),
-            nat_gateway: m.opt("nat_gateway"),
-        };
-        m.finish();
-        Some(r)
-    }
-}
+read_map!(RawNetwork { name: opt, cidr: req, zones: opt, nacl: opt, nat_gateway: opt });
 
 #[derive(Debug)]
 pub struct RawDashboard {
@@ -257,14 +224,7 @@ pub struct RawDashboard {
     pub name: Option<S>,
 }
 
-impl RawDashboard {
-    pub(super) fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
-        let mut m = MapReader::open(n, d, path)?;
-        let r = RawDashboard { mark: m.mark, name: m.opt("name") };
-        m.finish();
-        Some(r)
-    }
-}
+read_map!(RawDashboard { name: opt });
 
 #[derive(Debug)]
 pub struct RawAlarm {
@@ -281,26 +241,18 @@ pub struct RawAlarm {
     pub evaluation_periods: Option<Sp<u32>>,
 }
 
-impl RawAlarm {
-    pub(super) fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
-        let mut m = MapReader::open(n, d, path)?;
-        let r = RawAlarm {
-            mark: m.mark,
-            name: m.opt("name"),
-            kind: m.opt("kind"),
-            stream: m.opt("stream"),
-            firehose: m.opt("firehose"),
-            function: m.opt("function"),
-            max_ms: m.opt("max_ms"),
-            max_seconds: m.opt("max_seconds"),
-            max_errors: m.opt("max_errors"),
-            period_seconds: m.opt("period_seconds"),
-            evaluation_periods: m.opt("evaluation_periods"),
-        };
-        m.finish();
-        Some(r)
-    }
-}
+read_map!(RawAlarm {
+    name: opt,
+    kind: opt,
+    stream: opt,
+    firehose: opt,
+    function: opt,
+    max_ms: opt,
+    max_seconds: opt,
+    max_errors: opt,
+    period_seconds: opt,
+    evaluation_periods: opt
+});
 
 /// An extra IAM statement for a generated role (`policy:`).
 #[derive(Debug)]

@@ -8,6 +8,23 @@ use crate::diag::Diagnostic;
 mod apps;
 pub use apps::*;
 
+/// `read` for a map of the spec whose fields are read one by one, each with
+/// the [`MapReader`] method named beside it (`opt`, `req`, `opt_or_default`,
+/// `req_or_default`); unknown keys are reported when it is done.
+macro_rules! read_map {
+    ($t:ident { $($field:ident: $how:ident),* $(,)? }) => {
+        impl $t {
+            pub(super) fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+                let mut m = MapReader::open(n, d, path)?;
+                let r = $t { mark: m.mark, $($field: m.$how(stringify!($field)),)* };
+                m.finish();
+                Some(r)
+            }
+        }
+    };
+}
+use read_map;
+
 type S = Sp<String>;
 
 #[derive(Debug, Default)]
@@ -112,14 +129,7 @@ pub struct RawBucket {
     pub on_destroy: Option<S>,
 }
 
-impl RawBucket {
-    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
-        let mut m = MapReader::open(n, d, path)?;
-        let r = RawBucket { mark: m.mark, name: m.opt("name"), on_destroy: m.opt("on_destroy") };
-        m.finish();
-        Some(r)
-    }
-}
+read_map!(RawBucket { name: opt, on_destroy: opt });
 
 #[derive(Debug)]
 pub struct RawStream {
@@ -131,21 +141,7 @@ pub struct RawStream {
     pub encryption: Option<S>,
 }
 
-impl RawStream {
-    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
-        let mut m = MapReader::open(n, d, path)?;
-        let r = RawStream {
-            mark: m.mark,
-            name: m.opt("name"),
-            mode: m.opt("mode"),
-            shards: m.opt("shards"),
-            retention_hours: m.opt("retention_hours"),
-            encryption: m.opt("encryption"),
-        };
-        m.finish();
-        Some(r)
-    }
-}
+read_map!(RawStream { name: opt, mode: opt, shards: opt, retention_hours: opt, encryption: opt });
 
 #[derive(Debug)]
 pub struct RawDatabase {
@@ -154,14 +150,7 @@ pub struct RawDatabase {
     pub description: Option<S>,
 }
 
-impl RawDatabase {
-    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
-        let mut m = MapReader::open(n, d, path)?;
-        let r = RawDatabase { mark: m.mark, name: m.opt("name"), description: m.opt("description") };
-        m.finish();
-        Some(r)
-    }
-}
+read_map!(RawDatabase { name: opt, description: opt });
 
 #[derive(Debug)]
 pub struct RawLocation {
@@ -169,6 +158,8 @@ pub struct RawLocation {
     pub bucket: Option<S>,
     pub prefix: Option<S>,
 }
+
+read_map!(RawLocation { bucket: req, prefix: opt });
 
 #[derive(Debug)]
 pub struct RawTable {
@@ -185,12 +176,7 @@ pub struct RawTable {
 impl RawTable {
     fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
         let mut m = MapReader::open(n, d, path)?;
-        let location = m.node("location").and_then(|l| {
-            let mut lm = MapReader::open(l, m.decoder(), format!("{path}.location"))?;
-            let r = RawLocation { mark: lm.mark, bucket: lm.req("bucket"), prefix: lm.opt("prefix") };
-            lm.finish();
-            Some(r)
-        });
+        let location = m.node("location").and_then(|l| RawLocation::read(l, m.decoder(), &format!("{path}.location")));
         if location.is_none() && m.node("location").is_none() {
             let mark = m.mark;
             m.decoder().error(Diagnostic::new(
