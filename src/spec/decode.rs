@@ -196,15 +196,21 @@ impl<'n, 'd> MapReader<'n, 'd> {
 
     /// The value at `key`; absent is a `missing-field` error.
     pub fn req<T: Decode>(&mut self, key: &'static str) -> Option<T> {
-        if self.find(key).is_none_or(|(_, v)| v.value == Value::Null) {
-            let what = self.what.clone();
-            self.d.error(
-                Diagnostic::new(self.mark, "missing-field", format!("missing required field `{key}` in `{what}`"))
-                    .hint(format!("add `{key}: ...` to `{what}`")),
-            );
-            return None;
-        }
+        self.req_node(key, None)?;
         self.opt(key)
+    }
+
+    /// The node at `key`, for values decoded by hand; absent is a
+    /// `missing-field` error, with `hint` or a generic one.
+    pub fn req_node(&mut self, key: &'static str, hint: Option<&str>) -> Option<&'n Node> {
+        let node = self.node(key);
+        if node.is_none() {
+            let what = self.what.clone();
+            let hint = hint.map_or_else(|| format!("add `{key}: ...` to `{what}`"), str::to_string);
+            let message = format!("missing required field `{key}` in `{what}`");
+            self.d.error(Diagnostic::new(self.mark, "missing-field", message).hint(hint));
+        }
+        node
     }
 
     /// [`MapReader::opt`], an empty value when absent (lists, maps).
