@@ -136,6 +136,20 @@ pub struct AlarmSpec {
     pub description: String,
 }
 
+/// What the diff compares of an alarm.
+#[derive(Serialize)]
+struct AlarmAttributes {
+    namespace: String,
+    metric: String,
+    dimensions: BTreeMap<String, String>,
+    statistic: String,
+    comparison: String,
+    threshold: f64,
+    period: i64,
+    evaluation_periods: i64,
+    tags: Tags,
+}
+
 pub struct Alarm {
     pub base: Base,
     pub spec: Option<AlarmSpec>,
@@ -171,20 +185,6 @@ impl Alarm {
         )
         .map(drop)
     }
-}
-
-/// What the diff compares of an alarm.
-#[derive(Serialize)]
-struct AlarmAttributes {
-    namespace: String,
-    metric: String,
-    dimensions: BTreeMap<String, String>,
-    statistic: String,
-    comparison: String,
-    threshold: f64,
-    period: i64,
-    evaluation_periods: i64,
-    tags: Tags,
 }
 
 #[async_trait]

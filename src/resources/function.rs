@@ -72,6 +72,11 @@ fn conflict(e: &AwsError) -> bool {
 const ROLE_PROPAGATION: Duration = Duration::from_secs(180);
 
 impl Function {
+    /// What the spec asks for; only a resource known from the record has none.
+    fn input(&self) -> &FunctionSpec {
+        self.spec.as_ref().expect("a function of the spec")
+    }
+
     pub fn new(address: Address, name: String, spec: Option<FunctionSpec>, meta: &Meta) -> Self {
         Function { base: Base::new(address, name, meta), spec, package: tokio::sync::OnceCell::new() }
     }
@@ -233,7 +238,7 @@ impl Resource for Function {
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
-        let s = self.spec.as_ref().expect("update needs a spec");
+        let s = self.input();
         let has = |k: &str| changed.iter().any(|c| c == k);
         if has("code_sha256") {
             let pkg = self.package().await?;

@@ -330,7 +330,6 @@ impl Resource for Network {
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let Some(vpc) = self.vpc(aws).await? else { return Ok(Deleted::Gone) };
         let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
-        let busy = super::ec2::in_use;
         for nat in self.nat_gateways(aws, &vpc_id).await? {
             let id = nat.nat_gateway_id().unwrap_or_default().to_string();
             p.say(format!("deleting NAT gateway {id}"));
@@ -387,7 +386,7 @@ impl Resource for Network {
         let subnets = send!("DescribeSubnets", aws.ec2.describe_subnets().filters(filter("vpc-id", &[&vpc_id])))?;
         for s in subnets.subnets() {
             let id = s.subnet_id().unwrap_or_default().to_string();
-            retry(self.timeout(), busy, || async {
+            retry(self.timeout(), super::ec2::in_use, || async {
                 send!("DeleteSubnet", aws.ec2.delete_subnet().subnet_id(&id)).map(drop)
             })
             .await?;
@@ -412,8 +411,10 @@ impl Resource for Network {
                 aws.ec2.delete_route_table().route_table_id(t.route_table_id().unwrap_or_default())
             )?;
         }
-        retry(self.timeout(), busy, || async { send!("DeleteVpc", aws.ec2.delete_vpc().vpc_id(&vpc_id)).map(drop) })
-            .await?;
+        retry(self.timeout(), super::ec2::in_use, || async {
+            send!("DeleteVpc", aws.ec2.delete_vpc().vpc_id(&vpc_id)).map(drop)
+        })
+        .await?;
         Ok(Deleted::Gone)
     }
 }

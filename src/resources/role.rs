@@ -77,16 +77,9 @@ fn percent_decode(s: &str) -> String {
 
 impl Role {
     async fn put_policy(&self, aws: &Aws) -> Result<(), AwsError> {
-        let s = self.spec.as_ref().expect("needs a spec");
-        send!(
-            "PutRolePolicy",
-            aws.iam
-                .put_role_policy()
-                .role_name(&self.base.name)
-                .policy_name(POLICY_NAME)
-                .policy_document(s.policy.to_string())
-        )
-        .map(drop)
+        let policy = &self.spec.as_ref().expect("needs a spec").policy;
+        let req = aws.iam.put_role_policy().role_name(&self.base.name).policy_name(POLICY_NAME);
+        send!("PutRolePolicy", req.policy_document(policy.to_string())).map(drop)
     }
 }
 

@@ -139,6 +139,10 @@ impl Resource for SecurityGroup {
         Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
+    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
+        super::ec2::write_tags(aws, self.ec2_id(aws).await?, set, remove).await
+    }
+
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
         let choice = self.subnet.as_ref().expect("create needs a spec");
         let (_, vpc) = resolve_subnet(aws, choice, &self.base.meta).await?.ok_or_else(|| {
@@ -180,17 +184,12 @@ impl Resource for SecurityGroup {
         Ok(())
     }
 
-    async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
-        super::ec2::write_tags(aws, self.ec2_id(aws).await?, set, remove).await
-    }
-
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };
         let id = g.group_id().unwrap_or_default().to_string();
-        let busy = super::ec2::in_use;
-        let out = retry(self.timeout(), busy, || async {
+        let out = retry(self.timeout(), super::ec2::in_use, || async {
             let r = send!("DeleteSecurityGroup", aws.ec2.delete_security_group().group_id(&id)).map(drop);
-            if r.as_ref().is_err_and(busy) {
+            if r.as_ref().is_err_and(super::ec2::in_use) {
                 p.say("waiting for the host using it to terminate");
             }
             r

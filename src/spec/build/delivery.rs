@@ -113,11 +113,11 @@ impl Builder<'_> {
             self.check_prefix(p, raw.mark, false);
             let has_ts = rules::prefix_expressions(p).unwrap_or_default().iter().any(|(ns, _)| ns == "timestamp");
             if has_ts && error_prefix.is_none() {
-                self.err(
+                self.bad(
                     raw.mark,
                     "error-prefix-required",
                     format!("`{path}.prefix` uses `!{{timestamp:...}}`, which needs an `error_prefix`"),
-                    Some("add `error_prefix: \"errors/!{firehose:error-output-type}/\"`".into()),
+                    "add `error_prefix: \"errors/!{firehose:error-output-type}/\"`",
                 );
             }
         }
@@ -132,11 +132,11 @@ impl Builder<'_> {
                 "firehose encryption (aws_owned | none)",
             );
             if on && matches!(source, FirehoseSource::Stream(_)) {
-                self.err(
+                self.bad(
                     e.mark,
                     "encryption-source",
                     "server-side encryption of the delivery stream applies only to `source: direct`",
-                    Some("a stream-sourced delivery stream is protected by the stream's own encryption".into()),
+                    "a stream-sourced delivery stream is protected by the stream's own encryption",
                 );
             }
             on

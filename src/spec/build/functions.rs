@@ -62,11 +62,11 @@ impl Builder<'_> {
                 .as_ref()
                 .map(|h| {
                     if !h.v.contains('.') && !runtime.starts_with("java") && !runtime.starts_with("provided") {
-                        self.err(
+                        self.bad(
                             h.mark,
                             "handler",
                             format!("handler `{}` must be `<file>.<function>`", h.v),
-                            Some("for example `filter_to_firehose.handler`".into()),
+                            "for example `filter_to_firehose.handler`",
                         );
                     }
                     h.v.clone()
@@ -95,11 +95,11 @@ impl Builder<'_> {
                     );
                 }
                 if RESERVED_ENV.contains(&ek.v.as_str()) {
-                    self.err(
+                    self.bad(
                         ek.mark,
                         "environment",
                         format!("`{}` is reserved by Lambda", ek.v),
-                        Some("choose another name".into()),
+                        "choose another name",
                     );
                 }
                 if let Some(i) = self.interp(ev, true) {
@@ -126,11 +126,11 @@ impl Builder<'_> {
                         .reference(&Sp { v: key.to_string(), mark: w.mark }, "streams", "written stream")
                         .map(WriteTarget::Stream),
                     _ => {
-                        self.err(
+                        self.bad(
                             w.mark,
                             "writes",
                             format!("`{}` is not something a function can write to", w.v),
-                            Some("write `firehoses.<key>` or `streams.<key>`".into()),
+                            "write `firehoses.<key>` or `streams.<key>`",
                         );
                         None
                     }
@@ -185,11 +185,11 @@ impl Builder<'_> {
                         && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
                 });
                 if !ok {
-                    self.err(
+                    self.bad(
                         a.mark,
                         "policy",
                         format!("`{}` is not an IAM action", a.v),
-                        Some("write `service:Action`, e.g. `s3:GetObject`".into()),
+                        "write `service:Action`, e.g. `s3:GetObject`",
                     );
                 }
             }
@@ -197,11 +197,11 @@ impl Builder<'_> {
             for r in &st.resources {
                 let text = self.interp(r, true).map(|i| i.text).unwrap_or_else(|| r.v.clone());
                 if text != "*" && !text.starts_with("arn:") {
-                    self.err(
+                    self.bad(
                         r.mark,
                         "policy",
                         format!("`{text}` is neither an ARN nor `*`"),
-                        Some("e.g. `arn:aws:s3:::bucket/*` or `${buckets.lake.arn}`".into()),
+                        "e.g. `arn:aws:s3:::bucket/*` or `${buckets.lake.arn}`",
                     );
                 }
                 resources.push(text);

@@ -23,11 +23,11 @@ impl Builder<'_> {
                             && t.v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
                     });
                     if !ok {
-                        self.err(
+                        self.bad(
                             t.mark,
                             "instance-type",
                             format!("`{}` is not an EC2 instance type", t.v),
-                            Some("for example `t3.small`".into()),
+                            "for example `t3.small`",
                         );
                     }
                     t.v.clone()
@@ -42,11 +42,11 @@ impl Builder<'_> {
                         a.v.strip_prefix("ami-")
                             .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()));
                     if !id_ok {
-                        self.err(
+                        self.bad(
                             a.mark,
                             "ami",
                             format!("`{}` is neither `al2023` nor an AMI id", a.v),
-                            Some("write `al2023` for the latest Amazon Linux 2023, or `ami-0123456789abcdef0`".into()),
+                            "write `al2023` for the latest Amazon Linux 2023, or `ami-0123456789abcdef0`",
                         );
                     }
                     Ami::Id(a.v.clone())
@@ -60,11 +60,11 @@ impl Builder<'_> {
                         s.v.strip_prefix("subnet-")
                             .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()));
                     if !id_ok {
-                        self.err(
+                        self.bad(
                             s.mark,
                             "subnet",
                             format!("`{}` is not `default`, a subnet id, or `{{ network, tier }}`", s.v),
-                            Some("for example `subnet: { network: lab, tier: public }`".into()),
+                            "for example `subnet: { network: lab, tier: public }`",
                         );
                     }
                     SubnetChoice::Id(s.v.clone())
@@ -96,11 +96,11 @@ impl Builder<'_> {
             if r.flows.is_empty() && raw.agents.iter().any(|(a, _)| a.v == k.v) {
                 // Missing `flows` was reported while decoding; an empty list here.
                 if !self.diags.iter().any(|d| d.mark == r.mark && d.rule == "missing-field") {
-                    self.err(
+                    self.bad(
                         r.mark,
                         "flows",
                         format!("`{path}` has no flows"),
-                        Some("add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`".into()),
+                        "add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`",
                     );
                 }
             }
@@ -122,11 +122,11 @@ impl Builder<'_> {
                 );
                 let csv_to_json = f.csv_to_json.as_ref().map(|c| {
                     if c.fields.is_empty() {
-                        self.err(
+                        self.bad(
                             c.mark,
                             "csv-fields",
                             "`csv_to_json` needs the field names",
-                            Some("`csv_to_json: { fields: [a, b, c] }`".into()),
+                            "`csv_to_json: { fields: [a, b, c] }`",
                         );
                     }
                     let delimiter = c.delimiter.as_ref().map_or(",".to_string(), |d| d.v.clone());
@@ -137,11 +137,11 @@ impl Builder<'_> {
                     .as_ref()
                     .map(|p| {
                         if !p.v.starts_with('/') {
-                            self.err(
+                            self.bad(
                                 p.mark,
                                 "file-pattern",
                                 format!("file pattern `{}` must be an absolute path", p.v),
-                                Some("for example `/tmp/*.csv*`".into()),
+                                "for example `/tmp/*.csv*`",
                             );
                         }
                         p.v.clone()

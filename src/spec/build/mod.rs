@@ -104,6 +104,11 @@ impl Builder<'_> {
         self.diags.push(d);
     }
 
+    /// An error with a fixed hint.
+    fn bad(&mut self, mark: Mark, rule: &'static str, message: impl Into<String>, hint: &str) {
+        self.err(mark, rule, message, Some(hint.to_string()));
+    }
+
     fn ctx<'c>(&'c self, refs: Option<&'c RefTable>) -> Context<'c> {
         Context {
             pipeline: &self.pipeline,
@@ -202,12 +207,7 @@ impl Builder<'_> {
         }
         let spec_region = raw.region.as_ref().map(|r| {
             if !is_region(&r.v) {
-                self.err(
-                    r.mark,
-                    "region",
-                    format!("`{}` is not an AWS region name", r.v),
-                    Some("for example `us-west-2`".into()),
-                );
+                self.bad(r.mark, "region", format!("`{}` is not an AWS region name", r.v), "for example `us-west-2`");
             }
             r.v.clone()
         });
@@ -237,11 +237,11 @@ impl Builder<'_> {
             && raw.functions.is_empty()
             && raw.pipeline.is_some()
         {
-            self.err(
+            self.bad(
                 raw.mark,
                 "empty",
                 "the spec defines no bucket, stream, firehose or function",
-                Some("add at least one resource section, e.g. `streams: { events: {} }`".into()),
+                "add at least one resource section, e.g. `streams: { events: {} }`",
             );
         }
     }
@@ -251,11 +251,11 @@ impl Builder<'_> {
         for (k, v) in &raw.tags {
             let lower = k.v.to_ascii_lowercase();
             if lower.starts_with("aws:") || lower.starts_with("pipectl:") {
-                self.err(
+                self.bad(
                     k.mark,
                     "tag",
                     format!("tag key `{}` uses a reserved prefix", k.v),
-                    Some("`aws:` and `pipectl:` tags are set by AWS and pipectl".into()),
+                    "`aws:` and `pipectl:` tags are set by AWS and pipectl",
                 );
             } else if k.v.is_empty() || k.v.chars().count() > 128 {
                 self.err(k.mark, "tag", format!("tag key `{}` must be 1 to 128 characters", k.v), None);
@@ -267,11 +267,11 @@ impl Builder<'_> {
             out.insert(k.v.clone(), value);
         }
         if out.len() > 40 {
-            self.err(
+            self.bad(
                 raw.mark,
                 "tag",
                 format!("{} tags are too many: AWS allows 50 per resource and pipectl adds its own", out.len()),
-                Some("keep at most 40".into()),
+                "keep at most 40",
             );
         }
         out
@@ -345,11 +345,11 @@ impl Builder<'_> {
                     continue;
                 }
                 if let Some(first) = seen.get(entry.0.as_str()) {
-                    self.err(
+                    self.bad(
                         entry.1,
                         "duplicate-name",
                         format!("{ns} name `{}` of `{}` is already used by `{}`", entry.0, entry.2, first.2),
-                        Some("give one of them another `name:`".into()),
+                        "give one of them another `name:`",
                     );
                 } else {
                     seen.insert(&entry.0, entry);

@@ -160,11 +160,11 @@ impl Builder<'_> {
             Some(n) => {
                 let glue = ns == "glue database" || section == "tables";
                 if env_scoped && self.opts.env.is_some() && !n.v.contains("${env}") {
-                    self.err(
+                    self.bad(
                         n.mark,
                         "env-name",
                         format!("`{path}` has a fixed name `{}` without `${{env}}`, but `--env` is given", n.v),
-                        Some("two environments would collide: add `${env}` to the name, or drop `name:` to use the default".into()),
+                        "two environments would collide: add `${env}` to the name, or drop `name:` to use the default",
                     );
                 }
                 let text = if glue { self.glue_text(n) } else { self.text(n) };

@@ -33,11 +33,11 @@ impl Builder<'_> {
             );
             let mode = if on_demand {
                 if let Some(s) = &r.shards {
-                    self.err(
+                    self.bad(
                         s.mark,
                         "shards-on-demand",
                         "`shards` applies only to provisioned streams",
-                        Some("remove `shards`, or set `mode: provisioned`".into()),
+                        "remove `shards`, or set `mode: provisioned`",
                     );
                 }
                 StreamMode::OnDemand
@@ -93,11 +93,11 @@ impl Builder<'_> {
                     let prefix = l.prefix.as_ref().map(|p| self.text(p)).unwrap_or_default();
                     if prefix.starts_with('/') {
                         let mark = l.prefix.as_ref().map_or(l.mark, |p| p.mark);
-                        self.err(
+                        self.bad(
                             mark,
                             "prefix",
                             "a table location prefix must not start with `/`",
-                            Some("write `nyctaxitrips/`, not `/nyctaxitrips/`".into()),
+                            "write `nyctaxitrips/`, not `/nyctaxitrips/`",
                         );
                     }
                     (bucket, prefix)
@@ -112,21 +112,21 @@ impl Builder<'_> {
             );
             let columns = self.columns(&r.columns, "column");
             if r.columns.is_empty() {
-                self.err(
+                self.bad(
                     r.mark,
                     "columns",
                     format!("`tables.{}` has no columns", k.v),
-                    Some("add `columns: { name: type, ... }`".into()),
+                    "add `columns: { name: type, ... }`",
                 );
             }
             let partition_keys = self.columns(&r.partition_keys, "partition key");
             for (pk, _) in &r.partition_keys {
                 if r.columns.iter().any(|(c, _)| c.v.eq_ignore_ascii_case(&pk.v)) {
-                    self.err(
+                    self.bad(
                         pk.mark,
                         "partition-key-column",
                         format!("`{}` is both a column and a partition key", pk.v),
-                        Some("a partition key is a virtual column: remove it from `columns`".into()),
+                        "a partition key is a virtual column: remove it from `columns`",
                     );
                 }
             }
@@ -152,11 +152,11 @@ impl Builder<'_> {
         let mut out = Vec::new();
         for (name, ty) in raw {
             if rules::glue_name(&name.v).is_err() {
-                self.err(
+                self.bad(
                     name.mark,
                     "column-name",
                     format!("{what} name `{}` must be lower-case letters, digits and `_`", name.v),
-                    Some("Glue stores column names in lower case; Athena needs `[a-z0-9_]`".into()),
+                    "Glue stores column names in lower case; Athena needs `[a-z0-9_]`",
                 );
             }
             if let Err(msg) = rules::hive_type(&ty.v) {
