@@ -45,6 +45,11 @@ impl Moto {
         pipectl(args).aws_env(&self.url)
     }
 
+    /// `pipectl apply SPEC --yes`, which must succeed.
+    pub fn apply(&self, spec: &str) -> crate::util::Run {
+        self.pipectl(&["apply", spec, "--yes"]).run().expect_code(0)
+    }
+
     /// SDK clients pointed at this emulator, for checks that do not go
     /// through pipectl's own read code.
     pub fn sdk(&self) -> Sdk {

@@ -39,7 +39,7 @@ fn spec_path(test: &str, text: &str) -> String {
 fn end_to_end_apply_replan_destroy() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("e2e", FULL);
-    let run = moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    let run = moto.apply(&spec);
     assert!(run.stdout.contains("Plan: 6 to create"), "{}", run.stdout);
 
     let sdk = moto.sdk();
@@ -91,7 +91,7 @@ fn end_to_end_apply_replan_destroy() {
 
     // A second plan has nothing to do; a second apply makes no change.
     moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
-    let again = moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    let again = moto.apply(&spec);
     assert!(again.stdout.contains("No changes"), "{}", again.stdout);
 
     // Destroy removes everything, and the record last.
@@ -110,7 +110,7 @@ fn end_to_end_apply_replan_destroy() {
 fn destroy_is_a_plan_previewed_by_plan_destroy_and_printed_as_json() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("destroy-plan", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     let sdk = moto.sdk();
 
     // The preview lists every deletion, dependents first, and deletes nothing.
@@ -151,7 +151,7 @@ fn destroy_is_a_plan_previewed_by_plan_destroy_and_printed_as_json() {
 fn destroy_from_the_record_alone_previews_the_same_plan() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("destroy-record", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     // Without a spec, the record's listing is ordered by kind: data last.
     let run = moto.pipectl(&["destroy", "--pipeline", "e2e", "--yes", "--json"]).run().expect_code(0);
     let plan: serde_json::Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
@@ -166,7 +166,7 @@ fn destroy_from_the_record_alone_previews_the_same_plan() {
 fn in_place_updates_converge() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("update", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     let changed = FULL
         .replace("shards: 1, retention_hours: 48", "shards: 2, retention_hours: 72, encryption: none")
         .replace("mode: on_demand, encryption: none", "mode: provisioned, shards: 1")
@@ -189,7 +189,7 @@ fn in_place_updates_converge() {
         assert!(plan.stdout.contains(line), "{line} missing:\n{}", plan.stdout);
     }
     assert!(!plan.stdout.contains("-/+"), "no replacement expected:\n{}", plan.stdout);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
     let sdk = moto.sdk();
     let s = sdk.run(sdk.kinesis.describe_stream_summary().stream_name("e2e-trips").send()).unwrap();
@@ -203,7 +203,7 @@ fn in_place_updates_converge() {
 fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("replace", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     let changed = FULL
         .replace(
             "  trips: { shards: 1, retention_hours: 48 }\n",
@@ -215,7 +215,7 @@ fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
     assert!(plan.stdout.contains("-/+ stream.trips"), "{}", plan.stdout);
     assert!(plan.stdout.contains("name: e2e-trips -> e2e-trips-v2"), "{}", plan.stdout);
     assert!(plan.stdout.contains("  - stream.events"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     let sdk = moto.sdk();
     let names = sdk.run(sdk.kinesis.list_streams().send()).unwrap().stream_names().to_vec();
     assert_eq!(names, ["e2e-trips-v2"]);
@@ -266,14 +266,14 @@ fn destroy_without_spec_uses_the_record_and_tolerates_gone_resources() {
 fn retained_bucket_with_data_survives_destroy() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("retain", "pipeline: r\nbuckets:\n  keep: { name: r-keep-bucket }\n");
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     let sdk = moto.sdk();
     sdk.run(sdk.s3.put_object().bucket("r-keep-bucket").key("data.json").body(b"{}".to_vec().into()).send()).unwrap();
     let run = moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
     assert!(run.stderr.contains("holds objects"), "{}", run.stderr);
     assert!(sdk.run(sdk.s3.head_bucket().bucket("r-keep-bucket").send()).is_ok());
     // --delete-data empties every version and removes it.
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     moto.pipectl(&["destroy", &spec, "--yes", "--delete-data"]).run().expect_code(0);
     assert!(sdk.run(sdk.s3.head_bucket().bucket("r-keep-bucket").send()).is_err());
 }
@@ -370,7 +370,7 @@ fn plan_json_is_versioned() {
 fn every_kind_is_replaced_when_its_name_changes() {
     let Some(moto) = Moto::start() else { return };
     let spec = spec_path("rename-all", FULL);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     let renamed = FULL
         .replace("e2e-lake-${account}", "e2e-lake2-${account}")
         .replace("db: { description: trips }", "db: { name: e2e_db2, description: trips }")
@@ -382,7 +382,7 @@ fn every_kind_is_replaced_when_its_name_changes() {
     {
         assert!(plan.stdout.contains(line), "{line} missing:\n{}", plan.stdout);
     }
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
     let sdk = moto.sdk();
     let buckets: Vec<String> = sdk
@@ -427,7 +427,7 @@ fn outputs_names_arns_console_links_and_what_exists() {
     let spec = spec_path("outputs", FULL);
     let before = moto.pipectl(&["outputs", &spec, "--json"]).run().expect_code(0).json();
     assert_eq!(before["resources"]["stream.trips"]["exists"], false);
-    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    moto.apply(&spec);
     let doc = moto.pipectl(&["outputs", &spec, "--json"]).run().expect_code(0).json();
     assert_eq!(doc["format_version"], "1");
     assert_eq!(doc["account"], "123456789012");

@@ -58,7 +58,7 @@ fn s3_config(
 fn stream_source_with_parquet_conversion_and_logging() {
     let Some(moto) = Moto::start() else { return };
     let s = spec("create", BASE);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let d = describe(&sdk, "fh-to-lake");
     assert_eq!(d.delivery_stream_type().as_str(), "KinesisStreamAsSource");
@@ -111,7 +111,7 @@ fn stream_source_with_parquet_conversion_and_logging() {
 fn every_destination_option_updates_in_place() {
     let Some(moto) = Moto::start() else { return };
     let s = spec("update", BASE);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let steps: [(&str, &str, &str); 6] = [
         ("buffer", "buffer: { size_mb: 128, interval_seconds: 180 }", "buffer: { size_mb: 64, interval_seconds: 60 }"),
@@ -141,7 +141,7 @@ fn every_destination_option_updates_in_place() {
         let plan = moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(2);
         assert!(plan.stdout.contains("~ firehose.to-lake"), "{field}:\n{}", plan.stdout);
         assert!(!plan.stdout.contains("-/+"), "{field} must not replace:\n{}", plan.stdout);
-        moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+        moto.apply(&s);
         moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     }
     let c = s3_config(&describe(&sdk, "fh-to-lake"));
@@ -155,7 +155,7 @@ fn every_destination_option_updates_in_place() {
 fn source_change_replaces_and_table_change_touches_the_stream() {
     let Some(moto) = Moto::start() else { return };
     let s = spec("replace", BASE);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     // A new column: the table updates, the delivery stream is touched.
     std::fs::write(&s, BASE.replace("total_amount: double }", "total_amount: double, vendor: string }")).unwrap();
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
@@ -163,13 +163,13 @@ fn source_change_replaces_and_table_change_touches_the_stream() {
     assert!(plan.stdout.contains("+ [\"vendor\",\"string\"]"), "{}", plan.stdout);
     assert!(plan.stdout.contains("~ firehose.to-lake"), "{}", plan.stdout);
     assert!(plan.stdout.contains("re-read: `glue_table.trips` changes"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     // Source from the stream to Direct PUT: replaced.
     std::fs::write(&s, BASE.replace("source: { stream: trips }", "source: direct")).unwrap();
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
     assert!(plan.stdout.contains("-/+ firehose.to-lake"), "{}", plan.stdout);
     assert!(plan.stdout.contains("(replace: source cannot change in place)"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     assert_eq!(describe(&sdk, "fh-to-lake").delivery_stream_type().as_str(), "DirectPut");
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
@@ -182,7 +182,7 @@ fn direct_put_records_arrive_under_the_prefix() {
         "data",
         "pipeline: fd\nbuckets:\n  lake: { name: fd-lake, on_destroy: delete }\nfirehoses:\n  direct:\n    source: direct\n    destination:\n      bucket: lake\n      prefix: events/\n      buffer: { size_mb: 1, interval_seconds: 60 }\n      compression: gzip\n      encryption: aws_owned\n",
     );
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let d = describe(&sdk, "fd-direct");
     assert_eq!(d.delivery_stream_type().as_str(), "DirectPut");
@@ -203,7 +203,7 @@ fn direct_put_records_arrive_under_the_prefix() {
     std::fs::write(&s, text).unwrap();
     let plan = moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(2);
     assert!(plan.stdout.contains("encryption: true -> false"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
     assert!(

@@ -53,7 +53,7 @@ fn agent_json_of(sdk: &Sdk, id: &str) -> serde_json::Value {
 fn agent_host_with_profile_group_imdsv2_and_user_data() {
     let Some(moto) = Moto::start() else { return };
     let s = spec("host", HOST);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let hosts = instances(&sdk, "ag");
     assert_eq!(hosts.len(), 1);
@@ -95,7 +95,7 @@ fn agent_host_with_profile_group_imdsv2_and_user_data() {
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
     assert!(plan.stdout.contains("-/+ agent.producer"), "{}", plan.stdout);
     assert!(plan.stdout.contains("user_data_sha256"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let hosts = instances(&sdk, "ag");
     assert_eq!(hosts.len(), 1, "exactly one host after the replace");
     assert_ne!(hosts[0].instance_id().unwrap(), old);
@@ -124,7 +124,7 @@ fn ssh_ingress_only_when_asked_and_updated_in_place() {
     let with_ssh = HOST
         .replace("    instance_type: t3.small\n", "    instance_type: t3.small\n    ssh: { cidr: 203.0.113.0/24 }\n");
     let s = spec("ssh", &with_ssh);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let rules = |sdk: &Sdk| {
         let g = sdk
@@ -144,7 +144,7 @@ fn ssh_ingress_only_when_asked_and_updated_in_place() {
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
     assert!(plan.stdout.contains("~ security_group.producer"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("-/+ agent"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     assert_eq!(rules(&sdk)[0].ip_ranges()[0].cidr_ip(), Some("198.51.100.0/24"));
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
 }
@@ -157,7 +157,7 @@ fn host_in_a_network_of_its_own_and_the_network_removed_after_it() {
         "    instance_type: t3.small\n    subnet: { network: lab, tier: public }\n",
     ) + "networks:\n  lab: { cidr: 10.20.0.0/16, zones: 2, nacl: true }\n";
     let s = spec("net", &text);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let vpcs = sdk
         .run(
@@ -271,7 +271,7 @@ fn dashboard_covers_the_lab_and_alarms_round_trip() {
         "{}",
         plan.stdout
     );
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
     assert!(sdk.run(sdk.cloudwatch.describe_alarms().send()).unwrap().metric_alarms().is_empty());
@@ -291,7 +291,7 @@ fn every_pipeline_applies_replans_clean_and_destroys() {
     ] {
         let Some(moto) = Moto::start() else { return };
         let path = format!("pipelines/{lab}.yaml");
-        moto.pipectl(&["apply", &path, "--yes"]).run().expect_code(0);
+        moto.apply(&path);
         moto.pipectl(&["plan", &path, "--detailed-exitcode"]).run().expect_code(0);
         moto.pipectl(&["destroy", &path, "--yes", "--delete-data"]).run().expect_code(0);
         moto.pipectl(&["plan", &path, "--detailed-exitcode"]).run().expect_code(2);

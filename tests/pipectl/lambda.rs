@@ -54,7 +54,7 @@ fn mappings(sdk: &Sdk, function: &str) -> Vec<aws_sdk_lambda::types::EventSource
 fn function_and_trigger_create_noop_update_delete() {
     let Some(moto) = Moto::start() else { return };
     let (s, dir) = spec_in("lifecycle", BASE);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let c = function(&sdk, "fn-filter");
     assert_eq!(c.runtime().map(|r| r.as_str()), Some("python3.12"));
@@ -102,7 +102,7 @@ fn function_and_trigger_create_noop_update_delete() {
     std::fs::write(dir.join("code/handler.py"), "def handler(event, context):\n    return 2\n").unwrap();
     let plan = moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(2);
     assert!(plan.stdout.contains("~ function.filter") && plan.stdout.contains("code_sha256"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     // Configuration and environment change in place.
     let text = BASE.replace("memory_mb: 256", "memory_mb: 512").replace("MODE: strict", "MODE: lenient");
@@ -110,7 +110,7 @@ fn function_and_trigger_create_noop_update_delete() {
     let plan = moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(2);
     assert!(plan.stdout.contains("memory_mb: 256 -> 512"), "{}", plan.stdout);
     assert!(plan.stdout.contains("MODE: \"strict\" -> \"lenient\""), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     assert_eq!(function(&sdk, "fn-filter").memory_size(), Some(512));
     // Trigger options change in place.
@@ -125,7 +125,7 @@ fn function_and_trigger_create_noop_update_delete() {
         "{}",
         plan.stdout
     );
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     let m = &mappings(&sdk, "fn-filter")[0];
     assert_eq!((m.batch_size(), m.maximum_retry_attempts(), m.parallelization_factor()), (Some(500), Some(5), Some(4)));
@@ -134,7 +134,7 @@ fn function_and_trigger_create_noop_update_delete() {
     std::fs::write(&s, &text).unwrap();
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
     assert!(plan.stdout.contains("-/+ trigger.filter"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let m = mappings(&sdk, "fn-filter");
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].starting_position().map(|p| p.as_str()), Some("TRIM_HORIZON"));
@@ -155,7 +155,7 @@ fn a_leftover_mapping_is_adopted_and_duplicates_removed() {
     let Some(moto) = Moto::start() else { return };
     let without_trigger = BASE.split("    trigger:").next().unwrap().to_string();
     let (s, _dir) = spec_in("adopt", &without_trigger);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     // Two mappings left behind for the same function and stream.
     for _ in 0..2 {
@@ -174,7 +174,7 @@ fn a_leftover_mapping_is_adopted_and_duplicates_removed() {
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
     assert!(plan.stdout.contains("~ trigger.filter"), "adopted, not created:\n{}", plan.stdout);
     assert!(plan.stdout.contains("count: 2 -> 1"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let m = mappings(&sdk, "fn-filter");
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].parallelization_factor(), Some(2));
@@ -196,7 +196,7 @@ functions:
   enrich: { runtime: python3.12, code: code, handler: handler.handler, timeout_seconds: 60 }
 ";
     let (s, _dir) = spec_in("processor", text);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let d = sdk.run(sdk.firehose.describe_delivery_stream().delivery_stream_name("pr-out").send()).unwrap();
     let s3 = d.delivery_stream_description().unwrap().destinations()[0]
@@ -216,7 +216,7 @@ functions:
     std::fs::write(&s, text.replace("    processor: { function: enrich }\n", "")).unwrap();
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
     assert!(plan.stdout.contains("~ firehose.out"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
 }
 
@@ -262,7 +262,7 @@ functions:
         resources: [\"${buckets.ref.arn}\", \"${buckets.ref.arn}/*\"]
 ";
     let (s, _dir) = spec_in("policy", text);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     let sdk = moto.sdk();
     let p = sdk.run(sdk.iam.get_role_policy().role_name("po-f-lambda").policy_name("pipectl").send()).unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document());
@@ -274,6 +274,6 @@ functions:
     std::fs::write(&s, text.split("    policy:").next().unwrap()).unwrap();
     let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
     assert!(plan.stdout.contains("~ role.function-f"), "{}", plan.stdout);
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
 }

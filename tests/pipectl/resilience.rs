@@ -107,7 +107,7 @@ fn a_failure_half_way_leaves_a_state_the_next_run_finishes() {
     let record = sdk.run(sdk.ssm.get_parameter().name("/pipectl/rs/default").send()).unwrap();
     assert!(record.parameter().unwrap().value().unwrap().contains("glue_table.t"));
     // The next apply finishes the job; destroy from the record cleans up.
-    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(0);
+    moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     moto.pipectl(&["destroy", "--pipeline", "rs", "--yes"]).run().expect_code(0);
     assert!(sdk.run(sdk.kinesis.list_streams().send()).unwrap().stream_names().is_empty());
