@@ -25,6 +25,15 @@ pub enum Reach {
     Downstream,
 }
 
+/// Which read an observation answers: the spec's resource, the same address
+/// under the name the record lists, or a resource only the record has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Spec,
+    Previous,
+    Orphan,
+}
+
 /// A deployment: one pipeline and env in one account and region.
 pub struct Deployment {
     pub aws: Aws,
@@ -193,30 +202,31 @@ impl Deployment {
                 Some((a.clone(), resources::from_record(a, old, &scope, &self.meta)))
             })
             .collect();
-        let mut reads: Vec<((Address, u8), Res)> = Vec::new();
-        for (slot, set) in [(0, &res), (1, &previous), (2, &orphans)] {
+        let mut reads: Vec<((Address, Slot), Res)> = Vec::new();
+        for (slot, set) in [(Slot::Spec, &res), (Slot::Previous, &previous), (Slot::Orphan, &orphans)] {
             reads.extend(set.iter().map(|(a, r)| ((a.clone(), slot), r.clone())));
         }
-        let mut seen: BTreeMap<(Address, u8), Option<Observed>> =
+        let mut seen: BTreeMap<(Address, Slot), Option<Observed>> =
             engine::read_all(&self.aws, reads, parallelism).await?.into_iter().collect();
-        let mut take = |a: &Address, slot: u8| seen.remove(&(a.clone(), slot)).flatten();
+        let mut take = |a: &Address, slot: Slot| seen.remove(&(a.clone(), slot)).flatten();
         let deps = self.graph.deps();
         let mut subjects = Vec::new();
         for (a, r) in &res {
             let refresh_on = deps.get(a).into_iter().flatten().filter(|d| r.refresh_on_change_of(d)).cloned().collect();
-            let previous = previous.get(a).map(|p| Previous { name: p.name().to_string(), observed: take(a, 1) });
+            let previous =
+                previous.get(a).map(|p| Previous { name: p.name().to_string(), observed: take(a, Slot::Previous) });
             subjects.push(Subject {
                 desired: r.desired(),
                 replace_on: r.replace_on(),
                 refresh_on,
-                observed: take(a, 0),
+                observed: take(a, Slot::Spec),
                 previous,
                 ..Subject::new(a.clone(), r.name())
             });
         }
         let orphan_subjects: Vec<Subject> = orphans
             .iter()
-            .map(|(a, r)| Subject { observed: take(a, 2), ..Subject::new(a.clone(), r.name()) })
+            .map(|(a, r)| Subject { observed: take(a, Slot::Orphan), ..Subject::new(a.clone(), r.name()) })
             .collect();
         let owner = self.meta.owner();
         let ctx = Context { owner: &owner, region: &self.aws.region, account: &self.aws.account, listed: &listed };

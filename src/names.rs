@@ -36,14 +36,6 @@ impl Partition {
             Partition::AwsUsGov => "aws-us-gov",
         }
     }
-
-    /// The domain of the partition's service principals and consoles.
-    pub fn dns_suffix(self) -> &'static str {
-        match self {
-            Partition::AwsCn => "amazonaws.com.cn",
-            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
-        }
-    }
 }
 
 /// `arn:<partition>:<service>:<region>:<account>:<resource>`.
@@ -63,20 +55,10 @@ impl fmt::Display for Arn {
     }
 }
 
-impl From<Arn> for String {
-    fn from(a: Arn) -> String {
-        a.to_string()
-    }
-}
-
 impl Arn {
     /// The same ARN with `suffix` appended to its resource (`/*`, `:*`).
     pub fn with_suffix(&self, suffix: &str) -> Arn {
         Arn { resource: format!("{}{suffix}", self.resource), ..self.clone() }
-    }
-
-    pub fn resource(&self) -> &str {
-        &self.resource
     }
 }
 
@@ -150,11 +132,6 @@ impl Scope {
     }
     pub fn parameter(&self, name: &str) -> Arn {
         self.arn("ssm", format!("parameter{name}"))
-    }
-
-    /// The service principal AWS uses for `service` in this partition.
-    pub fn service_principal(&self, service: &str) -> String {
-        format!("{service}.{}", self.partition().dns_suffix())
     }
 }
 
@@ -252,13 +229,11 @@ mod tests {
         assert_eq!(cn.stream("s").to_string(), "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/s");
         assert_eq!(cn.role("r").to_string(), "arn:aws-cn:iam::123456789012:role/r");
         assert_eq!(cn.bucket("b").with_suffix("/*").to_string(), "arn:aws-cn:s3:::b/*");
-        assert_eq!(cn.service_principal("firehose"), "firehose.amazonaws.com.cn");
         let gov = Scope::new("us-gov-west-1", "1");
         assert_eq!(gov.function("f").to_string(), "arn:aws-us-gov:lambda:us-gov-west-1:1:function:f");
         let std = Scope::new("eu-west-1", "1");
         assert_eq!(std.dashboard("d").to_string(), "arn:aws:cloudwatch::1:dashboard/d");
         assert_eq!(std.parameter("/pipectl/p/e").to_string(), "arn:aws:ssm:eu-west-1:1:parameter/pipectl/p/e");
-        assert_eq!(std.service_principal("lambda"), "lambda.amazonaws.com");
     }
 
     #[test]

@@ -74,10 +74,6 @@ impl Meta {
     pub fn timeout(&self, kind: Kind, default: Duration) -> Duration {
         self.timeouts.get(kind.as_str()).map_or(default, |s| Duration::from_secs(u64::from(*s)))
     }
-
-    pub fn owns(&self, tags: &Tags) -> bool {
-        self.owner().owns_tags(tags)
-    }
 }
 
 /// What every resource has.
@@ -319,7 +315,7 @@ mod tests {
         };
         assert_eq!(meta.timeout(Kind::Firehose, Duration::from_secs(600)), Duration::from_secs(1200));
         assert_eq!(meta.timeout(Kind::Stream, Duration::from_secs(300)), Duration::from_secs(300));
-        assert!(meta.owns(&meta.tags()));
+        assert!(meta.owner().owns_tags(&meta.tags()));
     }
 
     #[test]
