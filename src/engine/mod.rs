@@ -80,6 +80,13 @@ pub async fn execute(
     events: &UnboundedSender<Event>,
 ) -> Summary {
     let actions = planned.mutations();
+    // The fields each update changes, looked up once.
+    let fields: BTreeMap<&str, Vec<String>> = planned
+        .plan
+        .changes
+        .iter()
+        .map(|c| (c.address.as_str(), c.changes.iter().map(|f| f.field.clone()).collect()))
+        .collect();
     let todo: BTreeSet<&Address> = actions.keys().collect();
     let deps: BTreeMap<Address, BTreeSet<Address>> = planned
         .deps
@@ -91,8 +98,7 @@ pub async fn execute(
     walk(&deps, parallelism, events, |a| {
         let action = actions[&a];
         let w = work[&a].clone();
-        let changed: Vec<String> =
-            planned.change(&a).map(|c| c.changes.iter().map(|f| f.field.clone()).collect()).unwrap_or_default();
+        let changed = fields.get(a.to_string().as_str()).cloned().unwrap_or_default();
         let aws = aws.clone();
         let p = Progress::new(a.clone(), Some(notes.clone()));
         async move {

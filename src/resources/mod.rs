@@ -267,23 +267,23 @@ fn default_timeout(kind: Kind) -> u64 {
 /// the deployment record), enough to read, check ownership and delete it.
 pub fn from_record(address: &Address, name: &str, scope: &Scope, meta: &Meta) -> Res {
     let (a, n) = (address.clone(), name.to_string());
-    let base = Base::new(a.clone(), n.clone(), meta);
+    let base = || Base::new(a.clone(), n.clone(), meta);
     match a.kind {
         Kind::Record => Arc::new(record::Record::new(a, n, None, meta)),
-        Kind::Bucket => Arc::new(bucket::Bucket { base, spec: None }),
-        Kind::Stream => Arc::new(stream::Stream { base, spec: None }),
+        Kind::Bucket => Arc::new(bucket::Bucket { base: base(), spec: None }),
+        Kind::Stream => Arc::new(stream::Stream { base: base(), spec: None }),
         Kind::GlueDatabase => Arc::new(glue::Database::new(a, n, None, scope, meta)),
         Kind::GlueTable => Arc::new(glue::Table::new(a, crate::names::TableId::from_record(&n), None, meta)),
-        Kind::Role => Arc::new(role::Role { base, spec: None }),
-        Kind::LogGroup => Arc::new(log_group::LogGroup { base, spec: None }),
-        Kind::Firehose => Arc::new(firehose::Firehose { base, config: None }),
+        Kind::Role => Arc::new(role::Role { base: base(), spec: None }),
+        Kind::LogGroup => Arc::new(log_group::LogGroup { base: base(), spec: None }),
+        Kind::Firehose => Arc::new(firehose::Firehose { base: base(), config: None }),
         Kind::Function => Arc::new(function::Function::new(a, n, None, meta)),
-        Kind::Network => Arc::new(network::Network { base, spec: None }),
-        Kind::InstanceProfile => Arc::new(instance_profile::InstanceProfile { base, role: None }),
+        Kind::Network => Arc::new(network::Network { base: base(), spec: None }),
+        Kind::InstanceProfile => Arc::new(instance_profile::InstanceProfile { base: base(), role: None }),
         Kind::SecurityGroup => Arc::new(security_group::SecurityGroup::new(a, n, None, meta)),
-        Kind::Agent => Arc::new(agent::Agent { base, spec: None }),
-        Kind::Dashboard => Arc::new(cloudwatch::Dashboard { base, body: None, agents: Vec::new() }),
-        Kind::Alarm => Arc::new(cloudwatch::Alarm { base, spec: None }),
+        Kind::Agent => Arc::new(agent::Agent { base: base(), spec: None }),
+        Kind::Dashboard => Arc::new(cloudwatch::Dashboard { base: base(), body: None, agents: Vec::new() }),
+        Kind::Alarm => Arc::new(cloudwatch::Alarm { base: base(), spec: None }),
         Kind::Trigger => {
             Arc::new(trigger::Trigger::new(a, crate::names::TriggerId::from_record(&n), None, scope, meta))
         }
