@@ -36,6 +36,11 @@ pub struct Global {
     /// Machine-readable output: one JSON document, or JSON lines for progress.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Seconds one AWS request may take before it is abandoned and tried
+    /// again, so a stalled answer cannot hang a run.
+    #[arg(long, global = true, env = "PIPECTL_REQUEST_TIMEOUT", value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
     /// More detail (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -55,6 +60,53 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print names, ARNs and console URLs of the deployed resources.
     Outputs(SpecArg),
+    /// Show the deployments in this account and region.
+    List(ListArgs),
+    /// Destroy deployments not changed for a while (a dry run without `--yes`).
+    Gc(GcArgs),
+    /// Break a deployment's lock, left by a run that died holding it.
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    /// How long to wait for another run of the same deployment to finish
+    /// (e.g. `10m`); by default fail at once, naming it.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this pipeline's deployments.
+    #[arg(long)]
+    pub pipeline: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Deployments not changed for this long are stale (e.g. `24h`, `7d`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: std::time::Duration,
+    /// Only this pipeline's deployments.
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// Destroy them; without it, only show what would be destroyed.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Empty and delete buckets even when they say `on_destroy: retain`.
+    #[arg(long)]
+    pub delete_data: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The spec of the deployment (or `--pipeline`, with `--env`).
+    pub spec: Option<PathBuf>,
+    #[arg(long, required_unless_present = "spec", conflicts_with = "spec")]
+    pub pipeline: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +147,8 @@ pub struct ApplyArgs {
     pub yes: bool,
     #[command(flatten)]
     pub targets: Targets,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +166,8 @@ pub struct DestroyArgs {
     pub delete_data: bool,
     #[command(flatten)]
     pub targets: Targets,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -130,6 +186,10 @@ pub struct GraphArgs {
 fn parse_env(s: &str) -> Result<String, String> {
     crate::spec::rules::env_name(s)?;
     Ok(s.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like `90s`, `10m` or `24h`: {e}"))
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -156,5 +216,6 @@ mod tests {
         assert!(parse_var("novalue").is_err());
         assert!(parse_env("pr-42").is_ok());
         assert!(parse_env("PR_42").is_err());
+        assert!(parse_env("default").unwrap_err().contains("leave the env out"));
     }
 }

@@ -60,11 +60,13 @@ pub fn options(global: &Global) -> Options {
     }
 }
 
-async fn connect(global: &Global, spec_region: Option<String>) -> anyhow::Result<Aws> {
+/// Connects for the flags (and the spec's region, if any).
+pub async fn connect(global: &Global, spec_region: Option<String>) -> anyhow::Result<Aws> {
     let target = Target {
         region: global.region.clone().or(spec_region),
         profile: global.profile.clone(),
         endpoint_url: global.endpoint_url.clone(),
+        request_timeout: Some(std::time::Duration::from_secs(global.request_timeout)),
     };
     Aws::connect(&target).await
 }
@@ -102,6 +104,7 @@ impl Deployment {
         let meta = Meta {
             pipeline: s.pipeline.clone(),
             env: s.env.clone(),
+            region: aws.region.clone(),
             spec_tags: s.tags.clone(),
             delete_data: false,
             timeouts: s.timeouts.clone(),
@@ -112,18 +115,19 @@ impl Deployment {
     }
 
     /// A deployment known only from its record (destroy without a spec).
-    pub async fn from_record(global: &Global, pipeline: &str) -> anyhow::Result<Deployment> {
+    pub async fn from_record(global: &Global, pipeline: &str, env: &str) -> anyhow::Result<Deployment> {
         spec::rules::pipeline_name(pipeline).map_err(|m| crate::Hinted {
             message: format!("--pipeline: {m}"),
             hint: "for example `--pipeline taxi-lab`".into(),
         })?;
-        let env = global.env.clone().unwrap_or_else(|| "default".into());
+        let env = env.to_string();
         let aws = connect(global, None).await?;
         let record_name = crate::names::record_parameter(pipeline, &env);
         let record = Record::fetch(&aws, &record_name).await.context("reading the deployment record")?;
         let meta = Meta {
             pipeline: pipeline.to_string(),
             env,
+            region: aws.region.clone(),
             spec_tags: Default::default(),
             delete_data: false,
             timeouts: Default::default(),
@@ -156,6 +160,9 @@ impl Deployment {
     fn record_content(&self, resources: &BTreeMap<Address, Res>, gone: &[&Address]) -> Content {
         let listed = resources.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a, r.record_name()));
         let mut content = Content::of(&self.aws.region, listed);
+        let me = crate::lock::Holder::me("apply");
+        content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or(me.since));
+        content.by = Some(format!("{}@{}", me.user, me.host));
         for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
             content.resources.entry(a.clone()).or_insert_with(|| n.clone());
         }
@@ -213,20 +220,28 @@ impl Deployment {
         let mut subjects = Vec::new();
         for (a, r) in &res {
             let refresh_on = deps.get(a).into_iter().flatten().filter(|d| r.refresh_on_change_of(d)).cloned().collect();
-            let previous =
-                previous.get(a).map(|p| Previous { name: p.name().to_string(), observed: take(a, Slot::Previous) });
+            let previous = previous.get(a).map(|p| Previous {
+                name: p.name().to_string(),
+                recorded_as: p.record_name(),
+                observed: take(a, Slot::Previous),
+            });
             subjects.push(Subject {
                 desired: r.desired(),
                 replace_on: r.replace_on(),
                 refresh_on,
                 observed: take(a, Slot::Spec),
+                recorded_as: r.record_name(),
                 previous,
                 ..Subject::new(a.clone(), r.name())
             });
         }
         let orphan_subjects: Vec<Subject> = orphans
             .iter()
-            .map(|(a, r)| Subject { observed: take(a, Slot::Orphan), ..Subject::new(a.clone(), r.name()) })
+            .map(|(a, r)| Subject {
+                observed: take(a, Slot::Orphan),
+                recorded_as: r.record_name(),
+                ..Subject::new(a.clone(), r.name())
+            })
             .collect();
         let owner = self.meta.owner();
         let ctx = Context { owner: &owner, region: &self.aws.region, account: &self.aws.account, listed: &listed };
@@ -261,7 +276,11 @@ impl Deployment {
             engine::read_all(&self.aws, reads, parallelism).await?.into_iter().collect();
         let subjects: Vec<Subject> = res
             .iter()
-            .map(|(a, r)| Subject { observed: seen.remove(a).flatten(), ..Subject::new(a.clone(), r.name()) })
+            .map(|(a, r)| Subject {
+                observed: seen.remove(a).flatten(),
+                recorded_as: r.record_name(),
+                ..Subject::new(a.clone(), r.name())
+            })
             .collect();
         let listed = self.listed();
         let owner = self.meta.owner();

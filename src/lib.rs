@@ -3,12 +3,14 @@
 //! executor with fake resources).
 
 pub mod aws;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod deployment;
 pub mod diag;
 pub mod engine;
 pub mod load;
+pub mod lock;
 pub mod names;
 pub mod plan;
 pub mod report;

@@ -135,9 +135,19 @@ impl Scope {
     }
 }
 
+/// How an IAM name spells a region not known yet (offline, without
+/// `--region` or `region:`).
+pub const UNKNOWN_REGION: &str = "REGION";
+
+/// IAM names are global to the account: each carries the region, so the
+/// same pipeline and env in two regions never share a role.
+fn iam_name(base: &str, role: &str, region: Option<&str>) -> String {
+    format!("{base}-{role}-{}", region.unwrap_or(UNKNOWN_REGION))
+}
+
 /// The role a Firehose delivers with.
-pub fn firehose_role(firehose: &str) -> String {
-    format!("{firehose}-firehose")
+pub fn firehose_role(firehose: &str, region: Option<&str>) -> String {
+    iam_name(firehose, "firehose", region)
 }
 
 /// The log group a Firehose writes delivery errors to.
@@ -149,8 +159,8 @@ pub fn firehose_log_group(firehose: &str) -> String {
 pub const FIREHOSE_LOG_STREAM: &str = "DestinationDelivery";
 
 /// The role a function runs as.
-pub fn function_role(function: &str) -> String {
-    format!("{function}-lambda")
+pub fn function_role(function: &str, region: Option<&str>) -> String {
+    iam_name(function, "lambda", region)
 }
 
 /// The log group Lambda writes a function's output to.
@@ -160,8 +170,8 @@ pub fn function_log_group(function: &str) -> String {
 
 /// The role, instance profile and security group of an agent host share
 /// one name.
-pub fn agent_role(agent: &str) -> String {
-    format!("{agent}-agent")
+pub fn agent_role(agent: &str, region: Option<&str>) -> String {
+    iam_name(agent, "agent", region)
 }
 
 /// The deployment record's SSM parameter.
@@ -248,9 +258,9 @@ mod tests {
 
     #[test]
     fn derived_names() {
-        assert_eq!(firehose_role("p-f"), "p-f-firehose");
-        assert_eq!(function_role("p-f"), "p-f-lambda");
-        assert_eq!(agent_role("p-a"), "p-a-agent");
+        assert_eq!(firehose_role("p-f", Some("eu-west-1")), "p-f-firehose-eu-west-1");
+        assert_eq!(function_role("p-f", Some("us-east-1")), "p-f-lambda-us-east-1");
+        assert_eq!(agent_role("p-a", None), "p-a-agent-REGION");
         assert_eq!(firehose_log_group("p-f"), "/aws/kinesisfirehose/p-f");
         assert_eq!(function_log_group("p-f"), "/aws/lambda/p-f");
         assert_eq!(record_parameter("p", "e"), "/pipectl/p/e");

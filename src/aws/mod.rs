@@ -120,11 +120,55 @@ const TRANSIENT: [&str; 14] = [
 
 /// Sends an SDK request and awaits it; a failure becomes an [`AwsError`]
 /// naming the operation: `send!("CreateStream", aws.kinesis.create_stream().stream_name(n))`.
+///
+/// A call that removes something (`Delete…`, `Remove…`, `Detach…`, …) does
+/// not compile here: it goes through [`gone!`](crate::gone), where "not
+/// found" is success. A lost answer is retried, and the retry finds the
+/// thing already gone; every delete and each of its sub-steps must take
+/// that as done.
 #[macro_export]
 macro_rules! send {
-    ($op:literal, $req:expr) => {
+    ($op:literal, $req:expr) => {{
+        const _: () = assert!(!$crate::aws::removes($op), "a removing call goes through `gone!`");
         $req.send().await.map_err($crate::aws::aws_err($op))
-    };
+    }};
+}
+
+/// Sends a request that removes something: "not found" (already removed,
+/// perhaps by an earlier attempt whose answer was lost) is success.
+#[macro_export]
+macro_rules! gone {
+    ($op:literal, $req:expr) => {{
+        const _: () = assert!($crate::aws::removes($op), "`gone!` is for calls that remove something");
+        $crate::aws::Outcome::gone($req.send().await.map(drop).map_err($crate::aws::aws_err($op)))
+    }};
+}
+
+/// Whether an operation removes something, by its verb.
+pub const fn removes(op: &str) -> bool {
+    const VERBS: [&str; 7] = ["Delete", "Remove", "Detach", "Terminate", "Release", "Disassociate", "Untag"];
+    let mut i = 0;
+    while i < VERBS.len() {
+        if starts_with(op.as_bytes(), VERBS[i].as_bytes()) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn starts_with(s: &[u8], prefix: &[u8]) -> bool {
+    if prefix.len() > s.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < prefix.len() {
+        if s[i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Converts an SDK error into an [`AwsError`]. Use as
@@ -255,6 +299,8 @@ pub struct Target {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// How long one attempt of one request may take (default 60 s).
+    pub request_timeout: Option<Duration>,
 }
 
 impl Aws {
@@ -290,7 +336,13 @@ impl Aws {
     }
 
     pub async fn connect(target: &Target) -> anyhow::Result<Aws> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
+        let attempt = target.request_timeout.unwrap_or(Duration::from_secs(60));
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(attempt)
+            .connect_timeout(attempt.min(Duration::from_secs(10)))
+            .build();
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config()).timeout_config(timeouts);
         if let Some(r) = &target.region {
             loader = loader.region(Region::new(r.clone()));
         }
@@ -389,6 +441,9 @@ where
         }
         if start.elapsed() + delay > timeout {
             return Err(AwsError::fatal("wait", format!("{what}: not ready after {}s", timeout.as_secs())));
+        }
+        if crate::cancel::requested() {
+            return Err(AwsError::fatal("wait", format!("{what}: interrupted before it was ready")));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));

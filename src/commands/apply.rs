@@ -1,6 +1,7 @@
-//! `pipectl apply`: plan, confirm, execute; deleted orphans leave the record.
+//! `pipectl apply`: lock, plan, confirm, execute; deleted orphans leave the
+//! record; the lock is released whatever happens.
 
-use super::{confirm, conflicts_error, execute, finish, print_plan};
+use super::{confirm, conflicts_error, execute, finish, locked, print_plan};
 use crate::cli::{ApplyArgs, Global};
 use crate::deployment::{Deployment, Reach};
 use crate::plan::{Action, Address};
@@ -8,6 +9,11 @@ use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let d = Deployment::open(g, &a.spec, &a.targets.targets, Reach::Upstream).await?;
+    crate::cancel::install();
+    locked(&d, "apply", a.lock.lock_timeout, apply(g, a, &d)).await
+}
+
+async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<ExitCode> {
     let (planned, work) = d.plan(a.targets.parallelism as usize).await?;
     print_plan(g.json, &planned.plan, g.verbose > 0);
     if planned.plan.conflicts().next().is_some() {
@@ -17,7 +23,7 @@ pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     confirm("apply these changes", a.yes)?;
-    let summary = execute(&d, &planned, &work, a.targets.parallelism, g.json).await;
+    let summary = execute(d, &planned, &work, a.targets.parallelism, g.json).await;
     let deleted: Vec<&Address> =
         summary.done.iter().filter(|x| planned.change(x).is_some_and(|c| c.action == Action::Delete)).collect();
     if !deleted.is_empty() {

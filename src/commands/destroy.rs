@@ -1,8 +1,9 @@
 //! `pipectl destroy`: the deletion plan (the graph reversed, or the record's
-//! listing by kind), printed, confirmed and executed. Resources pipectl does
-//! not own are left alone; what is gone already is done.
+//! listing by kind), printed, confirmed and executed under the deployment's
+//! lock. Resources pipectl does not own are left alone; what is gone
+//! already is done.
 
-use super::{confirm, emitln, execute, finish};
+use super::{confirm, emitln, execute, finish, locked};
 use crate::cli::{DestroyArgs, Global};
 use crate::deployment::{Deployment, Reach};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
     let mut d = match (&a.spec, &a.pipeline) {
         (Some(path), _) => Deployment::open(g, path, &a.targets.targets, Reach::Downstream).await?,
         (None, Some(pipeline)) => {
-            let d = Deployment::from_record(g, pipeline).await?;
+            let d = Deployment::from_record(g, pipeline, &super::env_of(g)).await?;
             if d.record.is_none() {
                 eprintln!(
                     "nothing to destroy: no deployment record `{}` in {} (account {})",
@@ -24,7 +25,13 @@ pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("give a spec or `--pipeline`"),
     };
     d.meta.delete_data = a.delete_data;
-    let (planned, work) = d.plan_destroy(a.targets.parallelism as usize).await?;
+    crate::cancel::install();
+    locked(&d, "destroy", a.lock.lock_timeout, destroy(g, &d, a.yes, a.targets.parallelism)).await
+}
+
+/// Plans, shows, confirms and runs the destroy of `d`.
+pub(super) async fn destroy(g: &Global, d: &Deployment, yes: bool, parallelism: u16) -> anyhow::Result<ExitCode> {
+    let (planned, work) = d.plan_destroy(parallelism as usize).await?;
     if g.json {
         emitln!("{}", serde_json::to_string(&planned.plan).expect("plan serializes"));
     } else {
@@ -33,7 +40,7 @@ pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
     if planned.plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    confirm("destroy these resources", a.yes)?;
-    let summary = execute(&d, &planned, &work, a.targets.parallelism, g.json).await;
+    confirm("destroy these resources", yes)?;
+    let summary = execute(d, &planned, &work, parallelism, g.json).await;
     finish("destroy", &summary, g.json)
 }

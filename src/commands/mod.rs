@@ -9,12 +9,17 @@
 //! - 2: bad input (invalid spec or flags); nothing was sent to AWS.
 //!   With `plan --detailed-exitcode`, 2 means "changes pending" and every
 //!   error exits 1.
+//! - 130: apply, destroy or gc stopped by Ctrl-C or SIGTERM (after the
+//!   running changes finished, the record written and the lock released).
 
 mod apply;
 mod destroy;
+mod gc;
 mod graph;
+mod list;
 mod outputs;
 mod plan;
+mod unlock;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -47,11 +52,40 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(a) => apply::run(g, a).await,
         Command::Destroy(a) => destroy::run(g, a).await,
         Command::Outputs(a) => outputs::run(g, a).await,
+        Command::List(a) => list::run(g, a).await,
+        Command::Gc(a) => gc::run(g, a).await,
+        Command::Unlock(a) => unlock::run(g, a).await,
+    }
+}
+
+/// The env a command without a spec acts on: `--env`, else `default`.
+fn env_of(g: &crate::cli::Global) -> String {
+    g.env.clone().unwrap_or_else(|| "default".into())
+}
+
+/// Runs `body` holding the deployment's lock (see `lock`), and releases the
+/// lock whatever `body` returns.
+async fn locked<T>(
+    d: &Deployment,
+    command: &str,
+    wait: std::time::Duration,
+    body: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lock = crate::lock::Lock::acquire(&d.aws, &d.meta.pipeline, &d.meta.env, command, wait).await?;
+    let result = body.await;
+    let released = lock.release().await;
+    match (result, released) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(e.context("releasing the lock")),
+        (Err(e), _) => Err(e),
     }
 }
 
 /// The exit code of an error, given the command it came from.
 pub fn exit_code(cli: &Cli, err: &anyhow::Error) -> ExitCode {
+    if crate::cancel::requested() {
+        return ExitCode::from(crate::cancel::EXIT_CODE);
+    }
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
     let bad_input = err.downcast_ref::<SpecError>().is_some();
     ExitCode::from(if bad_input && !detailed { 2 } else { 1 })
@@ -123,6 +157,13 @@ fn finish(what: &str, s: &Summary, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         eprintln!("\n{what}: {}, {} not started", parts.join(", "), s.not_started.len());
+    }
+    if crate::cancel::requested() && !s.ok() {
+        return Err(Hinted {
+            message: format!("{what} was interrupted: {} done, the rest not started", s.done.len()),
+            hint: format!("run `{what}` again: it picks up from what exists now"),
+        }
+        .into());
     }
     if s.ok() {
         return Ok(ExitCode::SUCCESS);

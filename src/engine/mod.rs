@@ -4,7 +4,7 @@
 
 pub mod walk;
 
-use crate::aws::Aws;
+use crate::aws::{Aws, AwsError, Class};
 use crate::plan::{Action, Address, Observed, Planned};
 use crate::resources::{self, Deleted, Progress, Res};
 use anyhow::Context as _;
@@ -102,10 +102,55 @@ pub async fn execute(
         let aws = aws.clone();
         let p = Progress::new(a.clone(), Some(notes.clone()));
         async move {
-            run(&aws, action, &w, &changed, &p).await.with_context(|| format!("{} `{}`", action.verb(), w.res.name()))
+            resuming(&aws, action, &w, &changed, &p)
+                .await
+                .with_context(|| format!("{} `{}`", action.verb(), w.res.name()))
         }
     })
     .await
+}
+
+/// How often a change is resumed after AWS left it without an answer.
+const RESUMES: u32 = 4;
+
+/// Whether a failure left the outcome unknown: no usable answer (a dropped
+/// connection, a timeout, a 5xx) or throttling, even after the SDK's own
+/// attempts. The change may have happened, partly or fully.
+fn unanswered(e: &anyhow::Error) -> bool {
+    e.chain().find_map(|c| c.downcast_ref::<AwsError>()).is_some_and(|a| a.class == Class::Transient)
+}
+
+/// Runs one change; when AWS leaves it without an answer, reads what
+/// exists and continues from there. Every create, update and delete is
+/// written to converge from any partial state (see `resources`), so a
+/// resumed create finds what the lost attempt made, a resumed update
+/// changes only what still differs, and a resumed delete takes "already
+/// gone" as done.
+async fn resuming(
+    aws: &Aws,
+    action: Action,
+    w: &Work,
+    changed: &[String],
+    p: &Progress,
+) -> anyhow::Result<Option<String>> {
+    let mut attempt = 0;
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        let result = if attempt > 0 && action == Action::Update {
+            resources::converge(w.res.as_ref(), aws, p).await.map(|()| None).map_err(anyhow::Error::from)
+        } else {
+            run(aws, action, w, changed, p).await
+        };
+        match result {
+            Err(e) if attempt < RESUMES && unanswered(&e) && !crate::cancel::requested() => {
+                attempt += 1;
+                p.say(format!("no answer from AWS ({e:#}); reading what exists and resuming"));
+                tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// One change: what it means for AWS.

@@ -1,7 +1,7 @@
 //! The executor: a bounded-parallel walk over a dependency graph.
 //!
 //! A node starts as soon as everything it depends on has finished. After the
-//! first failure no new node starts; nodes already running finish; nodes
+//! first failure, or once a stop is asked for (`cancel`), no new node starts; nodes already running finish; nodes
 //! downstream of a failure are reported as skipped, others as not started.
 //! (cargo's job queue and Terraform's walker work the same way.)
 
@@ -66,7 +66,8 @@ where
     let mut stopped = false;
     let mut finished: BTreeSet<Address> = BTreeSet::new();
     loop {
-        while !stopped && running.len() < parallelism.max(1) {
+        // A stop asked for (Ctrl-C, SIGTERM) starts nothing new either.
+        while !stopped && !crate::cancel::requested() && running.len() < parallelism.max(1) {
             let Some(a) = ready.pop_first() else { break };
             let _ = events.send(Event::Started { address: a.clone() });
             let fut = job(a.clone());
@@ -132,10 +133,12 @@ where
             let _ = events.send(Event::Skipped { address: a.clone(), reason: "upstream failed".into() });
             summary.skipped.push(a.clone());
         } else {
-            let _ = events.send(Event::Skipped {
-                address: a.clone(),
-                reason: "not started: the run stopped after a failure".into(),
-            });
+            let reason = if crate::cancel::requested() {
+                "not started: the run was interrupted"
+            } else {
+                "not started: the run stopped after a failure"
+            };
+            let _ = events.send(Event::Skipped { address: a.clone(), reason: reason.into() });
             summary.not_started.push(a.clone());
         }
     }

@@ -276,7 +276,7 @@ mod tests {
     }
 
     fn observed(v: Value) -> Observed {
-        Observed { attrs: attrs(v), tags: None }
+        Observed { attrs: attrs(v), tags: None, marker: None }
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl Graph {
         for (k, f) in &spec.firehoses {
             let origin = format!("firehoses.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Firehose, k));
-            add(&mut g, role.clone(), &names::firehose_role(&f.name), origin.clone(), vec![]);
+            add(&mut g, role.clone(), &names::firehose_role(&f.name, spec.region.as_deref()), origin.clone(), vec![]);
             let mut deps = vec![role, Address::new(Kind::Bucket, &f.destination.bucket)];
             if let FirehoseSource::Stream(s) = &f.source {
                 deps.push(Address::new(Kind::Stream, s));
@@ -208,7 +208,7 @@ impl Graph {
         for (k, f) in &spec.functions {
             let origin = format!("functions.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Function, k));
-            add(&mut g, role.clone(), &names::function_role(&f.name), origin.clone(), vec![]);
+            add(&mut g, role.clone(), &names::function_role(&f.name, spec.region.as_deref()), origin.clone(), vec![]);
             let lg = Address::new(Kind::LogGroup, role_key(Kind::Function, k));
             add(&mut g, lg.clone(), &names::function_log_group(&f.name), origin.clone(), vec![]);
             let mut deps = vec![role, lg];
@@ -246,7 +246,7 @@ impl Graph {
         for (k, a) in &spec.agents {
             let origin = format!("agents.{k}");
             let role = Address::new(Kind::Role, role_key(Kind::Agent, k));
-            let role_name = names::agent_role(&a.name);
+            let role_name = names::agent_role(&a.name, spec.region.as_deref());
             add(&mut g, role.clone(), &role_name, origin.clone(), vec![]);
             let profile = Address::new(Kind::InstanceProfile, k);
             add(&mut g, profile.clone(), &role_name, origin.clone(), vec![role]);
@@ -577,12 +577,12 @@ firehoses:
 
     #[test]
     fn env_names_every_default_name_and_record() {
-        let opts = Options { env: Some("pr-7".into()), ..Options::default() };
+        let opts = Options { env: Some("pr-7".into()), region: Some("eu-west-1".into()), ..Options::default() };
         let loaded = load_str(SPEC, "t.yaml", Path::new("."), &opts).unwrap();
         let names: Vec<&str> = loaded.graph.nodes.values().map(|n| n.name.as_str()).collect();
         assert!(names.contains(&"t-s-pr-7"));
         assert!(names.contains(&"t_db_pr_7"));
         assert!(names.contains(&"/pipectl/t/pr-7"));
-        assert!(names.contains(&"t-f-pr-7-firehose"));
+        assert!(names.contains(&"t-f-pr-7-firehose-eu-west-1"), "IAM names carry the region: {names:?}");
     }
 }

@@ -40,6 +40,8 @@ pub struct Subject {
     /// Upstream resources whose update or replace must touch this one.
     pub refresh_on: BTreeSet<Address>,
     pub observed: Option<Observed>,
+    /// How the deployment record spells its name (a table: `db/table`).
+    pub recorded_as: String,
     /// The same address under the name the record lists, when it differs.
     pub previous: Option<Previous>,
 }
@@ -47,15 +49,19 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Previous {
     pub name: String,
+    /// As the record spells it.
+    pub recorded_as: String,
     pub observed: Option<Observed>,
 }
 
 impl Subject {
     /// A subject with nothing desired and nothing read yet.
     pub fn new(address: Address, name: impl Into<String>) -> Subject {
+        let name = name.into();
         Subject {
             address,
-            name: name.into(),
+            recorded_as: name.clone(),
+            name,
             desired: None,
             replace_on: &[],
             refresh_on: BTreeSet::new(),
@@ -75,8 +81,11 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn owns(&self, address: &Address, observed: &Observed) -> bool {
-        self.owner.owns(observed, self.listed.contains_key(&address.to_string()))
+    /// Whether the deployment owns what was read at `address`, the record
+    /// listing it as `recorded_as` (see [`Owner::owns`]).
+    fn owns(&self, address: &Address, recorded_as: &str, observed: &Observed) -> bool {
+        let recorded = self.listed.get(&address.to_string()).is_some_and(|n| n == recorded_as);
+        self.owner.owns(observed, recorded)
     }
 
     fn plan(&self, operation: Operation, changes: Vec<Change>) -> Plan {
@@ -168,7 +177,7 @@ pub fn apply(ctx: &Context, deps: &Deps, order: &[Address], subjects: &[Subject]
 /// Rules 1-3 for one resource the spec has.
 fn decide_one(ctx: &Context, s: &Subject) -> Change {
     let desired = s.desired.as_ref().expect("a resource of the spec has desired attributes");
-    let owned = s.observed.as_ref().is_none_or(|o| ctx.owns(&s.address, o));
+    let owned = s.observed.as_ref().is_none_or(|o| ctx.owns(&s.address, &s.recorded_as, o));
     let (action, fields, reasons) = decide(desired, s.observed.as_ref(), owned, s.replace_on);
     let mut c = change(s, action);
     c.changes = fields;
@@ -176,8 +185,8 @@ fn decide_one(ctx: &Context, s: &Subject) -> Change {
     if action == Action::Conflict {
         c.conflict = s.observed.as_ref().map(|o| ctx.owner.conflict_reason(o));
     }
-    if let Some(Previous { name, observed: Some(old) }) = &s.previous {
-        if ctx.owns(&s.address, old) {
+    if let Some(Previous { name, recorded_as, observed: Some(old) }) = &s.previous {
+        if ctx.owns(&s.address, recorded_as, old) {
             c.previous_name = Some(name.clone());
             c.replace_reasons.push("name".into());
             c.action = Action::Replace;
@@ -190,7 +199,7 @@ fn decide_one(ctx: &Context, s: &Subject) -> Change {
 fn decide_removal(ctx: &Context, s: &Subject, conflict_prefix: &str) -> Change {
     match &s.observed {
         None => Change { note: Some("already gone".into()), ..change(s, Action::NoOp) },
-        Some(o) if ctx.owns(&s.address, o) => change(s, Action::Delete),
+        Some(o) if ctx.owns(&s.address, &s.recorded_as, o) => change(s, Action::Delete),
         Some(o) => Change {
             conflict: Some(format!("{conflict_prefix}{}", ctx.owner.conflict_reason(o))),
             ..change(s, Action::Conflict)
@@ -236,7 +245,7 @@ mod tests {
     use serde_json::json;
 
     fn owner() -> Owner {
-        Owner { pipeline: "p".into(), env: "e".into() }
+        Owner { pipeline: "p".into(), env: "e".into(), region: "us-east-1".into() }
     }
 
     fn addr(s: &str) -> Address {
@@ -248,7 +257,12 @@ mod tests {
     }
 
     fn seen(v: serde_json::Value, tags: Option<Tags>) -> Option<Observed> {
-        Some(Observed { attrs: attrs(v), tags })
+        Some(Observed { attrs: attrs(v), tags, marker: None })
+    }
+
+    /// An untaggable resource read with this deployment's marker.
+    fn marked(v: serde_json::Value) -> Option<Observed> {
+        Some(Observed { attrs: attrs(v), tags: None, marker: Some(owner().tags()) })
     }
 
     fn wanted(a: &str, name: &str, v: serde_json::Value) -> Subject {
@@ -286,14 +300,21 @@ mod tests {
             observed: seen(json!({"shards": 2}), Some(foreign_tags)),
             ..wanted("stream.b", "p-b", json!({"shards": 2}))
         };
-        // A kind without tags is owned only through the record.
-        let table_listed =
-            Subject { observed: seen(json!({"cols": 1}), None), ..wanted("glue_table.t", "t", json!({"cols": 2})) };
-        let table_unlisted =
-            Subject { observed: seen(json!({"cols": 1}), None), ..wanted("glue_table.u", "u", json!({"cols": 1})) };
-        let all = [mine, theirs, table_listed, table_unlisted];
-        let deps = no_deps(&["stream.a", "stream.b", "glue_table.t", "glue_table.u"]);
-        let p = plan_apply(&all, &[], &[("glue_table.t", "db/t")], &deps);
+        // A kind without tags is owned only through the record (under the
+        // same name) and its marker.
+        let table = |key: &str, observed| Subject {
+            observed,
+            recorded_as: format!("db/{key}"),
+            ..wanted(&format!("glue_table.{key}"), key, json!({"cols": 2}))
+        };
+        let table_listed = table("t", marked(json!({"cols": 1})));
+        let table_unlisted = table("u", marked(json!({"cols": 1})));
+        let table_unmarked = table("v", seen(json!({"cols": 1}), None));
+        let table_renamed_in_record = table("w", marked(json!({"cols": 1})));
+        let all = [mine, theirs, table_listed, table_unlisted, table_unmarked, table_renamed_in_record];
+        let deps = no_deps(&["stream.a", "stream.b", "glue_table.t", "glue_table.u", "glue_table.v", "glue_table.w"]);
+        let listed = [("glue_table.t", "db/t"), ("glue_table.v", "db/v"), ("glue_table.w", "db/other")];
+        let p = plan_apply(&all, &[], &listed, &deps);
         assert_eq!(p.change(&addr("stream.a")).unwrap().action, Action::Update);
         let b = p.change(&addr("stream.b")).unwrap();
         assert_eq!(b.action, Action::Conflict);
@@ -301,8 +322,12 @@ mod tests {
         assert_eq!(p.change(&addr("glue_table.t")).unwrap().action, Action::Update);
         let u = p.change(&addr("glue_table.u")).unwrap();
         assert_eq!(u.action, Action::Conflict);
-        assert!(u.conflict.as_deref().unwrap().contains("not listed in this deployment's record"));
-        assert_eq!(p.plan.conflicts().count(), 2);
+        assert!(u.conflict.as_deref().unwrap().contains("the record does not list it under this name"));
+        let v = p.change(&addr("glue_table.v")).unwrap();
+        assert_eq!(v.action, Action::Conflict, "listed but without the marker: someone else's");
+        assert!(v.conflict.as_deref().unwrap().contains("without pipectl's marker"));
+        assert_eq!(p.change(&addr("glue_table.w")).unwrap().action, Action::Conflict);
+        assert_eq!(p.plan.conflicts().count(), 4);
     }
 
     #[test]
@@ -323,7 +348,11 @@ mod tests {
     fn a_rename_replaces_only_what_the_deployment_owns() {
         let tags = Some(owner().tags());
         let renamed = Subject {
-            previous: Some(Previous { name: "p-old".into(), observed: seen(json!({}), tags.clone()) }),
+            previous: Some(Previous {
+                name: "p-old".into(),
+                recorded_as: "p-old".into(),
+                observed: seen(json!({}), tags.clone()),
+            }),
             ..wanted("stream.s", "p-new", json!({"shards": 1}))
         };
         let p = plan_apply(std::slice::from_ref(&renamed), &[], &[("stream.s", "p-old")], &no_deps(&["stream.s"]));
@@ -333,13 +362,20 @@ mod tests {
         assert_eq!(c.replace_reasons, ["name"]);
         // The old name now belongs to someone else: create the new one, leave the old alone.
         let foreign = Subject {
-            previous: Some(Previous { name: "p-old".into(), observed: seen(json!({}), Some(Tags::new())) }),
+            previous: Some(Previous {
+                name: "p-old".into(),
+                recorded_as: "p-old".into(),
+                observed: seen(json!({}), Some(Tags::new())),
+            }),
             ..renamed.clone()
         };
         let p = plan_apply(&[foreign], &[], &[("stream.s", "p-old")], &no_deps(&["stream.s"]));
         assert_eq!(p.change(&addr("stream.s")).unwrap().action, Action::Create);
         // The old name is gone already: a plain create.
-        let gone = Subject { previous: Some(Previous { name: "p-old".into(), observed: None }), ..renamed };
+        let gone = Subject {
+            previous: Some(Previous { name: "p-old".into(), recorded_as: "p-old".into(), observed: None }),
+            ..renamed
+        };
         let p = plan_apply(&[gone], &[], &[("stream.s", "p-old")], &no_deps(&["stream.s"]));
         assert_eq!(p.change(&addr("stream.s")).unwrap().action, Action::Create);
     }
@@ -348,7 +384,8 @@ mod tests {
     fn an_upstream_change_touches_the_dependents_that_ask_for_it() {
         let tags = Some(owner().tags());
         let table = Subject {
-            observed: seen(json!({"columns": 1}), None),
+            observed: marked(json!({"columns": 1})),
+            recorded_as: "db/t".into(),
             ..wanted("glue_table.t", "t", json!({"columns": 2}))
         };
         let firehose = Subject {
@@ -435,7 +472,11 @@ mod tests {
             ..Subject::new(addr("stream.s"), "s")
         };
         let gone = Subject::new(addr("bucket.b"), "b");
-        let table = Subject { observed: seen(json!({}), None), ..Subject::new(addr("glue_table.t"), "db.t") };
+        let table = Subject {
+            observed: marked(json!({})),
+            recorded_as: "db/t".into(),
+            ..Subject::new(addr("glue_table.t"), "t")
+        };
         let p = destroy(&ctx, &Deps::new(), &[foreign, gone, table]);
         let s = p.change(&addr("stream.s")).unwrap();
         assert_eq!(s.action, Action::Conflict);

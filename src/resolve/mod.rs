@@ -44,7 +44,7 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
         Kind::LogGroup => Arc::new(log_group::LogGroup { base, spec: Some(log_group(&node.owner()?, spec)) }),
         Kind::Network => Arc::new(network::Network { base, spec: Some(spec.networks.get(key)?.clone()) }),
         Kind::InstanceProfile => {
-            let role = names::agent_role(&spec.agents.get(key)?.name);
+            let role = names::agent_role(&spec.agents.get(key)?.name, spec.region.as_deref());
             Arc::new(instance_profile::InstanceProfile { base, role: Some(role) })
         }
         Kind::SecurityGroup => Arc::new(security_group::SecurityGroup::new(a, name, Some(spec.agents.get(key)?), meta)),
@@ -53,8 +53,8 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
             let host = crate::resources::agent::HostSpec {
                 agent: ag.clone(),
                 user_data: agent::user_data(ag, spec, &scope.region),
-                profile: names::agent_role(&ag.name),
-                security_group: names::agent_role(&ag.name),
+                profile: names::agent_role(&ag.name, spec.region.as_deref()),
+                security_group: names::agent_role(&ag.name, spec.region.as_deref()),
             };
             Arc::new(crate::resources::agent::Agent { base, spec: Some(host) })
         }
@@ -66,7 +66,7 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
         Kind::Alarm => Arc::new(cloudwatch::Alarm { base, spec: dashboard::alarm(key, spec) }),
         Kind::Function => {
             let f = spec.functions.get(key)?;
-            let role_arn = scope.role(&names::function_role(&f.name)).to_string();
+            let role_arn = scope.role(&names::function_role(&f.name, spec.region.as_deref())).to_string();
             let fs = function::FunctionSpec { function: f.clone(), role_arn };
             Arc::new(function::Function::new(a, name, Some(fs), meta))
         }
@@ -121,7 +121,7 @@ fn firehose(key: &str, spec: &Spec, scope: &Scope) -> Option<firehose::Config> {
     };
     Some(firehose::Config {
         source,
-        role: scope.role(&names::firehose_role(&f.name)).to_string(),
+        role: scope.role(&names::firehose_role(&f.name, spec.region.as_deref())).to_string(),
         bucket: scope.bucket(&bucket.name).to_string(),
         prefix: d.prefix.clone().unwrap_or_default(),
         error_prefix: d.error_prefix.clone().unwrap_or_default(),

@@ -28,8 +28,8 @@ use super::ec2::{ec2_tags, find_instance, resolve_subnet, subnet_label, visible,
 use super::security_group::find_group;
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
-use crate::send;
 use crate::spec::{self, Ami};
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataOptionsRequest, InstanceStateName, InstanceType,
@@ -297,7 +297,7 @@ impl Resource for Agent {
         while let Some(i) = self.instance(aws).await? {
             let id = i.instance_id().unwrap_or_default().to_string();
             p.say(format!("terminating {id}"));
-            send!("TerminateInstances", aws.ec2.terminate_instances().instance_ids(&id))?;
+            gone!("TerminateInstances", aws.ec2.terminate_instances().instance_ids(&id))?;
             self.wait_for(aws, &id, InstanceStateName::Terminated, p).await?;
         }
         Ok(Deleted::Gone)

@@ -16,8 +16,8 @@
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
-use crate::send;
 use crate::spec::{self, OnDestroy};
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
@@ -94,7 +94,7 @@ impl Bucket {
             removed += ids.len();
             p.say(format!("emptying: {removed} objects removed"));
             let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects set");
-            send!("DeleteObjects", aws.s3.delete_objects().bucket(&self.base.name).delete(delete))?;
+            gone!("DeleteObjects", aws.s3.delete_objects().bucket(&self.base.name).delete(delete))?;
         }
     }
 
@@ -209,6 +209,6 @@ impl Resource for Bucket {
             let n = self.empty(aws, p).await?;
             p.say(format!("emptied ({n} objects and versions)"));
         }
-        gone_if_absent(send!("DeleteBucket", aws.s3.delete_bucket().bucket(&self.base.name)))
+        gone_if_absent(gone!("DeleteBucket", aws.s3.delete_bucket().bucket(&self.base.name)))
     }
 }

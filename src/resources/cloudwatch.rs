@@ -1,8 +1,11 @@
 //! CloudWatch dashboard and alarms.
 //!
 //! Dashboard contract:
-//! 1. read: GetDashboard; ResourceNotFound = `None`. Dashboards are owned
-//!    through the deployment record (their tags are not reliably visible).
+//! 1. read: GetDashboard; ResourceNotFound = `None`. Dashboards cannot be
+//!    tagged: one is owned when the deployment record lists it under its
+//!    name *and* its body carries pipectl's marker for the deployment
+//!    (`managed by pipectl (pipectl:pipeline=… pipectl:env=… pipectl:region=…)`,
+//!    the last line of the first text widget).
 //! 2. attributes: body, compared as JSON (not text). PutDashboard is an
 //!    upsert: create and update are the same call. The name forces a
 //!    replacement.
@@ -21,11 +24,11 @@
 //!    (PutMetricAlarm is an upsert). The name forces a replacement.
 //! 3. delete: DeleteAlarms; absent means done.
 
-use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Owner, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
 use crate::plan::{Address, Kind};
-use crate::send;
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
 use serde::Serialize;
@@ -51,6 +54,31 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
+    /// The body with pipectl's ownership marker at the end of its first
+    /// text widget (dashboards cannot be tagged).
+    fn marked_body(&self) -> Option<Value> {
+        let mut body = self.body.clone()?;
+        let marker = self.base.meta.owner().marker();
+        let text = body
+            .get_mut("widgets")
+            .and_then(|w| w.as_array_mut())
+            .and_then(|w| w.iter_mut().find(|w| w["type"] == "text"))
+            .and_then(|w| w.pointer_mut("/properties/markdown"));
+        match text {
+            Some(Value::String(md)) => md.push_str(&format!("\n\n<sub>{marker}</sub>")),
+            _ => {
+                let widget = serde_json::json!({
+                    "type": "text", "x": 0, "y": 0, "width": 24, "height": 1,
+                    "properties": { "markdown": format!("<sub>{marker}</sub>") }
+                });
+                if let Some(w) = body.get_mut("widgets").and_then(|w| w.as_array_mut()) {
+                    w.insert(0, widget);
+                }
+            }
+        }
+        Some(body)
+    }
+
     /// Current instance id of each agent host of the body.
     async fn instance_ids(&self, aws: &Aws) -> Result<BTreeMap<String, String>, AwsError> {
         let mut out = BTreeMap::new();
@@ -67,7 +95,7 @@ impl Dashboard {
     }
 
     async fn put(&self, aws: &Aws) -> Result<(), AwsError> {
-        let mut text = self.body.as_ref().expect("needs a spec").to_string();
+        let mut text = self.marked_body().expect("needs a spec").to_string();
         for (key, id) in self.instance_ids(aws).await? {
             text = text.replace(&instance_placeholder(&key), &id);
         }
@@ -89,7 +117,7 @@ impl Dashboard {
 #[async_trait]
 impl Resource for Dashboard {
     fn desired(&self) -> Option<Attrs> {
-        Some(to_attrs(&DashboardAttributes { body: self.body.clone()? }))
+        Some(to_attrs(&DashboardAttributes { body: self.marked_body()? }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -102,11 +130,22 @@ impl Resource for Dashboard {
         for (key, id) in self.instance_ids(aws).await? {
             text = text.replace(&format!("\"{id}\""), &format!("\"{}\"", instance_placeholder(&key)));
         }
+        let marker = Owner::parse_marker(&text);
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Some(Observed::of(&DashboardAttributes { body }, None)))
+        Ok(Some(Observed::marked(&DashboardAttributes { body }, marker)))
     }
 
+    /// PutDashboard overwrites whatever has the name: a dashboard that
+    /// appeared since the plan and is not marked as this deployment's is
+    /// left alone.
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
+        let owner = self.base.meta.owner();
+        if let Some(o) = self.read(aws).await? {
+            if !o.marker.as_ref().is_some_and(|m| owner.owns_tags(m)) {
+                let why = owner.conflict_reason(&o);
+                return Err(AwsError::fatal("PutDashboard", format!("`{}`: {why}", self.base.name)));
+            }
+        }
         self.put(aws).await
     }
 
@@ -115,7 +154,7 @@ impl Resource for Dashboard {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        match send!("DeleteDashboards", aws.cloudwatch.delete_dashboards().dashboard_names(&self.base.name)) {
+        match gone!("DeleteDashboards", aws.cloudwatch.delete_dashboards().dashboard_names(&self.base.name)) {
             Ok(_) => Ok(Deleted::Gone),
             Err(e) if e.is_not_found() || e.code.as_deref() == Some("ResourceNotFound") => Ok(Deleted::Gone),
             Err(e) => Err(e),
@@ -259,11 +298,11 @@ impl Resource for Alarm {
         let arn = self.arn(aws);
 
         let req = aws.cloudwatch.untag_resource().resource_arn(&arn);
-        send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
+        gone!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        super::gone_if_absent(send!("DeleteAlarms", aws.cloudwatch.delete_alarms().alarm_names(&self.base.name)))
+        super::gone_if_absent(gone!("DeleteAlarms", aws.cloudwatch.delete_alarms().alarm_names(&self.base.name)))
     }
 }

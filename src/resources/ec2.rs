@@ -4,8 +4,8 @@
 use super::{Meta, Owner, Tags, TAG_ENV, TAG_PIPELINE};
 use crate::aws::{Aws, AwsError};
 use crate::plan::Address;
-use crate::send;
 use crate::spec::{SubnetChoice, Tier};
+use crate::{gone, send};
 use aws_sdk_ec2::types::{Filter, Instance, ResourceType, Tag, TagSpecification};
 
 /// The address of the graph node an EC2 resource belongs to.
@@ -16,7 +16,7 @@ pub const TAG_SUBNET: &str = "pipectl:subnet";
 /// The tags people see: everything but pipectl's own bookkeeping tags.
 pub fn visible(tags: &Tags) -> Tags {
     tags.iter()
-        .filter(|(k, _)| !k.starts_with("pipectl:") || *k == TAG_PIPELINE || *k == TAG_ENV)
+        .filter(|(k, _)| !k.starts_with("pipectl:") || Owner::TAGS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -109,7 +109,7 @@ pub async fn write_tags(aws: &Aws, id: Option<String>, set: &Tags, remove: &[Str
     }
     if !remove.is_empty() {
         let keys: Vec<Tag> = remove.iter().map(|k| Tag::builder().key(k).build()).collect();
-        send!("DeleteTags", aws.ec2.delete_tags().resources(&id).set_tags(Some(keys)))?;
+        gone!("DeleteTags", aws.ec2.delete_tags().resources(&id).set_tags(Some(keys)))?;
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::{Address, Kind};
-use crate::send;
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_firehose::types::{
     BufferingHints, CloudWatchLoggingOptions, CompressionFormat, DataFormatConversionConfiguration,
@@ -347,7 +347,7 @@ impl Resource for Firehose {
         .iter()
         .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
         .collect();
-        Ok(Some(Observed { attrs: observed_config(&d).attrs(&tags), tags: Some(tags) }))
+        Ok(Some(Observed { attrs: observed_config(&d).attrs(&tags), tags: Some(tags), marker: None }))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -503,7 +503,7 @@ impl Resource for Firehose {
     }
 
     async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
-        send!(
+        gone!(
             "UntagDeliveryStream",
             aws.firehose
                 .untag_delivery_stream()
@@ -515,7 +515,7 @@ impl Resource for Firehose {
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let req = aws.firehose.delete_delivery_stream().delivery_stream_name(&self.base.name);
-        if retry(self.timeout(), in_use, || async { send!("DeleteDeliveryStream", req.clone()) })
+        if retry(self.timeout(), in_use, || async { gone!("DeleteDeliveryStream", req.clone()) })
             .await
             .found()?
             .is_none()

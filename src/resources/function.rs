@@ -20,8 +20,8 @@ use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Prog
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::plan::Address;
-use crate::send;
 use crate::spec;
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
@@ -285,13 +285,13 @@ impl Resource for Function {
         let arn = self.arn(aws).await;
 
         let req = aws.lambda.untag_resource().resource(&arn);
-        send!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
+        gone!("UntagResource", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
         let out = retry(self.timeout(), conflict, || async {
-            send!("DeleteFunction", aws.lambda.delete_function().function_name(&self.base.name)).map(drop)
+            gone!("DeleteFunction", aws.lambda.delete_function().function_name(&self.base.name)).map(drop)
         })
         .await;
         gone_if_absent(out)

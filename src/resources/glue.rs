@@ -16,13 +16,13 @@
 //!    TableInput is sent. The name forces a replacement.
 //! 4. delete: DeleteTable; EntityNotFound means done.
 
-use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Owner, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
 use crate::names::{Scope, TableId};
 use crate::plan::Address;
-use crate::send;
 use crate::spec::{self, TableFormat};
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, TableInput};
 use serde::Serialize;
@@ -119,7 +119,7 @@ impl Resource for Database {
     }
 
     async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
-        send!(
+        gone!(
             "UntagResource",
             aws.glue.untag_resource().resource_arn(&self.arn).set_tags_to_remove(Some(remove.to_vec()))
         )?;
@@ -127,9 +127,13 @@ impl Resource for Database {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(send!("DeleteDatabase", aws.glue.delete_database().name(&self.base.name)))
+        gone_if_absent(gone!("DeleteDatabase", aws.glue.delete_database().name(&self.base.name)))
     }
 }
+
+/// The table parameter that marked pipectl's tables before the marker named
+/// the deployment.
+const LEGACY_MARKER: &str = "pipectl:managed";
 
 /// The spec's table with its bucket's physical name.
 #[derive(Debug, Clone)]
@@ -185,6 +189,19 @@ impl Table {
         format!("s3://{}/{}", s.bucket, s.table.prefix)
     }
 
+    /// The table parameters every table has, and pipectl's ownership
+    /// marker: Glue tables cannot be tagged.
+    fn marker_parameters(&self) -> std::collections::HashMap<String, String> {
+        let s = self.spec.as_ref().expect("needs a spec");
+        let mut p: std::collections::HashMap<String, String> =
+            [("classification", s.table.format.as_str()), ("EXTERNAL", "TRUE"), ("has_encrypted_data", "false")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        p.extend(self.base.meta.owner().tags());
+        p
+    }
+
     fn input(&self) -> TableInput {
         let s = self.spec.as_ref().expect("needs a spec");
         let (serde, input, output) = formats(s.table.format);
@@ -199,10 +216,7 @@ impl Table {
             .name(&self.base.name)
             .set_description(s.table.description.clone())
             .table_type("EXTERNAL_TABLE")
-            .parameters("classification", s.table.format.as_str())
-            .parameters("EXTERNAL", "TRUE")
-            .parameters("has_encrypted_data", "false")
-            .parameters("pipectl:managed", "true")
+            .set_parameters(Some(self.marker_parameters()))
             .storage_descriptor(sd)
             .set_partition_keys(Some(columns(&s.table.partition_keys)))
             .build()
@@ -246,7 +260,21 @@ impl Resource for Table {
             partition_keys: cols(t.partition_keys()),
             description: t.description().unwrap_or_default().to_string(),
         };
-        Ok(Some(Observed::of(&attrs, None)))
+        let params = t.parameters();
+        let mut marker: Tags = params
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| Owner::TAGS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // Tables made before the marker named its deployment say only
+        // `pipectl:managed`; with the record listing them, they are ours.
+        if marker.is_empty() && params.and_then(|p| p.get(LEGACY_MARKER)).is_some_and(|v| v == "true") {
+            let mut legacy = self.base.meta.owner().tags();
+            legacy.remove(super::TAG_REGION);
+            marker = legacy;
+        }
+        Ok(Some(Observed::marked(&attrs, marker)))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -254,10 +282,21 @@ impl Resource for Table {
             send!("CreateTable", aws.glue.create_table().database_name(&self.id.database).table_input(self.input()));
         match out {
             Ok(_) => Ok(()),
-            // The plan saw no table and the record (written first) lists it:
-            // an earlier attempt's response was lost. Make it match.
+            // An earlier attempt whose answer was lost made it (with this
+            // deployment's marker, set in the same call): make it match.
+            // Any other table of that name is left alone.
             Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
-                self.update(aws, &Observed { attrs: Attrs::new(), tags: None }, &[], p).await
+                let owner = self.base.meta.owner();
+                match self.read(aws).await? {
+                    Some(o) if o.marker.as_ref().is_some_and(|m| owner.owns_tags(m)) => {
+                        self.update(aws, &o, &[], p).await
+                    }
+                    Some(o) => Err(AwsError::fatal(
+                        "CreateTable",
+                        format!("`{}`: {}", self.id.to_record(), owner.conflict_reason(&o)),
+                    )),
+                    None => Err(e),
+                }
             }
             Err(e) => Err(e),
         }
@@ -269,7 +308,7 @@ impl Resource for Table {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(send!(
+        gone_if_absent(gone!(
             "DeleteTable",
             aws.glue.delete_table().database_name(&self.id.database).name(&self.base.name)
         ))

@@ -12,7 +12,7 @@ use super::{to_attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
 use crate::plan::Attrs;
-use crate::send;
+use crate::{gone, send};
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -28,8 +28,6 @@ pub struct InstanceProfile {
     pub base: Base,
     pub role: Option<String>,
 }
-
-impl InstanceProfile {}
 
 #[async_trait]
 impl Resource for InstanceProfile {
@@ -50,19 +48,21 @@ impl Resource for InstanceProfile {
         Ok(Some(Observed::of(&Attributes { role, tags: tags.clone() }, Some(tags))))
     }
 
-    async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
+    async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let tags: Vec<aws_sdk_iam::types::Tag> = self
             .base
             .tags
             .iter()
             .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("key and value"))
             .collect();
-        send!(
-            "CreateInstanceProfile",
-            aws.iam.create_instance_profile().instance_profile_name(&self.base.name).set_tags(Some(tags))
-        )
-        .created()?;
-        self.update(aws, &Observed { attrs: Attrs::new(), tags: None }, &["role".into()], _p).await
+        let req = aws.iam.create_instance_profile().instance_profile_name(&self.base.name).set_tags(Some(tags));
+        if send!("CreateInstanceProfile", req).created()?.is_none() && !super::created_earlier(self, aws).await? {
+            return Err(
+                AwsError::fatal("CreateInstanceProfile", format!("`{}` vanished", self.base.name)).mark_transient()
+            );
+        }
+        self.update(aws, &Observed::empty(), &["role".into()], p).await?;
+        super::converge(self, aws, p).await
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
@@ -74,7 +74,15 @@ impl Resource for InstanceProfile {
             self.remove_roles(aws, &roles, &want).await?;
             if !roles.contains(&want) {
                 let req = aws.iam.add_role_to_instance_profile().instance_profile_name(&self.base.name);
-                send!("AddRoleToInstanceProfile", req.role_name(&want))?;
+                match send!("AddRoleToInstanceProfile", req.role_name(&want)) {
+                    Ok(_) => {}
+                    // A profile holds one role: a retry after a lost answer
+                    // hits that quota with our role already in.
+                    Err(e)
+                        if e.code.as_deref() == Some("LimitExceeded")
+                            && self.roles(aws).await?.is_some_and(|r| r == [want.clone()]) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(())
@@ -92,7 +100,7 @@ impl Resource for InstanceProfile {
         let name = &self.base.name;
 
         let req = aws.iam.untag_instance_profile().instance_profile_name(name);
-        send!("UntagInstanceProfile", req.set_tag_keys(Some(remove.to_vec())))?;
+        gone!("UntagInstanceProfile", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 
@@ -100,7 +108,7 @@ impl Resource for InstanceProfile {
         let Some(roles) = self.roles(aws).await? else { return Ok(Deleted::Gone) };
         self.remove_roles(aws, &roles, "").await?;
         let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
-        super::gone_if_absent(send!("DeleteInstanceProfile", req))
+        super::gone_if_absent(gone!("DeleteInstanceProfile", req))
     }
 }
 
@@ -117,7 +125,7 @@ impl InstanceProfile {
     async fn remove_roles(&self, aws: &Aws, roles: &[String], keep: &str) -> Result<(), AwsError> {
         for r in roles.iter().filter(|r| *r != keep) {
             let req = aws.iam.remove_role_from_instance_profile().instance_profile_name(&self.base.name);
-            send!("RemoveRoleFromInstanceProfile", req.role_name(r)).gone()?;
+            gone!("RemoveRoleFromInstanceProfile", req.role_name(r)).gone()?;
         }
         Ok(())
     }

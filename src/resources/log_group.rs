@@ -12,7 +12,7 @@
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
-use crate::send;
+use crate::{gone, send};
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -133,7 +133,7 @@ impl Resource for LogGroup {
 
     #[allow(deprecated)]
     async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
-        send!(
+        gone!(
             "UntagLogGroup",
             aws.logs.untag_log_group().log_group_name(&self.base.name).set_tags(Some(remove.to_vec()))
         )?;
@@ -141,6 +141,6 @@ impl Resource for LogGroup {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(send!("DeleteLogGroup", aws.logs.delete_log_group().log_group_name(&self.base.name)))
+        gone_if_absent(gone!("DeleteLogGroup", aws.logs.delete_log_group().log_group_name(&self.base.name)))
     }
 }

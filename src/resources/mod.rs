@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use crate::plan::state::{to_attrs, Attrs, Observed, Owner, Tags, TAG_ENV, TAG_PIPELINE};
+pub use crate::plan::state::{to_attrs, Attrs, Observed, Owner, Tags, TAG_ENV, TAG_PIPELINE, TAG_REGION};
 pub use locate::locate;
 
 /// The deployment a resource belongs to, and the run's settings every kind
@@ -50,6 +50,7 @@ pub use locate::locate;
 pub struct Meta {
     pub pipeline: String,
     pub env: String,
+    pub region: String,
     pub spec_tags: Tags,
     /// `--delete-data`: empty and delete buckets even with `on_destroy: retain`.
     pub delete_data: bool,
@@ -59,7 +60,7 @@ pub struct Meta {
 
 impl Meta {
     pub fn owner(&self) -> Owner {
-        Owner { pipeline: self.pipeline.clone(), env: self.env.clone() }
+        Owner { pipeline: self.pipeline.clone(), env: self.env.clone(), region: self.region.clone() }
     }
 
     /// Every tag pipectl puts on a resource it creates.
@@ -254,6 +255,41 @@ pub async fn update(
     Ok(())
 }
 
+/// Brings a resource that exists to its desired attributes: reads it,
+/// diffs, and updates what differs (tags included). Every create ends here,
+/// so a create run again after a lost answer continues from whatever the
+/// earlier attempt left, and the executor resumes an interrupted update
+/// the same way.
+pub async fn converge(r: &dyn Resource, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+    let Some(desired) = r.desired() else { return Ok(()) };
+    let Some(observed) = r.read(aws).await? else {
+        return Err(AwsError::fatal("read", format!("`{}` disappeared while being changed", r.name())).mark_transient());
+    };
+    let changed: Vec<String> =
+        crate::plan::diff::diff(&desired, &observed.attrs).into_iter().map(|c| c.field).collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    update(r, aws, &observed, &changed, p).await
+}
+
+/// After a create answered "already exists" (or its like): whether what
+/// exists is this deployment's own, made by an earlier attempt whose answer
+/// was lost. It is when it carries this deployment's ownership tags, or no
+/// owner at all (the plan, moments ago, found nothing there; an API that
+/// takes tags at creation sets them atomically, an emulator may drop them).
+/// Anything owned by someone else is an error, and is never touched.
+pub async fn created_earlier(r: &dyn Resource, aws: &Aws) -> Result<bool, AwsError> {
+    let Some(observed) = r.read(aws).await? else { return Ok(false) };
+    let owner = r.base().meta.owner();
+    match &observed.tags {
+        Some(t) if t.contains_key(TAG_PIPELINE) && !owner.owns_tags(t) => {
+            Err(AwsError::fatal("create", format!("`{}`: {}", r.name(), owner.conflict_reason(&observed))))
+        }
+        _ => Ok(true),
+    }
+}
+
 /// How long a kind may wait for AWS unless the spec says otherwise, in seconds.
 fn default_timeout(kind: Kind) -> u64 {
     match kind {
@@ -295,7 +331,7 @@ pub fn tag_delta(before: &Tags, after: &Tags) -> (Tags, Vec<String>) {
     let set = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     // AWS's own tags and pipectl's bookkeeping (other than ownership) are
     // never removed.
-    let kept = |k: &str| k.starts_with("aws:") || (k.starts_with("pipectl:") && k != TAG_PIPELINE && k != TAG_ENV);
+    let kept = |k: &str| k.starts_with("aws:") || (k.starts_with("pipectl:") && !Owner::TAGS.contains(&k));
     let remove = before.keys().filter(|k| !after.contains_key(*k) && !kept(k)).cloned().collect();
     (set, remove)
 }
@@ -309,6 +345,7 @@ mod tests {
         let meta = Meta {
             pipeline: "p".into(),
             env: "e".into(),
+            region: "eu-west-1".into(),
             spec_tags: Tags::new(),
             delete_data: false,
             timeouts: [("firehose".to_string(), 1200)].into(),

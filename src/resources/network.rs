@@ -22,8 +22,8 @@ use super::ec2::TAG_ADDRESS;
 use super::ec2::{filter, tag_spec};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
-use crate::send;
 use crate::spec;
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, Filter, ResourceType, RuleAction, Vpc};
 use serde::Serialize;
@@ -333,7 +333,7 @@ impl Resource for Network {
         for nat in self.nat_gateways(aws, &vpc_id).await? {
             let id = nat.nat_gateway_id().unwrap_or_default().to_string();
             p.say(format!("deleting NAT gateway {id}"));
-            send!("DeleteNatGateway", aws.ec2.delete_nat_gateway().nat_gateway_id(&id))?;
+            gone!("DeleteNatGateway", aws.ec2.delete_nat_gateway().nat_gateway_id(&id))?;
             wait_until("NAT gateway deletion", self.timeout(), || async {
                 let left = self.nat_gateways(aws, &vpc_id).await?;
                 Ok(if left.iter().any(|n| n.nat_gateway_id() == Some(id.as_str())) {
@@ -355,8 +355,8 @@ impl Resource for Network {
         )?;
         for g in igws.internet_gateways() {
             let id = g.internet_gateway_id().unwrap_or_default();
-            send!("DetachInternetGateway", aws.ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(&vpc_id))?;
-            send!("DeleteInternetGateway", aws.ec2.delete_internet_gateway().internet_gateway_id(id))?;
+            gone!("DetachInternetGateway", aws.ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(&vpc_id))?;
+            gone!("DeleteInternetGateway", aws.ec2.delete_internet_gateway().internet_gateway_id(id))?;
         }
         // Network ACLs before the subnets: their subnets go back to the default ACL.
         let all_acls =
@@ -378,7 +378,7 @@ impl Resource for Network {
                     }
                 }
             }
-            send!(
+            gone!(
                 "DeleteNetworkAcl",
                 aws.ec2.delete_network_acl().network_acl_id(a.network_acl_id().unwrap_or_default())
             )?;
@@ -387,7 +387,7 @@ impl Resource for Network {
         for s in subnets.subnets() {
             let id = s.subnet_id().unwrap_or_default().to_string();
             retry(self.timeout(), super::ec2::in_use, || async {
-                send!("DeleteSubnet", aws.ec2.delete_subnet().subnet_id(&id)).map(drop)
+                gone!("DeleteSubnet", aws.ec2.delete_subnet().subnet_id(&id)).map(drop)
             })
             .await?;
         }
@@ -399,20 +399,20 @@ impl Resource for Network {
             }
             for a in t.associations() {
                 if let Some(id) = a.route_table_association_id() {
-                    match send!("DisassociateRouteTable", aws.ec2.disassociate_route_table().association_id(id)) {
+                    match gone!("DisassociateRouteTable", aws.ec2.disassociate_route_table().association_id(id)) {
                         Ok(_) => {}
                         Err(e) if e.code.as_deref() == Some("InvalidAssociationID.NotFound") => {}
                         Err(e) => return Err(e),
                     }
                 }
             }
-            send!(
+            gone!(
                 "DeleteRouteTable",
                 aws.ec2.delete_route_table().route_table_id(t.route_table_id().unwrap_or_default())
             )?;
         }
         retry(self.timeout(), super::ec2::in_use, || async {
-            send!("DeleteVpc", aws.ec2.delete_vpc().vpc_id(&vpc_id)).map(drop)
+            gone!("DeleteVpc", aws.ec2.delete_vpc().vpc_id(&vpc_id)).map(drop)
         })
         .await?;
         Ok(Deleted::Gone)

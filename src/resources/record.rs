@@ -18,7 +18,7 @@ use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Prog
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
 use crate::plan::Address;
-use crate::send;
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
 use serde::{Deserialize, Serialize};
@@ -34,13 +34,19 @@ pub struct Content {
     pub v: u32,
     pub region: String,
     pub resources: BTreeMap<String, String>,
+    /// When the deployment was first applied (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<u64>,
+    /// Who last changed it: `user@host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl Content {
     /// The listing of `resources` (address -> name as the record spells it).
     pub fn of<'a>(region: &str, resources: impl IntoIterator<Item = (&'a Address, String)>) -> Content {
         let resources = resources.into_iter().map(|(a, n)| (a.to_string(), n)).collect();
-        Content { v: 1, region: region.to_string(), resources }
+        Content { v: 1, region: region.to_string(), resources, created: None, by: None }
     }
 
     pub fn to_json(&self) -> String {
@@ -55,6 +61,44 @@ impl Content {
     pub fn entries(&self) -> Vec<(Address, String)> {
         self.resources.iter().filter_map(|(a, n)| Address::parse(a).map(|a| (a, n.clone()))).collect()
     }
+}
+
+/// A deployment found by its record.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub pipeline: String,
+    pub env: String,
+    pub content: Content,
+    /// When the record was last written (seconds since the epoch).
+    pub changed: Option<u64>,
+}
+
+/// The deployments in this account and region (all, or one pipeline's),
+/// from their records.
+pub async fn list(aws: &Aws, pipeline: Option<&str>) -> Result<Vec<Listed>, AwsError> {
+    let path = pipeline.map_or_else(|| "/pipectl".to_string(), |p| format!("/pipectl/{p}"));
+    let mut token: Option<String> = None;
+    let mut out = Vec::new();
+    loop {
+        let req = aws.ssm.get_parameters_by_path().path(&path).recursive(true).set_next_token(token.clone());
+        let page = send!("GetParametersByPath", req)?;
+        for p in page.parameters() {
+            let name = p.name().unwrap_or_default();
+            let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
+            let (["pipectl", pipeline, env], Some(content)) = (parts.as_slice(), p.value().and_then(Content::parse))
+            else {
+                continue;
+            };
+            let changed = p.last_modified_date().map(|d| d.secs().max(0) as u64);
+            out.push(Listed { pipeline: pipeline.to_string(), env: env.to_string(), content, changed });
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    out.sort_by(|a, b| (&a.pipeline, &a.env).cmp(&(&b.pipeline, &b.env)));
+    Ok(out)
 }
 
 /// What the diff compares: the listing and the tags.
@@ -160,7 +204,7 @@ impl Resource for Record {
         )?;
         let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         let attrs = to_attrs(&Attributes { resources: &content.resources, tags: &tags });
-        Ok(Some(Observed { attrs, tags: Some(tags) }))
+        Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -190,11 +234,11 @@ impl Resource for Record {
         let (kind, id) = (ResourceTypeForTagging::Parameter, &self.base.name);
 
         let req = aws.ssm.remove_tags_from_resource().resource_type(kind).resource_id(id);
-        send!("RemoveTagsFromResource", req.set_tag_keys(Some(remove.to_vec())))?;
+        gone!("RemoveTagsFromResource", req.set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(send!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))
+        gone_if_absent(gone!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))
     }
 }

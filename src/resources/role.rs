@@ -21,7 +21,7 @@
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
-use crate::send;
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde::Serialize;
@@ -128,13 +128,12 @@ impl Resource for Role {
                 .set_tags(Some(iam_tags(&self.base.tags)))
         ) {
             Ok(_) => {}
-            // A retried create whose first response was lost: ours if tagged so.
-            Err(e)
-                if e.code.as_deref() == Some("EntityAlreadyExists")
-                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref() == Some(&self.base.tags)) => {}
+            // An earlier attempt whose answer was lost made it: carry on.
+            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") && super::created_earlier(self, aws).await? => {}
             Err(e) => return Err(e),
         }
-        self.put_policy(aws).await
+        self.put_policy(aws).await?;
+        super::converge(self, aws, _p).await
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
@@ -163,47 +162,38 @@ impl Resource for Role {
     }
 
     async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
-        send!("UntagRole", aws.iam.untag_role().role_name(&self.base.name).set_tag_keys(Some(remove.to_vec())))?;
+        gone!("UntagRole", aws.iam.untag_role().role_name(&self.base.name).set_tag_keys(Some(remove.to_vec())))?;
         Ok(())
     }
 
+    /// Each step takes "already gone" as done: a lost answer's retry finds
+    /// the policy detached or the role already out of its profile.
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        let gone = |e: AwsError| {
-            if e.is_not_found() {
-                Ok(Deleted::Gone)
-            } else {
-                Err(e)
-            }
+        let name = &self.base.name;
+        let Some(inline) = send!("ListRolePolicies", aws.iam.list_role_policies().role_name(name)).found()? else {
+            return Ok(Deleted::Gone);
         };
-        let inline = match send!("ListRolePolicies", aws.iam.list_role_policies().role_name(&self.base.name)) {
-            Ok(o) => o.policy_names().to_vec(),
-            Err(e) => return gone(e),
+        for p in inline.policy_names() {
+            gone!("DeleteRolePolicy", aws.iam.delete_role_policy().role_name(name).policy_name(p))?;
+        }
+        let Some(attached) =
+            send!("ListAttachedRolePolicies", aws.iam.list_attached_role_policies().role_name(name)).found()?
+        else {
+            return Ok(Deleted::Gone);
         };
-        for p in inline {
-            send!("DeleteRolePolicy", aws.iam.delete_role_policy().role_name(&self.base.name).policy_name(p))?;
+        for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
+            gone!("DetachRolePolicy", aws.iam.detach_role_policy().role_name(name).policy_arn(arn))?;
         }
-        let attached =
-            send!("ListAttachedRolePolicies", aws.iam.list_attached_role_policies().role_name(&self.base.name))?;
-        for p in attached.attached_policies() {
-            if let Some(arn) = p.policy_arn() {
-                send!("DetachRolePolicy", aws.iam.detach_role_policy().role_name(&self.base.name).policy_arn(arn))?;
-            }
-        }
-        let profiles =
-            send!("ListInstanceProfilesForRole", aws.iam.list_instance_profiles_for_role().role_name(&self.base.name))?;
+        let Some(profiles) =
+            send!("ListInstanceProfilesForRole", aws.iam.list_instance_profiles_for_role().role_name(name)).found()?
+        else {
+            return Ok(Deleted::Gone);
+        };
         for ip in profiles.instance_profiles() {
-            send!(
-                "RemoveRoleFromInstanceProfile",
-                aws.iam
-                    .remove_role_from_instance_profile()
-                    .instance_profile_name(ip.instance_profile_name())
-                    .role_name(&self.base.name)
-            )?;
+            let req = aws.iam.remove_role_from_instance_profile().instance_profile_name(ip.instance_profile_name());
+            gone!("RemoveRoleFromInstanceProfile", req.role_name(name))?;
         }
-        match send!("DeleteRole", aws.iam.delete_role().role_name(&self.base.name)) {
-            Ok(_) => Ok(Deleted::Gone),
-            Err(e) => gone(e),
-        }
+        super::gone_if_absent(gone!("DeleteRole", aws.iam.delete_role().role_name(name)))
     }
 }
 

@@ -15,8 +15,8 @@ use super::{to_attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
 use crate::plan::{Address, Attrs};
-use crate::send;
 use crate::spec::{self, SubnetChoice};
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, TagSpecification};
 use serde::Serialize;
@@ -188,7 +188,7 @@ impl Resource for SecurityGroup {
         let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };
         let id = g.group_id().unwrap_or_default().to_string();
         let out = retry(self.timeout(), super::ec2::in_use, || async {
-            let r = send!("DeleteSecurityGroup", aws.ec2.delete_security_group().group_id(&id)).map(drop);
+            let r = gone!("DeleteSecurityGroup", aws.ec2.delete_security_group().group_id(&id)).map(drop);
             if r.as_ref().is_err_and(super::ec2::in_use) {
                 p.say("waiting for the host using it to terminate");
             }

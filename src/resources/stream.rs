@@ -21,8 +21,8 @@
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
-use crate::send;
 use crate::spec::{self, StreamEncryption, StreamMode};
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamModeDetails, StreamStatus};
 use serde::Serialize;
@@ -179,7 +179,12 @@ impl Resource for Stream {
         let details = StreamModeDetails::builder().stream_mode(mode.into()).build().expect("mode set");
         // A stream of the same name still DELETING blocks the create: wait.
         retry(self.timeout(), Stream::in_use, || async {
-            let mut req = aws.kinesis.create_stream().stream_name(&self.base.name).stream_mode_details(details.clone());
+            let mut req = aws
+                .kinesis
+                .create_stream()
+                .stream_name(&self.base.name)
+                .stream_mode_details(details.clone())
+                .set_tags(Some(self.base.tags.clone().into_iter().collect()));
             if let Some(n) = shards {
                 req = req.shard_count(n as i32);
             }
@@ -188,7 +193,8 @@ impl Resource for Stream {
                 // A lost response: the create went through before.
                 Err(e)
                     if Stream::in_use(&e)
-                        && self.status(aws).await?.is_some_and(|(s, _)| s != StreamStatus::Deleting) =>
+                        && self.status(aws).await?.is_some_and(|(s, _)| s != StreamStatus::Deleting)
+                        && super::created_earlier(self, aws).await? =>
                 {
                     Ok(())
                 }
@@ -197,13 +203,9 @@ impl Resource for Stream {
         })
         .await?;
         self.wait_active(aws, p).await?;
-        if s.retention_hours != 24 {
-            self.set_retention(aws, p, 24, s.retention_hours).await?;
-        }
-        if s.encryption == StreamEncryption::Kms {
-            self.set_encryption(aws, p, true).await?;
-        }
-        self.add_tags(aws, &self.base.tags).await
+        // Retention, encryption (and tags, where the endpoint ignored them)
+        // from what the stream has now.
+        super::converge(self, aws, p).await
     }
 
     async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
@@ -271,7 +273,7 @@ impl Resource for Stream {
 
     async fn remove_tags(&self, aws: &Aws, remove: &[String]) -> Result<(), AwsError> {
         retry(self.timeout(), Stream::in_use, || async {
-            send!(
+            gone!(
                 "RemoveTagsFromStream",
                 aws.kinesis.remove_tags_from_stream().stream_name(&self.base.name).set_tag_keys(Some(remove.to_vec()))
             )
@@ -283,7 +285,7 @@ impl Resource for Stream {
 
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let req = aws.kinesis.delete_stream().stream_name(&self.base.name).enforce_consumer_deletion(true);
-        let sent = retry(self.timeout(), Stream::in_use, || async { send!("DeleteStream", req.clone()) }).await;
+        let sent = retry(self.timeout(), Stream::in_use, || async { gone!("DeleteStream", req.clone()) }).await;
         if sent.found()?.is_none() {
             return Ok(Deleted::Gone);
         }

@@ -25,8 +25,8 @@ use crate::aws::Outcome;
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
 use crate::names::{Scope, TriggerId};
 use crate::plan::Address;
-use crate::send;
 use crate::spec::{self, StartingPosition};
+use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{EventSourceMappingConfiguration, EventSourcePosition};
 use serde::Serialize;
@@ -142,7 +142,7 @@ impl Trigger {
 
     async fn delete_one(&self, aws: &Aws, uuid: &str, p: &Progress) -> Result<(), AwsError> {
         let out = retry(self.timeout(), in_use, || async {
-            send!("DeleteEventSourceMapping", aws.lambda.delete_event_source_mapping().uuid(uuid)).map(drop)
+            gone!("DeleteEventSourceMapping", aws.lambda.delete_event_source_mapping().uuid(uuid)).map(drop)
         })
         .await;
         match out {
@@ -207,7 +207,7 @@ impl Resource for Trigger {
             enabled,
             count: all.len(),
         });
-        Ok(Some(Observed { attrs, tags: Some(self.owner_tags(aws).await?) }))
+        Ok(Some(Observed { attrs, tags: Some(self.owner_tags(aws).await?), marker: None }))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {

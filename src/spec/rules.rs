@@ -36,6 +36,9 @@ pub fn env_name(s: &str) -> Result<(), String> {
     if !chars_ok(s, "-", true) || s.starts_with('-') || s.ends_with('-') {
         return Err(format!("an env name may hold only lower-case letters, digits and inner hyphens; `{s}` does not"));
     }
+    if s == "default" {
+        return Err("`default` is the deployment without an env; leave the env out for it".into());
+    }
     Ok(())
 }
 

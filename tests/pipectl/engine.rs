@@ -284,7 +284,9 @@ fn roles_get_exact_generated_policies_and_log_groups_their_retention() {
     let spec = moto_spec_with_roles();
     moto.pipectl(&["apply", &spec, "--yes", "--target", "role", "--target", "log_group"]).run().expect_code(0);
     let sdk = moto.sdk();
-    let p = sdk.run(sdk.iam.get_role_policy().role_name("lab-to-lake-firehose").policy_name("pipectl").send()).unwrap();
+    let p = sdk
+        .run(sdk.iam.get_role_policy().role_name("lab-to-lake-firehose-us-east-1").policy_name("pipectl").send())
+        .unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document());
     let st = doc["Statement"].as_array().unwrap();
     let find = |sid: &str| st.iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("{sid} in {doc}")).clone();
@@ -301,7 +303,9 @@ fn roles_get_exact_generated_policies_and_log_groups_their_retention() {
         serde_json::json!(["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"])
     );
     assert!(!doc.to_string().contains("\"*\""), "no wildcard resource: {doc}");
-    let f = sdk.run(sdk.iam.get_role_policy().role_name("lab-filter-lambda").policy_name("pipectl").send()).unwrap();
+    let f = sdk
+        .run(sdk.iam.get_role_policy().role_name("lab-filter-lambda-us-east-1").policy_name("pipectl").send())
+        .unwrap();
     let fdoc = pipectl::resources::role::decode_document(f.policy_document());
     assert!(fdoc.to_string().contains("arn:aws:firehose:us-east-1:123456789012:deliverystream/lab-to-lake"), "{fdoc}");
     assert!(fdoc.to_string().contains("firehose:PutRecordBatch"), "{fdoc}");

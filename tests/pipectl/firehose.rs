@@ -64,7 +64,7 @@ fn stream_source_with_parquet_conversion_and_logging() {
     assert_eq!(d.delivery_stream_type().as_str(), "KinesisStreamAsSource");
     let src = d.source().unwrap().kinesis_stream_source_description().unwrap();
     assert_eq!(src.kinesis_stream_arn(), Some("arn:aws:kinesis:us-east-1:123456789012:stream/fh-trips"));
-    assert_eq!(src.role_arn(), Some("arn:aws:iam::123456789012:role/fh-to-lake-firehose"));
+    assert_eq!(src.role_arn(), Some("arn:aws:iam::123456789012:role/fh-to-lake-firehose-us-east-1"));
     let c = s3_config(&d);
     assert_eq!(c.bucket_arn(), "arn:aws:s3:::fh-lake");
     assert_eq!(c.prefix(), Some("trips/year=!{timestamp:yyyy}/"));
@@ -90,7 +90,9 @@ fn stream_source_with_parquet_conversion_and_logging() {
         sdk.run(sdk.logs.describe_log_streams().log_group_name("/aws/kinesisfirehose/fh-to-lake").send()).unwrap();
     assert_eq!(streams.log_streams()[0].log_stream_name(), Some("DestinationDelivery"));
     // The role reads exactly this stream and this table, writes exactly this bucket and log stream.
-    let p = sdk.run(sdk.iam.get_role_policy().role_name("fh-to-lake-firehose").policy_name("pipectl").send()).unwrap();
+    let p = sdk
+        .run(sdk.iam.get_role_policy().role_name("fh-to-lake-firehose-us-east-1").policy_name("pipectl").send())
+        .unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document()).to_string();
     for arn in [
         "arn:aws:kinesis:us-east-1:123456789012:stream/fh-trips",

@@ -60,7 +60,7 @@ fn agent_host_with_profile_group_imdsv2_and_user_data() {
     let i = &hosts[0];
     assert_eq!(i.instance_type().map(|t| t.as_str()), Some("t3.small"));
     assert_eq!(i.metadata_options().and_then(|m| m.http_tokens()).map(|t| t.as_str()), Some("required"));
-    assert!(i.iam_instance_profile().and_then(|p| p.arn()).unwrap().ends_with("/ag-producer-agent"));
+    assert!(i.iam_instance_profile().and_then(|p| p.arn()).unwrap().ends_with("/ag-producer-agent-us-east-1"));
     let name = i.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value());
     assert_eq!(name, Some("ag-producer"));
     // The AMI came from the SSM public parameter.
@@ -71,7 +71,9 @@ fn agent_host_with_profile_group_imdsv2_and_user_data() {
     let g = sdk.run(sdk.ec2.describe_security_groups().group_ids(sg).send()).unwrap();
     assert!(g.security_groups()[0].ip_permissions().is_empty());
     // Profile role: put on exactly its streams, metrics only in the agent namespace.
-    let p = sdk.run(sdk.iam.get_role_policy().role_name("ag-producer-agent").policy_name("pipectl").send()).unwrap();
+    let p = sdk
+        .run(sdk.iam.get_role_policy().role_name("ag-producer-agent-us-east-1").policy_name("pipectl").send())
+        .unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document());
     assert_eq!(
         doc["Statement"][0]["Resource"],
@@ -109,13 +111,15 @@ fn agent_host_with_profile_group_imdsv2_and_user_data() {
         .run(
             sdk.ec2
                 .describe_security_groups()
-                .filters(Filter::builder().name("group-name").values("ag-producer-agent").build())
+                .filters(Filter::builder().name("group-name").values("ag-producer-agent-us-east-1").build())
                 .send(),
         )
         .unwrap();
     assert!(groups.security_groups().is_empty());
-    assert!(sdk.run(sdk.iam.get_instance_profile().instance_profile_name("ag-producer-agent").send()).is_err());
-    assert!(sdk.run(sdk.iam.get_role().role_name("ag-producer-agent").send()).is_err());
+    assert!(sdk
+        .run(sdk.iam.get_instance_profile().instance_profile_name("ag-producer-agent-us-east-1").send())
+        .is_err());
+    assert!(sdk.run(sdk.iam.get_role().role_name("ag-producer-agent-us-east-1").send()).is_err());
 }
 
 #[test]
@@ -131,7 +135,7 @@ fn ssh_ingress_only_when_asked_and_updated_in_place() {
             .run(
                 sdk.ec2
                     .describe_security_groups()
-                    .filters(Filter::builder().name("group-name").values("ag-producer-agent").build())
+                    .filters(Filter::builder().name("group-name").values("ag-producer-agent-us-east-1").build())
                     .send(),
             )
             .unwrap();

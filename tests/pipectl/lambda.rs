@@ -59,7 +59,7 @@ fn function_and_trigger_create_noop_update_delete() {
     let c = function(&sdk, "fn-filter");
     assert_eq!(c.runtime().map(|r| r.as_str()), Some("python3.12"));
     assert_eq!((c.handler(), c.memory_size(), c.timeout()), (Some("handler.handler"), Some(256), Some(60)));
-    assert_eq!(c.role(), Some("arn:aws:iam::123456789012:role/fn-filter-lambda"));
+    assert_eq!(c.role(), Some("arn:aws:iam::123456789012:role/fn-filter-lambda-us-east-1"));
     let env = c.environment().unwrap().variables().unwrap();
     assert_eq!(env["DELIVERY_STREAM"], "fn-out");
     let local = pipectl::resources::package::build(&dir.join("code")).unwrap();
@@ -78,7 +78,9 @@ fn function_and_trigger_create_noop_update_delete() {
         (Some(true), Some(3), Some(3600))
     );
     // The role: own logs, read the trigger stream, put on exactly the written firehose.
-    let p = sdk.run(sdk.iam.get_role_policy().role_name("fn-filter-lambda").policy_name("pipectl").send()).unwrap();
+    let p = sdk
+        .run(sdk.iam.get_role_policy().role_name("fn-filter-lambda-us-east-1").policy_name("pipectl").send())
+        .unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document());
     let st = doc["Statement"].as_array().unwrap();
     let sid = |name: &str| st.iter().find(|s| s["Sid"] == name).cloned().unwrap_or_else(|| panic!("{name} in {doc}"));
@@ -207,7 +209,9 @@ functions:
     assert_eq!(proc.enabled(), Some(true));
     let param = &proc.processors()[0].parameters()[0];
     assert_eq!(param.parameter_value(), "arn:aws:lambda:us-east-1:123456789012:function:pr-enrich");
-    let p = sdk.run(sdk.iam.get_role_policy().role_name("pr-out-firehose").policy_name("pipectl").send()).unwrap();
+    let p = sdk
+        .run(sdk.iam.get_role_policy().role_name("pr-out-firehose-us-east-1").policy_name("pipectl").send())
+        .unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document()).to_string();
     assert!(doc.contains("\"lambda:InvokeFunction\""), "{doc}");
     assert!(doc.contains("arn:aws:lambda:us-east-1:123456789012:function:pr-enrich"), "{doc}");
@@ -264,7 +268,8 @@ functions:
     let (s, _dir) = spec_in("policy", text);
     moto.apply(&s);
     let sdk = moto.sdk();
-    let p = sdk.run(sdk.iam.get_role_policy().role_name("po-f-lambda").policy_name("pipectl").send()).unwrap();
+    let p =
+        sdk.run(sdk.iam.get_role_policy().role_name("po-f-lambda-us-east-1").policy_name("pipectl").send()).unwrap();
     let doc = pipectl::resources::role::decode_document(p.policy_document());
     let extra = doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "FromSpec1").cloned().unwrap();
     assert_eq!(extra["Action"], serde_json::json!(["s3:GetObject", "s3:ListBucket"]));

@@ -33,7 +33,13 @@ impl Builder<'_> {
                     rules::log_group_name,
                 );
             }
-            self.generated_name("role", names::firehose_role(&name), k.mark, path, rules::role_name);
+            self.generated_name(
+                "role",
+                names::firehose_role(&name, self.region.as_deref()),
+                k.mark,
+                path,
+                rules::role_name,
+            );
             let policy = self.statements(&r.policy);
             out.insert(k.v.clone(), Firehose { name, source, destination, processor, policy });
         }

@@ -17,7 +17,13 @@ impl Builder<'_> {
         for (k, r) in &raw.functions {
             let path = format!("functions.{}", k.v);
             let name = self.name_of("functions", &k.v);
-            self.generated_name("role", names::function_role(&name), k.mark, path.clone(), rules::role_name);
+            self.generated_name(
+                "role",
+                names::function_role(&name, self.region.as_deref()),
+                k.mark,
+                path.clone(),
+                rules::role_name,
+            );
             self.generated_name(
                 "log group",
                 names::function_log_group(&name),

@@ -14,7 +14,13 @@ impl Builder<'_> {
         for (k, r) in &raw.agents {
             let path = format!("agents.{}", k.v);
             let name = self.name_of("agents", &k.v);
-            self.generated_name("role", names::agent_role(&name), k.mark, path.clone(), rules::role_name);
+            self.generated_name(
+                "role",
+                names::agent_role(&name, self.region.as_deref()),
+                k.mark,
+                path.clone(),
+                rules::role_name,
+            );
             let instance_type = match &r.instance_type {
                 Some(t) => {
                     let ok = t.v.split_once('.').is_some_and(|(f, s)| {

@@ -1,0 +1,64 @@
+//! `pipectl gc --older-than 24h`: destroys the deployments whose record has
+//! not changed for that long (branch copies CI forgot). A dry run unless
+//! `--yes`; each deployment is destroyed from its record, under its lock,
+//! the way `destroy --pipeline P --env E` would.
+
+use super::{destroy, locked};
+use crate::cli::{GcArgs, Global};
+use crate::deployment::Deployment;
+use crate::lock::{now_secs, rfc3339};
+use crate::resources::record;
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
+    let aws = crate::deployment::connect(g, None).await?;
+    let cutoff = now_secs().saturating_sub(a.older_than.as_secs());
+    let stale: Vec<record::Listed> = record::list(&aws, a.pipeline.as_deref())
+        .await?
+        .into_iter()
+        .filter(|d| d.changed.is_some_and(|c| c <= cutoff))
+        .collect();
+    if stale.is_empty() {
+        eprintln!("no deployment in {} unchanged for {}", aws.region, humantime::format_duration(a.older_than));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &stale {
+        let changed = d.changed.map(rfc3339).unwrap_or_default();
+        let verb = if a.yes { "destroying" } else { "would destroy" };
+        eprintln!("{verb} {}/{} ({} resources, last changed {changed})", d.pipeline, d.env, d.content.resources.len());
+    }
+    if !a.yes {
+        eprintln!("\ndry run: pass `--yes` to destroy these {} deployment(s)", stale.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    crate::cancel::install();
+    let mut failed = Vec::new();
+    for s in &stale {
+        if crate::cancel::requested() {
+            break;
+        }
+        let mut d = Deployment::from_record(g, &s.pipeline, &s.env).await?;
+        d.meta.delete_data = a.delete_data;
+        eprintln!("\n== {}/{}", s.pipeline, s.env);
+        if let Err(e) = locked(&d, "gc", a.lock.lock_timeout, destroy::destroy(g, &d, true, 10)).await {
+            eprintln!("{}/{}: {e:#}", s.pipeline, s.env);
+            failed.push(format!("{}/{}", s.pipeline, s.env));
+        }
+    }
+    if crate::cancel::requested() {
+        anyhow::bail!("gc was interrupted");
+    }
+    if !failed.is_empty() {
+        return Err(crate::Hinted {
+            message: format!(
+                "{} of {} deployments were not destroyed: {}",
+                failed.len(),
+                stale.len(),
+                failed.join(", ")
+            ),
+            hint: "see the errors above; run `pipectl gc` again once fixed".into(),
+        }
+        .into());
+    }
+    Ok(ExitCode::SUCCESS)
+}

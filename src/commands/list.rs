@@ -1,0 +1,52 @@
+//! `pipectl list`: the deployments in this account and region, from their
+//! records: pipeline, env, region, how many resources, when created, when
+//! last changed and by whom, and who holds the lock if anyone does.
+
+use super::emitln;
+use crate::cli::{Global, ListArgs};
+use crate::lock::{self, rfc3339};
+use crate::resources::record;
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
+    let aws = crate::deployment::connect(g, None).await?;
+    let found = record::list(&aws, a.pipeline.as_deref()).await?;
+    let mut rows = Vec::new();
+    for d in &found {
+        let holder = lock::read(&aws, &lock::parameter(&d.pipeline, &d.env)).await?;
+        rows.push(serde_json::json!({
+            "pipeline": d.pipeline,
+            "env": d.env,
+            "region": d.content.region,
+            "resources": d.content.resources.len(),
+            "created": d.content.created.map(rfc3339),
+            "last_changed": d.changed.map(rfc3339),
+            "by": d.content.by,
+            "locked_by": holder.map(|h| h.describe()),
+        }));
+    }
+    if g.json {
+        emitln!("{}", serde_json::json!({ "format_version": "1", "account": aws.account, "deployments": rows }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        eprintln!("no deployments in {} (account {})", aws.region, aws.account);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let header = ["PIPELINE", "ENV", "REGION", "RESOURCES", "CREATED", "LAST CHANGED", "BY", "LOCKED"];
+    let keys = ["pipeline", "env", "region", "resources", "created", "last_changed", "by", "locked_by"];
+    let table: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
+        .chain(rows.iter().map(|r| keys.iter().map(|k| text(&r[*k])).collect()))
+        .collect();
+    let widths: Vec<usize> = (0..keys.len()).map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    for row in table {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        emitln!("{}", cells.join("  ").trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,22 @@
+//! `pipectl unlock`: breaks a deployment's lock, for a run that died
+//! holding it on another machine before its lease ran out.
+
+use crate::cli::{Global, UnlockArgs};
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<ExitCode> {
+    let (pipeline, env, region) = match (&a.spec, &a.pipeline) {
+        (Some(path), _) => {
+            let l = crate::load::load(path, &crate::deployment::options(g))?;
+            (l.spec.pipeline, l.spec.env, l.spec.region)
+        }
+        (None, Some(p)) => (p.clone(), super::env_of(g), None),
+        (None, None) => anyhow::bail!("give a spec or `--pipeline`"),
+    };
+    let aws = crate::deployment::connect(g, region).await?;
+    match crate::lock::unlock(&aws, &pipeline, &env).await? {
+        Some(h) => eprintln!("unlocked {pipeline}/{env}: it was held by {}", h.describe()),
+        None => eprintln!("{pipeline}/{env} was not locked"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
