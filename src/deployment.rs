@@ -108,9 +108,11 @@ impl Deployment {
             spec_tags: s.tags.clone(),
             delete_data: false,
             timeouts: s.timeouts.clone(),
+            record_written: None,
         };
         let record_name = s.record_name();
         let record = Record::fetch(&aws, &record_name).await.context("reading the deployment record")?;
+        let meta = Meta { record_written: record.as_ref().and_then(|r| r.written), ..meta };
         Ok(Deployment { aws, meta, loaded: Some(loaded), graph, targeted: !targets.is_empty(), record_name, record })
     }
 
@@ -131,8 +133,17 @@ impl Deployment {
             spec_tags: Default::default(),
             delete_data: false,
             timeouts: Default::default(),
+            record_written: record.as_ref().and_then(|r| r.written),
         };
         Ok(Deployment { aws, meta, loaded: None, graph: Graph::default(), targeted: false, record_name, record })
+    }
+
+    /// Reads the deployment record again (after taking the lock: a run
+    /// that held it may have changed it).
+    pub async fn reload_record(&mut self) -> anyhow::Result<()> {
+        self.record = Record::fetch(&self.aws, &self.record_name).await.context("reading the deployment record")?;
+        self.meta.record_written = self.record.as_ref().and_then(|r| r.written);
+        Ok(())
     }
 
     fn record_address() -> Address {

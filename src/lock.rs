@@ -43,17 +43,14 @@ impl Holder {
     /// This process, about to run `command`.
     pub fn me(command: &str) -> Holder {
         let now = now_secs();
-        let host = hostname();
-        let pid = std::process::id();
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
         Holder {
-            run: format!("{host}:{pid}:{nanos}"),
+            run: run_id().to_string(),
             user: ["USER", "LOGNAME", "USERNAME", "GITHUB_ACTOR", "GITLAB_USER_LOGIN"]
                 .iter()
                 .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
                 .unwrap_or_else(|| "unknown".into()),
-            host,
-            pid,
+            host: hostname(),
+            pid: std::process::id(),
             command: command.to_string(),
             since: now,
             renewed: now,
@@ -81,6 +78,17 @@ impl Holder {
         let age = now_secs().saturating_sub(self.renewed);
         (age > LEASE.as_secs()).then(|| format!("it has not been renewed for {age} s (lease {} s)", LEASE.as_secs()))
     }
+}
+
+/// This process's run: `host:pid:start-nanos`, the same for every use.
+/// Client tokens derive from it, so every attempt of this run at one create
+/// is one idempotent request, and the next run's are new.
+pub fn run_id() -> &'static str {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+        format!("{}:{}:{nanos}", hostname(), std::process::id())
+    })
 }
 
 /// The lock's parameter name.

@@ -1,16 +1,17 @@
 //! `pipectl apply`: lock, plan, confirm, execute; deleted orphans leave the
 //! record; the lock is released whatever happens.
 
-use super::{confirm, conflicts_error, execute, finish, locked, print_plan};
+use super::{confirm, conflicts_error, execute, finish, hold, print_plan, release};
 use crate::cli::{ApplyArgs, Global};
 use crate::deployment::{Deployment, Reach};
 use crate::plan::{Action, Address};
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    let d = Deployment::open(g, &a.spec, &a.targets.targets, Reach::Upstream).await?;
+    let mut d = Deployment::open(g, &a.spec, &a.targets.targets, Reach::Upstream).await?;
     crate::cancel::install();
-    locked(&d, "apply", a.lock.lock_timeout, apply(g, a, &d)).await
+    let lock = hold(&mut d, "apply", a.lock.lock_timeout).await?;
+    release(lock, apply(g, a, &d).await).await
 }
 
 async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<ExitCode> {

@@ -3,7 +3,7 @@
 //! lock. Resources pipectl does not own are left alone; what is gone
 //! already is done.
 
-use super::{confirm, emitln, execute, finish, locked};
+use super::{confirm, emitln, execute, finish, hold, release};
 use crate::cli::{DestroyArgs, Global};
 use crate::deployment::{Deployment, Reach};
 use std::process::ExitCode;
@@ -26,7 +26,8 @@ pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
     };
     d.meta.delete_data = a.delete_data;
     crate::cancel::install();
-    locked(&d, "destroy", a.lock.lock_timeout, destroy(g, &d, a.yes, a.targets.parallelism)).await
+    let lock = hold(&mut d, "destroy", a.lock.lock_timeout).await?;
+    release(lock, destroy(g, &d, a.yes, a.targets.parallelism).await).await
 }
 
 /// Plans, shows, confirms and runs the destroy of `d`.

@@ -3,7 +3,7 @@
 //! `--yes`; each deployment is destroyed from its record, under its lock,
 //! the way `destroy --pipeline P --env E` would.
 
-use super::{destroy, locked};
+use super::{destroy, hold, release};
 use crate::cli::{GcArgs, Global};
 use crate::deployment::Deployment;
 use crate::lock::{now_secs, rfc3339};
@@ -40,7 +40,11 @@ pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
         let mut d = Deployment::from_record(g, &s.pipeline, &s.env).await?;
         d.meta.delete_data = a.delete_data;
         eprintln!("\n== {}/{}", s.pipeline, s.env);
-        if let Err(e) = locked(&d, "gc", a.lock.lock_timeout, destroy::destroy(g, &d, true, 10)).await {
+        let result = match hold(&mut d, "gc", a.lock.lock_timeout).await {
+            Ok(lock) => release(lock, destroy::destroy(g, &d, true, 10).await).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             eprintln!("{}/{}: {e:#}", s.pipeline, s.env);
             failed.push(format!("{}/{}", s.pipeline, s.env));
         }

@@ -63,16 +63,19 @@ fn env_of(g: &crate::cli::Global) -> String {
     g.env.clone().unwrap_or_else(|| "default".into())
 }
 
-/// Runs `body` holding the deployment's lock (see `lock`), and releases the
-/// lock whatever `body` returns.
-async fn locked<T>(
-    d: &Deployment,
-    command: &str,
-    wait: std::time::Duration,
-    body: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
+/// Takes the deployment's lock (see `lock`) and reads the record again:
+/// another run may have changed it while this one waited.
+async fn hold(d: &mut Deployment, command: &str, wait: std::time::Duration) -> anyhow::Result<crate::lock::Lock> {
     let lock = crate::lock::Lock::acquire(&d.aws, &d.meta.pipeline, &d.meta.env, command, wait).await?;
-    let result = body.await;
+    if let Err(e) = d.reload_record().await {
+        let _ = lock.release().await;
+        return Err(e);
+    }
+    Ok(lock)
+}
+
+/// Releases the lock whatever the run's result was.
+async fn release<T>(lock: crate::lock::Lock, result: anyhow::Result<T>) -> anyhow::Result<T> {
     let released = lock.release().await;
     match (result, released) {
         (Ok(v), Ok(())) => Ok(v),

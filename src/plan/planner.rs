@@ -210,11 +210,30 @@ fn decide_removal(ctx: &Context, s: &Subject, conflict_prefix: &str) -> Change {
 /// The plan that deletes every subject. `reversed` holds the graph's
 /// edges turned around for the subjects the spec has; the others (from
 /// the record alone) are ordered by kind.
+///
+/// A resource the record lists under its name that reads as absent is
+/// deleted all the same (a delete of what is gone is done): a resource
+/// made moments ago may not be visible to reads yet, and once the record
+/// is gone nothing would remember it.
 pub fn destroy(ctx: &Context, reversed: &Deps, subjects: &[Subject]) -> Planned {
     let addresses: Vec<Address> = subjects.iter().map(|s| s.address.clone()).collect();
     let deps = deletion_order(reversed, &addresses);
     let by_address: BTreeMap<&Address, &Subject> = subjects.iter().map(|s| (&s.address, s)).collect();
-    let changes = Graph::order_of(&deps).iter().map(|a| decide_removal(ctx, by_address[a], "left alone: ")).collect();
+    let changes = Graph::order_of(&deps)
+        .iter()
+        .map(|a| {
+            let s = by_address[a];
+            let recorded = ctx.listed.get(&a.to_string()).is_some_and(|n| *n == s.recorded_as);
+            match decide_removal(ctx, s, "left alone: ") {
+                c if c.action == Action::NoOp && recorded => Change {
+                    action: Action::Delete,
+                    note: Some("not found when read; deleted anyway in case it is not visible yet".into()),
+                    ..c
+                },
+                c => c,
+            }
+        })
+        .collect();
     Planned { plan: ctx.plan(Operation::Destroy, changes), deps }
 }
 

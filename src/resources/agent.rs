@@ -88,6 +88,12 @@ fn profile_not_ready(e: &AwsError) -> bool {
         && (e.message.contains("Invalid IAM Instance Profile") || e.message.contains("has no associated IAM Roles"))
 }
 
+/// EC2 is eventually consistent: a group or subnet made moments ago may
+/// be "not found" by RunInstances for a while.
+fn inputs_not_visible(e: &AwsError) -> bool {
+    e.is_not_found() || profile_not_ready(e)
+}
+
 impl Agent {
     /// The live host of this address, if any.
     async fn instance(&self, aws: &Aws) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
@@ -106,13 +112,8 @@ impl Agent {
                     .and_then(|i| i.state())
                     .and_then(|s| s.name())
                     .cloned(),
-                Err(e)
-                    if e.code.as_deref() == Some("InvalidInstanceID.NotFound")
-                        && want == InstanceStateName::Terminated =>
-                {
-                    return Ok(Poll::Ready)
-                }
-                Err(e) if e.code.as_deref() == Some("InvalidInstanceID.NotFound") => {
+                Err(e) if e.is_not_found() && want == InstanceStateName::Terminated => return Ok(Poll::Ready),
+                Err(e) if e.is_not_found() => {
                     return Ok(Poll::NotYet("not visible yet".into()))
                 }
                 Err(e) => return Err(e),
@@ -205,6 +206,14 @@ impl Resource for Agent {
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("create needs a spec");
         let a = &s.agent;
+        // A host an earlier attempt launched (its answer lost, or the run
+        // killed while it started) carries this address's tags: wait for it
+        // instead of launching a second.
+        if let Some(i) = self.instance(aws).await? {
+            let id = i.instance_id().unwrap_or_default().to_string();
+            p.say(format!("found {id}, launched by an earlier attempt"));
+            return self.wait_for(aws, &id, InstanceStateName::Running, p).await;
+        }
         let (subnet, vpc) = resolve_subnet(aws, &a.subnet, &self.base.meta).await?.ok_or_else(|| {
             AwsError::fatal("RunInstances", format!("no subnet found for `{}`", subnet_label(&a.subnet)))
         })?;
@@ -225,19 +234,19 @@ impl Resource for Agent {
         );
         tags.insert(TAG_SUBNET.into(), subnet_label(&a.subnet));
         tags.insert(TAG_USER_DATA.into(), ud_hash.clone());
-        // One token per create attempt: retries of this call can never start
-        // a second host; a later create (after a replace) gets a new one.
-        let attempt = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
+        // One token per run and host: every attempt of this run (the SDK's
+        // retries, the executor's resume) is one idempotent request; the
+        // next run (after a replace) gets a new one.
         let token = sha256_hex(&format!(
-            "{}|{}|{}|{ud_hash}|{image}|{attempt}",
-            self.base.meta.pipeline, self.base.meta.env, self.base.address
+            "{}|{}|{}|{ud_hash}|{image}|{}",
+            self.base.meta.pipeline,
+            self.base.meta.env,
+            self.base.address,
+            crate::lock::run_id()
         ))[..64]
             .to_string();
         let encoded = base64::engine::general_purpose::STANDARD.encode(&s.user_data);
-        let id = retry(Duration::from_secs(180), profile_not_ready, || async {
+        let id = retry(Duration::from_secs(180), inputs_not_visible, || async {
             let mut req = aws
                 .ec2
                 .run_instances()
@@ -268,6 +277,10 @@ impl Resource for Agent {
                     p.say("waiting for the instance profile to propagate");
                     Err(e)
                 }
+                Err(e) if e.is_not_found() => {
+                    p.say(format!("waiting for the new subnet and group to be visible ({})", e.message));
+                    Err(e)
+                }
                 Err(e) => Err(e),
             }
         })
@@ -277,7 +290,7 @@ impl Resource for Agent {
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         let Some(i) = self.instance(aws).await? else {
-            return Err(AwsError::fatal("update", format!("host `{}` disappeared", self.base.name)));
+            return Err(AwsError::fatal("update", format!("host `{}` disappeared", self.base.name)).mark_transient());
         };
         let id = i.instance_id().unwrap_or_default();
         if changed.iter().any(|c| c == "imdsv2") {

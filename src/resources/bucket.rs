@@ -6,14 +6,17 @@
 //! 2. attributes: public_access_block (all four settings on), encryption
 //!    (SSE-S3, AES256), tags; all update in place. The name forces a
 //!    replacement.
-//! 3. create: CreateBucket (LocationConstraint outside us-east-1), then the
-//!    public access block, encryption and tags. "Exists" is ready.
+//! 3. create: CreateBucket with the tags (LocationConstraint outside
+//!    us-east-1), then the public access block and encryption, and the
+//!    tags again where the endpoint dropped them. "Exists" is ready.
+//!    Ownership: the tags; a bucket without them is adopted only when the
+//!    record lists it (written before the create) and it holds nothing.
 //! 4. delete: a bucket holding objects is kept under `on_destroy: retain`
 //!    (the result says so) unless `--delete-data`; otherwise every object
 //!    version and delete marker is removed, then the bucket.
 //!    NoSuchBucket means done.
 
-use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
+use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags, TAG_PIPELINE};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
 use crate::spec::{self, OnDestroy};
@@ -98,6 +101,29 @@ impl Bucket {
         }
     }
 
+    /// The bucket's tags (none when it has no tag set).
+    async fn live_tags(&self, aws: &Aws) -> Result<Tags, AwsError> {
+        let out = send!("GetBucketTagging", aws.s3.get_bucket_tagging().bucket(&self.base.name)).found()?;
+        Ok(out
+            .map(|t| t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+            .unwrap_or_default())
+    }
+
+    /// Whether the bucket was created after the deployment record was last
+    /// written (so possibly by the run that wrote it).
+    async fn made_after_record(&self, aws: &Aws) -> Result<bool, AwsError> {
+        let Some(written) = self.base.meta.record_written else { return Ok(false) };
+        let out = send!("ListBuckets", aws.s3.list_buckets().prefix(&self.base.name))?;
+        let created = out
+            .buckets()
+            .iter()
+            .find(|b| b.name() == Some(self.base.name.as_str()))
+            .and_then(|b| b.creation_date())
+            .map(|d| d.secs().max(0) as u64);
+        // One second of slack: both clocks are AWS's, at second resolution.
+        Ok(created.is_some_and(|c| c + 1 >= written))
+    }
+
     async fn holds_objects(&self, aws: &Aws) -> Result<bool, AwsError> {
         let page = send!("ListObjectVersions", aws.s3.list_object_versions().bucket(&self.base.name).max_keys(1))?;
         Ok(!page.versions().is_empty() || !page.delete_markers().is_empty())
@@ -128,10 +154,7 @@ impl Resource for Bucket {
             Some(_) => {}
             None => return Ok(None),
         }
-        let tags: Tags = match send!("GetBucketTagging", aws.s3.get_bucket_tagging().bucket(&self.base.name)).found()? {
-            Some(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-            None => Tags::new(),
-        };
+        let tags = self.live_tags(aws).await?;
         let encryption =
             match send!("GetBucketEncryption", aws.s3.get_bucket_encryption().bucket(&self.base.name)).found()? {
                 Some(o) => o
@@ -153,23 +176,57 @@ impl Resource for Bucket {
                 None => false,
             };
         let attrs = Attributes { public_access_block: pab, encryption, tags: tags.clone() };
+        // A bucket without pipectl's tags, made after the record that names
+        // it was written, holding nothing: the crash of an earlier apply
+        // between CreateBucket and its tagging (where S3 took no tags at
+        // creation). It is adopted when the record lists it; one holding
+        // data, or older than the record (a record edited to name someone
+        // else's bucket), never is.
+        if !tags.contains_key(TAG_PIPELINE)
+            && self.made_after_record(aws).await?
+            && self.holds_objects(aws).await.found()? == Some(false)
+        {
+            let mut claim = self.base.meta.owner().tags();
+            claim.remove(super::TAG_REGION);
+            return Ok(Some(Observed { tags: None, marker: Some(claim), ..Observed::of(&attrs, None) }));
+        }
         Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
-    async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
-        let mut req = aws.s3.create_bucket().bucket(&self.base.name);
+    /// The record lists the bucket before this runs (every node waits for
+    /// the record), and the tags go in the create call; where an endpoint
+    /// drops them they are written right after. "Already yours" is an
+    /// earlier attempt's bucket when it carries this deployment's tags, or
+    /// none and holds nothing; any other is left alone.
+    async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
+        let tags: Vec<Tag> = self
+            .base
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+            .collect();
+        let mut config = CreateBucketConfiguration::builder().set_tags(Some(tags));
         if aws.region != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(aws.region.as_str()))
-                    .build(),
-            );
+            config = config.location_constraint(BucketLocationConstraint::from(aws.region.as_str()));
         }
-        send!("CreateBucket", req).created()?;
+        let req = aws.s3.create_bucket().bucket(&self.base.name).create_bucket_configuration(config.build());
+        if send!("CreateBucket", req).created()?.is_none() {
+            // The plan, moments ago, found no bucket: this one is an earlier
+            // attempt's, unless it is tagged for someone else or holds data.
+            let owner = self.base.meta.owner();
+            let tags = self.live_tags(aws).await?;
+            let theirs = tags.contains_key(TAG_PIPELINE) && !owner.owns_tags(&tags);
+            if theirs || (!tags.contains_key(TAG_PIPELINE) && self.holds_objects(aws).await?) {
+                let o = Observed::of(&Attrs::new(), Some(tags));
+                let why = owner.conflict_reason(&o);
+                return Err(AwsError::fatal("CreateBucket", format!("`{}`: {why}", self.base.name)));
+            }
+        }
+        // A new bucket may not be visible to every S3 endpoint at once.
         let budget = Duration::from_secs(60);
         retry(budget, |e| e.is_not_found(), || self.put_public_access_block(aws)).await?;
         retry(budget, |e| e.is_not_found(), || self.put_encryption(aws)).await?;
-        retry(budget, |e| e.is_not_found(), || self.put_tags(aws)).await
+        retry(budget, |e| e.is_not_found(), || super::converge(self, aws, p)).await
     }
 
     /// S3 replaces the whole tag set: the desired tags are written as one.

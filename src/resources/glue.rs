@@ -126,9 +126,53 @@ impl Resource for Database {
         Ok(())
     }
 
+    /// Deleting a database drops every table in it: one holding a table
+    /// that is not this deployment's (no marker of ours) is kept.
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
+        let owner = self.base.meta.owner();
+        let mut foreign = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let req = aws.glue.get_tables().database_name(&self.base.name).set_next_token(token.clone());
+            let Some(page) = send!("GetTables", req).found()? else { break };
+            for t in page.table_list() {
+                let marker = table_marker(t.parameters(), &owner);
+                if !owner.owns_tags(&marker) {
+                    foreign.push(t.name().to_string());
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        if !foreign.is_empty() {
+            return Ok(Deleted::Retained(format!(
+                "Glue database `{}` holds tables pipectl did not make ({}); deleting it would drop them: kept",
+                self.base.name,
+                foreign.join(", ")
+            )));
+        }
         gone_if_absent(gone!("DeleteDatabase", aws.glue.delete_database().name(&self.base.name)))
     }
+}
+
+/// The ownership marker in a table's parameters, as tags; a table from
+/// before the marker named its deployment (`pipectl:managed`) counts as
+/// `owner`'s, without a region (the record decides, see [`Owner::owns`]).
+fn table_marker(params: Option<&std::collections::HashMap<String, String>>, owner: &Owner) -> Tags {
+    let marker: Tags = params
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| Owner::TAGS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if marker.is_empty() && params.and_then(|p| p.get(LEGACY_MARKER)).is_some_and(|v| v == "true") {
+        let mut legacy = owner.tags();
+        legacy.remove(super::TAG_REGION);
+        return legacy;
+    }
+    marker
 }
 
 /// The table parameter that marked pipectl's tables before the marker named
@@ -260,20 +304,7 @@ impl Resource for Table {
             partition_keys: cols(t.partition_keys()),
             description: t.description().unwrap_or_default().to_string(),
         };
-        let params = t.parameters();
-        let mut marker: Tags = params
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| Owner::TAGS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        // Tables made before the marker named its deployment say only
-        // `pipectl:managed`; with the record listing them, they are ours.
-        if marker.is_empty() && params.and_then(|p| p.get(LEGACY_MARKER)).is_some_and(|v| v == "true") {
-            let mut legacy = self.base.meta.owner().tags();
-            legacy.remove(super::TAG_REGION);
-            marker = legacy;
-        }
+        let marker = table_marker(t.parameters(), &self.base.meta.owner());
         Ok(Some(Observed::marked(&attrs, marker)))
     }
 

@@ -56,10 +56,8 @@ impl Resource for InstanceProfile {
             .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("key and value"))
             .collect();
         let req = aws.iam.create_instance_profile().instance_profile_name(&self.base.name).set_tags(Some(tags));
-        if send!("CreateInstanceProfile", req).created()?.is_none() && !super::created_earlier(self, aws).await? {
-            return Err(
-                AwsError::fatal("CreateInstanceProfile", format!("`{}` vanished", self.base.name)).mark_transient()
-            );
+        if send!("CreateInstanceProfile", req).created()?.is_none() {
+            super::adopt_earlier_attempt(self, aws).await?;
         }
         self.update(aws, &Observed::empty(), &["role".into()], p).await?;
         super::converge(self, aws, p).await
@@ -68,7 +66,7 @@ impl Resource for InstanceProfile {
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "role") {
             let Some(roles) = self.roles(aws).await? else {
-                return Err(AwsError::fatal("update", format!("instance profile `{}` disappeared", self.base.name)));
+                return Err(AwsError::fatal("update", format!("instance profile `{}` disappeared", self.base.name)).mark_transient());
             };
             let want = self.role.clone().unwrap_or_default();
             self.remove_roles(aws, &roles, &want).await?;

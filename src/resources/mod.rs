@@ -56,6 +56,10 @@ pub struct Meta {
     pub delete_data: bool,
     /// The spec's `timeouts:`, seconds by kind name.
     pub timeouts: BTreeMap<String, u32>,
+    /// When the deployment record was last written, if there is one
+    /// (seconds since the epoch): something made after it, named in it and
+    /// without tags, was made by pipectl (see `bucket`).
+    pub record_written: Option<u64>,
 }
 
 impl Meta {
@@ -273,20 +277,24 @@ pub async fn converge(r: &dyn Resource, aws: &Aws, p: &Progress) -> Result<(), A
     update(r, aws, &observed, &changed, p).await
 }
 
-/// After a create answered "already exists" (or its like): whether what
+/// After a create answered "already exists" (or its like): checks that what
 /// exists is this deployment's own, made by an earlier attempt whose answer
-/// was lost. It is when it carries this deployment's ownership tags, or no
+/// was lost, so the create can carry on with it. It is when it carries this deployment's ownership tags, or no
 /// owner at all (the plan, moments ago, found nothing there; an API that
 /// takes tags at creation sets them atomically, an emulator may drop them).
 /// Anything owned by someone else is an error, and is never touched.
-pub async fn created_earlier(r: &dyn Resource, aws: &Aws) -> Result<bool, AwsError> {
-    let Some(observed) = r.read(aws).await? else { return Ok(false) };
+pub async fn adopt_earlier_attempt(r: &dyn Resource, aws: &Aws) -> Result<(), AwsError> {
+    let Some(observed) = r.read(aws).await? else {
+        // AWS says it exists but does not show it yet: look again later.
+        let e = AwsError::fatal("create", format!("`{}` exists but is not visible yet", r.name()));
+        return Err(e.mark_transient());
+    };
     let owner = r.base().meta.owner();
     match &observed.tags {
         Some(t) if t.contains_key(TAG_PIPELINE) && !owner.owns_tags(t) => {
             Err(AwsError::fatal("create", format!("`{}`: {}", r.name(), owner.conflict_reason(&observed))))
         }
-        _ => Ok(true),
+        _ => Ok(()),
     }
 }
 
@@ -349,6 +357,7 @@ mod tests {
             spec_tags: Tags::new(),
             delete_data: false,
             timeouts: [("firehose".to_string(), 1200)].into(),
+            record_written: None,
         };
         assert_eq!(meta.timeout(Kind::Firehose, Duration::from_secs(600)), Duration::from_secs(1200));
         assert_eq!(meta.timeout(Kind::Stream, Duration::from_secs(300)), Duration::from_secs(300));

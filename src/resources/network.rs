@@ -21,7 +21,7 @@
 use super::ec2::TAG_ADDRESS;
 use super::ec2::{filter, tag_spec};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
-use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
+use crate::aws::{retry, wait_until, Aws, AwsError, Outcome, Poll};
 use crate::spec;
 use crate::{gone, send};
 use async_trait::async_trait;
@@ -153,24 +153,34 @@ impl Resource for Network {
         Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
+    /// Each part is found first (by its tags, its CIDR, or its attachment)
+    /// and made only when missing, so a create run again after a lost
+    /// answer or a crash picks up where the last one stopped. Creates EC2
+    /// does not make idempotent are sent once (no SDK retry): the resume
+    /// finds what a lost attempt made instead of making a second one; the
+    /// others carry a client token.
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("create needs a spec");
         let vpc_id = match self.vpc(aws).await? {
             Some(v) => v.vpc_id().unwrap_or_default().to_string(),
             None => {
-                let out = send!(
-                    "CreateVpc",
-                    aws.ec2
-                        .create_vpc()
-                        .cidr_block(&s.cidr)
-                        .tag_specifications(tag_spec(ResourceType::Vpc, &self.inner_tags(&[])))
-                )?;
+                let req = aws
+                    .ec2
+                    .create_vpc()
+                    .cidr_block(&s.cidr)
+                    .tag_specifications(tag_spec(ResourceType::Vpc, &self.inner_tags(&[("pipectl:part", "vpc")])));
+                let out = send!("CreateVpc", req.customize().config_override(once()))?;
                 out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string()
             }
         };
         wait_until(&format!("VPC `{}`", self.base.name), self.timeout(), || async {
-            let out = send!("DescribeVpcs", aws.ec2.describe_vpcs().vpc_ids(&vpc_id))?;
-            let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
+            let out = send!("DescribeVpcs", aws.ec2.describe_vpcs().vpc_ids(&vpc_id));
+            let state = match out {
+                Ok(o) => o.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+                // Not visible yet right after its create.
+                Err(e) if e.is_not_found() => "not visible yet".into(),
+                Err(e) => return Err(e),
+            };
             Ok(if state == "available" { Poll::Ready } else { Poll::NotYet(state) })
         })
         .await?;
@@ -199,122 +209,39 @@ impl Resource for Network {
         for (k, zone) in zones.iter().take(s.zones as usize).enumerate() {
             for (tier, index, list) in [("public", k as u32, &mut public), ("private", 8 + k as u32, &mut private)] {
                 let cidr = subnet_cidr(&s.cidr, index).expect("a validated CIDR");
-                let name = format!("{}-{tier}-{}", self.base.name, k + 1);
-                let k_text = k.to_string();
-                let mut tags = self.inner_tags(&[("pipectl:tier", tier), ("pipectl:zone", &k_text)]);
-                tags.insert("Name".into(), name);
-                p.say(format!("subnet {cidr} ({tier}, {zone})"));
-                let out = send!(
-                    "CreateSubnet",
-                    aws.ec2
-                        .create_subnet()
-                        .vpc_id(&vpc_id)
-                        .cidr_block(&cidr)
-                        .availability_zone(zone)
-                        .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
-                )?;
-                let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
-                if tier == "public" {
-                    send!(
-                        "ModifySubnetAttribute",
-                        aws.ec2
-                            .modify_subnet_attribute()
-                            .subnet_id(&id)
-                            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-                    )?;
-                }
+                let id = self.ensure_subnet(aws, p, &vpc_id, &cidr, zone, tier, k).await?;
                 list.push(id);
             }
         }
-        let igw = send!(
-            "CreateInternetGateway",
-            aws.ec2
-                .create_internet_gateway()
-                .tag_specifications(tag_spec(ResourceType::InternetGateway, &self.inner_tags(&[])))
-        )?;
-        let igw_id = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
-        send!("AttachInternetGateway", aws.ec2.attach_internet_gateway().vpc_id(&vpc_id).internet_gateway_id(&igw_id))?;
+        let igw_id = self.ensure_internet_gateway(aws, &vpc_id).await?;
         let nat_id = if s.nat_gateway {
             p.say("NAT gateway (billed by the hour)");
-            let eip = send!(
-                "AllocateAddress",
-                aws.ec2
-                    .allocate_address()
-                    .domain(DomainType::Vpc)
-                    .tag_specifications(tag_spec(ResourceType::ElasticIp, &self.inner_tags(&[])))
-            )?;
-            let nat = send!(
-                "CreateNatGateway",
-                aws.ec2
-                    .create_nat_gateway()
-                    .subnet_id(&public[0])
-                    .allocation_id(eip.allocation_id().unwrap_or_default())
-                    .tag_specifications(tag_spec(ResourceType::Natgateway, &self.inner_tags(&[])))
-            )?;
-            Some(nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string())
+            Some(self.ensure_nat_gateway(aws, p, &vpc_id, &public[0]).await?)
         } else {
             None
         };
         for (tier, subnets) in [("public", &public), ("private", &private)] {
-            let rt = send!(
-                "CreateRouteTable",
-                aws.ec2.create_route_table().vpc_id(&vpc_id).tag_specifications(tag_spec(
-                    ResourceType::RouteTable,
-                    &self.inner_tags(&[("pipectl:tier", tier)])
-                ))
-            )?;
-            let rt_id = rt.route_table().and_then(|r| r.route_table_id()).unwrap_or_default().to_string();
+            let rt_id = self.ensure_route_table(aws, &vpc_id, tier).await?;
             let route = aws.ec2.create_route().route_table_id(&rt_id).destination_cidr_block("0.0.0.0/0");
-            match (tier, &nat_id) {
-                ("public", _) => {
-                    send!("CreateRoute", route.gateway_id(&igw_id))?;
+            let route = match (tier, &nat_id) {
+                ("public", _) => Some(route.gateway_id(&igw_id)),
+                (_, Some(nat)) => Some(route.nat_gateway_id(nat)),
+                _ => None,
+            };
+            if let Some(route) = route {
+                match send!("CreateRoute", route) {
+                    Ok(_) => {}
+                    Err(e) if e.code.as_deref() == Some("RouteAlreadyExists") => {}
+                    Err(e) => return Err(e),
                 }
-                (_, Some(nat)) => {
-                    send!("CreateRoute", route.nat_gateway_id(nat))?;
-                }
-                _ => {}
             }
-            for sn in subnets {
+            let associated = self.associated_subnets(aws, &rt_id).await?;
+            for sn in subnets.iter().filter(|sn| !associated.contains(sn)) {
                 send!("AssociateRouteTable", aws.ec2.associate_route_table().route_table_id(&rt_id).subnet_id(sn))?;
             }
         }
         if s.nacl {
-            let acl = send!(
-                "CreateNetworkAcl",
-                aws.ec2
-                    .create_network_acl()
-                    .vpc_id(&vpc_id)
-                    .tag_specifications(tag_spec(ResourceType::NetworkAcl, &self.inner_tags(&[])))
-            )?;
-            let acl_id = acl.network_acl().and_then(|a| a.network_acl_id()).unwrap_or_default().to_string();
-            for egress in [false, true] {
-                send!(
-                    "CreateNetworkAclEntry",
-                    aws.ec2
-                        .create_network_acl_entry()
-                        .network_acl_id(&acl_id)
-                        .rule_number(100)
-                        .protocol("-1")
-                        .rule_action(RuleAction::Allow)
-                        .egress(egress)
-                        .cidr_block("0.0.0.0/0")
-                )?;
-            }
-            let assocs = send!(
-                "DescribeNetworkAcls",
-                aws.ec2
-                    .describe_network_acls()
-                    .filters(filter("vpc-id", &[&vpc_id]))
-                    .filters(filter("default", &["true"]))
-            )?;
-            for a in assocs.network_acls().iter().flat_map(|a| a.associations()) {
-                if let Some(id) = a.network_acl_association_id() {
-                    send!(
-                        "ReplaceNetworkAclAssociation",
-                        aws.ec2.replace_network_acl_association().association_id(id).network_acl_id(&acl_id)
-                    )?;
-                }
-            }
+            self.ensure_network_acl(aws, &vpc_id).await?;
         }
         Ok(())
     }
@@ -334,28 +261,58 @@ impl Resource for Network {
             let id = nat.nat_gateway_id().unwrap_or_default().to_string();
             p.say(format!("deleting NAT gateway {id}"));
             gone!("DeleteNatGateway", aws.ec2.delete_nat_gateway().nat_gateway_id(&id))?;
-            wait_until("NAT gateway deletion", self.timeout(), || async {
-                let left = self.nat_gateways(aws, &vpc_id).await?;
-                Ok(if left.iter().any(|n| n.nat_gateway_id() == Some(id.as_str())) {
-                    Poll::NotYet("deleting".into())
-                } else {
+            // Its address and the internet gateway stay in use until the
+            // NAT gateway is `deleted`, not just `deleting`.
+            wait_until(&format!("NAT gateway {id} to be deleted"), self.timeout(), || async {
+                let out = send!("DescribeNatGateways", aws.ec2.describe_nat_gateways().nat_gateway_ids(&id)).found()?;
+                let state = out
+                    .and_then(|o| o.nat_gateways().first().and_then(|n| n.state()).map(|s| s.as_str().to_string()))
+                    .unwrap_or_else(|| "deleted".into());
+                Ok(if state == "deleted" {
                     Poll::Ready
+                } else {
+                    p.say(format!("waiting for the NAT gateway to be deleted ({state})"));
+                    Poll::NotYet(state)
                 })
             })
             .await?;
-            for a in nat.nat_gateway_addresses() {
-                if let Some(alloc) = a.allocation_id() {
-                    let _ = aws.ec2.release_address().allocation_id(alloc).send().await;
-                }
+        }
+        // Addresses of ours: the NAT gateway's, and any an interrupted
+        // create allocated and never used.
+        let eips =
+            send!("DescribeAddresses", aws.ec2.describe_addresses().set_filters(Some(self.tag_filter("nat-eip"))))?;
+        for a in eips.addresses() {
+            if let Some(alloc) = a.allocation_id() {
+                let alloc = alloc.to_string();
+                retry(self.timeout(), address_in_use, || async {
+                    gone!("ReleaseAddress", aws.ec2.release_address().allocation_id(&alloc))
+                })
+                .await?;
             }
         }
-        let igws = send!(
+        let attached = send!(
             "DescribeInternetGateways",
             aws.ec2.describe_internet_gateways().filters(filter("attachment.vpc-id", &[&vpc_id]))
         )?;
-        for g in igws.internet_gateways() {
+        for g in attached.internet_gateways() {
+            let id = g.internet_gateway_id().unwrap_or_default().to_string();
+            retry(self.timeout(), super::ec2::in_use, || async {
+                gone!(
+                    "DetachInternetGateway",
+                    aws.ec2.detach_internet_gateway().internet_gateway_id(&id).vpc_id(&vpc_id)
+                )
+            })
+            .await
+            .or_else(|e| if e.code.as_deref() == Some("Gateway.NotAttached") { Ok(()) } else { Err(e) })?;
+            gone!("DeleteInternetGateway", aws.ec2.delete_internet_gateway().internet_gateway_id(&id))?;
+        }
+        // Gateways of ours an interrupted create made and never attached.
+        let ours = send!(
+            "DescribeInternetGateways",
+            aws.ec2.describe_internet_gateways().set_filters(Some(self.tag_filter("igw")))
+        )?;
+        for g in ours.internet_gateways().iter().filter(|g| g.attachments().is_empty()) {
             let id = g.internet_gateway_id().unwrap_or_default();
-            gone!("DetachInternetGateway", aws.ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(&vpc_id))?;
             gone!("DeleteInternetGateway", aws.ec2.delete_internet_gateway().internet_gateway_id(id))?;
         }
         // Network ACLs before the subnets: their subnets go back to the default ACL.
@@ -416,6 +373,282 @@ impl Resource for Network {
         })
         .await?;
         Ok(Deleted::Gone)
+    }
+}
+
+/// An address still held by a NAT gateway on its way out.
+fn address_in_use(e: &AwsError) -> bool {
+    matches!(e.code.as_deref(), Some("InvalidIPAddress.InUse" | "AuthFailure"))
+}
+
+/// An EC2 request configuration without the SDK's retries, for creates EC2
+/// does not make idempotent: a retry after a lost answer would make a
+/// second one. Their failures go back to the executor, which resumes by
+/// finding what exists.
+fn once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+/// A client token for an idempotent EC2 create: the same for every attempt
+/// of this run at this part, so a retried call returns the first one's
+/// result.
+fn client_token(part: &str, address: &crate::plan::Address) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}|{address}|{part}", crate::lock::run_id()).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+impl Network {
+    fn tag_filter(&self, part: &str) -> Vec<Filter> {
+        let mut f = self.ours().to_vec();
+        f.push(filter("tag:pipectl:part", &[part]));
+        f
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn ensure_subnet(
+        &self,
+        aws: &Aws,
+        p: &Progress,
+        vpc_id: &str,
+        cidr: &str,
+        zone: &str,
+        tier: &str,
+        k: usize,
+    ) -> Result<String, AwsError> {
+        // A subnet's CIDR is unique in its VPC: it finds an earlier attempt's.
+        let find = || async {
+            let req =
+                aws.ec2.describe_subnets().filters(filter("vpc-id", &[vpc_id])).filters(filter("cidr-block", &[cidr]));
+            let out = send!("DescribeSubnets", req)?;
+            Ok::<_, AwsError>(out.subnets().first().and_then(|s| s.subnet_id()).map(str::to_string))
+        };
+        let id = match find().await? {
+            Some(id) => id,
+            None => {
+                let name = format!("{}-{tier}-{}", self.base.name, k + 1);
+                let k_text = k.to_string();
+                let mut tags =
+                    self.inner_tags(&[("pipectl:tier", tier), ("pipectl:zone", &k_text), ("pipectl:part", "subnet")]);
+                tags.insert("Name".into(), name);
+                p.say(format!("subnet {cidr} ({tier}, {zone})"));
+                let req = aws
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(vpc_id)
+                    .cidr_block(cidr)
+                    .availability_zone(zone)
+                    .tag_specifications(tag_spec(ResourceType::Subnet, &tags));
+                match send!("CreateSubnet", req.customize().config_override(once())) {
+                    Ok(out) => out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string(),
+                    Err(e) if e.code.as_deref() == Some("InvalidSubnet.Conflict") => {
+                        find().await?.ok_or_else(|| e.mark_transient())?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if tier == "public" {
+            send!(
+                "ModifySubnetAttribute",
+                aws.ec2
+                    .modify_subnet_attribute()
+                    .subnet_id(&id)
+                    .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+            )?;
+        }
+        Ok(id)
+    }
+
+    /// The internet gateway attached to the VPC; one of ours left unattached
+    /// by an earlier attempt is attached rather than a second one made.
+    async fn ensure_internet_gateway(&self, aws: &Aws, vpc_id: &str) -> Result<String, AwsError> {
+        let attached = send!(
+            "DescribeInternetGateways",
+            aws.ec2.describe_internet_gateways().filters(filter("attachment.vpc-id", &[vpc_id]))
+        )?;
+        if let Some(id) = attached.internet_gateways().first().and_then(|g| g.internet_gateway_id()) {
+            return Ok(id.to_string());
+        }
+        let ours = send!(
+            "DescribeInternetGateways",
+            aws.ec2.describe_internet_gateways().set_filters(Some(self.tag_filter("igw")))
+        )?;
+        let id = match ours
+            .internet_gateways()
+            .iter()
+            .find(|g| g.attachments().is_empty())
+            .and_then(|g| g.internet_gateway_id())
+        {
+            Some(id) => id.to_string(),
+            None => {
+                let req = aws.ec2.create_internet_gateway().tag_specifications(tag_spec(
+                    ResourceType::InternetGateway,
+                    &self.inner_tags(&[("pipectl:part", "igw")]),
+                ));
+                let out = send!("CreateInternetGateway", req.customize().config_override(once()))?;
+                out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string()
+            }
+        };
+        match send!("AttachInternetGateway", aws.ec2.attach_internet_gateway().vpc_id(vpc_id).internet_gateway_id(&id))
+        {
+            Ok(_) => Ok(id),
+            Err(e) if e.code.as_deref() == Some("Resource.AlreadyAssociated") => Ok(id),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The NAT gateway in the first public subnet, with its address: each
+    /// found by its tags before it is made; the gateway carries a client
+    /// token. Waits until it is available.
+    async fn ensure_nat_gateway(
+        &self,
+        aws: &Aws,
+        p: &Progress,
+        vpc_id: &str,
+        subnet: &str,
+    ) -> Result<String, AwsError> {
+        let id = match self.nat_gateways(aws, vpc_id).await?.first().and_then(|n| n.nat_gateway_id()) {
+            Some(id) => id.to_string(),
+            None => {
+                let eips = send!(
+                    "DescribeAddresses",
+                    aws.ec2.describe_addresses().set_filters(Some(self.tag_filter("nat-eip")))
+                )?;
+                let free =
+                    eips.addresses().iter().find(|a| a.association_id().is_none()).and_then(|a| a.allocation_id());
+                let allocation = match free {
+                    Some(a) => a.to_string(),
+                    None => {
+                        let req = aws.ec2.allocate_address().domain(DomainType::Vpc).tag_specifications(tag_spec(
+                            ResourceType::ElasticIp,
+                            &self.inner_tags(&[("pipectl:part", "nat-eip")]),
+                        ));
+                        let out = send!("AllocateAddress", req.customize().config_override(once()))?;
+                        out.allocation_id().unwrap_or_default().to_string()
+                    }
+                };
+                let nat = send!(
+                    "CreateNatGateway",
+                    aws.ec2
+                        .create_nat_gateway()
+                        .subnet_id(subnet)
+                        .allocation_id(&allocation)
+                        .client_token(client_token("nat", &self.base.address))
+                        .tag_specifications(tag_spec(
+                            ResourceType::Natgateway,
+                            &self.inner_tags(&[("pipectl:part", "nat")])
+                        ))
+                )?;
+                nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string()
+            }
+        };
+        wait_until(&format!("NAT gateway {id}"), self.timeout(), || async {
+            let out = send!("DescribeNatGateways", aws.ec2.describe_nat_gateways().nat_gateway_ids(&id));
+            let state = match out {
+                Ok(o) => {
+                    o.nat_gateways().first().and_then(|n| n.state()).map(|s| s.as_str().to_string()).unwrap_or_default()
+                }
+                Err(e) if e.is_not_found() => "not visible yet".into(),
+                Err(e) => return Err(e),
+            };
+            Ok(match state.as_str() {
+                "available" => Poll::Ready,
+                "failed" | "deleting" | "deleted" => Poll::Failed(format!("NAT gateway {id} is {state}")),
+                _ => {
+                    p.say(format!("waiting for the NAT gateway ({state})"));
+                    Poll::NotYet(state)
+                }
+            })
+        })
+        .await?;
+        Ok(id)
+    }
+
+    async fn ensure_route_table(&self, aws: &Aws, vpc_id: &str, tier: &str) -> Result<String, AwsError> {
+        let mut f = self.tag_filter("route-table");
+        f.push(filter("tag:pipectl:tier", &[tier]));
+        f.push(filter("vpc-id", &[vpc_id]));
+        let found = send!("DescribeRouteTables", aws.ec2.describe_route_tables().set_filters(Some(f)))?;
+        if let Some(id) = found.route_tables().first().and_then(|r| r.route_table_id()) {
+            return Ok(id.to_string());
+        }
+        let out = send!(
+            "CreateRouteTable",
+            aws.ec2
+                .create_route_table()
+                .vpc_id(vpc_id)
+                .client_token(client_token(&format!("route-table-{tier}"), &self.base.address))
+                .tag_specifications(tag_spec(
+                    ResourceType::RouteTable,
+                    &self.inner_tags(&[("pipectl:tier", tier), ("pipectl:part", "route-table")])
+                ))
+        )?;
+        Ok(out.route_table().and_then(|r| r.route_table_id()).unwrap_or_default().to_string())
+    }
+
+    async fn associated_subnets(&self, aws: &Aws, rt_id: &str) -> Result<Vec<String>, AwsError> {
+        let out = send!("DescribeRouteTables", aws.ec2.describe_route_tables().route_table_ids(rt_id))?;
+        Ok(out
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .filter_map(|a| a.subnet_id().map(str::to_string))
+            .collect())
+    }
+
+    async fn ensure_network_acl(&self, aws: &Aws, vpc_id: &str) -> Result<(), AwsError> {
+        let mut f = self.tag_filter("acl");
+        f.push(filter("vpc-id", &[vpc_id]));
+        let found = send!("DescribeNetworkAcls", aws.ec2.describe_network_acls().set_filters(Some(f)))?;
+        let acl_id = match found.network_acls().first().and_then(|a| a.network_acl_id()) {
+            Some(id) => id.to_string(),
+            None => {
+                let acl = send!(
+                    "CreateNetworkAcl",
+                    aws.ec2
+                        .create_network_acl()
+                        .vpc_id(vpc_id)
+                        .client_token(client_token("acl", &self.base.address))
+                        .tag_specifications(tag_spec(
+                            ResourceType::NetworkAcl,
+                            &self.inner_tags(&[("pipectl:part", "acl")])
+                        ))
+                )?;
+                acl.network_acl().and_then(|a| a.network_acl_id()).unwrap_or_default().to_string()
+            }
+        };
+        for egress in [false, true] {
+            let entry = send!(
+                "CreateNetworkAclEntry",
+                aws.ec2
+                    .create_network_acl_entry()
+                    .network_acl_id(&acl_id)
+                    .rule_number(100)
+                    .protocol("-1")
+                    .rule_action(RuleAction::Allow)
+                    .egress(egress)
+                    .cidr_block("0.0.0.0/0")
+            );
+            match entry {
+                Ok(_) => {}
+                Err(e) if e.code.as_deref() == Some("NetworkAclEntryAlreadyExists") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let assocs = send!(
+            "DescribeNetworkAcls",
+            aws.ec2.describe_network_acls().filters(filter("vpc-id", &[vpc_id])).filters(filter("default", &["true"]))
+        )?;
+        for a in assocs.network_acls().iter().flat_map(|a| a.associations()) {
+            if let Some(id) = a.network_acl_association_id() {
+                send!(
+                    "ReplaceNetworkAclAssociation",
+                    aws.ec2.replace_network_acl_association().association_id(id).network_acl_id(&acl_id)
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 

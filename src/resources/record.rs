@@ -40,13 +40,17 @@ pub struct Content {
     /// Who last changed it: `user@host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// When SSM last wrote the parameter (seconds since the epoch), as read;
+    /// not part of the stored text.
+    #[serde(skip)]
+    pub written: Option<u64>,
 }
 
 impl Content {
     /// The listing of `resources` (address -> name as the record spells it).
     pub fn of<'a>(region: &str, resources: impl IntoIterator<Item = (&'a Address, String)>) -> Content {
         let resources = resources.into_iter().map(|(a, n)| (a.to_string(), n)).collect();
-        Content { v: 1, region: region.to_string(), resources, created: None, by: None }
+        Content { v: 1, region: region.to_string(), resources, created: None, by: None, written: None }
     }
 
     pub fn to_json(&self) -> String {
@@ -90,6 +94,7 @@ pub async fn list(aws: &Aws, pipeline: Option<&str>) -> Result<Vec<Listed>, AwsE
                 continue;
             };
             let changed = p.last_modified_date().map(|d| d.secs().max(0) as u64);
+            let content = Content { written: changed, ..content };
             out.push(Listed { pipeline: pipeline.to_string(), env: env.to_string(), content, changed });
         }
         token = page.next_token().map(str::to_string);
@@ -130,10 +135,9 @@ impl Record {
     /// The record's current content, if there is one.
     pub async fn fetch(aws: &Aws, name: &str) -> Result<Option<Content>, AwsError> {
         let out = send!("GetParameter", aws.ssm.get_parameter().name(name));
-        match out.found()? {
-            Some(o) => Ok(o.parameter().and_then(|p| p.value()).and_then(Content::parse)),
-            None => Ok(None),
-        }
+        let Some(p) = out.found()?.and_then(|o| o.parameter().cloned()) else { return Ok(None) };
+        let written = p.last_modified_date().map(|d| d.secs().max(0) as u64);
+        Ok(p.value().and_then(Content::parse).map(|c| Content { written, ..c }))
     }
 
     /// Writes the record's content over the current one.

@@ -151,7 +151,7 @@ impl Resource for SecurityGroup {
         let mut tags = self.base.tags.clone();
         tags.insert(TAG_ADDRESS.into(), self.base.address.to_string());
         tags.insert(TAG_SUBNET.into(), subnet_label(choice));
-        send!(
+        if send!(
             "CreateSecurityGroup",
             aws.ec2
                 .create_security_group()
@@ -165,11 +165,18 @@ impl Resource for SecurityGroup {
                         .build(),
                 )
         )
-        .created()?;
+        .created()?
+        .is_none()
+        {
+            // An earlier attempt whose answer was lost, unless someone
+            // else's group has the name.
+            super::adopt_earlier_attempt(self, aws).await?;
+        }
+        // Not visible yet right after its create: the executor resumes.
         let g = self
             .find(aws)
             .await?
-            .ok_or_else(|| AwsError::fatal("CreateSecurityGroup", "the new group is not visible"))?;
+            .ok_or_else(|| AwsError::fatal("CreateSecurityGroup", "the new group is not visible yet").mark_transient())?;
         self.set_ingress(aws, &g).await
     }
 
@@ -177,7 +184,7 @@ impl Resource for SecurityGroup {
         let g = self
             .find(aws)
             .await?
-            .ok_or_else(|| AwsError::fatal("update", format!("security group `{}` disappeared", self.base.name)))?;
+            .ok_or_else(|| AwsError::fatal("update", format!("security group `{}` disappeared", self.base.name)).mark_transient())?;
         if changed.iter().any(|c| c == "ingress") {
             self.set_ingress(aws, &g).await?;
         }

@@ -193,10 +193,9 @@ impl Resource for Stream {
                 // A lost response: the create went through before.
                 Err(e)
                     if Stream::in_use(&e)
-                        && self.status(aws).await?.is_some_and(|(s, _)| s != StreamStatus::Deleting)
-                        && super::created_earlier(self, aws).await? =>
+                        && self.status(aws).await?.is_some_and(|(s, _)| s != StreamStatus::Deleting) =>
                 {
-                    Ok(())
+                    super::adopt_earlier_attempt(self, aws).await
                 }
                 Err(e) => Err(e),
             }

@@ -115,7 +115,11 @@ impl Trigger {
 
     async fn wait_state(&self, aws: &Aws, uuid: &str, want: &str, p: &Progress) -> Result<(), AwsError> {
         wait_until(&format!("trigger `{}`", self.base.name), self.timeout(), || async {
-            let out = send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid))?;
+            // Right after its create a mapping may not be visible yet.
+            let Some(out) = send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid)).found()?
+            else {
+                return Ok(Poll::NotYet("not visible yet".into()));
+            };
             let state = out.state().unwrap_or("Enabled").to_string();
             Ok(if state == want {
                 Poll::Ready
@@ -257,7 +261,7 @@ impl Resource for Trigger {
             return Err(AwsError::fatal(
                 "UpdateEventSourceMapping",
                 format!("trigger `{}` disappeared", self.base.name),
-            ));
+            ).mark_transient());
         };
         for m in extra {
             p.say("removing a duplicate mapping");

@@ -93,3 +93,104 @@ impl Sdk {
         self.rt.block_on(f)
     }
 }
+
+impl Sdk {
+    /// Everything a deployment could have left in the emulator: one line
+    /// per resource that is not the emulator's own default.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |kind: &str, names: Vec<String>| out.extend(names.into_iter().map(|n| format!("{kind} {n}")));
+        self.run(async {
+            let a = &self.aws;
+            let streams = a.kinesis.list_streams().send().await.unwrap();
+            add("stream", streams.stream_names().to_vec());
+            let buckets = a.s3.list_buckets().send().await.unwrap();
+            add("bucket", buckets.buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect());
+            let firehoses = a.firehose.list_delivery_streams().send().await.unwrap();
+            add("firehose", firehoses.delivery_stream_names().to_vec());
+            let functions = a.lambda.list_functions().send().await.unwrap();
+            add("function", functions.functions().iter().filter_map(|f| f.function_name().map(str::to_string)).collect());
+            let mappings = a.lambda.list_event_source_mappings().send().await.unwrap();
+            add("mapping", mappings.event_source_mappings().iter().filter_map(|m| m.uuid().map(str::to_string)).collect());
+            let roles = a.iam.list_roles().send().await.unwrap();
+            add("role", roles.roles().iter().map(|r| r.role_name().to_string()).collect());
+            let profiles = a.iam.list_instance_profiles().send().await.unwrap();
+            add(
+                "instance profile",
+                profiles.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect(),
+            );
+            let groups = a.logs.describe_log_groups().send().await.unwrap();
+            add("log group", groups.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)).collect());
+            let dbs = a.glue.get_databases().send().await.unwrap();
+            add("glue database", dbs.database_list().iter().map(|d| d.name().to_string()).collect());
+            let dashboards = a.cloudwatch.list_dashboards().send().await.unwrap();
+            add(
+                "dashboard",
+                dashboards.dashboard_entries().iter().filter_map(|d| d.dashboard_name().map(str::to_string)).collect(),
+            );
+            let alarms = a.cloudwatch.describe_alarms().send().await.unwrap();
+            add("alarm", alarms.metric_alarms().iter().filter_map(|m| m.alarm_name().map(str::to_string)).collect());
+            for path in ["/pipectl", "/pipectl-lock"] {
+                let params = a.ssm.get_parameters_by_path().path(path).recursive(true).send().await.unwrap();
+                add("parameter", params.parameters().iter().filter_map(|p| p.name().map(str::to_string)).collect());
+            }
+            let vpcs = a.ec2.describe_vpcs().send().await.unwrap();
+            add(
+                "vpc",
+                vpcs.vpcs()
+                    .iter()
+                    .filter(|v| v.is_default() != Some(true))
+                    .filter_map(|v| v.vpc_id().map(str::to_string))
+                    .collect(),
+            );
+            let instances = a.ec2.describe_instances().send().await.unwrap();
+            add(
+                "instance",
+                instances
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter(|i| i.state().and_then(|s| s.name()).is_some_and(|n| n.as_str() != "terminated"))
+                    .filter_map(|i| i.instance_id().map(str::to_string))
+                    .collect(),
+            );
+            let sgs = a.ec2.describe_security_groups().send().await.unwrap();
+            add(
+                "security group",
+                sgs.security_groups()
+                    .iter()
+                    .filter(|g| g.group_name() != Some("default"))
+                    .filter_map(|g| g.group_name().map(str::to_string))
+                    .collect(),
+            );
+            let eips = a.ec2.describe_addresses().send().await.unwrap();
+            add("address", eips.addresses().iter().filter_map(|e| e.allocation_id().map(str::to_string)).collect());
+            let nats = a.ec2.describe_nat_gateways().send().await.unwrap();
+            add(
+                "nat gateway",
+                nats.nat_gateways()
+                    .iter()
+                    .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+                    .filter_map(|n| n.nat_gateway_id().map(str::to_string))
+                    .collect(),
+            );
+            let igws = a.ec2.describe_internet_gateways().send().await.unwrap();
+            let default_vpcs: Vec<String> = vpcs
+                .vpcs()
+                .iter()
+                .filter(|v| v.is_default() == Some(true))
+                .filter_map(|v| v.vpc_id().map(str::to_string))
+                .collect();
+            add(
+                "internet gateway",
+                igws.internet_gateways()
+                    .iter()
+                    .filter(|g| !g.attachments().iter().any(|x| x.vpc_id().is_some_and(|v| default_vpcs.iter().any(|d| d == v))))
+                    .filter_map(|g| g.internet_gateway_id().map(str::to_string))
+                    .collect(),
+            );
+        });
+        out.sort();
+        out
+    }
+}

@@ -1,8 +1,10 @@
 //! A small HTTP proxy between pipectl and the emulator that injects the
 //! failures AWS really produces: throttling, 5xx, lost responses (the
-//! request reaches AWS, the answer never comes back), slow answers, and
-//! slow provisioning (a stream that stays CREATING for a while).
-//! Faults are chosen by request count, so with `--parallelism 1` a run is
+//! request reaches AWS, the answer never comes back), answers that hang
+//! until the client times out, a late "not found" right after a create
+//! (eventual consistency), slow answers, and slow provisioning (a stream
+//! that stays CREATING for a while). Faults are chosen by request count or
+//! drawn from a seeded generator, so with `--parallelism 1` a run is
 //! repeatable.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,6 +30,27 @@ pub struct Faults {
     /// The first N calls of an operation fail with this code and message
     /// (e.g. a role that has not propagated yet).
     pub reject_first: Option<(&'static str, usize, &'static str, &'static str)>,
+    /// Every Nth request is forwarded (so AWS acts on it) and its answer
+    /// held for `hang_for` before the connection is dropped: a stalled
+    /// answer the client must time out on.
+    pub hang_every: usize,
+    pub hang_for: Duration,
+    /// After each EC2 or IAM create, this many reads of the new resource
+    /// (by its name or id) answer "not found" (eventual consistency: not
+    /// visible yet).
+    pub late_not_found: usize,
+    /// Faults drawn at random, as real AWS shows them: the share of calls
+    /// throttled, of calls answered with a 5xx, and of mutating calls whose
+    /// answer is dropped after they were executed; seeded.
+    pub random: Option<Random>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Random {
+    pub throttle: f64,
+    pub server_error: f64,
+    pub drop_answer: f64,
+    pub seed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +61,8 @@ pub struct Stats {
     pub server_errors: AtomicUsize,
     pub lost: AtomicUsize,
     pub creating: AtomicUsize,
+    pub hung: AtomicUsize,
+    pub late: AtomicUsize,
 }
 
 pub struct Proxy {
@@ -80,11 +105,119 @@ impl Request {
         self.head[0].split(' ').next().unwrap_or("").to_string()
     }
 
+    /// The service a request is for: the JSON target's prefix, the query
+    /// API's version, Lambda's REST path, or S3.
+    fn service(&self) -> String {
+        if let Some(t) = self.header("x-amz-target") {
+            return t.split('.').next().unwrap_or(t).to_string();
+        }
+        let body = String::from_utf8_lossy(&self.body);
+        if let Some(v) = body.split('&').find_map(|kv| kv.strip_prefix("Version=")) {
+            return v.to_string();
+        }
+        let path = self.head[0].split(' ').nth(1).unwrap_or("");
+        if path.starts_with("/2015-03-31/") || path.starts_with("/2017-03-31/") {
+            return "lambda".into();
+        }
+        "s3".into()
+    }
+
+    /// A "not found" answer in the request's protocol.
+    fn not_found(&self) -> Vec<u8> {
+        let body = String::from_utf8_lossy(&self.body);
+        match self.service().as_str() {
+            "2016-11-15" => self.error_with(400, "InvalidResource.NotFound", "not visible yet"),
+            "2010-05-08" => self.error_with(404, "NoSuchEntity", "not visible yet"),
+            "2010-08-01" => self.error_with(404, "ResourceNotFound", "not visible yet"),
+            "s3" if body.is_empty() => {
+                format!("HTTP/1.1 404 Not Found\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+            }
+            "lambda" => {
+                let b = "{\"Type\":\"User\",\"message\":\"not visible yet\"}";
+                format!("HTTP/1.1 404 Not Found\r\nx-amzn-errortype: ResourceNotFoundException\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len()).into_bytes()
+            }
+            "AmazonSSM" => self.error_with(400, "ParameterNotFound", "not visible yet"),
+            _ => self.error_with(400, "ResourceNotFoundException", "not visible yet"),
+        }
+    }
+
+    /// A read of one resource by its name or id: what AWS answers "not
+    /// found" for until a new resource is visible. (Lists and EC2's
+    /// filtered describes answer an empty list instead.)
+    fn reads_one(&self) -> bool {
+        if self.mutating() {
+            return false;
+        }
+        let op = self.operation();
+        if self.service() == "2016-11-15" {
+            let body = String::from_utf8_lossy(&self.body);
+            return body.split('&').any(|kv| kv.split('=').next().is_some_and(|k| k.ends_with("Id.1")));
+        }
+        // Lists (`List…`, `…ByPath`, plural `Describe…s`) answer empty.
+        !(op.starts_with("List") || op.ends_with("ByPath") || (op.starts_with("Describe") && op.ends_with('s')))
+    }
+
+    fn path(&self) -> &str {
+        self.head[0].split(' ').nth(1).unwrap_or("")
+    }
+
+    fn creates(&self) -> bool {
+        let op = self.operation();
+        let path = self.path();
+        op.starts_with("Create")
+            || op.starts_with("Run")
+            || op.starts_with("Allocate")
+            || op == "PutParameter"
+            || (op == "PUT" && self.service() == "s3" && !path.contains('?') && path.matches('/').count() == 1)
+            || (op == "POST" && self.service() == "lambda" && path.ends_with("/functions"))
+    }
+
+    /// What names the resource a create made: the values of its `…Name`
+    /// parameters, an S3 bucket's path, and the ids EC2 answers with.
+    fn created_names(&self, response: &[u8]) -> Vec<String> {
+        let body = String::from_utf8_lossy(&self.body);
+        let mut names: Vec<String> = Vec::new();
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&body) {
+            names.extend(m.iter().filter(|(k, _)| k.ends_with("Name")).filter_map(|(_, v)| v.as_str().map(str::to_string)));
+        }
+        for kv in body.split('&') {
+            if let Some((k, v)) = kv.split_once('=') {
+                if k.ends_with("Name") && !k.starts_with("TagSpecification") {
+                    names.push(v.replace("%2F", "/"));
+                }
+            }
+        }
+        if self.service() == "s3" {
+            names.push(self.path().trim_start_matches('/').to_string());
+        }
+        if self.service() == "2016-11-15" {
+            let text = String::from_utf8_lossy(response);
+            for part in text.split('<').filter(|p| p.contains("Id>")) {
+                if let Some((tag, value)) = part.split_once('>') {
+                    if tag.ends_with("Id") && value.contains('-') && !value.is_empty() {
+                        names.push(value.to_string());
+                    }
+                }
+            }
+        }
+        names.retain(|n| n.len() > 2);
+        names
+    }
+
+    /// Whether the request names one of `names`.
+    fn mentions(&self, name: &str) -> bool {
+        self.path().contains(name) || String::from_utf8_lossy(&self.body).contains(name)
+    }
+
     fn mutating(&self) -> bool {
         let op = self.operation();
-        ["Create", "Put", "Delete", "Update", "Increase", "Decrease", "Start", "Stop", "Add", "Tag"]
-            .iter()
-            .any(|p| op.starts_with(p))
+        [
+            "Create", "Put", "Delete", "Update", "Increase", "Decrease", "Start", "Stop", "Add", "Tag", "Untag", "Run",
+            "Allocate", "Associate", "Attach", "Modify", "Replace", "Remove", "Release", "Terminate", "Detach",
+            "Disassociate", "Authorize", "Revoke",
+        ]
+        .iter()
+        .any(|p| op.starts_with(p))
             || op == "PUT"
             || op == "DELETE"
     }
@@ -187,6 +320,9 @@ impl Proxy {
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (stats.clone(), stop.clone());
         let mutations = Arc::new(AtomicUsize::new(0));
+        // a new resource's name or id -> reads still to answer "not found"
+        let late: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+        let rng = Arc::new(std::sync::Mutex::new(fastrand::Rng::with_seed(faults.random.map_or(0, |r| r.seed))));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
@@ -194,6 +330,7 @@ impl Proxy {
                 }
                 let Ok(conn) = conn else { continue };
                 let (stats, faults, mutations) = (s.clone(), faults.clone(), mutations.clone());
+                let (late, rng) = (late.clone(), rng.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(conn.try_clone().unwrap());
                     let mut conn = conn;
@@ -203,6 +340,24 @@ impl Proxy {
                     let n = stats.requests.fetch_add(1, Ordering::SeqCst) + 1;
                     std::thread::sleep(faults.delay);
                     let every = |k: usize| k > 0 && n % k == 0;
+                    let (roll_throttle, roll_error, roll_drop) = {
+                        let mut r = rng.lock().unwrap();
+                        (r.f64(), r.f64(), r.f64())
+                    };
+                    let random = faults.random;
+                    let random_throttle = random.is_some_and(|r| roll_throttle < r.throttle);
+                    let random_error = random.is_some_and(|r| roll_error < r.server_error);
+                    let random_drop = random.is_some_and(|r| roll_drop < r.drop_answer);
+                    let late_read = req.reads_one() && {
+                        let mut l = late.lock().unwrap();
+                        match l.iter_mut().find(|(name, k)| **k > 0 && req.mentions(name)) {
+                            Some((_, k)) => {
+                                *k -= 1;
+                                true
+                            }
+                            None => false,
+                        }
+                    };
                     let reject = faults.reject_first.filter(|(op, n, _, _)| {
                         *op == req.operation() && stats.rejected.fetch_add(1, Ordering::SeqCst) < *n
                     });
@@ -211,7 +366,10 @@ impl Proxy {
                             req.error_with(400, code, message)
                         } else if faults.deny.is_some_and(|d| d == req.operation()) {
                             req.error(400, "AccessDeniedException")
-                        } else if every(faults.throttle_every) {
+                        } else if late_read {
+                            stats.late.fetch_add(1, Ordering::SeqCst);
+                            req.not_found()
+                        } else if every(faults.throttle_every) || random_throttle {
                             stats.throttled.fetch_add(1, Ordering::SeqCst);
                             let code = if req.header("x-amz-target").is_some() {
                                 "ThrottlingException"
@@ -222,17 +380,31 @@ impl Proxy {
                             };
                             let status = if code == "SlowDown" { 503 } else { 400 };
                             req.error(status, code)
-                        } else if every(faults.server_error_every) {
+                        } else if every(faults.server_error_every) || random_error {
                             stats.server_errors.fetch_add(1, Ordering::SeqCst);
                             req.error(500, "InternalFailure")
                         } else {
                             let lose = req.mutating() && {
                                 let m = mutations.fetch_add(1, Ordering::SeqCst) + 1;
-                                faults.lose_response_every > 0 && m % faults.lose_response_every == 0
+                                (faults.lose_response_every > 0 && m % faults.lose_response_every == 0) || random_drop
                             };
                             let Ok(resp) = forward(upstream, &req) else {
                                 return;
                             };
+                            // EC2 and IAM are the eventually consistent ones (AWS-NOTES.md).
+                            let eventual = ["2016-11-15", "2010-05-08"].contains(&req.service().as_str());
+                            if eventual && req.creates() && faults.late_not_found > 0 && resp.starts_with(b"HTTP/1.1 2") {
+                                let mut l = late.lock().unwrap();
+                                for name in req.created_names(&resp) {
+                                    l.insert(name, faults.late_not_found);
+                                }
+                            }
+                            if every(faults.hang_every) {
+                                stats.hung.fetch_add(1, Ordering::SeqCst);
+                                std::thread::sleep(faults.hang_for);
+                                let _ = conn.shutdown(Shutdown::Both);
+                                return;
+                            }
                             if lose {
                                 stats.lost.fetch_add(1, Ordering::SeqCst);
                                 let _ = conn.shutdown(Shutdown::Both);

@@ -8,5 +8,6 @@ mod firehose;
 mod hosts;
 mod lambda;
 mod resilience;
+mod unattended;
 mod util;
 mod validate;

@@ -77,3 +77,24 @@ impl Pipectl {
         }
     }
 }
+
+impl Pipectl {
+    /// Starts pipectl without waiting for it (to signal or kill it).
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("pipectl starts")
+    }
+}
+
+/// The exit code and output of a spawned pipectl.
+pub fn finish(child: std::process::Child) -> Run {
+    let Output { status, stdout, stderr } = child.wait_with_output().expect("pipectl ends");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
