@@ -239,6 +239,7 @@ impl Deployment {
             subjects.push(Subject {
                 desired: r.desired(),
                 replace_on: r.replace_on(),
+                container: r.container(),
                 refresh_on,
                 observed: take(a, Slot::Spec),
                 recorded_as: r.record_name(),

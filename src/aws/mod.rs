@@ -60,6 +60,12 @@ impl AwsError {
         AwsError { op, code: None, message: message.into(), class: Class::Fatal }
     }
 
+    /// AWS refused the call for its rate: it did nothing, and the call may
+    /// be sent again as it was.
+    pub fn throttled(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| THROTTLED.contains(&c))
+    }
+
     pub fn mark_transient(mut self) -> Self {
         self.class = Class::Transient;
         self
@@ -99,6 +105,16 @@ const PERMANENT: [&str; 6] = [
     "NotImplemented",
     "InvalidClientTokenId",
     "ExpiredToken",
+];
+
+const THROTTLED: [&str; 7] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
 ];
 
 const TRANSIENT: [&str; 14] = [

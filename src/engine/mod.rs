@@ -117,7 +117,11 @@ const RESUMES: u32 = 4;
 /// connection, a timeout, a 5xx) or throttling, even after the SDK's own
 /// attempts. The change may have happened, partly or fully.
 fn unanswered(e: &anyhow::Error) -> bool {
-    e.chain().find_map(|c| c.downcast_ref::<AwsError>()).is_some_and(|a| a.class == Class::Transient)
+    aws_error(e).is_some_and(|a| a.class == Class::Transient)
+}
+
+fn aws_error(e: &anyhow::Error) -> Option<&AwsError> {
+    e.chain().find_map(|c| c.downcast_ref::<AwsError>())
 }
 
 /// Runs one change; when AWS leaves it without an answer, reads what
@@ -135,6 +139,7 @@ async fn resuming(
 ) -> anyhow::Result<Option<String>> {
     let mut attempt = 0;
     let mut delay = std::time::Duration::from_secs(1);
+    let start = std::time::Instant::now();
     loop {
         let result = if attempt > 0 && action == Action::Update {
             resources::converge(w.res.as_ref(), aws, p).await.map(|()| None).map_err(anyhow::Error::from)
@@ -142,9 +147,19 @@ async fn resuming(
             run(aws, action, w, changed, p).await
         };
         match result {
-            Err(e) if attempt < RESUMES && unanswered(&e) && !crate::cancel::requested() => {
-                attempt += 1;
-                p.say(format!("no answer from AWS ({e:#}); reading what exists and resuming"));
+            Err(e)
+                if attempt < RESUMES
+                    && unanswered(&e)
+                    && !crate::cancel::requested()
+                    && start.elapsed() < w.res.timeout() =>
+            {
+                // Throttling did nothing: it does not count as an attempt.
+                if aws_error(&e).is_some_and(AwsError::throttled) {
+                    p.say("throttled by AWS; trying again");
+                } else {
+                    attempt += 1;
+                    p.say(format!("no answer from AWS ({e:#}); reading what exists and resuming"));
+                }
                 tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(10));
             }

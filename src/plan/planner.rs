@@ -39,6 +39,9 @@ pub struct Subject {
     pub replace_on: &'static [&'static str],
     /// Upstream resources whose update or replace must touch this one.
     pub refresh_on: BTreeSet<Address>,
+    /// Whether what depends on it lives inside it (a network: its hosts
+    /// and groups), so it cannot be deleted while they exist.
+    pub container: bool,
     pub observed: Option<Observed>,
     /// How the deployment record spells its name (a table: `db/table`).
     pub recorded_as: String,
@@ -65,6 +68,7 @@ impl Subject {
             desired: None,
             replace_on: &[],
             refresh_on: BTreeSet::new(),
+            container: false,
             observed: None,
             previous: None,
         }
@@ -157,6 +161,29 @@ pub fn apply(ctx: &Context, deps: &Deps, order: &[Address], subjects: &[Subject]
                 before: serde_json::json!("as last read"),
                 after: serde_json::json!(format!("re-read: `{up}` changes")),
             });
+        }
+    }
+    // A container is replaced only when nothing lives inside it: its
+    // delete would fail half-way, after the plan had started.
+    for s in subjects.iter().filter(|s| s.container) {
+        let Some(c) = by_address.get_mut(&s.address) else { continue };
+        if c.action != Action::Replace {
+            continue;
+        }
+        let inside: Vec<String> = subjects
+            .iter()
+            .filter(|d| d.observed.is_some() && deps.get(&d.address).is_some_and(|x| x.contains(&s.address)))
+            .map(|d| format!("`{}`", d.address))
+            .collect();
+        if !inside.is_empty() {
+            c.action = Action::Conflict;
+            c.conflict = Some(format!(
+                "replacing it ({} cannot change in place) would delete it under {}, which live inside it; \
+                 destroy them with it first (`pipectl destroy SPEC --target {}`), then apply",
+                c.replace_reasons.join(", "),
+                inside.join(", "),
+                s.address
+            ));
         }
     }
     let mut changes: Vec<Change> = order.iter().filter_map(|a| by_address.remove(a)).collect();
@@ -347,6 +374,28 @@ mod tests {
         assert!(v.conflict.as_deref().unwrap().contains("without pipectl's marker"));
         assert_eq!(p.change(&addr("glue_table.w")).unwrap().action, Action::Conflict);
         assert_eq!(p.plan.conflicts().count(), 4);
+    }
+
+    #[test]
+    fn a_network_with_hosts_inside_is_not_replaced() {
+        let tags = Some(owner().tags());
+        let network = Subject {
+            replace_on: &["cidr"],
+            container: true,
+            observed: seen(json!({"cidr": "10.0.0.0/16"}), tags.clone()),
+            ..wanted("network.n", "p-n", json!({"cidr": "10.1.0.0/16"}))
+        };
+        let host = Subject { observed: seen(json!({"t": 1}), tags), ..wanted("agent.h", "p-h", json!({"t": 1})) };
+        let mut deps = no_deps(&["network.n", "agent.h"]);
+        deps.get_mut(&addr("agent.h")).unwrap().insert(addr("network.n"));
+        let p = plan_apply(&[network.clone(), host], &[], &[], &deps);
+        let n = p.change(&addr("network.n")).unwrap();
+        assert_eq!(n.action, Action::Conflict);
+        assert!(n.conflict.as_deref().unwrap().contains("under `agent.h`"), "{n:?}");
+        // Nothing inside yet: replaced.
+        let empty = Subject { observed: None, ..wanted("agent.h", "p-h", json!({"t": 1})) };
+        let p = plan_apply(&[network, empty], &[], &[], &deps);
+        assert_eq!(p.change(&addr("network.n")).unwrap().action, Action::Replace);
     }
 
     #[test]

@@ -113,9 +113,7 @@ impl Agent {
                     .and_then(|s| s.name())
                     .cloned(),
                 Err(e) if e.is_not_found() && want == InstanceStateName::Terminated => return Ok(Poll::Ready),
-                Err(e) if e.is_not_found() => {
-                    return Ok(Poll::NotYet("not visible yet".into()))
-                }
+                Err(e) if e.is_not_found() => return Ok(Poll::NotYet("not visible yet".into())),
                 Err(e) => return Err(e),
             };
             Ok(match state {
@@ -271,6 +269,14 @@ impl Resource for Agent {
             if let Some(k) = a.ssh.as_ref().and_then(|s| s.key_name.as_ref()) {
                 req = req.key_name(k);
             }
+            // A host an earlier attempt launched (its answer lost) is found
+            // by its tags before another is asked for.
+            if let Some(i) = self.instance(aws).await? {
+                return Ok(i.instance_id().unwrap_or_default().to_string());
+            }
+            // Sent once, not retried by the SDK: the token makes AWS
+            // idempotent, and the look above covers an endpoint that is not.
+            let req = req.customize().config_override(super::network::once());
             match send!("RunInstances", req) {
                 Ok(o) => Ok(o.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string()),
                 Err(e) if profile_not_ready(&e) => {

@@ -109,19 +109,15 @@ impl Bucket {
             .unwrap_or_default())
     }
 
-    /// Whether the bucket was created after the deployment record was last
-    /// written (so possibly by the run that wrote it).
-    async fn made_after_record(&self, aws: &Aws) -> Result<bool, AwsError> {
-        let Some(written) = self.base.meta.record_written else { return Ok(false) };
+    /// When the bucket was created (seconds since the epoch).
+    async fn created(&self, aws: &Aws) -> Result<Option<u64>, AwsError> {
         let out = send!("ListBuckets", aws.s3.list_buckets().prefix(&self.base.name))?;
-        let created = out
+        Ok(out
             .buckets()
             .iter()
             .find(|b| b.name() == Some(self.base.name.as_str()))
             .and_then(|b| b.creation_date())
-            .map(|d| d.secs().max(0) as u64);
-        // One second of slack: both clocks are AWS's, at second resolution.
-        Ok(created.is_some_and(|c| c + 1 >= written))
+            .map(|d| d.secs().max(0) as u64))
     }
 
     async fn holds_objects(&self, aws: &Aws) -> Result<bool, AwsError> {
@@ -182,13 +178,10 @@ impl Resource for Bucket {
         // creation). It is adopted when the record lists it; one holding
         // data, or older than the record (a record edited to name someone
         // else's bucket), never is.
-        if !tags.contains_key(TAG_PIPELINE)
-            && self.made_after_record(aws).await?
-            && self.holds_objects(aws).await.found()? == Some(false)
-        {
-            let mut claim = self.base.meta.owner().tags();
-            claim.remove(super::TAG_REGION);
-            return Ok(Some(Observed { tags: None, marker: Some(claim), ..Observed::of(&attrs, None) }));
+        if !tags.contains_key(TAG_PIPELINE) && self.holds_objects(aws).await.found()? == Some(false) {
+            if let Some(claim) = super::untagged_claim(&self.base.meta, self.created(aws).await?, &tags) {
+                return Ok(Some(Observed { tags: None, marker: Some(claim), ..Observed::of(&attrs, None) }));
+            }
         }
         Ok(Some(Observed::of(&attrs, Some(tags))))
     }

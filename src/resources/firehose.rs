@@ -439,7 +439,8 @@ impl Resource for Firehose {
             p.say("updating destination");
             self.with_role(p, || async {
                 let d = self.describe(aws).await?.ok_or_else(|| {
-                    AwsError::fatal("UpdateDestination", format!("delivery stream `{}` disappeared", self.base.name)).mark_transient()
+                    AwsError::fatal("UpdateDestination", format!("delivery stream `{}` disappeared", self.base.name))
+                        .mark_transient()
                 })?;
                 let destination_id =
                     d.destinations().first().map(|x| x.destination_id().to_string()).unwrap_or_default();

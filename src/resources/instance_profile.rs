@@ -66,7 +66,8 @@ impl Resource for InstanceProfile {
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         if changed.iter().any(|c| c == "role") {
             let Some(roles) = self.roles(aws).await? else {
-                return Err(AwsError::fatal("update", format!("instance profile `{}` disappeared", self.base.name)).mark_transient());
+                return Err(AwsError::fatal("update", format!("instance profile `{}` disappeared", self.base.name))
+                    .mark_transient());
             };
             let want = self.role.clone().unwrap_or_default();
             self.remove_roles(aws, &roles, &want).await?;

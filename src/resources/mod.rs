@@ -206,6 +206,11 @@ pub trait Resource: HasBase + Send + Sync {
     fn refresh_on_change_of(&self, _upstream: &Address) -> bool {
         false
     }
+    /// Whether what depends on it lives inside it (a network's hosts and
+    /// groups): it cannot be replaced while they exist.
+    fn container(&self) -> bool {
+        false
+    }
     /// The tags to compare and reconcile, for kinds AWS can tag.
     fn desired_tags(&self) -> Tags {
         self.base().tags.clone()
@@ -296,6 +301,25 @@ pub async fn adopt_earlier_attempt(r: &dyn Resource, aws: &Aws) -> Result<(), Aw
         }
         _ => Ok(()),
     }
+}
+
+/// What a read reports for a resource without pipectl's tags: adoptable
+/// (`tags: None` with this deployment's claim as the marker, so the record
+/// decides) when it was made after the deployment record was last written
+/// (the crash of a run between a create and its tagging, on an endpoint
+/// that dropped the tags of the create call), else its tags as they are
+/// (someone else's: a conflict).
+pub fn untagged_claim(meta: &Meta, created: Option<u64>, tags: &Tags) -> Option<Tags> {
+    if tags.contains_key(TAG_PIPELINE) {
+        return None;
+    }
+    let (Some(created), Some(written)) = (created, meta.record_written) else { return None };
+    // One second of slack: both clocks are AWS's, at second resolution.
+    (created + 1 >= written).then(|| {
+        let mut claim = meta.owner().tags();
+        claim.remove(TAG_REGION);
+        claim
+    })
 }
 
 /// How long a kind may wait for AWS unless the spec says otherwise, in seconds.

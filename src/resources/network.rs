@@ -118,6 +118,9 @@ impl Resource for Network {
             tags,
         }))
     }
+    fn container(&self) -> bool {
+        true
+    }
     fn replace_on(&self) -> &'static [&'static str] {
         &["cidr", "zones", "nacl", "nat_gateway"]
     }
@@ -141,8 +144,7 @@ impl Resource for Network {
             aws.ec2.describe_network_acls().filters(filter("vpc-id", &[vpc_id])).filters(filter("default", &["false"]))
         )?;
         let has_nat = !self.nat_gateways(aws, vpc_id).await?.is_empty();
-        let visible: Tags =
-            tags.iter().filter(|(k, _)| k.as_str() != TAG_ADDRESS).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let visible = super::ec2::visible(&tags);
         let attrs = Attributes {
             cidr: vpc.cidr_block().unwrap_or_default().to_string(),
             zones,
@@ -385,7 +387,7 @@ fn address_in_use(e: &AwsError) -> bool {
 /// does not make idempotent: a retry after a lost answer would make a
 /// second one. Their failures go back to the executor, which resumes by
 /// finding what exists.
-fn once() -> aws_sdk_ec2::config::Builder {
+pub(super) fn once() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
 }
 
@@ -539,6 +541,8 @@ impl Network {
                             ResourceType::Natgateway,
                             &self.inner_tags(&[("pipectl:part", "nat")])
                         ))
+                        .customize()
+                        .config_override(once())
                 )?;
                 nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string()
             }
@@ -583,6 +587,8 @@ impl Network {
                     ResourceType::RouteTable,
                     &self.inner_tags(&[("pipectl:tier", tier), ("pipectl:part", "route-table")])
                 ))
+                .customize()
+                .config_override(once())
         )?;
         Ok(out.route_table().and_then(|r| r.route_table_id()).unwrap_or_default().to_string())
     }
@@ -614,6 +620,8 @@ impl Network {
                             ResourceType::NetworkAcl,
                             &self.inner_tags(&[("pipectl:part", "acl")])
                         ))
+                        .customize()
+                        .config_override(once())
                 )?;
                 acl.network_acl().and_then(|a| a.network_acl_id()).unwrap_or_default().to_string()
             }

@@ -129,7 +129,9 @@ impl Resource for Role {
         ) {
             Ok(_) => {}
             // An earlier attempt whose answer was lost made it: carry on.
-            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") => super::adopt_earlier_attempt(self, aws).await?,
+            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") => {
+                super::adopt_earlier_attempt(self, aws).await?
+            }
             Err(e) => return Err(e),
         }
         self.put_policy(aws).await?;

@@ -173,18 +173,16 @@ impl Resource for SecurityGroup {
             super::adopt_earlier_attempt(self, aws).await?;
         }
         // Not visible yet right after its create: the executor resumes.
-        let g = self
-            .find(aws)
-            .await?
-            .ok_or_else(|| AwsError::fatal("CreateSecurityGroup", "the new group is not visible yet").mark_transient())?;
+        let g = self.find(aws).await?.ok_or_else(|| {
+            AwsError::fatal("CreateSecurityGroup", "the new group is not visible yet").mark_transient()
+        })?;
         self.set_ingress(aws, &g).await
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
-        let g = self
-            .find(aws)
-            .await?
-            .ok_or_else(|| AwsError::fatal("update", format!("security group `{}` disappeared", self.base.name)).mark_transient())?;
+        let g = self.find(aws).await?.ok_or_else(|| {
+            AwsError::fatal("update", format!("security group `{}` disappeared", self.base.name)).mark_transient()
+        })?;
         if changed.iter().any(|c| c == "ingress") {
             self.set_ingress(aws, &g).await?;
         }

@@ -261,7 +261,8 @@ impl Resource for Trigger {
             return Err(AwsError::fatal(
                 "UpdateEventSourceMapping",
                 format!("trigger `{}` disappeared", self.base.name),
-            ).mark_transient());
+            )
+            .mark_transient());
         };
         for m in extra {
             p.say("removing a duplicate mapping");

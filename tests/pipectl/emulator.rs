@@ -109,9 +109,15 @@ impl Sdk {
             let firehoses = a.firehose.list_delivery_streams().send().await.unwrap();
             add("firehose", firehoses.delivery_stream_names().to_vec());
             let functions = a.lambda.list_functions().send().await.unwrap();
-            add("function", functions.functions().iter().filter_map(|f| f.function_name().map(str::to_string)).collect());
+            add(
+                "function",
+                functions.functions().iter().filter_map(|f| f.function_name().map(str::to_string)).collect(),
+            );
             let mappings = a.lambda.list_event_source_mappings().send().await.unwrap();
-            add("mapping", mappings.event_source_mappings().iter().filter_map(|m| m.uuid().map(str::to_string)).collect());
+            add(
+                "mapping",
+                mappings.event_source_mappings().iter().filter_map(|m| m.uuid().map(str::to_string)).collect(),
+            );
             let roles = a.iam.list_roles().send().await.unwrap();
             add("role", roles.roles().iter().map(|r| r.role_name().to_string()).collect());
             let profiles = a.iam.list_instance_profiles().send().await.unwrap();
@@ -120,7 +126,10 @@ impl Sdk {
                 profiles.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect(),
             );
             let groups = a.logs.describe_log_groups().send().await.unwrap();
-            add("log group", groups.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)).collect());
+            add(
+                "log group",
+                groups.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)).collect(),
+            );
             let dbs = a.glue.get_databases().send().await.unwrap();
             add("glue database", dbs.database_list().iter().map(|d| d.name().to_string()).collect());
             let dashboards = a.cloudwatch.list_dashboards().send().await.unwrap();
@@ -185,7 +194,9 @@ impl Sdk {
                 "internet gateway",
                 igws.internet_gateways()
                     .iter()
-                    .filter(|g| !g.attachments().iter().any(|x| x.vpc_id().is_some_and(|v| default_vpcs.iter().any(|d| d == v))))
+                    .filter(|g| {
+                        !g.attachments().iter().any(|x| x.vpc_id().is_some_and(|v| default_vpcs.iter().any(|d| d == v)))
+                    })
                     .filter_map(|g| g.internet_gateway_id().map(str::to_string))
                     .collect(),
             );

@@ -130,7 +130,7 @@ impl Request {
             "2010-05-08" => self.error_with(404, "NoSuchEntity", "not visible yet"),
             "2010-08-01" => self.error_with(404, "ResourceNotFound", "not visible yet"),
             "s3" if body.is_empty() => {
-                format!("HTTP/1.1 404 Not Found\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+                b"HTTP/1.1 404 Not Found\r\nContent-Type: application/xml\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
             }
             "lambda" => {
                 let b = "{\"Type\":\"User\",\"message\":\"not visible yet\"}";
@@ -178,7 +178,9 @@ impl Request {
         let body = String::from_utf8_lossy(&self.body);
         let mut names: Vec<String> = Vec::new();
         if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&body) {
-            names.extend(m.iter().filter(|(k, _)| k.ends_with("Name")).filter_map(|(_, v)| v.as_str().map(str::to_string)));
+            names.extend(
+                m.iter().filter(|(k, _)| k.ends_with("Name")).filter_map(|(_, v)| v.as_str().map(str::to_string)),
+            );
         }
         for kv in body.split('&') {
             if let Some((k, v)) = kv.split_once('=') {
@@ -212,9 +214,30 @@ impl Request {
     fn mutating(&self) -> bool {
         let op = self.operation();
         [
-            "Create", "Put", "Delete", "Update", "Increase", "Decrease", "Start", "Stop", "Add", "Tag", "Untag", "Run",
-            "Allocate", "Associate", "Attach", "Modify", "Replace", "Remove", "Release", "Terminate", "Detach",
-            "Disassociate", "Authorize", "Revoke",
+            "Create",
+            "Put",
+            "Delete",
+            "Update",
+            "Increase",
+            "Decrease",
+            "Start",
+            "Stop",
+            "Add",
+            "Tag",
+            "Untag",
+            "Run",
+            "Allocate",
+            "Associate",
+            "Attach",
+            "Modify",
+            "Replace",
+            "Remove",
+            "Release",
+            "Terminate",
+            "Detach",
+            "Disassociate",
+            "Authorize",
+            "Revoke",
         ]
         .iter()
         .any(|p| op.starts_with(p))
@@ -393,7 +416,8 @@ impl Proxy {
                             };
                             // EC2 and IAM are the eventually consistent ones (AWS-NOTES.md).
                             let eventual = ["2016-11-15", "2010-05-08"].contains(&req.service().as_str());
-                            if eventual && req.creates() && faults.late_not_found > 0 && resp.starts_with(b"HTTP/1.1 2") {
+                            if eventual && req.creates() && faults.late_not_found > 0 && resp.starts_with(b"HTTP/1.1 2")
+                            {
                                 let mut l = late.lock().unwrap();
                                 for name in req.created_names(&resp) {
                                     l.insert(name, faults.late_not_found);

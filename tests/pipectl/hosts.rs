@@ -195,6 +195,15 @@ fn host_in_a_network_of_its_own_and_the_network_removed_after_it() {
         .collect();
     assert!(public.contains(&host.subnet_id().unwrap()), "the host is in a public subnet");
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    // A new CIDR replaces the network: refused while the host and its
+    // group live in it, before anything is deleted.
+    std::fs::write(&s, text.replace("10.20.0.0/16", "10.30.0.0/16")).unwrap();
+    let refused = moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(1);
+    assert!(refused.stdout.contains("! network.lab"), "{}", refused.stdout);
+    assert!(refused.stdout.contains("under `security_group.producer`, `agent.producer`"), "{}", refused.stdout);
+    assert!(refused.stdout.contains("--target network.lab"), "{}", refused.stdout);
+    assert_eq!(instances(&sdk, "ag").len(), 1, "nothing was deleted");
+    std::fs::write(&s, &text).unwrap();
     let run = moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
     let at = |needle: &str| run.stderr.find(needle).unwrap_or_else(|| panic!("{needle} in {}", run.stderr));
     assert!(at("agent.producer: delete done") < at("network.lab: delete done"), "{}", run.stderr);

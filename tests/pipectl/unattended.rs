@@ -293,7 +293,8 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     sdk.run(sdk.kinesis.create_stream().stream_name("fo-s").shard_count(1).send()).unwrap();
     let input = aws_sdk_glue::types::TableInput::builder().name("t").description("theirs").build().unwrap();
     sdk.run(sdk.glue.create_table().database_name("fo_db").table_input(input).send()).unwrap();
-    let body = r##"{"widgets":[{"type":"text","x":0,"y":0,"width":6,"height":2,"properties":{"markdown":"# theirs"}}]}"##;
+    let body =
+        r##"{"widgets":[{"type":"text","x":0,"y":0,"width":6,"height":2,"properties":{"markdown":"# theirs"}}]}"##;
     sdk.run(sdk.cloudwatch.put_dashboard().dashboard_name("fo-main").dashboard_body(body).send()).unwrap();
     let role = "fo-f-firehose-us-east-1";
     let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
