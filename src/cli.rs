@@ -103,8 +103,17 @@ pub struct GcArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// The spec of the deployment (or `--pipeline`, with `--env`).
+    #[command(flatten)]
+    pub which: Which,
+}
+
+/// A deployment named by its spec, or, without one, by `--pipeline` (and
+/// `--env`) through its record.
+#[derive(Debug, Args)]
+pub struct Which {
+    /// The spec; without it, `--pipeline` names the deployment.
     pub spec: Option<PathBuf>,
+    /// The pipeline, when no spec is given.
     #[arg(long, required_unless_present = "spec", conflicts_with = "spec")]
     pub pipeline: Option<String>,
 }
@@ -153,11 +162,8 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// The spec; without it, `--pipeline` finds what to delete from the deployment record.
-    pub spec: Option<PathBuf>,
-    /// The pipeline to destroy when no spec is given.
-    #[arg(long, required_unless_present = "spec", conflicts_with = "spec")]
-    pub pipeline: Option<String>,
+    #[command(flatten)]
+    pub which: Which,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -125,6 +125,7 @@ impl Lock {
             match try_create(aws, &name, &me).await? {
                 None => break,
                 Some(other) if other.run == me.run => break,
+                Some(other) if other.run.is_empty() => continue,
                 Some(other) => {
                     if let Some(why) = other.stale() {
                         eprintln!("note: taking over a stale lock: {why} ({})", other.describe());
@@ -173,7 +174,11 @@ async fn try_create(aws: &Aws, name: &str, me: &Holder) -> Result<Option<Holder>
     if send!("PutParameter", req).created()?.is_some() {
         return Ok(None);
     }
-    Ok(Some(read(aws, name).await?.unwrap_or_else(|| Holder { renewed: 0, ..me.clone() })))
+    match read(aws, name).await? {
+        Some(holder) => Ok(Some(holder)),
+        // Released between the two calls: try again, as nobody's.
+        None => Ok(Some(Holder { run: String::new(), renewed: 0, host: String::new(), ..me.clone() })),
+    }
 }
 
 /// The holder of the lock, if there is one.

@@ -9,7 +9,7 @@ use crate::deployment::{Deployment, Reach};
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
-    let mut d = match (&a.spec, &a.pipeline) {
+    let mut d = match (&a.which.spec, &a.which.pipeline) {
         (Some(path), _) => Deployment::open(g, path, &a.targets.targets, Reach::Downstream).await?,
         (None, Some(pipeline)) => {
             let d = Deployment::from_record(g, pipeline, &super::env_of(g)).await?;

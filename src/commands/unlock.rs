@@ -5,7 +5,7 @@ use crate::cli::{Global, UnlockArgs};
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<ExitCode> {
-    let (pipeline, env, region) = match (&a.spec, &a.pipeline) {
+    let (pipeline, env, region) = match (&a.which.spec, &a.which.pipeline) {
         (Some(path), _) => {
             let l = crate::load::load(path, &crate::deployment::options(g))?;
             (l.spec.pipeline, l.spec.env, l.spec.region)

@@ -67,14 +67,14 @@ impl Bucket {
         .map(drop)
     }
 
+    /// The desired tags in S3's shape.
+    fn s3_tags(&self) -> Vec<Tag> {
+        let tag = |(k, v): (&String, &String)| Tag::builder().key(k).value(v).build().expect("key and value set");
+        self.base.tags.iter().map(tag).collect()
+    }
+
     async fn put_tags(&self, aws: &Aws) -> Result<(), AwsError> {
-        let tags: Vec<Tag> = self
-            .base
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
-            .collect();
-        let tagging = Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set");
+        let tagging = Tagging::builder().set_tag_set(Some(self.s3_tags())).build().expect("tag set");
         send!("PutBucketTagging", aws.s3.put_bucket_tagging().bucket(&self.base.name).tagging(tagging)).map(drop)
     }
 
@@ -110,14 +110,14 @@ impl Bucket {
     }
 
     /// When the bucket was created (seconds since the epoch).
-    async fn created(&self, aws: &Aws) -> Result<Option<u64>, AwsError> {
+    async fn created(&self, aws: &Aws) -> Result<Option<f64>, AwsError> {
         let out = send!("ListBuckets", aws.s3.list_buckets().prefix(&self.base.name))?;
         Ok(out
             .buckets()
             .iter()
             .find(|b| b.name() == Some(self.base.name.as_str()))
             .and_then(|b| b.creation_date())
-            .map(|d| d.secs().max(0) as u64))
+            .map(|d| d.as_secs_f64()))
     }
 
     async fn holds_objects(&self, aws: &Aws) -> Result<bool, AwsError> {
@@ -192,13 +192,7 @@ impl Resource for Bucket {
     /// earlier attempt's bucket when it carries this deployment's tags, or
     /// none and holds nothing; any other is left alone.
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        let tags: Vec<Tag> = self
-            .base
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
-            .collect();
-        let mut config = CreateBucketConfiguration::builder().set_tags(Some(tags));
+        let mut config = CreateBucketConfiguration::builder().set_tags(Some(self.s3_tags()));
         if aws.region != "us-east-1" {
             config = config.location_constraint(BucketLocationConstraint::from(aws.region.as_str()));
         }

@@ -58,8 +58,8 @@ pub struct Meta {
     pub timeouts: BTreeMap<String, u32>,
     /// When the deployment record was last written, if there is one
     /// (seconds since the epoch): something made after it, named in it and
-    /// without tags, was made by pipectl (see `bucket`).
-    pub record_written: Option<u64>,
+    /// without tags, was made by pipectl (see [`untagged_claim`]).
+    pub record_written: Option<f64>,
 }
 
 impl Meta {
@@ -309,13 +309,17 @@ pub async fn adopt_earlier_attempt(r: &dyn Resource, aws: &Aws) -> Result<(), Aw
 /// (the crash of a run between a create and its tagging, on an endpoint
 /// that dropped the tags of the create call), else its tags as they are
 /// (someone else's: a conflict).
-pub fn untagged_claim(meta: &Meta, created: Option<u64>, tags: &Tags) -> Option<Tags> {
+pub fn untagged_claim(meta: &Meta, created: Option<f64>, tags: &Tags) -> Option<Tags> {
     if tags.contains_key(TAG_PIPELINE) {
         return None;
     }
     let (Some(created), Some(written)) = (created, meta.record_written) else { return None };
-    // One second of slack: both clocks are AWS's, at second resolution.
-    (created + 1 >= written).then(|| {
+    // The create was sent only once the record write had returned: it is
+    // later on AWS's clocks. A time given in whole seconds (S3's creation
+    // date may be) counts for its whole second.
+    let whole = created.fract() == 0.0;
+    let after = created >= written || (whole && created + 1.0 > written);
+    after.then(|| {
         let mut claim = meta.owner().tags();
         claim.remove(TAG_REGION);
         claim
@@ -386,6 +390,27 @@ mod tests {
         assert_eq!(meta.timeout(Kind::Firehose, Duration::from_secs(600)), Duration::from_secs(1200));
         assert_eq!(meta.timeout(Kind::Stream, Duration::from_secs(300)), Duration::from_secs(300));
         assert!(meta.owner().owns_tags(&meta.tags()));
+    }
+
+    #[test]
+    fn an_untagged_resource_is_claimed_only_when_made_after_the_record() {
+        let meta = Meta {
+            pipeline: "p".into(),
+            env: "e".into(),
+            region: "eu-west-1".into(),
+            spec_tags: Tags::new(),
+            delete_data: false,
+            timeouts: BTreeMap::new(),
+            record_written: Some(1000.25),
+        };
+        let none = Tags::new();
+        assert!(untagged_claim(&meta, Some(1000.5), &none).is_some(), "made after the record was written");
+        assert!(untagged_claim(&meta, Some(1000.1), &none).is_none(), "made before: someone else's");
+        assert!(untagged_claim(&meta, Some(1000.0), &none).is_some(), "a whole-second time counts for its second");
+        assert!(untagged_claim(&meta, Some(999.0), &none).is_none());
+        let theirs: Tags = [(TAG_PIPELINE.to_string(), "q".to_string())].into();
+        assert!(untagged_claim(&meta, Some(2000.0), &theirs).is_none(), "tagged for another deployment");
+        assert!(untagged_claim(&Meta { record_written: None, ..meta.clone() }, Some(2000.0), &none).is_none());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub const MAX_STANDARD: usize = 4096;
 pub const MAX_ADVANCED: usize = 8192;
 
 /// What the record holds: a version, and address -> physical name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Content {
     pub v: u32,
     pub region: String,
@@ -40,10 +40,10 @@ pub struct Content {
     /// Who last changed it: `user@host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
-    /// When SSM last wrote the parameter (seconds since the epoch), as read;
-    /// not part of the stored text.
+    /// When SSM last wrote the parameter (seconds since the epoch, with
+    /// its fraction), as read; not part of the stored text.
     #[serde(skip)]
-    pub written: Option<u64>,
+    pub written: Option<f64>,
 }
 
 impl Content {
@@ -94,7 +94,7 @@ pub async fn list(aws: &Aws, pipeline: Option<&str>) -> Result<Vec<Listed>, AwsE
                 continue;
             };
             let changed = p.last_modified_date().map(|d| d.secs().max(0) as u64);
-            let content = Content { written: changed, ..content };
+            let content = Content { written: p.last_modified_date().map(|d| d.as_secs_f64()), ..content };
             out.push(Listed { pipeline: pipeline.to_string(), env: env.to_string(), content, changed });
         }
         token = page.next_token().map(str::to_string);
@@ -136,7 +136,7 @@ impl Record {
     pub async fn fetch(aws: &Aws, name: &str) -> Result<Option<Content>, AwsError> {
         let out = send!("GetParameter", aws.ssm.get_parameter().name(name));
         let Some(p) = out.found()?.and_then(|o| o.parameter().cloned()) else { return Ok(None) };
-        let written = p.last_modified_date().map(|d| d.secs().max(0) as u64);
+        let written = p.last_modified_date().map(|d| d.as_secs_f64());
         Ok(p.value().and_then(Content::parse).map(|c| Content { written, ..c }))
     }
 

@@ -170,7 +170,7 @@ impl Resource for Stream {
         let shards = (mode == "PROVISIONED").then(|| s.open_shard_count());
         let retention_hours = s.retention_period_hours();
         let attrs = Attributes { mode, shards, retention_hours, encryption, tags: tags.clone() };
-        let created = Some(s.stream_creation_timestamp().secs().max(0) as u64);
+        let created = Some(s.stream_creation_timestamp().as_secs_f64());
         if let Some(claim) = super::untagged_claim(&self.base.meta, created, &tags) {
             return Ok(Some(Observed { tags: None, marker: Some(claim), ..Observed::of(&attrs, None) }));
         }

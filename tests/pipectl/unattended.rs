@@ -276,12 +276,14 @@ fn list_and_gc() {
 #[test]
 fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     let Some(moto) = Moto::start() else { return };
-    let text = "pipeline: fo\nstreams: { s: {} }\nbuckets: { b: { on_destroy: delete } }\n\
+    let text = "pipeline: fo\nstreams: { s: {} }\nbuckets: { b: { on_destroy: delete }, theirs: { name: fo-theirs, on_destroy: delete } }\n\
                 catalog:\n  databases: { db: {} }\n  tables:\n    t: { database: db, location: { bucket: b }, columns: { a: string } }\n\
                 firehoses: { f: { source: direct, destination: { bucket: b } } }\n\
                 dashboards: { main: {} }\n";
-    let spec = temp_spec("unattended", "foreign", text).display().to_string();
-    // Apply once for the database (ours), then make the others by hand.
+    // Apply once without `theirs` for the database (ours), then make the
+    // others by hand.
+    let first = text.replace(", theirs: { name: fo-theirs, on_destroy: delete }", "");
+    let spec = temp_spec("unattended", "foreign", &first).display().to_string();
     moto.apply(&spec);
     let targets = ["stream.s", "glue_table.t", "dashboard.main", "firehose.f", "role.firehose-f"];
     let mut args = vec!["destroy", &spec, "--yes"];
@@ -289,8 +291,11 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
         args.extend(["--target", t]);
     }
     moto.pipectl(&args).run().expect_code(0);
+    std::fs::write(&spec, text).unwrap();
     let sdk = moto.sdk();
     sdk.run(sdk.kinesis.create_stream().stream_name("fo-s").shard_count(1).send()).unwrap();
+    // An empty bucket without tags, made before the record was edited.
+    sdk.run(sdk.s3.create_bucket().bucket("fo-theirs").send()).unwrap();
     let input = aws_sdk_glue::types::TableInput::builder().name("t").description("theirs").build().unwrap();
     sdk.run(sdk.glue.create_table().database_name("fo_db").table_input(input).send()).unwrap();
     let body =
@@ -299,7 +304,9 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     let role = "fo-f-firehose-us-east-1";
     let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
     sdk.run(sdk.iam.create_role().role_name(role).assume_role_policy_document(trust).send()).unwrap();
-    // The record lists them all, as if edited by hand.
+    // The record lists them all, as if edited by hand (a second later: S3
+    // gives a bucket's creation time in whole seconds).
+    std::thread::sleep(Duration::from_millis(1100));
     let record = "/pipectl/fo/default";
     let mut content: serde_json::Value = serde_json::from_str(
         sdk.run(sdk.ssm.get_parameter().name(record).send()).unwrap().parameter().unwrap().value().unwrap(),
@@ -309,9 +316,10 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     content["resources"]["glue_table.t"] = "fo_db/t".into();
     content["resources"]["dashboard.main"] = "fo-main".into();
     content["resources"]["role.firehose-f"] = role.into();
+    content["resources"]["bucket.theirs"] = "fo-theirs".into();
     sdk.run(sdk.ssm.put_parameter().name(record).value(content.to_string()).overwrite(true).send()).unwrap();
     let plan = moto.pipectl(&["plan", &spec]).run();
-    for line in ["! stream.s", "! glue_table.t", "! dashboard.main", "! role.firehose-f"] {
+    for line in ["! stream.s", "! glue_table.t", "! dashboard.main", "! role.firehose-f", "! bucket.theirs"] {
         assert!(plan.stdout.contains(line), "{line} missing:\n{}", plan.stdout);
     }
     moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(1);
@@ -325,6 +333,9 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     assert_eq!(streams.stream_names(), ["fo-s"]);
     let dash = sdk.run(sdk.cloudwatch.get_dashboard().dashboard_name("fo-main").send()).unwrap();
     assert_eq!(dash.dashboard_body(), Some(body));
+    let bucket = sdk.run(sdk.s3.get_bucket_tagging().bucket("fo-theirs").send());
+    assert!(bucket.is_err(), "their bucket exists, untagged: {bucket:?}");
+    sdk.run(sdk.s3.head_bucket().bucket("fo-theirs").send()).unwrap();
     let theirs = sdk.run(sdk.iam.get_role().role_name(role).send()).unwrap();
     assert!(theirs.role().unwrap().tags().is_empty(), "their role was not tagged");
 }
