@@ -274,7 +274,12 @@ impl Resource for Alarm {
         Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
+    /// PutMetricAlarm overwrites an alarm of the name: one that appeared
+    /// since the plan is left alone unless it is an earlier attempt's.
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
+        if self.read(aws).await?.is_some() {
+            super::adopt_earlier_attempt(self, aws).await?;
+        }
         self.put(aws).await
     }
 

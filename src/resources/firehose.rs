@@ -411,7 +411,7 @@ impl Resource for Firehose {
                 Err(e)
                     if e.code.as_deref() == Some("ResourceInUseException") && self.describe(aws).await?.is_some() =>
                 {
-                    Ok(())
+                    super::adopt_earlier_attempt(self, aws).await
                 }
                 Err(e) => Err(e),
             }

@@ -93,11 +93,9 @@ impl Resource for Database {
         );
         match out {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.code.as_deref() == Some("AlreadyExistsException")
-                    && self.read(aws).await?.is_some_and(|o| o.tags.as_ref().is_some_and(|t| t == &self.base.tags)) =>
-            {
-                Ok(())
+            // An earlier attempt whose answer was lost, if it is ours.
+            Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
+                super::adopt_earlier_attempt(self, aws).await
             }
             Err(e) => Err(e),
         }

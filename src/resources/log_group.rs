@@ -94,14 +94,18 @@ impl Resource for LogGroup {
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
-        send!(
+        if send!(
             "CreateLogGroup",
             aws.logs
                 .create_log_group()
                 .log_group_name(&self.base.name)
                 .set_tags(Some(self.base.tags.clone().into_iter().collect()))
         )
-        .created()?;
+        .created()?
+        .is_none()
+        {
+            super::adopt_earlier_attempt(self, aws).await?;
+        }
         self.put_retention(aws).await?;
         self.create_streams(aws, &[]).await
     }
