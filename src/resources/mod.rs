@@ -376,17 +376,21 @@ pub fn tag_delta(before: &Tags, after: &Tags) -> (Tags, Vec<String>) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn timeouts_come_from_the_spec_else_the_kind() {
-        let meta = Meta {
+    fn meta() -> Meta {
+        Meta {
             pipeline: "p".into(),
             env: "e".into(),
             region: "eu-west-1".into(),
             spec_tags: Tags::new(),
             delete_data: false,
-            timeouts: [("firehose".to_string(), 1200)].into(),
+            timeouts: BTreeMap::new(),
             record_written: None,
-        };
+        }
+    }
+
+    #[test]
+    fn timeouts_come_from_the_spec_else_the_kind() {
+        let meta = Meta { timeouts: [("firehose".to_string(), 1200)].into(), ..meta() };
         assert_eq!(meta.timeout(Kind::Firehose, Duration::from_secs(600)), Duration::from_secs(1200));
         assert_eq!(meta.timeout(Kind::Stream, Duration::from_secs(300)), Duration::from_secs(300));
         assert!(meta.owner().owns_tags(&meta.tags()));
@@ -394,15 +398,7 @@ mod tests {
 
     #[test]
     fn an_untagged_resource_is_claimed_only_when_made_after_the_record() {
-        let meta = Meta {
-            pipeline: "p".into(),
-            env: "e".into(),
-            region: "eu-west-1".into(),
-            spec_tags: Tags::new(),
-            delete_data: false,
-            timeouts: BTreeMap::new(),
-            record_written: Some(1000.25),
-        };
+        let meta = Meta { record_written: Some(1000.25), ..meta() };
         let none = Tags::new();
         assert!(untagged_claim(&meta, Some(1000.5), &none).is_some(), "made after the record was written");
         assert!(untagged_claim(&meta, Some(1000.1), &none).is_none(), "made before: someone else's");
