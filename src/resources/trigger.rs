@@ -226,12 +226,23 @@ impl Resource for Trigger {
             Duration::from_secs(180),
             |e| super::function::role_not_ready(e) || in_use(e),
             || async {
+                // A mapping has no name to be found again by: look for an
+                // earlier attempt's before every attempt, and send the create
+                // once, without the SDK's retries (a re-sent create whose
+                // first answer was lost or late makes a second mapping).
+                if let Some(uuid) = self.mappings(aws).await?.first().and_then(|m| m.uuid().map(str::to_string)) {
+                    return Ok(uuid);
+                }
                 let req = aws
                     .lambda
                     .create_event_source_mapping()
                     .function_name(&self.id.function)
                     .event_source_arn(&self.stream_arn);
+                let once =
+                    aws_sdk_lambda::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled());
                 let out = settings!(req.starting_position(EventSourcePosition::from(position(t.starting_position))), t)
+                    .customize()
+                    .config_override(once)
                     .send()
                     .await
                     .map_err(aws_err("CreateEventSourceMapping"));

@@ -35,6 +35,9 @@ pub struct Faults {
     /// answer the client must time out on.
     pub hang_every: usize,
     pub hang_for: Duration,
+    /// The first request of this operation (or whose request line holds
+    /// it, for REST APIs) is forwarded and its answer held for `hang_for`.
+    pub hang_first: Option<&'static str>,
     /// After each EC2 or IAM create, this many reads of the new resource
     /// (by its name or id) answer "not found" (eventual consistency: not
     /// visible yet).
@@ -62,6 +65,7 @@ pub struct Stats {
     pub lost: AtomicUsize,
     pub creating: AtomicUsize,
     pub hung: AtomicUsize,
+    pub hung_first: AtomicUsize,
     pub late: AtomicUsize,
 }
 
@@ -423,7 +427,11 @@ impl Proxy {
                                     l.insert(name, faults.late_not_found);
                                 }
                             }
-                            if every(faults.hang_every) {
+                            let first_of_op = faults.hang_first.is_some_and(|op| {
+                                (req.operation() == op || req.head[0].contains(op))
+                                    && stats.hung_first.fetch_add(1, Ordering::SeqCst) == 0
+                            });
+                            if every(faults.hang_every) || first_of_op {
                                 stats.hung.fetch_add(1, Ordering::SeqCst);
                                 std::thread::sleep(faults.hang_for);
                                 let _ = conn.shutdown(Shutdown::Both);
