@@ -46,7 +46,7 @@ pub struct Deployment {
     pub targeted: bool,
     /// The SSM parameter of the deployment record.
     pub record_name: String,
-    /// The record as it is now, read once.
+    /// The record as it is now, once [`Deployment::read_record`] has run.
     pub record: Option<Content>,
 }
 
@@ -89,8 +89,8 @@ fn check_targets(loaded: &Loaded, targets: &[String]) -> Result<(), SpecError> {
 
 impl Deployment {
     /// Validates the spec offline (bad input never reaches AWS), then
-    /// connects, loads it again with the account and region known, and
-    /// reads the deployment record.
+    /// connects and loads it again with the account and region known. The
+    /// record is not read yet: see [`Deployment::read_record`].
     pub async fn open(global: &Global, path: &Path, targets: &[String], reach: Reach) -> anyhow::Result<Deployment> {
         let mut opts = options(global);
         let offline = load::load(path, &opts)?;
@@ -111,12 +111,12 @@ impl Deployment {
             record_written: None,
         };
         let record_name = s.record_name();
-        let record = Record::fetch(&aws, &record_name).await.context("reading the deployment record")?;
-        let meta = Meta { record_written: record.as_ref().and_then(|r| r.written), ..meta };
-        Ok(Deployment { aws, meta, loaded: Some(loaded), graph, targeted: !targets.is_empty(), record_name, record })
+        let targeted = !targets.is_empty();
+        Ok(Deployment { aws, meta, loaded: Some(loaded), graph, targeted, record_name, record: None })
     }
 
-    /// A deployment known only from its record (destroy without a spec).
+    /// A deployment known only from its record (destroy without a spec);
+    /// the record is read by [`Deployment::read_record`].
     pub async fn from_record(global: &Global, pipeline: &str, env: &str) -> anyhow::Result<Deployment> {
         spec::rules::pipeline_name(pipeline).map_err(|m| crate::Hinted {
             message: format!("--pipeline: {m}"),
@@ -125,7 +125,6 @@ impl Deployment {
         let env = env.to_string();
         let aws = connect(global, None).await?;
         let record_name = crate::names::record_parameter(pipeline, &env);
-        let record = Record::fetch(&aws, &record_name).await.context("reading the deployment record")?;
         let meta = Meta {
             pipeline: pipeline.to_string(),
             env,
@@ -133,14 +132,14 @@ impl Deployment {
             spec_tags: Default::default(),
             delete_data: false,
             timeouts: Default::default(),
-            record_written: record.as_ref().and_then(|r| r.written),
+            record_written: None,
         };
-        Ok(Deployment { aws, meta, loaded: None, graph: Graph::default(), targeted: false, record_name, record })
+        Ok(Deployment { aws, meta, loaded: None, graph: Graph::default(), targeted: false, record_name, record: None })
     }
 
-    /// Reads the deployment record again (after taking the lock: a run
-    /// that held it may have changed it).
-    pub async fn reload_record(&mut self) -> anyhow::Result<()> {
+    /// Reads the deployment record, once: commands that change AWS read it
+    /// after taking the lock (a run that held it may have changed it).
+    pub async fn read_record(&mut self) -> anyhow::Result<()> {
         self.record = Record::fetch(&self.aws, &self.record_name).await.context("reading the deployment record")?;
         self.meta.record_written = self.record.as_ref().and_then(|r| r.written);
         Ok(())
@@ -171,9 +170,8 @@ impl Deployment {
     fn record_content(&self, resources: &BTreeMap<Address, Res>, gone: &[&Address]) -> Content {
         let listed = resources.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a, r.record_name()));
         let mut content = Content::of(&self.aws.region, listed);
-        let me = crate::lock::Holder::me("apply");
-        content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or(me.since));
-        content.by = Some(format!("{}@{}", me.user, me.host));
+        content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or_else(crate::lock::now_secs));
+        content.by = Some(crate::lock::who());
         for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
             content.resources.entry(a.clone()).or_insert_with(|| n.clone());
         }

@@ -80,6 +80,12 @@ impl Holder {
     }
 }
 
+/// Who runs this process, for people: `user@host`.
+pub fn who() -> String {
+    let me = Holder::me("");
+    format!("{}@{}", me.user, me.host)
+}
+
 /// This process's run: `host:pid:start-nanos`, the same for every use.
 /// Client tokens derive from it, so every attempt of this run at one create
 /// is one idempotent request, and the next run's are new.
@@ -185,17 +191,33 @@ async fn try_create(aws: &Aws, name: &str, me: &Holder) -> Result<Option<Holder>
 pub async fn read(aws: &Aws, name: &str) -> Result<Option<Holder>, AwsError> {
     let out = send!("GetParameter", aws.ssm.get_parameter().name(name)).found()?;
     let value = out.as_ref().and_then(|o| o.parameter()).and_then(|p| p.value());
-    Ok(value.map(|v| {
-        serde_json::from_str(v).unwrap_or(Holder {
-            run: v.to_string(),
-            user: "?".into(),
-            host: "?".into(),
-            pid: 0,
-            command: "?".into(),
-            since: 0,
-            renewed: 0,
-        })
-    }))
+    Ok(value.map(holder_of))
+}
+
+/// Every lock held in this account and region, by (pipeline, env): one
+/// call for all of them.
+pub async fn all(aws: &Aws) -> Result<std::collections::BTreeMap<(String, String), Holder>, AwsError> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in aws.parameters_by_path("/pipectl-lock").await? {
+        let parts: Vec<&str> = p.name().unwrap_or_default().trim_start_matches('/').split('/').collect();
+        if let (["pipectl-lock", pipeline, env], Some(v)) = (parts.as_slice(), p.value()) {
+            out.insert((pipeline.to_string(), env.to_string()), holder_of(v));
+        }
+    }
+    Ok(out)
+}
+
+/// What a lock parameter's value says (an unreadable one still names a holder).
+fn holder_of(value: &str) -> Holder {
+    serde_json::from_str(value).unwrap_or(Holder {
+        run: value.to_string(),
+        user: "?".into(),
+        host: "?".into(),
+        pid: 0,
+        command: "?".into(),
+        since: 0,
+        renewed: 0,
+    })
 }
 
 /// Deletes the lock when `run` holds it.

@@ -117,21 +117,17 @@ const THROTTLED: [&str; 7] = [
     "ProvisionedThroughputExceededException",
 ];
 
-const TRANSIENT: [&str; 14] = [
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "ProvisionedThroughputExceededException",
+/// Transient beyond throttling ([`THROTTLED`]): 5xx-like answers and
+/// limits AWS lifts by itself.
+const TRANSIENT: [&str; 8] = [
     "LimitExceededException",
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "InternalFailure",
     "InternalError",
     "InternalServiceException",
-    "SlowDown",
     "RequestTimeout",
+    "RequestTimeoutException",
 ];
 
 /// Sends an SDK request and awaits it; a failure becomes an [`AwsError`]
@@ -235,7 +231,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
         if PERMANENT.contains(&c) {
             return Class::Fatal;
         }
-        if TRANSIENT.contains(&c) {
+        if THROTTLED.contains(&c) || TRANSIENT.contains(&c) {
             return Class::Transient;
         }
     }
@@ -387,6 +383,23 @@ impl Aws {
         })?;
         let account = identity.account().unwrap_or_default().to_string();
         Ok(Aws::from_config(&config, region, account, endpoint))
+    }
+}
+
+impl Aws {
+    /// Every SSM parameter under `path`, all pages.
+    pub async fn parameters_by_path(&self, path: &str) -> Result<Vec<aws_sdk_ssm::types::Parameter>, AwsError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let req = self.ssm.get_parameters_by_path().path(path).recursive(true).set_next_token(token.clone());
+            let page = crate::send!("GetParametersByPath", req)?;
+            out.extend(page.parameters().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
     }
 }
 

@@ -11,22 +11,19 @@ use std::process::ExitCode;
 pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
     let mut d = match (&a.which.spec, &a.which.pipeline) {
         (Some(path), _) => Deployment::open(g, path, &a.targets.targets, Reach::Downstream).await?,
-        (None, Some(pipeline)) => {
-            let d = Deployment::from_record(g, pipeline, &super::env_of(g)).await?;
-            if d.record.is_none() {
-                eprintln!(
-                    "nothing to destroy: no deployment record `{}` in {} (account {})",
-                    d.record_name, d.aws.region, d.aws.account
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            d
-        }
+        (None, Some(pipeline)) => Deployment::from_record(g, pipeline, &super::env_of(g)).await?,
         (None, None) => anyhow::bail!("give a spec or `--pipeline`"),
     };
     d.meta.delete_data = a.delete_data;
     crate::cancel::install();
     let lock = hold(&mut d, "destroy", a.lock.lock_timeout).await?;
+    if d.loaded.is_none() && d.record.is_none() {
+        eprintln!(
+            "nothing to destroy: no deployment record `{}` in {} (account {})",
+            d.record_name, d.aws.region, d.aws.account
+        );
+        return release(lock, Ok(ExitCode::SUCCESS)).await;
+    }
     release(lock, destroy(g, &d, a.yes, a.targets.parallelism).await).await
 }
 

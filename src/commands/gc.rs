@@ -16,14 +16,14 @@ pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
     let stale: Vec<record::Listed> = record::list(&aws, a.pipeline.as_deref())
         .await?
         .into_iter()
-        .filter(|d| d.changed.is_some_and(|c| c <= cutoff))
+        .filter(|d| d.changed().is_some_and(|c| c <= cutoff))
         .collect();
     if stale.is_empty() {
         eprintln!("no deployment in {} unchanged for {}", aws.region, humantime::format_duration(a.older_than));
         return Ok(ExitCode::SUCCESS);
     }
     for d in &stale {
-        let changed = d.changed.map(rfc3339).unwrap_or_default();
+        let changed = d.changed().map(rfc3339).unwrap_or_default();
         let verb = if a.yes { "destroying" } else { "would destroy" };
         eprintln!("{verb} {}/{} ({} resources, last changed {changed})", d.pipeline, d.env, d.content.resources.len());
     }

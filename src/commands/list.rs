@@ -11,16 +11,17 @@ use std::process::ExitCode;
 pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
     let aws = crate::deployment::connect(g, None).await?;
     let found = record::list(&aws, a.pipeline.as_deref()).await?;
+    let mut locks = lock::all(&aws).await?;
     let mut rows = Vec::new();
     for d in &found {
-        let holder = lock::read(&aws, &lock::parameter(&d.pipeline, &d.env)).await?;
+        let holder = locks.remove(&(d.pipeline.clone(), d.env.clone()));
         rows.push(serde_json::json!({
             "pipeline": d.pipeline,
             "env": d.env,
             "region": d.content.region,
             "resources": d.content.resources.len(),
             "created": d.content.created.map(rfc3339),
-            "last_changed": d.changed.map(rfc3339),
+            "last_changed": d.changed().map(rfc3339),
             "by": d.content.by,
             "locked_by": holder.map(|h| h.describe()),
         }));

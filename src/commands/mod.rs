@@ -63,11 +63,11 @@ fn env_of(g: &crate::cli::Global) -> String {
     g.env.clone().unwrap_or_else(|| "default".into())
 }
 
-/// Takes the deployment's lock (see `lock`) and reads the record again:
-/// another run may have changed it while this one waited.
+/// Takes the deployment's lock (see `lock`), then reads the record: another
+/// run may have changed it while this one waited.
 async fn hold(d: &mut Deployment, command: &str, wait: std::time::Duration) -> anyhow::Result<crate::lock::Lock> {
     let lock = crate::lock::Lock::acquire(&d.aws, &d.meta.pipeline, &d.meta.env, command, wait).await?;
-    if let Err(e) = d.reload_record().await {
+    if let Err(e) = d.read_record().await {
         let _ = lock.release().await;
         return Err(e);
     }

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &SpecArg) -> anyhow::Result<ExitCode> {
-    let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
+    let mut d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
+    d.read_record().await?;
     let resources = d.resources();
     let reads = resources.iter().map(|(a, r)| (a.clone(), r.clone())).collect();
     let exists: BTreeMap<_, _> =

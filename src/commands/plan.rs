@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let reach = if a.destroy { Reach::Downstream } else { Reach::Upstream };
-    let d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
+    let mut d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
+    d.read_record().await?;
     let parallelism = a.targets.parallelism as usize;
     let (planned, _) = if a.destroy { d.plan_destroy(parallelism).await? } else { d.plan(parallelism).await? };
     print_plan(g.json, &planned.plan, g.verbose > 0);

@@ -73,6 +73,14 @@ impl Owner {
         ])
     }
 
+    /// The tags that name the deployment without its region: what markers
+    /// and claims older than the region tag carry.
+    pub fn tags_without_region(&self) -> Tags {
+        let mut t = self.tags();
+        t.remove(TAG_REGION);
+        t
+    }
+
     /// Pipeline and env match, and the region where one is tagged
     /// (resources from before the region tag carry none).
     pub fn owns_tags(&self, tags: &Tags) -> bool {
@@ -168,9 +176,7 @@ mod tests {
         let mut elsewhere = owner.tags();
         elsewhere.insert(TAG_REGION.into(), "us-east-1".into());
         assert!(!owner.owns_tags(&elsewhere), "the same env in another region is another deployment");
-        let mut before_regions = owner.tags();
-        before_regions.remove(TAG_REGION);
-        assert!(owner.owns_tags(&before_regions));
+        assert!(owner.owns_tags(&owner.tags_without_region()));
     }
 
     #[test]

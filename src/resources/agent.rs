@@ -235,14 +235,7 @@ impl Resource for Agent {
         // One token per run and host: every attempt of this run (the SDK's
         // retries, the executor's resume) is one idempotent request; the
         // next run (after a replace) gets a new one.
-        let token = sha256_hex(&format!(
-            "{}|{}|{}|{ud_hash}|{image}|{}",
-            self.base.meta.pipeline,
-            self.base.meta.env,
-            self.base.address,
-            crate::lock::run_id()
-        ))[..64]
-            .to_string();
+        let token = super::ec2::client_token(&self.base.address, &format!("instance|{ud_hash}|{image}"));
         let encoded = base64::engine::general_purpose::STANDARD.encode(&s.user_data);
         let id = retry(Duration::from_secs(180), inputs_not_visible, || async {
             let mut req = aws
@@ -276,7 +269,7 @@ impl Resource for Agent {
             }
             // Sent once, not retried by the SDK: the token makes AWS
             // idempotent, and the look above covers an endpoint that is not.
-            let req = req.customize().config_override(super::network::once());
+            let req = req.customize().config_override(super::ec2::once());
             match send!("RunInstances", req) {
                 Ok(o) => Ok(o.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string()),
                 Err(e) if profile_not_ready(&e) => {

@@ -88,6 +88,23 @@ pub async fn resolve_subnet(
         .map(|s| (s.subnet_id().unwrap_or_default().to_string(), s.vpc_id().unwrap_or_default().to_string())))
 }
 
+/// An EC2 request configuration without the SDK's retries, for creates EC2
+/// does not make idempotent: a retry after a lost answer would make a
+/// second one. Their failures go back to the executor, which resumes by
+/// finding what exists.
+pub fn once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+/// A client token for an idempotent EC2 create of `part` of `address`:
+/// the same for every attempt of this run, so a retried call returns the
+/// first one's result; the next run's differ (64 characters at most).
+pub fn client_token(address: &Address, part: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}|{address}|{part}", crate::lock::run_id()).as_bytes());
+    digest.iter().take(24).map(|b| format!("{b:02x}")).collect()
+}
+
 /// EC2 refuses to delete something still in use (a group by a host, a
 /// VPC by its subnets) with DependencyViolation: worth waiting out.
 pub fn in_use(e: &AwsError) -> bool {

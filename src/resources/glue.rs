@@ -166,9 +166,7 @@ fn table_marker(params: Option<&std::collections::HashMap<String, String>>, owne
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if marker.is_empty() && params.and_then(|p| p.get(LEGACY_MARKER)).is_some_and(|v| v == "true") {
-        let mut legacy = owner.tags();
-        legacy.remove(super::TAG_REGION);
-        return legacy;
+        return owner.tags_without_region();
     }
     marker
 }

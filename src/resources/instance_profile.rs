@@ -59,8 +59,7 @@ impl Resource for InstanceProfile {
         if send!("CreateInstanceProfile", req).created()?.is_none() {
             super::adopt_earlier_attempt(self, aws).await?;
         }
-        self.update(aws, &Observed::empty(), &["role".into()], p).await?;
-        super::converge(self, aws, p).await
+        self.update(aws, &Observed::empty(), &["role".into()], p).await
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
@@ -124,7 +123,7 @@ impl InstanceProfile {
     async fn remove_roles(&self, aws: &Aws, roles: &[String], keep: &str) -> Result<(), AwsError> {
         for r in roles.iter().filter(|r| *r != keep) {
             let req = aws.iam.remove_role_from_instance_profile().instance_profile_name(&self.base.name);
-            gone!("RemoveRoleFromInstanceProfile", req.role_name(r)).gone()?;
+            gone!("RemoveRoleFromInstanceProfile", req.role_name(r))?;
         }
         Ok(())
     }

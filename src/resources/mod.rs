@@ -319,11 +319,7 @@ pub fn untagged_claim(meta: &Meta, created: Option<f64>, tags: &Tags) -> Option<
     // date may be) counts for its whole second.
     let whole = created.fract() == 0.0;
     let after = created >= written || (whole && created + 1.0 > written);
-    after.then(|| {
-        let mut claim = meta.owner().tags();
-        claim.remove(TAG_REGION);
-        claim
-    })
+    after.then(|| meta.owner().tags_without_region())
 }
 
 /// How long a kind may wait for AWS unless the spec says otherwise, in seconds.

@@ -19,7 +19,7 @@
 //!    retried.
 
 use super::ec2::TAG_ADDRESS;
-use super::ec2::{filter, tag_spec};
+use super::ec2::{client_token, filter, once, tag_spec};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
 use crate::aws::{retry, wait_until, Aws, AwsError, Outcome, Poll};
 use crate::spec;
@@ -383,23 +383,6 @@ fn address_in_use(e: &AwsError) -> bool {
     matches!(e.code.as_deref(), Some("InvalidIPAddress.InUse" | "AuthFailure"))
 }
 
-/// An EC2 request configuration without the SDK's retries, for creates EC2
-/// does not make idempotent: a retry after a lost answer would make a
-/// second one. Their failures go back to the executor, which resumes by
-/// finding what exists.
-pub(super) fn once() -> aws_sdk_ec2::config::Builder {
-    aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
-}
-
-/// A client token for an idempotent EC2 create: the same for every attempt
-/// of this run at this part, so a retried call returns the first one's
-/// result.
-fn client_token(part: &str, address: &crate::plan::Address) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{}|{address}|{part}", crate::lock::run_id()).as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
 impl Network {
     fn tag_filter(&self, part: &str) -> Vec<Filter> {
         let mut f = self.ours().to_vec();
@@ -536,7 +519,7 @@ impl Network {
                         .create_nat_gateway()
                         .subnet_id(subnet)
                         .allocation_id(&allocation)
-                        .client_token(client_token("nat", &self.base.address))
+                        .client_token(client_token(&self.base.address, "nat"))
                         .tag_specifications(tag_spec(
                             ResourceType::Natgateway,
                             &self.inner_tags(&[("pipectl:part", "nat")])
@@ -582,7 +565,7 @@ impl Network {
             aws.ec2
                 .create_route_table()
                 .vpc_id(vpc_id)
-                .client_token(client_token(&format!("route-table-{tier}"), &self.base.address))
+                .client_token(client_token(&self.base.address, &format!("route-table-{tier}")))
                 .tag_specifications(tag_spec(
                     ResourceType::RouteTable,
                     &self.inner_tags(&[("pipectl:tier", tier), ("pipectl:part", "route-table")])
@@ -615,7 +598,7 @@ impl Network {
                     aws.ec2
                         .create_network_acl()
                         .vpc_id(vpc_id)
-                        .client_token(client_token("acl", &self.base.address))
+                        .client_token(client_token(&self.base.address, "acl"))
                         .tag_specifications(tag_spec(
                             ResourceType::NetworkAcl,
                             &self.inner_tags(&[("pipectl:part", "acl")])

@@ -73,34 +73,27 @@ pub struct Listed {
     pub pipeline: String,
     pub env: String,
     pub content: Content,
-    /// When the record was last written (seconds since the epoch).
-    pub changed: Option<u64>,
+}
+
+impl Listed {
+    /// When the record was last written (whole seconds since the epoch).
+    pub fn changed(&self) -> Option<u64> {
+        self.content.written.map(|w| w.max(0.0) as u64)
+    }
 }
 
 /// The deployments in this account and region (all, or one pipeline's),
 /// from their records.
 pub async fn list(aws: &Aws, pipeline: Option<&str>) -> Result<Vec<Listed>, AwsError> {
     let path = pipeline.map_or_else(|| "/pipectl".to_string(), |p| format!("/pipectl/{p}"));
-    let mut token: Option<String> = None;
     let mut out = Vec::new();
-    loop {
-        let req = aws.ssm.get_parameters_by_path().path(&path).recursive(true).set_next_token(token.clone());
-        let page = send!("GetParametersByPath", req)?;
-        for p in page.parameters() {
-            let name = p.name().unwrap_or_default();
-            let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
-            let (["pipectl", pipeline, env], Some(content)) = (parts.as_slice(), p.value().and_then(Content::parse))
-            else {
-                continue;
-            };
-            let changed = p.last_modified_date().map(|d| d.secs().max(0) as u64);
-            let content = Content { written: p.last_modified_date().map(|d| d.as_secs_f64()), ..content };
-            out.push(Listed { pipeline: pipeline.to_string(), env: env.to_string(), content, changed });
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
+    for p in aws.parameters_by_path(&path).await? {
+        let parts: Vec<&str> = p.name().unwrap_or_default().trim_start_matches('/').split('/').collect();
+        let (["pipectl", pipeline, env], Some(content)) = (parts.as_slice(), p.value().and_then(Content::parse)) else {
+            continue;
+        };
+        let content = Content { written: p.last_modified_date().map(|d| d.as_secs_f64()), ..content };
+        out.push(Listed { pipeline: pipeline.to_string(), env: env.to_string(), content });
     }
     out.sort_by(|a, b| (&a.pipeline, &a.env).cmp(&(&b.pipeline, &b.env)));
     Ok(out)

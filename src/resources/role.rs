@@ -134,8 +134,7 @@ impl Resource for Role {
             }
             Err(e) => return Err(e),
         }
-        self.put_policy(aws).await?;
-        super::converge(self, aws, _p).await
+        self.put_policy(aws).await
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {
