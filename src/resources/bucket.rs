@@ -239,10 +239,8 @@ impl Resource for Bucket {
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let retain =
             self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.base.meta.delete_data;
-        let holds = match self.holds_objects(aws).await.found()? {
-            Some(h) => h,
-            None => return Ok(Deleted::Gone),
-        };
+        // "No such bucket" ends in the delete below, which takes it as done.
+        let holds = self.holds_objects(aws).await.found()?.unwrap_or(false);
         if holds {
             if retain {
                 return Ok(Deleted::Retained(format!(

@@ -10,7 +10,7 @@
 
 use super::{to_attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{retry, Aws, AwsError};
 use crate::plan::Attrs;
 use crate::{gone, send};
 use async_trait::async_trait;
@@ -103,10 +103,15 @@ impl Resource for InstanceProfile {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        let Some(roles) = self.roles(aws).await? else { return Ok(Deleted::Gone) };
-        self.remove_roles(aws, &roles, "").await?;
-        let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
-        super::gone_if_absent(gone!("DeleteInstanceProfile", req))
+        // "Not found" may be a profile not visible yet: delete it all the
+        // same, and while IAM still sees a role in it, look again.
+        retry(self.timeout(), super::role::still_attached, || async {
+            let roles = self.roles(aws).await?.unwrap_or_default();
+            self.remove_roles(aws, &roles, "").await?;
+            let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
+            super::gone_if_absent(gone!("DeleteInstanceProfile", req))
+        })
+        .await
     }
 }
 

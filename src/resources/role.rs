@@ -20,7 +20,7 @@
 
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{retry, Aws, AwsError};
 use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
@@ -168,29 +168,35 @@ impl Resource for Role {
     }
 
     /// Each step takes "already gone" as done: a lost answer's retry finds
-    /// the policy detached or the role already out of its profile.
+    /// the policy detached or the role already out of its profile. A role
+    /// that reads as not found (perhaps not visible yet) is deleted all the
+    /// same.
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
+        retry(self.base.timeout, still_attached, || self.delete_once(aws)).await
+    }
+}
+
+/// IAM refuses to delete a role or profile that still holds a policy or a
+/// role (one that a read missed, not yet visible): worth looking again.
+pub fn still_attached(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("DeleteConflict")
+}
+
+impl Role {
+    async fn delete_once(&self, aws: &Aws) -> Result<Deleted, AwsError> {
         let name = &self.base.name;
-        let Some(inline) = send!("ListRolePolicies", aws.iam.list_role_policies().role_name(name)).found()? else {
-            return Ok(Deleted::Gone);
-        };
-        for p in inline.policy_names() {
+        let inline = send!("ListRolePolicies", aws.iam.list_role_policies().role_name(name)).found()?;
+        for p in inline.iter().flat_map(|o| o.policy_names()) {
             gone!("DeleteRolePolicy", aws.iam.delete_role_policy().role_name(name).policy_name(p))?;
         }
-        let Some(attached) =
-            send!("ListAttachedRolePolicies", aws.iam.list_attached_role_policies().role_name(name)).found()?
-        else {
-            return Ok(Deleted::Gone);
-        };
-        for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
+        let attached =
+            send!("ListAttachedRolePolicies", aws.iam.list_attached_role_policies().role_name(name)).found()?;
+        for arn in attached.iter().flat_map(|o| o.attached_policies()).filter_map(|p| p.policy_arn()) {
             gone!("DetachRolePolicy", aws.iam.detach_role_policy().role_name(name).policy_arn(arn))?;
         }
-        let Some(profiles) =
-            send!("ListInstanceProfilesForRole", aws.iam.list_instance_profiles_for_role().role_name(name)).found()?
-        else {
-            return Ok(Deleted::Gone);
-        };
-        for ip in profiles.instance_profiles() {
+        let profiles =
+            send!("ListInstanceProfilesForRole", aws.iam.list_instance_profiles_for_role().role_name(name)).found()?;
+        for ip in profiles.iter().flat_map(|o| o.instance_profiles()) {
             let req = aws.iam.remove_role_from_instance_profile().instance_profile_name(ip.instance_profile_name());
             gone!("RemoveRoleFromInstanceProfile", req.role_name(name))?;
         }

@@ -245,8 +245,8 @@ impl Request {
         ]
         .iter()
         .any(|p| op.starts_with(p))
-            || op == "PUT"
-            || op == "DELETE"
+            // REST APIs (S3, Lambda) say it with the method.
+            || matches!(op.as_str(), "PUT" | "POST" | "DELETE" | "PATCH")
     }
 
     fn error(&self, status: u16, code: &str) -> Vec<u8> {

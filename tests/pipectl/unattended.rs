@@ -97,7 +97,7 @@ fn a_late_answer_to_a_nameless_create_makes_no_second_one() {
 #[test]
 fn a_late_not_found_after_a_create_is_waited_out() {
     let Some(moto) = Moto::start() else { return };
-    let proxy = Proxy::start(&moto.url, Faults { late_not_found: 2, ..Faults::default() });
+    let proxy = Proxy::start(&moto.url, Faults { late_not_found: 3, ..Faults::default() });
     cycle(&moto, &proxy, LAB, &["--parallelism", "1"]);
     assert!(proxy.stats.late.load(Ordering::SeqCst) >= 10, "{:?}", proxy.stats);
 }
