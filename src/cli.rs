@@ -36,6 +36,10 @@ pub struct Global {
     /// Machine-readable output: one JSON document, or JSON lines for progress.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The project function code must stay inside (default: the git work
+    /// tree holding the spec, else the spec's folder).
+    #[arg(long, global = true, env = "PIPECTL_CODE_ROOT", value_name = "DIR")]
+    pub code_root: Option<PathBuf>,
     /// Seconds one AWS request may take before it is abandoned and tried
     /// again, so a stalled answer cannot hang a run.
     #[arg(long, global = true, env = "PIPECTL_REQUEST_TIMEOUT", value_name = "SECONDS", default_value_t = 60,

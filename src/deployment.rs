@@ -57,6 +57,7 @@ pub fn options(global: &Global) -> Options {
         vars: global.vars.iter().cloned().collect(),
         region: global.region.clone(),
         account: None,
+        code_root: global.code_root.clone(),
     }
 }
 

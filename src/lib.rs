@@ -12,6 +12,7 @@ pub mod engine;
 pub mod load;
 pub mod lock;
 pub mod names;
+pub mod package;
 pub mod plan;
 pub mod report;
 pub mod resolve;

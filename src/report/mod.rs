@@ -96,7 +96,8 @@ async fn lines(mut rx: UnboundedReceiver<Event>, labels: BTreeMap<Address, Strin
     while let Some(e) = rx.recv().await {
         let label = labels.get(address_of(&e)).map_or("", String::as_str);
         if json {
-            println!("{}", json_line(&e, label));
+            // Not `println!`: a closed pipe (`| head`) must not panic.
+            let _ = writeln!(std::io::stdout(), "{}", json_line(&e, label));
         } else {
             let _ = writeln!(err, "{}", plain_line(&e, label));
         }

@@ -15,7 +15,7 @@
 //! 4. delete: DeleteFunction; ResourceNotFound means done. The log group
 //!    (`/aws/lambda/<name>`) is its own resource and goes after it.
 
-use super::package::{self, Package};
+use crate::package::{self, Package};
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
@@ -85,8 +85,8 @@ impl Function {
         let s = self.spec.as_ref().expect("needs a spec");
         self.package
             .get_or_try_init(|| async {
-                let code = s.function.code.clone();
-                tokio::task::spawn_blocking(move || package::build(&code))
+                let (code, root) = (s.function.code.clone(), s.function.code_root.clone());
+                tokio::task::spawn_blocking(move || package::build(&code, &root))
                     .await
                     .map_err(|e| AwsError::fatal("package", e.to_string()))?
                     .map_err(|e| AwsError::fatal("package", format!("cannot zip `{}`: {e}", s.function.code.display())))
@@ -167,7 +167,7 @@ impl Resource for Function {
         let s = self.spec.as_ref()?;
         let f = &s.function;
         // The code hash needs the zip: built here, synchronously, once per plan.
-        let sha = package::build(&f.code).map(|p| p.sha256).unwrap_or_else(|e| format!("unreadable: {e}"));
+        let sha = package::build(&f.code, &f.code_root).map(|p| p.sha256).unwrap_or_else(|e| format!("unreadable: {e}"));
         Some(to_attrs(&Attributes {
             runtime: f.runtime.clone(),
             handler: f.handler.clone(),

@@ -25,7 +25,6 @@ pub mod instance_profile;
 pub mod locate;
 pub mod log_group;
 pub mod network;
-pub mod package;
 pub mod record;
 pub mod role;
 pub mod security_group;

@@ -62,9 +62,12 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        // Bytes, not a string slice: `%` followed by a multi-byte character
+        // must not split it.
+        let hex = |b: u8| (b as char).to_digit(16);
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -214,5 +217,8 @@ mod tests {
         let doc = "%7B%22Version%22%3A%222012-10-17%22%7D";
         assert_eq!(decode_document(doc), json!({"Version": "2012-10-17"}));
         assert_eq!(decode_document("{\"a\":1}"), json!({"a": 1}));
+        // `%` before a multi-byte character is kept as it is, not a panic.
+        assert_eq!(percent_decode("%é1%4"), "%é1%4");
+        assert_eq!(percent_decode("%41%"), "A%");
     }
 }

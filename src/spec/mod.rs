@@ -41,10 +41,7 @@ fn plural(n: usize, word: &str) -> String {
 /// relative `code:` paths start. A YAML syntax error stops at once;
 /// otherwise every rule broken is returned beside what could be built.
 pub fn parse(text: &str, dir: &Path, opts: &Options) -> Result<(Built, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let root = yaml::parse(text).map_err(|e| {
-        vec![Diagnostic::new(e.mark, "syntax", format!("YAML syntax error: {}", e.message))
-            .hint("check indentation and quoting around this place")]
-    })?;
+    let root = yaml::parse(text).map_err(|e| vec![Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint)])?;
     let mut decoder = decode::Decoder::default();
     let raw = raw::RawSpec::decode(&root, &mut decoder);
     let mut diags = decoder.diags;
@@ -92,6 +89,7 @@ mod tests {
             vars: [("team".to_string(), "de".to_string())].into(),
             region: Some("eu-west-1".into()),
             account: Some("111122223333".into()),
+            code_root: None,
         };
         let l =
             load("pipeline: p\nbuckets:\n  b: { name: \"${var.team}-${env}-${account}-${region}\" }\n", &opts).unwrap();

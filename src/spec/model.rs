@@ -230,6 +230,8 @@ pub struct Function {
     pub runtime: String,
     /// A file or a directory, resolved against the spec's folder.
     pub code: PathBuf,
+    /// The project the code must stay inside (see `package`).
+    pub code_root: PathBuf,
     pub handler: String,
     pub memory_mb: u32,
     pub timeout_seconds: u32,

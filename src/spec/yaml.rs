@@ -57,24 +57,63 @@ impl Node {
     }
 }
 
-/// A YAML syntax error with its position.
+/// A YAML error with its position and the rule it broke (`syntax`, or one
+/// of the limits below).
 #[derive(Debug, Clone)]
 pub struct SyntaxError {
     pub mark: Mark,
+    pub rule: &'static str,
     pub message: String,
+    pub hint: &'static str,
 }
 
-/// Parses one YAML document. An empty document is `Null`.
+/// The largest spec read, in bytes: a pipeline of a thousand resources is
+/// well under it; anything larger is refused before it is parsed.
+pub const MAX_BYTES: usize = 1 << 20;
+/// How deeply collections may nest.
+pub const MAX_DEPTH: usize = 64;
+/// How many aliases (`*name`) a document may use.
+pub const MAX_ALIASES: usize = 1_000;
+/// How many nodes aliases may copy in all: nine nested aliases of ten
+/// ("billion laughs") would copy 10^9.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// Parses one YAML document. An empty document is `Null`. Documents over
+/// [`MAX_BYTES`], nesting over [`MAX_DEPTH`] and alias expansion over
+/// [`MAX_ALIASES`] / [`MAX_ALIAS_NODES`] are errors, found before any of it
+/// is built.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    if text.len() > MAX_BYTES {
+        return Err(SyntaxError {
+            mark: Mark { line: 1, col: 1 },
+            rule: "yaml-size",
+            message: format!("the document is {} bytes; a spec may be at most {MAX_BYTES}", text.len()),
+            hint: "split the pipeline into several specs",
+        });
+    }
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut builder, false)
-        .map_err(|e| SyntaxError { mark: mark_of(*e.marker()), message: e.info().to_string() })?;
+    let loaded = parser.load(&mut builder, false);
+    // A limit stops the build at once; it is the error to report.
     if let Some(err) = builder.error {
         return Err(err);
     }
+    loaded.map_err(|e| SyntaxError {
+        mark: mark_of(*e.marker()),
+        rule: "syntax",
+        message: format!("YAML syntax error: {}", e.info()),
+        hint: "check indentation and quoting around this place",
+    })?;
     Ok(builder.root.unwrap_or(Node { mark: Mark { line: 1, col: 1 }, value: Value::Null }))
+}
+
+/// How many nodes a tree holds.
+fn size(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(size).sum(),
+        Value::Map(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+        _ => 0,
+    }
 }
 
 #[derive(Default)]
@@ -83,7 +122,11 @@ struct Builder {
     stack: Vec<Node>,
     /// For each open mapping, a key waiting for its value.
     pending_keys: Vec<Option<Node>>,
-    anchors: std::collections::HashMap<usize, Node>,
+    /// Each anchored node with its size in nodes.
+    anchors: std::collections::HashMap<usize, (Node, usize)>,
+    /// Aliases seen, and the nodes they copied.
+    aliases: usize,
+    alias_nodes: usize,
     /// Anchor ids of the open collections, parallel to `stack`.
     open_anchors: Vec<usize>,
     root: Option<Node>,
@@ -93,7 +136,8 @@ struct Builder {
 impl Builder {
     fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let n = size(&node);
+            self.anchors.insert(anchor, (node.clone(), n));
         }
         let Some(parent) = self.stack.last_mut() else {
             if self.root.is_none() {
@@ -118,12 +162,23 @@ impl Builder {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, marker: Marker) {
         let mark = mark_of(marker);
+        if self.error.is_some() {
+            return;
+        }
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
                 let is_null = !quoted && tag.is_none() && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL");
                 let value = if is_null { Value::Null } else { Value::Scalar { text, quoted } };
                 self.push_value(Node { mark, value }, anchor);
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.error = Some(SyntaxError {
+                    mark,
+                    rule: "yaml-depth",
+                    message: format!("collections nest more than {MAX_DEPTH} deep here"),
+                    hint: "a spec needs a handful of levels; flatten this value",
+                });
             }
             Event::SequenceStart(anchor, _) => {
                 self.stack.push(Node { mark, value: Value::Seq(Vec::new()) });
@@ -150,15 +205,34 @@ impl MarkedEventReceiver for Builder {
                 self.pending_keys.pop();
                 self.push_value(node, anchor);
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(mut node) => {
-                    node.mark = mark;
-                    self.push_value(node, 0);
+            Event::Alias(id) => {
+                let Some(n) = self.anchors.get(&id).map(|(_, n)| *n) else {
+                    self.error = Some(SyntaxError {
+                        mark,
+                        rule: "syntax",
+                        message: "YAML syntax error: alias to an unknown anchor".into(),
+                        hint: "define the anchor (`&name`) before using it (`*name`)",
+                    });
+                    return;
+                };
+                self.aliases += 1;
+                self.alias_nodes += n;
+                if self.aliases > MAX_ALIASES || self.alias_nodes > MAX_ALIAS_NODES {
+                    self.error = Some(SyntaxError {
+                        mark,
+                        rule: "yaml-alias",
+                        message: format!(
+                            "aliases expand to more than {MAX_ALIAS_NODES} nodes (or more than {MAX_ALIASES} aliases): \
+                             refused, as a document that grows without bound"
+                        ),
+                        hint: "write the repeated values out, or use fewer, smaller anchors",
+                    });
+                    return;
                 }
-                None => {
-                    self.error.get_or_insert(SyntaxError { mark, message: "alias to an unknown anchor".into() });
-                }
-            },
+                let mut node = self.anchors[&id].0.clone();
+                node.mark = mark;
+                self.push_value(node, 0);
+            }
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {}
         }
     }
@@ -191,6 +265,31 @@ mod tests {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.mark.line >= 1);
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_quickly() {
+        // Nine levels of ten aliases each: 10^9 nodes if expanded.
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..=9 {
+            let prev = format!("*a{}", i - 1);
+            doc.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev.as_str(); 10].join(", ")));
+        }
+        let start = std::time::Instant::now();
+        let err = parse(&doc).unwrap_err();
+        assert_eq!(err.rule, "yaml-alias");
+        assert!(err.mark.line >= 2, "{err:?}");
+        assert!(start.elapsed() < std::time::Duration::from_millis(100), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn deep_nesting_and_huge_documents_are_refused() {
+        let deep = format!("{}1{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let err = parse(&deep).unwrap_err();
+        assert_eq!((err.rule, err.mark.line), ("yaml-depth", 1));
+        let big = format!("a: \"{}\"\n", "x".repeat(MAX_BYTES));
+        assert_eq!(parse(&big).unwrap_err().rule, "yaml-size");
+        assert!(parse(&format!("{}1{}", "[".repeat(10), "]".repeat(10))).is_ok());
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn function_and_trigger_create_noop_update_delete() {
     assert_eq!(c.role(), Some("arn:aws:iam::123456789012:role/fn-filter-lambda-us-east-1"));
     let env = c.environment().unwrap().variables().unwrap();
     assert_eq!(env["DELIVERY_STREAM"], "fn-out");
-    let local = pipectl::resources::package::build(&dir.join("code")).unwrap();
+    let local = pipectl::package::build(&dir.join("code"), &dir.canonicalize().unwrap()).unwrap();
     assert_eq!(c.code_sha256(), Some(local.sha256.as_str()), "the deployed zip is the deterministic one");
     let m = mappings(&sdk, "fn-filter");
     assert_eq!(m.len(), 1);

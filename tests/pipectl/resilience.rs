@@ -119,7 +119,7 @@ fn a_spec_timeout_bounds_the_wait() {
     let Some(moto) = Moto::start() else { return };
     // The stream never leaves CREATING; the spec allows it 30 seconds.
     let proxy = Proxy::start(&moto.url, Faults { creating_reads: usize::MAX, ..Faults::default() });
-    let dir = std::env::temp_dir().join(format!("pipectl-rs-timeout-{}", std::process::id()));
+    let dir = crate::util::scratch().join(format!("pipectl-rs-timeout-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("spec.yaml");
     std::fs::write(&path, "pipeline: to\ntimeouts: { stream: 30 }\nstreams: { s: {} }\n").unwrap();

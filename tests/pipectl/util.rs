@@ -7,10 +7,18 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Where tests write their specs: inside the repository, so code they
+/// name (the repository's `templates/`, or files written beside the spec)
+/// is inside the project pipectl confines `code:` to (`--code-root`, set to
+/// the repository for every run).
+pub fn scratch() -> PathBuf {
+    root().join("target/test-specs")
+}
+
 /// Writes `text` as `spec.yaml` in a fresh folder of its own for `test`
 /// (`group` keeps the folders of one module apart); returns its path.
 pub fn temp_spec(group: &str, test: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pipectl-{group}-{test}-{}", std::process::id()));
+    let dir = scratch().join(format!("pipectl-{group}-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("spec.yaml");
@@ -47,6 +55,7 @@ pub fn pipectl(args: &[&str]) -> Pipectl {
     cmd.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("PIPECTL_CODE_ROOT", root())
         .env_remove("PIPECTL_ENV");
     Pipectl { cmd }
 }

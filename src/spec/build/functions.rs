@@ -58,6 +58,8 @@ impl Builder<'_> {
                             format!("code path `{}` does not exist", c.v),
                             Some(format!("paths are relative to the spec's folder `{}`", self.dir.display())),
                         );
+                    } else {
+                        self.check_code(c, &p);
                     }
                     p
                 }
@@ -160,6 +162,7 @@ impl Builder<'_> {
                     name,
                     runtime,
                     code,
+                    code_root: self.code_root.clone(),
                     handler,
                     memory_mb,
                     timeout_seconds,
@@ -275,6 +278,34 @@ impl Builder<'_> {
             max_retries: retries,
             max_record_age_seconds: age,
             enabled: t.enabled.as_ref().is_none_or(|e| e.v),
+        }
+    }
+}
+
+impl Builder<'_> {
+    /// `code:` must stay inside the project and within Lambda's size limit
+    /// (checked without reading the files).
+    fn check_code(&mut self, c: &S, path: &std::path::Path) {
+        let root = self.code_root.clone();
+        match crate::package::files(path, &root) {
+            Ok(_) => {}
+            Err(e @ crate::package::CodeError::Outside { .. }) => self.err(
+                c.mark,
+                "code-path",
+                format!("code path `{}`: {e}", c.v),
+                Some(
+                    "function code must live inside the spec's project (the git work tree holding the spec, \
+                     or `--code-root`); copy it there"
+                        .into(),
+                ),
+            ),
+            Err(e @ crate::package::CodeError::TooLarge { .. }) => self.err(
+                c.mark,
+                "code-size",
+                format!("code path `{}`: {e}", c.v),
+                Some("leave build outputs and data out of the function's folder, or use a layer".into()),
+            ),
+            Err(e) => self.err(c.mark, "code-path", format!("code path `{}` cannot be read: {e}", c.v), None),
         }
     }
 }

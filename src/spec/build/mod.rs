@@ -27,6 +27,8 @@ pub struct Options {
     pub vars: BTreeMap<String, String>,
     pub region: Option<String>,
     pub account: Option<String>,
+    /// `--code-root`: the project `code:` paths must stay inside.
+    pub code_root: Option<std::path::PathBuf>,
 }
 
 /// Where each resource (`section.key`) and each generated name was written,
@@ -44,6 +46,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
     let mut b = Builder {
         opts,
         dir,
+        code_root: crate::package::project_root(dir, opts.code_root.as_deref()),
         diags,
         pipeline: String::new(),
         env: opts.env.clone().unwrap_or_else(|| "default".into()),
@@ -86,6 +89,8 @@ type Namespace = &'static str;
 struct Builder<'a> {
     opts: &'a Options,
     dir: &'a Path,
+    /// The project `code:` paths must stay inside.
+    code_root: std::path::PathBuf,
     diags: &'a mut Vec<Diagnostic>,
     pipeline: String,
     env: String,
