@@ -101,6 +101,10 @@ pub struct GcArgs {
     /// Empty and delete buckets even when they say `on_destroy: retain`.
     #[arg(long)]
     pub delete_data: bool,
+    /// Run even though it deletes the data of resources the spec protects
+    /// (`protect:`; buckets under `on_destroy: retain` by default).
+    #[arg(long)]
+    pub allow_data_loss: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -150,6 +154,10 @@ pub struct PlanArgs {
     /// Show what `destroy` would delete instead.
     #[arg(long)]
     pub destroy: bool,
+    /// Run even though it deletes the data of resources the spec protects
+    /// (`protect:`; buckets under `on_destroy: retain` by default).
+    #[arg(long)]
+    pub allow_data_loss: bool,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +166,10 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Run even though it deletes the data of resources the spec protects
+    /// (`protect:`; buckets under `on_destroy: retain` by default).
+    #[arg(long)]
+    pub allow_data_loss: bool,
     #[command(flatten)]
     pub targets: Targets,
     #[command(flatten)]
@@ -174,6 +186,10 @@ pub struct DestroyArgs {
     /// Empty and delete buckets even when the spec says `on_destroy: retain`.
     #[arg(long)]
     pub delete_data: bool,
+    /// Run even though it deletes the data of resources the spec protects
+    /// (`protect:`; buckets under `on_destroy: retain` by default).
+    #[arg(long)]
+    pub allow_data_loss: bool,
     #[command(flatten)]
     pub targets: Targets,
     #[command(flatten)]

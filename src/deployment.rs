@@ -171,13 +171,19 @@ impl Deployment {
     fn record_content(&self, resources: &BTreeMap<Address, Res>, gone: &[&Address]) -> Content {
         let listed = resources.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a, r.record_name()));
         let mut content = Content::of(&self.aws.region, listed);
+        content.protected = resources.iter().filter(|(_, r)| r.protected()).map(|(a, _)| a.to_string()).collect();
         content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or_else(crate::lock::now_secs));
         content.by = Some(crate::lock::who());
         for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
             content.resources.entry(a.clone()).or_insert_with(|| n.clone());
         }
+        // What the spec no longer has keeps the protection it had.
+        let in_spec = |a: &String| resources.keys().any(|r| r.to_string() == *a);
+        let earlier = self.record.iter().flat_map(|r| &r.protected).filter(|a| !in_spec(a));
+        content.protected.extend(earlier.cloned());
         for a in gone {
             content.resources.remove(&a.to_string());
+            content.protected.remove(&a.to_string());
         }
         content
     }
@@ -224,7 +230,7 @@ impl Deployment {
             reads.extend(set.iter().map(|(a, r)| ((a.clone(), slot), r.clone())));
         }
         let mut seen: BTreeMap<(Address, Slot), Option<Observed>> =
-            engine::read_all(&self.aws, reads, parallelism).await?.into_iter().collect();
+            engine::read_all(&self.aws, reads, parallelism, engine::Prepare::Yes).await?.into_iter().collect();
         let mut take = |a: &Address, slot: Slot| seen.remove(&(a.clone(), slot)).flatten();
         let deps = self.graph.deps();
         let mut subjects = Vec::new();
@@ -238,6 +244,9 @@ impl Deployment {
             subjects.push(Subject {
                 desired: r.desired(),
                 replace_on: r.replace_on(),
+                sensitive: r.sensitive(),
+                deletes_data: r.deletes_data(),
+                protected: r.protected(),
                 container: r.container(),
                 refresh_on,
                 observed: take(a, Slot::Spec),
@@ -251,12 +260,21 @@ impl Deployment {
             .map(|(a, r)| Subject {
                 observed: take(a, Slot::Orphan),
                 recorded_as: r.record_name(),
+                deletes_data: r.deletes_data(),
                 ..Subject::new(a.clone(), r.name())
             })
             .collect();
         let owner = self.meta.owner();
-        let ctx = Context { owner: &owner, region: &self.aws.region, account: &self.aws.account, listed: &listed };
-        let planned = planner::apply(&ctx, &deps, &self.graph.topo_order(), &subjects, &orphan_subjects);
+        let protected = self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default();
+        let ctx = Context {
+            owner: &owner,
+            region: &self.aws.region,
+            account: &self.aws.account,
+            listed: &listed,
+            protected: &protected,
+        };
+        let mut planned = planner::apply(&ctx, &deps, &self.graph.topo_order(), &subjects, &orphan_subjects);
+        planned.plan.warnings = self.loaded.as_ref().map(|l| escalations(&l.spec)).unwrap_or_default();
         let work = work(res.into_iter().chain(orphans), subjects.into_iter().chain(orphan_subjects), |a| {
             planned.change(a).and_then(|c| c.previous_name.as_ref()).and_then(|_| previous.get(a).cloned())
         });
@@ -284,21 +302,53 @@ impl Deployment {
         }
         let reads = res.iter().map(|(a, r)| (a.clone(), r.clone())).collect();
         let mut seen: BTreeMap<Address, Option<Observed>> =
-            engine::read_all(&self.aws, reads, parallelism).await?.into_iter().collect();
+            engine::read_all(&self.aws, reads, parallelism, engine::Prepare::No).await?.into_iter().collect();
         let subjects: Vec<Subject> = res
             .iter()
             .map(|(a, r)| Subject {
                 observed: seen.remove(a).flatten(),
                 recorded_as: r.record_name(),
+                deletes_data: r.deletes_data(),
+                protected: r.protected(),
                 ..Subject::new(a.clone(), r.name())
             })
             .collect();
         let listed = self.listed();
         let owner = self.meta.owner();
-        let ctx = Context { owner: &owner, region: &self.aws.region, account: &self.aws.account, listed: &listed };
+        let protected = self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default();
+        let ctx = Context {
+            owner: &owner,
+            region: &self.aws.region,
+            account: &self.aws.account,
+            listed: &listed,
+            protected: &protected,
+        };
         let planned = planner::destroy(&ctx, &reversed, &subjects);
         Ok((planned, work(res, subjects, |_| None)))
     }
+}
+
+/// The `policy:` statements the spec allows to escalate privileges, one
+/// line each.
+fn escalations(spec: &spec::Spec) -> Vec<String> {
+    let sections = [
+        ("firehoses", spec.firehoses.iter().map(|(k, f)| (k, &f.policy)).collect::<Vec<_>>()),
+        ("functions", spec.functions.iter().map(|(k, f)| (k, &f.policy)).collect()),
+        ("agents", spec.agents.iter().map(|(k, a)| (k, &a.policy)).collect()),
+    ];
+    let mut out = Vec::new();
+    for (section, owners) in sections {
+        for (key, policy) in owners {
+            for (i, st) in policy.iter().enumerate() {
+                if let Some(why) = &st.escalation {
+                    out.push(format!(
+                        "{section}.{key}.policy[{i}] can escalate privileges ({why}); allowed by `allow_privilege_escalation: true`"
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What executing each subject needs.

@@ -8,6 +8,8 @@
 //! errors AWS-NOTES.md lists as transient are retried again above it with
 //! jittered backoff by [`retry`].
 
+mod secrets;
+
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::http::HttpResponse;
@@ -303,6 +305,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 /// Where to connect: from flags, the spec and the environment.
@@ -344,6 +347,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
         }
     }
 

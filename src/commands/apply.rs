@@ -1,7 +1,7 @@
 //! `pipectl apply`: lock, plan, confirm, execute; deleted orphans leave the
 //! record; the lock is released whatever happens.
 
-use super::{confirm, conflicts_error, execute, finish, hold, print_plan, release};
+use super::{confirm, conflicts_error, execute, finish, guard_data, hold, print_plan, release};
 use crate::cli::{ApplyArgs, Global};
 use crate::deployment::{Deployment, Reach};
 use crate::plan::{Action, Address};
@@ -20,6 +20,7 @@ async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<Exit
     if planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));
     }
+    guard_data(&planned.plan, a.allow_data_loss)?;
     if planned.plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

@@ -3,7 +3,7 @@
 //! lock. Resources pipectl does not own are left alone; what is gone
 //! already is done.
 
-use super::{confirm, emitln, execute, finish, hold, release};
+use super::{confirm, emitln, execute, finish, guard_data, hold, release};
 use crate::cli::{DestroyArgs, Global};
 use crate::deployment::{Deployment, Reach};
 use std::process::ExitCode;
@@ -24,11 +24,17 @@ pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
         );
         return release(lock, Ok(ExitCode::SUCCESS)).await;
     }
-    release(lock, destroy(g, &d, a.yes, a.targets.parallelism).await).await
+    release(lock, destroy(g, &d, a.yes, a.allow_data_loss, a.targets.parallelism).await).await
 }
 
 /// Plans, shows, confirms and runs the destroy of `d`.
-pub(super) async fn destroy(g: &Global, d: &Deployment, yes: bool, parallelism: u16) -> anyhow::Result<ExitCode> {
+pub(super) async fn destroy(
+    g: &Global,
+    d: &Deployment,
+    yes: bool,
+    allow_data_loss: bool,
+    parallelism: u16,
+) -> anyhow::Result<ExitCode> {
     let (planned, work) = d.plan_destroy(parallelism as usize).await?;
     if g.json {
         emitln!("{}", serde_json::to_string(&planned.plan).expect("plan serializes"));
@@ -38,6 +44,7 @@ pub(super) async fn destroy(g: &Global, d: &Deployment, yes: bool, parallelism: 
     if planned.plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
+    guard_data(&planned.plan, allow_data_loss)?;
     confirm("destroy these resources", yes)?;
     let summary = execute(d, &planned, &work, parallelism, g.json).await;
     finish("destroy", &summary, g.json)

@@ -111,6 +111,21 @@ fn conflicts_error(plan: &Plan) -> anyhow::Error {
     .into()
 }
 
+/// Refuses a plan that deletes the data of protected resources, unless
+/// `--allow-data-loss` says so.
+fn guard_data(plan: &Plan, allow: bool) -> anyhow::Result<()> {
+    let names: Vec<String> = plan.protected_losses().map(|c| format!("`{}` ({})", c.address, c.name)).collect();
+    if names.is_empty() || allow {
+        return Ok(());
+    }
+    Err(Hinted {
+        message: format!("refusing to delete {} protected resource(s) holding data: {}", names.len(), names.join(", ")),
+        hint: "undo the spec change that replaces or removes them, or pass `--allow-data-loss` if their data may go"
+            .into(),
+    }
+    .into())
+}
+
 fn confirm(what: &str, yes: bool) -> anyhow::Result<()> {
     if yes {
         return Ok(());

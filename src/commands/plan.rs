@@ -1,6 +1,6 @@
 //! `pipectl plan`: what apply (or, with `--destroy`, destroy) would do.
 
-use super::{conflicts_error, print_plan};
+use super::{conflicts_error, guard_data, print_plan};
 use crate::cli::{Global, PlanArgs};
 use crate::deployment::{Deployment, Reach};
 use std::process::ExitCode;
@@ -15,5 +15,6 @@ pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     if !a.destroy && planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));
     }
+    guard_data(&planned.plan, a.allow_data_loss)?;
     Ok(if a.detailed_exitcode && !planned.plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

@@ -22,6 +22,15 @@ pub struct Work {
     pub observed: Option<Observed>,
 }
 
+/// Whether reads also fetch what a create or update will need
+/// ([`crate::resources::Resource::prepare`]): the secrets of a plan to apply,
+/// not of a destroy or a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepare {
+    Yes,
+    No,
+}
+
 /// Reads every resource, at most `parallelism` at once. Reads are safe to
 /// repeat: transient failures beyond the SDK's own attempts are retried for
 /// up to a minute. Every read that fails is reported, not just the first.
@@ -29,6 +38,7 @@ pub async fn read_all<K>(
     aws: &Aws,
     resources: Vec<(K, Res)>,
     parallelism: usize,
+    prepare: Prepare,
 ) -> anyhow::Result<Vec<(K, Option<Observed>)>>
 where
     K: Send + 'static,
@@ -39,7 +49,13 @@ where
         let (aws, sem) = (aws.clone(), sem.clone());
         reads.spawn(async move {
             let _permit = sem.acquire().await.expect("semaphore open");
-            let read = crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || r.read(&aws)).await;
+            let read = async {
+                if prepare == Prepare::Yes {
+                    crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || r.prepare(&aws)).await?;
+                }
+                crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || r.read(&aws)).await
+            }
+            .await;
             (key, r, read)
         });
     }

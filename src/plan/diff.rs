@@ -83,6 +83,24 @@ pub struct Change {
     /// Why nothing is done (`already gone`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The delete (or the delete of a replace) deletes data the resource
+    /// holds: a stream's records, a bucket's objects, a table.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub data_loss: bool,
+    /// ... and the spec protects it: refused without `--allow-data-loss`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
+}
+
+impl Change {
+    /// The symbol of its action, `x` in place of `-` where data is lost.
+    pub fn symbol(&self) -> &'static str {
+        match (self.action, self.data_loss) {
+            (Action::Delete, true) => "x",
+            (Action::Replace, true) => "x/+",
+            (a, _) => a.symbol(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,6 +113,23 @@ pub struct Plan {
     pub account: String,
     /// In dependency order.
     pub changes: Vec<Change>,
+    /// What the spec allowed that deserves a second look (a `policy:`
+    /// statement that can escalate privileges).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What the plan shows, before and after, for a field whose values are
+/// never shown.
+pub const SENSITIVE: &str = "(sensitive)";
+
+/// Hides the values of the `sensitive` fields among `changes`: only that
+/// they change is known.
+pub fn mask(changes: &mut [FieldChange], sensitive: &[&str]) {
+    for c in changes.iter_mut().filter(|c| sensitive.contains(&c.field.as_str())) {
+        c.before = Value::String(SENSITIVE.into());
+        c.after = Value::String(SENSITIVE.into());
+    }
 }
 
 /// The fields whose observed value differs from the desired one. A field
@@ -146,6 +181,17 @@ impl Plan {
         self.changes.iter().filter(|c| c.action == Action::Conflict)
     }
 
+    /// The changes that delete data.
+    pub fn data_losses(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.data_loss)
+    }
+
+    /// The changes that delete data of a protected resource: the plan may
+    /// not run without `--allow-data-loss`.
+    pub fn protected_losses(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.protected)
+    }
+
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
     }
@@ -184,7 +230,7 @@ impl Plan {
                 continue;
             }
             let note = c.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
-            let _ = writeln!(out, "  {:>3} {:<width$}  {}{note}", c.action.symbol(), c.address, c.name);
+            let _ = writeln!(out, "  {:>3} {:<width$}  {}{note}", c.symbol(), c.address, c.name);
             if let Some(prev) = &c.previous_name {
                 let _ = writeln!(out, "        name: {prev} -> {}", c.name);
             }
@@ -197,6 +243,22 @@ impl Plan {
             if let Some(why) = &c.conflict {
                 let _ = writeln!(out, "        {}{why}", if destroy { "" } else { "conflict: " });
             }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "\nwarning: {w}");
+        }
+        let losses = self.data_losses().count();
+        if losses > 0 {
+            let protected = self.protected_losses().count();
+            let _ = writeln!(
+                out,
+                "\nx: {losses} resource{} holding data will be deleted{}.",
+                if losses == 1 { "" } else { "s" },
+                match protected {
+                    0 => String::new(),
+                    n => format!(", {n} of them protected"),
+                }
+            );
         }
         if destroy {
             let _ = writeln!(
@@ -219,6 +281,7 @@ impl Plan {
 /// and removed, other values `before -> after`.
 pub fn describe_change(before: &Value, after: &Value) -> String {
     match (before, after) {
+        (Value::String(b), Value::String(a)) if b == SENSITIVE && a == SENSITIVE => format!("{SENSITIVE} changed"),
         (Value::Array(b), Value::Array(a)) if !b.is_empty() => {
             let added: Vec<String> = a.iter().filter(|x| !b.contains(x)).map(short).collect();
             let removed: Vec<String> = b.iter().filter(|x| !a.contains(x)).map(short).collect();
@@ -315,6 +378,18 @@ mod tests {
     }
 
     #[test]
+    fn sensitive_fields_show_only_that_they_change() {
+        let want = attrs(json!({"environment": {"TOKEN": "new"}, "memory": 256}));
+        let have = observed(json!({"environment": {"TOKEN": "old"}, "memory": 128}));
+        let (_, mut changes, _) = decide(&want, Some(&have), true, &[]);
+        mask(&mut changes, &["environment"]);
+        let text = serde_json::to_string(&changes).unwrap();
+        assert!(!text.contains("new") && !text.contains("old"), "{text}");
+        assert_eq!(describe_change(&changes[0].before, &changes[0].after), "(sensitive) changed");
+        assert_eq!(changes[1].after, json!(256), "other fields are shown");
+    }
+
+    #[test]
     fn lists_and_maps_show_what_was_added_and_removed() {
         assert_eq!(
             describe_change(&json!([["a", "int"], ["b", "int"]]), &json!([["a", "int"], ["c", "string"]])),
@@ -336,6 +411,7 @@ mod tests {
             env: "default".into(),
             region: "us-east-1".into(),
             account: "123456789012".into(),
+            warnings: vec![],
             changes: vec![
                 Change {
                     address: "stream.s".into(),
@@ -346,6 +422,8 @@ mod tests {
                     conflict: None,
                     previous_name: None,
                     note: None,
+                    data_loss: false,
+                    protected: false,
                 },
                 Change {
                     address: "bucket.b".into(),
@@ -356,6 +434,8 @@ mod tests {
                     conflict: None,
                     previous_name: None,
                     note: None,
+                    data_loss: false,
+                    protected: false,
                 },
                 Change {
                     address: "role.x".into(),
@@ -366,6 +446,8 @@ mod tests {
                     conflict: None,
                     previous_name: None,
                     note: None,
+                    data_loss: false,
+                    protected: false,
                 },
             ],
         };

@@ -19,7 +19,7 @@
 //!    kind, producers first, data last ([`Kind::destroy_rank`]). Absent is
 //!    "already gone"; not owned is left alone.
 
-use super::diff::{decide, Action, Change, FieldChange, Operation, Plan, FORMAT_VERSION};
+use super::diff::{decide, mask, Action, Change, FieldChange, Operation, Plan, FORMAT_VERSION};
 use super::graph::{Address, Graph};
 use super::state::{Attrs, Observed, Owner};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +37,12 @@ pub struct Subject {
     pub desired: Option<Attrs>,
     /// Fields whose change forces delete-then-create.
     pub replace_on: &'static [&'static str],
+    /// Fields whose values the plan never shows.
+    pub sensitive: &'static [&'static str],
+    /// Whether deleting it deletes data it holds.
+    pub deletes_data: bool,
+    /// Whether the spec protects it from deletion.
+    pub protected: bool,
     /// Upstream resources whose update or replace must touch this one.
     pub refresh_on: BTreeSet<Address>,
     /// Whether what depends on it lives inside it (a network: its hosts
@@ -67,6 +73,9 @@ impl Subject {
             name,
             desired: None,
             replace_on: &[],
+            sensitive: &[],
+            deletes_data: false,
+            protected: false,
             refresh_on: BTreeSet::new(),
             container: false,
             observed: None,
@@ -82,6 +91,9 @@ pub struct Context<'a> {
     pub region: &'a str,
     pub account: &'a str,
     pub listed: &'a BTreeMap<String, String>,
+    /// Addresses the record says the spec protected (`protect:`), for
+    /// what the spec no longer has.
+    pub protected: &'a BTreeSet<String>,
 }
 
 impl Context<'_> {
@@ -92,7 +104,16 @@ impl Context<'_> {
         self.owner.owns(observed, recorded)
     }
 
-    fn plan(&self, operation: Operation, changes: Vec<Change>) -> Plan {
+    /// The plan, each delete or replace that loses data marked, and
+    /// marked protected where the spec (or the record, for what the spec
+    /// no longer has) protects it.
+    fn plan(&self, operation: Operation, mut changes: Vec<Change>, subjects: &[&Subject]) -> Plan {
+        let by_address: BTreeMap<String, &Subject> = subjects.iter().map(|s| (s.address.to_string(), *s)).collect();
+        for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
+            let Some(s) = by_address.get(&c.address) else { continue };
+            c.data_loss = s.deletes_data;
+            c.protected = s.deletes_data && (s.protected || self.protected.contains(&c.address));
+        }
         Plan {
             format_version: FORMAT_VERSION,
             operation,
@@ -101,6 +122,7 @@ impl Context<'_> {
             region: self.region.to_string(),
             account: self.account.to_string(),
             changes,
+            warnings: Vec::new(),
         }
     }
 }
@@ -135,6 +157,8 @@ fn change(s: &Subject, action: Action) -> Change {
         conflict: None,
         previous_name: None,
         note: None,
+        data_loss: false,
+        protected: false,
     }
 }
 
@@ -198,14 +222,16 @@ pub fn apply(ctx: &Context, deps: &Deps, order: &[Address], subjects: &[Subject]
         all_deps.insert(o.address.clone(), waits);
         changes.push(decide_removal(ctx, o, "listed in the record but "));
     }
-    Planned { plan: ctx.plan(Operation::Apply, changes), deps: all_deps }
+    let all: Vec<&Subject> = subjects.iter().chain(orphans).collect();
+    Planned { plan: ctx.plan(Operation::Apply, changes, &all), deps: all_deps }
 }
 
 /// Rules 1-3 for one resource the spec has.
 fn decide_one(ctx: &Context, s: &Subject) -> Change {
     let desired = s.desired.as_ref().expect("a resource of the spec has desired attributes");
     let owned = s.observed.as_ref().is_none_or(|o| ctx.owns(&s.address, &s.recorded_as, o));
-    let (action, fields, reasons) = decide(desired, s.observed.as_ref(), owned, s.replace_on);
+    let (action, mut fields, reasons) = decide(desired, s.observed.as_ref(), owned, s.replace_on);
+    mask(&mut fields, s.sensitive);
     let mut c = change(s, action);
     c.changes = fields;
     c.replace_reasons = reasons;
@@ -261,7 +287,8 @@ pub fn destroy(ctx: &Context, reversed: &Deps, subjects: &[Subject]) -> Planned 
             }
         })
         .collect();
-    Planned { plan: ctx.plan(Operation::Destroy, changes), deps }
+    let all: Vec<&Subject> = subjects.iter().collect();
+    Planned { plan: ctx.plan(Operation::Destroy, changes, &all), deps }
 }
 
 /// The one ordering of deletions: the reversed graph's edges where there
@@ -318,7 +345,8 @@ mod tests {
     fn plan_apply(subjects: &[Subject], orphans: &[Subject], listed: &[(&str, &str)], deps: &Deps) -> Planned {
         let owner = owner();
         let listed: BTreeMap<String, String> = listed.iter().map(|(a, n)| (a.to_string(), n.to_string())).collect();
-        let ctx = Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed };
+        let ctx =
+            Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed, protected: &BTreeSet::new() };
         let order = Graph::order_of(deps);
         plan_with(&ctx, deps, &order, subjects, orphans)
     }
@@ -510,7 +538,8 @@ mod tests {
     fn destroy_follows_the_reversed_graph_and_ranks_the_rest() {
         let owner = owner();
         let listed = BTreeMap::new();
-        let ctx = Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed };
+        let ctx =
+            Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed, protected: &BTreeSet::new() };
         let tags = Some(owner.tags());
         let subject = |a: &str| Subject { observed: seen(json!({}), tags.clone()), ..Subject::new(addr(a), a) };
         // From the spec: bucket <- firehose (reversed: the firehose goes first).
@@ -534,7 +563,8 @@ mod tests {
     fn destroy_leaves_alone_what_is_not_owned_and_notes_what_is_gone() {
         let owner = owner();
         let listed = BTreeMap::from([("glue_table.t".to_string(), "db/t".to_string())]);
-        let ctx = Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed };
+        let ctx =
+            Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed, protected: &BTreeSet::new() };
         let foreign = Subject {
             observed: seen(json!({}), Some(Tags::from([("pipectl:pipeline".into(), "q".into())]))),
             ..Subject::new(addr("stream.s"), "s")

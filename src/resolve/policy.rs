@@ -12,12 +12,46 @@ fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
     json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 
-/// The assume-role policy for an AWS service.
-pub fn trust(service: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
-    })
+/// The assume-role policy for an AWS service, narrowed to calls made on
+/// behalf of this account (and of one resource, where the service says
+/// which) against the confused-deputy problem. EC2 sends neither key when
+/// an instance takes its profile's role, so an agent host's trust has no
+/// condition.
+pub fn trust(service: &str, account: &str, source_arn: Option<String>) -> Value {
+    let mut statement = json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" });
+    if service != "ec2.amazonaws.com" {
+        let mut condition = json!({ "StringEquals": { "aws:SourceAccount": account } });
+        if let Some(arn) = source_arn {
+            condition["ArnLike"] = json!({ "aws:SourceArn": arn });
+        }
+        statement["Condition"] = condition;
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
+
+/// The static start of a Firehose prefix: up to its first `!{...}`.
+fn static_part(prefix: &str) -> &str {
+    prefix.find("!{").map_or(prefix, |i| &prefix[..i])
+}
+
+/// The objects a Firehose may write and read back: under the static part
+/// of its prefix and of its error prefix. Without an error prefix, Firehose
+/// puts failed records under `<type>-failed/`, with or without the prefix
+/// in front, so both are allowed; without a prefix, the whole bucket.
+fn delivery_objects(bucket: &crate::names::Arn, prefix: Option<&str>, error_prefix: Option<&str>) -> Vec<String> {
+    let under = |p: &str| bucket.with_suffix(&format!("/{}*", p)).to_string();
+    let Some(prefix) = prefix.map(static_part).filter(|p| !p.is_empty()) else {
+        return vec![under("")];
+    };
+    let mut out = vec![under(prefix)];
+    match error_prefix.map(static_part) {
+        Some("") => return vec![under("")],
+        Some(e) => out.push(under(e)),
+        None => out.extend(["processing-failed/", "format-conversion-failed/"].map(under)),
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The role of `owner` (a Firehose, function or agent host of the spec).
@@ -25,21 +59,21 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
     let key = owner.key.as_str();
     let stream_arn = |k: &str| spec.streams.get(k).map(|s| scope.stream(&s.name).to_string());
     let mut st = Vec::new();
+    let mut source_arn = None;
     let service = match owner.kind {
         Kind::Firehose => {
             let f = spec.firehoses.get(key)?;
             let bucket = spec.buckets.get(&f.destination.bucket)?;
+            let bucket_arn = scope.bucket(&bucket.name);
+            st.push(statement(
+                "S3Bucket",
+                &["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                vec![bucket_arn.to_string()],
+            ));
             st.push(statement(
                 "S3Delivery",
-                &[
-                    "s3:AbortMultipartUpload",
-                    "s3:GetBucketLocation",
-                    "s3:GetObject",
-                    "s3:ListBucket",
-                    "s3:ListBucketMultipartUploads",
-                    "s3:PutObject",
-                ],
-                vec![scope.bucket(&bucket.name).to_string(), scope.bucket(&bucket.name).with_suffix("/*").to_string()],
+                &["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                delivery_objects(&bucket_arn, f.destination.prefix.as_deref(), f.destination.error_prefix.as_deref()),
             ));
             if let FirehoseSource::Stream(s) = &f.source {
                 st.push(statement(
@@ -79,6 +113,7 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
                     vec![fa.to_string(), fa.with_suffix(":*").to_string()],
                 ));
             }
+            source_arn = Some(scope.firehose(&f.name).to_string());
             "firehose.amazonaws.com"
         }
         Kind::Function => {
@@ -153,5 +188,8 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
         let actions: Vec<&str> = x.actions.iter().map(String::as_str).collect();
         st.push(statement(&format!("FromSpec{}", i + 1), &actions, x.resources.clone()));
     }
-    Some(RoleSpec { trust: trust(service), policy: json!({ "Version": "2012-10-17", "Statement": st }) })
+    Some(RoleSpec {
+        trust: trust(service, &scope.account, source_arn),
+        policy: json!({ "Version": "2012-10-17", "Statement": st }),
+    })
 }

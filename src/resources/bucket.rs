@@ -136,6 +136,14 @@ struct Attributes {
 
 #[async_trait]
 impl Resource for Bucket {
+    /// Only when emptied: `on_destroy: delete` or `--delete-data`; under
+    /// `retain` a bucket holding objects is kept.
+    fn deletes_data(&self) -> bool {
+        self.base.meta.delete_data || self.spec.as_ref().is_some_and(|s| s.on_destroy == OnDestroy::Delete)
+    }
+    fn protected(&self) -> bool {
+        self.spec.as_ref().is_some_and(|s| s.protect)
+    }
     fn desired(&self) -> Option<Attrs> {
         self.spec.as_ref()?;
         Some(to_attrs(&Attributes {

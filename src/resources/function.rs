@@ -2,8 +2,9 @@
 //!
 //! Contract:
 //! 1. read: GetFunction (configuration and tags); ResourceNotFound = `None`.
-//! 2. attributes: runtime, handler, memory_mb, timeout_seconds, environment,
-//!    role, code_sha256 (of the deterministic zip, see `package`), tags.
+//! 2. attributes: runtime, handler, memory_mb, timeout_seconds, environment
+//!    (each value as a SHA-256 digest, and `sensitive`: the plan shows only
+//!    that it changes), role, code_sha256 (of the deterministic zip, see `package`), tags.
 //!    All update in place: code through UpdateFunctionCode, the rest through
 //!    UpdateFunctionConfiguration, each followed by a wait for
 //!    LastUpdateStatus Successful (a second update meanwhile would get
@@ -12,15 +13,18 @@
 //! 3. create: CreateFunction, retried while the new execution role is not
 //!    yet assumable by Lambda ("waiting for role to propagate"), then a wait
 //!    for State Active (Pending first; Failed shows AWS's reason).
-//! 4. delete: DeleteFunction; ResourceNotFound means done. The log group
+//! 4. Secret references in the environment (`${ssm:...}`, `${secret:...}`)
+//!    are read by `prepare`, before the plan, so a rotated secret shows as
+//!    a changed environment; the values go only into Create/Update calls.
+//! 5. delete: DeleteFunction; ResourceNotFound means done. The log group
 //!    (`/aws/lambda/<name>`) is its own resource and goes after it.
 
-use crate::package::{self, Package};
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
+use crate::package::{self, Package};
 use crate::plan::Address;
-use crate::spec;
+use crate::spec::{self, SecretRef};
 use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
@@ -44,6 +48,7 @@ struct Attributes {
     handler: String,
     memory_mb: u32,
     timeout_seconds: u32,
+    /// Name -> SHA-256 of the value: never the value itself.
     environment: BTreeMap<String, String>,
     role: String,
     code_sha256: String,
@@ -55,7 +60,18 @@ pub struct Function {
     spec: Option<FunctionSpec>,
     /// Built once, when first needed.
     package: tokio::sync::OnceCell<Package>,
+    /// The environment with secret references read (`prepare`).
+    resolved: tokio::sync::OnceCell<BTreeMap<String, String>>,
 }
+
+/// What the diff compares for an environment value.
+fn digest(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lambda's limit on the environment: names and values together.
+const MAX_ENVIRONMENT: usize = 4096;
 
 /// The errors Lambda returns while a new role has not propagated yet.
 pub fn role_not_ready(e: &AwsError) -> bool {
@@ -78,7 +94,12 @@ impl Function {
     }
 
     pub fn new(address: Address, name: String, spec: Option<FunctionSpec>, meta: &Meta) -> Self {
-        Function { base: Base::new(address, name, meta), spec, package: tokio::sync::OnceCell::new() }
+        Function {
+            base: Base::new(address, name, meta),
+            spec,
+            package: tokio::sync::OnceCell::new(),
+            resolved: tokio::sync::OnceCell::new(),
+        }
     }
 
     async fn package(&self) -> Result<&Package, AwsError> {
@@ -94,9 +115,45 @@ impl Function {
             .await
     }
 
-    fn environment(&self) -> Environment {
-        let s = self.spec.as_ref().expect("needs a spec");
-        Environment::builder().set_variables(Some(s.function.environment.clone().into_iter().collect())).build()
+    /// The environment with every secret read: once, with a check of
+    /// Lambda's size limit now that the values are known.
+    async fn resolve(&self, aws: &Aws) -> Result<&BTreeMap<String, String>, AwsError> {
+        let s = self.input();
+        self.resolved
+            .get_or_try_init(|| async {
+                let wanted: Vec<SecretRef> =
+                    s.function.environment.values().flat_map(|v| v.secrets.iter()).map(|(_, r)| r.clone()).collect();
+                let mut values = BTreeMap::new();
+                for secret in wanted {
+                    if !values.contains_key(&secret) {
+                        let value = aws.secret_value(&secret).await?;
+                        values.insert(secret, value);
+                    }
+                }
+                let mut env = BTreeMap::new();
+                for (k, v) in &s.function.environment {
+                    let value = v.resolve(|r| Ok::<_, AwsError>(values[r].clone()))?;
+                    env.insert(k.clone(), value);
+                }
+                let size: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
+                if size > MAX_ENVIRONMENT {
+                    return Err(AwsError::fatal(
+                        "environment",
+                        format!(
+                            "the environment of `{}` is {size} bytes with its secrets read; Lambda allows 4 KB",
+                            self.base.name
+                        ),
+                    ));
+                }
+                Ok(env)
+            })
+            .await
+    }
+
+    /// The environment for Create/UpdateFunctionConfiguration.
+    async fn environment(&self, aws: &Aws) -> Result<Environment, AwsError> {
+        let env = self.resolve(aws).await?;
+        Ok(Environment::builder().set_variables(Some(env.clone().into_iter().collect())).build())
     }
 
     async fn configuration(
@@ -147,13 +204,13 @@ impl Function {
 /// The settings CreateFunction and UpdateFunctionConfiguration share, from
 /// the spec `$s` of function `$f`.
 macro_rules! configuration {
-    ($req:expr, $s:expr, $f:expr) => {
+    ($req:expr, $s:expr, $f:expr, $aws:expr) => {
         $req.runtime(runtime_of(&$s.function.runtime))
             .handler(&$s.function.handler)
             .role(&$s.role_arn)
             .memory_size($s.function.memory_mb as i32)
             .timeout($s.function.timeout_seconds as i32)
-            .environment($f.environment())
+            .environment($f.environment($aws).await?)
     };
 }
 
@@ -167,17 +224,33 @@ impl Resource for Function {
         let s = self.spec.as_ref()?;
         let f = &s.function;
         // The code hash needs the zip: built here, synchronously, once per plan.
-        let sha = package::build(&f.code, &f.code_root).map(|p| p.sha256).unwrap_or_else(|e| format!("unreadable: {e}"));
+        let sha =
+            package::build(&f.code, &f.code_root).map(|p| p.sha256).unwrap_or_else(|e| format!("unreadable: {e}"));
         Some(to_attrs(&Attributes {
             runtime: f.runtime.clone(),
             handler: f.handler.clone(),
             memory_mb: f.memory_mb,
             timeout_seconds: f.timeout_seconds,
-            environment: f.environment.clone(),
+            environment: match self.resolved.get() {
+                Some(env) => env.iter().map(|(k, v)| (k.clone(), digest(v))).collect(),
+                // Not prepared (no secrets to read, or offline): the text.
+                None => f.environment.iter().map(|(k, v)| (k.clone(), digest(&v.text))).collect(),
+            },
             role: s.role_arn.clone(),
             code_sha256: sha,
             tags: self.base.tags.clone(),
         }))
+    }
+
+    fn sensitive(&self) -> &'static [&'static str] {
+        &["environment"]
+    }
+
+    async fn prepare(&self, aws: &Aws) -> Result<(), AwsError> {
+        if self.spec.is_some() {
+            self.resolve(aws).await?;
+        }
+        Ok(())
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -187,8 +260,11 @@ impl Resource for Function {
         };
         let Some(c) = out.configuration() else { return Ok(None) };
         let tags: Tags = out.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default();
-        let env: BTreeMap<String, String> =
-            c.environment().and_then(|e| e.variables()).map(|v| v.clone().into_iter().collect()).unwrap_or_default();
+        let env: BTreeMap<String, String> = c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), digest(v))).collect())
+            .unwrap_or_default();
         let attrs = Attributes {
             runtime: c.runtime().map(|r| r.as_str()).unwrap_or_default().to_string(),
             handler: c.handler().unwrap_or_default().to_string(),
@@ -209,7 +285,7 @@ impl Resource for Function {
             ROLE_PROPAGATION,
             |e| role_not_ready(e) || conflict(e),
             || async {
-                let req = configuration!(aws.lambda.create_function().function_name(&self.base.name), s, self);
+                let req = configuration!(aws.lambda.create_function().function_name(&self.base.name), s, self, aws);
                 let code = FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build();
                 let tags = Some(self.base.tags.clone().into_iter().collect());
                 let out = send!("CreateFunction", req.code(code).set_tags(tags).description("created by pipectl"));
@@ -264,7 +340,7 @@ impl Resource for Function {
                 |e| conflict(e) || role_not_ready(e),
                 || async {
                     let req = aws.lambda.update_function_configuration().function_name(&self.base.name);
-                    send!("UpdateFunctionConfiguration", configuration!(req, s, self)).map(drop)
+                    send!("UpdateFunctionConfiguration", configuration!(req, s, self, aws)).map(drop)
                 },
             )
             .await?;

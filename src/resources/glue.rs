@@ -266,6 +266,12 @@ impl Table {
 
 #[async_trait]
 impl Resource for Table {
+    fn deletes_data(&self) -> bool {
+        true
+    }
+    fn protected(&self) -> bool {
+        self.spec.as_ref().is_some_and(|s| s.table.protect)
+    }
     fn record_name(&self) -> String {
         self.id.to_record()
     }

@@ -210,6 +210,26 @@ pub trait Resource: HasBase + Send + Sync {
     fn container(&self) -> bool {
         false
     }
+    /// Whether deleting it deletes data it holds (records, objects, a
+    /// table's schema and partitions): the plan marks such deletes.
+    fn deletes_data(&self) -> bool {
+        false
+    }
+    /// Whether the spec protects it (`protect:`): a plan that would delete
+    /// its data is refused without `--allow-data-loss`.
+    fn protected(&self) -> bool {
+        false
+    }
+    /// Attributes whose values are never shown (a function's environment):
+    /// the plan says only that they change.
+    fn sensitive(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Reads from AWS what `desired` needs beyond the spec (the values of
+    /// secret references), before a plan that may create or update.
+    async fn prepare(&self, _aws: &Aws) -> Result<(), AwsError> {
+        Ok(())
+    }
     /// The tags to compare and reconcile, for kinds AWS can tag.
     fn desired_tags(&self) -> Tags {
         self.base().tags.clone()

@@ -22,7 +22,7 @@ use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 pub const MAX_STANDARD: usize = 4096;
@@ -34,6 +34,10 @@ pub struct Content {
     pub v: u32,
     pub region: String,
     pub resources: BTreeMap<String, String>,
+    /// Addresses the spec protects (`protect:`), so a resource removed
+    /// from the spec stays protected until a run with `--allow-data-loss`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub protected: BTreeSet<String>,
     /// When the deployment was first applied (seconds since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<u64>,
@@ -50,7 +54,15 @@ impl Content {
     /// The listing of `resources` (address -> name as the record spells it).
     pub fn of<'a>(region: &str, resources: impl IntoIterator<Item = (&'a Address, String)>) -> Content {
         let resources = resources.into_iter().map(|(a, n)| (a.to_string(), n)).collect();
-        Content { v: 1, region: region.to_string(), resources, created: None, by: None, written: None }
+        Content {
+            v: 1,
+            region: region.to_string(),
+            resources,
+            protected: BTreeSet::new(),
+            created: None,
+            by: None,
+            written: None,
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -103,6 +115,7 @@ pub async fn list(aws: &Aws, pipeline: Option<&str>) -> Result<Vec<Listed>, AwsE
 #[derive(Serialize)]
 struct Attributes<'a> {
     resources: &'a BTreeMap<String, String>,
+    protected: &'a BTreeSet<String>,
     tags: &'a Tags,
 }
 
@@ -180,8 +193,8 @@ fn ssm_tags(tags: &Tags) -> Vec<Tag> {
 #[async_trait]
 impl Resource for Record {
     fn desired(&self) -> Option<Attrs> {
-        let resources = &self.content.as_ref()?.resources;
-        Some(to_attrs(&Attributes { resources, tags: &self.base.tags }))
+        let c = self.content.as_ref()?;
+        Some(to_attrs(&Attributes { resources: &c.resources, protected: &c.protected, tags: &self.base.tags }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -200,7 +213,7 @@ impl Resource for Record {
                 .resource_id(&self.base.name)
         )?;
         let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        let attrs = to_attrs(&Attributes { resources: &content.resources, tags: &tags });
+        let attrs = to_attrs(&Attributes { resources: &content.resources, protected: &content.protected, tags: &tags });
         Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
     }
 

@@ -131,6 +131,12 @@ fn mode_attr(mode: StreamMode) -> (&'static str, Option<u32>) {
 
 #[async_trait]
 impl Resource for Stream {
+    fn deletes_data(&self) -> bool {
+        true
+    }
+    fn protected(&self) -> bool {
+        self.spec.as_ref().is_some_and(|s| s.protect)
+    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let (mode, shards) = mode_attr(s.mode);

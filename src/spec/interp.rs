@@ -3,7 +3,10 @@
 //! Built in: `${pipeline}`, `${env}`, `${region}`, `${account}`,
 //! `${var.NAME}` (from `--var NAME=VALUE`), and references to other
 //! resources `${<section>.<key>.name}` / `${<section>.<key>.arn}`.
-//! `$${` writes a literal `${`. `${region}` and `${account}` stay as written
+//! `$${` writes a literal `${`. In a function's environment only,
+//! `${ssm:/path}` and `${secret:name}` (or `${secret:name#field}` for one
+//! field of a JSON secret) name a value read from SSM Parameter Store or
+//! Secrets Manager at plan and apply time; the spec keeps the reference. `${region}` and `${account}` stay as written
 //! while they are unknown (offline commands); the commands that talk to AWS
 //! know both.
 
@@ -48,6 +51,9 @@ pub struct Context<'a> {
     pub vars: &'a BTreeMap<String, String>,
     /// `None` where references are not allowed (names, tags).
     pub refs: Option<&'a RefTable>,
+    /// Whether `${ssm:...}` and `${secret:...}` are allowed (a function's
+    /// environment).
+    pub secrets: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +67,29 @@ pub struct InterpError {
 pub struct Interpolated {
     pub text: String,
     pub refs: Vec<Ref>,
+    /// Secret references, each with the byte offset in `text` where its
+    /// value goes once read.
+    pub secrets: Vec<(usize, SecretRef)>,
+}
+
+/// A value kept outside the spec, read when AWS is reachable.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SecretRef {
+    /// An SSM parameter, decrypted when it is a SecureString.
+    Ssm(String),
+    /// A Secrets Manager secret (name or ARN), whole or one field of its
+    /// JSON.
+    Secret { id: String, field: Option<String> },
+}
+
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Ssm(name) => write!(f, "${{ssm:{name}}}"),
+            SecretRef::Secret { id, field: None } => write!(f, "${{secret:{id}}}"),
+            SecretRef::Secret { id, field: Some(k) } => write!(f, "${{secret:{id}#{k}}}"),
+        }
+    }
 }
 
 pub fn interpolate(input: &str, ctx: &Context) -> Result<Interpolated, InterpError> {
@@ -91,6 +120,17 @@ pub fn interpolate(input: &str, ctx: &Context) -> Result<Interpolated, InterpErr
 }
 
 fn resolve(expr: &str, ctx: &Context, out: &mut Interpolated) -> Result<(), InterpError> {
+    if let Some(secret) = secret_ref(expr)? {
+        if !ctx.secrets {
+            return Err(InterpError {
+                rule: "secret-ref",
+                message: format!("`${{{expr}}}` cannot be used here"),
+                hint: Some("SSM and Secrets Manager references are allowed only in a function's `environment:`".into()),
+            });
+        }
+        out.secrets.push((out.text.len(), secret));
+        return Ok(());
+    }
     match expr {
         "pipeline" => out.text.push_str(ctx.pipeline),
         "env" => out.text.push_str(ctx.env),
@@ -125,6 +165,44 @@ fn resolve(expr: &str, ctx: &Context, out: &mut Interpolated) -> Result<(), Inte
         }
     }
     Ok(())
+}
+
+/// `ssm:NAME`, `secret:ID` or `secret:ID#FIELD`; `None` for other
+/// expressions.
+fn secret_ref(expr: &str) -> Result<Option<SecretRef>, InterpError> {
+    let bad = |message: String, hint: &str| InterpError { rule: "secret-ref", message, hint: Some(hint.into()) };
+    if let Some(name) = expr.strip_prefix("ssm:") {
+        let ok = !name.is_empty()
+            && name.len() <= 2048
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
+        if !ok {
+            return Err(bad(
+                format!("`{name}` is not an SSM parameter name"),
+                "a name is 1 to 2048 letters, digits and `_.-/`, e.g. `${ssm:/team/db-password}`",
+            ));
+        }
+        return Ok(Some(SecretRef::Ssm(name.to_string())));
+    }
+    if let Some(rest) = expr.strip_prefix("secret:") {
+        let (id, field) = match rest.split_once('#') {
+            Some((id, field)) => (id, Some(field)),
+            None => (rest, None),
+        };
+        let ok = !id.is_empty()
+            && id.len() <= 2048
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c));
+        if !ok {
+            return Err(bad(
+                format!("`{id}` is not a Secrets Manager secret name or ARN"),
+                "a name is letters, digits and `/_+=.@-`, e.g. `${secret:prod/db}` or `${secret:prod/db#password}`",
+            ));
+        }
+        if field.is_some_and(str::is_empty) {
+            return Err(bad(format!("`${{{expr}}}` names an empty field"), "write `${secret:NAME#FIELD}`"));
+        }
+        return Ok(Some(SecretRef::Secret { id: id.to_string(), field: field.map(str::to_string) }));
+    }
+    Ok(None)
 }
 
 fn resolve_ref(section: &str, key: &str, attr: &str, ctx: &Context, out: &mut Interpolated) -> Result<(), InterpError> {
@@ -177,7 +255,7 @@ mod tests {
     use super::*;
 
     fn ctx<'a>(vars: &'a BTreeMap<String, String>, refs: Option<&'a RefTable>) -> Context<'a> {
-        Context { pipeline: "taxi", env: "pr-1", region: Some("us-west-2"), account: None, vars, refs }
+        Context { pipeline: "taxi", env: "pr-1", region: Some("us-west-2"), account: None, vars, refs, secrets: false }
     }
 
     #[test]
@@ -216,5 +294,26 @@ mod tests {
         assert_eq!(interpolate("${env", &c).unwrap_err().rule, "interpolation");
         let no_refs = ctx(&vars, None);
         assert_eq!(interpolate("${streams.x.name}", &no_refs).unwrap_err().rule, "interpolation");
+    }
+
+    #[test]
+    fn secret_references_keep_their_place_and_only_in_environments() {
+        let vars = BTreeMap::new();
+        let c = Context { secrets: true, ..ctx(&vars, None) };
+        let got = interpolate("postgres://app:${ssm:/db/pw}@${secret:prod/db#host}:5432", &c).unwrap();
+        assert_eq!(got.text, "postgres://app:@:5432");
+        assert_eq!(
+            got.secrets,
+            vec![
+                (15, SecretRef::Ssm("/db/pw".into())),
+                (16, SecretRef::Secret { id: "prod/db".into(), field: Some("host".into()) })
+            ]
+        );
+        assert_eq!(got.secrets[1].1.to_string(), "${secret:prod/db#host}");
+        assert_eq!(interpolate("${ssm:/x}", &ctx(&vars, None)).unwrap_err().rule, "secret-ref");
+        assert_eq!(interpolate("${ssm:a b}", &c).unwrap_err().rule, "secret-ref");
+        assert_eq!(interpolate("${secret:}", &c).unwrap_err().rule, "secret-ref");
+        assert_eq!(interpolate("${secret:x#}", &c).unwrap_err().rule, "secret-ref");
+        assert_eq!(interpolate("$${ssm:/x}", &c).unwrap().text, "${ssm:/x}", "an escaped reference is text");
     }
 }

@@ -106,8 +106,8 @@ mod tests {
             Options { region: Some("us-east-1".into()), account: Some("123456789012".into()), ..Options::default() };
         let l = load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &opts).unwrap();
         let env = &l.spec.functions["fn"].environment;
-        assert_eq!(env["D"], "p-f");
-        assert_eq!(env["A"], "arn:aws:firehose:us-east-1:123456789012:deliverystream/p-f");
+        assert_eq!(env["D"], EnvValue::plain("p-f"));
+        assert_eq!(env["A"], EnvValue::plain("arn:aws:firehose:us-east-1:123456789012:deliverystream/p-f"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! offline (`validate`, `graph`); commands that talk to AWS load the spec
 //! with both known.
 
+pub use super::interp::SecretRef;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -47,6 +48,9 @@ pub enum OnDestroy {
 pub struct Bucket {
     pub name: String,
     pub on_destroy: OnDestroy,
+    /// Plans that would delete it (and its objects) are refused without
+    /// `--allow-data-loss`; the default under `on_destroy: retain`.
+    pub protect: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +72,8 @@ pub struct Stream {
     pub mode: StreamMode,
     pub retention_hours: u32,
     pub encryption: StreamEncryption,
+    /// Plans that would delete it are refused without `--allow-data-loss`.
+    pub protect: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +112,8 @@ pub struct Table {
     pub columns: Vec<(String, String)>,
     pub partition_keys: Vec<(String, String)>,
     pub description: Option<String>,
+    /// Plans that would delete it are refused without `--allow-data-loss`.
+    pub protect: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -235,12 +243,40 @@ pub struct Function {
     pub handler: String,
     pub memory_mb: u32,
     pub timeout_seconds: u32,
-    pub environment: BTreeMap<String, String>,
+    pub environment: BTreeMap<String, EnvValue>,
     pub writes: Vec<WriteTarget>,
     pub trigger: Option<Trigger>,
     pub log_retention_days: u32,
     /// Extra statements for the generated execution role.
     pub policy: Vec<Statement>,
+}
+
+/// An environment variable's value: text, with the values of secret
+/// references spliced in where they stand once read from AWS.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EnvValue {
+    pub text: String,
+    /// Byte offset in `text` -> what goes there, in order.
+    pub secrets: Vec<(usize, SecretRef)>,
+}
+
+impl EnvValue {
+    pub fn plain(text: impl Into<String>) -> EnvValue {
+        EnvValue { text: text.into(), secrets: Vec::new() }
+    }
+
+    /// The value with each secret replaced by what `value` gives for it.
+    pub fn resolve<E>(&self, mut value: impl FnMut(&SecretRef) -> Result<String, E>) -> Result<String, E> {
+        let mut out = String::with_capacity(self.text.len());
+        let mut at = 0;
+        for (offset, secret) in &self.secrets {
+            out.push_str(&self.text[at..*offset]);
+            out.push_str(&value(secret)?);
+            at = *offset;
+        }
+        out.push_str(&self.text[at..]);
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -348,4 +384,7 @@ pub struct Alarm {
 pub struct Statement {
     pub actions: Vec<String>,
     pub resources: Vec<String>,
+    /// Why the statement can escalate privileges, when the spec allows it
+    /// (`allow_privilege_escalation: true`); the plan shows it.
+    pub escalation: Option<String>,
 }

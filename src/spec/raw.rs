@@ -125,9 +125,10 @@ pub struct RawBucket {
     pub mark: Mark,
     pub name: Option<S>,
     pub on_destroy: Option<S>,
+    pub protect: Option<Sp<bool>>,
 }
 
-read_map!(RawBucket { name: opt, on_destroy: opt });
+read_map!(RawBucket { name: opt, on_destroy: opt, protect: opt });
 
 #[derive(Debug)]
 pub struct RawStream {
@@ -137,9 +138,10 @@ pub struct RawStream {
     pub shards: Option<Sp<u32>>,
     pub retention_hours: Option<Sp<u32>>,
     pub encryption: Option<S>,
+    pub protect: Option<Sp<bool>>,
 }
 
-read_map!(RawStream { name: opt, mode: opt, shards: opt, retention_hours: opt, encryption: opt });
+read_map!(RawStream { name: opt, mode: opt, shards: opt, retention_hours: opt, encryption: opt, protect: opt });
 
 #[derive(Debug)]
 pub struct RawDatabase {
@@ -169,6 +171,7 @@ pub struct RawTable {
     pub columns: Entries<S>,
     pub partition_keys: Entries<S>,
     pub description: Option<S>,
+    pub protect: Option<Sp<bool>>,
 }
 
 impl RawTable {
@@ -185,6 +188,7 @@ impl RawTable {
             columns: m.req("columns").unwrap_or_default(),
             partition_keys: m.opt("partition_keys").unwrap_or_default(),
             description: m.opt("description"),
+            protect: m.opt("protect"),
         };
         m.finish();
         Some(r)
@@ -542,6 +546,7 @@ pub struct RawStatement {
     pub mark: Mark,
     pub actions: Vec<S>,
     pub resources: Vec<S>,
+    pub allow_privilege_escalation: Option<Sp<bool>>,
 }
 
 impl RawStatement {
@@ -563,6 +568,7 @@ impl RawStatement {
                 mark: sm.mark,
                 actions: sm.req("actions").unwrap_or_default(),
                 resources: sm.req("resources").unwrap_or_default(),
+                allow_privilege_escalation: sm.opt("allow_privilege_escalation"),
             };
             sm.finish();
             out.push(r);

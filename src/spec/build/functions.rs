@@ -110,10 +110,11 @@ impl Builder<'_> {
                         "choose another name",
                     );
                 }
-                if let Some(i) = self.interp(ev, true) {
+                if let Some(i) = self.interp_env(ev) {
+                    // Secrets count once read (see `resources::function`).
                     env_size += ek.v.len() + i.text.len();
                     refs.extend(i.refs);
-                    environment.insert(ek.v.clone(), i.text);
+                    environment.insert(ek.v.clone(), EnvValue { text: i.text, secrets: i.secrets });
                 }
             }
             if env_size > 4096 {
@@ -187,12 +188,13 @@ impl Builder<'_> {
                 continue;
             }
             for a in &st.actions {
-                let ok = a.v.split_once(':').is_some_and(|(svc, act)| {
-                    !svc.is_empty()
-                        && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                        && !act.is_empty()
-                        && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
-                });
+                let ok = a.v == "*"
+                    || a.v.split_once(':').is_some_and(|(svc, act)| {
+                        !svc.is_empty()
+                            && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                            && !act.is_empty()
+                            && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
+                    });
                 if !ok {
                     self.bad(
                         a.mark,
@@ -215,7 +217,18 @@ impl Builder<'_> {
                 }
                 resources.push(text);
             }
-            out.push(Statement { actions: st.actions.iter().map(|a| a.v.clone()).collect(), resources });
+            let actions: Vec<String> = st.actions.iter().map(|a| a.v.clone()).collect();
+            let escalation = rules::privilege_escalation(&actions, &resources);
+            let allowed = st.allow_privilege_escalation.as_ref().is_some_and(|b| b.v);
+            if let (Some(why), false) = (&escalation, allowed) {
+                self.bad(
+                    st.mark,
+                    "privilege-escalation",
+                    format!("this statement can escalate privileges: {why}"),
+                    "name the exact actions and ARNs it needs; if it really must, add `allow_privilege_escalation: true` to the statement",
+                );
+            }
+            out.push(Statement { actions, resources, escalation });
         }
         out
     }

@@ -122,12 +122,22 @@ impl Builder<'_> {
             account: self.opts.account.as_deref(),
             vars: &self.opts.vars,
             refs,
+            secrets: false,
         }
     }
 
     fn interp(&mut self, s: &S, with_refs: bool) -> Option<Interpolated> {
+        self.interp_with(s, with_refs, false)
+    }
+
+    /// Interpolates a function's environment value: references and secrets.
+    fn interp_env(&mut self, s: &S) -> Option<Interpolated> {
+        self.interp_with(s, true, true)
+    }
+
+    fn interp_with(&mut self, s: &S, with_refs: bool, secrets: bool) -> Option<Interpolated> {
         let refs = std::mem::take(&mut self.refs);
-        let result = interpolate(&s.v, &self.ctx(with_refs.then_some(&refs)));
+        let result = interpolate(&s.v, &Context { secrets, ..self.ctx(with_refs.then_some(&refs)) });
         self.refs = refs;
         match result {
             Ok(v) => Some(v),

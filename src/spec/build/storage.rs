@@ -17,7 +17,8 @@ impl Builder<'_> {
                 OnDestroy::Retain,
                 "on_destroy (retain | delete)",
             );
-            out.insert(k.v.clone(), Bucket { name: self.name_of("buckets", &k.v), on_destroy });
+            let protect = r.protect.as_ref().map_or(on_destroy == OnDestroy::Retain, |p| p.v);
+            out.insert(k.v.clone(), Bucket { name: self.name_of("buckets", &k.v), on_destroy, protect });
         }
         out
     }
@@ -67,7 +68,9 @@ impl Builder<'_> {
                 StreamEncryption::Kms,
                 "stream encryption (kms | none)",
             );
-            out.insert(k.v.clone(), Stream { name: self.name_of("streams", &k.v), mode, retention_hours, encryption });
+            let protect = r.protect.as_ref().is_some_and(|p| p.v);
+            let name = self.name_of("streams", &k.v);
+            out.insert(k.v.clone(), Stream { name, mode, retention_hours, encryption, protect });
         }
         out
     }
@@ -142,6 +145,7 @@ impl Builder<'_> {
                     columns,
                     partition_keys,
                     description,
+                    protect: r.protect.as_ref().is_some_and(|p| p.v),
                 },
             );
         }
