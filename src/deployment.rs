@@ -366,3 +366,21 @@ fn work(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_escalations_are_listed_for_the_plan() {
+        let text = format!(
+            "pipeline: p\nfunctions:\n  f:\n    runtime: python3.12\n    code: {}/templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    policy:\n      - {{ actions: [iam:PassRole], resources: [\"*\"], allow_privilege_escalation: true }}\n      - {{ actions: [s3:GetObject], resources: [\"*\"] }}\n",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let opts = Options { code_root: Some(env!("CARGO_MANIFEST_DIR").into()), ..Options::default() };
+        let l = load::load_str(&text, "t.yaml", Path::new("."), &opts).unwrap();
+        let w = escalations(&l.spec);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("functions.f.policy[0] can escalate privileges (`iam:PassRole` on `*`"), "{w:?}");
+    }
+}

@@ -9,6 +9,8 @@ pub mod commands;
 pub mod deployment;
 pub mod diag;
 pub mod engine;
+#[cfg(test)]
+mod fuzz;
 pub mod load;
 pub mod lock;
 pub mod names;

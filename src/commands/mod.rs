@@ -114,7 +114,10 @@ fn conflicts_error(plan: &Plan) -> anyhow::Error {
 /// Refuses a plan that deletes the data of protected resources, unless
 /// `--allow-data-loss` says so.
 fn guard_data(plan: &Plan, allow: bool) -> anyhow::Result<()> {
-    let names: Vec<String> = plan.protected_losses().map(|c| format!("`{}` ({})", c.address, c.name)).collect();
+    let names: Vec<String> = plan
+        .protected_losses()
+        .map(|c| format!("`{}` ({})", c.address, c.previous_name.as_ref().unwrap_or(&c.name)))
+        .collect();
     if names.is_empty() || allow {
         return Ok(());
     }

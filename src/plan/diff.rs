@@ -378,6 +378,43 @@ mod tests {
     }
 
     #[test]
+    fn data_loss_has_its_own_symbol_and_a_summary_line() {
+        let change = |address: &str, action, data_loss, protected| Change {
+            address: address.into(),
+            name: address.into(),
+            action,
+            changes: vec![],
+            replace_reasons: vec![],
+            conflict: None,
+            previous_name: None,
+            note: None,
+            data_loss,
+            protected,
+        };
+        let plan = Plan {
+            format_version: FORMAT_VERSION,
+            operation: Operation::Apply,
+            pipeline: "p".into(),
+            env: "e".into(),
+            region: "r".into(),
+            account: "a".into(),
+            warnings: vec!["functions.f.policy[0] can escalate privileges".into()],
+            changes: vec![
+                change("stream.s", Action::Replace, true, true),
+                change("table.t", Action::Delete, true, false),
+                change("role.r", Action::Delete, false, false),
+            ],
+        };
+        let text = plan.render(false);
+        assert!(text.contains("  x/+ stream.s"), "{text}");
+        assert!(text.contains("    x table.t"), "{text}");
+        assert!(text.contains("    - role.r"), "{text}");
+        assert!(text.contains("x: 2 resources holding data will be deleted, 1 of them protected."), "{text}");
+        assert!(text.contains("warning: functions.f.policy[0] can escalate privileges"), "{text}");
+        assert_eq!(plan.protected_losses().count(), 1);
+    }
+
+    #[test]
     fn sensitive_fields_show_only_that_they_change() {
         let want = attrs(json!({"environment": {"TOKEN": "new"}, "memory": 256}));
         let have = observed(json!({"environment": {"TOKEN": "old"}, "memory": 128}));
@@ -453,6 +490,7 @@ mod tests {
         };
         let text = plan.render(false);
         assert!(text.contains("    ~ stream.s  p-s\n        shards: 1 -> 2\n"), "{text}");
+        assert!(!text.contains("warning") && !text.contains("holding data"), "{text}");
         assert!(text.contains("    + bucket.b  p-b\n"), "{text}");
         assert!(!text.contains("role.x"));
         assert!(text.contains("Plan: 1 to create, 1 to update, 0 to replace, 0 to delete, 1 unchanged."));

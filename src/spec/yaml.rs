@@ -275,11 +275,10 @@ mod tests {
             let prev = format!("*a{}", i - 1);
             doc.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev.as_str(); 10].join(", ")));
         }
-        let start = std::time::Instant::now();
+        // Time and memory: `scripts/hostile-bench.sh`.
         let err = parse(&doc).unwrap_err();
         assert_eq!(err.rule, "yaml-alias");
         assert!(err.mark.line >= 2, "{err:?}");
-        assert!(start.elapsed() < std::time::Duration::from_millis(100), "{:?}", start.elapsed());
     }
 
     #[test]

@@ -97,11 +97,23 @@ fn stream_source_with_parquet_conversion_and_logging() {
     for arn in [
         "arn:aws:kinesis:us-east-1:123456789012:stream/fh-trips",
         "arn:aws:glue:us-east-1:123456789012:table/fhdb/trips",
-        "arn:aws:s3:::fh-lake/*",
+        "arn:aws:s3:::fh-lake/trips/year=*",
+        "arn:aws:s3:::fh-lake/errors/*",
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/kinesisfirehose/fh-to-lake:log-stream:DestinationDelivery",
     ] {
         assert!(doc.contains(arn), "{arn} not in {doc}");
     }
+    assert!(!doc.contains("arn:aws:s3:::fh-lake/*"), "objects only under the prefixes: {doc}");
+    // Only Firehose, for this account and this delivery stream, may take the role.
+    let role = sdk.run(sdk.iam.get_role().role_name("fh-to-lake-firehose-us-east-1").send()).unwrap();
+    let trust = pipectl::resources::role::decode_document(role.role().unwrap().assume_role_policy_document().unwrap());
+    assert_eq!(
+        trust["Statement"][0]["Condition"],
+        serde_json::json!({
+            "StringEquals": { "aws:SourceAccount": "123456789012" },
+            "ArnLike": { "aws:SourceArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/fh-to-lake" }
+        })
+    );
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
     let left = sdk.run(sdk.firehose.list_delivery_streams().send()).unwrap();

@@ -111,7 +111,8 @@ fn function_and_trigger_create_noop_update_delete() {
     std::fs::write(&s, &text).unwrap();
     let plan = moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(2);
     assert!(plan.stdout.contains("memory_mb: 256 -> 512"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("MODE: \"strict\" -> \"lenient\""), "{}", plan.stdout);
+    assert!(plan.stdout.contains("environment: (sensitive) changed"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("strict") && !plan.stdout.contains("lenient"), "{}", plan.stdout);
     moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     assert_eq!(function(&sdk, "fn-filter").memory_size(), Some(512));

@@ -5,6 +5,7 @@ mod emulator;
 mod engine;
 mod faults;
 mod firehose;
+mod hostile;
 mod hosts;
 mod lambda;
 mod resilience;

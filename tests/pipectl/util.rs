@@ -67,6 +67,11 @@ impl Pipectl {
     }
 
     /// Credentials and region for the emulator at `url`.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
     pub fn aws_env(mut self, url: &str) -> Self {
         self.cmd
             .env("AWS_ENDPOINT_URL", url)
