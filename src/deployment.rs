@@ -207,6 +207,17 @@ impl Deployment {
             .collect()
     }
 
+    /// What the planner needs to know of this deployment.
+    fn context(&self) -> Context<'_> {
+        Context {
+            owner: self.meta.owner(),
+            region: &self.aws.region,
+            account: &self.aws.account,
+            listed: self.listed(),
+            protected: self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default(),
+        }
+    }
+
     fn listed(&self) -> BTreeMap<String, String> {
         self.record.as_ref().map(|r| r.resources.clone()).unwrap_or_default()
     }
@@ -264,15 +275,7 @@ impl Deployment {
                 ..Subject::new(a.clone(), r.name())
             })
             .collect();
-        let owner = self.meta.owner();
-        let protected = self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default();
-        let ctx = Context {
-            owner: &owner,
-            region: &self.aws.region,
-            account: &self.aws.account,
-            listed: &listed,
-            protected: &protected,
-        };
+        let ctx = self.context();
         let mut planned = planner::apply(&ctx, &deps, &self.graph.topo_order(), &subjects, &orphan_subjects);
         planned.plan.warnings = self.loaded.as_ref().map(|l| escalations(&l.spec)).unwrap_or_default();
         let work = work(res.into_iter().chain(orphans), subjects.into_iter().chain(orphan_subjects), |a| {
@@ -313,16 +316,7 @@ impl Deployment {
                 ..Subject::new(a.clone(), r.name())
             })
             .collect();
-        let listed = self.listed();
-        let owner = self.meta.owner();
-        let protected = self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default();
-        let ctx = Context {
-            owner: &owner,
-            region: &self.aws.region,
-            account: &self.aws.account,
-            listed: &listed,
-            protected: &protected,
-        };
+        let ctx = self.context();
         let planned = planner::destroy(&ctx, &reversed, &subjects);
         Ok((planned, work(res, subjects, |_| None)))
     }

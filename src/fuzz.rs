@@ -13,7 +13,7 @@ use crate::load;
 use crate::names::Scope;
 use crate::plan::Kind;
 use crate::resources::Meta;
-use crate::spec::interp::{interpolate, Context, RefTable};
+use crate::spec::interp::{interpolate, Context, RefTable, SECTIONS};
 use crate::spec::{Options, SpecError};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -117,24 +117,14 @@ const TOKENS: &[&str] = &[
     "environment: { A: \"${ssm:/a}\" }",
 ];
 
-/// The spec's keys, for generated documents.
+/// The spec's keys beside its sections, for generated documents.
 const KEYS: &[&str] = &[
     "pipeline",
     "region",
     "env",
     "tags",
     "timeouts",
-    "buckets",
-    "streams",
     "catalog",
-    "databases",
-    "tables",
-    "firehoses",
-    "functions",
-    "agents",
-    "networks",
-    "dashboards",
-    "alarms",
     "name",
     "on_destroy",
     "protect",
@@ -222,20 +212,24 @@ const SCALARS: &[&str] = &[
     "\"${ssm:/db/pw}\"",
 ];
 
+fn keys() -> Vec<&'static str> {
+    KEYS.iter().chain(SECTIONS.iter()).copied().collect()
+}
+
 /// A spec-shaped YAML document: nested maps and lists of known keys.
 fn generated() -> impl Strategy<Value = String> {
     let scalar = prop::sample::select(SCALARS).prop_map(str::to_string);
     let leaf = prop_oneof![scalar, "[a-z0-9${}:/*._-]{0,12}"];
     let tree = leaf.prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
-            prop::collection::vec((prop::sample::select(KEYS), inner.clone()), 0..6).prop_map(|kv| {
+            prop::collection::vec((prop::sample::select(keys()), inner.clone()), 0..6).prop_map(|kv| {
                 let body: Vec<String> = kv.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 format!("{{ {} }}", body.join(", "))
             }),
             prop::collection::vec(inner, 0..4).prop_map(|xs| format!("[{}]", xs.join(", "))),
         ]
     });
-    prop::collection::vec((prop::sample::select(KEYS), tree), 1..10).prop_map(|kv| {
+    prop::collection::vec((prop::sample::select(keys()), tree), 1..10).prop_map(|kv| {
         let mut doc = String::from("pipeline: fuzz\n");
         for (k, v) in kv {
             doc.push_str(&format!("{k}: {v}\n"));

@@ -93,6 +93,22 @@ pub struct Change {
 }
 
 impl Change {
+    /// A change with nothing to say beyond its action.
+    pub fn new(address: impl Into<String>, name: impl Into<String>, action: Action) -> Change {
+        Change {
+            address: address.into(),
+            name: name.into(),
+            action,
+            changes: vec![],
+            replace_reasons: vec![],
+            conflict: None,
+            previous_name: None,
+            note: None,
+            data_loss: false,
+            protected: false,
+        }
+    }
+
     /// The symbol of its action, `x` in place of `-` where data is lost.
     pub fn symbol(&self) -> &'static str {
         match (self.action, self.data_loss) {
@@ -380,16 +396,9 @@ mod tests {
     #[test]
     fn data_loss_has_its_own_symbol_and_a_summary_line() {
         let change = |address: &str, action, data_loss, protected| Change {
-            address: address.into(),
-            name: address.into(),
-            action,
-            changes: vec![],
-            replace_reasons: vec![],
-            conflict: None,
-            previous_name: None,
-            note: None,
             data_loss,
             protected,
+            ..Change::new(address, address, action)
         };
         let plan = Plan {
             format_version: FORMAT_VERSION,
@@ -451,41 +460,11 @@ mod tests {
             warnings: vec![],
             changes: vec![
                 Change {
-                    address: "stream.s".into(),
-                    name: "p-s".into(),
-                    action: Action::Update,
                     changes: vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }],
-                    replace_reasons: vec![],
-                    conflict: None,
-                    previous_name: None,
-                    note: None,
-                    data_loss: false,
-                    protected: false,
+                    ..Change::new("stream.s", "p-s", Action::Update)
                 },
-                Change {
-                    address: "bucket.b".into(),
-                    name: "p-b".into(),
-                    action: Action::Create,
-                    changes: vec![],
-                    replace_reasons: vec![],
-                    conflict: None,
-                    previous_name: None,
-                    note: None,
-                    data_loss: false,
-                    protected: false,
-                },
-                Change {
-                    address: "role.x".into(),
-                    name: "x".into(),
-                    action: Action::NoOp,
-                    changes: vec![],
-                    replace_reasons: vec![],
-                    conflict: None,
-                    previous_name: None,
-                    note: None,
-                    data_loss: false,
-                    protected: false,
-                },
+                Change::new("bucket.b", "p-b", Action::Create),
+                Change::new("role.x", "x", Action::NoOp),
             ],
         };
         let text = plan.render(false);

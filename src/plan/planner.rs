@@ -87,13 +87,13 @@ impl Subject {
 /// Who plans, where, and what the deployment record lists (address ->
 /// physical name as recorded).
 pub struct Context<'a> {
-    pub owner: &'a Owner,
+    pub owner: Owner,
     pub region: &'a str,
     pub account: &'a str,
-    pub listed: &'a BTreeMap<String, String>,
+    pub listed: BTreeMap<String, String>,
     /// Addresses the record says the spec protected (`protect:`), for
     /// what the spec no longer has.
-    pub protected: &'a BTreeSet<String>,
+    pub protected: BTreeSet<String>,
 }
 
 impl Context<'_> {
@@ -148,18 +148,7 @@ impl Planned {
 }
 
 fn change(s: &Subject, action: Action) -> Change {
-    Change {
-        address: s.address.to_string(),
-        name: s.name.clone(),
-        action,
-        changes: vec![],
-        replace_reasons: vec![],
-        conflict: None,
-        previous_name: None,
-        note: None,
-        data_loss: false,
-        protected: false,
-    }
+    Change::new(s.address.to_string(), s.name.clone(), action)
 }
 
 /// The plan that makes AWS match the spec. `deps` and `order` are the
@@ -342,11 +331,19 @@ mod tests {
         Subject { desired: Some(attrs(v)), ..Subject::new(addr(a), name) }
     }
 
+    fn test_context(listed: &BTreeMap<String, String>) -> Context<'static> {
+        Context {
+            owner: owner(),
+            region: "us-east-1",
+            account: "1",
+            listed: listed.clone(),
+            protected: BTreeSet::new(),
+        }
+    }
+
     fn plan_apply(subjects: &[Subject], orphans: &[Subject], listed: &[(&str, &str)], deps: &Deps) -> Planned {
-        let owner = owner();
         let listed: BTreeMap<String, String> = listed.iter().map(|(a, n)| (a.to_string(), n.to_string())).collect();
-        let ctx =
-            Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed, protected: &BTreeSet::new() };
+        let ctx = test_context(&listed);
         let order = Graph::order_of(deps);
         plan_with(&ctx, deps, &order, subjects, orphans)
     }
@@ -538,8 +535,7 @@ mod tests {
     fn destroy_follows_the_reversed_graph_and_ranks_the_rest() {
         let owner = owner();
         let listed = BTreeMap::new();
-        let ctx =
-            Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed, protected: &BTreeSet::new() };
+        let ctx = test_context(&listed);
         let tags = Some(owner.tags());
         let subject = |a: &str| Subject { observed: seen(json!({}), tags.clone()), ..Subject::new(addr(a), a) };
         // From the spec: bucket <- firehose (reversed: the firehose goes first).
@@ -561,10 +557,8 @@ mod tests {
 
     #[test]
     fn destroy_leaves_alone_what_is_not_owned_and_notes_what_is_gone() {
-        let owner = owner();
         let listed = BTreeMap::from([("glue_table.t".to_string(), "db/t".to_string())]);
-        let ctx =
-            Context { owner: &owner, region: "us-east-1", account: "1", listed: &listed, protected: &BTreeSet::new() };
+        let ctx = test_context(&listed);
         let foreign = Subject {
             observed: seen(json!({}), Some(Tags::from([("pipectl:pipeline".into(), "q".into())]))),
             ..Subject::new(addr("stream.s"), "s")

@@ -121,14 +121,12 @@ impl Function {
         let s = self.input();
         self.resolved
             .get_or_try_init(|| async {
-                let wanted: Vec<SecretRef> =
+                let wanted: std::collections::BTreeSet<SecretRef> =
                     s.function.environment.values().flat_map(|v| v.secrets.iter()).map(|(_, r)| r.clone()).collect();
                 let mut values = BTreeMap::new();
                 for secret in wanted {
-                    if !values.contains_key(&secret) {
-                        let value = aws.secret_value(&secret).await?;
-                        values.insert(secret, value);
-                    }
+                    let value = aws.secret_value(&secret).await?;
+                    values.insert(secret, value);
                 }
                 let mut env = BTreeMap::new();
                 for (k, v) in &s.function.environment {

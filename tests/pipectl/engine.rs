@@ -274,7 +274,7 @@ fn retained_bucket_with_data_survives_destroy() {
     assert!(sdk.run(sdk.s3.head_bucket().bucket("r-keep-bucket").send()).is_ok());
     // --delete-data empties every version and removes it.
     moto.apply(&spec);
-    moto.pipectl(&["destroy", &spec, "--yes", "--delete-data"]).run().expect_code(0);
+    moto.pipectl(&["destroy", &spec, "--yes", "--delete-data", "--allow-data-loss"]).run().expect_code(0);
     assert!(sdk.run(sdk.s3.head_bucket().bucket("r-keep-bucket").send()).is_err());
 }
 

@@ -11,7 +11,7 @@ fn alias_bomb() -> String {
     let mut doc = String::from("pipeline: p\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for i in 1..=8 {
         let prev = format!("*a{}", i - 1);
-        doc.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev.as_str(); 10].join(", ")));
+        doc.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
     }
     doc
 }

@@ -306,7 +306,7 @@ fn every_pipeline_applies_replans_clean_and_destroys() {
         let path = format!("pipelines/{lab}.yaml");
         moto.apply(&path);
         moto.pipectl(&["plan", &path, "--detailed-exitcode"]).run().expect_code(0);
-        moto.pipectl(&["destroy", &path, "--yes", "--delete-data"]).run().expect_code(0);
+        moto.pipectl(&["destroy", &path, "--yes", "--delete-data", "--allow-data-loss"]).run().expect_code(0);
         moto.pipectl(&["plan", &path, "--detailed-exitcode"]).run().expect_code(2);
     }
 }
