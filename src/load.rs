@@ -3,6 +3,7 @@
 
 use crate::diag::Diagnostic;
 use crate::plan::Graph;
+use crate::spec::yaml::MAX_BYTES;
 use crate::spec::{self, Options, Origins, Spec, SpecError};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,22 @@ pub struct Loaded {
 
 pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: file.clone(), source })?;
+    // Never more than the limit and one byte: `/dev/zero` is a file too.
+    let read = |path: &Path| -> std::io::Result<String> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::fs::File::open(path)?, MAX_BYTES as u64 + 1),
+            &mut bytes,
+        )?;
+        if bytes.len() > MAX_BYTES {
+            // Cut at the limit (and so on a character boundary or not): the
+            // parser reports the size.
+            bytes.truncate(MAX_BYTES);
+            return Ok(String::from_utf8_lossy(&bytes).into_owned() + "\n#");
+        }
+        String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    };
+    let text = read(path).map_err(|source| SpecError::Read { path: file.clone(), source })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
     load_str(&text, &file, &dir, opts)

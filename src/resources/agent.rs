@@ -54,7 +54,7 @@ async fn ami_id(aws: &Aws, ami: &Ami, instance_type: &str) -> Result<String, Aws
         Ami::Id(id) => Ok(id.clone()),
         Ami::Al2023 => {
             let family = instance_type.split('.').next().unwrap_or_default();
-            let arm = family.len() > 2 && family[2..].contains('g');
+            let arm = family.chars().skip(2).any(|c| c == 'g');
             let param = if arm { AL2023_ARM } else { AL2023_X86 };
             let out = send!("GetParameter", aws.ssm.get_parameter().name(param))?;
             Ok(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())

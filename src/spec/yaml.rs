@@ -87,7 +87,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         return Err(SyntaxError {
             mark: Mark { line: 1, col: 1 },
             rule: "yaml-size",
-            message: format!("the document is {} bytes; a spec may be at most {MAX_BYTES}", text.len()),
+            message: format!("the document is over {MAX_BYTES} bytes, the most a spec may be"),
             hint: "split the pipeline into several specs",
         });
     }

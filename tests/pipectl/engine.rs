@@ -116,7 +116,8 @@ fn destroy_is_a_plan_previewed_by_plan_destroy_and_printed_as_json() {
     // The preview lists every deletion, dependents first, and deletes nothing.
     let preview = moto.pipectl(&["plan", "--destroy", &spec, "--detailed-exitcode"]).run().expect_code(2);
     let text = &preview.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-    for line in ["- glue_table.t t", "- stream.trips e2e-trips", "- record.deployment /pipectl/e2e/default"] {
+    // A table and a stream lose their data: `x`.
+    for line in ["x glue_table.t t", "x stream.trips e2e-trips", "- record.deployment /pipectl/e2e/default"] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
     assert!(text.contains("Destroy: 6 to delete, 0 already gone, 0 left alone."), "{text}");
@@ -212,9 +213,9 @@ fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
         .replace("  events: { mode: on_demand, encryption: none }\n", "");
     std::fs::write(&spec, changed).unwrap();
     let plan = moto.pipectl(&["plan", &spec]).run().expect_code(0);
-    assert!(plan.stdout.contains("-/+ stream.trips"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("x/+ stream.trips"), "{}", plan.stdout);
     assert!(plan.stdout.contains("name: e2e-trips -> e2e-trips-v2"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("  - stream.events"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("  x stream.events"), "{}", plan.stdout);
     moto.apply(&spec);
     let sdk = moto.sdk();
     let names = sdk.run(sdk.kinesis.list_streams().send()).unwrap().stream_names().to_vec();
@@ -381,7 +382,7 @@ fn every_kind_is_replaced_when_its_name_changes() {
     std::fs::write(&spec, renamed).unwrap();
     let plan = moto.pipectl(&["plan", &spec]).run().expect_code(0);
     for line in
-        ["-/+ bucket.lake", "-/+ glue_database.db", "-/+ glue_table.t", "name: e2e_db -> e2e_db2", "name: t -> t2"]
+        ["x/+ bucket.lake", "-/+ glue_database.db", "x/+ glue_table.t", "name: e2e_db -> e2e_db2", "name: t -> t2"]
     {
         assert!(plan.stdout.contains(line), "{line} missing:\n{}", plan.stdout);
     }

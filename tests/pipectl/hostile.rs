@@ -29,6 +29,15 @@ fn an_alias_bomb_is_a_spec_error_not_an_out_of_memory() {
 }
 
 #[test]
+fn a_spec_without_end_is_refused_by_its_size_not_read_whole() {
+    let run = pipectl(&["validate", "--json", "/dev/zero"]).run().expect_code(2);
+    assert_eq!(run.json()["diagnostics"][0]["rule"], "yaml-size", "{}", run.stdout);
+    let deep = temp_spec("hostile", "deep", &format!("pipeline: p\nx: {}{}\n", "[".repeat(100), "]".repeat(100)));
+    let run = pipectl(&["validate", "--json", deep.to_str().unwrap()]).run().expect_code(2);
+    assert_eq!(run.json()["diagnostics"][0]["rule"], "yaml-depth", "{}", run.stdout);
+}
+
+#[test]
 fn a_function_cannot_zip_files_outside_the_project() {
     let spec = |code: &str| {
         format!("pipeline: p\nfunctions:\n  f:\n    runtime: python3.12\n    handler: h.handler\n    code: {code}\n")
@@ -243,7 +252,7 @@ fn a_missing_secret_fails_the_plan_naming_the_reference() {
     let Some(moto) = Moto::start() else { return };
     let path = temp_spec("hostile", "missing-secret", &secrets_spec("x"));
     let run = moto.pipectl(&["plan", path.to_str().unwrap()]).run().expect_code(1);
-    assert!(run.stderr.contains("${secret:sec/db#password} does not exist"), "{}", run.stderr);
+    assert!(run.stderr.contains("${ssm:/sec/token} does not exist"), "{}", run.stderr);
     assert!(moto.sdk().leftovers().is_empty());
 }
 
