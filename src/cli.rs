@@ -80,6 +80,15 @@ pub struct LockArgs {
     pub lock_timeout: std::time::Duration,
 }
 
+/// `--allow-data-loss`, for the commands that may delete protected data.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct DataGuard {
+    /// Run even though it deletes the data of resources the spec protects
+    /// (`protect:`; buckets under `on_destroy: retain` by default).
+    #[arg(long)]
+    pub allow_data_loss: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only this pipeline's deployments.
@@ -101,10 +110,8 @@ pub struct GcArgs {
     /// Empty and delete buckets even when they say `on_destroy: retain`.
     #[arg(long)]
     pub delete_data: bool,
-    /// Run even though it deletes the data of resources the spec protects
-    /// (`protect:`; buckets under `on_destroy: retain` by default).
-    #[arg(long)]
-    pub allow_data_loss: bool,
+    #[command(flatten)]
+    pub guard: DataGuard,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -154,10 +161,8 @@ pub struct PlanArgs {
     /// Show what `destroy` would delete instead.
     #[arg(long)]
     pub destroy: bool,
-    /// Run even though it deletes the data of resources the spec protects
-    /// (`protect:`; buckets under `on_destroy: retain` by default).
-    #[arg(long)]
-    pub allow_data_loss: bool,
+    #[command(flatten)]
+    pub guard: DataGuard,
 }
 
 #[derive(Debug, Args)]
@@ -166,10 +171,8 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Run even though it deletes the data of resources the spec protects
-    /// (`protect:`; buckets under `on_destroy: retain` by default).
-    #[arg(long)]
-    pub allow_data_loss: bool,
+    #[command(flatten)]
+    pub guard: DataGuard,
     #[command(flatten)]
     pub targets: Targets,
     #[command(flatten)]
@@ -186,10 +189,8 @@ pub struct DestroyArgs {
     /// Empty and delete buckets even when the spec says `on_destroy: retain`.
     #[arg(long)]
     pub delete_data: bool,
-    /// Run even though it deletes the data of resources the spec protects
-    /// (`protect:`; buckets under `on_destroy: retain` by default).
-    #[arg(long)]
-    pub allow_data_loss: bool,
+    #[command(flatten)]
+    pub guard: DataGuard,
     #[command(flatten)]
     pub targets: Targets,
     #[command(flatten)]

@@ -178,8 +178,8 @@ impl Deployment {
             content.resources.entry(a.clone()).or_insert_with(|| n.clone());
         }
         // What the spec no longer has keeps the protection it had.
-        let in_spec = |a: &String| resources.keys().any(|r| r.to_string() == *a);
-        let earlier = self.record.iter().flat_map(|r| &r.protected).filter(|a| !in_spec(a));
+        let in_spec: std::collections::BTreeSet<String> = resources.keys().map(Address::to_string).collect();
+        let earlier = self.record.iter().flat_map(|r| &r.protected).filter(|a| !in_spec.contains(*a));
         content.protected.extend(earlier.cloned());
         for a in gone {
             content.resources.remove(&a.to_string());

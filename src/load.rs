@@ -27,10 +27,9 @@ pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
             &mut bytes,
         )?;
         if bytes.len() > MAX_BYTES {
-            // Cut at the limit (and so on a character boundary or not): the
-            // parser reports the size.
-            bytes.truncate(MAX_BYTES);
-            return Ok(String::from_utf8_lossy(&bytes).into_owned() + "\n#");
+            // Cut anywhere, even inside a character: lossy decoding never
+            // shortens it, so the parser reports the size.
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
         }
         String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     };

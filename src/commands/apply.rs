@@ -20,7 +20,7 @@ async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<Exit
     if planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));
     }
-    guard_data(&planned.plan, a.allow_data_loss)?;
+    guard_data(&planned.plan, a.guard.allow_data_loss)?;
     if planned.plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

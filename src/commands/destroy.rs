@@ -24,7 +24,7 @@ pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
         );
         return release(lock, Ok(ExitCode::SUCCESS)).await;
     }
-    release(lock, destroy(g, &d, a.yes, a.allow_data_loss, a.targets.parallelism).await).await
+    release(lock, destroy(g, &d, a.yes, a.guard.allow_data_loss, a.targets.parallelism).await).await
 }
 
 /// Plans, shows, confirms and runs the destroy of `d`.

@@ -15,6 +15,6 @@ pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     if !a.destroy && planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));
     }
-    guard_data(&planned.plan, a.allow_data_loss)?;
+    guard_data(&planned.plan, a.guard.allow_data_loss)?;
     Ok(if a.detailed_exitcode && !planned.plan.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
