@@ -70,6 +70,55 @@ pub enum Command {
     Gc(GcArgs),
     /// Break a deployment's lock, left by a run that died holding it.
     Unlock(UnlockArgs),
+    /// Send records into a deployed stream: a file (JSON lines or CSV) or a
+    /// built-in generator.
+    Produce(ProduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// The pipeline spec (YAML).
+    pub spec: PathBuf,
+    /// The stream's key in the spec's `streams:`.
+    #[arg(long, value_name = "KEY")]
+    pub stream: String,
+    /// Records from this file (`-` for standard input): JSON lines as they
+    /// are, or CSV rows turned into JSON objects.
+    #[arg(long, value_name = "PATH", required_unless_present = "generate", conflicts_with = "generate")]
+    pub file: Option<PathBuf>,
+    /// Records from a built-in generator shaped like a lab's data.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub generate: Option<crate::produce::generate::Kind>,
+    /// How the file is read (default: from its name, else its first line).
+    #[arg(long, value_enum, requires = "file")]
+    pub format: Option<crate::produce::source::Format>,
+    /// CSV field names (default: the `csv_to_json` fields of an agent flow
+    /// into this stream, else the file's header row).
+    #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
+    pub fields: Vec<String>,
+    /// CSV delimiter (default: the agent flow's, else `,`).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<char>,
+    /// Partition each record by this field's value (default: random keys).
+    #[arg(long, value_name = "FIELD")]
+    pub partition_key: Option<String>,
+    /// Records per second at most (e.g. `200` or `200/s`).
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Stop after this many records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Stop after this long (e.g. `5m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Seed of the generator: the same seed sends the same values.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// PutRecords calls in flight at once (default 4; 1 with `--endpoint-url`
+    /// or AWS_ENDPOINT_URL, as emulators lose records written to one shard
+    /// by calls at the same time).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub in_flight: Option<u16>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -219,6 +268,14 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like `90s`, `10m` or `24h`: {e}"))
 }
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let n = s.strip_suffix("/s").unwrap_or(s);
+    match n.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("`{s}` is not a rate like `200` or `200/s` (records per second, above 0)")),
+    }
+}
+
 fn parse_var(s: &str) -> Result<(String, String), String> {
     let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
     if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
@@ -244,5 +301,8 @@ mod tests {
         assert!(parse_env("pr-42").is_ok());
         assert!(parse_env("PR_42").is_err());
         assert!(parse_env("default").unwrap_err().contains("leave the env out"));
+        assert_eq!(parse_rate("250/s").unwrap(), 250.0);
+        assert_eq!(parse_rate("0.5").unwrap(), 0.5);
+        assert!(parse_rate("0").is_err() && parse_rate("fast").is_err() && parse_rate("inf").is_err());
     }
 }

@@ -16,10 +16,23 @@ pub mod lock;
 pub mod names;
 pub mod package;
 pub mod plan;
+pub mod produce;
 pub mod report;
 pub mod resolve;
 pub mod resources;
 pub mod spec;
+
+/// Bad input on the command line (a flag naming nothing, a file that cannot
+/// be read): exit 2, and nothing was sent to AWS.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BadInput(#[from] pub Hinted);
+
+impl BadInput {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+        BadInput(Hinted { message: message.into(), hint: hint.into() }).into()
+    }
+}
 
 /// An error with advice for the person reading it.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,7 @@ mod graph;
 mod list;
 mod outputs;
 mod plan;
+mod produce;
 mod unlock;
 mod validate;
 
@@ -55,6 +56,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::List(a) => list::run(g, a).await,
         Command::Gc(a) => gc::run(g, a).await,
         Command::Unlock(a) => unlock::run(g, a).await,
+        Command::Produce(a) => produce::run(g, a).await,
     }
 }
 
@@ -90,7 +92,7 @@ pub fn exit_code(cli: &Cli, err: &anyhow::Error) -> ExitCode {
         return ExitCode::from(crate::cancel::EXIT_CODE);
     }
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
-    let bad_input = err.downcast_ref::<SpecError>().is_some();
+    let bad_input = err.downcast_ref::<SpecError>().is_some() || err.downcast_ref::<crate::BadInput>().is_some();
     ExitCode::from(if bad_input && !detailed { 2 } else { 1 })
 }
 
@@ -216,7 +218,10 @@ pub fn report(err: &anyhow::Error, json: bool) {
     }
     let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
     // A hint given as context is found by `downcast_ref`; one inside a cause by the chain.
-    let hinted = err.downcast_ref::<Hinted>().or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
+    let hinted = err
+        .downcast_ref::<Hinted>()
+        .or_else(|| err.downcast_ref::<crate::BadInput>().map(|b| &b.0))
+        .or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
     let hint = hinted.map(|h| h.hint.clone());
     if json {
         let doc =

@@ -42,6 +42,10 @@ pub struct Faults {
     /// (by its name or id) answer "not found" (eventual consistency: not
     /// visible yet).
     pub late_not_found: usize,
+    /// Every Nth entry of PutRecords calls is not passed on and is answered
+    /// as failed (`ProvisionedThroughputExceededException`): a partial
+    /// failure, where only the failed entries must be sent again.
+    pub fail_entries_every: usize,
     /// Faults drawn at random, as real AWS shows them: the share of calls
     /// throttled, of calls answered with a 5xx, and of mutating calls whose
     /// answer is dropped after they were executed; seeded.
@@ -67,6 +71,18 @@ pub struct Stats {
     pub hung: AtomicUsize,
     pub hung_first: AtomicUsize,
     pub late: AtomicUsize,
+    /// PutRecords entries seen, and of them answered as failed.
+    pub put_entries: AtomicUsize,
+    pub failed_entries: AtomicUsize,
+    /// Requests per operation.
+    pub ops: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
+}
+
+impl Stats {
+    /// How many requests of `op` reached the proxy.
+    pub fn calls(&self, op: &str) -> usize {
+        self.ops.lock().unwrap().get(op).copied().unwrap_or(0)
+    }
 }
 
 pub struct Proxy {
@@ -290,6 +306,60 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(req)
 }
 
+/// Takes every `every`th entry (counted across calls by `counter`) out of
+/// a PutRecords request; returns the request to pass on and, per original
+/// entry, whether it was taken out.
+fn fail_entries(mut req: Request, every: usize, stats: &Stats) -> (Request, Vec<bool>) {
+    let counter = &stats.put_entries;
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&req.body) else {
+        return (req, Vec::new());
+    };
+    let Some(records) = body.get_mut("Records").and_then(|r| r.as_array_mut()) else {
+        return (req, Vec::new());
+    };
+    let mut failed = Vec::new();
+    records.retain(|_| {
+        let fail = (counter.fetch_add(1, Ordering::SeqCst) + 1) % every == 0;
+        failed.push(fail);
+        !fail
+    });
+    if failed.iter().all(|f| *f) {
+        // AWS never answers a call with no entry at all; keep it whole.
+        counter.fetch_sub(failed.len(), Ordering::SeqCst);
+        return (req, Vec::new());
+    }
+    req.body = serde_json::to_vec(&body).unwrap();
+    let len = req.body.len();
+    for h in req.head.iter_mut().skip(1) {
+        if h.to_ascii_lowercase().starts_with("content-length:") {
+            *h = format!("Content-Length: {len}");
+        }
+    }
+    (req, failed)
+}
+
+/// The PutRecords answer with the taken-out entries put back as failed.
+fn answer_failed(body: &str, failed_at: &[bool]) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_string();
+    };
+    let mut passed = v["Records"].as_array().cloned().unwrap_or_default().into_iter();
+    let records: Vec<serde_json::Value> = failed_at
+        .iter()
+        .map(|f| {
+            if *f {
+                serde_json::json!({"ErrorCode": "ProvisionedThroughputExceededException",
+                                   "ErrorMessage": "Rate exceeded for shard (injected by the test proxy)"})
+            } else {
+                passed.next().unwrap_or_default()
+            }
+        })
+        .collect();
+    v["FailedRecordCount"] = failed_at.iter().filter(|f| **f).count().into();
+    v["Records"] = records.into();
+    v.to_string()
+}
+
 fn forward(upstream: u16, req: &Request) -> std::io::Result<Vec<u8>> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
     let mut out = Vec::new();
@@ -365,6 +435,12 @@ impl Proxy {
                         return;
                     };
                     let n = stats.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    *stats.ops.lock().unwrap().entry(req.operation()).or_default() += 1;
+                    let (req, failed_at) = if faults.fail_entries_every > 0 && req.operation() == "PutRecords" {
+                        fail_entries(req, faults.fail_entries_every, &stats)
+                    } else {
+                        (req, Vec::new())
+                    };
                     std::thread::sleep(faults.delay);
                     let every = |k: usize| k > 0 && n % k == 0;
                     let (roll_throttle, roll_error, roll_drop) = {
@@ -388,70 +464,71 @@ impl Proxy {
                     let reject = faults.reject_first.filter(|(op, n, _, _)| {
                         *op == req.operation() && stats.rejected.fetch_add(1, Ordering::SeqCst) < *n
                     });
-                    let reply =
-                        if let Some((_, _, code, message)) = reject {
-                            req.error_with(400, code, message)
-                        } else if faults.deny.is_some_and(|d| d == req.operation()) {
-                            req.error(400, "AccessDeniedException")
-                        } else if late_read {
-                            stats.late.fetch_add(1, Ordering::SeqCst);
-                            req.not_found()
-                        } else if every(faults.throttle_every) || random_throttle {
-                            stats.throttled.fetch_add(1, Ordering::SeqCst);
-                            let code = if req.header("x-amz-target").is_some() {
-                                "ThrottlingException"
-                            } else if req.header("content-type").is_some_and(|c| c.contains("urlencoded")) {
-                                "Throttling"
-                            } else {
-                                "SlowDown"
-                            };
-                            let status = if code == "SlowDown" { 503 } else { 400 };
-                            req.error(status, code)
-                        } else if every(faults.server_error_every) || random_error {
-                            stats.server_errors.fetch_add(1, Ordering::SeqCst);
-                            req.error(500, "InternalFailure")
+                    let reply = if let Some((_, _, code, message)) = reject {
+                        req.error_with(400, code, message)
+                    } else if faults.deny.is_some_and(|d| d == req.operation()) {
+                        req.error(400, "AccessDeniedException")
+                    } else if late_read {
+                        stats.late.fetch_add(1, Ordering::SeqCst);
+                        req.not_found()
+                    } else if every(faults.throttle_every) || random_throttle {
+                        stats.throttled.fetch_add(1, Ordering::SeqCst);
+                        let code = if req.header("x-amz-target").is_some() {
+                            "ThrottlingException"
+                        } else if req.header("content-type").is_some_and(|c| c.contains("urlencoded")) {
+                            "Throttling"
                         } else {
-                            let lose = req.mutating() && {
-                                let m = mutations.fetch_add(1, Ordering::SeqCst) + 1;
-                                (faults.lose_response_every > 0 && m % faults.lose_response_every == 0) || random_drop
-                            };
-                            let Ok(resp) = forward(upstream, &req) else {
-                                return;
-                            };
-                            // EC2 and IAM are the eventually consistent ones (AWS-NOTES.md).
-                            let eventual = ["2016-11-15", "2010-05-08"].contains(&req.service().as_str());
-                            if eventual && req.creates() && faults.late_not_found > 0 && resp.starts_with(b"HTTP/1.1 2")
-                            {
-                                let mut l = late.lock().unwrap();
-                                for name in req.created_names(&resp) {
-                                    l.insert(name, faults.late_not_found);
-                                }
-                            }
-                            let first_of_op = faults.hang_first.is_some_and(|op| {
-                                (req.operation() == op || req.head[0].contains(op))
-                                    && stats.hung_first.fetch_add(1, Ordering::SeqCst) == 0
-                            });
-                            if every(faults.hang_every) || first_of_op {
-                                stats.hung.fetch_add(1, Ordering::SeqCst);
-                                std::thread::sleep(faults.hang_for);
-                                let _ = conn.shutdown(Shutdown::Both);
-                                return;
-                            }
-                            if lose {
-                                stats.lost.fetch_add(1, Ordering::SeqCst);
-                                let _ = conn.shutdown(Shutdown::Both);
-                                return;
-                            }
-                            let creating = req.operation() == "DescribeStreamSummary"
-                                && stats.creating.fetch_add(1, Ordering::SeqCst) < faults.creating_reads;
-                            rewrite(resp, |b| {
-                                if creating {
-                                    b.replace("\"ACTIVE\"", "\"CREATING\"")
-                                } else {
-                                    b.to_string()
-                                }
-                            })
+                            "SlowDown"
                         };
+                        let status = if code == "SlowDown" { 503 } else { 400 };
+                        req.error(status, code)
+                    } else if every(faults.server_error_every) || random_error {
+                        stats.server_errors.fetch_add(1, Ordering::SeqCst);
+                        req.error(500, "InternalFailure")
+                    } else {
+                        let lose = req.mutating() && {
+                            let m = mutations.fetch_add(1, Ordering::SeqCst) + 1;
+                            (faults.lose_response_every > 0 && m % faults.lose_response_every == 0) || random_drop
+                        };
+                        let Ok(resp) = forward(upstream, &req) else {
+                            return;
+                        };
+                        stats.failed_entries.fetch_add(failed_at.iter().filter(|f| **f).count(), Ordering::SeqCst);
+                        // EC2 and IAM are the eventually consistent ones (AWS-NOTES.md).
+                        let eventual = ["2016-11-15", "2010-05-08"].contains(&req.service().as_str());
+                        if eventual && req.creates() && faults.late_not_found > 0 && resp.starts_with(b"HTTP/1.1 2") {
+                            let mut l = late.lock().unwrap();
+                            for name in req.created_names(&resp) {
+                                l.insert(name, faults.late_not_found);
+                            }
+                        }
+                        let first_of_op = faults.hang_first.is_some_and(|op| {
+                            (req.operation() == op || req.head[0].contains(op))
+                                && stats.hung_first.fetch_add(1, Ordering::SeqCst) == 0
+                        });
+                        if every(faults.hang_every) || first_of_op {
+                            stats.hung.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(faults.hang_for);
+                            let _ = conn.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        if lose {
+                            stats.lost.fetch_add(1, Ordering::SeqCst);
+                            let _ = conn.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        let creating = req.operation() == "DescribeStreamSummary"
+                            && stats.creating.fetch_add(1, Ordering::SeqCst) < faults.creating_reads;
+                        rewrite(resp, |b| {
+                            if !failed_at.is_empty() {
+                                answer_failed(b, &failed_at)
+                            } else if creating {
+                                b.replace("\"ACTIVE\"", "\"CREATING\"")
+                            } else {
+                                b.to_string()
+                            }
+                        })
+                    };
                     let _ = conn.write_all(&reply);
                     let _ = conn.shutdown(Shutdown::Both);
                 });
