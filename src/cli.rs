@@ -73,6 +73,19 @@ pub enum Command {
     /// Send records into a deployed stream: a file (JSON lines or CSV) or a
     /// built-in generator.
     Produce(ProduceArgs),
+    /// Send a canary into each stream and Direct-PUT Firehose and follow it
+    /// down every path of the pipeline.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The pipeline spec (YAML).
+    pub spec: PathBuf,
+    /// How long to wait for the canaries to come out (default: the longest
+    /// Firehose buffer interval on a path, plus two minutes).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

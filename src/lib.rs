@@ -21,6 +21,7 @@ pub mod report;
 pub mod resolve;
 pub mod resources;
 pub mod spec;
+pub mod verify;
 
 /// Bad input on the command line (a flag naming nothing, a file that cannot
 /// be read): exit 2, and nothing was sent to AWS.

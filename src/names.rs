@@ -100,6 +100,10 @@ impl Scope {
     pub fn stream(&self, name: &str) -> Arn {
         self.arn("kinesis", format!("stream/{name}"))
     }
+    /// Every EC2 instance of the account in the region.
+    pub fn instances(&self) -> Arn {
+        self.arn("ec2", "instance/*".to_string())
+    }
     pub fn firehose(&self, name: &str) -> Arn {
         self.arn("firehose", format!("deliverystream/{name}"))
     }

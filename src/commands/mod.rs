@@ -22,6 +22,7 @@ mod plan;
 mod produce;
 mod unlock;
 mod validate;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::deployment::Deployment;
@@ -57,6 +58,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Gc(a) => gc::run(g, a).await,
         Command::Unlock(a) => unlock::run(g, a).await,
         Command::Produce(a) => produce::run(g, a).await,
+        Command::Verify(a) => verify::run(g, a).await,
     }
 }
 

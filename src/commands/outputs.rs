@@ -24,10 +24,13 @@ pub async fn run(g: &Global, a: &SpecArg) -> anyhow::Result<ExitCode> {
         let Some(r) = resources.get(&addr) else { continue };
         let (arn, console) = locate(addr.kind, &r.record_name(), &scope);
         let exists = exists.get(&addr).copied().unwrap_or(false);
-        rows.insert(
-            addr.to_string(),
-            serde_json::json!({ "name": r.name(), "arn": arn, "console": console, "exists": exists }),
-        );
+        let mut row = serde_json::json!({ "name": r.name(), "arn": arn, "console": console, "exists": exists });
+        if exists {
+            for (label, text) in r.outputs(&d.aws).await? {
+                row[label] = text.into();
+            }
+        }
+        rows.insert(addr.to_string(), row);
     }
     let (m, aws) = (&d.meta, &d.aws);
     if g.json {
@@ -46,8 +49,8 @@ pub async fn run(g: &Global, a: &SpecArg) -> anyhow::Result<ExitCode> {
     for (addr, v) in &rows {
         let mark = if v["exists"] == true { " " } else { "?" };
         emitln!("{mark} {addr}  {}", v["name"].as_str().unwrap_or_default());
-        for key in ["arn", "console"] {
-            if let Some(x) = v[key].as_str() {
+        for (key, x) in v.as_object().into_iter().flatten() {
+            if let (false, Some(x)) = (["name", "exists"].contains(&key.as_str()), x.as_str()) {
                 emitln!("      {key}: {x}");
             }
         }

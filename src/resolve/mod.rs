@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod dashboard;
 pub mod policy;
+pub mod projection;
 
 use crate::names::{self, Scope, TableId, TriggerId};
 use crate::plan::{Address, Graph, Kind};
@@ -38,7 +39,8 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
             let database = spec.databases.get(&t.database).map(|d| d.name.clone()).unwrap_or_default();
             let bucket = spec.buckets.get(&t.bucket).map(|b| b.name.clone()).unwrap_or_default();
             let id = TableId { database, table: t.name.clone() };
-            Arc::new(glue::Table::new(a, id, Some(glue::TableSpec { table: t.clone(), bucket }), meta))
+            let projection = projection::for_table(spec, key, t, &bucket);
+            Arc::new(glue::Table::new(a, id, Some(glue::TableSpec { table: t.clone(), bucket, projection }), meta))
         }
         Kind::Role => Arc::new(role::Role { base, spec: policy::role(&node.owner()?, spec, scope) }),
         Kind::LogGroup => Arc::new(log_group::LogGroup { base, spec: Some(log_group(&node.owner()?, spec)) }),

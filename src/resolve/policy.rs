@@ -174,6 +174,27 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
                 "Resource": ["*"],
                 "Condition": { "StringEquals": { "cloudwatch:namespace": role::AGENT_METRIC_NAMESPACE } }
             }));
+            // Session Manager and Run Command (what AWS's
+            // AmazonSSMManagedInstanceCore grants them): the host registers
+            // itself, then opens the channels a session or a command uses.
+            // The channel actions take no resource.
+            st.push(statement("SsmRegister", &["ssm:UpdateInstanceInformation"], vec![scope.instances().to_string()]));
+            st.push(statement(
+                "SsmSessions",
+                &[
+                    "ec2messages:AcknowledgeMessage",
+                    "ec2messages:DeleteMessage",
+                    "ec2messages:FailMessage",
+                    "ec2messages:GetEndpoint",
+                    "ec2messages:GetMessages",
+                    "ec2messages:SendReply",
+                    "ssmmessages:CreateControlChannel",
+                    "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel",
+                    "ssmmessages:OpenDataChannel",
+                ],
+                vec!["*".into()],
+            ));
             "ec2.amazonaws.com"
         }
         _ => return None,

@@ -305,6 +305,17 @@ impl Resource for Agent {
         super::ec2::write_tags(aws, self.ec2_id(aws).await?, set, remove).await
     }
 
+    async fn outputs(&self, aws: &Aws) -> Result<Vec<(&'static str, String)>, AwsError> {
+        let Some(i) = find_instance(aws, &self.base.meta.owner(), &self.base.address).await? else {
+            return Ok(Vec::new());
+        };
+        let id = i.instance_id().unwrap_or_default();
+        Ok(vec![
+            ("instance", id.to_string()),
+            ("session", format!("aws ssm start-session --target {id} --region {}", aws.region)),
+        ])
+    }
+
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         while let Some(i) = self.instance(aws).await? {
             let id = i.instance_id().unwrap_or_default().to_string();

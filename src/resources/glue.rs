@@ -11,7 +11,8 @@
 //! 2. Glue tables cannot be tagged: a table is owned through the deployment
 //!    record (or its database).
 //! 3. attributes: location, format (SerDe and input/output formats),
-//!    columns, partition_keys, description. All in place through
+//!    columns, partition_keys, description, projection (the Athena
+//!    partition projection parameters). All in place through
 //!    UpdateTable, which replaces the whole definition, so the whole
 //!    TableInput is sent. The name forces a replacement.
 //! 4. delete: DeleteTable; EntityNotFound means done.
@@ -42,6 +43,9 @@ struct TableAttributes {
     columns: Vec<(String, String)>,
     partition_keys: Vec<(String, String)>,
     description: String,
+    /// Athena partition projection (`projection.*` and
+    /// `storage.location.template` parameters).
+    projection: std::collections::BTreeMap<String, String>,
 }
 
 pub struct Database {
@@ -171,6 +175,44 @@ fn table_marker(params: Option<&std::collections::HashMap<String, String>>, owne
     marker
 }
 
+/// A sample Athena query of the table (today's partitions, when its
+/// partitions are projected), and the repair it needs first when they are
+/// not.
+fn athena(id: &TableId, s: &TableSpec, now: std::time::SystemTime) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let table = format!("\"{}\".\"{}\"", id.database, id.table);
+    if !s.table.partition_keys.is_empty() && s.projection.is_empty() {
+        out.push(("athena_repair", format!("MSCK REPAIR TABLE {table};")));
+    }
+    // `2026-11-29T21:40:00Z`: the year, month and day of today (UTC).
+    let today = humantime::format_rfc3339_seconds(now).to_string();
+    let (year, month, day) = (&today[0..4], &today[5..7], &today[8..10]);
+    let filters: Vec<String> = s
+        .table
+        .partition_keys
+        .iter()
+        .filter_map(|(k, _)| {
+            let p = |x: &str| s.projection.get(&format!("projection.{k}.{x}")).map(String::as_str);
+            let value = match (p("type"), p("format"), p("range")) {
+                (Some("date"), Some(f), _) => f.replace("yyyy", year).replace("MM", month).replace("dd", day),
+                (Some("integer"), _, Some("1,12")) => month.to_string(),
+                (Some("integer"), _, Some("1,31")) => day.to_string(),
+                _ => return None,
+            };
+            (!value.contains(|c: char| c.is_ascii_alphabetic())).then(|| format!("{k} = '{value}'"))
+        })
+        .collect();
+    let filter = if filters.is_empty() { String::new() } else { format!(" WHERE {}", filters.join(" AND ")) };
+    out.push(("athena", format!("SELECT * FROM {table}{filter} LIMIT 10;")));
+    out
+}
+
+/// Whether a table parameter belongs to partition projection: pipectl sets
+/// them all from the spec (`resolve::projection`).
+fn is_projection_parameter(key: &str) -> bool {
+    key.starts_with("projection.") || key == "storage.location.template"
+}
+
 /// The table parameter that marked pipectl's tables before the marker named
 /// the deployment.
 const LEGACY_MARKER: &str = "pipectl:managed";
@@ -180,6 +222,8 @@ const LEGACY_MARKER: &str = "pipectl:managed";
 pub struct TableSpec {
     pub table: spec::Table,
     pub bucket: String,
+    /// Partition projection parameters (see `resolve::projection`).
+    pub projection: std::collections::BTreeMap<String, String>,
 }
 
 pub struct Table {
@@ -239,6 +283,7 @@ impl Table {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
         p.extend(self.base.meta.owner().tags());
+        p.extend(s.projection.clone());
         p
     }
 
@@ -283,6 +328,7 @@ impl Resource for Table {
             columns: s.table.columns.clone(),
             partition_keys: s.table.partition_keys.clone(),
             description: s.table.description.clone().unwrap_or_default(),
+            projection: s.projection.clone(),
         }))
     }
 
@@ -305,6 +351,13 @@ impl Resource for Table {
             columns: cols(sd.map(|s| s.columns()).unwrap_or_default()),
             partition_keys: cols(t.partition_keys()),
             description: t.description().unwrap_or_default().to_string(),
+            projection: t
+                .parameters()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| is_projection_parameter(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         let marker = table_marker(t.parameters(), &self.base.meta.owner());
         Ok(Some(Observed::marked(&attrs, marker)))
@@ -338,6 +391,11 @@ impl Resource for Table {
     async fn update(&self, aws: &Aws, _before: &Observed, _changed: &[String], _p: &Progress) -> Result<(), AwsError> {
         send!("UpdateTable", aws.glue.update_table().database_name(&self.id.database).table_input(self.input()))
             .map(drop)
+    }
+
+    async fn outputs(&self, _aws: &Aws) -> Result<Vec<(&'static str, String)>, AwsError> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        Ok(athena(&self.id, s, std::time::SystemTime::now()))
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {

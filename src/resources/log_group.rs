@@ -2,7 +2,8 @@
 //!
 //! Contract:
 //! 1. read: DescribeLogGroups by prefix, exact name match; absent = `None`.
-//!    Tags via ListTagsLogGroup; log streams via DescribeLogStreams.
+//!    Tags via ListTagsLogGroup; each stream pipectl manages via
+//!    DescribeLogStreams by its name (others, such as Lambda's, are not read).
 //! 2. attributes: retention_days, streams, tags; all in place
 //!    (PutRetentionPolicy, CreateLogStream, TagLogGroup/UntagLogGroup).
 //! 3. create: CreateLogGroup with tags, retention, then the streams.
@@ -79,16 +80,20 @@ impl Resource for LogGroup {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let mut streams: Vec<String> =
-            send!("DescribeLogStreams", aws.logs.describe_log_streams().log_group_name(&self.base.name))?
-                .log_streams()
-                .iter()
-                .filter_map(|s| s.log_stream_name().map(str::to_string))
-                .collect();
-        // Only the streams pipectl manages take part in the diff; Lambda
-        // writes streams of its own into function log groups.
+        // Only the streams pipectl manages take part in the diff, each
+        // looked up by its own name: Lambda writes streams of its own into
+        // function log groups, more than one page of them.
         let wanted = self.spec.as_ref().map(|s| s.streams.clone()).unwrap_or_default();
-        streams.retain(|s| wanted.contains(s));
+        let mut streams = Vec::new();
+        for name in wanted {
+            let out = send!(
+                "DescribeLogStreams",
+                aws.logs.describe_log_streams().log_group_name(&self.base.name).log_stream_name_prefix(&name)
+            )?;
+            if out.log_streams().iter().any(|s| s.log_stream_name() == Some(name.as_str())) {
+                streams.push(name);
+            }
+        }
         let attrs = Attributes { retention_days: retention, streams, tags: tags.clone() };
         Ok(Some(Observed::of(&attrs, Some(tags))))
     }

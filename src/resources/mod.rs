@@ -259,6 +259,11 @@ pub trait Resource: HasBase + Send + Sync {
         Ok(())
     }
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError>;
+    /// What `pipectl outputs` shows beyond name, ARN and console link, for
+    /// a deployed resource: how to reach it or query it (label, text).
+    async fn outputs(&self, _aws: &Aws) -> Result<Vec<(&'static str, String)>, AwsError> {
+        Ok(Vec::new())
+    }
 }
 
 pub type Res = Arc<dyn Resource>;
