@@ -30,7 +30,7 @@ pub mod verify;
 pub struct BadInput(#[from] pub Hinted);
 
 impl BadInput {
-    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    pub fn error(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
         BadInput(Hinted { message: message.into(), hint: hint.into() }).into()
     }
 }

@@ -19,7 +19,7 @@ pub async fn run(g: &Global, a: &ProduceArgs) -> anyhow::Result<ExitCode> {
     let spec = &offline.spec;
     if !spec.streams.contains_key(&a.stream) {
         let known: Vec<&str> = spec.streams.keys().map(String::as_str).collect();
-        return Err(BadInput::new(
+        return Err(BadInput::error(
             format!("`--stream {}` names no stream of the spec", a.stream),
             format!(
                 "give a key of `streams:` ({})",
@@ -86,7 +86,7 @@ fn source_for(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<impl 
         (None, None) => ',',
     };
     if !delimiter.is_ascii() {
-        return Err(BadInput::new(
+        return Err(BadInput::error(
             format!("`--delimiter {delimiter}` is not one ASCII character"),
             "e.g. `--delimiter ';'`",
         ));
@@ -98,7 +98,7 @@ fn source_for(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<impl 
         Some(p) if p.as_os_str() == "-" => Some((Box::new(std::io::BufReader::new(std::io::stdin())), "-".into())),
         Some(p) => {
             let f = std::fs::File::open(p).map_err(|e| {
-                BadInput::new(
+                BadInput::error(
                     format!("cannot read `--file {}`: {e}", p.display()),
                     "give a readable file, or `-` for standard input",
                 )

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let offline = crate::load::load(&a.spec, &crate::deployment::options(g))?;
     if verify::hops(&offline.spec).is_empty() {
-        return Err(BadInput::new(
+        return Err(BadInput::error(
             "the spec has no stream and no Direct-PUT Firehose to send a canary into",
             "verify follows data from `streams:` and from `firehoses:` with `source: direct`",
         ));

@@ -31,7 +31,7 @@ impl Generator {
         Generator { kind, rng: fastrand::Rng::with_seed(seed), count: 0, now: SystemTime::now }
     }
 
-    pub fn next(&mut self) -> Value {
+    pub fn record(&mut self) -> Value {
         self.count += 1;
         let now = (self.now)();
         match self.kind {
@@ -48,7 +48,7 @@ impl Generator {
     }
 
     fn taxi(&mut self, now: SystemTime) -> Value {
-        if self.count % 100 == 0 {
+        if self.count.is_multiple_of(100) {
             return json!({ "type": "watermark", "watermark": hive_time(now) });
         }
         let minutes = self.rng.u64(3..45);
@@ -133,7 +133,7 @@ mod tests {
     fn take(kind: Kind, seed: u64, n: usize) -> Vec<Value> {
         let mut g = Generator::new(kind, seed);
         g.now = fixed;
-        (0..n).map(|_| g.next()).collect()
+        (0..n).map(|_| g.record()).collect()
     }
 
     #[test]

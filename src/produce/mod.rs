@@ -167,10 +167,8 @@ pub fn read_batches(
             let now = Instant::now();
             if due > now {
                 // Send what waited long enough rather than hold it for more.
-                if batch.first.is_some_and(|f| due.duration_since(f) >= LINGER) {
-                    if !send(std::mem::take(&mut batch)) {
-                        break;
-                    }
+                if batch.first.is_some_and(|f| due.duration_since(f) >= LINGER) && !send(std::mem::take(&mut batch)) {
+                    break;
                 }
                 std::thread::sleep(due - now);
             }

@@ -61,9 +61,13 @@ impl Source {
         };
         Ok(Source::Csv { rows, fields, key_field })
     }
+}
 
-    /// The next record; `None` at the end. An I/O error ends the source.
-    pub fn next(&mut self) -> Option<std::io::Result<Result<Item, Skipped>>> {
+/// The next record; `None` at the end. An I/O error ends the source.
+impl Iterator for Source {
+    type Item = std::io::Result<Result<Item, Skipped>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
         match self {
             Source::Json { lines, line, key_field } => loop {
                 let mut buf = Vec::new();
@@ -111,7 +115,7 @@ impl Source {
                 }
             }
             Source::Generate { generator, key_field } => {
-                let value = generator.next();
+                let value = generator.record();
                 let key = key_field.as_deref().and_then(|f| value.get(f)).and_then(key_text);
                 let mut data = serde_json::to_vec(&value).expect("generated JSON serializes");
                 data.push(b'\n');
@@ -165,7 +169,7 @@ mod tests {
     }
 
     fn all(mut s: Source) -> Vec<Result<Item, Skipped>> {
-        std::iter::from_fn(|| s.next()).map(|r| r.unwrap()).collect()
+        s.by_ref().map(|r| r.unwrap()).collect()
     }
 
     #[test]

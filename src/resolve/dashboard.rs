@@ -46,9 +46,10 @@ pub fn body(spec: &Spec, scope: &Scope) -> Value {
     let mut rows: Vec<[Widget; 2]> = Vec::new();
     for s in spec.streams.values() {
         let m = |metric: &str| json!(["AWS/Kinesis", metric, "StreamName", s.name]);
-        let (input, lag) = (["IncomingRecords", "IncomingBytes", "PutRecord.Success"], LAG_METRICS);
+        let input = ["IncomingRecords", "IncomingBytes", "PutRecord.Success", "GetRecords.Success"];
+        let lag = LAG_METRICS;
         rows.push([
-            (format!("Stream {}: records and bytes in", s.name), "Sum", input.map(m).to_vec()),
+            (format!("Stream {}: records in, puts and reads", s.name), "Sum", input.map(m).to_vec()),
             (format!("Stream {}: throttling and iterator age", s.name), "Maximum", lag.map(m).to_vec()),
         ]);
     }

@@ -6,6 +6,12 @@ Environment:
   MAX_ATTEMPTS      attempts per batch, first included (default 4)
   BACKOFF_BASE_MS   first backoff in milliseconds, doubled each retry (default 100)
   REQUIRED_FIELDS   comma-separated fields a record must have (default: none)
+  RECORD_TYPE       when a record has a `type` field, the value it must have
+                    (default `trip`: the taxi replay's watermark events and
+                    other non-trip events are dropped; empty keeps every type)
+  COORDINATE_FIELDS comma-separated fields that must not be zero when present
+                    (default: the pickup and dropoff latitude and longitude,
+                    as the lab drops trips without a position)
 
 PutRecordBatch takes at most 500 records and 4 MiB per call, and each record at
 most 1000 KiB; batches are cut to stay inside those limits. Only the entries
@@ -38,7 +44,25 @@ def firehose():
     return _firehose
 
 
-def parse(record, required):
+COORDINATES = "pickup_latitude,pickup_longitude,dropoff_latitude,dropoff_longitude"
+
+
+def spurious(item, record_type, coordinates):
+    """Whether a parsed record is one the lab filters out: an event of
+    another type, or a trip whose position is zero."""
+    if record_type and "type" in item and item["type"] != record_type:
+        return True
+    for field in coordinates:
+        if field in item:
+            try:
+                if float(item[field]) == 0.0:
+                    return True
+            except (TypeError, ValueError):
+                return True
+    return False
+
+
+def parse(record, required, record_type="", coordinates=()):
     """The record as a dict, or None when it is malformed or spurious."""
     try:
         data = base64.b64decode(record["kinesis"]["data"])
@@ -48,6 +72,8 @@ def parse(record, required):
     if not isinstance(item, dict) or not item:
         return None
     if any(item.get(field) in (None, "") for field in required):
+        return None
+    if spurious(item, record_type, coordinates):
         return None
     return item
 
@@ -91,11 +117,13 @@ def handler(event, context):
     attempts = int(os.environ.get("MAX_ATTEMPTS", "4"))
     backoff_ms = float(os.environ.get("BACKOFF_BASE_MS", "100"))
     required = [f for f in os.environ.get("REQUIRED_FIELDS", "").split(",") if f]
+    record_type = os.environ.get("RECORD_TYPE", "trip")
+    coordinates = [f for f in os.environ.get("COORDINATE_FIELDS", COORDINATES).split(",") if f]
 
     records = event.get("Records", [])
     blobs, dropped = [], 0
     for record in records:
-        item = parse(record, required)
+        item = parse(record, required, record_type, coordinates)
         blob = None if item is None else (json.dumps(item, separators=(",", ":")) + "\n").encode()
         if blob is None or len(blob) > MAX_RECORD_BYTES:
             dropped += 1

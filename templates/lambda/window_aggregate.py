@@ -50,11 +50,12 @@ def fold(state, records, key_field, value_fields):
     return state
 
 
-def results(state, window):
-    """One JSON line per key, like the lab's DESTINATION_SQL_STREAM rows."""
+def results(state, window, key_field="sensor_id"):
+    """One JSON line per key, like the lab's DESTINATION_SQL_STREAM rows:
+    the key under its own field name (`sensor_id`), then the window."""
     rows = []
     for key in sorted(state):
-        row = {"key": key, "window_start_time": window.get("start"), "window_end_time": window.get("end")}
+        row = {key_field: key, "window_start_time": window.get("start"), "window_end_time": window.get("end")}
         for field, (count, total, low, high) in sorted(state[key].items()):
             row[f"avg_{field}"] = total / count
             row[f"min_{field}"] = low
@@ -70,7 +71,7 @@ def handler(event, context):
     state = fold(dict(event.get("state") or {}), event.get("Records", []), key_field, value_fields)
     if not event.get("isFinalInvokeForWindow"):
         return {"state": state}
-    rows = results(state, event.get("window") or {})
+    rows = results(state, event.get("window") or {}, key_field)
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
         response = firehose().put_record_batch(

@@ -319,7 +319,7 @@ fn fail_entries(mut req: Request, every: usize, stats: &Stats) -> (Request, Vec<
     };
     let mut failed = Vec::new();
     records.retain(|_| {
-        let fail = (counter.fetch_add(1, Ordering::SeqCst) + 1) % every == 0;
+        let fail = (counter.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(every);
         failed.push(fail);
         !fail
     });

@@ -36,6 +36,26 @@ def test_filter_drops_bad_records_and_delivers_the_rest(handlers, delivery, monk
     assert sorted(delivered(), key=lambda r: r["trip_id"]) == good
 
 
+def test_filter_keeps_only_trips_with_a_position_as_the_lab_does(handlers, delivery, monkeypatch):
+    stream, delivered = delivery
+    monkeypatch.setenv("DELIVERY_STREAM", stream)
+    trip = {"type": "trip", "trip_id": 1, "pickup_latitude": 40.7, "pickup_longitude": -73.9,
+            "dropoff_latitude": 40.8, "dropoff_longitude": -73.95, "total_amount": 12.0}
+    no_position = dict(trip, trip_id=2, pickup_latitude=0.0, pickup_longitude=0)
+    text_zero = dict(trip, trip_id=3, dropoff_longitude="0")
+    watermark = {"type": "watermark", "watermark": "2026-11-29 10:00:00"}
+    untyped = {"trip_id": 4, "total_amount": 3.0}
+    event = kinesis_event([json.dumps(r) for r in (trip, no_position, text_zero, watermark, untyped)])
+    counts = handlers["filter_to_firehose"].handler(event, None)
+    assert counts == {"received": 5, "dropped": 3, "delivered": 2, "failed": 0}
+    assert sorted(r["trip_id"] for r in delivered()) == [1, 4]
+    # RECORD_TYPE empty keeps every type.
+    monkeypatch.setenv("RECORD_TYPE", "")
+    monkeypatch.setenv("COORDINATE_FIELDS", "")
+    counts = handlers["filter_to_firehose"].handler(kinesis_event([json.dumps(watermark)]), None)
+    assert counts["delivered"] == 1
+
+
 def test_filter_sends_large_batches_within_the_api_limits(handlers, delivery, monkeypatch):
     stream, delivered = delivery
     monkeypatch.setenv("DELIVERY_STREAM", stream)
@@ -68,7 +88,8 @@ def test_window_aggregate_keeps_state_until_the_window_closes(handlers, delivery
     last.update({"state": out["state"], "isFinalInvokeForWindow": True,
                  "window": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-22T00:01:00Z"}})
     assert mod.handler(last, None) == {"state": {}}
-    rows = {r["key"]: r for r in delivered()}
+    rows = {r["sensor_id"]: r for r in delivered()}
+    assert all("key" not in r for r in rows.values()), "the lab names the column sensor_id"
     assert rows["s1"]["avg_temperature"] == 15.0
     assert (rows["s1"]["min_temperature"], rows["s1"]["max_temperature"]) == (10.0, 20.0)
     assert rows["s1"]["count_temperature"] == 2
