@@ -117,7 +117,7 @@ fn iso_time(t: SystemTime) -> String {
 }
 
 /// `2026-11-29 21:40:05`: a timestamp Firehose's JSON reader and Hive take.
-fn hive_time(t: SystemTime) -> String {
+pub fn hive_time(t: SystemTime) -> String {
     let text = humantime::format_rfc3339_seconds(t).to_string();
     text.trim_end_matches('Z').replacen('T', " ", 1)
 }

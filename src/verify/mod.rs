@@ -131,7 +131,7 @@ pub fn canary_id(run: &str, entry: &Entry) -> String {
 /// Parquet or ORC accepts it and a filter requiring fields lets it pass.
 pub fn canary(spec: &Spec, id: &str, now: std::time::SystemTime) -> serde_json::Value {
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
-    let hive = stamp.trim_end_matches('Z').replacen('T', " ", 1);
+    let hive = crate::produce::generate::hive_time(now);
     let mut m = serde_json::Map::new();
     for t in spec.tables.values() {
         for (name, ty) in &t.columns {
