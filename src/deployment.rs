@@ -93,9 +93,23 @@ impl Deployment {
     /// connects and loads it again with the account and region known. The
     /// record is not read yet: see [`Deployment::read_record`].
     pub async fn open(global: &Global, path: &Path, targets: &[String], reach: Reach) -> anyhow::Result<Deployment> {
+        Deployment::open_checked(global, path, targets, reach, |_| Ok(())).await
+    }
+
+    /// [`Deployment::open`], with `check` run on the offline spec before
+    /// AWS is reached: a command's own flags checked against the spec
+    /// (bad input exits 2 with nothing sent).
+    pub async fn open_checked(
+        global: &Global,
+        path: &Path,
+        targets: &[String],
+        reach: Reach,
+        check: impl FnOnce(&Loaded) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Deployment> {
         let mut opts = options(global);
         let offline = load::load(path, &opts)?;
         check_targets(&offline, targets)?;
+        check(&offline)?;
         let aws = connect(global, offline.spec.region.clone()).await?;
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());

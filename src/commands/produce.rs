@@ -5,7 +5,7 @@
 
 use super::emitln;
 use crate::cli::{Global, ProduceArgs};
-use crate::deployment::{self, Deployment, Reach};
+use crate::deployment::{Deployment, Reach};
 use crate::produce::source::{self, Format, Source};
 use crate::produce::{generate::Generator, Pace, Totals};
 use crate::{BadInput, Hinted};
@@ -15,20 +15,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub async fn run(g: &Global, a: &ProduceArgs) -> anyhow::Result<ExitCode> {
-    let offline = crate::load::load(&a.spec, &deployment::options(g))?;
-    let spec = &offline.spec;
-    if !spec.streams.contains_key(&a.stream) {
-        let known: Vec<&str> = spec.streams.keys().map(String::as_str).collect();
-        return Err(BadInput::error(
-            format!("`--stream {}` names no stream of the spec", a.stream),
-            format!(
-                "give a key of `streams:` ({})",
-                if known.is_empty() { "the spec has none".into() } else { known.join(", ") }
-            ),
-        ));
-    }
-    let make_source = source_for(a, spec)?;
-    let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
+    let mut make_source = None;
+    let d = Deployment::open_checked(g, &a.spec, &[], Reach::Upstream, |offline| {
+        let spec = &offline.spec;
+        if !spec.streams.contains_key(&a.stream) {
+            let known: Vec<&str> = spec.streams.keys().map(String::as_str).collect();
+            return Err(BadInput::error(
+                format!("`--stream {}` names no stream of the spec", a.stream),
+                format!(
+                    "give a key of `streams:` ({})",
+                    if known.is_empty() { "the spec has none".into() } else { known.join(", ") }
+                ),
+            ));
+        }
+        make_source = Some(source_for(a, spec)?);
+        Ok(())
+    })
+    .await?;
+    let make_source = make_source.expect("checked before connecting");
     let spec = &d.loaded.as_ref().expect("opened from a spec").spec;
     let stream = spec.streams[&a.stream].name.clone();
     crate::cancel::install();

@@ -14,14 +14,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let offline = crate::load::load(&a.spec, &crate::deployment::options(g))?;
-    if verify::hops(&offline.spec).is_empty() {
-        return Err(BadInput::error(
-            "the spec has no stream and no Direct-PUT Firehose to send a canary into",
-            "verify follows data from `streams:` and from `firehoses:` with `source: direct`",
-        ));
-    }
-    let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
+    let d = Deployment::open_checked(g, &a.spec, &[], Reach::Upstream, |offline| {
+        if verify::hops(&offline.spec).is_empty() {
+            return Err(BadInput::error(
+                "the spec has no stream and no Direct-PUT Firehose to send a canary into",
+                "verify follows data from `streams:` and from `firehoses:` with `source: direct`",
+            ));
+        }
+        Ok(())
+    })
+    .await?;
     crate::cancel::install();
     let spec = &d.loaded.as_ref().expect("opened from a spec").spec;
     let hops = verify::hops(spec);

@@ -212,22 +212,19 @@ pub async fn put(aws: &Aws, stream: &str, batch: Batch, totals: &Totals) -> Resu
     let mut pending = batch.entries;
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=MAX_ATTEMPTS {
-        let records: Vec<PutRecordsRequestEntry> = pending
-            .iter()
-            .map(|e| {
-                PutRecordsRequestEntry::builder()
-                    .data(Blob::new(e.data.clone()))
-                    .partition_key(&e.key)
-                    .build()
-                    .expect("data and key are set")
-            })
-            .collect();
         let sent = crate::aws::retry(
             Duration::from_secs(300),
             |_| false,
             || {
                 totals.calls.fetch_add(1, Ordering::Relaxed);
-                let req = aws.kinesis.put_records().stream_name(stream).set_records(Some(records.clone()));
+                let records = pending.iter().map(|e| {
+                    PutRecordsRequestEntry::builder()
+                        .data(Blob::new(e.data.clone()))
+                        .partition_key(&e.key)
+                        .build()
+                        .expect("data and key are set")
+                });
+                let req = aws.kinesis.put_records().stream_name(stream).set_records(Some(records.collect()));
                 async move { crate::send!("PutRecords", req) }
             },
         )

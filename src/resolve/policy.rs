@@ -29,22 +29,17 @@ pub fn trust(service: &str, account: &str, source_arn: Option<String>) -> Value 
     json!({ "Version": "2012-10-17", "Statement": [statement] })
 }
 
-/// The static start of a Firehose prefix: up to its first `!{...}`.
-fn static_part(prefix: &str) -> &str {
-    prefix.find("!{").map_or(prefix, |i| &prefix[..i])
-}
-
 /// The objects a Firehose may write and read back: under the static part
 /// of its prefix and of its error prefix. Without an error prefix, Firehose
 /// puts failed records under `<type>-failed/`, with or without the prefix
 /// in front, so both are allowed; without a prefix, the whole bucket.
 fn delivery_objects(bucket: &crate::names::Arn, prefix: Option<&str>, error_prefix: Option<&str>) -> Vec<String> {
     let under = |p: &str| bucket.with_suffix(&format!("/{}*", p)).to_string();
-    let Some(prefix) = prefix.map(static_part).filter(|p| !p.is_empty()) else {
+    let Some(prefix) = prefix.map(crate::spec::static_prefix).filter(|p| !p.is_empty()) else {
         return vec![under("")];
     };
     let mut out = vec![under(prefix)];
-    match error_prefix.map(static_part) {
+    match error_prefix.map(crate::spec::static_prefix) {
         Some("") => return vec![under("")],
         Some(e) => out.push(under(e)),
         None => out.extend(["processing-failed/", "format-conversion-failed/"].map(under)),

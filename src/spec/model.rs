@@ -191,6 +191,12 @@ pub struct Destination {
     pub encryption: bool,
 }
 
+/// The part of a prefix before its first `!{...}` expression: where every
+/// object of that prefix lands.
+pub fn static_prefix(prefix: &str) -> &str {
+    prefix.find("!{").map_or(prefix, |i| &prefix[..i])
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Firehose {
     pub name: String,

@@ -58,7 +58,7 @@ pub fn hops(spec: &Spec) -> Vec<Hop> {
         let f = spec.firehoses.get(key)?;
         let d = &f.destination;
         let bucket = spec.buckets.get(&d.bucket)?.name.clone();
-        let prefix = d.prefix.as_deref().map_or("", |p| p.find("!{").map_or(p, |i| &p[..i])).to_string();
+        let prefix = d.prefix.as_deref().map_or("", crate::spec::static_prefix).to_string();
         let opaque = match d.compression {
             Compression::Snappy | Compression::Zip | Compression::HadoopSnappy => Some(d.compression.aws()),
             _ => None,
