@@ -258,7 +258,7 @@ impl Graph {
             add(&mut g, sg.clone(), &role_name, origin.clone(), network.iter().cloned().collect());
             let mut deps = vec![profile, sg];
             deps.extend(network);
-            deps.extend(a.flows.iter().map(|f| Address::new(Kind::Stream, &f.stream)));
+            deps.extend(a.streams().into_iter().map(|s| Address::new(Kind::Stream, s)));
             add(&mut g, Address::new(Kind::Agent, k), &a.name, origin, deps);
         }
         // A dashboard shows agent hosts by instance id: it is written once they run.

@@ -5,6 +5,8 @@ use crate::spec::{self, InitialPosition, Spec};
 use serde_json::{json, Value};
 
 const USER_DATA_TEMPLATE: &str = include_str!("../../templates/agent/user-data.sh");
+const PRODUCER_TEMPLATE: &str = include_str!("../../templates/agent/producer-user-data.sh");
+const PRODUCER_PY: &str = include_str!("../../templates/agent/producer.py");
 
 /// The Kinesis Agent configuration for a host's flows, as JSON.
 pub fn agent_json(agent: &spec::Agent, spec: &Spec, region: &str) -> Value {
@@ -40,8 +42,29 @@ pub fn agent_json(agent: &spec::Agent, spec: &Spec, region: &str) -> Value {
     })
 }
 
-/// The host's user data: the template with the agent configuration in it.
+/// The host's user data: the Kinesis Agent's template with its
+/// configuration, or (`run: producer`) the built-in producer's with its
+/// script and settings.
 pub fn user_data(agent: &spec::Agent, spec: &Spec, region: &str) -> String {
+    if let Some(p) = &agent.producer {
+        let stream = spec.streams.get(&p.stream).map_or(p.stream.as_str(), |s| s.name.as_str());
+        let mut env = vec![
+            ("STREAM", stream.to_string()),
+            ("GENERATE", p.generate.clone()),
+            ("RATE", p.rate.to_string()),
+            ("AWS_REGION", region.to_string()),
+        ];
+        env.extend(p.partition_key.iter().map(|k| ("PARTITION_KEY", k.clone())));
+        // systemd `Environment="K=V"`: names and values come from validated
+        // names, a choice, a number and a field name; quotes are escaped.
+        let lines: Vec<String> = env
+            .iter()
+            .map(|(k, v)| format!("Environment=\"{k}={}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect();
+        return PRODUCER_TEMPLATE
+            .replace("{{PRODUCER_PY}}", PRODUCER_PY.trim_end())
+            .replace("{{ENVIRONMENT}}", &lines.join("\n"));
+    }
     let config = serde_json::to_string_pretty(&agent_json(agent, spec, region)).expect("JSON serializes");
     USER_DATA_TEMPLATE.replace("{{AGENT_JSON}}", &config)
 }
@@ -82,5 +105,19 @@ mod tests {
         let cfg = agent_json(&agent, &l.spec, "us-east-1");
         let back: Value = serde_json::from_str(&cfg.to_string()).unwrap();
         assert_eq!(back["flows"][0]["dataProcessingOptions"][0]["customFieldNames"][0], "say \"hi\"\\");
+    }
+
+    #[test]
+    fn a_producer_host_runs_the_built_in_producer_as_a_service() {
+        let l = crate::load::load_pipeline("stream-data-processor");
+        let agent = &l.spec.agents["producer"];
+        let ud = user_data(agent, &l.spec, "us-east-1");
+        assert!(ud.contains("def run(client, stream, generate, rate"), "the script is inside");
+        assert!(ud.contains("Environment=\"STREAM=stream-data-processor\""), "{ud}");
+        assert!(ud.contains("Environment=\"AWS_REGION=us-east-1\""));
+        assert!(ud.contains("systemctl enable pipectl-producer"));
+        assert!(!ud.contains("aws-kinesis-agent"), "no Kinesis Agent on a producer host");
+        assert_eq!(agent.service(), "pipectl-producer");
+        assert!(agent.wait_for_running);
     }
 }

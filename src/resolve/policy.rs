@@ -158,9 +158,7 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
         }
         Kind::Agent => {
             let a = spec.agents.get(key)?;
-            let mut streams: Vec<String> = a.flows.iter().filter_map(|f| stream_arn(&f.stream)).collect();
-            streams.sort();
-            streams.dedup();
+            let streams: Vec<String> = a.streams().into_iter().filter_map(stream_arn).collect();
             st.push(statement("PutRecords", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
             st.push(json!({
                 "Sid": "AgentMetrics",

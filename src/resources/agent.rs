@@ -13,7 +13,9 @@
 //! 3. create: RunInstances with a ClientToken derived from pipeline, env,
 //!    address, the configuration and the create attempt, so a retried call
 //!    never starts a second host; retried while the new instance profile
-//!    propagates; then a wait for `running`.
+//!    propagates; then a wait for `running`; with `wait_for: running`, a
+//!    wait for the host's service (Kinesis Agent or built-in producer)
+//!    through Systems Manager Run Command (`systemctl is-active`).
 //! 4. delete: TerminateInstances and a wait for `terminated`, so the
 //!    security group and instance profile can go after it.
 //!
@@ -98,6 +100,66 @@ impl Agent {
     /// The live host of this address, if any.
     async fn instance(&self, aws: &Aws) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
         find_instance(aws, &self.base.meta.owner(), &self.base.address).await
+    }
+
+    /// With `wait_for: running`: waits until the host's service (the
+    /// Kinesis Agent or the built-in producer) is active, asking the host
+    /// through Systems Manager (`systemctl is-active`, Run Command) until
+    /// it registers and the service runs, within the host's timeout.
+    async fn started(&self, aws: &Aws, id: &str, p: &Progress) -> Result<(), AwsError> {
+        let a = &self.spec.as_ref().expect("create needs a spec").agent;
+        if !a.wait_for_running {
+            return Ok(());
+        }
+        let service = a.service();
+        let command: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        let what = format!("`{service}` on host `{}` ({id})", self.base.name);
+        wait_until(&what, self.timeout(), || async {
+            let sent = command.lock().expect("command lock").clone();
+            let Some(cid) = sent else {
+                let out = send!(
+                    "SendCommand",
+                    aws.ssm
+                        .send_command()
+                        .instance_ids(id)
+                        .document_name("AWS-RunShellScript")
+                        .comment(format!("pipectl: is {service} running"))
+                        .parameters("commands", vec![format!("systemctl is-active --quiet {service}")])
+                );
+                return Ok(match out {
+                    Ok(o) => {
+                        *command.lock().expect("command lock") =
+                            o.command().and_then(|c| c.command_id()).map(str::to_string);
+                        Poll::NotYet("asked the host".into())
+                    }
+                    Err(e) if e.code.as_deref() == Some("InvalidInstanceId") => {
+                        p.say("waiting for the host to register with Systems Manager");
+                        Poll::NotYet("not registered with Systems Manager yet".into())
+                    }
+                    Err(e) => return Err(e),
+                });
+            };
+            let out = send!("GetCommandInvocation", aws.ssm.get_command_invocation().command_id(&cid).instance_id(id));
+            let status = match out {
+                Ok(o) => o.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                Err(e) if e.code.as_deref() == Some("InvocationDoesNotExist") => {
+                    return Ok(Poll::NotYet("sent".into()))
+                }
+                Err(e) => return Err(e),
+            };
+            Ok(match status.as_str() {
+                "Success" => Poll::Ready,
+                "Pending" | "InProgress" | "Delayed" => Poll::NotYet(status),
+                // Not active yet (user data still installing it), or the
+                // command itself did not run: ask again.
+                _ => {
+                    p.say(format!("waiting for {service} to run"));
+                    *command.lock().expect("command lock") = None;
+                    Poll::NotYet(format!("{service} not active ({status})"))
+                }
+            })
+        })
+        .await
     }
 
     async fn wait_for(&self, aws: &Aws, id: &str, want: InstanceStateName, p: &Progress) -> Result<(), AwsError> {
@@ -210,7 +272,8 @@ impl Resource for Agent {
         if let Some(i) = self.instance(aws).await? {
             let id = i.instance_id().unwrap_or_default().to_string();
             p.say(format!("found {id}, launched by an earlier attempt"));
-            return self.wait_for(aws, &id, InstanceStateName::Running, p).await;
+            self.wait_for(aws, &id, InstanceStateName::Running, p).await?;
+            return self.started(aws, &id, p).await;
         }
         let (subnet, vpc) = resolve_subnet(aws, &a.subnet, &self.base.meta).await?.ok_or_else(|| {
             AwsError::fatal("RunInstances", format!("no subnet found for `{}`", subnet_label(&a.subnet)))
@@ -284,7 +347,8 @@ impl Resource for Agent {
             }
         })
         .await?;
-        self.wait_for(aws, &id, InstanceStateName::Running, p).await
+        self.wait_for(aws, &id, InstanceStateName::Running, p).await?;
+        self.started(aws, &id, p).await
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {

@@ -8,7 +8,9 @@
 //!    All update in place: code through UpdateFunctionCode, the rest through
 //!    UpdateFunctionConfiguration, each followed by a wait for
 //!    LastUpdateStatus Successful (a second update meanwhile would get
-//!    ResourceConflictException, which is retried). The name forces a
+//!    ResourceConflictException, which is retried). reserved_concurrency
+//!    (GetFunction's Concurrency) through PutFunctionConcurrency, or
+//!    DeleteFunctionConcurrency when the spec drops it. The name forces a
 //!    replacement.
 //! 3. create: CreateFunction, retried while the new execution role is not
 //!    yet assumable by Lambda ("waiting for role to propagate"), then a wait
@@ -52,6 +54,8 @@ struct Attributes {
     environment: BTreeMap<String, String>,
     role: String,
     code_sha256: String,
+    /// `None`: no reservation.
+    reserved_concurrency: Option<i32>,
     tags: Tags,
 }
 
@@ -167,6 +171,28 @@ impl Function {
         }
     }
 
+    /// Sets the function's reserved concurrency, or removes the reservation
+    /// (`None`). Both are idempotent, so a retry after a lost answer is safe.
+    async fn reserve(&self, aws: &Aws, reserved: Option<u32>) -> Result<(), AwsError> {
+        retry(self.timeout(), conflict, || async {
+            match reserved {
+                Some(n) => send!(
+                    "PutFunctionConcurrency",
+                    aws.lambda
+                        .put_function_concurrency()
+                        .function_name(&self.base.name)
+                        .reserved_concurrent_executions(n as i32)
+                )
+                .map(drop),
+                None => gone!(
+                    "DeleteFunctionConcurrency",
+                    aws.lambda.delete_function_concurrency().function_name(&self.base.name)
+                ),
+            }
+        })
+        .await
+    }
+
     /// Waits for State Active and LastUpdateStatus Successful.
     async fn wait_ready(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         wait_until(&format!("function `{}`", self.base.name), self.timeout(), || async {
@@ -236,6 +262,7 @@ impl Resource for Function {
             },
             role: s.role_arn.clone(),
             code_sha256: sha,
+            reserved_concurrency: f.reserved_concurrency.map(|c| c as i32),
             tags: self.base.tags.clone(),
         }))
     }
@@ -271,6 +298,7 @@ impl Resource for Function {
             environment: env,
             role: c.role().unwrap_or_default().to_string(),
             code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+            reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()),
             tags: tags.clone(),
         };
         Ok(Some(Observed::of(&attrs, Some(tags))))
@@ -308,7 +336,11 @@ impl Resource for Function {
             },
         )
         .await?;
-        self.wait_ready(aws, p).await
+        self.wait_ready(aws, p).await?;
+        match s.function.reserved_concurrency {
+            Some(n) => self.reserve(aws, Some(n)).await,
+            None => Ok(()),
+        }
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError> {
@@ -343,6 +375,10 @@ impl Resource for Function {
             )
             .await?;
             self.wait_ready(aws, p).await?;
+        }
+        if has("reserved_concurrency") {
+            p.say("reserving concurrency");
+            self.reserve(aws, s.function.reserved_concurrency).await?;
         }
         Ok(())
     }

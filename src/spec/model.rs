@@ -253,6 +253,9 @@ pub struct Function {
     pub writes: Vec<WriteTarget>,
     pub trigger: Option<Trigger>,
     pub log_retention_days: u32,
+    /// Concurrent executions reserved for it (PutFunctionConcurrency);
+    /// `None`: it shares the account's unreserved pool.
+    pub reserved_concurrency: Option<u32>,
     /// Extra statements for the generated execution role.
     pub policy: Vec<Statement>,
 }
@@ -345,10 +348,49 @@ pub struct Agent {
     pub instance_type: String,
     pub ami: Ami,
     pub subnet: SubnetChoice,
+    /// The Kinesis Agent's flows (`run: agent`, the default); empty when
+    /// the host runs the built-in producer.
     pub flows: Vec<Flow>,
+    /// The built-in producer (`run: producer`).
+    pub producer: Option<HostProducer>,
+    /// `wait_for: running`: apply waits until the agent or producer runs.
+    pub wait_for_running: bool,
     pub ssh: Option<Ssh>,
     /// Extra statements for the generated host role.
     pub policy: Vec<Statement>,
+}
+
+/// A generator run on the host as a service, sending to one stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostProducer {
+    /// Key of the stream in `streams`.
+    pub stream: String,
+    /// `taxi`, `sensor` or `tenant-metrics` (as `pipectl produce --generate`).
+    pub generate: String,
+    /// Records per second.
+    pub rate: u32,
+    /// A field whose value is the partition key; random keys without one.
+    pub partition_key: Option<String>,
+}
+
+impl Agent {
+    /// The streams the host writes to.
+    pub fn streams(&self) -> Vec<&str> {
+        let mut s: Vec<&str> = self.flows.iter().map(|f| f.stream.as_str()).collect();
+        s.extend(self.producer.iter().map(|p| p.stream.as_str()));
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
+    /// The systemd service that sends the host's data.
+    pub fn service(&self) -> &'static str {
+        if self.producer.is_some() {
+            "pipectl-producer"
+        } else {
+            "aws-kinesis-agent"
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

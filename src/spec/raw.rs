@@ -338,6 +338,7 @@ pub struct RawFunction {
     pub writes: Vec<S>,
     pub trigger: Option<RawTrigger>,
     pub log_retention_days: Option<Sp<u32>>,
+    pub reserved_concurrency: Option<Sp<u32>>,
     pub policy: Vec<RawStatement>,
 }
 
@@ -375,6 +376,7 @@ impl RawFunction {
             writes: m.opt("writes").unwrap_or_default(),
             trigger,
             log_retention_days: m.opt("log_retention_days"),
+            reserved_concurrency: m.opt("reserved_concurrency"),
             policy: RawStatement::list(&mut m, path),
         };
         m.finish();
@@ -422,6 +424,17 @@ pub struct RawSsh {
 read_map!(RawSsh { cidr: req, allow_world: opt, key_name: opt });
 
 #[derive(Debug)]
+pub struct RawProducer {
+    pub mark: Mark,
+    pub stream: Option<S>,
+    pub generate: Option<S>,
+    pub rate: Option<Sp<u32>>,
+    pub partition_key: Option<S>,
+}
+
+read_map!(RawProducer { stream: req, generate: req, rate: opt, partition_key: opt });
+
+#[derive(Debug)]
 pub struct RawAgent {
     pub mark: Mark,
     pub name: Option<S>,
@@ -430,6 +443,9 @@ pub struct RawAgent {
     pub subnet: Option<Sp<RawSubnet>>,
     pub flows: Vec<RawFlow>,
     pub ssh: Option<RawSsh>,
+    pub run: Option<S>,
+    pub producer: Option<RawProducer>,
+    pub wait_for: Option<S>,
     pub policy: Vec<RawStatement>,
 }
 
@@ -449,8 +465,8 @@ impl RawAgent {
             v.map(|v| Sp { v, mark: s.mark })
         });
         let mut flows = Vec::new();
-        let hint = "an agent needs at least one flow: `{ file_pattern, stream }`";
-        match m.req_node("flows", Some(hint)).map(|f| (f, &f.value)) {
+        // Required for `run: agent` (the default): checked when building.
+        match m.node("flows").map(|f| (f, &f.value)) {
             Some((_, Value::Seq(items))) => {
                 for (i, item) in items.iter().enumerate() {
                     let fpath = format!("{path}.flows[{i}]");
@@ -477,6 +493,7 @@ impl RawAgent {
             None => {}
         }
         let ssh = m.node("ssh").and_then(|s| RawSsh::read(s, m.decoder(), &format!("{path}.ssh")));
+        let producer = m.node("producer").and_then(|p| RawProducer::read(p, m.decoder(), &format!("{path}.producer")));
         let r = RawAgent {
             mark: m.mark,
             name: m.opt("name"),
@@ -485,6 +502,9 @@ impl RawAgent {
             subnet,
             flows,
             ssh,
+            run: m.opt("run"),
+            producer,
+            wait_for: m.opt("wait_for"),
             policy: RawStatement::list(&mut m, path),
         };
         m.finish();

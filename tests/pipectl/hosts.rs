@@ -310,3 +310,80 @@ fn every_pipeline_applies_replans_clean_and_destroys() {
         moto.pipectl(&["plan", &path, "--detailed-exitcode"]).run().expect_code(2);
     }
 }
+
+const PRODUCER_HOST: &str = "
+pipeline: ph
+streams: { readings: {} }
+agents:
+  gen:
+    run: producer
+    producer: { stream: readings, generate: sensor, rate: 5, partition_key: sensor_id }
+    wait_for: running
+";
+
+#[test]
+fn a_producer_host_runs_the_built_in_producer_and_apply_waits_until_it_runs() {
+    let Some(moto) = Moto::start() else { return };
+    let s = spec("producer", PRODUCER_HOST);
+    let proxy = crate::faults::Proxy::start(&moto.url, crate::faults::Faults::default());
+    crate::util::pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).run().expect_code(0);
+    // Apply asked the host, through Systems Manager, whether the service runs.
+    assert!(proxy.stats.calls("SendCommand") >= 1, "{:?}", proxy.stats.ops);
+    assert!(proxy.stats.calls("GetCommandInvocation") >= 1);
+    let sdk = moto.sdk();
+    let commands = sdk.run(sdk.ssm.list_commands().send()).unwrap();
+    let c = &commands.commands()[0];
+    assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
+    assert_eq!(c.parameters().unwrap()["commands"], vec!["systemctl is-active --quiet pipectl-producer".to_string()]);
+    let hosts = instances(&sdk, "ph");
+    assert_eq!(hosts.len(), 1);
+    let id = hosts[0].instance_id().unwrap();
+    let attr = sdk
+        .run(
+            sdk.ec2
+                .describe_instance_attribute()
+                .instance_id(id)
+                .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+                .send(),
+        )
+        .unwrap();
+    let encoded = attr.user_data().and_then(|u| u.value()).unwrap().to_string();
+    let script = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    assert!(script.contains("Environment=\"STREAM=ph-readings\""), "{script}");
+    assert!(script.contains("Environment=\"PARTITION_KEY=sensor_id\""));
+    assert!(script.contains("GENERATORS = {"));
+    // The role may put records on exactly the producer's stream, and register with SSM.
+    let p =
+        sdk.run(sdk.iam.get_role_policy().role_name("ph-gen-agent-us-east-1").policy_name("pipectl").send()).unwrap();
+    let doc = pipectl::resources::role::decode_document(p.policy_document());
+    let st = doc["Statement"].as_array().unwrap();
+    let sid = |name: &str| st.iter().find(|s| s["Sid"] == name).cloned().unwrap_or_else(|| panic!("{name} in {doc}"));
+    assert_eq!(
+        sid("PutRecords")["Resource"],
+        serde_json::json!(["arn:aws:kinesis:us-east-1:123456789012:stream/ph-readings"])
+    );
+    assert_eq!(sid("SsmRegister")["Resource"], serde_json::json!(["arn:aws:ec2:us-east-1:123456789012:instance/*"]));
+    let outputs = moto.pipectl(&["outputs", &s]).run().expect_code(0);
+    assert!(
+        outputs.stdout.contains(&format!("aws ssm start-session --target {id} --region us-east-1")),
+        "{}",
+        outputs.stdout
+    );
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    // Without wait_for the host is not asked; changing it does not replace the host.
+    std::fs::write(&s, PRODUCER_HOST.replace("    wait_for: running\n", "")).unwrap();
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+    assert!(instances(&sdk, "ph").is_empty());
+
+    // A host not yet registered with Systems Manager is waited for.
+    std::fs::write(&s, PRODUCER_HOST).unwrap();
+    let faults = crate::faults::Faults {
+        reject_first: Some(("SendCommand", 2, "InvalidInstanceId", "Instances not in a valid state for account")),
+        ..Default::default()
+    };
+    let proxy = crate::faults::Proxy::start(&moto.url, faults);
+    let run = crate::util::pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).run().expect_code(0);
+    assert_eq!(proxy.stats.calls("SendCommand"), 3, "{}", run.stderr);
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+}

@@ -116,6 +116,23 @@ fn function_and_trigger_create_noop_update_delete() {
     moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     assert_eq!(function(&sdk, "fn-filter").memory_size(), Some(512));
+    // Reserved concurrency: set, changed, removed, each in place.
+    let reserved = |sdk: &Sdk| {
+        let out = sdk.run(sdk.lambda.get_function_concurrency().function_name("fn-filter").send()).unwrap();
+        out.reserved_concurrent_executions()
+    };
+    assert_eq!(reserved(&sdk), None);
+    for (spec, want) in
+        [("    reserved_concurrency: 5\n", Some(5)), ("    reserved_concurrency: 2\n", Some(2)), ("", None)]
+    {
+        let with = text.replace("    environment:", &format!("{spec}    environment:"));
+        std::fs::write(&s, &with).unwrap();
+        let plan = moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(2);
+        assert!(plan.stdout.contains("reserved_concurrency"), "{}", plan.stdout);
+        moto.apply(&s);
+        moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+        assert_eq!(reserved(&sdk), want);
+    }
     // Trigger options change in place.
     let text = text
         .replace("batch_size: 100", "batch_size: 500")

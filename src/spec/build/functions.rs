@@ -85,6 +85,10 @@ impl Builder<'_> {
             let timeout_seconds =
                 self.range(&r.timeout_seconds, 1, 900, 3, "timeout_seconds", Some("Lambda allows 1 to 900 seconds"));
             let log_retention_days = self.range(&r.log_retention_days, 1, 3653, 14, "log_retention_days", None);
+            let reserved_concurrency = r.reserved_concurrency.as_ref().map(|c| {
+                let hint = "0 stops every invocation; Lambda's default account limit is 1000";
+                self.range(&Some(c.clone()), 0, 1000, 0, "reserved_concurrency", Some(hint))
+            });
             let mut environment = BTreeMap::new();
             let mut refs = BTreeSet::new();
             let mut env_size = 0;
@@ -171,6 +175,7 @@ impl Builder<'_> {
                     writes,
                     trigger,
                     log_retention_days,
+                    reserved_concurrency,
                     policy: self.statements(&r.policy),
                 },
             );

@@ -99,17 +99,53 @@ impl Builder<'_> {
                     SubnetChoice::Network { network, tier: tier_v }
                 }
             };
-            if r.flows.is_empty() && raw.agents.iter().any(|(a, _)| a.v == k.v) {
-                // Missing `flows` was reported while decoding; an empty list here.
-                if !self.diags.iter().any(|d| d.mark == r.mark && d.rule == "missing-field") {
+            let runs_producer = self.choice(
+                &r.run,
+                &[("agent", false), ("producer", true)],
+                false,
+                "what the host runs (agent | producer)",
+            );
+            let producer = match (&r.producer, runs_producer) {
+                (Some(p), true) => self.host_producer(p),
+                (None, true) => {
+                    let mark = r.run.as_ref().map_or(r.mark, |x| x.mark);
                     self.bad(
-                        r.mark,
-                        "flows",
-                        format!("`{path}` has no flows"),
-                        "add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`",
+                        mark,
+                        "producer",
+                        "`run: producer` needs the producer's settings",
+                        "add `producer: { stream: <key>, generate: taxi | sensor | tenant-metrics, rate: 10 }`",
                     );
+                    None
                 }
+                (Some(p), false) => {
+                    self.bad(
+                        p.mark,
+                        "producer",
+                        "`producer:` is used only with `run: producer`",
+                        "add `run: producer`",
+                    );
+                    None
+                }
+                (None, false) => None,
+            };
+            if runs_producer && !r.flows.is_empty() {
+                self.bad(
+                    r.flows[0].mark,
+                    "flows",
+                    "`flows` are the Kinesis Agent's; a host with `run: producer` does not run it",
+                    "remove `flows`, or `run: producer` to run the Kinesis Agent",
+                );
             }
+            if !runs_producer && r.flows.is_empty() {
+                self.bad(
+                    r.mark,
+                    "flows",
+                    format!("`{path}` has no flows"),
+                    "add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`, or `run: producer`",
+                );
+            }
+            let wait_for_running =
+                self.choice(&r.wait_for, &[("running", true)], false, "what apply waits for (running)");
             let mut flows = Vec::new();
             for f in &r.flows {
                 let stream =
@@ -178,9 +214,37 @@ impl Builder<'_> {
                 Ssh { cidr, key_name: s.key_name.as_ref().map(|k| k.v.clone()) }
             });
             let policy = self.statements(&r.policy);
-            out.insert(k.v.clone(), Agent { name, instance_type, ami, subnet, flows, ssh, policy });
+            out.insert(
+                k.v.clone(),
+                Agent { name, instance_type, ami, subnet, flows, producer, wait_for_running, ssh, policy },
+            );
         }
         out
+    }
+
+    fn host_producer(&mut self, p: &RawProducer) -> Option<HostProducer> {
+        let stream = p.stream.as_ref().and_then(|s| self.reference(s, "streams", "producer stream"))?;
+        let generate = self.choice(
+            &p.generate,
+            &[("taxi", "taxi"), ("sensor", "sensor"), ("tenant-metrics", "tenant-metrics")],
+            "taxi",
+            "generator (taxi | sensor | tenant-metrics)",
+        );
+        let rate = self.range(&p.rate, 1, 1000, 10, "rate", Some("records per second; a shard takes 1,000"));
+        let partition_key = p.partition_key.as_ref().map(|k| {
+            let ok =
+                (1..=128).contains(&k.v.len()) && k.v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+            if !ok {
+                self.bad(
+                    k.mark,
+                    "partition-key",
+                    format!("{:?} is not a field name", k.v),
+                    "a field of the generated records, e.g. `sensor_id` (letters, digits, `_-.`)",
+                );
+            }
+            k.v.clone()
+        });
+        Some(HostProducer { stream, generate: generate.to_string(), rate, partition_key })
     }
 
     pub(super) fn networks(&mut self, raw: &RawSpec) -> BTreeMap<String, Network> {
