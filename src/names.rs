@@ -208,6 +208,31 @@ impl fmt::Display for TriggerId {
     }
 }
 
+/// A metric filter: identified by its log group and its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MetricFilterId {
+    pub log_group: String,
+    pub filter: String,
+}
+
+impl MetricFilterId {
+    /// How the deployment record spells it (`:` is in neither name).
+    pub fn to_record(&self) -> String {
+        format!("{}:{}", self.log_group, self.filter)
+    }
+
+    pub fn from_record(s: &str) -> MetricFilterId {
+        let (log_group, filter) = s.rsplit_once(':').unwrap_or(("", s));
+        MetricFilterId { log_group: log_group.into(), filter: filter.into() }
+    }
+}
+
+impl fmt::Display for MetricFilterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in {}", self.filter, self.log_group)
+    }
+}
+
 /// A Glue table: identified by its database and its name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TableId {
@@ -258,6 +283,9 @@ mod tests {
         let g = TableId { database: "lake".into(), table: "trips".into() };
         assert_eq!(g.to_string(), "lake.trips");
         assert_eq!(TableId::from_record(&g.to_record()), g);
+        let m = MetricFilterId { log_group: "/aws/lambda/lab-consumer".into(), filter: "lab-errors".into() };
+        assert_eq!(m.to_string(), "lab-errors in /aws/lambda/lab-consumer");
+        assert_eq!(MetricFilterId::from_record(&m.to_record()), m);
     }
 
     #[test]

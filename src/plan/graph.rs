@@ -27,10 +27,11 @@ pub enum Kind {
     Agent,
     Dashboard,
     Alarm,
+    MetricFilter,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Record,
         Kind::Bucket,
         Kind::Stream,
@@ -47,6 +48,7 @@ impl Kind {
         Kind::Agent,
         Kind::Dashboard,
         Kind::Alarm,
+        Kind::MetricFilter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +69,7 @@ impl Kind {
             Kind::Agent => "agent",
             Kind::Dashboard => "dashboard",
             Kind::Alarm => "alarm",
+            Kind::MetricFilter => "metric_filter",
         }
     }
 
@@ -77,7 +80,7 @@ impl Kind {
         match self {
             Kind::Agent => 0,
             Kind::Trigger => 1,
-            Kind::Alarm | Kind::Dashboard => 2,
+            Kind::Alarm | Kind::Dashboard | Kind::MetricFilter => 2,
             Kind::Function | Kind::Firehose => 3,
             Kind::InstanceProfile | Kind::SecurityGroup => 4,
             Kind::Network => 5,
@@ -105,6 +108,7 @@ impl Kind {
             "networks" => Kind::Network,
             "dashboards" => Kind::Dashboard,
             "alarms" => Kind::Alarm,
+            "metric_filters" => Kind::MetricFilter,
             _ => return None,
         })
     }
@@ -268,6 +272,13 @@ impl Graph {
         }
         for (k, a) in &spec.alarms {
             add(&mut g, Address::new(Kind::Alarm, k), &a.name, format!("alarms.{k}"), vec![]);
+        }
+        // A metric filter lives in its function's log group.
+        for (k, m) in &spec.metric_filters {
+            let Some(f) = spec.functions.get(&m.function) else { continue };
+            let id = names::MetricFilterId { log_group: names::function_log_group(&f.name), filter: m.name.clone() };
+            let deps = vec![Address::new(Kind::LogGroup, role_key(Kind::Function, &m.function))];
+            add(&mut g, Address::new(Kind::MetricFilter, k), &id.to_string(), format!("metric_filters.{k}"), deps);
         }
         g
     }

@@ -82,6 +82,12 @@ pub fn body(spec: &Spec, scope: &Scope) -> Value {
             (format!("Agent host {}: Kinesis Agent", a.name), "Sum", sent),
         ]);
     }
+    // Log-based metrics: what each metric filter counts from the log lines.
+    for m in spec.metric_filters.values() {
+        let metric = vec![json!([m.namespace, m.metric])];
+        let title = format!("Log metric {}/{} ({})", m.namespace, m.metric, m.name);
+        rows.push([(format!("{title}: sum"), "Sum", metric.clone()), (format!("{title}: maximum"), "Maximum", metric)]);
+    }
     for (i, [left, right]) in rows.into_iter().enumerate() {
         let y = 3 + 6 * i as u32;
         widgets.push(metric_widget(&left.0, region, y, 0, left.1, left.2));

@@ -10,8 +10,8 @@ pub mod projection;
 use crate::names::{self, Scope, TableId, TriggerId};
 use crate::plan::{Address, Graph, Kind};
 use crate::resources::{
-    bucket, cloudwatch, firehose, function, glue, instance_profile, log_group, network, role, security_group, stream,
-    trigger, Meta, Res,
+    bucket, cloudwatch, firehose, function, glue, instance_profile, log_group, metric_filter, network, role,
+    security_group, stream, trigger, Meta, Res,
 };
 use crate::spec::{ColumnarCompression, ConvertFormat, FirehoseSource, Spec};
 use std::collections::BTreeMap;
@@ -41,6 +41,12 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
             let id = TableId { database, table: t.name.clone() };
             let projection = projection::for_table(spec, key, t, &bucket);
             Arc::new(glue::Table::new(a, id, Some(glue::TableSpec { table: t.clone(), bucket, projection }), meta))
+        }
+        Kind::MetricFilter => {
+            let m = spec.metric_filters.get(key)?;
+            let f = spec.functions.get(&m.function)?;
+            let id = names::MetricFilterId { log_group: names::function_log_group(&f.name), filter: m.name.clone() };
+            Arc::new(metric_filter::MetricFilter::new(a, id, Some(m.clone()), meta))
         }
         Kind::Role => Arc::new(role::Role { base, spec: policy::role(&node.owner()?, spec, scope) }),
         Kind::LogGroup => Arc::new(log_group::LogGroup { base, spec: Some(log_group(&node.owner()?, spec)) }),

@@ -53,7 +53,7 @@ pub fn locate(kind: Kind, record_name: &str, scope: &Scope) -> (Option<String>, 
         Kind::Alarm => {
             (Some(scope.alarm(name)), page(format!("cloudwatch/home?region={region}#alarmsV2:alarm/{name}")))
         }
-        Kind::Trigger | Kind::Network | Kind::SecurityGroup | Kind::Agent => (None, None),
+        Kind::Trigger | Kind::Network | Kind::SecurityGroup | Kind::Agent | Kind::MetricFilter => (None, None),
     };
     (arn.map(|a| a.to_string()), link)
 }

@@ -24,6 +24,7 @@ pub mod glue;
 pub mod instance_profile;
 pub mod locate;
 pub mod log_group;
+pub mod metric_filter;
 pub mod network;
 pub mod record;
 pub mod role;
@@ -166,6 +167,7 @@ has_base!(
     glue::Table,
     instance_profile::InstanceProfile,
     log_group::LogGroup,
+    metric_filter::MetricFilter,
     network::Network,
     record::Record,
     role::Role,
@@ -378,6 +380,9 @@ pub fn from_record(address: &Address, name: &str, scope: &Scope, meta: &Meta) ->
         Kind::Alarm => Arc::new(cloudwatch::Alarm { base: base(), spec: None }),
         Kind::Trigger => {
             Arc::new(trigger::Trigger::new(a, crate::names::TriggerId::from_record(&n), None, scope, meta))
+        }
+        Kind::MetricFilter => {
+            Arc::new(metric_filter::MetricFilter::new(a, crate::names::MetricFilterId::from_record(&n), None, meta))
         }
     }
 }

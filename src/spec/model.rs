@@ -27,6 +27,7 @@ pub struct Spec {
     pub networks: BTreeMap<String, Network>,
     pub dashboards: BTreeMap<String, Dashboard>,
     pub alarms: BTreeMap<String, Alarm>,
+    pub metric_filters: BTreeMap<String, MetricFilter>,
     /// Seconds a kind may take to become ready or gone, overriding its default.
     pub timeouts: BTreeMap<String, u32>,
 }
@@ -425,6 +426,22 @@ pub struct Alarm {
     pub kind: AlarmKind,
     pub period_seconds: u32,
     pub evaluation_periods: u32,
+}
+
+/// A metric from a function's log lines (CloudWatch Logs metric filter).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFilter {
+    pub name: String,
+    /// Key of the function in `functions`: the filter is on its log group.
+    pub function: String,
+    /// A CloudWatch Logs filter pattern (`"ERROR"`, `{ $.level = "error" }`).
+    pub pattern: String,
+    pub namespace: String,
+    pub metric: String,
+    /// What a matching line adds: a number, or a `$.field` of JSON lines.
+    pub value: String,
+    /// What the metric reports when no line matches.
+    pub default: Option<f64>,
 }
 
 /// An extra Allow statement a user adds to a generated role.

@@ -41,6 +41,7 @@ pub struct RawSpec {
     pub networks: Entries<RawNetwork>,
     pub dashboards: Entries<RawDashboard>,
     pub alarms: Entries<RawAlarm>,
+    pub metric_filters: Entries<RawMetricFilter>,
     pub timeouts: Entries<Sp<u32>>,
 }
 
@@ -114,6 +115,7 @@ impl RawSpec {
         spec.networks = section(&mut m, "networks", RawNetwork::read);
         spec.dashboards = section(&mut m, "dashboards", RawDashboard::read);
         spec.alarms = section(&mut m, "alarms", RawAlarm::read);
+        spec.metric_filters = section(&mut m, "metric_filters", RawMetricFilter::read);
         spec.timeouts = m.opt("timeouts").unwrap_or_default();
         m.finish();
         spec
@@ -531,6 +533,43 @@ pub struct RawDashboard {
 }
 
 read_map!(RawDashboard { name: opt });
+
+#[derive(Debug)]
+pub struct RawMetricFilter {
+    pub mark: Mark,
+    pub name: Option<S>,
+    pub function: Option<S>,
+    pub pattern: Option<S>,
+    pub metric: Option<RawMetric>,
+}
+
+impl RawMetricFilter {
+    fn read(n: &Node, d: &mut Decoder, path: &str) -> Option<Self> {
+        let mut m = MapReader::open(n, d, path)?;
+        let metric = m.req_node("metric", Some("`metric: { namespace: <ns>, name: <metric> }`"));
+        let metric = metric.and_then(|x| RawMetric::read(x, m.decoder(), &format!("{path}.metric")));
+        let r = RawMetricFilter {
+            mark: m.mark,
+            name: m.opt("name"),
+            function: m.req("function"),
+            pattern: m.req("pattern"),
+            metric,
+        };
+        m.finish();
+        Some(r)
+    }
+}
+
+#[derive(Debug)]
+pub struct RawMetric {
+    pub mark: Mark,
+    pub namespace: Option<S>,
+    pub name: Option<S>,
+    pub value: Option<S>,
+    pub default: Option<Sp<f64>>,
+}
+
+read_map!(RawMetric { namespace: req, name: req, value: opt, default: opt });
 
 #[derive(Debug)]
 pub struct RawAlarm {

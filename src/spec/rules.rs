@@ -150,6 +150,14 @@ pub fn alarm_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+pub fn metric_filter_name(s: &str) -> Result<(), String> {
+    length(s, "a metric filter name", 1, 512)?;
+    if s.chars().any(|c| c == ':' || c == '*' || c.is_control()) {
+        return Err("a metric filter name must not hold `:`, `*` or control characters".into());
+    }
+    Ok(())
+}
+
 pub fn name_tag(s: &str) -> Result<(), String> {
     length(s, "an EC2 Name tag", 1, 255)
 }

@@ -300,3 +300,88 @@ functions:
     moto.apply(&s);
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
 }
+
+fn filters(sdk: &Sdk, group: &str) -> Vec<aws_sdk_cloudwatchlogs::types::MetricFilter> {
+    sdk.run(sdk.logs.describe_metric_filters().log_group_name(group).send()).unwrap().metric_filters().to_vec()
+}
+
+#[test]
+fn metric_filter_create_noop_update_delete_and_gone() {
+    let Some(moto) = Moto::start() else { return };
+    let with = |pattern: &str, value: &str, default: &str| {
+        format!(
+            "{BASE}metric_filters:\n  errors:\n    function: filter\n    pattern: '{pattern}'\n    metric: {{ namespace: fn-lab, name: Errors, value: \"{value}\"{default} }}\n"
+        )
+    };
+    let (s, _) = spec_in("metric-filter", &with("\"ERROR\"", "1", ""));
+    moto.apply(&s);
+    let sdk = moto.sdk();
+    let f = filters(&sdk, "/aws/lambda/fn-filter");
+    assert_eq!(f.len(), 1);
+    assert_eq!((f[0].filter_name(), f[0].filter_pattern()), (Some("fn-errors"), Some("\"ERROR\"")));
+    let t = &f[0].metric_transformations()[0];
+    assert_eq!((t.metric_namespace(), t.metric_name(), t.metric_value()), ("fn-lab", "Errors", "1"));
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    // The dashboard-less spec still graphs it under its log group.
+    let graph = moto.pipectl(&["graph", &s]).run().expect_code(0);
+    assert!(graph.stdout.contains("metric_filter.errors"), "{}", graph.stdout);
+
+    // Pattern, value and default change in place.
+    std::fs::write(&s, with("{ $.level = \"error\" }", "$.count", ", default: 0")).unwrap();
+    let plan = moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(2);
+    assert!(plan.stdout.contains("~ metric_filter.errors"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("pattern") && plan.stdout.contains("value"), "{}", plan.stdout);
+    moto.apply(&s);
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    // The emulator keeps the replaced filter beside the new one; the newest is last.
+    let t = filters(&sdk, "/aws/lambda/fn-filter").last().unwrap().metric_transformations()[0].clone();
+    assert_eq!((t.metric_value(), t.default_value()), ("$.count", Some(0.0)));
+
+    // Removed from the spec: deleted.
+    std::fs::write(&s, BASE).unwrap();
+    let plan = moto.pipectl(&["plan", &s]).run().expect_code(0);
+    assert!(plan.stdout.contains("- metric_filter.errors"), "{}", plan.stdout);
+    moto.apply(&s);
+    assert!(filters(&sdk, "/aws/lambda/fn-filter").is_empty());
+
+    // Deleted behind pipectl's back: destroy finds it gone and finishes.
+    std::fs::write(&s, with("\"ERROR\"", "1", "")).unwrap();
+    moto.apply(&s);
+    sdk.run(sdk.logs.delete_metric_filter().log_group_name("/aws/lambda/fn-filter").filter_name("fn-errors").send())
+        .unwrap();
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+    assert!(sdk.leftovers().is_empty(), "{:?}", sdk.leftovers());
+}
+
+#[test]
+fn a_metric_filter_in_a_log_group_pipectl_does_not_own_is_left_alone() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    // Someone else's function log group with a filter of the name the spec wants.
+    sdk.run(sdk.logs.create_log_group().log_group_name("/aws/lambda/fn-filter").send()).unwrap();
+    let t = aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+        .metric_namespace("theirs")
+        .metric_name("Theirs")
+        .metric_value("1")
+        .build()
+        .unwrap();
+    sdk.run(
+        sdk.logs
+            .put_metric_filter()
+            .log_group_name("/aws/lambda/fn-filter")
+            .filter_name("fn-errors")
+            .filter_pattern("theirs")
+            .metric_transformations(t)
+            .send(),
+    )
+    .unwrap();
+    let text = format!(
+        "{BASE}metric_filters:\n  errors:\n    function: filter\n    pattern: '\"ERROR\"'\n    metric: {{ namespace: fn-lab, name: Errors }}\n"
+    );
+    let (s, _) = spec_in("metric-filter-foreign", &text);
+    let plan = moto.pipectl(&["plan", &s]).run().expect_code(1);
+    assert!(plan.stdout.contains("! metric_filter.errors"), "{}", plan.stdout);
+    moto.pipectl(&["apply", &s, "--yes"]).run().expect_code(1);
+    let f = filters(&sdk, "/aws/lambda/fn-filter");
+    assert_eq!(f[0].filter_pattern(), Some("theirs"), "never modified");
+}

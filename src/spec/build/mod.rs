@@ -72,12 +72,14 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
         networks: b.networks(raw),
         dashboards: b.dashboards(raw),
         alarms: BTreeMap::new(),
+        metric_filters: BTreeMap::new(),
         timeouts: b.timeouts(raw),
     };
     let mut spec = spec;
     let (functions, env_refs) = b.functions(raw);
     spec.functions = functions;
     spec.alarms = b.alarms(raw);
+    spec.metric_filters = b.metric_filters(raw);
     b.cross_checks(raw, &spec);
     b.duplicate_names();
     Built { spec, origins: b.origins, env_refs }
@@ -238,6 +240,7 @@ impl Builder<'_> {
             &raw.networks.iter().map(|(k, _)| k).collect(),
             &raw.dashboards.iter().map(|(k, _)| k).collect(),
             &raw.alarms.iter().map(|(k, _)| k).collect(),
+            &raw.metric_filters.iter().map(|(k, _)| k).collect(),
         ];
         for list in keys {
             for k in list.iter() {

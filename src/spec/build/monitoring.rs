@@ -14,6 +14,59 @@ impl Builder<'_> {
             .collect()
     }
 
+    pub(super) fn metric_filters(&mut self, raw: &RawSpec) -> BTreeMap<String, MetricFilter> {
+        let mut out = BTreeMap::new();
+        for (k, r) in &raw.metric_filters {
+            let function = r.function.as_ref().and_then(|f| self.reference(f, "functions", "metric filter function"));
+            let pattern = r.pattern.as_ref().map(|p| {
+                if p.v.chars().count() > 1024 || p.v.chars().any(char::is_control) {
+                    self.bad(
+                        p.mark,
+                        "filter-pattern",
+                        "a filter pattern is at most 1024 characters, without control characters",
+                        "e.g. `\"ERROR\"` or `{ $.level = \"error\" }`",
+                    );
+                }
+                self.text(p)
+            });
+            let Some(m) = &r.metric else { continue };
+            let mut metric_text = |x: &Option<S>, what: &str, max: usize| -> String {
+                let Some(x) = x else { return String::new() };
+                let ok = (1..=max).contains(&x.v.chars().count())
+                    && !x.v.contains(':')
+                    && !x.v.chars().any(char::is_control);
+                if !ok {
+                    let hint = format!("1 to {max} characters, no `:`");
+                    self.bad(x.mark, "metric-name", format!("`{}` is not a CloudWatch {what}", x.v), &hint);
+                }
+                x.v.clone()
+            };
+            let namespace = metric_text(&m.namespace, "namespace", 255);
+            let metric = metric_text(&m.name, "metric name", 255);
+            let value = match &m.value {
+                Some(v) => {
+                    let ok =
+                        v.v.parse::<f64>().is_ok_and(f64::is_finite) || (v.v.starts_with("$.") && v.v.len() <= 100);
+                    if !ok {
+                        self.bad(
+                            v.mark,
+                            "metric-value",
+                            format!("`{}` is not a metric value", v.v),
+                            "a number, or `$.field` of JSON log lines",
+                        );
+                    }
+                    v.v.clone()
+                }
+                None => "1".to_string(),
+            };
+            let (Some(function), Some(pattern)) = (function, pattern) else { continue };
+            let name = self.name_of("metric_filters", &k.v);
+            let default = m.default.as_ref().map(|d| d.v);
+            out.insert(k.v.clone(), MetricFilter { name, function, pattern, namespace, metric, value, default });
+        }
+        out
+    }
+
     pub(super) fn alarms(&mut self, raw: &RawSpec) -> BTreeMap<String, Alarm> {
         let kinds = ["iterator_age", "delivery_freshness", "function_errors"];
         let mut out = BTreeMap::new();

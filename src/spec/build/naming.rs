@@ -82,6 +82,18 @@ impl Builder<'_> {
             let arn = self.scope().alarm(&n).to_string();
             self.add_ref("alarms", &k.v, n, Some(arn));
         }
+        for (k, r) in &raw.metric_filters {
+            let n = self.physical_name(
+                "metric_filters",
+                k,
+                &r.name,
+                self.default_name(&k.v),
+                rules::metric_filter_name,
+                "metric filter",
+                true,
+            );
+            self.add_ref("metric_filters", &k.v, n, None);
+        }
         // Tables live inside their database: their names need no env.
         for (k, r) in &raw.tables {
             let default = k.v.replace('-', "_").to_ascii_lowercase();
