@@ -82,8 +82,8 @@ pub enum Command {
 pub struct VerifyArgs {
     /// The pipeline spec (YAML).
     pub spec: PathBuf,
-    /// How long to wait for the canaries to come out (default: the longest
-    /// Firehose buffer interval on a path, plus two minutes).
+    /// How long to wait for the canaries to come out (default: the spec's
+    /// longest Firehose buffer interval, plus two minutes).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 }
