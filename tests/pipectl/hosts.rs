@@ -33,7 +33,8 @@ fn instances(sdk: &Sdk, pipeline: &str) -> Vec<aws_sdk_ec2::types::Instance> {
     out.reservations().iter().flat_map(|r| r.instances().to_vec()).collect()
 }
 
-fn agent_json_of(sdk: &Sdk, id: &str) -> serde_json::Value {
+/// The boot script a host was started with.
+fn user_data_of(sdk: &Sdk, id: &str) -> String {
     let attr = sdk
         .run(
             sdk.ec2
@@ -44,7 +45,11 @@ fn agent_json_of(sdk: &Sdk, id: &str) -> serde_json::Value {
         )
         .unwrap();
     let encoded = attr.user_data().and_then(|u| u.value()).unwrap().to_string();
-    let script = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
+}
+
+fn agent_json_of(sdk: &Sdk, id: &str) -> serde_json::Value {
+    let script = user_data_of(sdk, id);
     let inner = script.split("<<'PIPECTL_AGENT_JSON'\n").nth(1).unwrap().split("\nPIPECTL_AGENT_JSON").next().unwrap();
     serde_json::from_str(inner).unwrap()
 }
@@ -338,17 +343,7 @@ fn a_producer_host_runs_the_built_in_producer_and_apply_waits_until_it_runs() {
     let hosts = instances(&sdk, "ph");
     assert_eq!(hosts.len(), 1);
     let id = hosts[0].instance_id().unwrap();
-    let attr = sdk
-        .run(
-            sdk.ec2
-                .describe_instance_attribute()
-                .instance_id(id)
-                .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
-                .send(),
-        )
-        .unwrap();
-    let encoded = attr.user_data().and_then(|u| u.value()).unwrap().to_string();
-    let script = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    let script = user_data_of(&sdk, id);
     assert!(script.contains("Environment=\"STREAM=ph-readings\""), "{script}");
     assert!(script.contains("Environment=\"PARTITION_KEY=sensor_id\""));
     assert!(script.contains("GENERATORS = {"));
