@@ -207,7 +207,8 @@ pub struct Targets {
     /// `stream`) and what it depends on (for destroy: what depends on it).
     #[arg(long = "target", value_name = "ADDRESS|KIND")]
     pub targets: Vec<String>,
-    /// How many resources may be read or worked on at once.
+    /// How many resources may be changed at once (reads are bounded per
+    /// AWS service, below its documented rate).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
 }

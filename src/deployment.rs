@@ -237,7 +237,7 @@ impl Deployment {
     }
 
     /// The plan that makes AWS match the spec, with what executing it needs.
-    pub async fn plan(&self, parallelism: usize) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
+    pub async fn plan(&self) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
         let res = self.resources();
         let listed = self.listed();
         let orphans = if self.targeted { BTreeMap::new() } else { self.orphans() };
@@ -255,7 +255,7 @@ impl Deployment {
             reads.extend(set.iter().map(|(a, r)| ((a.clone(), slot), r.clone())));
         }
         let mut seen: BTreeMap<(Address, Slot), Option<Observed>> =
-            engine::read_all(&self.aws, reads, parallelism, engine::Prepare::Yes).await?.into_iter().collect();
+            engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Prepare::Yes).await?.into_iter().collect();
         let mut take = |a: &Address, slot: Slot| seen.remove(&(a.clone(), slot)).flatten();
         let deps = self.graph.deps();
         let mut subjects = Vec::new();
@@ -301,7 +301,7 @@ impl Deployment {
     /// The plan that deletes the deployment: the spec's graph reversed
     /// (narrowed to `--target` and what depends on it), or, without a spec
     /// or for what the spec no longer has, the record's listing by kind.
-    pub async fn plan_destroy(&self, parallelism: usize) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
+    pub async fn plan_destroy(&self) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
         let scope = self.aws.scope();
         let mut res = self.resources();
         let mut reversed = self.graph.reversed().deps();
@@ -319,7 +319,7 @@ impl Deployment {
         }
         let reads = res.iter().map(|(a, r)| (a.clone(), r.clone())).collect();
         let mut seen: BTreeMap<Address, Option<Observed>> =
-            engine::read_all(&self.aws, reads, parallelism, engine::Prepare::No).await?.into_iter().collect();
+            engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Prepare::No).await?.into_iter().collect();
         let subjects: Vec<Subject> = res
             .iter()
             .map(|(a, r)| Subject {

@@ -54,7 +54,7 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
         let path: Vec<String> = cycle.iter().map(|a| format!("`{a}`")).collect();
         diags.push(
             Diagnostic::new(mark, "cycle", format!("dependency cycle {}", path.join(" -> ")))
-                .hint("a `${...}` reference in a function's environment makes the function wait for what it names; remove one reference of the cycle"),
+                .hint("a function's trigger waits for what the function's environment names (`${...}`), and each resource for what it reads or lands in; remove one reference of the cycle"),
         );
     }
     if !diags.is_empty() {
@@ -76,10 +76,12 @@ mod tests {
     use crate::plan::Address;
 
     #[test]
-    fn a_function_waits_for_what_its_environment_names() {
-        let text = "pipeline: p\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    environment: { D: \"${firehoses.f.name}\" }\n";
+    fn a_trigger_waits_for_what_its_function_environment_names() {
+        let text = "pipeline: p\nbuckets: { b: {} }\nstreams: { s: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    environment: { D: \"${firehoses.f.name}\" }\n    trigger: { stream: s }\n";
         let l = load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default()).unwrap();
-        let deps = &l.graph.nodes[&Address::parse("function.fn").unwrap()].deps;
-        assert!(deps.contains(&Address::parse("firehose.f").unwrap()));
+        let deps = |a: &str| l.graph.nodes[&Address::parse(a).unwrap()].deps.clone();
+        let firehose = Address::parse("firehose.f").unwrap();
+        assert!(!deps("function.fn").contains(&firehose), "the name is known before the Firehose exists");
+        assert!(deps("trigger.fn").contains(&firehose), "records flow only once it does");
     }
 }

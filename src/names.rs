@@ -183,6 +183,13 @@ pub fn record_parameter(pipeline: &str, env: &str) -> String {
     format!("/pipectl/{pipeline}/{env}")
 }
 
+/// Where the parts of a record too large for one parameter live, by the
+/// record's parameter: `/pipectl/p/e` -> `/pipectl-parts/p/e`. A part is
+/// `<path>/<generation>/<index>`.
+pub fn record_parts_path(record: &str) -> String {
+    format!("/pipectl-parts/{}", record.trim_start_matches("/pipectl/"))
+}
+
 /// A stream trigger: identified by its function and the stream it reads.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TriggerId {
@@ -296,5 +303,6 @@ mod tests {
         assert_eq!(firehose_log_group("p-f"), "/aws/kinesisfirehose/p-f");
         assert_eq!(function_log_group("p-f"), "/aws/lambda/p-f");
         assert_eq!(record_parameter("p", "e"), "/pipectl/p/e");
+        assert_eq!(record_parts_path(&record_parameter("p", "e")), "/pipectl-parts/p/e");
     }
 }

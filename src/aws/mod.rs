@@ -251,6 +251,12 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
 pub fn classify_message(code: Option<&str>, status: Option<u16>, message: &str) -> Class {
     match classify(code, status) {
         Class::Fatal if code == Some("InvalidParameterValue") && message.contains("does not exist") => Class::NotFound,
+        // The same code means a rate (Kinesis, try again) or a quota
+        // (Firehose's streams per region, Lambda's storage): a quota does
+        // not pass by waiting.
+        Class::Transient if code == Some("LimitExceededException") && message.to_lowercase().contains("quota") => {
+            Class::Fatal
+        }
         class => class,
     }
 }
@@ -407,6 +413,57 @@ impl Aws {
     }
 }
 
+/// An AWS service, as far as how hard pipectl may call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    Kinesis,
+    Firehose,
+    Lambda,
+    Iam,
+    Logs,
+    Ec2,
+    S3,
+    Glue,
+    Ssm,
+    CloudWatch,
+}
+
+impl Service {
+    /// How many reads of this service's resources run at once. Each cap is
+    /// at or below the per-second rate AWS documents for the calls a read
+    /// makes, so a burst of reads stays near the rate even at AWS's
+    /// fastest answers; what is throttled anyway is retried with backoff.
+    /// Sources (AWS documentation, checked 2026-11):
+    /// - Kinesis: API reference: DescribeStreamSummary 20/s and
+    ///   ListTagsForStream 5/s per account; a read makes both.
+    /// - Firehose: quotas page: DescribeDeliveryStream and
+    ///   ListTagsForDeliveryStream 5 invocations/s each per account.
+    /// - Lambda: quotas page: GetFunction 100/s; other control-plane calls
+    ///   (ListEventSourceMappings, GetFunctionConfiguration) 15/s.
+    /// - IAM: no published per-call rate; IAM is global and shared by the
+    ///   whole account, so kept low.
+    /// - CloudWatch Logs: quotas page: DescribeLogGroups 5/s,
+    ///   ListTagsForResource 10/s per account and Region.
+    /// - EC2: API throttling page: non-mutating Describe* calls refill at
+    ///   20/s (bucket of 100).
+    /// - S3: performance guidelines: 5,500 GET/HEAD per second per prefix;
+    ///   bucket-level reads are light.
+    /// - Glue: no published per-call rate for GetTable/GetDatabase; kept
+    ///   at 10.
+    /// - Systems Manager: quotas page: GetParameter 40/s (standard
+    ///   throughput).
+    /// - CloudWatch: quotas page: DescribeAlarms 9/s, GetDashboard 10/s.
+    pub const fn read_concurrency(self) -> usize {
+        match self {
+            Service::Kinesis | Service::Firehose | Service::Logs => 5,
+            Service::CloudWatch => 9,
+            Service::Lambda | Service::Iam | Service::Glue | Service::Ssm => 10,
+            Service::Ec2 => 20,
+            Service::S3 => 20,
+        }
+    }
+}
+
 /// The SDK's retry configuration: standard mode, 5 attempts. AWS_RETRY_MODE
 /// (`standard` | `adaptive`) and AWS_MAX_ATTEMPTS override it.
 ///
@@ -424,10 +481,24 @@ pub fn retry_config() -> RetryConfig {
 }
 
 /// Retries `op` while it fails with a transient error (or one `also_retry`
-/// accepts, e.g. an IAM role that has not propagated yet), with jittered
-/// exponential backoff, until `budget` is spent.
-pub async fn retry<T, F, Fut>(
+/// accepts, e.g. an IAM role that has not propagated yet), until `budget`
+/// is spent. Transient errors back off exponentially with jitter (AWS asks
+/// for it when throttling); errors that mean AWS is still settling are
+/// tried again at the [`Pace`] of a wait, so the retry follows soon after
+/// AWS is ready.
+pub async fn retry<T, F, Fut>(budget: Duration, also_retry: impl Fn(&AwsError) -> bool, op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    retry_paced(budget, Pace::new(Duration::ZERO), also_retry, op).await
+}
+
+/// [`retry`], for an `also_retry` condition that settles at `pace` (a
+/// role's propagation, timed from the role's creation).
+pub async fn retry_paced<T, F, Fut>(
     budget: Duration,
+    pace: Pace,
     also_retry: impl Fn(&AwsError) -> bool,
     mut op: F,
 ) -> Result<T, AwsError>
@@ -436,16 +507,67 @@ where
     Fut: Future<Output = Result<T, AwsError>>,
 {
     let start = Instant::now();
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = Duration::from_millis(200);
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(e) if (e.class == Class::Transient || also_retry(&e)) && start.elapsed() + delay < budget => {
-                tracing_sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(8));
+            Err(e) if e.class == Class::Transient && start.elapsed() + backoff < budget => {
+                tracing_sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(8));
+            }
+            Err(e) if also_retry(&e) && start.elapsed() + pace.next() < budget => {
+                tokio::time::sleep(pace.next()).await;
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// When to look again at something AWS is making ready, so that the look
+/// after it became ready comes soon relative to the whole wait, whatever
+/// AWS's speed that day: never later than 3% of the time waited so far
+/// (at least 50 ms apart, at most 10 s). The first look after the
+/// immediate one comes at a tenth of the kind's `usual` time: AWS does not
+/// finish sooner even in a fast hour, and an endpoint that is already
+/// ready (an emulator) answers at the immediate look. The number of looks
+/// grows with the logarithm of the wait: about 80 from a tenth of the
+/// usual time to the usual time.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    start: Instant,
+    usual: Duration,
+}
+
+impl Pace {
+    /// The share of the time waited so far that a ready resource may go
+    /// unnoticed.
+    pub const SLACK: f64 = 0.03;
+    const FLOOR: Duration = Duration::from_millis(50);
+    const CEILING: Duration = Duration::from_secs(10);
+
+    pub fn new(usual: Duration) -> Pace {
+        Pace { start: Instant::now(), usual }
+    }
+
+    /// The pace of something that started settling when this process
+    /// marked `key` ([`settling`]: a role created, encryption started),
+    /// else now.
+    pub fn since(key: &str, usual: Duration) -> Pace {
+        Pace { start: settling::started(key).unwrap_or_else(Instant::now), usual }
+    }
+
+    /// The pause before the next look.
+    pub fn next(&self) -> Duration {
+        Pace::after(self.start.elapsed(), self.usual)
+    }
+
+    /// The pause before the next look, `elapsed` into a wait.
+    pub fn after(elapsed: Duration, usual: Duration) -> Duration {
+        let first = usual / 10;
+        if elapsed < first {
+            return (first - elapsed).max(Pace::FLOOR);
+        }
+        elapsed.mul_f64(Pace::SLACK).clamp(Pace::FLOOR, Pace::CEILING)
     }
 }
 
@@ -454,16 +576,21 @@ async fn tracing_sleep(base: Duration) {
     tokio::time::sleep(base.mul_f64(jitter)).await;
 }
 
-/// Polls `check` until it says ready, starting fast and backing off
-/// (0.25 s doubling to 5 s), for at most `timeout`. Readiness itself is the
+/// Polls `check` until it says ready, at the [`Pace`] of a wait usually
+/// `usual` long, for at most `timeout`. Readiness itself is the
 /// resource's pure predicate; this only schedules the looking.
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<(), AwsError>
+pub async fn wait_until<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    pace: impl Into<Pace>,
+    mut check: F,
+) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll, AwsError>>,
 {
     let start = Instant::now();
-    let mut delay = Duration::from_millis(250);
+    let pace = pace.into();
     loop {
         match check().await {
             Ok(Poll::Ready) => return Ok(()),
@@ -472,6 +599,7 @@ where
             Err(e) if e.class == Class::Transient => {}
             Err(e) => return Err(e),
         }
+        let delay = pace.next();
         if start.elapsed() + delay > timeout {
             return Err(AwsError::fatal("wait", format!("{what}: not ready after {}s", timeout.as_secs())));
         }
@@ -479,7 +607,33 @@ where
             return Err(AwsError::fatal("wait", format!("{what}: interrupted before it was ready")));
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+impl From<Duration> for Pace {
+    /// The pace of a wait usually `usual` long, starting now.
+    fn from(usual: Duration) -> Pace {
+        Pace::new(usual)
+    }
+}
+
+/// When this process started something AWS finishes on its own time (a
+/// role created: propagation; a stream's encryption started), by key
+/// (`role/<name>`, `stream/<name>`), so what waits on it paces its looks
+/// from then, not from when it started waiting.
+pub mod settling {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    use std::time::Instant;
+
+    static STARTED: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Default::default);
+
+    pub fn mark(key: String) {
+        STARTED.lock().expect("settling lock").insert(key, Instant::now());
+    }
+
+    pub fn started(key: &str) -> Option<Instant> {
+        STARTED.lock().expect("settling lock").get(key).copied()
     }
 }
 
@@ -498,6 +652,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pace_looks_again_within_three_percent_of_the_wait_at_any_speed() {
+        let ms = Duration::from_millis;
+        let usual = Duration::from_secs(60);
+        // The first look after the immediate one: a tenth of the usual time.
+        assert_eq!(Pace::after(ms(0), usual), ms(6000));
+        assert_eq!(Pace::after(ms(5000), usual), ms(1000));
+        // Then never more than 3% of the time waited, whether AWS is ten
+        // times faster than usual, as usual, or slower.
+        for elapsed in [ms(6000), ms(60_000), ms(200_000)] {
+            let next = Pace::after(elapsed, usual);
+            assert!(next.as_secs_f64() <= elapsed.as_secs_f64() * Pace::SLACK + 1e-9, "{elapsed:?}: {next:?}");
+        }
+        // At least 50 ms apart, at most 10 s.
+        assert_eq!(Pace::after(ms(100), Duration::ZERO), ms(50));
+        assert_eq!(Pace::after(Duration::from_secs(3600), usual), Duration::from_secs(10));
+        // Looks from a tenth of the usual time to the usual time: about 80.
+        let (mut t, mut looks) = (ms(6000), 0);
+        while t < usual {
+            t += Pace::after(t, usual);
+            looks += 1;
+        }
+        assert!((70..=85).contains(&looks), "{looks}");
+    }
+
+    #[test]
     fn classification() {
         assert_eq!(classify(Some("ResourceNotFoundException"), Some(400)), Class::NotFound);
         assert_eq!(classify(Some("NoSuchEntity"), Some(404)), Class::NotFound);
@@ -512,6 +691,10 @@ mod tests {
         let missing = "Dashboard x does not exist";
         assert_eq!(classify_message(Some("InvalidParameterValue"), Some(400), missing), Class::NotFound);
         assert_eq!(classify_message(Some("InvalidParameterValue"), Some(400), "bad"), Class::Fatal);
+        let quota = "You have already consumed your firehose quota of 50 hoses.";
+        assert_eq!(classify_message(Some("LimitExceededException"), Some(400), quota), Class::Fatal);
+        let rate = "Rate exceeded for stream s under account 1.";
+        assert_eq!(classify_message(Some("LimitExceededException"), Some(400), rate), Class::Transient);
         assert_eq!(classify(Some("ValidationException"), Some(400)), Class::Fatal);
     }
 
@@ -540,9 +723,15 @@ mod tests {
 
     #[tokio::test]
     async fn wait_reports_failure_and_timeout() {
-        let r = wait_until("s", Duration::from_secs(1), || async { Ok(Poll::Failed("CREATING_FAILED".into())) }).await;
+        let r = wait_until("s", Duration::from_secs(1), Duration::ZERO, || async {
+            Ok(Poll::Failed("CREATING_FAILED".into()))
+        })
+        .await;
         assert!(r.unwrap_err().message.contains("CREATING_FAILED"));
-        let r = wait_until("s", Duration::from_millis(600), || async { Ok(Poll::NotYet("CREATING".into())) }).await;
+        let r = wait_until("s", Duration::from_millis(600), Duration::ZERO, || async {
+            Ok(Poll::NotYet("CREATING".into()))
+        })
+        .await;
         assert!(r.unwrap_err().message.contains("not ready after"));
     }
 }

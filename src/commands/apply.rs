@@ -15,7 +15,7 @@ pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<ExitCode> {
-    let (planned, work) = d.plan(a.targets.parallelism as usize).await?;
+    let (planned, work) = d.plan().await?;
     print_plan(g.json, &planned.plan, g.verbose > 0);
     if planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));

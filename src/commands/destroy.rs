@@ -35,7 +35,7 @@ pub(super) async fn destroy(
     allow_data_loss: bool,
     parallelism: u16,
 ) -> anyhow::Result<ExitCode> {
-    let (planned, work) = d.plan_destroy(parallelism as usize).await?;
+    let (planned, work) = d.plan_destroy().await?;
     if g.json {
         emitln!("{}", serde_json::to_string(&planned.plan).expect("plan serializes"));
     } else {

@@ -13,11 +13,12 @@ pub async fn run(g: &Global, a: &SpecArg) -> anyhow::Result<ExitCode> {
     d.read_record().await?;
     let resources = d.resources();
     let reads = resources.iter().map(|(a, r)| (a.clone(), r.clone())).collect();
-    let exists: BTreeMap<_, _> = crate::engine::read_all(&d.aws, reads, 10, crate::engine::Prepare::No)
-        .await?
-        .into_iter()
-        .map(|(a, o)| (a, o.is_some()))
-        .collect();
+    let exists: BTreeMap<_, _> =
+        crate::engine::read_all(&d.aws, reads, crate::engine::MAX_READS, crate::engine::Prepare::No)
+            .await?
+            .into_iter()
+            .map(|(a, o)| (a, o.is_some()))
+            .collect();
     let scope = d.aws.scope();
     let mut rows = serde_json::Map::new();
     for addr in d.graph.topo_order() {

@@ -9,8 +9,7 @@ pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let reach = if a.destroy { Reach::Downstream } else { Reach::Upstream };
     let mut d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
     d.read_record().await?;
-    let parallelism = a.targets.parallelism as usize;
-    let (planned, _) = if a.destroy { d.plan_destroy(parallelism).await? } else { d.plan(parallelism).await? };
+    let (planned, _) = if a.destroy { d.plan_destroy().await? } else { d.plan().await? };
     print_plan(g.json, &planned.plan, g.verbose > 0);
     if !a.destroy && planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));

@@ -31,9 +31,16 @@ pub enum Prepare {
     No,
 }
 
-/// Reads every resource, at most `parallelism` at once. Reads are safe to
-/// repeat: transient failures beyond the SDK's own attempts are retried for
-/// up to a minute. Every read that fails is reported, not just the first.
+/// Reads in flight at once across services: the sum of the per-service
+/// caps, which no one service reaches alone.
+pub const MAX_READS: usize = 64;
+
+/// Reads every resource: at most `parallelism` at once in all, and per
+/// AWS service at most its [`crate::aws::Service::read_concurrency`], so
+/// a big pipeline reads every service side by side without bursting any
+/// one past its documented rate. Reads are safe to repeat: transient
+/// failures beyond the SDK's own attempts are retried for up to a minute.
+/// Every read that fails is reported, not just the first.
 pub async fn read_all<K>(
     aws: &Aws,
     resources: Vec<(K, Res)>,
@@ -43,12 +50,17 @@ pub async fn read_all<K>(
 where
     K: Send + 'static,
 {
-    let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    use tokio::sync::Semaphore;
+    let all = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut per_service: BTreeMap<crate::aws::Service, Arc<Semaphore>> = BTreeMap::new();
     let mut reads = tokio::task::JoinSet::new();
     for (key, r) in resources {
-        let (aws, sem) = (aws.clone(), sem.clone());
+        let service = resources::service(r.address().kind);
+        let mine = per_service.entry(service).or_insert_with(|| Arc::new(Semaphore::new(service.read_concurrency())));
+        let (aws, all, mine) = (aws.clone(), all.clone(), mine.clone());
         reads.spawn(async move {
-            let _permit = sem.acquire().await.expect("semaphore open");
+            let _service = mine.acquire_owned().await.expect("semaphore open");
+            let _permit = all.acquire_owned().await.expect("semaphore open");
             let read = async {
                 if prepare == Prepare::Yes {
                     crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || r.prepare(&aws)).await?;

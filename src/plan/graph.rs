@@ -215,16 +215,20 @@ impl Graph {
             add(&mut g, role.clone(), &names::function_role(&f.name, spec.region.as_deref()), origin.clone(), vec![]);
             let lg = Address::new(Kind::LogGroup, role_key(Kind::Function, k));
             add(&mut g, lg.clone(), &names::function_log_group(&f.name), origin.clone(), vec![]);
-            let mut deps = vec![role, lg];
-            for r in env_refs.get(k).into_iter().flatten() {
-                if let Some(kind) = Kind::of_section(&r.section) {
-                    deps.push(Address::new(kind, &r.key));
-                }
-            }
+            // What the environment names (`${firehoses.x.name}`) is known
+            // before it exists: the function is created alongside it, and
+            // its trigger, which starts the calls, waits for it.
+            let referenced: Vec<Address> = env_refs
+                .get(k)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| Kind::of_section(&r.section).map(|kind| Address::new(kind, &r.key)))
+                .collect();
             let fa = Address::new(Kind::Function, k);
-            add(&mut g, fa.clone(), &f.name, origin.clone(), deps);
+            add(&mut g, fa.clone(), &f.name, origin.clone(), vec![role, lg]);
             if let Some(t) = &f.trigger {
                 let mut deps = vec![fa, Address::new(Kind::Stream, &t.stream)];
+                deps.extend(referenced);
                 for w in &f.writes {
                     deps.push(match w {
                         WriteTarget::Firehose(x) => Address::new(Kind::Firehose, x),
@@ -584,6 +588,31 @@ firehoses:
         let cycle: Vec<String> = g.find_cycle().unwrap().iter().map(ToString::to_string).collect();
         assert_eq!(cycle.first(), cycle.last());
         assert!(cycle.contains(&"stream.s".to_string()) && cycle.contains(&"firehose.f".to_string()));
+    }
+
+    #[test]
+    fn functions_naming_each_other_wait_on_nothing_their_triggers_wait() {
+        let spec = r#"
+pipeline: t
+streams: { s: {} }
+functions:
+  a:
+    runtime: python3.12
+    code: ../templates/lambda/decode_and_log.py
+    handler: decode_and_log.handler
+    environment: { OTHER: "${functions.b.name}" }
+    trigger: { stream: s }
+  b:
+    runtime: python3.12
+    code: ../templates/lambda/decode_and_log.py
+    handler: decode_and_log.handler
+    environment: { OTHER: "${functions.a.arn}" }
+"#;
+        let g = load_str(spec, "t.yaml", Path::new("pipelines"), &Options::default()).unwrap().graph;
+        assert!(g.find_cycle().is_none());
+        let deps = |a: &str| g.nodes[&Address::parse(a).unwrap()].deps.clone();
+        assert!(!deps("function.a").contains(&Address::parse("function.b").unwrap()));
+        assert!(deps("trigger.a").contains(&Address::parse("function.b").unwrap()));
     }
 
     #[test]

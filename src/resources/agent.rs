@@ -29,7 +29,7 @@
 use super::ec2::{ec2_tags, find_instance, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
 use super::security_group::find_group;
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
-use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
+use crate::aws::{wait_until, Aws, AwsError, Pace, Poll};
 use crate::spec::{self, Ami};
 use crate::{gone, send};
 use async_trait::async_trait;
@@ -114,7 +114,7 @@ impl Agent {
         let service = a.service();
         let command: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let what = format!("`{service}` on host `{}` ({id})", self.base.name);
-        wait_until(&what, self.timeout(), || async {
+        wait_until(&what, self.timeout(), super::usual::HOST_SERVICE, || async {
             let sent = command.lock().expect("command lock").clone();
             let Some(cid) = sent else {
                 let out = send!(
@@ -163,7 +163,7 @@ impl Agent {
     }
 
     async fn wait_for(&self, aws: &Aws, id: &str, want: InstanceStateName, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("host `{}` ({id})", self.base.name), self.timeout(), || async {
+        wait_until(&format!("host `{}` ({id})", self.base.name), self.timeout(), super::usual::INSTANCE, || async {
             let out = send!("DescribeInstances", aws.ec2.describe_instances().instance_ids(id));
             let state = match out {
                 Ok(o) => o
@@ -300,52 +300,57 @@ impl Resource for Agent {
         // next run (after a replace) gets a new one.
         let token = super::ec2::client_token(&self.base.address, &format!("instance|{ud_hash}|{image}"));
         let encoded = base64::engine::general_purpose::STANDARD.encode(&s.user_data);
-        let id = retry(Duration::from_secs(180), inputs_not_visible, || async {
-            let mut req = aws
-                .ec2
-                .run_instances()
-                .image_id(&image)
-                .instance_type(InstanceType::from(a.instance_type.as_str()))
-                .min_count(1)
-                .max_count(1)
-                .subnet_id(&subnet)
-                .security_group_ids(&sg)
-                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&s.profile).build())
-                .user_data(&encoded)
-                .metadata_options(
-                    InstanceMetadataOptionsRequest::builder().http_tokens(HttpTokensState::Required).build(),
-                )
-                .tag_specifications(
-                    TagSpecification::builder()
-                        .resource_type(ResourceType::Instance)
-                        .set_tags(Some(ec2_tags(&tags)))
-                        .build(),
-                )
-                .client_token(&token);
-            if let Some(k) = a.ssh.as_ref().and_then(|s| s.key_name.as_ref()) {
-                req = req.key_name(k);
-            }
-            // A host an earlier attempt launched (its answer lost) is found
-            // by its tags before another is asked for.
-            if let Some(i) = self.instance(aws).await? {
-                return Ok(i.instance_id().unwrap_or_default().to_string());
-            }
-            // Sent once, not retried by the SDK: the token makes AWS
-            // idempotent, and the look above covers an endpoint that is not.
-            let req = req.customize().config_override(super::ec2::once());
-            match send!("RunInstances", req) {
-                Ok(o) => Ok(o.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string()),
-                Err(e) if profile_not_ready(&e) => {
-                    p.say("waiting for the instance profile to propagate");
-                    Err(e)
+        let id = crate::aws::retry_paced(
+            Duration::from_secs(180),
+            Pace::since(&format!("instance-profile/{}", s.profile), super::usual::ROLE_PROPAGATION),
+            inputs_not_visible,
+            || async {
+                let mut req = aws
+                    .ec2
+                    .run_instances()
+                    .image_id(&image)
+                    .instance_type(InstanceType::from(a.instance_type.as_str()))
+                    .min_count(1)
+                    .max_count(1)
+                    .subnet_id(&subnet)
+                    .security_group_ids(&sg)
+                    .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&s.profile).build())
+                    .user_data(&encoded)
+                    .metadata_options(
+                        InstanceMetadataOptionsRequest::builder().http_tokens(HttpTokensState::Required).build(),
+                    )
+                    .tag_specifications(
+                        TagSpecification::builder()
+                            .resource_type(ResourceType::Instance)
+                            .set_tags(Some(ec2_tags(&tags)))
+                            .build(),
+                    )
+                    .client_token(&token);
+                if let Some(k) = a.ssh.as_ref().and_then(|s| s.key_name.as_ref()) {
+                    req = req.key_name(k);
                 }
-                Err(e) if e.is_not_found() => {
-                    p.say(format!("waiting for the new subnet and group to be visible ({})", e.message));
-                    Err(e)
+                // A host an earlier attempt launched (its answer lost) is found
+                // by its tags before another is asked for.
+                if let Some(i) = self.instance(aws).await? {
+                    return Ok(i.instance_id().unwrap_or_default().to_string());
                 }
-                Err(e) => Err(e),
-            }
-        })
+                // Sent once, not retried by the SDK: the token makes AWS
+                // idempotent, and the look above covers an endpoint that is not.
+                let req = req.customize().config_override(super::ec2::once());
+                match send!("RunInstances", req) {
+                    Ok(o) => Ok(o.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string()),
+                    Err(e) if profile_not_ready(&e) => {
+                        p.say("waiting for the instance profile to propagate");
+                        Err(e)
+                    }
+                    Err(e) if e.is_not_found() => {
+                        p.say(format!("waiting for the new subnet and group to be visible ({})", e.message));
+                        Err(e)
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
         .await?;
         self.wait_for(aws, &id, InstanceStateName::Running, p).await?;
         self.started(aws, &id, p).await

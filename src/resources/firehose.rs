@@ -36,6 +36,7 @@ use aws_sdk_firehose::types::{
     OutputFormatConfiguration, ParquetCompression, ParquetSerDe, ProcessingConfiguration, Processor,
     ProcessorParameter, ProcessorParameterName, ProcessorType, SchemaConfiguration, Serializer, Tag,
 };
+use aws_sdk_kinesis::types::StreamStatus;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -208,7 +209,7 @@ impl Firehose {
     }
 
     async fn wait_active(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("delivery stream `{}`", self.base.name), self.timeout(), || async {
+        wait_until(&format!("delivery stream `{}`", self.base.name), self.timeout(), super::usual::FIREHOSE, || async {
             let Some(d) = self.describe(aws).await? else {
                 return Ok(Poll::NotYet("not visible yet".into()));
             };
@@ -227,14 +228,43 @@ impl Firehose {
         .await
     }
 
+    /// Waits until the source stream is ACTIVE, as Firehose requires: a
+    /// stream whose encryption is still starting is UPDATING, readable by
+    /// everything else, and the stream's create does not wait for it.
+    async fn wait_for_source(&self, aws: &Aws, stream_arn: &str, p: &Progress) -> Result<(), AwsError> {
+        let what = format!("source stream of `{}` to be ACTIVE", self.base.name);
+        let stream = stream_arn.rsplit('/').next().unwrap_or_default();
+        let pace = crate::aws::Pace::since(&format!("stream/{stream}"), super::usual::STREAM_UPDATE);
+        wait_until(&what, self.timeout(), pace, || async {
+            let out = send!("DescribeStreamSummary", aws.kinesis.describe_stream_summary().stream_arn(stream_arn));
+            let status = out.found()?.and_then(|o| o.stream_description_summary().map(|s| s.stream_status().clone()));
+            Ok(match status {
+                Some(StreamStatus::Active) => Poll::Ready,
+                Some(s) => {
+                    p.say(format!("waiting for the source stream to be ACTIVE ({})", s.as_str()));
+                    Poll::NotYet(s.as_str().to_string())
+                }
+                None => Poll::NotYet("source stream not visible yet".into()),
+            })
+        })
+        .await
+    }
+
+    /// How a new role's propagation is waited out: from its creation.
+    fn role_pace(&self) -> crate::aws::Pace {
+        let role = self.config.as_ref().map_or("", |c| c.role.rsplit('/').next().unwrap_or_default());
+        crate::aws::Pace::since(&format!("role/{role}"), super::usual::ROLE_PROPAGATION)
+    }
+
     /// Runs `op`, retrying while the role is not usable by Firehose yet.
     async fn with_role<F, Fut>(&self, p: &Progress, op: F) -> Result<(), AwsError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), AwsError>>,
     {
-        retry(
+        crate::aws::retry_paced(
             ROLE_PROPAGATION,
+            self.role_pace(),
             |e| role_not_ready(e) || in_use(e),
             || async {
                 let r = op().await;
@@ -353,16 +383,24 @@ impl Resource for Firehose {
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let c = self.config.as_ref().expect("create needs a spec");
         // A stream of the same name still deleting blocks the create.
-        wait_until(&format!("old delivery stream `{}` to be deleted", self.base.name), self.timeout(), || async {
-            Ok(match self.describe(aws).await? {
-                Some(d) if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting => {
-                    p.say("waiting for the old stream to finish DELETING");
-                    Poll::NotYet("DELETING".into())
-                }
-                _ => Poll::Ready,
-            })
-        })
+        wait_until(
+            &format!("old delivery stream `{}` to be deleted", self.base.name),
+            self.timeout(),
+            super::usual::FIREHOSE_DELETE,
+            || async {
+                Ok(match self.describe(aws).await? {
+                    Some(d) if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting => {
+                        p.say("waiting for the old stream to finish DELETING");
+                        Poll::NotYet("DELETING".into())
+                    }
+                    _ => Poll::Ready,
+                })
+            },
+        )
         .await?;
+        if c.source != "direct" {
+            self.wait_for_source(aws, &c.source, p).await?;
+        }
         let dest = ExtendedS3DestinationConfiguration::builder()
             .role_arn(&c.role)
             .bucket_arn(&c.bucket)
@@ -523,21 +561,26 @@ impl Resource for Firehose {
         {
             return Ok(Deleted::Gone);
         }
-        wait_until(&format!("delivery stream `{}` to be deleted", self.base.name), self.timeout(), || async {
-            Ok(match self.describe(aws).await? {
-                None => Poll::Ready,
-                Some(d) if *d.delivery_stream_status() == DeliveryStreamStatus::DeletingFailed => {
-                    Poll::Failed(format!(
-                        "DELETING_FAILED: {}",
-                        d.failure_description().map(|f| f.details()).unwrap_or("no description")
-                    ))
-                }
-                Some(d) => {
-                    p.say(format!("waiting for deletion ({})", d.delivery_stream_status().as_str()));
-                    Poll::NotYet(d.delivery_stream_status().as_str().to_string())
-                }
-            })
-        })
+        wait_until(
+            &format!("delivery stream `{}` to be deleted", self.base.name),
+            self.timeout(),
+            super::usual::FIREHOSE_DELETE,
+            || async {
+                Ok(match self.describe(aws).await? {
+                    None => Poll::Ready,
+                    Some(d) if *d.delivery_stream_status() == DeliveryStreamStatus::DeletingFailed => {
+                        Poll::Failed(format!(
+                            "DELETING_FAILED: {}",
+                            d.failure_description().map(|f| f.details()).unwrap_or("no description")
+                        ))
+                    }
+                    Some(d) => {
+                        p.say(format!("waiting for deletion ({})", d.delivery_stream_status().as_str()));
+                        Poll::NotYet(d.delivery_stream_status().as_str().to_string())
+                    }
+                })
+            },
+        )
         .await?;
         Ok(Deleted::Gone)
     }

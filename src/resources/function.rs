@@ -92,6 +92,12 @@ fn conflict(e: &AwsError) -> bool {
 const ROLE_PROPAGATION: Duration = Duration::from_secs(180);
 
 impl Function {
+    /// How a new role's propagation is waited out: from its creation.
+    fn role_pace(&self) -> crate::aws::Pace {
+        let role = self.spec.as_ref().map_or("", |s| s.role_arn.rsplit('/').next().unwrap_or_default());
+        crate::aws::Pace::since(&format!("role/{role}"), super::usual::ROLE_PROPAGATION)
+    }
+
     /// What the spec asks for; only a resource known from the record has none.
     fn input(&self) -> &FunctionSpec {
         self.spec.as_ref().expect("a function of the spec")
@@ -195,7 +201,7 @@ impl Function {
 
     /// Waits for State Active and LastUpdateStatus Successful.
     async fn wait_ready(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("function `{}`", self.base.name), self.timeout(), || async {
+        wait_until(&format!("function `{}`", self.base.name), self.timeout(), super::usual::FUNCTION, || async {
             let Some(c) = self.configuration(aws).await? else {
                 return Ok(Poll::NotYet("not visible yet".into()));
             };
@@ -307,8 +313,9 @@ impl Resource for Function {
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("create needs a spec");
         let pkg = self.package().await?;
-        retry(
+        crate::aws::retry_paced(
             ROLE_PROPAGATION,
+            self.role_pace(),
             |e| role_not_ready(e) || conflict(e),
             || async {
                 let req = configuration!(aws.lambda.create_function().function_name(&self.base.name), s, self, aws);
@@ -365,8 +372,9 @@ impl Resource for Function {
         let config = ["runtime", "handler", "memory_mb", "timeout_seconds", "environment", "role"];
         if changed.iter().any(|c| config.contains(&c.as_str())) {
             p.say("updating configuration");
-            retry(
+            crate::aws::retry_paced(
                 ROLE_PROPAGATION,
+                self.role_pace(),
                 |e| conflict(e) || role_not_ready(e),
                 || async {
                     let req = aws.lambda.update_function_configuration().function_name(&self.base.name);

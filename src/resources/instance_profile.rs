@@ -73,7 +73,7 @@ impl Resource for InstanceProfile {
             if !roles.contains(&want) {
                 let req = aws.iam.add_role_to_instance_profile().instance_profile_name(&self.base.name);
                 match send!("AddRoleToInstanceProfile", req.role_name(&want)) {
-                    Ok(_) => {}
+                    Ok(_) => crate::aws::settling::mark(format!("instance-profile/{}", self.base.name)),
                     // A profile holds one role: a retry after a lost answer
                     // hits that quota with our role already in.
                     Err(e)

@@ -175,7 +175,7 @@ impl Resource for Network {
                 out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string()
             }
         };
-        wait_until(&format!("VPC `{}`", self.base.name), self.timeout(), || async {
+        wait_until(&format!("VPC `{}`", self.base.name), self.timeout(), super::usual::VPC, || async {
             let out = send!("DescribeVpcs", aws.ec2.describe_vpcs().vpc_ids(&vpc_id));
             let state = match out {
                 Ok(o) => o.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -265,18 +265,24 @@ impl Resource for Network {
             gone!("DeleteNatGateway", aws.ec2.delete_nat_gateway().nat_gateway_id(&id))?;
             // Its address and the internet gateway stay in use until the
             // NAT gateway is `deleted`, not just `deleting`.
-            wait_until(&format!("NAT gateway {id} to be deleted"), self.timeout(), || async {
-                let out = send!("DescribeNatGateways", aws.ec2.describe_nat_gateways().nat_gateway_ids(&id)).found()?;
-                let state = out
-                    .and_then(|o| o.nat_gateways().first().and_then(|n| n.state()).map(|s| s.as_str().to_string()))
-                    .unwrap_or_else(|| "deleted".into());
-                Ok(if state == "deleted" {
-                    Poll::Ready
-                } else {
-                    p.say(format!("waiting for the NAT gateway to be deleted ({state})"));
-                    Poll::NotYet(state)
-                })
-            })
+            wait_until(
+                &format!("NAT gateway {id} to be deleted"),
+                self.timeout(),
+                super::usual::NAT_GATEWAY,
+                || async {
+                    let out =
+                        send!("DescribeNatGateways", aws.ec2.describe_nat_gateways().nat_gateway_ids(&id)).found()?;
+                    let state = out
+                        .and_then(|o| o.nat_gateways().first().and_then(|n| n.state()).map(|s| s.as_str().to_string()))
+                        .unwrap_or_else(|| "deleted".into());
+                    Ok(if state == "deleted" {
+                        Poll::Ready
+                    } else {
+                        p.say(format!("waiting for the NAT gateway to be deleted ({state})"));
+                        Poll::NotYet(state)
+                    })
+                },
+            )
             .await?;
         }
         // Addresses of ours: the NAT gateway's, and any an interrupted
@@ -530,7 +536,7 @@ impl Network {
                 nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string()
             }
         };
-        wait_until(&format!("NAT gateway {id}"), self.timeout(), || async {
+        wait_until(&format!("NAT gateway {id}"), self.timeout(), super::usual::NAT_GATEWAY, || async {
             let out = send!("DescribeNatGateways", aws.ec2.describe_nat_gateways().nat_gateway_ids(&id));
             let state = match out {
                 Ok(o) => {

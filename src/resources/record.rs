@@ -10,9 +10,15 @@
 //! 3. update in place: the listing (PutParameter, Overwrite).
 //! 4. delete: last of a destroy (everything depends on it); if anything
 //!    failed before, it stays, so the next destroy finds what is left.
-//! 5. A standard parameter holds 4 KB. A larger listing goes to the
-//!    Advanced tier (8 KB, billed per parameter-month); past 8 KB apply
-//!    refuses before any mutation.
+//! 5. Stored compressed (zlib, base64) with no size ceiling: a listing
+//!    that fits a standard parameter (4 KB) is stored inline; a larger one
+//!    is cut into 4 KB parts at `/pipectl-parts/<pipeline>/<env>/<gen>/<i>`
+//!    (standard parameters, no tier fees), `gen` being the first 12 hex
+//!    digits of the SHA-256 of the stored text. Parts are written first,
+//!    then the head naming them, then parts of other generations are
+//!    deleted: a run stopped at any point leaves a head whose parts all
+//!    exist. A record written as plain JSON by an earlier pipectl is read
+//!    as it is and stored in the new form on its next write.
 
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
@@ -25,8 +31,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+/// What a standard SSM parameter holds.
 pub const MAX_STANDARD: usize = 4096;
-pub const MAX_ADVANCED: usize = 8192;
+/// The characters of stored text in one part.
+const PART: usize = 4000;
+/// GetParameters and DeleteParameters take at most this many names.
+const NAMES_PER_CALL: usize = 10;
 
 /// What the record holds: a version, and address -> physical name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -73,10 +83,156 @@ impl Content {
         serde_json::from_str(text).ok()
     }
 
+    /// The stored form: the head parameter's text and, for a listing too
+    /// large to sit in the head, the generation and the parts' texts.
+    pub fn encode(&self) -> (String, Option<(String, Vec<String>)>) {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        use std::io::Write as _;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(self.to_json().as_bytes()).expect("writes to memory");
+        let data = base64::engine::general_purpose::STANDARD.encode(z.finish().expect("writes to memory"));
+        let inline = Head { format: FORMAT.into(), data: Some(data.clone()), ..Head::default() };
+        let text = serde_json::to_string(&inline).expect("head serializes");
+        if text.len() <= MAX_STANDARD {
+            return (text, None);
+        }
+        let sha = hex(&sha2::Sha256::digest(data.as_bytes()));
+        let generation = sha[..12].to_string();
+        let parts: Vec<String> =
+            data.as_bytes().chunks(PART).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        let head = Head {
+            format: FORMAT.into(),
+            data: None,
+            parts: parts.len(),
+            generation: Some(generation.clone()),
+            sha256: Some(sha),
+        };
+        (serde_json::to_string(&head).expect("head serializes"), Some((generation, parts)))
+    }
+
     /// The listing as (address, name), addresses this build understands.
     pub fn entries(&self) -> Vec<(Address, String)> {
         self.resources.iter().filter_map(|(a, n)| Address::parse(a).map(|a| (a, n.clone()))).collect()
     }
+}
+
+const FORMAT: &str = "zlib+base64";
+
+/// The head parameter of a stored record: the compressed listing itself,
+/// or the generation, count and digest of its parts.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Head {
+    format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    parts: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    generation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a head parameter's text says.
+#[derive(Debug, PartialEq)]
+enum Stored {
+    /// The whole listing (inline, or plain JSON from an earlier pipectl).
+    Whole(Content),
+    /// A listing in parts: their generation, count and digest.
+    Parts { generation: String, count: usize, sha256: String },
+}
+
+fn read_head(text: &str) -> Result<Stored, String> {
+    if let Ok(head) = serde_json::from_str::<Head>(text) {
+        if head.format != FORMAT {
+            return Err(format!(
+                "it is stored as `{}`, which this pipectl does not read: upgrade pipectl",
+                head.format
+            ));
+        }
+        return match (head.data, head.generation, head.sha256) {
+            (Some(data), _, _) => inflate(&data).map(Stored::Whole),
+            (None, Some(generation), Some(sha256)) if head.parts > 0 => {
+                Ok(Stored::Parts { generation, count: head.parts, sha256 })
+            }
+            _ => Err("its head names neither a listing nor its parts".into()),
+        };
+    }
+    // Plain JSON: the format before compression.
+    Content::parse(text).map(Stored::Whole).ok_or_else(|| "it is not a listing pipectl wrote".to_string())
+}
+
+fn inflate(data: &str) -> Result<Content, String> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| format!("not base64: {e}"))?;
+    let mut json = String::new();
+    flate2::read::ZlibDecoder::new(bytes.as_slice())
+        .take(64 << 20)
+        .read_to_string(&mut json)
+        .map_err(|e| format!("not zlib: {e}"))?;
+    Content::parse(&json).ok_or_else(|| "its listing is not JSON pipectl wrote".to_string())
+}
+
+/// The listing from its parts, in order, checked against the head's digest.
+fn join_parts(parts: &[String], sha256: &str) -> Result<Content, String> {
+    use sha2::Digest as _;
+    let data = parts.concat();
+    if hex(&sha2::Sha256::digest(data.as_bytes())) != sha256 {
+        return Err("its parts do not match the digest in its head".into());
+    }
+    inflate(&data)
+}
+
+fn part_name(record: &str, generation: &str, i: usize) -> String {
+    format!("{}/{generation}/{i}", crate::names::record_parts_path(record))
+}
+
+fn damaged(record: &str, why: String) -> AwsError {
+    AwsError::fatal(
+        "GetParameter",
+        format!(
+            "the deployment record `{record}` cannot be read: {why}; \
+             `pipectl unlock` does not help here: restore the parameter or delete it to start over"
+        ),
+    )
+}
+
+/// The listing a head parameter's text stands for, fetching its parts.
+async fn load(aws: &Aws, record: &str, text: &str) -> Result<Content, AwsError> {
+    let (generation, count, sha256) = match read_head(text).map_err(|e| damaged(record, e))? {
+        Stored::Whole(c) => return Ok(c),
+        Stored::Parts { generation, count, sha256 } => (generation, count, sha256),
+    };
+    let names: Vec<String> = (0..count).map(|i| part_name(record, &generation, i)).collect();
+    let mut found: BTreeMap<String, String> = BTreeMap::new();
+    for batch in names.chunks(NAMES_PER_CALL) {
+        let out = retry(
+            Duration::from_secs(60),
+            |_| false,
+            || async { send!("GetParameters", aws.ssm.get_parameters().set_names(Some(batch.to_vec()))) },
+        )
+        .await?;
+        for p in out.parameters() {
+            found.insert(p.name().unwrap_or_default().to_string(), p.value().unwrap_or_default().to_string());
+        }
+    }
+    let mut parts = Vec::with_capacity(count);
+    for n in &names {
+        let Some(v) = found.remove(n) else { return Err(damaged(record, format!("its part `{n}` is missing"))) };
+        parts.push(v);
+    }
+    join_parts(&parts, &sha256).map_err(|e| damaged(record, e))
 }
 
 /// A deployment found by its record.
@@ -100,9 +256,17 @@ pub async fn list(aws: &Aws, pipeline: Option<&str>) -> Result<Vec<Listed>, AwsE
     let path = pipeline.map_or_else(|| "/pipectl".to_string(), |p| format!("/pipectl/{p}"));
     let mut out = Vec::new();
     for p in aws.parameters_by_path(&path).await? {
-        let parts: Vec<&str> = p.name().unwrap_or_default().trim_start_matches('/').split('/').collect();
-        let (["pipectl", pipeline, env], Some(content)) = (parts.as_slice(), p.value().and_then(Content::parse)) else {
+        let name = p.name().unwrap_or_default();
+        let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
+        let (["pipectl", pipeline, env], Some(text)) = (parts.as_slice(), p.value()) else {
             continue;
+        };
+        let content = match load(aws, name, text).await {
+            Ok(c) => c,
+            // Something else under /pipectl, or a damaged record: listed
+            // by the commands that work on it, not here.
+            Err(e) if e.class == crate::aws::Class::Fatal => continue,
+            Err(e) => return Err(e),
         };
         let content = Content { written: p.last_modified_date().map(|d| d.as_secs_f64()), ..content };
         out.push(Listed { pipeline: pipeline.to_string(), env: env.to_string(), content });
@@ -143,7 +307,8 @@ impl Record {
         let out = send!("GetParameter", aws.ssm.get_parameter().name(name));
         let Some(p) = out.found()?.and_then(|o| o.parameter().cloned()) else { return Ok(None) };
         let written = p.last_modified_date().map(|d| d.as_secs_f64());
-        Ok(p.value().and_then(Content::parse).map(|c| Content { written, ..c }))
+        let content = load(aws, name, p.value().unwrap_or_default()).await?;
+        Ok(Some(Content { written, ..content }))
     }
 
     /// Writes the record's content over the current one.
@@ -151,39 +316,70 @@ impl Record {
         self.write(aws, true).await
     }
 
+    /// Writes parts (if any), then the head, then removes the parts of
+    /// other generations: readers see the old listing or the new one.
     async fn write(&self, aws: &Aws, overwrite: bool) -> Result<(), AwsError> {
-        let text = self.content.as_ref().map(Content::to_json).unwrap_or_default();
-        if text.len() > MAX_ADVANCED {
-            return Err(AwsError::fatal(
-                "PutParameter",
-                format!(
-                    "the deployment record is {} bytes; SSM holds at most {MAX_ADVANCED}: split the pipeline",
-                    text.len()
-                ),
-            ));
+        let (head, parts) = self.content.as_ref().map(Content::encode).unwrap_or_default();
+        let keep = parts.as_ref().map(|(g, _)| g.clone());
+        for (i, text) in parts.iter().flat_map(|(_, p)| p.iter()).enumerate() {
+            let generation = keep.as_deref().expect("parts have a generation");
+            let name = part_name(&self.base.name, generation, i);
+            put_parameter(aws, &name, text, true, None).await?;
         }
-        let tier = if text.len() > MAX_STANDARD { ParameterTier::Advanced } else { ParameterTier::Standard };
-        retry(
-            Duration::from_secs(60),
-            |_| false,
-            || {
-                let mut req = aws
-                    .ssm
-                    .put_parameter()
-                    .name(&self.base.name)
-                    .value(&text)
-                    .r#type(ParameterType::String)
-                    .tier(tier.clone())
-                    .description("pipectl deployment record: every resource of this pipeline and env")
-                    .overwrite(overwrite);
-                if !overwrite {
-                    req = req.set_tags(Some(ssm_tags(&self.base.tags)));
-                }
-                async move { send!("PutParameter", req).map(drop) }
-            },
-        )
-        .await
+        let tags = (!overwrite).then(|| ssm_tags(&self.base.tags));
+        put_parameter(aws, &self.base.name, &head, overwrite, tags).await?;
+        self.remove_parts(aws, keep.as_deref()).await
     }
+
+    /// Deletes this record's parts, except those of generation `keep`.
+    async fn remove_parts(&self, aws: &Aws, keep: Option<&str>) -> Result<(), AwsError> {
+        let path = crate::names::record_parts_path(&self.base.name);
+        let stale: Vec<String> = aws
+            .parameters_by_path(&path)
+            .await?
+            .iter()
+            .filter_map(|p| p.name().map(str::to_string))
+            .filter(|n| keep.is_none_or(|g| !n.starts_with(&format!("{path}/{g}/"))))
+            .collect();
+        for batch in stale.chunks(NAMES_PER_CALL) {
+            retry(
+                Duration::from_secs(60),
+                |_| false,
+                || async {
+                    gone!("DeleteParameters", aws.ssm.delete_parameters().set_names(Some(batch.to_vec()))).map(drop)
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn put_parameter(
+    aws: &Aws,
+    name: &str,
+    text: &str,
+    overwrite: bool,
+    tags: Option<Vec<Tag>>,
+) -> Result<(), AwsError> {
+    retry(
+        Duration::from_secs(60),
+        |_| false,
+        || {
+            let req = aws
+                .ssm
+                .put_parameter()
+                .name(name)
+                .value(text)
+                .r#type(ParameterType::String)
+                .tier(ParameterTier::Standard)
+                .description("pipectl deployment record: every resource of this pipeline and env")
+                .overwrite(overwrite)
+                .set_tags(tags.clone());
+            async move { send!("PutParameter", req).map(drop) }
+        },
+    )
+    .await
 }
 
 fn ssm_tags(tags: &Tags) -> Vec<Tag> {
@@ -249,6 +445,65 @@ impl Resource for Record {
     }
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        gone_if_absent(gone!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))
+        let deleted = gone_if_absent(gone!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))?;
+        self.remove_parts(aws, None).await?;
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Kind;
+
+    fn content(n: usize) -> Content {
+        let addrs: Vec<Address> = (0..n).map(|i| Address::new(Kind::Stream, format!("stream-{i:04}"))).collect();
+        let names = addrs.iter().enumerate().map(|(i, a)| (a, format!("bench-pipeline-default-stream-{i:04}")));
+        let mut c = Content::of("eu-west-1", names);
+        c.created = Some(1_700_000_000);
+        c.by = Some("ci@runner".into());
+        c
+    }
+
+    #[test]
+    fn a_small_listing_sits_in_the_head() {
+        let c = content(40);
+        let (head, parts) = c.encode();
+        assert!(parts.is_none());
+        assert!(head.len() <= MAX_STANDARD);
+        assert_eq!(read_head(&head), Ok(Stored::Whole(c)));
+    }
+
+    #[test]
+    fn a_thousand_resources_go_in_parts_that_join_back() {
+        let c = content(1000);
+        assert!(c.to_json().len() > 8192, "larger than the old ceiling");
+        let (head, parts) = c.encode();
+        let (generation, parts) = parts.expect("parts");
+        assert!(head.len() <= MAX_STANDARD && parts.iter().all(|p| p.len() <= MAX_STANDARD));
+        let Ok(Stored::Parts { generation: g, count, sha256 }) = read_head(&head) else { panic!("{head}") };
+        assert_eq!((g, count), (generation, parts.len()));
+        assert_eq!(join_parts(&parts, &sha256), Ok(c.clone()));
+        // The same listing is stored the same way: a rewrite is idempotent.
+        assert_eq!(c.encode().0, head);
+    }
+
+    #[test]
+    fn damaged_parts_are_refused_not_misread() {
+        let (head, parts) = content(1000).encode();
+        let (_, mut parts) = parts.unwrap();
+        let Ok(Stored::Parts { sha256, .. }) = read_head(&head) else { panic!() };
+        parts.swap(0, 1);
+        assert!(join_parts(&parts, &sha256).unwrap_err().contains("digest"));
+        parts.pop();
+        assert!(join_parts(&parts, &sha256).is_err());
+    }
+
+    #[test]
+    fn a_record_of_the_earlier_plain_format_is_read() {
+        let c = content(3);
+        assert_eq!(read_head(&c.to_json()), Ok(Stored::Whole(c)));
+        assert!(read_head(r#"{"format":"zstd","data":"x"}"#).unwrap_err().contains("upgrade"));
+        assert!(read_head("not json").is_err());
     }
 }

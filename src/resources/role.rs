@@ -137,7 +137,10 @@ impl Resource for Role {
             }
             Err(e) => return Err(e),
         }
-        self.put_policy(aws).await
+        self.put_policy(aws).await?;
+        // From here the role propagates: what assumes it paces from now.
+        crate::aws::settling::mark(format!("role/{}", self.base.name));
+        Ok(())
     }
 
     async fn update(&self, aws: &Aws, _before: &Observed, changed: &[String], _p: &Progress) -> Result<(), AwsError> {

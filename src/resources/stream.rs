@@ -7,8 +7,10 @@
 //! 2. attributes: mode, shards (provisioned only), retention_hours,
 //!    encryption, tags. All update in place; only the name forces a
 //!    replacement (a new address/name pair, handled by the planner).
-//! 3. create: CreateStream, wait ACTIVE, then retention, encryption and tags,
-//!    each followed by a wait for ACTIVE (the stream is UPDATING meanwhile).
+//! 3. create: CreateStream, wait ACTIVE, then retention (wait ACTIVE),
+//!    encryption and tags. Encryption is started, not waited for: the
+//!    stream stays readable and writable while UPDATING, and a Firehose
+//!    reading it waits for ACTIVE itself (Firehose requires it).
 //! 4. update, in this order with ACTIVE between: mode (UpdateStreamMode,
 //!    by ARN), shard count (UpdateShardCount, UNIFORM_SCALING), retention
 //!    (Increase/DecreaseStreamRetentionPeriod), encryption
@@ -62,7 +64,7 @@ impl Stream {
     }
 
     async fn wait_active(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("stream `{}`", self.base.name), self.timeout(), || async {
+        wait_until(&format!("stream `{}`", self.base.name), self.timeout(), super::usual::STREAM, || async {
             Ok(match self.status(aws).await? {
                 Some((StreamStatus::Active, _)) => Poll::Ready,
                 Some((s, _)) => {
@@ -104,20 +106,23 @@ impl Stream {
         }
     }
 
+    /// Starts or stops encryption without waiting for it: the stream is
+    /// UPDATING meanwhile but reads and writes go on, so what uses the
+    /// stream starts now. What needs it ACTIVE waits for that itself: the
+    /// next mutation here (retried while in use) and a Firehose reading it.
     async fn set_encryption(&self, aws: &Aws, p: &Progress, on: bool) -> Result<(), AwsError> {
         let (name, kms) = (&self.base.name, EncryptionType::Kms);
         if on {
+            p.say("starting encryption");
+            crate::aws::settling::mark(format!("stream/{name}"));
             let req = aws.kinesis.start_stream_encryption().stream_name(name).encryption_type(kms).key_id(KMS_KEY);
-            self.mutate(aws, p, "starting encryption", || async {
-                send!("StartStreamEncryption", req.clone()).map(drop)
-            })
-            .await
+            retry(self.timeout(), Stream::in_use, || async { send!("StartStreamEncryption", req.clone()).map(drop) })
+                .await
         } else {
+            p.say("stopping encryption");
             let req = aws.kinesis.stop_stream_encryption().stream_name(name).encryption_type(kms).key_id(KMS_KEY);
-            self.mutate(aws, p, "stopping encryption", || async {
-                send!("StopStreamEncryption", req.clone()).map(drop)
-            })
-            .await
+            retry(self.timeout(), Stream::in_use, || async { send!("StopStreamEncryption", req.clone()).map(drop) })
+                .await
         }
     }
 }
@@ -298,15 +303,20 @@ impl Resource for Stream {
         if sent.found()?.is_none() {
             return Ok(Deleted::Gone);
         }
-        wait_until(&format!("stream `{}` to be deleted", self.base.name), self.timeout(), || async {
-            Ok(match self.status(aws).await? {
-                None => Poll::Ready,
-                Some((s, _)) => {
-                    p.say(format!("waiting for deletion ({})", s.as_str()));
-                    Poll::NotYet(s.as_str().to_string())
-                }
-            })
-        })
+        wait_until(
+            &format!("stream `{}` to be deleted", self.base.name),
+            self.timeout(),
+            super::usual::STREAM_DELETE,
+            || async {
+                Ok(match self.status(aws).await? {
+                    None => Poll::Ready,
+                    Some((s, _)) => {
+                        p.say(format!("waiting for deletion ({})", s.as_str()));
+                        Poll::NotYet(s.as_str().to_string())
+                    }
+                })
+            },
+        )
         .await?;
         Ok(Deleted::Gone)
     }

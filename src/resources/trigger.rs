@@ -114,7 +114,7 @@ impl Trigger {
     }
 
     async fn wait_state(&self, aws: &Aws, uuid: &str, want: &str, p: &Progress) -> Result<(), AwsError> {
-        wait_until(&format!("trigger `{}`", self.base.name), self.timeout(), || async {
+        wait_until(&format!("trigger `{}`", self.base.name), self.timeout(), super::usual::TRIGGER, || async {
             // Right after its create a mapping may not be visible yet.
             let Some(out) = send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid)).found()?
             else {
@@ -154,17 +154,22 @@ impl Trigger {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         }
-        wait_until(&format!("trigger `{}` to be deleted", self.base.name), self.timeout(), || async {
-            match send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid)) {
-                Err(e) if e.is_not_found() => Ok(Poll::Ready),
-                Err(e) => Err(e),
-                Ok(o) => {
-                    let state = o.state().unwrap_or("Deleting").to_string();
-                    p.say(format!("waiting for deletion ({state})"));
-                    Ok(Poll::NotYet(state))
+        wait_until(
+            &format!("trigger `{}` to be deleted", self.base.name),
+            self.timeout(),
+            super::usual::TRIGGER,
+            || async {
+                match send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid)) {
+                    Err(e) if e.is_not_found() => Ok(Poll::Ready),
+                    Err(e) => Err(e),
+                    Ok(o) => {
+                        let state = o.state().unwrap_or("Deleting").to_string();
+                        p.say(format!("waiting for deletion ({state})"));
+                        Ok(Poll::NotYet(state))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
 }
@@ -222,8 +227,9 @@ impl Resource for Trigger {
             p.say("adopting an existing mapping");
             return self.apply_settings(aws, &uuid, p).await;
         }
-        let uuid = retry(
+        let uuid = crate::aws::retry_paced(
             Duration::from_secs(180),
+            crate::aws::Pace::new(super::usual::ROLE_PROPAGATION),
             |e| super::function::role_not_ready(e) || in_use(e),
             || async {
                 // A mapping has no name to be found again by: look for an

@@ -92,6 +92,13 @@ impl Sdk {
     pub fn run<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
+
+    /// A deployment record's listing as JSON, whatever form it is stored
+    /// in (compressed in its head, or in parts).
+    pub fn record(&self, name: &str) -> serde_json::Value {
+        let content = self.run(pipectl::resources::record::Record::fetch(&self.aws, name)).unwrap();
+        serde_json::to_value(content.expect("a record")).unwrap()
+    }
 }
 
 impl Sdk {

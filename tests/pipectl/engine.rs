@@ -83,8 +83,7 @@ fn end_to_end_apply_replan_destroy() {
     assert_eq!(cols, ["trip_id", "total_amount"]);
     assert_eq!(t.partition_keys()[0].name(), "year");
     // The record lists every resource.
-    let p = sdk.run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send()).unwrap();
-    let record: serde_json::Value = serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
+    let record = sdk.record("/pipectl/e2e/default");
     for a in ["bucket.lake", "stream.trips", "stream.events", "glue_database.db", "glue_table.t"] {
         assert!(record["resources"][a].is_string(), "{a} not in {record}");
     }
@@ -222,8 +221,7 @@ fn renamed_resource_is_replaced_and_removed_one_is_deleted() {
     assert_eq!(names, ["e2e-trips-v2"]);
     moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
     // The deleted stream left the record; the renamed one is listed by its new name.
-    let p = sdk.run(sdk.ssm.get_parameter().name("/pipectl/e2e/default").send()).unwrap();
-    let record: serde_json::Value = serde_json::from_str(p.parameter().unwrap().value().unwrap()).unwrap();
+    let record = sdk.record("/pipectl/e2e/default");
     assert!(record["resources"]["stream.events"].is_null(), "{record}");
     assert_eq!(record["resources"]["stream.trips"], "e2e-trips-v2");
 }
@@ -447,4 +445,59 @@ fn outputs_names_arns_console_links_and_what_exists() {
         text.contains("  stream.trips  e2e-trips\n      arn: arn:aws:kinesis:us-east-1:123456789012:stream/e2e-trips"),
         "{text}"
     );
+}
+
+/// A deployment too big for one SSM parameter keeps its record in parts,
+/// reads it back whole, and leaves no part behind on destroy; a record
+/// in the plain JSON of earlier versions is read as it is.
+#[test]
+fn a_record_past_one_parameter_is_kept_in_parts_and_the_old_format_is_read() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    // 180 databases under keys that do not compress: the listing is far
+    // past what a standard parameter (4 KB) holds, even compressed.
+    let mut rng = fastrand::Rng::with_seed(7);
+    let keys: Vec<String> = (0..180).map(|_| format!("d{:016x}{:08x}", rng.u64(..), rng.u32(..))).collect();
+    let mut text =
+        String::from("pipeline: big\nstreams: { s: { mode: on_demand, encryption: none } }\ncatalog:\n  databases:\n");
+    for k in &keys {
+        text.push_str(&format!("    {k}: {{}}\n"));
+    }
+    let spec = spec_path("record_parts", &text);
+    moto.pipectl(&["apply", &spec, "--yes"]).run().expect_code(0);
+    let head = sdk.run(sdk.ssm.get_parameter().name("/pipectl/big/default").send()).unwrap();
+    let head = head.parameter().unwrap().value().unwrap().to_string();
+    assert!(head.contains("\"generation\"") && head.len() <= 4096, "{head}");
+    let parts = sdk.run(sdk.parameters_by_path("/pipectl-parts/big/default")).unwrap();
+    assert!(parts.len() >= 2, "{} parts", parts.len());
+    let record = sdk.record("/pipectl/big/default");
+    assert_eq!(record["resources"].as_object().unwrap().len(), 181);
+    moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run().expect_code(0);
+    let listed = moto.pipectl(&["list", "--json"]).run().expect_code(0).json();
+    assert!(listed.to_string().contains("\"big\""), "{listed}");
+
+    // The same deployment as an earlier pipectl stored it: plain JSON in
+    // one parameter (a small listing). It is read, and rewritten in the
+    // new form by the next change.
+    let small =
+        "pipeline: big\nstreams: { s: { mode: on_demand, encryption: none } }\ncatalog:\n  databases:\n    one: {}\n";
+    let small_spec = spec_path("record_parts_small", small);
+    moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
+    assert!(sdk.run(sdk.parameters_by_path("/pipectl-parts/big")).unwrap().is_empty(), "parts left behind");
+    moto.pipectl(&["apply", &small_spec, "--yes"]).run().expect_code(0);
+    let plain = serde_json::json!({
+        "v": 1, "region": "us-east-1",
+        "resources": { "glue_database.one": "big_one", "stream.s": "big-s" },
+    });
+    sdk.run(sdk.ssm.put_parameter().name("/pipectl/big/default").value(plain.to_string()).overwrite(true).send())
+        .unwrap();
+    moto.pipectl(&["plan", &small_spec, "--detailed-exitcode"]).run().expect_code(0);
+    let two = "pipeline: big\nstreams: { s: { mode: on_demand, encryption: none } }\ncatalog:\n  databases:\n    one: {}\n    two: {}\n";
+    let two_spec = spec_path("record_parts_two", two);
+    moto.pipectl(&["apply", &two_spec, "--yes"]).run().expect_code(0);
+    let head = sdk.run(sdk.ssm.get_parameter().name("/pipectl/big/default").send()).unwrap();
+    assert!(head.parameter().unwrap().value().unwrap().starts_with("{\"format\""), "migrated on write");
+    assert!(sdk.record("/pipectl/big/default")["resources"]["glue_database.two"].is_string());
+    moto.pipectl(&["destroy", &two_spec, "--yes"]).run().expect_code(0);
+    assert!(sdk.run(sdk.ssm.get_parameter().name("/pipectl/big/default").send()).is_err());
 }

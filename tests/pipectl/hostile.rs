@@ -236,8 +236,7 @@ fn no_environment_value_reaches_any_output_or_the_record() {
     keep(moto.pipectl(&["plan", s, "--detailed-exitcode", "-v"]).run().expect_code(0));
     keep(moto.pipectl(&["outputs", s]).run().expect_code(0));
     keep(moto.pipectl(&["outputs", s, "--json"]).run().expect_code(0));
-    let record = sdk.run(sdk.ssm.get_parameter().name("/pipectl/sec/default").send()).unwrap();
-    let record = record.parameter().unwrap().value().unwrap().to_string();
+    let record = sdk.record("/pipectl/sec/default").to_string();
     keep(moto.pipectl(&["destroy", s, "--yes", "--json"]).run().expect_code(0));
     outputs.push(record);
     for (i, out) in outputs.iter().enumerate() {
