@@ -327,6 +327,9 @@ def main():
     p.add_argument("--trace", action="store_true", help="print each call with its time")
     args = p.parse_args()
     upstream = urllib.parse.urlparse(args.upstream)
+    # A listen backlog of 5 (the default) drops connections when a
+    # client opens dozens at once; the retried SYN costs a second.
+    ThreadingHTTPServer.request_queue_size = 512
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.serve_forever()

@@ -209,7 +209,9 @@ pub struct Targets {
     pub targets: Vec<String>,
     /// How many resources may be changed at once (reads are bounded per
     /// AWS service, below its documented rate).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Most of a change is waiting for AWS, so many run at once; AWS's
+    /// throttling of the calls themselves is retried.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 }
 

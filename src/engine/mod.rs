@@ -123,12 +123,15 @@ pub async fn execute(
         .map(|(a, d)| (a.clone(), d.iter().filter(|x| todo.contains(x)).cloned().collect()))
         .collect();
     let notes = notes_channel(events);
-    walk(&deps, parallelism, events, |a| {
+    let (release, released) = tokio::sync::mpsc::unbounded_channel::<Address>();
+    // The record lists what may exist: it waits for every change to finish.
+    let needs_done = |a: &Address| a.kind == crate::plan::Kind::Record;
+    walk(&deps, parallelism, events, Some(released), needs_done, |a| {
         let action = actions[&a];
         let w = work[&a].clone();
         let changed = fields.get(a.to_string().as_str()).cloned().unwrap_or_default();
         let aws = aws.clone();
-        let p = Progress::new(a.clone(), Some(notes.clone()));
+        let p = Progress::new(a.clone(), Some(notes.clone())).releasing(release.clone());
         async move {
             resuming(&aws, action, &w, &changed, &p)
                 .await
@@ -200,15 +203,15 @@ async fn resuming(
 async fn run(aws: &Aws, action: Action, w: &Work, changed: &[String], p: &Progress) -> anyhow::Result<Option<String>> {
     let r = &w.res;
     match action {
-        Action::Create => r.create(aws, p).await?,
+        Action::Create => r.create(aws, &p.holding()).await?,
         Action::Update => {
             let before = w.observed.as_ref().context("an update of something never read")?;
-            resources::update(r.as_ref(), aws, before, changed, p).await?
+            resources::update(r.as_ref(), aws, before, changed, &p.holding()).await?
         }
         Action::Replace => {
             let old = w.previous.as_ref().unwrap_or(r);
             p.say(format!("deleting `{}`", old.name()));
-            if let Deleted::Retained(why) = old.delete(aws, p).await? {
+            if let Deleted::Retained(why) = old.delete(aws, &p.holding()).await? {
                 anyhow::bail!("cannot replace: {why}");
             }
             p.say(format!("creating `{}`", r.name()));

@@ -1,6 +1,9 @@
 //! The executor: a bounded-parallel walk over a dependency graph.
 //!
-//! A node starts as soon as everything it depends on has finished. After the
+//! A node starts as soon as everything it depends on has finished, or has
+//! released what waits on it (a delete AWS accepted, still running until
+//! the resource is gone; nodes for which `needs_done` holds wait for the
+//! finish all the same). After the
 //! first failure, or once a stop is asked for (`cancel`), no new node starts; nodes already running finish; nodes
 //! downstream of a failure are reported as skipped, others as not started.
 //! (cargo's job queue and Terraform's walker work the same way.)
@@ -9,7 +12,7 @@ use crate::plan::Address;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinSet;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +49,8 @@ pub async fn walk<F, Fut>(
     deps: &BTreeMap<Address, BTreeSet<Address>>,
     parallelism: usize,
     events: &UnboundedSender<Event>,
+    mut releases: Option<UnboundedReceiver<Address>>,
+    needs_done: impl Fn(&Address) -> bool,
     job: F,
 ) -> Summary
 where
@@ -65,6 +70,7 @@ where
     let mut summary = Summary::default();
     let mut stopped = false;
     let mut finished: BTreeSet<Address> = BTreeSet::new();
+    let mut released: BTreeSet<Address> = BTreeSet::new();
     loop {
         // A stop asked for (Ctrl-C, SIGTERM) starts nothing new either.
         while !stopped && !crate::cancel::requested() && running.len() < parallelism.max(1) {
@@ -78,7 +84,29 @@ where
                 (address, start.elapsed(), result)
             });
         }
-        let Some(joined) = running.join_next().await else {
+        let next = async {
+            match releases.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let joined = tokio::select! {
+            joined = running.join_next() => joined,
+            Some(a) = next => {
+                // Once, and only while it runs: what waits on it may start.
+                if !finished.contains(&a) && released.insert(a.clone()) {
+                    for d in dependents.get(&a).into_iter().flatten().filter(|d| !needs_done(d)) {
+                        let n = waiting.get_mut(d).expect("known node");
+                        *n -= 1;
+                        if *n == 0 {
+                            ready.insert(d);
+                        }
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (address, elapsed, result) = match joined {
@@ -97,7 +125,8 @@ where
                 let _ = events.send(Event::Finished { address: address.clone(), elapsed, note });
                 summary.done.push(address.clone());
                 if let Some(ds) = dependents.get(&address) {
-                    for d in ds {
+                    let early = released.contains(&address);
+                    for d in ds.iter().filter(|d| !early || needs_done(d)) {
                         let n = waiting.get_mut(d).expect("known node");
                         *n -= 1;
                         if *n == 0 {
@@ -165,13 +194,20 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let o = order.clone();
-        let s = walk(&g, 1, &tx, move |x| {
-            let o = o.clone();
-            async move {
-                o.lock().unwrap().push(x.key.clone());
-                Ok(None)
-            }
-        })
+        let s = walk(
+            &g,
+            1,
+            &tx,
+            None,
+            |_| false,
+            move |x| {
+                let o = o.clone();
+                async move {
+                    o.lock().unwrap().push(x.key.clone());
+                    Ok(None)
+                }
+            },
+        )
         .await;
         assert!(s.ok());
         assert_eq!(*order.lock().unwrap(), ["a", "b", "c", "d"]);
@@ -182,10 +218,17 @@ mod tests {
         let g = graph(&[("a", &[]), ("b", &[]), ("c", &[]), ("d", &[])]);
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let start = Instant::now();
-        let s = walk(&g, 4, &tx, |_| async {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            Ok(None)
-        })
+        let s = walk(
+            &g,
+            4,
+            &tx,
+            None,
+            |_| false,
+            |_| async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok(None)
+            },
+        )
         .await;
         assert!(s.ok());
         assert!(start.elapsed() < Duration::from_millis(700), "{:?}", start.elapsed());
@@ -197,16 +240,23 @@ mod tests {
         // skipped; c (after slow) is not started.
         let g = graph(&[("a", &[]), ("slow", &[]), ("b", &["a"]), ("c", &["slow"])]);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let s = walk(&g, 2, &tx, |x| async move {
-            match x.key.as_str() {
-                "a" => Err(anyhow::anyhow!("boom")),
-                "slow" => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok(Some("done late".into()))
+        let s = walk(
+            &g,
+            2,
+            &tx,
+            None,
+            |_| false,
+            |x| async move {
+                match x.key.as_str() {
+                    "a" => Err(anyhow::anyhow!("boom")),
+                    "slow" => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok(Some("done late".into()))
+                    }
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(s.done, vec![a("slow")]);
         let failed: Vec<(Address, String)> = s.failed.iter().map(|(x, e)| (x.clone(), e.to_string())).collect();
@@ -228,24 +278,71 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_released_node_lets_dependents_start_but_not_those_needing_it_done() {
+        // b waits on a; the record waits on both. a releases, then runs on.
+        let g = graph(&[("a", &[]), ("b", &["a"]), ("record", &["a", "b"])]);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (release, released) = tokio::sync::mpsc::unbounded_channel();
+        let s = walk(
+            &g,
+            4,
+            &tx,
+            Some(released),
+            |x| x.key == "record",
+            move |x| {
+                let release = release.clone();
+                async move {
+                    if x.key == "a" {
+                        release.send(x.clone()).unwrap();
+                        release.send(x).unwrap(); // twice: counted once
+                        tokio::time::sleep(Duration::from_millis(150)).await;
+                    }
+                    Ok(None)
+                }
+            },
+        )
+        .await;
+        assert!(s.ok(), "{s:?}");
+        drop(tx);
+        let mut seen = Vec::new();
+        while let Some(e) = rx.recv().await {
+            match e {
+                Event::Started { address } => seen.push(format!("start {}", address.key)),
+                Event::Finished { address, .. } => seen.push(format!("done {}", address.key)),
+                _ => {}
+            }
+        }
+        let at = |e: &str| seen.iter().position(|x| x == e).unwrap();
+        assert!(at("done b") < at("done a"), "b ran while a was still running: {seen:?}");
+        assert!(at("done a") < at("start record"), "the record waited for a to finish: {seen:?}");
+    }
+
+    #[tokio::test]
     async fn parallelism_is_bounded() {
         let g = graph(&[("a", &[]), ("b", &[]), ("c", &[]), ("d", &[]), ("e", &[])]);
         let live = Arc::new(Mutex::new((0usize, 0usize)));
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let l = live.clone();
-        walk(&g, 2, &tx, move |_| {
-            let l = l.clone();
-            async move {
-                {
-                    let mut g = l.lock().unwrap();
-                    g.0 += 1;
-                    g.1 = g.1.max(g.0);
+        walk(
+            &g,
+            2,
+            &tx,
+            None,
+            |_| false,
+            move |_| {
+                let l = l.clone();
+                async move {
+                    {
+                        let mut g = l.lock().unwrap();
+                        g.0 += 1;
+                        g.1 = g.1.max(g.0);
+                    }
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    l.lock().unwrap().0 -= 1;
+                    Ok(None)
                 }
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                l.lock().unwrap().0 -= 1;
-                Ok(None)
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(live.lock().unwrap().1, 2);
     }

@@ -248,17 +248,30 @@ impl Resource for Bucket {
         let retain =
             self.spec.as_ref().is_none_or(|s| s.on_destroy == OnDestroy::Retain) && !self.base.meta.delete_data;
         // "No such bucket" ends in the delete below, which takes it as done.
-        let holds = self.holds_objects(aws).await.found()?.unwrap_or(false);
-        if holds {
-            if retain {
-                return Ok(Deleted::Retained(format!(
-                    "bucket `{}` holds objects and `on_destroy` is `retain`: kept (use `on_destroy: delete` or `--delete-data`)",
-                    self.base.name
-                )));
+        // A writer still finishing (a Firehose being deleted flushes its
+        // last buffer) can land objects after the bucket was emptied:
+        // DeleteBucket then says BucketNotEmpty, and the bucket is looked
+        // at again.
+        let start = std::time::Instant::now();
+        loop {
+            let holds = self.holds_objects(aws).await.found()?.unwrap_or(false);
+            if holds {
+                if retain {
+                    return Ok(Deleted::Retained(format!(
+                        "bucket `{}` holds objects and `on_destroy` is `retain`: kept (use `on_destroy: delete` or `--delete-data`)",
+                        self.base.name
+                    )));
+                }
+                let n = self.empty(aws, p).await?;
+                p.say(format!("emptied ({n} objects and versions)"));
             }
-            let n = self.empty(aws, p).await?;
-            p.say(format!("emptied ({n} objects and versions)"));
+            match gone!("DeleteBucket", aws.s3.delete_bucket().bucket(&self.base.name)) {
+                Err(e) if e.code.as_deref() == Some("BucketNotEmpty") && start.elapsed() < self.timeout() => {
+                    p.say("objects landed after emptying; emptying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                other => return gone_if_absent(other),
+            }
         }
-        gone_if_absent(gone!("DeleteBucket", aws.s3.delete_bucket().bucket(&self.base.name)))
     }
 }

@@ -561,6 +561,9 @@ impl Resource for Firehose {
         {
             return Ok(Deleted::Gone);
         }
+        // A DELETING stream takes no records: what it reads from and lands
+        // in may go now (the bucket empties again if a last flush lands).
+        p.release();
         wait_until(
             &format!("delivery stream `{}` to be deleted", self.base.name),
             self.timeout(),

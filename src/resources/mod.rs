@@ -127,11 +127,34 @@ pub fn gone_if_absent<T>(result: Result<T, AwsError>) -> Result<Deleted, AwsErro
 pub struct Progress {
     address: Address,
     tx: Option<UnboundedSender<(Address, String)>>,
+    release: Option<UnboundedSender<Address>>,
 }
 
 impl Progress {
     pub fn new(address: Address, tx: Option<UnboundedSender<(Address, String)>>) -> Self {
-        Progress { address, tx }
+        Progress { address, tx, release: None }
+    }
+
+    /// The same, able to [`Progress::release`] what waits on this change.
+    pub fn releasing(mut self, release: UnboundedSender<Address>) -> Self {
+        self.release = Some(release);
+        self
+    }
+
+    /// The same, unable to release (a delete inside a replace: what waits
+    /// on it needs the new resource, not the old one gone).
+    pub fn holding(&self) -> Self {
+        Progress { release: None, ..self.clone() }
+    }
+
+    /// Says AWS has accepted a delete and nothing else needs to wait for
+    /// it to finish: what waits on this change may start, while this one
+    /// goes on waiting until the resource is gone. The deployment record
+    /// still waits for it to finish.
+    pub fn release(&self) {
+        if let Some(tx) = &self.release {
+            let _ = tx.send(self.address.clone());
+        }
     }
 
     pub fn say(&self, note: impl Into<String>) {

@@ -58,6 +58,9 @@ pub struct Content {
     /// its fraction), as read; not part of the stored text.
     #[serde(skip)]
     pub written: Option<f64>,
+    /// Whether the record was stored in parts, as read; not stored.
+    #[serde(skip)]
+    pub in_parts: bool,
 }
 
 impl Content {
@@ -72,6 +75,7 @@ impl Content {
             created: None,
             by: None,
             written: None,
+            in_parts: false,
         }
     }
 
@@ -211,7 +215,7 @@ fn damaged(record: &str, why: String) -> AwsError {
 /// The listing a head parameter's text stands for, fetching its parts.
 async fn load(aws: &Aws, record: &str, text: &str) -> Result<Content, AwsError> {
     let (generation, count, sha256) = match read_head(text).map_err(|e| damaged(record, e))? {
-        Stored::Whole(c) => return Ok(c),
+        Stored::Whole(c) => return Ok(Content { in_parts: false, ..c }),
         Stored::Parts { generation, count, sha256 } => (generation, count, sha256),
     };
     let names: Vec<String> = (0..count).map(|i| part_name(record, &generation, i)).collect();
@@ -232,7 +236,7 @@ async fn load(aws: &Aws, record: &str, text: &str) -> Result<Content, AwsError> 
         let Some(v) = found.remove(n) else { return Err(damaged(record, format!("its part `{n}` is missing"))) };
         parts.push(v);
     }
-    join_parts(&parts, &sha256).map_err(|e| damaged(record, e))
+    join_parts(&parts, &sha256).map(|c| Content { in_parts: true, ..c }).map_err(|e| damaged(record, e))
 }
 
 /// A deployment found by its record.
@@ -446,7 +450,11 @@ impl Resource for Record {
 
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
         let deleted = gone_if_absent(gone!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))?;
-        self.remove_parts(aws, None).await?;
+        // Parts, if the record as read had any (or it was not read here):
+        // a record stored whole has none to look for.
+        if self.current.as_ref().is_none_or(|c| c.as_ref().is_none_or(|c| c.in_parts)) {
+            self.remove_parts(aws, None).await?;
+        }
         Ok(deleted)
     }
 }

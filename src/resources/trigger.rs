@@ -145,15 +145,22 @@ impl Trigger {
     }
 
     async fn delete_one(&self, aws: &Aws, uuid: &str, p: &Progress) -> Result<(), AwsError> {
+        self.send_delete(aws, uuid).await?;
+        self.wait_deleted(aws, uuid, p).await
+    }
+
+    async fn send_delete(&self, aws: &Aws, uuid: &str) -> Result<(), AwsError> {
         let out = retry(self.timeout(), in_use, || async {
             gone!("DeleteEventSourceMapping", aws.lambda.delete_event_source_mapping().uuid(uuid)).map(drop)
         })
         .await;
         match out {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
         }
+    }
+
+    async fn wait_deleted(&self, aws: &Aws, uuid: &str, p: &Progress) -> Result<(), AwsError> {
         wait_until(
             &format!("trigger `{}` to be deleted", self.base.name),
             self.timeout(),
@@ -288,9 +295,18 @@ impl Resource for Trigger {
         self.apply_settings(aws, first.uuid().unwrap_or_default(), p).await
     }
 
+    /// Every mapping's delete is sent, then what waits on the trigger is
+    /// released (nothing needs a mapping gone, only no longer starting
+    /// calls), then each is waited on until gone.
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        for m in self.mappings(aws).await? {
-            self.delete_one(aws, m.uuid().unwrap_or_default(), p).await?;
+        let uuids: Vec<String> =
+            self.mappings(aws).await?.iter().map(|m| m.uuid().unwrap_or_default().to_string()).collect();
+        for uuid in &uuids {
+            self.send_delete(aws, uuid).await?;
+        }
+        p.release();
+        for uuid in &uuids {
+            self.wait_deleted(aws, uuid, p).await?;
         }
         Ok(Deleted::Gone)
     }
