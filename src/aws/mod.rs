@@ -295,9 +295,37 @@ impl<T> Outcome<T> for Result<T, AwsError> {
     }
 }
 
+/// What one list call answered for many resources, taken by their reads
+/// instead of a call each ([`crate::resources::prefetch`]). It holds only
+/// what was found: a resource not in it is read the usual way (a listing
+/// may not yet show what was created a moment ago).
+#[derive(Default)]
+pub struct Known {
+    /// IAM roles by name, from GetAccountAuthorizationDetails: trust,
+    /// inline policies and tags in one answer.
+    roles: std::sync::RwLock<Option<std::sync::Arc<std::collections::HashMap<String, aws_sdk_iam::types::RoleDetail>>>>,
+}
+
+impl Known {
+    pub fn role(&self, name: &str) -> Option<aws_sdk_iam::types::RoleDetail> {
+        self.roles.read().expect("known lock").as_ref().and_then(|m| m.get(name).cloned())
+    }
+
+    pub fn set_roles(&self, roles: std::collections::HashMap<String, aws_sdk_iam::types::RoleDetail>) {
+        *self.roles.write().expect("known lock") = Some(std::sync::Arc::new(roles));
+    }
+
+    /// Forgets every listing: reads after a plan's (while changing AWS)
+    /// must see AWS as it is now.
+    pub fn clear(&self) {
+        *self.roles.write().expect("known lock") = None;
+    }
+}
+
 /// Every client pipectl uses, for one account and region.
 #[derive(Clone)]
 pub struct Aws {
+    pub known: std::sync::Arc<Known>,
     pub region: String,
     pub account: String,
     pub endpoint: Option<String>,
@@ -340,6 +368,7 @@ impl Aws {
     ) -> Aws {
         let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(endpoint.is_some()).build();
         Aws {
+            known: Default::default(),
             region,
             account,
             endpoint,

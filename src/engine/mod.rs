@@ -51,6 +51,8 @@ where
     K: Send + 'static,
 {
     use tokio::sync::Semaphore;
+    let kinds: Vec<_> = resources.iter().map(|(_, r)| r.address().kind).collect();
+    resources::prefetch(aws, &kinds).await.context("listing what many resources share")?;
     let all = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut per_service: BTreeMap<crate::aws::Service, Arc<Semaphore>> = BTreeMap::new();
     let mut reads = tokio::task::JoinSet::new();
@@ -73,7 +75,16 @@ where
     }
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    while let Some(joined) = reads.join_next().await {
+    let joined_all = async {
+        let mut all = Vec::new();
+        while let Some(joined) = reads.join_next().await {
+            all.push(joined);
+        }
+        all
+    }
+    .await;
+    aws.known.clear();
+    for joined in joined_all {
         let (key, r, read) = joined.context("a read task failed")?;
         match read {
             Ok(o) => out.push((key, o)),

@@ -404,6 +404,56 @@ pub mod usual {
     pub const NAT_GATEWAY: Duration = Duration::from_secs(90);
 }
 
+/// Roles in a plan from which one listing of the account's roles is
+/// cheaper than three calls a role.
+const ROLES_FOR_A_LISTING: usize = 4;
+
+/// Before a plan's reads: list calls that answer many resources at once
+/// where the plan has many of a kind, kept in [`crate::aws::Known`] for
+/// the reads. IAM: GetAccountAuthorizationDetails (roles with their trust,
+/// inline policies and tags, up to 1,000 a page) instead of GetRole,
+/// ListRoleTags and GetRolePolicy for each role; a listing that fails
+/// (not allowed) leaves the roles to their own reads.
+pub async fn prefetch(aws: &Aws, kinds: &[Kind]) -> Result<(), AwsError> {
+    let roles = kinds.iter().filter(|k| **k == Kind::Role).count();
+    if roles >= ROLES_FOR_A_LISTING {
+        let mut found = std::collections::HashMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let req = aws
+                .iam
+                .get_account_authorization_details()
+                .filter(aws_sdk_iam::types::EntityType::Role)
+                .max_items(1000)
+                .set_marker(marker.clone());
+            let page = match crate::aws::retry(
+                std::time::Duration::from_secs(60),
+                |_| false,
+                || async { crate::send!("GetAccountAuthorizationDetails", req.clone()) },
+            )
+            .await
+            {
+                Ok(page) => page,
+                // Not allowed to list (a CI role granted only what
+                // pipectl's reads need), or IAM not answering: each role
+                // is read on its own, as without a listing.
+                Err(_) => return Ok(()),
+            };
+            for r in page.role_detail_list() {
+                if let Some(name) = r.role_name() {
+                    found.insert(name.to_string(), r.clone());
+                }
+            }
+            marker = page.marker().map(str::to_string).filter(|_| page.is_truncated());
+            if marker.is_none() {
+                break;
+            }
+        }
+        aws.known.set_roles(found);
+    }
+    Ok(())
+}
+
 /// The AWS service that holds each kind (how hard it may be read at once).
 pub fn service(kind: Kind) -> crate::aws::Service {
     use crate::aws::Service;

@@ -98,6 +98,18 @@ impl Resource for Role {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        // Listed with the account's roles: trust, policy and tags at hand.
+        if let Some(d) = aws.known.role(&self.base.name) {
+            let trust = d.assume_role_policy_document().map(decode_document).unwrap_or(Value::Null);
+            let policy = d
+                .role_policy_list()
+                .iter()
+                .find(|p| p.policy_name() == Some(POLICY_NAME))
+                .and_then(|p| p.policy_document())
+                .map_or(Value::Null, decode_document);
+            let tags: Tags = d.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            return Ok(Some(Observed::of(&Attributes { trust, policy, tags: tags.clone() }, Some(tags))));
+        }
         let role = match send!("GetRole", aws.iam.get_role().role_name(&self.base.name)).found()? {
             Some(o) => o.role().cloned(),
             None => return Ok(None),
