@@ -250,12 +250,6 @@ impl Firehose {
         .await
     }
 
-    /// How a new role's propagation is waited out: from its creation.
-    fn role_pace(&self) -> crate::aws::Pace {
-        let role = self.config.as_ref().map_or("", |c| c.role.rsplit('/').next().unwrap_or_default());
-        crate::aws::Pace::since(&format!("role/{role}"), super::usual::ROLE_PROPAGATION)
-    }
-
     /// Runs `op`, retrying while the role is not usable by Firehose yet.
     async fn with_role<F, Fut>(&self, p: &Progress, op: F) -> Result<(), AwsError>
     where
@@ -264,7 +258,7 @@ impl Firehose {
     {
         crate::aws::retry_paced(
             ROLE_PROPAGATION,
-            self.role_pace(),
+            super::role::propagation(self.config.as_ref().map_or("", |c| &c.role)),
             |e| role_not_ready(e) || in_use(e),
             || async {
                 let r = op().await;

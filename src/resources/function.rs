@@ -92,12 +92,6 @@ fn conflict(e: &AwsError) -> bool {
 const ROLE_PROPAGATION: Duration = Duration::from_secs(180);
 
 impl Function {
-    /// How a new role's propagation is waited out: from its creation.
-    fn role_pace(&self) -> crate::aws::Pace {
-        let role = self.spec.as_ref().map_or("", |s| s.role_arn.rsplit('/').next().unwrap_or_default());
-        crate::aws::Pace::since(&format!("role/{role}"), super::usual::ROLE_PROPAGATION)
-    }
-
     /// What the spec asks for; only a resource known from the record has none.
     fn input(&self) -> &FunctionSpec {
         self.spec.as_ref().expect("a function of the spec")
@@ -315,7 +309,7 @@ impl Resource for Function {
         let pkg = self.package().await?;
         crate::aws::retry_paced(
             ROLE_PROPAGATION,
-            self.role_pace(),
+            super::role::propagation(self.spec.as_ref().map_or("", |s| &s.role_arn)),
             |e| role_not_ready(e) || conflict(e),
             || async {
                 let req = configuration!(aws.lambda.create_function().function_name(&self.base.name), s, self, aws);
@@ -374,7 +368,7 @@ impl Resource for Function {
             p.say("updating configuration");
             crate::aws::retry_paced(
                 ROLE_PROPAGATION,
-                self.role_pace(),
+                super::role::propagation(self.spec.as_ref().map_or("", |s| &s.role_arn)),
                 |e| conflict(e) || role_not_ready(e),
                 || async {
                     let req = aws.lambda.update_function_configuration().function_name(&self.base.name);

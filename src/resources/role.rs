@@ -86,6 +86,17 @@ impl Role {
     }
 }
 
+fn settling_key(name: &str) -> String {
+    format!("role/{name}")
+}
+
+/// How what assumes a role (by ARN or name) waits out its propagation:
+/// paced from the role's creation, when this process made it.
+pub fn propagation(role: &str) -> crate::aws::Pace {
+    let name = role.rsplit('/').next().unwrap_or_default();
+    crate::aws::Pace::since(&settling_key(name), super::usual::ROLE_PROPAGATION)
+}
+
 pub fn iam_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
@@ -151,7 +162,7 @@ impl Resource for Role {
         }
         self.put_policy(aws).await?;
         // From here the role propagates: what assumes it paces from now.
-        crate::aws::settling::mark(format!("role/{}", self.base.name));
+        crate::aws::settling::mark(settling_key(&self.base.name));
         Ok(())
     }
 
