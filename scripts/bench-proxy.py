@@ -28,6 +28,7 @@ and operation) and the times in use; GET /__stats?reset=1 also resets.
 import argparse
 import http.client
 import json
+import queue
 import re
 import threading
 import time
@@ -242,8 +243,38 @@ def ec2_instances(op, req_body, status, body):
                 block = re.sub(rb"<instanceState>\s*<code>48</code>\s*<name>terminated</name>",
                                b"<instanceState><code>32</code><name>shutting-down</name>", block)
             return block
-        body = re.sub(rb"<item>\s*<instanceId>.*?</instanceState>", state, body, flags=re.S)
+        # An instance's id and its state, wherever they sit in its item.
+        body = re.sub(rb"<instanceId>i-[0-9a-f]+</instanceId>(?:(?!<instanceId>).)*?</instanceState>", state, body,
+                      flags=re.S)
     return body
+
+
+idle = queue.LifoQueue()  # kept-alive connections to the emulator
+
+
+def forward(method, path, body, headers):
+    """Sends one request upstream on a kept-alive connection: a new
+    connection per call would cost the emulator a thread and a handshake
+    each, CPU that AWS does not spend on the caller's behalf."""
+    for attempt in range(2):
+        try:
+            conn = idle.get_nowait()
+        except queue.Empty:
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=120)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            out = r.read()
+        except (http.client.HTTPException, OSError):
+            conn.close()
+            if attempt:
+                raise
+            continue
+        if r.will_close:
+            conn.close()
+        else:
+            idle.put(conn)
+        return r, out
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -299,14 +330,10 @@ class Handler(BaseHTTPRequestHandler):
         if refused is not None:
             status, out_headers, out = refused
         else:
-            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=120)
-            conn.request(self.command, self.path, body=body, headers=headers)
-            r = conn.getresponse()
-            out = r.read()
+            r, out = forward(self.command, self.path, body, headers)
             status = r.status
             out_headers = {k: v for k, v in r.getheaders()
                            if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server")}
-            conn.close()
             status, out_headers, out = after(service, op, body, self.path, status, out_headers, out)
         self.send_response(status)
         for k, v in out_headers.items():

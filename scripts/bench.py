@@ -14,8 +14,10 @@ command itself (reading the record, writing it). Role propagation counts
 on the role (what uses it cannot start sooner); an encrypted stream's
 encryption counts on the edge to a Firehose reading it (Firehose needs it
 ACTIVE), not to anything else. A destroy's trigger and Firehose deletes
-let what waits on them start once AWS accepted them (the record still
-waits for them to be gone). No tool can finish sooner than the bound.
+let what waits on them start once AWS accepted them. A destroy is done
+with a stream, Firehose or trigger once AWS reads it as being deleted
+(two round trips); `destroy --wait` waits for them to be gone before the
+record goes. No tool can finish sooner than the bound.
 """
 import argparse
 import json
@@ -36,6 +38,8 @@ APPLY = {"stream": "stream", "firehose": "firehose", "role": "role", "instance_p
          "trigger": "trigger", "agent": "instance"}
 # Deletes that release what waits on them once AWS accepted them.
 RELEASED = {"trigger", "firehose"}
+# Deletes a destroy leaves AWS to finish (without --wait).
+FINISHING = {"trigger", "firehose", "stream"}
 DESTROY = {"stream": "stream_delete", "firehose": "firehose_delete", "trigger": "trigger_delete",
            "agent": "instance_stop"}
 
@@ -78,12 +82,14 @@ def unencrypted_streams(spec):
     return out
 
 
-def bound(nodes, edges, times, latency, destroy, plain_streams):
+def bound(nodes, edges, times, latency, destroy, plain_streams, wait=True):
     table = DESTROY if destroy else APPLY
     rt = latency / 1000.0
 
     def weight(n):
         kind = n.split(".")[0]
+        if destroy and not wait and kind in FINISHING:
+            return 2 * rt
         return times.get(table.get(kind, ""), 0.0) + rt
 
     deps = {n: [] for n in nodes}
@@ -123,7 +129,7 @@ def run(binary, args, env, cwd, port):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"`pipectl {' '.join(args)}` exited {code}:\n{out[-3000:]}")
-    return wall, stats["total"], usage.ru_maxrss / 1024.0, out
+    return wall, stats["total"], usage.ru_maxrss / 1024.0, out, stats["calls"]
 
 
 def main():
@@ -136,6 +142,7 @@ def main():
     p.add_argument("--big", type=int, default=72, help="streams in the generated spec (0: skip it)")
     p.add_argument("--only", choices=["lab", "big"], help="one spec only")
     p.add_argument("--cli", action="store_true", help="also time the sequential CLI way for lab.yaml")
+    p.add_argument("--calls", action="store_true", help="also print each command's calls by operation")
     a = p.parse_args()
     a.binary = os.path.abspath(a.binary)
 
@@ -169,7 +176,7 @@ def main():
         print(f"latency {a.latency_ms:g} ms, AWS times x{a.scale:g} "
               f"(stream {times['stream']:g} s, firehose {times['firehose']:g} s, role {times['role']:g} s, "
               f"trigger {times['trigger']:g} s, instance {times['instance']:g} s), {a.runs} runs, median")
-        print(f"{'spec':<10} {'resources':>9} {'command':<8} {'wall s':>8} {'bound s':>8} {'ratio':>6} "
+        print(f"{'spec':<10} {'resources':>9} {'command':<14} {'wall s':>8} {'bound s':>8} {'ratio':>6} "
               f"{'calls':>6} {'RSS MB':>7}")
         # The emulator sets up each service on its first call (seconds);
         # AWS does not: one untimed apply and destroy first.
@@ -179,9 +186,10 @@ def main():
             nodes, edges = graph(a.binary, os.path.join(cwd, spec), extra)
             plain = unencrypted_streams(os.path.join(cwd, spec))
             bounds = {"apply": bound(nodes, edges, times, a.latency_ms, False, plain),
-                      "destroy": bound(nodes, edges, times, a.latency_ms, True, plain),
+                      "destroy": bound(nodes, edges, times, a.latency_ms, True, plain, wait=False),
+                      "destroy --wait": bound(nodes, edges, times, a.latency_ms, True, plain),
                       "plan": None}
-            results = {"apply": [], "plan": [], "destroy": []}
+            results = {"apply": [], "plan": [], "destroy": [], "destroy --wait": []}
             for i in range(a.runs):
                 envname = f"bench{i}"
                 results["apply"].append(run(a.binary, ["apply", spec, "--yes", "--env", envname, *extra], env,
@@ -192,21 +200,32 @@ def main():
                 results["plan"].append(r)
                 results["destroy"].append(run(a.binary, ["destroy", spec, "--yes", "--env", envname, *extra], env,
                                               cwd, proxy_port))
-            for cmd in ("apply", "plan", "destroy"):
+                if label == "lab.yaml":
+                    # The same destroy waiting for every resource to be gone.
+                    run(a.binary, ["apply", spec, "--yes", "--env", f"{envname}w", *extra], env, cwd, proxy_port)
+                    results["destroy --wait"].append(
+                        run(a.binary, ["destroy", spec, "--yes", "--wait", "--env", f"{envname}w", *extra], env, cwd,
+                            proxy_port))
+            for cmd in ("apply", "plan", "destroy", "destroy --wait"):
                 rs = results[cmd]
+                if not rs:
+                    continue
                 wall = statistics.median(r[0] for r in rs)
                 calls = statistics.median(r[1] for r in rs)
                 rss = max(r[2] for r in rs)
                 b = bounds[cmd]
                 bs, ratio = (f"{b:8.2f}", f"{wall / b:6.3f}") if b else (f"{'-':>8}", f"{'-':>6}")
-                print(f"{label:<10} {len(nodes):>9} {cmd:<8} {wall:8.2f} {bs} {ratio} {calls:>6.0f} {rss:7.1f}",
+                print(f"{label:<10} {len(nodes):>9} {cmd:<14} {wall:8.2f} {bs} {ratio} {calls:>6.0f} {rss:7.1f}",
                       flush=True)
+                if a.calls:
+                    ops = sorted(rs[-1][4].items(), key=lambda kv: -kv[1])
+                    print("    " + ", ".join(f"{op} {n}" for op, n in ops), flush=True)
         if a.cli:
             cli = [sys.executable, os.path.join(ROOT, "scripts", "cli-way.py")]
             for step in ("create", "delete"):
                 start = time.perf_counter()
                 subprocess.run([*cli, step], env=env, check=True)
-                print(f"{'cli-way':<10} {'':>9} {step:<8} {time.perf_counter() - start:8.2f}", flush=True)
+                print(f"{'cli-way':<10} {'':>9} {step:<14} {time.perf_counter() - start:8.2f}", flush=True)
     finally:
         for proc in (proxy, moto):
             proc.terminate()
