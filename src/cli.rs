@@ -254,6 +254,12 @@ pub struct DestroyArgs {
     /// Empty and delete buckets even when the spec says `on_destroy: retain`.
     #[arg(long)]
     pub delete_data: bool,
+    /// Wait until every resource is gone. Without it, a stream, Firehose or
+    /// trigger is done once AWS has accepted its delete and reads it as
+    /// being deleted: AWS finishes it on its own, and a later apply of the
+    /// same names waits for it.
+    #[arg(long)]
+    pub wait: bool,
     #[command(flatten)]
     pub guard: DataGuard,
     #[command(flatten)]

@@ -295,6 +295,51 @@ impl<T> Outcome<T> for Result<T, AwsError> {
     }
 }
 
+/// One listing's answers by key (a name or an ARN), or nothing when the
+/// listing was not made; and whether it has ended, for reads that wait
+/// for it ([`Listing::settled`]).
+pub struct Listing<T> {
+    found: std::sync::RwLock<Option<std::sync::Arc<std::collections::HashMap<String, T>>>>,
+    done: tokio::sync::watch::Sender<bool>,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Listing { found: std::sync::RwLock::new(None), done: tokio::sync::watch::Sender::new(true) }
+    }
+}
+
+impl<T: Clone> Listing<T> {
+    pub fn get(&self, key: &str) -> Option<T> {
+        self.found.read().expect("listing lock").as_ref().and_then(|m| m.get(key).cloned())
+    }
+
+    pub fn set(&self, found: std::collections::HashMap<String, T>) {
+        *self.found.write().expect("listing lock") = Some(std::sync::Arc::new(found));
+    }
+
+    /// Says the listing is being made: [`Listing::settled`] waits from now.
+    fn begin(&self) {
+        self.done.send_replace(false);
+    }
+
+    /// Says the listing has ended, made or not.
+    pub fn end(&self) {
+        self.done.send_replace(true);
+    }
+
+    /// Waits until the listing, if one is being made, has ended.
+    pub async fn settled(&self) {
+        let mut done = self.done.subscribe();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    fn clear(&self) {
+        self.end();
+        *self.found.write().expect("listing lock") = None;
+    }
+}
+
 /// What one list call answered for many resources, taken by their reads
 /// instead of a call each ([`crate::resources::prefetch`]). It holds only
 /// what was found: a resource not in it is read the usual way (a listing
@@ -303,22 +348,50 @@ impl<T> Outcome<T> for Result<T, AwsError> {
 pub struct Known {
     /// IAM roles by name, from GetAccountAuthorizationDetails: trust,
     /// inline policies and tags in one answer.
-    roles: std::sync::RwLock<Option<std::sync::Arc<std::collections::HashMap<String, aws_sdk_iam::types::RoleDetail>>>>,
+    pub roles: Listing<aws_sdk_iam::types::RoleDetail>,
+    /// Log groups by name, from DescribeLogGroups by name prefix.
+    pub log_groups: Listing<aws_sdk_cloudwatchlogs::types::LogGroup>,
+    /// Event source mappings by function name, from one
+    /// ListEventSourceMappings of the account.
+    pub mappings: Listing<Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration>>,
+    /// The tags of the deployment's resources by ARN, from the Resource
+    /// Groups Tagging API filtered by the deployment's ownership tags:
+    /// only what carries them (an unowned resource is never listed).
+    pub tags: Listing<crate::plan::state::Tags>,
 }
 
 impl Known {
-    pub fn role(&self, name: &str) -> Option<aws_sdk_iam::types::RoleDetail> {
-        self.roles.read().expect("known lock").as_ref().and_then(|m| m.get(name).cloned())
+    /// Says listings are being made: each read that may take an answer
+    /// from one waits for it ([`Listing::settled`]) until it is ended.
+    pub fn begin(&self) {
+        self.roles.begin();
+        self.log_groups.begin();
+        self.mappings.begin();
+        self.tags.begin();
     }
 
-    pub fn set_roles(&self, roles: std::collections::HashMap<String, aws_sdk_iam::types::RoleDetail>) {
-        *self.roles.write().expect("known lock") = Some(std::sync::Arc::new(roles));
+    /// The tags of the resource with this ARN, when the tag listing holds
+    /// them. A log group's ARN is taken with or without its `:*`.
+    pub fn tags(&self, arn: &str) -> Option<crate::plan::Tags> {
+        self.tags.get(arn.strip_suffix(":*").unwrap_or(arn))
     }
 
     /// Forgets every listing: reads after a plan's (while changing AWS)
     /// must see AWS as it is now.
+    /// Ends every listing, made or not (also when the listing task
+    /// stopped short): nothing waits for them any more.
+    pub fn end(&self) {
+        self.roles.end();
+        self.log_groups.end();
+        self.mappings.end();
+        self.tags.end();
+    }
+
     pub fn clear(&self) {
-        *self.roles.write().expect("known lock") = None;
+        self.roles.clear();
+        self.log_groups.clear();
+        self.mappings.clear();
+        self.tags.clear();
     }
 }
 
@@ -340,6 +413,7 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// Where to connect: from flags, the spec and the environment.
@@ -383,6 +457,7 @@ impl Aws {
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
         }
     }
 
@@ -463,8 +538,10 @@ impl Service {
     /// makes, so a burst of reads stays near the rate even at AWS's
     /// fastest answers; what is throttled anyway is retried with backoff.
     /// Sources (AWS documentation, checked 2026-11):
-    /// - Kinesis: API reference: DescribeStreamSummary 20/s and
-    ///   ListTagsForStream 5/s per account; a read makes both.
+    /// - Kinesis: API reference: DescribeStreamSummary 20/s per account; a
+    ///   read makes it and takes its tags from the tag listing. Where the
+    ///   listing does not answer, ListTagsForStream (5/s) is bounded to 5
+    ///   at once on its own (`stream::TAG_READS`).
     /// - Firehose: quotas page: DescribeDeliveryStream and
     ///   ListTagsForDeliveryStream 5 invocations/s each per account.
     /// - Lambda: quotas page: GetFunction 100/s; other control-plane calls
@@ -484,9 +561,9 @@ impl Service {
     /// - CloudWatch: quotas page: DescribeAlarms 9/s, GetDashboard 10/s.
     pub const fn read_concurrency(self) -> usize {
         match self {
-            Service::Kinesis | Service::Firehose | Service::Logs => 5,
+            Service::Firehose | Service::Logs => 5,
             Service::CloudWatch => 9,
-            Service::Lambda | Service::Iam | Service::Glue | Service::Ssm => 10,
+            Service::Kinesis | Service::Lambda | Service::Iam | Service::Glue | Service::Ssm => 10,
             Service::Ec2 => 20,
             Service::S3 => 20,
         }

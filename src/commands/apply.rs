@@ -25,7 +25,7 @@ async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     confirm("apply these changes", a.yes)?;
-    let summary = execute(d, &planned, &work, a.targets.parallelism, g.json).await;
+    let summary = execute(d, &planned, &work, a.targets.parallelism, crate::engine::Wait::Gone, g.json).await;
     let deleted: Vec<&Address> =
         summary.done.iter().filter(|x| planned.change(x).is_some_and(|c| c.action == Action::Delete)).collect();
     if !deleted.is_empty() {

@@ -6,6 +6,7 @@
 use super::{confirm, emitln, execute, finish, guard_data, hold, release};
 use crate::cli::{DestroyArgs, Global};
 use crate::deployment::{Deployment, Reach};
+use crate::engine::Wait;
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
@@ -24,7 +25,8 @@ pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
         );
         return release(lock, Ok(ExitCode::SUCCESS)).await;
     }
-    release(lock, destroy(g, &d, a.yes, a.guard.allow_data_loss, a.targets.parallelism).await).await
+    let wait = if a.wait { Wait::Gone } else { Wait::Accepted };
+    release(lock, destroy(g, &d, a.yes, a.guard.allow_data_loss, a.targets.parallelism, wait).await).await
 }
 
 /// Plans, shows, confirms and runs the destroy of `d`.
@@ -34,6 +36,7 @@ pub(super) async fn destroy(
     yes: bool,
     allow_data_loss: bool,
     parallelism: u16,
+    wait: Wait,
 ) -> anyhow::Result<ExitCode> {
     let (planned, work) = d.plan_destroy().await?;
     if g.json {
@@ -46,6 +49,6 @@ pub(super) async fn destroy(
     }
     guard_data(&planned.plan, allow_data_loss)?;
     confirm("destroy these resources", yes)?;
-    let summary = execute(d, &planned, &work, parallelism, g.json).await;
+    let summary = execute(d, &planned, &work, parallelism, wait, g.json).await;
     finish("destroy", &summary, g.json)
 }

@@ -41,7 +41,13 @@ pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
         d.meta.delete_data = a.delete_data;
         eprintln!("\n== {}/{}", s.pipeline, s.env);
         let result = match hold(&mut d, "gc", a.lock.lock_timeout).await {
-            Ok(lock) => release(lock, destroy::destroy(g, &d, true, a.guard.allow_data_loss, 10).await).await,
+            Ok(lock) => {
+                release(
+                    lock,
+                    destroy::destroy(g, &d, true, a.guard.allow_data_loss, 10, crate::engine::Wait::Accepted).await,
+                )
+                .await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = result {

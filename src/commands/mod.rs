@@ -159,12 +159,13 @@ async fn execute(
     planned: &Planned,
     work: &BTreeMap<Address, Work>,
     parallelism: u16,
+    wait: engine::Wait,
     json: bool,
 ) -> Summary {
     let labels = planned.mutations().into_iter().map(|(a, action)| (a, action.verb().to_string())).collect();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let reporter = tokio::spawn(crate::report::render(rx, labels, crate::report::Style::detect(json)));
-    let summary = engine::execute(&d.aws, planned, work, parallelism as usize, &tx).await;
+    let summary = engine::execute(&d.aws, planned, work, parallelism as usize, wait, &tx).await;
     drop(tx);
     let _ = reporter.await;
     summary

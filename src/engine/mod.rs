@@ -51,8 +51,24 @@ where
     K: Send + 'static,
 {
     use tokio::sync::Semaphore;
-    let kinds: Vec<_> = resources.iter().map(|(_, r)| r.address().kind).collect();
-    resources::prefetch(aws, &kinds).await.context("listing what many resources share")?;
+    // The listings run beside the reads; only the reads that may take an
+    // answer from them wait for them to end.
+    let listed: Vec<Res> = resources.iter().map(|(_, r)| r.clone()).collect();
+    aws.known.begin();
+    let prefetch = {
+        let aws = aws.clone();
+        tokio::spawn(async move {
+            // However the listings end (a panic included), no read waits on.
+            struct Ended(Aws);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    self.0.known.end();
+                }
+            }
+            let ended = Ended(aws);
+            resources::prefetch(&ended.0, &listed).await;
+        })
+    };
     let all = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut per_service: BTreeMap<crate::aws::Service, Arc<Semaphore>> = BTreeMap::new();
     let mut reads = tokio::task::JoinSet::new();
@@ -61,6 +77,7 @@ where
         let mine = per_service.entry(service).or_insert_with(|| Arc::new(Semaphore::new(service.read_concurrency())));
         let (aws, all, mine) = (aws.clone(), all.clone(), mine.clone());
         reads.spawn(async move {
+            resources::settled_for(&aws, r.address().kind).await;
             let _service = mine.acquire_owned().await.expect("semaphore open");
             let _permit = all.acquire_owned().await.expect("semaphore open");
             let read = async {
@@ -83,6 +100,7 @@ where
         all
     }
     .await;
+    let _ = prefetch.await;
     aws.known.clear();
     for joined in joined_all {
         let (key, r, read) = joined.context("a read task failed")?;
@@ -109,6 +127,18 @@ fn notes_channel(events: &UnboundedSender<Event>) -> UnboundedSender<(Address, S
     tx
 }
 
+/// When a delete is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// When the resource is gone.
+    Gone,
+    /// When AWS has accepted the delete and reads the resource as being
+    /// deleted (a stream or Firehose DELETING, a trigger Deleting): AWS
+    /// finishes it on its own. What must be gone before something else
+    /// can go (an instance before its security group) is still waited for.
+    Accepted,
+}
+
 /// Executes the changes of a plan that touch AWS, each after what it
 /// depends on. The same executor runs apply and destroy plans.
 pub async fn execute(
@@ -116,6 +146,7 @@ pub async fn execute(
     planned: &Planned,
     work: &BTreeMap<Address, Work>,
     parallelism: usize,
+    wait: Wait,
     events: &UnboundedSender<Event>,
 ) -> Summary {
     let actions = planned.mutations();
@@ -142,7 +173,9 @@ pub async fn execute(
         let w = work[&a].clone();
         let changed = fields.get(a.to_string().as_str()).cloned().unwrap_or_default();
         let aws = aws.clone();
-        let p = Progress::new(a.clone(), Some(notes.clone())).releasing(release.clone());
+        let p = Progress::new(a.clone(), Some(notes.clone()))
+            .releasing(release.clone())
+            .leaving_to_aws(wait == Wait::Accepted);
         async move {
             resuming(&aws, action, &w, &changed, &p)
                 .await
@@ -222,8 +255,10 @@ async fn run(aws: &Aws, action: Action, w: &Work, changed: &[String], p: &Progre
         Action::Replace => {
             let old = w.previous.as_ref().unwrap_or(r);
             p.say(format!("deleting `{}`", old.name()));
-            if let Deleted::Retained(why) = old.delete(aws, &p.holding()).await? {
-                anyhow::bail!("cannot replace: {why}");
+            match old.delete(aws, &p.holding()).await? {
+                Deleted::Gone => {}
+                Deleted::Retained(why) => anyhow::bail!("cannot replace: {why}"),
+                Deleted::Finishing(state) => anyhow::bail!("cannot replace: the old one is still {state}"),
             }
             p.say(format!("creating `{}`", r.name()));
             r.create(aws, p).await?
@@ -232,6 +267,7 @@ async fn run(aws: &Aws, action: Action, w: &Work, changed: &[String], p: &Progre
             return Ok(match r.delete(aws, p).await? {
                 Deleted::Gone => None,
                 Deleted::Retained(why) => Some(why),
+                Deleted::Finishing(state) => Some(format!("{state}: AWS finishes the delete; `--wait` waits for it")),
             })
         }
         Action::NoOp | Action::Conflict => {}

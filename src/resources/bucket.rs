@@ -154,31 +154,46 @@ impl Resource for Bucket {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        match send!("HeadBucket", aws.s3.head_bucket().bucket(&self.base.name)).found()? {
-            Some(_) => {}
-            None => return Ok(None),
+        // Its four calls side by side; a bucket that is not there answers
+        // "not found" to each, and the HeadBucket answer decides.
+        let (head, tags, encryption, pab) = tokio::join!(
+            async { send!("HeadBucket", aws.s3.head_bucket().bucket(&self.base.name)).found() },
+            self.live_tags(aws),
+            async {
+                Ok::<_, AwsError>(
+                    match send!("GetBucketEncryption", aws.s3.get_bucket_encryption().bucket(&self.base.name))
+                        .found()?
+                    {
+                        Some(o) => o
+                            .server_side_encryption_configuration()
+                            .and_then(|c| c.rules().first())
+                            .and_then(|r| r.apply_server_side_encryption_by_default())
+                            .map(|d| d.sse_algorithm().as_str().to_string())
+                            .unwrap_or_else(|| "NONE".into()),
+                        None => "NONE".into(),
+                    },
+                )
+            },
+            async {
+                Ok::<_, AwsError>(
+                    match send!("GetPublicAccessBlock", aws.s3.get_public_access_block().bucket(&self.base.name))
+                        .found()?
+                    {
+                        Some(o) => o.public_access_block_configuration().is_some_and(|c| {
+                            c.block_public_acls() == Some(true)
+                                && c.ignore_public_acls() == Some(true)
+                                && c.block_public_policy() == Some(true)
+                                && c.restrict_public_buckets() == Some(true)
+                        }),
+                        None => false,
+                    },
+                )
+            },
+        );
+        if head?.is_none() {
+            return Ok(None);
         }
-        let tags = self.live_tags(aws).await?;
-        let encryption =
-            match send!("GetBucketEncryption", aws.s3.get_bucket_encryption().bucket(&self.base.name)).found()? {
-                Some(o) => o
-                    .server_side_encryption_configuration()
-                    .and_then(|c| c.rules().first())
-                    .and_then(|r| r.apply_server_side_encryption_by_default())
-                    .map(|d| d.sse_algorithm().as_str().to_string())
-                    .unwrap_or_else(|| "NONE".into()),
-                None => "NONE".into(),
-            };
-        let pab =
-            match send!("GetPublicAccessBlock", aws.s3.get_public_access_block().bucket(&self.base.name)).found()? {
-                Some(o) => o.public_access_block_configuration().is_some_and(|c| {
-                    c.block_public_acls() == Some(true)
-                        && c.ignore_public_acls() == Some(true)
-                        && c.block_public_policy() == Some(true)
-                        && c.restrict_public_buckets() == Some(true)
-                }),
-                None => false,
-            };
+        let (tags, encryption, pab) = (tags?, encryption?, pab?);
         let attrs = Attributes { public_access_block: pab, encryption, tags: tags.clone() };
         // A bucket without pipectl's tags, made after the record that names
         // it was written, holding nothing: the crash of an earlier apply

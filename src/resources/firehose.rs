@@ -363,14 +363,18 @@ impl Resource for Firehose {
         if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting {
             return Ok(None);
         }
-        let tags: Tags = send!(
-            "ListTagsForDeliveryStream",
-            aws.firehose.list_tags_for_delivery_stream().delivery_stream_name(&self.base.name)
-        )?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-        .collect();
+        aws.known.tags.settled().await;
+        let tags: Tags = match aws.known.tags(d.delivery_stream_arn()) {
+            Some(tags) => tags,
+            None => send!(
+                "ListTagsForDeliveryStream",
+                aws.firehose.list_tags_for_delivery_stream().delivery_stream_name(&self.base.name)
+            )?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+            .collect(),
+        };
         Ok(Some(Observed { attrs: observed_config(&d).attrs(&tags), tags: Some(tags), marker: None }))
     }
 
@@ -558,6 +562,15 @@ impl Resource for Firehose {
         // A DELETING stream takes no records: what it reads from and lands
         // in may go now (the bucket empties again if a last flush lands).
         p.release();
+        if p.may_leave_to_aws() {
+            match self.describe(aws).await? {
+                None => return Ok(Deleted::Gone),
+                Some(d) if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting => {
+                    return Ok(Deleted::Finishing("DELETING".into()))
+                }
+                Some(_) => {}
+            }
+        }
         wait_until(
             &format!("delivery stream `{}` to be deleted", self.base.name),
             self.timeout(),

@@ -49,6 +49,52 @@ impl LogGroup {
         Ok(())
     }
 
+    /// Which of the streams the spec names exist. Only those take part in
+    /// the diff: Lambda writes streams of its own into a function's log
+    /// group, more than one page of them. One listing by the names' shared
+    /// prefix answers them all when it fits in two pages; each name left
+    /// is looked up on its own.
+    async fn live_streams(&self, aws: &Aws) -> Result<Vec<String>, AwsError> {
+        let wanted = self.spec.as_ref().map(|s| s.streams.clone()).unwrap_or_default();
+        if wanted.is_empty() {
+            return Ok(wanted);
+        }
+        let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let prefix = super::prefetch::common_prefix(&names);
+        let mut missing: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        let mut token: Option<String> = None;
+        for _ in 0..2 {
+            let req = aws
+                .logs
+                .describe_log_streams()
+                .log_group_name(&self.base.name)
+                .set_log_stream_name_prefix(Some(prefix.clone()).filter(|p| !p.is_empty()))
+                .set_next_token(token.clone());
+            let Some(out) = send!("DescribeLogStreams", req).found()? else {
+                return Ok(Vec::new());
+            };
+            for s in out.log_streams() {
+                missing.remove(s.log_stream_name().unwrap_or_default());
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() || missing.is_empty() {
+                break;
+            }
+        }
+        if token.is_some() {
+            for name in missing.clone() {
+                let out = send!(
+                    "DescribeLogStreams",
+                    aws.logs.describe_log_streams().log_group_name(&self.base.name).log_stream_name_prefix(name)
+                )?;
+                if out.log_streams().iter().any(|s| s.log_stream_name() == Some(name)) {
+                    missing.remove(name);
+                }
+            }
+        }
+        Ok(wanted.iter().filter(|w| !missing.contains(w.as_str())).cloned().collect())
+    }
+
     async fn put_retention(&self, aws: &Aws) -> Result<(), AwsError> {
         let s = self.spec.as_ref().expect("needs a spec");
         send!(
@@ -68,32 +114,36 @@ impl Resource for LogGroup {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = send!("DescribeLogGroups", aws.logs.describe_log_groups().log_group_name_prefix(&self.base.name))?;
-        let Some(g) = out.log_groups().iter().find(|g| g.log_group_name() == Some(self.base.name.as_str())) else {
-            return Ok(None);
-        };
-        let retention = g.retention_in_days();
-        #[allow(deprecated)]
-        let tags: Tags = send!("ListTagsLogGroup", aws.logs.list_tags_log_group().log_group_name(&self.base.name))?
-            .tags()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        // Only the streams pipectl manages take part in the diff, each
-        // looked up by its own name: Lambda writes streams of its own into
-        // function log groups, more than one page of them.
-        let wanted = self.spec.as_ref().map(|s| s.streams.clone()).unwrap_or_default();
-        let mut streams = Vec::new();
-        for name in wanted {
-            let out = send!(
-                "DescribeLogStreams",
-                aws.logs.describe_log_streams().log_group_name(&self.base.name).log_stream_name_prefix(&name)
-            )?;
-            if out.log_streams().iter().any(|s| s.log_stream_name() == Some(name.as_str())) {
-                streams.push(name);
+        let group = match aws.known.log_groups.get(&self.base.name) {
+            Some(g) => g,
+            None => {
+                let out =
+                    send!("DescribeLogGroups", aws.logs.describe_log_groups().log_group_name_prefix(&self.base.name))?;
+                match out.log_groups().iter().find(|g| g.log_group_name() == Some(self.base.name.as_str())) {
+                    Some(g) => g.clone(),
+                    None => return Ok(None),
+                }
             }
-        }
+        };
+        let retention = group.retention_in_days();
+        let listed = group.log_group_arn().or(group.arn()).and_then(|arn| aws.known.tags(arn));
+        let (tags, streams) = tokio::try_join!(
+            async {
+                match listed {
+                    Some(tags) => Ok(tags),
+                    #[allow(deprecated)]
+                    None => {
+                        Ok(send!("ListTagsLogGroup", aws.logs.list_tags_log_group().log_group_name(&self.base.name))?
+                            .tags()
+                            .cloned()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .collect::<Tags>())
+                    }
+                }
+            },
+            self.live_streams(aws)
+        )?;
         let attrs = Attributes { retention_days: retention, streams, tags: tags.clone() };
         Ok(Some(Observed::of(&attrs, Some(tags))))
     }

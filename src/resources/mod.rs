@@ -26,6 +26,7 @@ pub mod locate;
 pub mod log_group;
 pub mod metric_filter;
 pub mod network;
+mod prefetch;
 pub mod record;
 pub mod role;
 pub mod security_group;
@@ -43,6 +44,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub use crate::plan::state::{to_attrs, Attrs, Observed, Owner, Tags, TAG_ENV, TAG_PIPELINE, TAG_REGION};
 pub use locate::locate;
+pub use prefetch::{prefetch, settled_for};
 
 /// The deployment a resource belongs to, and the run's settings every kind
 /// shares.
@@ -115,6 +117,10 @@ pub enum Deleted {
     Gone,
     /// Kept on purpose (a bucket holding data under `on_destroy: retain`).
     Retained(String),
+    /// AWS accepted the delete and is finishing it on its own (a stream or
+    /// Firehose DELETING); its state, e.g. `DELETING`. Only where the
+    /// change's [`Progress::may_leave_to_aws`].
+    Finishing(String),
 }
 
 /// A delete call's result: "not found" means it is already gone.
@@ -128,11 +134,25 @@ pub struct Progress {
     address: Address,
     tx: Option<UnboundedSender<(Address, String)>>,
     release: Option<UnboundedSender<Address>>,
+    leave_to_aws: bool,
 }
 
 impl Progress {
     pub fn new(address: Address, tx: Option<UnboundedSender<(Address, String)>>) -> Self {
-        Progress { address, tx, release: None }
+        Progress { address, tx, release: None, leave_to_aws: false }
+    }
+
+    /// The same, allowed to end a delete once AWS has accepted it and
+    /// reads it as being deleted ([`Deleted::Finishing`]): a destroy that
+    /// does not `--wait`.
+    pub fn leaving_to_aws(mut self, leave: bool) -> Self {
+        self.leave_to_aws = leave;
+        self
+    }
+
+    /// Whether a delete may end once AWS is finishing it on its own.
+    pub fn may_leave_to_aws(&self) -> bool {
+        self.leave_to_aws
     }
 
     /// The same, able to [`Progress::release`] what waits on this change.
@@ -141,10 +161,11 @@ impl Progress {
         self
     }
 
-    /// The same, unable to release (a delete inside a replace: what waits
-    /// on it needs the new resource, not the old one gone).
+    /// The same, unable to release or to leave a delete to AWS (a delete
+    /// inside a replace: what waits on it needs the new resource, and the
+    /// create the old name gone).
     pub fn holding(&self) -> Self {
-        Progress { release: None, ..self.clone() }
+        Progress { release: None, leave_to_aws: false, ..self.clone() }
     }
 
     /// Says AWS has accepted a delete and nothing else needs to wait for
@@ -402,56 +423,6 @@ pub mod usual {
     pub const VPC: Duration = Duration::from_secs(2);
     /// CreateNatGateway to available, or DeleteNatGateway to deleted.
     pub const NAT_GATEWAY: Duration = Duration::from_secs(90);
-}
-
-/// Roles in a plan from which one listing of the account's roles is
-/// cheaper than three calls a role.
-const ROLES_FOR_A_LISTING: usize = 4;
-
-/// Before a plan's reads: list calls that answer many resources at once
-/// where the plan has many of a kind, kept in [`crate::aws::Known`] for
-/// the reads. IAM: GetAccountAuthorizationDetails (roles with their trust,
-/// inline policies and tags, up to 1,000 a page) instead of GetRole,
-/// ListRoleTags and GetRolePolicy for each role; a listing that fails
-/// (not allowed) leaves the roles to their own reads.
-pub async fn prefetch(aws: &Aws, kinds: &[Kind]) -> Result<(), AwsError> {
-    let roles = kinds.iter().filter(|k| **k == Kind::Role).count();
-    if roles >= ROLES_FOR_A_LISTING {
-        let mut found = std::collections::HashMap::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let req = aws
-                .iam
-                .get_account_authorization_details()
-                .filter(aws_sdk_iam::types::EntityType::Role)
-                .max_items(1000)
-                .set_marker(marker.clone());
-            let page = match crate::aws::retry(
-                std::time::Duration::from_secs(60),
-                |_| false,
-                || async { crate::send!("GetAccountAuthorizationDetails", req.clone()) },
-            )
-            .await
-            {
-                Ok(page) => page,
-                // Not allowed to list (a CI role granted only what
-                // pipectl's reads need), or IAM not answering: each role
-                // is read on its own, as without a listing.
-                Err(_) => return Ok(()),
-            };
-            for r in page.role_detail_list() {
-                if let Some(name) = r.role_name() {
-                    found.insert(name.to_string(), r.clone());
-                }
-            }
-            marker = page.marker().map(str::to_string).filter(|_| page.is_truncated());
-            if marker.is_none() {
-                break;
-            }
-        }
-        aws.known.set_roles(found);
-    }
-    Ok(())
 }
 
 /// The AWS service that holds each kind (how hard it may be read at once).

@@ -110,7 +110,7 @@ impl Resource for Role {
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
         // Listed with the account's roles: trust, policy and tags at hand.
-        if let Some(d) = aws.known.role(&self.base.name) {
+        if let Some(d) = aws.known.roles.get(&self.base.name) {
             let trust = d.assume_role_policy_document().map(decode_document).unwrap_or(Value::Null);
             let policy = d
                 .role_policy_list()
@@ -212,22 +212,35 @@ pub fn still_attached(e: &AwsError) -> bool {
 }
 
 impl Role {
+    /// Detaches everything the role holds, then deletes it: the three
+    /// listings side by side, then every detach side by side.
     async fn delete_once(&self, aws: &Aws) -> Result<Deleted, AwsError> {
         let name = &self.base.name;
-        let inline = send!("ListRolePolicies", aws.iam.list_role_policies().role_name(name)).found()?;
-        for p in inline.iter().flat_map(|o| o.policy_names()) {
-            gone!("DeleteRolePolicy", aws.iam.delete_role_policy().role_name(name).policy_name(p))?;
-        }
+        let (inline, attached, profiles) = tokio::try_join!(
+            async { send!("ListRolePolicies", aws.iam.list_role_policies().role_name(name)).found() },
+            async { send!("ListAttachedRolePolicies", aws.iam.list_attached_role_policies().role_name(name)).found() },
+            async {
+                send!("ListInstanceProfilesForRole", aws.iam.list_instance_profiles_for_role().role_name(name)).found()
+            },
+        )?;
+        let inline = inline.iter().flat_map(|o| o.policy_names()).map(|p| async move {
+            gone!("DeleteRolePolicy", aws.iam.delete_role_policy().role_name(name).policy_name(p))
+        });
         let attached =
-            send!("ListAttachedRolePolicies", aws.iam.list_attached_role_policies().role_name(name)).found()?;
-        for arn in attached.iter().flat_map(|o| o.attached_policies()).filter_map(|p| p.policy_arn()) {
-            gone!("DetachRolePolicy", aws.iam.detach_role_policy().role_name(name).policy_arn(arn))?;
-        }
-        let profiles =
-            send!("ListInstanceProfilesForRole", aws.iam.list_instance_profiles_for_role().role_name(name)).found()?;
-        for ip in profiles.iter().flat_map(|o| o.instance_profiles()) {
+            attached.iter().flat_map(|o| o.attached_policies()).filter_map(|p| p.policy_arn()).map(|arn| async move {
+                gone!("DetachRolePolicy", aws.iam.detach_role_policy().role_name(name).policy_arn(arn))
+            });
+        let profiles = profiles.iter().flat_map(|o| o.instance_profiles()).map(|ip| async move {
             let req = aws.iam.remove_role_from_instance_profile().instance_profile_name(ip.instance_profile_name());
-            gone!("RemoveRoleFromInstanceProfile", req.role_name(name))?;
+            gone!("RemoveRoleFromInstanceProfile", req.role_name(name))
+        });
+        let (a, b, c) = tokio::join!(
+            futures_util::future::join_all(inline),
+            futures_util::future::join_all(attached),
+            futures_util::future::join_all(profiles)
+        );
+        for r in a.into_iter().chain(b).chain(c) {
+            r?;
         }
         super::gone_if_absent(gone!("DeleteRole", aws.iam.delete_role().role_name(name)))
     }

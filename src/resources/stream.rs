@@ -47,6 +47,12 @@ pub struct Stream {
     pub spec: Option<spec::Stream>,
 }
 
+/// ListTagsForStream calls at once: AWS documents 5 a second for the
+/// account, a quarter of DescribeStreamSummary's 20 (see
+/// [`crate::aws::Service::read_concurrency`]). Only made where the tag
+/// listing does not answer.
+static TAG_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(5);
+
 impl Stream {
     fn in_use(e: &AwsError) -> bool {
         e.code.as_deref() == Some("ResourceInUseException")
@@ -155,7 +161,23 @@ impl Resource for Stream {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = send!("DescribeStreamSummary", aws.kinesis.describe_stream_summary().stream_name(&self.base.name));
+        // The summary and the tags side by side (the tags from the tag
+        // listing when it has them): a missing stream answers "not found"
+        // to both.
+        let summary = async {
+            send!("DescribeStreamSummary", aws.kinesis.describe_stream_summary().stream_name(&self.base.name))
+        };
+        let (out, tags) = tokio::join!(summary, async {
+            aws.known.tags.settled().await;
+            if let Some(tags) = aws.known.tags(&aws.scope().stream(&self.base.name).to_string()) {
+                return Ok(tags);
+            }
+            let _turn = TAG_READS.acquire().await.expect("never closed");
+            let out = send!("ListTagsForStream", aws.kinesis.list_tags_for_stream().stream_name(&self.base.name))?;
+            Ok::<Tags, AwsError>(
+                out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect(),
+            )
+        });
         let s = match out {
             Ok(o) => match o.stream_description_summary() {
                 Some(s) => s.clone(),
@@ -167,9 +189,7 @@ impl Resource for Stream {
         if *s.stream_status() == StreamStatus::Deleting {
             return Ok(None);
         }
-        let tags = send!("ListTagsForStream", aws.kinesis.list_tags_for_stream().stream_name(&self.base.name))?;
-        let tags: Tags =
-            tags.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
+        let tags = tags?;
         let mode = s
             .stream_mode_details()
             .map(|m| m.stream_mode().as_str().to_string())
@@ -302,6 +322,13 @@ impl Resource for Stream {
         let sent = retry(self.timeout(), Stream::in_use, || async { gone!("DeleteStream", req.clone()) }).await;
         if sent.found()?.is_none() {
             return Ok(Deleted::Gone);
+        }
+        if p.may_leave_to_aws() {
+            match self.status(aws).await? {
+                None => return Ok(Deleted::Gone),
+                Some((StreamStatus::Deleting, _)) => return Ok(Deleted::Finishing("DELETING".into())),
+                Some(_) => {}
+            }
         }
         wait_until(
             &format!("stream `{}` to be deleted", self.base.name),

@@ -58,6 +58,8 @@ pub struct Trigger {
     pub(super) base: Base,
     id: TriggerId,
     stream_arn: String,
+    /// Where its ownership is read: the function's tags.
+    function_arn: String,
     spec: Option<TriggerSpec>,
 }
 
@@ -75,6 +77,12 @@ macro_rules! settings {
     };
 }
 
+/// A mapping AWS is deleting: gone for every purpose but waiting for it
+/// (a destroy that did not `--wait` may leave one behind for a while).
+fn deleting(m: &EventSourceMappingConfiguration) -> bool {
+    m.state() == Some("Deleting")
+}
+
 fn in_use(e: &AwsError) -> bool {
     e.code.as_deref() == Some("ResourceInUseException")
 }
@@ -89,8 +97,9 @@ fn position(p: StartingPosition) -> &'static str {
 impl Trigger {
     pub fn new(address: Address, id: TriggerId, spec: Option<TriggerSpec>, scope: &Scope, meta: &Meta) -> Self {
         let stream_arn = scope.stream(&id.stream).to_string();
+        let function_arn = scope.function(&id.function).to_string();
         let base = Base::new(address, id.to_string(), meta);
-        Trigger { base, id, stream_arn, spec }
+        Trigger { base, id, stream_arn, function_arn, spec }
     }
 
     async fn mappings(&self, aws: &Aws) -> Result<Vec<EventSourceMappingConfiguration>, AwsError> {
@@ -99,7 +108,7 @@ impl Trigger {
             aws.lambda.list_event_source_mappings().function_name(&self.id.function).event_source_arn(&self.stream_arn)
         );
         match out.found()? {
-            Some(o) => Ok(o.event_source_mappings().to_vec()),
+            Some(o) => Ok(o.event_source_mappings().iter().filter(|m| !deleting(m)).cloned().collect()),
             None => Ok(Vec::new()),
         }
     }
@@ -207,7 +216,12 @@ impl Resource for Trigger {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let all = self.mappings(aws).await?;
+        let all = match aws.known.mappings.get(&self.id.function) {
+            Some(listed) => {
+                listed.into_iter().filter(|m| m.event_source_arn() == Some(&self.stream_arn) && !deleting(m)).collect()
+            }
+            None => self.mappings(aws).await?,
+        };
         let Some(m) = all.first() else { return Ok(None) };
         let enabled = !matches!(m.state(), Some("Disabled" | "Disabling"));
         let attrs = to_attrs(&Attributes {
@@ -223,7 +237,11 @@ impl Resource for Trigger {
             enabled,
             count: all.len(),
         });
-        Ok(Some(Observed { attrs, tags: Some(self.owner_tags(aws).await?), marker: None }))
+        let tags = match aws.known.tags(&self.function_arn) {
+            Some(tags) => tags,
+            None => self.owner_tags(aws).await?,
+        };
+        Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -237,7 +255,14 @@ impl Resource for Trigger {
         let uuid = crate::aws::retry_paced(
             Duration::from_secs(180),
             crate::aws::Pace::new(super::usual::ROLE_PROPAGATION),
-            |e| super::function::role_not_ready(e) || in_use(e),
+            // A conflict is a mapping of the same function and stream:
+            // one being deleted (waited out), or one made meanwhile
+            // (adopted by the next attempt's look).
+            |e| {
+                super::function::role_not_ready(e)
+                    || in_use(e)
+                    || e.code.as_deref() == Some("ResourceConflictException")
+            },
             || async {
                 // A mapping has no name to be found again by: look for an
                 // earlier attempt's before every attempt, and send the create
@@ -305,6 +330,18 @@ impl Resource for Trigger {
             self.send_delete(aws, uuid).await?;
         }
         p.release();
+        if p.may_leave_to_aws() && !uuids.is_empty() {
+            let mut states = Vec::new();
+            for uuid in &uuids {
+                match send!("GetEventSourceMapping", aws.lambda.get_event_source_mapping().uuid(uuid)).found()? {
+                    None => {}
+                    Some(m) => states.push(m.state().unwrap_or_default().to_string()),
+                }
+            }
+            if states.iter().all(|s| s == "Deleting") {
+                return Ok(if states.is_empty() { Deleted::Gone } else { Deleted::Finishing("Deleting".into()) });
+            }
+        }
         for uuid in &uuids {
             self.wait_deleted(aws, uuid, p).await?;
         }

@@ -385,3 +385,69 @@ fn a_metric_filter_in_a_log_group_pipectl_does_not_own_is_left_alone() {
     let f = filters(&sdk, "/aws/lambda/fn-filter");
     assert_eq!(f[0].filter_pattern(), Some("theirs"), "never modified");
 }
+
+/// Five consumers: enough of each kind for a plan to list roles, log
+/// groups, mappings and tags in one call each instead of reading each.
+fn many(n: usize) -> String {
+    let mut text = String::from("pipeline: many\nstreams:\n");
+    for i in 0..n {
+        text.push_str(&format!("  s{i}: {{ encryption: none }}\n"));
+    }
+    text.push_str("functions:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  c{i}: {{ runtime: python3.12, code: code, handler: handler.handler, trigger: {{ stream: s{i} }} }}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn many_of_a_kind_are_read_from_listings_and_still_see_drift_and_strangers() {
+    let Some(moto) = Moto::start() else { return };
+    let (s, _dir) = spec_in("many", &many(5));
+    moto.apply(&s);
+    let proxy = crate::faults::Proxy::start(&moto.url, crate::faults::Faults::default());
+    let plan = || crate::util::pipectl(&["plan", &s, "--json"]).aws_env(&proxy.url).run();
+    let clean = plan().expect_code(0);
+    assert!(clean.json()["changes"].as_array().unwrap().iter().all(|c| c["action"] == "no_op"), "{}", clean.stdout);
+    // One listing each (tags: one per service, streams, log groups and
+    // functions), not a call for each of the five.
+    for (op, at_most) in
+        [("GetResources", 3), ("GetAccountAuthorizationDetails", 1), ("DescribeLogGroups", 1), ("ListTagsLogGroup", 0)]
+    {
+        assert!(proxy.stats.calls(op) <= at_most, "{op}: {} calls", proxy.stats.calls(op));
+    }
+    assert_eq!(proxy.stats.calls("GetRole"), 0);
+
+    // A tag changed by hand on a listed log group shows in the next plan.
+    let sdk = moto.sdk();
+    let groups = sdk.run(sdk.logs.describe_log_groups().send()).unwrap();
+    let group = groups.log_groups().iter().filter_map(|g| g.log_group_name()).find(|n| n.contains("c3")).unwrap();
+    #[allow(deprecated)]
+    sdk.run(sdk.logs.tag_log_group().log_group_name(group).tags("team", "by-hand").send()).unwrap();
+    let drift = plan().expect_code(0).json();
+    let changed: Vec<&str> = drift["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no_op")
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["log_group.function-c3"], "{drift}");
+
+    // A same-name group someone else made (no tags), among listed ones:
+    // never listed as ours, so a conflict, and left alone.
+    let stranger = "/aws/lambda/many-c5";
+    sdk.run(sdk.logs.create_log_group().log_group_name(stranger).send()).unwrap();
+    let (six, _dir6) = spec_in("many-six", &many(6));
+    let run = moto.pipectl(&["apply", &six, "--yes"]).run().expect_code(1);
+    assert!(run.stdout.contains("! log_group.function-c5"), "{}", run.stdout);
+    assert!(run.stderr.contains("not owned by this pipeline"), "{}", run.stderr);
+    let left = sdk.run(sdk.logs.describe_log_groups().log_group_name_prefix(stranger).send()).unwrap();
+    assert_eq!(left.log_groups()[0].retention_in_days(), None, "left alone");
+    moto.pipectl(&["destroy", &six, "--yes"]).run().expect_code(0);
+    let after = sdk.run(sdk.logs.describe_log_groups().send()).unwrap();
+    let names: Vec<&str> = after.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
+    assert_eq!(names, [stranger], "only the stranger's group is left");
+}

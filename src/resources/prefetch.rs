@@ -1,0 +1,284 @@
+//! Before a plan's reads: list calls that each answer many resources,
+//! kept in [`crate::aws::Known`] for the reads to take instead of a call
+//! of their own. A listing is made only where the plan has enough of what
+//! it answers to be cheaper, and one that fails (not allowed, not
+//! answering) leaves those resources to their own reads: a listing only
+//! ever saves calls, it never decides what exists.
+//!
+//! - IAM roles: GetAccountAuthorizationDetails (trust, inline policies and
+//!   tags, up to 1,000 roles a page) instead of GetRole, ListRoleTags and
+//!   GetRolePolicy for each role.
+//! - Log groups: DescribeLogGroups by the name prefix the plan's groups
+//!   share (50 a page) instead of one call a group.
+//! - Triggers: one ListEventSourceMappings of the account instead of one
+//!   for each function.
+//! - Tags of streams, Firehoses, log groups and functions: the Resource
+//!   Groups Tagging API's GetResources, filtered by the deployment's
+//!   ownership tags (up to 100 resources a page), instead of a
+//!   ListTags call each. A resource someone else owns never carries those
+//!   tags, so it is never listed and is read, and refused, the usual way.
+
+use super::{Kind, Res, Tags};
+use crate::aws::{retry, Aws, AwsError};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Resources of a kind from which a listing is cheaper than their own reads.
+const MANY: usize = 4;
+
+/// Pages a listing may take before it is given up as too broad (an
+/// account with thousands of log groups under the shared prefix): the
+/// resources are then read one by one.
+const MAX_PAGES: usize = 20;
+
+/// How long a listing is retried when AWS throttles or does not answer.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Waits for the listings a read of `kind` starts from, before the read
+/// takes a permit (it holds none while waiting). The reads of streams and
+/// Firehoses start with a call of their own and wait for the tag listing
+/// only then (`aws.known.tags.settled()`).
+pub async fn settled_for(aws: &Aws, kind: Kind) {
+    let known = &aws.known;
+    match kind {
+        Kind::Role => known.roles.settled().await,
+        Kind::LogGroup => tokio::join!(known.log_groups.settled(), known.tags.settled()).0,
+        Kind::Trigger => tokio::join!(known.mappings.settled(), known.tags.settled()).0,
+        _ => {}
+    }
+}
+
+/// Makes every listing the plan's resources call for, side by side.
+pub async fn prefetch(aws: &Aws, resources: &[Res]) {
+    let count = |kinds: &[Kind]| resources.iter().filter(|r| kinds.contains(&r.address().kind)).count();
+    let log_groups: Vec<&str> =
+        resources.iter().filter(|r| r.address().kind == Kind::LogGroup).map(|r| r.name()).collect();
+    let owner = resources.first().map(|r| r.base().meta.owner().tags_without_region());
+    let known = &aws.known;
+    // Each listing is ended as soon as it is made (or not), so the reads
+    // waiting on it start while the others go on.
+    tokio::join!(
+        async {
+            if count(&[Kind::Role]) >= MANY {
+                if let Some(found) = roles(aws).await {
+                    known.roles.set(found);
+                }
+            }
+            known.roles.end();
+        },
+        async {
+            if log_groups.len() >= MANY {
+                if let Some(found) = groups(aws, &log_groups).await {
+                    known.log_groups.set(found);
+                }
+            }
+            known.log_groups.end();
+        },
+        async {
+            if count(&[Kind::Trigger]) >= MANY {
+                if let Some(found) = mappings(aws).await {
+                    known.mappings.set(found);
+                }
+            }
+            known.mappings.end();
+        },
+        async {
+            tag_listings(aws, &owner, &count).await;
+            known.tags.end();
+        },
+    );
+}
+
+/// The tags of the kinds with many resources: one listing per service,
+/// side by side (fewer pages one after another than one listing of all).
+async fn tag_listings(aws: &Aws, owner: &Option<Tags>, count: &impl Fn(&[Kind]) -> usize) {
+    let Some(owner) = owner else { return };
+    let services = [
+        ("kinesis", &[Kind::Stream][..]),
+        ("firehose", &[Kind::Firehose][..]),
+        ("logs", &[Kind::LogGroup][..]),
+        ("lambda", &[Kind::Trigger][..]),
+    ];
+    let wanted = services.iter().filter(|(_, kinds)| count(kinds) >= MANY).map(|(s, _)| tags(aws, owner, s));
+    let mut found = HashMap::new();
+    for listing in futures_util::future::join_all(wanted).await.into_iter().flatten() {
+        found.extend(listing);
+    }
+    if !found.is_empty() {
+        aws.known.tags.set(found);
+    }
+}
+
+/// Sends one page's request, retrying what AWS leaves unanswered; `None`
+/// when the listing cannot be had.
+async fn page<T, F, Fut>(op: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    retry(PATIENCE, |_| false, op).await.ok()
+}
+
+async fn roles(aws: &Aws) -> Option<HashMap<String, aws_sdk_iam::types::RoleDetail>> {
+    let mut found = HashMap::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let req = aws
+            .iam
+            .get_account_authorization_details()
+            .filter(aws_sdk_iam::types::EntityType::Role)
+            .max_items(1000)
+            .set_marker(marker.clone());
+        let out = page(|| async { crate::send!("GetAccountAuthorizationDetails", req.clone()) }).await?;
+        for r in out.role_detail_list() {
+            if let Some(name) = r.role_name() {
+                found.insert(name.to_string(), r.clone());
+            }
+        }
+        marker = out.marker().map(str::to_string).filter(|_| out.is_truncated());
+        if marker.is_none() {
+            return Some(found);
+        }
+    }
+    None
+}
+
+async fn groups(aws: &Aws, names: &[&str]) -> Option<HashMap<String, aws_sdk_cloudwatchlogs::types::LogGroup>> {
+    let mut found = HashMap::new();
+    for prefix in shared_prefixes(names) {
+        let mut token: Option<String> = None;
+        let mut complete = false;
+        for _ in 0..MAX_PAGES {
+            let req =
+                aws.logs.describe_log_groups().log_group_name_prefix(&prefix).limit(50).set_next_token(token.clone());
+            let out = page(|| async { crate::send!("DescribeLogGroups", req.clone()) }).await?;
+            for g in out.log_groups() {
+                if let Some(name) = g.log_group_name() {
+                    found.insert(name.to_string(), g.clone());
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                complete = true;
+                break;
+            }
+        }
+        if !complete {
+            return None;
+        }
+    }
+    Some(found)
+}
+
+/// The fewest name prefixes that cover every name without reaching into
+/// other folders: names grouped by their folder (up to the last `/`),
+/// each group's longest common prefix.
+fn shared_prefixes(names: &[&str]) -> Vec<String> {
+    let mut by_folder: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for n in names {
+        let folder = n.rfind('/').map_or("", |i| &n[..=i]);
+        by_folder.entry(folder).or_default().push(n);
+    }
+    by_folder.into_values().map(|group| common_prefix(&group)).collect()
+}
+
+/// The longest prefix every name starts with, cut between characters.
+pub(super) fn common_prefix(names: &[&str]) -> String {
+    let Some(first) = names.first() else { return String::new() };
+    let mut common: Vec<char> = first.chars().collect();
+    for n in &names[1..] {
+        let same = common.iter().zip(n.chars()).take_while(|(a, b)| **a == *b).count();
+        common.truncate(same);
+    }
+    common.into_iter().collect()
+}
+
+async fn mappings(aws: &Aws) -> Option<HashMap<String, Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration>>> {
+    let mut found: HashMap<String, Vec<_>> = HashMap::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let req = aws.lambda.list_event_source_mappings().max_items(1000).set_marker(marker.clone());
+        let out = page(|| async { crate::send!("ListEventSourceMappings", req.clone()) }).await?;
+        for m in out.event_source_mappings() {
+            if let Some(function) = m.function_arn().and_then(function_name) {
+                found.entry(function.to_string()).or_default().push(m.clone());
+            }
+        }
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// The function's name in its ARN (`...:function:NAME[:QUALIFIER]`).
+fn function_name(arn: &str) -> Option<&str> {
+    let rest = arn.split(":function:").nth(1)?;
+    Some(rest.split(':').next().unwrap_or(rest))
+}
+
+async fn tags(aws: &Aws, owner: &Tags, service: &str) -> Option<HashMap<String, Tags>> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let filters: Vec<TagFilter> = owner.iter().map(|(k, v)| TagFilter::builder().key(k).values(v).build()).collect();
+    let mut found = HashMap::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let req = aws
+            .tagging
+            .get_resources()
+            .set_tag_filters(Some(filters.clone()))
+            .resource_type_filters(service)
+            .resources_per_page(100)
+            .tags_per_page(500)
+            .set_pagination_token(token.clone());
+        let out = page(|| async { crate::send!("GetResources", req.clone()) }).await?;
+        for r in out.resource_tag_mapping_list() {
+            if let Some(arn) = r.resource_arn() {
+                let tags: Tags = r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                found.insert(arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags);
+            }
+        }
+        token = out.pagination_token().filter(|t| !t.is_empty()).map(str::to_string);
+        if token.is_none() {
+            return Some(found);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_stay_in_their_folder() {
+        let names = [
+            "/aws/lambda/bench-dev-c000",
+            "/aws/lambda/bench-dev-c001",
+            "/aws/lambda/bench-dev-c010",
+            "/aws/kinesisfirehose/bench-dev-f000",
+            "/aws/kinesisfirehose/bench-dev-f001",
+            "/aws/p/raw",
+            "/aws/p/to-lake",
+        ];
+        assert_eq!(
+            shared_prefixes(&names),
+            ["/aws/kinesisfirehose/bench-dev-f00", "/aws/lambda/bench-dev-c0", "/aws/p/"]
+        );
+    }
+
+    #[test]
+    fn a_lone_name_is_its_own_prefix_and_multibyte_names_cut_whole() {
+        assert_eq!(shared_prefixes(&["/a/ümlaut-1"]), ["/a/ümlaut-1"]);
+        assert_eq!(shared_prefixes(&["/a/üa", "/a/üb"]), ["/a/ü"]);
+        assert_eq!(shared_prefixes(&["plain", "plane"]), ["pla"]);
+    }
+
+    #[test]
+    fn a_function_is_named_by_its_arn_with_or_without_qualifier() {
+        assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:f"), Some("f"));
+        assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:f:live"), Some("f"));
+        assert_eq!(function_name("arn:aws:s3:::b"), None);
+    }
+}
