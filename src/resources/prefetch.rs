@@ -58,35 +58,29 @@ pub async fn prefetch(aws: &Aws, resources: &[Res]) {
     // Each listing is ended as soon as it is made (or not), so the reads
     // waiting on it start while the others go on.
     tokio::join!(
-        async {
-            if count(&[Kind::Role]) >= MANY {
-                if let Some(found) = roles(aws).await {
-                    known.roles.set(found);
-                }
-            }
-            known.roles.end();
-        },
-        async {
-            if log_groups.len() >= MANY {
-                if let Some(found) = groups(aws, &log_groups).await {
-                    known.log_groups.set(found);
-                }
-            }
-            known.log_groups.end();
-        },
-        async {
-            if count(&[Kind::Trigger]) >= MANY {
-                if let Some(found) = mappings(aws).await {
-                    known.mappings.set(found);
-                }
-            }
-            known.mappings.end();
-        },
+        fill(&known.roles, count(&[Kind::Role]) >= MANY, roles(aws)),
+        fill(&known.log_groups, log_groups.len() >= MANY, groups(aws, &log_groups)),
+        fill(&known.mappings, count(&[Kind::Trigger]) >= MANY, mappings(aws)),
         async {
             tag_listings(aws, &owner, &count).await;
             known.tags.end();
         },
     );
+}
+
+/// Makes one listing when `wanted` (the future is not polled otherwise),
+/// keeps what it found, and ends it either way.
+async fn fill<T: Clone>(
+    listing: &crate::aws::Listing<T>,
+    wanted: bool,
+    list: impl std::future::Future<Output = Option<HashMap<String, T>>>,
+) {
+    if wanted {
+        if let Some(found) = list.await {
+            listing.set(found);
+        }
+    }
+    listing.end();
 }
 
 /// The tags of the kinds with many resources: one listing per service,
