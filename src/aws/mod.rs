@@ -376,8 +376,6 @@ impl Known {
         self.tags.get(arn.strip_suffix(":*").unwrap_or(arn))
     }
 
-    /// Forgets every listing: reads after a plan's (while changing AWS)
-    /// must see AWS as it is now.
     /// Ends every listing, made or not (also when the listing task
     /// stopped short): nothing waits for them any more.
     pub fn end(&self) {
@@ -387,6 +385,8 @@ impl Known {
         self.tags.end();
     }
 
+    /// Forgets every listing: reads after a plan's (while changing AWS)
+    /// must see AWS as it is now.
     pub fn clear(&self) {
         self.roles.clear();
         self.log_groups.clear();

@@ -113,53 +113,63 @@ where
     retry(PATIENCE, |_| false, op).await.ok()
 }
 
-async fn roles(aws: &Aws) -> Option<HashMap<String, aws_sdk_iam::types::RoleDetail>> {
-    let mut found = HashMap::new();
-    let mut marker: Option<String> = None;
+/// Pages a listing to its end: `request` makes a page's call from the
+/// token of the one before, `keep` takes what a page found and gives the
+/// next token. `None` when a page cannot be had or the listing runs past
+/// [`MAX_PAGES`].
+async fn paged<P, Fut>(request: impl Fn(Option<String>) -> Fut, mut keep: impl FnMut(P) -> Option<String>) -> Option<()>
+where
+    Fut: std::future::Future<Output = Result<P, AwsError>>,
+{
+    let mut token = None;
     for _ in 0..MAX_PAGES {
-        let req = aws
-            .iam
-            .get_account_authorization_details()
-            .filter(aws_sdk_iam::types::EntityType::Role)
-            .max_items(1000)
-            .set_marker(marker.clone());
-        let out = page(|| async { crate::send!("GetAccountAuthorizationDetails", req.clone()) }).await?;
-        for r in out.role_detail_list() {
-            if let Some(name) = r.role_name() {
-                found.insert(name.to_string(), r.clone());
-            }
-        }
-        marker = out.marker().map(str::to_string).filter(|_| out.is_truncated());
-        if marker.is_none() {
-            return Some(found);
+        token = keep(page(|| request(token.clone())).await?);
+        if token.is_none() {
+            return Some(());
         }
     }
     None
 }
 
+async fn roles(aws: &Aws) -> Option<HashMap<String, aws_sdk_iam::types::RoleDetail>> {
+    let mut found = HashMap::new();
+    paged(
+        |marker| {
+            let req = aws.iam.get_account_authorization_details();
+            let req = req.filter(aws_sdk_iam::types::EntityType::Role).max_items(1000).set_marker(marker);
+            async move { crate::send!("GetAccountAuthorizationDetails", req) }
+        },
+        |out| {
+            for r in out.role_detail_list() {
+                if let Some(name) = r.role_name() {
+                    found.insert(name.to_string(), r.clone());
+                }
+            }
+            out.marker().map(str::to_string).filter(|_| out.is_truncated())
+        },
+    )
+    .await?;
+    Some(found)
+}
+
 async fn groups(aws: &Aws, names: &[&str]) -> Option<HashMap<String, aws_sdk_cloudwatchlogs::types::LogGroup>> {
     let mut found = HashMap::new();
     for prefix in shared_prefixes(names) {
-        let mut token: Option<String> = None;
-        let mut complete = false;
-        for _ in 0..MAX_PAGES {
-            let req =
-                aws.logs.describe_log_groups().log_group_name_prefix(&prefix).limit(50).set_next_token(token.clone());
-            let out = page(|| async { crate::send!("DescribeLogGroups", req.clone()) }).await?;
-            for g in out.log_groups() {
-                if let Some(name) = g.log_group_name() {
-                    found.insert(name.to_string(), g.clone());
+        paged(
+            |token| {
+                let req = aws.logs.describe_log_groups().log_group_name_prefix(&prefix).limit(50).set_next_token(token);
+                async move { crate::send!("DescribeLogGroups", req) }
+            },
+            |out| {
+                for g in out.log_groups() {
+                    if let Some(name) = g.log_group_name() {
+                        found.insert(name.to_string(), g.clone());
+                    }
                 }
-            }
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                complete = true;
-                break;
-            }
-        }
-        if !complete {
-            return None;
-        }
+                out.next_token().map(str::to_string)
+            },
+        )
+        .await?;
     }
     Some(found)
 }
@@ -189,21 +199,22 @@ pub(super) fn common_prefix(names: &[&str]) -> String {
 
 async fn mappings(aws: &Aws) -> Option<HashMap<String, Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration>>> {
     let mut found: HashMap<String, Vec<_>> = HashMap::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let req = aws.lambda.list_event_source_mappings().max_items(1000).set_marker(marker.clone());
-        let out = page(|| async { crate::send!("ListEventSourceMappings", req.clone()) }).await?;
-        for m in out.event_source_mappings() {
-            if let Some(function) = m.function_arn().and_then(function_name) {
-                found.entry(function.to_string()).or_default().push(m.clone());
+    paged(
+        |marker| {
+            let req = aws.lambda.list_event_source_mappings().max_items(1000).set_marker(marker);
+            async move { crate::send!("ListEventSourceMappings", req) }
+        },
+        |out| {
+            for m in out.event_source_mappings() {
+                if let Some(function) = m.function_arn().and_then(function_name) {
+                    found.entry(function.to_string()).or_default().push(m.clone());
+                }
             }
-        }
-        marker = out.next_marker().map(str::to_string);
-        if marker.is_none() {
-            return Some(found);
-        }
-    }
-    None
+            out.next_marker().map(str::to_string)
+        },
+    )
+    .await?;
+    Some(found)
 }
 
 /// The function's name in its ARN (`...:function:NAME[:QUALIFIER]`).
@@ -216,29 +227,24 @@ async fn tags(aws: &Aws, owner: &Tags, service: &str) -> Option<HashMap<String, 
     use aws_sdk_resourcegroupstagging::types::TagFilter;
     let filters: Vec<TagFilter> = owner.iter().map(|(k, v)| TagFilter::builder().key(k).values(v).build()).collect();
     let mut found = HashMap::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let req = aws
-            .tagging
-            .get_resources()
-            .set_tag_filters(Some(filters.clone()))
-            .resource_type_filters(service)
-            .resources_per_page(100)
-            .tags_per_page(500)
-            .set_pagination_token(token.clone());
-        let out = page(|| async { crate::send!("GetResources", req.clone()) }).await?;
-        for r in out.resource_tag_mapping_list() {
-            if let Some(arn) = r.resource_arn() {
-                let tags: Tags = r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-                found.insert(arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags);
+    paged(
+        |token| {
+            let req = aws.tagging.get_resources().set_tag_filters(Some(filters.clone())).resource_type_filters(service);
+            let req = req.resources_per_page(100).tags_per_page(500).set_pagination_token(token);
+            async move { crate::send!("GetResources", req) }
+        },
+        |out| {
+            for r in out.resource_tag_mapping_list() {
+                if let Some(arn) = r.resource_arn() {
+                    let tags: Tags = r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                    found.insert(arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags);
+                }
             }
-        }
-        token = out.pagination_token().filter(|t| !t.is_empty()).map(str::to_string);
-        if token.is_none() {
-            return Some(found);
-        }
-    }
-    None
+            out.pagination_token().filter(|t| !t.is_empty()).map(str::to_string)
+        },
+    )
+    .await?;
+    Some(found)
 }
 
 #[cfg(test)]
