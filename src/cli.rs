@@ -228,11 +228,30 @@ pub struct PlanArgs {
     pub destroy: bool,
     #[command(flatten)]
     pub guard: DataGuard,
+    #[command(flatten)]
+    pub cost: Costing,
+}
+
+#[derive(Debug, Args)]
+pub struct Costing {
+    /// GB a day assumed into each stream and Firehose, for the per-GB
+    /// items of the plan's cost estimate.
+    #[arg(long, value_name = "GB", default_value_t = crate::cost::DEFAULT_GB_PER_DAY, value_parser = parse_gb)]
+    pub assume_gb_per_day: f64,
+}
+
+fn parse_gb(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.0..=1_000_000.0).contains(&x) => Ok(x),
+        _ => Err("a number of GB from 0 to 1000000, e.g. `5` or `0.5`".into()),
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     pub spec: PathBuf,
+    #[command(flatten)]
+    pub cost: Costing,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -164,6 +164,12 @@ impl Deployment {
         Address::new(Kind::Record, "deployment")
     }
 
+    /// What the spec's resources cost while deployed, with `gb_per_day`
+    /// into each stream and Firehose.
+    pub fn estimate(&self, gb_per_day: f64) -> crate::cost::Estimate {
+        estimate(&self.aws.region, gb_per_day, &self.resources())
+    }
+
     /// The resources of the (narrowed) graph, the record among them
     /// listing what this run may create plus what earlier runs left, so
     /// nothing is forgotten if the run stops half-way.
@@ -188,6 +194,14 @@ impl Deployment {
         content.protected = resources.iter().filter(|(_, r)| r.protected()).map(|(a, _)| a.to_string()).collect();
         content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or_else(crate::lock::now_secs));
         content.by = Some(crate::lock::who());
+        // A targeted run knows only part of the spec: the whole one's cost stays.
+        let earlier = self.record.as_ref().map(|r| (r.cost_per_hour, r.prices.clone()));
+        (content.cost_per_hour, content.prices) = if self.targeted {
+            earlier.unwrap_or_default()
+        } else {
+            let e = estimate(&self.aws.region, 0.0, resources);
+            (Some(e.idle_hourly), Some(e.prices_version))
+        };
         for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
             content.resources.entry(a.clone()).or_insert_with(|| n.clone());
         }
@@ -373,6 +387,11 @@ fn work(
             (a, w)
         })
         .collect()
+}
+
+fn estimate(region: &str, gb_per_day: f64, resources: &BTreeMap<Address, Res>) -> crate::cost::Estimate {
+    let usages = resources.iter().map(|(a, r)| (a.to_string(), r.usage()));
+    crate::cost::estimate(region, gb_per_day, usages, crate::cost::table())
 }
 
 #[cfg(test)]

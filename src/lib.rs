@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cancel;
 pub mod cli;
 pub mod commands;
+pub mod cost;
 pub mod deployment;
 pub mod diag;
 pub mod engine;

@@ -15,7 +15,8 @@ pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<ExitCode> {
-    let (planned, work) = d.plan().await?;
+    let (mut planned, work) = d.plan().await?;
+    planned.plan.cost = Some(d.estimate(a.cost.assume_gb_per_day));
     print_plan(g.json, &planned.plan, g.verbose > 0);
     if planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));

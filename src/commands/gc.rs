@@ -5,6 +5,7 @@
 
 use super::{destroy, hold, release};
 use crate::cli::{GcArgs, Global};
+use crate::cost::{money, HOURS_PER_MONTH};
 use crate::deployment::Deployment;
 use crate::lock::{now_secs, rfc3339};
 use crate::resources::record;
@@ -25,12 +26,30 @@ pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
     for d in &stale {
         let changed = d.changed().map(rfc3339).unwrap_or_default();
         let verb = if a.yes { "destroying" } else { "would destroy" };
-        eprintln!("{verb} {}/{} ({} resources, last changed {changed})", d.pipeline, d.env, d.content.resources.len());
+        let cost = d.content.cost_per_hour.map(|h| format!(", {}/mo idle", money(h * HOURS_PER_MONTH)));
+        eprintln!(
+            "{verb} {}/{} ({} resources{}, last changed {changed})",
+            d.pipeline,
+            d.env,
+            d.content.resources.len(),
+            cost.unwrap_or_default()
+        );
     }
+    let saved: f64 = stale.iter().filter_map(|d| d.content.cost_per_hour).sum::<f64>() * HOURS_PER_MONTH;
+    let unknown = stale.iter().filter(|d| d.content.cost_per_hour.is_none()).count();
+    let unknown = match unknown {
+        0 => String::new(),
+        n => format!(" (and what {n} deployment(s) applied before cost estimates cost)"),
+    };
     if !a.yes {
-        eprintln!("\ndry run: pass `--yes` to destroy these {} deployment(s)", stale.len());
+        eprintln!(
+            "\ndry run: pass `--yes` to destroy these {} deployment(s), saving {}/mo{unknown}",
+            stale.len(),
+            money(saved)
+        );
         return Ok(ExitCode::SUCCESS);
     }
+    eprintln!("saving {}/mo{unknown}", money(saved));
     crate::cancel::install();
     let mut failed = Vec::new();
     for s in &stale {

@@ -1,6 +1,7 @@
 //! `pipectl list`: the deployments in this account and region, from their
 //! records: pipeline, env, region, how many resources, when created, when
-//! last changed and by whom, and who holds the lock if anyone does.
+//! last changed and by whom, what it costs a month idle (as last applied,
+//! see `crate::cost`), and who holds the lock if anyone does.
 
 use super::emitln;
 use crate::cli::{Global, ListArgs};
@@ -23,6 +24,8 @@ pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
             "created": d.content.created.map(rfc3339),
             "last_changed": d.changed().map(rfc3339),
             "by": d.content.by,
+            "cost_per_hour": d.content.cost_per_hour,
+            "cost_per_month": d.content.cost_per_hour.map(|h| h * crate::cost::HOURS_PER_MONTH),
             "locked_by": holder.map(|h| h.describe()),
         }));
     }
@@ -36,11 +39,13 @@ pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
     }
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) if n.is_f64() => crate::cost::money(n.as_f64().unwrap_or_default()),
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
     };
-    let header = ["PIPELINE", "ENV", "REGION", "RESOURCES", "CREATED", "LAST CHANGED", "BY", "LOCKED"];
-    let keys = ["pipeline", "env", "region", "resources", "created", "last_changed", "by", "locked_by"];
+    let header = ["PIPELINE", "ENV", "REGION", "RESOURCES", "COST/MO", "CREATED", "LAST CHANGED", "BY", "LOCKED"];
+    let keys =
+        ["pipeline", "env", "region", "resources", "cost_per_month", "created", "last_changed", "by", "locked_by"];
     let table: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
         .chain(rows.iter().map(|r| keys.iter().map(|k| text(&r[*k])).collect()))
         .collect();

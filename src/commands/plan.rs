@@ -9,7 +9,10 @@ pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let reach = if a.destroy { Reach::Downstream } else { Reach::Upstream };
     let mut d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
     d.read_record().await?;
-    let (planned, _) = if a.destroy { d.plan_destroy().await? } else { d.plan().await? };
+    let (mut planned, _) = if a.destroy { d.plan_destroy().await? } else { d.plan().await? };
+    if !a.destroy {
+        planned.plan.cost = Some(d.estimate(a.cost.assume_gb_per_day));
+    }
     print_plan(g.json, &planned.plan, g.verbose > 0);
     if !a.destroy && planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));

@@ -133,6 +133,10 @@ pub struct Plan {
     /// statement that can escalate privileges).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the deployment costs while it exists, as the spec has it
+    /// (apply plans; set by the command, not the planner).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::Estimate>,
 }
 
 /// What the plan shows, before and after, for a field whose values are
@@ -289,6 +293,9 @@ impl Plan {
         } else {
             let _ = writeln!(out, "\nPlan: {}.", self.summary_line());
         }
+        if let Some(cost) = &self.cost {
+            out.push_str(&cost.render());
+        }
         out
     }
 }
@@ -408,6 +415,7 @@ mod tests {
             region: "r".into(),
             account: "a".into(),
             warnings: vec!["functions.f.policy[0] can escalate privileges".into()],
+            cost: None,
             changes: vec![
                 change("stream.s", Action::Replace, true, true),
                 change("table.t", Action::Delete, true, false),
@@ -458,6 +466,7 @@ mod tests {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             warnings: vec![],
+            cost: None,
             changes: vec![
                 Change {
                     changes: vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }],

@@ -123,6 +123,7 @@ impl Context<'_> {
             account: self.account.to_string(),
             changes,
             warnings: Vec::new(),
+            cost: None,
         }
     }
 }

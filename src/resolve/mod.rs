@@ -181,4 +181,55 @@ mod tests {
         assert!(policy.contains("arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/"), "{policy}");
         assert!(!policy.contains("arn:aws:"), "{policy}");
     }
+
+    #[test]
+    fn the_lab_costs_what_the_price_table_says_in_us_east_1() {
+        let l = crate::load::load_pipeline("lab");
+        let scope = Scope::new("us-east-1", "123456789012");
+        let meta = Meta {
+            pipeline: l.spec.pipeline.clone(),
+            env: "default".into(),
+            region: "us-east-1".into(),
+            spec_tags: l.spec.tags.clone(),
+            delete_data: false,
+            timeouts: BTreeMap::new(),
+            record_written: None,
+        };
+        let res = resources(&l.spec, &l.graph, &scope, &meta);
+        let usages = res.iter().map(|(a, r)| (a.to_string(), r.usage()));
+        let e = crate::cost::estimate("us-east-1", 1.0, usages, crate::cost::table());
+        let got: Vec<(&str, &str, String)> =
+            e.items.iter().map(|i| (i.address.as_str(), i.what.as_str(), format!("{:.6}", i.hourly))).collect();
+        // us-east-1 at 1 GB/day: a month of it is 730/24 GB, so a per-GB
+        // price p costs p * 30.4167 / 730 an hour.
+        let want = [
+            ("stream.trips", "1 shard", "0.015000"),
+            ("firehose.raw", "ingested (1 GB/day)", "0.001208"),
+            ("firehose.raw", "S3 storage of a month's deliveries (1 GB/day)", "0.000958"),
+            ("firehose.to-lake", "ingested (1 GB/day)", "0.001208"),
+            ("firehose.to-lake", "converted to parquet (1 GB/day)", "0.000750"),
+            ("firehose.to-lake", "S3 storage of a month's deliveries (1 GB/day)", "0.000958"),
+            ("agent.producer", "t3.small instance", "0.020800"),
+            ("agent.producer", "8 GB root volume", "0.000877"),
+            ("agent.producer", "public IPv4", "0.005000"),
+            ("dashboard.main", "dashboard", "0.004110"),
+            ("alarm.filter_errors", "alarm", "0.000137"),
+            ("alarm.iterator_age", "alarm", "0.000137"),
+            ("alarm.lake_freshness", "alarm", "0.000137"),
+        ];
+        let mut got = got;
+        got.sort();
+        let mut want: Vec<(&str, &str, String)> = want.iter().map(|(a, w, h)| (*a, *w, h.to_string())).collect();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(format!("{:.6} {:.2}", e.hourly, e.monthly), "0.051281 37.43");
+        assert_eq!(format!("{:.6} {:.2}", e.idle_hourly, e.idle_hourly * 730.0), "0.046197 33.72");
+        assert_eq!(
+            e.not_estimated,
+            [
+                "stream.trips: PUT payload units (per 25 KB of each record put)",
+                "function.filter: Lambda bills per request and GB-second of run time"
+            ]
+        );
+    }
 }

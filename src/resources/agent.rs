@@ -65,6 +65,9 @@ async fn ami_id(aws: &Aws, ami: &Ami, instance_type: &str) -> Result<String, Aws
 }
 
 /// Everything an agent host needs, resolved from the spec.
+/// The root volume of Amazon Linux 2023's AMI (gp3), which the host keeps.
+const ROOT_VOLUME_GB: f64 = 8.0;
+
 #[derive(Debug, Clone)]
 pub struct HostSpec {
     pub agent: spec::Agent,
@@ -215,6 +218,24 @@ struct Attributes {
 
 #[async_trait]
 impl Resource for Agent {
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        use crate::cost::Usage;
+        let Some(s) = &self.spec else { return Vec::new() };
+        let t = &s.agent.instance_type;
+        let mut u = vec![
+            Usage::hourly(format!("ec2.{t}"), 1.0, format!("{t} instance")),
+            Usage::monthly("ebs.gp3_gb_month", ROOT_VOLUME_GB, format!("{ROOT_VOLUME_GB} GB root volume")),
+        ];
+        let public = match &s.agent.subnet {
+            spec::SubnetChoice::Default => true,
+            spec::SubnetChoice::Network { tier, .. } => *tier == spec::Tier::Public,
+            spec::SubnetChoice::Id(_) => false,
+        };
+        if public {
+            u.push(Usage::hourly("vpc.public_ipv4_hour", 1.0, "public IPv4"));
+        }
+        u
+    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let ami = match &s.agent.ami {

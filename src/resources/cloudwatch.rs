@@ -116,6 +116,9 @@ impl Dashboard {
 
 #[async_trait]
 impl Resource for Dashboard {
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        vec![crate::cost::Usage::monthly("cloudwatch.dashboard_month", 1.0, "dashboard")]
+    }
     fn desired(&self) -> Option<Attrs> {
         Some(to_attrs(&DashboardAttributes { body: self.marked_body()? }))
     }
@@ -228,6 +231,9 @@ impl Alarm {
 
 #[async_trait]
 impl Resource for Alarm {
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        vec![crate::cost::Usage::monthly("cloudwatch.alarm_month", 1.0, "alarm")]
+    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         Some(to_attrs(&AlarmAttributes {

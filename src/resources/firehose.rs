@@ -346,6 +346,16 @@ fn observed_config(d: &aws_sdk_firehose::types::DeliveryStreamDescription) -> Co
 
 #[async_trait]
 impl Resource for Firehose {
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        use crate::cost::Usage;
+        let Some(c) = &self.config else { return Vec::new() };
+        let mut u = vec![Usage::per_gb("firehose.ingest_gb", "ingested")];
+        if let Some(conv) = &c.conversion {
+            u.push(Usage::per_gb("firehose.conversion_gb", format!("converted to {}", conv.format)));
+        }
+        u.push(Usage::per_gb("s3.standard_gb_month", "S3 storage of a month's deliveries"));
+        u
+    }
     fn desired(&self) -> Option<Attrs> {
         Some(self.config.as_ref()?.attrs(&self.base.tags))
     }

@@ -244,6 +244,9 @@ fn runtime_of(s: &str) -> Runtime {
 
 #[async_trait]
 impl Resource for Function {
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        vec![crate::cost::Usage::unpriced("Lambda bills per request and GB-second of run time")]
+    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let f = &s.function;

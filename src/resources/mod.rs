@@ -271,6 +271,11 @@ pub trait Resource: HasBase + Send + Sync {
     fn sensitive(&self) -> &'static [&'static str] {
         &[]
     }
+    /// What it uses that AWS bills, for the plan's cost estimate
+    /// (`crate::cost`); nothing for what is free while it exists.
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        Vec::new()
+    }
     /// Reads from AWS what `desired` needs beyond the spec (the values of
     /// secret references), before a plan that may create or update.
     async fn prepare(&self, _aws: &Aws) -> Result<(), AwsError> {

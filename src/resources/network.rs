@@ -107,6 +107,17 @@ impl Network {
 
 #[async_trait]
 impl Resource for Network {
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        use crate::cost::Usage;
+        match &self.spec {
+            Some(s) if s.nat_gateway => vec![
+                Usage::hourly("vpc.nat_gateway_hour", 1.0, "NAT gateway"),
+                Usage::hourly("vpc.public_ipv4_hour", 1.0, "NAT gateway's public IPv4"),
+                Usage::unpriced("data through the NAT gateway (per GB)"),
+            ],
+            _ => Vec::new(),
+        }
+    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let tags = self.base.tags.clone();

@@ -54,6 +54,12 @@ pub struct Content {
     /// Who last changed it: `user@host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// What the deployment costs idle, per hour, as last applied, and the
+    /// price table's version (`crate::cost`): what `list` and `gc` show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<String>,
     /// When SSM last wrote the parameter (seconds since the epoch, with
     /// its fraction), as read; not part of the stored text.
     #[serde(skip)]
@@ -74,6 +80,8 @@ impl Content {
             protected: BTreeSet::new(),
             created: None,
             by: None,
+            cost_per_hour: None,
+            prices: None,
             written: None,
             in_parts: false,
         }

@@ -142,6 +142,27 @@ fn mode_attr(mode: StreamMode) -> (&'static str, Option<u32>) {
 
 #[async_trait]
 impl Resource for Stream {
+    fn usage(&self) -> Vec<crate::cost::Usage> {
+        use crate::cost::Usage;
+        let Some(s) = &self.spec else { return Vec::new() };
+        match s.mode {
+            spec::StreamMode::Provisioned { shards } => {
+                let n = f64::from(shards);
+                let mut u = vec![Usage::hourly("kinesis.shard_hour", n, plural(shards, "shard"))];
+                if s.retention_hours > 24 {
+                    let what = format!("{} retention {} h", plural(shards, "shard"), s.retention_hours);
+                    u.push(Usage::hourly("kinesis.extended_retention_shard_hour", n, what));
+                }
+                u.push(Usage::unpriced("PUT payload units (per 25 KB of each record put)"));
+                u
+            }
+            spec::StreamMode::OnDemand => vec![
+                Usage::hourly("kinesis.on_demand_stream_hour", 1.0, "on-demand stream"),
+                Usage::per_gb("kinesis.on_demand_ingest_gb", "data in"),
+                Usage::unpriced("on-demand data read by each consumer, and retention past 24 h"),
+            ],
+        }
+    }
     fn deletes_data(&self) -> bool {
         true
     }
@@ -347,4 +368,9 @@ impl Resource for Stream {
         .await?;
         Ok(Deleted::Gone)
     }
+}
+
+/// `1 shard`, `2 shards`.
+fn plural(n: u32, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }

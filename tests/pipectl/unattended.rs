@@ -259,12 +259,19 @@ fn one_run_per_deployment_at_a_time() {
     assert_nothing_left(&moto, "after both envs");
 }
 
-/// `list` shows each deployment; `gc` is a dry run without `--yes` and
-/// destroys the stale ones with it.
+/// `list` shows each deployment with what it costs idle; `gc` is a dry
+/// run without `--yes` and destroys the stale ones with it, saying what
+/// that saves.
 #[test]
 fn list_and_gc() {
     let Some(moto) = Moto::start() else { return };
     let spec = temp_spec("unattended", "gc", "pipeline: gcp\nstreams: { s: {} }\n").display().to_string();
+    let plan = moto.pipectl(&["plan", &spec, "--json", "--assume-gb-per-day", "2"]).run().expect_code(0).json();
+    // One provisioned shard in us-east-1: $0.015 an hour, nothing per GB.
+    assert_eq!(plan["cost"]["items"][0]["address"], "stream.s");
+    assert_eq!(plan["cost"]["hourly"], 0.015);
+    assert_eq!(plan["cost"]["assume_gb_per_day"], 2.0);
+    assert!(plan["cost"]["not_estimated"][0].as_str().unwrap().contains("PUT payload units"), "{plan}");
     moto.apply(&spec);
     moto.pipectl(&["apply", &spec, "--yes", "--env", "pr-1"]).run().expect_code(0);
     let list = moto.pipectl(&["list", "--json"]).run().expect_code(0).json();
@@ -274,10 +281,13 @@ fn list_and_gc() {
     assert_eq!(rows[0]["region"], "us-east-1");
     assert_eq!(rows[0]["resources"], 1);
     assert!(rows[0]["created"].is_string() && rows[0]["last_changed"].is_string() && rows[0]["by"].is_string());
+    assert_eq!(rows[0]["cost_per_hour"], 0.015);
     let text = moto.pipectl(&["list", "--pipeline", "gcp"]).run().expect_code(0);
     assert!(text.stdout.starts_with("PIPELINE  ENV"), "{}", text.stdout);
+    assert!(text.stdout.contains("COST/MO") && text.stdout.contains("$10.95"), "{}", text.stdout);
     let dry = moto.pipectl(&["gc", "--older-than", "0s"]).run().expect_code(0);
     assert!(dry.stderr.contains("would destroy gcp/default") && dry.stderr.contains("dry run"), "{}", dry.stderr);
+    assert!(dry.stderr.contains("$10.95/mo idle") && dry.stderr.contains("saving $21.90/mo"), "{}", dry.stderr);
     let recent = moto.pipectl(&["gc", "--older-than", "1h", "--yes"]).run().expect_code(0);
     assert!(recent.stderr.contains("no deployment"), "{}", recent.stderr);
     moto.pipectl(&["gc", "--older-than", "0s", "--yes"]).run().expect_code(0);

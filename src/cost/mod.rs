@@ -1,0 +1,271 @@
+//! What a deployment costs while it exists: each kind says what it uses
+//! ([`Usage`]: shards by the hour, a NAT gateway, an instance type, GB that
+//! pass through), and this module prices it from the versioned table in
+//! `prices/aws.json` (per region, with its date and sources). Pure: no AWS,
+//! no spec; `plan`, `list` and `gc` show the [`Estimate`].
+//!
+//! Per-GB items are priced at an assumed volume (`--assume-gb-per-day`)
+//! entering each stream and each Firehose; S3 storage is what a month of
+//! that volume occupies at the month's end. What AWS bills per request
+//! (Lambda, PUT payload units, log ingestion) is listed as not estimated,
+//! never counted as free.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+/// AWS's billing month.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// The volume assumed when `--assume-gb-per-day` is not given.
+pub const DEFAULT_GB_PER_DAY: f64 = 1.0;
+
+/// What a resource uses that AWS bills. `price` is a key of the table
+/// (`kinesis.shard_hour`, `ec2.t3.small`); `what` says it for people.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Usage {
+    /// `quantity` units, each billed by the hour while it exists.
+    Hourly { price: String, quantity: f64, what: String },
+    /// `quantity` units, each billed by the month while it exists.
+    Monthly { price: String, quantity: f64, what: String },
+    /// Billed per GB of the assumed daily volume.
+    PerGb { price: String, what: String },
+    /// Billed, but by something the spec does not say (requests).
+    Unpriced { what: String },
+}
+
+impl Usage {
+    pub fn hourly(price: impl Into<String>, quantity: f64, what: impl Into<String>) -> Usage {
+        Usage::Hourly { price: price.into(), quantity, what: what.into() }
+    }
+
+    pub fn monthly(price: impl Into<String>, quantity: f64, what: impl Into<String>) -> Usage {
+        Usage::Monthly { price: price.into(), quantity, what: what.into() }
+    }
+
+    pub fn per_gb(price: impl Into<String>, what: impl Into<String>) -> Usage {
+        Usage::PerGb { price: price.into(), what: what.into() }
+    }
+
+    pub fn unpriced(what: impl Into<String>) -> Usage {
+        Usage::Unpriced { what: what.into() }
+    }
+}
+
+/// The price table (`prices/aws.json`).
+#[derive(Debug, Deserialize)]
+pub struct Table {
+    pub version: String,
+    pub currency: String,
+    pub sources: BTreeMap<String, String>,
+    pub regions: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// The table this build carries.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| serde_json::from_str(include_str!("../../prices/aws.json")).expect("prices/aws.json parses"))
+}
+
+/// One priced line: a resource's use of one thing.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Item {
+    pub address: String,
+    pub what: String,
+    /// `hour` (billed while it exists) or `gb` (billed with the volume).
+    pub basis: &'static str,
+    pub hourly: f64,
+    pub monthly: f64,
+}
+
+/// A deployment's estimate, per item and in total.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Estimate {
+    pub region: String,
+    pub currency: String,
+    pub prices_version: String,
+    pub assume_gb_per_day: f64,
+    pub items: Vec<Item>,
+    /// Everything, volume included.
+    pub hourly: f64,
+    pub monthly: f64,
+    /// What it costs idle: the items billed while it exists.
+    pub idle_hourly: f64,
+    /// What is billed but not in the figures, and why.
+    pub not_estimated: Vec<String>,
+}
+
+/// Prices `usages` (address -> what it uses) in `region` at `gb_per_day`.
+pub fn estimate(
+    region: &str,
+    gb_per_day: f64,
+    usages: impl IntoIterator<Item = (String, Vec<Usage>)>,
+    table: &Table,
+) -> Estimate {
+    let prices = table.regions.get(region);
+    let mut e = Estimate {
+        region: region.to_string(),
+        currency: table.currency.clone(),
+        prices_version: table.version.clone(),
+        assume_gb_per_day: gb_per_day,
+        items: Vec::new(),
+        hourly: 0.0,
+        monthly: 0.0,
+        idle_hourly: 0.0,
+        not_estimated: Vec::new(),
+    };
+    let gb_per_month = gb_per_day * HOURS_PER_MONTH / 24.0;
+    for (address, uses) in usages {
+        for u in uses {
+            // Each use as (price key, what, basis, units billed per hour).
+            let (price, what, basis, units) = match u {
+                Usage::Unpriced { what } => {
+                    e.not_estimated.push(format!("{address}: {what}"));
+                    continue;
+                }
+                Usage::Hourly { price, quantity, what } => (price, what, "hour", quantity),
+                Usage::Monthly { price, quantity, what } => (price, what, "hour", quantity / HOURS_PER_MONTH),
+                Usage::PerGb { price, what } => {
+                    let what = format!("{what} ({} GB/day)", trim(gb_per_day));
+                    (price, what, "gb", gb_per_month / HOURS_PER_MONTH)
+                }
+            };
+            let Some(p) = prices.and_then(|t| t.get(&price)) else {
+                e.not_estimated.push(format!("{address}: {what}: no price for `{price}` in {region}"));
+                continue;
+            };
+            let hourly = p * units;
+            e.items.push(Item { address: address.clone(), what, basis, hourly, monthly: hourly * HOURS_PER_MONTH });
+        }
+    }
+    if prices.is_none() {
+        e.not_estimated.insert(0, format!("the price table ({}) has no prices for {region}", table.version));
+    }
+    e.hourly = e.items.iter().map(|i| i.hourly).sum();
+    e.monthly = e.hourly * HOURS_PER_MONTH;
+    e.idle_hourly = e.items.iter().filter(|i| i.basis == "hour").map(|i| i.hourly).sum();
+    e
+}
+
+/// A number without trailing zeros: `1`, `2.5`.
+fn trim(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Dollars for people: cents for large amounts, four places for small
+/// hourly ones.
+pub fn money(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1.0 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+impl Estimate {
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "\nCost while deployed ({}, prices of {}, {} GB/day assumed into each stream and Firehose):\n",
+            self.region,
+            self.prices_version,
+            trim(self.assume_gb_per_day)
+        );
+        let aw = self.items.iter().map(|i| i.address.len()).max().unwrap_or(0).max(5);
+        let ww = self.items.iter().map(|i| i.what.len()).max().unwrap_or(0);
+        for i in &self.items {
+            let _ = writeln!(
+                out,
+                "  {:<aw$}  {:<ww$}  {:>8}/h  {:>8}/mo",
+                i.address,
+                i.what,
+                money(i.hourly),
+                format!("${:.2}", i.monthly)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<aw$}  {:<ww$}  {:>8}/h  {:>8}/mo",
+            "total",
+            "",
+            money(self.hourly),
+            format!("${:.2}", self.monthly)
+        );
+        let _ = writeln!(
+            out,
+            "  idle (without the per-GB items): {}/h, ${:.2}/mo",
+            money(self.idle_hourly),
+            self.idle_hourly * HOURS_PER_MONTH
+        );
+        for n in &self.not_estimated {
+            let _ = writeln!(out, "  not estimated: {n}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn the_table_has_a_source_for_every_service_it_prices() {
+        let t = table();
+        assert!(!t.version.is_empty());
+        for prices in t.regions.values() {
+            for key in prices.keys() {
+                let service = key.split('.').next().unwrap();
+                assert!(t.sources.contains_key(service), "no source for {key}");
+            }
+        }
+        // Every region prices the same things.
+        let keys: Vec<Vec<&String>> = t.regions.values().map(|p| p.keys().collect()).collect();
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn hourly_monthly_and_per_gb_items_price_against_the_table() {
+        let e = estimate(
+            "us-east-1",
+            2.0,
+            [
+                ("stream.s".to_string(), vec![Usage::hourly("kinesis.shard_hour", 2.0, "2 shards")]),
+                ("dashboard.d".to_string(), vec![Usage::monthly("cloudwatch.dashboard_month", 1.0, "dashboard")]),
+                ("firehose.f".to_string(), vec![Usage::per_gb("firehose.ingest_gb", "ingested")]),
+                ("function.g".to_string(), vec![Usage::unpriced("requests")]),
+            ],
+            table(),
+        );
+        assert!(close(e.items[0].hourly, 0.03));
+        assert!(close(e.items[1].monthly, 3.0));
+        // 2 GB a day for 730/24 days at $0.029.
+        assert!(close(e.items[2].monthly, 2.0 * 730.0 / 24.0 * 0.029));
+        assert_eq!(e.items[2].what, "ingested (2 GB/day)");
+        assert!(close(e.idle_hourly, 0.03 + 3.0 / 730.0));
+        assert!(close(e.monthly, e.hourly * 730.0));
+        assert_eq!(e.not_estimated, ["function.g: requests"]);
+    }
+
+    #[test]
+    fn an_unknown_price_or_region_is_said_not_counted() {
+        let uses = || [("agent.a".to_string(), vec![Usage::hourly("ec2.x9.huge", 1.0, "x9.huge instance")])];
+        let e = estimate("us-east-1", 1.0, uses(), table());
+        assert!(e.items.is_empty());
+        assert!(e.not_estimated[0].contains("no price for `ec2.x9.huge` in us-east-1"), "{:?}", e.not_estimated);
+        let e = estimate("mars-north-1", 1.0, uses(), table());
+        assert!(e.not_estimated[0].contains("no prices for mars-north-1"), "{:?}", e.not_estimated);
+        assert_eq!(e.hourly, 0.0);
+    }
+
+    #[test]
+    fn money_shows_small_amounts_to_a_hundredth_of_a_cent() {
+        assert_eq!(money(0.0208), "$0.0208");
+        assert_eq!(money(15.184), "$15.18");
+        assert_eq!(money(0.0), "$0.00");
+    }
+}
