@@ -76,6 +76,28 @@ pub enum Command {
     /// Send a canary into each stream and Direct-PUT Firehose and follow it
     /// down every path of the pipeline.
     Verify(VerifyArgs),
+    /// Write the spec in another tool's format, offline.
+    #[command(subcommand)]
+    Export(ExportFormat),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportFormat {
+    /// One CloudFormation template (YAML) for the spec and env: the same
+    /// resources, names, tags and policies, deployable as a stack or StackSet.
+    Cloudformation(CloudFormationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CloudFormationArgs {
+    pub spec: PathBuf,
+    /// Write the template here instead of to stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// An existing S3 bucket to upload function code to when it is too
+    /// large to inline (more than one small Python or Node.js file).
+    #[arg(long, value_name = "BUCKET")]
+    pub code_bucket: Option<String>,
 }
 
 #[derive(Debug, Args)]

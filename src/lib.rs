@@ -10,6 +10,7 @@ pub mod cost;
 pub mod deployment;
 pub mod diag;
 pub mod engine;
+pub mod export;
 #[cfg(test)]
 mod fuzz;
 pub mod load;

@@ -14,6 +14,7 @@
 
 mod apply;
 mod destroy;
+mod export;
 mod gc;
 mod graph;
 mod list;
@@ -59,6 +60,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Unlock(a) => unlock::run(g, a).await,
         Command::Produce(a) => produce::run(g, a).await,
         Command::Verify(a) => verify::run(g, a).await,
+        Command::Export(f) => export::run(g, f).await,
     }
 }
 

@@ -26,10 +26,12 @@
 //!
 //! Instance profile: the agent role's name; holds that role.
 
+use super::cfn::{self, Part};
 use super::ec2::{ec2_tags, find_instance, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
 use super::security_group::find_group;
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::{wait_until, Aws, AwsError, Pace, Poll};
+use crate::plan::{Address, Kind};
 use crate::spec::{self, Ami};
 use crate::{gone, send};
 use async_trait::async_trait;
@@ -47,6 +49,17 @@ const TAG_USER_DATA: &str = "pipectl:user-data-sha256";
 pub const AL2023_X86: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 pub const AL2023_ARM: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
 
+/// The SSM parameter naming the latest Amazon Linux 2023 AMI for the
+/// instance type's architecture (Graviton families have a `g`).
+fn al2023_parameter(instance_type: &str) -> &'static str {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    if family.chars().skip(2).any(|c| c == 'g') {
+        AL2023_ARM
+    } else {
+        AL2023_X86
+    }
+}
+
 fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -55,9 +68,7 @@ async fn ami_id(aws: &Aws, ami: &Ami, instance_type: &str) -> Result<String, Aws
     match ami {
         Ami::Id(id) => Ok(id.clone()),
         Ami::Al2023 => {
-            let family = instance_type.split('.').next().unwrap_or_default();
-            let arm = family.chars().skip(2).any(|c| c == 'g');
-            let param = if arm { AL2023_ARM } else { AL2023_X86 };
+            let param = al2023_parameter(instance_type);
             let out = send!("GetParameter", aws.ssm.get_parameter().name(param))?;
             Ok(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())
         }
@@ -82,6 +93,22 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// The host's tags: the deployment's, its address, and what it was
+    /// launched from (AMI as written, subnet, user data digest).
+    fn host_tags(&self, s: &HostSpec) -> Tags {
+        let a = &s.agent;
+        let mut tags = self.base.tags.clone();
+        tags.insert(TAG_ADDRESS.into(), self.base.address.to_string());
+        let ami = match &a.ami {
+            Ami::Al2023 => "al2023".into(),
+            Ami::Id(id) => id.clone(),
+        };
+        tags.insert(TAG_AMI.into(), ami);
+        tags.insert(TAG_SUBNET.into(), subnet_label(&a.subnet));
+        tags.insert(TAG_USER_DATA.into(), sha256_hex(&s.user_data));
+        tags
+    }
+
     /// The EC2 id of the live resource, if there is one.
     async fn ec2_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
         Ok(self.instance(aws).await?.and_then(|v| v.instance_id().map(str::to_string)))
@@ -218,6 +245,31 @@ struct Attributes {
 
 #[async_trait]
 impl Resource for Agent {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let a = &s.agent;
+        let image = match &a.ami {
+            Ami::Al2023 => format!("{{{{resolve:ssm:{}}}}}", al2023_parameter(&a.instance_type)),
+            Ami::Id(id) => id.clone(),
+        };
+        let same_key = |kind| cfn::reference(&Address::new(kind, &self.base.address.key), "");
+        let mut props = serde_json::json!({
+            "ImageId": image,
+            "InstanceType": a.instance_type,
+            "SecurityGroupIds": [same_key(Kind::SecurityGroup)],
+            "IamInstanceProfile": same_key(Kind::InstanceProfile),
+            "UserData": { "Fn::Base64": s.user_data },
+            "MetadataOptions": { "HttpTokens": "required" },
+            "Tags": cfn::tags(&self.host_tags(s)),
+        });
+        if let Some(subnet) = super::ec2::subnet_reference(&a.subnet) {
+            props["SubnetId"] = subnet;
+        }
+        if let Some(k) = a.ssh.as_ref().and_then(|s| s.key_name.as_ref()) {
+            props["KeyName"] = k.clone().into();
+        }
+        Ok(vec![Part::new("AWS::EC2::Instance", props)])
+    }
     fn usage(&self) -> Vec<crate::cost::Usage> {
         use crate::cost::Usage;
         let Some(s) = &self.spec else { return Vec::new() };
@@ -304,18 +356,8 @@ impl Resource for Agent {
         })?;
         let image = ami_id(aws, &a.ami, &a.instance_type).await?;
         p.say(format!("launching {} from {image} in {subnet}", a.instance_type));
+        let tags = self.host_tags(s);
         let ud_hash = sha256_hex(&s.user_data);
-        let mut tags = self.base.tags.clone();
-        tags.insert(TAG_ADDRESS.into(), self.base.address.to_string());
-        tags.insert(
-            TAG_AMI.into(),
-            match &a.ami {
-                Ami::Al2023 => "al2023".into(),
-                Ami::Id(id) => id.clone(),
-            },
-        );
-        tags.insert(TAG_SUBNET.into(), subnet_label(&a.subnet));
-        tags.insert(TAG_USER_DATA.into(), ud_hash.clone());
         // One token per run and host: every attempt of this run (the SDK's
         // retries, the executor's resume) is one idempotent request; the
         // next run (after a replace) gets a new one.

@@ -16,6 +16,7 @@
 //!    version and delete marker is removed, then the bucket.
 //!    NoSuchBucket means done.
 
+use super::cfn::{self, Part};
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags, TAG_PIPELINE};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
@@ -136,6 +137,22 @@ struct Attributes {
 
 #[async_trait]
 impl Resource for Bucket {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let access = serde_json::json!({
+            "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true,
+        });
+        let sse = serde_json::json!({
+            "ServerSideEncryptionConfiguration": [{ "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } }]
+        });
+        let props = serde_json::json!({
+            "BucketName": self.base.name,
+            "PublicAccessBlockConfiguration": access,
+            "BucketEncryption": sse,
+            "Tags": cfn::tags(&self.base.tags),
+        });
+        Ok(vec![Part::new("AWS::S3::Bucket", props).retain(s.on_destroy == OnDestroy::Retain || s.protect)])
+    }
     /// Only when emptied: `on_destroy: delete` or `--delete-data`; under
     /// `retain` a bucket holding objects is kept.
     fn deletes_data(&self) -> bool {

@@ -24,6 +24,7 @@
 //!    (PutMetricAlarm is an upsert). The name forces a replacement.
 //! 3. delete: DeleteAlarms; absent means done.
 
+use super::cfn::{self, Part};
 use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Owner, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
@@ -116,6 +117,16 @@ impl Dashboard {
 
 #[async_trait]
 impl Resource for Dashboard {
+    /// CloudFormation cannot tag a dashboard; each host's instance id goes
+    /// into the body by reference.
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(body) = self.marked_body() else { return Ok(Vec::new()) };
+        let refs: Vec<(String, String)> =
+            self.agents.iter().map(|k| (instance_placeholder(k), cfn::id(&Address::new(Kind::Agent, k), ""))).collect();
+        let text = cfn::sub_text(&body.to_string(), &refs);
+        let props = serde_json::json!({ "DashboardName": self.base.name, "DashboardBody": { "Fn::Sub": text } });
+        Ok(vec![Part::new("AWS::CloudWatch::Dashboard", props)])
+    }
     fn usage(&self) -> Vec<crate::cost::Usage> {
         vec![crate::cost::Usage::monthly("cloudwatch.dashboard_month", 1.0, "dashboard")]
     }
@@ -231,6 +242,24 @@ impl Alarm {
 
 #[async_trait]
 impl Resource for Alarm {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let props = serde_json::json!({
+            "AlarmName": self.base.name,
+            "AlarmDescription": s.description,
+            "Namespace": s.namespace,
+            "MetricName": s.metric,
+            "Dimensions": [{ "Name": s.dimension.0, "Value": s.dimension.1 }],
+            "Statistic": s.statistic,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": s.threshold,
+            "Period": s.period,
+            "EvaluationPeriods": s.evaluation_periods,
+            "TreatMissingData": "notBreaching",
+            "Tags": cfn::tags(&self.base.tags),
+        });
+        Ok(vec![Part::new("AWS::CloudWatch::Alarm", props)])
+    }
     fn usage(&self) -> Vec<crate::cost::Usage> {
         vec![crate::cost::Usage::monthly("cloudwatch.alarm_month", 1.0, "alarm")]
     }

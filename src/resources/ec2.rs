@@ -113,6 +113,20 @@ pub fn in_use(e: &AwsError) -> bool {
 
 /// Tags for a create call (`TagSpecifications`), so nothing is ever
 /// created untagged.
+/// The subnet a host goes in, in a template: a network's first subnet of
+/// the tier, an id as given; `None` for the default subnet (what EC2
+/// picks when none is named).
+pub fn subnet_reference(choice: &SubnetChoice) -> Option<serde_json::Value> {
+    match choice {
+        SubnetChoice::Default => None,
+        SubnetChoice::Id(id) => Some(id.clone().into()),
+        SubnetChoice::Network { network, tier } => {
+            let suffix = if *tier == Tier::Public { "PublicSubnet1" } else { "PrivateSubnet1" };
+            Some(super::cfn::reference(&crate::plan::Address::new(crate::plan::Kind::Network, network), suffix))
+        }
+    }
+}
+
 pub fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder().resource_type(kind).set_tags(Some(ec2_tags(tags))).build()
 }

@@ -22,6 +22,7 @@
 //! 5. retried: the IAM propagation errors of AWS-NOTES.md (for up to two
 //!    minutes), ResourceInUse during an update, throttling, 5xx.
 
+use super::cfn::{self, Part};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
@@ -161,6 +162,66 @@ impl Config {
             )
             .output_format_configuration(OutputFormatConfiguration::builder().serializer(serializer).build())
             .build()
+    }
+
+    /// The delivery stream's CloudFormation properties: the same
+    /// configuration as its create call.
+    fn cloudformation(&self, base: &Base) -> serde_json::Value {
+        use serde_json::json;
+        let logging = match &self.logging {
+            Some(group) => json!({ "Enabled": true, "LogGroupName": group, "LogStreamName": LOG_STREAM }),
+            None => json!({ "Enabled": false }),
+        };
+        let mut dest = json!({
+            "RoleARN": self.role,
+            "BucketARN": self.bucket,
+            "BufferingHints": { "SizeInMBs": self.buffer_size_mb, "IntervalInSeconds": self.buffer_interval_seconds },
+            "CompressionFormat": self.compression,
+            "CloudWatchLoggingOptions": logging,
+        });
+        for (key, value) in [("Prefix", &self.prefix), ("ErrorOutputPrefix", &self.error_prefix)] {
+            if !value.is_empty() {
+                dest[key] = value.clone().into();
+            }
+        }
+        if let Some(arn) = &self.processor {
+            dest["ProcessingConfiguration"] = json!({
+                "Enabled": true,
+                "Processors": [{ "Type": "Lambda", "Parameters": [{ "ParameterName": "LambdaArn", "ParameterValue": arn }] }],
+            });
+        }
+        if let Some(c) = &self.conversion {
+            let serializer = if c.format == "orc" {
+                json!({ "OrcSerDe": { "Compression": c.compression } })
+            } else {
+                json!({ "ParquetSerDe": { "Compression": c.compression } })
+            };
+            dest["DataFormatConversionConfiguration"] = json!({
+                "Enabled": true,
+                "SchemaConfiguration": {
+                    "RoleARN": self.role, "DatabaseName": c.database, "TableName": c.table,
+                    "Region": c.region, "VersionId": "LATEST",
+                },
+                "InputFormatConfiguration": { "Deserializer": { "OpenXJsonSerDe": {} } },
+                "OutputFormatConfiguration": { "Serializer": serializer },
+            });
+        }
+        let mut props = json!({
+            "DeliveryStreamName": base.name,
+            "ExtendedS3DestinationConfiguration": dest,
+            "Tags": super::cfn::tags(&base.tags),
+        });
+        if self.source == "direct" {
+            props["DeliveryStreamType"] = "DirectPut".into();
+            if self.encryption {
+                props["DeliveryStreamEncryptionConfigurationInput"] = json!({ "KeyType": "AWS_OWNED_CMK" });
+            }
+        } else {
+            props["DeliveryStreamType"] = "KinesisStreamAsSource".into();
+            props["KinesisStreamSourceConfiguration"] =
+                json!({ "KinesisStreamARN": self.source, "RoleARN": self.role });
+        }
+        props
     }
 
     fn opt(s: &str) -> Option<String> {
@@ -346,6 +407,10 @@ fn observed_config(d: &aws_sdk_firehose::types::DeliveryStreamDescription) -> Co
 
 #[async_trait]
 impl Resource for Firehose {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(c) = &self.config else { return Ok(Vec::new()) };
+        Ok(vec![Part::new("AWS::KinesisFirehose::DeliveryStream", c.cloudformation(&self.base))])
+    }
     fn usage(&self) -> Vec<crate::cost::Usage> {
         use crate::cost::Usage;
         let Some(c) = &self.config else { return Vec::new() };

@@ -21,6 +21,7 @@
 //! 5. delete: DeleteFunction; ResourceNotFound means done. The log group
 //!    (`/aws/lambda/<name>`) is its own resource and goes after it.
 
+use super::cfn::{self, Part};
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
@@ -35,6 +36,60 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+const DESCRIPTION: &str = "created by pipectl";
+
+/// The most CloudFormation inlines as a function's `ZipFile`.
+pub const MAX_INLINE: u64 = 4096;
+
+/// A secret reference as CloudFormation resolves it when the stack is
+/// deployed: the value never enters the template.
+fn dynamic_reference(r: &SecretRef) -> String {
+    match r {
+        SecretRef::Ssm(name) => format!("{{{{resolve:ssm:{name}}}}}"),
+        SecretRef::Secret { id, field: None } => format!("{{{{resolve:secretsmanager:{id}}}}}"),
+        SecretRef::Secret { id, field: Some(k) } => format!("{{{{resolve:secretsmanager:{id}:SecretString:{k}}}}}"),
+    }
+}
+
+/// A function's code in a template, and its handler there: inline when it
+/// is one small Python or Node.js file (CloudFormation names it `index`),
+/// else the zip in the code bucket under its digest.
+fn template_code(
+    f: &spec::Function,
+    name: &str,
+    cx: &super::cfn::Context,
+) -> Result<(serde_json::Value, String, Option<super::cfn::Asset>), String> {
+    let (files, size) = package::files(&f.code, &f.code_root).map_err(|e| e.to_string())?;
+    let ext = if f.runtime.starts_with("python") {
+        Some(".py")
+    } else if f.runtime.starts_with("nodejs") {
+        Some(".js")
+    } else {
+        None
+    };
+    if let ([(inside, path)], Some(ext)) = (files.as_slice(), ext) {
+        let module = inside.strip_suffix(ext);
+        let function = f.handler.strip_prefix(&format!("{}.", module.unwrap_or_default()));
+        if let (Some(_), Some(function), true) = (module, function, size <= MAX_INLINE) {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok((serde_json::json!({ "ZipFile": text }), format!("index.{function}"), None));
+        }
+    }
+    let Some(bucket) = &cx.code_bucket else {
+        return Err(format!(
+            "its code ({} file(s), {size} bytes) is more than one {} file of at most {MAX_INLINE} bytes, \
+             which is all CloudFormation takes inline: pass `--code-bucket BUCKET` to upload it there",
+            files.len(),
+            ext.unwrap_or("Python or Node.js")
+        ));
+    };
+    let pkg = package::build(&f.code, &f.code_root).map_err(|e| e.to_string())?;
+    let digest: String = pkg.sha256.chars().filter(char::is_ascii_alphanumeric).collect();
+    let key = format!("pipectl/{name}/{digest}.zip");
+    let code = serde_json::json!({ "S3Bucket": bucket, "S3Key": key });
+    Ok((code, f.handler.clone(), Some(super::cfn::Asset { key, bytes: pkg.zip })))
+}
 
 /// What a function should be, with its role's ARN resolved.
 #[derive(Debug, Clone)]
@@ -244,6 +299,36 @@ fn runtime_of(s: &str) -> Runtime {
 
 #[async_trait]
 impl Resource for Function {
+    fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let f = &s.function;
+        let mut variables = serde_json::Map::new();
+        for (k, v) in &f.environment {
+            let text = v.resolve(|r| Ok::<_, std::convert::Infallible>(dynamic_reference(r))).unwrap_or_default();
+            variables.insert(k.clone(), text.into());
+        }
+        let (code, handler, asset) = template_code(f, &self.base.name, cx)?;
+        let mut props = serde_json::json!({
+            "FunctionName": self.base.name,
+            "Runtime": f.runtime,
+            "Handler": handler,
+            "Role": s.role_arn,
+            "MemorySize": f.memory_mb,
+            "Timeout": f.timeout_seconds,
+            "Code": code,
+            "Description": DESCRIPTION,
+            "Tags": cfn::tags(&self.base.tags),
+        });
+        if !variables.is_empty() {
+            props["Environment"] = serde_json::json!({ "Variables": variables });
+        }
+        if let Some(n) = f.reserved_concurrency {
+            props["ReservedConcurrentExecutions"] = n.into();
+        }
+        let mut part = Part::new("AWS::Lambda::Function", props);
+        part.asset = asset;
+        Ok(vec![part])
+    }
     fn usage(&self) -> Vec<crate::cost::Usage> {
         vec![crate::cost::Usage::unpriced("Lambda bills per request and GB-second of run time")]
     }
@@ -318,7 +403,7 @@ impl Resource for Function {
                 let req = configuration!(aws.lambda.create_function().function_name(&self.base.name), s, self, aws);
                 let code = FunctionCode::builder().zip_file(Blob::new(pkg.zip.clone())).build();
                 let tags = Some(self.base.tags.clone().into_iter().collect());
-                let out = send!("CreateFunction", req.code(code).set_tags(tags).description("created by pipectl"));
+                let out = send!("CreateFunction", req.code(code).set_tags(tags).description(DESCRIPTION));
                 match out {
                     Ok(_) => Ok(()),
                     Err(e) if role_not_ready(&e) => {

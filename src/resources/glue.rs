@@ -17,6 +17,7 @@
 //!    TableInput is sent. The name forces a replacement.
 //! 4. delete: DeleteTable; EntityNotFound means done.
 
+use super::cfn::{self, Part};
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Owner, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
@@ -68,6 +69,16 @@ impl Database {
 
 #[async_trait]
 impl Resource for Database {
+    /// CloudFormation cannot tag a Glue database: the stack owns it.
+    fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let mut input = serde_json::json!({ "Name": self.base.name });
+        if let Some(d) = &s.description {
+            input["Description"] = d.clone().into();
+        }
+        let props = serde_json::json!({ "CatalogId": cx.account, "DatabaseInput": input });
+        Ok(vec![Part::new("AWS::Glue::Database", props)])
+    }
     fn desired(&self) -> Option<Attrs> {
         let description = self.spec.as_ref()?.description.clone().unwrap_or_default();
         Some(to_attrs(&DatabaseAttributes { description, tags: self.base.tags.clone() }))
@@ -311,6 +322,33 @@ impl Table {
 
 #[async_trait]
 impl Resource for Table {
+    fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let (serde, input, output) = formats(s.table.format);
+        let cols = |c: &[(String, String)]| -> Vec<serde_json::Value> {
+            c.iter().map(|(n, t)| serde_json::json!({ "Name": n, "Type": t })).collect()
+        };
+        let params: std::collections::BTreeMap<String, String> = self.marker_parameters().into_iter().collect();
+        let mut table = serde_json::json!({
+            "Name": self.base.name,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": params,
+            "PartitionKeys": cols(&s.table.partition_keys),
+            "StorageDescriptor": {
+                "Columns": cols(&s.table.columns),
+                "Location": Table::location(s),
+                "InputFormat": input,
+                "OutputFormat": output,
+                "SerdeInfo": { "SerializationLibrary": serde },
+            },
+        });
+        if let Some(d) = &s.table.description {
+            table["Description"] = d.clone().into();
+        }
+        let props =
+            serde_json::json!({ "CatalogId": cx.account, "DatabaseName": self.id.database, "TableInput": table });
+        Ok(vec![Part::new("AWS::Glue::Table", props).retain(s.table.protect)])
+    }
     fn deletes_data(&self) -> bool {
         true
     }

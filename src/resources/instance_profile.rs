@@ -8,6 +8,7 @@
 //! 4. delete: roles removed, then DeleteInstanceProfile; not found (of the
 //!    profile or a role) means done.
 
+use super::cfn::{self, Part};
 use super::{to_attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
@@ -31,6 +32,12 @@ pub struct InstanceProfile {
 
 #[async_trait]
 impl Resource for InstanceProfile {
+    /// CloudFormation cannot tag an instance profile: the stack owns it.
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(role) = &self.role else { return Ok(Vec::new()) };
+        let props = serde_json::json!({ "InstanceProfileName": self.base.name, "Roles": [role] });
+        Ok(vec![Part::new("AWS::IAM::InstanceProfile", props)])
+    }
     fn desired(&self) -> Option<Attrs> {
         Some(to_attrs(&Attributes { role: self.role.clone()?, tags: self.base.tags.clone() }))
     }

@@ -10,6 +10,7 @@
 //! 4. delete: DeleteLogGroup (its streams go with it); ResourceNotFound
 //!    means done.
 
+use super::cfn::{self, Part};
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
@@ -107,6 +108,23 @@ impl LogGroup {
 
 #[async_trait]
 impl Resource for LogGroup {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let props = serde_json::json!({
+            "LogGroupName": self.base.name,
+            "RetentionInDays": s.retention_days,
+            "Tags": cfn::tags(&self.base.tags),
+        });
+        let mut parts = vec![Part::new("AWS::Logs::LogGroup", props)];
+        for (i, st) in s.streams.iter().enumerate() {
+            let props = serde_json::json!({
+                "LogGroupName": cfn::reference(&self.base.address, ""),
+                "LogStreamName": st,
+            });
+            parts.push(Part::inner(format!("Stream{}", i + 1), "AWS::Logs::LogStream", props).ready());
+        }
+        Ok(parts)
+    }
     fn desired(&self) -> Option<Attrs> {
         let s = self.spec.as_ref()?;
         let tags = self.base.tags.clone();

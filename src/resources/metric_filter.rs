@@ -14,6 +14,7 @@
 //! 4. delete: DeleteMetricFilter; ResourceNotFound (filter or log group)
 //!    means done.
 
+use super::cfn::{self, Part};
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::{Aws, AwsError, Outcome};
 use crate::names::MetricFilterId;
@@ -68,6 +69,21 @@ impl MetricFilter {
 
 #[async_trait]
 impl Resource for MetricFilter {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let mut t =
+            serde_json::json!({ "MetricNamespace": s.namespace, "MetricName": s.metric, "MetricValue": s.value });
+        if let Some(d) = s.default {
+            t["DefaultValue"] = d.into();
+        }
+        let props = serde_json::json!({
+            "LogGroupName": self.id.log_group,
+            "FilterName": self.id.filter,
+            "FilterPattern": s.pattern,
+            "MetricTransformations": [t],
+        });
+        Ok(vec![Part::new("AWS::Logs::MetricFilter", props)])
+    }
     fn record_name(&self) -> String {
         self.id.to_record()
     }

@@ -16,6 +16,7 @@
 
 pub mod agent;
 pub mod bucket;
+pub mod cfn;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod firehose;
@@ -276,6 +277,9 @@ pub trait Resource: HasBase + Send + Sync {
     fn usage(&self) -> Vec<crate::cost::Usage> {
         Vec::new()
     }
+    /// Its share of a CloudFormation template (`pipectl export
+    /// cloudformation`), see [`cfn`]; or why it cannot be exported.
+    fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<cfn::Part>, String>;
     /// Reads from AWS what `desired` needs beyond the spec (the values of
     /// secret references), before a plan that may create or update.
     async fn prepare(&self, _aws: &Aws) -> Result<(), AwsError> {

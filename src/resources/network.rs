@@ -18,6 +18,7 @@
 //!    DependencyViolation (network interfaces of terminated hosts linger) is
 //!    retried.
 
+use super::cfn::{self, Part};
 use super::ec2::TAG_ADDRESS;
 use super::ec2::{client_token, filter, once, tag_spec};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags, TAG_ENV, TAG_PIPELINE};
@@ -70,6 +71,98 @@ pub fn subnet_cidr(cidr: &str, index: u32) -> Option<String> {
 }
 
 impl Network {
+    /// The network as CloudFormation resources, the same parts its create
+    /// makes: zones in the order of `Fn::GetAZs` (sorted, like the create's).
+    fn template_parts(&self, s: &spec::Network) -> Vec<Part> {
+        use serde_json::json;
+        let me = &self.base.address;
+        let r = |suffix: &str| cfn::reference(me, suffix);
+        let tags = |extra: &[(&str, &str)]| cfn::tags(&self.inner_tags(extra));
+        let vpc = json!({
+            "CidrBlock": s.cidr, "EnableDnsSupport": true, "EnableDnsHostnames": true,
+            "Tags": tags(&[("pipectl:part", "vpc")]),
+        });
+        let mut parts = vec![Part::new("AWS::EC2::VPC", vpc)];
+        let mut subnets: Vec<(&str, String)> = Vec::new();
+        for k in 0..s.zones {
+            for (tier, index) in [("public", k), ("private", 8 + k)] {
+                let zone = (k + 1).to_string();
+                let mut t = self.inner_tags(&[
+                    ("pipectl:tier", tier),
+                    ("pipectl:zone", &k.to_string()),
+                    ("pipectl:part", "subnet"),
+                ]);
+                t.insert("Name".into(), format!("{}-{tier}-{zone}", self.base.name));
+                let suffix = format!("{}Subnet{zone}", if tier == "public" { "Public" } else { "Private" });
+                let props = json!({
+                    "VpcId": r(""),
+                    "CidrBlock": subnet_cidr(&s.cidr, index).unwrap_or_default(),
+                    "AvailabilityZone": { "Fn::Select": [k, { "Fn::GetAZs": "" }] },
+                    "MapPublicIpOnLaunch": tier == "public",
+                    "Tags": cfn::tags(&t),
+                });
+                parts.push(Part::inner(&suffix, "AWS::EC2::Subnet", props));
+                subnets.push((tier, suffix));
+            }
+        }
+        parts.push(Part::inner(
+            "Igw",
+            "AWS::EC2::InternetGateway",
+            json!({ "Tags": tags(&[("pipectl:part", "igw")]) }),
+        ));
+        let attach = json!({ "VpcId": r(""), "InternetGatewayId": r("Igw") });
+        parts.push(Part::inner("IgwAttachment", "AWS::EC2::VPCGatewayAttachment", attach));
+        if s.nat_gateway {
+            let eip = json!({ "Domain": "vpc", "Tags": tags(&[("pipectl:part", "nat-eip")]) });
+            parts.push(Part::inner("NatAddress", "AWS::EC2::EIP", eip).after(&["IgwAttachment"]));
+            let nat = json!({
+                "AllocationId": { "Fn::GetAtt": [cfn::id(me, "NatAddress"), "AllocationId"] },
+                "SubnetId": r("PublicSubnet1"),
+                "Tags": tags(&[("pipectl:part", "nat")]),
+            });
+            parts.push(Part::inner("Nat", "AWS::EC2::NatGateway", nat));
+        }
+        for (tier, title) in [("public", "Public"), ("private", "Private")] {
+            let table = format!("{title}Routes");
+            let props =
+                json!({ "VpcId": r(""), "Tags": tags(&[("pipectl:tier", tier), ("pipectl:part", "route-table")]) });
+            parts.push(Part::inner(&table, "AWS::EC2::RouteTable", props));
+            let target = match tier {
+                "public" => Some(("GatewayId", "Igw")),
+                _ if s.nat_gateway => Some(("NatGatewayId", "Nat")),
+                _ => None,
+            };
+            if let Some((key, target)) = target {
+                let mut route = json!({ "RouteTableId": r(&table), "DestinationCidrBlock": "0.0.0.0/0" });
+                route[key] = r(target);
+                let part = Part::inner(format!("{title}DefaultRoute"), "AWS::EC2::Route", route).ready();
+                parts.push(if tier == "public" { part.after(&["IgwAttachment"]) } else { part });
+            }
+            for (_, subnet) in subnets.iter().filter(|(t, _)| *t == tier) {
+                let props = json!({ "SubnetId": r(subnet), "RouteTableId": r(&table) });
+                parts.push(
+                    Part::inner(format!("{subnet}Routes"), "AWS::EC2::SubnetRouteTableAssociation", props).ready(),
+                );
+            }
+        }
+        if s.nacl {
+            let acl = json!({ "VpcId": r(""), "Tags": tags(&[("pipectl:part", "acl")]) });
+            parts.push(Part::inner("Acl", "AWS::EC2::NetworkAcl", acl));
+            for (suffix, egress) in [("AclIn", false), ("AclOut", true)] {
+                let entry = json!({
+                    "NetworkAclId": r("Acl"), "RuleNumber": 100, "Protocol": -1, "RuleAction": "allow",
+                    "Egress": egress, "CidrBlock": "0.0.0.0/0",
+                });
+                parts.push(Part::inner(suffix, "AWS::EC2::NetworkAclEntry", entry).ready());
+            }
+            for (_, subnet) in &subnets {
+                let props = json!({ "SubnetId": r(subnet), "NetworkAclId": r("Acl") });
+                parts.push(Part::inner(format!("{subnet}Acl"), "AWS::EC2::SubnetNetworkAclAssociation", props).ready());
+            }
+        }
+        parts
+    }
+
     /// Tags of everything inside the network, with its role there.
     fn inner_tags(&self, extra: &[(&str, &str)]) -> Tags {
         let mut t = self.base.tags.clone();
@@ -107,6 +200,10 @@ impl Network {
 
 #[async_trait]
 impl Resource for Network {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        Ok(self.template_parts(s))
+    }
     fn usage(&self) -> Vec<crate::cost::Usage> {
         use crate::cost::Usage;
         match &self.spec {

@@ -20,6 +20,7 @@
 //!    exist. A record written as plain JSON by an earlier pipectl is read
 //!    as it is and stored in the new form on its next write.
 
+use super::cfn;
 use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
@@ -400,6 +401,10 @@ fn ssm_tags(tags: &Tags) -> Vec<Tag> {
 
 #[async_trait]
 impl Resource for Record {
+    /// Not exported: a stack is its own record of what it made.
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<cfn::Part>, String> {
+        Ok(Vec::new())
+    }
     fn desired(&self) -> Option<Attrs> {
         let c = self.content.as_ref()?;
         Some(to_attrs(&Attributes { resources: &c.resources, protected: &c.protected, tags: &self.base.tags }))

@@ -18,6 +18,7 @@
 //! `cloudwatch:PutMetricData` for agent hosts, which has no resource-level
 //! permissions; a condition limits it to the agent's metric namespace.
 
+use super::cfn::{self, Part};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, Aws, AwsError};
@@ -103,6 +104,16 @@ pub fn iam_tags(tags: &Tags) -> Vec<Tag> {
 
 #[async_trait]
 impl Resource for Role {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let props = serde_json::json!({
+            "RoleName": self.base.name,
+            "AssumeRolePolicyDocument": s.trust,
+            "Policies": [{ "PolicyName": POLICY_NAME, "PolicyDocument": s.policy }],
+            "Tags": cfn::tags(&self.base.tags),
+        });
+        Ok(vec![Part::new("AWS::IAM::Role", props)])
+    }
     fn desired(&self) -> Option<Attrs> {
         let RoleSpec { trust, policy } = self.spec.clone()?;
         Some(to_attrs(&Attributes { trust, policy, tags: self.base.tags.clone() }))

@@ -10,6 +10,7 @@
 //! 4. delete: DeleteSecurityGroup, retrying DependencyViolation while a
 //!    host using it terminates; not found means done.
 
+use super::cfn::{self, Part};
 use super::ec2::{ec2_tags, filter, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
 use super::{to_attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
@@ -45,7 +46,20 @@ pub struct SecurityGroup {
     ssh: Option<String>,
 }
 
+const DESCRIPTION: &str = "pipectl agent host: no inbound unless the spec asks";
+const SSH_DESCRIPTION: &str = "ssh, from the pipectl spec";
+
 impl SecurityGroup {
+    /// The group's tags: the deployment's, its address and where it goes.
+    fn tags(&self) -> Tags {
+        let mut tags = self.base.tags.clone();
+        tags.insert(TAG_ADDRESS.into(), self.base.address.to_string());
+        if let Some(choice) = &self.subnet {
+            tags.insert(TAG_SUBNET.into(), subnet_label(choice));
+        }
+        tags
+    }
+
     /// The EC2 id of the live resource, if there is one.
     async fn ec2_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
         Ok(self.find(aws).await?.and_then(|v| v.group_id().map(str::to_string)))
@@ -99,7 +113,7 @@ impl SecurityGroup {
                         .ip_protocol("tcp")
                         .from_port(22)
                         .to_port(22)
-                        .ip_ranges(IpRange::builder().cidr_ip(cidr).description("ssh, from the pipectl spec").build())
+                        .ip_ranges(IpRange::builder().cidr_ip(cidr).description(SSH_DESCRIPTION).build())
                         .build(),
                 )
             )?;
@@ -110,6 +124,32 @@ impl SecurityGroup {
 
 #[async_trait]
 impl Resource for SecurityGroup {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(subnet) = &self.subnet else { return Ok(Vec::new()) };
+        let mut props = serde_json::json!({
+            "GroupName": self.base.name,
+            "GroupDescription": DESCRIPTION,
+            "Tags": cfn::tags(&self.tags()),
+        });
+        match subnet {
+            SubnetChoice::Default => {}
+            SubnetChoice::Network { network, .. } => {
+                props["VpcId"] = cfn::reference(&crate::plan::Address::new(crate::plan::Kind::Network, network), "");
+            }
+            SubnetChoice::Id(id) => {
+                return Err(format!(
+                    "the host's security group needs the VPC of subnet `{id}`, which a template cannot look up: \
+                     give the agent a `networks:` subnet or the default one"
+                ))
+            }
+        }
+        if let Some(cidr) = &self.ssh {
+            props["SecurityGroupIngress"] = serde_json::json!([{
+                "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": cidr, "Description": SSH_DESCRIPTION,
+            }]);
+        }
+        Ok(vec![Part::new("AWS::EC2::SecurityGroup", props)])
+    }
     fn desired(&self) -> Option<Attrs> {
         let vpc_of = subnet_label(self.subnet.as_ref()?);
         Some(to_attrs(&Attributes { vpc_of, ingress: self.ingress(), tags: self.base.tags.clone() }))
@@ -148,15 +188,13 @@ impl Resource for SecurityGroup {
         let (_, vpc) = resolve_subnet(aws, choice, &self.base.meta).await?.ok_or_else(|| {
             AwsError::fatal("CreateSecurityGroup", format!("no subnet found for `{}`", subnet_label(choice)))
         })?;
-        let mut tags = self.base.tags.clone();
-        tags.insert(TAG_ADDRESS.into(), self.base.address.to_string());
-        tags.insert(TAG_SUBNET.into(), subnet_label(choice));
+        let tags = self.tags();
         if send!(
             "CreateSecurityGroup",
             aws.ec2
                 .create_security_group()
                 .group_name(&self.base.name)
-                .description("pipectl agent host: no inbound unless the spec asks")
+                .description(DESCRIPTION)
                 .vpc_id(&vpc)
                 .tag_specifications(
                     TagSpecification::builder()

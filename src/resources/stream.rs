@@ -20,6 +20,7 @@
 //! 6. retried: ResourceInUseException and LimitExceededException (another
 //!    update still running, control-plane rate), throttling, 5xx.
 
+use super::cfn::{self, Part};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
@@ -142,6 +143,25 @@ fn mode_attr(mode: StreamMode) -> (&'static str, Option<u32>) {
 
 #[async_trait]
 impl Resource for Stream {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let mut props = serde_json::json!({
+            "Name": self.base.name,
+            "RetentionPeriodHours": s.retention_hours,
+            "Tags": cfn::tags(&self.base.tags),
+        });
+        match s.mode {
+            StreamMode::Provisioned { shards } => {
+                props["StreamModeDetails"] = serde_json::json!({ "StreamMode": "PROVISIONED" });
+                props["ShardCount"] = shards.into();
+            }
+            StreamMode::OnDemand => props["StreamModeDetails"] = serde_json::json!({ "StreamMode": "ON_DEMAND" }),
+        }
+        if s.encryption == StreamEncryption::Kms {
+            props["StreamEncryption"] = serde_json::json!({ "EncryptionType": "KMS", "KeyId": KMS_KEY });
+        }
+        Ok(vec![Part::new("AWS::Kinesis::Stream", props).retain(s.protect)])
+    }
     fn usage(&self) -> Vec<crate::cost::Usage> {
         use crate::cost::Usage;
         let Some(s) = &self.spec else { return Vec::new() };

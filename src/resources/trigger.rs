@@ -20,6 +20,7 @@
 //! 4. delete: every mapping for the function and stream, retried while
 //!    ResourceInUse (Creating/Updating), then a wait until gone.
 
+use super::cfn::{self, Part};
 use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Progress, Resource, Tags};
 use crate::aws::Outcome;
 use crate::aws::{aws_err, retry, wait_until, Aws, AwsError, Poll};
@@ -192,6 +193,27 @@ impl Trigger {
 
 #[async_trait]
 impl Resource for Trigger {
+    /// Owned through the function, as with pipectl: no tags of its own.
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
+        let Some(s) = &self.spec else { return Ok(Vec::new()) };
+        let t = &s.trigger;
+        let mut props = serde_json::json!({
+            "FunctionName": self.id.function,
+            "EventSourceArn": self.stream_arn,
+            "StartingPosition": position(t.starting_position),
+            "BatchSize": t.batch_size,
+            "MaximumBatchingWindowInSeconds": t.batching_window_seconds,
+            "ParallelizationFactor": t.parallelization_factor,
+            "BisectBatchOnFunctionError": t.bisect_on_error,
+            "MaximumRetryAttempts": t.max_retries,
+            "MaximumRecordAgeInSeconds": t.max_record_age_seconds,
+            "Enabled": t.enabled,
+        });
+        if let Some(w) = t.tumbling_window_seconds {
+            props["TumblingWindowInSeconds"] = w.into();
+        }
+        Ok(vec![Part::new("AWS::Lambda::EventSourceMapping", props)])
+    }
     fn record_name(&self) -> String {
         self.id.to_record()
     }

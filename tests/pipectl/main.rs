@@ -4,6 +4,7 @@
 mod data;
 mod emulator;
 mod engine;
+mod export;
 mod faults;
 mod firehose;
 mod hostile;

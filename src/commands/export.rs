@@ -1,0 +1,71 @@
+//! `pipectl export cloudformation SPEC`: the spec as a CloudFormation
+//! template (see `crate::export`). Offline, except uploading function code
+//! to `--code-bucket` when it cannot be inlined.
+
+use crate::cli::{CloudFormationArgs, ExportFormat, Global};
+use crate::export::{self, REGION};
+use crate::resources::Meta;
+use crate::{send, BadInput};
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, f: &ExportFormat) -> anyhow::Result<ExitCode> {
+    match f {
+        ExportFormat::Cloudformation(a) => cloudformation(g, a).await,
+    }
+}
+
+async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<ExitCode> {
+    // Offline: the account, and the region unless the spec or `--region`
+    // names one, stay placeholders the template fills from its stack.
+    let mut opts = crate::deployment::options(g);
+    let region = match opts.region.clone() {
+        Some(r) => Some(r),
+        None => crate::load::load(&a.spec, &opts)?.spec.region,
+    };
+    opts.region = Some(region.clone().unwrap_or_else(|| REGION.into()));
+    let l = crate::load::load(&a.spec, &opts)?;
+    let meta = Meta {
+        pipeline: l.spec.pipeline.clone(),
+        env: l.spec.env.clone(),
+        region: region.clone().unwrap_or_else(|| REGION.into()),
+        spec_tags: l.spec.tags.clone(),
+        delete_data: false,
+        timeouts: l.spec.timeouts.clone(),
+        record_written: None,
+    };
+    let t = export::cloudformation(&l.spec, &l.graph, &meta, a.code_bucket.clone()).map_err(|errors| {
+        BadInput::error(
+            format!("cannot export `{}`:\n  {}", a.spec.display(), errors.join("\n  ")),
+            "change the spec or the flags as each line says; nothing was written",
+        )
+    })?;
+    let resources = t.body["Resources"].as_object().map_or(0, |r| r.len());
+    let outputs = t.body["Outputs"].as_object().map_or(0, |o| o.len());
+    if let (Some(bucket), false) = (&a.code_bucket, t.assets.is_empty()) {
+        let aws = crate::deployment::connect(g, region.clone()).await?;
+        for asset in &t.assets {
+            let exists = send!("HeadObject", aws.s3.head_object().bucket(bucket).key(&asset.key)).is_ok();
+            if !exists {
+                let body = aws_sdk_s3::primitives::ByteStream::from(asset.bytes.clone());
+                send!("PutObject", aws.s3.put_object().bucket(bucket).key(&asset.key).body(body))?;
+            }
+            eprintln!("code: s3://{bucket}/{}{}", asset.key, if exists { " (already there)" } else { " (uploaded)" });
+        }
+    }
+    let yaml = export::to_yaml(&t.body);
+    match &a.out {
+        Some(path) => std::fs::write(path, &yaml)
+            .map_err(|e| BadInput::error(format!("cannot write `{}`: {e}", path.display()), "check the path"))?,
+        None => {
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(yaml.as_bytes());
+        }
+    }
+    eprintln!(
+        "exported `{}` env `{}`: {resources} resources, {outputs} outputs ({} KB)",
+        meta.pipeline,
+        meta.env,
+        yaml.len().div_ceil(1024)
+    );
+    Ok(ExitCode::SUCCESS)
+}
