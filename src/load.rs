@@ -84,4 +84,29 @@ mod tests {
         assert!(!deps("function.fn").contains(&firehose), "the name is known before the Firehose exists");
         assert!(deps("trigger.fn").contains(&firehose), "records flow only once it does");
     }
+
+    #[test]
+    fn an_existing_role_replaces_the_one_pipectl_makes() {
+        let text = "pipeline: p\nregion: us-east-1\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, role: arn:aws:iam::123456789012:role/service-role/fh, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    role: lab-lambda\n";
+        let l = load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default()).unwrap();
+        assert!(l.graph.nodes.keys().all(|a| a.kind != crate::plan::Kind::Role), "{:?}", l.graph.nodes.keys());
+        let scope = crate::names::Scope::new("us-east-1", "123456789012");
+        assert_eq!(
+            crate::names::role_arn(&scope, l.spec.functions["fn"].role.as_deref(), "x"),
+            "arn:aws:iam::123456789012:role/lab-lambda"
+        );
+        assert_eq!(l.spec.firehoses["f"].role.as_deref(), Some("arn:aws:iam::123456789012:role/service-role/fh"));
+    }
+
+    #[test]
+    fn an_existing_role_takes_no_policy_and_must_be_a_role() {
+        let text = "pipeline: p\nbuckets: { b: {} }\nfirehoses:\n  f:\n    source: direct\n    role: arn:aws:s3:::nope\n    destination: { bucket: b }\n  g:\n    source: direct\n    role: mine\n    destination: { bucket: b }\n    policy: [{ actions: [\"s3:GetObject\"], resources: [\"arn:aws:s3:::b/*\"] }]\n";
+        let Err(SpecError::Invalid { diagnostics, .. }) =
+            load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default())
+        else {
+            panic!("invalid")
+        };
+        let rules: Vec<&str> = diagnostics.iter().map(|d| d.rule).collect();
+        assert!(rules.contains(&"role") && rules.contains(&"role-policy"), "{rules:?}");
+    }
 }

@@ -143,6 +143,16 @@ impl Scope {
 /// `--region` or `region:`).
 pub const UNKNOWN_REGION: &str = "REGION";
 
+/// The ARN of the role something runs as: `given` (a spec's `role:`, a
+/// name or an ARN) as is, else the role pipectl makes, `derived`.
+pub fn role_arn(scope: &Scope, given: Option<&str>, derived: &str) -> String {
+    match given {
+        Some(arn) if arn.starts_with("arn:") => arn.to_string(),
+        Some(name) => scope.role(name).to_string(),
+        None => scope.role(derived).to_string(),
+    }
+}
+
 /// IAM names are global to the account: each carries the region, so the
 /// same pipeline and env in two regions never share a role.
 fn iam_name(base: &str, role: &str, region: Option<&str>) -> String {

@@ -122,8 +122,36 @@ pub fn files(code: &Path, root: &Path) -> Result<(Vec<(String, PathBuf)>, u64), 
     Ok((out, total))
 }
 
-/// The deterministic zip of the code at `code`, confined to `root`.
+/// Whether `code` is a zip to upload as it is (`code: build/fn.zip`, or
+/// the code `pipectl import` downloaded) rather than files to zip.
+fn is_zip(code: &Path) -> bool {
+    code.is_file() && code.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+}
+
+/// A zip given as the code, as it is: within Lambda's limits zipped and
+/// unzipped (from its central directory, before anything is unpacked).
+fn prebuilt(code: &Path) -> Result<Package, CodeError> {
+    let zip = std::fs::read(code)?;
+    if zip.len() > MAX_ZIPPED {
+        return Err(CodeError::ZipTooLarge { size: zip.len() });
+    }
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(&zip))
+        .map_err(|e| std::io::Error::other(format!("`{}` is not a zip: {e}", code.display())))?;
+    let size: u64 = archive.decompressed_size().map_or(u64::MAX, |s| u64::try_from(s).unwrap_or(u64::MAX));
+    if size > MAX_UNZIPPED {
+        return Err(CodeError::TooLarge { size });
+    }
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip));
+    Ok(Package { zip, sha256 })
+}
+
+/// The deterministic zip of the code at `code`, confined to `root`; a
+/// `.zip` file is taken as it is.
 pub fn build(code: &Path, root: &Path) -> Result<Package, CodeError> {
+    let confined = inside(code, root)?;
+    if is_zip(&confined) {
+        return prebuilt(&confined);
+    }
     let (files, _) = files(code, root)?;
     let mut buf = std::io::Cursor::new(Vec::new());
     {
@@ -175,6 +203,16 @@ mod tests {
         std::fs::write(d.join("lib/util.py"), "X = 1\n").unwrap();
         std::fs::write(d.join("lib/__pycache__/util.cpython-312.pyc"), "junk").unwrap();
         d
+    }
+
+    #[test]
+    fn a_zip_is_taken_as_it_is_and_checked() {
+        let d = dir("zip");
+        let built = build(&d, &d).unwrap();
+        std::fs::write(d.join("fn.zip"), &built.zip).unwrap();
+        assert_eq!(build(&d.join("fn.zip"), &d).unwrap(), built, "the same bytes, the same digest");
+        std::fs::write(d.join("bad.zip"), "not a zip").unwrap();
+        assert!(build(&d.join("bad.zip"), &d).unwrap_err().to_string().contains("is not a zip"));
     }
 
     #[test]

@@ -190,9 +190,13 @@ impl Graph {
         }
         for (k, f) in &spec.firehoses {
             let origin = format!("firehoses.{k}");
-            let role = Address::new(Kind::Role, role_key(Kind::Firehose, k));
-            add(&mut g, role.clone(), &names::firehose_role(&f.name, spec.region.as_deref()), origin.clone(), vec![]);
-            let mut deps = vec![role, Address::new(Kind::Bucket, &f.destination.bucket)];
+            let mut deps = vec![Address::new(Kind::Bucket, &f.destination.bucket)];
+            if f.role.is_none() {
+                let role = Address::new(Kind::Role, role_key(Kind::Firehose, k));
+                let name = names::firehose_role(&f.name, spec.region.as_deref());
+                add(&mut g, role.clone(), &name, origin.clone(), vec![]);
+                deps.push(role);
+            }
             if let FirehoseSource::Stream(s) = &f.source {
                 deps.push(Address::new(Kind::Stream, s));
             }
@@ -211,8 +215,13 @@ impl Graph {
         }
         for (k, f) in &spec.functions {
             let origin = format!("functions.{k}");
-            let role = Address::new(Kind::Role, role_key(Kind::Function, k));
-            add(&mut g, role.clone(), &names::function_role(&f.name, spec.region.as_deref()), origin.clone(), vec![]);
+            let mut fdeps = Vec::new();
+            if f.role.is_none() {
+                let role = Address::new(Kind::Role, role_key(Kind::Function, k));
+                let name = names::function_role(&f.name, spec.region.as_deref());
+                add(&mut g, role.clone(), &name, origin.clone(), vec![]);
+                fdeps.push(role);
+            }
             let lg = Address::new(Kind::LogGroup, role_key(Kind::Function, k));
             add(&mut g, lg.clone(), &names::function_log_group(&f.name), origin.clone(), vec![]);
             // What the environment names (`${firehoses.x.name}`) is known
@@ -225,7 +234,8 @@ impl Graph {
                 .filter_map(|r| Kind::of_section(&r.section).map(|kind| Address::new(kind, &r.key)))
                 .collect();
             let fa = Address::new(Kind::Function, k);
-            add(&mut g, fa.clone(), &f.name, origin.clone(), vec![role, lg]);
+            fdeps.push(lg);
+            add(&mut g, fa.clone(), &f.name, origin.clone(), fdeps);
             if let Some(t) = &f.trigger {
                 let mut deps = vec![fa, Address::new(Kind::Stream, &t.stream)];
                 deps.extend(referenced);

@@ -74,7 +74,8 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
         Kind::Alarm => Arc::new(cloudwatch::Alarm { base, spec: dashboard::alarm(key, spec) }),
         Kind::Function => {
             let f = spec.functions.get(key)?;
-            let role_arn = scope.role(&names::function_role(&f.name, spec.region.as_deref())).to_string();
+            let derived = names::function_role(&f.name, spec.region.as_deref());
+            let role_arn = names::role_arn(scope, f.role.as_deref(), &derived);
             let fs = function::FunctionSpec { function: f.clone(), role_arn };
             Arc::new(function::Function::new(a, name, Some(fs), meta))
         }
@@ -129,7 +130,7 @@ fn firehose(key: &str, spec: &Spec, scope: &Scope) -> Option<firehose::Config> {
     };
     Some(firehose::Config {
         source,
-        role: scope.role(&names::firehose_role(&f.name, spec.region.as_deref())).to_string(),
+        role: names::role_arn(scope, f.role.as_deref(), &names::firehose_role(&f.name, spec.region.as_deref())),
         bucket: scope.bucket(&bucket.name).to_string(),
         prefix: d.prefix.clone().unwrap_or_default(),
         error_prefix: d.error_prefix.clone().unwrap_or_default(),

@@ -201,6 +201,9 @@ pub fn static_prefix(prefix: &str) -> &str {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Firehose {
     pub name: String,
+    /// An existing role (name or ARN) to use as is, instead of the one
+    /// pipectl makes; pipectl neither creates nor changes it.
+    pub role: Option<String>,
     pub source: FirehoseSource,
     pub destination: Destination,
     /// Key of the transform function in `functions`.
@@ -242,6 +245,9 @@ pub enum WriteTarget {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Function {
     pub name: String,
+    /// An existing role (name or ARN) to run as, as is, instead of the
+    /// one pipectl makes; pipectl neither creates nor changes it.
+    pub role: Option<String>,
     pub runtime: String,
     /// A file or a directory, resolved against the spec's folder.
     pub code: PathBuf,

@@ -241,6 +241,7 @@ pub struct RawFirehose {
     pub source: Option<Sp<RawSource>>,
     pub destination: Option<RawDestination>,
     pub processor: Option<S>,
+    pub role: Option<S>,
     pub policy: Vec<RawStatement>,
 }
 
@@ -277,7 +278,8 @@ impl RawFirehose {
             f
         });
         let policy = RawStatement::list(&mut m, path);
-        let r = RawFirehose { mark: m.mark, name: m.opt("name"), source, destination, processor, policy };
+        let role = m.opt("role");
+        let r = RawFirehose { mark: m.mark, name: m.opt("name"), source, destination, processor, role, policy };
         m.finish();
         Some(r)
     }
@@ -341,6 +343,7 @@ pub struct RawFunction {
     pub trigger: Option<RawTrigger>,
     pub log_retention_days: Option<Sp<u32>>,
     pub reserved_concurrency: Option<Sp<u32>>,
+    pub role: Option<S>,
     pub policy: Vec<RawStatement>,
 }
 
@@ -379,6 +382,7 @@ impl RawFunction {
             trigger,
             log_retention_days: m.opt("log_retention_days"),
             reserved_concurrency: m.opt("reserved_concurrency"),
+            role: m.opt("role"),
             policy: RawStatement::list(&mut m, path),
         };
         m.finish();

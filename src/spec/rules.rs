@@ -126,6 +126,25 @@ pub fn role_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An existing IAM role a spec names (`role:`): its name, or its ARN when
+/// it has a path (`arn:aws:iam::123456789012:role/service-role/x`).
+pub fn existing_role(s: &str) -> Result<(), String> {
+    let Some(rest) = s.strip_prefix("arn:") else { return role_name(s) };
+    let bad = || format!("`{s}` is not an IAM role ARN (arn:aws:iam::<account>:role/<path/><name>)");
+    let (partition, rest) = rest.split_once(':').ok_or_else(bad)?;
+    let rest = rest.strip_prefix("iam::").ok_or_else(bad)?;
+    let (account, resource) = rest.split_once(':').ok_or_else(bad)?;
+    let path_name = resource.strip_prefix("role/").ok_or_else(bad)?;
+    let ok = partition.starts_with("aws")
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && path_name.split('/').all(|p| !p.is_empty() && chars_ok(p, "+=,.@_-", false));
+    if !ok {
+        return Err(bad());
+    }
+    role_name(path_name.rsplit('/').next().unwrap_or_default())
+}
+
 pub fn dashboard_name(s: &str) -> Result<(), String> {
     length(s, "a CloudWatch dashboard name", 1, 255)?;
     if !chars_ok(s, "_-", false) {

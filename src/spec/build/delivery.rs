@@ -33,15 +33,18 @@ impl Builder<'_> {
                     rules::log_group_name,
                 );
             }
-            self.generated_name(
-                "role",
-                names::firehose_role(&name, self.region.as_deref()),
-                k.mark,
-                path,
-                rules::role_name,
-            );
+            let role = self.existing_role(r.role.as_ref(), &r.policy);
+            if role.is_none() {
+                self.generated_name(
+                    "role",
+                    names::firehose_role(&name, self.region.as_deref()),
+                    k.mark,
+                    path,
+                    rules::role_name,
+                );
+            }
             let policy = self.statements(&r.policy);
-            out.insert(k.v.clone(), Firehose { name, source, destination, processor, policy });
+            out.insert(k.v.clone(), Firehose { name, role, source, destination, processor, policy });
         }
         out
     }

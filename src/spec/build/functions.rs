@@ -17,13 +17,16 @@ impl Builder<'_> {
         for (k, r) in &raw.functions {
             let path = format!("functions.{}", k.v);
             let name = self.name_of("functions", &k.v);
-            self.generated_name(
-                "role",
-                names::function_role(&name, self.region.as_deref()),
-                k.mark,
-                path.clone(),
-                rules::role_name,
-            );
+            let role = self.existing_role(r.role.as_ref(), &r.policy);
+            if role.is_none() {
+                self.generated_name(
+                    "role",
+                    names::function_role(&name, self.region.as_deref()),
+                    k.mark,
+                    path.clone(),
+                    rules::role_name,
+                );
+            }
             self.generated_name(
                 "log group",
                 names::function_log_group(&name),
@@ -165,6 +168,7 @@ impl Builder<'_> {
                 k.v.clone(),
                 Function {
                     name,
+                    role,
                     runtime,
                     code,
                     code_root: self.code_root.clone(),
@@ -185,6 +189,25 @@ impl Builder<'_> {
 
     /// `policy:` statements: actions `service:Action` (wildcards allowed in
     /// the action part), resources ARNs (with `${...}` references) or `*`.
+    /// A `role:` naming an existing role (name or ARN), checked; with it,
+    /// `policy:` has no role of pipectl's to go in.
+    pub(super) fn existing_role(&mut self, role: Option<&Sp<String>>, policy: &[RawStatement]) -> Option<String> {
+        let role = role?;
+        if let Err(m) = rules::existing_role(&role.v) {
+            self.err(role.mark, "role", m, Some("give the role's name, or its ARN when it has a path".into()));
+            return None;
+        }
+        if let Some(st) = policy.first() {
+            self.err(
+                st.mark,
+                "role-policy",
+                "`policy` adds statements to the role pipectl makes; with `role:` the role is yours",
+                Some("add these permissions to your role, or drop `role:` to let pipectl make one".into()),
+            );
+        }
+        Some(role.v.clone())
+    }
+
     pub(super) fn statements(&mut self, raw: &[RawStatement]) -> Vec<Statement> {
         let mut out = Vec::new();
         for st in raw {
