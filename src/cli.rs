@@ -76,9 +76,38 @@ pub enum Command {
     /// Send a canary into each stream and Direct-PUT Firehose and follow it
     /// down every path of the pipeline.
     Verify(VerifyArgs),
+    /// Bring what exists under pipectl: adopt the live resources a spec
+    /// names that nobody owns, or write a spec for a pipeline built by hand.
+    Import(ImportArgs),
     /// Write the spec in another tool's format, offline.
     #[command(subcommand)]
     Export(ExportFormat),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The spec whose unowned live resources to adopt.
+    #[arg(required_unless_present = "from_stream", conflicts_with = "from_stream")]
+    pub spec: Option<PathBuf>,
+    /// Adopt them (tags, marker, record); without it, only show them.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Read the pipeline around this stream and write a spec for it.
+    #[arg(long, value_name = "STREAM", requires = "out")]
+    pub from_stream: Option<String>,
+    /// Where `--from-stream` writes the spec (function code goes to
+    /// `code/` beside it).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The spec's `pipeline:` (default: from the stream's name).
+    #[arg(long, value_name = "NAME")]
+    pub pipeline: Option<String>,
+    /// A folder holding each function's deployed code as `<function>.zip`
+    /// (`aws lambda get-function` gives its download link).
+    #[arg(long, value_name = "DIR")]
+    pub code_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Subcommand)]

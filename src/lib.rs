@@ -13,6 +13,7 @@ pub mod engine;
 pub mod export;
 #[cfg(test)]
 mod fuzz;
+pub mod import;
 pub mod load;
 pub mod lock;
 pub mod names;

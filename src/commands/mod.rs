@@ -17,6 +17,7 @@ mod destroy;
 mod export;
 mod gc;
 mod graph;
+mod import;
 mod list;
 mod outputs;
 mod plan;
@@ -61,6 +62,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Produce(a) => produce::run(g, a).await,
         Command::Verify(a) => verify::run(g, a).await,
         Command::Export(f) => export::run(g, f).await,
+        Command::Import(a) => import::run(g, a).await,
     }
 }
 

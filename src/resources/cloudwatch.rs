@@ -41,6 +41,30 @@ pub fn instance_placeholder(agent_key: &str) -> String {
     format!("${{agent.{agent_key}.instance_id}}")
 }
 
+/// `body` with `owner`'s marker at the end of its first text widget, or in
+/// a text widget of its own at the top.
+fn mark(mut body: Value, owner: &Owner) -> Value {
+    let marker = owner.marker();
+    let text = body
+        .get_mut("widgets")
+        .and_then(|w| w.as_array_mut())
+        .and_then(|w| w.iter_mut().find(|w| w["type"] == "text"))
+        .and_then(|w| w.pointer_mut("/properties/markdown"));
+    match text {
+        Some(Value::String(md)) => md.push_str(&format!("\n\n<sub>{marker}</sub>")),
+        _ => {
+            let widget = serde_json::json!({
+                "type": "text", "x": 0, "y": 0, "width": 24, "height": 1,
+                "properties": { "markdown": format!("<sub>{marker}</sub>") }
+            });
+            if let Some(w) = body.get_mut("widgets").and_then(|w| w.as_array_mut()) {
+                w.insert(0, widget);
+            }
+        }
+    }
+    body
+}
+
 /// What the diff compares of a dashboard: the body as JSON, not text.
 #[derive(Serialize)]
 struct DashboardAttributes {
@@ -58,26 +82,7 @@ impl Dashboard {
     /// The body with pipectl's ownership marker at the end of its first
     /// text widget (dashboards cannot be tagged).
     fn marked_body(&self) -> Option<Value> {
-        let mut body = self.body.clone()?;
-        let marker = self.base.meta.owner().marker();
-        let text = body
-            .get_mut("widgets")
-            .and_then(|w| w.as_array_mut())
-            .and_then(|w| w.iter_mut().find(|w| w["type"] == "text"))
-            .and_then(|w| w.pointer_mut("/properties/markdown"));
-        match text {
-            Some(Value::String(md)) => md.push_str(&format!("\n\n<sub>{marker}</sub>")),
-            _ => {
-                let widget = serde_json::json!({
-                    "type": "text", "x": 0, "y": 0, "width": 24, "height": 1,
-                    "properties": { "markdown": format!("<sub>{marker}</sub>") }
-                });
-                if let Some(w) = body.get_mut("widgets").and_then(|w| w.as_array_mut()) {
-                    w.insert(0, widget);
-                }
-            }
-        }
-        Some(body)
+        Some(mark(self.body.clone()?, &self.base.meta.owner()))
     }
 
     /// Current instance id of each agent host of the body.
@@ -117,6 +122,15 @@ impl Dashboard {
 
 #[async_trait]
 impl Resource for Dashboard {
+    /// Its live body, marked.
+    async fn adopt(&self, aws: &Aws) -> Result<(), AwsError> {
+        let out = send!("GetDashboard", aws.cloudwatch.get_dashboard().dashboard_name(&self.base.name))?;
+        let body: Value = serde_json::from_str(out.dashboard_body().unwrap_or("{}"))
+            .map_err(|e| AwsError::fatal("GetDashboard", format!("`{}`: its body is not JSON: {e}", self.base.name)))?;
+        let text = mark(body, &self.base.meta.owner()).to_string();
+        send!("PutDashboard", aws.cloudwatch.put_dashboard().dashboard_name(&self.base.name).dashboard_body(text))
+            .map(drop)
+    }
     /// CloudFormation cannot tag a dashboard; each host's instance id goes
     /// into the body by reference.
     fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {

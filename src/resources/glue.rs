@@ -322,6 +322,23 @@ impl Table {
 
 #[async_trait]
 impl Resource for Table {
+    /// The live table, with the marker among its parameters.
+    async fn adopt(&self, aws: &Aws) -> Result<(), AwsError> {
+        let out = send!("GetTable", aws.glue.get_table().database_name(&self.id.database).name(&self.base.name))?;
+        let Some(t) = out.table() else { return Ok(()) };
+        let mut params = t.parameters().cloned().unwrap_or_default();
+        params.extend(self.base.meta.owner().tags());
+        let input = TableInput::builder()
+            .name(t.name())
+            .set_description(t.description().map(str::to_string))
+            .set_table_type(t.table_type().map(str::to_string))
+            .set_parameters(Some(params))
+            .set_storage_descriptor(t.storage_descriptor().cloned())
+            .set_partition_keys(Some(t.partition_keys().to_vec()))
+            .build()
+            .expect("name set");
+        send!("UpdateTable", aws.glue.update_table().database_name(&self.id.database).table_input(input)).map(drop)
+    }
     fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<Part>, String> {
         let Some(s) = &self.spec else { return Ok(Vec::new()) };
         let (serde, input, output) = formats(s.table.format);

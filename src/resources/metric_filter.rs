@@ -69,6 +69,10 @@ impl MetricFilter {
 
 #[async_trait]
 impl Resource for MetricFilter {
+    /// Owned through its log group, which is adopted on its own.
+    async fn adopt(&self, _aws: &Aws) -> Result<(), AwsError> {
+        Ok(())
+    }
     fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
         let Some(s) = &self.spec else { return Ok(Vec::new()) };
         let mut t =

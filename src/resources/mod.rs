@@ -314,6 +314,12 @@ pub trait Resource: HasBase + Send + Sync {
         Ok(())
     }
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError>;
+    /// Makes a live resource that nobody owns this deployment's (`pipectl
+    /// import`): its ownership tags, or pipectl's marker where AWS cannot
+    /// tag it. Whatever else differs from the spec is the next apply's.
+    async fn adopt(&self, aws: &Aws) -> Result<(), AwsError> {
+        self.write_tags(aws, &self.base().meta.owner().tags(), &[]).await
+    }
     /// What `pipectl outputs` shows beyond name, ARN and console link, for
     /// a deployed resource: how to reach it or query it (label, text).
     async fn outputs(&self, _aws: &Aws) -> Result<Vec<(&'static str, String)>, AwsError> {

@@ -193,6 +193,10 @@ impl Trigger {
 
 #[async_trait]
 impl Resource for Trigger {
+    /// Owned through its function, which is adopted on its own.
+    async fn adopt(&self, _aws: &Aws) -> Result<(), AwsError> {
+        Ok(())
+    }
     /// Owned through the function, as with pipectl: no tags of its own.
     fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
         let Some(s) = &self.spec else { return Ok(Vec::new()) };

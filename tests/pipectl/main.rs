@@ -9,6 +9,7 @@ mod faults;
 mod firehose;
 mod hostile;
 mod hosts;
+mod import;
 mod lambda;
 mod resilience;
 mod unattended;

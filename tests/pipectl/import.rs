@@ -1,0 +1,244 @@
+//! `pipectl import`: a pipeline built with the SDK alone (stream, bucket,
+//! roles, a Firehose with error logging, a triggered function and their
+//! log groups) is read from its stream into a spec, adopted, and then
+//! re-plans with no changes.
+
+use crate::emulator::{Moto, Sdk};
+use crate::util::scratch;
+
+const TRUST_FIREHOSE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"firehose.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const TRUST_LAMBDA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// What a console user makes by hand, the way the labs do.
+fn build_by_hand(sdk: &Sdk, code: &[u8]) {
+    use aws_sdk_firehose::types as fh;
+    use aws_sdk_s3::types as s3;
+    sdk.run(async {
+        let a = &**sdk;
+        a.kinesis.create_stream().stream_name("ClickStream").shard_count(1).send().await.unwrap();
+        a.s3.create_bucket().bucket("click-lake-by-hand").send().await.unwrap();
+        let block = s3::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        a.s3.put_public_access_block()
+            .bucket("click-lake-by-hand")
+            .public_access_block_configuration(block)
+            .send()
+            .await
+            .unwrap();
+        let sse = s3::ServerSideEncryptionConfiguration::builder()
+            .rules(
+                s3::ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(
+                        s3::ServerSideEncryptionByDefault::builder()
+                            .sse_algorithm(s3::ServerSideEncryption::Aes256)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        a.s3.put_bucket_encryption()
+            .bucket("click-lake-by-hand")
+            .server_side_encryption_configuration(sse)
+            .send()
+            .await
+            .unwrap();
+        let fh_role = a
+            .iam
+            .create_role()
+            .role_name("KinesisFirehoseServiceRole-clicks")
+            .path("/service-role/")
+            .assume_role_policy_document(TRUST_FIREHOSE)
+            .send()
+            .await
+            .unwrap();
+        let fn_role = a
+            .iam
+            .create_role()
+            .role_name("click-consumer-role")
+            .assume_role_policy_document(TRUST_LAMBDA)
+            .send()
+            .await
+            .unwrap();
+        let group = "/aws/kinesisfirehose/click-to-s3";
+        a.logs.create_log_group().log_group_name(group).send().await.unwrap();
+        a.logs.put_retention_policy().log_group_name(group).retention_in_days(14).send().await.unwrap();
+        a.logs.create_log_stream().log_group_name(group).log_stream_name("DestinationDelivery").send().await.unwrap();
+        let stream_arn = a.kinesis.describe_stream_summary().stream_name("ClickStream").send().await.unwrap();
+        let stream_arn = stream_arn.stream_description_summary().unwrap().stream_arn().to_string();
+        let dest = fh::ExtendedS3DestinationConfiguration::builder()
+            .role_arn(fh_role.role().unwrap().arn())
+            .bucket_arn("arn:aws:s3:::click-lake-by-hand")
+            .prefix("raw/")
+            .error_output_prefix("errors/")
+            .buffering_hints(fh::BufferingHints::builder().size_in_mbs(5).interval_in_seconds(60).build())
+            .compression_format(fh::CompressionFormat::Gzip)
+            .cloud_watch_logging_options(
+                fh::CloudWatchLoggingOptions::builder()
+                    .enabled(true)
+                    .log_group_name(group)
+                    .log_stream_name("DestinationDelivery")
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        let source = fh::KinesisStreamSourceConfiguration::builder()
+            .kinesis_stream_arn(&stream_arn)
+            .role_arn(fh_role.role().unwrap().arn())
+            .build()
+            .unwrap();
+        a.firehose
+            .create_delivery_stream()
+            .delivery_stream_name("click-to-s3")
+            .delivery_stream_type(fh::DeliveryStreamType::KinesisStreamAsSource)
+            .kinesis_stream_source_configuration(source)
+            .extended_s3_destination_configuration(dest)
+            .send()
+            .await
+            .unwrap();
+        let lambda_group = "/aws/lambda/click-consumer";
+        a.logs.create_log_group().log_group_name(lambda_group).send().await.unwrap();
+        a.logs.put_retention_policy().log_group_name(lambda_group).retention_in_days(7).send().await.unwrap();
+        a.lambda
+            .create_function()
+            .function_name("click-consumer")
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .handler("decode_and_log.handler")
+            .role(fn_role.role().unwrap().arn())
+            .timeout(30)
+            .environment(aws_sdk_lambda::types::Environment::builder().variables("MODE", "debug").build())
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(code))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        a.lambda
+            .create_event_source_mapping()
+            .function_name("click-consumer")
+            .event_source_arn(&stream_arn)
+            .batch_size(50)
+            .starting_position(aws_sdk_lambda::types::EventSourcePosition::TrimHorizon)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_pipeline_built_with_the_sdk_is_imported_from_its_stream_and_replans_clean_once_adopted() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    let handler = crate::util::root().join("templates/lambda/decode_and_log.py");
+    let code = pipectl::package::build(&handler, &crate::util::root()).unwrap().zip;
+    build_by_hand(&sdk, &code);
+
+    let dir = scratch().join("import-by-hand");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("downloaded")).unwrap();
+    std::fs::write(dir.join("downloaded/click-consumer.zip"), &code).unwrap();
+    let spec = dir.join("clicks.yaml").display().to_string();
+    let code_dir = dir.join("downloaded").display().to_string();
+    let wrote = moto
+        .pipectl(&[
+            "import",
+            "--from-stream",
+            "ClickStream",
+            "--out",
+            &spec,
+            "--code-dir",
+            &code_dir,
+            "--pipeline",
+            "clicks",
+        ])
+        .run()
+        .expect_code(0);
+    assert!(wrote.stderr.contains("1 Firehose(s), 1 bucket(s), 0 table(s), 1 function(s)"), "{}", wrote.stderr);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(
+        text.contains("role: \"arn:aws:iam::123456789012:role/service-role/KinesisFirehoseServiceRole-clicks\""),
+        "{text}"
+    );
+    moto.pipectl(&["validate", &spec]).run().expect_code(0);
+
+    // Before adoption nothing is pipectl's: the plan refuses to touch it.
+    let refused = moto.pipectl(&["plan", &spec]).run().expect_code(1);
+    assert!(refused.stderr.contains("not owned"), "{}", refused.stderr);
+    let dry = moto.pipectl(&["import", &spec]).run().expect_code(0);
+    assert!(
+        dry.stdout.contains("+ stream.ClickStream") && dry.stderr.contains("dry run"),
+        "{}\n{}",
+        dry.stdout,
+        dry.stderr
+    );
+    assert!(
+        dry.stdout.contains("Import: 7 to adopt, 0 already managed, 0 to create by apply, 0 left alone."),
+        "{}",
+        dry.stdout
+    );
+
+    moto.pipectl(&["import", &spec, "--yes"]).run().expect_code(0);
+    let plan = moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run();
+    assert_eq!(plan.code, 0, "the imported spec re-plans clean:\n{}\n{}", plan.stdout, plan.stderr);
+    let again = moto.pipectl(&["import", &spec]).run().expect_code(0);
+    assert!(again.stdout.contains("0 to adopt, 7 already managed"), "{}", again.stdout);
+
+    // Now it is pipectl's to destroy (the adopted bucket is protected, as
+    // any bucket kept on destroy), but the roles it only uses stay.
+    moto.pipectl(&["destroy", &spec, "--yes", "--delete-data", "--allow-data-loss", "--wait"]).run().expect_code(0);
+    let roles = sdk.run(async { sdk.iam.list_roles().send().await.unwrap() });
+    let names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
+    assert!(
+        names.contains(&"click-consumer-role") && names.contains(&"KinesisFirehoseServiceRole-clicks"),
+        "{names:?}"
+    );
+}
+
+/// What another deployment owns is shown and left alone; what nobody owns
+/// is adopted; what is missing is left to apply.
+#[test]
+fn import_adopts_only_what_nobody_owns() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    sdk.run(async {
+        let a = &*sdk;
+        a.kinesis.create_stream().stream_name("theirs").shard_count(1).send().await.unwrap();
+        a.kinesis
+            .add_tags_to_stream()
+            .stream_name("theirs")
+            .tags("pipectl:pipeline", "other")
+            .tags("pipectl:env", "default")
+            .send()
+            .await
+            .unwrap();
+        a.kinesis.create_stream().stream_name("nobodys").shard_count(2).send().await.unwrap();
+    });
+    let text = "pipeline: mixed\nstreams:\n  a: { name: theirs, encryption: none }\n  b: { name: nobodys, encryption: none }\n  c: { name: missing }\n";
+    let spec = crate::util::temp_spec("import", "mixed", text).display().to_string();
+    let run = moto.pipectl(&["import", &spec, "--yes"]).run().expect_code(0);
+    assert!(run.stdout.contains("! stream.a") && run.stdout.contains("pipeline `other`"), "{}", run.stdout);
+    assert!(run.stdout.contains("shards: 2 -> 1"), "the next apply's change is shown: {}", run.stdout);
+    assert!(
+        run.stdout.contains("Import: 1 to adopt, 0 already managed, 1 to create by apply, 1 left alone."),
+        "{}",
+        run.stdout
+    );
+    let tags = |name: &'static str| {
+        sdk.run(async {
+            let t = sdk.kinesis.list_tags_for_stream().stream_name(name).send().await.unwrap();
+            t.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert!(tags("theirs").contains(&("pipectl:pipeline".into(), "other".into())), "untouched");
+    assert!(tags("nobodys").contains(&("pipectl:pipeline".into(), "mixed".into())), "adopted");
+}
