@@ -115,17 +115,8 @@ impl Deployment {
         opts.region = Some(aws.region.clone());
         let loaded = load::load(path, &opts)?;
         let graph = loaded.graph.restrict(targets, reach == Reach::Upstream);
-        let s = &loaded.spec;
-        let meta = Meta {
-            pipeline: s.pipeline.clone(),
-            env: s.env.clone(),
-            region: aws.region.clone(),
-            spec_tags: s.tags.clone(),
-            delete_data: false,
-            timeouts: s.timeouts.clone(),
-            record_written: None,
-        };
-        let record_name = s.record_name();
+        let meta = Meta::of(&loaded.spec, &aws.region);
+        let record_name = loaded.spec.record_name();
         let targeted = !targets.is_empty();
         Ok(Deployment { aws, meta, loaded: Some(loaded), graph, targeted, record_name, record: None })
     }

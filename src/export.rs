@@ -57,7 +57,7 @@ pub fn cloudformation(
 ) -> Result<Template, Vec<String>> {
     let scope = Scope::new(meta.region.clone(), ACCOUNT);
     let resources = crate::resolve::resources(spec, graph, &scope, meta);
-    let cx = Context { account: "${AWS::AccountId}".into(), code_bucket };
+    let cx = Context { code_bucket };
     let mut errors = Vec::new();
     let mut parts: BTreeMap<Address, Vec<Part>> = BTreeMap::new();
     for (a, r) in &resources {
@@ -297,21 +297,18 @@ pub fn to_yaml(v: &Value) -> String {
 mod tests {
     use super::*;
 
-    fn export(name: &str) -> Value {
+    /// The template of `pipelines/<name>.yaml`, as `export` loads it.
+    fn template(name: &str, code_bucket: Option<&str>) -> Result<Template, Vec<String>> {
         let text = std::fs::read_to_string(format!("pipelines/{name}.yaml")).unwrap();
         let opts = crate::spec::Options { region: Some(REGION.into()), ..Default::default() };
         let l = crate::load::load_str(&text, &format!("{name}.yaml"), std::path::Path::new("pipelines"), &opts)
             .expect("valid");
-        let meta = Meta {
-            pipeline: l.spec.pipeline.clone(),
-            env: l.spec.env.clone(),
-            region: l.spec.region.clone().unwrap_or(REGION.into()),
-            spec_tags: l.spec.tags.clone(),
-            delete_data: false,
-            timeouts: BTreeMap::new(),
-            record_written: None,
-        };
-        cloudformation(&l.spec, &l.graph, &meta, Some("assets".into())).map_err(|e| e.join("; ")).unwrap().body
+        let meta = Meta::of(&l.spec, &l.spec.region.clone().unwrap_or(REGION.into()));
+        cloudformation(&l.spec, &l.graph, &meta, code_bucket.map(str::to_string))
+    }
+
+    fn export(name: &str) -> Value {
+        template(name, Some("assets")).map_err(|e| e.join("; ")).unwrap().body
     }
 
     #[test]
@@ -344,19 +341,7 @@ mod tests {
 
     #[test]
     fn a_function_too_big_to_inline_needs_a_code_bucket() {
-        let text = std::fs::read_to_string("pipelines/lab.yaml").unwrap();
-        let opts = crate::spec::Options { region: Some(REGION.into()), ..Default::default() };
-        let l = crate::load::load_str(&text, "lab.yaml", std::path::Path::new("pipelines"), &opts).unwrap();
-        let meta = Meta {
-            pipeline: l.spec.pipeline.clone(),
-            env: l.spec.env.clone(),
-            region: REGION.into(),
-            spec_tags: l.spec.tags.clone(),
-            delete_data: false,
-            timeouts: BTreeMap::new(),
-            record_written: None,
-        };
-        let errors = cloudformation(&l.spec, &l.graph, &meta, None).err().expect("needs a bucket");
+        let errors = template("lab", None).err().expect("needs a bucket");
         assert!(errors.iter().any(|e| e.starts_with("function.filter:") && e.contains("--code-bucket")), "{errors:?}");
     }
 

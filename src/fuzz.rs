@@ -344,15 +344,7 @@ fn check(text: &str) -> bool {
             let _ = l.graph.topo_order();
             let _ = l.graph.reversed().deps();
             let scope = Scope { region: "us-east-1".into(), account: "123456789012".into() };
-            let meta = Meta {
-                pipeline: l.spec.pipeline.clone(),
-                env: l.spec.env.clone(),
-                region: scope.region.clone(),
-                spec_tags: l.spec.tags.clone(),
-                delete_data: false,
-                timeouts: BTreeMap::new(),
-                record_written: None,
-            };
+            let meta = Meta::of(&l.spec, &scope.region);
             for (a, r) in crate::resolve::resources(&l.spec, &l.graph, &scope, &meta) {
                 // Functions zip their code; the seeds' code is small.
                 if a.kind != Kind::Function || text.len() < 20_000 {

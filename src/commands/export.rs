@@ -24,15 +24,7 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
     };
     opts.region = Some(region.clone().unwrap_or_else(|| REGION.into()));
     let l = crate::load::load(&a.spec, &opts)?;
-    let meta = Meta {
-        pipeline: l.spec.pipeline.clone(),
-        env: l.spec.env.clone(),
-        region: region.clone().unwrap_or_else(|| REGION.into()),
-        spec_tags: l.spec.tags.clone(),
-        delete_data: false,
-        timeouts: l.spec.timeouts.clone(),
-        record_written: None,
-    };
+    let meta = Meta::of(&l.spec, &region.clone().unwrap_or_else(|| REGION.into()));
     let t = export::cloudformation(&l.spec, &l.graph, &meta, a.code_bucket.clone()).map_err(|errors| {
         BadInput::error(
             format!("cannot export `{}`:\n  {}", a.spec.display(), errors.join("\n  ")),

@@ -183,12 +183,15 @@ async fn from_stream(g: &Global, a: &ImportArgs, stream: &str, out: &std::path::
             Some(src) => {
                 std::fs::create_dir_all(dest.parent().unwrap_or(folder))?;
                 std::fs::copy(&src, &dest)?;
-                let bytes = std::fs::read(&dest)?;
-                use base64::Engine as _;
-                use sha2::Digest as _;
-                let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
-                if sha != f.code_sha256 {
-                    notes.push(format!("`{}` is not the code function `{}` runs: apply will upload it", src.display(), f.name));
+                // The digest the plan will compare, of the zip as it is.
+                match crate::package::build(&dest, folder) {
+                    Ok(pkg) if pkg.sha256 == f.code_sha256 => {}
+                    Ok(_) => notes.push(format!(
+                        "`{}` is not the code function `{}` runs: apply will upload it",
+                        src.display(),
+                        f.name
+                    )),
+                    Err(e) => notes.push(format!("`{}` cannot be the code of `{}`: {e}", src.display(), f.name)),
                 }
             }
             None => notes.push(format!(

@@ -187,15 +187,7 @@ mod tests {
     fn the_lab_costs_what_the_price_table_says_in_us_east_1() {
         let l = crate::load::load_pipeline("lab");
         let scope = Scope::new("us-east-1", "123456789012");
-        let meta = Meta {
-            pipeline: l.spec.pipeline.clone(),
-            env: "default".into(),
-            region: "us-east-1".into(),
-            spec_tags: l.spec.tags.clone(),
-            delete_data: false,
-            timeouts: BTreeMap::new(),
-            record_written: None,
-        };
+        let meta = Meta::of(&l.spec, "us-east-1");
         let res = resources(&l.spec, &l.graph, &scope, &meta);
         let usages = res.iter().map(|(a, r)| (a.to_string(), r.usage()));
         let e = crate::cost::estimate("us-east-1", 1.0, usages, crate::cost::table());

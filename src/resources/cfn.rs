@@ -15,8 +15,6 @@ use serde_json::{json, Value};
 
 /// What every kind's export may need beyond its own input.
 pub struct Context {
-    /// The account, as a placeholder for `Fn::Sub` (`${AWS::AccountId}`).
-    pub account: String,
     /// Where function code too large to inline goes (`--code-bucket`).
     pub code_bucket: Option<String>,
 }
@@ -109,6 +107,9 @@ pub fn reference(address: &Address, suffix: &str) -> Value {
 pub fn tags(t: &Tags) -> Value {
     Value::Array(t.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect())
 }
+
+/// The stack's account, as `Fn::Sub` text.
+pub const ACCOUNT: &str = "${AWS::AccountId}";
 
 /// The spec's own placeholders for what it is loaded without (`${account}`,
 /// `${region}`), and the pseudo parameters they become in a template.

@@ -70,13 +70,13 @@ impl Database {
 #[async_trait]
 impl Resource for Database {
     /// CloudFormation cannot tag a Glue database: the stack owns it.
-    fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<Part>, String> {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
         let Some(s) = &self.spec else { return Ok(Vec::new()) };
         let mut input = serde_json::json!({ "Name": self.base.name });
         if let Some(d) = &s.description {
             input["Description"] = d.clone().into();
         }
-        let props = serde_json::json!({ "CatalogId": cx.account, "DatabaseInput": input });
+        let props = serde_json::json!({ "CatalogId": cfn::ACCOUNT, "DatabaseInput": input });
         Ok(vec![Part::new("AWS::Glue::Database", props)])
     }
     fn desired(&self) -> Option<Attrs> {
@@ -339,7 +339,7 @@ impl Resource for Table {
             .expect("name set");
         send!("UpdateTable", aws.glue.update_table().database_name(&self.id.database).table_input(input)).map(drop)
     }
-    fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<Part>, String> {
+    fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
         let Some(s) = &self.spec else { return Ok(Vec::new()) };
         let (serde, input, output) = formats(s.table.format);
         let cols = |c: &[(String, String)]| -> Vec<serde_json::Value> {
@@ -363,7 +363,7 @@ impl Resource for Table {
             table["Description"] = d.clone().into();
         }
         let props =
-            serde_json::json!({ "CatalogId": cx.account, "DatabaseName": self.id.database, "TableInput": table });
+            serde_json::json!({ "CatalogId": cfn::ACCOUNT, "DatabaseName": self.id.database, "TableInput": table });
         Ok(vec![Part::new("AWS::Glue::Table", props).retain(s.table.protect)])
     }
     fn deletes_data(&self) -> bool {

@@ -66,6 +66,19 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// The deployment of a loaded spec in `region`, before its record is read.
+    pub fn of(spec: &crate::spec::Spec, region: &str) -> Meta {
+        Meta {
+            pipeline: spec.pipeline.clone(),
+            env: spec.env.clone(),
+            region: region.to_string(),
+            spec_tags: spec.tags.clone(),
+            delete_data: false,
+            timeouts: spec.timeouts.clone(),
+            record_written: None,
+        }
+    }
+
     pub fn owner(&self) -> Owner {
         Owner { pipeline: self.pipeline.clone(), env: self.env.clone(), region: self.region.clone() }
     }
