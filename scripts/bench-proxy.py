@@ -17,6 +17,9 @@ takes AWS's time, scaled by `--scale` (1 = real times, 0.1 = a tenth):
   instance    TerminateInstances 15 s          shutting-down
 
 A Firehose reading a stream that is not ACTIVE is refused, as AWS does.
+The Resource Groups Tagging API's GetResources lists Kinesis streams, as
+AWS's does and the emulator's does not: the proxy keeps the streams' tags
+from the calls it forwards and adds the matching ones to the answer.
 The emulator itself makes everything ready at once; the proxy only holds
 the answers back, so what pipectl sees is what AWS would show.
 
@@ -54,6 +57,8 @@ calls = Counter()
 since = {}        # (what, name) -> when it started
 last_body = {}    # (what, name) -> the last successful describe, to show while deleting
 upstream = None
+stream_tags = {}  # stream name -> its tags, from the calls forwarded
+account = "123456789012"  # the emulator's, until STS says otherwise
 
 
 def t(kind):
@@ -136,11 +141,51 @@ def stream_name(body):
     return req.get("StreamName") or (req.get("StreamARN") or "").split("/")[-1]
 
 
-def after(service, op, req_body, path, status, headers, body):
+def remember_stream_tags(op, name, req_body):
+    """Keeps each stream's tags as AWS's tagging API would list them."""
+    req = json.loads(req_body or b"{}")
+    with lock:
+        if op == "CreateStream":
+            stream_tags[name] = dict(req.get("Tags") or {})
+        elif op in ("AddTagsToStream", "TagResource"):
+            stream_tags.setdefault(name, {}).update(req.get("Tags") or {})
+        elif op in ("RemoveTagsFromStream", "UntagResource"):
+            for k in req.get("TagKeys") or []:
+                stream_tags.get(name, {}).pop(k, None)
+        elif op == "DeleteStream":
+            stream_tags.pop(name, None)
+
+
+def tagged_streams(req_body, region, body):
+    """Adds the Kinesis streams a GetResources call asks for to its last page."""
+    req = json.loads(req_body or b"{}")
+    types = req.get("ResourceTypeFilters") or []
+    out = json.loads(body or b"{}")
+    if out.get("PaginationToken") or (types and not any(t == "kinesis" or t.startswith("kinesis:") for t in types)):
+        return body
+    filters = req.get("TagFilters") or []
+
+    def matches(tags):
+        return bool(tags) and all(f["Key"] in tags and (not f.get("Values") or tags[f["Key"]] in f["Values"])
+                                  for f in filters)
+    with lock:
+        found = [(n, dict(t)) for n, t in stream_tags.items() if matches(t)]
+    listed = {r.get("ResourceARN") for r in out.get("ResourceTagMappingList", [])}
+    for name, tags in found:
+        arn = f"arn:aws:kinesis:{region}:{account}:stream/{name}"
+        if arn not in listed:
+            out.setdefault("ResourceTagMappingList", []).append(
+                {"ResourceARN": arn, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]})
+    return json.dumps(out).encode()
+
+
+def after(service, op, req_body, path, status, headers, body, region):
     """Remembers what started, and rewrites statuses AWS would still show."""
     now_ok = 200 <= status < 300
     if service == "kinesis":
         name = stream_name(req_body)
+        if now_ok:
+            remember_stream_tags(op, name, req_body)
         if op == "CreateStream" and now_ok:
             started("stream", name)
         if op in ("StartStreamEncryption", "StopStreamEncryption") and now_ok:
@@ -181,6 +226,13 @@ def after(service, op, req_body, path, status, headers, body):
             started("role", form.get("RoleName", [""])[0])
         if op == "AddRoleToInstanceProfile":
             started("profile", form.get("InstanceProfileName", [""])[0])
+    if service == "sts" and op == "GetCallerIdentity" and now_ok:
+        m = re.search(rb"<Account>(\d+)</Account>", body)
+        if m:
+            global account
+            account = m.group(1).decode()
+    if service == "tagging" and op == "GetResources" and now_ok:
+        body = tagged_streams(req_body, region, body)
     if service == "lambda":
         body, status, headers = lambda_mapping(op, path, status, headers, body)
     if service == "ec2":
@@ -279,6 +331,10 @@ def forward(method, path, body, headers):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes: with Nagle's
+    # algorithm the body waits for the client's delayed ACK (40 ms on
+    # Linux), a delay AWS does not add to every answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
@@ -334,7 +390,11 @@ class Handler(BaseHTTPRequestHandler):
             status = r.status
             out_headers = {k: v for k, v in r.getheaders()
                            if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server")}
-            status, out_headers, out = after(service, op, body, self.path, status, out_headers, out)
+            m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", self.headers.get("Authorization", ""))
+            region = m.group(1) if m else "us-east-1"
+            status, out_headers, out = after(service, op, body, self.path, status, out_headers, out, region)
+        if args.trace:
+            print(f"{time.monotonic() - T0:8.3f}   <- {service}:{op} {status}", flush=True)
         self.send_response(status)
         for k, v in out_headers.items():
             self.send_header(k, v)

@@ -36,8 +36,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 APPLY = {"stream": "stream", "firehose": "firehose", "role": "role", "instance_profile": "role",
          "trigger": "trigger", "agent": "instance"}
-# Deletes that release what waits on them once AWS accepted them.
-RELEASED = {"trigger", "firehose"}
+# Deletes that release what waits on them once AWS accepted them (an
+# instance profile once its role is out of it).
+RELEASED = {"trigger", "firehose", "instance_profile"}
 # Deletes a destroy leaves AWS to finish (without --wait).
 FINISHING = {"trigger", "firehose", "stream"}
 DESTROY = {"stream": "stream_delete", "firehose": "firehose_delete", "trigger": "trigger_delete",

@@ -6,6 +6,7 @@ use crate::aws::{Aws, Target};
 use crate::cli::Global;
 use crate::engine::{self, Work};
 use crate::load::{self, Loaded};
+use crate::lock::Lock;
 use crate::plan::planner::{self, Context, Previous, Subject};
 use crate::plan::{Address, Graph, Kind, Observed, Planned};
 use crate::resources::record::{Content, Record};
@@ -46,7 +47,7 @@ pub struct Deployment {
     pub targeted: bool,
     /// The SSM parameter of the deployment record.
     pub record_name: String,
-    /// The record as it is now, once [`Deployment::read_record`] has run.
+    /// The record as it was read when the deployment was opened.
     pub record: Option<Content>,
 }
 
@@ -61,15 +62,72 @@ pub fn options(global: &Global) -> Options {
     }
 }
 
-/// Connects for the flags (and the spec's region, if any).
-pub async fn connect(global: &Global, spec_region: Option<String>) -> anyhow::Result<Aws> {
-    let target = Target {
+/// Where the flags (and the spec's region, if any) connect to.
+fn target(global: &Global, spec_region: Option<String>) -> Target {
+    Target {
         region: global.region.clone().or(spec_region),
         profile: global.profile.clone(),
         endpoint_url: global.endpoint_url.clone(),
         request_timeout: Some(std::time::Duration::from_secs(global.request_timeout)),
+    }
+}
+
+/// Connects for the flags (and the spec's region, if any).
+pub async fn connect(global: &Global, spec_region: Option<String>) -> anyhow::Result<Aws> {
+    Aws::connect(&target(global, spec_region)).await
+}
+
+/// The deployment lock a command takes (see `crate::lock`).
+#[derive(Debug, Clone, Copy)]
+pub struct Locking<'a> {
+    /// The command, shown to a run that waits for the lock.
+    pub command: &'a str,
+    /// How long to wait for another run's lock.
+    pub wait: std::time::Duration,
+}
+
+/// What connecting finds: the connection, the record, and the lock when
+/// one was asked for.
+type Connected = (Aws, Option<Content>, Option<Lock>);
+
+/// Connects: while STS answers which account this is, the deployment's
+/// record is read (its name needs no account), under the deployment's lock
+/// when `locking` asks for one: taken first, since a run that held it may
+/// have changed the record.
+async fn connect_for(
+    target: &Target,
+    pipeline: &str,
+    env: &str,
+    record_name: &str,
+    locking: Option<Locking<'_>>,
+) -> anyhow::Result<Connected> {
+    let aws = Aws::configure(target).await?;
+    let record = async {
+        let lock = match locking {
+            Some(l) => Some(Lock::acquire(&aws, pipeline, env, l.command, l.wait).await?),
+            None => None,
+        };
+        match Record::fetch(&aws, record_name).await {
+            Ok(r) => Ok((r, lock)),
+            Err(e) => {
+                if let Some(lock) = lock {
+                    let _ = lock.release().await;
+                }
+                Err(anyhow::Error::new(e).context("reading the deployment record"))
+            }
+        }
     };
-    Aws::connect(&target).await
+    match tokio::join!(aws.clone().identified(), record) {
+        (Ok(aws), Ok((record, lock))) => Ok((aws, record, lock)),
+        (Err(e), Ok((_, lock))) => {
+            if let Some(lock) = lock {
+                let _ = lock.release().await;
+            }
+            Err(e)
+        }
+        // Credentials STS refuses explain a refused lock or read best.
+        (Err(e), Err(_)) | (Ok(_), Err(e)) => Err(e),
+    }
 }
 
 /// `--target` patterns that select nothing: a spec error, before AWS.
@@ -90,8 +148,8 @@ fn check_targets(loaded: &Loaded, targets: &[String]) -> Result<(), SpecError> {
 
 impl Deployment {
     /// Validates the spec offline (bad input never reaches AWS), then
-    /// connects and loads it again with the account and region known. The
-    /// record is not read yet: see [`Deployment::read_record`].
+    /// connects, reads the record, and loads the spec again with the
+    /// account and region known.
     pub async fn open(global: &Global, path: &Path, targets: &[String], reach: Reach) -> anyhow::Result<Deployment> {
         Deployment::open_checked(global, path, targets, reach, |_| Ok(())).await
     }
@@ -106,31 +164,73 @@ impl Deployment {
         reach: Reach,
         check: impl FnOnce(&Loaded) -> anyhow::Result<()>,
     ) -> anyhow::Result<Deployment> {
+        Ok(Deployment::open_with(global, path, targets, reach, check, None).await?.0)
+    }
+
+    /// [`Deployment::open`] for a command that changes AWS: under the
+    /// deployment's lock, the record read once it is held.
+    pub async fn open_locked(
+        global: &Global,
+        path: &Path,
+        targets: &[String],
+        reach: Reach,
+        locking: Locking<'_>,
+    ) -> anyhow::Result<(Deployment, Lock)> {
+        let (d, lock) = Deployment::open_with(global, path, targets, reach, |_| Ok(()), Some(locking)).await?;
+        Ok((d, lock.expect("a lock was asked for")))
+    }
+
+    async fn open_with(
+        global: &Global,
+        path: &Path,
+        targets: &[String],
+        reach: Reach,
+        check: impl FnOnce(&Loaded) -> anyhow::Result<()>,
+        locking: Option<Locking<'_>>,
+    ) -> anyhow::Result<(Deployment, Option<Lock>)> {
         let mut opts = options(global);
         let offline = load::load(path, &opts)?;
         check_targets(&offline, targets)?;
         check(&offline)?;
-        let aws = connect(global, offline.spec.region.clone()).await?;
+        let (pipeline, env) = (&offline.spec.pipeline, &offline.spec.env);
+        let record_name = offline.spec.record_name();
+        let target = target(global, offline.spec.region.clone());
+        let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, locking).await?;
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
-        let loaded = load::load(path, &opts)?;
+        let loaded = match load::load(path, &opts) {
+            Ok(l) => l,
+            Err(e) => {
+                if let Some(lock) = lock {
+                    let _ = lock.release().await;
+                }
+                return Err(e.into());
+            }
+        };
         let graph = loaded.graph.restrict(targets, reach == Reach::Upstream);
         let meta = Meta::of(&loaded.spec, &aws.region);
-        let record_name = loaded.spec.record_name();
+        debug_assert_eq!((&meta.pipeline, &meta.env), (pipeline, env), "the lock's deployment is the spec's");
         let targeted = !targets.is_empty();
-        Ok(Deployment { aws, meta, loaded: Some(loaded), graph, targeted, record_name, record: None })
+        let d = Deployment { aws, meta, loaded: Some(loaded), graph, targeted, record_name, record: None };
+        Ok((d.with_record(record), lock))
     }
 
-    /// A deployment known only from its record (destroy without a spec);
-    /// the record is read by [`Deployment::read_record`].
-    pub async fn from_record(global: &Global, pipeline: &str, env: &str) -> anyhow::Result<Deployment> {
+    /// A deployment known only from its record (destroy without a spec,
+    /// gc), under its lock; the record is read once the lock is held.
+    pub async fn from_record(
+        global: &Global,
+        pipeline: &str,
+        env: &str,
+        locking: Locking<'_>,
+    ) -> anyhow::Result<(Deployment, Lock)> {
         spec::rules::pipeline_name(pipeline).map_err(|m| crate::Hinted {
             message: format!("--pipeline: {m}"),
             hint: "for example `--pipeline taxi-lab`".into(),
         })?;
         let env = env.to_string();
-        let aws = connect(global, None).await?;
         let record_name = crate::names::record_parameter(pipeline, &env);
+        let (aws, record, lock) =
+            connect_for(&target(global, None), pipeline, &env, &record_name, Some(locking)).await?;
         let meta = Meta {
             pipeline: pipeline.to_string(),
             env,
@@ -140,15 +240,15 @@ impl Deployment {
             timeouts: Default::default(),
             record_written: None,
         };
-        Ok(Deployment { aws, meta, loaded: None, graph: Graph::default(), targeted: false, record_name, record: None })
+        let d =
+            Deployment { aws, meta, loaded: None, graph: Graph::default(), targeted: false, record_name, record: None };
+        Ok((d.with_record(record), lock.expect("a lock was asked for")))
     }
 
-    /// Reads the deployment record, once: commands that change AWS read it
-    /// after taking the lock (a run that held it may have changed it).
-    pub async fn read_record(&mut self) -> anyhow::Result<()> {
-        self.record = Record::fetch(&self.aws, &self.record_name).await.context("reading the deployment record")?;
-        self.meta.record_written = self.record.as_ref().and_then(|r| r.written);
-        Ok(())
+    fn with_record(mut self, record: Option<Content>) -> Deployment {
+        self.meta.record_written = record.as_ref().and_then(|r| r.written);
+        self.record = record;
+        self
     }
 
     fn record_address() -> Address {
@@ -260,7 +360,7 @@ impl Deployment {
             reads.extend(set.iter().map(|(a, r)| ((a.clone(), slot), r.clone())));
         }
         let mut seen: BTreeMap<(Address, Slot), Option<Observed>> =
-            engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Prepare::Yes).await?.into_iter().collect();
+            engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Depth::Full).await?.into_iter().collect();
         let mut take = |a: &Address, slot: Slot| seen.remove(&(a.clone(), slot)).flatten();
         let deps = self.graph.deps();
         let mut subjects = Vec::new();
@@ -324,7 +424,7 @@ impl Deployment {
         }
         let reads = res.iter().map(|(a, r)| (a.clone(), r.clone())).collect();
         let mut seen: BTreeMap<Address, Option<Observed>> =
-            engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Prepare::No).await?.into_iter().collect();
+            engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Depth::Owner).await?.into_iter().collect();
         let subjects: Vec<Subject> = res
             .iter()
             .map(|(a, r)| Subject {

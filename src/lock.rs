@@ -24,6 +24,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const RENEW_EVERY: Duration = Duration::from_secs(30);
 /// How long a lock lives without renewal.
 pub const LEASE: Duration = Duration::from_secs(120);
+/// How long after the lock was last seen to be this run's its release
+/// deletes it without looking again. Only a run that finds it stale (not
+/// renewed for [`LEASE`]) takes a lock over, so within this window that
+/// would take a clock 110 s ahead; later, the release reads it first and
+/// leaves another run's lock alone.
+pub const SEEN_RECENTLY: Duration = Duration::from_secs(10);
 
 /// What the lock parameter holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +115,9 @@ pub struct Lock {
     name: String,
     holder: Holder,
     renewer: tokio::task::JoinHandle<()>,
+    /// When the lock was last seen to be this run's (taken, or read back
+    /// by the renewer).
+    seen: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 /// Another run holds the lock.
@@ -153,14 +162,21 @@ impl Lock {
                 }
             }
         }
-        let renewer = tokio::spawn(renew(aws.clone(), name.clone(), me.clone()));
-        Ok(Lock { aws: aws.clone(), name, holder: me, renewer })
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+        let renewer = tokio::spawn(renew(aws.clone(), name.clone(), me.clone(), seen.clone()));
+        Ok(Lock { aws: aws.clone(), name, holder: me, renewer, seen })
     }
 
-    /// Deletes the lock if it is still this run's.
+    /// Deletes the lock if it is still this run's: at once when it was
+    /// seen to be within [`SEEN_RECENTLY`], else after reading it.
     pub async fn release(self) -> anyhow::Result<()> {
         self.renewer.abort();
-        delete_if(&self.aws, &self.name, &self.holder.run).await?;
+        let seen = *self.seen.lock().expect("seen lock");
+        if seen.elapsed() < SEEN_RECENTLY {
+            gone!("DeleteParameter", self.aws.ssm.delete_parameter().name(&self.name))?;
+        } else {
+            delete_if(&self.aws, &self.name, &self.holder.run).await?;
+        }
         Ok(())
     }
 }
@@ -239,12 +255,14 @@ pub async fn unlock(aws: &Aws, pipeline: &str, env: &str) -> Result<Option<Holde
 }
 
 /// Renews the lock every [`RENEW_EVERY`] while it is still ours.
-async fn renew(aws: Aws, name: String, me: Holder) {
+async fn renew(aws: Aws, name: String, me: Holder, seen: std::sync::Arc<std::sync::Mutex<std::time::Instant>>) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
+        let looked = std::time::Instant::now();
         if !matches!(read(&aws, &name).await, Ok(Some(h)) if h.run == me.run) {
             return;
         }
+        *seen.lock().expect("seen lock") = looked;
         let value = serde_json::to_string(&Holder { renewed: now_secs(), ..me.clone() }).expect("holder serializes");
         let req = aws.ssm.put_parameter().name(&name).value(value).overwrite(true);
         let _ = send!("PutParameter", req);

@@ -414,6 +414,7 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 /// Where to connect: from flags, the spec and the environment.
@@ -458,10 +459,20 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::new(config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
         }
     }
 
+    /// Configures every client for `target` and asks STS for the account.
     pub async fn connect(target: &Target) -> anyhow::Result<Aws> {
+        Aws::configure(target).await?.identified().await
+    }
+
+    /// Every client configured for `target`, the region known; the account
+    /// stays empty until [`Aws::identified`] asks STS, so calls that do not
+    /// need it (taking the deployment's lock) go out meanwhile. No call to
+    /// AWS is made here.
+    pub async fn configure(target: &Target) -> anyhow::Result<Aws> {
         let attempt = target.request_timeout.unwrap_or(Duration::from_secs(60));
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .operation_attempt_timeout(attempt)
@@ -485,10 +496,14 @@ impl Aws {
             message: "no AWS region is set".into(),
             hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
         })?;
-        let sts = aws_sdk_sts::Client::new(&config);
-        let identity = sts.get_caller_identity().send().await.map_err(|e| {
+        Ok(Aws::from_config(&config, region, String::new(), endpoint))
+    }
+
+    /// The same clients with the account the credentials belong to.
+    pub async fn identified(self) -> anyhow::Result<Aws> {
+        let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
             let e = aws_err("GetCallerIdentity")(e);
-                        anyhow::Error::new(e).context(crate::Hinted {
+            anyhow::Error::new(e).context(crate::Hinted {
                 message: "cannot find out which AWS account the credentials belong to".into(),
                 hint: "set credentials (AWS_PROFILE with `aws sso login`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); \
                        for an emulator pass --endpoint-url"
@@ -496,7 +511,7 @@ impl Aws {
             })
         })?;
         let account = identity.account().unwrap_or_default().to_string();
-        Ok(Aws::from_config(&config, region, account, endpoint))
+        Ok(Aws { account, ..self })
     }
 }
 

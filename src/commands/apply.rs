@@ -1,16 +1,16 @@
 //! `pipectl apply`: lock, plan, confirm, execute; deleted orphans leave the
 //! record; the lock is released whatever happens.
 
-use super::{confirm, conflicts_error, execute, finish, guard_data, hold, print_plan, release};
+use super::{confirm, conflicts_error, execute, finish, guard_data, print_plan, release};
 use crate::cli::{ApplyArgs, Global};
-use crate::deployment::{Deployment, Reach};
+use crate::deployment::{Deployment, Locking, Reach};
 use crate::plan::{Action, Address};
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    let mut d = Deployment::open(g, &a.spec, &a.targets.targets, Reach::Upstream).await?;
+    let locking = Locking { command: "apply", wait: a.lock.lock_timeout };
+    let (d, lock) = Deployment::open_locked(g, &a.spec, &a.targets.targets, Reach::Upstream, locking).await?;
     crate::cancel::install();
-    let lock = hold(&mut d, "apply", a.lock.lock_timeout).await?;
     release(lock, apply(g, a, &d).await).await
 }
 

@@ -3,21 +3,21 @@
 //! lock. Resources pipectl does not own are left alone; what is gone
 //! already is done.
 
-use super::{confirm, emitln, execute, finish, guard_data, hold, release};
+use super::{confirm, emitln, execute, finish, guard_data, release};
 use crate::cli::{DestroyArgs, Global};
-use crate::deployment::{Deployment, Reach};
+use crate::deployment::{Deployment, Locking, Reach};
 use crate::engine::Wait;
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
-    let mut d = match (&a.which.spec, &a.which.pipeline) {
-        (Some(path), _) => Deployment::open(g, path, &a.targets.targets, Reach::Downstream).await?,
-        (None, Some(pipeline)) => Deployment::from_record(g, pipeline, &super::env_of(g)).await?,
+    let locking = Locking { command: "destroy", wait: a.lock.lock_timeout };
+    let (mut d, lock) = match (&a.which.spec, &a.which.pipeline) {
+        (Some(path), _) => Deployment::open_locked(g, path, &a.targets.targets, Reach::Downstream, locking).await?,
+        (None, Some(pipeline)) => Deployment::from_record(g, pipeline, &super::env_of(g), locking).await?,
         (None, None) => anyhow::bail!("give a spec or `--pipeline`"),
     };
     d.meta.delete_data = a.delete_data;
     crate::cancel::install();
-    let lock = hold(&mut d, "destroy", a.lock.lock_timeout).await?;
     if d.loaded.is_none() && d.record.is_none() {
         eprintln!(
             "nothing to destroy: no deployment record `{}` in {} (account {})",

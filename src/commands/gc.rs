@@ -3,10 +3,10 @@
 //! `--yes`; each deployment is destroyed from its record, under its lock,
 //! the way `destroy --pipeline P --env E` would.
 
-use super::{destroy, hold, release};
+use super::{destroy, release};
 use crate::cli::{GcArgs, Global};
 use crate::cost::{money, HOURS_PER_MONTH};
-use crate::deployment::Deployment;
+use crate::deployment::{Deployment, Locking};
 use crate::lock::{now_secs, rfc3339};
 use crate::resources::record;
 use std::process::ExitCode;
@@ -56,11 +56,11 @@ pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
         if crate::cancel::requested() {
             break;
         }
-        let mut d = Deployment::from_record(g, &s.pipeline, &s.env).await?;
-        d.meta.delete_data = a.delete_data;
         eprintln!("\n== {}/{}", s.pipeline, s.env);
-        let result = match hold(&mut d, "gc", a.lock.lock_timeout).await {
-            Ok(lock) => {
+        let locking = Locking { command: "gc", wait: a.lock.lock_timeout };
+        let result = match Deployment::from_record(g, &s.pipeline, &s.env, locking).await {
+            Ok((mut d, lock)) => {
+                d.meta.delete_data = a.delete_data;
                 release(
                     lock,
                     destroy::destroy(g, &d, true, a.guard.allow_data_loss, 10, crate::engine::Wait::Accepted).await,

@@ -6,9 +6,9 @@
 //! `pipectl import --from-stream NAME --out FILE`: a spec for a pipeline
 //! built by hand (`crate::import`), its functions' code beside it.
 
-use super::{emitln, hold, release};
+use super::{emitln, release};
 use crate::cli::{Global, ImportArgs};
-use crate::deployment::{Deployment, Reach};
+use crate::deployment::{Deployment, Locking, Reach};
 use crate::engine;
 use crate::plan::{diff, Address, Kind};
 use crate::resources::{Observed, Progress, Res, TAG_PIPELINE};
@@ -18,9 +18,9 @@ use std::process::ExitCode;
 pub async fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     match (&a.spec, &a.from_stream, &a.out) {
         (Some(spec), None, _) => {
-            let mut d = Deployment::open(g, spec, &[], Reach::Upstream).await?;
+            let locking = Locking { command: "import", wait: a.lock.lock_timeout };
+            let (d, lock) = Deployment::open_locked(g, spec, &[], Reach::Upstream, locking).await?;
             crate::cancel::install();
-            let lock = hold(&mut d, "import", a.lock.lock_timeout).await?;
             release(lock, adopt(g, a, &d).await).await
         }
         (None, Some(stream), Some(out)) => from_stream(g, a, stream, out).await,
@@ -44,7 +44,7 @@ async fn adopt(g: &Global, a: &ImportArgs, d: &Deployment) -> anyhow::Result<Exi
     let res = d.resources();
     let reads: Vec<(Address, Res)> =
         res.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a.clone(), r.clone())).collect();
-    let seen = engine::read_all(&d.aws, reads, engine::MAX_READS, engine::Prepare::Yes).await?;
+    let seen = engine::read_all(&d.aws, reads, engine::MAX_READS, engine::Depth::Full).await?;
     let owner = d.meta.owner();
     let mut rows = Vec::new();
     for (address, observed) in seen {

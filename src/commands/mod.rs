@@ -71,17 +71,6 @@ fn env_of(g: &crate::cli::Global) -> String {
     g.env.clone().unwrap_or_else(|| "default".into())
 }
 
-/// Takes the deployment's lock (see `lock`), then reads the record: another
-/// run may have changed it while this one waited.
-async fn hold(d: &mut Deployment, command: &str, wait: std::time::Duration) -> anyhow::Result<crate::lock::Lock> {
-    let lock = crate::lock::Lock::acquire(&d.aws, &d.meta.pipeline, &d.meta.env, command, wait).await?;
-    if let Err(e) = d.read_record().await {
-        let _ = lock.release().await;
-        return Err(e);
-    }
-    Ok(lock)
-}
-
 /// Releases the lock whatever the run's result was.
 async fn release<T>(lock: crate::lock::Lock, result: anyhow::Result<T>) -> anyhow::Result<T> {
     let released = lock.release().await;

@@ -9,12 +9,11 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &SpecArg) -> anyhow::Result<ExitCode> {
-    let mut d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
-    d.read_record().await?;
+    let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
     let resources = d.resources();
     let reads = resources.iter().map(|(a, r)| (a.clone(), r.clone())).collect();
     let exists: BTreeMap<_, _> =
-        crate::engine::read_all(&d.aws, reads, crate::engine::MAX_READS, crate::engine::Prepare::No)
+        crate::engine::read_all(&d.aws, reads, crate::engine::MAX_READS, crate::engine::Depth::Owner)
             .await?
             .into_iter()
             .map(|(a, o)| (a, o.is_some()))

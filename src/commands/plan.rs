@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let reach = if a.destroy { Reach::Downstream } else { Reach::Upstream };
-    let mut d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
-    d.read_record().await?;
+    let d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
     let (mut planned, _) = if a.destroy { d.plan_destroy().await? } else { d.plan().await? };
     if !a.destroy {
         planned.plan.cost = Some(d.estimate(a.cost.assume_gb_per_day));

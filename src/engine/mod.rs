@@ -22,13 +22,15 @@ pub struct Work {
     pub observed: Option<Observed>,
 }
 
-/// Whether reads also fetch what a create or update will need
-/// ([`crate::resources::Resource::prepare`]): the secrets of a plan to apply,
-/// not of a destroy or a listing.
+/// How much a read asks AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prepare {
-    Yes,
-    No,
+pub enum Depth {
+    /// Everything a plan to apply compares, and what a create or update
+    /// will need ([`crate::resources::Resource::prepare`]: secrets).
+    Full,
+    /// Whether each resource exists and whose it is
+    /// ([`crate::resources::Resource::read_owner`]): a destroy, `outputs`.
+    Owner,
 }
 
 /// Reads in flight at once across services: the sum of the per-service
@@ -45,7 +47,7 @@ pub async fn read_all<K>(
     aws: &Aws,
     resources: Vec<(K, Res)>,
     parallelism: usize,
-    prepare: Prepare,
+    depth: Depth,
 ) -> anyhow::Result<Vec<(K, Option<Observed>)>>
 where
     K: Send + 'static,
@@ -81,10 +83,14 @@ where
             let _service = mine.acquire_owned().await.expect("semaphore open");
             let _permit = all.acquire_owned().await.expect("semaphore open");
             let read = async {
-                if prepare == Prepare::Yes {
-                    crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || r.prepare(&aws)).await?;
+                let patience = std::time::Duration::from_secs(60);
+                match depth {
+                    Depth::Full => {
+                        crate::aws::retry(patience, |_| false, || r.prepare(&aws)).await?;
+                        crate::aws::retry(patience, |_| false, || r.read(&aws)).await
+                    }
+                    Depth::Owner => crate::aws::retry(patience, |_| false, || r.read_owner(&aws)).await,
                 }
-                crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || r.read(&aws)).await
             }
             .await;
             (key, r, read)
@@ -174,6 +180,7 @@ pub async fn execute(
         let changed = fields.get(a.to_string().as_str()).cloned().unwrap_or_default();
         let aws = aws.clone();
         let p = Progress::new(a.clone(), Some(notes.clone()))
+            .with_observed(w.observed.clone())
             .releasing(release.clone())
             .leaving_to_aws(wait == Wait::Accepted);
         async move {

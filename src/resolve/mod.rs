@@ -53,7 +53,7 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
         Kind::Network => Arc::new(network::Network { base, spec: Some(spec.networks.get(key)?.clone()) }),
         Kind::InstanceProfile => {
             let role = names::agent_role(&spec.agents.get(key)?.name, spec.region.as_deref());
-            Arc::new(instance_profile::InstanceProfile { base, role: Some(role) })
+            Arc::new(instance_profile::InstanceProfile::new(base, Some(role)))
         }
         Kind::SecurityGroup => Arc::new(security_group::SecurityGroup::new(a, name, Some(spec.agents.get(key)?), meta)),
         Kind::Agent => {

@@ -27,7 +27,7 @@
 //! Instance profile: the agent role's name; holds that role.
 
 use super::cfn::{self, Part};
-use super::ec2::{ec2_tags, find_instance, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
+use super::ec2::{ec2_tags, find_instance, instances, resolve_subnet, subnet_label, visible, TAG_ADDRESS, TAG_SUBNET};
 use super::security_group::find_group;
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
 use crate::aws::{wait_until, Aws, AwsError, Pace, Poll};
@@ -192,7 +192,9 @@ impl Agent {
         .await
     }
 
-    async fn wait_for(&self, aws: &Aws, id: &str, want: InstanceStateName, p: &Progress) -> Result<(), AwsError> {
+    /// Waits for a launched host to be `running`; one that stops on the
+    /// way fails the wait.
+    async fn running(&self, aws: &Aws, id: &str, p: &Progress) -> Result<(), AwsError> {
         wait_until(&format!("host `{}` ({id})", self.base.name), self.timeout(), super::usual::INSTANCE, || async {
             let out = send!("DescribeInstances", aws.ec2.describe_instances().instance_ids(id));
             let state = match out {
@@ -204,31 +206,27 @@ impl Agent {
                     .and_then(|i| i.state())
                     .and_then(|s| s.name())
                     .cloned(),
-                Err(e) if e.is_not_found() && want == InstanceStateName::Terminated => return Ok(Poll::Ready),
                 Err(e) if e.is_not_found() => return Ok(Poll::NotYet("not visible yet".into())),
                 Err(e) => return Err(e),
             };
             Ok(match state {
-                Some(s) if s == want => Poll::Ready,
-                Some(InstanceStateName::Terminated) | Some(InstanceStateName::ShuttingDown)
-                    if want == InstanceStateName::Running =>
-                {
-                    Poll::Failed(format!(
-                        "the host stopped while starting ({})",
-                        state.map(|s| s.as_str().to_string()).unwrap_or_default()
-                    ))
+                Some(InstanceStateName::Running) => Poll::Ready,
+                Some(s @ (InstanceStateName::Terminated | InstanceStateName::ShuttingDown)) => {
+                    Poll::Failed(format!("the host stopped while starting ({})", s.as_str()))
                 }
                 Some(s) => {
-                    p.say(format!("waiting for {} ({})", want.as_str(), s.as_str()));
+                    p.say(format!("waiting for running ({})", s.as_str()));
                     Poll::NotYet(s.as_str().to_string())
                 }
-                None if want == InstanceStateName::Terminated => Poll::Ready,
                 None => Poll::NotYet("not visible yet".into()),
             })
         })
         .await
     }
 }
+
+/// The observed attribute holding the live host's id (not in the spec).
+const INSTANCE_ID: &str = "instance_id";
 
 /// What the diff compares; `ami` and `subnet` as the spec wrote them.
 #[derive(Serialize)]
@@ -333,7 +331,10 @@ impl Resource for Agent {
             imdsv2: imds.to_string(),
             tags: visible(&tags),
         };
-        Ok(Some(Observed::of(&attrs, Some(tags))))
+        let mut observed = Observed::of(&attrs, Some(tags));
+        // Not compared (the spec has no id): what a delete terminates first.
+        observed.attrs.insert(INSTANCE_ID.into(), i.instance_id().unwrap_or_default().into());
+        Ok(Some(observed))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {
@@ -345,7 +346,7 @@ impl Resource for Agent {
         if let Some(i) = self.instance(aws).await? {
             let id = i.instance_id().unwrap_or_default().to_string();
             p.say(format!("found {id}, launched by an earlier attempt"));
-            self.wait_for(aws, &id, InstanceStateName::Running, p).await?;
+            self.running(aws, &id, p).await?;
             return self.started(aws, &id, p).await;
         }
         let (subnet, vpc) = resolve_subnet(aws, &a.subnet, &self.base.meta).await?.ok_or_else(|| {
@@ -415,7 +416,7 @@ impl Resource for Agent {
             },
         )
         .await?;
-        self.wait_for(aws, &id, InstanceStateName::Running, p).await?;
+        self.running(aws, &id, p).await?;
         self.started(aws, &id, p).await
     }
 
@@ -448,13 +449,55 @@ impl Resource for Agent {
         ])
     }
 
+    /// Every host of this address is terminated (a lost launch answer may
+    /// have made a second), and the wait looks for them all by their tags:
+    /// a host that shows up late is terminated too, and the last look that
+    /// finds them all terminated ends the delete.
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        while let Some(i) = self.instance(aws).await? {
-            let id = i.instance_id().unwrap_or_default().to_string();
+        let owner = self.base.meta.owner();
+        let asked = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
+        // The host the plan read is ended at once, without reading again.
+        let read =
+            p.observed().and_then(|o| o.attrs.get(INSTANCE_ID)).and_then(|v| v.as_str()).filter(|id| !id.is_empty());
+        if let Some(id) = read {
             p.say(format!("terminating {id}"));
-            gone!("TerminateInstances", aws.ec2.terminate_instances().instance_ids(&id))?;
-            self.wait_for(aws, &id, InstanceStateName::Terminated, p).await?;
+            gone!("TerminateInstances", aws.ec2.terminate_instances().instance_ids(id))?;
+            asked.lock().expect("asked lock").insert(id.to_string());
         }
+        wait_until(
+            &format!("host `{}` terminated", self.base.name),
+            self.timeout(),
+            super::usual::INSTANCE_STOP,
+            || async {
+                let hosts = instances(aws, &owner, &self.base.address, None).await?;
+                let state = |i: &aws_sdk_ec2::types::Instance| i.state().and_then(|s| s.name()).cloned();
+                let fresh: Vec<String> = {
+                    let asked = asked.lock().expect("asked lock");
+                    hosts
+                        .iter()
+                        .filter(|i| {
+                            !matches!(state(i), Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown))
+                        })
+                        .filter_map(|i| i.instance_id().map(str::to_string))
+                        .filter(|id| !asked.contains(id))
+                        .collect()
+                };
+                if !fresh.is_empty() {
+                    p.say(format!("terminating {}", fresh.join(", ")));
+                    gone!("TerminateInstances", aws.ec2.terminate_instances().set_instance_ids(Some(fresh.clone())))?;
+                    asked.lock().expect("asked lock").extend(fresh);
+                    return Ok(Poll::NotYet("terminating".into()));
+                }
+                match hosts.iter().filter_map(state).find(|s| *s != InstanceStateName::Terminated) {
+                    None => Ok(Poll::Ready),
+                    Some(s) => {
+                        p.say(format!("waiting for terminated ({})", s.as_str()));
+                        Ok(Poll::NotYet(s.as_str().to_string()))
+                    }
+                }
+            },
+        )
+        .await?;
         Ok(Deleted::Gone)
     }
 }

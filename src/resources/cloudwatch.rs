@@ -26,7 +26,6 @@
 
 use super::cfn::{self, Part};
 use super::{to_attrs, Attrs, Base, Deleted, Meta, Observed, Owner, Progress, Resource, Tags};
-use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
 use crate::plan::{Address, Kind};
 use crate::{gone, send};
@@ -86,18 +85,26 @@ impl Dashboard {
     }
 
     /// Current instance id of each agent host of the body.
-    async fn instance_ids(&self, aws: &Aws) -> Result<BTreeMap<String, String>, AwsError> {
-        let mut out = BTreeMap::new();
-        for key in &self.agents {
-            let address = Address::new(Kind::Agent, key);
-            if let Some(id) = super::ec2::find_instance(aws, &self.base.meta.owner(), &address)
-                .await?
-                .and_then(|i| i.instance_id().map(str::to_string))
-            {
-                out.insert(key.clone(), id);
-            }
+    /// The live dashboard's body, if there is one.
+    async fn body(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
+        match send!("GetDashboard", aws.cloudwatch.get_dashboard().dashboard_name(&self.base.name)) {
+            Ok(o) => Ok(Some(o.dashboard_body().unwrap_or("{}").to_string())),
+            Err(e) if e.is_not_found() || e.code.as_deref() == Some("ResourceNotFound") => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(out)
+    }
+
+    async fn instance_ids(&self, aws: &Aws) -> Result<BTreeMap<String, String>, AwsError> {
+        let owner = self.base.meta.owner();
+        let found = futures_util::future::try_join_all(self.agents.iter().map(|key| {
+            let (owner, address) = (&owner, Address::new(Kind::Agent, key));
+            async move {
+                let host = super::ec2::find_instance(aws, owner, &address).await?;
+                Ok::<_, AwsError>(host.and_then(|i| i.instance_id().map(|id| (key.clone(), id.to_string()))))
+            }
+        }))
+        .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn put(&self, aws: &Aws) -> Result<(), AwsError> {
@@ -149,15 +156,20 @@ impl Resource for Dashboard {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = match send!("GetDashboard", aws.cloudwatch.get_dashboard().dashboard_name(&self.base.name)) {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() || e.code.as_deref() == Some("ResourceNotFound") => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let mut text = out.dashboard_body().unwrap_or("{}").to_string();
-        for (key, id) in self.instance_ids(aws).await? {
+        // The dashboard and the hosts whose ids it names, side by side.
+        let (text, ids) = tokio::try_join!(self.body(aws), self.instance_ids(aws))?;
+        let Some(mut text) = text else { return Ok(None) };
+        for (key, id) in ids {
             text = text.replace(&format!("\"{id}\""), &format!("\"{}\"", instance_placeholder(&key)));
         }
+        let marker = Owner::parse_marker(&text);
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Some(Observed::marked(&DashboardAttributes { body }, marker)))
+    }
+
+    /// The marker alone: the hosts' ids matter only to a diff.
+    async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let Some(text) = self.body(aws).await? else { return Ok(None) };
         let marker = Owner::parse_marker(&text);
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok(Some(Observed::marked(&DashboardAttributes { body }, marker)))
@@ -293,21 +305,20 @@ impl Resource for Alarm {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let out = send!("DescribeAlarms", aws.cloudwatch.describe_alarms().alarm_names(&self.base.name))?;
-        let Some(a) = out.metric_alarms().iter().find(|a| a.alarm_name() == Some(self.base.name.as_str())) else {
+        let arn = self.arn(aws);
+        let describe = async {
+            let out = send!("DescribeAlarms", aws.cloudwatch.describe_alarms().alarm_names(&self.base.name))?;
+            Ok(out.metric_alarms().iter().find(|a| a.alarm_name() == Some(self.base.name.as_str())).cloned())
+        };
+        let tags = async {
+            let out = send!("ListTagsForResource", aws.cloudwatch.list_tags_for_resource().resource_arn(&arn))?;
+            let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+            Ok(out.tags().iter().map(|t| (text(t.key()), text(t.value()))).collect())
+        };
+        let Some((a, tags)) = super::with_tags(aws, &arn, describe, tags).await? else {
             return Ok(None);
         };
-        let tags: Tags =
-            match send!("ListTagsForResource", aws.cloudwatch.list_tags_for_resource().resource_arn(self.arn(aws)))
-                .found()?
-            {
-                Some(o) => o
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-                    .collect(),
-                None => Tags::new(),
-            };
+        let a = &a;
         let text = |v: Option<&str>| v.unwrap_or_default().to_string();
         let attrs = AlarmAttributes {
             namespace: text(a.namespace()),

@@ -42,17 +42,31 @@ pub fn filter(name: &str, values: &[&str]) -> Filter {
 
 /// The live host of an agent address, if any (not terminated).
 pub async fn find_instance(aws: &Aws, owner: &Owner, address: &Address) -> Result<Option<Instance>, AwsError> {
+    let live = ["pending", "running", "stopping", "stopped"];
+    Ok(instances(aws, owner, address, Some(&live)).await?.into_iter().next())
+}
+
+/// Every host carrying an agent address's tags, in `states` (all states
+/// when `None`: terminated hosts stay listed for about an hour).
+pub async fn instances(
+    aws: &Aws,
+    owner: &Owner,
+    address: &Address,
+    states: Option<&[&str]>,
+) -> Result<Vec<Instance>, AwsError> {
     let (pipeline, env, address) = (owner.pipeline.as_str(), owner.env.as_str(), address.to_string());
-    let out = send!(
-        "DescribeInstances",
-        aws.ec2
-            .describe_instances()
-            .filters(filter(&format!("tag:{TAG_PIPELINE}"), &[pipeline]))
-            .filters(filter(&format!("tag:{TAG_ENV}"), &[env]))
-            .filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&address]))
-            .filters(filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
-    )?;
-    Ok(out.reservations().iter().flat_map(|r| r.instances()).next().cloned())
+    let req = aws
+        .ec2
+        .describe_instances()
+        .filters(filter(&format!("tag:{TAG_PIPELINE}"), &[pipeline]))
+        .filters(filter(&format!("tag:{TAG_ENV}"), &[env]))
+        .filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&address]));
+    let req = match states {
+        Some(states) => req.filters(filter("instance-state-name", states)),
+        None => req,
+    };
+    let out = send!("DescribeInstances", req)?;
+    Ok(out.reservations().iter().flat_map(|r| r.instances()).cloned().collect())
 }
 
 /// The subnet (and its VPC) a host goes into.

@@ -432,24 +432,18 @@ impl Resource for Firehose {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let Some(d) = self.describe(aws).await? else {
+        let arn = aws.scope().firehose(&self.base.name).to_string();
+        let tags = async {
+            let req = aws.firehose.list_tags_for_delivery_stream().delivery_stream_name(&self.base.name);
+            let out = send!("ListTagsForDeliveryStream", req)?;
+            Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
+        };
+        let Some((d, tags)) = super::with_tags(aws, &arn, self.describe(aws), tags).await? else {
             return Ok(None);
         };
         if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting {
             return Ok(None);
         }
-        aws.known.tags.settled().await;
-        let tags: Tags = match aws.known.tags(d.delivery_stream_arn()) {
-            Some(tags) => tags,
-            None => send!(
-                "ListTagsForDeliveryStream",
-                aws.firehose.list_tags_for_delivery_stream().delivery_stream_name(&self.base.name)
-            )?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-            .collect(),
-        };
         Ok(Some(Observed { attrs: observed_config(&d).attrs(&tags), tags: Some(tags), marker: None }))
     }
 

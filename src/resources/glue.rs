@@ -85,14 +85,16 @@ impl Resource for Database {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let db = match send!("GetDatabase", aws.glue.get_database().name(&self.base.name)).found()? {
-            Some(o) => o.database().cloned(),
-            None => return Ok(None),
+        let describe = async {
+            let out = send!("GetDatabase", aws.glue.get_database().name(&self.base.name)).found()?;
+            Ok(out.and_then(|o| o.database().cloned()))
         };
-        let Some(db) = db else { return Ok(None) };
-        let tags: Tags = match send!("GetTags", aws.glue.get_tags().resource_arn(&self.arn)).found()? {
-            Some(o) => o.tags().cloned().unwrap_or_default().into_iter().collect(),
-            None => Tags::new(),
+        let tags = async {
+            let out = send!("GetTags", aws.glue.get_tags().resource_arn(&self.arn))?;
+            Ok(out.tags().cloned().unwrap_or_default().into_iter().collect())
+        };
+        let Some((db, tags)) = super::with_tags(aws, &self.arn, describe, tags).await? else {
+            return Ok(None);
         };
         let description = db.description().unwrap_or_default().to_string();
         Ok(Some(Observed::of(&DatabaseAttributes { description, tags: tags.clone() }, Some(tags))))

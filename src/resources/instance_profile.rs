@@ -5,8 +5,10 @@
 //! 1. read: GetInstanceProfile; NoSuchEntity = `None`.
 //! 2. attributes: role, tags; both in place.
 //! 3. create: CreateInstanceProfile with its tags, then the role added.
-//! 4. delete: roles removed, then DeleteInstanceProfile; not found (of the
-//!    profile or a role) means done.
+//! 4. delete: the spec's role removed, then DeleteInstanceProfile; if IAM
+//!    says it still holds a role (or no role is known), the roles it holds
+//!    are read and removed, then DeleteInstanceProfile again; not found (of
+//!    the profile or a role) means done.
 
 use super::cfn::{self, Part};
 use super::{to_attrs, Base, Deleted, Observed, Progress, Resource, Tags};
@@ -28,6 +30,8 @@ struct Attributes {
 pub struct InstanceProfile {
     pub base: Base,
     pub role: Option<String>,
+    /// Whether a delete already tried the quick way (see `delete`).
+    quick_tried: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
@@ -109,12 +113,30 @@ impl Resource for InstanceProfile {
         Ok(())
     }
 
-    async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        // "Not found" may be a profile not visible yet: delete it all the
-        // same, and while IAM still sees a role in it, look again.
+    async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
+        // Once, the quick way: the role the spec puts in it out, then the
+        // profile, without a read (two calls). Once the role is out it may
+        // go: the profile's delete need not wait.
+        let quick = self.role.as_ref().filter(|_| !self.quick_tried.swap(true, std::sync::atomic::Ordering::SeqCst));
+        if let Some(role) = quick {
+            let done = async {
+                self.remove_roles(aws, std::slice::from_ref(role), "").await?;
+                p.release();
+                let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
+                super::gone_if_absent(gone!("DeleteInstanceProfile", req))
+            };
+            if let Ok(done) = done.await {
+                return Ok(done);
+            }
+        }
+        // Another role in it, none known, or an answer lost on the way:
+        // read what it holds and go on from there. "Not found" may be a
+        // profile not visible yet: delete it all the same, and while IAM
+        // still sees a role in it, look again.
         retry(self.timeout(), super::role::still_attached, || async {
             let roles = self.roles(aws).await?.unwrap_or_default();
             self.remove_roles(aws, &roles, "").await?;
+            p.release();
             let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
             super::gone_if_absent(gone!("DeleteInstanceProfile", req))
         })
@@ -123,6 +145,10 @@ impl Resource for InstanceProfile {
 }
 
 impl InstanceProfile {
+    pub fn new(base: Base, role: Option<String>) -> InstanceProfile {
+        InstanceProfile { base, role, quick_tried: Default::default() }
+    }
+
     /// The roles the profile holds now; `None` when the profile is gone.
     async fn roles(&self, aws: &Aws) -> Result<Option<Vec<String>>, AwsError> {
         let out = send!("GetInstanceProfile", aws.iam.get_instance_profile().instance_profile_name(&self.base.name));

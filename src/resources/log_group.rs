@@ -50,6 +50,35 @@ impl LogGroup {
         Ok(())
     }
 
+    /// The group, its tags and (`with_streams`) its streams, side by side.
+    async fn observe(&self, aws: &Aws, with_streams: bool) -> Result<Option<Observed>, AwsError> {
+        let group = async {
+            if let Some(g) = aws.known.log_groups.get(&self.base.name) {
+                return Ok(Some(g));
+            }
+            let out =
+                send!("DescribeLogGroups", aws.logs.describe_log_groups().log_group_name_prefix(&self.base.name))?;
+            Ok(out.log_groups().iter().find(|g| g.log_group_name() == Some(self.base.name.as_str())).cloned())
+        };
+        #[allow(deprecated)]
+        let tags = async {
+            let out = send!("ListTagsLogGroup", aws.logs.list_tags_log_group().log_group_name(&self.base.name))?;
+            Ok(out.tags().cloned().unwrap_or_default().into_iter().collect::<Tags>())
+        };
+        let arn = aws.scope().log_group(&self.base.name).to_string();
+        let streams = async {
+            match with_streams {
+                true => self.live_streams(aws).await,
+                false => Ok(Vec::new()),
+            }
+        };
+        let (found, streams) = tokio::try_join!(super::with_tags(aws, &arn, group, tags), streams)?;
+        let Some((group, tags)) = found else { return Ok(None) };
+        let retention = group.retention_in_days();
+        let attrs = Attributes { retention_days: retention, streams, tags: tags.clone() };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
+    }
+
     /// Which of the streams the spec names exist. Only those take part in
     /// the diff: Lambda writes streams of its own into a function's log
     /// group, more than one page of them. One listing by the names' shared
@@ -132,38 +161,12 @@ impl Resource for LogGroup {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let group = match aws.known.log_groups.get(&self.base.name) {
-            Some(g) => g,
-            None => {
-                let out =
-                    send!("DescribeLogGroups", aws.logs.describe_log_groups().log_group_name_prefix(&self.base.name))?;
-                match out.log_groups().iter().find(|g| g.log_group_name() == Some(self.base.name.as_str())) {
-                    Some(g) => g.clone(),
-                    None => return Ok(None),
-                }
-            }
-        };
-        let retention = group.retention_in_days();
-        let listed = group.log_group_arn().or(group.arn()).and_then(|arn| aws.known.tags(arn));
-        let (tags, streams) = tokio::try_join!(
-            async {
-                match listed {
-                    Some(tags) => Ok(tags),
-                    #[allow(deprecated)]
-                    None => {
-                        Ok(send!("ListTagsLogGroup", aws.logs.list_tags_log_group().log_group_name(&self.base.name))?
-                            .tags()
-                            .cloned()
-                            .unwrap_or_default()
-                            .into_iter()
-                            .collect::<Tags>())
-                    }
-                }
-            },
-            self.live_streams(aws)
-        )?;
-        let attrs = Attributes { retention_days: retention, streams, tags: tags.clone() };
-        Ok(Some(Observed::of(&attrs, Some(tags))))
+        self.observe(aws, true).await
+    }
+
+    /// Without the streams: a call of its own that no delete needs.
+    async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        self.observe(aws, false).await
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {

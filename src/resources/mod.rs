@@ -142,6 +142,27 @@ pub fn gone_if_absent<T>(result: Result<T, AwsError>) -> Result<Deleted, AwsErro
     crate::aws::Outcome::gone(result).map(|()| Deleted::Gone)
 }
 
+/// A read's describe call and its tag call side by side: one round trip,
+/// not two. The tags come from the plan's listing when it has `arn` (and
+/// no call is made); a tag call that finds nothing (the resource is
+/// missing) gives no tags, and the describe decides whether it exists.
+pub async fn with_tags<T>(
+    aws: &Aws,
+    arn: &str,
+    describe: impl std::future::Future<Output = Result<Option<T>, AwsError>>,
+    tags: impl std::future::Future<Output = Result<Tags, AwsError>>,
+) -> Result<Option<(T, Tags)>, AwsError> {
+    let tags = async {
+        aws.known.tags.settled().await;
+        match aws.known.tags(arn) {
+            Some(t) => Ok(t),
+            None => crate::aws::Outcome::found(tags.await).map(Option::unwrap_or_default),
+        }
+    };
+    let (found, tags) = tokio::try_join!(describe, tags)?;
+    Ok(found.map(|f| (f, tags)))
+}
+
 /// Progress notes from inside a long operation ("waiting for ACTIVE").
 #[derive(Clone)]
 pub struct Progress {
@@ -149,11 +170,24 @@ pub struct Progress {
     tx: Option<UnboundedSender<(Address, String)>>,
     release: Option<UnboundedSender<Address>>,
     leave_to_aws: bool,
+    observed: Option<std::sync::Arc<Observed>>,
 }
 
 impl Progress {
     pub fn new(address: Address, tx: Option<UnboundedSender<(Address, String)>>) -> Self {
-        Progress { address, tx, release: None, leave_to_aws: false }
+        Progress { address, tx, release: None, leave_to_aws: false, observed: None }
+    }
+
+    /// The same, knowing what the plan read of the resource: a delete may
+    /// act on what it names (an instance id) instead of reading again.
+    pub fn with_observed(mut self, observed: Option<Observed>) -> Self {
+        self.observed = observed.map(std::sync::Arc::new);
+        self
+    }
+
+    /// What the plan read of the resource, when the executor knows it.
+    pub fn observed(&self) -> Option<&Observed> {
+        self.observed.as_deref()
     }
 
     /// The same, allowed to end a delete once AWS has accepted it and
@@ -303,6 +337,13 @@ pub trait Resource: HasBase + Send + Sync {
         self.base().tags.clone()
     }
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError>;
+    /// Whether it exists and whose it is, with what its delete acts on: what
+    /// a destroy and `outputs` need. By default the whole [`Resource::read`];
+    /// a kind whose read spends calls on attributes only a diff needs
+    /// leaves them out.
+    async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        self.read(aws).await
+    }
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError>;
     /// Updates the changed attributes other than `tags`.
     async fn update(&self, aws: &Aws, before: &Observed, changed: &[String], p: &Progress) -> Result<(), AwsError>;
@@ -445,6 +486,8 @@ pub mod usual {
     pub const TRIGGER: Duration = Duration::from_secs(30);
     /// RunInstances to `running`.
     pub const INSTANCE: Duration = Duration::from_secs(15);
+    /// TerminateInstances to `terminated`.
+    pub const INSTANCE_STOP: Duration = Duration::from_secs(15);
     /// A host's service active after boot (packages installed, agent up).
     pub const HOST_SERVICE: Duration = Duration::from_secs(60);
     /// CreateVpc to available.
@@ -495,7 +538,7 @@ pub fn from_record(address: &Address, name: &str, scope: &Scope, meta: &Meta) ->
         Kind::Firehose => Arc::new(firehose::Firehose { base: base(), config: None }),
         Kind::Function => Arc::new(function::Function::new(a, n, None, meta)),
         Kind::Network => Arc::new(network::Network { base: base(), spec: None }),
-        Kind::InstanceProfile => Arc::new(instance_profile::InstanceProfile { base: base(), role: None }),
+        Kind::InstanceProfile => Arc::new(instance_profile::InstanceProfile::new(base(), None)),
         Kind::SecurityGroup => Arc::new(security_group::SecurityGroup::new(a, n, None, meta)),
         Kind::Agent => Arc::new(agent::Agent { base: base(), spec: None }),
         Kind::Dashboard => Arc::new(cloudwatch::Dashboard { base: base(), body: None, agents: Vec::new() }),

@@ -10,9 +10,10 @@
 //! 3. create: CreateRole with tags, PutRolePolicy. A new role is not
 //!    assumable by Firehose, Lambda or EC2 for a while: the resources that
 //!    use it retry the propagation errors of AWS-NOTES.md.
-//! 4. delete: inline policies deleted, managed policies detached, the role
-//!    removed from its instance profiles, then DeleteRole; NoSuchEntity
-//!    means done.
+//! 4. delete: the `pipectl` inline policy, then DeleteRole; if IAM says
+//!    the role still holds something (DeleteConflict), every inline policy
+//!    deleted, managed policy detached and instance profile left, then
+//!    DeleteRole again; NoSuchEntity means done.
 //!
 //! Policies name exact actions on exact ARNs. The one `*` resource is
 //! `cloudwatch:PutMetricData` for agent hosts, which has no resource-level
@@ -207,12 +208,18 @@ impl Resource for Role {
         Ok(())
     }
 
-    /// Each step takes "already gone" as done: a lost answer's retry finds
-    /// the policy detached or the role already out of its profile. A role
-    /// that reads as not found (perhaps not visible yet) is deleted all the
-    /// same.
+    /// First what pipectl put in the role, its one inline policy, then the
+    /// role: two calls. Anything else it holds (a policy attached by hand, a
+    /// profile not emptied yet) makes DeleteRole a conflict, and then all
+    /// it holds is listed and removed. Each step takes "already gone" as
+    /// done: a lost answer's retry finds the policy deleted or the role out
+    /// of its profile. A role that reads as not found (perhaps not visible
+    /// yet) is deleted all the same.
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        retry(self.base.timeout, still_attached, || self.delete_once(aws)).await
+        match self.delete_known(aws).await {
+            Err(e) if still_attached(&e) => retry(self.base.timeout, still_attached, || self.delete_once(aws)).await,
+            other => other,
+        }
     }
 }
 
@@ -223,6 +230,13 @@ pub fn still_attached(e: &AwsError) -> bool {
 }
 
 impl Role {
+    /// Deletes the inline policy pipectl writes, then the role.
+    async fn delete_known(&self, aws: &Aws) -> Result<Deleted, AwsError> {
+        let name = &self.base.name;
+        gone!("DeleteRolePolicy", aws.iam.delete_role_policy().role_name(name).policy_name(POLICY_NAME))?;
+        super::gone_if_absent(gone!("DeleteRole", aws.iam.delete_role().role_name(name)))
+    }
+
     /// Detaches everything the role holds, then deletes it: the three
     /// listings side by side, then every detach side by side.
     async fn delete_once(&self, aws: &Aws) -> Result<Deleted, AwsError> {

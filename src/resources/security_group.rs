@@ -81,17 +81,21 @@ impl SecurityGroup {
 
     /// The group, found by our address tag (or by name in the VPC when the
     /// spec says where it goes).
+    /// The group of this name in the VPC the spec places it in: the
+    /// groups of the name (in any VPC) are listed while the subnet is
+    /// resolved. Without a spec (from the record), the group of this name
+    /// carrying this address's tag.
     async fn find(&self, aws: &Aws) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, AwsError> {
-        let mut req = aws.ec2.describe_security_groups().filters(filter("group-name", &[&self.base.name]));
-        match &self.subnet {
-            Some(choice) => match resolve_subnet(aws, choice, &self.base.meta).await? {
-                Some((_, vpc)) => req = req.filters(filter("vpc-id", &[&vpc])),
-                None => return Ok(None),
-            },
-            None => req = req.filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&self.base.address.to_string()])),
-        }
-        let out = send!("DescribeSecurityGroups", req)?;
-        Ok(out.security_groups().first().cloned())
+        let req = aws.ec2.describe_security_groups().filters(filter("group-name", &[&self.base.name]));
+        let Some(choice) = &self.subnet else {
+            let req = req.filters(filter(&format!("tag:{TAG_ADDRESS}"), &[&self.base.address.to_string()]));
+            return Ok(send!("DescribeSecurityGroups", req)?.security_groups().first().cloned());
+        };
+        let (placed, named) = tokio::try_join!(resolve_subnet(aws, choice, &self.base.meta), async {
+            send!("DescribeSecurityGroups", req)
+        })?;
+        let Some((_, vpc)) = placed else { return Ok(None) };
+        Ok(named.security_groups().iter().find(|g| g.vpc_id() == Some(vpc.as_str())).cloned())
     }
 
     async fn set_ingress(&self, aws: &Aws, group: &aws_sdk_ec2::types::SecurityGroup) -> Result<(), AwsError> {

@@ -242,13 +242,21 @@ impl Resource for Trigger {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let all = match aws.known.mappings.get(&self.id.function) {
-            Some(listed) => {
-                listed.into_iter().filter(|m| m.event_source_arn() == Some(&self.stream_arn) && !deleting(m)).collect()
-            }
-            None => self.mappings(aws).await?,
+        // The mappings and the function's tags (its owner's) side by side.
+        let describe = async {
+            let all: Vec<_> = match aws.known.mappings.get(&self.id.function) {
+                Some(listed) => listed
+                    .into_iter()
+                    .filter(|m| m.event_source_arn() == Some(&self.stream_arn) && !deleting(m))
+                    .collect(),
+                None => self.mappings(aws).await?,
+            };
+            Ok(Some(all).filter(|all| !all.is_empty()))
         };
-        let Some(m) = all.first() else { return Ok(None) };
+        let Some((all, tags)) = super::with_tags(aws, &self.function_arn, describe, self.owner_tags(aws)).await? else {
+            return Ok(None);
+        };
+        let m = &all[0];
         let enabled = !matches!(m.state(), Some("Disabled" | "Disabling"));
         let attrs = to_attrs(&Attributes {
             stream: m.event_source_arn().unwrap_or_default().to_string(),
@@ -263,10 +271,6 @@ impl Resource for Trigger {
             enabled,
             count: all.len(),
         });
-        let tags = match aws.known.tags(&self.function_arn) {
-            Some(tags) => tags,
-            None => self.owner_tags(aws).await?,
-        };
         Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
     }
 

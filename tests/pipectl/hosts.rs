@@ -127,6 +127,40 @@ fn agent_host_with_profile_group_imdsv2_and_user_data() {
     assert!(sdk.run(sdk.iam.get_role().role_name("ag-producer-agent-us-east-1").send()).is_err());
 }
 
+/// Destroy deletes what pipectl made in two calls each, and what was added
+/// by hand shows up as a conflict it then clears: a second host with the
+/// agent's tags, a policy put on the role, another role in the profile.
+/// The hand-made role itself is not pipectl's and stays.
+#[test]
+fn destroy_clears_hosts_policies_and_roles_added_by_hand() {
+    let Some(moto) = Moto::start() else { return };
+    let s = spec("byhand", HOST);
+    moto.apply(&s);
+    let sdk = moto.sdk();
+    let first = instances(&sdk, "ag").remove(0);
+    let (role, profile) = ("ag-producer-agent-us-east-1", "ag-producer-agent-us-east-1");
+    // A second host carrying the first one's tags (a launch whose answer was lost).
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+        .set_tags(Some(first.tags().to_vec()))
+        .build();
+    let req = sdk.ec2.run_instances().image_id(first.image_id().unwrap()).min_count(1).max_count(1);
+    sdk.run(req.tag_specifications(tags).send()).unwrap();
+    assert_eq!(instances(&sdk, "ag").len(), 2);
+    let extra = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::x"}]}"#;
+    sdk.run(sdk.iam.put_role_policy().role_name(role).policy_name("by-hand").policy_document(extra).send()).unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    sdk.run(sdk.iam.create_role().role_name("by-hand").assume_role_policy_document(trust).send()).unwrap();
+    sdk.run(sdk.iam.remove_role_from_instance_profile().instance_profile_name(profile).role_name(role).send()).unwrap();
+    sdk.run(sdk.iam.add_role_to_instance_profile().instance_profile_name(profile).role_name("by-hand").send()).unwrap();
+
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+    assert!(instances(&sdk, "ag").is_empty(), "both hosts terminated");
+    assert!(sdk.run(sdk.iam.get_instance_profile().instance_profile_name(profile).send()).is_err());
+    assert!(sdk.run(sdk.iam.get_role().role_name(role).send()).is_err());
+    assert!(sdk.run(sdk.iam.get_role().role_name("by-hand").send()).is_ok(), "a role pipectl did not make stays");
+}
+
 #[test]
 fn ssh_ingress_only_when_asked_and_updated_in_place() {
     let Some(moto) = Moto::start() else { return };

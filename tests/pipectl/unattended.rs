@@ -99,9 +99,10 @@ fn a_late_not_found_after_a_create_is_waited_out() {
     let Some(moto) = Moto::start() else { return };
     let proxy = Proxy::start(&moto.url, Faults { late_not_found: 3, ..Faults::default() });
     cycle(&moto, &proxy, LAB, &["--parallelism", "1"]);
-    // Roles are read from one listing of the account's roles, so fewer
-    // single reads meet the fault than when each role was read alone.
-    assert!(proxy.stats.late.load(Ordering::SeqCst) >= 8, "{:?}", proxy.stats);
+    // Roles are read from one listing of the account's roles, a read's
+    // calls go side by side, and a destroy reads only ownership, so fewer
+    // single reads meet the fault than when each was read alone.
+    assert!(proxy.stats.late.load(Ordering::SeqCst) >= 6, "{:?}", proxy.stats);
 }
 
 /// Random faults as AWS shows them (10% throttled, 3% 5xx, 2% of mutating
