@@ -14,7 +14,8 @@ command itself (reading the record, writing it). Role propagation counts
 on the role (what uses it cannot start sooner); an encrypted stream's
 encryption counts on the edge to a Firehose reading it (Firehose needs it
 ACTIVE), not to anything else. A destroy's trigger and Firehose deletes
-let what waits on them start once AWS accepted them. A destroy is done
+let what waits on them start once AWS accepted them, and an instance
+profile once its role is out of it. A destroy is done
 with a stream, Firehose or trigger once AWS reads it as being deleted
 (two round trips); `destroy --wait` waits for them to be gone before the
 record goes. No tool can finish sooner than the bound.

@@ -86,26 +86,37 @@ pub struct Locking<'a> {
     pub wait: std::time::Duration,
 }
 
+/// What opening a deployment reads while STS answers which account this
+/// is (none of it needs the account).
+#[derive(Debug, Clone, Copy)]
+enum Beside<'a> {
+    /// Nothing: a command that uses only the spec's resources.
+    Nothing,
+    /// The deployment record.
+    Record,
+    /// The deployment's lock, then the record (a run that held the lock
+    /// may have changed it).
+    Locked(Locking<'a>),
+}
+
 /// What connecting finds: the connection, the record, and the lock when
 /// one was asked for.
 type Connected = (Aws, Option<Content>, Option<Lock>);
 
-/// Connects: while STS answers which account this is, the deployment's
-/// record is read (its name needs no account), under the deployment's lock
-/// when `locking` asks for one: taken first, since a run that held it may
-/// have changed the record.
+/// Connects, reading what `beside` asks for while STS answers.
 async fn connect_for(
     target: &Target,
     pipeline: &str,
     env: &str,
     record_name: &str,
-    locking: Option<Locking<'_>>,
+    beside: Beside<'_>,
 ) -> anyhow::Result<Connected> {
     let aws = Aws::configure(target).await?;
     let record = async {
-        let lock = match locking {
-            Some(l) => Some(Lock::acquire(&aws, pipeline, env, l.command, l.wait).await?),
-            None => None,
+        let lock = match beside {
+            Beside::Nothing => return Ok((None, None)),
+            Beside::Record => None,
+            Beside::Locked(l) => Some(Lock::acquire(&aws, pipeline, env, l.command, l.wait).await?),
         };
         match Record::fetch(&aws, record_name).await {
             Ok(r) => Ok((r, lock)),
@@ -151,20 +162,20 @@ impl Deployment {
     /// connects, reads the record, and loads the spec again with the
     /// account and region known.
     pub async fn open(global: &Global, path: &Path, targets: &[String], reach: Reach) -> anyhow::Result<Deployment> {
-        Deployment::open_checked(global, path, targets, reach, |_| Ok(())).await
+        Ok(Deployment::open_with(global, path, targets, reach, |_| Ok(()), Beside::Record).await?.0)
     }
 
-    /// [`Deployment::open`], with `check` run on the offline spec before
-    /// AWS is reached: a command's own flags checked against the spec
+    /// A deployment for a command that uses only the spec's resources (its
+    /// record is not read), with `check` run on the offline spec before
+    /// AWS is reached: the command's own flags checked against the spec
     /// (bad input exits 2 with nothing sent).
     pub async fn open_checked(
         global: &Global,
         path: &Path,
-        targets: &[String],
         reach: Reach,
         check: impl FnOnce(&Loaded) -> anyhow::Result<()>,
     ) -> anyhow::Result<Deployment> {
-        Ok(Deployment::open_with(global, path, targets, reach, check, None).await?.0)
+        Ok(Deployment::open_with(global, path, &[], reach, check, Beside::Nothing).await?.0)
     }
 
     /// [`Deployment::open`] for a command that changes AWS: under the
@@ -176,7 +187,8 @@ impl Deployment {
         reach: Reach,
         locking: Locking<'_>,
     ) -> anyhow::Result<(Deployment, Lock)> {
-        let (d, lock) = Deployment::open_with(global, path, targets, reach, |_| Ok(()), Some(locking)).await?;
+        let (d, lock) =
+            Deployment::open_with(global, path, targets, reach, |_| Ok(()), Beside::Locked(locking)).await?;
         Ok((d, lock.expect("a lock was asked for")))
     }
 
@@ -186,7 +198,7 @@ impl Deployment {
         targets: &[String],
         reach: Reach,
         check: impl FnOnce(&Loaded) -> anyhow::Result<()>,
-        locking: Option<Locking<'_>>,
+        beside: Beside<'_>,
     ) -> anyhow::Result<(Deployment, Option<Lock>)> {
         let mut opts = options(global);
         let offline = load::load(path, &opts)?;
@@ -195,7 +207,7 @@ impl Deployment {
         let (pipeline, env) = (&offline.spec.pipeline, &offline.spec.env);
         let record_name = offline.spec.record_name();
         let target = target(global, offline.spec.region.clone());
-        let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, locking).await?;
+        let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, beside).await?;
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
         let loaded = match load::load(path, &opts) {
@@ -230,7 +242,7 @@ impl Deployment {
         let env = env.to_string();
         let record_name = crate::names::record_parameter(pipeline, &env);
         let (aws, record, lock) =
-            connect_for(&target(global, None), pipeline, &env, &record_name, Some(locking)).await?;
+            connect_for(&target(global, None), pipeline, &env, &record_name, Beside::Locked(locking)).await?;
         let meta = Meta {
             pipeline: pipeline.to_string(),
             env,

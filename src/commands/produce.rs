@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 pub async fn run(g: &Global, a: &ProduceArgs) -> anyhow::Result<ExitCode> {
     let mut make_source = None;
-    let d = Deployment::open_checked(g, &a.spec, &[], Reach::Upstream, |offline| {
+    let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, |offline| {
         let spec = &offline.spec;
         if !spec.streams.contains_key(&a.stream) {
             let known: Vec<&str> = spec.streams.keys().map(String::as_str).collect();
