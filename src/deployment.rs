@@ -121,9 +121,7 @@ async fn connect_for(
         match Record::fetch(&aws, record_name).await {
             Ok(r) => Ok((r, lock)),
             Err(e) => {
-                if let Some(lock) = lock {
-                    let _ = lock.release().await;
-                }
+                let_go(lock).await;
                 Err(anyhow::Error::new(e).context("reading the deployment record"))
             }
         }
@@ -131,13 +129,19 @@ async fn connect_for(
     match tokio::join!(aws.clone().identified(), record) {
         (Ok(aws), Ok((record, lock))) => Ok((aws, record, lock)),
         (Err(e), Ok((_, lock))) => {
-            if let Some(lock) = lock {
-                let _ = lock.release().await;
-            }
+            let_go(lock).await;
             Err(e)
         }
         // Credentials STS refuses explain a refused lock or read best.
         (Err(e), Err(_)) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// Releases a lock taken for a command that fails before it starts: the
+/// command's error is what the user sees.
+async fn let_go(lock: Option<Lock>) {
+    if let Some(lock) = lock {
+        let _ = lock.release().await;
     }
 }
 
@@ -213,9 +217,7 @@ impl Deployment {
         let loaded = match load::load(path, &opts) {
             Ok(l) => l,
             Err(e) => {
-                if let Some(lock) = lock {
-                    let _ = lock.release().await;
-                }
+                let_go(lock).await;
                 return Err(e.into());
             }
         };

@@ -31,6 +31,9 @@ pub const LEASE: Duration = Duration::from_secs(120);
 /// leaves another run's lock alone.
 pub const SEEN_RECENTLY: Duration = Duration::from_secs(10);
 
+/// When a lock was last seen to be this run's, shared with its renewer.
+type Seen = std::sync::Arc<std::sync::Mutex<std::time::Instant>>;
+
 /// What the lock parameter holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -117,7 +120,7 @@ pub struct Lock {
     renewer: tokio::task::JoinHandle<()>,
     /// When the lock was last seen to be this run's (taken, or read back
     /// by the renewer).
-    seen: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
+    seen: Seen,
 }
 
 /// Another run holds the lock.
@@ -162,7 +165,7 @@ impl Lock {
                 }
             }
         }
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+        let seen: Seen = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
         let renewer = tokio::spawn(renew(aws.clone(), name.clone(), me.clone(), seen.clone()));
         Ok(Lock { aws: aws.clone(), name, holder: me, renewer, seen })
     }
@@ -255,7 +258,7 @@ pub async fn unlock(aws: &Aws, pipeline: &str, env: &str) -> Result<Option<Holde
 }
 
 /// Renews the lock every [`RENEW_EVERY`] while it is still ours.
-async fn renew(aws: Aws, name: String, me: Holder, seen: std::sync::Arc<std::sync::Mutex<std::time::Instant>>) {
+async fn renew(aws: Aws, name: String, me: Holder, seen: Seen) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
         let looked = std::time::Instant::now();

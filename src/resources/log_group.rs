@@ -67,9 +67,10 @@ impl LogGroup {
         };
         let arn = aws.scope().log_group(&self.base.name).to_string();
         let streams = async {
-            match with_streams {
-                true => self.live_streams(aws).await,
-                false => Ok(Vec::new()),
+            if with_streams {
+                self.live_streams(aws).await
+            } else {
+                Ok(Vec::new())
             }
         };
         let (found, streams) = tokio::try_join!(super::with_tags(aws, &arn, group, tags), streams)?;

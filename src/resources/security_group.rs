@@ -79,8 +79,6 @@ impl SecurityGroup {
         self.ssh.iter().map(|c| format!("tcp/22 from {c}")).collect()
     }
 
-    /// The group, found by our address tag (or by name in the VPC when the
-    /// spec says where it goes).
     /// The group of this name in the VPC the spec places it in: the
     /// groups of the name (in any VPC) are listed while the subnet is
     /// resolved. Without a spec (from the record), the group of this name
