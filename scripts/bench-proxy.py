@@ -383,10 +383,13 @@ class Handler(BaseHTTPRequestHandler):
             print(f"{time.monotonic() - T0:8.3f} {service}:{op}", flush=True)
         time.sleep(args.latency_ms / 1000.0)
         refused = before(service, op, body, self.path, self.command)
+        upstream_ms = 0.0
         if refused is not None:
             status, out_headers, out = refused
         else:
+            sent = time.monotonic()
             r, out = forward(self.command, self.path, body, headers)
+            upstream_ms = (time.monotonic() - sent) * 1000
             status = r.status
             out_headers = {k: v for k, v in r.getheaders()
                            if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server")}
@@ -394,7 +397,7 @@ class Handler(BaseHTTPRequestHandler):
             region = m.group(1) if m else "us-east-1"
             status, out_headers, out = after(service, op, body, self.path, status, out_headers, out, region)
         if args.trace:
-            print(f"{time.monotonic() - T0:8.3f}   <- {service}:{op} {status}", flush=True)
+            print(f"{time.monotonic() - T0:8.3f}   <- {service}:{op} {status} (emulator {upstream_ms:.0f} ms)", flush=True)
         self.send_response(status)
         for k, v in out_headers.items():
             self.send_header(k, v)

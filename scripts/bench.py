@@ -14,8 +14,9 @@ command itself (reading the record, writing it). Role propagation counts
 on the role (what uses it cannot start sooner); an encrypted stream's
 encryption counts on the edge to a Firehose reading it (Firehose needs it
 ACTIVE), not to anything else. A destroy's trigger and Firehose deletes
-let what waits on them start once AWS accepted them, and an instance
-profile once its role is out of it. A destroy is done
+let what waits on them start once AWS accepted them, an instance
+profile once its role is out of it, and a host once it is shutting down
+lets its instance profile go (not its security group). A destroy is done
 with a stream, Firehose or trigger once AWS reads it as being deleted
 (two round trips); `destroy --wait` waits for them to be gone before the
 record goes. No tool can finish sooner than the bound.
@@ -38,8 +39,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPLY = {"stream": "stream", "firehose": "firehose", "role": "role", "instance_profile": "role",
          "trigger": "trigger", "agent": "instance"}
 # Deletes that release what waits on them once AWS accepted them (an
-# instance profile once its role is out of it).
+# instance profile once its role is out of it), and a host shutting down,
+# which releases its instance profile but not its security group.
 RELEASED = {"trigger", "firehose", "instance_profile"}
+RELEASED_TO = {"agent": {"instance_profile"}}
 # Deletes a destroy leaves AWS to finish (without --wait).
 FINISHING = {"trigger", "firehose", "stream"}
 DESTROY = {"stream": "stream_delete", "firehose": "firehose_delete", "trigger": "trigger_delete",
@@ -113,7 +116,9 @@ def bound(nodes, edges, times, latency, destroy, plain_streams, wait=True):
         return start[n]
 
     def released(d, n):
-        return destroy and d.split(".")[0] in RELEASED and not n.startswith("record.")
+        kind = d.split(".")[0]
+        return destroy and not n.startswith("record.") and (
+            kind in RELEASED or n.split(".")[0] in RELEASED_TO.get(kind, ()))
 
     for n in nodes:
         memo[n] = begin(n) + weight(n)
@@ -149,7 +154,11 @@ def main():
     a.binary = os.path.abspath(a.binary)
 
     moto_port, proxy_port = free_port(), free_port()
-    moto = subprocess.Popen([a.moto, "-H", "127.0.0.1", "-p", str(moto_port)],
+    # moto's server, with its per-request folder scan done once
+    # (scripts/bench-emulator.py), run by the Python it is installed in.
+    python = os.path.join(os.path.dirname(a.moto), "python")
+    moto = subprocess.Popen([python, os.path.join(ROOT, "scripts", "bench-emulator.py"), "-H", "127.0.0.1",
+                             "-p", str(moto_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proxy = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "bench-proxy.py"),
                               "--upstream", f"http://127.0.0.1:{moto_port}", "--port", str(proxy_port),

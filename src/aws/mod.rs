@@ -314,6 +314,11 @@ impl<T: Clone> Listing<T> {
         self.found.read().expect("listing lock").as_ref().and_then(|m| m.get(key).cloned())
     }
 
+    /// Whether the listing was made (it answers for what it found).
+    pub fn made(&self) -> bool {
+        self.found.read().expect("listing lock").is_some()
+    }
+
     pub fn set(&self, found: std::collections::HashMap<String, T>) {
         *self.found.write().expect("listing lock") = Some(std::sync::Arc::new(found));
     }
@@ -358,6 +363,10 @@ pub struct Known {
     /// Groups Tagging API filtered by the deployment's ownership tags:
     /// only what carries them (an unowned resource is never listed).
     pub tags: Listing<crate::plan::state::Tags>,
+    /// Alarms by name, from DescribeAlarms naming them all: every name
+    /// asked has an entry, `None` for an alarm that is not there (the
+    /// answer the alarm's own DescribeAlarms would give).
+    pub alarms: Listing<Option<aws_sdk_cloudwatch::types::MetricAlarm>>,
 }
 
 impl Known {
@@ -368,6 +377,7 @@ impl Known {
         self.log_groups.begin();
         self.mappings.begin();
         self.tags.begin();
+        self.alarms.begin();
     }
 
     /// The tags of the resource with this ARN, when the tag listing holds
@@ -383,6 +393,7 @@ impl Known {
         self.log_groups.end();
         self.mappings.end();
         self.tags.end();
+        self.alarms.end();
     }
 
     /// Forgets every listing: reads after a plan's (while changing AWS)
@@ -392,6 +403,7 @@ impl Known {
         self.log_groups.clear();
         self.mappings.clear();
         self.tags.clear();
+        self.alarms.clear();
     }
 }
 

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
+pub use walk::Release;
 use walk::{walk, Event, Summary};
 
 /// What executing one change needs: the resource, the same resource under
@@ -171,7 +172,7 @@ pub async fn execute(
         .map(|(a, d)| (a.clone(), d.iter().filter(|x| todo.contains(x)).cloned().collect()))
         .collect();
     let notes = notes_channel(events);
-    let (release, released) = tokio::sync::mpsc::unbounded_channel::<Address>();
+    let (release, released) = tokio::sync::mpsc::unbounded_channel::<Release>();
     // The record lists what may exist: it waits for every change to finish.
     let needs_done = |a: &Address| a.kind == crate::plan::Kind::Record;
     walk(&deps, parallelism, events, Some(released), needs_done, |a| {

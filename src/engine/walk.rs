@@ -15,6 +15,21 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinSet;
 
+/// A running node saying what waits on it may start: all of it, or only
+/// the nodes of some kinds (a host shutting down lets its instance
+/// profile go, not the security group AWS keeps until it is gone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub from: Address,
+    pub only: Option<&'static [crate::plan::Kind]>,
+}
+
+impl Release {
+    fn lets_go(&self, d: &Address) -> bool {
+        self.only.is_none_or(|kinds| kinds.contains(&d.kind))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Started { address: Address },
@@ -49,7 +64,7 @@ pub async fn walk<F, Fut>(
     deps: &BTreeMap<Address, BTreeSet<Address>>,
     parallelism: usize,
     events: &UnboundedSender<Event>,
-    mut releases: Option<UnboundedReceiver<Address>>,
+    mut releases: Option<UnboundedReceiver<Release>>,
     needs_done: impl Fn(&Address) -> bool,
     job: F,
 ) -> Summary
@@ -70,7 +85,8 @@ where
     let mut summary = Summary::default();
     let mut stopped = false;
     let mut finished: BTreeSet<Address> = BTreeSet::new();
-    let mut released: BTreeSet<Address> = BTreeSet::new();
+    // (node, dependent): the dependent no longer waits for the node.
+    let mut released: BTreeSet<(Address, &Address)> = BTreeSet::new();
     loop {
         // A stop asked for (Ctrl-C, SIGTERM) starts nothing new either.
         while !stopped && !crate::cancel::requested() && running.len() < parallelism.max(1) {
@@ -92,14 +108,16 @@ where
         };
         let joined = tokio::select! {
             joined = running.join_next() => joined,
-            Some(a) = next => {
+            Some(r) = next => {
                 // Once, and only while it runs: what waits on it may start.
-                if !finished.contains(&a) && released.insert(a.clone()) {
-                    for d in dependents.get(&a).into_iter().flatten().filter(|d| !needs_done(d)) {
-                        let n = waiting.get_mut(d).expect("known node");
-                        *n -= 1;
-                        if *n == 0 {
-                            ready.insert(d);
+                if !finished.contains(&r.from) {
+                    for d in dependents.get(&r.from).into_iter().flatten().filter(|d| !needs_done(d) && r.lets_go(d)) {
+                        if released.insert((r.from.clone(), *d)) {
+                            let n = waiting.get_mut(d).expect("known node");
+                            *n -= 1;
+                            if *n == 0 {
+                                ready.insert(d);
+                            }
                         }
                     }
                 }
@@ -125,8 +143,7 @@ where
                 let _ = events.send(Event::Finished { address: address.clone(), elapsed, note });
                 summary.done.push(address.clone());
                 if let Some(ds) = dependents.get(&address) {
-                    let early = released.contains(&address);
-                    for d in ds.iter().filter(|d| !early || needs_done(d)) {
+                    for d in ds.iter().filter(|d| !released.contains(&(address.clone(), **d))) {
                         let n = waiting.get_mut(d).expect("known node");
                         *n -= 1;
                         if *n == 0 {
@@ -293,8 +310,8 @@ mod tests {
                 let release = release.clone();
                 async move {
                     if x.key == "a" {
-                        release.send(x.clone()).unwrap();
-                        release.send(x).unwrap(); // twice: counted once
+                        release.send(Release { from: x.clone(), only: None }).unwrap();
+                        release.send(Release { from: x, only: None }).unwrap(); // twice: counted once
                         tokio::time::sleep(Duration::from_millis(150)).await;
                     }
                     Ok(None)
@@ -315,6 +332,41 @@ mod tests {
         let at = |e: &str| seen.iter().position(|x| x == e).unwrap();
         assert!(at("done b") < at("done a"), "b ran while a was still running: {seen:?}");
         assert!(at("done a") < at("start record"), "the record waited for a to finish: {seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_release_of_some_kinds_lets_only_those_start() {
+        // b (a stream) and p (an instance profile) wait on a, which lets
+        // only instance profiles go; b starts once a is done.
+        let p = Address::new(Kind::InstanceProfile, "p");
+        let mut g = graph(&[("a", &[]), ("b", &["a"])]);
+        g.insert(p.clone(), [a("a")].into());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (release, released) = tokio::sync::mpsc::unbounded_channel();
+        let s = walk(&g, 4, &tx, Some(released), |_| false, move |x| {
+            let release = release.clone();
+            async move {
+                if x.key == "a" {
+                    release.send(Release { from: x, only: Some(&[Kind::InstanceProfile]) }).unwrap();
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                Ok(None)
+            }
+        })
+        .await;
+        assert!(s.ok(), "{s:?}");
+        drop(tx);
+        let mut seen = Vec::new();
+        while let Some(e) = rx.recv().await {
+            match e {
+                Event::Started { address } => seen.push(format!("start {}", address.key)),
+                Event::Finished { address, .. } => seen.push(format!("done {}", address.key)),
+                _ => {}
+            }
+        }
+        let at = |e: &str| seen.iter().position(|x| x == e).unwrap();
+        assert!(at("done p") < at("done a"), "the profile went while a was still running: {seen:?}");
+        assert!(at("done a") < at("start b"), "the stream waited for a to finish: {seen:?}");
     }
 
     #[tokio::test]

@@ -225,6 +225,14 @@ impl Agent {
     }
 }
 
+/// Says the hosts are shutting down: nothing they hold is used any more,
+/// so their instance profile may be deleted while they stop (IAM does not
+/// refuse it). The security group and the subnet wait for the hosts to be
+/// gone, as EC2 refuses their deletes until then.
+fn shutting_down(p: &Progress) {
+    p.release_only(&[Kind::InstanceProfile]);
+}
+
 /// The observed attribute holding the live host's id (not in the spec).
 const INSTANCE_ID: &str = "instance_id";
 
@@ -452,7 +460,8 @@ impl Resource for Agent {
     /// Every host of this address is terminated (a lost launch answer may
     /// have made a second), and the wait looks for them all by their tags:
     /// a host that shows up late is terminated too, and the last look that
-    /// finds them all terminated ends the delete.
+    /// finds them all terminated ends the delete. Once every host is
+    /// shutting down, its instance profile (and so its role) may go.
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
         let owner = self.base.meta.owner();
         let asked = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
@@ -463,6 +472,7 @@ impl Resource for Agent {
             p.say(format!("terminating {id}"));
             gone!("TerminateInstances", aws.ec2.terminate_instances().instance_ids(id))?;
             asked.lock().expect("asked lock").insert(id.to_string());
+            shutting_down(p);
         }
         wait_until(
             &format!("host `{}` terminated", self.base.name),
@@ -488,6 +498,7 @@ impl Resource for Agent {
                     asked.lock().expect("asked lock").extend(fresh);
                     return Ok(Poll::NotYet("terminating".into()));
                 }
+                shutting_down(p);
                 match hosts.iter().filter_map(state).find(|s| *s != InstanceStateName::Terminated) {
                     None => Ok(Poll::Ready),
                     Some(s) => {

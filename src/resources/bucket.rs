@@ -121,6 +121,21 @@ impl Bucket {
             .map(|d| d.as_secs_f64()))
     }
 
+    /// What a read found of a bucket that is there. A bucket without
+    /// pipectl's tags, made after the record that names it was written,
+    /// holding nothing: the crash of an earlier apply between CreateBucket
+    /// and its tagging (where S3 took no tags at creation). It is adopted
+    /// when the record lists it; one holding data, or older than the
+    /// record (a record edited to name someone else's bucket), never is.
+    async fn owned(&self, aws: &Aws, attrs: &Attributes, tags: Tags) -> Result<Observed, AwsError> {
+        if !tags.contains_key(TAG_PIPELINE) && self.holds_objects(aws).await.found()? == Some(false) {
+            if let Some(claim) = super::untagged_claim(&self.base.meta, self.created(aws).await?, &tags) {
+                return Ok(Observed { tags: None, marker: Some(claim), ..Observed::of(attrs, None) });
+            }
+        }
+        Ok(Observed::of(attrs, Some(tags)))
+    }
+
     async fn holds_objects(&self, aws: &Aws) -> Result<bool, AwsError> {
         let page = send!("ListObjectVersions", aws.s3.list_object_versions().bucket(&self.base.name).max_keys(1))?;
         Ok(!page.versions().is_empty() || !page.delete_markers().is_empty())
@@ -212,18 +227,22 @@ impl Resource for Bucket {
         }
         let (tags, encryption, pab) = (tags?, encryption?, pab?);
         let attrs = Attributes { public_access_block: pab, encryption, tags: tags.clone() };
-        // A bucket without pipectl's tags, made after the record that names
-        // it was written, holding nothing: the crash of an earlier apply
-        // between CreateBucket and its tagging (where S3 took no tags at
-        // creation). It is adopted when the record lists it; one holding
-        // data, or older than the record (a record edited to name someone
-        // else's bucket), never is.
-        if !tags.contains_key(TAG_PIPELINE) && self.holds_objects(aws).await.found()? == Some(false) {
-            if let Some(claim) = super::untagged_claim(&self.base.meta, self.created(aws).await?, &tags) {
-                return Ok(Some(Observed { tags: None, marker: Some(claim), ..Observed::of(&attrs, None) }));
-            }
+        self.owned(aws, &attrs, tags).await.map(Some)
+    }
+
+    /// Whether it is there and whose: HeadBucket and the tags, without the
+    /// settings only a diff compares.
+    async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let (head, tags) = tokio::join!(
+            async { send!("HeadBucket", aws.s3.head_bucket().bucket(&self.base.name)).found() },
+            self.live_tags(aws),
+        );
+        if head?.is_none() {
+            return Ok(None);
         }
-        Ok(Some(Observed::of(&attrs, Some(tags))))
+        let tags = tags?;
+        let attrs = Attributes { public_access_block: false, encryption: String::new(), tags: tags.clone() };
+        self.owned(aws, &attrs, tags).await.map(Some)
     }
 
     /// The record lists the bucket before this runs (every node waits for

@@ -307,6 +307,9 @@ impl Resource for Alarm {
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
         let arn = self.arn(aws);
         let describe = async {
+            if let Some(listed) = aws.known.alarms.get(&self.base.name) {
+                return Ok(listed);
+            }
             let out = send!("DescribeAlarms", aws.cloudwatch.describe_alarms().alarm_names(&self.base.name))?;
             Ok(out.metric_alarms().iter().find(|a| a.alarm_name() == Some(self.base.name.as_str())).cloned())
         };

@@ -168,7 +168,7 @@ pub async fn with_tags<T>(
 pub struct Progress {
     address: Address,
     tx: Option<UnboundedSender<(Address, String)>>,
-    release: Option<UnboundedSender<Address>>,
+    release: Option<UnboundedSender<crate::engine::Release>>,
     leave_to_aws: bool,
     observed: Option<std::sync::Arc<Observed>>,
 }
@@ -204,7 +204,7 @@ impl Progress {
     }
 
     /// The same, able to [`Progress::release`] what waits on this change.
-    pub fn releasing(mut self, release: UnboundedSender<Address>) -> Self {
+    pub fn releasing(mut self, release: UnboundedSender<crate::engine::Release>) -> Self {
         self.release = Some(release);
         self
     }
@@ -221,8 +221,18 @@ impl Progress {
     /// goes on waiting until the resource is gone. The deployment record
     /// still waits for it to finish.
     pub fn release(&self) {
+        self.send_release(None);
+    }
+
+    /// The same for what waits on this change of these kinds only: the
+    /// others go on waiting for it to finish.
+    pub fn release_only(&self, kinds: &'static [Kind]) {
+        self.send_release(Some(kinds));
+    }
+
+    fn send_release(&self, only: Option<&'static [Kind]>) {
         if let Some(tx) = &self.release {
-            let _ = tx.send(self.address.clone());
+            let _ = tx.send(crate::engine::Release { from: self.address.clone(), only });
         }
     }
 

@@ -12,10 +12,14 @@
 //!   share (50 a page) instead of one call a group.
 //! - Triggers: one ListEventSourceMappings of the account instead of one
 //!   for each function.
-//! - Tags of streams, Firehoses, log groups and functions: the Resource
-//!   Groups Tagging API's GetResources, filtered by the deployment's
-//!   ownership tags (up to 100 resources a page), instead of a
-//!   ListTags call each. A resource someone else owns never carries those
+//! - Alarms: DescribeAlarms naming up to 100 of them, instead of one
+//!   call an alarm. It asks for exact names, so an alarm it does not
+//!   return is not there, as its own call would have said.
+//! - Tags of streams, Firehoses, log groups, functions, alarms and Glue
+//!   databases: the Resource Groups Tagging API's GetResources, filtered
+//!   by the deployment's ownership tags (up to 100 resources a page),
+//!   instead of a ListTags call each: one listing per service with many
+//!   of them, one shared by the services with a few. A resource someone else owns never carries those
 //!   tags, so it is never listed and is read, and refused, the usual way.
 
 use super::{Kind, Res, Tags};
@@ -42,9 +46,28 @@ pub async fn settled_for(aws: &Aws, kind: Kind) {
     let known = &aws.known;
     match kind {
         Kind::Role => known.roles.settled().await,
-        Kind::LogGroup => tokio::join!(known.log_groups.settled(), known.tags.settled()).0,
-        Kind::Trigger => tokio::join!(known.mappings.settled(), known.tags.settled()).0,
+        Kind::LogGroup => {
+            known.log_groups.settled().await;
+            then_tags(known, known.log_groups.made()).await;
+        }
+        Kind::Trigger => {
+            known.mappings.settled().await;
+            then_tags(known, known.mappings.made()).await;
+        }
+        Kind::Alarm => {
+            known.alarms.settled().await;
+            then_tags(known, known.alarms.made()).await;
+        }
         _ => {}
+    }
+}
+
+/// Waits for the tag listing too when a listing answers the read's own
+/// call (the read then makes no call before it needs the tags); a read
+/// that makes its call waits for the tags beside it ([`super::with_tags`]).
+async fn then_tags(known: &crate::aws::Known, listed: bool) {
+    if listed {
+        known.tags.settled().await;
     }
 }
 
@@ -53,6 +76,7 @@ pub async fn prefetch(aws: &Aws, resources: &[Res]) {
     let count = |kinds: &[Kind]| resources.iter().filter(|r| kinds.contains(&r.address().kind)).count();
     let log_groups: Vec<&str> =
         resources.iter().filter(|r| r.address().kind == Kind::LogGroup).map(|r| r.name()).collect();
+    let alarms: Vec<&str> = resources.iter().filter(|r| r.address().kind == Kind::Alarm).map(|r| r.name()).collect();
     let owner = resources.first().map(|r| r.base().meta.owner().tags_without_region());
     let known = &aws.known;
     // Each listing is ended as soon as it is made (or not), so the reads
@@ -61,6 +85,8 @@ pub async fn prefetch(aws: &Aws, resources: &[Res]) {
         fill(&known.roles, count(&[Kind::Role]) >= MANY, roles(aws)),
         fill(&known.log_groups, log_groups.len() >= MANY, groups(aws, &log_groups)),
         fill(&known.mappings, count(&[Kind::Trigger]) >= MANY, mappings(aws)),
+        // Exact names: one call is cheaper than two of their own.
+        fill(&known.alarms, alarms.len() >= 2, named_alarms(aws, &alarms)),
         async {
             tag_listings(aws, &owner, &count).await;
             known.tags.end();
@@ -83,8 +109,11 @@ async fn fill<T: Clone>(
     listing.end();
 }
 
-/// The tags of the kinds with many resources: one listing per service,
-/// side by side (fewer pages one after another than one listing of all).
+/// The tags of every kind whose reads take them from a listing: a
+/// service with many resources gets a listing of its own, side by side
+/// with the others (fewer pages one after another than one listing of
+/// all), and the services with a few each share one listing, which
+/// answers in one call what would be a tag call per resource.
 async fn tag_listings(aws: &Aws, owner: &Option<Tags>, count: &impl Fn(&[Kind]) -> usize) {
     let Some(owner) = owner else { return };
     let services = [
@@ -92,8 +121,17 @@ async fn tag_listings(aws: &Aws, owner: &Option<Tags>, count: &impl Fn(&[Kind]) 
         ("firehose", &[Kind::Firehose][..]),
         ("logs", &[Kind::LogGroup][..]),
         ("lambda", &[Kind::Trigger][..]),
+        ("cloudwatch", &[Kind::Alarm][..]),
+        ("glue", &[Kind::GlueDatabase][..]),
     ];
-    let wanted = services.iter().filter(|(_, kinds)| count(kinds) >= MANY).map(|(s, _)| tags(aws, owner, s));
+    let (many, few): (Vec<_>, Vec<_>) =
+        services.iter().filter(|(_, kinds)| count(kinds) > 0).partition(|(_, kinds)| count(kinds) >= MANY);
+    let few_resources: usize = few.iter().map(|(_, kinds)| count(kinds)).sum();
+    let mut listings: Vec<Vec<&str>> = many.iter().map(|(s, _)| vec![*s]).collect();
+    if few_resources >= 2 {
+        listings.push(few.iter().map(|(s, _)| *s).collect());
+    }
+    let wanted = listings.iter().map(|services| tags(aws, owner, services));
     let mut found = HashMap::new();
     for listing in futures_util::future::join_all(wanted).await.into_iter().flatten() {
         found.extend(listing);
@@ -217,19 +255,42 @@ async fn mappings(aws: &Aws) -> Option<HashMap<String, Vec<aws_sdk_lambda::types
     Some(found)
 }
 
+/// The alarms with these names, 100 to a call side by side, and `None`
+/// for each name no answer holds.
+async fn named_alarms(aws: &Aws, names: &[&str]) -> Option<HashMap<String, Option<aws_sdk_cloudwatch::types::MetricAlarm>>> {
+    let calls = names.chunks(100).map(|chunk| {
+        let req = aws.cloudwatch.describe_alarms().set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()));
+        let req = req.max_records(100);
+        page(move || {
+            let req = req.clone();
+            async move { crate::send!("DescribeAlarms", req) }
+        })
+    });
+    let mut found: HashMap<String, Option<_>> = names.iter().map(|n| (n.to_string(), None)).collect();
+    for out in futures_util::future::join_all(calls).await {
+        for a in out?.metric_alarms() {
+            if let Some(slot) = a.alarm_name().and_then(|n| found.get_mut(n)) {
+                *slot = Some(a.clone());
+            }
+        }
+    }
+    Some(found)
+}
+
 /// The function's name in its ARN (`...:function:NAME[:QUALIFIER]`).
 fn function_name(arn: &str) -> Option<&str> {
     let rest = arn.split(":function:").nth(1)?;
     Some(rest.split(':').next().unwrap_or(rest))
 }
 
-async fn tags(aws: &Aws, owner: &Tags, service: &str) -> Option<HashMap<String, Tags>> {
+async fn tags(aws: &Aws, owner: &Tags, services: &[&str]) -> Option<HashMap<String, Tags>> {
     use aws_sdk_resourcegroupstagging::types::TagFilter;
     let filters: Vec<TagFilter> = owner.iter().map(|(k, v)| TagFilter::builder().key(k).values(v).build()).collect();
     let mut found = HashMap::new();
     paged(
         |token| {
-            let req = aws.tagging.get_resources().set_tag_filters(Some(filters.clone())).resource_type_filters(service);
+            let req = aws.tagging.get_resources().set_tag_filters(Some(filters.clone()));
+            let req = req.set_resource_type_filters(Some(services.iter().map(|s| s.to_string()).collect()));
             let req = req.resources_per_page(100).tags_per_page(500).set_pagination_token(token);
             async move { crate::send!("GetResources", req) }
         },

@@ -46,6 +46,9 @@ pub struct SecurityGroup {
     ssh: Option<String>,
 }
 
+/// The observed attribute holding the group's id (not in the spec).
+const GROUP_ID: &str = "group_id";
+
 const DESCRIPTION: &str = "pipectl agent host: no inbound unless the spec asks";
 const SSH_DESCRIPTION: &str = "ssh, from the pipectl spec";
 
@@ -178,7 +181,10 @@ impl Resource for SecurityGroup {
             .collect();
         let vpc_of = tags.get(TAG_SUBNET).cloned().unwrap_or_default();
         let attrs = Attributes { vpc_of, ingress, tags: visible(&tags) };
-        Ok(Some(Observed::of(&attrs, Some(tags))))
+        let mut observed = Observed::of(&attrs, Some(tags));
+        // Not compared (the spec has no id): what a delete deletes.
+        observed.attrs.insert(GROUP_ID.into(), g.group_id().unwrap_or_default().into());
+        Ok(Some(observed))
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
@@ -229,9 +235,17 @@ impl Resource for SecurityGroup {
         Ok(())
     }
 
+    /// The group the plan read is deleted by its id, without a second look
+    /// (an id is never reused: a group gone since answers not found).
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };
-        let id = g.group_id().unwrap_or_default().to_string();
+        let read = p.observed().and_then(|o| o.attrs.get(GROUP_ID)).and_then(|v| v.as_str()).filter(|id| !id.is_empty());
+        let id = match read {
+            Some(id) => id.to_string(),
+            None => {
+                let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };
+                g.group_id().unwrap_or_default().to_string()
+            }
+        };
         let out = retry(self.timeout(), super::ec2::in_use, || async {
             let r = gone!("DeleteSecurityGroup", aws.ec2.delete_security_group().group_id(&id)).map(drop);
             if r.as_ref().is_err_and(super::ec2::in_use) {
