@@ -49,6 +49,8 @@ pub struct Deployment {
     pub record_name: String,
     /// The record as it was read when the deployment was opened.
     pub record: Option<Content>,
+    /// The run's lock, for the record's delete to take along.
+    along: Option<crate::lock::Along>,
 }
 
 /// The spec options from the global flags.
@@ -225,7 +227,8 @@ impl Deployment {
         let meta = Meta::of(&loaded.spec, &aws.region);
         debug_assert_eq!((&meta.pipeline, &meta.env), (pipeline, env), "the lock's deployment is the spec's");
         let targeted = !targets.is_empty();
-        let d = Deployment { aws, meta, loaded: Some(loaded), graph, targeted, record_name, record: None };
+        let along = lock.as_ref().map(Lock::along);
+        let d = Deployment { aws, meta, loaded: Some(loaded), graph, targeted, record_name, record: None, along };
         Ok((d.with_record(record), lock))
     }
 
@@ -254,9 +257,11 @@ impl Deployment {
             timeouts: Default::default(),
             record_written: None,
         };
-        let d =
-            Deployment { aws, meta, loaded: None, graph: Graph::default(), targeted: false, record_name, record: None };
-        Ok((d.with_record(record), lock.expect("a lock was asked for")))
+        let lock = lock.expect("a lock was asked for");
+        let graph = Graph::default();
+        let along = Some(lock.along());
+        let d = Deployment { aws, meta, loaded: None, graph, targeted: false, record_name, record: None, along };
+        Ok((d.with_record(record), lock))
     }
 
     fn with_record(mut self, record: Option<Content>) -> Deployment {
@@ -286,7 +291,7 @@ impl Deployment {
         if self.graph.nodes.contains_key(&ra) {
             let content = self.record_content(&res, &[]);
             let record = Record::new(ra.clone(), self.record_name.clone(), Some(content), &self.meta);
-            res.insert(ra, Arc::new(record.with_current(self.record.clone())));
+            res.insert(ra, Arc::new(record.with_current(self.record.clone()).with_lock(self.along.clone())));
         }
         res
     }
@@ -421,7 +426,6 @@ impl Deployment {
     /// (narrowed to `--target` and what depends on it), or, without a spec
     /// or for what the spec no longer has, the record's listing by kind.
     pub async fn plan_destroy(&self) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
-        let scope = self.aws.scope();
         let mut res = self.resources();
         let mut reversed = self.graph.reversed().deps();
         let ra = Deployment::record_address();
@@ -432,8 +436,10 @@ impl Deployment {
         } else {
             res.extend(self.orphans());
             if self.record.is_some() {
-                res.entry(ra.clone())
-                    .or_insert_with(|| resources::from_record(&ra, &self.record_name, &scope, &self.meta));
+                res.entry(ra.clone()).or_insert_with(|| {
+                    let record = Record::new(ra.clone(), self.record_name.clone(), None, &self.meta);
+                    Arc::new(record.with_current(self.record.clone()).with_lock(self.along.clone()))
+                });
             }
         }
         let reads = res.iter().map(|(a, r)| (a.clone(), r.clone())).collect();

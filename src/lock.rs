@@ -121,6 +121,38 @@ pub struct Lock {
     /// When the lock was last seen to be this run's (taken, or read back
     /// by the renewer).
     seen: Seen,
+    /// Set once the lock went with the deployment record ([`Along`]).
+    gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What deleting the deployment record needs to delete the lock in the
+/// same call: a destroy's record goes last, and the lock right after it,
+/// so one DeleteParameters does both (a round trip less). It is used only
+/// while the lock was seen to be this run's within [`SEEN_RECENTLY`] (as
+/// [`Lock::release`] does); the lock's release then has nothing to do.
+#[derive(Clone)]
+pub struct Along {
+    name: String,
+    seen: Seen,
+    renewer: tokio::task::AbortHandle,
+    gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Along {
+    /// The lock's name, when it may go with the record: its renewal is
+    /// stopped first. `None` when it was not seen to be this run's lately.
+    pub fn take(&self) -> Option<&str> {
+        if self.seen.lock().expect("seen lock").elapsed() >= SEEN_RECENTLY {
+            return None;
+        }
+        self.renewer.abort();
+        Some(&self.name)
+    }
+
+    /// Says the lock was deleted with the record.
+    pub fn went(&self) {
+        self.gone.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Another run holds the lock.
@@ -167,13 +199,27 @@ impl Lock {
         }
         let seen: Seen = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
         let renewer = tokio::spawn(renew(aws.clone(), name.clone(), me.clone(), seen.clone()));
-        Ok(Lock { aws: aws.clone(), name, holder: me, renewer, seen })
+        Ok(Lock { aws: aws.clone(), name, holder: me, renewer, seen, gone: Default::default() })
+    }
+
+    /// What lets the deployment record's delete take the lock with it.
+    pub fn along(&self) -> Along {
+        Along {
+            name: self.name.clone(),
+            seen: self.seen.clone(),
+            renewer: self.renewer.abort_handle(),
+            gone: self.gone.clone(),
+        }
     }
 
     /// Deletes the lock if it is still this run's: at once when it was
-    /// seen to be within [`SEEN_RECENTLY`], else after reading it.
+    /// seen to be within [`SEEN_RECENTLY`], else after reading it; nothing
+    /// when it went with the record.
     pub async fn release(self) -> anyhow::Result<()> {
         self.renewer.abort();
+        if self.gone.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         let seen = *self.seen.lock().expect("seen lock");
         if seen.elapsed() < SEEN_RECENTLY {
             gone!("DeleteParameter", self.aws.ssm.delete_parameter().name(&self.name))?;

@@ -343,16 +343,23 @@ mod tests {
         g.insert(p.clone(), [a("a")].into());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (release, released) = tokio::sync::mpsc::unbounded_channel();
-        let s = walk(&g, 4, &tx, Some(released), |_| false, move |x| {
-            let release = release.clone();
-            async move {
-                if x.key == "a" {
-                    release.send(Release { from: x, only: Some(&[Kind::InstanceProfile]) }).unwrap();
-                    tokio::time::sleep(Duration::from_millis(150)).await;
+        let s = walk(
+            &g,
+            4,
+            &tx,
+            Some(released),
+            |_| false,
+            move |x| {
+                let release = release.clone();
+                async move {
+                    if x.key == "a" {
+                        release.send(Release { from: x, only: Some(&[Kind::InstanceProfile]) }).unwrap();
+                        tokio::time::sleep(Duration::from_millis(150)).await;
+                    }
+                    Ok(None)
                 }
-                Ok(None)
-            }
-        })
+            },
+        )
         .await;
         assert!(s.ok(), "{s:?}");
         drop(tx);

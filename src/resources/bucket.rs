@@ -110,6 +110,16 @@ impl Bucket {
             .unwrap_or_default())
     }
 
+    /// The bucket's tags from the plan's tag listing when it lists the
+    /// bucket, else from S3.
+    async fn listed_tags(&self, aws: &Aws) -> Result<Tags, AwsError> {
+        aws.known.tags.settled().await;
+        match aws.known.tags(&aws.scope().bucket(&self.base.name).to_string()) {
+            Some(tags) => Ok(tags),
+            None => self.live_tags(aws).await,
+        }
+    }
+
     /// When the bucket was created (seconds since the epoch).
     async fn created(&self, aws: &Aws) -> Result<Option<f64>, AwsError> {
         let out = send!("ListBuckets", aws.s3.list_buckets().prefix(&self.base.name))?;
@@ -190,7 +200,7 @@ impl Resource for Bucket {
         // "not found" to each, and the HeadBucket answer decides.
         let (head, tags, encryption, pab) = tokio::join!(
             async { send!("HeadBucket", aws.s3.head_bucket().bucket(&self.base.name)).found() },
-            self.live_tags(aws),
+            self.listed_tags(aws),
             async {
                 Ok::<_, AwsError>(
                     match send!("GetBucketEncryption", aws.s3.get_bucket_encryption().bucket(&self.base.name))
@@ -235,7 +245,7 @@ impl Resource for Bucket {
     async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
         let (head, tags) = tokio::join!(
             async { send!("HeadBucket", aws.s3.head_bucket().bucket(&self.base.name)).found() },
-            self.live_tags(aws),
+            self.listed_tags(aws),
         );
         if head?.is_none() {
             return Ok(None);

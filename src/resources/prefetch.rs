@@ -15,8 +15,8 @@
 //! - Alarms: DescribeAlarms naming up to 100 of them, instead of one
 //!   call an alarm. It asks for exact names, so an alarm it does not
 //!   return is not there, as its own call would have said.
-//! - Tags of streams, Firehoses, log groups, functions, alarms and Glue
-//!   databases: the Resource Groups Tagging API's GetResources, filtered
+//! - Tags of streams, Firehoses, log groups, functions, alarms, Glue
+//!   databases, buckets and the deployment record: the Resource Groups Tagging API's GetResources, filtered
 //!   by the deployment's ownership tags (up to 100 resources a page),
 //!   instead of a ListTags call each: one listing per service with many
 //!   of them, one shared by the services with a few. A resource someone else owns never carries those
@@ -123,6 +123,8 @@ async fn tag_listings(aws: &Aws, owner: &Option<Tags>, count: &impl Fn(&[Kind]) 
         ("lambda", &[Kind::Trigger][..]),
         ("cloudwatch", &[Kind::Alarm][..]),
         ("glue", &[Kind::GlueDatabase][..]),
+        ("s3", &[Kind::Bucket][..]),
+        ("ssm", &[Kind::Record][..]),
     ];
     let (many, few): (Vec<_>, Vec<_>) =
         services.iter().filter(|(_, kinds)| count(kinds) > 0).partition(|(_, kinds)| count(kinds) >= MANY);
@@ -257,7 +259,10 @@ async fn mappings(aws: &Aws) -> Option<HashMap<String, Vec<aws_sdk_lambda::types
 
 /// The alarms with these names, 100 to a call side by side, and `None`
 /// for each name no answer holds.
-async fn named_alarms(aws: &Aws, names: &[&str]) -> Option<HashMap<String, Option<aws_sdk_cloudwatch::types::MetricAlarm>>> {
+async fn named_alarms(
+    aws: &Aws,
+    names: &[&str],
+) -> Option<HashMap<String, Option<aws_sdk_cloudwatch::types::MetricAlarm>>> {
     let calls = names.chunks(100).map(|chunk| {
         let req = aws.cloudwatch.describe_alarms().set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()));
         let req = req.max_records(100);

@@ -302,11 +302,19 @@ pub struct Record {
     /// What the caller already read from SSM (`Some(None)`: no record), so
     /// a plan does not fetch the parameter a second time.
     current: Option<Option<Content>>,
+    /// The run's lock, deleted in the same call as the record.
+    along: Option<crate::lock::Along>,
 }
 
 impl Record {
     pub fn new(address: Address, name: String, content: Option<Content>, meta: &Meta) -> Self {
-        Record { base: Base::new(address, name, meta), content, current: None }
+        Record { base: Base::new(address, name, meta), content, current: None, along: None }
+    }
+
+    /// The same record, whose delete takes the run's lock with it.
+    pub fn with_lock(mut self, along: Option<crate::lock::Along>) -> Self {
+        self.along = along;
+        self
     }
 
     /// The same record, with its current content as the caller read it.
@@ -418,14 +426,20 @@ impl Resource for Record {
         let Some(content) = content else {
             return Ok(None);
         };
-        let tags = send!(
-            "ListTagsForResource",
-            aws.ssm
-                .list_tags_for_resource()
-                .resource_type(ResourceTypeForTagging::Parameter)
-                .resource_id(&self.base.name)
-        )?;
-        let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        // From the plan's tag listing when it lists the record.
+        aws.known.tags.settled().await;
+        let tags = match aws.known.tags(&aws.scope().parameter(&self.base.name).to_string()) {
+            Some(tags) => tags,
+            None => {
+                let req = aws
+                    .ssm
+                    .list_tags_for_resource()
+                    .resource_type(ResourceTypeForTagging::Parameter)
+                    .resource_id(&self.base.name);
+                let out = send!("ListTagsForResource", req)?;
+                out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+            }
+        };
         let attrs = to_attrs(&Attributes { resources: &content.resources, protected: &content.protected, tags: &tags });
         Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
     }
@@ -461,11 +475,20 @@ impl Resource for Record {
         Ok(())
     }
 
+    /// The record, then any parts; a record stored whole, read here, goes
+    /// with the run's lock in one call (nothing is left to do after it).
     async fn delete(&self, aws: &Aws, _p: &Progress) -> Result<Deleted, AwsError> {
-        let deleted = gone_if_absent(gone!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))?;
         // Parts, if the record as read had any (or it was not read here):
         // a record stored whole has none to look for.
-        if self.current.as_ref().is_none_or(|c| c.as_ref().is_none_or(|c| c.in_parts)) {
+        let parts = self.current.as_ref().is_none_or(|c| c.as_ref().is_none_or(|c| c.in_parts));
+        if let Some((along, lock)) = self.along.as_ref().filter(|_| !parts).and_then(|a| Some((a, a.take()?))) {
+            // Names already gone come back as InvalidParameters, not an error.
+            gone!("DeleteParameters", aws.ssm.delete_parameters().names(&self.base.name).names(lock))?;
+            along.went();
+            return Ok(Deleted::Gone);
+        }
+        let deleted = gone_if_absent(gone!("DeleteParameter", aws.ssm.delete_parameter().name(&self.base.name)))?;
+        if parts {
             self.remove_parts(aws, None).await?;
         }
         Ok(deleted)

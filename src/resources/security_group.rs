@@ -164,27 +164,18 @@ impl Resource for SecurityGroup {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let Some(g) = self.find(aws).await? else { return Ok(None) };
-        let tags: Tags = g
-            .tags()
-            .iter()
-            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-            .collect();
-        let ingress: Vec<String> = g
-            .ip_permissions()
-            .iter()
-            .flat_map(|p| {
-                let proto = p.ip_protocol().unwrap_or_default().to_string();
-                let port = p.from_port().unwrap_or_default();
-                p.ip_ranges().iter().map(move |r| format!("{proto}/{port} from {}", r.cidr_ip().unwrap_or_default()))
-            })
-            .collect();
-        let vpc_of = tags.get(TAG_SUBNET).cloned().unwrap_or_default();
-        let attrs = Attributes { vpc_of, ingress, tags: visible(&tags) };
-        let mut observed = Observed::of(&attrs, Some(tags));
-        // Not compared (the spec has no id): what a delete deletes.
-        observed.attrs.insert(GROUP_ID.into(), g.group_id().unwrap_or_default().into());
-        Ok(Some(observed))
+        Ok(self.find(aws).await?.map(|g| observed(&g)))
+    }
+
+    /// Whose the group is, without finding the subnet's VPC first: the
+    /// groups with the name in any VPC, this deployment's first.
+    async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        let req = aws.ec2.describe_security_groups().filters(filter("group-name", &[&self.base.name]));
+        let found: Vec<Observed> =
+            send!("DescribeSecurityGroups", req)?.security_groups().iter().map(observed).collect();
+        let owner = self.base.meta.owner();
+        let ours = found.iter().position(|o| o.tags.as_ref().is_some_and(|t| owner.owns_tags(t)));
+        Ok(ours.or((!found.is_empty()).then_some(0)).map(|i| found[i].clone()))
     }
 
     async fn write_tags(&self, aws: &Aws, set: &Tags, remove: &[String]) -> Result<(), AwsError> {
@@ -238,7 +229,8 @@ impl Resource for SecurityGroup {
     /// The group the plan read is deleted by its id, without a second look
     /// (an id is never reused: a group gone since answers not found).
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let read = p.observed().and_then(|o| o.attrs.get(GROUP_ID)).and_then(|v| v.as_str()).filter(|id| !id.is_empty());
+        let read =
+            p.observed().and_then(|o| o.attrs.get(GROUP_ID)).and_then(|v| v.as_str()).filter(|id| !id.is_empty());
         let id = match read {
             Some(id) => id.to_string(),
             None => {
@@ -260,4 +252,29 @@ impl Resource for SecurityGroup {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What a read found of a group: its settings, its tags, and its id (not
+/// compared: what a delete deletes).
+fn observed(g: &aws_sdk_ec2::types::SecurityGroup) -> Observed {
+    let tags: Tags = g
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
+    let ingress: Vec<String> = g
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            let proto = p.ip_protocol().unwrap_or_default().to_string();
+            let port = p.from_port().unwrap_or_default();
+            p.ip_ranges().iter().map(move |r| format!("{proto}/{port} from {}", r.cidr_ip().unwrap_or_default()))
+        })
+        .collect();
+    let vpc_of = tags.get(TAG_SUBNET).cloned().unwrap_or_default();
+    let attrs = Attributes { vpc_of, ingress, tags: visible(&tags) };
+    let mut observed = Observed::of(&attrs, Some(tags));
+    // Not compared (the spec has no id): what a delete deletes.
+    observed.attrs.insert(GROUP_ID.into(), g.group_id().unwrap_or_default().into());
+    observed
 }
