@@ -150,6 +150,8 @@ def main():
     p.add_argument("--only", choices=["lab", "big"], help="one spec only")
     p.add_argument("--cli", action="store_true", help="also time the sequential CLI way for lab.yaml")
     p.add_argument("--calls", action="store_true", help="also print each command's calls by operation")
+    p.add_argument("--stock-emulator", action="store_true",
+                   help="run moto_server as it is, scanning its package folder on every request")
     a = p.parse_args()
     a.binary = os.path.abspath(a.binary)
 
@@ -157,8 +159,8 @@ def main():
     # moto's server, with its per-request folder scan done once
     # (scripts/bench-emulator.py), run by the Python it is installed in.
     python = os.path.join(os.path.dirname(a.moto), "python")
-    moto = subprocess.Popen([python, os.path.join(ROOT, "scripts", "bench-emulator.py"), "-H", "127.0.0.1",
-                             "-p", str(moto_port)],
+    server = [a.moto] if a.stock_emulator else [python, os.path.join(ROOT, "scripts", "bench-emulator.py")]
+    moto = subprocess.Popen([*server, "-H", "127.0.0.1", "-p", str(moto_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proxy = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "bench-proxy.py"),
                               "--upstream", f"http://127.0.0.1:{moto_port}", "--port", str(proxy_port),
