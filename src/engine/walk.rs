@@ -294,30 +294,27 @@ mod tests {
         assert_eq!(kinds, ["start", "start", "fail", "done", "skip", "skip"]);
     }
 
-    #[tokio::test]
-    async fn a_released_node_lets_dependents_start_but_not_those_needing_it_done() {
-        // b waits on a; the record waits on both. a releases, then runs on.
-        let g = graph(&[("a", &[]), ("b", &["a"]), ("record", &["a", "b"])]);
+    /// Walks `g` where node `a` sends the releases `of` makes from its
+    /// address, then runs on for 150 ms: the starts and finishes in order.
+    async fn walk_releasing(
+        g: &BTreeMap<Address, BTreeSet<Address>>,
+        needs_done: impl Fn(&Address) -> bool,
+        of: fn(Address) -> Vec<Release>,
+    ) -> Vec<String> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (release, released) = tokio::sync::mpsc::unbounded_channel();
-        let s = walk(
-            &g,
-            4,
-            &tx,
-            Some(released),
-            |x| x.key == "record",
-            move |x| {
-                let release = release.clone();
-                async move {
-                    if x.key == "a" {
-                        release.send(Release { from: x.clone(), only: None }).unwrap();
-                        release.send(Release { from: x, only: None }).unwrap(); // twice: counted once
-                        tokio::time::sleep(Duration::from_millis(150)).await;
+        let s = walk(g, 4, &tx, Some(released), needs_done, move |x| {
+            let release = release.clone();
+            async move {
+                if x.key == "a" {
+                    for r in of(x) {
+                        release.send(r).unwrap();
                     }
-                    Ok(None)
+                    tokio::time::sleep(Duration::from_millis(150)).await;
                 }
-            },
-        )
+                Ok(None)
+            }
+        })
         .await;
         assert!(s.ok(), "{s:?}");
         drop(tx);
@@ -329,6 +326,20 @@ mod tests {
                 _ => {}
             }
         }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_released_node_lets_dependents_start_but_not_those_needing_it_done() {
+        // b waits on a; the record waits on both. a releases (twice: counted
+        // once), then runs on.
+        let g = graph(&[("a", &[]), ("b", &["a"]), ("record", &["a", "b"])]);
+        let seen = walk_releasing(
+            &g,
+            |x| x.key == "record",
+            |x| vec![Release { from: x.clone(), only: None }, Release { from: x, only: None }],
+        )
+        .await;
         let at = |e: &str| seen.iter().position(|x| x == e).unwrap();
         assert!(at("done b") < at("done a"), "b ran while a was still running: {seen:?}");
         assert!(at("done a") < at("start record"), "the record waited for a to finish: {seen:?}");
@@ -338,39 +349,10 @@ mod tests {
     async fn a_release_of_some_kinds_lets_only_those_start() {
         // b (a stream) and p (an instance profile) wait on a, which lets
         // only instance profiles go; b starts once a is done.
-        let p = Address::new(Kind::InstanceProfile, "p");
         let mut g = graph(&[("a", &[]), ("b", &["a"])]);
-        g.insert(p.clone(), [a("a")].into());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let (release, released) = tokio::sync::mpsc::unbounded_channel();
-        let s = walk(
-            &g,
-            4,
-            &tx,
-            Some(released),
-            |_| false,
-            move |x| {
-                let release = release.clone();
-                async move {
-                    if x.key == "a" {
-                        release.send(Release { from: x, only: Some(&[Kind::InstanceProfile]) }).unwrap();
-                        tokio::time::sleep(Duration::from_millis(150)).await;
-                    }
-                    Ok(None)
-                }
-            },
-        )
-        .await;
-        assert!(s.ok(), "{s:?}");
-        drop(tx);
-        let mut seen = Vec::new();
-        while let Some(e) = rx.recv().await {
-            match e {
-                Event::Started { address } => seen.push(format!("start {}", address.key)),
-                Event::Finished { address, .. } => seen.push(format!("done {}", address.key)),
-                _ => {}
-            }
-        }
+        g.insert(Address::new(Kind::InstanceProfile, "p"), [a("a")].into());
+        let seen =
+            walk_releasing(&g, |_| false, |x| vec![Release { from: x, only: Some(&[Kind::InstanceProfile]) }]).await;
         let at = |e: &str| seen.iter().position(|x| x == e).unwrap();
         assert!(at("done p") < at("done a"), "the profile went while a was still running: {seen:?}");
         assert!(at("done a") < at("start b"), "the stream waited for a to finish: {seen:?}");
