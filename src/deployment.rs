@@ -270,6 +270,13 @@ impl Deployment {
         self
     }
 
+    /// The record as a resource to plan with: `content` to write, the
+    /// record as read when opened, and the run's lock for its delete.
+    fn record_resource(&self, content: Option<Content>) -> Record {
+        let record = Record::new(Deployment::record_address(), self.record_name.clone(), content, &self.meta);
+        record.with_current(self.record.clone()).with_lock(self.along.clone())
+    }
+
     fn record_address() -> Address {
         Address::new(Kind::Record, "deployment")
     }
@@ -290,8 +297,7 @@ impl Deployment {
         let ra = Deployment::record_address();
         if self.graph.nodes.contains_key(&ra) {
             let content = self.record_content(&res, &[]);
-            let record = Record::new(ra.clone(), self.record_name.clone(), Some(content), &self.meta);
-            res.insert(ra, Arc::new(record.with_current(self.record.clone()).with_lock(self.along.clone())));
+            res.insert(ra, Arc::new(self.record_resource(Some(content))));
         }
         res
     }
@@ -436,10 +442,7 @@ impl Deployment {
         } else {
             res.extend(self.orphans());
             if self.record.is_some() {
-                res.entry(ra.clone()).or_insert_with(|| {
-                    let record = Record::new(ra.clone(), self.record_name.clone(), None, &self.meta);
-                    Arc::new(record.with_current(self.record.clone()).with_lock(self.along.clone()))
-                });
+                res.entry(ra).or_insert_with(|| Arc::new(self.record_resource(None)));
             }
         }
         let reads = res.iter().map(|(a, r)| (a.clone(), r.clone())).collect();

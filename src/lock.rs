@@ -34,6 +34,11 @@ pub const SEEN_RECENTLY: Duration = Duration::from_secs(10);
 /// When a lock was last seen to be this run's, shared with its renewer.
 type Seen = std::sync::Arc<std::sync::Mutex<std::time::Instant>>;
 
+/// Whether the lock was seen to be this run's within [`SEEN_RECENTLY`].
+fn seen_lately(seen: &Seen) -> bool {
+    seen.lock().expect("seen lock").elapsed() < SEEN_RECENTLY
+}
+
 /// What the lock parameter holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -142,7 +147,7 @@ impl Along {
     /// The lock's name, when it may go with the record: its renewal is
     /// stopped first. `None` when it was not seen to be this run's lately.
     pub fn take(&self) -> Option<&str> {
-        if self.seen.lock().expect("seen lock").elapsed() >= SEEN_RECENTLY {
+        if !seen_lately(&self.seen) {
             return None;
         }
         self.renewer.abort();
@@ -220,8 +225,7 @@ impl Lock {
         if self.gone.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        let seen = *self.seen.lock().expect("seen lock");
-        if seen.elapsed() < SEEN_RECENTLY {
+        if seen_lately(&self.seen) {
             gone!("DeleteParameter", self.aws.ssm.delete_parameter().name(&self.name))?;
         } else {
             delete_if(&self.aws, &self.name, &self.holder.run).await?;

@@ -466,9 +466,7 @@ impl Resource for Agent {
         let owner = self.base.meta.owner();
         let asked = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
         // The host the plan read is ended at once, without reading again.
-        let read =
-            p.observed().and_then(|o| o.attrs.get(INSTANCE_ID)).and_then(|v| v.as_str()).filter(|id| !id.is_empty());
-        if let Some(id) = read {
+        if let Some(id) = p.observed_text(INSTANCE_ID) {
             p.say(format!("terminating {id}"));
             gone!("TerminateInstances", aws.ec2.terminate_instances().instance_ids(id))?;
             asked.lock().expect("asked lock").insert(id.to_string());

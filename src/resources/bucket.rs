@@ -113,11 +113,7 @@ impl Bucket {
     /// The bucket's tags from the plan's tag listing when it lists the
     /// bucket, else from S3.
     async fn listed_tags(&self, aws: &Aws) -> Result<Tags, AwsError> {
-        aws.known.tags.settled().await;
-        match aws.known.tags(&aws.scope().bucket(&self.base.name).to_string()) {
-            Some(tags) => Ok(tags),
-            None => self.live_tags(aws).await,
-        }
+        super::listed_tags(aws, &aws.scope().bucket(&self.base.name).to_string(), self.live_tags(aws)).await
     }
 
     /// When the bucket was created (seconds since the epoch).

@@ -84,7 +84,6 @@ impl Dashboard {
         Some(mark(self.body.clone()?, &self.base.meta.owner()))
     }
 
-    /// Current instance id of each agent host of the body.
     /// The live dashboard's body, if there is one.
     async fn body(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
         match send!("GetDashboard", aws.cloudwatch.get_dashboard().dashboard_name(&self.base.name)) {
@@ -94,6 +93,7 @@ impl Dashboard {
         }
     }
 
+    /// Current instance id of each agent host of the body.
     async fn instance_ids(&self, aws: &Aws) -> Result<BTreeMap<String, String>, AwsError> {
         let owner = self.base.meta.owner();
         let found = futures_util::future::try_join_all(self.agents.iter().map(|key| {
@@ -125,6 +125,13 @@ impl Dashboard {
             ))
         }
     }
+}
+
+/// What a read found of a dashboard: its body and the marker in it.
+fn observed_body(text: String) -> Observed {
+    let marker = Owner::parse_marker(&text);
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Observed::marked(&DashboardAttributes { body }, marker)
 }
 
 #[async_trait]
@@ -162,17 +169,12 @@ impl Resource for Dashboard {
         for (key, id) in ids {
             text = text.replace(&format!("\"{id}\""), &format!("\"{}\"", instance_placeholder(&key)));
         }
-        let marker = Owner::parse_marker(&text);
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Some(Observed::marked(&DashboardAttributes { body }, marker)))
+        Ok(Some(observed_body(text)))
     }
 
     /// The marker alone: the hosts' ids matter only to a diff.
     async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
-        let Some(text) = self.body(aws).await? else { return Ok(None) };
-        let marker = Owner::parse_marker(&text);
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Some(Observed::marked(&DashboardAttributes { body }, marker)))
+        Ok(self.body(aws).await?.map(observed_body))
     }
 
     /// PutDashboard overwrites whatever has the name: a dashboard that

@@ -121,9 +121,7 @@ impl Resource for InstanceProfile {
         if let Some(role) = quick {
             let done = async {
                 self.remove_roles(aws, std::slice::from_ref(role), "").await?;
-                p.release();
-                let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
-                super::gone_if_absent(gone!("DeleteInstanceProfile", req))
+                self.delete_emptied(aws, p).await
             };
             if let Ok(done) = done.await {
                 return Ok(done);
@@ -136,9 +134,7 @@ impl Resource for InstanceProfile {
         retry(self.timeout(), super::role::still_attached, || async {
             let roles = self.roles(aws).await?.unwrap_or_default();
             self.remove_roles(aws, &roles, "").await?;
-            p.release();
-            let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
-            super::gone_if_absent(gone!("DeleteInstanceProfile", req))
+            self.delete_emptied(aws, p).await
         })
         .await
     }
@@ -147,6 +143,13 @@ impl Resource for InstanceProfile {
 impl InstanceProfile {
     pub fn new(base: Base, role: Option<String>) -> InstanceProfile {
         InstanceProfile { base, role, quick_tried: Default::default() }
+    }
+
+    /// With its roles out: lets them go, then deletes the profile.
+    async fn delete_emptied(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
+        p.release();
+        let req = aws.iam.delete_instance_profile().instance_profile_name(&self.base.name);
+        super::gone_if_absent(gone!("DeleteInstanceProfile", req))
     }
 
     /// The roles the profile holds now; `None` when the profile is gone.

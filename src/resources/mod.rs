@@ -152,15 +152,24 @@ pub async fn with_tags<T>(
     describe: impl std::future::Future<Output = Result<Option<T>, AwsError>>,
     tags: impl std::future::Future<Output = Result<Tags, AwsError>>,
 ) -> Result<Option<(T, Tags)>, AwsError> {
-    let tags = async {
-        aws.known.tags.settled().await;
-        match aws.known.tags(arn) {
-            Some(t) => Ok(t),
-            None => crate::aws::Outcome::found(tags.await).map(Option::unwrap_or_default),
-        }
-    };
+    let tags = listed_tags(aws, arn, async { crate::aws::Outcome::found(tags.await).map(Option::unwrap_or_default) });
     let (found, tags) = tokio::try_join!(describe, tags)?;
     Ok(found.map(|f| (f, tags)))
+}
+
+/// The tags of the resource with `arn` from the plan's tag listing, once
+/// it has settled, when it lists the resource; else what `own` (the
+/// kind's own tag call) answers.
+pub async fn listed_tags(
+    aws: &Aws,
+    arn: &str,
+    own: impl std::future::Future<Output = Result<Tags, AwsError>>,
+) -> Result<Tags, AwsError> {
+    aws.known.tags.settled().await;
+    match aws.known.tags(arn) {
+        Some(t) => Ok(t),
+        None => own.await,
+    }
 }
 
 /// Progress notes from inside a long operation ("waiting for ACTIVE").
@@ -188,6 +197,12 @@ impl Progress {
     /// What the plan read of the resource, when the executor knows it.
     pub fn observed(&self) -> Option<&Observed> {
         self.observed.as_deref()
+    }
+
+    /// A text attribute the plan read (an id a delete acts on), if not
+    /// empty.
+    pub fn observed_text(&self, key: &str) -> Option<&str> {
+        self.observed()?.attrs.get(key)?.as_str().filter(|v| !v.is_empty())
     }
 
     /// The same, allowed to end a delete once AWS has accepted it and

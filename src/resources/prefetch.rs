@@ -16,11 +16,13 @@
 //!   call an alarm. It asks for exact names, so an alarm it does not
 //!   return is not there, as its own call would have said.
 //! - Tags of streams, Firehoses, log groups, functions, alarms, Glue
-//!   databases, buckets and the deployment record: the Resource Groups Tagging API's GetResources, filtered
-//!   by the deployment's ownership tags (up to 100 resources a page),
-//!   instead of a ListTags call each: one listing per service with many
-//!   of them, one shared by the services with a few. A resource someone else owns never carries those
-//!   tags, so it is never listed and is read, and refused, the usual way.
+//!   databases, buckets and the deployment record: the Resource Groups
+//!   Tagging API's GetResources, filtered by the deployment's ownership
+//!   tags (up to 100 resources a page), instead of a ListTags call each:
+//!   one listing per service with many of them, one shared by the
+//!   services with a few. A resource someone else owns never carries
+//!   those tags, so it is never listed and is read, and refused, the
+//!   usual way.
 
 use super::{Kind, Res, Tags};
 use crate::aws::{retry, Aws, AwsError};

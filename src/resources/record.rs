@@ -427,19 +427,16 @@ impl Resource for Record {
             return Ok(None);
         };
         // From the plan's tag listing when it lists the record.
-        aws.known.tags.settled().await;
-        let tags = match aws.known.tags(&aws.scope().parameter(&self.base.name).to_string()) {
-            Some(tags) => tags,
-            None => {
-                let req = aws
-                    .ssm
-                    .list_tags_for_resource()
-                    .resource_type(ResourceTypeForTagging::Parameter)
-                    .resource_id(&self.base.name);
-                let out = send!("ListTagsForResource", req)?;
-                out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
-            }
+        let own = async {
+            let req = aws
+                .ssm
+                .list_tags_for_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(&self.base.name);
+            let out = send!("ListTagsForResource", req)?;
+            Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
         };
+        let tags = super::listed_tags(aws, &aws.scope().parameter(&self.base.name).to_string(), own).await?;
         let attrs = to_attrs(&Attributes { resources: &content.resources, protected: &content.protected, tags: &tags });
         Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
     }

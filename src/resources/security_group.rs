@@ -229,9 +229,7 @@ impl Resource for SecurityGroup {
     /// The group the plan read is deleted by its id, without a second look
     /// (an id is never reused: a group gone since answers not found).
     async fn delete(&self, aws: &Aws, p: &Progress) -> Result<Deleted, AwsError> {
-        let read =
-            p.observed().and_then(|o| o.attrs.get(GROUP_ID)).and_then(|v| v.as_str()).filter(|id| !id.is_empty());
-        let id = match read {
+        let id = match p.observed_text(GROUP_ID) {
             Some(id) => id.to_string(),
             None => {
                 let Some(g) = self.find(aws).await? else { return Ok(Deleted::Gone) };

@@ -208,17 +208,13 @@ impl Resource for Stream {
         let summary = async {
             send!("DescribeStreamSummary", aws.kinesis.describe_stream_summary().stream_name(&self.base.name))
         };
-        let (out, tags) = tokio::join!(summary, async {
-            aws.known.tags.settled().await;
-            if let Some(tags) = aws.known.tags(&aws.scope().stream(&self.base.name).to_string()) {
-                return Ok(tags);
-            }
+        let own = async {
             let _turn = TAG_READS.acquire().await.expect("never closed");
             let out = send!("ListTagsForStream", aws.kinesis.list_tags_for_stream().stream_name(&self.base.name))?;
-            Ok::<Tags, AwsError>(
-                out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect(),
-            )
-        });
+            Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
+        };
+        let arn = aws.scope().stream(&self.base.name).to_string();
+        let (out, tags) = tokio::join!(summary, super::listed_tags(aws, &arn, own));
         let s = match out {
             Ok(o) => match o.stream_description_summary() {
                 Some(s) => s.clone(),
