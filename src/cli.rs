@@ -45,6 +45,17 @@ pub struct Global {
     #[arg(long, global = true, env = "PIPECTL_REQUEST_TIMEOUT", value_name = "SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
+    /// The operator's policy: what a spec may do beyond its own pipeline
+    /// (secrets, roles, AMIs, subnets, regions, sizes, cost, waivers, a
+    /// permissions boundary). The spec cannot name or weaken it. See
+    /// docs/policy.md.
+    #[arg(long, global = true, env = "PIPECTL_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Honour the waivers `policy:` statements carry
+    /// (`allow_privilege_escalation: true`): a guard the spec cannot switch
+    /// off alone.
+    #[arg(long, global = true)]
+    pub allow_privilege_escalation: bool,
     /// More detail (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -82,6 +93,24 @@ pub enum Command {
     /// Write the spec in another tool's format, offline.
     #[command(subcommand)]
     Export(ExportFormat),
+    /// The operator's policy: check a spec against it, offline.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Every decision the policy (`--policy`) makes on the spec, offline:
+    /// exit 0 when nothing is refused, 2 when something is. What needs AWS
+    /// (an AMI's owner, a subnet's VPC) is shown as decided at plan time.
+    Check(PolicyCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub cost: Costing,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod names;
 pub mod package;
 pub mod plan;
+pub mod policy;
 pub mod produce;
 pub mod report;
 pub mod resolve;

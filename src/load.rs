@@ -3,6 +3,7 @@
 
 use crate::diag::Diagnostic;
 use crate::plan::Graph;
+use crate::policy::{self, Decision, Operator, Vars, Verdict};
 use crate::spec::yaml::MAX_BYTES;
 use crate::spec::{self, Options, Origins, Spec, SpecError};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ pub struct Loaded {
     pub spec: Spec,
     pub graph: Graph,
     pub origins: Origins,
+    /// What the spec reaches for beyond its own pipeline (see [`police`]).
+    pub reach: Vec<spec::Reach>,
 }
 
 pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
@@ -60,7 +63,43 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
     if !diags.is_empty() {
         return Err(invalid(diags));
     }
-    Ok(Loaded { file: file.to_string(), spec: built.spec, graph, origins: built.origins })
+    Ok(Loaded { file: file.to_string(), spec: built.spec, graph, origins: built.origins, reach: built.reach })
+}
+
+/// The operator's decisions on what a loaded spec reaches for and on its
+/// size; any refusal is a spec error at the place it is written, naming
+/// what the operator would add to allow it. `account` and `region` are
+/// `None` offline (what needs them is decided again once connected).
+pub fn police(
+    loaded: &Loaded,
+    op: &Operator,
+    account: Option<&str>,
+    region: Option<&str>,
+) -> Result<Vec<Decision>, SpecError> {
+    let vars = Vars {
+        pipeline: loaded.spec.pipeline.clone(),
+        env: loaded.spec.env.clone(),
+        account: account.map(str::to_string),
+        region: region.map(str::to_string),
+    };
+    let mut decisions = policy::decide(&loaded.reach, op, &vars);
+    let first_of = |section: &str| {
+        let prefix = format!("{section}.");
+        loaded.origins.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, m)| *m).min().unwrap_or_default()
+    };
+    decisions.extend(policy::limits(&loaded.spec, op, first_of));
+    refuse(loaded, decisions)
+}
+
+/// `decisions`, or the spec error listing the refused ones.
+pub fn refuse(loaded: &Loaded, decisions: Vec<Decision>) -> Result<Vec<Decision>, SpecError> {
+    let mut refused: Vec<Diagnostic> =
+        decisions.iter().filter(|d| d.verdict == Verdict::Refused).map(Decision::diagnostic).collect();
+    if refused.is_empty() {
+        return Ok(decisions);
+    }
+    refused.sort_by_key(|d| d.mark);
+    Err(SpecError::Invalid { file: loaded.file.clone(), diagnostics: refused })
 }
 
 /// A spec of `pipelines/`, loaded offline, for unit tests.

@@ -16,7 +16,11 @@ pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
 
 async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<ExitCode> {
     let (mut planned, work) = d.plan().await?;
-    planned.plan.cost = Some(d.estimate(a.cost.assume_gb_per_day));
+    let estimate = d.estimate(a.cost.assume_gb_per_day);
+    // Before anything changes: the record is written by the first change.
+    let decisions = d.police(Some(estimate.monthly)).await?;
+    planned.plan.cost = Some(estimate);
+    planned.plan.policy = Some(super::policy::report(d, decisions));
     print_plan(g.json, &planned.plan, g.verbose > 0);
     if planned.plan.conflicts().next().is_some() {
         return Err(conflicts_error(&planned.plan));

@@ -24,7 +24,16 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
     };
     opts.region = Some(region.clone().unwrap_or_else(|| REGION.into()));
     let l = crate::load::load(&a.spec, &opts)?;
-    let meta = Meta::of(&l.spec, &region.clone().unwrap_or_else(|| REGION.into()));
+    let operator = crate::deployment::operator(g)?;
+    crate::load::police(&l, &operator, None, region.as_deref())?;
+    let mut meta = Meta::of(&l.spec, &region.clone().unwrap_or_else(|| REGION.into()));
+    let vars = crate::policy::Vars {
+        pipeline: l.spec.pipeline.clone(),
+        env: l.spec.env.clone(),
+        account: None,
+        region: region.clone(),
+    };
+    meta.permissions_boundary = operator.boundary(&vars);
     let t = export::cloudformation(&l.spec, &l.graph, &meta, a.code_bucket.clone()).map_err(|errors| {
         BadInput::error(
             format!("cannot export `{}`:\n  {}", a.spec.display(), errors.join("\n  ")),

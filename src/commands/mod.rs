@@ -21,6 +21,7 @@ mod import;
 mod list;
 mod outputs;
 mod plan;
+mod policy;
 mod produce;
 mod unlock;
 mod validate;
@@ -63,6 +64,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(g, a).await,
         Command::Export(f) => export::run(g, f).await,
         Command::Import(a) => import::run(g, a).await,
+        Command::Policy(crate::cli::PolicyCommand::Check(a)) => policy::check(g, a),
     }
 }
 

@@ -10,7 +10,10 @@ pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let d = Deployment::open(g, &a.spec, &a.targets.targets, reach).await?;
     let (mut planned, _) = if a.destroy { d.plan_destroy().await? } else { d.plan().await? };
     if !a.destroy {
-        planned.plan.cost = Some(d.estimate(a.cost.assume_gb_per_day));
+        let estimate = d.estimate(a.cost.assume_gb_per_day);
+        let decisions = d.police(Some(estimate.monthly)).await?;
+        planned.plan.cost = Some(estimate);
+        planned.plan.policy = Some(super::policy::report(&d, decisions));
     }
     print_plan(g.json, &planned.plan, g.verbose > 0);
     if !a.destroy && planned.plan.conflicts().next().is_some() {

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 pub fn run(g: &Global, a: &SpecArg) -> anyhow::Result<ExitCode> {
     let loaded = crate::load::load(&a.spec, &options(g))?;
+    let operator = crate::deployment::operator(g)?;
+    crate::load::police(&loaded, &operator, None, loaded.spec.region.as_deref())?;
     let n = loaded.graph.nodes.len();
     if g.json {
         let doc = serde_json::json!({ "format_version": "1", "valid": true, "file": loaded.file, "resources": n, "diagnostics": [] });

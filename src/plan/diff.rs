@@ -137,6 +137,48 @@ pub struct Plan {
     /// (apply plans; set by the command, not the planner).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::Estimate>,
+    /// Every decision of the operator's policy on the spec (apply plans;
+    /// set by the command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyReport>,
+}
+
+/// The operator's policy in a plan: which file, and each decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyReport {
+    /// The policy file, `None` without one.
+    pub file: Option<String>,
+    /// The boundary every role pipectl creates carries, if the policy gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+    pub decisions: Vec<crate::policy::Decision>,
+}
+
+impl PolicyReport {
+    /// One line naming the policy and counting its decisions; with
+    /// `verbose`, each decision.
+    pub fn render(&self, verbose: bool) -> String {
+        use crate::policy::Verdict;
+        let allowed = self.decisions.iter().filter(|d| d.verdict == Verdict::Allowed).count();
+        let mut out = match &self.file {
+            Some(f) => format!("\nPolicy {f}: {allowed} of {} decision(s) allowed.\n", self.decisions.len()),
+            None if self.decisions.is_empty() => return String::new(),
+            None => format!("\nNo operator policy: {allowed} of {} decision(s) allowed.\n", self.decisions.len()),
+        };
+        if let Some(b) = &self.permissions_boundary {
+            let _ = writeln!(out, "Every role pipectl creates has the permissions boundary {b}.");
+        }
+        if verbose {
+            for d in &self.decisions {
+                let _ = writeln!(
+                    out,
+                    "  {:?} {} `{}` ({}): {} [{}]",
+                    d.verdict, d.kind, d.subject, d.value, d.reason, d.by
+                );
+            }
+        }
+        out
+    }
 }
 
 /// What the plan shows, before and after, for a field whose values are
@@ -266,6 +308,9 @@ impl Plan {
         }
         for w in &self.warnings {
             let _ = writeln!(out, "\nwarning: {w}");
+        }
+        if let Some(p) = &self.policy {
+            let _ = write!(out, "{}", p.render(verbose));
         }
         let losses = self.data_losses().count();
         if losses > 0 {
@@ -416,6 +461,7 @@ mod tests {
             account: "a".into(),
             warnings: vec!["functions.f.policy[0] can escalate privileges".into()],
             cost: None,
+            policy: None,
             changes: vec![
                 change("stream.s", Action::Replace, true, true),
                 change("table.t", Action::Delete, true, false),
@@ -467,6 +513,7 @@ mod tests {
             account: "123456789012".into(),
             warnings: vec![],
             cost: None,
+            policy: None,
             changes: vec![
                 Change {
                     changes: vec![FieldChange { field: "shards".into(), before: json!(1), after: json!(2) }],

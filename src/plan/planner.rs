@@ -124,6 +124,7 @@ impl Context<'_> {
             changes,
             warnings: Vec::new(),
             cost: None,
+            policy: None,
         }
     }
 }

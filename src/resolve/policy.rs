@@ -199,8 +199,17 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
         _ => None,
     };
     for (i, x) in extra.unwrap_or_default().iter().enumerate() {
-        let actions: Vec<&str> = x.actions.iter().map(String::as_str).collect();
-        st.push(statement(&format!("FromSpec{}", i + 1), &actions, x.resources.clone()));
+        let mut s = json!({ "Sid": format!("FromSpec{}", i + 1), "Effect": "Allow" });
+        // NotAction / NotResource only reach here where the operator allowed them.
+        match x.not_actions.is_empty() {
+            true => s["Action"] = json!(x.actions),
+            false => s["NotAction"] = json!(x.not_actions),
+        }
+        match x.not_resources.is_empty() {
+            true => s["Resource"] = json!(x.resources),
+            false => s["NotResource"] = json!(x.not_resources),
+        }
+        st.push(s);
     }
     Some(RoleSpec {
         trust: trust(service, &scope.account, source_arn),

@@ -63,6 +63,8 @@ pub struct Meta {
     /// (seconds since the epoch): something made after it, named in it and
     /// without tags, was made by pipectl (see [`untagged_claim`]).
     pub record_written: Option<f64>,
+    /// The operator's permissions boundary for every role pipectl creates.
+    pub permissions_boundary: Option<String>,
 }
 
 impl Meta {
@@ -76,6 +78,7 @@ impl Meta {
             delete_data: false,
             timeouts: spec.timeouts.clone(),
             record_written: None,
+            permissions_boundary: None,
         }
     }
 
@@ -600,6 +603,7 @@ mod tests {
             delete_data: false,
             timeouts: BTreeMap::new(),
             record_written: None,
+            permissions_boundary: None,
         }
     }
 

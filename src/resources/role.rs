@@ -4,10 +4,13 @@
 //! 1. read: GetRole (NoSuchEntity = `None`), ListRoleTags, GetRolePolicy
 //!    `pipectl` (documents come URL-encoded from IAM and are decoded).
 //! 2. attributes: trust (the assume-role policy), policy (the inline
-//!    policy), tags; all in place (UpdateAssumeRolePolicy, PutRolePolicy,
+//!    policy), permissions_boundary (the operator policy's, or none),
+//!    tags; all in place (UpdateAssumeRolePolicy, PutRolePolicy,
+//!    PutRolePermissionsBoundary / DeleteRolePermissionsBoundary,
 //!    TagRole/UntagRole). Policies compare as JSON, not as text. The name
 //!    forces a replacement.
-//! 3. create: CreateRole with tags, PutRolePolicy. A new role is not
+//! 3. create: CreateRole with tags and the permissions boundary, so the
+//!    role is never without it, then PutRolePolicy. A new role is not
 //!    assumable by Firehose, Lambda or EC2 for a while: the resources that
 //!    use it retry the propagation errors of AWS-NOTES.md.
 //! 4. delete: the `pipectl` inline policy, then DeleteRole; if IAM says
@@ -45,6 +48,8 @@ pub struct RoleSpec {
 struct Attributes {
     trust: Value,
     policy: Value,
+    /// The ARN of the managed policy capping what the role can do.
+    permissions_boundary: Option<String>,
     tags: Tags,
 }
 
@@ -81,6 +86,11 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Role {
+    /// The operator's permissions boundary, for a role made from a spec.
+    fn boundary(&self) -> Option<&str> {
+        self.base.meta.permissions_boundary.as_deref()
+    }
+
     async fn put_policy(&self, aws: &Aws) -> Result<(), AwsError> {
         let policy = &self.spec.as_ref().expect("needs a spec").policy;
         let req = aws.iam.put_role_policy().role_name(&self.base.name).policy_name(POLICY_NAME);
@@ -107,17 +117,21 @@ pub fn iam_tags(tags: &Tags) -> Vec<Tag> {
 impl Resource for Role {
     fn cloudformation(&self, _cx: &cfn::Context) -> Result<Vec<Part>, String> {
         let Some(s) = &self.spec else { return Ok(Vec::new()) };
-        let props = serde_json::json!({
+        let mut props = serde_json::json!({
             "RoleName": self.base.name,
             "AssumeRolePolicyDocument": s.trust,
             "Policies": [{ "PolicyName": POLICY_NAME, "PolicyDocument": s.policy }],
             "Tags": cfn::tags(&self.base.tags),
         });
+        if let Some(b) = self.boundary() {
+            props["PermissionsBoundary"] = b.into();
+        }
         Ok(vec![Part::new("AWS::IAM::Role", props)])
     }
     fn desired(&self) -> Option<Attrs> {
         let RoleSpec { trust, policy } = self.spec.clone()?;
-        Some(to_attrs(&Attributes { trust, policy, tags: self.base.tags.clone() }))
+        let permissions_boundary = self.boundary().map(str::to_string);
+        Some(to_attrs(&Attributes { trust, policy, permissions_boundary, tags: self.base.tags.clone() }))
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
@@ -131,7 +145,10 @@ impl Resource for Role {
                 .and_then(|p| p.policy_document())
                 .map_or(Value::Null, decode_document);
             let tags: Tags = d.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            return Ok(Some(Observed::of(&Attributes { trust, policy, tags: tags.clone() }, Some(tags))));
+            let permissions_boundary =
+                d.permissions_boundary().and_then(|b| b.permissions_boundary_arn()).map(str::to_string);
+            let attrs = Attributes { trust, policy, permissions_boundary, tags: tags.clone() };
+            return Ok(Some(Observed::of(&attrs, Some(tags))));
         }
         let role = match send!("GetRole", aws.iam.get_role().role_name(&self.base.name)).found()? {
             Some(o) => o.role().cloned(),
@@ -139,6 +156,8 @@ impl Resource for Role {
         };
         let Some(role) = role else { return Ok(None) };
         let trust = role.assume_role_policy_document().map(decode_document).unwrap_or(Value::Null);
+        let permissions_boundary =
+            role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()).map(str::to_string);
         let tags: Tags = send!("ListRoleTags", aws.iam.list_role_tags().role_name(&self.base.name))?
             .tags()
             .iter()
@@ -151,7 +170,8 @@ impl Resource for Role {
                 Some(o) => decode_document(o.policy_document()),
                 None => Value::Null,
             };
-        Ok(Some(Observed::of(&Attributes { trust, policy, tags: tags.clone() }, Some(tags))))
+        let attrs = Attributes { trust, policy, permissions_boundary, tags: tags.clone() };
+        Ok(Some(Observed::of(&attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {
@@ -163,6 +183,7 @@ impl Resource for Role {
                 .role_name(&self.base.name)
                 .assume_role_policy_document(s.trust.clone().to_string())
                 .description("created by pipectl")
+                .set_permissions_boundary(self.boundary().map(str::to_string))
                 .set_tags(Some(iam_tags(&self.base.tags)))
         ) {
             Ok(_) => {}
@@ -192,6 +213,16 @@ impl Resource for Role {
                     )?;
                 }
                 "policy" => self.put_policy(aws).await?,
+                "permissions_boundary" => match self.boundary() {
+                    Some(arn) => {
+                        let req = aws.iam.put_role_permissions_boundary().role_name(&self.base.name);
+                        send!("PutRolePermissionsBoundary", req.permissions_boundary(arn))?;
+                    }
+                    None => {
+                        let req = aws.iam.delete_role_permissions_boundary().role_name(&self.base.name);
+                        gone!("DeleteRolePermissionsBoundary", req)?;
+                    }
+                },
                 _ => {}
             }
         }

@@ -3,14 +3,17 @@
 
 pub mod build;
 pub mod decode;
+pub mod guard;
 pub mod interp;
 pub mod model;
 pub mod raw;
+pub mod reach;
 pub mod rules;
 pub mod yaml;
 
 pub use build::{Built, Options, Origins};
 pub use model::*;
+pub use reach::{Reach, Wants};
 
 use crate::diag::Diagnostic;
 use std::path::Path;

@@ -453,9 +453,18 @@ pub struct MetricFilter {
 /// An extra Allow statement a user adds to a generated role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
+    /// `Action`; empty when the statement says `not_actions`.
     pub actions: Vec<String>,
+    /// `NotAction`: every action but these.
+    pub not_actions: Vec<String>,
+    /// `Resource`; empty when the statement says `not_resources`.
     pub resources: Vec<String>,
-    /// Why the statement can escalate privileges, when the spec allows it
-    /// (`allow_privilege_escalation: true`); the plan shows it.
-    pub escalation: Option<String>,
+    /// `NotResource`: every resource but these.
+    pub not_resources: Vec<String>,
+    /// What the guard found in it (see `spec::guard`): each refused
+    /// unless the operator allows it.
+    pub findings: Vec<super::guard::Finding>,
+    /// The statement says `allow_privilege_escalation: true`: a waiver
+    /// that counts only where the operator honours waivers.
+    pub waived: bool,
 }

@@ -608,7 +608,11 @@ read_map!(RawAlarm {
 pub struct RawStatement {
     pub mark: Mark,
     pub actions: Vec<S>,
+    /// `NotAction`: every action but these (only where the operator allows it).
+    pub not_actions: Vec<S>,
     pub resources: Vec<S>,
+    /// `NotResource`: every resource but these (only where the operator allows it).
+    pub not_resources: Vec<S>,
     pub allow_privilege_escalation: Option<Sp<bool>>,
 }
 
@@ -629,8 +633,10 @@ impl RawStatement {
             let Some(mut sm) = MapReader::open(item, d, format!("{path}.policy[{i}]")) else { continue };
             let r = RawStatement {
                 mark: sm.mark,
-                actions: sm.req("actions").unwrap_or_default(),
-                resources: sm.req("resources").unwrap_or_default(),
+                actions: sm.opt_or_default("actions"),
+                not_actions: sm.opt_or_default("not_actions"),
+                resources: sm.opt_or_default("resources"),
+                not_resources: sm.opt_or_default("not_resources"),
                 allow_privilege_escalation: sm.opt("allow_privilege_escalation"),
             };
             sm.finish();

@@ -299,35 +299,6 @@ pub const RUNTIMES: [&str; 16] = [
     "provided.al2023",
 ];
 
-/// Why an extra `policy:` statement would let what holds the role gain
-/// more rights than the spec gives it: every action (`*`), an IAM action
-/// that writes (anything but Get/List/Generate/Simulate, so also `iam:*`
-/// and `iam:*Policy`), or `iam:PassRole` on a wildcard resource. IAM
-/// action names are case-insensitive.
-pub fn privilege_escalation(actions: &[String], resources: &[String]) -> Option<String> {
-    const READS: [&str; 4] = ["get", "list", "generate", "simulate"];
-    for action in actions {
-        let a = action.to_ascii_lowercase();
-        let (service, name) = a.split_once(':').unwrap_or((a.as_str(), "*"));
-        if service.contains('*') {
-            return Some(format!("`{action}` grants every action of every service"));
-        }
-        if service != "iam" {
-            continue;
-        }
-        if name == "passrole" {
-            if let Some(r) = resources.iter().find(|r| r.contains('*')) {
-                return Some(format!("`{action}` on `{r}` lets it hand any matching role to a service it controls"));
-            }
-            continue;
-        }
-        if !READS.iter().any(|read| name.starts_with(read)) {
-            return Some(format!("`{action}` can change IAM (roles, policies, users)"));
-        }
-    }
-    None
-}
-
 /// The `!{namespace:value}` expressions of a Firehose prefix.
 pub fn prefix_expressions(prefix: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
@@ -415,23 +386,5 @@ mod tests {
         let got = prefix_expressions("a/!{timestamp:yyyy}/!{firehose:error-output-type}/").unwrap();
         assert_eq!(got, vec![("timestamp".into(), "yyyy".into()), ("firehose".into(), "error-output-type".into())]);
         assert!(prefix_expressions("a/!{timestamp").is_err());
-    }
-
-    #[test]
-    fn privilege_escalation_is_named() {
-        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let any = v(&["*"]);
-        let role = v(&["arn:aws:iam::123456789012:role/app"]);
-        assert!(privilege_escalation(&v(&["*"]), &role).is_some());
-        assert!(privilege_escalation(&v(&["*:*"]), &role).is_some());
-        assert!(privilege_escalation(&v(&["iam:*"]), &role).is_some());
-        assert!(privilege_escalation(&v(&["iam:PutRolePolicy"]), &role).is_some());
-        assert!(privilege_escalation(&v(&["IAM:attachrolepolicy"]), &role).is_some(), "case-insensitive");
-        assert!(privilege_escalation(&v(&["iam:*Policy"]), &role).is_some());
-        assert!(privilege_escalation(&v(&["iam:PassRole"]), &any).is_some());
-        assert!(privilege_escalation(&v(&["iam:PassRole"]), &v(&["arn:aws:iam::1:role/*"])).is_some());
-        assert!(privilege_escalation(&v(&["iam:PassRole"]), &role).is_none(), "one named role");
-        assert!(privilege_escalation(&v(&["iam:GetRole", "iam:List*"]), &any).is_none());
-        assert!(privilege_escalation(&v(&["s3:*", "cloudwatch:PutMetricData"]), &any).is_none());
     }
 }

@@ -39,11 +39,11 @@ impl Builder<'_> {
                     "role",
                     names::firehose_role(&name, self.region.as_deref()),
                     k.mark,
-                    path,
+                    path.clone(),
                     rules::role_name,
                 );
             }
-            let policy = self.statements(&r.policy);
+            let policy = self.statements(&r.policy, &path);
             out.insert(k.v.clone(), Firehose { name, role, source, destination, processor, policy });
         }
         out

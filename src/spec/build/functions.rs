@@ -1,4 +1,4 @@
-//! Lambda functions, their triggers and `policy:` statements.
+//! Lambda functions and their triggers.
 
 use super::*;
 use crate::diag::did_you_mean;
@@ -180,15 +180,13 @@ impl Builder<'_> {
                     trigger,
                     log_retention_days,
                     reserved_concurrency,
-                    policy: self.statements(&r.policy),
+                    policy: self.statements(&r.policy, &path),
                 },
             );
         }
         (out, all_refs)
     }
 
-    /// `policy:` statements: actions `service:Action` (wildcards allowed in
-    /// the action part), resources ARNs (with `${...}` references) or `*`.
     /// A `role:` naming an existing role (name or ARN), checked; with it,
     /// `policy:` has no role of pipectl's to go in.
     pub(super) fn existing_role(&mut self, role: Option<&Sp<String>>, policy: &[RawStatement]) -> Option<String> {
@@ -206,59 +204,6 @@ impl Builder<'_> {
             );
         }
         Some(role.v.clone())
-    }
-
-    pub(super) fn statements(&mut self, raw: &[RawStatement]) -> Vec<Statement> {
-        let mut out = Vec::new();
-        for st in raw {
-            if st.actions.is_empty() || st.resources.is_empty() {
-                self.err(st.mark, "policy", "a statement needs at least one action and one resource", None);
-                continue;
-            }
-            for a in &st.actions {
-                let ok = a.v == "*"
-                    || a.v.split_once(':').is_some_and(|(svc, act)| {
-                        !svc.is_empty()
-                            && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                            && !act.is_empty()
-                            && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
-                    });
-                if !ok {
-                    self.bad(
-                        a.mark,
-                        "policy",
-                        format!("`{}` is not an IAM action", a.v),
-                        "write `service:Action`, e.g. `s3:GetObject`",
-                    );
-                }
-            }
-            let mut resources = Vec::new();
-            for r in &st.resources {
-                let text = self.interp(r, true).map(|i| i.text).unwrap_or_else(|| r.v.clone());
-                if text != "*" && !text.starts_with("arn:") {
-                    self.bad(
-                        r.mark,
-                        "policy",
-                        format!("`{text}` is neither an ARN nor `*`"),
-                        "e.g. `arn:aws:s3:::bucket/*` or `${buckets.lake.arn}`",
-                    );
-                }
-                resources.push(text);
-            }
-            let actions: Vec<String> = st.actions.iter().map(|a| a.v.clone()).collect();
-            let escalation = rules::privilege_escalation(&actions, &resources);
-            let allowed = st.allow_privilege_escalation.as_ref().is_some_and(|b| b.v);
-            if let (Some(why), false) = (&escalation, allowed) {
-                self.bad(
-                    st.mark,
-                    "privilege-escalation",
-                    format!("this statement can escalate privileges: {why}"),
-                    "name the exact actions and ARNs it needs; if it really must, add `allow_privilege_escalation: true` to the statement",
-                );
-            }
-            out.push(Statement { actions, resources, escalation });
-        }
-        out
     }
 
     pub(super) fn trigger(&mut self, t: &RawTrigger) -> Trigger {

@@ -213,7 +213,7 @@ impl Builder<'_> {
                 }
                 Ssh { cidr, key_name: s.key_name.as_ref().map(|k| k.v.clone()) }
             });
-            let policy = self.statements(&r.policy);
+            let policy = self.statements(&r.policy, &path);
             out.insert(
                 k.v.clone(),
                 Agent { name, instance_type, ami, subnet, flows, producer, wait_for_running, ssh, policy },

@@ -7,6 +7,7 @@ mod functions;
 mod hosts;
 mod monitoring;
 mod naming;
+mod reach;
 mod storage;
 
 use super::decode::Sp;
@@ -40,6 +41,9 @@ pub struct Built {
     pub origins: Origins,
     /// `${...}` references in function environments: function key -> targets.
     pub env_refs: BTreeMap<String, BTreeSet<Ref>>,
+    /// What the spec reaches for beyond its own pipeline, for the
+    /// operator's policy to decide on.
+    pub reach: Vec<super::Reach>,
 }
 
 pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnostic>) -> Built {
@@ -54,6 +58,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
         refs: RefTable::new(),
         names: BTreeMap::new(),
         origins: Origins::new(),
+        reach: Vec::new(),
     };
     b.top(raw);
     b.all_names(raw);
@@ -82,7 +87,8 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
     spec.metric_filters = b.metric_filters(raw);
     b.cross_checks(raw, &spec);
     b.duplicate_names();
-    Built { spec, origins: b.origins, env_refs }
+    b.reaches(raw, &spec);
+    Built { spec, origins: b.origins, env_refs, reach: b.reach }
 }
 
 /// Physical-name namespaces in which two resources must not share a name.
@@ -100,6 +106,7 @@ struct Builder<'a> {
     refs: RefTable,
     names: BTreeMap<Namespace, Vec<(String, Mark, String)>>,
     origins: Origins,
+    reach: Vec<super::Reach>,
 }
 
 type S = Sp<String>;

@@ -9,6 +9,7 @@ use crate::load::{self, Loaded};
 use crate::lock::Lock;
 use crate::plan::planner::{self, Context, Previous, Subject};
 use crate::plan::{Address, Graph, Kind, Observed, Planned};
+use crate::policy::{Decision, Operator};
 use crate::resources::record::{Content, Record};
 use crate::resources::{self, Meta, Res};
 use crate::spec::{self, Options, SpecError};
@@ -16,6 +17,8 @@ use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+
+mod police;
 
 /// Which way `--target` widens a selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,11 @@ pub struct Deployment {
     pub record: Option<Content>,
     /// The run's lock, for the record's delete to take along.
     along: Option<crate::lock::Along>,
+    /// What the operator says (`--policy`, `--allow-privilege-escalation`).
+    pub operator: Operator,
+    /// The operator's decisions on what the spec reaches for (offline ones;
+    /// [`Deployment::police`] adds those that read AWS).
+    pub decisions: Vec<Decision>,
 }
 
 /// The spec options from the global flags.
@@ -62,6 +70,13 @@ pub fn options(global: &Global) -> Options {
         account: None,
         code_root: global.code_root.clone(),
     }
+}
+
+/// The operator from the flags: the policy file (`--policy`,
+/// `PIPECTL_POLICY`), read and checked, and `--allow-privilege-escalation`.
+pub fn operator(global: &Global) -> Result<Operator, SpecError> {
+    let policy = global.policy.as_deref().map(crate::policy::Policy::load).transpose()?;
+    Ok(Operator { policy, honour_waivers: global.allow_privilege_escalation })
 }
 
 /// Where the flags (and the spec's region, if any) connect to.
@@ -207,7 +222,9 @@ impl Deployment {
         beside: Beside<'_>,
     ) -> anyhow::Result<(Deployment, Option<Lock>)> {
         let mut opts = options(global);
+        let operator = operator(global)?;
         let offline = load::load(path, &opts)?;
+        load::police(&offline, &operator, None, offline.spec.region.as_deref())?;
         check_targets(&offline, targets)?;
         check(&offline)?;
         let (pipeline, env) = (&offline.spec.pipeline, &offline.spec.env);
@@ -216,7 +233,9 @@ impl Deployment {
         let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, beside).await?;
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
-        let loaded = match load::load(path, &opts) {
+        let policed = load::load(path, &opts)
+            .and_then(|l| load::police(&l, &operator, Some(&aws.account), Some(&aws.region)).map(|d| (l, d)));
+        let (loaded, decisions) = match policed {
             Ok(l) => l,
             Err(e) => {
                 let_go(lock).await;
@@ -224,11 +243,23 @@ impl Deployment {
             }
         };
         let graph = loaded.graph.restrict(targets, reach == Reach::Upstream);
-        let meta = Meta::of(&loaded.spec, &aws.region);
+        let mut meta = Meta::of(&loaded.spec, &aws.region);
+        meta.permissions_boundary = operator.boundary(&police::vars(&loaded, &aws));
         debug_assert_eq!((&meta.pipeline, &meta.env), (pipeline, env), "the lock's deployment is the spec's");
         let targeted = !targets.is_empty();
         let along = lock.as_ref().map(Lock::along);
-        let d = Deployment { aws, meta, loaded: Some(loaded), graph, targeted, record_name, record: None, along };
+        let d = Deployment {
+            aws,
+            meta,
+            loaded: Some(loaded),
+            graph,
+            targeted,
+            record_name,
+            record: None,
+            along,
+            operator,
+            decisions,
+        };
         Ok((d.with_record(record), lock))
     }
 
@@ -256,11 +287,23 @@ impl Deployment {
             delete_data: false,
             timeouts: Default::default(),
             record_written: None,
+            permissions_boundary: None,
         };
         let lock = lock.expect("a lock was asked for");
         let graph = Graph::default();
         let along = Some(lock.along());
-        let d = Deployment { aws, meta, loaded: None, graph, targeted: false, record_name, record: None, along };
+        let d = Deployment {
+            aws,
+            meta,
+            loaded: None,
+            graph,
+            targeted: false,
+            record_name,
+            record: None,
+            along,
+            operator: Operator::default(),
+            decisions: Vec::new(),
+        };
         Ok((d.with_record(record), lock))
     }
 
@@ -421,7 +464,7 @@ impl Deployment {
             .collect();
         let ctx = self.context();
         let mut planned = planner::apply(&ctx, &deps, &self.graph.topo_order(), &subjects, &orphan_subjects);
-        planned.plan.warnings = self.loaded.as_ref().map(|l| escalations(&l.spec)).unwrap_or_default();
+        planned.plan.warnings = police::waivers(&self.decisions);
         let work = work(res.into_iter().chain(orphans), subjects.into_iter().chain(orphan_subjects), |a| {
             planned.change(a).and_then(|c| c.previous_name.as_ref()).and_then(|_| previous.get(a).cloned())
         });
@@ -464,29 +507,6 @@ impl Deployment {
     }
 }
 
-/// The `policy:` statements the spec allows to escalate privileges, one
-/// line each.
-fn escalations(spec: &spec::Spec) -> Vec<String> {
-    let sections = [
-        ("firehoses", spec.firehoses.iter().map(|(k, f)| (k, &f.policy)).collect::<Vec<_>>()),
-        ("functions", spec.functions.iter().map(|(k, f)| (k, &f.policy)).collect()),
-        ("agents", spec.agents.iter().map(|(k, a)| (k, &a.policy)).collect()),
-    ];
-    let mut out = Vec::new();
-    for (section, owners) in sections {
-        for (key, policy) in owners {
-            for (i, st) in policy.iter().enumerate() {
-                if let Some(why) = &st.escalation {
-                    out.push(format!(
-                        "{section}.{key}.policy[{i}] can escalate privileges ({why}); allowed by `allow_privilege_escalation: true`"
-                    ));
-                }
-            }
-        }
-    }
-    out
-}
-
 /// What executing each subject needs.
 fn work(
     res: impl IntoIterator<Item = (Address, Res)>,
@@ -503,25 +523,16 @@ fn work(
         .collect()
 }
 
+/// What a spec loaded offline costs in `region` (no account is needed to
+/// price it).
+pub fn offline_estimate(loaded: &Loaded, region: &str, gb_per_day: f64) -> crate::cost::Estimate {
+    let scope = crate::names::Scope::new(region, "000000000000");
+    let meta = Meta::of(&loaded.spec, region);
+    let resources = crate::resolve::resources(&loaded.spec, &loaded.graph, &scope, &meta);
+    estimate(region, gb_per_day, &resources)
+}
+
 fn estimate(region: &str, gb_per_day: f64, resources: &BTreeMap<Address, Res>) -> crate::cost::Estimate {
     let usages = resources.iter().map(|(a, r)| (a.to_string(), r.usage()));
     crate::cost::estimate(region, gb_per_day, usages, crate::cost::table())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allowed_escalations_are_listed_for_the_plan() {
-        let text = format!(
-            "pipeline: p\nfunctions:\n  f:\n    runtime: python3.12\n    code: {}/templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    policy:\n      - {{ actions: [iam:PassRole], resources: [\"*\"], allow_privilege_escalation: true }}\n      - {{ actions: [s3:GetObject], resources: [\"*\"] }}\n",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let opts = Options { code_root: Some(env!("CARGO_MANIFEST_DIR").into()), ..Options::default() };
-        let l = load::load_str(&text, "t.yaml", Path::new("."), &opts).unwrap();
-        let w = escalations(&l.spec);
-        assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].starts_with("functions.f.policy[0] can escalate privileges (`iam:PassRole` on `*`"), "{w:?}");
-    }
 }

@@ -1,0 +1,79 @@
+//! The operator's decisions that need AWS: an AMI's owner, a subnet's VPC,
+//! the region connected to, and the plan's monthly cost; and the warnings
+//! a plan repeats for every grant the operator allowed.
+
+use super::Deployment;
+use crate::aws::{Aws, Outcome};
+use crate::load::Loaded;
+use crate::policy::{self, Decision, Vars, Verdict};
+use crate::send;
+
+/// The policy's variables for a deployment.
+pub(super) fn vars(loaded: &Loaded, aws: &Aws) -> Vars {
+    Vars {
+        pipeline: loaded.spec.pipeline.clone(),
+        env: loaded.spec.env.clone(),
+        account: Some(aws.account.clone()),
+        region: Some(aws.region.clone()),
+    }
+}
+
+/// One line for every grant of a `policy:` statement the operator
+/// allowed: each plan repeats it.
+pub(super) fn waivers(decisions: &[Decision]) -> Vec<String> {
+    decisions
+        .iter()
+        .filter(|d| d.kind == "grant" && d.verdict == Verdict::Allowed)
+        .map(|d| format!("{} grants {}: {}; allowed by {}", d.subject, d.value, d.reason, d.by))
+        .collect()
+}
+
+impl Deployment {
+    /// Every decision of the operator on this deployment, the ones that
+    /// read AWS made now (`monthly`: the plan's estimate, for the cost
+    /// limit); a refusal is an error (exit 2) before any change.
+    pub async fn police(&self, monthly: Option<f64>) -> anyhow::Result<Vec<Decision>> {
+        let op = &self.operator;
+        let mut out = Vec::new();
+        for d in &self.decisions {
+            out.push(match (d.kind, d.verdict) {
+                ("ami", Verdict::Deferred) => policy::ami_owner(d, op, image_owner(&self.aws, &d.value).await?),
+                ("subnet", Verdict::Deferred) => policy::subnet_vpc(d, op, subnet_vpc(&self.aws, &d.value).await?),
+                _ => d.clone(),
+            });
+        }
+        if !out.iter().any(|d| d.kind == "region") && self.loaded.is_some() {
+            out.push(policy::region(op, &self.aws.region));
+        }
+        out.extend(monthly.and_then(|m| policy::cost(op, m)));
+        let refused: Vec<String> = out
+            .iter()
+            .filter(|d| d.verdict == Verdict::Refused)
+            .map(|d| format!("`{}` ({}): {}", d.subject, d.value, d.reason))
+            .collect();
+        if refused.is_empty() {
+            return Ok(out);
+        }
+        let adds: Vec<String> =
+            out.iter().filter(|d| d.verdict == Verdict::Refused).filter_map(|d| d.add.clone()).collect();
+        Err(crate::BadInput::error(
+            format!("refused by the operator's policy, nothing was changed: {}", refused.join("; ")),
+            format!("the spec cannot allow this itself; if the operator agrees: {}", adds.join("; ")),
+        ))
+    }
+}
+
+/// The owner of an image as EC2 reads it: its account and alias.
+async fn image_owner(aws: &Aws, id: &str) -> anyhow::Result<Option<(String, Option<String>)>> {
+    let out = send!("DescribeImages", aws.ec2.describe_images().image_ids(id)).found()?;
+    Ok(out.and_then(|o| {
+        let image = o.images().first()?;
+        Some((image.owner_id()?.to_string(), image.image_owner_alias().map(str::to_string)))
+    }))
+}
+
+/// The VPC of a subnet as EC2 reads it.
+async fn subnet_vpc(aws: &Aws, id: &str) -> anyhow::Result<Option<String>> {
+    let out = send!("DescribeSubnets", aws.ec2.describe_subnets().subnet_ids(id)).found()?;
+    Ok(out.and_then(|o| o.subnets().first().and_then(|s| s.vpc_id()).map(str::to_string)))
+}

@@ -1,0 +1,68 @@
+//! The operator's policy: what a spec may do beyond its own pipeline.
+//!
+//! A spec often comes from a pull request and runs with the CI role's
+//! credentials, so what it may reach (secrets, existing roles, AMIs,
+//! subnets, regions, sizes, cost, waivers of the IAM guard) is not the
+//! spec's to say. The operator says it in a YAML file the CI configuration
+//! names (`--policy FILE` or `PIPECTL_POLICY`), which the spec cannot name,
+//! include or weaken. `decide` turns what a spec reaches for
+//! (`spec::Reach`) into one [`Decision`] each; a refused one stops the
+//! command before any change. The format is documented in
+//! `docs/policy.md`.
+
+mod decide;
+mod file;
+
+pub use decide::{ami_owner, cost, decide, limits, region, subnet_vpc, Decision, Verdict};
+pub use file::{AllowedGrant, Policy};
+
+/// What the operator says: the policy file, and `--allow-privilege-escalation`.
+#[derive(Debug, Clone, Default)]
+pub struct Operator {
+    pub policy: Option<Policy>,
+    /// `--allow-privilege-escalation`: honour the waivers statements carry
+    /// (`allow_privilege_escalation: true`), as `statements.waivers` does.
+    pub honour_waivers: bool,
+}
+
+/// What patterns of a policy may use: `${pipeline}`, `${env}`,
+/// `${account}`, `${region}`.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    pub pipeline: String,
+    pub env: String,
+    /// `None` offline: a pattern's `${account}` then matches any account
+    /// (the check is made again once it is known).
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Vars {
+    /// `pattern` with its variables filled in; what is not known yet
+    /// matches anything.
+    pub fn fill(&self, pattern: &str) -> String {
+        self.fill_or(pattern, "*", "*")
+    }
+
+    /// `text` with its variables filled in; what is not known yet stays
+    /// as written (`${account}`), as the spec's own names do offline.
+    pub fn fill_symbolic(&self, text: &str) -> String {
+        self.fill_or(text, "${account}", "${region}")
+    }
+
+    fn fill_or(&self, text: &str, account: &str, region: &str) -> String {
+        text.replace("${pipeline}", &self.pipeline)
+            .replace("${env}", &self.env)
+            .replace("${account}", self.account.as_deref().unwrap_or(account))
+            .replace("${region}", self.region.as_deref().unwrap_or(region))
+    }
+}
+
+impl Operator {
+    /// The permissions boundary every role pipectl creates gets, with the
+    /// policy's variables filled in.
+    pub fn boundary(&self, vars: &Vars) -> Option<String> {
+        let p = self.policy.as_ref()?;
+        p.permissions_boundary.as_ref().map(|b| vars.fill_symbolic(&b.v))
+    }
+}
