@@ -42,7 +42,7 @@ impl Deployment {
                 _ => d.clone(),
             });
         }
-        if !out.iter().any(|d| d.kind == "region") && self.loaded.is_some() {
+        if op.policy.is_some() && !out.iter().any(|d| d.kind == "region") && self.loaded.is_some() {
             out.push(policy::region(op, &self.aws.region));
         }
         out.extend(monthly.and_then(|m| policy::cost(op, m)));

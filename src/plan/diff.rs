@@ -162,7 +162,8 @@ impl PolicyReport {
         let allowed = self.decisions.iter().filter(|d| d.verdict == Verdict::Allowed).count();
         let mut out = match &self.file {
             Some(f) => format!("\nPolicy {f}: {allowed} of {} decision(s) allowed.\n", self.decisions.len()),
-            None if self.decisions.is_empty() => return String::new(),
+            // Without a policy what the spec names is the caller's: nothing to say.
+            None if !verbose => return String::new(),
             None => format!("\nNo operator policy: {allowed} of {} decision(s) allowed.\n", self.decisions.len()),
         };
         if let Some(b) = &self.permissions_boundary {

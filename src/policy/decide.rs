@@ -49,7 +49,9 @@ impl Decision {
             Some(add) => format!("the spec cannot allow this itself; if the operator agrees, {add}"),
             None => "the spec cannot allow this itself; the operator's policy decides".into(),
         };
-        Diagnostic::new(self.mark, "policy", format!("`{}` ({}): {}", self.subject, self.value, self.reason)).hint(hint)
+        // The guard's refusals keep their own rule name.
+        let rule = if self.kind == "grant" { "privilege-escalation" } else { "policy" };
+        Diagnostic::new(self.mark, rule, format!("`{}` ({}): {}", self.subject, self.value, self.reason)).hint(hint)
     }
 }
 

@@ -94,7 +94,7 @@ fn hidden_files_and_caches_stay_out_of_the_package() {
 }
 
 #[test]
-fn escalating_policy_statements_are_refused_unless_the_statement_allows_them() {
+fn escalating_policy_statements_are_refused_and_a_waiver_needs_the_operator() {
     let spec = |actions: &str, resources: &str, allow: &str| {
         format!(
             "pipeline: p\nfunctions:\n  f:\n    runtime: python3.12\n    code: {}\n    handler: decode_and_log.handler\n    policy:\n      - {{ actions: {actions}, resources: {resources}{allow} }}\n",
@@ -115,13 +115,16 @@ fn escalating_policy_statements_are_refused_unless_the_statement_allows_them() {
         let d = &doc["diagnostics"][0];
         assert_eq!(d["rule"], "privilege-escalation", "{actions} on {resources}: {doc}");
         assert_eq!(d["line"], 8, "{doc}");
-        assert!(d["hint"].as_str().unwrap().contains("allow_privilege_escalation: true"), "{doc}");
-        let allowed =
+        assert!(d["hint"].as_str().unwrap().contains("statements.allow"), "{doc}");
+        // The statement's own waiver is not enough: the operator must honour it.
+        let waived =
             temp_spec("hostile", "escalation", &spec(actions, resources, ", allow_privilege_escalation: true"));
-        pipectl(&["validate", allowed.to_str().unwrap()]).run().expect_code(0);
+        let run = pipectl(&["validate", "--json", waived.to_str().unwrap()]).run().expect_code(2);
+        assert!(run.stdout.contains("--allow-privilege-escalation"), "{}", run.stdout);
+        pipectl(&["validate", waived.to_str().unwrap(), "--allow-privilege-escalation"]).run().expect_code(0);
     }
     // What a function commonly needs passes untouched.
-    let ok = temp_spec("hostile", "escalation", &spec("[s3:GetObject, \"iam:Get*\"]", "[\"*\"]", ""));
+    let ok = temp_spec("hostile", "escalation", &spec("[cloudwatch:PutMetricData, \"iam:Get*\"]", "[\"*\"]", ""));
     pipectl(&["validate", ok.to_str().unwrap()]).run().expect_code(0);
 }
 
