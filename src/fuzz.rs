@@ -5,7 +5,10 @@
 //!
 //! Inputs are mutations of the specs in `pipelines/` and the invalid
 //! fixtures (bytes flipped, lines cut, YAML and `${...}` tokens put in),
-//! and spec-shaped documents generated from the spec's own keys. A short
+//! and spec-shaped documents generated from the spec's own keys, each
+//! with an operator policy: a mutation of one in `policies/`, a generated
+//! policy-shaped document, or none; every decision of the policy on the
+//! spec is made, the ones that read AWS with made-up answers. A short
 //! run is part of the unit tests; `scripts/fuzz.sh MINUTES` runs the same
 //! checks for as long as asked and prints how many inputs it ran.
 
@@ -117,6 +120,32 @@ const TOKENS: &[&str] = &[
     "environment: { A: \"${ssm:/a}\" }",
 ];
 
+/// A policy's keys, for generated policies.
+const POLICY_KEYS: &[&str] = &[
+    "version",
+    "permissions_boundary",
+    "regions",
+    "secrets",
+    "ssm",
+    "secretsmanager",
+    "roles",
+    "amis",
+    "ids",
+    "owners",
+    "subnets",
+    "vpcs",
+    "limits",
+    "shards",
+    "hosts",
+    "monthly_cost",
+    "statements",
+    "waivers",
+    "not_action",
+    "allow",
+    "actions",
+    "resources",
+];
+
 /// The spec's keys beside its sections, for generated documents.
 const KEYS: &[&str] = &[
     "pipeline",
@@ -210,6 +239,14 @@ const SCALARS: &[&str] = &[
     "s3:GetObject",
     "\"${streams.s.arn}\"",
     "\"${ssm:/db/pw}\"",
+    "\"/${pipeline}/${env}/*\"",
+    "\"arn:aws:iam::${account}:policy/b\"",
+    "amazon",
+    "default",
+    "ami-0123456789abcdef0",
+    "subnet-0123abcd",
+    "\"iam:Pass*\"",
+    "\"?\"",
 ];
 
 fn keys() -> Vec<&'static str> {
@@ -313,9 +350,76 @@ fn inputs() -> impl Strategy<Value = String> {
     ]
 }
 
-/// One input through everything offline: whether it is a valid spec.
-/// Panics only on a bug.
-fn check(text: &str) -> bool {
+/// A policy-shaped YAML document of the policy's own keys.
+fn generated_policy() -> impl Strategy<Value = String> {
+    let scalar = prop::sample::select(SCALARS).prop_map(str::to_string);
+    let leaf = prop_oneof![scalar, "[a-z0-9${}:/*?._-]{0,12}"];
+    let tree = leaf.prop_recursive(3, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec((prop::sample::select(POLICY_KEYS), inner.clone()), 0..5).prop_map(|kv| {
+                let body: Vec<String> = kv.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                format!("{{ {} }}", body.join(", "))
+            }),
+            prop::collection::vec(inner, 0..4).prop_map(|xs| format!("[{}]", xs.join(", "))),
+        ]
+    });
+    prop::collection::vec((prop::sample::select(POLICY_KEYS), tree), 0..8)
+        .prop_map(|kv| kv.iter().map(|(k, v)| format!("{k}: {v}\n")).collect())
+}
+
+/// The policy beside a spec: none, a mutated example, or a generated one.
+fn policies() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        1 => Just(None),
+        3 => mutated(seeds("policies")).prop_map(Some),
+        2 => generated_policy().prop_map(Some),
+    ]
+}
+
+/// An input and its policy through every decision the operator makes.
+fn check_policy(loaded: Option<&load::Loaded>, policy: Option<&str>) {
+    use crate::policy::{Operator, Policy, Vars, Verdict};
+    let policy = match policy.map(|t| Policy::parse(t, "policy.yaml")) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(diagnostics)) => {
+            assert!(!diagnostics.is_empty(), "a refused policy with no diagnostic");
+            diagnostics.iter().for_each(|d| drop(d.render("policy.yaml")));
+            None
+        }
+        None => None,
+    };
+    for honour_waivers in [false, true] {
+        let op = Operator { policy: policy.clone(), honour_waivers };
+        let Some(l) = loaded else { continue };
+        let vars = Vars {
+            pipeline: l.spec.pipeline.clone(),
+            env: l.spec.env.clone(),
+            account: Some("123456789012".into()),
+            region: Some("us-east-1".into()),
+        };
+        let _ = op.boundary(&vars);
+        match load::police(l, &op, Some("123456789012"), Some("us-east-1")) {
+            Ok(decisions) => {
+                for d in decisions.iter().filter(|d| d.verdict == Verdict::Deferred) {
+                    let _ = crate::policy::ami_owner(d, &op, &vars, Some(("123456789012".into(), None)));
+                    let _ = crate::policy::subnet_vpc(d, &op, Some("vpc-1".into()));
+                }
+                let _ = crate::policy::cost(&op, 1234.5);
+                let _ = crate::policy::region(&op, Some("us-east-1"));
+                let _ = serde_json::to_string(&decisions).expect("decisions serialize");
+            }
+            Err(SpecError::Invalid { diagnostics, .. }) => {
+                assert!(!diagnostics.is_empty(), "a refusal with no diagnostic");
+                diagnostics.iter().for_each(|d| drop(d.render("fuzz.yaml")));
+            }
+            Err(e) => panic!("unexpected error kind: {e}"),
+        }
+    }
+}
+
+/// One input and its policy through everything offline: whether it is a
+/// valid spec. Panics only on a bug.
+fn check(text: &str, policy: Option<&str>) -> bool {
     let vars = BTreeMap::from([("x".to_string(), "v".to_string())]);
     let opts = Options {
         region: Some("us-east-1".into()),
@@ -339,7 +443,9 @@ fn check(text: &str) -> bool {
             let _ = interpolate(line, &ctx);
         }
     }
-    match load::load_str(text, "fuzz.yaml", &root().join("pipelines"), &opts) {
+    let loaded = load::load_str(text, "fuzz.yaml", &root().join("pipelines"), &opts);
+    check_policy(loaded.as_ref().ok(), policy);
+    match loaded {
         Ok(l) => {
             let _ = l.graph.topo_order();
             let _ = l.graph.reversed().deps();
@@ -373,19 +479,22 @@ pub fn run(budget: Duration, max: u64, seed: u64) -> (u64, u64) {
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(proptest::test_runner::RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let strategy = inputs();
+    let strategy = (inputs(), policies());
     let start = Instant::now();
     let (mut n, mut valid) = (0, 0);
     while n < max && start.elapsed() < budget {
-        let input = strategy.new_tree(&mut runner).expect("an input").current();
+        let (input, policy) = strategy.new_tree(&mut runner).expect("an input").current();
         n += 1;
-        match std::panic::catch_unwind(|| check(&input)) {
+        match std::panic::catch_unwind(|| check(&input, policy.as_deref())) {
             Ok(ok) => valid += u64::from(ok),
             Err(panic) => {
                 let dir = root().join("target/fuzz-failures");
                 let _ = std::fs::create_dir_all(&dir);
                 let path = dir.join(format!("{seed}-{n}.yaml"));
                 let _ = std::fs::write(&path, &input);
+                if let Some(p) = &policy {
+                    let _ = std::fs::write(dir.join(format!("{seed}-{n}.policy.yaml")), p);
+                }
                 eprintln!("input {n} panicked; saved to {}", path.display());
                 std::panic::resume_unwind(panic);
             }
@@ -423,7 +532,8 @@ mod tests {
 
     #[test]
     fn the_seeds_themselves_load_or_fail_cleanly() {
-        let valid = corpus().iter().filter(|seed| check(seed)).count();
+        let policies = seeds("policies");
+        let valid = corpus().iter().filter(|seed| check(seed, policies.first().map(String::as_str))).count();
         assert!(valid >= 6, "every pipeline loads: {valid}");
     }
 }

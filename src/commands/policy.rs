@@ -33,10 +33,17 @@ pub fn check(g: &Global, a: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
         loaded.origins.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, m)| *m).min().unwrap_or_default()
     };
     decisions.extend(crate::policy::limits(&loaded.spec, &operator, first_of));
-    // The cost, where the region (and so the prices) is known.
-    if let Some(region) = &region {
-        let estimate = crate::deployment::offline_estimate(&loaded, region, a.cost.assume_gb_per_day);
-        decisions.extend(crate::policy::cost(&operator, estimate.monthly));
+    // The region and the cost, where the region (and so the prices) is known.
+    match &region {
+        Some(region) => {
+            let estimate = crate::deployment::offline_estimate(&loaded, region, a.cost.assume_gb_per_day);
+            decisions.extend(crate::policy::cost(&operator, estimate.monthly));
+        }
+        None if operator.policy.is_some() => {
+            decisions.push(crate::policy::region(&operator, None));
+            decisions.extend(crate::policy::cost_at_plan(&operator));
+        }
+        None => {}
     }
     let report = PolicyReport {
         file: operator.policy.as_ref().map(|p| p.file.clone()),

@@ -224,7 +224,12 @@ impl Deployment {
         let mut opts = options(global);
         let operator = operator(global)?;
         let offline = load::load(path, &opts)?;
-        load::police(&offline, &operator, None, offline.spec.region.as_deref())?;
+        // Deleting what the deployment owns reaches nothing beyond it: a
+        // destroy is never held back by a policy made stricter since.
+        let policed = reach == Reach::Upstream;
+        if policed {
+            load::police(&offline, &operator, None, offline.spec.region.as_deref())?;
+        }
         check_targets(&offline, targets)?;
         check(&offline)?;
         let (pipeline, env) = (&offline.spec.pipeline, &offline.spec.env);
@@ -233,9 +238,11 @@ impl Deployment {
         let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, beside).await?;
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
-        let policed = load::load(path, &opts)
-            .and_then(|l| load::police(&l, &operator, Some(&aws.account), Some(&aws.region)).map(|d| (l, d)));
-        let (loaded, decisions) = match policed {
+        let loaded = load::load(path, &opts).and_then(|l| match policed {
+            true => load::police(&l, &operator, Some(&aws.account), Some(&aws.region)).map(|d| (l, d)),
+            false => Ok((l, Vec::new())),
+        });
+        let (loaded, decisions) = match loaded {
             Ok(l) => l,
             Err(e) => {
                 let_go(lock).await;

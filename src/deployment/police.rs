@@ -34,16 +34,17 @@ impl Deployment {
     /// limit); a refusal is an error (exit 2) before any change.
     pub async fn police(&self, monthly: Option<f64>) -> anyhow::Result<Vec<Decision>> {
         let op = &self.operator;
+        let vars = self.loaded.as_ref().map(|l| vars(l, &self.aws)).unwrap_or_default();
         let mut out = Vec::new();
         for d in &self.decisions {
             out.push(match (d.kind, d.verdict) {
-                ("ami", Verdict::Deferred) => policy::ami_owner(d, op, image_owner(&self.aws, &d.value).await?),
+                ("ami", Verdict::Deferred) => policy::ami_owner(d, op, &vars, image_owner(&self.aws, &d.value).await?),
                 ("subnet", Verdict::Deferred) => policy::subnet_vpc(d, op, subnet_vpc(&self.aws, &d.value).await?),
                 _ => d.clone(),
             });
         }
         if op.policy.is_some() && !out.iter().any(|d| d.kind == "region") && self.loaded.is_some() {
-            out.push(policy::region(op, &self.aws.region));
+            out.push(policy::region(op, Some(&self.aws.region)));
         }
         out.extend(monthly.and_then(|m| policy::cost(op, m)));
         let refused: Vec<String> = out

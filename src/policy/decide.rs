@@ -17,8 +17,19 @@ use serde::Serialize;
 pub enum Verdict {
     Allowed,
     Refused,
-    /// Decided once AWS is read (an AMI's owner, a subnet's VPC).
+    /// Decided once AWS is read (an AMI's owner, a subnet's VPC, the
+    /// region connected to, the cost where the region is not known).
     Deferred,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Refused => "refused",
+            Verdict::Deferred => "at plan",
+        })
+    }
 }
 
 /// What the policy said about one thing.
@@ -360,16 +371,34 @@ fn limit_decision(
 }
 
 /// The region a run connects to, when the spec did not say it (a spec's
-/// `region:` is decided with the rest).
-pub fn region(op: &Operator, region: &str) -> Decision {
+/// `region:` is decided with the rest); `None` offline: decided at plan.
+pub fn region(op: &Operator, region: Option<&str>) -> Decision {
+    let Some(region) = region else {
+        let mut d = blank("region", "region", "(where pipectl connects)");
+        d.verdict = Verdict::Deferred;
+        d.by = op.policy.as_ref().map_or("no policy".into(), |p| format!("{} (regions)", p.file));
+        d.reason = "the region `--region` or the AWS configuration gives: decided at plan time".into();
+        return d;
+    };
     let mut d = blank("region", "region", region);
     region_decision(&mut d, op.policy.as_ref(), region);
     d
 }
 
+/// The monthly cost when it cannot be priced offline (no region known).
+pub fn cost_at_plan(op: &Operator) -> Option<Decision> {
+    let p = op.policy.as_ref()?;
+    let limit = p.max_monthly_cost.as_ref()?;
+    let mut d = blank("monthly-cost", "cost", "(priced in the region connected to)");
+    d.verdict = Verdict::Deferred;
+    d.by = format!("{} (limits.monthly_cost)", p.at(limit.mark));
+    d.reason = "the plan's estimate, priced once the region is known: decided at plan time".into();
+    Some(d)
+}
+
 /// A deferred AMI decision, given the image's owner as EC2 reads it (the
 /// account id and, for Amazon's, the alias `amazon`); `None`: no such image.
-pub fn ami_owner(d: &Decision, op: &Operator, owner: Option<(String, Option<String>)>) -> Decision {
+pub fn ami_owner(d: &Decision, op: &Operator, vars: &Vars, owner: Option<(String, Option<String>)>) -> Decision {
     let mut d = d.clone();
     let Some(p) = &op.policy else { return d };
     let Some((account, alias)) = owner else {
@@ -377,7 +406,7 @@ pub fn ami_owner(d: &Decision, op: &Operator, owner: Option<(String, Option<Stri
         d.reason = "EC2 knows no such image in this region".into();
         return d;
     };
-    let hit = p.ami_owners.iter().find(|o| o.v == account || Some(o.v.as_str()) == alias.as_deref());
+    let hit = p.ami_owners.iter().find(|o| vars.fill(&o.v) == account || Some(o.v.as_str()) == alias.as_deref());
     match hit {
         Some(o) => {
             d.verdict = Verdict::Allowed;
@@ -514,9 +543,13 @@ mod tests {
         assert_eq!(verdict(&strict, Wants::Subnet { subnet: "default".into() }).verdict, Verdict::Refused);
         assert_eq!(verdict(&strict, Wants::Region { region: "us-east-1".into() }).verdict, Verdict::Allowed);
         let d = verdict(&p, Wants::Ami { ami: "ami-0bbbbbbb".into() });
-        assert_eq!(ami_owner(&d, &p, Some(("137112412989".into(), Some("amazon".into())))).verdict, Verdict::Allowed);
-        assert_eq!(ami_owner(&d, &p, Some(("999999999999".into(), None))).verdict, Verdict::Refused);
-        assert_eq!(ami_owner(&d, &p, None).verdict, Verdict::Refused);
+        let own =
+            ami_owner(&d, &op("amis: { owners: [\"${account}\"] }\n"), &vars(), Some(("123456789012".into(), None)));
+        assert_eq!(own.verdict, Verdict::Allowed, "{own:?}");
+        let amazon = Some(("137112412989".into(), Some("amazon".into())));
+        assert_eq!(ami_owner(&d, &p, &vars(), amazon).verdict, Verdict::Allowed);
+        assert_eq!(ami_owner(&d, &p, &vars(), Some(("999999999999".into(), None))).verdict, Verdict::Refused);
+        assert_eq!(ami_owner(&d, &p, &vars(), None).verdict, Verdict::Refused);
         let d = verdict(&p, Wants::Subnet { subnet: "subnet-0abc1234".into() });
         assert_eq!(subnet_vpc(&d, &p, Some("vpc-1".into())).verdict, Verdict::Allowed);
         assert_eq!(subnet_vpc(&d, &p, Some("vpc-2".into())).verdict, Verdict::Refused);

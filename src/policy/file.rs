@@ -172,9 +172,13 @@ fn check(p: &mut Policy, d: &mut Decoder) {
         }
     }
     for o in &p.ami_owners {
-        let ok = o.v == "amazon" || (o.v.len() == 12 && o.v.chars().all(|c| c.is_ascii_digit()));
+        let ok = o.v == "amazon" || o.v == "${account}" || (o.v.len() == 12 && o.v.chars().all(|c| c.is_ascii_digit()));
         if !ok {
-            bad(o.mark, format!("`{}` is not an AMI owner", o.v), "an account id (12 digits) or `amazon`");
+            bad(
+                o.mark,
+                format!("`{}` is not an AMI owner", o.v),
+                "an account id (12 digits), `${account}` or `amazon`",
+            );
         }
     }
     if let Some(c) = &p.max_monthly_cost {

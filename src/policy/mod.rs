@@ -13,7 +13,7 @@
 mod decide;
 mod file;
 
-pub use decide::{ami_owner, cost, decide, limits, region, subnet_vpc, Decision, Verdict};
+pub use decide::{ami_owner, cost, cost_at_plan, decide, limits, region, subnet_vpc, Decision, Verdict};
 pub use file::{AllowedGrant, Policy};
 
 /// What the operator says: the policy file, and `--allow-privilege-escalation`.
