@@ -11,6 +11,7 @@ mod hostile;
 mod hosts;
 mod import;
 mod lambda;
+mod leaks;
 mod resilience;
 mod unattended;
 mod util;

@@ -324,8 +324,9 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
-    /// `code:` must stay inside the project and within Lambda's size limit
-    /// (checked without reading the files).
+    /// `code:` must stay inside the project, out of its hidden files and
+    /// folders, and within Lambda's size limit (checked without reading the
+    /// files).
     fn check_code(&mut self, c: &S, path: &std::path::Path) {
         let root = self.code_root.clone();
         match crate::package::files(path, &root) {
@@ -337,6 +338,16 @@ impl Builder<'_> {
                 Some(
                     "function code must live inside the spec's project (the git work tree holding the spec, \
                      or `--code-root`); copy it there"
+                        .into(),
+                ),
+            ),
+            Err(e @ crate::package::CodeError::Hidden { .. }) => self.err(
+                c.mark,
+                "code-path",
+                format!("code path `{}`: {e}", c.v),
+                Some(
+                    "hidden files and folders of the project (`.git`, `.env`, `.aws`, ...) hold credentials, never \
+                     code: point `code:` at the function's own files, and no symlink in them at a hidden place"
                         .into(),
                 ),
             ),
