@@ -1,8 +1,10 @@
 //! What a spec from a pull request could make pipectl leak: the CI
 //! checkout's token or the runner's credentials zipped into a function it
-//! controls. One test per attack, named after it.
+//! controls, and the values of secrets echoed in AWS's refusal of an
+//! environment too large. One test per attack, named after it.
 
-use crate::util::{pipectl, scratch};
+use crate::emulator::Moto;
+use crate::util::{pipectl, scratch, temp_spec, Run};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
@@ -165,4 +167,88 @@ fn a_project_inside_a_hidden_folder_still_deploys_its_code() {
         pipectl(&["validate", spec.to_str().unwrap()]).env_remove("PIPECTL_CODE_ROOT").run().expect_code(0);
     }
     refused(&dir, ".git/config", ".git");
+}
+
+/// `count` environment variables `K00`, `K01`, ... whose values, `width`
+/// bytes each, start with `canary`.
+fn wide_environment(canary: &str, count: usize, width: usize) -> String {
+    let mut out = String::new();
+    for i in 0..count {
+        let head = format!("{canary}-{i:02}-");
+        out.push_str(&format!("      K{i:02}: {head}{}\n", "v".repeat(width - head.len())));
+    }
+    out
+}
+
+fn env_spec(environment: &str) -> String {
+    format!(
+        "pipeline: leak\nfunctions:\n  f:\n    runtime: python3.12\n    code: {}\n    handler: decode_and_log.handler\n    environment:\n{environment}",
+        crate::util::root().join("templates/lambda/decode_and_log.py").display()
+    )
+}
+
+const CANARY_WIDE: &str = "canary-wide-3c9d";
+
+#[track_caller]
+fn no_canary(canary: &str, runs: &[&Run]) {
+    for r in runs {
+        for out in [&r.stdout, &r.stderr] {
+            assert!(!out.contains(canary), "shows {canary}:\n{out}");
+        }
+    }
+}
+
+#[test]
+fn an_environment_over_lambdas_json_limit_is_refused_before_aws() {
+    // 40 variables of 3 + 95 bytes: 3920 bytes of names and values, but
+    // 4161 as Lambda measures them, quoted, with `:` and `,` between.
+    let path = temp_spec("leaks", "wide", &env_spec(&wide_environment(CANARY_WIDE, 40, 95)));
+    let s = path.to_str().unwrap();
+    let run = pipectl(&["validate", "--json", s]).run().expect_code(2);
+    let doc = run.json();
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["rule"], "environment", "{doc}");
+    let message = d["message"].as_str().unwrap();
+    assert!(message.contains("`functions.f` is 4161 bytes") && message.contains("4096"), "{message}");
+    let text = pipectl(&["validate", s]).run().expect_code(2);
+    let plan = pipectl(&["plan", s]).run().expect_code(2);
+    let json = pipectl(&["plan", s, "--json"]).run().expect_code(2);
+    assert!(plan.stderr.contains("nothing was sent to AWS"), "{}", plan.stderr);
+    no_canary(CANARY_WIDE, &[&run, &text, &plan, &json]);
+    // At the limit: 4096 bytes pass, and a quote (two bytes in JSON) tips it over.
+    let fill = "v".repeat(4096 - r#"{"A":""}"#.len());
+    let path = temp_spec("leaks", "wide-limit", &env_spec(&format!("      A: {fill}\n")));
+    pipectl(&["validate", path.to_str().unwrap()]).run().expect_code(0);
+    let tipped = format!("      A: '{}\"'\n", &fill[1..]);
+    let path = temp_spec("leaks", "wide-tipped", &env_spec(&tipped));
+    let run = pipectl(&["validate", "--json", path.to_str().unwrap()]).run().expect_code(2);
+    assert!(run.stdout.contains("is 4097 bytes"), "{}", run.stdout);
+}
+
+const CANARY_BIG: &str = "canary-big-secret-5e1d";
+
+#[test]
+fn a_secret_that_makes_the_environment_too_large_is_refused_without_echoing_it() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    // 2,040 quotes: 2,063 bytes read, twice that as JSON.
+    let value = format!("{CANARY_BIG}:{}", "\"".repeat(2040));
+    let put = sdk.ssm.put_parameter().name("/leak/big").value(&value);
+    sdk.run(put.r#type(aws_sdk_ssm::types::ParameterType::SecureString).send()).unwrap();
+    let path = temp_spec("leaks", "big-secret", &env_spec("      TOKEN: \"${ssm:/leak/big}\"\n      MODE: small\n"));
+    let s = path.to_str().unwrap();
+    let valid = moto.pipectl(&["validate", s]).run().expect_code(0);
+    let plan = moto.pipectl(&["plan", s]).run().expect_code(1);
+    for part in ["`leak-f`", "${ssm:/leak/big}", "4096", "bytes"] {
+        assert!(plan.stderr.contains(part), "{part}: {}", plan.stderr);
+    }
+    let json = moto.pipectl(&["plan", s, "--json"]).run().expect_code(1);
+    let error =
+        json.stdout.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).next_back().unwrap();
+    assert!(error["error"].as_str().unwrap().contains("${ssm:/leak/big}"), "{error}");
+    let apply = moto.pipectl(&["apply", s, "--yes", "--json"]).run().expect_code(1);
+    let text = moto.pipectl(&["apply", s, "--yes"]).run().expect_code(1);
+    no_canary(CANARY_BIG, &[&valid, &plan, &json, &apply, &text]);
+    let function = sdk.run(sdk.lambda.get_function().function_name("leak-f").send());
+    assert!(function.is_err(), "refused before CreateFunction");
 }
