@@ -223,6 +223,9 @@ impl Deployment {
                 return Err(e.into());
             }
         };
+        for value in loaded.plain_environment(&[&aws.region, &aws.account]) {
+            crate::scrub::plain(&value);
+        }
         let graph = loaded.graph.restrict(targets, reach == Reach::Upstream);
         let meta = Meta::of(&loaded.spec, &aws.region);
         debug_assert_eq!((&meta.pipeline, &meta.env), (pipeline, env), "the lock's deployment is the spec's");

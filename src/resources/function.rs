@@ -182,11 +182,16 @@ impl Function {
                 let mut values = BTreeMap::new();
                 for secret in &wanted {
                     let value = aws.secret_value(secret).await?;
+                    crate::scrub::secret(&value);
                     values.insert(secret.clone(), value);
                 }
                 let mut env = BTreeMap::new();
                 for (k, v) in &s.function.environment {
                     let value = v.resolve(|r| Ok::<_, AwsError>(values[r].clone()))?;
+                    if !v.secrets.is_empty() {
+                        // The whole value, so no part of what surrounds a secret shows either.
+                        crate::scrub::secret(&value);
+                    }
                     env.insert(k.clone(), value);
                 }
                 let size = rules::lambda_environment_size(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));

@@ -1,9 +1,10 @@
 //! What a spec from a pull request could make pipectl leak: the CI
 //! checkout's token or the runner's credentials zipped into a function it
-//! controls, and the values of secrets echoed in AWS's refusal of an
-//! environment too large. One test per attack, named after it.
+//! controls, and the values of secrets echoed in output. One test per
+//! attack, named after it.
 
 use crate::emulator::Moto;
+use crate::faults::{Faults, Proxy};
 use crate::util::{pipectl, scratch, temp_spec, Run};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -251,4 +252,43 @@ fn a_secret_that_makes_the_environment_too_large_is_refused_without_echoing_it()
     no_canary(CANARY_BIG, &[&valid, &plan, &json, &apply, &text]);
     let function = sdk.run(sdk.lambda.get_function().function_name("leak-f").send());
     assert!(function.is_err(), "refused before CreateFunction");
+}
+
+const CANARY_QUOTED_SSM: &str = "canary-\"quoted\"-ssm-2b7e";
+const CANARY_QUOTED_PLAIN: &str = "canary-plain-8d04";
+
+#[test]
+fn an_aws_error_quoting_the_environment_shows_no_value() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    let put = sdk.ssm.put_parameter().name("/leak/token").value(CANARY_QUOTED_SSM);
+    sdk.run(put.r#type(aws_sdk_ssm::types::ParameterType::SecureString).send()).unwrap();
+    let env = |plain: &str| env_spec(&format!("      TOKEN: \"${{ssm:/leak/token}}\"\n      PLAIN: {plain}\n"));
+    let path = temp_spec("leaks", "quoted", &env(CANARY_QUOTED_PLAIN));
+    let s = path.to_str().unwrap();
+    // CreateFunction, then UpdateFunctionConfiguration, refused by an error
+    // that quotes every value the request carried, as Lambda's 4 KB refusal does.
+    let refused = |fragment: &'static str, args: &[&str]| {
+        let proxy = Proxy::start(&moto.url, Faults { quote_environment_first: Some(fragment), ..Faults::default() });
+        let run = crate::util::pipectl(args).aws_env(&proxy.url).run().expect_code(1);
+        assert_eq!(proxy.stats.quoted.load(std::sync::atomic::Ordering::SeqCst), 1, "{}", run.stderr);
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(out.contains("String measured") && out.contains("(sensitive)"), "{out}");
+        assert!(out.contains("\"TOKEN\":") || out.contains("\\\"TOKEN\\\":"), "the names stay: {out}");
+        run
+    };
+    let create = "POST /2015-03-31/functions ";
+    let text = refused(create, &["apply", s, "--yes"]);
+    let json = refused(create, &["apply", s, "--yes", "--json"]);
+    for line in json.stdout.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    moto.apply(s);
+    std::fs::write(&path, env(&format!("{CANARY_QUOTED_PLAIN}-2"))).unwrap();
+    let update = "PUT /2015-03-31/functions/leak-f/configuration";
+    let updated = refused(update, &["apply", s, "--yes", "--json"]);
+    // Raw or JSON-escaped (`canary-\"quoted\"-ssm-2b7e`), each ends the same.
+    for canary in ["ssm-2b7e", CANARY_QUOTED_PLAIN] {
+        no_canary(canary, &[&text, &json, &updated]);
+    }
 }
