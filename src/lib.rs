@@ -24,6 +24,7 @@ pub mod produce;
 pub mod report;
 pub mod resolve;
 pub mod resources;
+pub mod scrub;
 pub mod spec;
 pub mod verify;
 

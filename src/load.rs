@@ -20,6 +20,25 @@ pub struct Loaded {
     pub reach: Vec<spec::Reach>,
 }
 
+impl Loaded {
+    /// The plain (not secret) environment values to hide from output
+    /// (`scrub::plain`). A value holding a secret is hidden whole once the
+    /// secret is read; one that holds the name of one of the deployment's
+    /// resources (an ARN, a Firehose name), or any of `shown` (the region,
+    /// the account), is left out: pipectl shows those anyway, and hiding
+    /// them would hide the resources in every message.
+    pub fn plain_environment(&self, shown: &[&str]) -> Vec<String> {
+        let names = self.graph.nodes.values().map(|n| n.name.as_str()).chain(shown.iter().copied());
+        let names: Vec<&str> = names.filter(|n| !n.is_empty()).collect();
+        let values = self.spec.functions.values().flat_map(|f| f.environment.values());
+        let plain = values.filter(|v| v.secrets.is_empty()).map(|v| &v.text);
+        let mut out: Vec<String> = plain.filter(|v| !names.iter().any(|n| v.contains(n))).cloned().collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
     let file = path.display().to_string();
     // Never more than the limit and one byte: `/dev/zero` is a file too.
@@ -122,6 +141,13 @@ mod tests {
         let firehose = Address::parse("firehose.f").unwrap();
         assert!(!deps("function.fn").contains(&firehose), "the name is known before the Firehose exists");
         assert!(deps("trigger.fn").contains(&firehose), "records flow only once it does");
+    }
+
+    #[test]
+    fn plain_environment_values_are_hidden_unless_they_name_the_deployment() {
+        let text = "pipeline: p\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    environment:\n      DSN: postgres://db.internal:5432/app\n      D: \"${firehoses.f.name}\"\n      A: \"${firehoses.f.arn}\"\n      R: us-east-1\n      T: \"${ssm:/p/token}\"\n      LEVEL: debug\n";
+        let l = load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default()).unwrap();
+        assert_eq!(l.plain_environment(&["us-east-1", "123456789012"]), ["debug", "postgres://db.internal:5432/app"]);
     }
 
     #[test]

@@ -5,9 +5,19 @@
 //! is `--code-root`, else the nearest git work tree holding the spec, else
 //! the spec's folder. A path (absolute, `..`, or through a symlink) that
 //! resolves outside it is refused, as is a symlink inside the code that
-//! points outside; hidden files and caches (`.git`, `.env`, `__pycache__`,
-//! `*.pyc`) are left out of the package. Lambda's own limits are checked
-//! before anything is read whole: 250 MB unzipped, 50 MB zipped.
+//! points outside.
+//!
+//! Nor may code come from a hidden place of the project (`.git/config`
+//! holds a CI checkout's token, `.env` and `.aws/` hold credentials): a
+//! hidden name (one starting with `.`, other than `.` and `..`) below the
+//! project root is refused wherever it shows, at every depth: in the path
+//! as written, in the path it resolves to, and in every symlink met on the
+//! way or in a code folder, both in the link's own text and in where it
+//! resolves. Names above the root do not count (a project may live in
+//! `~/.cache/...`). Hidden entries of a code folder are not an attack, only
+//! not code: they are left out of the package, with caches (`__pycache__`,
+//! `*.pyc`). Lambda's own limits are checked before anything is read whole:
+//! 250 MB unzipped, 50 MB zipped.
 //!
 //! Lambda reports `CodeSha256`, the base64 SHA-256 of the zip it was given.
 //! Building the zip with a fixed entry order, fixed timestamps and fixed
@@ -18,7 +28,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
@@ -39,6 +49,10 @@ pub struct Package {
 pub enum CodeError {
     #[error("`{path}` resolves to `{target}`, outside the project `{root}`")]
     Outside { path: String, target: String, root: String },
+    /// `route` says how the hidden name is reached: "names", "resolves to
+    /// `.git/config`, in", "is a symlink to `../.git/config`, through".
+    #[error("`{path}` {route} the hidden `{component}`: code is never taken from a hidden file or folder")]
+    Hidden { path: String, route: String, component: String },
     #[error("the code is {size} bytes unzipped; Lambda takes at most {MAX_UNZIPPED}")]
     TooLarge { size: u64 },
     #[error("the zip is {size} bytes; Lambda takes at most {MAX_ZIPPED} uploaded directly")]
@@ -63,17 +77,129 @@ fn left_out(name: &str) -> bool {
     name.starts_with('.') || name == "__pycache__" || name.ends_with(".pyc")
 }
 
-/// `path` with symlinks resolved, which must be inside `root`.
-fn inside(path: &Path, root: &Path) -> Result<PathBuf, CodeError> {
-    let target = path.canonicalize()?;
+/// A hidden name: one starting with `.`, other than `.` and `..`.
+fn hidden(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.first() == Some(&b'.') && name != b"." && name != b".."
+}
+
+/// The first hidden name `path` passes through below `root`, read as
+/// written (`..` goes up a name, symlinks are not followed), from `base`
+/// when it is relative. Names down to `root` itself do not count.
+fn hidden_as_written(base: &Path, path: &Path, root: &Path) -> Option<String> {
+    let mut at = if path.is_absolute() { PathBuf::new() } else { base.to_path_buf() };
+    for c in path.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => at.push(c.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                at.pop();
+            }
+            Component::Normal(name) => {
+                at.push(name);
+                if hidden(name) && at.starts_with(root) && at != root {
+                    return Some(name.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The first hidden name of `path` (already resolved) below `root`.
+fn hidden_resolved(path: &Path, root: &Path) -> Option<String> {
+    let below = path.strip_prefix(root).ok()?;
+    below.components().find(|c| hidden(c.as_os_str())).map(|c| c.as_os_str().to_string_lossy().into_owned())
+}
+
+/// `path` as shown in a message: inside the project when it is.
+fn shown(path: &Path, root: &Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
+/// Follows `path` name by name from `base` (a folder without symlinks in
+/// it, used when `path` is relative) as the system resolves it, and
+/// refuses every symlink met whose text, or whose target, passes through
+/// a hidden name below `root`. A path that does not resolve is left to
+/// `canonicalize` to report.
+fn check_links(base: &Path, path: &Path, root: &Path) -> Result<(), CodeError> {
+    // Names still to follow, the next one last.
+    let mut todo: Vec<PathBuf> = path.components().rev().map(|c| PathBuf::from(c.as_os_str())).collect();
+    let mut at = if path.is_absolute() { PathBuf::new() } else { base.to_path_buf() };
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        match name.components().next() {
+            Some(Component::Normal(_)) => {}
+            Some(Component::ParentDir) => {
+                at.pop();
+                continue;
+            }
+            Some(Component::CurDir) | None => continue,
+            Some(Component::Prefix(_) | Component::RootDir) => {
+                at = name;
+                continue;
+            }
+        }
+        let next = at.join(&name);
+        let is_link = std::fs::symlink_metadata(&next).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            at = next;
+            continue;
+        }
+        links += 1;
+        if links > 40 {
+            return Ok(()); // a loop: `canonicalize` says so
+        }
+        let text = std::fs::read_link(&next)?;
+        let refuse =
+            |route: String, component: String| CodeError::Hidden { path: shown(&next, root), route, component };
+        if let Some(component) = hidden_as_written(&at, &text, root) {
+            return Err(refuse(format!("is a symlink to `{}`, through", text.display()), component));
+        }
+        if let Ok(target) = next.canonicalize() {
+            if let Some(component) = hidden_resolved(&target, root) {
+                let route =
+                    format!("is a symlink to `{}`, which resolves to `{}`, in", text.display(), shown(&target, root));
+                return Err(refuse(route, component));
+            }
+        }
+        todo.extend(text.components().rev().map(|c| PathBuf::from(c.as_os_str())));
+    }
+    Ok(())
+}
+
+/// `path` with symlinks resolved, which must be inside `root` and reach
+/// nothing hidden below it: as written (from `base` when relative),
+/// through the symlinks met, and resolved.
+fn confined(base: &Path, path: &Path, root: &Path) -> Result<PathBuf, CodeError> {
+    let full = base.join(path);
+    if let Some(component) = hidden_as_written(base, path, root) {
+        return Err(CodeError::Hidden { path: shown(&full, root), route: "names".into(), component });
+    }
+    check_links(base, path, root)?;
+    let target = full.canonicalize()?;
     if !target.starts_with(root) {
         return Err(CodeError::Outside {
-            path: path.display().to_string(),
+            path: full.display().to_string(),
             target: target.display().to_string(),
             root: root.display().to_string(),
         });
     }
+    if let Some(component) = hidden_resolved(&target, root) {
+        let route = format!("resolves to `{}`, in", shown(&target, root));
+        return Err(CodeError::Hidden { path: shown(&full, root), route, component });
+    }
     Ok(target)
+}
+
+/// [`confined`] for a path as the spec gives it: relative to the current
+/// folder when it is not absolute.
+fn inside(path: &Path, root: &Path) -> Result<PathBuf, CodeError> {
+    let base = if path.is_absolute() { PathBuf::new() } else { std::env::current_dir()? };
+    confined(&base, path, root)
 }
 
 /// Every file of the code at `code` (a file or a folder), as (path inside
@@ -105,7 +231,8 @@ pub fn files(code: &Path, root: &Path) -> Result<(Vec<(String, PathBuf)>, u64), 
             if left_out(&name) {
                 continue;
             }
-            let target = inside(&path, root)?;
+            // `dir` is resolved: only the entry itself may be a symlink.
+            let target = confined(&dir, Path::new(&name), root)?;
             let inside_name = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
             if target.is_dir() {
                 stack.push((target, inside_name));
@@ -272,6 +399,109 @@ mod tests {
             std::os::unix::fs::symlink(project.join("fn/main.py"), project.join("fn/alias.py")).unwrap();
             assert!(build(&project.join("fn"), &project).is_ok(), "a link inside the project is fine");
         }
+    }
+
+    /// The hidden name a refusal of `code` names.
+    #[track_caller]
+    fn hidden_in(code: &Path, root: &Path) -> String {
+        match build(code, root) {
+            Err(CodeError::Hidden { component, .. }) => component,
+            other => panic!("{code:?}: {other:?}"),
+        }
+    }
+
+    /// A project holding a function folder and the hidden files CI leaves.
+    #[cfg(unix)]
+    fn hidden_project(name: &str) -> PathBuf {
+        let d = dir(name);
+        for (f, body) in [
+            ("fn/h.py", "x = 1\n"),
+            (".git/config", "[http] extraheader = AUTHORIZATION: basic dG9rZW4=\n"),
+            (".aws/credentials", "[default]\n"),
+            (".env", "TOKEN=1\n"),
+            (".build/fn.zip", ""),
+        ] {
+            std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            std::fs::write(d.join(f), body).unwrap();
+        }
+        let zip = build(&d.join("fn"), &d).unwrap().zip;
+        std::fs::write(d.join(".build/fn.zip"), zip).unwrap();
+        d
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_path_naming_a_hidden_place_is_refused_as_written_and_resolved() {
+        let d = hidden_project("hidden-path");
+        assert_eq!(hidden_in(&d.join(".git/config"), &d), ".git");
+        assert_eq!(hidden_in(&d.join(".env"), &d), ".env");
+        assert_eq!(hidden_in(&d.join(".aws"), &d), ".aws");
+        assert_eq!(hidden_in(&d.join("fn/../.git/config"), &d), ".git");
+        assert_eq!(hidden_in(&d.join(".git/../fn/h.py"), &d), ".git", "as written, even where it resolves to");
+        assert_eq!(hidden_in(&d.join(".build/fn.zip"), &d), ".build", "a zip too");
+        assert!(files(&d.join(".git/config"), &d).is_err(), "the check `validate` makes");
+        assert!(build(&d.join("fn/./h.py"), &d).is_ok(), "`.` is not hidden");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_symlink_into_a_hidden_place_is_refused_at_every_depth() {
+        use std::os::unix::fs::symlink;
+        let d = hidden_project("hidden-link");
+        let fresh = |rel: &str| {
+            let _ = std::fs::remove_dir_all(d.join("fn2"));
+            let p = d.join("fn2").join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(d.join("fn2/h.py"), "x = 1\n").unwrap();
+            p
+        };
+        // A file, in the folder and deeper.
+        symlink("../.git/config", fresh("c.py")).unwrap();
+        assert_eq!(hidden_in(&d.join("fn2"), &d), ".git");
+        assert_eq!(hidden_in(&d.join("fn2/c.py"), &d), ".git", "named itself");
+        symlink("../../../../.aws/credentials", fresh("a/b/c/creds")).unwrap();
+        assert_eq!(hidden_in(&d.join("fn2"), &d), ".aws");
+        // A folder.
+        symlink("../.aws", fresh("lib")).unwrap();
+        assert_eq!(hidden_in(&d.join("fn2"), &d), ".aws");
+        symlink(d.join(".git"), fresh("deep/er/git")).unwrap();
+        assert_eq!(hidden_in(&d.join("fn2"), &d), ".git", "an absolute link");
+        // Text through a hidden folder that resolves somewhere harmless.
+        symlink("../.git/../fn/h.py", fresh("via.py")).unwrap();
+        assert_eq!(hidden_in(&d.join("fn2"), &d), ".git");
+        // A chain: the second link's text is the hidden one.
+        let first = fresh("a.py");
+        symlink("b.py", &first).unwrap();
+        symlink("../.env", d.join("fn2/b.py")).unwrap();
+        assert_eq!(hidden_in(&d.join("fn2/a.py"), &d), ".env");
+        // A path through a symlinked folder that leads into a hidden one.
+        symlink("../.git", fresh("g")).unwrap();
+        assert_eq!(hidden_in(&d.join("fn2/g/config"), &d), ".git");
+        assert_eq!(hidden_in(&d.join("fn2/g/../fn/h.py"), &d), ".git", "`..` after the link");
+        // A hidden entry of the folder is left out, not refused.
+        symlink("../.git/config", fresh(".c.py")).unwrap();
+        assert!(build(&d.join("fn2"), &d).is_ok());
+        // Links that stay in plain places are fine.
+        symlink("../fn/h.py", fresh("alias.py")).unwrap();
+        assert!(build(&d.join("fn2"), &d).is_ok());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_project_inside_a_hidden_folder_is_not_refused_for_it() {
+        use std::os::unix::fs::symlink;
+        let d = dir("hidden-root");
+        let root = d.join(".cache/x/project");
+        std::fs::create_dir_all(root.join("fn")).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::write(root.join("fn/h.py"), "x = 1\n").unwrap();
+        std::fs::write(root.join("fn/g.py"), "y = 1\n").unwrap();
+        symlink(root.join("fn/h.py"), root.join("fn/abs.py")).unwrap();
+        assert!(build(&root.join("fn"), &root).is_ok(), "names above the root do not count");
+        assert!(build(&d.join(".cache/x/project/fn/g.py"), &root).is_ok());
+        assert_eq!(hidden_in(&root.join("fn/../.git"), &root), ".git", "names below it do");
+        let msg = build(&root.join(".git"), &root).unwrap_err().to_string();
+        assert!(msg.contains("the hidden `.git`") && !msg.contains(".cache"), "{msg}");
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            eprintln!("{}/{}: {e:#}", s.pipeline, s.env);
+            eprintln!("{}", crate::scrub::text(&format!("{}/{}: {e:#}", s.pipeline, s.env)));
             failed.push(format!("{}/{}", s.pipeline, s.env));
         }
     }

@@ -174,10 +174,13 @@ fn finish(what: &str, s: &Summary, json: bool) -> anyhow::Result<ExitCode> {
         for (k, n) in counts {
             doc[k] = n.into();
         }
-        emitln!("{doc}");
+        emitln!("{}", crate::scrub::json(doc));
     } else {
         let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        eprintln!("\n{what}: {}, {} not started", parts.join(", "), s.not_started.len());
+        eprintln!(
+            "\n{}",
+            crate::scrub::text(&format!("{what}: {}, {} not started", parts.join(", "), s.not_started.len()))
+        );
     }
     if crate::cancel::requested() && !s.ok() {
         return Err(Hinted {
@@ -191,43 +194,45 @@ fn finish(what: &str, s: &Summary, json: bool) -> anyhow::Result<ExitCode> {
     }
     let errors: Vec<String> = s.failed.iter().map(|(a, e)| format!("{a}: {e:#}")).collect();
     Err(Hinted {
-        message: format!("{what} did not finish: {}", errors.join("; ")),
+        message: crate::scrub::text(&format!("{what} did not finish: {}", errors.join("; "))),
         hint: format!("fix the cause and run `{what}` again: it picks up from what exists now"),
     }
     .into())
 }
 
 /// Prints an error the way cargo does (`error:`, `Caused by:`, `hint:`),
-/// or as one JSON object with the same parts.
+/// or as one JSON object with the same parts; every part scrubbed of the
+/// values that must not be shown (`scrub`), AWS's messages included.
 pub fn report(err: &anyhow::Error, json: bool) {
+    use crate::scrub;
     let mut stderr = std::io::stderr().lock();
     if let Some(SpecError::Invalid { file, diagnostics }) = err.downcast_ref::<SpecError>() {
         if json {
             let doc =
                 serde_json::json!({ "format_version": "1", "valid": false, "file": file, "diagnostics": diagnostics });
-            emitln!("{doc}");
+            emitln!("{}", scrub::json(doc));
         } else {
             for d in diagnostics {
-                let _ = write!(stderr, "{}", d.render(file));
+                let _ = write!(stderr, "{}", scrub::text(&d.render(file)));
             }
-            let _ = writeln!(stderr, "error: {err}; nothing was sent to AWS");
+            let _ = writeln!(stderr, "error: {}; nothing was sent to AWS", scrub::text(&err.to_string()));
         }
         return;
     }
-    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+    let message = scrub::text(&err.to_string());
+    let causes: Vec<String> = err.chain().skip(1).map(|c| scrub::text(&c.to_string())).collect();
     // A hint given as context is found by `downcast_ref`; one inside a cause by the chain.
     let hinted = err
         .downcast_ref::<Hinted>()
         .or_else(|| err.downcast_ref::<crate::BadInput>().map(|b| &b.0))
         .or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
-    let hint = hinted.map(|h| h.hint.clone());
+    let hint = hinted.map(|h| scrub::text(&h.hint));
     if json {
-        let doc =
-            serde_json::json!({ "format_version": "1", "error": err.to_string(), "caused_by": causes, "hint": hint });
-        emitln!("{doc}");
+        let doc = serde_json::json!({ "format_version": "1", "error": message, "caused_by": causes, "hint": hint });
+        emitln!("{}", scrub::json(doc));
         return;
     }
-    let _ = writeln!(stderr, "error: {err}");
+    let _ = writeln!(stderr, "error: {message}");
     if !causes.is_empty() {
         let _ = writeln!(stderr, "\nCaused by:");
         for c in causes {

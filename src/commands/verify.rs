@@ -60,12 +60,13 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 serde_json::json!({ "path": h.path, "canary": sent[&h.entry].id, "result": o.word(), "detail": o.why() })
             })
             .collect();
-        emitln!("{}", serde_json::json!({ "format_version": "1", "hops": rows, "not_delivered": failed }));
+        let doc = serde_json::json!({ "format_version": "1", "hops": rows, "not_delivered": failed });
+        emitln!("{}", crate::scrub::json(doc));
         // The document says it all; exit 1 when a hop did not deliver.
         return Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS });
     } else {
         for (h, o) in hops.iter().zip(&outcomes) {
-            emitln!("{:<14} {}\n               {}", o.word(), h.path, o.why());
+            emitln!("{:<14} {}\n               {}", o.word(), h.path, crate::scrub::text(o.why()));
         }
     }
     if failed > 0 {

@@ -249,6 +249,9 @@ impl Deployment {
                 return Err(e.into());
             }
         };
+        for value in loaded.plain_environment(&[&aws.region, &aws.account]) {
+            crate::scrub::plain(&value);
+        }
         let graph = loaded.graph.restrict(targets, reach == Reach::Upstream);
         let mut meta = Meta::of(&loaded.spec, &aws.region);
         meta.permissions_boundary = operator.boundary(&police::vars(&loaded, &aws));

@@ -42,8 +42,13 @@ pub async fn render(rx: UnboundedReceiver<Event>, labels: BTreeMap<Address, Stri
     }
 }
 
-/// One line of plain text for an event.
+/// One line of plain text for an event, scrubbed of the values that
+/// must not be shown (an AWS error may quote a request).
 pub fn plain_line(e: &Event, label: &str) -> String {
+    crate::scrub::text(&unscrubbed_line(e, label))
+}
+
+fn unscrubbed_line(e: &Event, label: &str) -> String {
     match e {
         Event::Started { address } => format!("  {address}: {label}..."),
         Event::Note { address, note } => format!("  {address}: {note}"),
@@ -58,8 +63,12 @@ pub fn plain_line(e: &Event, label: &str) -> String {
     }
 }
 
-/// The JSON object for an event.
+/// The JSON object for an event, scrubbed like [`plain_line`].
 pub fn json_line(e: &Event, label: &str) -> serde_json::Value {
+    crate::scrub::json(unscrubbed_json(e, label))
+}
+
+fn unscrubbed_json(e: &Event, label: &str) -> serde_json::Value {
     match e {
         Event::Started { address } => {
             json!({"event": "started", "address": address.to_string(), "action": label})
@@ -125,7 +134,7 @@ async fn live(mut rx: UnboundedReceiver<Event>, labels: BTreeMap<Address, String
             }
             Event::Note { note, .. } => {
                 if let Some(bar) = bars.get(&address) {
-                    bar.set_message(format!("{label}: {note}"));
+                    bar.set_message(crate::scrub::text(&format!("{label}: {note}")));
                 }
             }
             Event::Finished { .. } | Event::Failed { .. } if bars.contains_key(&address) => {

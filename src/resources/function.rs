@@ -27,7 +27,7 @@ use crate::aws::Outcome;
 use crate::aws::{retry, wait_until, Aws, AwsError, Poll};
 use crate::package::{self, Package};
 use crate::plan::Address;
-use crate::spec::{self, SecretRef};
+use crate::spec::{self, rules, SecretRef};
 use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
@@ -129,9 +129,6 @@ fn digest(value: &str) -> String {
     Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Lambda's limit on the environment: names and values together.
-const MAX_ENVIRONMENT: usize = 4096;
-
 /// The errors Lambda returns while a new role has not propagated yet.
 pub fn role_not_ready(e: &AwsError) -> bool {
     e.code.as_deref() == Some("InvalidParameterValueException")
@@ -183,22 +180,32 @@ impl Function {
                 let wanted: std::collections::BTreeSet<SecretRef> =
                     s.function.environment.values().flat_map(|v| v.secrets.iter()).map(|(_, r)| r.clone()).collect();
                 let mut values = BTreeMap::new();
-                for secret in wanted {
-                    let value = aws.secret_value(&secret).await?;
-                    values.insert(secret, value);
+                for secret in &wanted {
+                    let value = aws.secret_value(secret).await?;
+                    crate::scrub::secret(&value);
+                    values.insert(secret.clone(), value);
                 }
                 let mut env = BTreeMap::new();
                 for (k, v) in &s.function.environment {
                     let value = v.resolve(|r| Ok::<_, AwsError>(values[r].clone()))?;
+                    if !v.secrets.is_empty() {
+                        // The whole value, so no part of what surrounds a secret shows either.
+                        crate::scrub::secret(&value);
+                    }
                     env.insert(k.clone(), value);
                 }
-                let size: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
-                if size > MAX_ENVIRONMENT {
+                let size = rules::lambda_environment_size(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                if size > rules::MAX_LAMBDA_ENVIRONMENT {
+                    let named: Vec<String> = wanted.iter().map(ToString::to_string).collect();
+                    let read =
+                        if named.is_empty() { String::new() } else { format!(" with {} read", named.join(", ")) };
                     return Err(AwsError::fatal(
                         "environment",
                         format!(
-                            "the environment of `{}` is {size} bytes with its secrets read; Lambda allows 4 KB",
-                            self.base.name
+                            "the environment of function `{}` is {size} bytes{read}, as Lambda measures it (its \
+                             variables as one JSON object); Lambda allows {} and its refusal would quote every value",
+                            self.base.name,
+                            rules::MAX_LAMBDA_ENVIRONMENT
                         ),
                     ));
                 }

@@ -279,6 +279,23 @@ impl HiveParser<'_> {
     }
 }
 
+/// The most a function's environment may weigh, as [`lambda_environment_size`]
+/// measures it.
+pub const MAX_LAMBDA_ENVIRONMENT: usize = 4096;
+
+/// A function's environment as Lambda measures it against its 4 KB limit:
+/// the bytes of the variables as one JSON object (`{"A":"b","C":"d"}`, no
+/// spaces, values JSON-escaped, UTF-8), which is the string Lambda's
+/// refusal quotes ("String measured: ...").
+pub fn lambda_environment_size<'a>(variables: impl IntoIterator<Item = (&'a str, &'a str)>) -> usize {
+    let mut size = 2; // `{` and `}`
+    for (i, (k, v)) in variables.into_iter().enumerate() {
+        let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes").len();
+        size += usize::from(i > 0) + quoted(k) + 1 + quoted(v);
+    }
+    size
+}
+
 /// Lambda runtimes AWS accepts for new functions.
 pub const RUNTIMES: [&str; 16] = [
     "python3.9",
@@ -379,6 +396,34 @@ mod tests {
         assert!(ipv4_cidr("10.20.1.0/16").is_err());
         assert!(ipv4_cidr("10.20.0.0").is_err());
         assert!(ipv4_cidr("300.0.0.0/8").is_err());
+    }
+
+    #[test]
+    fn the_environment_is_measured_as_lambda_measures_it() {
+        let size = |vars: &[(&str, &str)]| lambda_environment_size(vars.iter().copied());
+        let json = |vars: &[(&str, &str)]| {
+            let map: serde_json::Map<String, serde_json::Value> =
+                vars.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+            serde_json::Value::Object(map).to_string().len()
+        };
+        assert_eq!(size(&[]), 2, "an empty object");
+        assert_eq!(size(&[("A", "b")]), r#"{"A":"b"}"#.len());
+        assert_eq!(size(&[("A", "b"), ("C", "d")]), r#"{"A":"b","C":"d"}"#.len());
+        // Escaped characters count as written in JSON; non-ASCII as UTF-8.
+        assert_eq!(size(&[("Q", "a\"b")]), r#"{"Q":"a\"b"}"#.len());
+        assert_eq!(size(&[("N", "a\nb\\c\t")]), r#"{"N":"a\nb\\c\t"}"#.len());
+        assert_eq!(size(&[("C", "\u{1}")]), r#"{"C":"\u0001"}"#.len());
+        assert_eq!(size(&[("U", "wörd€")]), "{\"U\":\"wörd€\"}".len());
+        assert_eq!(size(&[("S", "a/b")]), r#"{"S":"a/b"}"#.len(), "`/` is not escaped");
+        let vars = [("K1", "x\"y\n"), ("K2", "ünï"), ("K3", "")];
+        assert_eq!(size(&vars), json(&vars));
+        // At the boundary: 4096 bytes pass, one more does not.
+        let fill = |n: usize| "v".repeat(n);
+        let at = fill(MAX_LAMBDA_ENVIRONMENT - r#"{"A":""}"#.len());
+        assert_eq!(size(&[("A", &at)]), MAX_LAMBDA_ENVIRONMENT);
+        let quote_over = format!("{}\"", &at[..at.len() - 1]);
+        assert_eq!(quote_over.len(), at.len(), "the same characters, one of them a quote");
+        assert_eq!(size(&[("A", &quote_over)]), MAX_LAMBDA_ENVIRONMENT + 1, "a quote weighs two");
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Faults {
     /// The first request of this operation (or whose request line holds
     /// it, for REST APIs) is forwarded and its answer held for `hang_for`.
     pub hang_first: Option<&'static str>,
+    /// The first request whose request line holds this (a Lambda path) is
+    /// refused as Lambda refuses an environment over 4 KB: with a message
+    /// quoting the variables the request sent ("String measured: {...}").
+    pub quote_environment_first: Option<&'static str>,
     /// After each EC2 or IAM create, this many reads of the new resource
     /// (by its name or id) answer "not found" (eventual consistency: not
     /// visible yet).
@@ -70,6 +74,7 @@ pub struct Stats {
     pub creating: AtomicUsize,
     pub hung: AtomicUsize,
     pub hung_first: AtomicUsize,
+    pub quoted: AtomicUsize,
     pub late: AtomicUsize,
     /// PutRecords entries seen, and of them answered as failed.
     pub put_entries: AtomicUsize,
@@ -263,6 +268,18 @@ impl Request {
         .any(|p| op.starts_with(p))
             // REST APIs (S3, Lambda) say it with the method.
             || matches!(op.as_str(), "PUT" | "POST" | "DELETE" | "PATCH")
+    }
+
+    /// Lambda's refusal of an environment over 4 KB, which quotes the
+    /// variables of the request.
+    fn environment_refused(&self) -> Vec<u8> {
+        let body: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let measured = body["Environment"]["Variables"].to_string();
+        let message = format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {measured}"
+        );
+        let b = serde_json::json!({ "Type": "User", "message": message }).to_string();
+        format!("HTTP/1.1 400 Bad Request\r\nx-amzn-errortype: InvalidParameterValueException\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len()).into_bytes()
     }
 
     fn error(&self, status: u16, code: &str) -> Vec<u8> {
@@ -464,7 +481,12 @@ impl Proxy {
                     let reject = faults.reject_first.filter(|(op, n, _, _)| {
                         *op == req.operation() && stats.rejected.fetch_add(1, Ordering::SeqCst) < *n
                     });
-                    let reply = if let Some((_, _, code, message)) = reject {
+                    let quote = faults
+                        .quote_environment_first
+                        .is_some_and(|f| req.head[0].contains(f) && stats.quoted.fetch_add(1, Ordering::SeqCst) == 0);
+                    let reply = if quote {
+                        req.environment_refused()
+                    } else if let Some((_, _, code, message)) = reject {
                         req.error_with(400, code, message)
                     } else if faults.deny.is_some_and(|d| d == req.operation()) {
                         req.error(400, "AccessDeniedException")

@@ -11,6 +11,7 @@ mod hostile;
 mod hosts;
 mod import;
 mod lambda;
+mod leaks;
 mod policy;
 mod resilience;
 mod unattended;

@@ -94,7 +94,6 @@ impl Builder<'_> {
             });
             let mut environment = BTreeMap::new();
             let mut refs = BTreeSet::new();
-            let mut env_size = 0;
             for (ek, ev) in &r.environment {
                 let valid_key = ek.v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                     && ek.v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -118,18 +117,28 @@ impl Builder<'_> {
                     );
                 }
                 if let Some(i) = self.interp_env(ev) {
-                    // Secrets count once read (see `resources::function`).
-                    env_size += ek.v.len() + i.text.len();
                     refs.extend(i.refs);
                     environment.insert(ek.v.clone(), EnvValue { text: i.text, secrets: i.secrets });
                 }
             }
-            if env_size > 4096 {
+            // As Lambda measures it, the JSON of the variables; a secret counts
+            // for nothing until it is read (`resources::function` measures again).
+            let env_size =
+                rules::lambda_environment_size(environment.iter().map(|(k, v)| (k.as_str(), v.text.as_str())));
+            if env_size > rules::MAX_LAMBDA_ENVIRONMENT {
                 self.err(
                     r.mark,
                     "environment",
-                    format!("the environment of `{path}` is {env_size} bytes; Lambda allows 4 KB"),
-                    None,
+                    format!(
+                        "the environment of `{path}` is {env_size} bytes as Lambda measures it (its variables as one \
+                         JSON object); Lambda allows {}",
+                        rules::MAX_LAMBDA_ENVIRONMENT
+                    ),
+                    Some(
+                        "Lambda counts `{\"NAME\":\"value\",...}` with JSON escaping; move large values to a file in \
+                         the function's code, or read them at run time from SSM or S3"
+                            .into(),
+                    ),
                 );
             }
             let mut writes = Vec::new();
@@ -269,8 +278,9 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
-    /// `code:` must stay inside the project and within Lambda's size limit
-    /// (checked without reading the files).
+    /// `code:` must stay inside the project, out of its hidden files and
+    /// folders, and within Lambda's size limit (checked without reading the
+    /// files).
     fn check_code(&mut self, c: &S, path: &std::path::Path) {
         let root = self.code_root.clone();
         match crate::package::files(path, &root) {
@@ -282,6 +292,16 @@ impl Builder<'_> {
                 Some(
                     "function code must live inside the spec's project (the git work tree holding the spec, \
                      or `--code-root`); copy it there"
+                        .into(),
+                ),
+            ),
+            Err(e @ crate::package::CodeError::Hidden { .. }) => self.err(
+                c.mark,
+                "code-path",
+                format!("code path `{}`: {e}", c.v),
+                Some(
+                    "hidden files and folders of the project (`.git`, `.env`, `.aws`, ...) hold credentials, never \
+                     code: point `code:` at the function's own files, and no symlink in them at a hidden place"
                         .into(),
                 ),
             ),
