@@ -292,3 +292,21 @@ fn an_aws_error_quoting_the_environment_shows_no_value() {
         no_canary(canary, &[&text, &json, &updated]);
     }
 }
+
+#[test]
+fn a_code_path_passing_through_a_hidden_folder_is_refused_but_a_spec_kept_in_one_is_not() {
+    let dir = project("through-hidden");
+    refused(&dir, ".git/../fn/h.py", ".git");
+    // Where the spec lives is the project's choice: a spec under `.github/`
+    // naming code outside it validates.
+    let spec = dir.join(".github/pipelines/spec.yaml");
+    std::fs::create_dir_all(spec.parent().unwrap()).unwrap();
+    std::fs::write(&spec, code_spec("../../fn/h.py")).unwrap();
+    let s = spec.to_str().unwrap();
+    pipectl(&["validate", s]).env_remove("PIPECTL_CODE_ROOT").run().expect_code(0);
+    // ... but not code beside it there.
+    std::fs::write(spec.with_file_name("h.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    std::fs::write(&spec, code_spec("h.py")).unwrap();
+    let run = pipectl(&["validate", s]).env_remove("PIPECTL_CODE_ROOT").run().expect_code(2);
+    assert!(run.stderr.contains("the hidden `.github`"), "{}", run.stderr);
+}

@@ -283,6 +283,26 @@ impl Builder<'_> {
     /// files).
     fn check_code(&mut self, c: &S, path: &std::path::Path) {
         let root = self.code_root.clone();
+        // The path as the spec writes it names no hidden place, even one
+        // it leaves again (`.git/../fn`); where the spec itself lives is
+        // the project's choice, not the spec's.
+        let text = std::path::Path::new(&c.v);
+        // An absolute path is the spec's from the project down.
+        let text = if text.is_absolute() { text.strip_prefix(&root).unwrap_or(std::path::Path::new("")) } else { text };
+        let written = text.components().find(|x| {
+            let name = x.as_os_str().as_encoded_bytes();
+            name.first() == Some(&b'.') && name != b"." && name != b".."
+        });
+        if let Some(hidden) = written {
+            let hidden = hidden.as_os_str().to_string_lossy();
+            self.err(
+                c.mark,
+                "code-path",
+                format!("code path `{}` names the hidden `{hidden}`: code is never taken from a hidden file or folder", c.v),
+                Some("hidden files and folders of the project (`.git`, `.env`, `.aws`, ...) hold credentials, never code".into()),
+            );
+            return;
+        }
         match crate::package::files(path, &root) {
             Ok(_) => {}
             Err(e @ crate::package::CodeError::Outside { .. }) => self.err(
