@@ -18,7 +18,7 @@ async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<Exit
     let (mut planned, work) = d.plan().await?;
     let estimate = d.estimate(a.cost.assume_gb_per_day);
     // Before anything changes: the record is written by the first change.
-    let decisions = d.police(Some(estimate.monthly)).await?;
+    let decisions = d.police(a.cost.assume_gb_per_day).await?;
     planned.plan.cost = Some(estimate);
     planned.plan.policy = Some(super::policy::report(d, decisions));
     print_plan(g.json, &planned.plan, g.verbose > 0);

@@ -11,7 +11,7 @@ pub async fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let (mut planned, _) = if a.destroy { d.plan_destroy().await? } else { d.plan().await? };
     if !a.destroy {
         let estimate = d.estimate(a.cost.assume_gb_per_day);
-        let decisions = d.police(Some(estimate.monthly)).await?;
+        let decisions = d.police(a.cost.assume_gb_per_day).await?;
         planned.plan.cost = Some(estimate);
         planned.plan.policy = Some(super::policy::report(&d, decisions));
     }

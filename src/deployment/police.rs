@@ -30,9 +30,10 @@ pub(super) fn waivers(decisions: &[Decision]) -> Vec<String> {
 
 impl Deployment {
     /// Every decision of the operator on this deployment, the ones that
-    /// read AWS made now (`monthly`: the plan's estimate, for the cost
-    /// limit); a refusal is an error (exit 2) before any change.
-    pub async fn police(&self, monthly: Option<f64>) -> anyhow::Result<Vec<Decision>> {
+    /// read AWS made now; the cost limit is held against what the whole
+    /// spec costs at `gb_per_day` (a `--target` run cannot dodge it); a
+    /// refusal is an error (exit 2) before any change.
+    pub async fn police(&self, gb_per_day: f64) -> anyhow::Result<Vec<Decision>> {
         let op = &self.operator;
         let vars = self.loaded.as_ref().map(|l| vars(l, &self.aws)).unwrap_or_default();
         let mut out = Vec::new();
@@ -46,7 +47,10 @@ impl Deployment {
         if op.policy.is_some() && !out.iter().any(|d| d.kind == "region") && self.loaded.is_some() {
             out.push(policy::region(op, Some(&self.aws.region)));
         }
-        out.extend(monthly.and_then(|m| policy::cost(op, m)));
+        if let Some(l) = &self.loaded {
+            let monthly = super::offline_estimate(l, &self.aws.region, gb_per_day).monthly;
+            out.extend(policy::cost(op, monthly));
+        }
         let refused: Vec<String> = out
             .iter()
             .filter(|d| d.verdict == Verdict::Refused)

@@ -207,9 +207,13 @@ fn shards_hosts_and_monthly_cost_are_bounded_by_the_policy() {
 #[test]
 fn plan_cost_over_the_policy_limit_is_refused_before_any_change() {
     let Some(moto) = Moto::start() else { return };
-    let (s, p) = files("cost", "pipeline: pol\nstreams: { a: { shards: 2 } }\n", "limits: { monthly_cost: 5 }\n");
+    let spec = "pipeline: pol\nstreams: { a: { shards: 1 }, b: { shards: 2 } }\n";
+    let (s, p) = files("cost", spec, "limits: { monthly_cost: 15 }\n");
     let run = moto.pipectl(&["apply", &s, "--yes", "--policy", &p]).run().expect_code(2);
-    assert!(run.stderr.contains("monthly-cost over the limit of 5"), "{}", run.stderr);
+    assert!(run.stderr.contains("monthly-cost over the limit of 15"), "{}", run.stderr);
+    // One shard alone is within it, but the limit is the whole spec's.
+    let run = moto.pipectl(&["apply", &s, "--yes", "--policy", &p, "--target", "stream.a"]).run().expect_code(2);
+    assert!(run.stderr.contains("monthly-cost over the limit of 15"), "{}", run.stderr);
     assert!(moto.sdk().leftovers().is_empty());
 }
 
