@@ -91,7 +91,8 @@ pub async fn discover(aws: &Aws, name: &str, pipeline: &str) -> Result<Found, Aw
                 let k = key_of(&bucket_name, &taken);
                 taken.insert(k.clone());
                 f.buckets.insert(k.clone(), bucket_name.clone());
-                let tags = send!("GetBucketTagging", aws.s3.get_bucket_tagging().bucket(&bucket_name));
+                let req = aws.s3.get_bucket_tagging().bucket(&bucket_name);
+                let tags = send!("GetBucketTagging", req.set_expected_bucket_owner(aws.bucket_owner()));
                 let tags = match tags {
                     Ok(t) => tags_of(t.tag_set().iter().map(|t| (t.key(), t.value()))),
                     Err(e) if e.code.as_deref() == Some("NoSuchTagSet") || e.is_not_found() => Tags::new(),

@@ -50,6 +50,12 @@ pub struct Faults {
     /// throttled, of calls answered with a 5xx, and of mutating calls whose
     /// answer is dropped after they were executed; seeded.
     pub random: Option<Random>,
+    /// S3 as it answers for another account's bucket (bucket, its owner):
+    /// see `crate::buckets::Owners`.
+    pub bucket_owner: Option<(&'static str, &'static str)>,
+    /// S3 calls about a bucket that do not name this account as the
+    /// expected owner are recorded in `Stats::ownerless` (and forwarded).
+    pub require_owner: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +80,10 @@ pub struct Stats {
     /// PutRecords entries seen, and of them answered as failed.
     pub put_entries: AtomicUsize,
     pub failed_entries: AtomicUsize,
+    /// S3 calls about a bucket seen under `require_owner`, and the request
+    /// lines of those that named no owner or another.
+    pub bucket_calls: AtomicUsize,
+    pub ownerless: std::sync::Mutex<Vec<String>>,
     /// Requests per operation.
     pub ops: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
 }
@@ -464,7 +474,11 @@ impl Proxy {
                     let reject = faults.reject_first.filter(|(op, n, _, _)| {
                         *op == req.operation() && stats.rejected.fetch_add(1, Ordering::SeqCst) < *n
                     });
-                    let reply = if let Some((_, _, code, message)) = reject {
+                    let owners = crate::buckets::Owners::of(&req.head[0], &req.service(), |h| req.header(h));
+                    owners.count(faults.require_owner, &stats);
+                    let reply = if let Some(refusal) = owners.refusal(faults.bucket_owner) {
+                        refusal
+                    } else if let Some((_, _, code, message)) = reject {
                         req.error_with(400, code, message)
                     } else if faults.deny.is_some_and(|d| d == req.operation()) {
                         req.error(400, "AccessDeniedException")
@@ -522,6 +536,8 @@ impl Proxy {
                         rewrite(resp, |b| {
                             if !failed_at.is_empty() {
                                 answer_failed(b, &failed_at)
+                            } else if let Some((bucket, _)) = faults.bucket_owner.filter(|_| owners.lists_buckets()) {
+                                crate::buckets::unlisted(b, bucket)
                             } else if creating {
                                 b.replace("\"ACTIVE\"", "\"CREATING\"")
                             } else {
