@@ -242,3 +242,92 @@ fn import_adopts_only_what_nobody_owns() {
     assert!(tags("theirs").contains(&("pipectl:pipeline".into(), "other".into())), "untouched");
     assert!(tags("nobodys").contains(&("pipectl:pipeline".into(), "mixed".into())), "adopted");
 }
+
+/// A CloudFormation stack's stream, a bucket Terraform manages and a
+/// table a Glue crawler keeps are left alone, named with their tool; what
+/// nobody manages is adopted; `--adopt-from` adopts a tool's anyway.
+#[test]
+fn import_refuses_a_cloudformation_stacks_resources() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    sdk.run(async {
+        let a = &*sdk;
+        a.kinesis.create_stream().stream_name("legacy-clicks").shard_count(1).send().await.unwrap();
+        a.kinesis
+            .add_tags_to_stream()
+            .stream_name("legacy-clicks")
+            .tags("aws:cloudformation:stack-name", "legacy")
+            .tags("aws:cloudformation:logical-id", "Clicks")
+            .send()
+            .await
+            .unwrap();
+        a.kinesis.create_stream().stream_name("nobodys-clicks").shard_count(1).send().await.unwrap();
+        a.s3.create_bucket().bucket("legacy-lake-tf").send().await.unwrap();
+        let tag = aws_sdk_s3::types::Tag::builder().key("ManagedBy").value("Terraform").build().unwrap();
+        let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
+        a.s3.put_bucket_tagging().bucket("legacy-lake-tf").tagging(tagging).send().await.unwrap();
+        let db = aws_sdk_glue::types::DatabaseInput::builder().name("legacy_db").build().unwrap();
+        a.glue.create_database().database_input(db).send().await.unwrap();
+        let column = aws_sdk_glue::types::Column::builder().name("a").r#type("string").build().unwrap();
+        let sd = aws_sdk_glue::types::StorageDescriptor::builder()
+            .columns(column)
+            .location("s3://legacy-lake-tf/events/")
+            .build();
+        let table = aws_sdk_glue::types::TableInput::builder()
+            .name("events")
+            .storage_descriptor(sd)
+            .parameters("UPDATED_BY_CRAWLER", "lake-crawler")
+            .build()
+            .unwrap();
+        a.glue.create_table().database_name("legacy_db").table_input(table).send().await.unwrap();
+    });
+    let text = "pipeline: imp
+buckets:
+  lake: { name: legacy-lake-tf }
+streams:
+  a: { name: legacy-clicks, encryption: none }
+  b: { name: nobodys-clicks, encryption: none }
+catalog:
+  databases:
+    db: { name: legacy_db }
+  tables:
+    t: { name: events, database: db, location: { bucket: lake, prefix: events/ }, format: json, columns: { a: string } }
+";
+    let spec = crate::util::temp_spec("import", "tools", text).display().to_string();
+    let dry = moto.pipectl(&["import", &spec]).run().expect_code(0);
+    let out = &dry.stdout;
+    assert!(out.contains("! stream.a") && out.contains("CloudFormation manages it"), "{out}");
+    assert!(out.contains("`--adopt-from cloudformation` adopts it"), "{out}");
+    assert!(out.contains("! bucket.lake") && out.contains("Terraform manages it (`ManagedBy` = `Terraform`)"), "{out}");
+    assert!(out.contains("! glue_table.t") && out.contains("a Glue crawler manages it"), "{out}");
+    assert!(out.contains("Import: 2 to adopt, 0 already managed, 0 to create by apply, 3 left alone."), "{out}");
+    let json = moto.pipectl(&["import", &spec, "--json"]).run().expect_code(0);
+    let doc: serde_json::Value = json.stdout.lines().next().map(|l| serde_json::from_str(l).unwrap()).unwrap();
+    let lake = doc["resources"].as_array().unwrap().iter().find(|r| r["address"] == "bucket.lake").unwrap().clone();
+    assert_eq!((lake["status"].as_str(), lake["tool"].as_str()), (Some("other-tool"), Some("terraform")));
+
+    moto.pipectl(&["import", &spec, "--yes"]).run().expect_code(0);
+    let tags = |name: &'static str| {
+        sdk.run(async {
+            let t = sdk.kinesis.list_tags_for_stream().stream_name(name).send().await.unwrap();
+            t.tags().iter().map(|t| t.key().to_string()).collect::<Vec<_>>()
+        })
+    };
+    assert!(!tags("legacy-clicks").contains(&"pipectl:pipeline".to_string()), "the stack's stream is untouched");
+    assert!(tags("nobodys-clicks").contains(&"pipectl:pipeline".to_string()), "nobody's is adopted");
+    let lake_tags = sdk.run(sdk.s3.get_bucket_tagging().bucket("legacy-lake-tf").send()).unwrap();
+    assert_eq!(lake_tags.tag_set().len(), 1, "Terraform's bucket is untouched");
+
+    let anyway = moto
+        .pipectl(&["import", &spec, "--yes", "--adopt-from", "cloudformation", "--adopt-from", "glue-crawler"])
+        .run()
+        .expect_code(0);
+    assert!(
+        anyway.stdout.contains("+ stream.a") && anyway.stdout.contains("adopt from CloudFormation"),
+        "{}",
+        anyway.stdout
+    );
+    assert!(anyway.stderr.contains("take it out of CloudFormation"), "{}", anyway.stderr);
+    assert!(tags("legacy-clicks").contains(&"pipectl:pipeline".to_string()), "adopted when asked");
+    assert!(anyway.stdout.contains("Import: 2 to adopt, 2 already managed, 0 to create by apply, 1 left alone."));
+}
