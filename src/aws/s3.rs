@@ -31,6 +31,27 @@ impl AwsError {
     }
 }
 
+/// All four settings of a public access block on.
+pub fn blocks_all(c: Option<&aws_sdk_s3::types::PublicAccessBlockConfiguration>) -> bool {
+    c.is_some_and(|c| {
+        c.block_public_acls() == Some(true)
+            && c.ignore_public_acls() == Some(true)
+            && c.block_public_policy() == Some(true)
+            && c.restrict_public_buckets() == Some(true)
+    })
+}
+
+/// The algorithm of a bucket's default encryption (`AES256`, `aws:kms`,
+/// ...), `None` without a configuration.
+pub fn default_encryption(
+    out: Option<&aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput>,
+) -> Option<String> {
+    out.and_then(|o| o.server_side_encryption_configuration())
+        .and_then(|c| c.rules().first())
+        .and_then(|r| r.apply_server_side_encryption_by_default())
+        .map(|d| d.sse_algorithm().as_str().to_string())
+}
+
 /// A bucket that belongs to another AWS account than the deployment's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnotherAccount;

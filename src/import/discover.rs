@@ -1,7 +1,8 @@
 //! Reading the pipeline around a stream, from AWS.
 
+use super::environment::{self, Named};
 use super::*;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, Outcome};
 use crate::send;
 use aws_sdk_firehose::types::DeliveryStreamType;
 
@@ -84,24 +85,7 @@ pub async fn discover(aws: &Aws, name: &str, pipeline: &str) -> Result<Found, Aw
             f.notes.push(format!("Firehose `{fh}` does not deliver to S3 the way pipectl does: left out"));
             continue;
         };
-        let bucket_name = last(dest.bucket_arn()).to_string();
-        let bucket_key = match f.buckets.iter().find(|(_, n)| **n == bucket_name) {
-            Some((k, _)) => k.clone(),
-            None => {
-                let k = key_of(&bucket_name, &taken);
-                taken.insert(k.clone());
-                f.buckets.insert(k.clone(), bucket_name.clone());
-                let req = aws.s3.get_bucket_tagging().bucket(&bucket_name);
-                let tags = send!("GetBucketTagging", req.set_expected_bucket_owner(aws.bucket_owner()));
-                let tags = match tags {
-                    Ok(t) => tags_of(t.tag_set().iter().map(|t| (t.key(), t.value()))),
-                    Err(e) if e.code.as_deref() == Some("NoSuchTagSet") || e.is_not_found() => Tags::new(),
-                    Err(e) => return Err(e),
-                };
-                all_tags.push(tags);
-                k
-            }
-        };
+        let bucket_key = discover_bucket(aws, &mut f, &mut taken, &mut all_tags, last(dest.bucket_arn())).await?;
         let logging = dest.cloud_watch_logging_options();
         let error_logging = logging.is_some_and(|l| l.enabled() == Some(true));
         let default_group = crate::names::firehose_log_group(&fh);
@@ -199,6 +183,8 @@ pub async fn discover(aws: &Aws, name: &str, pipeline: &str) -> Result<Found, Aw
         functions.entry(p).or_insert(None);
     }
     let mut keys_by_arn = BTreeMap::new();
+    // Each function's live environment, by key, until it is made references.
+    let mut values = BTreeMap::new();
     for (arn, trigger) in functions {
         let out = send!("GetFunction", aws.lambda.get_function().function_name(&arn))?;
         let Some(c) = out.configuration() else { continue };
@@ -221,6 +207,8 @@ pub async fn discover(aws: &Aws, name: &str, pipeline: &str) -> Result<Found, Aw
         let key = key_of(&name, &taken);
         taken.insert(key.clone());
         keys_by_arn.insert(arn.clone(), key.clone());
+        let environment = c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+        values.insert(key.clone(), environment.into_iter().collect::<BTreeMap<_, _>>());
         f.functions.insert(
             key,
             FoundFunction {
@@ -229,13 +217,7 @@ pub async fn discover(aws: &Aws, name: &str, pipeline: &str) -> Result<Found, Aw
                 handler: c.handler().unwrap_or_default().to_string(),
                 memory_mb: c.memory_size().unwrap_or(128),
                 timeout_seconds: c.timeout().unwrap_or(3),
-                environment: c
-                    .environment()
-                    .and_then(|e| e.variables())
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect(),
+                environment: BTreeMap::new(),
                 role: c.role().unwrap_or_default().to_string(),
                 code_sha256: c.code_sha256().unwrap_or_default().to_string(),
                 reserved_concurrency: out.concurrency().and_then(|x| x.reserved_concurrent_executions()),
@@ -249,6 +231,7 @@ pub async fn discover(aws: &Aws, name: &str, pipeline: &str) -> Result<Found, Aw
             fh.processor = keys_by_arn.get(p).cloned();
         }
     }
+    environments(aws, &mut f, values);
     let owner_or_aws = |k: &String| k.starts_with("aws:") || k.starts_with("pipectl:");
     let mut common: Option<Tags> = None;
     for t in &all_tags {
@@ -263,6 +246,130 @@ pub async fn discover(aws: &Aws, name: &str, pipeline: &str) -> Result<Found, Aw
         f.notes.push("tags not on every resource are not in the spec: apply will remove them".into());
     }
     Ok(f)
+}
+
+/// Writes each function's environment as references, never values (see
+/// `environment.rs`), and notes the SSM parameters to create.
+fn environments(aws: &Aws, f: &mut Found, values: BTreeMap<String, BTreeMap<String, String>>) {
+    let scope = aws.scope();
+    let named = |section, key: &String, name: &str, arn: crate::names::Arn| Named {
+        section,
+        key: key.clone(),
+        name: name.to_string(),
+        arn: arn.to_string(),
+    };
+    let mut all = vec![named("streams", &f.stream.key, &f.stream.name, scope.stream(&f.stream.name))];
+    all.extend(f.buckets.iter().map(|(k, b)| named("buckets", k, &b.name, scope.bucket(&b.name))));
+    all.extend(f.databases.iter().map(|(k, (n, _))| named("databases", k, n, scope.glue_database(n))));
+    for (k, t) in &f.tables {
+        let database = f.databases.get(&t.database).map(|d| d.0.clone()).unwrap_or_default();
+        let id = crate::names::TableId { database, table: t.name.clone() };
+        all.push(named("tables", k, &t.name, scope.glue_table(&id)));
+    }
+    all.extend(f.firehoses.iter().map(|(k, h)| named("firehoses", k, &h.name, scope.firehose(&h.name))));
+    all.extend(f.functions.iter().map(|(k, x)| named("functions", k, &x.name, scope.function(&x.name))));
+    let builtins: Vec<(String, &str)> = [(aws.account.clone(), "${account}"), (aws.region.clone(), "${region}")]
+        .into_iter()
+        .filter(|(v, _)| !v.is_empty())
+        .collect();
+    // What refers to what among Firehoses and functions, which the spec
+    // makes graph edges: a reference that would close a cycle is not made.
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (k, h) in &f.firehoses {
+        edges.entry(k.clone()).or_default().extend(h.processor.clone());
+    }
+    let mut commands = Vec::new();
+    for (key, vars) in values {
+        let may_refer =
+            |n: &Named| !matches!(n.section, "functions" | "firehoses") || !environment::reaches(&edges, &n.key, &key);
+        let (sources, referred) = environment::sources(&f.pipeline, &key, &vars, &all, &builtins, may_refer);
+        edges.entry(key.clone()).or_default().extend(referred);
+        let Some(function) = f.functions.get_mut(&key) else { continue };
+        for (var, source) in &sources {
+            if let EnvSource::Parameter(p) = source {
+                commands.push(environment::put_parameter(&function.name, var, p));
+            }
+        }
+        function.environment = sources;
+    }
+    if !commands.is_empty() {
+        f.notes.push(format!(
+            "environment values are not in the spec (it is meant to be committed): before `pipectl import` of it, \
+             copy each into its SSM parameter:\n  {}",
+            commands.join("\n  ")
+        ));
+    }
+}
+
+/// The key of the bucket `name`, read the first time it is seen: its
+/// tags, encryption and public access block side by side, each call
+/// naming the account as the bucket's owner. Its settings are written as
+/// they are (the plan after import is then empty); another account's
+/// bucket is named and noted, and import and apply leave it alone.
+async fn discover_bucket(
+    aws: &Aws,
+    f: &mut Found,
+    taken: &mut BTreeSet<String>,
+    all_tags: &mut Vec<Tags>,
+    name: &str,
+) -> Result<String, AwsError> {
+    if let Some((k, _)) = f.buckets.iter().find(|(_, b)| b.name == name) {
+        return Ok(k.clone());
+    }
+    let key = key_of(name, taken);
+    taken.insert(key.clone());
+    let owner = aws.bucket_owner();
+    let (tags, sse, block) = tokio::join!(
+        async {
+            let req = aws.s3.get_bucket_tagging().bucket(name).set_expected_bucket_owner(owner.clone());
+            send!("GetBucketTagging", req).found()
+        },
+        async {
+            let req = aws.s3.get_bucket_encryption().bucket(name).set_expected_bucket_owner(owner.clone());
+            send!("GetBucketEncryption", req).found()
+        },
+        async {
+            let req = aws.s3.get_public_access_block().bucket(name).set_expected_bucket_owner(owner.clone());
+            send!("GetPublicAccessBlock", req).found()
+        },
+    );
+    let mut bucket = FoundBucket { name: name.to_string(), encryption: "aes256".into(), public_access_block: true };
+    match tags {
+        Err(e) if e.denied() => {
+            let crate::aws::s3::AnotherAccount = aws.refused_bucket(name, e).await?;
+            f.notes.push(format!(
+                "bucket `{name}` belongs to another AWS account: the spec names it, but import and apply leave it alone"
+            ));
+            f.buckets.insert(key.clone(), bucket);
+            return Ok(key);
+        }
+        tags => {
+            all_tags.push(tags?.map_or_else(Tags::new, |t| tags_of(t.tag_set().iter().map(|t| (t.key(), t.value())))))
+        }
+    }
+    bucket.encryption = match crate::aws::s3::default_encryption(sse?.as_ref()).as_deref() {
+        None => "none".into(),
+        Some("AES256") => "aes256".into(),
+        Some(other) => {
+            f.notes.push(format!(
+                "bucket `{name}` is encrypted with `{other}`, which pipectl does not manage: the spec says \
+                 `encryption: aes256`, and the plan after import shows the change; leave the bucket out of the \
+                 spec if its key must stay"
+            ));
+            "aes256".into()
+        }
+    };
+    bucket.public_access_block =
+        crate::aws::s3::blocks_all(block?.as_ref().and_then(|b| b.public_access_block_configuration()));
+    if bucket.encryption == "none" || !bucket.public_access_block {
+        f.notes.push(format!(
+            "bucket `{name}` is written as it is (`encryption: {}`, `public_access_block: {}`): hardening it \
+             (`encryption: aes256`, `public_access_block: true`) is a change of its own, after the import",
+            bucket.encryption, bucket.public_access_block
+        ));
+    }
+    f.buckets.insert(key.clone(), bucket);
+    Ok(key)
 }
 
 async fn discover_table(
@@ -297,16 +404,7 @@ async fn discover_table(
     };
     let location = sd.and_then(|s| s.location()).unwrap_or_default();
     let (bucket_name, prefix) = location.trim_start_matches("s3://").split_once('/').unwrap_or((location, ""));
-    let bucket = match f.buckets.iter().find(|(_, n)| n.as_str() == bucket_name) {
-        Some((k, _)) => k.clone(),
-        None => {
-            let k = key_of(bucket_name, taken);
-            taken.insert(k.clone());
-            f.buckets.insert(k.clone(), bucket_name.to_string());
-            all_tags.push(Tags::new());
-            k
-        }
-    };
+    let bucket = discover_bucket(aws, f, taken, all_tags, bucket_name).await?;
     let serde = sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default();
     let format = if serde.contains("Orc") {
         "orc"

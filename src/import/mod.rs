@@ -4,13 +4,19 @@
 //! transform functions, the roles they run as), written as a spec that
 //! names every resource as it is, so that once adopted (`pipectl import
 //! SPEC --yes`) it re-plans with no changes. What a spec cannot say is
-//! listed in [`Found::notes`], never silently changed.
+//! listed in [`Found::notes`], never silently changed. A bucket is written
+//! as it is (its encryption and public access block), hardening it left to
+//! a change of its own. The spec is meant to be committed: no environment
+//! value is written, only references (`environment.rs`).
 //!
-//! `discover.rs` reads ([`discover`]); `write.rs` writes the YAML
-//! ([`Found::spec`], pure).
+//! `discover.rs` reads ([`discover`]); `environment.rs` turns values into
+//! references (pure); `write.rs` writes the YAML ([`Found::spec`], pure).
 
 mod discover;
+mod environment;
 mod write;
+
+pub use environment::EnvSource;
 
 pub use discover::discover;
 
@@ -22,8 +28,7 @@ pub type Tags = BTreeMap<String, String>;
 pub struct Found {
     pub pipeline: String,
     pub stream: FoundStream,
-    /// Key -> bucket name.
-    pub buckets: BTreeMap<String, String>,
+    pub buckets: BTreeMap<String, FoundBucket>,
     /// Key -> (name, description).
     pub databases: BTreeMap<String, (String, Option<String>)>,
     pub tables: BTreeMap<String, FoundTable>,
@@ -43,6 +48,14 @@ pub struct FoundStream {
     pub shards: Option<i32>,
     pub retention_hours: i32,
     pub kms: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FoundBucket {
+    pub name: String,
+    /// As the spec says it: `aes256` or `none`.
+    pub encryption: String,
+    pub public_access_block: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,7 +93,8 @@ pub struct FoundFunction {
     pub handler: String,
     pub memory_mb: i32,
     pub timeout_seconds: i32,
-    pub environment: BTreeMap<String, String>,
+    /// What the spec says for each variable: never its value.
+    pub environment: BTreeMap<String, EnvSource>,
     pub role: String,
     /// Lambda's `CodeSha256` of the deployed zip.
     pub code_sha256: String,

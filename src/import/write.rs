@@ -23,6 +23,30 @@ impl Found {
             "# Imported by `pipectl import --from-stream {}`: what exists, named as it is.",
             self.stream.name
         );
+        let parameters = self.parameters();
+        if !parameters.is_empty() {
+            o.push_str(
+                "# Environment values are not in this file: each is an SSM parameter, to create\n\
+                 # before `pipectl import` of this spec (copied from the function, never shown):\n",
+            );
+            for (function, var, parameter) in parameters {
+                let _ = writeln!(o, "#   {}", super::environment::put_parameter(function, var, parameter));
+            }
+        }
+        let plain: Vec<&str> = self
+            .buckets
+            .values()
+            .filter(|b| b.encryption == "none" || !b.public_access_block)
+            .map(|b| b.name.as_str())
+            .collect();
+        if !plain.is_empty() {
+            let _ = writeln!(
+                o,
+                "# Buckets are as they are ({}): hardening them (`encryption: aes256`,\n\
+                 # `public_access_block: true`) is a change of its own, after the import.",
+                plain.join(", ")
+            );
+        }
         let _ = writeln!(o, "pipeline: {}", q(&self.pipeline));
         if !self.tags.is_empty() {
             o.push_str("tags:\n");
@@ -32,8 +56,10 @@ impl Found {
         }
         if !self.buckets.is_empty() {
             o.push_str("buckets:\n");
-            for (k, name) in &self.buckets {
-                let _ = writeln!(o, "  {}:\n    name: {}", q(k), literal(name));
+            for (k, b) in &self.buckets {
+                let _ = writeln!(o, "  {}:\n    name: {}", q(k), literal(&b.name));
+                let _ =
+                    writeln!(o, "    encryption: {}\n    public_access_block: {}", b.encryption, b.public_access_block);
             }
         }
         let s = &self.stream;
@@ -123,8 +149,8 @@ impl Found {
                 }
                 if !f.environment.is_empty() {
                     o.push_str("    environment:\n");
-                    for (name, value) in &f.environment {
-                        let _ = writeln!(o, "      {}: {}", q(name), literal(value));
+                    for (name, source) in &f.environment {
+                        let _ = writeln!(o, "      {}: {}", q(name), q(&source.text()));
                     }
                 }
                 if let Some(t) = &f.trigger {
@@ -152,6 +178,22 @@ impl Found {
     }
 }
 
+impl Found {
+    /// The SSM parameters the spec's environments name: (function name,
+    /// variable, parameter).
+    pub fn parameters(&self) -> Vec<(&str, &str, &str)> {
+        let mut out = Vec::new();
+        for f in self.functions.values() {
+            for (var, source) in &f.environment {
+                if let EnvSource::Parameter(p) = source {
+                    out.push((f.name.as_str(), var.as_str(), p.as_str()));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A role as the spec names it: its name when it has no path, else its ARN.
 fn role(arn: &str) -> String {
     match arn.split_once(":role/") {
@@ -176,7 +218,8 @@ mod tests {
             },
             ..Found::default()
         };
-        f.buckets.insert("lake".into(), "my-lake".into());
+        let lake = FoundBucket { name: "my-lake".into(), encryption: "none".into(), public_access_block: false };
+        f.buckets.insert("lake".into(), lake);
         f.firehoses.insert(
             "to-s3".into(),
             FoundFirehose {
@@ -199,7 +242,10 @@ mod tests {
                 handler: "app.handler".into(),
                 memory_mb: 128,
                 timeout_seconds: 3,
-                environment: BTreeMap::from([("TEMPLATE".into(), "${literal}".into())]),
+                environment: BTreeMap::from([
+                    ("LAKE".into(), EnvSource::Reference("${buckets.lake.name}".into())),
+                    ("TOKEN".into(), EnvSource::Parameter("/clicks/consumer/TOKEN".into())),
+                ]),
                 role: "arn:aws:iam::123456789012:role/lab-lambda".into(),
                 log_retention_days: Some(7),
                 trigger: Some(FoundTrigger {
@@ -243,7 +289,14 @@ mod tests {
             "a role with a path keeps its ARN"
         );
         assert_eq!(s.functions["consumer"].role.as_deref(), Some("lab-lambda"));
-        assert_eq!(s.functions["consumer"].environment["TEMPLATE"].text, "${literal}", "kept literal");
+        let env = &s.functions["consumer"].environment;
+        assert_eq!(env["LAKE"].text, "my-lake", "a reference to the bucket");
+        let token = crate::spec::interp::SecretRef::Ssm("/clicks/consumer/TOKEN".into());
+        assert_eq!(env["TOKEN"].secrets.iter().map(|(_, r)| r).collect::<Vec<_>>(), [&token]);
+        assert!(text.contains("--name /clicks/consumer/TOKEN"), "the header says what to create:\n{text}");
+        let b = &s.buckets["lake"];
+        assert_eq!((b.encryption, b.public_access_block), (crate::spec::BucketEncryption::None, false), "as it is");
+        assert!(text.contains("hardening them"), "{text}");
         assert!(l.graph.nodes.keys().all(|a| a.kind != crate::plan::Kind::Role), "their own roles, not pipectl's");
     }
 }

@@ -34,7 +34,6 @@ use crate::spec::{self, BucketEncryption, OnDestroy};
 use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput;
-use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
@@ -151,12 +150,7 @@ impl Bucket {
     /// Under `encryption: none`, plain SSE-S3 reads as `NONE`: it is what
     /// AWS applies to every bucket without one of its own.
     fn encryption_of(&self, out: Option<GetBucketEncryptionOutput>) -> String {
-        let algorithm = out
-            .as_ref()
-            .and_then(|o| o.server_side_encryption_configuration())
-            .and_then(|c| c.rules().first())
-            .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| d.sse_algorithm().as_str().to_string());
+        let algorithm = crate::aws::s3::default_encryption(out.as_ref());
         match algorithm {
             Some(a) if a == "AES256" && self.wanted().0 == BucketEncryption::None => "NONE".into(),
             Some(a) => a,
@@ -195,16 +189,6 @@ impl Bucket {
         let page = send!("ListObjectVersions", req.set_expected_bucket_owner(aws.bucket_owner()))?;
         Ok(!page.versions().is_empty() || !page.delete_markers().is_empty())
     }
-}
-
-/// All four public-access settings on.
-fn blocks_all(out: Option<GetPublicAccessBlockOutput>) -> bool {
-    out.as_ref().and_then(|o| o.public_access_block_configuration()).is_some_and(|c| {
-        c.block_public_acls() == Some(true)
-            && c.ignore_public_acls() == Some(true)
-            && c.block_public_policy() == Some(true)
-            && c.restrict_public_buckets() == Some(true)
-    })
 }
 
 /// What the diff compares: the public access block (all four settings
@@ -284,7 +268,9 @@ impl Resource for Bucket {
         }
         let tags = tags?;
         let attrs = Attributes {
-            public_access_block: blocks_all(pab?),
+            public_access_block: crate::aws::s3::blocks_all(
+                pab?.as_ref().and_then(|o| o.public_access_block_configuration()),
+            ),
             encryption: self.encryption_of(encryption?),
             tags: tags.clone(),
         };
