@@ -190,3 +190,21 @@ fn every_s3_call_names_the_expected_bucket_owner() {
     assert!(ownerless.is_empty(), "S3 calls without the expected owner:\n{}", ownerless.join("\n"));
     assert!(proxy.stats.bucket_calls.load(Ordering::SeqCst) >= 30, "{:?}", proxy.stats);
 }
+
+/// `export cloudformation --code-bucket` into another account's bucket:
+/// the code would run with the stack's roles, so it is not uploaded.
+#[test]
+fn export_uploads_code_only_into_a_bucket_of_the_account() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    sdk.run(async { sdk.s3.create_bucket().bucket("code-elsewhere").send().await.unwrap() });
+    let proxy =
+        Proxy::start(&moto.url, Faults { bucket_owner: Some(("code-elsewhere", "111122223333")), ..Faults::default() });
+    let out = crate::util::scratch().join(format!("export-elsewhere-{}.yaml", std::process::id()));
+    let out = out.display().to_string();
+    let args = ["export", "cloudformation", "pipelines/lab.yaml", "--code-bucket", "code-elsewhere", "--out", &out];
+    let run = via(&proxy, &args).expect_code(1);
+    assert!(run.stderr.contains("cannot upload code to `code-elsewhere`"), "{}", run.stderr);
+    let listed = sdk.run(sdk.s3.list_objects_v2().bucket("code-elsewhere").send()).unwrap();
+    assert!(listed.contents().is_empty(), "nothing uploaded");
+}
