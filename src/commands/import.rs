@@ -107,7 +107,7 @@ async fn adopt(g: &Global, a: &ImportArgs, d: &Deployment) -> anyhow::Result<Exi
         eprintln!("adopted {address} ({})", r.name());
         if let Standing::Adoptable(_, Some(m)) = standing {
             eprintln!(
-                "  note: {m}: take it out of {} (keeping the resource), or it will change it again",
+                "  note: {m}: take it out of {0} (keeping the resource), or {0} will change it again",
                 m.tool.title
             );
         }
