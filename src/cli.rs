@@ -135,6 +135,11 @@ pub struct ImportArgs {
     /// (`aws lambda get-function` gives its download link).
     #[arg(long, value_name = "DIR")]
     pub code_dir: Option<PathBuf>,
+    /// Adopt also what this tool's tags say it manages (repeatable);
+    /// without it, such a resource is left alone.
+    #[arg(long = "adopt-from", value_name = "TOOL", conflicts_with = "from_stream",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::plan::foreign::TOOLS.map(|t| t.name)))]
+    pub adopt_from: Vec<String>,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -4,10 +4,10 @@
 //! profiles, SSO, instance roles). The region is `--region`, else the spec's
 //! `region:`, else the environment / profile. `--endpoint-url` or
 //! `AWS_ENDPOINT_URL` sends every call to an emulator (S3 then uses
-//! path-style addressing). The SDK's own retries run in adaptive mode; the
-//! errors AWS-NOTES.md lists as transient are retried again above it with
-//! jittered backoff by [`retry`].
+//! path-style addressing). Errors classified here as transient are retried
+//! by the SDK ([`retry_config`]) and again above it by [`retry`].
 
+pub mod s3;
 mod secrets;
 
 use aws_config::retry::RetryConfig;
@@ -202,7 +202,7 @@ where
             },
             _ => {
                 let status = err.raw_response().map(|r| r.status().as_u16());
-                let code = err.code().map(str::to_string);
+                let code = s3::code(err.code(), status);
                 let message = err.message().map(str::to_string).unwrap_or_else(|| describe_chain(&err));
                 let class = classify_message(code.as_deref(), status, &message);
                 AwsError { op, code, message, class }

@@ -44,11 +44,24 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
     let outputs = t.body["Outputs"].as_object().map_or(0, |o| o.len());
     if let (Some(bucket), false) = (&a.code_bucket, t.assets.is_empty()) {
         let aws = crate::deployment::connect(g, region.clone()).await?;
+        // Not a bucket pipectl manages, but the code in it runs with the
+        // stack's roles: it must be this account's, or another account
+        // could swap the code before the stack reads it. S3 refuses both
+        // calls for a bucket of another account.
+        let owner = aws.bucket_owner();
         for asset in &t.assets {
-            let exists = send!("HeadObject", aws.s3.head_object().bucket(bucket).key(&asset.key)).is_ok();
+            let head = aws.s3.head_object().bucket(bucket).key(&asset.key).set_expected_bucket_owner(owner.clone());
+            let exists = send!("HeadObject", head).is_ok();
             if !exists {
                 let body = aws_sdk_s3::primitives::ByteStream::from(asset.bytes.clone());
-                send!("PutObject", aws.s3.put_object().bucket(bucket).key(&asset.key).body(body))?;
+                let put = aws.s3.put_object().bucket(bucket).key(&asset.key).body(body);
+                send!("PutObject", put.set_expected_bucket_owner(owner.clone())).map_err(|e| {
+                    let hint = "`--code-bucket` must be a bucket of the account the credentials belong to";
+                    anyhow::Error::new(e).context(crate::Hinted {
+                        message: format!("cannot upload code to `{bucket}`"),
+                        hint: hint.into(),
+                    })
+                })?;
             }
             eprintln!("code: s3://{bucket}/{}{}", asset.key, if exists { " (already there)" } else { " (uploaded)" });
         }

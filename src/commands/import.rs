@@ -1,7 +1,9 @@
 //! `pipectl import SPEC [--yes]`: the live resources the spec names that
 //! nobody owns, each with how it differs from the spec; with `--yes`,
 //! adopted (the record first, then ownership tags, or pipectl's marker
-//! where AWS cannot tag) so the next plan manages them.
+//! where AWS cannot tag) so the next plan manages them. What another tool
+//! marks as its own (`crate::plan::foreign`: a CloudFormation stack's
+//! tags, Terraform's, ...) is left alone unless `--adopt-from` names it.
 //!
 //! `pipectl import --from-stream NAME --out FILE`: a spec for a pipeline
 //! built by hand (`crate::import`), its functions' code beside it.
@@ -10,6 +12,7 @@ use super::{emitln, release};
 use crate::cli::{Global, ImportArgs};
 use crate::deployment::{Deployment, Locking, Reach};
 use crate::engine;
+use crate::plan::foreign::{self, Managed};
 use crate::plan::{diff, Address, Kind};
 use crate::resources::{Observed, Progress, Res, TAG_PIPELINE};
 use crate::BadInput;
@@ -36,8 +39,11 @@ enum Standing {
     Absent,
     Managed,
     Foreign(String),
-    /// Nobody's: adoptable, with what the next apply would change.
-    Adoptable(Vec<String>),
+    /// Another tool's (its mark says so), and `--adopt-from` does not name it.
+    OtherTool(Managed),
+    /// Nobody's, or a tool's `--adopt-from` names: adoptable, with what
+    /// the next apply would change.
+    Adoptable(Vec<String>, Option<Managed>),
 }
 
 async fn adopt(g: &Global, a: &ImportArgs, d: &Deployment) -> anyhow::Result<ExitCode> {
@@ -54,13 +60,32 @@ async fn adopt(g: &Global, a: &ImportArgs, d: &Deployment) -> anyhow::Result<Exi
             None => Standing::Absent,
             Some(o) if owner.owns(o, recorded) => Standing::Managed,
             Some(o) if someone_elses(o) => Standing::Foreign(owner.conflict_reason(o)),
-            Some(o) => Standing::Adoptable(differences(r, o)),
+            Some(o) => match other_tool(o) {
+                Some(m) if !a.adopt_from.iter().any(|t| t == m.tool.name) => Standing::OtherTool(m),
+                m => Standing::Adoptable(differences(r, o), m),
+            },
         };
         rows.push((address, r.clone(), standing));
     }
     let adoptable: Vec<&(Address, Res, Standing)> =
-        rows.iter().filter(|(_, _, s)| matches!(s, Standing::Adoptable(_))).collect();
+        rows.iter().filter(|(_, _, s)| matches!(s, Standing::Adoptable(..))).collect();
     print(g.json, d, &rows);
+    let tools: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|(_, _, s)| match s {
+            Standing::OtherTool(m) => Some(m.tool.name),
+            _ => None,
+        })
+        .collect();
+    if !tools.is_empty() {
+        let flags: Vec<String> = tools.iter().map(|t| format!("`--adopt-from {t}`")).collect();
+        eprintln!(
+            "\nleft alone: what another tool manages (adopting it, that tool and pipectl would undo each other's \
+             changes and delete what the other still holds); to adopt it anyway, first take it out of that tool \
+             (keeping the resource), then pass {}",
+            flags.join(" ")
+        );
+    }
     if adoptable.is_empty() || !a.yes {
         if !adoptable.is_empty() {
             eprintln!("\ndry run: pass `--yes` to adopt these {} resource(s)", adoptable.len());
@@ -77,9 +102,15 @@ async fn adopt(g: &Global, a: &ImportArgs, d: &Deployment) -> anyhow::Result<Exi
         };
         written.map_err(|e| anyhow::anyhow!(e).context("writing the deployment record"))?;
     }
-    for (address, r, _) in &adoptable {
+    for (address, r, standing) in &adoptable {
         r.adopt(&d.aws).await.map_err(|e| anyhow::anyhow!(e).context(format!("adopting {address}")))?;
         eprintln!("adopted {address} ({})", r.name());
+        if let Standing::Adoptable(_, Some(m)) = standing {
+            eprintln!(
+                "  note: {m}: take it out of {0} (keeping the resource), or {0} will change it again",
+                m.tool.title
+            );
+        }
     }
     eprintln!(
         "\n{} resource(s) adopted: `pipectl plan` now manages them and shows what differs from the spec",
@@ -88,10 +119,17 @@ async fn adopt(g: &Global, a: &ImportArgs, d: &Deployment) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// Tagged or marked for another deployment.
+/// Tagged or marked for another deployment, or another account's.
 fn someone_elses(o: &Observed) -> bool {
-    o.tags.as_ref().is_some_and(|t| t.contains_key(TAG_PIPELINE))
+    o.another_account
+        || o.tags.as_ref().is_some_and(|t| t.contains_key(TAG_PIPELINE))
         || o.marker.as_ref().is_some_and(|m| m.contains_key(TAG_PIPELINE))
+}
+
+/// The tool whose mark the resource carries: in its tags, or where AWS
+/// cannot tag it, among the marks found in it (a table's parameters).
+fn other_tool(o: &Observed) -> Option<Managed> {
+    o.tags.as_ref().and_then(foreign::managed_by).or_else(|| o.marker.as_ref().and_then(foreign::managed_by))
 }
 
 /// What the next apply would change on an adopted resource, as the plan
@@ -119,13 +157,16 @@ fn print(json: bool, d: &Deployment, rows: &[(Address, Res, Standing)]) {
         let list: Vec<serde_json::Value> = rows
             .iter()
             .map(|(a, r, s)| {
-                let (status, detail) = match s {
-                    Standing::Absent => ("absent", serde_json::json!([])),
-                    Standing::Managed => ("managed", serde_json::json!([])),
-                    Standing::Foreign(why) => ("foreign", serde_json::json!([why])),
-                    Standing::Adoptable(changes) => ("adoptable", serde_json::json!(changes)),
+                let (status, detail, tool) = match s {
+                    Standing::Absent => ("absent", serde_json::json!([]), None),
+                    Standing::Managed => ("managed", serde_json::json!([]), None),
+                    Standing::Foreign(why) => ("foreign", serde_json::json!([why]), None),
+                    Standing::OtherTool(m) => ("other-tool", serde_json::json!([m.to_string()]), Some(m)),
+                    Standing::Adoptable(changes, m) => ("adoptable", serde_json::json!(changes), m.as_ref()),
                 };
-                serde_json::json!({ "address": a.to_string(), "name": r.name(), "status": status, "changes": detail })
+                let tool = tool.map(|m| m.tool.name);
+                let (address, name) = (a.to_string(), r.name());
+                serde_json::json!({ "address": address, "name": name, "status": status, "changes": detail, "tool": tool })
             })
             .collect();
         emitln!("{}", serde_json::json!({ "format_version": "1", "operation": "import", "resources": list }));
@@ -139,11 +180,15 @@ fn print(json: bool, d: &Deployment, rows: &[(Address, Res, Standing)]) {
             Standing::Absent => (".", "not there: apply creates it".to_string()),
             Standing::Managed => ("=", "already this deployment's".to_string()),
             Standing::Foreign(why) => ("!", format!("left alone: {why}")),
-            Standing::Adoptable(changes) if changes.is_empty() => ("+", "adopt: matches the spec".to_string()),
-            Standing::Adoptable(_) => ("+", "adopt; then apply changes:".to_string()),
+            Standing::OtherTool(m) => ("!", format!("left alone: {m}; `--adopt-from {}` adopts it", m.tool.name)),
+            Standing::Adoptable(changes, m) => {
+                let from = m.as_ref().map(|m| format!(" from {}", m.tool.title)).unwrap_or_default();
+                let then = if changes.is_empty() { ": matches the spec" } else { "; then apply changes:" };
+                ("+", format!("adopt{from}{then}"))
+            }
         };
         emitln!("  {symbol} {:<width$}  {}  ({what})", a.to_string(), r.name());
-        if let Standing::Adoptable(changes) = s {
+        if let Standing::Adoptable(changes, _) = s {
             for c in changes {
                 emitln!("        {c}");
             }
@@ -151,10 +196,10 @@ fn print(json: bool, d: &Deployment, rows: &[(Address, Res, Standing)]) {
     }
     emitln!(
         "\nImport: {} to adopt, {} already managed, {} to create by apply, {} left alone.",
-        count(|s| matches!(s, Standing::Adoptable(_))),
+        count(|s| matches!(s, Standing::Adoptable(..))),
         count(|s| matches!(s, Standing::Managed)),
         count(|s| matches!(s, Standing::Absent)),
-        count(|s| matches!(s, Standing::Foreign(_)))
+        count(|s| matches!(s, Standing::Foreign(_) | Standing::OtherTool(_)))
     );
 }
 

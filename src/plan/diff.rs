@@ -408,7 +408,7 @@ mod tests {
     }
 
     fn observed(v: Value) -> Observed {
-        Observed { attrs: attrs(v), tags: None, marker: None }
+        Observed::with_attrs(attrs(v), None)
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! No AWS here.
 
 pub mod diff;
+pub mod foreign;
 pub mod graph;
 pub mod planner;
 pub mod state;

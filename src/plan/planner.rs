@@ -321,12 +321,12 @@ mod tests {
     }
 
     fn seen(v: serde_json::Value, tags: Option<Tags>) -> Option<Observed> {
-        Some(Observed { attrs: attrs(v), tags, marker: None })
+        Some(Observed::of(&v, tags))
     }
 
     /// An untaggable resource read with this deployment's marker.
     fn marked(v: serde_json::Value) -> Option<Observed> {
-        Some(Observed { attrs: attrs(v), tags: None, marker: Some(owner().tags()) })
+        Some(Observed::marked(&v, owner().tags()))
     }
 
     fn wanted(a: &str, name: &str, v: serde_json::Value) -> Subject {

@@ -21,24 +21,34 @@ pub struct Observed {
     pub tags: Option<Tags>,
     /// For kinds AWS cannot tag: the ownership marker pipectl wrote into
     /// the resource itself (a table's parameters, a line of a dashboard's
-    /// body), read back as tags.
+    /// body), read back as tags; also another tool's ownership keys found
+    /// there (see [`super::foreign`]).
     pub marker: Option<Tags>,
+    /// It belongs to another AWS account (S3 refused a call naming this
+    /// account as the bucket's owner): never this deployment's, whatever
+    /// it carries.
+    pub another_account: bool,
 }
 
 impl Observed {
     /// Attributes from a typed struct that serializes to a JSON object.
     pub fn of(attrs: &impl serde::Serialize, tags: Option<Tags>) -> Observed {
-        Observed { attrs: to_attrs(attrs), tags, marker: None }
+        Observed { attrs: to_attrs(attrs), tags, marker: None, another_account: false }
+    }
+
+    /// Attributes already in the diff's shape.
+    pub fn with_attrs(attrs: Attrs, tags: Option<Tags>) -> Observed {
+        Observed { attrs, tags, marker: None, another_account: false }
     }
 
     /// An untaggable resource, with the ownership marker found in it.
     pub fn marked(attrs: &impl serde::Serialize, marker: Tags) -> Observed {
-        Observed { attrs: to_attrs(attrs), tags: None, marker: Some(marker) }
+        Observed { attrs: to_attrs(attrs), tags: None, marker: Some(marker), another_account: false }
     }
 
     /// Nothing read yet.
     pub fn empty() -> Observed {
-        Observed { attrs: Attrs::new(), tags: None, marker: None }
+        Observed { attrs: Attrs::new(), tags: None, marker: None, another_account: false }
     }
 }
 
@@ -95,6 +105,9 @@ impl Owner {
     /// for this deployment. A record edited to list someone else's
     /// dashboard or table never makes it ours.
     pub fn owns(&self, observed: &Observed, recorded: bool) -> bool {
+        if observed.another_account {
+            return false;
+        }
         match &observed.tags {
             Some(t) => self.owns_tags(t),
             None => recorded && observed.marker.as_ref().is_some_and(|m| self.owns_tags(m)),
@@ -149,6 +162,11 @@ impl Owner {
                 self.region
             )
         };
+        if observed.another_account {
+            return "it belongs to another AWS account (S3 refused it as this account's bucket); bucket names are \
+                    global: give it another name in the spec; pipectl will not touch it"
+                .into();
+        }
         match (&observed.tags, &observed.marker) {
             (Some(t), _) if t.contains_key(TAG_PIPELINE) => owned_by(t),
             (Some(_), _) => "it exists without pipectl's ownership tags; pipectl will not touch it (rename it in the spec, or delete or import it by hand)".into(),
@@ -177,6 +195,9 @@ mod tests {
         elsewhere.insert(TAG_REGION.into(), "us-east-1".into());
         assert!(!owner.owns_tags(&elsewhere), "the same env in another region is another deployment");
         assert!(owner.owns_tags(&owner.tags_without_region()));
+        let elsewhere = Observed { another_account: true, ..tagged };
+        assert!(!owner.owns(&elsewhere, true), "another account's bucket is never ours, tagged like ours or not");
+        assert!(owner.conflict_reason(&elsewhere).contains("another AWS account"));
     }
 
     #[test]

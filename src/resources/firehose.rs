@@ -444,7 +444,7 @@ impl Resource for Firehose {
         if *d.delivery_stream_status() == DeliveryStreamStatus::Deleting {
             return Ok(None);
         }
-        Ok(Some(Observed { attrs: observed_config(&d).attrs(&tags), tags: Some(tags), marker: None }))
+        Ok(Some(Observed::with_attrs(observed_config(&d).attrs(&tags), Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {

@@ -18,7 +18,9 @@
 //! 4. delete: DeleteTable; EntityNotFound means done.
 
 use super::cfn::{self, Part};
-use super::{gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Owner, Progress, Resource, Tags};
+use super::{
+    gone_if_absent, to_attrs, Attrs, Base, Deleted, Meta, Observed, Owner, Progress, Resource, Tags, TAG_PIPELINE,
+};
 use crate::aws::Outcome;
 use crate::aws::{Aws, AwsError};
 use crate::names::{Scope, TableId};
@@ -172,18 +174,19 @@ impl Resource for Database {
     }
 }
 
-/// The ownership marker in a table's parameters, as tags; a table from
-/// before the marker named its deployment (`pipectl:managed`) counts as
-/// `owner`'s, without a region (the record decides, see [`Owner::owns`]).
+/// The ownership marker in a table's parameters, as tags, with another
+/// tool's marks found there (a crawler's); a table from before the
+/// marker named its deployment (`pipectl:managed`) counts as `owner`'s,
+/// without a region (the record decides, see [`Owner::owns`]).
 fn table_marker(params: Option<&std::collections::HashMap<String, String>>, owner: &Owner) -> Tags {
-    let marker: Tags = params
+    let mut marker: Tags = params
         .into_iter()
         .flatten()
-        .filter(|(k, _)| Owner::TAGS.contains(&k.as_str()))
+        .filter(|(k, v)| Owner::TAGS.contains(&k.as_str()) || crate::plan::foreign::marks(k, v).is_some())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if marker.is_empty() && params.and_then(|p| p.get(LEGACY_MARKER)).is_some_and(|v| v == "true") {
-        return owner.tags_without_region();
+    if !marker.contains_key(TAG_PIPELINE) && params.and_then(|p| p.get(LEGACY_MARKER)).is_some_and(|v| v == "true") {
+        marker.extend(owner.tags_without_region());
     }
     marker
 }

@@ -438,7 +438,7 @@ impl Resource for Record {
         };
         let tags = super::listed_tags(aws, &aws.scope().parameter(&self.base.name).to_string(), own).await?;
         let attrs = to_attrs(&Attributes { resources: &content.resources, protected: &content.protected, tags: &tags });
-        Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
+        Ok(Some(Observed::with_attrs(attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, _p: &Progress) -> Result<(), AwsError> {

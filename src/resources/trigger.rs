@@ -271,7 +271,7 @@ impl Resource for Trigger {
             enabled,
             count: all.len(),
         });
-        Ok(Some(Observed { attrs, tags: Some(tags), marker: None }))
+        Ok(Some(Observed::with_attrs(attrs, Some(tags))))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {

@@ -82,7 +82,18 @@ mod tests {
         assert_eq!(d.compression, Compression::Uncompressed);
         assert!(d.error_logging);
         assert_eq!(l.spec.buckets["b"].on_destroy, OnDestroy::Retain);
+        assert_eq!(l.spec.buckets["b"].encryption, BucketEncryption::Aes256);
+        assert!(l.spec.buckets["b"].public_access_block);
         assert_eq!(l.spec.env, "default");
+    }
+
+    #[test]
+    fn a_bucket_says_its_encryption_and_block_and_kms_is_refused() {
+        let text = "pipeline: p\nbuckets: { b: { encryption: none, public_access_block: false } }\n";
+        let b = &load(text, &Options::default()).unwrap().spec.buckets["b"];
+        assert_eq!((b.encryption, b.public_access_block), (BucketEncryption::None, false));
+        let kms = load("pipeline: p\nbuckets: { b: { encryption: kms } }\n", &Options::default()).err().unwrap();
+        assert!(kms.iter().any(|d| d.message.contains("does not manage SSE-KMS")), "{kms:?}");
     }
 
     #[test]

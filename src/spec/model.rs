@@ -52,6 +52,20 @@ pub struct Bucket {
     /// Plans that would delete it (and its objects) are refused without
     /// `--allow-data-loss`; the default under `on_destroy: retain`.
     pub protect: bool,
+    pub encryption: BucketEncryption,
+    /// All four settings of S3's public access block on (the default);
+    /// `false`: no block of the bucket's own.
+    pub public_access_block: bool,
+}
+
+/// A bucket's default encryption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketEncryption {
+    /// SSE-S3 (`AES256`), the default.
+    Aes256,
+    /// No configuration of the bucket's own: S3's default (none on
+    /// endpoints without one; SSE-S3 on AWS since January 2023).
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

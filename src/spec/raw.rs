@@ -122,15 +122,8 @@ impl RawSpec {
     }
 }
 
-#[derive(Debug)]
-pub struct RawBucket {
-    pub mark: Mark,
-    pub name: Option<S>,
-    pub on_destroy: Option<S>,
-    pub protect: Option<Sp<bool>>,
-}
-
-read_map!(RawBucket { name: opt, on_destroy: opt, protect: opt });
+mod bucket;
+pub use bucket::RawBucket;
 
 #[derive(Debug)]
 pub struct RawStream {

@@ -161,10 +161,9 @@ impl S3Check<'_> {
         let mut token = None;
         let mut arrived = None;
         loop {
-            let page = send!(
-                "ListObjectsV2",
-                aws.s3.list_objects_v2().bucket(self.bucket).prefix(self.prefix).set_continuation_token(token)
-            )?;
+            // The deployment's bucket: S3 refuses it if another account holds the name.
+            let req = aws.s3.list_objects_v2().bucket(self.bucket).prefix(self.prefix).set_continuation_token(token);
+            let page = send!("ListObjectsV2", req.set_expected_bucket_owner(aws.bucket_owner()))?;
             for o in page.contents() {
                 let modified = o.last_modified().and_then(|t| SystemTime::try_from(*t).ok());
                 if modified.is_none_or(|m| m < since) {
@@ -177,7 +176,8 @@ impl S3Check<'_> {
                         self.bucket
                     )));
                 }
-                let body = send!("GetObject", aws.s3.get_object().bucket(self.bucket).key(key))?;
+                let req = aws.s3.get_object().bucket(self.bucket).key(key);
+                let body = send!("GetObject", req.set_expected_bucket_owner(aws.bucket_owner()))?;
                 let bytes = body.body.collect().await.map(|b| b.into_bytes()).unwrap_or_default();
                 if contains(&self.open(&bytes), &sent.id) {
                     return Ok(Some(format!("in s3://{}/{key}", self.bucket)));

@@ -178,6 +178,14 @@ fn verify_follows_the_canary_through_the_lab_and_names_a_broken_hop() {
     assert!(run.stdout.contains("not checkable  stream taxi-lab-trips → function taxi-lab-filter"), "{}", run.stdout);
     assert!(run.stdout.contains("does not run Lambda functions"), "{}", run.stdout);
 
+    // Its reads of the lake name the account as the bucket's owner.
+    let faults = crate::faults::Faults { require_owner: Some("123456789012"), ..Default::default() };
+    let proxy = crate::faults::Proxy::start(&moto.url, faults);
+    crate::util::pipectl(&["verify", lab]).aws_env(&proxy.url).run().expect_code(0);
+    let ownerless = proxy.stats.ownerless.lock().unwrap().clone();
+    assert!(ownerless.is_empty(), "S3 calls without the expected owner:\n{}", ownerless.join("\n"));
+    assert!(proxy.stats.bucket_calls.load(std::sync::atomic::Ordering::SeqCst) > 0, "{:?}", proxy.stats);
+
     // Deleted behind pipectl's back: the broken hop is named, exit 1.
     let sdk = moto.sdk();
     sdk.run(sdk.firehose.delete_delivery_stream().delivery_stream_name("taxi-lab-to-lake").send()).unwrap();

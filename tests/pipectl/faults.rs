@@ -54,6 +54,12 @@ pub struct Faults {
     /// throttled, of calls answered with a 5xx, and of mutating calls whose
     /// answer is dropped after they were executed; seeded.
     pub random: Option<Random>,
+    /// S3 as it answers for another account's bucket (bucket, its owner):
+    /// see `crate::buckets::Owners`.
+    pub bucket_owner: Option<(&'static str, &'static str)>,
+    /// S3 calls about a bucket that do not name this account as the
+    /// expected owner are recorded in `Stats::ownerless` (and forwarded).
+    pub require_owner: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +85,10 @@ pub struct Stats {
     /// PutRecords entries seen, and of them answered as failed.
     pub put_entries: AtomicUsize,
     pub failed_entries: AtomicUsize,
+    /// S3 calls about a bucket seen under `require_owner`, and the request
+    /// lines of those that named no owner or another.
+    pub bucket_calls: AtomicUsize,
+    pub ownerless: std::sync::Mutex<Vec<String>>,
     /// Requests per operation.
     pub ops: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
 }
@@ -484,7 +494,11 @@ impl Proxy {
                     let quote = faults
                         .quote_environment_first
                         .is_some_and(|f| req.head[0].contains(f) && stats.quoted.fetch_add(1, Ordering::SeqCst) == 0);
-                    let reply = if quote {
+                    let owners = crate::buckets::Owners::of(&req.head[0], &req.service(), |h| req.header(h));
+                    owners.count(faults.require_owner, &stats);
+                    let reply = if let Some(refusal) = owners.refusal(faults.bucket_owner) {
+                        refusal
+                    } else if quote {
                         req.environment_refused()
                     } else if let Some((_, _, code, message)) = reject {
                         req.error_with(400, code, message)
@@ -544,6 +558,8 @@ impl Proxy {
                         rewrite(resp, |b| {
                             if !failed_at.is_empty() {
                                 answer_failed(b, &failed_at)
+                            } else if let Some((bucket, _)) = faults.bucket_owner.filter(|_| owners.lists_buckets()) {
+                                crate::buckets::unlisted(b, bucket)
                             } else if creating {
                                 b.replace("\"ACTIVE\"", "\"CREATING\"")
                             } else {

@@ -4,6 +4,7 @@
 //! re-plans with no changes.
 
 use crate::emulator::{Moto, Sdk};
+use crate::faults::{Faults, Proxy};
 use crate::util::scratch;
 
 const TRUST_FIREHOSE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"firehose.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -166,7 +167,10 @@ fn a_pipeline_built_with_the_sdk_is_imported_from_its_stream_and_replans_clean_o
         text.contains("role: \"arn:aws:iam::123456789012:role/service-role/KinesisFirehoseServiceRole-clicks\""),
         "{text}"
     );
+    assert!(text.contains(r#""MODE": "${ssm:/clicks/click-consumer/MODE}""#), "{text}");
     moto.pipectl(&["validate", &spec]).run().expect_code(0);
+    // The value goes where the header says, as the user would copy it.
+    put_parameter(&sdk, "/clicks/click-consumer/MODE", "debug");
 
     // Before adoption nothing is pipectl's: the plan refuses to touch it.
     let refused = moto.pipectl(&["plan", &spec]).run().expect_code(1);
@@ -241,4 +245,230 @@ fn import_adopts_only_what_nobody_owns() {
     };
     assert!(tags("theirs").contains(&("pipectl:pipeline".into(), "other".into())), "untouched");
     assert!(tags("nobodys").contains(&("pipectl:pipeline".into(), "mixed".into())), "adopted");
+}
+
+/// A CloudFormation stack's stream, a bucket Terraform manages and a
+/// table a Glue crawler keeps are left alone, named with their tool; what
+/// nobody manages is adopted; `--adopt-from` adopts a tool's anyway.
+#[test]
+fn import_refuses_a_cloudformation_stacks_resources() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    sdk.run(async {
+        let a = &*sdk;
+        a.kinesis.create_stream().stream_name("legacy-clicks").shard_count(1).send().await.unwrap();
+        a.kinesis
+            .add_tags_to_stream()
+            .stream_name("legacy-clicks")
+            .tags("aws:cloudformation:stack-name", "legacy")
+            .tags("aws:cloudformation:logical-id", "Clicks")
+            .send()
+            .await
+            .unwrap();
+        a.kinesis.create_stream().stream_name("nobodys-clicks").shard_count(1).send().await.unwrap();
+        a.s3.create_bucket().bucket("legacy-lake-tf").send().await.unwrap();
+        let tag = aws_sdk_s3::types::Tag::builder().key("ManagedBy").value("Terraform").build().unwrap();
+        let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
+        a.s3.put_bucket_tagging().bucket("legacy-lake-tf").tagging(tagging).send().await.unwrap();
+        let db = aws_sdk_glue::types::DatabaseInput::builder().name("legacy_db").build().unwrap();
+        a.glue.create_database().database_input(db).send().await.unwrap();
+        let column = aws_sdk_glue::types::Column::builder().name("a").r#type("string").build().unwrap();
+        let sd = aws_sdk_glue::types::StorageDescriptor::builder()
+            .columns(column)
+            .location("s3://legacy-lake-tf/events/")
+            .build();
+        let table = aws_sdk_glue::types::TableInput::builder()
+            .name("events")
+            .storage_descriptor(sd)
+            .parameters("UPDATED_BY_CRAWLER", "lake-crawler")
+            .build()
+            .unwrap();
+        a.glue.create_table().database_name("legacy_db").table_input(table).send().await.unwrap();
+    });
+    let text = "pipeline: imp
+buckets:
+  lake: { name: legacy-lake-tf }
+streams:
+  a: { name: legacy-clicks, encryption: none }
+  b: { name: nobodys-clicks, encryption: none }
+catalog:
+  databases:
+    db: { name: legacy_db }
+  tables:
+    t: { name: events, database: db, location: { bucket: lake, prefix: events/ }, format: json, columns: { a: string } }
+";
+    let spec = crate::util::temp_spec("import", "tools", text).display().to_string();
+    let dry = moto.pipectl(&["import", &spec]).run().expect_code(0);
+    let out = &dry.stdout;
+    assert!(out.contains("! stream.a") && out.contains("CloudFormation manages it"), "{out}");
+    assert!(out.contains("`--adopt-from cloudformation` adopts it"), "{out}");
+    assert!(out.contains("! bucket.lake") && out.contains("Terraform manages it (`ManagedBy` = `Terraform`)"), "{out}");
+    assert!(out.contains("! glue_table.t") && out.contains("a Glue crawler manages it"), "{out}");
+    assert!(out.contains("Import: 2 to adopt, 0 already managed, 0 to create by apply, 3 left alone."), "{out}");
+    let json = moto.pipectl(&["import", &spec, "--json"]).run().expect_code(0);
+    let doc: serde_json::Value = json.stdout.lines().next().map(|l| serde_json::from_str(l).unwrap()).unwrap();
+    let lake = doc["resources"].as_array().unwrap().iter().find(|r| r["address"] == "bucket.lake").unwrap().clone();
+    assert_eq!((lake["status"].as_str(), lake["tool"].as_str()), (Some("other-tool"), Some("terraform")));
+
+    moto.pipectl(&["import", &spec, "--yes"]).run().expect_code(0);
+    let tags = |name: &'static str| {
+        sdk.run(async {
+            let t = sdk.kinesis.list_tags_for_stream().stream_name(name).send().await.unwrap();
+            t.tags().iter().map(|t| t.key().to_string()).collect::<Vec<_>>()
+        })
+    };
+    assert!(!tags("legacy-clicks").contains(&"pipectl:pipeline".to_string()), "the stack's stream is untouched");
+    assert!(tags("nobodys-clicks").contains(&"pipectl:pipeline".to_string()), "nobody's is adopted");
+    let lake_tags = sdk.run(sdk.s3.get_bucket_tagging().bucket("legacy-lake-tf").send()).unwrap();
+    assert_eq!(lake_tags.tag_set().len(), 1, "Terraform's bucket is untouched");
+
+    let anyway = moto
+        .pipectl(&["import", &spec, "--yes", "--adopt-from", "cloudformation", "--adopt-from", "glue-crawler"])
+        .run()
+        .expect_code(0);
+    assert!(
+        anyway.stdout.contains("+ stream.a") && anyway.stdout.contains("adopt from CloudFormation"),
+        "{}",
+        anyway.stdout
+    );
+    assert!(anyway.stderr.contains("take it out of CloudFormation"), "{}", anyway.stderr);
+    assert!(tags("legacy-clicks").contains(&"pipectl:pipeline".to_string()), "adopted when asked");
+    assert!(anyway.stdout.contains("Import: 2 to adopt, 2 already managed, 0 to create by apply, 1 left alone."));
+}
+
+/// An SSM SecureString parameter, as `aws ssm put-parameter` makes it.
+fn put_parameter(sdk: &Sdk, name: &str, value: &str) {
+    let req = sdk.ssm.put_parameter().name(name).value(value).r#type(aws_sdk_ssm::types::ParameterType::SecureString);
+    sdk.run(req.send()).unwrap();
+}
+
+/// A function whose environment holds a password, the stream's name and
+/// ARN and the account: the spec written from its stream holds none of
+/// those values, only `${ssm:...}` and references, and says which
+/// parameters to create; once the password is put there, the adopted
+/// pipeline re-plans clean.
+#[test]
+fn import_from_stream_never_writes_environment_values() {
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    let handler = crate::util::root().join("templates/lambda/decode_and_log.py");
+    let code = pipectl::package::build(&handler, &crate::util::root()).unwrap().zip;
+    let secret = "hunter2-not-for-git";
+    sdk.run(async {
+        let a = &*sdk;
+        a.kinesis.create_stream().stream_name("LeakyStream").shard_count(1).send().await.unwrap();
+        let arn = a.kinesis.describe_stream_summary().stream_name("LeakyStream").send().await.unwrap();
+        let arn = arn.stream_description_summary().unwrap().stream_arn().to_string();
+        let role = a.iam.create_role().role_name("leaky-role").assume_role_policy_document(TRUST_LAMBDA).send().await;
+        let group = "/aws/lambda/leaky-consumer";
+        a.logs.create_log_group().log_group_name(group).send().await.unwrap();
+        a.logs.put_retention_policy().log_group_name(group).retention_in_days(14).send().await.unwrap();
+        let env = aws_sdk_lambda::types::Environment::builder()
+            .variables("DB_PASSWORD", secret)
+            .variables("SOURCE_STREAM", "LeakyStream")
+            .variables("SOURCE_ARN", &arn)
+            .variables("ACCOUNT_ID", "123456789012")
+            .build();
+        a.lambda
+            .create_function()
+            .function_name("leaky-consumer")
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .handler("decode_and_log.handler")
+            .role(role.unwrap().role().unwrap().arn())
+            .environment(env)
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(code.clone()))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        a.lambda
+            .create_event_source_mapping()
+            .function_name("leaky-consumer")
+            .event_source_arn(&arn)
+            .starting_position(aws_sdk_lambda::types::EventSourcePosition::Latest)
+            .send()
+            .await
+            .unwrap();
+    });
+    let dir = scratch().join(format!("import-leaky-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("downloaded")).unwrap();
+    std::fs::write(dir.join("downloaded/leaky-consumer.zip"), &code).unwrap();
+    let spec = dir.join("leaky.yaml").display().to_string();
+    let code_dir = dir.join("downloaded").display().to_string();
+    let args =
+        ["import", "--from-stream", "LeakyStream", "--out", &spec, "--code-dir", &code_dir, "--pipeline", "leaky"];
+    let wrote = moto.pipectl(&args).run().expect_code(0);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(!text.contains(secret) && !wrote.stderr.contains(secret) && !wrote.stdout.contains(secret), "{text}");
+    for line in [
+        r#""DB_PASSWORD": "${ssm:/leaky/leaky-consumer/DB_PASSWORD}""#,
+        r#""SOURCE_STREAM": "${streams.LeakyStream.name}""#,
+        r#""SOURCE_ARN": "${streams.LeakyStream.arn}""#,
+        r#""ACCOUNT_ID": "${account}""#,
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    let create = "aws ssm put-parameter --type SecureString --name /leaky/leaky-consumer/DB_PASSWORD";
+    assert!(text.contains(&format!("#   {create}")), "the header says what to create:\n{text}");
+    assert!(wrote.stderr.contains(create), "and so does the note: {}", wrote.stderr);
+
+    put_parameter(&sdk, "/leaky/leaky-consumer/DB_PASSWORD", secret);
+    moto.pipectl(&["import", &spec, "--yes"]).run().expect_code(0);
+    let plan = moto.pipectl(&["plan", &spec, "--detailed-exitcode"]).run();
+    assert_eq!(plan.code, 0, "the same environment, through references:\n{}\n{}", plan.stdout, plan.stderr);
+}
+
+/// A bucket made by hand without default encryption or a public access
+/// block is written as it is, so the plan after adoption is empty; every
+/// S3 call of the import names the account as the bucket's owner.
+#[test]
+fn import_of_a_hand_made_bucket_plans_empty() {
+    use aws_sdk_firehose::types as fh;
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    sdk.run(async {
+        let a = &*sdk;
+        a.kinesis.create_stream().stream_name("PlainStream").shard_count(1).send().await.unwrap();
+        a.s3.create_bucket().bucket("plain-lake-by-hand").send().await.unwrap();
+        let role =
+            a.iam.create_role().role_name("plain-firehose").assume_role_policy_document(TRUST_FIREHOSE).send().await;
+        let role = role.unwrap().role().unwrap().arn().to_string();
+        let arn = a.kinesis.describe_stream_summary().stream_name("PlainStream").send().await.unwrap();
+        let arn = arn.stream_description_summary().unwrap().stream_arn().to_string();
+        let dest = fh::ExtendedS3DestinationConfiguration::builder()
+            .role_arn(&role)
+            .bucket_arn("arn:aws:s3:::plain-lake-by-hand")
+            // The console's defaults (moto leaves them out otherwise).
+            .compression_format(fh::CompressionFormat::Uncompressed)
+            .buffering_hints(fh::BufferingHints::builder().size_in_mbs(5).interval_in_seconds(300).build())
+            .build()
+            .unwrap();
+        let source = fh::KinesisStreamSourceConfiguration::builder().kinesis_stream_arn(arn).role_arn(&role).build();
+        a.firehose
+            .create_delivery_stream()
+            .delivery_stream_name("plain-to-s3")
+            .delivery_stream_type(fh::DeliveryStreamType::KinesisStreamAsSource)
+            .kinesis_stream_source_configuration(source.unwrap())
+            .extended_s3_destination_configuration(dest)
+            .send()
+            .await
+            .unwrap();
+    });
+    let faults = Faults { require_owner: Some("123456789012"), ..Faults::default() };
+    let proxy = Proxy::start(&moto.url, faults);
+    let via = |args: &[&str]| crate::util::pipectl(args).aws_env(&proxy.url).run();
+    let spec = crate::util::temp_spec("import", "plain", "").display().to_string();
+    let wrote = via(&["import", "--from-stream", "PlainStream", "--out", &spec, "--pipeline", "plain"]).expect_code(0);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("encryption: none\n    public_access_block: false"), "as it is:\n{text}");
+    assert!(wrote.stderr.contains("hardening it (`encryption: aes256`"), "{}", wrote.stderr);
+    via(&["import", &spec, "--yes"]).expect_code(0);
+    let plan = via(&["plan", &spec, "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "nothing to change:\n{}\n{}", plan.stdout, plan.stderr);
+    let ownerless = proxy.stats.ownerless.lock().unwrap().clone();
+    assert!(ownerless.is_empty(), "S3 calls without the expected owner:\n{}", ownerless.join("\n"));
 }

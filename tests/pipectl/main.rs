@@ -1,6 +1,7 @@
 //! The one integration-test binary: runs the real `pipectl` binary.
 //! Modules share the helpers in `util`.
 
+mod buckets;
 mod data;
 mod emulator;
 mod engine;

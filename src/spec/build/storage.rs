@@ -18,7 +18,26 @@ impl Builder<'_> {
                 "on_destroy (retain | delete)",
             );
             let protect = r.protect.as_ref().map_or(on_destroy == OnDestroy::Retain, |p| p.v);
-            out.insert(k.v.clone(), Bucket { name: self.name_of("buckets", &k.v), on_destroy, protect });
+            let encryption = match &r.encryption {
+                Some(e) if e.v == "kms" => {
+                    self.bad(
+                        e.mark,
+                        "enum",
+                        "pipectl does not manage SSE-KMS on buckets: the key, and who may use it, are not in the spec",
+                        "use `encryption: aes256` (SSE-S3), or `none` to leave the bucket's encryption to S3",
+                    );
+                    BucketEncryption::Aes256
+                }
+                _ => self.choice(
+                    &r.encryption,
+                    &[("aes256", BucketEncryption::Aes256), ("none", BucketEncryption::None)],
+                    BucketEncryption::Aes256,
+                    "bucket encryption (aes256 | none)",
+                ),
+            };
+            let public_access_block = r.public_access_block.as_ref().is_none_or(|p| p.v);
+            let name = self.name_of("buckets", &k.v);
+            out.insert(k.v.clone(), Bucket { name, on_destroy, protect, encryption, public_access_block });
         }
         out
     }
