@@ -95,6 +95,11 @@ pub fn police(
     account: Option<&str>,
     region: Option<&str>,
 ) -> Result<Vec<Decision>, SpecError> {
+    refuse(loaded, decisions(loaded, op, account, region))
+}
+
+/// Every decision of [`police`], refused ones included.
+pub fn decisions(loaded: &Loaded, op: &Operator, account: Option<&str>, region: Option<&str>) -> Vec<Decision> {
     let vars = Vars {
         pipeline: loaded.spec.pipeline.clone(),
         env: loaded.spec.env.clone(),
@@ -107,7 +112,7 @@ pub fn police(
         loaded.origins.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, m)| *m).min().unwrap_or_default()
     };
     decisions.extend(policy::limits(&loaded.spec, op, first_of));
-    refuse(loaded, decisions)
+    decisions
 }
 
 /// `decisions`, or the spec error listing the refused ones.

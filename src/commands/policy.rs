@@ -27,12 +27,7 @@ pub fn check(g: &Global, a: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
         account: None,
         region: region.clone(),
     };
-    let mut decisions = crate::policy::decide(&loaded.reach, &operator, &vars);
-    let first_of = |section: &str| {
-        let prefix = format!("{section}.");
-        loaded.origins.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, m)| *m).min().unwrap_or_default()
-    };
-    decisions.extend(crate::policy::limits(&loaded.spec, &operator, first_of));
+    let mut decisions = crate::load::decisions(&loaded, &operator, None, region.as_deref());
     // The region and the cost, where the region (and so the prices) is known.
     match &region {
         Some(region) => {
