@@ -404,7 +404,7 @@ fn check_policy(loaded: Option<&load::Loaded>, policy: Option<&str>) {
                     let _ = crate::policy::ami_owner(d, &op, &vars, Some(("123456789012".into(), None)));
                     let _ = crate::policy::subnet_vpc(d, &op, Some("vpc-1".into()));
                 }
-                let _ = crate::policy::cost(&op, 1234.5);
+                let _ = crate::policy::cost(&op, 1234.5, &["x".to_string()]);
                 let _ = crate::policy::region(&op, Some("us-east-1"));
                 let _ = serde_json::to_string(&decisions).expect("decisions serialize");
             }

@@ -14,6 +14,26 @@ pub async fn run(g: &Global, f: &ExportFormat) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// CloudFormation resolves `{{resolve:ssm:...}}` and
+/// `{{resolve:secretsmanager:...}}` anywhere in a template when the stack
+/// is deployed, with the deployer's rights: written in a spec, that would
+/// read a secret the operator's policy never saw. A spec names secrets as
+/// `${ssm:...}` / `${secret:...}`, which the policy decides on and the
+/// export turns into dynamic references itself.
+fn refuse_dynamic_references(spec: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(spec).unwrap_or_default();
+    let Some((n, line)) = text.lines().enumerate().find(|(_, l)| l.contains("{{resolve:")) else { return Ok(()) };
+    Err(BadInput::error(
+        format!(
+            "cannot export `{}`: line {} holds a CloudFormation dynamic reference (`{{{{resolve:...}}}}`), which the stack would resolve with the deployer's rights: `{}`",
+            spec.display(),
+            n + 1,
+            line.trim()
+        ),
+        "name a secret as `${ssm:NAME}` or `${secret:ID}` in a function's environment, where the operator's policy decides on it",
+    ))
+}
+
 async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<ExitCode> {
     // Offline: the account, and the region unless the spec or `--region`
     // names one, stay placeholders the template fills from its stack.
@@ -24,6 +44,7 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
     };
     opts.region = Some(region.clone().unwrap_or_else(|| REGION.into()));
     let l = crate::load::load(&a.spec, &opts)?;
+    refuse_dynamic_references(&a.spec)?;
     let operator = crate::deployment::operator(g)?;
     crate::load::police(&l, &operator, None, region.as_deref())?;
     let mut meta = Meta::of(&l.spec, &region.clone().unwrap_or_else(|| REGION.into()));

@@ -24,7 +24,12 @@ pub async fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
             let locking = Locking { command: "import", wait: a.lock.lock_timeout };
             let (d, lock) = Deployment::open_locked(g, spec, &[], Reach::Upstream, locking).await?;
             crate::cancel::install();
-            release(lock, adopt(g, a, &d).await).await
+            // Adopting makes the spec's what it names: the policy decides first.
+            let adopted = async {
+                d.police(crate::cost::DEFAULT_GB_PER_DAY).await?;
+                adopt(g, a, &d).await
+            };
+            release(lock, adopted.await).await
         }
         (None, Some(stream), Some(out)) => from_stream(g, a, stream, out).await,
         _ => Err(BadInput::error(

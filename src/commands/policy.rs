@@ -32,7 +32,7 @@ pub fn check(g: &Global, a: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
     match &region {
         Some(region) => {
             let estimate = crate::deployment::offline_estimate(&loaded, region, a.cost.assume_gb_per_day);
-            decisions.extend(crate::policy::cost(&operator, estimate.monthly));
+            decisions.extend(crate::policy::cost(&operator, estimate.monthly, &estimate.missing_prices));
         }
         None if operator.policy.is_some() => {
             decisions.push(crate::policy::region(&operator, None));

@@ -94,6 +94,10 @@ pub struct Estimate {
     pub idle_hourly: f64,
     /// What is billed but not in the figures, and why.
     pub not_estimated: Vec<String>,
+    /// What the price table has no price for (a region, an instance type):
+    /// billed by the hour whatever the traffic, yet not in the figures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_prices: Vec<String>,
 }
 
 /// Prices `usages` (address -> what it uses) in `region` at `gb_per_day`.
@@ -114,6 +118,7 @@ pub fn estimate(
         monthly: 0.0,
         idle_hourly: 0.0,
         not_estimated: Vec::new(),
+        missing_prices: Vec::new(),
     };
     let gb_per_month = gb_per_day * HOURS_PER_MONTH / 24.0;
     for (address, uses) in usages {
@@ -133,6 +138,7 @@ pub fn estimate(
             };
             let Some(p) = prices.and_then(|t| t.get(&price)) else {
                 e.not_estimated.push(format!("{address}: {what}: no price for `{price}` in {region}"));
+                e.missing_prices.push(format!("{address}: `{price}` in {region}"));
                 continue;
             };
             let hourly = p * units;

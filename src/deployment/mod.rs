@@ -127,8 +127,11 @@ async fn connect_for(
     env: &str,
     record_name: &str,
     beside: Beside<'_>,
+    operator: &Operator,
 ) -> anyhow::Result<Connected> {
     let aws = Aws::configure(target).await?;
+    // The region is known before any call: a policy refusing it stops here.
+    police::region_first(operator, &aws.region)?;
     let record = async {
         let lock = match beside {
             Beside::Nothing => return Ok((None, None)),
@@ -235,7 +238,9 @@ impl Deployment {
         let (pipeline, env) = (&offline.spec.pipeline, &offline.spec.env);
         let record_name = offline.spec.record_name();
         let target = target(global, offline.spec.region.clone());
-        let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, beside).await?;
+        let none = Operator::default();
+        let op = if policed { &operator } else { &none };
+        let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, beside, op).await?;
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
         let loaded = load::load(path, &opts).and_then(|l| match policed {
@@ -287,8 +292,15 @@ impl Deployment {
         })?;
         let env = env.to_string();
         let record_name = crate::names::record_parameter(pipeline, &env);
-        let (aws, record, lock) =
-            connect_for(&target(global, None), pipeline, &env, &record_name, Beside::Locked(locking)).await?;
+        let (aws, record, lock) = connect_for(
+            &target(global, None),
+            pipeline,
+            &env,
+            &record_name,
+            Beside::Locked(locking),
+            &Operator::default(),
+        )
+        .await?;
         let meta = Meta {
             pipeline: pipeline.to_string(),
             env,

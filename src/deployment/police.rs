@@ -5,7 +5,7 @@
 use super::Deployment;
 use crate::aws::{Aws, Outcome};
 use crate::load::Loaded;
-use crate::policy::{self, Decision, Vars, Verdict};
+use crate::policy::{self, Decision, Operator, Vars, Verdict};
 use crate::send;
 
 /// The policy's variables for a deployment.
@@ -16,6 +16,21 @@ pub(super) fn vars(loaded: &Loaded, aws: &Aws) -> Vars {
         account: Some(aws.account.clone()),
         region: Some(aws.region.clone()),
     }
+}
+
+/// The region a command connects to, decided before any AWS call.
+pub(super) fn region_first(op: &Operator, region: &str) -> anyhow::Result<()> {
+    let d = policy::region(op, Some(region));
+    if d.verdict != Verdict::Refused {
+        return Ok(());
+    }
+    Err(crate::BadInput::error(
+        format!("refused by the operator's policy before any AWS call: region `{region}`: {}", d.reason),
+        format!(
+            "pass `--region` with a region the policy allows; if the operator agrees, {}",
+            d.add.unwrap_or_default()
+        ),
+    ))
 }
 
 /// One line for every grant of a `policy:` statement the operator
@@ -48,8 +63,8 @@ impl Deployment {
             out.push(policy::region(op, Some(&self.aws.region)));
         }
         if let Some(l) = &self.loaded {
-            let monthly = super::offline_estimate(l, &self.aws.region, gb_per_day).monthly;
-            out.extend(policy::cost(op, monthly));
+            let e = super::offline_estimate(l, &self.aws.region, gb_per_day);
+            out.extend(policy::cost(op, e.monthly, &e.missing_prices));
         }
         let refused: Vec<String> = out
             .iter()

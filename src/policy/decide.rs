@@ -114,7 +114,7 @@ fn one(r: &Reach, op: &Operator, vars: &Vars) -> Decision {
         Wants::Grant { finding, waived } => {
             d.kind = "grant";
             d.value = format!("{} on {}", finding.action, finding.resource);
-            grant_decision(&mut d, op, finding, *waived);
+            grant_decision(&mut d, op, finding, *waived, vars);
         }
     }
     d
@@ -235,7 +235,13 @@ fn subnet_decision(d: &mut Decision, policy: Option<&Policy>, subnet: &str) {
 /// connects).
 pub fn region_decision(d: &mut Decision, policy: Option<&Policy>, region: &str) {
     let Some(regions) = policy.and_then(|p| p.regions.as_ref()) else {
-        d.reason = "any region (no policy limits regions)".into();
+        d.reason = match policy {
+            Some(p) => {
+                d.by = format!("{} (no `regions`)", p.file);
+                "any region (the policy does not limit regions)".into()
+            }
+            None => "any region (no policy limits regions)".into(),
+        };
         return;
     };
     let p = policy.expect("regions come from a policy");
@@ -252,9 +258,12 @@ pub fn region_decision(d: &mut Decision, policy: Option<&Policy>, region: &str) 
 /// covers it, or when the statement waives the guard and the operator
 /// honours waivers; `NotAction`/`NotResource` only where the policy says
 /// `statements.not_action: true`.
-fn grant_decision(d: &mut Decision, op: &Operator, f: &Finding, waived: bool) {
+fn grant_decision(d: &mut Decision, op: &Operator, f: &Finding, waived: bool, vars: &Vars) {
     let policy = op.policy.as_ref();
     let file = policy.map_or("the policy file".to_string(), |p| p.file.clone());
+    if let Some(p) = policy {
+        d.by = format!("{} (statements)", p.file);
+    }
     if f.category == Category::Negation {
         match policy.and_then(|p| p.negations.as_ref().filter(|n| n.v).map(|n| (p, n))) {
             Some((p, n)) => {
@@ -265,12 +274,12 @@ fn grant_decision(d: &mut Decision, op: &Operator, f: &Finding, waived: bool) {
                 d.verdict = Verdict::Refused;
                 d.by = policy.map_or("no policy".into(), |p| format!("{} (statements.not_action)", p.file));
                 d.reason = format!("{}; refused unless the operator's policy allows it", f.why);
-                d.add = Some(format!("add `statements: {{ not_action: true }}` to {file}"));
+                d.add = Some(format!("set `not_action: true` under `statements` in {file}"));
             }
         }
         return;
     }
-    if let Some((p, g)) = policy.and_then(|p| p.allow.iter().find(|g| covers(g, f)).map(|g| (p, g))) {
+    if let Some((p, g)) = policy.and_then(|p| p.allow.iter().find(|g| covers(g, f, vars)).map(|g| (p, g))) {
         d.by = format!("{} (statements.allow)", p.at(g.mark));
         d.reason = format!("{}; the operator allows it", f.why);
         return;
@@ -292,12 +301,12 @@ fn grant_decision(d: &mut Decision, op: &Operator, f: &Finding, waived: bool) {
                 f.why
             );
             d.add = Some(format!(
-                "pass `--allow-privilege-escalation`, or add `statements: {{ waivers: true }}` to {file}"
+                "pass `--allow-privilege-escalation`, or set `waivers: true` under `statements` in {file}"
             ));
         }
         (false, _) => {
             d.verdict = Verdict::Refused;
-            d.reason = format!("{} ({})", f.why, f.category.as_str());
+            d.reason = f.why.clone();
             let grant =
                 serde_json::json!({ "actions": [f.action], "resources": f.resource.split(", ").collect::<Vec<_>>() });
             d.add = Some(format!(
@@ -310,9 +319,9 @@ fn grant_decision(d: &mut Decision, op: &Operator, f: &Finding, waived: bool) {
 /// Whether an operator's grant covers a finding: some action pattern of
 /// it matches the finding's action as written, and every resource of the
 /// finding is matched by one of its resource patterns.
-fn covers(g: &super::AllowedGrant, f: &Finding) -> bool {
-    let action = g.actions.iter().any(|a| guard::glob(&a.v, &f.action));
-    let resources = f.resource.split(", ").all(|r| g.resources.iter().any(|p| guard::glob_exact(&p.v, r)));
+fn covers(g: &super::AllowedGrant, f: &Finding, vars: &Vars) -> bool {
+    let action = g.actions.iter().any(|a| guard::glob(&vars.fill(&a.v), &f.action));
+    let resources = f.resource.split(", ").all(|r| g.resources.iter().any(|p| guard::glob_exact(&vars.fill(&p.v), r)));
     action && resources
 }
 
@@ -340,11 +349,27 @@ pub fn limits(spec: &crate::spec::Spec, op: &Operator, mark: impl Fn(&str) -> Ma
     out
 }
 
-/// The monthly cost of the plan against `limits.monthly_cost`.
-pub fn cost(op: &Operator, monthly: f64) -> Option<Decision> {
+/// The monthly cost of the plan against `limits.monthly_cost`. What the
+/// price table cannot price (`missing`: an instance type, a region) makes
+/// the limit impossible to hold, so it is refused, never taken as free.
+pub fn cost(op: &Operator, monthly: f64, missing: &[String]) -> Option<Decision> {
     let p = op.policy.as_ref()?;
     let limit = p.max_monthly_cost.as_ref()?;
-    Some(limit_decision(p, "monthly-cost", "cost", monthly, limit.v, limit.mark, Mark::default()))
+    let top = Mark { line: 1, col: 1 };
+    let mut d = limit_decision(p, "monthly-cost", "cost", monthly, limit.v, limit.mark, top);
+    if !missing.is_empty() {
+        d.verdict = Verdict::Refused;
+        d.reason = format!(
+            "the cost limit of {} cannot be held: the price table has no price for {}",
+            limit.v,
+            missing.join(", ")
+        );
+        d.add = Some(format!(
+            "remove `limits.monthly_cost` from {}, or use what the price table (prices/aws.json) prices",
+            p.file
+        ));
+    }
+    Some(d)
 }
 
 fn limit_decision(
@@ -361,7 +386,7 @@ fn limit_decision(
     Decision {
         kind,
         subject: subject.to_string(),
-        value: format!("{total}"),
+        value: if kind == "monthly-cost" { format!("{:.2}", total.max(0.0)) } else { format!("{total}") },
         verdict: if allowed { Verdict::Allowed } else { Verdict::Refused },
         by: format!("{} ({key})", p.at(at)),
         reason: format!("{kind} {} the limit of {limit}", if allowed { "within" } else { "over" }),
@@ -589,7 +614,10 @@ mod tests {
             d.iter().map(|d| (d.kind, d.verdict)).collect::<Vec<_>>(),
             [("shards", Verdict::Refused), ("hosts", Verdict::Allowed)]
         );
-        assert_eq!(cost(&p, 30.0).unwrap().verdict, Verdict::Refused);
-        assert!(cost(&Operator::default(), 30.0).is_none());
+        assert_eq!(cost(&p, 30.0, &[]).unwrap().verdict, Verdict::Refused);
+        let big = op("limits: { monthly_cost: 100000 }\n");
+        assert_eq!(cost(&big, 30.0, &[]).unwrap().verdict, Verdict::Allowed);
+        assert_eq!(cost(&big, 30.0, &["agent.x: `ec2.p5.48xlarge`".into()]).unwrap().verdict, Verdict::Refused);
+        assert!(cost(&Operator::default(), 30.0, &[]).is_none());
     }
 }

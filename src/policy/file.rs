@@ -47,7 +47,15 @@ impl Policy {
     /// Reads and checks a policy file: every problem is a diagnostic.
     pub fn load(path: &Path) -> Result<Policy, SpecError> {
         let file = path.display().to_string();
-        let text = read_bounded(path).map_err(|source| SpecError::Read { path: file.clone(), source })?;
+        let text = read_bounded(path).map_err(|e| SpecError::Invalid {
+            file: file.clone(),
+            diagnostics: vec![Diagnostic::new(
+                Mark::default(),
+                "policy",
+                format!("cannot read the policy file `{file}`: {e}"),
+            )
+            .hint("--policy (or PIPECTL_POLICY) names the operator's policy file; see docs/policy.md")],
+        })?;
         Policy::parse(&text, &file).map_err(|diagnostics| SpecError::Invalid { file: file.clone(), diagnostics })
     }
 
@@ -98,6 +106,11 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
     }
     p.permissions_boundary = m.opt("permissions_boundary");
     p.regions = m.opt("regions");
+    // `regions:` with nothing after it is no list: never read as "any".
+    if let (None, Some(key)) = (&p.regions, m.node_or_null("regions")) {
+        let diag = Diagnostic::new(key.mark, "policy", "`regions` is empty: give the regions a deployment may be in");
+        m.decoder().error(diag.hint("e.g. `regions: [us-east-1]`, or leave the key out for any region"));
+    }
     p.roles = m.opt_or_default("roles");
     p.subnets = m.opt_or_default("subnets");
     p.vpcs = m.opt_or_default("vpcs");

@@ -194,6 +194,11 @@ impl<'n, 'd> MapReader<'n, 'd> {
         self.find(key).map(|(_, v)| v).filter(|v| v.value != Value::Null)
     }
 
+    /// The node at `key` even when it is null (`key:` with no value).
+    pub fn node_or_null(&mut self, key: &'static str) -> Option<&'n Node> {
+        self.find(key).map(|(_, v)| v)
+    }
+
     /// The value at `key`; absent is a `missing-field` error.
     pub fn req<T: Decode>(&mut self, key: &'static str) -> Option<T> {
         self.req_node(key, None)?;
@@ -225,19 +230,35 @@ impl<'n, 'd> MapReader<'n, 'd> {
 
     /// Reports every key that was not asked for.
     pub fn finish(self) {
+        let mut known: Vec<&str> = Vec::new();
+        for k in &self.known {
+            if !known.contains(k) {
+                known.push(k);
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
         for (k, _) in self.entries {
             let Value::Scalar { text, .. } = &k.value else {
                 self.d.type_error(k, "a string key");
                 continue;
             };
-            if self.known.contains(&text.as_str()) {
+            // The first of two was read: YAML readers differ on which wins,
+            // so a second is an error, not a silent choice.
+            if seen.contains(&text.as_str()) {
+                let place = if self.what.is_empty() { "the top level".to_string() } else { format!("`{}`", self.what) };
+                let diag = Diagnostic::new(k.mark, "duplicate-key", format!("`{text}` is given twice in {place}"));
+                self.d.error(diag.hint("keep one: merge the two into the first"));
+                continue;
+            }
+            seen.push(text);
+            if known.contains(&text.as_str()) {
                 continue;
             }
             let place = if self.what.is_empty() { "the top level".to_string() } else { format!("`{}`", self.what) };
             let mut diag = Diagnostic::new(k.mark, "unknown-key", format!("unknown key `{text}` in {place}"));
-            diag = match did_you_mean(text, self.known.iter().copied()) {
+            diag = match did_you_mean(text, known.iter().copied()) {
                 Some(m) => diag.hint(format!("did you mean `{m}`?")),
-                None => diag.hint(format!("the keys allowed here are: {}", self.known.join(", "))),
+                None => diag.hint(format!("the keys allowed here are: {}", known.join(", "))),
             };
             self.d.error(diag);
         }

@@ -203,6 +203,68 @@ pub const CATALOGUE: &[(&str, Category)] = &[
 /// IAM actions that only read.
 const IAM_READS: [&str; 4] = ["get", "list", "generate", "simulate"];
 
+/// What a role may be granted on resources beyond the deployment without
+/// the operator: metadata reads (`Describe*`, `List*`, but not the object
+/// listings of S3), and the calls that have no resource-level permissions
+/// and only add data of the caller's own (metrics, traces).
+const HARMLESS_ANYWHERE: [&str; 6] = [
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "sts:GetCallerIdentity",
+];
+
+/// Listings that show data (object keys), not metadata.
+const DATA_LISTINGS: [&str; 4] =
+    ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListMultipartUploadParts", "s3:ListBucketMultipartUploads"];
+
+/// Verbs of actions that read data rather than change it.
+const DATA_READS: [&str; 16] = [
+    "get",
+    "batchget",
+    "query",
+    "scan",
+    "select",
+    "subscribe",
+    "download",
+    "export",
+    "read",
+    "retrieve",
+    "lookup",
+    "search",
+    "filter",
+    "fetch",
+    "receive",
+    "start",
+];
+
+/// Actions that would let a role grow what the operator's limits bound
+/// (shards, concurrency), even on this deployment's own resources.
+const PAST_THE_LIMITS: [&str; 4] = [
+    "kinesis:UpdateShardCount",
+    "kinesis:UpdateStreamMode",
+    "lambda:PutFunctionConcurrency",
+    "lambda:PutProvisionedConcurrencyConfig",
+];
+
+/// Whether `action` (maybe a pattern) grants only what is harmless on
+/// resources beyond the deployment.
+fn harmless(action: &str) -> bool {
+    let a = action.to_ascii_lowercase();
+    let Some((service, name)) = a.split_once(':') else { return false };
+    if HARMLESS_ANYWHERE.iter().any(|h| h.eq_ignore_ascii_case(action)) {
+        return true;
+    }
+    if DATA_LISTINGS.iter().any(|d| glob(action, d)) {
+        return false;
+    }
+    let metadata = name.starts_with("describe") || name.starts_with("list");
+    // A pattern is harmless only if all it can match is metadata reads.
+    metadata && !(service.contains(['*', '?']))
+}
+
 /// One grant of a statement the guard refuses unless the operator allows it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Finding {
@@ -335,17 +397,48 @@ pub fn judge(g: Grant, own: &[String]) -> Vec<Finding> {
             ));
         }
     }
+    // Growing past the operator's limits, wherever it points.
+    for limit in PAST_THE_LIMITS {
+        if let Some(by) = patterns.iter().find(|a| glob(a, limit)) {
+            let why =
+                format!("`{by}` grants `{limit}`, which grows the pipeline past the operator's limits at run time");
+            out.push(finding(InfrastructureModification, by, &resources_text(&resources), why));
+        }
+    }
     // The catalogues, for resources beyond this deployment.
     let beyond: Vec<&&String> = resources.iter().filter(|r| !is_own(r, own)).collect();
     if !beyond.is_empty() {
         let shown = beyond.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+        let mut caught: Vec<&str> = Vec::new();
         for (catalogued, category) in CATALOGUE {
             if granted(catalogued) {
                 let by = patterns.iter().find(|a| glob(a, catalogued)).map_or("*", |a| a.as_str());
                 let why =
                     format!("`{by}` grants `{catalogued}` ({}) on `{shown}`, beyond this pipeline", category.as_str());
                 out.push(finding(*category, by, &shown, why));
+                caught.push(by);
             }
+        }
+        // What no catalogue names is still refused beyond the pipeline,
+        // unless it only reads metadata: a catalogue is never complete.
+        for action in &patterns {
+            let a = action.to_ascii_lowercase();
+            let service = a.split_once(':').map_or(a.as_str(), |(s, _)| s);
+            if service == "iam" || service.contains(['*', '?']) || caught.contains(&action.as_str()) || harmless(action)
+            {
+                continue;
+            }
+            let name = a.split_once(':').map_or("", |(_, n)| n);
+            let category = if DATA_READS.iter().any(|v| name.starts_with(v)) {
+                DataExfiltration
+            } else {
+                InfrastructureModification
+            };
+            let why = format!(
+                "`{action}` ({}) on `{shown}` reaches beyond this pipeline; only metadata reads (`Describe*`, `List*`) and metrics go there without the operator",
+                category.as_str()
+            );
+            out.push(finding(category, action, &shown, why));
         }
     }
     out.sort();
@@ -424,7 +517,25 @@ mod tests {
         assert!(findings(&["s3:*"], &["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"]).is_empty(), "own bucket");
         assert!(!findings(&["s3:GetObject"], &["arn:aws:s3:::lake*"]).is_empty(), "a wildcard past the name");
         assert!(!findings(&["s3:GetObject"], &["arn:aws:s3:::lakehouse/*"]).is_empty(), "another bucket");
-        assert!(findings(&["cloudwatch:PutMetricData", "kinesis:DescribeStream"], &["*"]).is_empty());
+        assert!(findings(&["cloudwatch:PutMetricData", "kinesis:DescribeStream", "kinesis:List*"], &["*"]).is_empty());
+        // What no catalogue names is refused beyond the pipeline all the same.
+        for action in [
+            "kinesis:SubscribeToShard",
+            "logs:StartQuery",
+            "glue:GetConnection",
+            "lambda:GetFunctionConfiguration",
+            "s3:PutLifecycleConfiguration",
+            "kinesis:AddTagsToStream",
+            "firehose:PutRecordBatch",
+            "s3:ListBucket",
+            "kinesis:Put*",
+        ] {
+            assert!(!findings(&[action], &["*"]).is_empty(), "{action} on *");
+        }
+        // Growing past the limits is refused even on the pipeline's own stream.
+        let own_stream = ["arn:aws:kinesis:us-east-1:123456789012:stream/trips"];
+        assert!(!findings(&["kinesis:UpdateShardCount"], &own_stream).is_empty());
+        assert!(findings(&["kinesis:PutRecords"], &own_stream).is_empty());
         let f = findings(&["s3:*"], &["*"]);
         let cats: std::collections::BTreeSet<Category> = f.iter().map(|f| f.category).collect();
         assert!(cats.contains(&ResourceExposure) && cats.contains(&DataExfiltration), "{f:?}");

@@ -64,6 +64,15 @@ fn grants_beyond_the_pipeline_are_judged_against_the_escalation_and_exposure_cat
         "{ actions: [iam:PassRole], resources: [\"arn:aws:iam::123456789012:role/adm?n\"] }",
         "{ actions: [\"iam:Pass*\"], resources: [\"*\"] }",
         "{ actions: [\"kms:Decrypt\"], resources: [\"*\"] }",
+        // What no catalogue names is refused beyond the pipeline all the same.
+        "{ actions: [kinesis:SubscribeToShard], resources: [\"*\"] }",
+        "{ actions: [glue:GetConnection], resources: [\"*\"] }",
+        "{ actions: [lambda:GetFunctionConfiguration], resources: [\"*\"] }",
+        "{ actions: [s3:PutLifecycleConfiguration], resources: [\"*\"] }",
+        "{ actions: [kinesis:RemoveTagsFromStream], resources: [\"*\"] }",
+        "{ actions: [s3:ListBucket], resources: [\"arn:aws:s3:::someone-elses-bucket\"] }",
+        // Growing past the operator's limits, even on its own stream.
+        "{ actions: [kinesis:UpdateShardCount], resources: [\"*\"] }",
     ];
     for st in refused {
         let s = temp_spec("policy", "catalogue", &statement_spec(st));
@@ -271,4 +280,76 @@ fn the_spec_cannot_name_or_weaken_the_policy() {
 
 fn function_spec_path() -> String {
     temp_spec("policy", "plain", &function_spec("")).display().to_string()
+}
+
+#[test]
+fn a_cost_limit_refuses_what_the_price_table_cannot_price() {
+    let text = "pipeline: pol\nregion: us-east-1\nstreams: { trips: {} }\nagents:\n  gpu:\n    instance_type: p5.48xlarge\n    flows: [{ file_pattern: \"/tmp/*\", stream: trips }]\n";
+    let policy = "amis: { owners: [amazon] }\nsubnets: [default]\nlimits: { monthly_cost: 150 }\n";
+    let (s, p) = files("unpriced", text, policy);
+    let run = pipectl(&["policy", "check", &s, "--policy", &p]).run().expect_code(2);
+    assert!(run.stderr.contains("cannot be held: the price table has no price for"), "{}", run.stderr);
+    assert!(run.stderr.contains("p5.48xlarge"), "{}", run.stderr);
+    // A region the table does not know is no cheaper.
+    let text = "pipeline: pol\nregion: ap-south-1\nstreams: { trips: {} }\n";
+    let (s, p) = files("unpriced-region", text, "limits: { monthly_cost: 1 }\n");
+    pipectl(&["policy", "check", &s, "--policy", &p]).run().expect_code(2);
+}
+
+#[test]
+fn export_refuses_cloudformation_dynamic_references_the_policy_never_saw() {
+    let env = "    environment:\n      A: \"{{resolve:secretsmanager:prod/db:SecretString:password}}\"\n";
+    let (s, p) = files("resolve", &function_spec(env), "{}\n");
+    let run = pipectl(&["export", "cloudformation", &s, "--policy", &p]).run().expect_code(2);
+    assert!(run.stderr.contains("CloudFormation dynamic reference"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "nothing written: {}", run.stdout);
+}
+
+#[test]
+fn a_key_given_twice_is_an_error_in_a_policy_and_in_a_spec() {
+    let policy =
+        "regions: [us-west-2]\nstatements: { waivers: true }\nregions: [us-east-1]\nstatements: { waivers: false }\n";
+    let (s, p) = files("twice", &function_spec(""), policy);
+    let run = pipectl(&["validate", &s, "--policy", &p]).run().expect_code(2);
+    assert!(
+        run.stderr.contains("`regions` is given twice") && run.stderr.contains("`statements` is given twice"),
+        "{}",
+        run.stderr
+    );
+    let spec = format!("region: us-east-1\n{}region: eu-west-1\n", function_spec(""));
+    let (s, _) = files("twice-spec", &spec, "{}\n");
+    let run = pipectl(&["validate", &s]).run().expect_code(2);
+    assert!(run.stderr.contains("`region` is given twice"), "{}", run.stderr);
+    std::fs::write(&p, "regions:\n").unwrap();
+    let run = pipectl(&["validate", &function_spec_path(), "--policy", &p]).run().expect_code(2);
+    assert!(run.stderr.contains("`regions` is empty"), "an empty list never means any region: {}", run.stderr);
+}
+
+#[test]
+fn a_region_the_policy_refuses_stops_every_command_before_any_aws_call() {
+    let (s, p) = files("region", "pipeline: pol\nstreams: { trips: {} }\n", "regions: [us-east-1]\n");
+    for args in [
+        vec!["apply", s.as_str(), "--yes"],
+        vec!["plan", s.as_str()],
+        vec!["produce", s.as_str(), "--stream", "trips", "--generate", "taxi", "--limit", "1"],
+        vec!["verify", s.as_str()],
+        vec!["outputs", s.as_str()],
+        vec!["import", s.as_str(), "--yes"],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--policy", p.as_str()]);
+        // The endpoint is unreachable: a call would fail with exit 1, not 2.
+        let run = pipectl(&args).env("AWS_REGION", "eu-west-1").run().expect_code(2);
+        assert!(run.stderr.contains("before any AWS call: region `eu-west-1`"), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn statements_allow_patterns_use_the_policys_variables() {
+    let Some(moto) = Moto::start() else { return };
+    let st = "{ actions: [kinesis:PutRecords], resources: [\"arn:aws:kinesis:us-east-1:123456789012:stream/shared\"] }";
+    let allow = "statements:\n  allow:\n    - { actions: [kinesis:PutRecords], resources: [\"arn:aws:kinesis:${region}:${account}:stream/shared\"] }\n";
+    let (s, p) = files("allow-vars", &statement_spec(st), allow);
+    moto.pipectl(&["plan", &s]).run().expect_code(2);
+    moto.pipectl(&["plan", &s, "--policy", &p]).run().expect_code(0);
 }
