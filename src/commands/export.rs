@@ -16,22 +16,59 @@ pub async fn run(g: &Global, f: &ExportFormat) -> anyhow::Result<ExitCode> {
 
 /// CloudFormation resolves `{{resolve:ssm:...}}` and
 /// `{{resolve:secretsmanager:...}}` anywhere in a template when the stack
-/// is deployed, with the deployer's rights: written in a spec, that would
-/// read a secret the operator's policy never saw. A spec names secrets as
-/// `${ssm:...}` / `${secret:...}`, which the policy decides on and the
-/// export turns into dynamic references itself.
-fn refuse_dynamic_references(spec: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(spec).unwrap_or_default();
-    let Some((n, line)) = text.lines().enumerate().find(|(_, l)| l.contains("{{resolve:")) else { return Ok(()) };
-    Err(BadInput::error(
-        format!(
-            "cannot export `{}`: line {} holds a CloudFormation dynamic reference (`{{{{resolve:...}}}}`), which the stack would resolve with the deployer's rights: `{}`",
-            spec.display(),
-            n + 1,
-            line.trim()
-        ),
-        "name a secret as `${ssm:NAME}` or `${secret:ID}` in a function's environment, where the operator's policy decides on it",
-    ))
+/// is deployed, with the deployer's rights. The only ones a template may
+/// hold are those the export writes for the spec's `${ssm:...}` /
+/// `${secret:...}` references, which the operator's policy decided on;
+/// any other (written in a spec however escaped, passed in a `--var`, or
+/// in function code inlined as `ZipFile`) would read a secret the policy
+/// never saw.
+fn refuse_dynamic_references(
+    spec: &crate::spec::Spec,
+    body: &serde_json::Value,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::resources::agent::{AL2023_ARM, AL2023_X86};
+    let mut allowed: std::collections::BTreeSet<String> = spec
+        .functions
+        .values()
+        .flat_map(|f| f.environment.values())
+        .flat_map(|v| v.secrets.iter().map(|(_, r)| crate::resources::function::dynamic_reference(r)))
+        .collect();
+    // AWS's public parameters naming the latest Amazon Linux 2023 (`ami: al2023`).
+    allowed.extend([AL2023_X86, AL2023_ARM].map(|p| format!("{{{{resolve:ssm:{p}}}}}")));
+    let mut strings = Vec::new();
+    collect_strings(body, &mut strings);
+    for text in strings {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("{{resolve:") {
+            let tail = &rest[at..];
+            let end = tail.find("}}").map_or(tail.len(), |e| e + 2);
+            let reference = &tail[..end];
+            if !allowed.contains(reference) {
+                return Err(BadInput::error(
+                    format!(
+                        "cannot export `{}`: the template would hold the CloudFormation dynamic reference `{reference}`, which the stack resolves with the deployer's rights",
+                        file.display()
+                    ),
+                    "name a secret as `${ssm:NAME}` or `${secret:ID}` in a function's environment, where the operator's policy decides on it",
+                ));
+            }
+            rest = &tail[end.min(tail.len())..];
+        }
+    }
+    Ok(())
+}
+
+fn collect_strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(xs) => xs.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
+            out.push(k);
+            collect_strings(x, out)
+        }),
+        _ => {}
+    }
 }
 
 async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<ExitCode> {
@@ -44,7 +81,6 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
     };
     opts.region = Some(region.clone().unwrap_or_else(|| REGION.into()));
     let l = crate::load::load(&a.spec, &opts)?;
-    refuse_dynamic_references(&a.spec)?;
     let operator = crate::deployment::operator(g)?;
     crate::load::police(&l, &operator, None, region.as_deref())?;
     let mut meta = Meta::of(&l.spec, &region.clone().unwrap_or_else(|| REGION.into()));
@@ -61,6 +97,7 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
             "change the spec or the flags as each line says; nothing was written",
         )
     })?;
+    refuse_dynamic_references(&l.spec, &t.body, &a.spec)?;
     let resources = t.body["Resources"].as_object().map_or(0, |r| r.len());
     let outputs = t.body["Outputs"].as_object().map_or(0, |o| o.len());
     if let (Some(bucket), false) = (&a.code_bucket, t.assets.is_empty()) {

@@ -106,10 +106,13 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
     }
     p.permissions_boundary = m.opt("permissions_boundary");
     p.regions = m.opt("regions");
-    // `regions:` with nothing after it is no list: never read as "any".
-    if let (None, Some(key)) = (&p.regions, m.node_or_null("regions")) {
-        let diag = Diagnostic::new(key.mark, "policy", "`regions` is empty: give the regions a deployment may be in");
-        m.decoder().error(diag.hint("e.g. `regions: [us-east-1]`, or leave the key out for any region"));
+    // A key with nothing after it (a CI variable that expanded to
+    // nothing) is an error, never "no limit" or "no boundary".
+    for key in ["regions", "permissions_boundary"] {
+        if let Some(node) = m.node_or_null(key).filter(|n| n.value == yaml::Value::Null) {
+            let diag = Diagnostic::new(node.mark, "policy", format!("`{key}` is empty"));
+            m.decoder().error(diag.hint("give it a value, or leave the key out (see docs/policy.md)"));
+        }
     }
     p.roles = m.opt_or_default("roles");
     p.subnets = m.opt_or_default("subnets");
@@ -119,6 +122,18 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
         p.sections.push((key, node.mark));
         let d = m.decoder();
         let Some(mut s) = MapReader::open(node, d, key) else { continue };
+        let inners: &[&'static str] = match key {
+            "secrets" => &["ssm", "secretsmanager"],
+            "amis" => &["ids", "owners"],
+            "limits" => &["shards", "hosts", "monthly_cost"],
+            _ => &["waivers", "not_action"],
+        };
+        for inner in inners.iter().copied() {
+            if let Some(n) = s.node_or_null(inner).filter(|n| n.value == yaml::Value::Null) {
+                let diag = Diagnostic::new(n.mark, "policy", format!("`{key}.{inner}` is empty"));
+                s.decoder().error(diag.hint("give it a value, or leave the key out (see docs/policy.md)"));
+            }
+        }
         match key {
             "secrets" => {
                 p.ssm = s.opt_or_default("ssm");

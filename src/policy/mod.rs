@@ -31,17 +31,18 @@ pub struct Operator {
 pub struct Vars {
     pub pipeline: String,
     pub env: String,
-    /// `None` offline: a pattern's `${account}` then matches any account
-    /// (the check is made again once it is known).
+    /// `None` offline: a pattern's `${account}` then matches only the
+    /// spec's own `${account}` (the check is made again once it is known).
     pub account: Option<String>,
     pub region: Option<String>,
 }
 
 impl Vars {
     /// `pattern` with its variables filled in; what is not known yet
-    /// matches anything.
+    /// (offline) stays as written, so it matches only a spec's own
+    /// `${account}`: a literal account in a spec is decided once connected.
     pub fn fill(&self, pattern: &str) -> String {
-        self.fill_or(pattern, "*", "*")
+        self.fill_symbolic(pattern)
     }
 
     /// `text` with its variables filled in; what is not known yet stays

@@ -44,7 +44,7 @@ pub const MAX_INLINE: u64 = 4096;
 
 /// A secret reference as CloudFormation resolves it when the stack is
 /// deployed: the value never enters the template.
-fn dynamic_reference(r: &SecretRef) -> String {
+pub fn dynamic_reference(r: &SecretRef) -> String {
     match r {
         SecretRef::Ssm(name) => format!("{{{{resolve:ssm:{name}}}}}"),
         SecretRef::Secret { id, field: None } => format!("{{{{resolve:secretsmanager:{id}}}}}"),

@@ -216,9 +216,25 @@ const HARMLESS_ANYWHERE: [&str; 6] = [
     "sts:GetCallerIdentity",
 ];
 
-/// Listings that show data (object keys), not metadata.
-const DATA_LISTINGS: [&str; 4] =
-    ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListMultipartUploadParts", "s3:ListBucketMultipartUploads"];
+/// `List*` and `Describe*` actions that show data, not metadata: object
+/// keys, functions' environments, hosts' user data, task and job
+/// definitions' environments, commands' output, stacks' parameters.
+const DATA_LISTINGS: [&str; 14] = [
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:ListMultipartUploadParts",
+    "s3:ListBucketMultipartUploads",
+    "s3-object-lambda:ListBucket",
+    "s3-object-lambda:ListBucketVersions",
+    "lambda:ListFunctions",
+    "lambda:ListVersionsByFunction",
+    "ec2:DescribeInstanceAttribute",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ecs:DescribeTaskDefinition",
+    "batch:DescribeJobDefinitions",
+    "ssm:ListCommandInvocations",
+    "cloudformation:DescribeStacks",
+];
 
 /// Verbs of actions that read data rather than change it.
 const DATA_READS: [&str; 16] = [
@@ -242,11 +258,17 @@ const DATA_READS: [&str; 16] = [
 
 /// Actions that would let a role grow what the operator's limits bound
 /// (shards, concurrency), even on this deployment's own resources.
-const PAST_THE_LIMITS: [&str; 4] = [
+const PAST_THE_LIMITS: [&str; 10] = [
     "kinesis:UpdateShardCount",
     "kinesis:UpdateStreamMode",
+    "kinesis:SplitShard",
+    "kinesis:MergeShards",
+    "kinesis:IncreaseStreamRetentionPeriod",
+    "kinesis:RegisterStreamConsumer",
+    "kinesis:EnableEnhancedMonitoring",
     "lambda:PutFunctionConcurrency",
     "lambda:PutProvisionedConcurrencyConfig",
+    "lambda:UpdateFunctionConfiguration",
 ];
 
 /// Whether `action` (maybe a pattern) grants only what is harmless on
@@ -535,6 +557,12 @@ mod tests {
         // Growing past the limits is refused even on the pipeline's own stream.
         let own_stream = ["arn:aws:kinesis:us-east-1:123456789012:stream/trips"];
         assert!(!findings(&["kinesis:UpdateShardCount"], &own_stream).is_empty());
+        assert!(!findings(&["kinesis:SplitShard"], &own_stream).is_empty());
+        for data in
+            ["lambda:ListFunctions", "ec2:DescribeInstanceAttribute", "cloudformation:Describe*", "lambda:List*"]
+        {
+            assert!(!findings(&[data], &["*"]).is_empty(), "{data} shows data");
+        }
         assert!(findings(&["kinesis:PutRecords"], &own_stream).is_empty());
         let f = findings(&["s3:*"], &["*"]);
         let cats: std::collections::BTreeSet<Category> = f.iter().map(|f| f.category).collect();

@@ -298,11 +298,25 @@ fn a_cost_limit_refuses_what_the_price_table_cannot_price() {
 
 #[test]
 fn export_refuses_cloudformation_dynamic_references_the_policy_never_saw() {
-    let env = "    environment:\n      A: \"{{resolve:secretsmanager:prod/db:SecretString:password}}\"\n";
-    let (s, p) = files("resolve", &function_spec(env), "{}\n");
-    let run = pipectl(&["export", "cloudformation", &s, "--policy", &p]).run().expect_code(2);
-    assert!(run.stderr.contains("CloudFormation dynamic reference"), "{}", run.stderr);
-    assert!(run.stdout.is_empty(), "nothing written: {}", run.stdout);
+    for value in [
+        "\"{{resolve:secretsmanager:prod/db:SecretString:password}}\"",
+        "\"\\x7b\\x7bresolve:secretsmanager:prod/db}}\"",
+        "\"\\u007b\\u007bresolve:ssm:/prod/two}}\"",
+        "\"{{\\\n        resolve:ssm:/prod/three}}\"",
+        "\"${var.x}\"",
+    ] {
+        let env = format!("    environment:\n      A: {value}\n");
+        let (s, p) = files("resolve", &function_spec(&env), "{}\n");
+        let args = ["export", "cloudformation", &s, "--policy", &p, "--var", "x={{resolve:ssm:/prod/var}}"];
+        let run = pipectl(&args).run().expect_code(2);
+        assert!(run.stderr.contains("CloudFormation dynamic reference"), "{value}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "nothing written: {}", run.stdout);
+    }
+    // The references the export writes for the spec's own secrets pass.
+    let env = "    environment:\n      A: \"${ssm:/pol/default/token}\"\n";
+    let (s, p) = files("resolve-own", &function_spec(env), "secrets: { ssm: [\"/pol/*\"] }\n");
+    let t = pipectl(&["export", "cloudformation", &s, "--policy", &p]).run().expect_code(0);
+    assert!(t.stdout.contains("{{resolve:ssm:/pol/default/token}}"), "{}", t.stdout);
 }
 
 #[test]
@@ -347,9 +361,16 @@ fn a_region_the_policy_refuses_stops_every_command_before_any_aws_call() {
 #[test]
 fn statements_allow_patterns_use_the_policys_variables() {
     let Some(moto) = Moto::start() else { return };
-    let st = "{ actions: [kinesis:PutRecords], resources: [\"arn:aws:kinesis:us-east-1:123456789012:stream/shared\"] }";
+    let st = "{ actions: [kinesis:PutRecords], resources: [\"arn:aws:kinesis:${region}:${account}:stream/shared\"] }";
     let allow = "statements:\n  allow:\n    - { actions: [kinesis:PutRecords], resources: [\"arn:aws:kinesis:${region}:${account}:stream/shared\"] }\n";
     let (s, p) = files("allow-vars", &statement_spec(st), allow);
     moto.pipectl(&["plan", &s]).run().expect_code(2);
     moto.pipectl(&["plan", &s, "--policy", &p]).run().expect_code(0);
+    // Offline `${account}` matches only the spec's own `${account}`, never
+    // another account written out.
+    let other =
+        "{ actions: [kinesis:PutRecords], resources: [\"arn:aws:kinesis:us-east-1:999999999999:stream/shared\"] }";
+    let (s, p) = files("allow-vars-other", &statement_spec(other), allow);
+    pipectl(&["validate", &s, "--policy", &p]).run().expect_code(2);
+    pipectl(&["export", "cloudformation", &s, "--policy", &p]).run().expect_code(2);
 }
