@@ -12,9 +12,11 @@
 
 mod decide;
 mod file;
+mod live;
 
-pub use decide::{ami_owner, cost, cost_at_plan, decide, limits, region, subnet_vpc, Decision, Verdict};
+pub use decide::{cost, decide, limits, Decision, Verdict};
 pub use file::{AllowedGrant, Policy};
+pub use live::{ami_owner, cost_at_plan, region, subnet_vpc};
 
 /// What the operator says: the policy file, and `--allow-privilege-escalation`.
 #[derive(Debug, Clone, Default)]
