@@ -103,6 +103,10 @@ fn pass_role_on_one_named_admin_role_needs_the_policy_to_list_it() {
     assert!(run.stderr.contains("under `roles`"), "names the policy line to add: {}", run.stderr);
     std::fs::write(&p, "roles: [admin]\n").unwrap();
     pipectl(&["validate", &s, "--policy", &p]).run().expect_code(0);
+    // A role pipectl makes for this pipeline is its own to pass.
+    let own = "{ actions: [iam:PassRole], resources: [\"arn:aws:iam::${account}:role/pol-f-lambda-us-east-1\"] }";
+    let (s, p) = files("passrole-own", &format!("region: us-east-1\n{}", statement_spec(own)), "{}\n");
+    pipectl(&["validate", &s, "--policy", &p]).run().expect_code(0);
 }
 
 #[test]

@@ -97,7 +97,11 @@ impl Builder<'_> {
     /// (offline, `${account}` and `${region}` stay symbolic, as they do in
     /// the statements' own references).
     fn own_arns(&self) -> Vec<String> {
-        self.refs.values().filter_map(|(_, arn)| arn.clone()).collect()
+        let mut own: Vec<String> = self.refs.values().filter_map(|(_, arn)| arn.clone()).collect();
+        // The roles pipectl makes for the spec (those named so far).
+        let scope = self.scope();
+        own.extend(self.names.get("role").into_iter().flatten().map(|(name, ..)| scope.role(name).to_string()));
+        own
     }
 
     /// Records what the built spec reaches for beyond its pipeline, with
