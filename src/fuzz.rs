@@ -391,12 +391,7 @@ fn check_policy(loaded: Option<&load::Loaded>, policy: Option<&str>) {
     for honour_waivers in [false, true] {
         let op = Operator { policy: policy.clone(), honour_waivers };
         let Some(l) = loaded else { continue };
-        let vars = Vars {
-            pipeline: l.spec.pipeline.clone(),
-            env: l.spec.env.clone(),
-            account: Some("123456789012".into()),
-            region: Some("us-east-1".into()),
-        };
+        let vars = Vars::of(&l.spec, Some("123456789012"), Some("us-east-1"));
         let _ = op.boundary(&vars);
         match load::police(l, &op, Some("123456789012"), Some("us-east-1")) {
             Ok(decisions) => {

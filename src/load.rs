@@ -100,12 +100,7 @@ pub fn police(
 
 /// Every decision of [`police`], refused ones included.
 pub fn decisions(loaded: &Loaded, op: &Operator, account: Option<&str>, region: Option<&str>) -> Vec<Decision> {
-    let vars = Vars {
-        pipeline: loaded.spec.pipeline.clone(),
-        env: loaded.spec.env.clone(),
-        account: account.map(str::to_string),
-        region: region.map(str::to_string),
-    };
+    let vars = Vars::of(&loaded.spec, account, region);
     let mut decisions = policy::decide(&loaded.reach, op, &vars);
     let first_of = |section: &str| {
         let prefix = format!("{section}.");

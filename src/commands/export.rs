@@ -84,12 +84,7 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
     let operator = crate::deployment::operator(g)?;
     crate::load::police(&l, &operator, None, region.as_deref())?;
     let mut meta = Meta::of(&l.spec, &region.clone().unwrap_or_else(|| REGION.into()));
-    let vars = crate::policy::Vars {
-        pipeline: l.spec.pipeline.clone(),
-        env: l.spec.env.clone(),
-        account: None,
-        region: region.clone(),
-    };
+    let vars = crate::policy::Vars::of(&l.spec, None, region.as_deref());
     meta.permissions_boundary = operator.boundary(&vars);
     let t = export::cloudformation(&l.spec, &l.graph, &meta, a.code_bucket.clone()).map_err(|errors| {
         BadInput::error(

@@ -21,12 +21,7 @@ pub fn check(g: &Global, a: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
     let loaded = crate::load::load(&a.spec, &options(g))?;
     let operator = crate::deployment::operator(g)?;
     let region = loaded.spec.region.clone();
-    let vars = crate::policy::Vars {
-        pipeline: loaded.spec.pipeline.clone(),
-        env: loaded.spec.env.clone(),
-        account: None,
-        region: region.clone(),
-    };
+    let vars = crate::policy::Vars::of(&loaded.spec, None, region.as_deref());
     let mut decisions = crate::load::decisions(&loaded, &operator, None, region.as_deref());
     // The region and the cost, where the region (and so the prices) is known.
     match &region {

@@ -10,12 +10,7 @@ use crate::send;
 
 /// The policy's variables for a deployment.
 pub(super) fn vars(loaded: &Loaded, aws: &Aws) -> Vars {
-    Vars {
-        pipeline: loaded.spec.pipeline.clone(),
-        env: loaded.spec.env.clone(),
-        account: Some(aws.account.clone()),
-        region: Some(aws.region.clone()),
-    }
+    Vars::of(&loaded.spec, Some(&aws.account), Some(&aws.region))
 }
 
 /// The region a command connects to, decided before any AWS call.
@@ -62,7 +57,9 @@ impl Deployment {
         if op.policy.is_some() && !out.iter().any(|d| d.kind == "region") && self.loaded.is_some() {
             out.push(policy::region(op, Some(&self.aws.region)));
         }
-        if let Some(l) = &self.loaded {
+        // Priced only under a cost limit: it builds every resource again.
+        let limited = op.policy.as_ref().is_some_and(|p| p.max_monthly_cost.is_some());
+        if let (Some(l), true) = (&self.loaded, limited) {
             let e = super::offline_estimate(l, &self.aws.region, gb_per_day);
             out.extend(policy::cost(op, e.monthly, &e.missing_prices));
         }

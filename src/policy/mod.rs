@@ -40,6 +40,16 @@ pub struct Vars {
 }
 
 impl Vars {
+    /// The variables of a spec's deployment; `None` where not known yet.
+    pub fn of(spec: &crate::spec::Spec, account: Option<&str>, region: Option<&str>) -> Vars {
+        Vars {
+            pipeline: spec.pipeline.clone(),
+            env: spec.env.clone(),
+            account: account.map(str::to_string),
+            region: region.map(str::to_string),
+        }
+    }
+
     /// `pattern` with its variables filled in; what is not known yet
     /// (offline) stays as written, so it matches only a spec's own
     /// `${account}`: a literal account in a spec is decided once connected.
