@@ -108,8 +108,7 @@ pub fn write(
     }
     .seal();
     let text = serde_json::to_string_pretty(&doc).expect("a saved plan serializes") + "\n";
-    write_private(out, text.as_bytes())
-        .map_err(|e| anyhow::anyhow!("writing the plan to `{}`: {e}", out.display()))?;
+    write_private(out, text.as_bytes()).map_err(|e| anyhow::anyhow!("writing the plan to `{}`: {e}", out.display()))?;
     eprintln!("Saved the plan to {}: `pipectl apply {}` runs it, or nothing.", out.display(), out.display());
     Ok(())
 }
@@ -144,7 +143,9 @@ pub fn sniff(path: &Path) -> anyhow::Result<Option<Saved>> {
     let file = path.display();
     match Saved::parse(text) {
         Ok(s) => Ok(Some(s)),
-        Err(Unreadable::Edited) => Err(Refused { file: file.to_string(), moved: vec![Unreadable::Edited.to_string()] }.into()),
+        Err(Unreadable::Edited) => {
+            Err(Refused { file: file.to_string(), moved: vec![Unreadable::Edited.to_string()] }.into())
+        }
         Err(e) => Err(BadInput::error(
             format!("`{file}` {e}"),
             "make the plan again with this pipectl (`pipectl plan SPEC --out FILE`)",
@@ -198,6 +199,7 @@ pub async fn apply(g: &Global, a: &ApplyArgs, saved: Saved) -> anyhow::Result<Ex
         if !moved.is_empty() {
             return refuse(moved);
         }
+        eprintln!("The saved plan `{file}` (made {}) holds: nothing moved since it was made.", saved.made_at_utc);
         carry_out(g, a, &d, planned, &work, false).await
     };
     release(lock, run.await).await
@@ -213,7 +215,8 @@ fn offline(g: &Global, a: &ApplyArgs, saved: &Saved, loaded: &Loaded, spec: &Pat
     let now = crate::lock::now_secs();
     let age = now.saturating_sub(saved.made_at);
     if age > a.max_age.as_secs() {
-        let (age, max) = (humantime::format_duration(std::time::Duration::from_secs(age)), humantime::format_duration(a.max_age));
+        let (age, max) =
+            (humantime::format_duration(std::time::Duration::from_secs(age)), humantime::format_duration(a.max_age));
         moved.push(format!("the plan was made {age} ago ({}), more than --max-age {max}", saved.made_at_utc));
     } else if saved.made_at > now + 300 {
         moved.push(format!("the plan says it was made at {}, later than now", saved.made_at_utc));
@@ -237,8 +240,12 @@ fn offline(g: &Global, a: &ApplyArgs, saved: &Saved, loaded: &Loaded, spec: &Pat
         moved.push("the variables (`--var`) differ from the plan's: give the same values".into());
     }
     match (&saved.policy_sha256, policy_digest(g)?) {
-        (Some(then), Some(now)) if *then != now => moved.push("the operator's policy changed since the plan was made".into()),
-        (Some(_), None) => moved.push("the plan was made under an operator policy; this run has none (`--policy`)".into()),
+        (Some(then), Some(now)) if *then != now => {
+            moved.push("the operator's policy changed since the plan was made".into())
+        }
+        (Some(_), None) => {
+            moved.push("the plan was made under an operator policy; this run has none (`--policy`)".into())
+        }
         (None, Some(_)) => moved.push("the plan was made without an operator policy; this run has one".into()),
         _ => {}
     }
@@ -264,7 +271,9 @@ fn live(saved: &Saved, read: &BTreeMap<String, Seen>, now: &Value) -> Vec<String
                 continue;
             }
             (None, _) => {
-                moved.push(format!("{key}: read for this plan now, not when it was made (the deployment record changed)"));
+                moved.push(format!(
+                    "{key}: read for this plan now, not when it was made (the deployment record changed)"
+                ));
                 continue;
             }
         };
@@ -328,7 +337,12 @@ fn differences(saved: &Value, now: &Value) -> Vec<String> {
         }
     }
     let order = |plan: &Value| -> Vec<Value> {
-        plan.get("changes").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("address").cloned()).collect()
+        plan.get("changes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("address").cloned())
+            .collect()
     };
     if moved.is_empty() && order(saved) != order(now) {
         moved.push("the order of the changes differs from the saved plan's".into());
@@ -362,7 +376,10 @@ mod tests {
             {"address": "bucket.b", "action": "no_op"}]});
         assert_eq!(
             differences(&saved, &now),
-            ["bucket.b: planned now as no-op, saved as create", "stream.s: its changes (update) differ from the saved plan's"]
+            [
+                "bucket.b: planned now as no-op, saved as create",
+                "stream.s: its changes (update) differ from the saved plan's"
+            ]
         );
     }
 

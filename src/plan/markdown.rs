@@ -197,11 +197,7 @@ mod tests {
                 },
                 Change {
                     changes: vec![
-                        FieldChange {
-                            field: "environment".into(),
-                            before: json!(SENSITIVE),
-                            after: json!(SENSITIVE),
-                        },
+                        FieldChange { field: "environment".into(), before: json!(SENSITIVE), after: json!(SENSITIVE) },
                         FieldChange { field: "memory_mb".into(), before: json!(128), after: json!(256) },
                     ],
                     ..Change::new("function.filter", "taxi-lab-filter", Action::Update)
@@ -257,7 +253,8 @@ mod tests {
             not_estimated: vec!["function.filter: invocations".into()],
             missing_prices: vec![],
         });
-        p.policy = Some(PolicyReport { file: Some("policies/pr.yaml".into()), permissions_boundary: None, decisions: vec![] });
+        p.policy =
+            Some(PolicyReport { file: Some("policies/pr.yaml".into()), permissions_boundary: None, decisions: vec![] });
         let md = render(&p);
         assert!(md.contains("**Cost while deployed:** $0.0150/h, $10.95/month"), "{md}");
         assert!(md.contains("| `stream.trips` | 1 shard | $0.0150 | $10.95 |"), "{md}");

@@ -235,7 +235,8 @@ impl Saved {
 pub fn field_change(plan: &Value, address: &str, field: &str) -> Option<(Value, Value)> {
     let changes = plan.get("changes")?.as_array()?;
     let change = changes.iter().find(|c| c.get("address").and_then(Value::as_str) == Some(address))?;
-    let f = change.get("changes")?.as_array()?.iter().find(|f| f.get("field").and_then(Value::as_str) == Some(field))?;
+    let f =
+        change.get("changes")?.as_array()?.iter().find(|f| f.get("field").and_then(Value::as_str) == Some(field))?;
     Some((f.get("before")?.clone(), f.get("after")?.clone()))
 }
 
@@ -352,7 +353,10 @@ mod tests {
 
     #[test]
     fn digests_ignore_key_order_and_never_hold_values() {
-        assert_eq!(digest(&json!({"a": 1, "b": {"x": [1, 2], "y": null}})), digest(&json!({"b": {"y": null, "x": [1, 2]}, "a": 1})));
+        assert_eq!(
+            digest(&json!({"a": 1, "b": {"x": [1, 2], "y": null}})),
+            digest(&json!({"b": {"y": null, "x": [1, 2]}, "a": 1}))
+        );
         assert_ne!(digest(&json!([1, 2])), digest(&json!([2, 1])), "lists keep their order");
         let seen = Seen::of(Some(&observed(json!({"environment": {"TOKEN": "hunter2-secret"}}))));
         let text = serde_json::to_string(&seen).unwrap();
