@@ -315,6 +315,22 @@ pub struct PlanArgs {
     pub guard: DataGuard,
     #[command(flatten)]
     pub cost: Costing,
+    /// Also save the plan to FILE (mode 0600), for `pipectl apply FILE` to
+    /// run exactly it, or nothing. See docs/saved-plans.md.
+    #[arg(long, value_name = "FILE", conflicts_with = "destroy")]
+    pub out: Option<PathBuf>,
+    /// How to print the plan (default: text, or json with `--json`);
+    /// markdown is for a pull-request comment.
+    #[arg(long, value_enum)]
+    pub format: Option<PlanFormat>,
+}
+
+/// How `plan` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -334,7 +350,11 @@ fn parse_gb(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// The spec, or a plan saved by `plan --out` (told by its content).
     pub spec: PathBuf,
+    /// A saved plan older than this is refused (e.g. `2h`, `7d`).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub max_age: std::time::Duration,
     #[command(flatten)]
     pub cost: Costing,
     /// Do not ask for confirmation.

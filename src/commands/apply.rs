@@ -1,13 +1,19 @@
 //! `pipectl apply`: lock, plan, confirm, execute; deleted orphans leave the
-//! record; the lock is released whatever happens.
+//! record; the lock is released whatever happens. Given a saved plan
+//! (`plan --out`), that plan or nothing (see `saved`).
 
 use super::{confirm, conflicts_error, execute, finish, guard_data, print_plan, release};
 use crate::cli::{ApplyArgs, Global};
 use crate::deployment::{Deployment, Locking, Reach};
-use crate::plan::{Action, Address};
+use crate::engine::Work;
+use crate::plan::{Action, Address, Planned};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(saved) = super::saved::sniff(&a.spec)? {
+        return super::saved::apply(g, a, saved).await;
+    }
     let locking = Locking { command: "apply", wait: a.lock.lock_timeout };
     let (d, lock) = Deployment::open_locked(g, &a.spec, &a.targets.targets, Reach::Upstream, locking).await?;
     crate::cancel::install();
@@ -15,7 +21,21 @@ pub async fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<ExitCode> {
-    let (mut planned, work) = d.plan().await?;
+    let (planned, work) = d.plan().await?;
+    carry_out(g, a, d, planned, &work, true).await
+}
+
+/// Prices and polices a plan, prints it, and runs it: confirmed first
+/// when `ask` (a saved plan was reviewed already), after the checks every
+/// apply makes (conflicts, protected data).
+pub(super) async fn carry_out(
+    g: &Global,
+    a: &ApplyArgs,
+    d: &Deployment,
+    mut planned: Planned,
+    work: &BTreeMap<Address, Work>,
+    ask: bool,
+) -> anyhow::Result<ExitCode> {
     let estimate = d.estimate(a.cost.assume_gb_per_day);
     // Before anything changes: the record is written by the first change.
     let decisions = d.police(a.cost.assume_gb_per_day).await?;
@@ -29,8 +49,10 @@ async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<Exit
     if planned.plan.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    confirm("apply these changes", a.yes)?;
-    let summary = execute(d, &planned, &work, a.targets.parallelism, crate::engine::Wait::Gone, g.json).await;
+    if ask {
+        confirm("apply these changes", a.yes)?;
+    }
+    let summary = execute(d, &planned, work, a.targets.parallelism, crate::engine::Wait::Gone, g.json).await;
     let deleted: Vec<&Address> =
         summary.done.iter().filter(|x| planned.change(x).is_some_and(|c| c.action == Action::Delete)).collect();
     if !deleted.is_empty() {

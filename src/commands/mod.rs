@@ -9,6 +9,9 @@
 //! - 2: bad input (invalid spec or flags); nothing was sent to AWS.
 //!   With `plan --detailed-exitcode`, 2 means "changes pending" and every
 //!   error exits 1.
+//! - 3: `apply FILE` refused a saved plan: something it was made from
+//!   moved (spec, code, variables, policy, env, region, account, version,
+//!   age, live state) or the file was edited; nothing was changed.
 //! - 130: apply, destroy or gc stopped by Ctrl-C or SIGTERM (after the
 //!   running changes finished, the record written and the lock released).
 
@@ -23,6 +26,7 @@ mod outputs;
 mod plan;
 mod policy;
 mod produce;
+mod saved;
 mod unlock;
 mod validate;
 mod verify;
@@ -87,6 +91,9 @@ async fn release<T>(lock: crate::lock::Lock, result: anyhow::Result<T>) -> anyho
 pub fn exit_code(cli: &Cli, err: &anyhow::Error) -> ExitCode {
     if crate::cancel::requested() {
         return ExitCode::from(crate::cancel::EXIT_CODE);
+    }
+    if let Some(code) = saved::exit_code(err) {
+        return ExitCode::from(code);
     }
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
     let bad_input = err.downcast_ref::<SpecError>().is_some() || err.downcast_ref::<crate::BadInput>().is_some();
@@ -226,7 +233,9 @@ pub fn report(err: &anyhow::Error, json: bool) {
         .downcast_ref::<Hinted>()
         .or_else(|| err.downcast_ref::<crate::BadInput>().map(|b| &b.0))
         .or_else(|| err.chain().find_map(|c| c.downcast_ref::<Hinted>()));
-    let hint = hinted.map(|h| scrub::text(&h.hint));
+    let hint = hinted.map(|h| scrub::text(&h.hint)).or_else(|| {
+        err.downcast_ref::<crate::plan::saved::Refused>().map(|_| crate::plan::saved::Refused::HINT.to_string())
+    });
     if json {
         let doc = serde_json::json!({ "format_version": "1", "error": message, "caused_by": causes, "hint": hint });
         emitln!("{}", scrub::json(doc));

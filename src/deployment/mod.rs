@@ -8,6 +8,7 @@ use crate::engine::{self, Work};
 use crate::load::{self, Loaded};
 use crate::lock::Lock;
 use crate::plan::planner::{self, Context, Previous, Subject};
+use crate::plan::saved::Seen;
 use crate::plan::{Address, Graph, Kind, Observed, Planned};
 use crate::policy::{Decision, Operator};
 use crate::resources::record::{Content, Record};
@@ -433,6 +434,13 @@ impl Deployment {
 
     /// The plan that makes AWS match the spec, with what executing it needs.
     pub async fn plan(&self) -> anyhow::Result<(Planned, BTreeMap<Address, Work>)> {
+        self.plan_reading().await.map(|(planned, work, _)| (planned, work))
+    }
+
+    /// [`Deployment::plan`], with what was read of each resource it is
+    /// made from, as digests (a saved plan's `observed`): by address, a
+    /// renamed resource's old name as `address (was NAME)`.
+    pub async fn plan_reading(&self) -> anyhow::Result<(Planned, BTreeMap<Address, Work>, BTreeMap<String, Seen>)> {
         let res = self.resources();
         let listed = self.listed();
         let orphans = if self.targeted { BTreeMap::new() } else { self.orphans() };
@@ -451,6 +459,16 @@ impl Deployment {
         }
         let mut seen: BTreeMap<(Address, Slot), Option<Observed>> =
             engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Depth::Full).await?.into_iter().collect();
+        let read = seen
+            .iter()
+            .map(|((a, slot), o)| {
+                let key = match (slot, previous.get(a)) {
+                    (Slot::Previous, Some(p)) => format!("{a} (was {})", p.name()),
+                    _ => a.to_string(),
+                };
+                (key, Seen::of(o.as_ref()))
+            })
+            .collect();
         let mut take = |a: &Address, slot: Slot| seen.remove(&(a.clone(), slot)).flatten();
         let deps = self.graph.deps();
         let mut subjects = Vec::new();
@@ -490,7 +508,7 @@ impl Deployment {
         let work = work(res.into_iter().chain(orphans), subjects.into_iter().chain(orphan_subjects), |a| {
             planned.change(a).and_then(|c| c.previous_name.as_ref()).and_then(|_| previous.get(a).cloned())
         });
-        Ok((planned, work))
+        Ok((planned, work, read))
     }
 
     /// The plan that deletes the deployment: the spec's graph reversed

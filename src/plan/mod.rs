@@ -5,7 +5,9 @@
 pub mod diff;
 pub mod foreign;
 pub mod graph;
+pub mod markdown;
 pub mod planner;
+pub mod saved;
 pub mod state;
 
 pub use diff::{Action, Change, FieldChange, Operation, Plan};

@@ -15,6 +15,7 @@ mod lambda;
 mod leaks;
 mod policy;
 mod resilience;
+mod saved;
 mod unattended;
 mod util;
 mod validate;
