@@ -122,6 +122,11 @@ impl Content {
     /// field added to [`Content`] is compared without being named here.
     pub fn compared(&self) -> Attrs {
         let mut attrs = to_attrs(self);
+        // A field left out when empty is compared as null, so emptying it
+        // is a change too.
+        for f in stored_fields() {
+            attrs.entry(f.to_string()).or_insert(serde_json::Value::Null);
+        }
         for f in NOT_COMPARED {
             attrs.remove(*f);
         }
@@ -142,6 +147,39 @@ impl Content {
             .flat_map(|(a, names)| names.iter().map(move |n| (retiring_address(&a, n), a.clone(), n.clone())))
             .collect()
     }
+}
+
+/// Every field of [`Content`] that is stored, as serde names them: taken
+/// from its derived `Deserialize`, so a field added later is in it
+/// without being listed anywhere.
+fn stored_fields() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+    struct Names<'a>(&'a mut &'static [&'static str]);
+    impl<'de> de::Deserializer<'de> for Names<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("only a struct's field names are asked for"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("only a struct's field names are asked for"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    static FIELDS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let mut fields: &'static [&'static str] = &[];
+        let _ = Content::deserialize(Names(&mut fields));
+        fields
+    })
 }
 
 /// The address a plan gives the old resource of `address` named `name`:
@@ -393,3 +431,30 @@ impl Resource for Record {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_field_decides_whether_the_record_is_written() {
+        let fields = stored_fields();
+        for f in ["v", "region", "resources", "protected", "created", "by", "cost_per_hour", "prices", "retiring"] {
+            assert!(fields.contains(&f), "{f} in {fields:?}");
+        }
+        assert!(!fields.contains(&"written") && !fields.contains(&"stamps"), "what is not stored is not compared");
+        let base = Content::of("us-east-1", []);
+        let protected = Content { protected: ["stream.s".to_string()].into(), ..base.clone() };
+        let costly = Content { cost_per_hour: Some(0.03), ..base.clone() };
+        let renamed = Content { retiring: [("stream.s".to_string(), ["old".to_string()].into())].into(), ..base.clone() };
+        for changed in [&protected, &costly, &renamed] {
+            let (was, now) = (base.compared(), changed.compared());
+            assert_ne!(was, now);
+            // Either way: emptying a field is a change as much as filling it.
+            assert_eq!(was.keys().collect::<Vec<_>>(), now.keys().collect::<Vec<_>>());
+        }
+        // Who wrote it and when are no reason to write it again.
+        let other = Content { by: Some("someone@else".into()), stamps: Stamps { applied: Some(1.0), changed: None }, ..base.clone() };
+        assert_eq!(other.compared(), base.compared());
+    }
+}
