@@ -58,8 +58,18 @@ pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
     };
-    let header =
-        ["PIPELINE", "ENV", "REGION", "RESOURCES", "COST/MO", "CREATED", "LAST CHANGED", "LAST APPLIED", "BY", "LOCKED"];
+    let header = [
+        "PIPELINE",
+        "ENV",
+        "REGION",
+        "RESOURCES",
+        "COST/MO",
+        "CREATED",
+        "LAST CHANGED",
+        "LAST APPLIED",
+        "BY",
+        "LOCKED",
+    ];
     let keys = [
         "pipeline",
         "env",

@@ -155,7 +155,12 @@ fn unbounded_reads_of_what_others_can_write() {
     moto.pipectl(&["apply", &s, "--yes", "--env", "pr-3"]).run().expect_code(0);
     let sdk = moto.sdk();
     let forged = r#"{"format":"zlib+base64","parts":1000000000,"generation":"abcdefabcdef","sha256":"00"}"#;
-    let put = sdk.ssm.put_parameter().name("/pipectl/forged/pr-4").value(forged).r#type(aws_sdk_ssm::types::ParameterType::String);
+    let put = sdk
+        .ssm
+        .put_parameter()
+        .name("/pipectl/forged/pr-4")
+        .value(forged)
+        .r#type(aws_sdk_ssm::types::ParameterType::String);
     sdk.run(put.send()).unwrap();
     let started = Instant::now();
     let list = moto.pipectl(&["list", "--json"]).run().expect_code(0).json();
@@ -163,10 +168,18 @@ fn unbounded_reads_of_what_others_can_write() {
     assert_eq!(list["damaged"][0]["pipeline"], "forged", "{list}");
     assert!(list["damaged"][0]["error"].as_str().unwrap().contains("1000000000 parts"), "{list}");
     let gc = moto.pipectl(&["gc", "--older-than", "0s", "--env-pattern", "pr-*"]).run().expect_code(0);
-    assert!(gc.stderr.contains("skipping forged/pr-4") && gc.stderr.contains("would destroy real/pr-3"), "{}", gc.stderr);
+    assert!(
+        gc.stderr.contains("skipping forged/pr-4") && gc.stderr.contains("would destroy real/pr-3"),
+        "{}",
+        gc.stderr
+    );
     assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
-    assert_eq!(sdk.run(sdk.ssm.get_parameters_by_path().path("/pipectl-parts").recursive(true).send())
-        .unwrap()
-        .parameters()
-        .len(), 0, "nothing was fetched or written by the claimed count");
+    assert_eq!(
+        sdk.run(sdk.ssm.get_parameters_by_path().path("/pipectl-parts").recursive(true).send())
+            .unwrap()
+            .parameters()
+            .len(),
+        0,
+        "nothing was fetched or written by the claimed count"
+    );
 }

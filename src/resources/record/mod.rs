@@ -47,8 +47,8 @@ mod list;
 mod stored;
 
 pub use list::{last_applied, list, Basis, Damaged, Listed, Listing};
-pub use stored::{Stamps, MAX_JSON, MAX_PARTS, MAX_STANDARD};
 use stored::{part_name, NAMES_PER_CALL};
+pub use stored::{Stamps, MAX_JSON, MAX_PARTS, MAX_STANDARD};
 
 /// What the record holds: a version, and address -> physical name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -240,7 +240,8 @@ impl Record {
 
     /// Writes the record's content, stamped changed now.
     async fn write(&self, aws: &Aws, overwrite: bool) -> Result<(), AwsError> {
-        let content = self.content.clone().map(|c| Content { stamps: Stamps { changed: Some(now()), ..c.stamps }, ..c });
+        let content =
+            self.content.clone().map(|c| Content { stamps: Stamps { changed: Some(now()), ..c.stamps }, ..c });
         let tags = (!overwrite).then(|| ssm_tags(&self.base.tags));
         write_stored(aws, &self.base.name, content.as_ref(), overwrite, tags).await
     }
@@ -431,7 +432,6 @@ impl Resource for Record {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,7 +446,8 @@ mod tests {
         let base = Content::of("us-east-1", []);
         let protected = Content { protected: ["stream.s".to_string()].into(), ..base.clone() };
         let costly = Content { cost_per_hour: Some(0.03), ..base.clone() };
-        let renamed = Content { retiring: [("stream.s".to_string(), ["old".to_string()].into())].into(), ..base.clone() };
+        let renamed =
+            Content { retiring: [("stream.s".to_string(), ["old".to_string()].into())].into(), ..base.clone() };
         for changed in [&protected, &costly, &renamed] {
             let (was, now) = (base.compared(), changed.compared());
             assert_ne!(was, now);
@@ -454,7 +455,11 @@ mod tests {
             assert_eq!(was.keys().collect::<Vec<_>>(), now.keys().collect::<Vec<_>>());
         }
         // Who wrote it and when are no reason to write it again.
-        let other = Content { by: Some("someone@else".into()), stamps: Stamps { applied: Some(1.0), changed: None }, ..base.clone() };
+        let other = Content {
+            by: Some("someone@else".into()),
+            stamps: Stamps { applied: Some(1.0), changed: None },
+            ..base.clone()
+        };
         assert_eq!(other.compared(), base.compared());
     }
 }
