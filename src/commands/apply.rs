@@ -46,9 +46,9 @@ async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<Exit
         d.forget(&deleted).await?;
     }
     if summary.ok() {
-        let record = crate::plan::Kind::Record.as_str();
+        let record = format!("{}.", crate::plan::Kind::Record.as_str());
         let untouched = deleted.is_empty()
-            && planned.plan.changes.iter().all(|c| c.action == Action::NoOp || !c.address.starts_with(record));
+            && planned.plan.changes.iter().all(|c| c.action == Action::NoOp || !c.address.starts_with(&record));
         d.mark_applied(untouched).await?;
     }
     finish("apply", &summary, g.json)

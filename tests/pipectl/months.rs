@@ -57,6 +57,27 @@ fn gc_destroys_a_live_deployment() {
     assert_eq!(moto.sdk().leftovers(), Vec::<String>::new());
 }
 
+/// Marking a no-op apply live is cheap: the record's head rewritten once,
+/// beside the lock's own write; a large record's parts are not touched.
+#[test]
+fn a_no_op_apply_marks_the_record_with_one_write() {
+    let Some(moto) = Moto::start() else { return };
+    // Keys that do not compress away: a listing larger than a head holds.
+    let key = |i: u64| format!("s{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let many: String = (0..250).map(|i| format!("  {}: {{}}\n", key(i))).collect();
+    let s = spec("cheap", &format!("pipeline: cheap\nstreams:\n{many}"));
+    moto.apply(&s);
+    let sdk = moto.sdk();
+    let parts = sdk.run(sdk.ssm.get_parameters_by_path().path("/pipectl-parts").recursive(true).send()).unwrap();
+    assert!(!parts.parameters().is_empty(), "a record in parts");
+    let proxy = Proxy::start(&moto.url, Faults::default());
+    crate::util::pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).run().expect_code(0);
+    // One PutParameter takes the lock, one marks the record applied.
+    assert_eq!(proxy.stats.calls("PutParameter"), 2);
+    assert!(sdk.record("/pipectl/cheap/default").is_object());
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+}
+
 /// Protection added to a stream that already exists was reported as a
 /// record update but never written: a destroy from the record deleted the
 /// stream without `--allow-data-loss`.
