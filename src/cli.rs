@@ -245,12 +245,16 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
-    /// Deployments not changed for this long are stale (e.g. `24h`, `7d`).
+    /// Deployments not applied for this long are stale (e.g. `24h`, `7d`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub older_than: std::time::Duration,
     /// Only this pipeline's deployments.
     #[arg(long)]
     pub pipeline: Option<String>,
+    /// Only envs matching this glob (`*`, `?`; e.g. `pr-*`); repeatable.
+    /// Required: the deployment without an env is never a candidate.
+    #[arg(long, value_name = "GLOB")]
+    pub env_pattern: Vec<String>,
     /// Destroy them; without it, only show what would be destroyed.
     #[arg(long, short = 'y')]
     pub yes: bool,

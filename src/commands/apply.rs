@@ -1,6 +1,9 @@
-//! `pipectl apply`: lock, plan, confirm, execute; deleted orphans leave the
-//! record; the lock is released whatever happens. Given a saved plan
-//! (`plan --out`), that plan or nothing (see `saved`).
+//! `pipectl apply`: lock, plan, confirm, execute; deleted orphans (and the
+//! old names of renamed resources, once deleted) leave the record; a run
+//! whose every change succeeded, a no-op one included, marks the record
+//! applied (what `gc` judges liveness by); the lock is released whatever
+//! happens. Given a saved plan (`plan --out`), that plan or nothing (see
+//! `saved`).
 
 use super::{confirm, conflicts_error, execute, finish, guard_data, print_plan, release};
 use crate::cli::{ApplyArgs, Global};
@@ -47,16 +50,28 @@ pub(super) async fn carry_out(
     }
     guard_data(&planned.plan, a.guard.allow_data_loss)?;
     if planned.plan.is_empty() {
+        d.mark_applied(true).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if ask {
         confirm("apply these changes", a.yes)?;
     }
     let summary = execute(d, &planned, work, a.targets.parallelism, crate::engine::Wait::Gone, g.json).await;
-    let deleted: Vec<&Address> =
-        summary.done.iter().filter(|x| planned.change(x).is_some_and(|c| c.action == Action::Delete)).collect();
+    let settled = d.settled(&planned.plan, &summary);
+    let deleted: Vec<&Address> = summary
+        .done
+        .iter()
+        .filter(|x| planned.change(x).is_some_and(|c| c.action == Action::Delete))
+        .chain(&settled)
+        .collect();
     if !deleted.is_empty() {
         d.forget(&deleted).await?;
+    }
+    if summary.ok() {
+        let record = format!("{}.", crate::plan::Kind::Record.as_str());
+        let untouched = deleted.is_empty()
+            && planned.plan.changes.iter().all(|c| c.action == Action::NoOp || !c.address.starts_with(&record));
+        d.mark_applied(untouched).await?;
     }
     finish("apply", &summary, g.json)
 }

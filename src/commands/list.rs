@@ -1,7 +1,9 @@
 //! `pipectl list`: the deployments in this account and region, from their
 //! records: pipeline, env, region, how many resources, when created, when
-//! last changed and by whom, what it costs a month idle (as last applied,
-//! see `crate::cost`), and who holds the lock if anyone does.
+//! last changed and by whom, when last applied (changed or not: what `gc`
+//! judges), what it costs a month idle (as last applied, see
+//! `crate::cost`), and who holds the lock if anyone does. A record that
+//! cannot be read is reported beside the others.
 
 use super::emitln;
 use crate::cli::{Global, ListArgs};
@@ -11,10 +13,14 @@ use std::process::ExitCode;
 
 pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
     let aws = crate::deployment::connect(g, None).await?;
-    let found = record::list(&aws, a.pipeline.as_deref()).await?;
+    let listing = record::list(&aws, a.pipeline.as_deref()).await?;
+    let found = &listing.found;
+    for d in &listing.damaged {
+        eprintln!("{}", crate::scrub::text(&format!("warning: {}/{}: {}", d.pipeline, d.env, d.why)));
+    }
     let mut locks = lock::all(&aws).await?;
     let mut rows = Vec::new();
-    for d in &found {
+    for d in found {
         let holder = locks.remove(&(d.pipeline.clone(), d.env.clone()));
         rows.push(serde_json::json!({
             "pipeline": d.pipeline,
@@ -22,7 +28,8 @@ pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
             "region": d.content.region,
             "resources": d.content.resources.len(),
             "created": d.content.created.map(rfc3339),
-            "last_changed": d.changed().map(rfc3339),
+            "last_changed": d.changed().map(|t| rfc3339(t as u64)),
+            "last_applied": d.content.stamps.applied.map(|t| rfc3339(t as u64)),
             "by": d.content.by,
             "cost_per_hour": d.content.cost_per_hour,
             "cost_per_month": d.content.cost_per_hour.map(|h| h * crate::cost::HOURS_PER_MONTH),
@@ -30,7 +37,15 @@ pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
         }));
     }
     if g.json {
-        emitln!("{}", serde_json::json!({ "format_version": "1", "account": aws.account, "deployments": rows }));
+        let damaged: Vec<serde_json::Value> = listing
+            .damaged
+            .iter()
+            .map(|d| serde_json::json!({ "pipeline": d.pipeline, "env": d.env, "error": d.why }))
+            .collect();
+        let doc = serde_json::json!({
+            "format_version": "1", "account": aws.account, "deployments": rows, "damaged": damaged,
+        });
+        emitln!("{}", crate::scrub::json(doc));
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
@@ -43,9 +58,30 @@ pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
     };
-    let header = ["PIPELINE", "ENV", "REGION", "RESOURCES", "COST/MO", "CREATED", "LAST CHANGED", "BY", "LOCKED"];
-    let keys =
-        ["pipeline", "env", "region", "resources", "cost_per_month", "created", "last_changed", "by", "locked_by"];
+    let header = [
+        "PIPELINE",
+        "ENV",
+        "REGION",
+        "RESOURCES",
+        "COST/MO",
+        "CREATED",
+        "LAST CHANGED",
+        "LAST APPLIED",
+        "BY",
+        "LOCKED",
+    ];
+    let keys = [
+        "pipeline",
+        "env",
+        "region",
+        "resources",
+        "cost_per_month",
+        "created",
+        "last_changed",
+        "last_applied",
+        "by",
+        "locked_by",
+    ];
     let table: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
         .chain(rows.iter().map(|r| keys.iter().map(|k| text(&r[*k])).collect()))
         .collect();

@@ -7,19 +7,19 @@ use crate::cli::Global;
 use crate::engine::{self, Work};
 use crate::load::{self, Loaded};
 use crate::lock::Lock;
-use crate::plan::planner::{self, Context, Previous, Subject};
+use crate::plan::planner::{self, Previous, Subject};
 use crate::plan::saved::Seen;
-use crate::plan::{Address, Graph, Kind, Observed, Planned};
+use crate::plan::{Address, Graph, Observed, Planned};
 use crate::policy::{Decision, Operator};
 use crate::resources::record::{Content, Record};
 use crate::resources::{self, Meta, Res};
 use crate::spec::{self, Options, SpecError};
-use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 mod police;
+mod record;
 
 /// Which way `--target` widens a selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,17 +336,6 @@ impl Deployment {
         self
     }
 
-    /// The record as a resource to plan with: `content` to write, the
-    /// record as read when opened, and the run's lock for its delete.
-    fn record_resource(&self, content: Option<Content>) -> Record {
-        let record = Record::new(Deployment::record_address(), self.record_name.clone(), content, &self.meta);
-        record.with_current(self.record.clone()).with_lock(self.along.clone())
-    }
-
-    fn record_address() -> Address {
-        Address::new(Kind::Record, "deployment")
-    }
-
     /// What the spec's resources cost while deployed, with `gb_per_day`
     /// into each stream and Firehose.
     pub fn estimate(&self, gb_per_day: f64) -> crate::cost::Estimate {
@@ -366,70 +355,6 @@ impl Deployment {
             res.insert(ra, Arc::new(self.record_resource(Some(content))));
         }
         res
-    }
-
-    /// The record's listing: `resources`, plus what earlier runs left,
-    /// less what is `gone`.
-    fn record_content(&self, resources: &BTreeMap<Address, Res>, gone: &[&Address]) -> Content {
-        let listed = resources.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a, r.record_name()));
-        let mut content = Content::of(&self.aws.region, listed);
-        content.protected = resources.iter().filter(|(_, r)| r.protected()).map(|(a, _)| a.to_string()).collect();
-        content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or_else(crate::lock::now_secs));
-        content.by = Some(crate::lock::who());
-        // A targeted run knows only part of the spec: the whole one's cost stays.
-        let earlier = self.record.as_ref().map(|r| (r.cost_per_hour, r.prices.clone()));
-        (content.cost_per_hour, content.prices) = if self.targeted {
-            earlier.unwrap_or_default()
-        } else {
-            let e = estimate(&self.aws.region, 0.0, resources);
-            (Some(e.idle_hourly), Some(e.prices_version))
-        };
-        for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
-            content.resources.entry(a.clone()).or_insert_with(|| n.clone());
-        }
-        // What the spec no longer has keeps the protection it had.
-        let in_spec: std::collections::BTreeSet<String> = resources.keys().map(Address::to_string).collect();
-        let earlier = self.record.iter().flat_map(|r| &r.protected).filter(|a| !in_spec.contains(*a));
-        content.protected.extend(earlier.cloned());
-        for a in gone {
-            content.resources.remove(&a.to_string());
-            content.protected.remove(&a.to_string());
-        }
-        content
-    }
-
-    /// Rewrites the record without resources that are gone.
-    pub async fn forget(&self, gone: &[&Address]) -> anyhow::Result<()> {
-        let content = self.record_content(&self.resources(), gone);
-        let record = Record::new(Deployment::record_address(), self.record_name.clone(), Some(content), &self.meta);
-        record.put(&self.aws).await.context("updating the deployment record")
-    }
-
-    /// Resources the record lists that the spec does not have.
-    fn orphans(&self) -> BTreeMap<Address, Res> {
-        let in_spec = |a: &Address| self.loaded.as_ref().is_some_and(|l| l.graph.nodes.contains_key(a));
-        let scope = self.aws.scope();
-        self.record
-            .iter()
-            .flat_map(Content::entries)
-            .filter(|(a, _)| !in_spec(a))
-            .map(|(a, n)| (a.clone(), resources::from_record(&a, &n, &scope, &self.meta)))
-            .collect()
-    }
-
-    /// What the planner needs to know of this deployment.
-    fn context(&self) -> Context<'_> {
-        Context {
-            owner: self.meta.owner(),
-            region: &self.aws.region,
-            account: &self.aws.account,
-            listed: self.listed(),
-            protected: self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default(),
-        }
-    }
-
-    fn listed(&self) -> BTreeMap<String, String> {
-        self.record.as_ref().map(|r| r.resources.clone()).unwrap_or_default()
     }
 
     /// The plan that makes AWS match the spec, with what executing it needs.

@@ -491,7 +491,19 @@ fn a_record_past_one_parameter_is_kept_in_parts_and_the_old_format_is_read() {
     });
     sdk.run(sdk.ssm.put_parameter().name("/pipectl/big/default").value(plain.to_string()).overwrite(true).send())
         .unwrap();
-    moto.pipectl(&["plan", &small_spec, "--detailed-exitcode"]).run().expect_code(0);
+    // Read as it is: nothing to change but the record, which learns the
+    // fields it lacks (what it costs, since when) on the next apply.
+    let plan = moto.pipectl(&["plan", &small_spec, "--detailed-exitcode"]).run().expect_code(2);
+    assert!(
+        plan.stdout.contains("~ record.deployment") && plan.stdout.contains("cost_per_hour: null ->"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("0 to create, 1 to update, 0 to replace, 0 to delete, 2 unchanged"),
+        "{}",
+        plan.stdout
+    );
     let two = "pipeline: big\nstreams: { s: { mode: on_demand, encryption: none } }\ncatalog:\n  databases:\n    one: {}\n    two: {}\n";
     let two_spec = spec_path("record_parts_two", two);
     moto.pipectl(&["apply", &two_spec, "--yes"]).run().expect_code(0);

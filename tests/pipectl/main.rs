@@ -13,6 +13,7 @@ mod hosts;
 mod import;
 mod lambda;
 mod leaks;
+mod months;
 mod policy;
 mod resilience;
 mod saved;

@@ -167,7 +167,10 @@ fn the_lab_plan_renders_as_a_pull_request_comment() {
     let run = moto.pipectl(&["plan", &spec, "--env", "pr-7", "--format", "markdown"]).run().expect_code(0);
     let md = &run.stdout;
     assert!(md.contains("| `~` | `stream.trips` |"), "{md}");
-    assert!(md.contains("```diff\n~ stream.trips\n-   retention_hours: 24\n+   retention_hours: 36\n"), "{md}");
+    assert!(md.contains("```diff\n"), "{md}");
+    assert!(md.contains("~ stream.trips\n-   retention_hours: 24\n+   retention_hours: 36\n"), "{md}");
+    // The record follows the cost the longer retention brings.
+    assert!(md.contains("~ record.deployment\n-   cost_per_hour:"), "{md}");
     assert!(!md.contains("vendor_id,pickup_datetime,total_amount"), "plain environment values stay hidden: {md}");
     // `--json` still prints the JSON plan.
     let json = moto.pipectl(&["plan", &spec, "--env", "pr-7", "--json"]).run().expect_code(0).json();

@@ -286,12 +286,14 @@ fn list_and_gc() {
     let text = moto.pipectl(&["list", "--pipeline", "gcp"]).run().expect_code(0);
     assert!(text.stdout.starts_with("PIPELINE  ENV"), "{}", text.stdout);
     assert!(text.stdout.contains("COST/MO") && text.stdout.contains("$10.95"), "{}", text.stdout);
-    let dry = moto.pipectl(&["gc", "--older-than", "0s"]).run().expect_code(0);
-    assert!(dry.stderr.contains("would destroy gcp/default") && dry.stderr.contains("dry run"), "{}", dry.stderr);
-    assert!(dry.stderr.contains("$10.95/mo idle") && dry.stderr.contains("saving $21.90/mo"), "{}", dry.stderr);
-    let recent = moto.pipectl(&["gc", "--older-than", "1h", "--yes"]).run().expect_code(0);
+    let dry = moto.pipectl(&["gc", "--older-than", "0s", "--env-pattern", "*"]).run().expect_code(0);
+    assert!(dry.stderr.contains("would destroy gcp/pr-1") && dry.stderr.contains("dry run"), "{}", dry.stderr);
+    assert!(!dry.stderr.contains("gcp/default"), "the deployment without an env is never a candidate: {}", dry.stderr);
+    assert!(dry.stderr.contains("$10.95/mo idle") && dry.stderr.contains("saving $10.95/mo"), "{}", dry.stderr);
+    let recent = moto.pipectl(&["gc", "--older-than", "1h", "--yes", "--env-pattern", "*"]).run().expect_code(0);
     assert!(recent.stderr.contains("no deployment"), "{}", recent.stderr);
-    moto.pipectl(&["gc", "--older-than", "0s", "--yes"]).run().expect_code(0);
+    moto.pipectl(&["gc", "--older-than", "0s", "--yes", "--env-pattern", "*"]).run().expect_code(0);
+    moto.pipectl(&["destroy", &spec, "--yes"]).run().expect_code(0);
     assert_nothing_left(&moto, "after gc");
 }
 

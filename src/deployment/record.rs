@@ -1,0 +1,175 @@
+//! The deployment's record as this deployment keeps it: what a run lists
+//! (the spec's resources, what earlier runs left, the protection they
+//! had, the old names of renamed addresses until their delete succeeds),
+//! what the planner learns from it, and marking a run applied.
+
+use super::Deployment;
+use crate::engine::walk::Summary;
+use crate::plan::planner::Context;
+use crate::plan::{Action, Address, Kind, Plan};
+use crate::resources::record::{retiring_address, Content, Record};
+use crate::resources::{self, Res};
+use anyhow::Context as _;
+use std::collections::{BTreeMap, BTreeSet};
+
+impl Deployment {
+    /// The record as a resource to plan with: `content` to write, the
+    /// record as read when opened, and the run's lock for its delete.
+    pub(super) fn record_resource(&self, content: Option<Content>) -> Record {
+        let record = Record::new(Deployment::record_address(), self.record_name.clone(), content, &self.meta);
+        record.with_current(self.record.clone()).with_lock(self.along.clone())
+    }
+
+    pub(super) fn record_address() -> Address {
+        Address::new(Kind::Record, "deployment")
+    }
+
+    /// The record's listing: `resources`, plus what earlier runs left,
+    /// less what is `gone` (an address, or the old name of a renamed one
+    /// under its [`retiring_address`]).
+    pub(super) fn record_content(&self, resources: &BTreeMap<Address, Res>, gone: &[&Address]) -> Content {
+        let listed = resources.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a, r.record_name()));
+        let mut content = Content::of(&self.aws.region, listed);
+        content.protected = resources.iter().filter(|(_, r)| r.protected()).map(|(a, _)| a.to_string()).collect();
+        content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or_else(crate::lock::now_secs));
+        content.by = Some(crate::lock::who());
+        // A targeted run knows only part of the spec: the whole one's cost stays.
+        let earlier = self.record.as_ref().map(|r| (r.cost_per_hour, r.prices.clone()));
+        (content.cost_per_hour, content.prices) = if self.targeted {
+            earlier.unwrap_or_default()
+        } else {
+            let e = super::estimate(&self.aws.region, 0.0, resources);
+            (Some(e.idle_hourly), Some(e.prices_version))
+        };
+        // The bookkeeping stamps go on: a write is not an apply.
+        content.stamps = self.record.as_ref().map(|r| r.stamps).unwrap_or_default();
+        content.retiring = self.record.as_ref().map(|r| r.retiring.clone()).unwrap_or_default();
+        for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
+            match content.resources.get(a) {
+                // Renamed: the old name stays until its delete succeeds.
+                Some(new) if new != n => {
+                    content.retiring.entry(a.clone()).or_default().insert(n.clone());
+                }
+                Some(_) => {}
+                None => {
+                    content.resources.insert(a.clone(), n.clone());
+                }
+            }
+        }
+        // What the spec no longer has keeps the protection it had.
+        let in_spec: BTreeSet<String> = resources.keys().map(Address::to_string).collect();
+        let earlier = self.record.iter().flat_map(|r| &r.protected).filter(|a| !in_spec.contains(*a));
+        content.protected.extend(earlier.cloned());
+        let retired: Vec<(Address, Address, String)> = content.retiring_entries();
+        for a in gone {
+            content.resources.remove(&a.to_string());
+            content.protected.remove(&a.to_string());
+            for (_, of, name) in retired.iter().filter(|(r, _, _)| r == *a) {
+                let key = of.to_string();
+                let emptied = content.retiring.get_mut(&key).is_some_and(|names| {
+                    names.remove(name);
+                    names.is_empty()
+                });
+                if emptied {
+                    content.retiring.remove(&key);
+                }
+            }
+        }
+        content
+    }
+
+    /// Rewrites the record without resources that are gone.
+    pub async fn forget(&self, gone: &[&Address]) -> anyhow::Result<()> {
+        let content = self.record_content(&self.resources(), gone);
+        let record = Record::new(Deployment::record_address(), self.record_name.clone(), Some(content), &self.meta);
+        record.put(&self.aws).await.context("updating the deployment record")
+    }
+
+    /// Marks the deployment applied successfully now, for `gc`: after an
+    /// apply whose every change succeeded, changed or not. A run that
+    /// changed nothing rewrites the record's head as it read it; one that
+    /// wrote the record reads its head again first.
+    pub async fn mark_applied(&self, unchanged: bool) -> anyhow::Result<()> {
+        let current = self.record.as_ref().filter(|_| unchanged);
+        Record::mark_applied(&self.aws, &self.record_name, current)
+            .await
+            .context("marking the deployment applied in its record (what `pipectl gc` judges it by)")
+    }
+
+    /// The old names of renamed addresses this run settled, under their
+    /// [`retiring_address`]: deleted by a replace or as leftovers, found
+    /// gone, or no longer this deployment's to delete.
+    pub fn settled(&self, plan: &Plan, summary: &Summary) -> Vec<Address> {
+        let Some(record) = &self.record else { return Vec::new() };
+        let unfinished: BTreeSet<String> = summary
+            .failed
+            .iter()
+            .map(|(a, _)| a)
+            .chain(&summary.skipped)
+            .chain(&summary.not_started)
+            .map(Address::to_string)
+            .collect();
+        let done: BTreeSet<String> = summary.done.iter().map(Address::to_string).collect();
+        let res = self.resources();
+        let leftovers: BTreeMap<String, Address> =
+            record.retiring_entries().into_iter().map(|(r, _, _)| (r.to_string(), r)).collect();
+        let mut out = Vec::new();
+        for c in plan.changes.iter().filter(|c| !unfinished.contains(&c.address)) {
+            if let Some(r) = leftovers.get(&c.address) {
+                if done.contains(&c.address) || c.action == Action::NoOp {
+                    out.push(r.clone());
+                }
+                continue;
+            }
+            // A rename: the old name of this address, replaced or not there.
+            let Some(a) = Address::parse(&c.address) else { continue };
+            let (Some(old), Some(r)) = (record.resources.get(&c.address), res.get(&a)) else { continue };
+            if r.record_name() != *old && self.graph.nodes.contains_key(&a) {
+                out.push(retiring_address(&a, old));
+            }
+        }
+        out
+    }
+
+    /// Resources the record lists that the spec does not have, and the old
+    /// names of renamed addresses still to delete.
+    pub(super) fn orphans(&self) -> BTreeMap<Address, Res> {
+        let in_spec = |a: &Address| self.loaded.as_ref().is_some_and(|l| l.graph.nodes.contains_key(a));
+        let scope = self.aws.scope();
+        let listed = self.record.iter().flat_map(Content::entries).filter(|(a, _)| !in_spec(a));
+        let retiring = self.record.iter().flat_map(Content::retiring_entries).map(|(r, _, n)| (r, n));
+        listed
+            .chain(retiring)
+            .map(|(a, n)| {
+                let res = resources::from_record(&a, &n, &scope, &self.meta);
+                (a, res)
+            })
+            .collect()
+    }
+
+    /// What the planner needs to know of this deployment.
+    pub(super) fn context(&self) -> Context<'_> {
+        let mut protected = self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default();
+        // An old name holds what its address held: protected the same.
+        for (r, of, _) in self.record.iter().flat_map(Content::retiring_entries) {
+            if protected.contains(&of.to_string()) {
+                protected.insert(r.to_string());
+            }
+        }
+        Context {
+            owner: self.meta.owner(),
+            region: &self.aws.region,
+            account: &self.aws.account,
+            listed: self.listed(),
+            protected,
+        }
+    }
+
+    /// What the record lists, address -> name, old names of renamed
+    /// addresses under their [`retiring_address`].
+    pub(super) fn listed(&self) -> BTreeMap<String, String> {
+        let Some(r) = &self.record else { return BTreeMap::new() };
+        let retiring = r.retiring_entries().into_iter().map(|(a, _, n)| (a.to_string(), n));
+        r.resources.clone().into_iter().chain(retiring).collect()
+    }
+}
