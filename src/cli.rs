@@ -109,6 +109,9 @@ pub enum Command {
 pub struct EnvNameArgs {
     /// The branch name, e.g. `feature/ABC_1` or `refs/heads/main`.
     pub branch: String,
+    /// The spec the env is for: the name is shortened further (with its
+    /// hash) until every name the spec derives from it fits AWS's limits.
+    pub spec: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,10 @@
 //!    long branches sharing a beginning get two envs.
 //!
 //! Every output passes `rules::env_name`, and it is its own env name.
+//!
+//! Given a spec, the names derived from the env (a Firehose's role holds
+//! pipeline, key, env and region) must fit AWS's limits too: the longest
+//! of these names, from 32 characters down, with which the spec validates.
 
 use super::emitln;
 use crate::cli::{EnvNameArgs, Global};
@@ -28,7 +32,10 @@ const MAX: usize = 32;
 const HASH: usize = 8;
 
 pub fn run(g: &Global, a: &EnvNameArgs) -> anyhow::Result<ExitCode> {
-    let env = env_name(&a.branch);
+    let env = match &a.spec {
+        None => env_name(&a.branch),
+        Some(spec) => fitting(g, &a.branch, spec)?,
+    };
     if g.json {
         emitln!("{}", serde_json::json!({ "format_version": "1", "branch": a.branch, "env": env }));
     } else {
@@ -37,10 +44,40 @@ pub fn run(g: &Global, a: &EnvNameArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The longest env name for `branch` with which `spec` validates (every
+/// name it derives within AWS's limits); the spec's errors at the shortest
+/// when none does.
+fn fitting(g: &Global, branch: &str, spec: &std::path::Path) -> anyhow::Result<String> {
+    let mut opts = crate::deployment::options(g);
+    let mut last = None;
+    for max in (MIN..=MAX).rev() {
+        let env = env_name_within(branch, max);
+        if last.as_ref() == Some(&env) {
+            continue;
+        }
+        opts.env = Some(env.clone());
+        match crate::load::load(spec, &opts) {
+            Ok(_) => return Ok(env),
+            Err(e) if max == MIN => return Err(e.into()),
+            Err(_) => {}
+        }
+        last = Some(env);
+    }
+    unreachable!("the loop returns at its last length")
+}
+
+/// The shortest a shortened name is: a character, `-` and the hash.
+const MIN: usize = HASH + 2;
+
 /// The env name for `branch` (see the module's rules).
 pub fn env_name(branch: &str) -> String {
+    env_name_within(branch, MAX)
+}
+
+/// [`env_name`] at most `max` characters long (`MIN..=MAX`).
+pub fn env_name_within(branch: &str, max: usize) -> String {
     let b = branch.strip_prefix("refs/heads/").unwrap_or(branch);
-    if rules::env_name(b).is_ok() {
+    if rules::env_name(b).is_ok() && b.len() <= max {
         return b.to_string();
     }
     let mut out = String::with_capacity(b.len());
@@ -65,8 +102,8 @@ pub fn env_name(branch: &str) -> String {
     if out == "default" {
         return format!("default-{}", hash());
     }
-    if out.len() > MAX {
-        out.truncate(MAX - HASH - 1);
+    if out.len() > max {
+        out.truncate(max - HASH - 1);
         while out.ends_with('-') {
             out.pop();
         }
@@ -125,6 +162,13 @@ mod tests {
             let env = env_name(&branch);
             prop_assert!(rules::env_name(&env).is_ok(), "{:?} -> {:?}", branch, env);
             prop_assert_eq!(env_name(&env), env);
+        }
+
+        #[test]
+        fn shorter_limits_hold_too(branch in "[A-Za-z0-9/_.-]{0,70}", max in MIN..=MAX) {
+            let env = env_name_within(&branch, max);
+            prop_assert!(rules::env_name(&env).is_ok() && env.len() <= max, "{:?} -> {:?}", branch, env);
+            prop_assert_eq!(env_name_within(&env, max), env);
         }
 
         #[test]

@@ -18,3 +18,4 @@ mod resilience;
 mod unattended;
 mod util;
 mod validate;
+mod vars;

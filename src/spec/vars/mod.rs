@@ -108,7 +108,9 @@ pub struct Inputs<'a> {
 /// only when there are none.
 pub fn apply(root: &mut Node, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> Resolved {
     let section = match &root.value {
-        Value::Map(entries) => entries.iter().find(|(k, _)| scalar(k) == Some("vars")).map(|(k, v)| (k.mark, v.clone())),
+        Value::Map(entries) => {
+            entries.iter().find(|(k, _)| scalar(k) == Some("vars")).map(|(k, v)| (k.mark, v.clone()))
+        }
         _ => None,
     };
     let Some((section_mark, section)) = section else {
@@ -116,7 +118,8 @@ pub fn apply(root: &mut Node, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> R
         for file in inputs.files {
             file_values(file, &BTreeMap::new(), diags);
         }
-        let values = inputs.flags.iter().map(|(k, v)| (k.clone(), Var { value: v.clone().into(), source: Source::Flag }));
+        let values =
+            inputs.flags.iter().map(|(k, v)| (k.clone(), Var { value: v.clone().into(), source: Source::Flag }));
         return Resolved { declared: false, values: values.collect(), uses: BTreeMap::new() };
     };
     let mut d = Decoder::default();
@@ -133,7 +136,9 @@ pub fn apply(root: &mut Node, inputs: &Inputs, diags: &mut Vec<Diagnostic>) -> R
 
 /// The `PIPECTL_VAR_<NAME>` values among `vars` (the process
 /// environment), by NAME; names or values that are not UTF-8 are skipped.
-pub fn from_environment(vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>) -> BTreeMap<String, String> {
+pub fn from_environment(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> BTreeMap<String, String> {
     let text = |(k, v): (std::ffi::OsString, std::ffi::OsString)| Some((k.into_string().ok()?, v.into_string().ok()?));
     let named = |(k, v): (String, String)| Some((k.strip_prefix("PIPECTL_VAR_")?.to_string(), v));
     vars.into_iter().filter_map(text).filter_map(named).filter(|(k, _)| valid_name(k)).collect()
@@ -156,7 +161,11 @@ fn declarations(section: &Node, d: &mut Decoder) -> BTreeMap<String, Decl> {
         Value::Map(entries) => entries.as_slice(),
         Value::Null => &[],
         _ => {
-            d.error(Diagnostic::new(section.mark, "type", format!("expected a mapping of variables, found {}", section.kind())));
+            d.error(Diagnostic::new(
+                section.mark,
+                "type",
+                format!("expected a mapping of variables, found {}", section.kind()),
+            ));
             return out;
         }
     };
@@ -194,7 +203,9 @@ fn declaration(name: &str, node: &Node, d: &mut Decoder) -> Option<Decl> {
     let ty_text = ty_text?;
     let Some(ty) = Type::parse(&ty_text.v) else {
         let hint = "one of: string, integer, number, bool, list(string), list(integer), list(number), list(bool)";
-        d.error(Diagnostic::new(ty_text.mark, "variable", format!("`{}` is not a variable type", ty_text.v)).hint(hint));
+        d.error(
+            Diagnostic::new(ty_text.mark, "variable", format!("`{}` is not a variable type", ty_text.v)).hint(hint),
+        );
         return None;
     };
     let mut bad = false;
@@ -273,7 +284,10 @@ fn settle(
     let mut set: BTreeMap<String, Var> = BTreeMap::new();
     for (name, decl) in decls {
         if let Some((v, mark)) = &decl.default {
-            set.insert(name.clone(), Var { value: v.clone(), source: Source::Default { line: mark.line, col: mark.col } });
+            set.insert(
+                name.clone(),
+                Var { value: v.clone(), source: Source::Default { line: mark.line, col: mark.col } },
+            );
         }
     }
     for file in inputs.files {
@@ -315,7 +329,9 @@ fn settle(
             Err(e) => {
                 let from = source.describe(name);
                 let msg = format!("var.{name} ({from}): {e}");
-                diags.push(Diagnostic::new(decl.mark, "type", msg).hint(format!("`{name}` is declared `{}` here", decl.ty)));
+                diags.push(
+                    Diagnostic::new(decl.mark, "type", msg).hint(format!("`{name}` is declared `{}` here", decl.ty)),
+                );
             }
         }
     }
@@ -340,7 +356,11 @@ fn names(decls: &BTreeMap<String, Decl>) -> String {
 
 /// A var file's entries naming declared variables, each with its value
 /// node and where it is; what else it holds is an error in the file.
-fn file_values(file: &VarFile, decls: &BTreeMap<String, Decl>, diags: &mut Vec<Diagnostic>) -> Vec<(String, (Node, Mark))> {
+fn file_values(
+    file: &VarFile,
+    decls: &BTreeMap<String, Decl>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, (Node, Mark))> {
     let root = match yaml::parse(&file.text) {
         Ok(root) => root,
         Err(e) => {

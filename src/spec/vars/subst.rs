@@ -18,7 +18,12 @@ struct Walk<'a> {
     over: bool,
 }
 
-pub(super) fn substitute(root: &mut Node, decls: &BTreeMap<String, Decl>, resolved: &mut Resolved, diags: &mut Vec<Diagnostic>) {
+pub(super) fn substitute(
+    root: &mut Node,
+    decls: &BTreeMap<String, Decl>,
+    resolved: &mut Resolved,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut w = Walk { decls, resolved, diags, nodes: 0, bytes: 0, over: false };
     if let Value::Map(entries) = &mut root.value {
         for (k, v) in entries.iter_mut() {
@@ -65,8 +70,10 @@ impl Walk<'_> {
     }
 
     fn scalar(&mut self, node: &mut Node, text: &str) {
-        let uses: Vec<(usize, usize, &str)> =
-            expressions(text).into_iter().filter_map(|(s, e, x)| x.strip_prefix("var.").map(|n| (s, e, n.trim()))).collect();
+        let uses: Vec<(usize, usize, &str)> = expressions(text)
+            .into_iter()
+            .filter_map(|(s, e, x)| x.strip_prefix("var.").map(|n| (s, e, n.trim())))
+            .collect();
         if uses.is_empty() {
             return;
         }
@@ -127,7 +134,9 @@ impl Walk<'_> {
             let msg = format!(
                 "variables expand to more than {MAX_ALIAS_NODES} nodes or {MAX_BYTES} bytes: refused, as a document that grows without bound"
             );
-            self.diags.push(Diagnostic::new(mark, "var-expansion", msg).hint("use smaller values, or fewer uses of a large one"));
+            self.diags.push(
+                Diagnostic::new(mark, "var-expansion", msg).hint("use smaller values, or fewer uses of a large one"),
+            );
         }
     }
 }

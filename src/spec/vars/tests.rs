@@ -44,7 +44,10 @@ fn precedence_is_default_files_environment_flag() {
     assert_eq!(src(&Options::default(), &files).value, 3, "the later file wins");
     let env = Options { env_vars: [("shards".to_string(), "5".to_string())].into(), ..Options::default() };
     let got = src(&env, &files);
-    assert_eq!((got.value.clone(), got.source), (serde_json::json!(5), Source::Env { name: "PIPECTL_VAR_shards".into() }));
+    assert_eq!(
+        (got.value.clone(), got.source),
+        (serde_json::json!(5), Source::Env { name: "PIPECTL_VAR_shards".into() })
+    );
     let flag = Options { vars: [("shards".to_string(), "6".to_string())].into(), ..env };
     let got = src(&flag, &files);
     assert_eq!((got.value.clone(), got.source), (serde_json::json!(6), Source::Flag));
@@ -102,7 +105,10 @@ fn undeclared_missing_and_mistyped_variables_are_errors() {
 fn an_unknown_name_in_a_var_file_is_an_error_in_that_file() {
     let f = file("vars/prod.yaml", "tier: prod\nshard: 4\n");
     let d = &run(SPEC, &Options::default(), &[f]).err().unwrap()[0];
-    assert_eq!((d.rule, d.file.as_deref(), d.mark.line, d.mark.col), ("unknown-variable", Some("vars/prod.yaml"), 2, 1));
+    assert_eq!(
+        (d.rule, d.file.as_deref(), d.mark.line, d.mark.col),
+        ("unknown-variable", Some("vars/prod.yaml"), 2, 1)
+    );
     assert_eq!(d.hint.as_deref(), Some("did you mean `shards`?"));
     assert!(d.render("spec.yaml").contains("--> vars/prod.yaml:2:1"));
 }

@@ -68,7 +68,9 @@ impl Type {
     pub fn from_node(&self, node: &Node) -> Result<J, String> {
         let wrong = || Err(format!("expected {}, found {}", self.expected(), node.kind()));
         match (self, &node.value) {
-            (Type::List(t), Value::Seq(items)) => items.iter().map(|i| t.from_node(i)).collect::<Result<Vec<_>, _>>().map(J::Array),
+            (Type::List(t), Value::Seq(items)) => {
+                items.iter().map(|i| t.from_node(i)).collect::<Result<Vec<_>, _>>().map(J::Array)
+            }
             (Type::List(_), _) => wrong(),
             (Type::String, Value::Scalar { text, .. }) => Ok(J::String(text.clone())),
             (_, Value::Scalar { text, quoted: false }) => self.from_text(text).or_else(|_| wrong()),
@@ -102,7 +104,8 @@ impl Type {
                 _ => not("a boolean (true or false)"),
             },
             Type::List(_) => {
-                let node = yaml::parse(text).map_err(|e| format!("`{text}` is not a YAML list like `[a, b]`: {}", e.message))?;
+                let node = yaml::parse(text)
+                    .map_err(|e| format!("`{text}` is not a YAML list like `[a, b]`: {}", e.message))?;
                 match node.value {
                     Value::Null => Ok(J::Array(Vec::new())),
                     Value::Seq(_) => self.from_node(&node),
