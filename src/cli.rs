@@ -24,6 +24,10 @@ pub struct Global {
     /// A value for `${var.NAME}` in the spec (repeatable).
     #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// A YAML file of values for the spec's declared `vars:` (repeatable;
+    /// later files win, `PIPECTL_VAR_<NAME>` and `--var` win over files).
+    #[arg(long = "var-file", global = true, value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
     /// AWS region; overrides the spec's `region:` and the environment.
     #[arg(long, global = true)]
     pub region: Option<String>,
@@ -96,6 +100,18 @@ pub enum Command {
     /// The operator's policy: check a spec against it, offline.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print the env name for a branch (`feature/ABC_1` -> `feature-abc-1`):
+    /// deterministic, always a valid `--env`. See docs/variables.md.
+    EnvName(EnvNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvNameArgs {
+    /// The branch name, e.g. `feature/ABC_1` or `refs/heads/main`.
+    pub branch: String,
+    /// The spec the env is for: the name is shortened further (with its
+    /// hash) until every name the spec derives from it fits AWS's limits.
+    pub spec: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,11 +20,20 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The file it is in when that is not the spec (a var file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 impl Diagnostic {
     pub fn new(mark: Mark, rule: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { mark, rule, message: message.into(), hint: None }
+        Diagnostic { mark, rule, message: message.into(), hint: None, file: None }
+    }
+
+    /// The diagnostic as one about `file` rather than the spec.
+    pub fn in_file(mut self, file: &str) -> Self {
+        self.file = Some(file.to_string());
+        self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -40,6 +49,7 @@ impl Diagnostic {
     /// ```
     pub fn render(&self, file: &str) -> String {
         let mut out = format!("error[{}]: {}\n", self.rule, self.message);
+        let file = self.file.as_deref().unwrap_or(file);
         let _ = writeln!(out, "  --> {}:{}:{}", file, self.mark.line, self.mark.col);
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "  = hint: {hint}");

@@ -6,6 +6,7 @@ use crate::plan::Graph;
 use crate::policy::{self, Decision, Operator, Vars, Verdict};
 use crate::spec::yaml::MAX_BYTES;
 use crate::spec::{self, Options, Origins, Spec, SpecError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A spec that passed validation, with its graph.
@@ -18,9 +19,18 @@ pub struct Loaded {
     pub origins: Origins,
     /// What the spec reaches for beyond its own pipeline (see [`police`]).
     pub reach: Vec<spec::Reach>,
+    /// The variables (`vars:`, `--var`, `--var-file`, `PIPECTL_VAR_`).
+    pub variables: spec::vars::Resolved,
 }
 
 impl Loaded {
+    /// Each variable's effective value, typed, with where it was set: every
+    /// declared variable, or (a spec without `vars:`) each `--var` as text.
+    /// What a saved plan digests to know the spec it was made from.
+    pub fn vars(&self) -> &BTreeMap<String, spec::vars::Var> {
+        &self.variables.values
+    }
+
     /// The plain (not secret) environment values to hide from output
     /// (`scrub::plain`). A value holding a secret is hidden whole once the
     /// secret is read; one that holds the name of one of the deployment's
@@ -41,34 +51,39 @@ impl Loaded {
 
 pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
     let file = path.display().to_string();
-    // Never more than the limit and one byte: `/dev/zero` is a file too.
-    let read = |path: &Path| -> std::io::Result<String> {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(std::fs::File::open(path)?, MAX_BYTES as u64 + 1),
-            &mut bytes,
-        )?;
-        if bytes.len() > MAX_BYTES {
-            // Cut anywhere, even inside a character: lossy decoding never
-            // shortens it, so the parser reports the size.
-            return Ok(String::from_utf8_lossy(&bytes).into_owned());
-        }
-        String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-    };
     let text = read(path).map_err(|source| SpecError::Read { path: file.clone(), source })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
     load_str(&text, &file, &dir, opts)
 }
 
+/// Reads a spec or var file, bounded: never more than the limit and one
+/// byte (`/dev/zero` is a file too).
+fn read(path: &Path) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(path)?, MAX_BYTES as u64 + 1), &mut bytes)?;
+    if bytes.len() > MAX_BYTES {
+        // Cut anywhere, even inside a character: lossy decoding never
+        // shortens it, so the parser reports the size.
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Loads a spec from text; `dir` is where relative `code:` paths start.
 pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Loaded, SpecError> {
     let invalid = |mut diagnostics: Vec<Diagnostic>| {
-        diagnostics.sort_by_key(|d| d.mark);
+        diagnostics.sort_by(|a, b| (&a.file, a.mark).cmp(&(&b.file, b.mark)));
         diagnostics.dedup();
         SpecError::Invalid { file: file.to_string(), diagnostics }
     };
-    let (built, mut diags) = spec::parse(text, dir, opts).map_err(invalid)?;
+    let mut var_files = Vec::new();
+    for path in &opts.var_files {
+        let shown = path.display().to_string();
+        let text = read(path).map_err(|source| SpecError::Read { path: shown.clone(), source })?;
+        var_files.push(spec::vars::VarFile { path: shown, text });
+    }
+    let (built, mut diags) = spec::parse_with(text, dir, opts, &var_files).map_err(invalid)?;
     let graph = Graph::from_spec(&built.spec, &built.env_refs);
     if let Some(cycle) = graph.find_cycle() {
         let origin = graph.nodes.get(&cycle[0]).and_then(|n| n.origin.clone());
@@ -82,7 +97,14 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
     if !diags.is_empty() {
         return Err(invalid(diags));
     }
-    Ok(Loaded { file: file.to_string(), spec: built.spec, graph, origins: built.origins, reach: built.reach })
+    Ok(Loaded {
+        file: file.to_string(),
+        spec: built.spec,
+        graph,
+        origins: built.origins,
+        reach: built.reach,
+        variables: built.vars,
+    })
 }
 
 /// The operator's decisions on what a loaded spec reaches for and on its
@@ -118,6 +140,8 @@ pub fn refuse(loaded: &Loaded, decisions: Vec<Decision>) -> Result<Vec<Decision>
         return Ok(decisions);
     }
     refused.sort_by_key(|d| d.mark);
+    // A refusal of what a variable filled in names the variable.
+    loaded.variables.annotate(&mut refused);
     Err(SpecError::Invalid { file: loaded.file.clone(), diagnostics: refused })
 }
 

@@ -17,6 +17,7 @@
 
 mod apply;
 mod destroy;
+mod env_name;
 mod export;
 mod gc;
 mod graph;
@@ -69,6 +70,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Export(f) => export::run(g, f).await,
         Command::Import(a) => import::run(g, a).await,
         Command::Policy(crate::cli::PolicyCommand::Check(a)) => policy::check(g, a),
+        Command::EnvName(a) => env_name::run(g, a),
     }
 }
 

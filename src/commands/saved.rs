@@ -29,8 +29,10 @@ use std::process::ExitCode;
 
 /// The variables' effective values, as the spec is loaded with them: the
 /// one place a saved plan takes them from.
-fn vars(g: &Global) -> BTreeMap<String, String> {
-    deployment::options(g).vars
+fn vars(loaded: &Loaded) -> BTreeMap<String, String> {
+    // Values, not where they were set: the same value from a var file or
+    // `--var` makes the same plan.
+    loaded.vars().iter().map(|(k, v)| (k.clone(), v.value.to_string())).collect()
 }
 
 /// At most `limit` bytes of a file, or `None` when it is larger.
@@ -99,7 +101,7 @@ pub fn write(
         region: plan.region.clone(),
         account: plan.account.clone(),
         spec: made(loaded, &a.spec)?,
-        vars_sha256: saved::vars_digest(&vars(g)),
+        vars_sha256: saved::vars_digest(&vars(loaded)),
         policy_sha256: policy_digest(g)?,
         targets: a.targets.targets.clone(),
         observed: read,
@@ -236,8 +238,8 @@ fn offline(g: &Global, a: &ApplyArgs, saved: &Saved, loaded: &Loaded, spec: &Pat
             _ => {}
         }
     }
-    if saved::vars_digest(&vars(g)) != saved.vars_sha256 {
-        moved.push("the variables (`--var`) differ from the plan's: give the same values".into());
+    if saved::vars_digest(&vars(loaded)) != saved.vars_sha256 {
+        moved.push("the variables (`--var`, `--var-file`, `PIPECTL_VAR_*`, defaults) differ from the plan's: give the same values".into());
     }
     match (&saved.policy_sha256, policy_digest(g)?) {
         (Some(then), Some(now)) if *then != now => {

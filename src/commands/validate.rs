@@ -11,7 +11,7 @@ pub fn run(g: &Global, a: &SpecArg) -> anyhow::Result<ExitCode> {
     crate::load::police(&loaded, &operator, None, loaded.spec.region.as_deref())?;
     let n = loaded.graph.nodes.len();
     if g.json {
-        let doc = serde_json::json!({ "format_version": "1", "valid": true, "file": loaded.file, "resources": n, "diagnostics": [] });
+        let doc = serde_json::json!({ "format_version": "1", "valid": true, "file": loaded.file, "resources": n, "diagnostics": [], "vars": loaded.vars() });
         emitln!("{doc}");
     } else {
         let s = &loaded.spec;

@@ -70,6 +70,8 @@ pub fn options(global: &Global) -> Options {
         region: global.region.clone(),
         account: None,
         code_root: global.code_root.clone(),
+        var_files: global.var_files.clone(),
+        env_vars: crate::spec::vars::from_environment(std::env::vars_os()),
     }
 }
 

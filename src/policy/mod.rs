@@ -28,7 +28,9 @@ pub struct Operator {
 }
 
 /// What patterns of a policy may use: `${pipeline}`, `${env}`,
-/// `${account}`, `${region}`.
+/// `${account}`, `${region}`. Never the spec's `${var.NAME}`: variables are
+/// set by whoever runs the spec, and are substituted into the spec before
+/// the policy judges it, never into the policy.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     pub pipeline: String,

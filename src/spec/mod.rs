@@ -9,6 +9,7 @@ pub mod model;
 pub mod raw;
 pub mod reach;
 pub mod rules;
+pub mod vars;
 pub mod yaml;
 
 pub use build::{Built, Options, Origins};
@@ -44,11 +45,31 @@ fn plural(n: usize, word: &str) -> String {
 /// relative `code:` paths start. A YAML syntax error stops at once;
 /// otherwise every rule broken is returned beside what could be built.
 pub fn parse(text: &str, dir: &Path, opts: &Options) -> Result<(Built, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let root = yaml::parse(text).map_err(|e| vec![Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint)])?;
+    parse_with(text, dir, opts, &[])
+}
+
+/// [`parse`] with the var files read: variables are settled and
+/// substituted into the tree first (`vars`); any problem with them stops
+/// there, as what they fill in would only add confusing errors.
+pub fn parse_with(
+    text: &str,
+    dir: &Path,
+    opts: &Options,
+    var_files: &[vars::VarFile],
+) -> Result<(Built, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut root = yaml::parse(text).map_err(|e| vec![Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint)])?;
+    let mut var_diags = Vec::new();
+    let inputs = vars::Inputs { flags: &opts.vars, env: &opts.env_vars, files: var_files };
+    let resolved = vars::apply(&mut root, &inputs, &mut var_diags);
+    if !var_diags.is_empty() {
+        return Err(var_diags);
+    }
     let mut decoder = decode::Decoder::default();
     let raw = raw::RawSpec::decode(&root, &mut decoder);
     let mut diags = decoder.diags;
-    let built = build::build(&raw, opts, dir, &mut diags);
+    let mut built = build::build(&raw, opts, dir, &mut diags);
+    resolved.annotate(&mut diags);
+    built.vars = resolved;
     Ok((built, diags))
 }
 
@@ -104,6 +125,7 @@ mod tests {
             region: Some("eu-west-1".into()),
             account: Some("111122223333".into()),
             code_root: None,
+            ..Options::default()
         };
         let l =
             load("pipeline: p\nbuckets:\n  b: { name: \"${var.team}-${env}-${account}-${region}\" }\n", &opts).unwrap();

@@ -117,6 +117,8 @@ impl RawSpec {
         spec.alarms = section(&mut m, "alarms", RawAlarm::read);
         spec.metric_filters = section(&mut m, "metric_filters", RawMetricFilter::read);
         spec.timeouts = m.opt("timeouts").unwrap_or_default();
+        // Read and substituted before decoding (`spec::vars`).
+        m.node_or_null("vars");
         m.finish();
         spec
     }

@@ -74,13 +74,15 @@ pub const MAX_BYTES: usize = 1 << 20;
 pub const MAX_DEPTH: usize = 64;
 /// How many aliases (`*name`) a document may use.
 pub const MAX_ALIASES: usize = 1_000;
-/// How many nodes aliases may copy in all: nine nested aliases of ten
-/// ("billion laughs") would copy 10^9.
+/// How many nodes anchors and aliases may copy in all: nine nested aliases
+/// of ten ("billion laughs") would copy 10^9, and every anchored node is
+/// copied once when it is read (sixty nested anchors over one large list
+/// copy it sixty times), so both count.
 pub const MAX_ALIAS_NODES: usize = 100_000;
 
 /// Parses one YAML document. An empty document is `Null`. Documents over
 /// [`MAX_BYTES`], nesting over [`MAX_DEPTH`] and alias expansion over
-/// [`MAX_ALIASES`] / [`MAX_ALIAS_NODES`] are errors, found before any of it
+/// [`MAX_ALIASES`] / [`MAX_ALIAS_NODES`] (anchored nodes included) are errors, found before any of it
 /// is built.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     if text.len() > MAX_BYTES {
@@ -124,7 +126,7 @@ struct Builder {
     pending_keys: Vec<Option<Node>>,
     /// Each anchored node with its size in nodes.
     anchors: std::collections::HashMap<usize, (Node, usize)>,
-    /// Aliases seen, and the nodes they copied.
+    /// Aliases seen, and the nodes anchors and aliases copied.
     aliases: usize,
     alias_nodes: usize,
     /// Anchor ids of the open collections, parallel to `stack`.
@@ -136,7 +138,12 @@ struct Builder {
 impl Builder {
     fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
+            // Keeping the anchored node is a copy of it: it counts, before
+            // it is made, as an alias's copy does.
             let n = size(&node);
+            if !self.copy(n, node.mark) {
+                return;
+            }
             self.anchors.insert(anchor, (node.clone(), n));
         }
         let Some(parent) = self.stack.last_mut() else {
@@ -156,6 +163,27 @@ impl Builder {
             }
             _ => unreachable!("only collections are pushed on the stack"),
         }
+    }
+}
+
+impl Builder {
+    /// Counts `n` nodes copied by an anchor or an alias at `mark`; false,
+    /// with the error set, once the document copies more than the limits.
+    fn copy(&mut self, n: usize, mark: Mark) -> bool {
+        self.alias_nodes += n;
+        if self.aliases <= MAX_ALIASES && self.alias_nodes <= MAX_ALIAS_NODES {
+            return true;
+        }
+        self.error = Some(SyntaxError {
+            mark,
+            rule: "yaml-alias",
+            message: format!(
+                "anchors and aliases copy more than {MAX_ALIAS_NODES} nodes (or more than {MAX_ALIASES} aliases): \
+                 refused, as a document that grows without bound"
+            ),
+            hint: "write the repeated values out, or use fewer, smaller anchors",
+        });
+        false
     }
 }
 
@@ -216,17 +244,7 @@ impl MarkedEventReceiver for Builder {
                     return;
                 };
                 self.aliases += 1;
-                self.alias_nodes += n;
-                if self.aliases > MAX_ALIASES || self.alias_nodes > MAX_ALIAS_NODES {
-                    self.error = Some(SyntaxError {
-                        mark,
-                        rule: "yaml-alias",
-                        message: format!(
-                            "aliases expand to more than {MAX_ALIAS_NODES} nodes (or more than {MAX_ALIASES} aliases): \
-                             refused, as a document that grows without bound"
-                        ),
-                        hint: "write the repeated values out, or use fewer, smaller anchors",
-                    });
+                if !self.copy(n, mark) {
                     return;
                 }
                 let mut node = self.anchors[&id].0.clone();
@@ -279,6 +297,30 @@ mod tests {
         let err = parse(&doc).unwrap_err();
         assert_eq!(err.rule, "yaml-alias");
         assert!(err.mark.line >= 2, "{err:?}");
+    }
+
+    #[test]
+    fn anchored_nodes_count_toward_the_expansion_limit() {
+        // Sixty nested anchors over one list of 2,000: no alias at all, yet
+        // reading it keeps sixty copies (120,000 nodes).
+        let items = vec!["x"; 2_000].join(", ");
+        let mut doc = String::from("a: ");
+        for i in 0..60 {
+            doc.push_str(&format!("&a{i} ["));
+        }
+        doc.push_str(&items);
+        doc.push_str(&"]".repeat(60));
+        let err = parse(&doc).unwrap_err();
+        assert_eq!(err.rule, "yaml-alias", "{err:?}");
+        assert!(err.message.contains("anchors and aliases"), "{}", err.message);
+        // A wide set of anchors, each over a list of 2,000: 60 copies.
+        let wide: String = (0..60).map(|i| format!("k{i}: &w{i} [{items}]\n")).collect();
+        let err = parse(&wide).unwrap_err();
+        assert_eq!(err.rule, "yaml-alias");
+        assert!(err.mark.line > 1, "the anchor past the limit is named: {err:?}");
+        // Anchors as specs use them (a few shared settings) stay fine.
+        let usual = "base: &b { shards: 1, retention_hours: 24 }\nstreams:\n  a: *b\n  c: *b\n";
+        assert!(parse(usual).is_ok());
     }
 
     #[test]

@@ -20,4 +20,5 @@ mod saved;
 mod unattended;
 mod util;
 mod validate;
+mod vars;
 mod workflows;

@@ -30,6 +30,10 @@ pub struct Options {
     pub account: Option<String>,
     /// `--code-root`: the project `code:` paths must stay inside.
     pub code_root: Option<std::path::PathBuf>,
+    /// `--var-file`s, in the order given (read by `load`).
+    pub var_files: Vec<std::path::PathBuf>,
+    /// `PIPECTL_VAR_<NAME>` values, by NAME.
+    pub env_vars: BTreeMap<String, String>,
 }
 
 /// Where each resource (`section.key`) and each generated name was written,
@@ -44,6 +48,8 @@ pub struct Built {
     /// What the spec reaches for beyond its own pipeline, for the
     /// operator's policy to decide on.
     pub reach: Vec<super::Reach>,
+    /// The variables' values and where the spec uses them.
+    pub vars: super::vars::Resolved,
 }
 
 pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnostic>) -> Built {
@@ -88,7 +94,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
     b.cross_checks(raw, &spec);
     b.duplicate_names();
     b.reaches(raw, &spec);
-    Built { spec, origins: b.origins, env_refs, reach: b.reach }
+    Built { spec, origins: b.origins, env_refs, reach: b.reach, vars: Default::default() }
 }
 
 /// Physical-name namespaces in which two resources must not share a name.
