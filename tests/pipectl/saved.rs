@@ -134,7 +134,7 @@ fn a_plan_for_one_env_is_refused_in_another_env_or_region() {
         run.stderr
     );
     let run = moto.pipectl(&["apply", &plan, "--env", "pr-1", "--var", "x=1"]).run().expect_code(3);
-    assert!(run.stderr.contains("the variables (`--var`) differ"), "{}", run.stderr);
+    assert!(run.stderr.contains("the variables (`--var`, `--var-file`, `PIPECTL_VAR_*`, defaults) differ"), "{}", run.stderr);
     assert!(moto.sdk().leftovers().is_empty(), "{:?}", moto.sdk().leftovers());
     moto.pipectl(&["apply", &plan, "--env", "pr-1"]).run().expect_code(0);
     // Too old for the limit given.
@@ -179,4 +179,24 @@ fn the_lab_plan_renders_as_a_pull_request_comment() {
 
 fn pipectl_root() -> PathBuf {
     crate::util::root()
+}
+
+#[test]
+fn a_saved_plan_is_refused_once_a_var_file_changed() {
+    let Some(moto) = Moto::start() else { return };
+    let text = "pipeline: svv\nvars:\n  shards: { type: integer, default: 1 }\nstreams:\n  events:\n    shards: ${var.shards}\n    encryption: none\n";
+    let (spec, plan) = files("var-file", text);
+    let vars = Path::new(&spec).with_file_name("pr.yaml");
+    std::fs::write(&vars, "shards: 2\n").unwrap();
+    let vars = vars.display().to_string();
+    moto.pipectl(&["plan", &spec, "--var-file", &vars, "--out", &plan]).run().expect_code(0);
+    std::fs::write(&vars, "shards: 3\n").unwrap();
+    let run = moto.pipectl(&["apply", &plan, "--var-file", &vars]).run().expect_code(3);
+    assert!(run.stderr.contains("the variables"), "{}", run.stderr);
+    // The same value from the environment instead of the file: the same plan.
+    std::fs::write(&vars, "{}\n").unwrap();
+    moto.pipectl(&["apply", &plan, "--var-file", &vars]).env("PIPECTL_VAR_shards", "2").run().expect_code(0);
+    let sdk = moto.sdk();
+    let s = sdk.run(sdk.kinesis.describe_stream_summary().stream_name("svv-events").send()).unwrap();
+    assert_eq!(s.stream_description_summary().unwrap().open_shard_count(), 2);
 }
