@@ -8,7 +8,7 @@ use crate::engine::walk::Summary;
 use crate::plan::planner::Context;
 use crate::plan::{Action, Address, Kind, Plan};
 use crate::resources::record::{retiring_address, Content, Record};
-use crate::resources::{self, Res};
+use crate::resources::{self, Meta, Res};
 use anyhow::Context as _;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +31,8 @@ impl Deployment {
         let listed = resources.iter().filter(|(a, _)| a.kind != Kind::Record).map(|(a, r)| (a, r.record_name()));
         let mut content = Content::of(&self.aws.region, listed);
         content.protected = resources.iter().filter(|(_, r)| r.protected()).map(|(a, _)| a.to_string()).collect();
+        content.emptied =
+            resources.iter().filter(|(_, r)| r.empties_on_destroy()).map(|(a, _)| a.to_string()).collect();
         content.created = Some(self.record.as_ref().and_then(|r| r.created).unwrap_or_else(crate::lock::now_secs));
         content.by = Some(crate::lock::who());
         // A targeted run knows only part of the spec: the whole one's cost stays.
@@ -60,10 +62,13 @@ impl Deployment {
         let in_spec: BTreeSet<String> = resources.keys().map(Address::to_string).collect();
         let earlier = self.record.iter().flat_map(|r| &r.protected).filter(|a| !in_spec.contains(*a));
         content.protected.extend(earlier.cloned());
+        let earlier = self.record.iter().flat_map(|r| &r.emptied).filter(|a| !in_spec.contains(*a));
+        content.emptied.extend(earlier.cloned());
         let retired: Vec<(Address, Address, String)> = content.retiring_entries();
         for a in gone {
             content.resources.remove(&a.to_string());
             content.protected.remove(&a.to_string());
+            content.emptied.remove(&a.to_string());
             for (_, of, name) in retired.iter().filter(|(r, _, _)| r == *a) {
                 let key = of.to_string();
                 let emptied = content.retiring.get_mut(&key).is_some_and(|names| {
@@ -137,11 +142,15 @@ impl Deployment {
         let in_spec = |a: &Address| self.loaded.as_ref().is_some_and(|l| l.graph.nodes.contains_key(a));
         let scope = self.aws.scope();
         let listed = self.record.iter().flat_map(Content::entries).filter(|(a, _)| !in_spec(a));
-        let retiring = self.record.iter().flat_map(Content::retiring_entries).map(|(r, _, n)| (r, n));
+        let retiring = self.record.iter().flat_map(Content::retiring_entries).map(|(r, of, n)| (r, of, n));
+        let emptied = |a: &Address| self.record.as_ref().is_some_and(|r| r.emptied.contains(&a.to_string()));
         listed
+            .map(|(a, n)| (a.clone(), a, n))
             .chain(retiring)
-            .map(|(a, n)| {
-                let res = resources::from_record(&a, &n, &scope, &self.meta);
+            .map(|(a, of, n)| {
+                // What the spec said goes with its data still does.
+                let meta = Meta { delete_data: self.meta.delete_data || emptied(&of), ..self.meta.clone() };
+                let res = resources::from_record(&a, &n, &scope, &meta);
                 (a, res)
             })
             .collect()

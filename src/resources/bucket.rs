@@ -227,6 +227,9 @@ impl Resource for Bucket {
     fn deletes_data(&self) -> bool {
         self.base.meta.delete_data || self.spec.as_ref().is_some_and(|s| s.on_destroy == OnDestroy::Delete)
     }
+    fn empties_on_destroy(&self) -> bool {
+        self.spec.as_ref().is_some_and(|s| s.on_destroy == OnDestroy::Delete)
+    }
     fn protected(&self) -> bool {
         self.spec.as_ref().is_some_and(|s| s.protect)
     }

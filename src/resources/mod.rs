@@ -252,6 +252,12 @@ pub trait Resource: HasBase + Send + Sync {
     fn deletes_data(&self) -> bool {
         false
     }
+    /// Whether the spec says its data goes with it on destroy (a bucket's
+    /// `on_destroy: delete`): the record keeps it, so a destroy from the
+    /// record, with no spec, does the same.
+    fn empties_on_destroy(&self) -> bool {
+        false
+    }
     /// Whether the spec protects it (`protect:`): a plan that would delete
     /// its data is refused without `--allow-data-loss`.
     fn protected(&self) -> bool {

@@ -112,6 +112,27 @@ fn protection_removed_later_is_lifted() {
     assert_eq!(moto.sdk().leftovers(), Vec::<String>::new());
 }
 
+/// A bucket the spec empties on destroy (`on_destroy: delete`) was kept by
+/// a destroy from the record, which did not know what the spec said: a
+/// closed pull request's copy left its bucket behind once data had landed.
+#[test]
+fn on_destroy_delete_is_kept_for_a_destroy_from_the_record() {
+    let Some(moto) = Moto::start() else { return };
+    let text = |on: &str| format!("pipeline: emp\nbuckets:\n  b: {{ name: \"emp-b-${{env}}-${{account}}\", on_destroy: {on} }}\n");
+    let s = spec("emptied", &text("retain"));
+    moto.pipectl(&["apply", &s, "--yes", "--env", "pr-3"]).run().expect_code(0);
+    assert!(moto.sdk().record("/pipectl/emp/pr-3")["emptied"].is_null());
+    // Saying `delete` later is written too.
+    std::fs::write(&s, text("delete")).unwrap();
+    moto.pipectl(&["apply", &s, "--yes", "--env", "pr-3"]).run().expect_code(0);
+    assert_eq!(moto.sdk().record("/pipectl/emp/pr-3")["emptied"][0], "bucket.b");
+    let sdk = moto.sdk();
+    let bucket = "emp-b-pr-3-123456789012";
+    sdk.run(sdk.s3.put_object().bucket(bucket).key("data.json").body(b"{}".to_vec().into()).send()).unwrap();
+    moto.pipectl(&["destroy", "--pipeline", "emp", "--env", "pr-3", "--yes"]).run().expect_code(0);
+    assert_eq!(moto.sdk().leftovers(), Vec::<String>::new());
+}
+
 /// A change of what the deployment costs (more shards) left the record's
 /// estimate as it was: `list` and `gc` showed the old price.
 #[test]

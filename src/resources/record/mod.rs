@@ -60,6 +60,11 @@ pub struct Content {
     /// from the spec stays protected until a run with `--allow-data-loss`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub protected: BTreeSet<String>,
+    /// Addresses whose data the spec says goes with them on destroy (a
+    /// bucket's `on_destroy: delete`), so a destroy from the record empties
+    /// them as a destroy from the spec would.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub emptied: BTreeSet<String>,
     /// When the deployment was first applied (seconds since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<u64>,
@@ -439,16 +444,17 @@ mod tests {
     #[test]
     fn every_stored_field_decides_whether_the_record_is_written() {
         let fields = stored_fields();
-        for f in ["v", "region", "resources", "protected", "created", "by", "cost_per_hour", "prices", "retiring"] {
+        for f in ["v", "region", "resources", "protected", "emptied", "created", "by", "cost_per_hour", "prices", "retiring"] {
             assert!(fields.contains(&f), "{f} in {fields:?}");
         }
         assert!(!fields.contains(&"written") && !fields.contains(&"stamps"), "what is not stored is not compared");
         let base = Content::of("us-east-1", []);
         let protected = Content { protected: ["stream.s".to_string()].into(), ..base.clone() };
         let costly = Content { cost_per_hour: Some(0.03), ..base.clone() };
+        let emptied = Content { emptied: ["bucket.b".to_string()].into(), ..base.clone() };
         let renamed =
             Content { retiring: [("stream.s".to_string(), ["old".to_string()].into())].into(), ..base.clone() };
-        for changed in [&protected, &costly, &renamed] {
+        for changed in [&protected, &costly, &renamed, &emptied] {
             let (was, now) = (base.compared(), changed.compared());
             assert_ne!(was, now);
             // Either way: emptying a field is a change as much as filling it.
