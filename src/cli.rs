@@ -112,6 +112,11 @@ pub struct EnvNameArgs {
     /// The spec the env is for: the name is shortened further (with its
     /// hash) until every name the spec derives from it fits AWS's limits.
     pub spec: Option<PathBuf>,
+    /// At most this many characters (10 to 32), the spec or not: a job that
+    /// has no checkout (a pull request's close) then gets the same name as
+    /// the job that applied.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(10..=32))]
+    pub max_length: Option<u8>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,9 @@
 //! Given a spec, the names derived from the env (a Firehose's role holds
 //! pipeline, key, env and region) must fit AWS's limits too: the longest
 //! of these names, from 32 characters down, with which the spec validates.
+//! `--max-length N` caps the length with or without a spec, so a job that
+//! has no spec (a pull request's close) names the same env as the one that
+//! applied.
 
 use super::emitln;
 use crate::cli::{EnvNameArgs, Global};
@@ -32,9 +35,11 @@ const MAX: usize = 32;
 const HASH: usize = 8;
 
 pub fn run(g: &Global, a: &EnvNameArgs) -> anyhow::Result<ExitCode> {
+    let max = a.max_length.map_or(MAX, usize::from);
     let env = match &a.spec {
-        None => env_name(&a.branch),
-        Some(spec) => fitting(g, &a.branch, spec)?,
+        None if max == MAX => env_name(&a.branch),
+        None => env_name_within(&a.branch, max),
+        Some(spec) => fitting(g, &a.branch, spec, max)?,
     };
     if g.json {
         emitln!("{}", serde_json::json!({ "format_version": "1", "branch": a.branch, "env": env }));
@@ -47,10 +52,10 @@ pub fn run(g: &Global, a: &EnvNameArgs) -> anyhow::Result<ExitCode> {
 /// The longest env name for `branch` with which `spec` validates (every
 /// name it derives within AWS's limits); the spec's errors at the shortest
 /// when none does.
-fn fitting(g: &Global, branch: &str, spec: &std::path::Path) -> anyhow::Result<String> {
+fn fitting(g: &Global, branch: &str, spec: &std::path::Path, longest: usize) -> anyhow::Result<String> {
     let mut opts = crate::deployment::options(g);
     let mut last = None;
-    for max in (MIN..=MAX).rev() {
+    for max in (MIN..=longest).rev() {
         let env = env_name_within(branch, max);
         if last.as_ref() == Some(&env) {
             continue;

@@ -177,3 +177,16 @@ fn anchored_yaml_nodes_do_not_count_toward_the_expansion_limit() {
     assert_eq!((d["rule"].as_str(), d["line"].as_u64()), (Some("yaml-alias"), Some(3)), "{d}");
     assert!(d["message"].as_str().unwrap().contains("anchors and aliases"), "{d}");
 }
+
+/// A pull request's close job has no checkout, so no spec: with the same
+/// `--max-length` it names the same env as the job that applied with one.
+#[test]
+fn a_job_without_the_spec_names_the_same_env_with_max_length() {
+    let branch = "pr-123-feature/a-very-long-branch-name-for-the-lab";
+    let with = pipectl(&["env-name", "--max-length", "24", branch, "pipelines/lab.yaml"]).run().expect_code(0);
+    let without = pipectl(&["env-name", "--max-length", "24", branch]).run().expect_code(0);
+    assert_eq!(with.stdout, without.stdout);
+    assert!(with.stdout.trim().len() <= 24, "{}", with.stdout);
+    pipectl(&["validate", "pipelines/lab.yaml", "--env", with.stdout.trim()]).run().expect_code(0);
+    pipectl(&["env-name", "--max-length", "9", branch]).run().expect_code(2);
+}
