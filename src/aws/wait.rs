@@ -51,11 +51,15 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) if e.class == Class::Transient && start.elapsed() + backoff < budget => {
-                tracing_sleep(backoff).await;
+                if jittered(backoff).await.is_err() {
+                    return Err(e.interrupted());
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(8));
             }
             Err(e) if also_retry(&e) && start.elapsed() + pace.next() < budget => {
-                tokio::time::sleep(pace.next()).await;
+                if crate::cancel::sleep(pace.next()).await.is_err() {
+                    return Err(e.interrupted());
+                }
             }
             Err(e) => return Err(e),
         }
@@ -110,9 +114,11 @@ impl Pace {
     }
 }
 
-async fn tracing_sleep(base: Duration) {
+/// A backoff of half to all of `base` (AWS asks for jitter), ended by a
+/// stop.
+pub async fn jittered(base: Duration) -> Result<(), crate::cancel::Cancelled> {
     let jitter = 0.5 + fastrand::f64() / 2.0;
-    tokio::time::sleep(base.mul_f64(jitter)).await;
+    crate::cancel::sleep(base.mul_f64(jitter)).await
 }
 
 /// Polls `check` until it says ready, at the [`Pace`] of a wait usually
@@ -142,10 +148,9 @@ where
         if start.elapsed() + delay > timeout {
             return Err(AwsError::fatal("wait", format!("{what}: not ready after {}s", timeout.as_secs())));
         }
-        if crate::cancel::requested() {
+        if crate::cancel::sleep(delay).await.is_err() {
             return Err(AwsError::fatal("wait", format!("{what}: interrupted before it was ready")));
         }
-        tokio::time::sleep(delay).await;
     }
 }
 
@@ -184,4 +189,13 @@ pub enum Poll {
     NotYet(String),
     /// AWS says it will never become ready (e.g. CREATING_FAILED).
     Failed(String),
+}
+
+impl AwsError {
+    /// This error, as the last answer of a wait or retry a stop ended:
+    /// final, so nothing retries it (the executor resumes no change).
+    pub fn interrupted(self) -> AwsError {
+        let message = format!("{} (interrupted: the run is stopping)", self.message);
+        AwsError { message, class: Class::Fatal, ..self }
+    }
 }

@@ -34,7 +34,8 @@ async fn apply(g: &Global, a: &ApplyArgs, d: &Deployment) -> anyhow::Result<Exit
     let deleted: Vec<&Address> =
         summary.done.iter().filter(|x| planned.change(x).is_some_and(|c| c.action == Action::Delete)).collect();
     if !deleted.is_empty() {
-        d.forget(&deleted).await?;
+        // What was deleted leaves the record even when the run is stopping.
+        crate::cancel::shielded(d.forget(&deleted)).await?;
     }
     finish("apply", &summary, g.json)
 }
