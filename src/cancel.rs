@@ -139,11 +139,23 @@ pub async fn cancelled() {
 /// except inside [`shielded`].
 #[allow(clippy::disallowed_methods)]
 pub async fn sleep(d: Duration) -> Result<(), Cancelled> {
-    if SHIELDED.try_with(|_| ()).is_ok() {
+    if is_shielded() {
         tokio::time::sleep(d).await;
         return Ok(());
     }
     global().sleep(d).await
+}
+
+/// Whether this task runs inside [`shielded`].
+pub fn is_shielded() -> bool {
+    SHIELDED.try_with(|_| ()).is_ok()
+}
+
+/// Ends `grace` after a stop was asked for.
+#[allow(clippy::disallowed_methods)]
+pub async fn stopped_for(grace: Duration) {
+    cancelled().await;
+    tokio::time::sleep(grace).await;
 }
 
 /// [`sleep`] for a thread outside the runtime (a reader pacing its

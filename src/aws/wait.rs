@@ -66,6 +66,28 @@ where
     }
 }
 
+/// How long a call still has once the run is stopping: one in flight
+/// usually answers within it; one the SDK is retrying (its backoff, up
+/// to 20 s a pause, is its own) or that hangs is abandoned, its outcome
+/// unknown, as after a lost answer: the next run converges from it.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Every SDK call (`send!`, `gone!`): its answer, or, [`STOP_GRACE`]
+/// after a stop, an error saying it was abandoned. Shielded work (the
+/// lock's renewal and release) always gets its answer.
+pub async fn unless_stopped<T>(op: &'static str, call: impl Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+    if crate::cancel::is_shielded() {
+        return call.await;
+    }
+    tokio::select! {
+        answer = call => answer,
+        () = crate::cancel::stopped_for(STOP_GRACE) => Err(AwsError::fatal(
+            op,
+            format!("no answer {} s after the stop: abandoned (the run is stopping)", STOP_GRACE.as_secs()),
+        )),
+    }
+}
+
 /// When to look again at something AWS is making ready, so that the look
 /// after it became ready comes soon relative to the whole wait, whatever
 /// AWS's speed that day: never later than 3% of the time waited so far

@@ -191,14 +191,19 @@ impl Lock {
             if crate::cancel::requested() {
                 anyhow::bail!("interrupted while waiting for the lock of `{pipeline}/{env}`");
             }
-            let pause = match try_create(aws, &name, &me).await? {
+            // Throttling or a 5xx is tried again: a lost create finds the lock
+            // naming this run, a lost takeover finds its own marker.
+            let patience = Duration::from_secs(60);
+            let pause = match crate::aws::retry(patience, |_| false, || try_create(aws, &name, &me)).await? {
                 None => break,
                 Some(other) if other.run == me.run => break,
                 Some(other) if other.run.is_empty() => continue,
                 Some(other) => {
                     if let Some(why) = other.stale() {
                         eprintln!("note: taking over a stale lock: {why} ({})", other.describe());
-                        if takeover::take_over(aws, &name, &other, &me).await? {
+                        let take = || takeover::take_over(aws, &name, &other, &me);
+                        if crate::aws::retry(patience, |_| false, take).await? {
+                            eprintln!("note: took over the lock from {}", other.describe());
                             break;
                         }
                         // Another run took it over, or is taking it: look again soon.
