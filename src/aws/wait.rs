@@ -75,7 +75,10 @@ pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Every SDK call (`send!`, `gone!`): its answer, or, [`STOP_GRACE`]
 /// after a stop, an error saying it was abandoned. Shielded work (the
 /// lock's renewal and release) always gets its answer.
-pub async fn unless_stopped<T>(op: &'static str, call: impl Future<Output = Result<T, AwsError>>) -> Result<T, AwsError> {
+pub async fn unless_stopped<T>(
+    op: &'static str,
+    call: impl Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
     if crate::cancel::is_shielded() {
         return call.await;
     }

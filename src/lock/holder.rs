@@ -269,7 +269,8 @@ mod tests {
 
     #[test]
     fn an_old_lock_value_parses_and_is_judged_by_the_default_lease() {
-        let old = r#"{"run":"h:42:1","user":"ana","host":"runner","pid":42,"command":"apply","since":1000,"renewed":1000}"#;
+        let old =
+            r#"{"run":"h:42:1","user":"ana","host":"runner","pid":42,"command":"apply","since":1000,"renewed":1000}"#;
         let h = holder_of(old);
         assert_eq!((h.run.as_str(), h.lease(), h.started), ("h:42:1", LEASE, 0));
         assert_eq!(h.stale_at(1001, &here(), |_| None), None, "no liveness fields: never judged dead");

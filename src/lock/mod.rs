@@ -228,12 +228,8 @@ impl Lock {
             }
         }
         let shared = Shared::new();
-        let renewer = tokio::spawn(crate::cancel::shielded(renew::renew(
-            aws.clone(),
-            name.clone(),
-            me.clone(),
-            shared.clone(),
-        )));
+        let renewer =
+            tokio::spawn(crate::cancel::shielded(renew::renew(aws.clone(), name.clone(), me.clone(), shared.clone())));
         Ok(Lock { aws: aws.clone(), name, holder: me, renewer, shared, gone: Default::default() })
     }
 

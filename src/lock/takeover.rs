@@ -100,7 +100,8 @@ pub async fn take_over(aws: &Aws, name: &str, stale: &Holder, me: &Holder) -> Re
 /// With the marker held: the lock, if it still names `stale`, becomes
 /// `me`'s; read back to be sure.
 async fn swap(aws: &Aws, name: &str, stale: &Holder, me: &Holder, made: Instant) -> Result<bool, AwsError> {
-    if !read(aws, name).await?.is_some_and(|h| h.run == stale.run) || made.elapsed() >= WITHIN {
+    let still_stale = read(aws, name).await?.is_some_and(|h| h.run == stale.run);
+    if !still_stale || made.elapsed() >= WITHIN {
         return Ok(false);
     }
     let value = serde_json::to_string(me).expect("holder serializes");

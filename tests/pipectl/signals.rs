@@ -106,8 +106,10 @@ fn cancellation_ends_a_throttled_retry_backoff() {
     let Some(moto) = Moto::start() else { return };
     // Every CreateStream is throttled: the SDK backs off, then the
     // executor resumes the change, backing off again.
-    let faults =
-        Faults { reject_first: Some(("CreateStream", usize::MAX, "ThrottlingException", "Rate exceeded")), ..Faults::default() };
+    let faults = Faults {
+        reject_first: Some(("CreateStream", usize::MAX, "ThrottlingException", "Rate exceeded")),
+        ..Faults::default()
+    };
     let proxy = Proxy::start(&moto.url, faults);
     let s = spec("backoff", "pipeline: sigb\nstreams: { s: {} }\n");
     let mut child = apply_via(&proxy, &s);
