@@ -12,8 +12,8 @@
 //! anyone may take it; each renewal call is bounded by what is left of
 //! that half, so none can land late on someone else's lock.
 
-use super::{read, Holder, Shared};
-use crate::aws::{Aws, AwsError};
+use super::{Holder, Shared};
+use crate::aws::{Aws, AwsError, Outcome};
 use crate::send;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ pub(super) async fn renew(aws: Aws, name: String, me: Holder, shared: Shared) {
     let lease = me.lease();
     let every = lease / 4;
     let give_up = lease / 2;
-    let again = (every / 5).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    let again = (every / 10).clamp(Duration::from_millis(100), Duration::from_secs(3));
     let mut confirmed = shared.seen();
     let mut pause = every;
     loop {
@@ -56,20 +56,28 @@ pub(super) async fn renew(aws: Aws, name: String, me: Holder, shared: Shared) {
             }
             Ok(Err(e)) => {
                 eprintln!("note: renewing the lock failed ({e}); trying again");
-                pause = again;
+                // Jittered, so a retry does not fall into the same beat of
+                // whatever is throttling it.
+                pause = again.mul_f64(0.5 + fastrand::f64());
             }
             Err(_) => pause = Duration::ZERO,
         }
     }
 }
 
-/// Reads the lock and, while it is `me`'s, writes it back renewed.
+/// Reads the lock and, while it is `me`'s, writes it back renewed. Each
+/// call is one attempt: the renewer tries again at its own pace, within
+/// its margin, instead of sleeping through the SDK's backoff.
 async fn renew_once(aws: &Aws, name: &str, me: &Holder) -> Result<Renewal, AwsError> {
-    match read(aws, name).await? {
+    let once = || aws_sdk_ssm::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled());
+    let out = send!("GetParameter", aws.ssm.get_parameter().name(name).customize().config_override(once())).found()?;
+    let value = out.as_ref().and_then(|o| o.parameter()).and_then(|p| p.value());
+    match value.map(super::holder_of) {
         Some(h) if h.run == me.run => {}
         other => return Ok(Renewal::Taken(other)),
     }
     let value = serde_json::to_string(&Holder { renewed: super::now_secs(), ..me.clone() }).expect("holder serializes");
-    send!("PutParameter", aws.ssm.put_parameter().name(name).value(value).overwrite(true))?;
+    let req = aws.ssm.put_parameter().name(name).value(value).overwrite(true);
+    send!("PutParameter", req.customize().config_override(once()))?;
     Ok(Renewal::Renewed)
 }

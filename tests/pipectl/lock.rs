@@ -17,15 +17,15 @@ fn lock_value(moto: &Moto, pipeline: &str) -> Option<String> {
 #[test]
 fn lock_lost_silently_no_more_a_throttled_renewal_keeps_the_lock() {
     let Some(moto) = Moto::start() else { return };
-    // A stream that stays CREATING keeps the run going; every third call,
+    // A stream that stays CREATING keeps the run going; every fourth call,
     // renewals included, is throttled.
-    let faults = Faults { creating_reads: usize::MAX, throttle_every: 3, ..Faults::default() };
+    let faults = Faults { creating_reads: usize::MAX, throttle_every: 4, ..Faults::default() };
     let proxy = Proxy::start(&moto.url, faults);
     let s = spec("renew", "pipeline: lkr\nstreams: { s: {} }\n");
-    let mut child = pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).env("PIPECTL_LOCK_LEASE", "6").spawn();
-    // The lock's create, the record, then a renewal every 1.5 s: four
-    // leases' worth of renewals through the throttling.
-    when(&mut child, "renewals for four leases", || proxy.stats.calls("PutParameter") >= 18);
+    let mut child = pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).env("PIPECTL_LOCK_LEASE", "8").spawn();
+    // The lock's create, the record, then a renewal every 2 s: two leases'
+    // worth of renewals through the throttling.
+    when(&mut child, "renewals for two leases", || proxy.stats.calls("PutParameter") >= 10);
     let (run, _) = crate::signals::terminate(child);
     assert_eq!(run.code, 130, "stopped by the signal, not by a lost lock:\n{}", run.stderr);
     assert!(!run.stderr.contains("lost"), "{}", run.stderr);
