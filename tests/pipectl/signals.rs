@@ -42,6 +42,7 @@ pub fn terminate(child: Child) -> (Run, Duration) {
     let ok = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(ok.success());
     let run = finish(child);
+    eprintln!("exited {:?} after SIGTERM", sent.elapsed());
     (run, sent.elapsed())
 }
 
