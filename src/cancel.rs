@@ -14,7 +14,9 @@
 //! which ends early with [`Cancelled`] once a stop is asked for, so a wait
 //! written with it cannot outlive a stop. What must still run after a stop
 //! (the lock's renewer, writing the record, releasing the lock) runs inside
-//! [`shielded`], where [`sleep`] sleeps its full time.
+//! [`shielded`], where [`sleep`] sleeps its full time. Every AWS call
+//! (`send!`, `gone!`) is abandoned `aws::STOP_GRACE` after a stop, so the
+//! SDK's own retries and backoff cannot hold a stopping run either.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
