@@ -1,30 +1,195 @@
-//! Ctrl-C and SIGTERM during apply or destroy.
+//! Stopping a run: Ctrl-C and SIGTERM, or a lost lock.
 //!
 //! The first signal asks the run to stop: the executor starts nothing new,
-//! the changes already running finish their calls (a wait for readiness
-//! ends early), the record and the lock are written and released as usual,
-//! and the command exits 130. A second signal exits at once (130); the lock
-//! is then left for the next run to take over (see `lock`).
+//! the changes already running finish their calls, every wait ends at once
+//! (a readiness or visibility wait, a retry's backoff, a lock wait), the
+//! record and the lock are written and released as usual, and the command
+//! exits 130. A second signal exits at once (130); the lock is then left
+//! for the next run to take over (see `lock`).
+//!
+//! A run whose lock is lost ([`lose`]) stops the same way, but exits 1
+//! naming the loss: another run may be changing AWS.
+//!
+//! Cancellation is structural: every pause of the crate is [`sleep`],
+//! which ends early with [`Cancelled`] once a stop is asked for, so a wait
+//! written with it cannot outlive a stop. What must still run after a stop
+//! (the lock's renewer, writing the record, releasing the lock) runs inside
+//! [`shielded`], where [`sleep`] sleeps its full time. Every AWS call
+//! (`send!`, `gone!`) is abandoned `aws::STOP_GRACE` after a stop, so the
+//! SDK's own retries and backoff cannot hold a stopping run either.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-
-static REQUESTED: AtomicBool = AtomicBool::new(false);
-
-/// Whether a stop was asked for.
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
-}
-
-/// Asks the run to stop (what the first signal does).
-pub fn request() {
-    REQUESTED.store(true, Ordering::SeqCst);
-}
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::Notify;
 
 /// The exit code of a run stopped by a signal.
 pub const EXIT_CODE: u8 = 130;
 
-/// Listens for SIGINT and SIGTERM for the rest of the process.
+/// Why a run stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The lock was lost: what the lock module said about it.
+    LockLost(String),
+}
+
+/// A wait ended by a stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted: the run is stopping")]
+pub struct Cancelled;
+
+/// A stop that can be asked for once and awaited by any number of waits.
+#[derive(Debug, Default, Clone)]
+pub struct Token(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    requested: AtomicBool,
+    why: Mutex<Option<Why>>,
+    notify: Notify,
+}
+
+impl Token {
+    /// Asks for the stop; the first reason given is kept.
+    pub fn stop(&self, why: Why) {
+        self.0.why.lock().expect("stop reason").get_or_insert(why);
+        self.0.requested.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.requested.load(Ordering::SeqCst)
+    }
+
+    pub fn why(&self) -> Option<Why> {
+        self.0.why.lock().expect("stop reason").clone()
+    }
+
+    /// Ends once a stop is asked for (at once if it was).
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a stop in between is not missed.
+            notified.as_mut().enable();
+            if self.requested() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sleeps `d`, or less when a stop is asked for (then `Cancelled`).
+    #[allow(clippy::disallowed_methods)]
+    pub async fn sleep(&self, d: Duration) -> Result<(), Cancelled> {
+        if self.requested() {
+            return Err(Cancelled);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(d) => Ok(()),
+            () = self.cancelled() => Err(Cancelled),
+        }
+    }
+}
+
+/// The process's stop.
+fn global() -> &'static Token {
+    static TOKEN: OnceLock<Token> = OnceLock::new();
+    TOKEN.get_or_init(Token::default)
+}
+
+tokio::task_local! {
+    static SHIELDED: ();
+}
+
+/// Whether a stop was asked for, for any reason.
+pub fn requested() -> bool {
+    global().requested()
+}
+
+/// Whether a signal asked for the stop.
+pub fn signalled() -> bool {
+    global().why() == Some(Why::Signal)
+}
+
+/// What the lock module said when the lock was lost, if it was.
+pub fn lock_lost() -> Option<String> {
+    match global().why() {
+        Some(Why::LockLost(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// Asks the run to stop (what the first signal does).
+pub fn request() {
+    global().stop(Why::Signal);
+}
+
+/// Stops the run because its lock was lost.
+pub fn lose(message: String) {
+    global().stop(Why::LockLost(message));
+}
+
+/// Ends once a stop is asked for.
+pub async fn cancelled() {
+    global().cancelled().await
+}
+
+/// Every pause of the crate: `d`, ended early by a stop (`Cancelled`),
+/// except inside [`shielded`].
+#[allow(clippy::disallowed_methods)]
+pub async fn sleep(d: Duration) -> Result<(), Cancelled> {
+    if is_shielded() {
+        tokio::time::sleep(d).await;
+        return Ok(());
+    }
+    global().sleep(d).await
+}
+
+/// Whether this task runs inside [`shielded`].
+pub fn is_shielded() -> bool {
+    SHIELDED.try_with(|_| ()).is_ok()
+}
+
+/// Ends `grace` after a stop was asked for.
+#[allow(clippy::disallowed_methods)]
+pub async fn stopped_for(grace: Duration) {
+    cancelled().await;
+    tokio::time::sleep(grace).await;
+}
+
+/// [`sleep`] for a thread outside the runtime (a reader pacing its
+/// records): looks for a stop every 50 ms.
+#[allow(clippy::disallowed_methods)]
+pub fn sleep_blocking(d: Duration) -> Result<(), Cancelled> {
+    let end = std::time::Instant::now() + d;
+    loop {
+        if requested() {
+            return Err(Cancelled);
+        }
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+/// Runs `f` where a stop does not end its pauses: what must finish after
+/// a stop (the lock's renewal and release, the record's last write).
+pub async fn shielded<F: std::future::Future>(f: F) -> F::Output {
+    SHIELDED.scope((), f).await
+}
+
+/// Listens for SIGINT and SIGTERM for the rest of the process (once,
+/// however often it is called).
 pub fn install() {
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    if INSTALLED.swap(true, Ordering::SeqCst) {
+        return;
+    }
     tokio::spawn(async {
         let mut count = 0;
         loop {
@@ -59,4 +224,43 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[tokio::test]
+    async fn a_stop_ends_a_sleep_at_once_and_every_later_one() {
+        let t = Token::default();
+        let t2 = t.clone();
+        let start = Instant::now();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            t2.stop(Why::Signal);
+        });
+        assert_eq!(t.sleep(Duration::from_secs(30)).await, Err(Cancelled));
+        assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+        assert_eq!(t.sleep(Duration::from_secs(30)).await, Err(Cancelled));
+        t.cancelled().await;
+    }
+
+    #[tokio::test]
+    async fn the_first_reason_is_kept() {
+        let t = Token::default();
+        assert_eq!(t.sleep(Duration::from_millis(1)).await, Ok(()));
+        t.stop(Why::LockLost("taken".into()));
+        t.stop(Why::Signal);
+        assert_eq!(t.why(), Some(Why::LockLost("taken".into())));
+    }
+
+    #[tokio::test]
+    async fn a_shielded_sleep_is_not_ended_early() {
+        // The process's token is not stopped by unit tests; a shielded
+        // sleep sleeps its time, an unshielded one its time too.
+        let start = Instant::now();
+        assert_eq!(shielded(sleep(Duration::from_millis(20))).await, Ok(()));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
 }

@@ -149,7 +149,7 @@ const TRANSIENT: [&str; 8] = [
 macro_rules! send {
     ($op:literal, $req:expr) => {{
         const _: () = assert!(!$crate::aws::removes($op), "a removing call goes through `gone!`");
-        $req.send().await.map_err($crate::aws::aws_err($op))
+        $crate::aws::unless_stopped($op, async { $req.send().await.map_err($crate::aws::aws_err($op)) }).await
     }};
 }
 
@@ -159,7 +159,10 @@ macro_rules! send {
 macro_rules! gone {
     ($op:literal, $req:expr) => {{
         const _: () = assert!($crate::aws::removes($op), "`gone!` is for calls that remove something");
-        $crate::aws::Outcome::gone($req.send().await.map(drop).map_err($crate::aws::aws_err($op)))
+        $crate::aws::Outcome::gone(
+            $crate::aws::unless_stopped($op, async { $req.send().await.map(drop).map_err($crate::aws::aws_err($op)) })
+                .await,
+        )
     }};
 }
 

@@ -51,14 +51,43 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) if e.class == Class::Transient && start.elapsed() + backoff < budget => {
-                tracing_sleep(backoff).await;
+                if jittered(backoff).await.is_err() {
+                    return Err(e.interrupted());
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(8));
             }
             Err(e) if also_retry(&e) && start.elapsed() + pace.next() < budget => {
-                tokio::time::sleep(pace.next()).await;
+                if crate::cancel::sleep(pace.next()).await.is_err() {
+                    return Err(e.interrupted());
+                }
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// How long a call still has once the run is stopping: one in flight
+/// usually answers within it; one the SDK is retrying (its backoff, up
+/// to 20 s a pause, is its own) or that hangs is abandoned, its outcome
+/// unknown, as after a lost answer: the next run converges from it.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Every SDK call (`send!`, `gone!`): its answer, or, [`STOP_GRACE`]
+/// after a stop, an error saying it was abandoned. Shielded work (the
+/// lock's renewal and release) always gets its answer.
+pub async fn unless_stopped<T>(
+    op: &'static str,
+    call: impl Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    if crate::cancel::is_shielded() {
+        return call.await;
+    }
+    tokio::select! {
+        answer = call => answer,
+        () = crate::cancel::stopped_for(STOP_GRACE) => Err(AwsError::fatal(
+            op,
+            format!("no answer {} s after the stop: abandoned (the run is stopping)", STOP_GRACE.as_secs()),
+        )),
     }
 }
 
@@ -110,9 +139,11 @@ impl Pace {
     }
 }
 
-async fn tracing_sleep(base: Duration) {
+/// A backoff of half to all of `base` (AWS asks for jitter), ended by a
+/// stop.
+pub async fn jittered(base: Duration) -> Result<(), crate::cancel::Cancelled> {
     let jitter = 0.5 + fastrand::f64() / 2.0;
-    tokio::time::sleep(base.mul_f64(jitter)).await;
+    crate::cancel::sleep(base.mul_f64(jitter)).await
 }
 
 /// Polls `check` until it says ready, at the [`Pace`] of a wait usually
@@ -142,10 +173,9 @@ where
         if start.elapsed() + delay > timeout {
             return Err(AwsError::fatal("wait", format!("{what}: not ready after {}s", timeout.as_secs())));
         }
-        if crate::cancel::requested() {
+        if crate::cancel::sleep(delay).await.is_err() {
             return Err(AwsError::fatal("wait", format!("{what}: interrupted before it was ready")));
         }
-        tokio::time::sleep(delay).await;
     }
 }
 
@@ -184,4 +214,13 @@ pub enum Poll {
     NotYet(String),
     /// AWS says it will never become ready (e.g. CREATING_FAILED).
     Failed(String),
+}
+
+impl AwsError {
+    /// This error, as the last answer of a wait or retry a stop ended:
+    /// final, so nothing retries it (the executor resumes no change).
+    pub fn interrupted(self) -> AwsError {
+        let message = format!("{} (interrupted: the run is stopping)", self.message);
+        AwsError { message, class: Class::Fatal, ..self }
+    }
 }

@@ -65,7 +65,8 @@ pub(super) async fn carry_out(
         .chain(&settled)
         .collect();
     if !deleted.is_empty() {
-        d.forget(&deleted).await?;
+        // What was deleted leaves the record even when the run is stopping.
+        crate::cancel::shielded(d.forget(&deleted)).await?;
     }
     if summary.ok() {
         let record = format!("{}.", crate::plan::Kind::Record.as_str());

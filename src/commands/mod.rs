@@ -14,6 +14,7 @@
 //!   age, live state) or the file was edited; nothing was changed.
 //! - 130: apply, destroy or gc stopped by Ctrl-C or SIGTERM (after the
 //!   running changes finished, the record written and the lock released).
+//!   A run that lost its lock stops the same way and exits 1 saying so.
 
 mod apply;
 mod destroy;
@@ -79,10 +80,13 @@ fn env_of(g: &crate::cli::Global) -> String {
     g.env.clone().unwrap_or_else(|| "default".into())
 }
 
-/// Releases the lock whatever the run's result was.
+/// Releases the lock whatever the run's result was; a lost lock is the
+/// error of the run, whatever else happened.
 async fn release<T>(lock: crate::lock::Lock, result: anyhow::Result<T>) -> anyhow::Result<T> {
-    let released = lock.release().await;
+    let lost = lock.lost().is_some();
+    let released = crate::cancel::shielded(lock.release()).await;
     match (result, released) {
+        (_, Err(e)) if lost => Err(e),
         (Ok(v), Ok(())) => Ok(v),
         (Ok(_), Err(e)) => Err(e.context("releasing the lock")),
         (Err(e), _) => Err(e),
@@ -91,7 +95,7 @@ async fn release<T>(lock: crate::lock::Lock, result: anyhow::Result<T>) -> anyho
 
 /// The exit code of an error, given the command it came from.
 pub fn exit_code(cli: &Cli, err: &anyhow::Error) -> ExitCode {
-    if crate::cancel::requested() {
+    if crate::cancel::signalled() {
         return ExitCode::from(crate::cancel::EXIT_CODE);
     }
     if let Some(code) = saved::exit_code(err) {

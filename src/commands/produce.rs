@@ -146,7 +146,9 @@ fn progress(json: bool, limit: Option<u64>, totals: Arc<Totals>) -> Option<(indi
         loop {
             b.set_position(Totals::get(&totals.delivered));
             b.set_message(format!("{} delivered", bytes(Totals::get(&totals.delivered_bytes))));
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            if crate::cancel::sleep(Duration::from_millis(200)).await.is_err() {
+                break;
+            }
         }
     });
     Some((bar, ticker))

@@ -243,7 +243,9 @@ async fn resuming(
                     attempt += 1;
                     p.say(format!("no answer from AWS ({e:#}); reading what exists and resuming"));
                 }
-                tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
+                if crate::aws::jittered(delay).await.is_err() {
+                    return Err(e);
+                }
                 delay = (delay * 2).min(std::time::Duration::from_secs(10));
             }
             other => return other,

@@ -87,6 +87,7 @@ where
     let mut finished: BTreeSet<Address> = BTreeSet::new();
     // (node, dependent): the dependent no longer waits for the node.
     let mut released: BTreeSet<(Address, &Address)> = BTreeSet::new();
+    let mut interrupted: BTreeSet<Address> = BTreeSet::new();
     loop {
         // A stop asked for (Ctrl-C, SIGTERM) starts nothing new either.
         while !stopped && !crate::cancel::requested() && running.len() < parallelism.max(1) {
@@ -154,6 +155,10 @@ where
             }
             Err(error) => {
                 let _ = events.send(Event::Failed { address: address.clone(), elapsed, error: format!("{error:#}") });
+                // A wait a stop ended is not why what follows it did not run.
+                if crate::cancel::requested() {
+                    interrupted.insert(address.clone());
+                }
                 summary.failed.push((address.clone(), error));
                 stopped = true;
             }
@@ -161,7 +166,8 @@ where
         finished.insert(address);
     }
     // What never ran: downstream of a failure, or simply not reached.
-    let failed: BTreeSet<&Address> = summary.failed.iter().map(|(a, _)| a).collect();
+    let failed: BTreeSet<&Address> =
+        summary.failed.iter().map(|(a, _)| a).filter(|a| !interrupted.contains(*a)).collect();
     let mut downstream: BTreeSet<&Address> = BTreeSet::new();
     let mut queue: Vec<&Address> = failed.iter().copied().collect();
     while let Some(a) = queue.pop() {

@@ -170,7 +170,9 @@ pub fn read_batches(
                 if batch.first.is_some_and(|f| due.duration_since(f) >= LINGER) && !send(std::mem::take(&mut batch)) {
                     break;
                 }
-                std::thread::sleep(due - now);
+                if crate::cancel::sleep_blocking(due - now).is_err() {
+                    break;
+                }
             }
         }
         let Some(next) = source.next() else { break };
@@ -261,7 +263,10 @@ pub async fn put(aws: &Aws, stream: &str, batch: Batch, totals: &Totals) -> Resu
         }
         totals.retried.fetch_add(failed.len() as u64, Ordering::Relaxed);
         pending = failed;
-        tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
+        if crate::aws::jittered(delay).await.is_err() {
+            totals.failed.fetch_add(pending.len() as u64, Ordering::Relaxed);
+            return Ok(());
+        }
         delay = (delay * 2).min(Duration::from_secs(5));
     }
     Ok(())

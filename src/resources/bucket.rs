@@ -400,7 +400,9 @@ impl Resource for Bucket {
             match gone!("DeleteBucket", req.set_expected_bucket_owner(aws.bucket_owner())) {
                 Err(e) if e.code.as_deref() == Some("BucketNotEmpty") && start.elapsed() < self.timeout() => {
                     p.say("objects landed after emptying; emptying again");
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    if crate::cancel::sleep(std::time::Duration::from_millis(500)).await.is_err() {
+                        return Err(e.interrupted());
+                    }
                 }
                 other => return gone_if_absent(other),
             }

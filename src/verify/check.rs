@@ -114,10 +114,9 @@ where
         if let Some(found) = look().await? {
             return Ok(Some(found));
         }
-        if Instant::now() + pause > deadline || crate::cancel::requested() {
+        if Instant::now() + pause > deadline || crate::cancel::sleep(pause).await.is_err() {
             return Ok(None);
         }
-        tokio::time::sleep(pause).await;
     }
 }
 

@@ -1,6 +1,9 @@
 //! The one integration-test binary: runs the real `pipectl` binary.
 //! Modules share the helpers in `util`.
 
+// The tests pause plainly; pipectl's own pauses are `cancel::sleep`.
+#![allow(clippy::disallowed_methods)]
+
 mod buckets;
 mod data;
 mod emulator;
@@ -13,10 +16,12 @@ mod hosts;
 mod import;
 mod lambda;
 mod leaks;
+mod lock;
 mod months;
 mod policy;
 mod resilience;
 mod saved;
+mod signals;
 mod unattended;
 mod util;
 mod validate;
