@@ -142,7 +142,7 @@ impl Deployment {
         let in_spec = |a: &Address| self.loaded.as_ref().is_some_and(|l| l.graph.nodes.contains_key(a));
         let scope = self.aws.scope();
         let listed = self.record.iter().flat_map(Content::entries).filter(|(a, _)| !in_spec(a));
-        let retiring = self.record.iter().flat_map(Content::retiring_entries).map(|(r, of, n)| (r, of, n));
+        let retiring = self.record.iter().flat_map(Content::retiring_entries);
         let emptied = |a: &Address| self.record.as_ref().is_some_and(|r| r.emptied.contains(&a.to_string()));
         listed
             .map(|(a, n)| (a.clone(), a, n))

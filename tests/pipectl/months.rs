@@ -118,7 +118,9 @@ fn protection_removed_later_is_lifted() {
 #[test]
 fn on_destroy_delete_is_kept_for_a_destroy_from_the_record() {
     let Some(moto) = Moto::start() else { return };
-    let text = |on: &str| format!("pipeline: emp\nbuckets:\n  b: {{ name: \"emp-b-${{env}}-${{account}}\", on_destroy: {on} }}\n");
+    let text = |on: &str| {
+        format!("pipeline: emp\nbuckets:\n  b: {{ name: \"emp-b-${{env}}-${{account}}\", on_destroy: {on} }}\n")
+    };
     let s = spec("emptied", &text("retain"));
     moto.pipectl(&["apply", &s, "--yes", "--env", "pr-3"]).run().expect_code(0);
     assert!(moto.sdk().record("/pipectl/emp/pr-3")["emptied"].is_null());

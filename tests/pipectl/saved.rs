@@ -134,7 +134,11 @@ fn a_plan_for_one_env_is_refused_in_another_env_or_region() {
         run.stderr
     );
     let run = moto.pipectl(&["apply", &plan, "--env", "pr-1", "--var", "x=1"]).run().expect_code(3);
-    assert!(run.stderr.contains("the variables (`--var`, `--var-file`, `PIPECTL_VAR_*`, defaults) differ"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the variables (`--var`, `--var-file`, `PIPECTL_VAR_*`, defaults) differ"),
+        "{}",
+        run.stderr
+    );
     assert!(moto.sdk().leftovers().is_empty(), "{:?}", moto.sdk().leftovers());
     moto.pipectl(&["apply", &plan, "--env", "pr-1"]).run().expect_code(0);
     // Too old for the limit given.

@@ -125,7 +125,11 @@ impl Project {
             .output()
             .expect("bash runs");
         let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "{what} failed ({}):\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}", out.status);
+        assert!(
+            out.status.success(),
+            "{what} failed ({}):\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            out.status
+        );
         format!("{stdout}{stderr}")
     }
 

@@ -444,7 +444,9 @@ mod tests {
     #[test]
     fn every_stored_field_decides_whether_the_record_is_written() {
         let fields = stored_fields();
-        for f in ["v", "region", "resources", "protected", "emptied", "created", "by", "cost_per_hour", "prices", "retiring"] {
+        for f in
+            ["v", "region", "resources", "protected", "emptied", "created", "by", "cost_per_hour", "prices", "retiring"]
+        {
             assert!(fields.contains(&f), "{f} in {fields:?}");
         }
         assert!(!fields.contains(&"written") && !fields.contains(&"stamps"), "what is not stored is not compared");
