@@ -101,11 +101,13 @@ pub fn env_name_within(branch: &str, max: usize) -> String {
         let digest = Sha256::digest(branch.as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..HASH].to_string()
     };
+    // What is left is a word and the hash, the word cut to fit `max`.
+    let tagged = |word: &str| format!("{}-{}", &word[..word.len().min(max - HASH - 1)], hash());
     if out.is_empty() {
-        return format!("branch-{}", hash());
+        return tagged("branch");
     }
     if out == "default" {
-        return format!("default-{}", hash());
+        return tagged("default");
     }
     if out.len() > max {
         out.truncate(max - HASH - 1);
@@ -159,6 +161,12 @@ mod tests {
         }
         assert_ne!(env_name("///"), env_name("..."), "the hash tells them apart");
         assert!(env_name("default").starts_with("default-"));
+        for max in MIN..=MAX {
+            for branch in ["", "///", "default"] {
+                let got = env_name_within(branch, max);
+                assert!(rules::env_name(&got).is_ok() && got.len() <= max, "{branch:?} within {max} -> {got}");
+            }
+        }
     }
 
     proptest! {
