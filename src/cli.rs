@@ -81,7 +81,7 @@ pub enum Command {
     Outputs(SpecArg),
     /// Show the deployments in this account and region.
     List(ListArgs),
-    /// Destroy deployments not changed for a while (a dry run without `--yes`).
+    /// Destroy the deployments of the envs `--env-pattern` matches that were not applied for `--older-than` (a dry run without `--yes`).
     Gc(GcArgs),
     /// Break a deployment's lock, left by a run that died holding it.
     Unlock(UnlockArgs),

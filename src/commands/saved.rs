@@ -389,7 +389,7 @@ mod tests {
     fn a_moved_field_shows_before_and_after_where_the_plans_have_them() {
         let observed = |hours: u32| {
             let attrs = [("retention_hours".to_string(), json!(hours)), ("shards".to_string(), json!(1))].into();
-            Seen::of(Some(&crate::plan::Observed::with_attrs(attrs, None)))
+            Seen::of(Some(&crate::plan::Observed::with_attrs(attrs, None)), &[])
         };
         let saved = Saved {
             pipectl_plan: saved::VERSION.into(),
@@ -413,7 +413,7 @@ mod tests {
                          "changes": [{"field": "retention_hours", "before": 48, "after": 24}]}]});
         let read = [("stream.s".to_string(), observed(48))].into();
         assert_eq!(live(&saved, &read, &now), ["stream.s: retention_hours 24 -> 48 changed since the plan was made"]);
-        let gone = [("stream.s".to_string(), Seen::of(None))].into();
+        let gone = [("stream.s".to_string(), Seen::of(None, &[]))].into();
         assert_eq!(live(&saved, &gone, &now), ["stream.s: is gone; it existed when the plan was made"]);
         assert!(live(&saved, &BTreeMap::new(), &now)[0].contains("no longer read"));
     }

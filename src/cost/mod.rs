@@ -163,6 +163,8 @@ fn trim(x: f64) -> String {
 /// Dollars for people: cents for large amounts, four places for small
 /// hourly ones.
 pub fn money(x: f64) -> String {
+    // A sum of nothing is -0.0 in Rust: no `$-0.00`.
+    let x = if x == 0.0 { 0.0 } else { x };
     if x != 0.0 && x.abs() < 1.0 {
         format!("${x:.4}")
     } else {
@@ -271,6 +273,7 @@ mod tests {
     #[test]
     fn money_shows_small_amounts_to_a_hundredth_of_a_cent() {
         assert_eq!(money(0.0208), "$0.0208");
+        assert_eq!(money(Vec::<f64>::new().iter().sum()), "$0.00");
         assert_eq!(money(15.184), "$15.18");
         assert_eq!(money(0.0), "$0.00");
     }

@@ -384,6 +384,10 @@ impl Deployment {
         for (slot, set) in [(Slot::Spec, &res), (Slot::Previous, &previous), (Slot::Orphan, &orphans)] {
             reads.extend(set.iter().map(|(a, r)| ((a.clone(), slot), r.clone())));
         }
+        // What is never shown is never digested either: a digest of a short
+        // secret (a PIN in a function's environment) can be reversed.
+        let sensitive: BTreeMap<(Address, Slot), &'static [&'static str]> =
+            reads.iter().map(|(k, r)| (k.clone(), r.sensitive())).collect();
         let mut seen: BTreeMap<(Address, Slot), Option<Observed>> =
             engine::read_all(&self.aws, reads, engine::MAX_READS, engine::Depth::Full).await?.into_iter().collect();
         let read = seen
@@ -393,7 +397,8 @@ impl Deployment {
                     (Slot::Previous, Some(p)) => format!("{a} (was {})", p.name()),
                     _ => a.to_string(),
                 };
-                (key, Seen::of(o.as_ref()))
+                let hidden = sensitive.get(&(a.clone(), *slot)).copied().unwrap_or_default();
+                (key, Seen::of(o.as_ref(), hidden))
             })
             .collect();
         let mut take = |a: &Address, slot: Slot| seen.remove(&(a.clone(), slot)).flatten();

@@ -99,16 +99,26 @@ pub struct Seen {
     pub fields: BTreeMap<String, String>,
 }
 
+/// What a saved plan holds for a sensitive attribute, in place of a digest.
+pub const HIDDEN: &str = "(sensitive)";
+
 /// The pseudo-fields of [`Seen`] that are not attributes.
 pub const TAGS: &str = "(tags)";
 pub const MARKED: &str = "(marker)";
 pub const ACCOUNT: &str = "(account)";
 
 impl Seen {
-    /// The digests of what a read returned.
-    pub fn of(observed: Option<&Observed>) -> Seen {
+    /// The digests of what a read returned; a `sensitive` attribute (the
+    /// kind's `sensitive()`) only as [`HIDDEN`]: a digest of a short secret
+    /// can be reversed by trying every value. Whether such a field moved
+    /// shows in the plan made again at apply, which must equal the saved one.
+    pub fn of(observed: Option<&Observed>, sensitive: &[&str]) -> Seen {
         let Some(o) = observed else { return Seen { sha256: ABSENT.into(), fields: BTreeMap::new() } };
-        let mut fields: BTreeMap<String, String> = o.attrs.iter().map(|(k, v)| (k.clone(), digest(v))).collect();
+        let mut fields: BTreeMap<String, String> = o
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), if sensitive.contains(&k.as_str()) { HIDDEN.into() } else { digest(v) }))
+            .collect();
         if let Some(t) = &o.tags {
             fields.insert(TAGS.into(), digest(&serde_json::to_value(t).expect("tags serialize")));
         }
@@ -305,7 +315,7 @@ mod tests {
             vars_sha256: vars_digest(&BTreeMap::new()),
             policy_sha256: None,
             targets: vec![],
-            observed: [("stream.s".to_string(), Seen::of(Some(&observed(json!({"retention_hours": 24})))))].into(),
+            observed: [("stream.s".to_string(), Seen::of(Some(&observed(json!({"retention_hours": 24}))), &[]))].into(),
             plan: json!({"changes": [{"address": "stream.s", "action": "update",
                          "changes": [{"field": "shards", "before": 1, "after": 2}]}]}),
             checksum: String::new(),
@@ -339,16 +349,16 @@ mod tests {
 
     #[test]
     fn what_moved_is_named_by_field() {
-        let then = Seen::of(Some(&observed(json!({"retention_hours": 24, "shards": 1}))));
-        let same = Seen::of(Some(&observed(json!({"shards": 1, "retention_hours": 24}))));
+        let then = Seen::of(Some(&observed(json!({"retention_hours": 24, "shards": 1}))), &[]);
+        let same = Seen::of(Some(&observed(json!({"shards": 1, "retention_hours": 24}))), &[]);
         assert!(then.moved(&same).is_empty());
-        let now = Seen::of(Some(&observed(json!({"retention_hours": 48, "shards": 1}))));
+        let now = Seen::of(Some(&observed(json!({"retention_hours": 48, "shards": 1}))), &[]);
         assert_eq!(then.moved(&now), ["retention_hours"]);
         let mut retagged = observed(json!({"retention_hours": 24, "shards": 1}));
         retagged.tags = Some(Default::default());
-        assert_eq!(then.moved(&Seen::of(Some(&retagged))), [TAGS]);
-        assert_eq!(Seen::of(None).sha256, ABSENT);
-        assert!(!then.moved(&Seen::of(None)).is_empty(), "gone is moved");
+        assert_eq!(then.moved(&Seen::of(Some(&retagged), &[])), [TAGS]);
+        assert_eq!(Seen::of(None, &[]).sha256, ABSENT);
+        assert!(!then.moved(&Seen::of(None, &[])).is_empty(), "gone is moved");
     }
 
     #[test]
@@ -358,9 +368,16 @@ mod tests {
             digest(&json!({"b": {"y": null, "x": [1, 2]}, "a": 1}))
         );
         assert_ne!(digest(&json!([1, 2])), digest(&json!([2, 1])), "lists keep their order");
-        let seen = Seen::of(Some(&observed(json!({"environment": {"TOKEN": "hunter2-secret"}}))));
+        let seen = Seen::of(Some(&observed(json!({"environment": {"TOKEN": "hunter2-secret"}}))), &[]);
         let text = serde_json::to_string(&seen).unwrap();
         assert!(!text.contains("hunter2") && !text.contains("TOKEN"), "{text}");
+        // A sensitive field: not even a digest, which a short secret's
+        // would give away to anyone trying every value.
+        let pin = |v: &str| observed(json!({"environment": {"PIN": v}, "memory": 128}));
+        let hidden = Seen::of(Some(&pin("1234")), &["environment"]);
+        assert_eq!(hidden.fields["environment"], HIDDEN);
+        assert_eq!(hidden, Seen::of(Some(&pin("9876")), &["environment"]));
+        assert!(!serde_json::to_string(&hidden).unwrap().contains(&digest(&json!({"PIN": "1234"}))));
         let vars = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(vars_digest(&vars(&[("a", "1"), ("b", "2")])), vars_digest(&vars(&[("b", "2"), ("a", "1")])));
         assert_ne!(vars_digest(&vars(&[("a", "1")])), vars_digest(&vars(&[("a", "2")])));

@@ -95,7 +95,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    let loaded = parser.load(&mut builder, false);
+    // Every document is read, so a second one is an error, not ignored.
+    let loaded = parser.load(&mut builder, true);
     // A limit stops the build at once; it is the error to report.
     if let Some(err) = builder.error {
         return Err(err);
@@ -133,6 +134,8 @@ struct Builder {
     open_anchors: Vec<usize>,
     root: Option<Node>,
     error: Option<SyntaxError>,
+    /// Documents begun.
+    documents: usize,
 }
 
 impl Builder {
@@ -193,7 +196,32 @@ impl MarkedEventReceiver for Builder {
         if self.error.is_some() {
             return;
         }
+        let tagged = match &ev {
+            Event::Scalar(_, _, _, tag) | Event::SequenceStart(_, tag) | Event::MappingStart(_, tag) => tag.is_some(),
+            _ => false,
+        };
+        if tagged {
+            self.error = Some(SyntaxError {
+                mark,
+                rule: "yaml-tag",
+                message: "YAML tags (`!!str`, `!!binary`, `!custom`) are not read: the field's declared type decides"
+                    .into(),
+                hint: "remove the tag; quote a value to make it a string",
+            });
+            return;
+        }
         match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.error = Some(SyntaxError {
+                        mark,
+                        rule: "yaml-documents",
+                        message: "a second YAML document begins here: a spec or var file is one document".into(),
+                        hint: "remove the `---` and what follows it, or put each part in a file of its own",
+                    });
+                }
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
                 let is_null = !quoted && tag.is_none() && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL");
@@ -251,7 +279,7 @@ impl MarkedEventReceiver for Builder {
                 node.mark = mark;
                 self.push_value(node, 0);
             }
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {}
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
     }
 }
@@ -259,6 +287,25 @@ impl MarkedEventReceiver for Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_first_yaml_document_was_used() {
+        for text in ["a: 1\n---\nb: 2\n", "--- \n---\na: 1\n", "a: 1\n---\ngarbage: [\n"] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.rule, "yaml-documents", "{text:?}: {err:?}");
+        }
+        assert!(parse("---\na: 1\n").is_ok(), "one document with its marker");
+        assert!(parse("a: 1\n...\n").is_ok(), "one document with its end marker");
+    }
+
+    #[test]
+    fn tags_were_read_past_the_declared_type() {
+        for text in ["a: !!str 3\n", "a: !!binary aGVsbG8=\n", "a: !custom x\n", "a: !!map {b: 1}\n", "a: !!seq [1]\n"] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.rule, "yaml-tag", "{text:?}: {err:?}");
+            assert_eq!(err.mark.line, 1);
+        }
+    }
 
     #[test]
     fn keeps_positions_of_keys_and_values() {

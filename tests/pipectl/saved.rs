@@ -204,3 +204,16 @@ fn a_saved_plan_is_refused_once_a_var_file_changed() {
     let s = sdk.run(sdk.kinesis.describe_stream_summary().stream_name("svv-events").send()).unwrap();
     assert_eq!(s.stream_description_summary().unwrap().open_shard_count(), 2);
 }
+
+/// A saved plan given where a spec goes read as an empty spec
+/// (`error[empty]`), which says nothing of what to do.
+#[test]
+fn a_saved_plan_where_a_spec_goes_says_so() {
+    let Some(moto) = Moto::start() else { return };
+    let (spec, plan) = files("where-a-spec-goes", SPEC);
+    moto.pipectl(&["plan", &spec, "--out", &plan]).run().expect_code(0);
+    for command in ["plan", "validate", "destroy", "outputs"] {
+        let run = moto.pipectl(&[command, &plan]).run().expect_code(2);
+        assert!(run.stderr.contains("is a saved plan") && run.stderr.contains("pipectl apply FILE"), "{}", run.stderr);
+    }
+}

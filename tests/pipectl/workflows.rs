@@ -16,6 +16,9 @@ use yaml_rust2::{Yaml, YamlLoader};
 /// Steps a GitHub job may hold that only the platform can run.
 const GITHUB_PLATFORM_STEPS: [&str; 2] = ["actions/checkout@v4", "aws-actions/configure-aws-credentials@v4"];
 
+/// What the base branch's policy says once it has moved on.
+const TIP: &str = "# the base branch's tip";
+
 fn load(name: &str) -> Yaml {
     let text = std::fs::read_to_string(root().join("examples/ci").join(name)).unwrap();
     YamlLoader::load_from_str(&text).unwrap().remove(0)
@@ -83,6 +86,12 @@ impl Project {
         git(&top, &["clone", "--quiet", "upstream", "project"]);
         let dir = top.join("project");
         let base_sha = git(&dir, &["rev-parse", "HEAD"]);
+        // The base branch moves on after the branch was cut: the policy a
+        // job uses is the base branch's as it is now.
+        let policy = upstream.join("policies/pull-request.yaml");
+        let text = std::fs::read_to_string(&policy).unwrap();
+        std::fs::write(&policy, format!("{text}{TIP}\n")).unwrap();
+        git(&upstream, &["commit", "--quiet", "-am", "the policy, later"]);
 
         let bin = top.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -204,13 +213,15 @@ fn github_actions_workflow_runs_its_commands_in_order() {
     context.insert("vars.PIPECTL_REPO", "https://example.com/pipectl.git".into());
     context.insert("github.event.number", "7".into());
     context.insert("github.head_ref", "feature/ABC_1".into());
-    context.insert("github.event.pull_request.base.sha", project.base_sha.clone());
+    context.insert("github.base_ref", "main".into());
     context.insert("github.token", "not-a-token".into());
     let env = project.env_name("pr-7-feature/ABC_1");
     let sdk = moto.sdk();
 
     // Opened: validate, plan (as a comment), apply that plan, verify.
     github_job(&project, &moto, &doc, "pull-request", &context);
+    let policy = project.dir.parent().unwrap().join("runner-temp-pull-request/policy.yaml");
+    assert!(std::fs::read_to_string(policy).unwrap().contains(TIP), "the base branch's policy as it is now");
     let posted = project.posted();
     assert!(posted.contains("gh pr comment 7"), "the plan is posted on the pull request:\n{posted}");
     assert!(posted.contains(&format!("taxi-lab-trips-{env}")), "the comment is the plan:\n{posted}");
@@ -299,6 +310,8 @@ fn gitlab_ci_pipeline_runs_its_commands_in_order() {
     for job in ["plan", "apply", "verify"] {
         gitlab_job(&project, &moto, &doc, job, &mr);
     }
+    let policy = std::fs::read_to_string(project.dir.join("policy.yaml")).unwrap();
+    assert!(policy.contains(TIP), "the target branch's policy as it is now");
     let posted = project.posted();
     assert!(posted.contains("merge_requests/7/notes"), "the plan is posted on the merge request:\n{posted}");
     assert!(posted.contains(&format!("taxi-lab-trips-{env}")), "the note is the plan:\n{posted}");
