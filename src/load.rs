@@ -53,8 +53,9 @@ pub fn load(path: &Path, opts: &Options) -> Result<Loaded, SpecError> {
     let file = path.display().to_string();
     let text = read(path).map_err(|source| SpecError::Read { path: file.clone(), source })?;
     if crate::plan::saved::is_saved(&text) {
-        let d = Diagnostic::new(Default::default(), "saved-plan", "this file is a saved plan (`plan --out`), not a spec")
-            .hint("`pipectl apply FILE` runs a saved plan; every other command takes the spec it was made from");
+        let d =
+            Diagnostic::new(Default::default(), "saved-plan", "this file is a saved plan (`plan --out`), not a spec")
+                .hint("`pipectl apply FILE` runs a saved plan; every other command takes the spec it was made from");
         return Err(SpecError::Invalid { file, diagnostics: vec![d] });
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));

@@ -300,7 +300,8 @@ mod tests {
 
     #[test]
     fn tags_were_read_past_the_declared_type() {
-        for text in ["a: !!str 3\n", "a: !!binary aGVsbG8=\n", "a: !custom x\n", "a: !!map {b: 1}\n", "a: !!seq [1]\n"] {
+        for text in ["a: !!str 3\n", "a: !!binary aGVsbG8=\n", "a: !custom x\n", "a: !!map {b: 1}\n", "a: !!seq [1]\n"]
+        {
             let err = parse(text).unwrap_err();
             assert_eq!(err.rule, "yaml-tag", "{text:?}: {err:?}");
             assert_eq!(err.mark.line, 1);

@@ -159,3 +159,17 @@ fn the_environment_gives_pipectl_var_values() {
     let got = from_environment(env.iter().map(|(k, v)| (k.into(), v.into())));
     assert_eq!(got, BTreeMap::from([("shards".to_string(), "4".to_string())]));
 }
+
+#[test]
+fn var_file_typing_was_looser_than_the_spec_s() {
+    // `1_0` is not ten, in a flag or a file, as it is not in the spec.
+    let flag = Options { vars: [("shards".to_string(), "1_0".to_string())].into(), ..Options::default() };
+    assert!(run(SPEC, &flag, &[]).is_err());
+    assert!(run(SPEC, &Options::default(), &[file("v.yaml", "shards: 1_0\n")]).is_err());
+    // A tag does not make a string an integer, nor anything else.
+    for text in
+        ["shards: !!str 3\n", "tier: !!binary aGVsbG8=\n", "tier: !custom pr\n", "---\nshards: 2\n---\nshards: 3\n"]
+    {
+        assert!(run(SPEC, &Options::default(), &[file("v.yaml", text)]).is_err(), "{text:?}");
+    }
+}

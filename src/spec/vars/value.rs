@@ -84,12 +84,13 @@ impl Type {
         let not = |what: &str| Err(format!("`{text}` is not {what}"));
         match self {
             Type::String => Ok(J::String(text.to_string())),
-            Type::Integer => match text.trim().replace('_', "").parse::<i64>() {
+            // As the spec reads numbers: `1_0` is not ten.
+            Type::Integer => match text.trim().parse::<i64>() {
                 Ok(n) => Ok(J::from(n)),
                 Err(_) => not("an integer"),
             },
             Type::Number => {
-                let t = text.trim().replace('_', "");
+                let t = text.trim();
                 if let Ok(n) = t.parse::<i64>() {
                     return Ok(J::from(n));
                 }
