@@ -316,7 +316,11 @@ mod tests {
     #[test]
     fn a_holder_in_another_container_or_boot_is_judged_by_its_lease_only() {
         let other_ns = Holder { pidns: "pid:[4026532999]".into(), ..holder() };
-        assert_eq!(other_ns.stale_at(1001, Duration::ZERO, &here(), |_| None), None, "same host name, other pid namespace");
+        assert_eq!(
+            other_ns.stale_at(1001, Duration::ZERO, &here(), |_| None),
+            None,
+            "same host name, other pid namespace"
+        );
         let other_boot = Holder { boot: "b-0".into(), ..holder() };
         assert_eq!(other_boot.stale_at(1001, Duration::ZERO, &here(), |_| None), None, "before a reboot");
         let unknown_here = Here { boot: String::new(), pidns: String::new() };
@@ -381,7 +385,11 @@ mod tests {
         let ahead = Holder { renewed: u64::MAX, ..holder() };
         let other = Here { boot: "b-9".into(), pidns: String::new() };
         assert!(ahead.renewed_ahead(1000));
-        assert_eq!(ahead.stale_at(1000, Duration::from_secs(120), &other, |_| None), None, "watched for the lease only");
+        assert_eq!(
+            ahead.stale_at(1000, Duration::from_secs(120), &other, |_| None),
+            None,
+            "watched for the lease only"
+        );
         let why = ahead.stale_at(1000, Duration::from_secs(121), &other, |_| None).unwrap();
         assert!(why.contains("in the future"), "{why}");
         assert!(ahead.describe_at(1000).contains("in the future: invalid"), "{}", ahead.describe_at(1000));

@@ -278,12 +278,23 @@ impl Lock {
         if self.gone.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        if self.shared.lately(seen_recently(self.holder.lease())) {
-            gone!("DeleteParameter", self.aws.ssm.delete_parameter().name(&self.name))?;
+        let released = if self.shared.lately(seen_recently(self.holder.lease())) {
+            gone!("DeleteParameter", self.aws.ssm.delete_parameter().name(&self.name))
         } else {
-            delete_if(&self.aws, &self.name, &self.holder.run).await?;
+            delete_if(&self.aws, &self.name, &self.holder.run).await
+        };
+        if let Err(e) = &released {
+            if crate::cancel::requested() {
+                // The run's own error is what it reports; say this here.
+                eprintln!(
+                    "warning: the lock `{}` could not be released after the stop ({e}): it is left to expire \
+                     after its lease ({} s), or run `pipectl unlock`",
+                    self.name,
+                    self.holder.lease().as_secs()
+                );
+            }
         }
-        Ok(())
+        Ok(released?)
     }
 }
 
