@@ -16,11 +16,14 @@
 //! (the lock's renewer, writing the record, releasing the lock) runs inside
 //! [`shielded`], where [`sleep`] sleeps its full time. Every AWS call
 //! (`send!`, `gone!`) is abandoned `aws::STOP_GRACE` after a stop, so the
-//! SDK's own retries and backoff cannot hold a stopping run either.
+//! SDK's own retries and backoff cannot hold a stopping run either; a
+//! shielded call gets a short bound of its own after that, and all of them
+//! end a few seconds later ([`shield_ends`], `aws::SHIELDED_CALL`): a run
+//! whose AWS hangs still exits within seconds, its lock left to its lease.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// The exit code of a run stopped by a signal.
@@ -48,12 +51,15 @@ pub struct Token(Arc<Inner>);
 struct Inner {
     requested: AtomicBool,
     why: Mutex<Option<Why>>,
+    /// When the stop was first asked for.
+    at: OnceLock<Instant>,
     notify: Notify,
 }
 
 impl Token {
     /// Asks for the stop; the first reason given is kept.
     pub fn stop(&self, why: Why) {
+        self.0.at.get_or_init(Instant::now);
         self.0.why.lock().expect("stop reason").get_or_insert(why);
         self.0.requested.store(true, Ordering::SeqCst);
         self.0.notify.notify_waiters();
@@ -79,6 +85,22 @@ impl Token {
             }
             notified.await;
         }
+    }
+
+    /// When the stop was asked for, once it was.
+    pub fn stopped_at(&self) -> Option<Instant> {
+        self.0.at.get().copied()
+    }
+
+    /// Ends when a shielded call that began at `began` is given up: never
+    /// before a stop; then `per_call` after the later of its start and
+    /// `grace` after the stop, and `total` after the stop at the latest.
+    #[allow(clippy::disallowed_methods)]
+    pub async fn shield_ends(&self, began: Instant, grace: Duration, per_call: Duration, total: Duration) {
+        self.cancelled().await;
+        let stop = self.stopped_at().unwrap_or(began);
+        let end = (began.max(stop + grace) + per_call).min(stop + total);
+        tokio::time::sleep_until(end.into()).await;
     }
 
     /// Sleeps `d`, or less when a stop is asked for (then `Cancelled`).
@@ -151,6 +173,11 @@ pub async fn sleep(d: Duration) -> Result<(), Cancelled> {
 /// Whether this task runs inside [`shielded`].
 pub fn is_shielded() -> bool {
     SHIELDED.try_with(|_| ()).is_ok()
+}
+
+/// [`Token::shield_ends`] for the process's stop.
+pub async fn shield_ends(began: Instant, grace: Duration, per_call: Duration, total: Duration) {
+    global().shield_ends(began, grace, per_call, total).await
 }
 
 /// Ends `grace` after a stop was asked for.
@@ -229,7 +256,6 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     #[tokio::test]
     async fn a_stop_ends_a_sleep_at_once_and_every_later_one() {
@@ -262,5 +288,28 @@ mod tests {
         let start = Instant::now();
         assert_eq!(shielded(sleep(Duration::from_millis(20))).await, Ok(()));
         assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[tokio::test]
+    async fn sigterm_while_aws_hangs_no_more_a_shielded_call_is_bounded_after_a_stop() {
+        let (grace, per_call, total) =
+            (Duration::from_millis(30), Duration::from_millis(20), Duration::from_millis(80));
+        let t = Token::default();
+        let began = Instant::now();
+        let t2 = t.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            t2.stop(Why::Signal);
+        });
+        t.shield_ends(began, grace, per_call, total).await;
+        let stop = t.stopped_at().unwrap();
+        assert!(stop.elapsed() >= grace + per_call, "{:?}", stop.elapsed());
+        // A call that starts late gets its own bound, within the total.
+        let late = Instant::now();
+        t.shield_ends(late, grace, per_call, total).await;
+        assert!(late.elapsed() >= per_call || stop.elapsed() >= total, "{:?}", late.elapsed());
+        let last = Instant::now();
+        t.shield_ends(last, grace, per_call, total).await;
+        assert!(stop.elapsed() >= total && last.elapsed() < Duration::from_millis(50), "{:?}", stop.elapsed());
     }
 }

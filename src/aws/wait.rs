@@ -72,15 +72,33 @@ where
 /// unknown, as after a lost answer: the next run converges from it.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// How long each shielded call (the lock's renewal and release, the
+/// record's last write) still has once the calls of the run were
+/// abandoned ([`STOP_GRACE`] after a stop)...
+pub const SHIELDED_CALL: Duration = Duration::from_secs(2);
+/// ...and when, after the stop, every one of them is abandoned: a stopping
+/// run exits within seconds however long AWS takes; a lock it could not
+/// release is left to its lease.
+pub const SHIELDED_TOTAL: Duration = Duration::from_secs(7);
+
 /// Every SDK call (`send!`, `gone!`): its answer, or, [`STOP_GRACE`]
 /// after a stop, an error saying it was abandoned. Shielded work (the
-/// lock's renewal and release) always gets its answer.
+/// lock's renewal and release, the record's last write) gets its answer
+/// while the run goes on, and within its own bound after a stop
+/// ([`SHIELDED_CALL`], [`SHIELDED_TOTAL`]).
 pub async fn unless_stopped<T>(
     op: &'static str,
     call: impl Future<Output = Result<T, AwsError>>,
 ) -> Result<T, AwsError> {
     if crate::cancel::is_shielded() {
-        return call.await;
+        let began = Instant::now();
+        return tokio::select! {
+            answer = call => answer,
+            () = crate::cancel::shield_ends(began, STOP_GRACE, SHIELDED_CALL, SHIELDED_TOTAL) => Err(AwsError::fatal(
+                op,
+                "no answer in time after the stop: abandoned (the run is stopping)",
+            )),
+        };
     }
     tokio::select! {
         answer = call => answer,

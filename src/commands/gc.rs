@@ -12,7 +12,7 @@ use super::{destroy, release};
 use crate::cli::{GcArgs, Global};
 use crate::cost::{money, HOURS_PER_MONTH};
 use crate::deployment::{Deployment, Locking};
-use crate::lock::rfc3339;
+use crate::lock::{is_date, rfc3339_f64};
 use crate::resources::record::{self, Basis, Content};
 use std::process::ExitCode;
 
@@ -28,6 +28,12 @@ pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
     let listing = record::list(&aws, a.pipeline.as_deref()).await?;
     for d in listing.damaged.iter().filter(|d| rule.matching(&d.env).is_some()) {
         eprintln!("{}", crate::scrub::text(&format!("skipping {}/{}: {}", d.pipeline, d.env, d.why)));
+    }
+    for d in listing.found.iter().filter(|d| rule.matching(&d.env).is_some()) {
+        if let Some((at, _)) = record::last_applied(&d.content).filter(|(at, _)| !is_date(*at)) {
+            let (p, e) = (&d.pipeline, &d.env);
+            eprintln!("skipping {p}/{e}: its record's last apply {} is not a date", rfc3339_f64(at));
+        }
     }
     let stale: Vec<(record::Listed, String)> = listing
         .found
@@ -160,16 +166,17 @@ impl Rule<'_> {
     /// Why the deployment of `env` recorded as `c` is stale, if it is.
     fn stale(&self, env: &str, c: &Content) -> Option<String> {
         let pattern = self.matching(env)?;
-        let (at, basis) = record::last_applied(c)?;
+        // A time that is no date says nothing of when: never destroyed on it.
+        let (at, basis) = record::last_applied(c).filter(|(at, _)| is_date(*at))?;
         if self.started - at < self.older_than {
             return None;
         }
         let ago = age((self.started - at).max(0.0) as u64);
         let when = match basis {
-            Basis::Applied => format!("last applied {}", rfc3339(at as u64)),
+            Basis::Applied => format!("last applied {}", rfc3339_f64(at)),
             Basis::Written => format!(
                 "last written {} (no apply recorded: a record written before pipectl marked applies)",
-                rfc3339(at as u64)
+                rfc3339_f64(at)
             ),
         };
         Some(format!("{when}, {ago} ago, older than {}; env {env} matches {pattern}", age(self.older_than as u64)))
@@ -178,7 +185,7 @@ impl Rule<'_> {
     /// Why a deployment found stale is spared once its lock is held.
     fn fresh(&self, c: &Content) -> String {
         match record::last_applied(c) {
-            Some((at, _)) => format!("applied at {}, after gc started: in use", rfc3339(at as u64)),
+            Some((at, _)) => format!("applied at {}, after gc started: in use", rfc3339_f64(at)),
             None => "its record says nothing of when it was applied".into(),
         }
     }
@@ -253,5 +260,17 @@ mod tests {
         assert!(rule.stale("default", &old).is_none(), "the deployment without an env");
         assert!(check_patterns(&[]).is_err() && check_patterns(&[" ".into()]).is_err());
         assert!(check_patterns(&["pr-*".into()]).is_ok());
+    }
+
+    #[test]
+    fn odd_time_fields_no_more_gc_never_destroys_on_a_time_that_is_no_date() {
+        let patterns = ["pr-*".to_string()];
+        let rule = Rule { patterns: &patterns, started: 100.0 * DAY, older_than: DAY };
+        for odd in [-1.0, -1e300, 1_796_631_000_000.0, f64::INFINITY, f64::NAN] {
+            assert_eq!(rule.stale("pr-1", &content(Some(odd), Some(10.0 * DAY))), None, "{odd}");
+            assert_eq!(rule.stale("pr-1", &content(None, Some(odd))), None, "{odd}");
+        }
+        let spared = rule.fresh(&content(Some(1_796_631_000_000.0), None));
+        assert!(spared.contains("(invalid time 1796631000000)"), "{spared}");
     }
 }

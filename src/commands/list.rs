@@ -7,7 +7,7 @@
 
 use super::emitln;
 use crate::cli::{Global, ListArgs};
-use crate::lock::{self, rfc3339};
+use crate::lock::{self, rfc3339, rfc3339_f64};
 use crate::resources::record;
 use std::process::ExitCode;
 
@@ -28,8 +28,8 @@ pub async fn run(g: &Global, a: &ListArgs) -> anyhow::Result<ExitCode> {
             "region": d.content.region,
             "resources": d.content.resources.len(),
             "created": d.content.created.map(rfc3339),
-            "last_changed": d.changed().map(|t| rfc3339(t as u64)),
-            "last_applied": d.content.stamps.applied.map(|t| rfc3339(t as u64)),
+            "last_changed": d.changed().map(rfc3339_f64),
+            "last_applied": d.content.stamps.applied.map(rfc3339_f64),
             "by": d.content.by,
             "cost_per_hour": d.content.cost_per_hour,
             "cost_per_month": d.content.cost_per_hour.map(|h| h * crate::cost::HOURS_PER_MONTH),

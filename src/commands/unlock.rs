@@ -10,7 +10,11 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<ExitCode> {
             let l = crate::load::load(path, &crate::deployment::options(g))?;
             (l.spec.pipeline, l.spec.env, l.spec.region)
         }
-        (None, Some(p)) => (p.clone(), super::env_of(g), None),
+        (None, Some(p)) => {
+            let env = super::env_of(g);
+            crate::deployment::check_pipeline(p, &env)?;
+            (p.clone(), env, None)
+        }
         (None, None) => anyhow::bail!("give a spec or `--pipeline`"),
     };
     let aws = crate::deployment::connect(g, region).await?;

@@ -169,6 +169,19 @@ async fn let_go(lock: Option<Lock>) {
 }
 
 /// `--target` patterns that select nothing: a spec error, before AWS.
+/// A deployment named on the command line (`--pipeline`, `--env`), before
+/// any AWS call: both must be names a spec could give (`default` is the
+/// deployment without an env), or they could reach other parameters.
+pub fn check_pipeline(pipeline: &str, env: &str) -> anyhow::Result<()> {
+    spec::rules::pipeline_name(pipeline)
+        .map_err(|m| crate::BadInput::error(format!("--pipeline: {m}"), "for example `--pipeline taxi-lab`"))?;
+    if env != "default" {
+        spec::rules::env_name(env)
+            .map_err(|m| crate::BadInput::error(format!("--env: {m}"), "for example `--env pr-42`"))?;
+    }
+    Ok(())
+}
+
 fn check_targets(loaded: &Loaded, targets: &[String]) -> Result<(), SpecError> {
     let unknown = loaded.graph.unknown_targets(targets);
     if unknown.is_empty() {
@@ -289,10 +302,7 @@ impl Deployment {
         env: &str,
         locking: Locking<'_>,
     ) -> anyhow::Result<(Deployment, Lock)> {
-        spec::rules::pipeline_name(pipeline).map_err(|m| crate::Hinted {
-            message: format!("--pipeline: {m}"),
-            hint: "for example `--pipeline taxi-lab`".into(),
-        })?;
+        check_pipeline(pipeline, env)?;
         let env = env.to_string();
         let record_name = crate::names::record_parameter(pipeline, &env);
         let (aws, record, lock) = connect_for(

@@ -31,7 +31,7 @@ mod takeover;
 
 use crate::aws::{Aws, AwsError, Outcome};
 use crate::{gone, send};
-pub use holder::{holder_of, now_secs, rfc3339, Holder, LEASE};
+pub use holder::{holder_of, is_date, now_secs, rfc3339, rfc3339_f64, Holder, LEASE};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -181,11 +181,16 @@ impl Lock {
     /// Takes the lock for `command`, waiting up to `wait` for the holder to
     /// finish (zero: fail at once, naming the holder). A signal ends the
     /// wait (the run exits 130).
+    ///
+    /// Every look that does not take the lock goes through the same end of
+    /// the loop: the timeout, then a pause a stop ends. A holder with odd
+    /// or empty fields is one more holder, stale by its lease.
     pub async fn acquire(aws: &Aws, pipeline: &str, env: &str, command: &str, wait: Duration) -> anyhow::Result<Lock> {
         crate::cancel::install();
         let name = parameter(pipeline, env);
         let me = Holder::me(command, holder::lease()?);
         let start = Instant::now();
+        let mut watch = Watch::default();
         let mut said = false;
         loop {
             if crate::cancel::requested() {
@@ -194,12 +199,15 @@ impl Lock {
             // Throttling or a 5xx is tried again: a lost create finds the lock
             // naming this run, a lost takeover finds its own marker.
             let patience = Duration::from_secs(60);
-            let pause = match crate::aws::retry(patience, |_| false, || try_create(aws, &name, &me)).await? {
-                None => break,
-                Some(other) if other.run == me.run => break,
-                Some(other) if other.run.is_empty() => continue,
-                Some(other) => {
-                    if let Some(why) = other.stale() {
+            let look = crate::aws::retry(patience, |_| false, || try_create(aws, &name, &me)).await?;
+            let (pause, limit) = match look {
+                Look::Created => break,
+                Look::Held(other) if other.run == me.run => break,
+                // Released between the two calls: soon again, as nobody's.
+                Look::Vanished => (Duration::from_millis(100 + fastrand::u64(..200)), wait.max(TRANSIENT)),
+                Look::Held(other) => {
+                    let unchanged = watch.unchanged(&other);
+                    if let Some(why) = other.stale(unchanged) {
                         eprintln!("note: taking over a stale lock: {why} ({})", other.describe());
                         let take = || takeover::take_over(aws, &name, &other, &me);
                         if crate::aws::retry(patience, |_| false, take).await? {
@@ -207,23 +215,28 @@ impl Lock {
                             break;
                         }
                         // Another run took it over, or is taking it: look again soon.
-                        Duration::from_millis(300 + fastrand::u64(..300))
-                    } else if start.elapsed() >= wait {
-                        let deployment = format!("{pipeline}/{env}");
-                        return Err(anyhow::Error::new(Locked { deployment, holder: other }).context(crate::Hinted {
-                            message: "another run is changing this deployment".into(),
-                            hint: "wait for it (`--lock-timeout 10m`), or, if it is dead, run `pipectl unlock`".into(),
-                        }));
+                        (Duration::from_millis(300 + fastrand::u64(..300)), wait.max(TRANSIENT))
                     } else {
-                        if !said {
+                        if start.elapsed() < wait && !said {
                             eprintln!("waiting for the lock: held by {}", other.describe());
                             said = true;
                         }
-                        LOOK_AGAIN.min(wait.saturating_sub(start.elapsed()))
+                        (LOOK_AGAIN, wait)
                     }
                 }
             };
-            if crate::cancel::sleep(pause).await.is_err() {
+            if start.elapsed() >= limit {
+                let deployment = format!("{pipeline}/{env}");
+                return Err(match watch.last {
+                    Some(holder) => anyhow::Error::new(Locked { deployment, holder }),
+                    None => anyhow::anyhow!("the lock of `{deployment}` kept changing hands"),
+                }
+                .context(crate::Hinted {
+                    message: "another run is changing this deployment".into(),
+                    hint: "wait for it (`--lock-timeout 10m`), or, if it is dead, run `pipectl unlock`".into(),
+                }));
+            }
+            if crate::cancel::sleep(pause.min(limit.saturating_sub(start.elapsed()))).await.is_err() {
                 anyhow::bail!("interrupted while waiting for the lock of `{pipeline}/{env}`");
             }
         }
@@ -265,18 +278,62 @@ impl Lock {
         if self.gone.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        if self.shared.lately(seen_recently(self.holder.lease())) {
-            gone!("DeleteParameter", self.aws.ssm.delete_parameter().name(&self.name))?;
+        let released = if self.shared.lately(seen_recently(self.holder.lease())) {
+            gone!("DeleteParameter", self.aws.ssm.delete_parameter().name(&self.name))
         } else {
-            delete_if(&self.aws, &self.name, &self.holder.run).await?;
+            delete_if(&self.aws, &self.name, &self.holder.run).await
+        };
+        if let Err(e) = &released {
+            if crate::cancel::requested() {
+                // The run's own error is what it reports; say this here.
+                eprintln!(
+                    "warning: the lock `{}` could not be released after the stop ({e}): it is left to expire \
+                     after its lease ({} s), or run `pipectl unlock`",
+                    self.name,
+                    self.holder.lease().as_secs()
+                );
+            }
         }
-        Ok(())
+        Ok(released?)
     }
 }
 
-/// Creates the lock parameter; `None` when it was created for `me`,
-/// else the holder found there.
-async fn try_create(aws: &Aws, name: &str, me: &Holder) -> Result<Option<Holder>, AwsError> {
+/// How long a waiting run keeps looking when the lock changes hands under
+/// it (released between two calls, taken over by another run), however
+/// short its `--lock-timeout`: these pass within moments.
+const TRANSIENT: Duration = Duration::from_secs(10);
+
+/// What one look at the lock found.
+enum Look {
+    /// Created for this run.
+    Created,
+    /// Held, by this run (a lost answer to its create) or another.
+    Held(Holder),
+    /// Released between the create and the read.
+    Vanished,
+}
+
+/// The holder last seen, and since when (by this run's clock) its value
+/// has not changed.
+#[derive(Default)]
+struct Watch {
+    last: Option<Holder>,
+    since: Option<Instant>,
+}
+
+impl Watch {
+    /// How long `holder` has been seen unchanged.
+    fn unchanged(&mut self, holder: &Holder) -> Duration {
+        if self.last.as_ref() != Some(holder) {
+            self.last = Some(holder.clone());
+            self.since = Some(Instant::now());
+        }
+        self.since.map(|s| s.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Creates the lock parameter, or finds who holds it.
+async fn try_create(aws: &Aws, name: &str, me: &Holder) -> Result<Look, AwsError> {
     let value = serde_json::to_string(me).expect("holder serializes");
     let req = aws
         .ssm
@@ -287,13 +344,9 @@ async fn try_create(aws: &Aws, name: &str, me: &Holder) -> Result<Option<Holder>
         .description("pipectl lock: one apply or destroy at a time")
         .overwrite(false);
     if send!("PutParameter", req).created()?.is_some() {
-        return Ok(None);
+        return Ok(Look::Created);
     }
-    match read(aws, name).await? {
-        Some(holder) => Ok(Some(holder)),
-        // Released between the two calls: try again, as nobody's.
-        None => Ok(Some(Holder { run: String::new(), renewed: 0, host: String::new(), ..me.clone() })),
-    }
+    Ok(read(aws, name).await?.map_or(Look::Vanished, Look::Held))
 }
 
 /// The holder of the lock, if there is one.

@@ -156,3 +156,27 @@ fn cancellation_ends_a_lock_wait() {
     let lock = sdk.run(sdk.ssm.get_parameter().name("/pipectl-lock/sigl/default").send()).unwrap();
     assert!(lock.parameter().and_then(|p| p.value()).unwrap().contains("another-runner"));
 }
+
+#[test]
+fn sigterm_while_aws_hangs_no_more_the_lock_release_waits_for_a_hung_call() {
+    let Some(moto) = Moto::start() else { return };
+    // The stream stays CREATING, and the lock's release (its first
+    // DeleteParameter) reaches SSM but its answer hangs for 30 s.
+    let faults = Faults {
+        creating_reads: usize::MAX,
+        hang_first: Some("DeleteParameter"),
+        hang_for: Duration::from_secs(30),
+        ..Faults::default()
+    };
+    let proxy = Proxy::start(&moto.url, faults);
+    let s = spec("hung", "pipeline: sigw\nstreams: { s: {} }\n");
+    let mut child = apply_via(&proxy, &s);
+    when(&mut child, "the stream's wait", || proxy.stats.calls("DescribeStreamSummary") >= 3);
+    let (run, took) = terminate(child);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < Duration::from_secs(10), "exited {took:?} after SIGTERM:\n{}", run.stderr);
+    assert_eq!(proxy.stats.calls("DeleteParameter"), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("left to expire after its lease"), "{}", run.stderr);
+    let record = moto.sdk().record("/pipectl/sigw/default");
+    assert!(record.to_string().contains("stream"), "the record was written: {record}");
+}
