@@ -14,7 +14,10 @@
 //! 4. A dependent that must see an upstream change (a Firehose whose Glue
 //!    table changes) is updated even when its own fields match.
 //! 5. Orphans (in the record, gone from the spec) are deleted when owned,
-//!    after everything else, producers first.
+//!    after everything else, producers first. What the spec wants under
+//!    any address is never an orphan nor a rename's old name (the
+//!    deployment leaves those out), and listed under another address of
+//!    its kind is listed (a key renamed).
 //! 6. Destroy: the graph reversed; what the record alone knows goes by
 //!    kind, producers first, data last ([`Kind::destroy_rank`]). Absent is
 //!    "already gone"; not owned is left alone.
@@ -99,8 +102,14 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Whether the deployment owns what was read at `address`, the record
     /// listing it as `recorded_as` (see [`Owner::owns`]).
+    /// Listed under another address of its kind counts too: a key renamed,
+    /// or a name moved between addresses, is the same resource.
     fn owns(&self, address: &Address, recorded_as: &str, observed: &Observed) -> bool {
-        let recorded = self.listed.get(&address.to_string()).is_some_and(|n| n == recorded_as);
+        let recorded = self.listed.get(&address.to_string()).is_some_and(|n| n == recorded_as)
+            || self
+                .listed
+                .iter()
+                .any(|(a, n)| n == recorded_as && Address::parse(a).is_some_and(|a| a.kind == address.kind));
         self.owner.owns(observed, recorded)
     }
 
