@@ -382,11 +382,16 @@ impl Deployment {
         let listed = self.listed();
         let orphans = if self.targeted { BTreeMap::new() } else { self.orphans() };
         let scope = self.aws.scope();
-        // A renamed resource: the record names the old physical name.
+        // A renamed resource: the record names the old physical name,
+        // unless another address of the spec wants that name now.
+        let wanted = self.wanted();
         let previous: BTreeMap<Address, Res> = res
             .iter()
             .filter_map(|(a, r)| {
                 let old = listed.get(&a.to_string()).filter(|old| **old != r.record_name())?;
+                if wanted.contains(&(a.kind, old.clone())) {
+                    return None;
+                }
                 Some((a.clone(), resources::from_record(a, old, &scope, &self.meta)))
             })
             .collect();

@@ -46,18 +46,30 @@ impl Deployment {
         // The bookkeeping stamps go on: a write is not an apply.
         content.stamps = self.record.as_ref().map(|r| r.stamps).unwrap_or_default();
         content.retiring = self.record.as_ref().map(|r| r.retiring.clone()).unwrap_or_default();
+        // What the spec's resources are, by kind and name: one physical
+        // resource is listed once, under the address that wants it now.
+        let wanted = spelled(content.entries());
         for (a, n) in self.record.iter().flat_map(|r| &r.resources) {
+            let taken = kind_of(a).is_some_and(|k| wanted.contains(&(k, n.clone())));
             match content.resources.get(a) {
                 // Renamed: the old name stays until its delete succeeds.
-                Some(new) if new != n => {
+                Some(new) if new != n && !taken => {
                     content.retiring.entry(a.clone()).or_default().insert(n.clone());
                 }
                 Some(_) => {}
-                None => {
+                // Gone from the spec, unless another address has it now.
+                None if !taken => {
                     content.resources.insert(a.clone(), n.clone());
                 }
+                None => {}
             }
         }
+        // An old name some address lists again is no longer retiring.
+        let listed = spelled(content.entries());
+        content.retiring.retain(|a, names| {
+            names.retain(|n| kind_of(a).is_none_or(|k| !listed.contains(&(k, n.clone()))));
+            !names.is_empty()
+        });
         // What the spec no longer has keeps the protection it had.
         let in_spec: BTreeSet<String> = resources.keys().map(Address::to_string).collect();
         let earlier = self.record.iter().flat_map(|r| &r.protected).filter(|a| !in_spec.contains(*a));
@@ -137,16 +149,29 @@ impl Deployment {
     }
 
     /// Resources the record lists that the spec does not have, and the old
-    /// names of renamed addresses still to delete.
+    /// names of renamed addresses still to delete; never what the spec
+    /// wants (by kind and name, [`Deployment::wanted`]), and each physical
+    /// resource once: an old name the record also lists under an address
+    /// is deleted, if at all, as that address's.
     pub(super) fn orphans(&self) -> BTreeMap<Address, Res> {
         let in_spec = |a: &Address| self.loaded.as_ref().is_some_and(|l| l.graph.nodes.contains_key(a));
         let scope = self.aws.scope();
-        let listed = self.record.iter().flat_map(Content::entries).filter(|(a, _)| !in_spec(a));
-        let retiring = self.record.iter().flat_map(Content::retiring_entries);
+        let wanted = self.wanted();
+        let mut seen = spelled(self.record.iter().flat_map(Content::entries));
+        let listed = self
+            .record
+            .iter()
+            .flat_map(Content::entries)
+            .filter(|(a, n)| !in_spec(a) && !wanted.contains(&(a.kind, n.clone())));
+        let retiring = self
+            .record
+            .iter()
+            .flat_map(Content::retiring_entries)
+            .filter(|(_, of, n)| !wanted.contains(&(of.kind, n.clone())) && seen.insert((of.kind, n.clone())));
         let emptied = |a: &Address| self.record.as_ref().is_some_and(|r| r.emptied.contains(&a.to_string()));
-        listed
-            .map(|(a, n)| (a.clone(), a, n))
-            .chain(retiring)
+        let orphans: Vec<(Address, Address, String)> = listed.map(|(a, n)| (a.clone(), a, n)).chain(retiring).collect();
+        orphans
+            .into_iter()
             .map(|(a, of, n)| {
                 // What the spec said goes with its data still does.
                 let meta = Meta { delete_data: self.meta.delete_data || emptied(&of), ..self.meta.clone() };
@@ -154,6 +179,14 @@ impl Deployment {
                 (a, res)
             })
             .collect()
+    }
+
+    /// Every resource the whole spec wants (`--target` or not), by kind and
+    /// name as the record spells it: none of them is ever a leftover.
+    pub(super) fn wanted(&self) -> BTreeSet<(Kind, String)> {
+        let Some(loaded) = &self.loaded else { return BTreeSet::new() };
+        let res = crate::resolve::resources(&loaded.spec, &loaded.graph, &self.aws.scope(), &self.meta);
+        res.iter().map(|(a, r)| (a.kind, r.record_name())).collect()
     }
 
     /// What the planner needs to know of this deployment.
@@ -181,4 +214,15 @@ impl Deployment {
         let retiring = r.retiring_entries().into_iter().map(|(a, _, n)| (a.to_string(), n));
         r.resources.clone().into_iter().chain(retiring).collect()
     }
+}
+
+/// Listed names by kind and name.
+fn spelled(entries: impl IntoIterator<Item = (Address, String)>) -> BTreeSet<(Kind, String)> {
+    entries.into_iter().map(|(a, n)| (a.kind, n)).collect()
+}
+
+/// The kind of an address as the record spells it (`None`: one this build
+/// does not know).
+fn kind_of(address: &str) -> Option<Kind> {
+    Address::parse(address).map(|a| a.kind)
 }

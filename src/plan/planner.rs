@@ -5,7 +5,7 @@
 //! The rules, in the order they apply:
 //! 1. Ownership: a resource that exists is this deployment's when it
 //!    carries its tags, or, for kinds AWS cannot tag, when the record lists
-//!    it. Anything else is a conflict (`!`) and never touched.
+//!    it under any key of its kind. Anything else is a conflict (`!`), untouched.
 //! 2. Absent: create. Present and owned: no-op, update, or replace when a
 //!    changed field cannot change in place.
 //! 3. Rename: the record lists the address under another physical name
@@ -14,7 +14,7 @@
 //! 4. A dependent that must see an upstream change (a Firehose whose Glue
 //!    table changes) is updated even when its own fields match.
 //! 5. Orphans (in the record, gone from the spec) are deleted when owned,
-//!    after everything else, producers first.
+//!    after everything else, producers first; never what the spec wants.
 //! 6. Destroy: the graph reversed; what the record alone knows goes by
 //!    kind, producers first, data last ([`Kind::destroy_rank`]). Absent is
 //!    "already gone"; not owned is left alone.
@@ -98,9 +98,11 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Whether the deployment owns what was read at `address`, the record
-    /// listing it as `recorded_as` (see [`Owner::owns`]).
+    /// listing it as `recorded_as` under any address of its kind (a key
+    /// renamed, a name moved: the same resource; see [`Owner::owns`]).
     fn owns(&self, address: &Address, recorded_as: &str, observed: &Observed) -> bool {
-        let recorded = self.listed.get(&address.to_string()).is_some_and(|n| n == recorded_as);
+        let kind = |a: &str| Address::parse(a).map(|a| a.kind);
+        let recorded = self.listed.iter().any(|(a, n)| n == recorded_as && kind(a) == Some(address.kind));
         self.owner.owns(observed, recorded)
     }
 
@@ -504,6 +506,22 @@ mod tests {
             ]
         );
         assert_eq!(p.change(&addr("firehose.f")).unwrap().changes[0].field, "schema");
+    }
+
+    #[test]
+    fn a_key_renamed_keeps_an_untaggable_resource_listed_under_the_old_key() {
+        let table = |key: &str| Subject {
+            observed: marked(json!({"cols": 1})),
+            recorded_as: "db/t".into(),
+            ..wanted(&format!("glue_table.{key}"), "t", json!({"cols": 1}))
+        };
+        for (listed, action) in [("glue_table.old", "db/t"), ("stream.old", "db/t"), ("glue_table.old", "db/u")]
+            .into_iter()
+            .zip([Action::NoOp, Action::Conflict, Action::Conflict])
+        {
+            let p = plan_apply(&[table("new")], &[], &[listed], &no_deps(&["glue_table.new"]));
+            assert_eq!(p.change(&addr("glue_table.new")).unwrap().action, action, "{listed:?}");
+        }
     }
 
     #[test]

@@ -227,3 +227,154 @@ fn unbounded_reads_of_what_others_can_write() {
         "nothing was fetched or written by the claimed count"
     );
 }
+
+/// The records in a stream, as the emulator holds them.
+fn stream_data(moto: &Moto, stream: &str) -> Vec<Vec<u8>> {
+    let sdk = moto.sdk();
+    sdk.run(async {
+        let shards = sdk.kinesis.list_shards().stream_name(stream).send().await.unwrap();
+        let mut out = Vec::new();
+        for shard in shards.shards() {
+            let it = sdk
+                .kinesis
+                .get_shard_iterator()
+                .stream_name(stream)
+                .shard_id(shard.shard_id())
+                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .unwrap();
+            let page = sdk.kinesis.get_records().shard_iterator(it.shard_iterator().unwrap()).send().await.unwrap();
+            out.extend(page.records().iter().map(|r| r.data().as_ref().to_vec()));
+        }
+        out
+    })
+}
+
+fn put_data(moto: &Moto, stream: &str, data: &[u8]) {
+    let sdk = moto.sdk();
+    let put = sdk.kinesis.put_record().stream_name(stream).partition_key("k").data(data.to_vec().into());
+    sdk.run(put.send()).unwrap();
+}
+
+/// The deletes a plan lists, as `plan --json` prints them.
+fn deletes(moto: &Moto, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["plan", "--json"];
+    all.extend_from_slice(args);
+    let doc = moto.pipectl(&all).run().json();
+    let changes = doc["changes"].as_array().cloned().unwrap_or_default();
+    let gone = changes.iter().filter(|c| c["action"] == "delete" || c["action"] == "replace");
+    gone.map(|c| format!("{} {}", c["address"].as_str().unwrap(), c["name"].as_str().unwrap())).collect()
+}
+
+fn small(name: &str) -> String {
+    format!("pipeline: small\nstreams: {{ s: {{ shards: 1, name: \"{name}-${{env}}\" }} }}\nbuckets: {{ b: {{ on_destroy: delete }} }}\n")
+}
+
+/// A rename whose old stream's delete failed, then reverted: the old name
+/// still retiring was the very stream the spec wants, deleted with its
+/// data as a leftover by an apply that exited 0.
+#[test]
+fn reverting_a_rename_after_a_failed_delete_deletes_the_live_resource() {
+    let Some(moto) = Moto::start() else { return };
+    let s = spec("revert", &small("small-a"));
+    moto.pipectl(&["apply", &s, "--env", "e1", "--yes"]).run().expect_code(0);
+    std::fs::write(&s, small("small-b")).unwrap();
+    let proxy = Proxy::start(&moto.url, Faults { deny: Some("DeleteStream"), ..Faults::default() });
+    crate::util::pipectl(&["apply", &s, "--env", "e1", "--yes"]).aws_env(&proxy.url).run().expect_code(1);
+    let record = moto.sdk().record("/pipectl/small/e1");
+    assert_eq!(record["resources"]["stream.s"], "small-b-e1");
+    assert_eq!(record["retiring"]["stream.s"][0], "small-a-e1", "{record}");
+    assert!(streams(&moto).contains(&"small-a-e1".to_string()));
+
+    std::fs::write(&s, small("small-a")).unwrap();
+    put_data(&moto, "small-a-e1", b"{\"kept\":1}");
+    // Neither the printed plan nor a saved one deletes the stream wanted.
+    let planned = deletes(&moto, &[&s, "--env", "e1"]);
+    assert!(planned.iter().all(|d| !d.contains("small-a-e1")), "{planned:?}");
+    let out = std::env::temp_dir().join(format!("pipectl-revert-{}.plan", std::process::id()));
+    let text = moto.pipectl(&["plan", &s, "--env", "e1", "--out", out.to_str().unwrap()]).run().expect_code(0);
+    assert!(!text.stdout.contains("stream.s~small-a-e1"), "{}", text.stdout);
+    let saved = std::fs::read_to_string(&out).unwrap();
+    assert!(!saved.contains("stream.s~small-a-e1"), "{saved}");
+    let _ = std::fs::remove_file(&out);
+
+    let apply = moto.pipectl(&["apply", &s, "--env", "e1", "--yes"]).run().expect_code(0);
+    assert!(!apply.stdout.contains("stream.s~small-a-e1"), "{}", apply.stdout);
+    assert_eq!(streams(&moto), ["small-a-e1"]);
+    assert_eq!(stream_data(&moto, "small-a-e1"), [b"{\"kept\":1}".to_vec()]);
+    let record = moto.sdk().record("/pipectl/small/e1");
+    assert_eq!(record["resources"]["stream.s"], "small-a-e1", "{record}");
+    assert!(record["retiring"].is_null(), "{record}");
+    moto.pipectl(&["plan", &s, "--env", "e1", "--detailed-exitcode"]).run().expect_code(0);
+    moto.pipectl(&["destroy", &s, "--env", "e1", "--yes"]).run().expect_code(0);
+    assert_eq!(moto.sdk().leftovers(), Vec::<String>::new());
+}
+
+/// An address key renamed in the spec, the resource's explicit name kept:
+/// the record's old address was a leftover, and its delete took the stream
+/// (and the Glue table, which AWS cannot tag) the new address wants.
+#[test]
+fn a_key_renamed_with_the_same_name_deletes_the_live_resource() {
+    let Some(moto) = Moto::start() else { return };
+    let text = |key: &str| {
+        format!(
+            "pipeline: kr\nbuckets: {{ lake: {{ name: \"kr-lake-${{account}}\", on_destroy: delete }} }}\n\
+             streams: {{ {key}: {{ shards: 1, name: kr-trips }} }}\n\
+             catalog:\n  databases: {{ db: {{ name: kr_db }} }}\n  tables:\n    {key}:\n      name: trips\n      database: db\n      \
+             location: {{ bucket: lake, prefix: t/ }}\n      format: parquet\n      columns: {{ id: bigint }}\n"
+        )
+    };
+    let s = spec("key-rename", &text("old"));
+    moto.apply(&s);
+    put_data(&moto, "kr-trips", b"{\"kept\":2}");
+    std::fs::write(&s, text("new")).unwrap();
+    let planned = deletes(&moto, &[&s]);
+    assert!(planned.is_empty(), "{planned:?}");
+    let apply = moto.apply(&s);
+    // The record moves the listing to the new keys; nothing else changes.
+    assert!(apply.stdout.contains("0 to create, 1 to update, 0 to replace, 0 to delete"), "{}", apply.stdout);
+    assert_eq!(streams(&moto), ["kr-trips"]);
+    assert_eq!(stream_data(&moto, "kr-trips"), [b"{\"kept\":2}".to_vec()]);
+    let sdk = moto.sdk();
+    sdk.run(sdk.glue.get_table().database_name("kr_db").name("trips").send()).expect("the table is kept");
+    let record = sdk.record("/pipectl/kr/default");
+    assert_eq!(record["resources"]["stream.new"], "kr-trips", "{record}");
+    assert!(record["resources"]["stream.old"].is_null() && record["resources"]["glue_table.old"].is_null(), "{record}");
+    assert!(record["retiring"].is_null(), "{record}");
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+    assert_eq!(moto.sdk().leftovers(), Vec::<String>::new());
+}
+
+/// A run killed after writing the record of a rename reverted half-way
+/// left the old name both listed and retiring: the next plan listed the
+/// same stream twice, as the replace of `stream.s` and as the delete of
+/// `stream.s~...`, the second delete failing on what the first removed.
+#[test]
+fn a_rename_killed_half_way_plans_the_same_stream_twice() {
+    let Some(moto) = Moto::start() else { return };
+    let s = spec("twice", "pipeline: tw\nstreams: { s: { shards: 1, name: tw-a } }\n");
+    moto.apply(&s);
+    // The record such a run leaves: the old name listed and retiring.
+    let sdk = moto.sdk();
+    let mut record = sdk.record("/pipectl/tw/default");
+    record["retiring"] = serde_json::json!({ "stream.s": ["tw-a"] });
+    let put = sdk
+        .ssm
+        .put_parameter()
+        .name("/pipectl/tw/default")
+        .value(record.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true);
+    sdk.run(put.send()).unwrap();
+    std::fs::write(&s, "pipeline: tw\nstreams: { s: { shards: 1, name: tw-b } }\n").unwrap();
+    let planned = deletes(&moto, &[&s]);
+    assert_eq!(planned, ["stream.s tw-b"], "tw-a deleted once, by the replace");
+    moto.apply(&s);
+    assert_eq!(streams(&moto), ["tw-b"]);
+    assert!(moto.sdk().record("/pipectl/tw/default")["retiring"].is_null());
+    moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+    assert_eq!(moto.sdk().leftovers(), Vec::<String>::new());
+}
