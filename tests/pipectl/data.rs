@@ -14,35 +14,9 @@ streams:
   events: { name: data-events, shards: 50 }
 ";
 
-/// Every record of every shard of `stream`, from the start.
+/// Every record of every shard of `stream`, from the start, as JSON.
 fn read_back(sdk: &Sdk, stream: &str) -> Vec<serde_json::Value> {
-    sdk.run(async {
-        let shards = sdk.kinesis.list_shards().stream_name(stream).send().await.unwrap();
-        let mut out = Vec::new();
-        for shard in shards.shards() {
-            let it = sdk
-                .kinesis
-                .get_shard_iterator()
-                .stream_name(stream)
-                .shard_id(shard.shard_id())
-                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .unwrap();
-            let mut iterator = it.shard_iterator().map(str::to_string);
-            while let Some(i) = iterator {
-                let page = sdk.kinesis.get_records().shard_iterator(i).limit(10_000).send().await.unwrap();
-                if page.records().is_empty() {
-                    break;
-                }
-                for r in page.records() {
-                    out.push(serde_json::from_slice(r.data().as_ref()).unwrap());
-                }
-                iterator = page.next_shard_iterator().map(str::to_string);
-            }
-        }
-        out
-    })
+    sdk.records(stream).iter().map(|r| serde_json::from_slice(r).unwrap()).collect()
 }
 
 #[test]

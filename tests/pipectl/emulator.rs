@@ -104,6 +104,35 @@ impl Sdk {
 impl Sdk {
     /// Everything a deployment could have left in the emulator: one line
     /// per resource that is not the emulator's own default.
+    /// Every record of every shard of `stream`, from the start.
+    pub fn records(&self, stream: &str) -> Vec<Vec<u8>> {
+        self.run(async {
+            let shards = self.kinesis.list_shards().stream_name(stream).send().await.unwrap();
+            let mut out = Vec::new();
+            for shard in shards.shards() {
+                let it = self
+                    .kinesis
+                    .get_shard_iterator()
+                    .stream_name(stream)
+                    .shard_id(shard.shard_id())
+                    .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut iterator = it.shard_iterator().map(str::to_string);
+                while let Some(i) = iterator {
+                    let page = self.kinesis.get_records().shard_iterator(i).limit(10_000).send().await.unwrap();
+                    if page.records().is_empty() {
+                        break;
+                    }
+                    out.extend(page.records().iter().map(|r| r.data().as_ref().to_vec()));
+                    iterator = page.next_shard_iterator().map(str::to_string);
+                }
+            }
+            out
+        })
+    }
+
     pub fn leftovers(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut add = |kind: &str, names: Vec<String>| out.extend(names.into_iter().map(|n| format!("{kind} {n}")));

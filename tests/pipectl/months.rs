@@ -228,29 +228,6 @@ fn unbounded_reads_of_what_others_can_write() {
     );
 }
 
-/// The records in a stream, as the emulator holds them.
-fn stream_data(moto: &Moto, stream: &str) -> Vec<Vec<u8>> {
-    let sdk = moto.sdk();
-    sdk.run(async {
-        let shards = sdk.kinesis.list_shards().stream_name(stream).send().await.unwrap();
-        let mut out = Vec::new();
-        for shard in shards.shards() {
-            let it = sdk
-                .kinesis
-                .get_shard_iterator()
-                .stream_name(stream)
-                .shard_id(shard.shard_id())
-                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .unwrap();
-            let page = sdk.kinesis.get_records().shard_iterator(it.shard_iterator().unwrap()).send().await.unwrap();
-            out.extend(page.records().iter().map(|r| r.data().as_ref().to_vec()));
-        }
-        out
-    })
-}
-
 fn put_data(moto: &Moto, stream: &str, data: &[u8]) {
     let sdk = moto.sdk();
     let put = sdk.kinesis.put_record().stream_name(stream).partition_key("k").data(data.to_vec().into());
@@ -302,7 +279,7 @@ fn reverting_a_rename_after_a_failed_delete_deletes_the_live_resource() {
     let apply = moto.pipectl(&["apply", &s, "--env", "e1", "--yes"]).run().expect_code(0);
     assert!(!apply.stdout.contains("stream.s~small-a-e1"), "{}", apply.stdout);
     assert_eq!(streams(&moto), ["small-a-e1"]);
-    assert_eq!(stream_data(&moto, "small-a-e1"), [b"{\"kept\":1}".to_vec()]);
+    assert_eq!(moto.sdk().records("small-a-e1"), [b"{\"kept\":1}".to_vec()]);
     let record = moto.sdk().record("/pipectl/small/e1");
     assert_eq!(record["resources"]["stream.s"], "small-a-e1", "{record}");
     assert!(record["retiring"].is_null(), "{record}");
@@ -335,7 +312,7 @@ fn a_key_renamed_with_the_same_name_deletes_the_live_resource() {
     // The record moves the listing to the new keys; nothing else changes.
     assert!(apply.stdout.contains("0 to create, 1 to update, 0 to replace, 0 to delete"), "{}", apply.stdout);
     assert_eq!(streams(&moto), ["kr-trips"]);
-    assert_eq!(stream_data(&moto, "kr-trips"), [b"{\"kept\":2}".to_vec()]);
+    assert_eq!(moto.sdk().records("kr-trips"), [b"{\"kept\":2}".to_vec()]);
     let sdk = moto.sdk();
     sdk.run(sdk.glue.get_table().database_name("kr_db").name("trips").send()).expect("the table is kept");
     let record = sdk.record("/pipectl/kr/default");
