@@ -96,6 +96,32 @@ pub enum Command {
     /// The operator's policy: check a spec against it, offline.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print the least-privilege IAM policy a CI role needs to plan, apply,
+    /// destroy and gc this spec, offline. See docs/ci-permissions.md.
+    DeployerPolicy(DeployerPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployerPolicyArgs {
+    pub spec: PathBuf,
+    /// Serve every env matching this pattern (`*` matches any characters),
+    /// e.g. `pr-*` for a role deploying each pull request; instead of `--env`.
+    #[arg(long, value_name = "PATTERN")]
+    pub env_pattern: Option<String>,
+    /// The AWS account of the ARNs (12 digits); without it they read
+    /// `${AWS::AccountId}`, for CloudFormation's `Fn::Sub` or a text substitution.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Commands to grant beyond plan, apply, destroy and gc (repeatable).
+    #[arg(long, value_enum, value_name = "COMMAND")]
+    pub include: Vec<Extra>,
+}
+
+/// A command `deployer-policy --include` can add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Extra {
+    /// `import`: adopting what a spec names, and `import --from-stream`.
+    Import,
 }
 
 #[derive(Debug, Subcommand)]

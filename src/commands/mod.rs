@@ -13,6 +13,7 @@
 //!   running changes finished, the record written and the lock released).
 
 mod apply;
+mod deployer_policy;
 mod destroy;
 mod export;
 mod gc;
@@ -65,6 +66,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Export(f) => export::run(g, f).await,
         Command::Import(a) => import::run(g, a).await,
         Command::Policy(crate::cli::PolicyCommand::Check(a)) => policy::check(g, a),
+        Command::DeployerPolicy(a) => deployer_policy::run(g, a),
     }
 }
 
