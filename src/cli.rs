@@ -112,6 +112,10 @@ pub struct DeployerPolicyArgs {
     /// `${AWS::AccountId}`, for CloudFormation's `Fn::Sub` or a text substitution.
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
+    /// Print a JSON list of policy documents, each within AWS's size limit
+    /// for a managed policy (6,144 characters), to attach together.
+    #[arg(long)]
+    pub split: bool,
     /// Commands to grant beyond plan, apply, destroy and gc (repeatable).
     #[arg(long, value_enum, value_name = "COMMAND")]
     pub include: Vec<Extra>,

@@ -61,6 +61,10 @@ pub fn run(g: &Global, a: &DeployerPolicyArgs) -> anyhow::Result<ExitCode> {
         import: a.include.contains(&Extra::Import),
     };
     let doc = crate::deployer::document(&request);
+    let doc = match a.split {
+        true => serde_json::Value::from(crate::deployer::split(&doc, crate::deployer::MANAGED_POLICY_LIMIT)),
+        false => doc,
+    };
     let text = serde_json::to_string_pretty(&doc)?.replace("${account}", &account);
     let text = if a.env_pattern.is_some() { text.replace(WILD, "*") } else { text };
     emitln!("{text}");

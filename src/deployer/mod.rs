@@ -51,7 +51,9 @@ pub fn document(r: &Request) -> Value {
         let target = match call.on {
             On::Ec2TagOnCreate if !tag_on_create.contains(call.op) => continue,
             On::Ec2TagOnCreate => Target {
-                condition: Some(json!({ "StringEquals": { "ec2:CreateAction": tag_on_create.iter().collect::<Vec<_>>() } })),
+                condition: Some(
+                    json!({ "StringEquals": { "ec2:CreateAction": tag_on_create.iter().collect::<Vec<_>>() } }),
+                ),
                 ..target
             },
             _ => target,
@@ -81,6 +83,55 @@ pub fn document(r: &Request) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// The largest managed policy AWS accepts, in characters without
+/// whitespace.
+pub const MANAGED_POLICY_LIMIT: usize = 6144;
+
+/// `doc` as policy documents each within `limit` characters (compact
+/// JSON), for a role holding several managed policies: statements packed
+/// in order, one too large alone cut into parts by its resources.
+pub fn split(doc: &Value, limit: usize) -> Vec<Value> {
+    let size = |v: &Value| v.to_string().len();
+    let wrap = |statements: Vec<Value>| json!({ "Version": "2012-10-17", "Statement": statements });
+    let empty = size(&wrap(vec![]));
+    let mut pieces = Vec::new();
+    for s in doc["Statement"].as_array().into_iter().flatten() {
+        match s["Resource"].as_array() {
+            Some(resources) if empty + size(s) > limit && resources.len() > 1 => {
+                let mut part = s.clone();
+                let mut n = 1;
+                part["Resource"] = json!([]);
+                for r in resources {
+                    let mut grown = part.clone();
+                    grown["Resource"].as_array_mut().expect("a list").push(r.clone());
+                    if empty + size(&grown) > limit && !part["Resource"].as_array().expect("a list").is_empty() {
+                        part["Sid"] = json!(format!("{}Part{n}", s["Sid"].as_str().unwrap_or_default()));
+                        pieces.push(part.clone());
+                        n += 1;
+                        grown["Resource"] = json!([r]);
+                    }
+                    part = grown;
+                }
+                part["Sid"] = json!(format!("{}Part{n}", s["Sid"].as_str().unwrap_or_default()));
+                pieces.push(part);
+            }
+            _ => pieces.push(s.clone()),
+        }
+    }
+    let mut docs: Vec<Vec<Value>> = vec![vec![]];
+    for piece in pieces {
+        let current = docs.last_mut().expect("one at least");
+        let mut grown = current.clone();
+        grown.push(piece.clone());
+        if !current.is_empty() && size(&wrap(grown)) > limit {
+            docs.push(vec![piece]);
+        } else {
+            current.push(piece);
+        }
+    }
+    docs.into_iter().map(wrap).collect()
+}
+
 /// The resource type an EC2 create makes, by its operation.
 fn ec2_created(op: &str) -> &'static str {
     match op {
@@ -96,19 +147,6 @@ fn ec2_created(op: &str) -> &'static str {
         _ => "",
     }
 }
-
-/// The EC2 resource types pipectl makes and tags.
-const EC2_OWNED: [&str; 9] = [
-    "instance",
-    "security-group",
-    "vpc",
-    "subnet",
-    "internet-gateway",
-    "route-table",
-    "network-acl",
-    "natgateway",
-    "elastic-ip",
-];
 
 /// A statement's Sid, resources and condition.
 struct Target {
@@ -195,7 +233,9 @@ impl<'a> Ctx<'a> {
             }
             On::PassRoles(kind) => self.pass_roles(kind),
             On::Buckets => scoped("Buckets", self.arns(Kind::Bucket, |s, n| s.bucket(n).to_string())),
-            On::Objects => scoped("BucketObjects", self.arns(Kind::Bucket, |s, n| s.bucket(n).with_suffix("/*").to_string())),
+            On::Objects => {
+                scoped("BucketObjects", self.arns(Kind::Bucket, |s, n| s.bucket(n).with_suffix("/*").to_string()))
+            }
             On::LogGroups => {
                 let arns = self.arns(Kind::LogGroup, |s, n| s.log_group(n).to_string());
                 let streams = self.arns(Kind::LogGroup, |s, n| s.log_group(n).with_suffix(":*").to_string());
@@ -233,14 +273,12 @@ impl<'a> Ctx<'a> {
             }
             On::Ec2Owned if hosts => Some(Target {
                 sid: "Ec2OwnedByTheDeployment".into(),
-                resources: ec2(&EC2_OWNED),
+                resources: ec2(&["*"]),
                 condition: Some(self.owned("aws:ResourceTag")),
             }),
-            On::Ec2TagOnCreate if hosts => Some(Target {
-                sid: "Ec2TagsOnlyWithTheirCreate".into(),
-                resources: ec2(&[&EC2_OWNED[..], &["volume", "network-interface"]].concat()),
-                condition: None,
-            }),
+            On::Ec2TagOnCreate if hosts => {
+                Some(Target { sid: "Ec2TagsOnlyWithTheirCreate".into(), resources: ec2(&["*"]), condition: None })
+            }
             On::AmiParameters if self.holds(When::AmiAlias) => scoped(
                 "AmazonLinuxAmiParameters",
                 vec![s.public("ssm", "parameter/aws/service/ami-amazon-linux-latest/*").to_string()],
@@ -261,9 +299,10 @@ impl<'a> Ctx<'a> {
                 });
                 scoped("SpecParameters", names)
             }
-            On::SpecSecrets => {
-                scoped("SpecSecrets", self.wanted(|w| if let Wants::Secret { id } = w { Some(s.secret(id)) } else { None }))
-            }
+            On::SpecSecrets => scoped(
+                "SpecSecrets",
+                self.wanted(|w| if let Wants::Secret { id } = w { Some(s.secret(id)) } else { None }),
+            ),
             On::Any(sid, when) if self.holds(when) => {
                 Some(Target { sid: sid.into(), resources: vec!["*".into()], condition: None })
             }
@@ -290,10 +329,11 @@ impl<'a> Ctx<'a> {
         let graph = &self.r.loaded.graph;
         let own = graph.nodes.values().filter(|n| n.address.kind == Kind::Role);
         let own = own.filter(|n| n.owner().is_some_and(|o| o.kind == kind)).map(|n| s.role(&n.name).to_string());
-        let named = self.r.loaded.reach.iter().filter(|r| r.subject.starts_with(section)).filter_map(|r| match &r.wants {
-            Wants::Role { role } => Some(crate::names::role_arn(s, Some(role), "")),
-            _ => None,
-        });
+        let named =
+            self.r.loaded.reach.iter().filter(|r| r.subject.starts_with(section)).filter_map(|r| match &r.wants {
+                Wants::Role { role } => Some(crate::names::role_arn(s, Some(role), "")),
+                _ => None,
+            });
         let roles: BTreeSet<String> = own.chain(named).collect();
         (!roles.is_empty()).then(|| Target {
             sid: format!("PassRolesTo{}", camel(kind.as_str())),

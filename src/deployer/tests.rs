@@ -21,11 +21,8 @@ fn sent_by_the_code() -> BTreeSet<(String, String)> {
             }
             let file = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
             let text = std::fs::read_to_string(&path).unwrap();
-            let code: String = text
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("//"))
-                .collect::<Vec<_>>()
-                .join("\n");
+            let code: String =
+                text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
             for marker in ["send!(", "gone!(", "aws_err("] {
                 for (at, _) in code.match_indices(marker) {
                     let rest = code[at + marker.len()..].trim_start();
@@ -193,7 +190,8 @@ fn every_arn_is_the_deployments_unless_a_condition_or_aws_scopes_it() {
 fn pass_role_only_on_the_deployments_roles_to_their_service() {
     let l = lab(None);
     let doc = policy(&l, false);
-    let pass: Vec<Value> = statements(&doc).into_iter().filter(|s| list(&s["Action"]).contains(&"iam:PassRole".into())).collect();
+    let pass: Vec<Value> =
+        statements(&doc).into_iter().filter(|s| list(&s["Action"]).contains(&"iam:PassRole".into())).collect();
     let mut seen = BTreeMap::new();
     for s in &pass {
         assert_eq!(list(&s["Action"]), ["iam:PassRole"], "PassRole stands alone: {s}");
@@ -203,7 +201,10 @@ fn pass_role_only_on_the_deployments_roles_to_their_service() {
     assert_eq!(
         seen,
         BTreeMap::from([
-            ("ec2.amazonaws.com".to_string(), vec!["arn:aws:iam::123456789012:role/taxi-lab-producer-agent-us-east-1".to_string()]),
+            (
+                "ec2.amazonaws.com".to_string(),
+                vec!["arn:aws:iam::123456789012:role/taxi-lab-producer-agent-us-east-1".to_string()]
+            ),
             (
                 "firehose.amazonaws.com".into(),
                 vec![
@@ -211,7 +212,10 @@ fn pass_role_only_on_the_deployments_roles_to_their_service() {
                     "arn:aws:iam::123456789012:role/taxi-lab-to-lake-firehose-us-east-1".into()
                 ]
             ),
-            ("lambda.amazonaws.com".into(), vec!["arn:aws:iam::123456789012:role/taxi-lab-filter-lambda-us-east-1".to_string()]),
+            (
+                "lambda.amazonaws.com".into(),
+                vec!["arn:aws:iam::123456789012:role/taxi-lab-filter-lambda-us-east-1".to_string()]
+            ),
         ])
     );
 }
@@ -247,4 +251,27 @@ fn statements_group_by_their_target() {
         ]
     );
     assert!(CALLS.iter().any(|c| matches!(c.on, On::NotGranted(_))));
+}
+
+#[test]
+fn a_policy_too_large_for_one_managed_policy_splits_within_the_limit() {
+    let l = lab(Some("pr-1"));
+    let doc = policy(&l, true);
+    let docs = split(&doc, MANAGED_POLICY_LIMIT);
+    assert!(docs.len() > 1, "the lab's policy is larger than one managed policy");
+    for d in &docs {
+        assert!(d.to_string().len() <= MANAGED_POLICY_LIMIT, "{}", d.to_string().len());
+    }
+    let together: BTreeSet<String> = docs.iter().flat_map(actions).collect();
+    assert_eq!(together, actions(&doc), "nothing lost in the split");
+    // A statement larger than the limit alone is cut by its resources.
+    let tiny = split(&doc, 600);
+    assert!(tiny.iter().all(|d| d.to_string().len() <= 600 || d["Statement"].as_array().unwrap().len() == 1));
+    let roles: Vec<String> = tiny
+        .iter()
+        .flat_map(statements)
+        .filter(|s| s["Sid"].as_str().unwrap().starts_with("RolesPart"))
+        .flat_map(|s| list(&s["Resource"]))
+        .collect();
+    assert_eq!(roles.len(), 4, "every role is in one of the parts");
 }
