@@ -103,6 +103,9 @@ pub enum Command {
     /// Print the env name for a branch (`feature/ABC_1` -> `feature-abc-1`):
     /// deterministic, always a valid `--env`. See docs/variables.md.
     EnvName(EnvNameArgs),
+    /// Print the least-privilege IAM policy a CI role needs to plan, apply,
+    /// destroy and gc this spec, offline. See docs/ci-permissions.md.
+    DeployerPolicy(DeployerPolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +120,33 @@ pub struct EnvNameArgs {
     /// the job that applied.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(10..=32))]
     pub max_length: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployerPolicyArgs {
+    pub spec: PathBuf,
+    /// Serve every env matching this pattern (`*` matches any characters),
+    /// e.g. `pr-*` for a role deploying each pull request; instead of `--env`.
+    #[arg(long, value_name = "PATTERN")]
+    pub env_pattern: Option<String>,
+    /// The AWS account of the ARNs (12 digits); without it they read
+    /// `${AWS::AccountId}`, for CloudFormation's `Fn::Sub` or a text substitution.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Print a JSON list of policy documents, each within AWS's size limit
+    /// for a managed policy (6,144 characters), to attach together.
+    #[arg(long)]
+    pub split: bool,
+    /// Commands to grant beyond plan, apply, destroy and gc (repeatable).
+    #[arg(long, value_enum, value_name = "COMMAND")]
+    pub include: Vec<Extra>,
+}
+
+/// A command `deployer-policy --include` can add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Extra {
+    /// `import`: adopting what a spec names, and `import --from-stream`.
+    Import,
 }
 
 #[derive(Debug, Subcommand)]

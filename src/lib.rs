@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod cost;
+pub mod deployer;
 pub mod deployment;
 pub mod diag;
 pub mod engine;

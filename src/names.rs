@@ -137,6 +137,19 @@ impl Scope {
     pub fn parameter(&self, name: &str) -> Arn {
         self.arn("ssm", format!("parameter{name}"))
     }
+    /// What AWS publishes in the region, owned by no account (public SSM
+    /// parameters and documents, AMIs): `arn:aws:ssm:us-east-1::document/X`.
+    pub fn public(&self, service: &'static str, resource: impl Into<String>) -> Arn {
+        Arn { account: String::new(), ..self.arn(service, resource) }
+    }
+    /// A secret by name or ARN; a name matches the suffix AWS appends.
+    pub fn secret(&self, id: &str) -> String {
+        if id.starts_with("arn:") {
+            id.to_string()
+        } else {
+            self.arn("secretsmanager", format!("secret:{id}-??????")).to_string()
+        }
+    }
 }
 
 /// How an IAM name spells a region not known yet (offline, without

@@ -17,6 +17,7 @@
 //!   A run that lost its lock stops the same way and exits 1 saying so.
 
 mod apply;
+mod deployer_policy;
 mod destroy;
 mod env_name;
 mod export;
@@ -72,6 +73,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Import(a) => import::run(g, a).await,
         Command::Policy(crate::cli::PolicyCommand::Check(a)) => policy::check(g, a),
         Command::EnvName(a) => env_name::run(g, a),
+        Command::DeployerPolicy(a) => deployer_policy::run(g, a),
     }
 }
 

@@ -15,10 +15,34 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Option<Moto> {
+        Moto::start_with(&[])
+    }
+
+    /// An emulator that checks every request against the caller's IAM
+    /// policies, as AWS does, and the keys of an administrator made before
+    /// it starts checking (moto's `INITIAL_NO_AUTH_ACTION_COUNT`: the first
+    /// that many requests go unchecked, here the three that make the
+    /// administrator).
+    pub fn start_enforcing_iam() -> Option<(Moto, Keys)> {
+        let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")])?;
+        let sdk = moto.sdk();
+        let admin = sdk.run(async {
+            sdk.iam.create_user().user_name("admin").send().await.unwrap();
+            let all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+            sdk.iam.put_user_policy().user_name("admin").policy_name("all").policy_document(all).send().await.unwrap();
+            let key = sdk.iam.create_access_key().user_name("admin").send().await.unwrap();
+            let key = key.access_key().unwrap();
+            Keys { id: key.access_key_id().to_string(), secret: key.secret_access_key().to_string() }
+        });
+        Some((moto, admin))
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Option<Moto> {
         let bin = std::env::var("PIPECTL_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let spawned = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
@@ -53,18 +77,34 @@ impl Moto {
     /// SDK clients pointed at this emulator, for checks that do not go
     /// through pipectl's own read code.
     pub fn sdk(&self) -> Sdk {
+        self.sdk_as(&Keys { id: "testing".into(), secret: "testing".into() })
+    }
+
+    /// pipectl pointed at this emulator, signing with `keys`.
+    pub fn pipectl_as(&self, keys: &Keys, args: &[&str]) -> Pipectl {
+        self.pipectl(args).env("AWS_ACCESS_KEY_ID", &keys.id).env("AWS_SECRET_ACCESS_KEY", &keys.secret)
+    }
+
+    /// SDK clients signing with `keys`.
+    pub fn sdk_as(&self, keys: &Keys) -> Sdk {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let config = rt.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
                 .endpoint_url(&self.url)
-                .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+                .credentials_provider(aws_sdk_s3::config::Credentials::new(&keys.id, &keys.secret, None, None, "test"))
                 .load(),
         );
         let aws =
             pipectl::aws::Aws::from_config(&config, "us-east-1".into(), "123456789012".into(), Some(self.url.clone()));
         Sdk { rt, aws }
     }
+}
+
+/// An IAM user's access keys.
+pub struct Keys {
+    pub id: String,
+    pub secret: String,
 }
 
 impl Drop for Moto {

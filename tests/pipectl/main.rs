@@ -6,6 +6,7 @@
 
 mod buckets;
 mod data;
+mod deployer;
 mod emulator;
 mod engine;
 mod export;
