@@ -332,3 +332,35 @@ fn gitlab_ci_pipeline_runs_its_commands_in_order() {
     assert!(left.iter().all(|r| !r.contains(&env)), "the merge request's copy is gone: {left:?}");
     assert!(left.iter().any(|r| r == "stream taxi-lab-trips-prod"), "{left:?}");
 }
+
+/// Every command the examples run is one the CI role's policy grants
+/// (`deployer-policy --include verify`) or one that calls no AWS; gc is
+/// kept to the pipeline, whose records alone the role may list.
+#[test]
+fn the_examples_run_only_what_the_ci_role_may() {
+    let offline = ["validate", "policy", "env-name"];
+    let granted = ["plan", "apply", "destroy", "gc", "verify"];
+    for name in ["github-actions.yml", "gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(root().join("examples/ci").join(name)).unwrap();
+        let mut seen = 0;
+        let commands = text.lines().filter(|l| !l.trim_start().starts_with('#'));
+        for line in commands {
+            for (i, _) in line.match_indices("pipectl ") {
+                if !(i == 0 || line[..i].ends_with([' ', '(', '"'])) {
+                    continue;
+                }
+                let rest = &line[i + "pipectl ".len()..];
+                let command: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect();
+                seen += 1;
+                assert!(
+                    offline.contains(&command.as_str()) || granted.contains(&command.as_str()),
+                    "{name}: `pipectl {command}` is not granted to the CI role"
+                );
+                if command == "gc" {
+                    assert!(rest.contains("--pipeline"), "{name}: gc without --pipeline lists every pipeline: {line}");
+                }
+            }
+        }
+        assert!(seen >= 8, "{name}: the commands were found ({seen})");
+    }
+}
