@@ -73,8 +73,12 @@ fn lab(env: Option<&str>) -> Loaded {
     crate::load::load_str(&text, "lab.yaml", Path::new("pipelines"), &opts).unwrap()
 }
 
+fn request(loaded: &Loaded, import: bool) -> Request<'_> {
+    Request { loaded, scope: Scope::new("us-east-1", "123456789012"), import, verify: false, boundary: None }
+}
+
 fn policy(loaded: &Loaded, import: bool) -> Value {
-    document(&Request { loaded, scope: Scope::new("us-east-1", "123456789012"), import })
+    document(&request(loaded, import)).unwrap()
 }
 
 fn statements(doc: &Value) -> Vec<Value> {
@@ -224,7 +228,8 @@ fn pass_role_only_on_the_deployments_roles_to_their_service() {
 fn a_role_the_spec_names_is_passed_and_a_spec_without_hosts_gets_no_ec2() {
     let text = "pipeline: p\nregion: eu-west-1\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    role: lab-lambda\n    environment: { T: \"${ssm:/p/token}\" }\n";
     let l = crate::load::load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default()).unwrap();
-    let doc = document(&Request { loaded: &l, scope: Scope::new("eu-west-1", "111122223333"), import: false });
+    let scope = Scope::new("eu-west-1", "111122223333");
+    let doc = document(&Request { loaded: &l, scope, import: false, verify: false, boundary: None }).unwrap();
     let granted = actions(&doc);
     assert!(granted.iter().all(|a| !a.starts_with("ec2:")), "{granted:?}");
     assert!(!granted.contains("kinesis:CreateStream"), "no stream, no stream actions");
@@ -258,7 +263,7 @@ fn statements_group_by_their_target() {
 fn a_policy_too_large_for_one_managed_policy_splits_within_the_limit() {
     let l = lab(Some("pr-1"));
     let doc = policy(&l, true);
-    let docs = split(&doc, MANAGED_POLICY_LIMIT);
+    let docs = split(&doc, &Sizing::managed());
     assert!(docs.len() > 1, "the lab's policy is larger than one managed policy");
     for d in &docs {
         assert!(d.to_string().len() <= MANAGED_POLICY_LIMIT, "{}", d.to_string().len());
@@ -266,7 +271,7 @@ fn a_policy_too_large_for_one_managed_policy_splits_within_the_limit() {
     let together: BTreeSet<String> = docs.iter().flat_map(actions).collect();
     assert_eq!(together, actions(&doc), "nothing lost in the split");
     // A statement larger than the limit alone is cut by its resources.
-    let tiny = split(&doc, 600);
+    let tiny = split(&doc, &Sizing { limit: 600, fills: vec![] });
     assert!(tiny.iter().all(|d| d.to_string().len() <= 600 || d["Statement"].as_array().unwrap().len() == 1));
     let roles: Vec<String> = tiny
         .iter()
