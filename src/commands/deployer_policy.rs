@@ -45,7 +45,8 @@ pub fn run(g: &Global, a: &DeployerPolicyArgs) -> anyhow::Result<ExitCode> {
                     "give one `--env` at a time for this spec",
                 ));
             }
-            let [first, second] = WILD.map(|w| env_of_pattern(pattern, w).and_then(|env| policy(g, a, Some(env), Some(w))));
+            let [first, second] =
+                WILD.map(|w| env_of_pattern(pattern, w).and_then(|env| policy(g, a, Some(env), Some(w))));
             let (first, second) = (first?, second?);
             if first != second {
                 return Err(BadInput::error(
@@ -86,7 +87,10 @@ fn policy(g: &Global, a: &DeployerPolicyArgs, env: Option<String>, wild: Option<
         boundary: operator.boundary(&vars),
     };
     let doc = crate::deployer::document(&request).map_err(|e| {
-        BadInput::error(e, "names in the spec are literal: write them without `*` or `?` (`--env-pattern` widens the env)")
+        BadInput::error(
+            e,
+            "names in the spec are literal: write them without `*` or `?` (`--env-pattern` widens the env)",
+        )
     })?;
     let doc = match a.split {
         true => {
@@ -124,7 +128,9 @@ fn env_of_pattern(pattern: &str, wild: &str) -> anyhow::Result<String> {
     };
     let stars: Vec<usize> = pattern.match_indices('*').map(|(i, _)| i).collect();
     if stars.iter().any(|&i| !pattern[..i].ends_with('-')) {
-        return Err(bad("has a `*` not right after a `-`, so it would match envs it does not mean (`pr*` matches `prod`)".into()));
+        return Err(bad(
+            "has a `*` not right after a `-`, so it would match envs it does not mean (`pr*` matches `prod`)".into(),
+        ));
     }
     let env = pattern.replace('*', wild);
     crate::spec::rules::env_name(&env).map_err(|e| bad(format!("matches no env name: {}", e.replace(wild, "*"))))?;

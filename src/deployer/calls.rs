@@ -517,7 +517,5 @@ pub const CALLS: &[Call] = &[
 /// Files whose calls no command of the policy sends: `produce` and
 /// `export --code-bucket` are run by other roles (a data producer, a
 /// release job); `verify` is in the table, granted with `--include verify`.
-pub const OUT_OF_SCOPE: &[(&str, &str)] = &[
-    ("produce/mod.rs", "pipectl produce"),
-    ("commands/export.rs", "pipectl export --code-bucket"),
-];
+pub const OUT_OF_SCOPE: &[(&str, &str)] =
+    &[("produce/mod.rs", "pipectl produce"), ("commands/export.rs", "pipectl export --code-bucket")];

@@ -9,7 +9,7 @@
 pub mod calls;
 mod split;
 
-pub use split::{split, Sizing, MANAGED_POLICY_LIMIT, MANAGED_POLICIES_PER_ROLE};
+pub use split::{split, Sizing, MANAGED_POLICIES_PER_ROLE, MANAGED_POLICY_LIMIT};
 
 use crate::load::Loaded;
 use crate::names::{Scope, TableId};

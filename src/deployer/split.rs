@@ -21,10 +21,7 @@ pub struct Sizing {
 impl Sizing {
     /// AWS's limit, with the account placeholders counted as 12 digits.
     pub fn managed() -> Sizing {
-        Sizing {
-            limit: MANAGED_POLICY_LIMIT,
-            fills: vec![("${account}".into(), 12), ("${AWS::AccountId}".into(), 12)],
-        }
+        Sizing { limit: MANAGED_POLICY_LIMIT, fills: vec![("${account}".into(), 12), ("${AWS::AccountId}".into(), 12)] }
     }
 
     /// Characters without whitespace, placeholders at their filled length.
