@@ -147,6 +147,8 @@ pub struct DeployerPolicyArgs {
 pub enum Extra {
     /// `import`: adopting what a spec names, and `import --from-stream`.
     Import,
+    /// `verify`: a canary record through the deployment, read back.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

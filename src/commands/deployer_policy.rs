@@ -4,29 +4,29 @@
 
 use super::emitln;
 use crate::cli::{DeployerPolicyArgs, Extra, Global};
+use crate::deployer::{Sizing, MANAGED_POLICIES_PER_ROLE};
 use crate::deployment::options;
 use crate::names::Scope;
 use crate::BadInput;
 use std::process::ExitCode;
 
 /// What stands for each `*` of `--env-pattern` while the spec is loaded
-/// (an env name must be one), replaced by `*` in the policy.
-const WILD: &str = "wild0card";
+/// (an env name must be one), replaced by `*` in the policy. The policy is
+/// made twice, once with each: a stand-in that came from the spec rather
+/// than the env (a YAML escape can spell it) is in one result and not the
+/// other, and the two differ.
+const WILD: [&str; 2] = ["wild0card", "wild1card"];
 
 /// The account of the ARNs when `--account` is not given.
 pub const ACCOUNT_PLACEHOLDER: &str = "${AWS::AccountId}";
 
 pub fn run(g: &Global, a: &DeployerPolicyArgs) -> anyhow::Result<ExitCode> {
-    let env = match (&g.env, &a.env_pattern) {
-        (Some(_), Some(_)) => {
-            return Err(BadInput::error(
-                "`--env` and `--env-pattern` both name the env",
-                "give `--env` for one deployment, or `--env-pattern` for every env it matches",
-            ))
-        }
-        (_, Some(pattern)) => Some(env_of_pattern(pattern)?),
-        (env, None) => env.clone(),
-    };
+    if g.env.is_some() && a.env_pattern.is_some() {
+        return Err(BadInput::error(
+            "`--env` and `--env-pattern` both name the env",
+            "give `--env` for one deployment, or `--env-pattern` for every env it matches",
+        ));
+    }
     if let Some(account) = &a.account {
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             return Err(BadInput::error(
@@ -35,15 +35,38 @@ pub fn run(g: &Global, a: &DeployerPolicyArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    if a.env_pattern.is_some() {
-        let text = std::fs::read_to_string(&a.spec).unwrap_or_default();
-        if text.contains(WILD) {
-            return Err(BadInput::error(
-                format!("`{}` holds `{WILD}`, which `--env-pattern` uses to stand for `*`", a.spec.display()),
-                "give one `--env` at a time for this spec",
-            ));
+    let text = match &a.env_pattern {
+        None => policy(g, a, g.env.clone(), None)?,
+        Some(pattern) => {
+            let spec = std::fs::read_to_string(&a.spec).unwrap_or_default();
+            if let Some(w) = WILD.iter().find(|w| spec.contains(*w)) {
+                return Err(BadInput::error(
+                    format!("`{}` holds `{w}`, which `--env-pattern` uses to stand for `*`", a.spec.display()),
+                    "give one `--env` at a time for this spec",
+                ));
+            }
+            let [first, second] =
+                WILD.map(|w| env_of_pattern(pattern, w).and_then(|env| policy(g, a, Some(env), Some(w))));
+            let (first, second) = (first?, second?);
+            if first != second {
+                return Err(BadInput::error(
+                    format!(
+                        "`{}` spells the env pattern's stand-in in a name (through an escape), which would widen it to `*`",
+                        a.spec.display()
+                    ),
+                    "write names from `${env}`, or give one `--env` at a time for this spec",
+                ));
+            }
+            first
         }
-    }
+    };
+    emitln!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The policy's text for `env`, each `wild` in it (the env pattern's
+/// stand-in) made `*`.
+fn policy(g: &Global, a: &DeployerPolicyArgs, env: Option<String>, wild: Option<&str>) -> anyhow::Result<String> {
     let opts = crate::spec::Options { env, account: a.account.clone(), ..options(g) };
     let loaded = crate::load::load(&a.spec, &opts)?;
     let region = g.region.clone().or_else(|| loaded.spec.region.clone()).ok_or_else(|| {
@@ -54,32 +77,76 @@ pub fn run(g: &Global, a: &DeployerPolicyArgs) -> anyhow::Result<ExitCode> {
     })?;
     let operator = crate::deployment::operator(g)?;
     crate::load::police(&loaded, &operator, a.account.as_deref(), Some(&region))?;
+    let vars = crate::policy::Vars::of(&loaded.spec, a.account.as_deref(), Some(&region));
     let account = a.account.clone().unwrap_or_else(|| ACCOUNT_PLACEHOLDER.into());
     let request = crate::deployer::Request {
         loaded: &loaded,
         scope: Scope::new(region, account.clone()),
         import: a.include.contains(&Extra::Import),
+        verify: a.include.contains(&Extra::Verify),
+        boundary: operator.boundary(&vars),
     };
-    let doc = crate::deployer::document(&request);
+    let doc = crate::deployer::document(&request).map_err(|e| {
+        BadInput::error(
+            e,
+            "names in the spec are literal: write them without `*` or `?` (`--env-pattern` widens the env)",
+        )
+    })?;
     let doc = match a.split {
-        true => serde_json::Value::from(crate::deployer::split(&doc, crate::deployer::MANAGED_POLICY_LIMIT)),
+        true => {
+            let docs = crate::deployer::split(&doc, &Sizing::managed());
+            if docs.len() > MANAGED_POLICIES_PER_ROLE {
+                return Err(BadInput::error(
+                    format!(
+                        "the policy for `{}` needs {} managed policies, and AWS lets a role hold {MANAGED_POLICIES_PER_ROLE} by default",
+                        a.spec.display(),
+                        docs.len()
+                    ),
+                    "split the spec into smaller pipelines, each with its own role, or ask AWS to raise the role's quota and attach these by hand from `--split` of a smaller spec",
+                ));
+            }
+            serde_json::Value::from(docs)
+        }
         false => doc,
     };
     let text = serde_json::to_string_pretty(&doc)?.replace("${account}", &account);
-    let text = if a.env_pattern.is_some() { text.replace(WILD, "*") } else { text };
-    emitln!("{text}");
-    Ok(ExitCode::SUCCESS)
+    Ok(match wild {
+        Some(w) => text.replace(w, "*"),
+        None => text,
+    })
 }
 
-/// The env a pattern is loaded as: each `*` a valid stand-in, so the
-/// names it makes pass the spec's rules.
-fn env_of_pattern(pattern: &str) -> anyhow::Result<String> {
-    let env = pattern.replace('*', WILD);
-    crate::spec::rules::env_name(&env).map_err(|e| {
+/// The env a pattern is loaded as: each `*` the stand-in `wild`, so the
+/// names it makes pass the spec's rules. Each `*` must follow a `-`: a
+/// pattern like `pr*` would match `prod` too.
+fn env_of_pattern(pattern: &str, wild: &str) -> anyhow::Result<String> {
+    let bad = |why: String| {
         BadInput::error(
-            format!("`--env-pattern {pattern}` matches no env name: {}", e.replace(WILD, "*")),
-            "a pattern is an env name with `*` for any characters, e.g. `pr-*`",
+            format!("`--env-pattern {pattern}` {why}"),
+            "a pattern is an env name with `*` after a `-` for the rest, e.g. `pr-*`",
         )
-    })?;
+    };
+    let stars: Vec<usize> = pattern.match_indices('*').map(|(i, _)| i).collect();
+    if stars.iter().any(|&i| !pattern[..i].ends_with('-')) {
+        return Err(bad(
+            "has a `*` not right after a `-`, so it would match envs it does not mean (`pr*` matches `prod`)".into(),
+        ));
+    }
+    let env = pattern.replace('*', wild);
+    crate::spec::rules::env_name(&env).map_err(|e| bad(format!("matches no env name: {}", e.replace(wild, "*"))))?;
     Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_env_pattern_pr_star_silently_matches_prod() {
+        assert!(env_of_pattern("pr*", WILD[0]).is_err(), "`pr*` matches `prod`");
+        assert!(env_of_pattern("*", WILD[0]).is_err());
+        assert!(env_of_pattern("*-eu", WILD[0]).is_err());
+        assert_eq!(env_of_pattern("pr-*", WILD[0]).unwrap(), "pr-wild0card");
+        assert_eq!(env_of_pattern("team-a-*", WILD[1]).unwrap(), "team-a-wild1card");
+    }
 }

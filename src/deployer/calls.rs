@@ -1,4 +1,5 @@
-//! Every AWS operation `plan`, `apply`, `destroy`, `gc` (and `import`)
+//! Every AWS operation `plan`, `apply`, `destroy`, `gc` (and `import`,
+//! `verify`)
 //! send, by the file that sends it, with the IAM actions it needs and what
 //! it acts on. A test reads the sources and checks that this table and the
 //! `send!`/`gone!`/`aws_err` calls name the same operations, file by file:
@@ -50,6 +51,7 @@ pub enum On {
     /// `iam:PassRole` on the roles a kind runs as, to its service only.
     PassRoles(Kind),
     Buckets,
+    /// Object deletes: only buckets with `on_destroy: delete`.
     Objects,
     LogGroups,
     /// Every log group of the account and region: DescribeLogGroups lists
@@ -65,6 +67,8 @@ pub enum On {
     Record,
     /// `gc`: the record path of this pipeline, listed by path.
     RecordPath,
+    /// `verify`: the objects of every bucket, read back.
+    ObjectReads,
     /// A resource an EC2 create makes: `<type>/*` with the ownership tags
     /// required in the request.
     Ec2New(&'static str),
@@ -500,13 +504,18 @@ pub const CALLS: &[Call] = &[
     c("import/discover.rs", "GetPublicAccessBlock", &["s3:GetBucketPublicAccessBlock"], On::Buckets),
     c("import/discover.rs", "GetDatabase", &["glue:GetDatabase"], On::GlueDatabases),
     c("import/discover.rs", "GetTable", &["glue:GetTable"], On::GlueTables),
+    // `verify` (`--include verify`): a canary record in, read back out.
+    c("verify/check.rs", "PutRecord", &["kinesis:PutRecord"], On::Streams),
+    c("verify/check.rs", "PutRecord", &["firehose:PutRecord"], On::Firehoses),
+    c("verify/check.rs", "GetShardIterator", &["kinesis:GetShardIterator"], On::Streams),
+    c("verify/check.rs", "GetRecords", &["kinesis:GetRecords"], On::Streams),
+    c("verify/check.rs", "ListObjectsV2", &["s3:ListBucket"], On::Buckets),
+    c("verify/check.rs", "GetObject", &["s3:GetObject"], On::ObjectReads),
+    c("verify/check.rs", "FilterLogEvents", &["logs:FilterLogEvents"], On::LogGroups),
 ];
 
-/// Files whose calls no command of the policy sends: `verify`, `produce`
-/// and `export --code-bucket` are run by other roles (a tester, a data
-/// producer, a release job).
-pub const OUT_OF_SCOPE: &[(&str, &str)] = &[
-    ("verify/check.rs", "pipectl verify"),
-    ("produce/mod.rs", "pipectl produce"),
-    ("commands/export.rs", "pipectl export --code-bucket"),
-];
+/// Files whose calls no command of the policy sends: `produce` and
+/// `export --code-bucket` are run by other roles (a data producer, a
+/// release job); `verify` is in the table, granted with `--include verify`.
+pub const OUT_OF_SCOPE: &[(&str, &str)] =
+    &[("produce/mod.rs", "pipectl produce"), ("commands/export.rs", "pipectl export --code-bucket")];

@@ -7,6 +7,9 @@
 //! such statement's Sid saying so. Pure: no AWS call.
 
 pub mod calls;
+mod split;
+
+pub use split::{split, Sizing, MANAGED_POLICIES_PER_ROLE, MANAGED_POLICY_LIMIT};
 
 use crate::load::Loaded;
 use crate::names::{Scope, TableId};
@@ -25,7 +28,30 @@ pub struct Request<'a> {
     pub scope: Scope,
     /// `--include import`.
     pub import: bool,
+    /// `--include verify`.
+    pub verify: bool,
+    /// The permissions boundary of the operator's policy (`--policy`):
+    /// every role pipectl creates carries it, and the role-changing
+    /// actions are granted only on roles carrying it.
+    pub boundary: Option<String>,
 }
+
+/// The role actions AWS lets a policy condition on `iam:PermissionsBoundary`:
+/// with a boundary, granted only where the role carries (or is created
+/// with, or is given) that boundary.
+const BOUNDED_ROLE_ACTIONS: &[&str] = &[
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+];
+
+/// Never granted under a boundary: it would let the role lift the
+/// boundary off a role it made, and pipectl only sends it when no boundary
+/// is set.
+const UNBOUNDING: &str = "iam:DeleteRolePermissionsBoundary";
 
 /// A statement being gathered: its actions, resources and condition.
 struct Gathered {
@@ -35,8 +61,10 @@ struct Gathered {
 }
 
 /// The policy document (`Version`, `Statement`), statements in a stable
-/// order.
-pub fn document(r: &Request) -> Value {
+/// order; an error naming the first spec name that would put a wildcard
+/// (`*`, `?`) into an ARN, where only the deployer's own may be.
+pub fn document(r: &Request) -> Result<Value, String> {
+    no_wildcard_in_names(r)?;
     let ctx = Ctx::new(r);
     let mut statements: BTreeMap<String, Gathered> = BTreeMap::new();
     // The creates whose tags EC2 lets go on with them.
@@ -65,6 +93,9 @@ pub fn document(r: &Request) -> Value {
         });
         entry.actions.extend(call.actions.iter().copied());
     }
+    if let Some(boundary) = &r.boundary {
+        bound_the_roles(&mut statements, boundary);
+    }
     let statements: Vec<Value> = statements
         .into_iter()
         .map(|(sid, g)| {
@@ -80,56 +111,63 @@ pub fn document(r: &Request) -> Value {
             s
         })
         .collect();
-    json!({ "Version": "2012-10-17", "Statement": statements })
+    Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
-/// The largest managed policy AWS accepts, in characters without
-/// whitespace.
-pub const MANAGED_POLICY_LIMIT: usize = 6144;
+/// Under a boundary: the role changes AWS can condition on it move to a
+/// statement of their own requiring it, and removing a boundary goes.
+fn bound_the_roles(statements: &mut BTreeMap<String, Gathered>, boundary: &str) {
+    let Some(roles) = statements.get_mut("Roles") else { return };
+    roles.actions.remove(UNBOUNDING);
+    let bounded: BTreeSet<&'static str> =
+        roles.actions.iter().copied().filter(|a| BOUNDED_ROLE_ACTIONS.contains(a)).collect();
+    roles.actions.retain(|a| !bounded.contains(a));
+    let resources = roles.resources.clone();
+    if roles.actions.is_empty() {
+        statements.remove("Roles");
+    }
+    if !bounded.is_empty() {
+        statements.insert(
+            "RolesOnlyWithTheBoundary".into(),
+            Gathered {
+                actions: bounded,
+                resources,
+                condition: Some(json!({ "StringEquals": { "iam:PermissionsBoundary": boundary } })),
+            },
+        );
+    }
+}
 
-/// `doc` as policy documents each within `limit` characters (compact
-/// JSON), for a role holding several managed policies: statements packed
-/// in order, one too large alone cut into parts by its resources.
-pub fn split(doc: &Value, limit: usize) -> Vec<Value> {
-    let size = |v: &Value| v.to_string().len();
-    let wrap = |statements: Vec<Value>| json!({ "Version": "2012-10-17", "Statement": statements });
-    let empty = size(&wrap(vec![]));
-    let mut pieces = Vec::new();
-    for s in doc["Statement"].as_array().into_iter().flatten() {
-        match s["Resource"].as_array() {
-            Some(resources) if empty + size(s) > limit && resources.len() > 1 => {
-                let mut part = s.clone();
-                let mut n = 1;
-                part["Resource"] = json!([]);
-                for r in resources {
-                    let mut grown = part.clone();
-                    grown["Resource"].as_array_mut().expect("a list").push(r.clone());
-                    if empty + size(&grown) > limit && !part["Resource"].as_array().expect("a list").is_empty() {
-                        part["Sid"] = json!(format!("{}Part{n}", s["Sid"].as_str().unwrap_or_default()));
-                        pieces.push(part.clone());
-                        n += 1;
-                        grown["Resource"] = json!([r]);
-                    }
-                    part = grown;
-                }
-                part["Sid"] = json!(format!("{}Part{n}", s["Sid"].as_str().unwrap_or_default()));
-                pieces.push(part);
-            }
-            _ => pieces.push(s.clone()),
-        }
+/// Refuses a name of the spec that would put `*` or `?` into an ARN: the
+/// spec's rules refuse them already; this keeps the policy's own
+/// wildcards (`/*` objects, `:*` log streams, `-??????` secrets, the env
+/// pattern) the only ones, whatever a future rule lets through.
+fn no_wildcard_in_names(r: &Request) -> Result<(), String> {
+    let wild = |s: &str| s.contains(['*', '?']);
+    let spec = &r.loaded.spec;
+    let mut named: Vec<(String, &str)> = vec![("pipeline".into(), &spec.pipeline), ("env".into(), &spec.env)];
+    named.extend(r.loaded.graph.nodes.values().map(|n| (n.address.to_string(), n.name.as_str())));
+    named.extend(spec.databases.iter().map(|(k, d)| (format!("databases.{k}"), d.name.as_str())));
+    named.extend(spec.tables.iter().map(|(k, t)| (format!("tables.{k}"), t.name.as_str())));
+    for reach in &r.loaded.reach {
+        let name = match &reach.wants {
+            Wants::Parameter { name } => name.as_str(),
+            Wants::Secret { id } => id.as_str(),
+            Wants::Role { role } => role.as_str(),
+            _ => continue,
+        };
+        let at = format!("{}:{}:{}: {}", r.loaded.file, reach.mark.line, reach.mark.col, reach.subject);
+        named.push((at, name));
     }
-    let mut docs: Vec<Vec<Value>> = vec![vec![]];
-    for piece in pieces {
-        let current = docs.last_mut().expect("one at least");
-        let mut grown = current.clone();
-        grown.push(piece.clone());
-        if !current.is_empty() && size(&wrap(grown)) > limit {
-            docs.push(vec![piece]);
-        } else {
-            current.push(piece);
-        }
+    if let Some(b) = &r.boundary {
+        named.push(("permissions_boundary".into(), b));
     }
-    docs.into_iter().map(wrap).collect()
+    match named.into_iter().find(|(_, n)| wild(n)) {
+        Some((what, name)) => Err(format!(
+            "{what}: `{name}` holds `*` or `?`, which in the policy's ARNs would match names that are not this deployment's"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The resource type an EC2 create makes, by its operation.
@@ -179,7 +217,19 @@ impl<'a> Ctx<'a> {
     }
 
     fn in_scope(&self, file: &str) -> bool {
-        self.r.import || !file.starts_with("import/")
+        (self.r.import || !file.starts_with("import/")) && (self.r.verify || !file.starts_with("verify/"))
+    }
+
+    /// The buckets whose objects `destroy` deletes (`on_destroy: delete`).
+    fn deleted_buckets(&self) -> Vec<String> {
+        let spec = &self.r.loaded.spec;
+        let names: BTreeSet<&str> = spec
+            .buckets
+            .values()
+            .filter(|b| b.on_destroy == crate::spec::model::OnDestroy::Delete)
+            .map(|b| b.name.as_str())
+            .collect();
+        names.into_iter().map(|n| self.r.scope.bucket(n).with_suffix("/*").to_string()).collect()
     }
 
     fn holds(&self, when: When) -> bool {
@@ -233,8 +283,9 @@ impl<'a> Ctx<'a> {
             }
             On::PassRoles(kind) => self.pass_roles(kind),
             On::Buckets => scoped("Buckets", self.arns(Kind::Bucket, |s, n| s.bucket(n).to_string())),
-            On::Objects => {
-                scoped("BucketObjects", self.arns(Kind::Bucket, |s, n| s.bucket(n).with_suffix("/*").to_string()))
+            On::Objects => scoped("BucketObjectsDeletedWithTheirBucket", self.deleted_buckets()),
+            On::ObjectReads => {
+                scoped("BucketObjectReads", self.arns(Kind::Bucket, |s, n| s.bucket(n).with_suffix("/*").to_string()))
             }
             On::LogGroups => {
                 let arns = self.arns(Kind::LogGroup, |s, n| s.log_group(n).to_string());

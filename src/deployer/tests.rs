@@ -73,8 +73,12 @@ fn lab(env: Option<&str>) -> Loaded {
     crate::load::load_str(&text, "lab.yaml", Path::new("pipelines"), &opts).unwrap()
 }
 
+fn request(loaded: &Loaded, import: bool) -> Request<'_> {
+    Request { loaded, scope: Scope::new("us-east-1", "123456789012"), import, verify: false, boundary: None }
+}
+
 fn policy(loaded: &Loaded, import: bool) -> Value {
-    document(&Request { loaded, scope: Scope::new("us-east-1", "123456789012"), import })
+    document(&request(loaded, import)).unwrap()
 }
 
 fn statements(doc: &Value) -> Vec<Value> {
@@ -224,7 +228,8 @@ fn pass_role_only_on_the_deployments_roles_to_their_service() {
 fn a_role_the_spec_names_is_passed_and_a_spec_without_hosts_gets_no_ec2() {
     let text = "pipeline: p\nregion: eu-west-1\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    role: lab-lambda\n    environment: { T: \"${ssm:/p/token}\" }\n";
     let l = crate::load::load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default()).unwrap();
-    let doc = document(&Request { loaded: &l, scope: Scope::new("eu-west-1", "111122223333"), import: false });
+    let scope = Scope::new("eu-west-1", "111122223333");
+    let doc = document(&Request { loaded: &l, scope, import: false, verify: false, boundary: None }).unwrap();
     let granted = actions(&doc);
     assert!(granted.iter().all(|a| !a.starts_with("ec2:")), "{granted:?}");
     assert!(!granted.contains("kinesis:CreateStream"), "no stream, no stream actions");
@@ -258,7 +263,7 @@ fn statements_group_by_their_target() {
 fn a_policy_too_large_for_one_managed_policy_splits_within_the_limit() {
     let l = lab(Some("pr-1"));
     let doc = policy(&l, true);
-    let docs = split(&doc, MANAGED_POLICY_LIMIT);
+    let docs = split(&doc, &Sizing::managed());
     assert!(docs.len() > 1, "the lab's policy is larger than one managed policy");
     for d in &docs {
         assert!(d.to_string().len() <= MANAGED_POLICY_LIMIT, "{}", d.to_string().len());
@@ -266,7 +271,7 @@ fn a_policy_too_large_for_one_managed_policy_splits_within_the_limit() {
     let together: BTreeSet<String> = docs.iter().flat_map(actions).collect();
     assert_eq!(together, actions(&doc), "nothing lost in the split");
     // A statement larger than the limit alone is cut by its resources.
-    let tiny = split(&doc, 600);
+    let tiny = split(&doc, &Sizing { limit: 600, fills: vec![] });
     assert!(tiny.iter().all(|d| d.to_string().len() <= 600 || d["Statement"].as_array().unwrap().len() == 1));
     let roles: Vec<String> = tiny
         .iter()
@@ -275,4 +280,126 @@ fn a_policy_too_large_for_one_managed_policy_splits_within_the_limit() {
         .flat_map(|s| list(&s["Resource"]))
         .collect();
     assert_eq!(roles.len(), 4, "every role is in one of the parts");
+}
+
+fn load_text(text: &str) -> Loaded {
+    let opts = Options { region: Some("us-east-1".into()), account: Some("123456789012".into()), ..Options::default() };
+    crate::load::load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &opts).unwrap()
+}
+
+#[test]
+fn the_pull_request_role_can_make_itself_account_admin() {
+    let l = lab(Some("pr-1"));
+    let boundary = "arn:aws:iam::123456789012:policy/ci-boundary";
+    let doc = document(&Request { boundary: Some(boundary.into()), ..request(&l, false) }).unwrap();
+    let all = statements(&doc);
+    let bounded = all.iter().find(|s| s["Sid"] == "RolesOnlyWithTheBoundary").expect("a statement for role changes");
+    assert_eq!(bounded["Condition"], json!({ "StringEquals": { "iam:PermissionsBoundary": boundary } }));
+    let bounded_actions = list(&bounded["Action"]);
+    for a in ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"] {
+        assert!(bounded_actions.contains(&a.to_string()), "{a} in {bounded_actions:?}");
+    }
+    // No other statement grants these, nor removing a boundary at all.
+    for s in all.iter().filter(|s| s["Sid"] != "RolesOnlyWithTheBoundary") {
+        for a in list(&s["Action"]) {
+            assert!(!BOUNDED_ROLE_ACTIONS.contains(&a.as_str()), "{} grants {a} without the boundary", s["Sid"]);
+            assert_ne!(a, UNBOUNDING, "{} grants removing the boundary", s["Sid"]);
+        }
+    }
+    let roles = all.iter().find(|s| s["Sid"] == "Roles").unwrap();
+    assert_eq!(roles["Resource"], bounded["Resource"], "the same roles, the deployment's");
+    assert!(list(&roles["Action"]).contains(&"iam:DeleteRole".to_string()));
+    // Without a boundary, nothing changes.
+    let free = policy(&l, false);
+    assert!(actions(&free).contains(UNBOUNDING));
+    assert!(statements(&free).iter().all(|s| s["Sid"] != "RolesOnlyWithTheBoundary"));
+}
+
+#[test]
+fn names_with_star_or_question_mark_become_wildcards_in_arns() {
+    // The spec's rules refuse these names; the deployer refuses them too,
+    // whatever reaches it: a graph node named with `*` here.
+    let mut l = lab(Some("pr-1"));
+    let node = l.graph.nodes.values_mut().find(|n| n.address.kind == Kind::Alarm).unwrap();
+    node.name = "*prod".into();
+    let e = document(&request(&l, false)).unwrap_err();
+    assert!(e.contains("`*prod`"), "{e}");
+    let mut l = lab(Some("pr-1"));
+    l.spec.pipeline = "taxi?".into();
+    assert!(document(&request(&l, false)).is_err());
+    // Its own wildcards stay: objects, log streams, secrets.
+    let doc = policy(&lab(Some("pr-1")), true);
+    assert!(doc.to_string().contains("/*\""), "{doc}");
+}
+
+#[test]
+fn retained_buckets_still_get_data_deletion_rights() {
+    let l = load_text(
+        "pipeline: p\nbuckets:\n  kept: { name: 'p-kept-x', on_destroy: retain }\n  gone: { name: 'p-gone-x', on_destroy: delete }\n",
+    );
+    let doc = policy(&l, false);
+    let deletes: Vec<Value> = statements(&doc)
+        .into_iter()
+        .filter(|s| list(&s["Action"]).iter().any(|a| a == "s3:DeleteObject" || a == "s3:DeleteObjectVersion"))
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(list(&deletes[0]["Resource"]), ["arn:aws:s3:::p-gone-x/*"]);
+    let only_kept = load_text("pipeline: p\nbuckets: { kept: { name: 'p-kept-x' } }\n");
+    let granted = actions(&policy(&only_kept, false));
+    assert!(!granted.contains("s3:DeleteObject") && !granted.contains("s3:DeleteObjectVersion"), "{granted:?}");
+    assert!(granted.contains("s3:DeleteBucket"), "an empty retained bucket is still removed by `--delete-data` rules");
+}
+
+#[test]
+fn split_over_the_limits() {
+    // Sized after the final Sid and the account's expansion, and a long
+    // condition list cut too.
+    let mut text = String::from("pipeline: many\nstreams: { s: {} }\nfunctions:\n");
+    for i in 0..120 {
+        text += &format!(
+            "  consumer-number-{i}:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    trigger: {{ stream: s }}\n"
+        );
+    }
+    let l = load_text(&text);
+    let scope = Scope::new("us-east-1", "${AWS::AccountId}");
+    let doc = document(&Request { scope, ..request(&l, false) }).unwrap();
+    let sizing = Sizing::managed();
+    let docs = split(&doc, &sizing);
+    for d in &docs {
+        let filled = d.to_string().replace("${AWS::AccountId}", "123456789012");
+        let aws_size = filled.chars().filter(|c| !c.is_whitespace()).count();
+        assert!(aws_size <= MANAGED_POLICY_LIMIT, "{aws_size}");
+    }
+    let mapping_parts: Vec<Value> = docs
+        .iter()
+        .flat_map(statements)
+        .filter(|s| s["Sid"].as_str().unwrap().starts_with("LambdaMappingChangesTakeNoResourceScopedByFunctionPart"))
+        .collect();
+    assert!(mapping_parts.len() > 1, "the condition's list is cut");
+    let arns: usize =
+        mapping_parts.iter().map(|s| s["Condition"]["ArnLike"]["lambda:FunctionArn"].as_array().unwrap().len()).sum();
+    assert_eq!(arns, 120, "every function in one part");
+}
+
+#[test]
+fn verify_is_not_covered() {
+    let l = lab(Some("pr-1"));
+    let without = actions(&policy(&l, false));
+    assert!(!without.contains("kinesis:PutRecord") && !without.contains("s3:GetObject"));
+    let doc = document(&Request { verify: true, ..request(&l, false) }).unwrap();
+    let with = actions(&doc);
+    for a in [
+        "kinesis:PutRecord",
+        "kinesis:GetShardIterator",
+        "kinesis:GetRecords",
+        "firehose:PutRecord",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "logs:FilterLogEvents",
+    ] {
+        assert!(with.contains(a), "{a} missing");
+    }
+    let reads = statements(&doc).into_iter().find(|s| s["Sid"] == "BucketObjectReads").unwrap();
+    assert_eq!(list(&reads["Action"]), ["s3:GetObject"]);
+    assert!(list(&reads["Resource"]).iter().all(|r| r.starts_with("arn:aws:s3:::taxi-lab-") && r.ends_with("/*")));
 }

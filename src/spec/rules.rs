@@ -161,12 +161,21 @@ pub fn log_group_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `*` and `?` in a name would be wildcards where the name is matched:
+/// in an IAM policy's ARNs (`deployer-policy`) and EC2's tag filters.
+fn no_wildcards(s: &str, what: &str) -> Result<(), String> {
+    if s.contains(['*', '?']) {
+        return Err(format!("{what} must not hold `*` or `?`, which would match other names in ARNs; `{s}` does"));
+    }
+    Ok(())
+}
+
 pub fn alarm_name(s: &str) -> Result<(), String> {
     length(s, "a CloudWatch alarm name", 1, 255)?;
     if s.chars().any(|c| c.is_control()) {
         return Err("a CloudWatch alarm name must not hold control characters".into());
     }
-    Ok(())
+    no_wildcards(s, "a CloudWatch alarm name")
 }
 
 pub fn metric_filter_name(s: &str) -> Result<(), String> {
@@ -174,11 +183,12 @@ pub fn metric_filter_name(s: &str) -> Result<(), String> {
     if s.chars().any(|c| c == ':' || c == '*' || c.is_control()) {
         return Err("a metric filter name must not hold `:`, `*` or control characters".into());
     }
-    Ok(())
+    no_wildcards(s, "a metric filter name")
 }
 
 pub fn name_tag(s: &str) -> Result<(), String> {
-    length(s, "an EC2 Name tag", 1, 255)
+    length(s, "an EC2 Name tag", 1, 255)?;
+    no_wildcards(s, "an EC2 Name tag")
 }
 
 /// An IPv4 CIDR block `a.b.c.d/n`; returns the prefix length.
@@ -346,6 +356,33 @@ mod tests {
         assert!(bucket_name("xn--abc").is_err());
         assert!(bucket_name("abc-s3alias").is_err());
         assert!(bucket_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn names_with_star_or_question_mark_become_wildcards_in_arns() {
+        type Rule = fn(&str) -> Result<(), String>;
+        let rules: [(&str, Rule); 11] = [
+            ("pipeline", pipeline_name),
+            ("env", env_name),
+            ("bucket", bucket_name),
+            ("stream", stream_name),
+            ("firehose", firehose_name),
+            ("function", function_name),
+            ("glue", glue_name),
+            ("role", role_name),
+            ("dashboard", dashboard_name),
+            ("log group", log_group_name),
+            ("alarm", alarm_name),
+        ];
+        let more: [(&str, Rule); 3] =
+            [("metric filter", metric_filter_name), ("name tag", name_tag), ("existing role", existing_role)];
+        for (what, rule) in rules.iter().chain(more.iter()) {
+            for name in ["*prod", "a*", "ab?c", "x-?"] {
+                assert!(rule(name).is_err(), "{what} accepts `{name}`");
+            }
+        }
+        assert!(existing_role("arn:aws:iam::123456789012:role/*").is_err());
+        assert!(alarm_name("taxi trips: iterator age > 1 min").is_ok(), "alarm names keep their freedom otherwise");
     }
 
     #[test]

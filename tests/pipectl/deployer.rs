@@ -233,3 +233,56 @@ fn the_lab_policy_in_the_docs_is_current() {
         (serde_json::from_str(shown).unwrap(), serde_json::from_str(&run.stdout).unwrap());
     assert!(shown == now, "docs/ci-permissions.md shows an old policy: replace its block with\n{}", run.stdout);
 }
+
+#[test]
+fn a_yaml_escape_turns_any_name_into_star() {
+    // `\x30` is `0`: the spec spells the env pattern's stand-in in names
+    // the raw text does not show.
+    let escaped =
+        "pipeline: taxi-lab\nstreams: { trips: { shards: 1 } }\nbuckets:\n  b: { name: \"wild\\x30card${env}\" }\n";
+    let spec = temp_spec("deployer", "escape", escaped);
+    let args = ["deployer-policy", spec.to_str().unwrap(), "--region", "us-east-1", "--env-pattern", "pr-*"];
+    let run = pipectl(&args).run().expect_code(2);
+    assert!(run.stdout.is_empty() && run.stderr.contains("stand-in"), "{}{}", run.stdout, run.stderr);
+    // Spelled plainly, the raw-text guard refuses it too.
+    let plain = temp_spec("deployer", "plain", &escaped.replace("\\x30", "0"));
+    let args = ["deployer-policy", plain.to_str().unwrap(), "--region", "us-east-1", "--env-pattern", "pr-*"];
+    pipectl(&args).run().expect_code(2);
+}
+
+#[test]
+fn an_env_pattern_pr_star_silently_matches_prod() {
+    for pattern in ["pr*", "*", "*-eu"] {
+        let run = pipectl(&["deployer-policy", LAB, "--region", "us-east-1", "--env-pattern", pattern]).run();
+        let run = run.expect_code(2);
+        assert!(run.stdout.is_empty() && run.stderr.contains("pr-*"), "{pattern}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn the_pull_request_role_can_make_itself_account_admin() {
+    let args = ["deployer-policy", LAB, "--region", "us-east-1", "--account", "123456789012"];
+    let mut with = args.to_vec();
+    with.extend(["--policy", "policies/pull-request.yaml", "--env-pattern", "pr-*"]);
+    let doc = pipectl(&with).run().expect_code(0).json();
+    let text = doc.to_string();
+    assert!(!text.contains("iam:DeleteRolePermissionsBoundary"), "{text}");
+    let bounded = doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "RolesOnlyWithTheBoundary");
+    let bounded = bounded.expect("role changes bounded");
+    assert_eq!(
+        bounded["Condition"]["StringEquals"]["iam:PermissionsBoundary"],
+        "arn:aws:iam::123456789012:policy/pipectl-pr-boundary"
+    );
+}
+
+#[test]
+fn split_over_the_limits_is_refused_beyond_ten_policies() {
+    let mut text = String::from("pipeline: big\nbuckets:\n");
+    for i in 0..1200 {
+        text += &format!("  b{i}: {{ name: \"big-b{i}-${{env}}-${{account}}\", on_destroy: delete }}\n");
+    }
+    let spec = temp_spec("deployer", "big", &text);
+    let args = ["deployer-policy", spec.to_str().unwrap(), "--region", "us-east-1", "--split"];
+    let run = pipectl(&args).run().expect_code(2);
+    assert!(run.stdout.is_empty() && run.stderr.contains("10"), "{}", run.stderr);
+}
