@@ -288,6 +288,13 @@ impl fmt::Display for TableId {
     }
 }
 
+/// SHA-256 of `bytes` in lower-case hex: the one spelling of a digest in
+/// names, tokens, records and plans (cut a prefix for a shorter one).
+pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes.as_ref()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

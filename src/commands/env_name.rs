@@ -25,7 +25,6 @@
 use super::emitln;
 use crate::cli::{EnvNameArgs, Global};
 use crate::spec::rules;
-use sha2::{Digest, Sha256};
 use std::process::ExitCode;
 
 /// The longest env name (`rules::env_name`), which keeps every name derived
@@ -97,10 +96,7 @@ pub fn env_name_within(branch: &str, max: usize) -> String {
     while out.ends_with('-') {
         out.pop();
     }
-    let hash = || {
-        let digest = Sha256::digest(branch.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..HASH].to_string()
-    };
+    let hash = || crate::names::sha256_hex(branch)[..HASH].to_string();
     // What is left is a word and the hash, the word cut to fit `max`.
     let tagged = |word: &str| format!("{}-{}", &word[..word.len().min(max - HASH - 1)], hash());
     if out.is_empty() {

@@ -32,7 +32,6 @@ use super::{now_secs, read, Holder};
 use crate::aws::{Aws, AwsError, Outcome};
 use crate::{gone, send};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
 /// How long after creating its marker a run may still overwrite the lock.
@@ -52,7 +51,7 @@ struct Marker {
 
 /// The `k`th marker of the takeover of `stale_run` from lock `name`.
 pub fn marker(name: &str, stale_run: &str, k: u32) -> String {
-    let digest: String = Sha256::digest(stale_run.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let digest = &crate::names::sha256_hex(stale_run)[..16];
     format!("{name}/takeover/{digest}-{k}")
 }
 

@@ -26,7 +26,6 @@
 use super::state::Observed;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// The first key of a saved plan: how `apply` tells one from a spec.
@@ -151,7 +150,7 @@ pub fn vars_digest(vars: &BTreeMap<String, String>) -> String {
 
 /// SHA-256 (hex) of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    crate::names::sha256_hex(bytes)
 }
 
 /// SHA-256 (hex) of a JSON value in canonical form: keys sorted at every

@@ -41,7 +41,6 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine as _;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 const TAG_AMI: &str = "pipectl:ami";
@@ -58,10 +57,6 @@ fn al2023_parameter(instance_type: &str) -> &'static str {
     } else {
         AL2023_X86
     }
-}
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn ami_id(aws: &Aws, ami: &Ami, instance_type: &str) -> Result<String, AwsError> {
@@ -105,7 +100,7 @@ impl Agent {
         };
         tags.insert(TAG_AMI.into(), ami);
         tags.insert(TAG_SUBNET.into(), subnet_label(&a.subnet));
-        tags.insert(TAG_USER_DATA.into(), sha256_hex(&s.user_data));
+        tags.insert(TAG_USER_DATA.into(), crate::names::sha256_hex(&s.user_data));
         tags
     }
 
@@ -304,7 +299,7 @@ impl Resource for Agent {
             ami,
             instance_type: s.agent.instance_type.clone(),
             subnet: subnet_label(&s.agent.subnet),
-            user_data_sha256: sha256_hex(&s.user_data),
+            user_data_sha256: crate::names::sha256_hex(&s.user_data),
             security_group: s.security_group.clone(),
             instance_profile: s.profile.clone(),
             imdsv2: "required".into(),
@@ -366,7 +361,7 @@ impl Resource for Agent {
         let image = ami_id(aws, &a.ami, &a.instance_type).await?;
         p.say(format!("launching {} from {image} in {subnet}", a.instance_type));
         let tags = self.host_tags(s);
-        let ud_hash = sha256_hex(&s.user_data);
+        let ud_hash = crate::names::sha256_hex(&s.user_data);
         // One token per run and host: every attempt of this run (the SDK's
         // retries, the executor's resume) is one idempotent request; the
         // next run (after a replace) gets a new one.

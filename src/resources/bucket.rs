@@ -136,6 +136,21 @@ impl Bucket {
         send!("HeadBucket", req.set_expected_bucket_owner(aws.bucket_owner())).map(drop).found()
     }
 
+    /// The read's answer when HeadBucket says the bucket is not there to
+    /// read (gone, refused, an error); `None` when it is.
+    async fn unless_here(
+        &self,
+        aws: &Aws,
+        head: Result<Option<()>, AwsError>,
+    ) -> Option<Result<Option<Observed>, AwsError>> {
+        match head {
+            Err(e) if e.denied() => Some(self.refused(aws, e).await),
+            Err(e) => Some(Err(e)),
+            Ok(None) => Some(Ok(None)),
+            Ok(Some(())) => None,
+        }
+    }
+
     /// What a read makes of S3's refusal of HeadBucket naming the account
     /// as the bucket's owner: another account's bucket is there and not
     /// this deployment's (a conflict, never touched), whatever it carries;
@@ -263,11 +278,8 @@ impl Resource for Bucket {
                 send!("GetPublicAccessBlock", req.set_expected_bucket_owner(aws.bucket_owner())).found()
             },
         );
-        match head {
-            Err(e) if e.denied() => return self.refused(aws, e).await,
-            Err(e) => return Err(e),
-            Ok(None) => return Ok(None),
-            Ok(Some(())) => {}
+        if let Some(answer) = self.unless_here(aws, head).await {
+            return answer;
         }
         let tags = tags?;
         let attrs = Attributes {
@@ -284,11 +296,8 @@ impl Resource for Bucket {
     /// settings only a diff compares.
     async fn read_owner(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
         let (head, tags) = tokio::join!(self.head(aws), self.listed_tags(aws));
-        match head {
-            Err(e) if e.denied() => return self.refused(aws, e).await,
-            Err(e) => return Err(e),
-            Ok(None) => return Ok(None),
-            Ok(Some(())) => {}
+        if let Some(answer) = self.unless_here(aws, head).await {
+            return answer;
         }
         let tags = tags?;
         let attrs = Attributes { public_access_block: false, encryption: String::new(), tags: tags.clone() };

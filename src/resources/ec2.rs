@@ -114,9 +114,7 @@ pub fn once() -> aws_sdk_ec2::config::Builder {
 /// the same for every attempt of this run, so a retried call returns the
 /// first one's result; the next run's differ (64 characters at most).
 pub fn client_token(address: &Address, part: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{}|{address}|{part}", crate::lock::run_id()).as_bytes());
-    digest.iter().take(24).map(|b| format!("{b:02x}")).collect()
+    crate::names::sha256_hex(format!("{}|{address}|{part}", crate::lock::run_id()))[..48].to_string()
 }
 
 /// EC2 refuses to delete something still in use (a group by a host, a

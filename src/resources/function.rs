@@ -125,8 +125,7 @@ pub struct Function {
 
 /// What the diff compares for an environment value.
 fn digest(value: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::names::sha256_hex(value)
 }
 
 /// The errors Lambda returns while a new role has not propagated yet.

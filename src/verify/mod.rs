@@ -120,10 +120,8 @@ pub fn hops(spec: &Spec) -> Vec<Hop> {
 /// The canary's id for one entry: the run's id and the entry, so that two
 /// entries feeding one Firehose are told apart.
 pub fn canary_id(run: &str, entry: &Entry) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{run}/{entry:?}").as_bytes());
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("pipectl-canary-{hex}")
+    let hex = crate::names::sha256_hex(format!("{run}/{entry:?}"));
+    format!("pipectl-canary-{}", &hex[..12])
 }
 
 /// The canary record: its id, the time, and a value of the right type for

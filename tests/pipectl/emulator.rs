@@ -144,6 +144,26 @@ impl Sdk {
 impl Sdk {
     /// Everything a deployment could have left in the emulator: one line
     /// per resource that is not the emulator's own default.
+    /// A stream made by hand, with `tags`.
+    pub fn tagged_stream(&self, name: &str, shards: i32, tags: &[(&str, &str)]) {
+        self.run(async {
+            self.kinesis.create_stream().stream_name(name).shard_count(shards).send().await.unwrap();
+            if !tags.is_empty() {
+                let mut req = self.kinesis.add_tags_to_stream().stream_name(name);
+                for (k, v) in tags {
+                    req = req.tags(*k, *v);
+                }
+                req.send().await.unwrap();
+            }
+        })
+    }
+
+    /// A stream's tags, key and value.
+    pub fn stream_tags(&self, name: &str) -> Vec<(String, String)> {
+        let t = self.run(self.kinesis.list_tags_for_stream().stream_name(name).send()).unwrap();
+        t.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect()
+    }
+
     /// Every record of every shard of `stream`, from the start.
     pub fn records(&self, stream: &str) -> Vec<Vec<u8>> {
         self.run(async {

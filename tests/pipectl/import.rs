@@ -211,19 +211,8 @@ fn a_pipeline_built_with_the_sdk_is_imported_from_its_stream_and_replans_clean_o
 fn import_adopts_only_what_nobody_owns() {
     let Some(moto) = Moto::start() else { return };
     let sdk = moto.sdk();
-    sdk.run(async {
-        let a = &*sdk;
-        a.kinesis.create_stream().stream_name("theirs").shard_count(1).send().await.unwrap();
-        a.kinesis
-            .add_tags_to_stream()
-            .stream_name("theirs")
-            .tags("pipectl:pipeline", "other")
-            .tags("pipectl:env", "default")
-            .send()
-            .await
-            .unwrap();
-        a.kinesis.create_stream().stream_name("nobodys").shard_count(2).send().await.unwrap();
-    });
+    sdk.tagged_stream("theirs", 1, &[("pipectl:pipeline", "other"), ("pipectl:env", "default")]);
+    sdk.tagged_stream("nobodys", 2, &[]);
     let text = "pipeline: mixed\nstreams:\n  a: { name: theirs, encryption: none }\n  b: { name: nobodys, encryption: none }\n  c: { name: missing }\n";
     let spec = crate::util::temp_spec("import", "mixed", text).display().to_string();
     let run = moto.pipectl(&["import", &spec, "--yes"]).run().expect_code(0);
@@ -234,15 +223,7 @@ fn import_adopts_only_what_nobody_owns() {
         "{}",
         run.stdout
     );
-    let tags = |name: &'static str| {
-        sdk.run(async {
-            let t = sdk.kinesis.list_tags_for_stream().stream_name(name).send().await.unwrap();
-            t.tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-                .collect::<Vec<_>>()
-        })
-    };
+    let tags = |name| sdk.stream_tags(name);
     assert!(tags("theirs").contains(&("pipectl:pipeline".into(), "other".into())), "untouched");
     assert!(tags("nobodys").contains(&("pipectl:pipeline".into(), "mixed".into())), "adopted");
 }
@@ -254,18 +235,11 @@ fn import_adopts_only_what_nobody_owns() {
 fn import_refuses_a_cloudformation_stacks_resources() {
     let Some(moto) = Moto::start() else { return };
     let sdk = moto.sdk();
+    let stack = [("aws:cloudformation:stack-name", "legacy"), ("aws:cloudformation:logical-id", "Clicks")];
+    sdk.tagged_stream("legacy-clicks", 1, &stack);
+    sdk.tagged_stream("nobodys-clicks", 1, &[]);
     sdk.run(async {
         let a = &*sdk;
-        a.kinesis.create_stream().stream_name("legacy-clicks").shard_count(1).send().await.unwrap();
-        a.kinesis
-            .add_tags_to_stream()
-            .stream_name("legacy-clicks")
-            .tags("aws:cloudformation:stack-name", "legacy")
-            .tags("aws:cloudformation:logical-id", "Clicks")
-            .send()
-            .await
-            .unwrap();
-        a.kinesis.create_stream().stream_name("nobodys-clicks").shard_count(1).send().await.unwrap();
         a.s3.create_bucket().bucket("legacy-lake-tf").send().await.unwrap();
         let tag = aws_sdk_s3::types::Tag::builder().key("ManagedBy").value("Terraform").build().unwrap();
         let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
@@ -311,12 +285,7 @@ catalog:
     assert_eq!((lake["status"].as_str(), lake["tool"].as_str()), (Some("other-tool"), Some("terraform")));
 
     moto.pipectl(&["import", &spec, "--yes"]).run().expect_code(0);
-    let tags = |name: &'static str| {
-        sdk.run(async {
-            let t = sdk.kinesis.list_tags_for_stream().stream_name(name).send().await.unwrap();
-            t.tags().iter().map(|t| t.key().to_string()).collect::<Vec<_>>()
-        })
-    };
+    let tags = |name| sdk.stream_tags(name).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
     assert!(!tags("legacy-clicks").contains(&"pipectl:pipeline".to_string()), "the stack's stream is untouched");
     assert!(tags("nobodys-clicks").contains(&"pipectl:pipeline".to_string()), "nobody's is adopted");
     let lake_tags = sdk.run(sdk.s3.get_bucket_tagging().bucket("legacy-lake-tf").send()).unwrap();

@@ -72,17 +72,12 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The stored form of `c`: the head parameter's text and, for a listing
 /// too large to sit in the head, the generation and the parts' texts.
 /// A head is inline only with room left for its stamps at their widest,
 /// so rewriting them never pushes it past a standard parameter.
 pub fn encode(c: &Content) -> (String, Option<(String, Vec<String>)>) {
     use base64::Engine as _;
-    use sha2::Digest as _;
     use std::io::Write as _;
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     z.write_all(c.to_json().as_bytes()).expect("writes to memory");
@@ -92,7 +87,7 @@ pub fn encode(c: &Content) -> (String, Option<(String, Vec<String>)>) {
     if serde_json::to_string(&inline(widest)).expect("head serializes").len() <= MAX_STANDARD {
         return (serde_json::to_string(&inline(c.stamps)).expect("head serializes"), None);
     }
-    let sha = hex(&sha2::Sha256::digest(data.as_bytes()));
+    let sha = crate::names::sha256_hex(&data);
     let generation = sha[..12].to_string();
     let parts: Vec<String> = data.as_bytes().chunks(PART).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
     let head = Head {
@@ -177,12 +172,11 @@ fn inflate(data: &str) -> Result<Content, String> {
 
 /// The listing from its parts, in order, checked against the head's digest.
 pub(super) fn join_parts(parts: &[String], sha256: &str) -> Result<Content, String> {
-    use sha2::Digest as _;
     if let Some(p) = parts.iter().position(|p| p.len() > PART) {
         return Err(format!("its part {p} is longer than pipectl writes"));
     }
     let data = parts.concat();
-    if hex(&sha2::Sha256::digest(data.as_bytes())) != sha256 {
+    if crate::names::sha256_hex(&data) != sha256 {
         return Err("its parts do not match the digest in its head".into());
     }
     inflate(&data)
