@@ -102,8 +102,8 @@ pub fn env_name_within(branch: &str, max: usize) -> String {
     if out.is_empty() {
         return tagged("branch");
     }
-    if out == "default" {
-        return tagged("default");
+    if out == rules::NO_ENV {
+        return tagged(rules::NO_ENV);
     }
     if out.len() > max {
         out.truncate(max - HASH - 1);

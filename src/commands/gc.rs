@@ -16,8 +16,7 @@ use crate::lock::{is_date, rfc3339_f64};
 use crate::resources::record::{self, Basis, Content};
 use std::process::ExitCode;
 
-/// The env of the deployment made without `--env`.
-const NO_ENV: &str = "default";
+use crate::spec::rules::NO_ENV;
 
 pub async fn run(g: &Global, a: &GcArgs) -> anyhow::Result<ExitCode> {
     check_patterns(&a.env_pattern)?;

@@ -31,12 +31,15 @@ pub fn pipeline_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The env of the deployment made without `--env`: no env may be named so.
+pub const NO_ENV: &str = "default";
+
 pub fn env_name(s: &str) -> Result<(), String> {
     length(s, "an env name", 1, 32)?;
     if !chars_ok(s, "-", true) || s.starts_with('-') || s.ends_with('-') {
         return Err(format!("an env name may hold only lower-case letters, digits and inner hyphens; `{s}` does not"));
     }
-    if s == "default" {
+    if s == NO_ENV {
         return Err("`default` is the deployment without an env; leave the env out for it".into());
     }
     Ok(())

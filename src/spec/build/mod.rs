@@ -59,7 +59,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
         code_root: crate::package::project_root(dir, opts.code_root.as_deref()),
         diags,
         pipeline: String::new(),
-        env: opts.env.clone().unwrap_or_else(|| "default".into()),
+        env: opts.env.clone().unwrap_or_else(|| super::rules::NO_ENV.into()),
         region: None,
         refs: RefTable::new(),
         names: BTreeMap::new(),
