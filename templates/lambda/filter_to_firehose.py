@@ -1,28 +1,50 @@
-"""Kinesis consumer: drop malformed or spurious records, deliver the rest to
-a Firehose delivery stream with PutRecordBatch.
+"""Kinesis consumer: the Parquet lab's filter. Keeps the records the lab's
+function keeps, forwards each one's original bytes to a Firehose delivery
+stream with PutRecordBatch, and retries as the lab's function retries.
 
-Environment:
-  DELIVERY_STREAM   name of the delivery stream (required)
-  MAX_ATTEMPTS      attempts per batch, first included (default 4)
-  BACKOFF_BASE_MS   first backoff in milliseconds, doubled each retry (default 100)
-  REQUIRED_FIELDS   comma-separated fields a record must have (default: none)
-  RECORD_TYPE       when a record has a `type` field, the value it must have
-                    (default `trip`: the taxi replay's watermark events and
-                    other non-trip events are dropped; empty keeps every type)
-  COORDINATE_FIELDS comma-separated fields that must not be zero when present
-                    (default: the pickup and dropoff latitude and longitude,
-                    as the lab drops trips without a position)
+The lab's rules (its `check_data`): a record is kept when its `type` is
+`trip` and none of its four coordinates equals 0 (Python's `==`: 0 and 0.0
+are zero, the text "0" is not). Kept records are sent as they arrived, not
+re-serialized. Where following the lab would harm, this function does the
+safe thing instead (the README's lab table lists each difference):
 
-PutRecordBatch takes at most 500 records and 4 MiB per call, and each record at
-most 1000 KiB; batches are cut to stay inside those limits. Only the entries
-that failed are retried, with exponential backoff and jitter.
+- A record that is not JSON, or lacks `type`, a coordinate or a required
+  field, is dropped and counted. The lab's function raises (KeyError), which
+  fails the whole invocation again and again until the record expires from
+  the stream: one bad record would block its shard for the retention period.
+- A batch is cut at PutRecordBatch's limits (500 records, 4 MiB); a record
+  over 1000 KiB, which Firehose refuses, is dropped and counted.
+- A backoff longer than the time the invocation has left is cut to that time
+  (keeping `CALL_RESERVE_MS` for the call); with no time left it raises at
+  once. The lab's third wait, 85.75 s, exceeds most functions' timeout.
+
+The lab's retry: when some entries of the call failed, only the entries whose
+ErrorCode is `ServiceUnavailableException` are sent again, after waiting
+`2 * seed ** n / 1000` seconds before retry n (n from 1; seed 35: 0.07 s,
+2.45 s, 85.75 s), up to `number_of_retries` times. When no failed entry is
+retriable ("potential non-retriable errors"), or retries run out, it raises;
+when every entry of the call failed it raises at once. Raising lets Lambda
+retry the batch (there may be duplicates, as the lab says).
+
+Environment (the lab's names; the older names still work):
+  delivery_stream_name      the delivery stream (required; or DELIVERY_STREAM)
+  number_of_retries         retries after the first call (default 3; or
+                            MAX_ATTEMPTS, which counts the first call too)
+  exponential_backoff_seed  the lab's seed (default 35)
+  BACKOFF_BASE_MS           instead of a seed: retry n waits
+                            BACKOFF_BASE_MS * 2 ** (n - 1) milliseconds
+  RECORD_TYPE               the value `type` must have (default `trip`;
+                            empty: no rule on `type`)
+  COORDINATE_FIELDS         comma-separated fields that must be present and
+                            not zero (default the lab's four; empty: none)
+  REQUIRED_FIELDS           comma-separated fields that must be present and
+                            not null or empty (default none)
 """
 
 import base64
 import json
 import logging
 import os
-import random
 import time
 
 import boto3
@@ -33,6 +55,10 @@ logger.setLevel(logging.INFO)
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 4 * 1024 * 1024
 MAX_RECORD_BYTES = 1000 * 1024
+# Time kept back from a cut backoff for the retry call itself.
+CALL_RESERVE_MS = 2000
+RETRIABLE = "ServiceUnavailableException"
+COORDINATES = "pickup_longitude,pickup_latitude,dropoff_latitude,dropoff_longitude"
 
 _firehose = None
 
@@ -44,42 +70,73 @@ def firehose():
     return _firehose
 
 
-COORDINATES = "pickup_latitude,pickup_longitude,dropoff_latitude,dropoff_longitude"
+class NotDelivered(Exception):
+    """Records the function could not deliver: Lambda retries the batch."""
 
 
-def spurious(item, record_type, coordinates):
-    """Whether a parsed record is one the lab filters out: an event of
-    another type, or a trip whose position is zero."""
-    if record_type and "type" in item and item["type"] != record_type:
-        return True
-    for field in coordinates:
-        if field in item:
-            try:
-                if float(item[field]) == 0.0:
-                    return True
-            except (TypeError, ValueError):
-                return True
-    return False
+def fields(name, default=""):
+    return [f.strip() for f in os.environ.get(name, default).split(",") if f.strip()]
 
 
-def parse(record, required, record_type="", coordinates=()):
-    """The record as a dict, or None when it is malformed or spurious."""
-    try:
-        data = base64.b64decode(record["kinesis"]["data"])
-        item = json.loads(data)
-    except (KeyError, ValueError, TypeError):
+class Rules:
+    """What a record must be to be kept, from the environment."""
+
+    def __init__(self):
+        self.record_type = os.environ.get("RECORD_TYPE", "trip")
+        self.coordinates = fields("COORDINATE_FIELDS", COORDINATES)
+        self.required = fields("REQUIRED_FIELDS")
+
+    def judge(self, data):
+        """None when the record is kept, else why it is dropped: `malformed`
+        (not a JSON object), `incomplete` (a field the rules read is missing:
+        the lab's function would raise) or `filtered` (the lab drops it)."""
+        try:
+            item = json.loads(data)
+        except ValueError:
+            return "malformed"
+        if not isinstance(item, dict):
+            return "malformed"
+        needed = (["type"] if self.record_type else []) + self.coordinates
+        if any(f not in item for f in needed) or any(item.get(f) in (None, "") for f in self.required):
+            return "incomplete"
+        if self.record_type and item["type"] != self.record_type:
+            return "filtered"
+        if any(item[f] == 0 for f in self.coordinates):
+            return "filtered"
         return None
-    if not isinstance(item, dict) or not item:
-        return None
-    if any(item.get(field) in (None, "") for field in required):
-        return None
-    if spurious(item, record_type, coordinates):
-        return None
-    return item
+
+
+class Retry:
+    """How many times, and how long before each retry."""
+
+    def __init__(self):
+        if "number_of_retries" in os.environ:
+            self.retries = int(os.environ["number_of_retries"])
+        elif "MAX_ATTEMPTS" in os.environ:
+            self.retries = int(os.environ["MAX_ATTEMPTS"]) - 1
+        else:
+            self.retries = 3
+        self.seed = os.environ.get("exponential_backoff_seed")
+        self.base_ms = os.environ.get("BACKOFF_BASE_MS")
+        if self.seed is None and self.base_ms is None:
+            self.seed = "35"
+
+    def delay(self, retry):
+        """Seconds to wait before retry number `retry` (from 1)."""
+        if self.seed is not None:
+            return 2 * int(self.seed) ** retry / 1000
+        return float(self.base_ms) * 2 ** (retry - 1) / 1000
+
+
+def delivery_stream():
+    name = os.environ.get("delivery_stream_name") or os.environ.get("DELIVERY_STREAM")
+    if not name:
+        raise KeyError("delivery_stream_name (or DELIVERY_STREAM) is not set")
+    return name
 
 
 def batches(blobs):
-    """Split encoded records into PutRecordBatch-sized batches."""
+    """Split records into PutRecordBatch-sized batches."""
     batch, size = [], 0
     for blob in blobs:
         if batch and (len(batch) == MAX_RECORDS_PER_CALL or size + len(blob) > MAX_BYTES_PER_CALL):
@@ -91,49 +148,67 @@ def batches(blobs):
         yield batch
 
 
-def put_with_retries(stream, blobs, attempts, backoff_ms, sleep=time.sleep):
-    """Send one batch; retry only the failed entries. Returns the failed count."""
+def put(stream, blobs):
+    return firehose().put_record_batch(DeliveryStreamName=stream, Records=[{"Data": b} for b in blobs])
+
+
+def deliver(stream, blobs, retry, remaining_ms=None, sleep=time.sleep):
+    """One batch, retried as the lab retries; raises NotDelivered when records
+    are left undelivered."""
+    response = put(stream, blobs)
+    if response["FailedPutCount"] == 0:
+        return
+    if response["FailedPutCount"] == len(blobs):
+        raise NotDelivered(f"all {len(blobs)} records failed; letting Lambda retry")
     pending = blobs
-    for attempt in range(attempts):
-        response = firehose().put_record_batch(
-            DeliveryStreamName=stream, Records=[{"Data": b} for b in pending]
-        )
-        if response.get("FailedPutCount", 0) == 0:
-            return 0
-        pending = [
-            blob
-            for blob, result in zip(pending, response["RequestResponses"])
-            if result.get("ErrorCode")
-        ]
-        if attempt + 1 < attempts:
-            delay = backoff_ms * (2 ** attempt) * (0.5 + random.random() / 2)
-            logger.warning("%d records failed, retrying in %.0f ms", len(pending), delay)
-            sleep(delay / 1000)
-    return len(pending)
+    for n in range(1, retry.retries + 1):
+        pending = [b for b, r in zip(pending, response["RequestResponses"]) if r.get("ErrorCode") == RETRIABLE]
+        if not pending:
+            raise NotDelivered(f"{response['FailedPutCount']} records failed with potential non-retriable errors")
+        wait = retry.delay(n)
+        if remaining_ms is not None:
+            left = (remaining_ms() - CALL_RESERVE_MS) / 1000
+            if left <= 0:
+                raise NotDelivered(f"{len(pending)} records failed and no time is left to retry")
+            wait = min(wait, left)
+        logger.warning("retry %d of %d: %d records in %.2f s", n, retry.retries, len(pending), wait)
+        sleep(wait)
+        response = put(stream, pending)
+        if response["FailedPutCount"] == 0:
+            return
+    raise NotDelivered(f"{response['FailedPutCount']} records failed after {retry.retries} retries")
 
 
 def handler(event, context):
-    stream = os.environ["DELIVERY_STREAM"]
-    attempts = int(os.environ.get("MAX_ATTEMPTS", "4"))
-    backoff_ms = float(os.environ.get("BACKOFF_BASE_MS", "100"))
-    required = [f for f in os.environ.get("REQUIRED_FIELDS", "").split(",") if f]
-    record_type = os.environ.get("RECORD_TYPE", "trip")
-    coordinates = [f for f in os.environ.get("COORDINATE_FIELDS", COORDINATES).split(",") if f]
+    stream = delivery_stream()
+    rules, retry = Rules(), Retry()
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
 
     records = event.get("Records", [])
-    blobs, dropped = [], 0
+    blobs, dropped = [], {}
     for record in records:
-        item = parse(record, required, record_type, coordinates)
-        blob = None if item is None else (json.dumps(item, separators=(",", ":")) + "\n").encode()
-        if blob is None or len(blob) > MAX_RECORD_BYTES:
-            dropped += 1
+        try:
+            data = base64.b64decode(record["kinesis"]["data"])
+        except (KeyError, ValueError, TypeError):
+            data = None
+        why = "malformed" if data is None else rules.judge(data)
+        if why is None and len(data) > MAX_RECORD_BYTES:
+            why = "oversize"
+        if why is not None:
+            dropped[why] = dropped.get(why, 0) + 1
             continue
-        blobs.append(blob)
+        blobs.append(data)
 
-    failed = sum(put_with_retries(stream, b, attempts, backoff_ms) for b in batches(blobs))
-    counts = {"received": len(records), "dropped": dropped, "delivered": len(blobs) - failed, "failed": failed}
+    counts = {"received": len(records), "dropped": sum(dropped.values()), "delivered": 0, "failed": 0}
+    if dropped:
+        logger.info("dropped %s", json.dumps(dropped, sort_keys=True))
+    try:
+        for batch in batches(blobs):
+            deliver(stream, batch, retry, remaining_ms)
+            counts["delivered"] += len(batch)
+    except NotDelivered:
+        counts["failed"] = len(blobs) - counts["delivered"]
+        logger.info("counts %s", json.dumps(counts))
+        raise
     logger.info("counts %s", json.dumps(counts))
-    if failed:
-        # Let Lambda retry (and bisect, if the trigger says so) rather than lose records.
-        raise RuntimeError(f"{failed} records could not be delivered to {stream}")
     return counts
