@@ -15,6 +15,7 @@ mod firehose;
 mod hostile;
 mod hosts;
 mod import;
+mod labs;
 mod lambda;
 mod leaks;
 mod lock;
