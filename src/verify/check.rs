@@ -161,7 +161,11 @@ async fn dry_run(aws: &Aws, function: &str) -> Result<Option<String>, String> {
     Ok(out.function_error().map(|kind| {
         let payload = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).trim().to_string()).unwrap_or_default();
         let payload: String = payload.chars().take(200).collect();
-        format!("Invoke (DryRun) answered a function error ({kind}): {payload}")
+        if payload.is_empty() {
+            format!("Invoke (DryRun) answered a function error ({kind})")
+        } else {
+            format!("Invoke (DryRun) answered a function error ({kind}): {payload}")
+        }
     }))
 }
 

@@ -100,12 +100,20 @@ async fn rewrite(
             crate::aws::retry(std::time::Duration::from_secs(60), |_| false, || async { send!("PutObject", req()) })
                 .await
                 .map_err(err)?;
-            Ok(Some(format!("{removed} canary records removed, {kept} kept (rewritten)")))
+            Ok(Some(format!("{} removed, {kept} other records kept (rewritten)", records(removed))))
         }
         Removal::Emptied { removed } => {
             let req = aws.s3.delete_object().bucket(bucket).key(key).set_expected_bucket_owner(aws.bucket_owner());
             gone!("DeleteObject", req).map_err(err)?;
-            Ok(Some(format!("{removed} canary records removed, nothing else in it (deleted)")))
+            Ok(Some(format!("{} removed, nothing else in it (deleted)", records(removed))))
         }
+    }
+}
+
+fn records(n: usize) -> String {
+    if n == 1 {
+        "1 canary record".into()
+    } else {
+        format!("{n} canary records")
     }
 }
