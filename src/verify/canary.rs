@@ -210,7 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sensor_lab_canary_is_a_reading_keyed_by_its_id() {
+    fn sensor_lab_canary_has_the_sensor_id_the_aggregator_keys_on() {
         let spec = load("sensor-streaming-lab.yaml");
         let shape = shape_of(&spec, "analytics");
         let values = vec!["temperature".to_string(), "humidity".to_string()];

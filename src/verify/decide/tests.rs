@@ -67,7 +67,7 @@ fn a_function_path_that_delivered_nothing_is_not_delivered() {
 }
 
 #[test]
-fn only_the_direct_canary_does_not_deliver_the_function_path() {
+fn parquet_lab_direct_canary_under_the_same_prefix_does_not_deliver_the_function_path() {
     let r = recorded("only_the_direct_canary");
     assert_eq!(in_objects(&r.bucket, &r.objects, r.sent, &pair(&r)), Seen::Nothing);
     // The direct canary's own hop does find it there.
@@ -94,7 +94,7 @@ fn the_aggregate_row_keyed_by_the_canary_is_delivered() {
 }
 
 #[test]
-fn a_canary_only_in_an_unread_object_is_not_checkable() {
+fn parquet_objects_are_not_accepted_by_arrival_a_canary_only_in_one_is_not_checkable() {
     let Seen::Unread(why) = seen("canary_only_in_unread_object") else { panic!() };
     assert!(why.ends_with("part-0.parquet arrived, content not read (Parquet content is not read yet)"), "{why}");
 }
