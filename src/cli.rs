@@ -221,9 +221,15 @@ pub struct VerifyArgs {
     /// The pipeline spec (YAML).
     pub spec: PathBuf,
     /// How long to wait for the canaries to come out (default: the spec's
-    /// longest Firehose buffer interval, plus two minutes).
+    /// slowest path, its Firehose's buffer interval and its trigger's
+    /// batching and tumbling windows, plus two minutes).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// After the checks, take this run's canaries out of the objects they
+    /// landed in (rewritten without them, or deleted when nothing else
+    /// was in them).
+    #[arg(long)]
+    pub clean: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,17 +1,20 @@
-//! `pipectl verify`: one canary per entry, every path checked at once, one
-//! line per hop; exit 0 only when every hop that could be checked
-//! delivered (see `verify`).
+//! `pipectl verify`: a canary for each path, every path checked at once,
+//! one line per hop; exit 0 only when every hop that could be checked
+//! delivered; `--clean` takes the canaries out of the objects after
+//! (`docs/verify.md`).
 
 use super::emitln;
 use crate::cli::{Global, VerifyArgs};
 use crate::deployment::{Deployment, Reach};
+use crate::verify::canary::{self, Pair};
 use crate::verify::check::{self, Outcome};
-use crate::verify::{self, Entry};
+use crate::verify::clean::{self, Place};
+use crate::verify::{self, Check, Hop};
 use crate::{BadInput, Hinted};
 use futures_util::future::join_all;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, |offline| {
@@ -27,60 +30,96 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     crate::cancel::install();
     let spec = &d.loaded.as_ref().expect("opened from a spec").spec;
     let hops = verify::hops(spec);
-    let longest = spec.firehoses.values().map(|f| f.destination.buffer_interval_seconds).max().unwrap_or(0);
-    let timeout = a.timeout.unwrap_or(Duration::from_secs(u64::from(longest) + 120));
-    let emulator = d.aws.endpoint.is_some();
+    let timeout = a.timeout.unwrap_or_else(|| verify::default_timeout(&hops));
 
     let run = format!("{:016x}", fastrand::u64(..));
-    let mut entries: Vec<Entry> = hops.iter().map(|h| h.entry.clone()).collect();
-    entries.dedup();
-    let sends = entries.iter().map(|e| {
-        let id = verify::canary_id(&run, e);
-        let record = verify::canary(spec, &id, SystemTime::now());
+    let pairs: Vec<Pair> = hops.iter().map(|h| canary::pair(&run, &h.path, &h.shape)).collect();
+    let sends = hops.iter().zip(&pairs).map(|(h, p)| {
+        let records = canary::records(spec, &h.shape, p, SystemTime::now());
         let aws = &d.aws;
-        async move { (e.clone(), check::send(aws, e, &id, &record).await) }
+        async move { check::send(aws, &h.entry, &p.keep.id, &records).await }
     });
-    let sent: BTreeMap<Entry, check::Sent> = join_all(sends).await.into_iter().collect();
+    let sent: Vec<check::Sent> = join_all(sends).await;
     if !g.json {
-        eprintln!("{} canaries sent; waiting up to {}s for {} hops", sent.len(), timeout.as_secs(), hops.len());
+        eprintln!("{} canaries sent; waiting up to {}s for {} hops", pairs.len(), timeout.as_secs(), hops.len());
     }
     let deadline = Instant::now() + timeout;
-    let checks = hops.iter().map(|h| {
-        let s = &sent[&h.entry];
-        check::check(&d.aws, h, s, deadline, emulator)
-    });
+    let checks = hops.iter().zip(&pairs).zip(&sent).map(|((h, p), s)| check::check(&d.aws, h, p, s, deadline));
     let outcomes = join_all(checks).await;
 
-    let failed = outcomes.iter().filter(|o| matches!(o, Outcome::NotDelivered(_))).count();
+    let cleaned = if a.clean {
+        let since = sent.iter().map(|s| s.at).min().unwrap_or_else(SystemTime::now);
+        let needles: Vec<_> =
+            pairs.iter().flat_map(|p| std::iter::once(p.keep.clone()).chain(p.drop.clone())).collect();
+        Some(clean::clean(&d.aws, &places(&hops), since, &needles).await)
+    } else {
+        None
+    };
+
+    let failed: Vec<&str> = hops
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Outcome::NotDelivered(_)))
+        .map(|(h, _)| h.path.as_str())
+        .collect();
     if g.json {
         let rows: Vec<serde_json::Value> = hops
             .iter()
+            .zip(&pairs)
             .zip(&outcomes)
-            .map(|(h, o)| {
-                serde_json::json!({ "path": h.path, "canary": sent[&h.entry].id, "result": o.word(), "detail": o.why() })
+            .map(|((h, p), o)| {
+                serde_json::json!({
+                    "path": h.path,
+                    "canary": p.keep.id,
+                    "kind": h.shape.word(),
+                    "canaries": { "keep": p.keep.id, "drop": p.drop.as_ref().map(|d| &d.id) },
+                    "result": o.word(),
+                    "detail": o.why(),
+                })
             })
             .collect();
-        let doc = serde_json::json!({ "format_version": "1", "hops": rows, "not_delivered": failed });
+        let mut doc = serde_json::json!({ "format_version": "1", "hops": rows, "not_delivered": failed.len() });
+        if let Some(c) = &cleaned {
+            doc["clean"] = serde_json::to_value(c).expect("serializes");
+        }
         emitln!("{}", crate::scrub::json(doc));
         // The document says it all; exit 1 when a hop did not deliver.
-        return Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS });
-    } else {
-        for (h, o) in hops.iter().zip(&outcomes) {
-            emitln!("{:<14} {}\n               {}", o.word(), h.path, crate::scrub::text(o.why()));
+        return Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    for ((h, p), o) in hops.iter().zip(&pairs).zip(&outcomes) {
+        let drop = p.drop.as_ref().map_or(String::new(), |d| format!(", drop {}", d.id));
+        let line = format!("{:<14} {} ({} canary {}{drop})", o.word(), h.path, h.shape.word(), p.keep.id);
+        emitln!("{line}\n               {}", crate::scrub::text(o.why()));
+    }
+    if let Some(c) = &cleaned {
+        for r in &c.removed {
+            emitln!("cleaned        {}", crate::scrub::text(r));
+        }
+        for r in &c.not_removed {
+            emitln!("not cleaned    {}", crate::scrub::text(r));
+        }
+        if !c.not_found.is_empty() {
+            emitln!("not found      {} (nothing to clean for them yet)", c.not_found.join(", "));
         }
     }
-    if failed > 0 {
-        let broken: Vec<&str> = hops
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| matches!(o, Outcome::NotDelivered(_)))
-            .map(|(h, _)| h.path.as_str())
-            .collect();
+    if !failed.is_empty() {
         return Err(Hinted {
-            message: format!("{failed} of {} hops did not deliver: {}", hops.len(), broken.join("; ")),
+            message: format!("{} of {} hops did not deliver: {}", failed.len(), hops.len(), failed.join("; ")),
             hint: "`pipectl plan` shows what differs from the spec; `pipectl apply` puts it back".into(),
         }
         .into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where this run's canaries may land: every hop's bucket and prefix.
+fn places(hops: &[Hop]) -> BTreeSet<Place> {
+    hops.iter()
+        .filter_map(|h| match &h.check {
+            Check::InS3 { bucket, prefix, opaque } => {
+                Some(Place { bucket: bucket.clone(), prefix: prefix.clone(), opaque: *opaque })
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -69,6 +69,9 @@ pub enum On {
     RecordPath,
     /// `verify`: the objects of every bucket, read back.
     ObjectReads,
+    /// `verify --clean`: objects under the static part of each Firehose's
+    /// prefix, written back or deleted.
+    HopObjects,
     /// A resource an EC2 create makes: `<type>/*` with the ownership tags
     /// required in the request.
     Ec2New(&'static str),
@@ -512,6 +515,18 @@ pub const CALLS: &[Call] = &[
     c("verify/check.rs", "ListObjectsV2", &["s3:ListBucket"], On::Buckets),
     c("verify/check.rs", "GetObject", &["s3:GetObject"], On::ObjectReads),
     c("verify/check.rs", "FilterLogEvents", &["logs:FilterLogEvents"], On::LogGroups),
+    // Whether the service runs a hop: a Firehose's stream source, a trigger, a function.
+    c("verify/check.rs", "DescribeDeliveryStream", &["firehose:DescribeDeliveryStream"], On::Firehoses),
+    c(
+        "verify/check.rs",
+        "ListEventSourceMappings",
+        &["lambda:ListEventSourceMappings"],
+        On::Any("LambdaListEventSourceMappingsTakesNoResource", When::Kind(Kind::Trigger)),
+    ),
+    c("verify/check.rs", "Invoke", &["lambda:InvokeFunction"], On::Functions),
+    // `verify --clean`: the objects holding a canary, under a Firehose's prefix.
+    c("verify/clean.rs", "PutObject", &["s3:PutObject"], On::HopObjects),
+    c("verify/clean.rs", "DeleteObject", &["s3:DeleteObject"], On::HopObjects),
 ];
 
 /// Files whose calls no command of the policy sends: `produce` and

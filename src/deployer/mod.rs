@@ -232,6 +232,21 @@ impl<'a> Ctx<'a> {
         names.into_iter().map(|n| self.r.scope.bucket(n).with_suffix("/*").to_string()).collect()
     }
 
+    /// The objects `verify --clean` may rewrite or delete: those under the
+    /// static part of each Firehose's prefix in its bucket.
+    fn hop_objects(&self) -> Vec<String> {
+        let spec = &self.r.loaded.spec;
+        let places: BTreeSet<(&str, &str)> = spec
+            .firehoses
+            .values()
+            .filter_map(|f| {
+                let bucket = spec.buckets.get(&f.destination.bucket)?;
+                Some((bucket.name.as_str(), f.destination.prefix.as_deref().map_or("", crate::spec::static_prefix)))
+            })
+            .collect();
+        places.into_iter().map(|(b, p)| self.r.scope.bucket(b).with_suffix(&format!("/{p}*")).to_string()).collect()
+    }
+
     fn holds(&self, when: When) -> bool {
         let agents = || self.r.loaded.spec.agents.values();
         match when {
@@ -287,6 +302,7 @@ impl<'a> Ctx<'a> {
             On::ObjectReads => {
                 scoped("BucketObjectReads", self.arns(Kind::Bucket, |s, n| s.bucket(n).with_suffix("/*").to_string()))
             }
+            On::HopObjects => scoped("VerifyCleanObjectsUnderFirehosePrefixes", self.hop_objects()),
             On::LogGroups => {
                 let arns = self.arns(Kind::LogGroup, |s, n| s.log_group(n).to_string());
                 let streams = self.arns(Kind::LogGroup, |s, n| s.log_group(n).with_suffix(":*").to_string());

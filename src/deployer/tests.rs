@@ -403,3 +403,19 @@ fn verify_is_not_covered() {
     assert_eq!(list(&reads["Action"]), ["s3:GetObject"]);
     assert!(list(&reads["Resource"]).iter().all(|r| r.starts_with("arn:aws:s3:::taxi-lab-") && r.ends_with("/*")));
 }
+
+#[test]
+fn verify_asks_the_service_and_cleans_only_under_firehose_prefixes() {
+    let l = lab(Some("pr-1"));
+    let doc = document(&Request { verify: true, ..request(&l, false) }).unwrap();
+    let with = actions(&doc);
+    for a in ["firehose:DescribeDeliveryStream", "lambda:ListEventSourceMappings", "lambda:InvokeFunction"] {
+        assert!(with.contains(a), "{a} missing");
+    }
+    let clean = statements(&doc).into_iter().find(|s| s["Sid"] == "VerifyCleanObjectsUnderFirehosePrefixes").unwrap();
+    assert_eq!(list(&clean["Action"]), ["s3:DeleteObject", "s3:PutObject"]);
+    let bucket = "arn:aws:s3:::taxi-lab-pr-1-123456789012";
+    assert_eq!(list(&clean["Resource"]), [format!("{bucket}/nyctaxitrips/year=*"), format!("{bucket}/raw/year=*")]);
+    let without = actions(&policy(&l, false));
+    assert!(!without.contains("s3:PutObject") && !without.contains("lambda:InvokeFunction"));
+}

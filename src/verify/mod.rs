@@ -1,24 +1,28 @@
-//! `pipectl verify`: a tagged canary into each stream and each Direct-PUT
-//! Firehose of the spec, followed down every path of the graph:
+//! `pipectl verify`: a canary for each path of the graph, one only that
+//! path can deliver, followed to where the path ends (`docs/verify.md`):
 //!
 //! - into a stream: read back with GetRecords at the sequence number
 //!   PutRecord answered;
 //! - a Firehose (fed directly, by a stream, or by a function that writes to
-//!   it): the canary's id searched in the objects that arrive under the
-//!   static part of its prefix (gzip is opened; in Parquet or ORC the
-//!   values are encoded, so there an object arriving after the canary is
-//!   what is checked, and the hop says so);
+//!   it): the objects that arrive under the static part of its prefix,
+//!   opened and searched (`content`), never accepted by arrival;
 //! - a function without a Firehose to write to: its log group searched for
 //!   the canary's id (FilterLogEvents).
 //!
-//! Hops that need AWS to run something by itself (a Firehose reading a
-//! stream, Lambda running a function) are not checked against an emulator
-//! (`--endpoint-url`): emulators store what they are sent but do not run
-//! those; each such hop says so instead of failing.
+//! A canary's shape follows the function on its path (`canary::Shape`): a
+//! valid reading for an aggregating function, a record a filter keeps and
+//! one it must drop for a filter. Whether a hop that needs AWS to run
+//! something by itself can be checked is what the service answers
+//! (`check::runnable`), never the endpoint.
 
+pub mod canary;
 pub mod check;
+pub mod clean;
+pub mod content;
+pub mod decide;
 
 use crate::spec::{Compression, FirehoseSource, Spec, WriteTarget};
+pub use canary::Shape;
 
 /// Where a canary is sent.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,27 +38,45 @@ pub enum Entry {
 pub enum Check {
     /// The canary is in the stream it was put into.
     InStream,
-    /// The canary is in an object under `prefix` of `bucket`.
-    InS3 { bucket: String, prefix: String, gzip: bool, columnar: bool, opaque: Option<&'static str> },
+    /// The canary is in an object under `prefix` of `bucket`; `opaque`
+    /// names the Firehose's compression when its objects are not opened.
+    InS3 { bucket: String, prefix: String, opaque: Option<&'static str> },
     /// The canary's id is in the function's log group.
     InLogs { log_group: String },
 }
 
-/// One path from an entry to where the canary should come out.
+/// What AWS must run by itself for a hop to deliver: asked of the service
+/// before the hop is called checkable (`check::runnable`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runs {
+    /// Nothing: what pipectl sends is what is read back.
+    Nothing,
+    /// A Firehose reading a stream, by its physical name.
+    StreamFirehose(String),
+    /// A function triggered by a stream (physical names).
+    Function { function: String, stream: String },
+}
+
+/// One path from an entry to where its canary should come out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hop {
     pub entry: Entry,
     /// `stream a → function b → firehose c → s3://bucket/prefix`.
     pub path: String,
     pub check: Check,
-    /// What AWS must run by itself on this path (an emulator does not).
-    pub runs: Option<&'static str>,
+    pub runs: Runs,
+    /// The canary this path gets, by the function on it.
+    pub shape: Shape,
+    /// How long after the canary is sent it may take to come out: the
+    /// Firehose's buffer interval, the trigger's batching and tumbling
+    /// windows.
+    pub takes_seconds: u32,
 }
 
 /// Every path of the spec, in a stable order.
 pub fn hops(spec: &Spec) -> Vec<Hop> {
     let mut out = Vec::new();
-    let s3 = |key: &str| -> Option<(String, Check)> {
+    let s3 = |key: &str| -> Option<(String, Check, u32)> {
         let f = spec.firehoses.get(key)?;
         let d = &f.destination;
         let bucket = spec.buckets.get(&d.bucket)?.name.clone();
@@ -63,30 +85,35 @@ pub fn hops(spec: &Spec) -> Vec<Hop> {
             Compression::Snappy | Compression::Zip | Compression::HadoopSnappy => Some(d.compression.aws()),
             _ => None,
         };
-        let check = Check::InS3 {
-            bucket: bucket.clone(),
-            prefix: prefix.clone(),
-            gzip: d.compression == Compression::Gzip,
-            columnar: d.convert.is_some(),
-            opaque,
-        };
-        Some((format!("firehose {} → s3://{bucket}/{prefix}", f.name), check))
+        let check = Check::InS3 { bucket: bucket.clone(), prefix: prefix.clone(), opaque };
+        Some((format!("firehose {} → s3://{bucket}/{prefix}", f.name), check, d.buffer_interval_seconds))
     };
     for (key, stream) in &spec.streams {
         let entry = Entry::Stream(stream.name.clone());
         let head = format!("stream {}", stream.name);
-        out.push(Hop { entry: entry.clone(), path: head.clone(), check: Check::InStream, runs: None });
+        let plain = |path: String, check, runs, takes_seconds| Hop {
+            entry: entry.clone(),
+            path,
+            check,
+            runs,
+            shape: Shape::Plain,
+            takes_seconds,
+        };
+        out.push(plain(head.clone(), Check::InStream, Runs::Nothing, 0));
         for (fkey, f) in &spec.firehoses {
             if f.source == FirehoseSource::Stream(key.clone()) {
-                if let Some((tail, check)) = s3(fkey) {
-                    let runs = Some("Firehose reading from a stream");
-                    out.push(Hop { entry: entry.clone(), path: format!("{head} → {tail}"), check, runs });
+                if let Some((tail, check, takes)) = s3(fkey) {
+                    let runs = Runs::StreamFirehose(f.name.clone());
+                    out.push(plain(format!("{head} → {tail}"), check, runs, takes));
                 }
             }
         }
-        for f in spec.functions.values().filter(|f| f.trigger.as_ref().is_some_and(|t| &t.stream == key)) {
+        for f in spec.functions.values() {
+            let Some(t) = f.trigger.as_ref().filter(|t| &t.stream == key) else { continue };
             let via = format!("{head} → function {}", f.name);
-            let runs = Some("Lambda functions");
+            let runs = Runs::Function { function: f.name.clone(), stream: stream.name.clone() };
+            let windows = t.batching_window_seconds + t.tumbling_window_seconds.unwrap_or(0);
+            let shape = Shape::of(f);
             let firehoses: Vec<&str> = f
                 .writes
                 .iter()
@@ -96,76 +123,52 @@ pub fn hops(spec: &Spec) -> Vec<Hop> {
                 })
                 .collect();
             for k in &firehoses {
-                if let Some((tail, check)) = s3(k) {
-                    out.push(Hop { entry: entry.clone(), path: format!("{via} → {tail}"), check, runs });
+                if let Some((tail, check, takes)) = s3(k) {
+                    let (runs, shape, path) = (runs.clone(), shape.clone(), format!("{via} → {tail}"));
+                    let takes_seconds = takes + windows;
+                    out.push(Hop { entry: entry.clone(), path, check, runs, shape, takes_seconds });
                 }
             }
             if firehoses.is_empty() {
                 let log_group = crate::names::function_log_group(&f.name);
                 let path = format!("{via} → log group {log_group}");
-                out.push(Hop { entry: entry.clone(), path, check: Check::InLogs { log_group }, runs });
+                let check = Check::InLogs { log_group };
+                out.push(Hop { entry: entry.clone(), path, check, runs, shape, takes_seconds: windows });
             }
         }
     }
     for (key, f) in &spec.firehoses {
         if f.source == FirehoseSource::Direct {
-            if let Some((tail, check)) = s3(key) {
-                out.push(Hop { entry: Entry::Firehose(f.name.clone()), path: tail, check, runs: None });
+            if let Some((tail, check, takes)) = s3(key) {
+                let entry = Entry::Firehose(f.name.clone());
+                let (runs, shape) = (Runs::Nothing, Shape::Plain);
+                out.push(Hop { entry, path: tail, check, runs, shape, takes_seconds: takes });
             }
         }
     }
     out
 }
 
-/// The canary's id for one entry: the run's id and the entry, so that two
-/// entries feeding one Firehose are told apart.
-pub fn canary_id(run: &str, entry: &Entry) -> String {
-    let hex = crate::names::sha256_hex(format!("{run}/{entry:?}"));
-    format!("pipectl-canary-{}", &hex[..12])
-}
-
-/// The canary record: its id, the time, and a value of the right type for
-/// every column of the spec's tables, so that a Firehose converting to
-/// Parquet or ORC accepts it and a filter requiring fields lets it pass.
-pub fn canary(spec: &Spec, id: &str, now: std::time::SystemTime) -> serde_json::Value {
-    let stamp = humantime::format_rfc3339_seconds(now).to_string();
-    let hive = crate::produce::generate::hive_time(now);
-    let mut m = serde_json::Map::new();
-    for t in spec.tables.values() {
-        for (name, ty) in &t.columns {
-            let ty = ty.to_ascii_lowercase();
-            let v: serde_json::Value = match ty.as_str() {
-                "string" => id.into(),
-                t if t.starts_with("varchar") || t.starts_with("char") => id.into(),
-                "int" | "integer" | "bigint" | "smallint" | "tinyint" => 1.into(),
-                "double" | "float" => 1.5.into(),
-                t if t.starts_with("decimal") => 1.5.into(),
-                "boolean" => true.into(),
-                "timestamp" => hive.clone().into(),
-                "date" => hive[..10].into(),
-                _ => continue,
-            };
-            m.entry(name.clone()).or_insert(v);
-        }
-    }
-    m.insert("pipectl_canary".into(), id.into());
-    m.insert("sent_at".into(), stamp.into());
-    serde_json::Value::Object(m)
+/// How long `verify` waits by default: the slowest hop, plus two minutes.
+pub fn default_timeout(hops: &[Hop]) -> std::time::Duration {
+    let slowest = hops.iter().map(|h| h.takes_seconds).max().unwrap_or(0);
+    std::time::Duration::from_secs(u64::from(slowest) + 120)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lab() -> Spec {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/lab.yaml");
+    pub(crate) fn load(file: &str) -> Spec {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines").join(file);
         let opts = crate::spec::Options { account: Some("123456789012".into()), ..Default::default() };
         crate::load::load(&path, &opts).unwrap().spec
     }
 
     #[test]
     fn every_path_of_the_lab_is_a_hop() {
-        let paths: Vec<String> = hops(&lab()).into_iter().map(|h| h.path).collect();
+        let hops = hops(&load("lab.yaml"));
+        let paths: Vec<&str> = hops.iter().map(|h| h.path.as_str()).collect();
         let bucket = "taxi-lab-default-123456789012";
         assert_eq!(
             paths,
@@ -178,17 +181,20 @@ mod tests {
                 format!("firehose taxi-lab-to-lake → s3://{bucket}/nyctaxitrips/year="),
             ]
         );
+        let shapes: Vec<&str> = hops.iter().map(|h| h.shape.word()).collect();
+        assert_eq!(shapes, ["plain", "plain", "filter", "plain"]);
+        assert_eq!(hops[1].runs, Runs::StreamFirehose("taxi-lab-raw".into()));
+        let function = Runs::Function { function: "taxi-lab-filter".into(), stream: "taxi-lab-trips".into() };
+        assert_eq!(hops[2].runs, function);
     }
 
     #[test]
-    fn the_canary_fits_every_table_and_each_entry_has_its_own_id() {
-        let spec = lab();
-        let c = canary(&spec, "pipectl-canary-1", std::time::SystemTime::UNIX_EPOCH);
-        assert_eq!(c["vendor_id"], "pipectl-canary-1");
-        assert_eq!(c["passenger_count"], 1);
-        assert_eq!(c["pickup_datetime"], "1970-01-01 00:00:00");
-        let a = canary_id("run", &Entry::Stream("s".into()));
-        assert_ne!(a, canary_id("run", &Entry::Firehose("s".into())));
-        assert!(a.starts_with("pipectl-canary-") && a.len() == "pipectl-canary-".len() + 12);
+    fn the_timeout_waits_for_the_tumbling_window_and_the_buffer() {
+        let hops = hops(&load("sensor-streaming-lab.yaml"));
+        let aggregate = hops.iter().find(|h| h.shape.word() == "aggregate").unwrap();
+        assert!(aggregate.path.contains("function sensor-data-analytics → firehose processed-sensor-data"));
+        // 60 s of buffer, a 60 s tumbling window, no batching window.
+        assert_eq!(aggregate.takes_seconds, 120);
+        assert_eq!(default_timeout(&hops).as_secs(), 240);
     }
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod buckets;
+mod canaries;
 mod data;
 mod deployer;
 mod emulator;

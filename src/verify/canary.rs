@@ -1,0 +1,276 @@
+//! The canaries: their ids, their numbers, and their records, shaped by
+//! what the function on a path does so that only that path delivers them.
+//!
+//! The function's kind comes from its handler's module: `filter_to_firehose`
+//! filters, `window_aggregate` aggregates, anything else passes records
+//! through. Its rules come from the spec's `environment:` for it, as the
+//! handler reads them, with the handler's defaults.
+
+use super::content::Needle;
+use crate::spec::{Function, Spec};
+use serde_json::{Map, Value};
+use std::time::SystemTime;
+
+/// What the canary of a path looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// Any record: no function, or one that passes records through.
+    Plain,
+    /// A filter (`filter_to_firehose`): a record it keeps and one it drops.
+    Filter(Rules),
+    /// A per-key aggregation (`window_aggregate`): a valid reading keyed by
+    /// the canary's id, found as the row of that key.
+    Aggregate { key: String, values: Vec<String> },
+}
+
+/// What a filter keeps: `type` equal to `record_type` (when not empty),
+/// every `coordinates` field non-zero, every `required` field present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    pub record_type: String,
+    pub coordinates: Vec<String>,
+    pub required: Vec<String>,
+}
+
+const COORDINATES: &str = "pickup_latitude,pickup_longitude,dropoff_latitude,dropoff_longitude";
+
+impl Shape {
+    /// The shape for a function, by its handler's module and environment.
+    pub fn of(f: &Function) -> Shape {
+        let env = |name: &str, default: &str| -> String {
+            // A value with a secret in it is not known offline: the handler's default stands.
+            f.environment.get(name).filter(|v| v.secrets.is_empty()).map_or(default.to_string(), |v| v.text.clone())
+        };
+        let list = |name: &str, default: &str| -> Vec<String> {
+            env(name, default).split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+        };
+        let module = f.handler.rsplit_once('.').map_or(f.handler.as_str(), |(m, _)| m);
+        match module.rsplit(['/', '.']).next().unwrap_or(module) {
+            "filter_to_firehose" => Shape::Filter(Rules {
+                record_type: env("RECORD_TYPE", "trip"),
+                coordinates: list("COORDINATE_FIELDS", COORDINATES),
+                required: list("REQUIRED_FIELDS", ""),
+            }),
+            "window_aggregate" => Shape::Aggregate {
+                key: env("KEY_FIELD", "sensor_id"),
+                values: list("VALUE_FIELDS", "temperature,humidity"),
+            },
+            _ => Shape::Plain,
+        }
+    }
+
+    pub fn word(&self) -> &'static str {
+        match self {
+            Shape::Plain => "plain",
+            Shape::Filter(_) => "filter",
+            Shape::Aggregate { .. } => "aggregate",
+        }
+    }
+}
+
+/// A canary's id: the run, the path and its role on it (`keep`, `drop`),
+/// so that every path, and each record of a filter's pair, is told apart.
+pub fn id(run: &str, path: &str, role: &str) -> String {
+    let hex = crate::names::sha256_hex(format!("{run}/{path}/{role}"));
+    format!("pipectl-canary-{}", &hex[..12])
+}
+
+/// The canary's number, for bigint columns: `-(2^62 | h)`, where `h` is the
+/// first 40 bits of the SHA-256 of its id. Negative and above 2^62 in size,
+/// no trip id or count takes it.
+pub fn number(id: &str) -> i64 {
+    let hex = crate::names::sha256_hex(id);
+    let h = i64::from_str_radix(&hex[..10], 16).expect("hex");
+    -((1 << 62) | h)
+}
+
+pub fn needle(id: &str) -> Needle {
+    Needle { id: id.to_string(), number: number(id) }
+}
+
+/// The canaries of one path: the one that must come out, and for a filter
+/// the one that must not.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub keep: Needle,
+    pub drop: Option<Needle>,
+}
+
+/// The records of a path's canaries, `drop` first: sent in that order with
+/// one partition key, a function reads the drop canary no later than the
+/// keep canary.
+pub fn records(spec: &Spec, shape: &Shape, pair: &Pair, now: SystemTime) -> Vec<Value> {
+    let keep = record(spec, shape, &pair.keep, now, false);
+    let drop = pair.drop.as_ref().map(|d| record(spec, shape, d, now, true));
+    drop.into_iter().chain(Some(keep)).collect()
+}
+
+/// The pair for a path of this shape (a drop canary only when the filter has
+/// a rule a record can break).
+pub fn pair(run: &str, path: &str, shape: &Shape) -> Pair {
+    let keep = needle(&id(run, path, "keep"));
+    let drop = match shape {
+        Shape::Filter(r) if dropped_by(r).is_some() => Some(needle(&id(run, path, "drop"))),
+        _ => None,
+    };
+    Pair { keep, drop }
+}
+
+/// The rule a drop canary breaks: a zero coordinate, else another type,
+/// else a missing required field.
+fn dropped_by(r: &Rules) -> Option<&'static str> {
+    if !r.coordinates.is_empty() {
+        Some("coordinate")
+    } else if !r.record_type.is_empty() {
+        Some("type")
+    } else if !r.required.is_empty() {
+        Some("required")
+    } else {
+        None
+    }
+}
+
+/// One canary: a value of the right type for every column of the spec's
+/// tables (the id in string columns, its number in bigint ones), so that a
+/// Parquet or ORC conversion accepts it, then what its shape needs.
+pub fn record(spec: &Spec, shape: &Shape, n: &Needle, now: SystemTime, drop: bool) -> Value {
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let hive = crate::produce::generate::hive_time(now);
+    let mut m = Map::new();
+    for t in spec.tables.values() {
+        for (name, ty) in &t.columns {
+            let ty = ty.to_ascii_lowercase();
+            let v: Value = match ty.as_str() {
+                "string" => n.id.as_str().into(),
+                t if t.starts_with("varchar") || t.starts_with("char") => n.id.as_str().into(),
+                "bigint" => n.number.into(),
+                "int" | "integer" | "smallint" | "tinyint" => 1.into(),
+                "double" | "float" => 1.5.into(),
+                t if t.starts_with("decimal") => 1.5.into(),
+                "boolean" => true.into(),
+                "timestamp" => hive.clone().into(),
+                "date" => hive[..10].into(),
+                _ => continue,
+            };
+            m.entry(name.clone()).or_insert(v);
+        }
+    }
+    match shape {
+        Shape::Plain => {}
+        Shape::Aggregate { key, values } => {
+            m.insert(key.clone(), n.id.as_str().into());
+            for v in values {
+                m.insert(v.clone(), 21.5.into());
+            }
+        }
+        Shape::Filter(r) => {
+            if !r.record_type.is_empty() {
+                m.insert("type".into(), r.record_type.as_str().into());
+            }
+            for c in &r.coordinates {
+                let nonzero = m.get(c).and_then(Value::as_f64).is_some_and(|v| v != 0.0);
+                if !nonzero {
+                    m.insert(c.clone(), 1.5.into());
+                }
+            }
+            for f in &r.required {
+                let present = m.get(f).is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
+                if !present {
+                    m.insert(f.clone(), n.id.as_str().into());
+                }
+            }
+            if drop {
+                match dropped_by(r) {
+                    Some("coordinate") => {
+                        m.insert(r.coordinates[0].clone(), 0.0.into());
+                    }
+                    Some("type") => {
+                        m.insert("type".into(), format!("not-{}", r.record_type).into());
+                    }
+                    Some(_) => {
+                        m.remove(&r.required[0]);
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    m.insert("pipectl_canary".into(), n.id.as_str().into());
+    m.insert("sent_at".into(), stamp.into());
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::tests::load;
+
+    fn shape_of(spec: &Spec, key: &str) -> Shape {
+        Shape::of(&spec.functions[key])
+    }
+
+    #[test]
+    fn sensor_lab_canary_has_the_sensor_id_the_aggregator_keys_on() {
+        let spec = load("sensor-streaming-lab.yaml");
+        let shape = shape_of(&spec, "analytics");
+        let values = vec!["temperature".to_string(), "humidity".to_string()];
+        assert_eq!(shape, Shape::Aggregate { key: "sensor_id".into(), values });
+        let pair = pair("run", "p", &shape);
+        assert!(pair.drop.is_none());
+        let r = records(&spec, &shape, &pair, SystemTime::UNIX_EPOCH);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0]["sensor_id"], pair.keep.id.as_str());
+        assert!(r[0]["temperature"].is_f64() && r[0]["humidity"].is_f64());
+    }
+
+    #[test]
+    fn the_filter_gets_a_record_it_keeps_and_one_it_drops() {
+        let spec = load("lambda-firehose-parquet-glue.yaml");
+        let shape = shape_of(&spec, "trigger");
+        let Shape::Filter(rules) = &shape else { panic!("{shape:?}") };
+        assert_eq!(rules.record_type, "trip");
+        assert_eq!(rules.coordinates.len(), 4);
+        assert_eq!(rules.required, ["trip_id", "pickup_datetime", "dropoff_datetime", "total_amount"]);
+        let pair = pair("run", "p", &shape);
+        let [drop, keep] = &records(&spec, &shape, &pair, SystemTime::UNIX_EPOCH)[..] else { panic!() };
+        assert_eq!(keep["type"], "trip");
+        for c in &rules.coordinates {
+            assert_ne!(keep[c].as_f64(), Some(0.0), "{keep}");
+        }
+        assert_eq!(drop["pickup_latitude"].as_f64(), Some(0.0));
+        // The table has no string column: the id's number is its bigint.
+        assert_eq!(keep["trip_id"], number(&pair.keep.id));
+        assert_eq!(drop["trip_id"], number(pair.drop.as_ref().unwrap().id.as_str()));
+        assert_ne!(keep["pipectl_canary"], drop["pipectl_canary"]);
+    }
+
+    #[test]
+    fn the_lab_filter_rules_come_from_its_environment() {
+        let spec = load("lab.yaml");
+        let Shape::Filter(rules) = shape_of(&spec, "filter") else { panic!() };
+        assert_eq!(rules.required, ["vendor_id", "pickup_datetime", "total_amount"]);
+        let c = record(&spec, &Shape::Filter(rules), &needle("pipectl-canary-1"), SystemTime::UNIX_EPOCH, false);
+        assert_eq!(c["vendor_id"], "pipectl-canary-1");
+        assert_eq!(c["passenger_count"], 1);
+        assert_eq!(c["pickup_datetime"], "1970-01-01 00:00:00");
+    }
+
+    #[test]
+    fn ids_differ_by_path_and_role_and_numbers_are_negative_and_far_out() {
+        let a = id("run", "stream s", "keep");
+        assert_ne!(a, id("run", "firehose s", "keep"));
+        assert_ne!(a, id("run", "stream s", "drop"));
+        assert!(a.starts_with("pipectl-canary-") && a.len() == "pipectl-canary-".len() + 12);
+        let n = number(&a);
+        assert!(n < -(1 << 62) + 1 && n > -(1 << 62) - (1 << 40), "{n}");
+        assert_eq!(n, number(&a));
+        let plain = Function { handler: "lib/handler.main".into(), ..shape_fixture() };
+        assert_eq!(Shape::of(&plain), Shape::Plain);
+        let nested = Function { handler: "src/window_aggregate.handler".into(), ..shape_fixture() };
+        assert_eq!(Shape::of(&nested).word(), "aggregate");
+    }
+
+    fn shape_fixture() -> Function {
+        load("sensor-streaming-lab.yaml").functions["analytics"].clone()
+    }
+}

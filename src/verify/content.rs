@@ -1,0 +1,239 @@
+//! What is inside an object a Firehose delivered: which canaries it holds,
+//! and the object without them (`verify --clean`). The format is told by
+//! the bytes, never by the key or the Firehose's settings:
+//!
+//! - gzip (`1f 8b`): opened, at most `MAX_OPENED` bytes, then told again;
+//! - `PAR1`: Parquet, `ORC`: ORC, read by `columnar_find`;
+//! - ZIP (`PK\x03\x04`) and framed Snappy (`ff 06 00 00 sNaPpY`): not opened;
+//! - anything else: text, one record a line, a canary found by its id.
+//!
+//! Content that cannot be read is an `Err` with the reason: the caller says
+//! "arrived, content not read", never "delivered".
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+
+/// The most bytes a compressed object is opened to.
+pub const MAX_OPENED: u64 = 512 << 20;
+
+/// One canary as it can be found: its id in text and string columns, its
+/// number in bigint columns (see `verify::number`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needle {
+    pub id: String,
+    pub number: i64,
+}
+
+/// An object's format, as told by its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Parquet,
+    Orc,
+}
+
+impl Format {
+    pub fn word(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Parquet => "Parquet",
+            Format::Orc => "ORC",
+        }
+    }
+}
+
+/// What an object holds: its format (`gzip` when it was opened), and the
+/// indexes of the needles found in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub format: Format,
+    pub gzip: bool,
+    pub found: BTreeSet<usize>,
+}
+
+impl Found {
+    pub fn describe(&self) -> String {
+        if self.gzip {
+            format!("gzip {}", self.format.word())
+        } else {
+            self.format.word().to_string()
+        }
+    }
+}
+
+/// Which of `needles` are in `bytes`.
+pub fn find(bytes: &[u8], needles: &[Needle]) -> Result<Found, String> {
+    let (bytes, gzip) = opened(bytes)?;
+    let format = sniff(&bytes)?;
+    let found = match format {
+        Format::Text => {
+            let mut found = BTreeSet::new();
+            for line in bytes.split(|b| *b == b'\n') {
+                found.extend(in_line(line, needles));
+            }
+            found
+        }
+        Format::Parquet | Format::Orc => columnar_find(format, &bytes, needles)?,
+    };
+    Ok(Found { format, gzip, found })
+}
+
+/// An object without the canaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// No canary in it: nothing to write.
+    Unchanged,
+    /// The object to write back in its place: `removed` records taken out,
+    /// `kept` left.
+    Rewritten { bytes: Vec<u8>, removed: usize, kept: usize },
+    /// Only canaries were in it: the object is to be deleted.
+    Emptied { removed: usize },
+}
+
+/// `bytes` without the records holding any of `needles` (gzip written back
+/// as gzip), or why that cannot be done.
+pub fn remove(bytes: &[u8], needles: &[Needle]) -> Result<Removal, String> {
+    let (opened, gzip) = opened(bytes)?;
+    match sniff(&opened)? {
+        Format::Text => {}
+        format => return Err(columnar_unread(format).to_string()),
+    }
+    let mut kept = Vec::with_capacity(opened.len());
+    let (mut removed, mut left) = (0, 0);
+    for line in opened.split_inclusive(|b| *b == b'\n') {
+        if in_line(line, needles).next().is_some() {
+            removed += 1;
+            continue;
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            left += 1;
+        }
+        kept.extend_from_slice(line);
+    }
+    if removed == 0 {
+        return Ok(Removal::Unchanged);
+    }
+    if left == 0 {
+        return Ok(Removal::Emptied { removed });
+    }
+    let bytes = if gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&kept).and_then(|()| enc.finish()).map_err(|e| format!("gzip: {e}"))?
+    } else {
+        kept
+    };
+    Ok(Removal::Rewritten { bytes, removed, kept: left })
+}
+
+/// The bytes, opened when they are gzip (and whether they were).
+fn opened(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, [u8]>, bool), String> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok((bytes.into(), false));
+    }
+    let mut out = Vec::new();
+    let mut reader = flate2::read::MultiGzDecoder::new(bytes).take(MAX_OPENED + 1);
+    reader.read_to_end(&mut out).map_err(|e| format!("gzip content could not be opened: {e}"))?;
+    if out.len() as u64 > MAX_OPENED {
+        return Err(format!("gzip content is larger than {} MiB once opened", MAX_OPENED >> 20));
+    }
+    if out.starts_with(&[0x1f, 0x8b]) {
+        return Err("gzip inside gzip is not opened".into());
+    }
+    Ok((out.into(), true))
+}
+
+fn sniff(bytes: &[u8]) -> Result<Format, String> {
+    if bytes.starts_with(b"PAR1") {
+        Ok(Format::Parquet)
+    } else if bytes.starts_with(b"ORC") {
+        Ok(Format::Orc)
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        Err("ZIP content is not read".into())
+    } else if bytes.starts_with(b"\xff\x06\x00\x00sNaPpY") {
+        Err("Snappy content is not read".into())
+    } else {
+        Ok(Format::Text)
+    }
+}
+
+fn in_line<'a>(line: &'a [u8], needles: &'a [Needle]) -> impl Iterator<Item = usize> + 'a {
+    needles.iter().enumerate().filter(move |(_, n)| contains(line, n.id.as_bytes())).map(|(i, _)| i)
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The canaries in a Parquet or ORC object: the one place columnar content
+/// is read.
+fn columnar_find(format: Format, _bytes: &[u8], _needles: &[Needle]) -> Result<BTreeSet<usize>, String> {
+    Err(columnar_unread(format).to_string())
+}
+
+fn columnar_unread(format: Format) -> &'static str {
+    match format {
+        Format::Parquet => "Parquet content is not read yet",
+        Format::Orc => "ORC content is not read yet",
+        Format::Text => "text is read",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needles() -> Vec<Needle> {
+        vec![
+            Needle { id: "pipectl-canary-aaaaaaaaaaaa".into(), number: -5 },
+            Needle { id: "pipectl-canary-bbbbbbbbbbbb".into(), number: -6 },
+        ]
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    const TEXT: &str = "{\"a\":1}\n{\"pipectl_canary\":\"pipectl-canary-bbbbbbbbbbbb\"}\n{\"a\":2}\n";
+
+    #[test]
+    fn text_and_gzip_are_searched_line_by_line() {
+        let f = find(TEXT.as_bytes(), &needles()).unwrap();
+        assert_eq!((f.format, f.gzip, f.found.into_iter().collect::<Vec<_>>()), (Format::Text, false, vec![1]));
+        let f = find(&gzip(TEXT.as_bytes()), &needles()).unwrap();
+        assert_eq!((f.describe(), f.found.len()), ("gzip text".to_string(), 1));
+        assert!(find(b"{\"a\":1}\n", &needles()).unwrap().found.is_empty());
+    }
+
+    #[test]
+    fn what_cannot_be_read_says_why() {
+        for (bytes, says) in [
+            (&b"PAR1\x15\x04"[..], "Parquet content is not read yet"),
+            (b"ORC\x0a", "ORC content is not read yet"),
+            (b"PK\x03\x04rest", "ZIP"),
+            (b"\xff\x06\x00\x00sNaPpYrest", "Snappy"),
+            (b"\x1f\x8b\x08broken", "gzip content could not be opened"),
+        ] {
+            let e = find(bytes, &needles()).unwrap_err();
+            assert!(e.contains(says), "{e}");
+            assert!(remove(bytes, &needles()).unwrap_err().contains(says));
+        }
+        let e = find(&gzip(&gzip(b"x")), &needles()).unwrap_err();
+        assert!(e.contains("gzip inside gzip"), "{e}");
+    }
+
+    #[test]
+    fn removing_keeps_every_other_record_and_compression() {
+        let r = remove(TEXT.as_bytes(), &needles()).unwrap();
+        let Removal::Rewritten { bytes, removed: 1, kept: 2 } = r else { panic!("{r:?}") };
+        assert_eq!(bytes, b"{\"a\":1}\n{\"a\":2}\n");
+        let Removal::Rewritten { bytes, .. } = remove(&gzip(TEXT.as_bytes()), &needles()).unwrap() else { panic!() };
+        let (opened, gzip) = opened(&bytes).unwrap();
+        assert!(gzip);
+        assert_eq!(&*opened, b"{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(remove(b"{\"a\":1}\n", &needles()).unwrap(), Removal::Unchanged);
+        let only = "{\"x\":\"pipectl-canary-aaaaaaaaaaaa\"}\n\n{\"pipectl-canary-bbbbbbbbbbbb\":1}";
+        assert_eq!(remove(only.as_bytes(), &needles()).unwrap(), Removal::Emptied { removed: 2 });
+    }
+}

@@ -1,0 +1,81 @@
+//! The decision, a pure function of what was read: the objects listed under
+//! a hop's prefix (with when they were last modified and their bodies) or
+//! a log group's events, and the hop's canaries. Unit-tested on answers
+//! recorded from the emulator (`tests/fixtures/verify/`).
+
+use super::canary::Pair;
+use super::content::{self, Needle};
+use std::time::{Duration, SystemTime};
+
+/// An object as read: its key, when it was last modified, and its body, or
+/// why it was not opened (a compression `verify` does not open).
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub key: String,
+    pub modified: SystemTime,
+    pub body: Result<Vec<u8>, String>,
+}
+
+/// What one look showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// The keep canary, and no drop canary, in the objects or events read.
+    Found(String),
+    /// The drop canary came out: the path passed what it must drop.
+    Dropped(String),
+    /// Not found, and objects arrived after the canary whose content could
+    /// not be read (the first such object and why).
+    Unread(String),
+    /// Not found, nothing unreadable.
+    Nothing,
+}
+
+/// How much earlier than the canary an object may be stamped and still be
+/// searched (clock skew between this host and S3).
+pub const SKEW: Duration = Duration::from_secs(60);
+
+/// Whether the objects of `bucket` read show the pair: the keep canary is
+/// looked for in every object modified since `sent` (less `SKEW`), and so
+/// is the drop canary, which must be in none of them.
+pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pair) -> Seen {
+    let since = sent - SKEW;
+    let needles: Vec<Needle> = std::iter::once(pair.keep.clone()).chain(pair.drop.clone()).collect();
+    let (mut found, mut unread) = (None, None);
+    for o in objects.iter().filter(|o| o.modified >= since) {
+        let at = format!("s3://{bucket}/{}", o.key);
+        let result = o.body.as_ref().map_err(Clone::clone).and_then(|b| content::find(b, &needles));
+        match result {
+            Ok(f) if f.found.contains(&1) => {
+                return Seen::Dropped(format!(
+                    "the filter passed a record it must drop: canary {} is in {at}",
+                    needles[1].id
+                ))
+            }
+            Ok(f) if f.found.contains(&0) => {
+                found.get_or_insert_with(|| format!("canary {} in {at} ({})", needles[0].id, f.describe()));
+            }
+            Ok(_) => {}
+            Err(why) => {
+                unread.get_or_insert_with(|| format!("{at} arrived, content not read ({why})"));
+            }
+        }
+    }
+    match (found, unread) {
+        (Some(f), _) => Seen::Found(f),
+        (None, Some(u)) => Seen::Unread(u),
+        (None, None) => Seen::Nothing,
+    }
+}
+
+/// Whether a log group's events (their messages, with the stream they are
+/// in) hold the keep canary.
+pub fn in_events(events: &[(String, String)], pair: &Pair) -> Seen {
+    let id = pair.keep.id.as_bytes();
+    match events.iter().find(|(_, message)| content::contains(message.as_bytes(), id)) {
+        Some((stream, _)) => Seen::Found(format!("canary {} logged in {stream}", pair.keep.id)),
+        None => Seen::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests;

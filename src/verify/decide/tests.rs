@@ -1,0 +1,125 @@
+//! The decision on answers recorded from moto (`tests/fixtures/verify/`,
+//! made by `scripts/record-verify-answers.py`).
+
+use super::*;
+use crate::verify::canary::{needle, Pair};
+use base64::Engine;
+
+struct Recorded {
+    bucket: String,
+    sent: SystemTime,
+    objects: Vec<Object>,
+    events: Vec<(String, String)>,
+    canaries: serde_json::Value,
+}
+
+/// A scenario's answers, read as `check` reads the SDK's: ListObjectsV2's
+/// keys and LastModified, each key's GetObject body, FilterLogEvents' events.
+fn recorded(name: &str) -> Recorded {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/verify/{name}.json"));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let xml = doc["list_objects_v2"].as_str().unwrap();
+    let tag = |s: &str, t: &str| -> String {
+        let open = format!("<{t}>");
+        s.split(&open).nth(1).unwrap().split(&format!("</{t}>")).next().unwrap().to_string()
+    };
+    let objects = xml
+        .split("<Contents>")
+        .skip(1)
+        .map(|c| {
+            let key = tag(c, "Key");
+            let body = doc["get_object"][&key].as_str().unwrap();
+            Object {
+                modified: humantime::parse_rfc3339(&tag(c, "LastModified")).unwrap(),
+                body: Ok(base64::engine::general_purpose::STANDARD.decode(body).unwrap()),
+                key,
+            }
+        })
+        .collect();
+    let events = doc["filter_log_events"].as_str().map_or(Vec::new(), |e| {
+        let e: serde_json::Value = serde_json::from_str(e).unwrap();
+        let events = e["events"].as_array().unwrap().iter();
+        events.map(|e| (e["logStreamName"].as_str().unwrap().into(), e["message"].as_str().unwrap().into())).collect()
+    });
+    Recorded {
+        bucket: doc["bucket"].as_str().unwrap().into(),
+        sent: humantime::parse_rfc3339(doc["sent_at"].as_str().unwrap()).unwrap(),
+        objects,
+        events,
+        canaries: doc["canaries"].clone(),
+    }
+}
+
+fn pair(r: &Recorded) -> Pair {
+    let drop = r.canaries["drop"].as_str().map(needle);
+    Pair { keep: needle(r.canaries["keep"].as_str().unwrap()), drop }
+}
+
+fn seen(name: &str) -> Seen {
+    let r = recorded(name);
+    assert!(!r.objects.is_empty(), "{name}: the recording lists objects");
+    in_objects(&r.bucket, &r.objects, r.sent, &pair(&r))
+}
+
+#[test]
+fn a_function_path_that_delivered_nothing_is_not_delivered() {
+    assert_eq!(seen("function_delivered_nothing"), Seen::Nothing);
+}
+
+#[test]
+fn parquet_lab_direct_canary_under_the_same_prefix_does_not_deliver_the_function_path() {
+    let r = recorded("only_the_direct_canary");
+    assert_eq!(in_objects(&r.bucket, &r.objects, r.sent, &pair(&r)), Seen::Nothing);
+    // The direct canary's own hop does find it there.
+    let direct = Pair { keep: needle(r.canaries["direct"].as_str().unwrap()), drop: None };
+    let Seen::Found(at) = in_objects(&r.bucket, &r.objects, r.sent, &direct) else { panic!() };
+    assert!(at.contains("s3://recorded-lake/nyctaxitrips/year=") && at.ends_with("(text)"), "{at}");
+}
+
+#[test]
+fn a_drop_canary_that_comes_out_is_not_delivered() {
+    let Seen::Dropped(why) = seen("drop_canary_passed") else { panic!() };
+    assert!(why.starts_with("the filter passed a record it must drop: canary pipectl-canary-00000000drop"), "{why}");
+}
+
+#[test]
+fn the_keep_canary_without_the_drop_canary_is_delivered() {
+    assert!(matches!(seen("filter_kept_and_dropped"), Seen::Found(_)));
+}
+
+#[test]
+fn the_aggregate_row_keyed_by_the_canary_is_delivered() {
+    let Seen::Found(at) = seen("aggregate_row") else { panic!() };
+    assert!(at.contains("canary pipectl-canary-000000sensor in s3://recorded-lake/processed-stream/"), "{at}");
+}
+
+#[test]
+fn parquet_objects_are_not_accepted_by_arrival_a_canary_only_in_one_is_not_checkable() {
+    let Seen::Unread(why) = seen("canary_only_in_unread_object") else { panic!() };
+    assert!(why.ends_with("part-0.parquet arrived, content not read (Parquet content is not read yet)"), "{why}");
+}
+
+#[test]
+fn objects_from_before_the_canary_are_not_searched() {
+    let r = recorded("filter_kept_and_dropped");
+    let later = r.sent + SKEW + Duration::from_secs(3600);
+    assert_eq!(in_objects(&r.bucket, &r.objects, later, &pair(&r)), Seen::Nothing);
+}
+
+#[test]
+fn objects_not_opened_are_never_delivered() {
+    let r = recorded("filter_kept_and_dropped");
+    let opaque: Vec<Object> =
+        r.objects.iter().map(|o| Object { body: Err("ZIP objects are not opened".into()), ..o.clone() }).collect();
+    let Seen::Unread(why) = in_objects(&r.bucket, &opaque, r.sent, &pair(&r)) else { panic!() };
+    assert!(why.contains("content not read (ZIP objects are not opened)"), "{why}");
+}
+
+#[test]
+fn a_logged_canary_is_found_in_its_log_group_events() {
+    let r = recorded("logged");
+    let Seen::Found(at) = in_events(&r.events, &pair(&r)) else { panic!() };
+    assert_eq!(at, "canary pipectl-canary-00000000keep logged in 2024/01/01/[$LATEST]abc");
+    let r = recorded("not_logged");
+    assert_eq!(in_events(&r.events, &pair(&r)), Seen::Nothing);
+}
