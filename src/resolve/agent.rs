@@ -7,6 +7,20 @@ use serde_json::{json, Value};
 const USER_DATA_TEMPLATE: &str = include_str!("../../templates/agent/user-data.sh");
 const PRODUCER_TEMPLATE: &str = include_str!("../../templates/agent/producer-user-data.sh");
 const PRODUCER_PY: &str = include_str!("../../templates/agent/producer.py");
+const DATA_TEMPLATE: &str = include_str!("../../templates/agent/data.sh");
+
+/// The settings `producer.py write-csv` reads for a host's `data:`.
+pub fn data_json(data: &spec::AgentData) -> Value {
+    json!({
+        "generate": data.generate,
+        "rows": data.rows,
+        "path": data.path,
+        "partial": data.partial,
+        "fields": data.fields,
+        "delimiter": data.delimiter,
+        "seed": 1,
+    })
+}
 
 /// The Kinesis Agent configuration for a host's flows, as JSON.
 pub fn agent_json(agent: &spec::Agent, spec: &Spec, region: &str) -> Value {
@@ -61,12 +75,36 @@ pub fn user_data(agent: &spec::Agent, spec: &Spec, region: &str) -> String {
             .iter()
             .map(|(k, v)| format!("Environment=\"{k}={}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
             .collect();
-        return PRODUCER_TEMPLATE
-            .replace("{{PRODUCER_PY}}", PRODUCER_PY.trim_end())
-            .replace("{{ENVIRONMENT}}", &lines.join("\n"));
+        return fill(
+            PRODUCER_TEMPLATE,
+            &[("{{PRODUCER_PY}}", PRODUCER_PY.trim_end()), ("{{ENVIRONMENT}}", &lines.join("\n"))],
+        );
     }
     let config = serde_json::to_string_pretty(&agent_json(agent, spec, region)).expect("JSON serializes");
-    USER_DATA_TEMPLATE.replace("{{AGENT_JSON}}", &config)
+    // One line of JSON: it cannot end the heredoc holding it.
+    let data = agent.data.as_ref().map_or(String::new(), |d| {
+        fill(
+            DATA_TEMPLATE,
+            &[("{{PRODUCER_PY}}", PRODUCER_PY.trim_end()), ("{{DATA_JSON}}", &data_json(d).to_string())],
+        )
+    });
+    fill(USER_DATA_TEMPLATE, &[("{{AGENT_JSON}}", &config), ("{{DATA}}", data.trim_end())])
+}
+
+/// The template with each marker replaced in one pass, so a value that
+/// happens to hold another marker (a field name) is never expanded.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some((at, marker, value)) =
+        values.iter().filter_map(|(m, v)| rest.find(m).map(|at| (at, *m, *v))).min_by_key(|(at, _, _)| *at)
+    {
+        out.push_str(&rest[..at]);
+        out.push_str(value);
+        rest = &rest[at + marker.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
