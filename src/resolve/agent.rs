@@ -135,6 +135,45 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_may_not_start_on_the_ami_we_pick() {
+        let l = crate::load::load_pipeline("kinesis-agent-lambda-s3");
+        let ud = user_data(&l.spec.agents["producer"], &l.spec, "us-east-1");
+        let at = |needle: &str| ud.find(needle).unwrap_or_else(|| panic!("{needle} in {ud}"));
+        // The group the init script's `install -g` needs, before the start.
+        assert!(
+            at("getent group \"$AGENT_USER\" >/dev/null || groupadd -r \"$AGENT_USER\"")
+                < at("systemctl restart aws-kinesis-agent")
+        );
+        assert!(at("usermod -g \"$AGENT_USER\" \"$AGENT_USER\"") < at("systemctl restart aws-kinesis-agent"));
+        assert!(at("dnf install -y aws-kinesis-agent") < at("groupadd"));
+    }
+
+    #[test]
+    fn lab_000s_host_has_no_data() {
+        let l = crate::load::load_pipeline("kinesis-agent-lambda-s3");
+        let ud = user_data(&l.spec.agents["producer"], &l.spec, "us-east-1");
+        let at = |needle: &str| ud.find(needle).unwrap_or_else(|| panic!("{needle} in {ud}"));
+        // Generated once the agent runs, by the built-in producer's script.
+        assert!(at("systemctl restart aws-kinesis-agent") < at("python3 /opt/pipectl/producer.py write-csv"));
+        assert!(ud.contains("def write_csv(settings"));
+        let inner = ud.split("<<'PIPECTL_DATA_JSON'\n").nth(1).unwrap().split("\nPIPECTL_DATA_JSON").next().unwrap();
+        let settings: Value = serde_json::from_str(inner).unwrap();
+        assert_eq!(settings["path"], "/tmp/yellow_tripdata.csv");
+        assert_eq!(settings["partial"], "/tmp/.pipectl-partial/yellow_tripdata.csv");
+        assert_eq!(settings["rows"], 10000);
+        let fields = settings["fields"].as_array().unwrap();
+        assert_eq!(fields.len(), 17);
+        assert_eq!(fields[0], "VendorID");
+        assert_eq!(fields[16], "total_amount");
+    }
+
+    #[test]
+    fn a_value_holding_a_marker_is_not_expanded() {
+        let out = fill("{{A}} and {{B}}", &[("{{A}}", "has {{B}}"), ("{{B}}", "b")]);
+        assert_eq!(out, "has {{B}} and b");
+    }
+
+    #[test]
     fn a_field_name_with_quotes_stays_valid_json() {
         let mut l = crate::load::load_pipeline("kinesis-agent-lambda-s3");
         let agent = l.spec.agents.get_mut("producer").unwrap();
@@ -157,5 +196,7 @@ mod tests {
         assert!(!ud.contains("aws-kinesis-agent"), "no Kinesis Agent on a producer host");
         assert_eq!(agent.service(), "pipectl-producer");
         assert!(agent.wait_for_running);
+        // Sensor readings are keyed by their sensor unless told otherwise.
+        assert_eq!(agent.producer.as_ref().unwrap().partition_key.as_deref(), Some("sensor_id"));
     }
 }

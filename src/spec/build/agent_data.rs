@@ -85,3 +85,67 @@ impl Builder<'_> {
         Some(AgentData { generate: generate.to_string(), rows, path: path.v.clone(), partial, fields, delimiter })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::load::load_str;
+    use crate::spec::{Options, SpecError};
+    use std::path::Path;
+
+    fn host(extra: &str) -> String {
+        format!(
+            "pipeline: p\nstreams: {{ s: {{}} }}\nagents:\n  h:\n    flows:\n      - file_pattern: \"/tmp/*.csv*\"\n        stream: s\n        csv_to_json: {{ fields: [total_amount, VendorID] }}\n{extra}"
+        )
+    }
+
+    fn load(text: &str) -> Result<crate::spec::Agent, Vec<(usize, usize, &'static str, String)>> {
+        match load_str(text, "t.yaml", Path::new("."), &Options::default()) {
+            Ok(l) => Ok(l.spec.agents["h"].clone()),
+            Err(SpecError::Invalid { diagnostics, .. }) => {
+                Err(diagnostics.into_iter().map(|d| (d.mark.line, d.mark.col, d.rule, d.message)).collect())
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_data_file_lands_where_a_flow_watches_with_its_fields() {
+        let a = load(&host("    data: { generate: taxi, rows: 500, path: /tmp/yellow_tripdata.csv }\n")).unwrap();
+        let d = a.data.unwrap();
+        assert_eq!((d.rows, d.path.as_str()), (500, "/tmp/yellow_tripdata.csv"));
+        assert_eq!(d.partial, "/tmp/.pipectl-partial/yellow_tripdata.csv");
+        assert_eq!(d.fields, ["total_amount", "VendorID"]);
+        assert!(a.wait_for_running, "apply waits for the agent by default");
+        let rows = load(&host("    data: { generate: taxi, path: /tmp/t.csv }\n")).unwrap().data.unwrap().rows;
+        assert_eq!(rows, 10_000);
+    }
+
+    #[test]
+    fn a_data_path_no_flow_watches_is_refused_at_its_place() {
+        let e = load(&host("    data: { generate: taxi, path: /var/t.csv }\n")).unwrap_err();
+        assert_eq!((e[0].0, e[0].1, e[0].2), (9, 35, "data-path"), "{e:?}");
+        assert!(e[0].3.contains("matches no flow's `file_pattern` (`/tmp/*.csv*`)"), "{e:?}");
+        let e = load(&host("    data: { generate: taxi, path: \"/tmp/*.csv\" }\n")).unwrap_err();
+        assert_eq!(e[0].2, "data-path");
+        let e = load(&host("    data: { generate: taxi, rows: 0, path: /tmp/t.csv }\n")).unwrap_err();
+        assert_eq!(e[0].2, "range", "{e:?}");
+        let e = load(&host("    data: { generate: sensor, path: /tmp/t.csv }\n")).unwrap_err();
+        assert_eq!(e[0].2, "enum", "{e:?}");
+        let watched_below =
+            host("    data: { generate: taxi, path: /tmp/t.csv }\n").replace("/tmp/*.csv*", "/tmp/**.csv*");
+        let e = load(&watched_below).unwrap_err();
+        assert!(e[0].3.contains("`/tmp/.pipectl-partial/t.csv`, which `/tmp/**.csv*` watches"), "{e:?}");
+        let other_fields =
+            host("    data: { generate: taxi, path: /tmp/t.csv }\n").replace("total_amount, VendorID", "a, b");
+        let e = load(&other_fields).unwrap_err();
+        assert_eq!(e[0].2, "data-fields", "{e:?}");
+    }
+
+    #[test]
+    fn wait_for_launched_opts_out_and_unknown_values_are_refused() {
+        assert!(!load(&host("    wait_for: launched\n")).unwrap().wait_for_running);
+        assert!(load(&host("    wait_for: running\n")).unwrap().wait_for_running);
+        let e = load(&host("    wait_for: ready\n")).unwrap_err();
+        assert_eq!(e[0].2, "enum");
+    }
+}
