@@ -20,7 +20,9 @@ command -v java >/dev/null || dnf install -y java-17-amazon-corretto-headless
 AGENT_USER=aws-kinesis-agent-user
 getent group "$AGENT_USER" >/dev/null || groupadd -r "$AGENT_USER"
 if id -u "$AGENT_USER" >/dev/null 2>&1; then
-  usermod -g "$AGENT_USER" "$AGENT_USER"
+  # Only the group's existence is required (the init script runs as root);
+  # a user already running processes keeps its group until a reboot.
+  usermod -g "$AGENT_USER" "$AGENT_USER" || echo "usermod failed; the group exists, the agent can start"
 else
   useradd -r -g "$AGENT_USER" -s /sbin/nologin -c "Streaming Data Agent" "$AGENT_USER"
 fi
