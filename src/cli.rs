@@ -246,8 +246,10 @@ pub struct ProduceArgs {
     /// Records from a built-in generator shaped like a lab's data.
     #[arg(long, value_enum, value_name = "KIND")]
     pub generate: Option<crate::produce::generate::Kind>,
-    /// How the file is read (default: from its name, else its first line).
-    #[arg(long, value_enum, requires = "file")]
+    /// How the file is read (default: from its name, else its first line);
+    /// with `--generate taxi`, `csv` makes the agent lab's 17-column
+    /// yellow-taxi rows, named by `--fields` as a CSV file's rows are.
+    #[arg(long, value_enum)]
     pub format: Option<crate::produce::source::Format>,
     /// CSV field names (default: the `csv_to_json` fields of an agent flow
     /// into this stream, else the file's header row).
@@ -256,9 +258,15 @@ pub struct ProduceArgs {
     /// CSV delimiter (default: the agent flow's, else `,`).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<char>,
-    /// Partition each record by this field's value (default: random keys).
+    /// Partition each record by this field's value (default: `sensor_id`
+    /// with `--generate sensor`, as Lambda's windows are per shard; random
+    /// keys otherwise). `random` gives random keys.
     #[arg(long, value_name = "FIELD")]
     pub partition_key: Option<String>,
+    /// Write the generated lines to this file (`-` for standard output)
+    /// instead of sending them: offline, no credentials needed.
+    #[arg(long, value_name = "FILE", requires_all = ["generate", "limit"])]
+    pub output: Option<PathBuf>,
     /// Records per second at most (e.g. `200` or `200/s`).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub rate: Option<f64>,

@@ -30,6 +30,7 @@ pub mod resolve;
 pub mod resources;
 pub mod scrub;
 pub mod spec;
+pub mod taxi;
 pub mod verify;
 
 /// Bad input on the command line (a flag naming nothing, a file that cannot

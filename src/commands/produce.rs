@@ -6,28 +6,25 @@
 use super::emitln;
 use crate::cli::{Global, ProduceArgs};
 use crate::deployment::{Deployment, Reach};
-use crate::produce::source::{self, Format, Source};
-use crate::produce::{generate::Generator, Pace, Totals};
+use crate::produce::generate::{Generator, Kind};
+use crate::produce::source::{self, CsvLines, Format, Source};
+use crate::produce::{Pace, Totals};
 use crate::{BadInput, Hinted};
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod output;
+
 pub async fn run(g: &Global, a: &ProduceArgs) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &a.output {
+        return output::write(g, a, out);
+    }
     let mut make_source = None;
     let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, |offline| {
         let spec = &offline.spec;
-        if !spec.streams.contains_key(&a.stream) {
-            let known: Vec<&str> = spec.streams.keys().map(String::as_str).collect();
-            return Err(BadInput::error(
-                format!("`--stream {}` names no stream of the spec", a.stream),
-                format!(
-                    "give a key of `streams:` ({})",
-                    if known.is_empty() { "the spec has none".into() } else { known.join(", ") }
-                ),
-            ));
-        }
+        check_stream(a, spec)?;
         make_source = Some(source_for(a, spec)?);
         Ok(())
     })
@@ -72,12 +69,36 @@ pub async fn run(g: &Global, a: &ProduceArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks the source flags now (exit 2, before AWS) and returns what opens
-/// the source once the stream is known.
-fn source_for(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<impl FnOnce() -> anyhow::Result<Source>> {
-    let key_field = a.partition_key.clone();
-    let (generator, seed) = (a.generate, a.seed);
-    // The agent flow into this stream, for its CSV field names.
+/// `--stream` names a stream of the spec (exit 2 otherwise).
+fn check_stream(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<()> {
+    if !spec.streams.contains_key(&a.stream) {
+        let known: Vec<&str> = spec.streams.keys().map(String::as_str).collect();
+        return Err(BadInput::error(
+            format!("`--stream {}` names no stream of the spec", a.stream),
+            format!(
+                "give a key of `streams:` ({})",
+                if known.is_empty() { "the spec has none".into() } else { known.join(", ") }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The field whose value keys each record: as given (`random`: none),
+/// else `sensor_id` for sensor readings, as Lambda's tumbling windows are
+/// per shard and a sensor spread over shards gets partial windows.
+fn key_field(a: &ProduceArgs) -> Option<String> {
+    match a.partition_key.as_deref() {
+        Some("random") => None,
+        Some(k) => Some(k.to_string()),
+        None if a.generate == Some(Kind::Sensor) => Some("sensor_id".into()),
+        None => None,
+    }
+}
+
+/// How CSV is named and cut: its field names and delimiter, from the flags,
+/// else the agent flow into this stream.
+fn csv_naming(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<(Vec<String>, char)> {
     let flow_csv = spec
         .agents
         .values()
@@ -96,6 +117,39 @@ fn source_for(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<impl 
         ));
     }
     let fields = if a.fields.is_empty() { flow_csv.map(|c| c.fields).unwrap_or_default() } else { a.fields.clone() };
+    Ok((fields, delimiter))
+}
+
+/// With `--generate` and `--format csv`: the generated rows' field names
+/// (the taxi columns when none are given) and the column in each place.
+fn generated_csv(a: &ProduceArgs, fields: Vec<String>) -> anyhow::Result<Option<(Vec<String>, Vec<usize>)>> {
+    let Some(kind) = a.generate else { return Ok(None) };
+    if a.format != Some(Format::Csv) {
+        return Ok(None);
+    }
+    if kind != Kind::Taxi {
+        return Err(BadInput::error(
+            "`--format csv` makes the agent lab's taxi CSV rows; this generator makes JSON",
+            "use `--generate taxi --format csv`, or leave out `--format`",
+        ));
+    }
+    let fields = if fields.is_empty() { crate::taxi::COLUMNS.iter().map(|c| c.to_string()).collect() } else { fields };
+    let order = crate::taxi::order(&fields).map_err(|why| {
+        BadInput::error(
+            format!("the CSV fields cannot name the taxi rows: {why}"),
+            "give the taxi columns by name (`--fields VendorID,total_amount`), or 17 fields",
+        )
+    })?;
+    Ok(Some((fields, order)))
+}
+
+/// Checks the source flags now (exit 2, before AWS) and returns what opens
+/// the source once the stream is known.
+fn source_for(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<impl FnOnce() -> anyhow::Result<Source>> {
+    let key_field = key_field(a);
+    let (generator, seed) = (a.generate, a.seed);
+    let (fields, delimiter) = csv_naming(a, spec)?;
+    let generated = generated_csv(a, fields.clone())?;
     let file = a.file.clone();
     let input: Option<(Box<dyn BufRead + Send>, String)> = match &file {
         None => None,
@@ -114,7 +168,14 @@ fn source_for(a: &ProduceArgs, spec: &crate::spec::Spec) -> anyhow::Result<impl 
     Ok(move || -> anyhow::Result<Source> {
         let Some((mut input, name)) = input else {
             let kind = generator.expect("clap requires --file or --generate");
-            return Ok(Source::Generate { generator: Generator::new(kind, seed), key_field });
+            let generator = Generator::new(kind, seed);
+            return Ok(match generated {
+                Some((fields, order)) => {
+                    let lines = CsvLines::new(generator, order, delimiter as u8);
+                    Source::csv(Box::new(std::io::BufReader::new(lines)), fields, delimiter as u8, key_field)?
+                }
+                None => Source::Generate { generator, key_field },
+            });
         };
         let first = input.fill_buf()?.to_vec();
         Ok(match format.unwrap_or_else(|| source::sniff(&name, &first)) {

@@ -22,7 +22,7 @@ pub enum When {
     Always,
     /// The spec has resources of this kind.
     Kind(Kind),
-    /// An agent host waits for its service (`wait_for_running`).
+    /// An agent host waits for its service (`wait_for_running`, the default).
     HostCheck,
     /// A host's `ami: al2023`.
     AmiAlias,
@@ -370,10 +370,10 @@ pub const CALLS: &[Call] = &[
     c("resources/agent.rs", "RunInstances", &["ec2:CreateTags"], On::Ec2TagOnCreate),
     c("resources/agent.rs", "RunInstances", &["iam:PassRole"], On::PassRoles(Kind::Agent)),
     c("resources/agent.rs", "ModifyInstanceMetadataOptions", &["ec2:ModifyInstanceMetadataOptions"], On::Ec2Owned),
-    c("resources/agent.rs", "SendCommand", &["ssm:SendCommand"], On::HostDocument),
-    c("resources/agent.rs", "SendCommand", &["ssm:SendCommand"], On::HostInstances),
+    c("resources/host_check.rs", "SendCommand", &["ssm:SendCommand"], On::HostDocument),
+    c("resources/host_check.rs", "SendCommand", &["ssm:SendCommand"], On::HostInstances),
     c(
-        "resources/agent.rs",
+        "resources/host_check.rs",
         "GetCommandInvocation",
         &["ssm:GetCommandInvocation"],
         On::Any("SsmGetCommandInvocationTakesNoResource", When::HostCheck),

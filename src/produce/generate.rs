@@ -75,6 +75,42 @@ impl Generator {
         })
     }
 
+    /// One trip as the agent lab's yellow-taxi CSV files have it: the 17
+    /// columns of [`crate::taxi::COLUMNS`], in file order, as text; the
+    /// amounts add up to `total_amount` (as `producer.py`'s `taxi_row`).
+    pub fn taxi_row(&mut self) -> Vec<String> {
+        self.count += 1;
+        let now = (self.now)();
+        let dropoff = now - Duration::from_secs(self.rng.u64(0..=3600));
+        let pickup = dropoff - Duration::from_secs(self.rng.u64(3 * 60..=45 * 60));
+        let distance = self.uniform(0.3, 18.0, 2);
+        let fare = ((3.0 + distance * 2.5) * 100.0).round() / 100.0;
+        let extra = [0.0, 0.5, 1.0][self.rng.usize(..3)];
+        let tip = (fare * [0.0, 0.1, 0.15, 0.2][self.rng.usize(..4)] * 100.0).round() / 100.0;
+        let tolls = if self.rng.u8(0..20) == 0 { 6.55 } else { 0.0 };
+        let total = fare + extra + 0.5 + tip + tolls + 0.3;
+        let money = |v: f64| format!("{v:.2}");
+        vec![
+            self.rng.u8(1..=2).to_string(),
+            hive_time(pickup),
+            hive_time(dropoff),
+            self.rng.u8(1..=6).to_string(),
+            money(distance),
+            if self.rng.u8(0..20) > 0 { "1".into() } else { self.rng.u8(2..=5).to_string() },
+            if self.rng.u8(0..100) == 0 { "Y" } else { "N" }.to_string(),
+            self.rng.u16(1..=265).to_string(),
+            self.rng.u16(1..=265).to_string(),
+            [1, 1, 1, 2, 2, 3, 4][self.rng.usize(..7)].to_string(),
+            money(fare),
+            money(extra),
+            "0.50".into(),
+            money(tip),
+            money(tolls),
+            "0.30".into(),
+            money(total),
+        ]
+    }
+
     fn sensor(&mut self, now: SystemTime) -> Value {
         json!({
             "sensor_id": format!("sensor-{:03}", self.rng.u32(1..=10)),
@@ -154,6 +190,24 @@ mod tests {
         }
         assert!(trips.iter().any(|t| t["pickup_latitude"] == 0.0));
         assert_eq!(trips[0]["dropoff_datetime"], "2025-11-24 16:00:00");
+    }
+
+    #[test]
+    fn taxi_rows_have_the_seventeen_columns_and_add_up() {
+        let mut g = Generator::new(Kind::Taxi, 1);
+        g.now = fixed;
+        for _ in 0..500 {
+            let row = g.taxi_row();
+            assert_eq!(row.len(), crate::taxi::COLUMNS.len());
+            let col = |name: &str| &row[crate::taxi::COLUMNS.iter().position(|c| *c == name).unwrap()];
+            let parts: f64 = ["fare_amount", "extra", "mta_tax", "tip_amount", "tolls_amount", "improvement_surcharge"]
+                .iter()
+                .map(|c| col(c).parse::<f64>().unwrap())
+                .sum();
+            assert!((parts - col("total_amount").parse::<f64>().unwrap()).abs() < 0.011, "{row:?}");
+            assert!(col("tpep_pickup_datetime") < col("tpep_dropoff_datetime"));
+            assert!(["1", "2"].contains(&col("VendorID").as_str()));
+        }
     }
 
     #[test]

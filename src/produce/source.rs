@@ -125,6 +125,67 @@ impl Iterator for Source {
     }
 }
 
+/// Generated taxi trips read as the lines of a CSV file without a header
+/// (the agent lab's files), so that they go through the same CSV path as a
+/// file: each row's values in the places [`crate::taxi::order`] gives.
+pub struct CsvLines {
+    generator: Generator,
+    order: Vec<usize>,
+    delimiter: u8,
+    line: Vec<u8>,
+    at: usize,
+}
+
+impl CsvLines {
+    pub fn new(generator: Generator, order: Vec<usize>, delimiter: u8) -> CsvLines {
+        CsvLines { generator, order, delimiter, line: Vec::new(), at: 0 }
+    }
+
+    /// The next row as a CSV line, ending in `\n`.
+    pub fn next_line(&mut self) -> Vec<u8> {
+        csv_line(&self.generator.taxi_row(), &self.order, self.delimiter)
+    }
+}
+
+impl std::io::Read for CsvLines {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.line.len() {
+            self.line = self.next_line();
+            self.at = 0;
+        }
+        let n = out.len().min(self.line.len() - self.at);
+        out[..n].copy_from_slice(&self.line[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// The values of `row` in `order`'s places as one CSV line, quoted where a
+/// value holds the delimiter, a quote or a line break.
+pub fn csv_line(row: &[String], order: &[usize], delimiter: u8) -> Vec<u8> {
+    let mut line = Vec::new();
+    for (i, &column) in order.iter().enumerate() {
+        if i > 0 {
+            line.push(delimiter);
+        }
+        let v = row[column].as_bytes();
+        if v.iter().any(|b| *b == delimiter || b"\"\r\n".contains(b)) {
+            line.push(b'"');
+            for b in v {
+                if *b == b'"' {
+                    line.push(b'"');
+                }
+                line.push(*b);
+            }
+            line.push(b'"');
+        } else {
+            line.extend_from_slice(v);
+        }
+    }
+    line.push(b'\n');
+    line
+}
+
 /// A field of a JSON line as a partition key, when the line is an object
 /// holding it.
 fn json_key(line: &[u8], field: &str) -> Option<String> {
@@ -196,6 +257,25 @@ mod tests {
     fn a_csv_without_fields_takes_them_from_its_header() {
         let items = all(Source::csv(reader("x;y\n1;2\n"), vec![], b';', None).unwrap());
         assert_eq!(items, vec![Ok(Item { data: b"{\"x\":\"1\",\"y\":\"2\"}\n".to_vec(), key: None })]);
+    }
+
+    #[test]
+    fn generated_taxi_lines_read_as_a_file_of_the_labs_rows() {
+        let fields: Vec<String> = crate::taxi::COLUMNS.iter().map(|c| c.to_string()).collect();
+        let lines = CsvLines::new(Generator::new(super::super::generate::Kind::Taxi, 1), (0..17).collect(), b',');
+        let s = Source::csv(Box::new(std::io::BufReader::new(lines)), fields, b',', Some("VendorID".into())).unwrap();
+        let items: Vec<Item> = s.take(50).map(|r| r.unwrap().unwrap()).collect();
+        assert_eq!(items.len(), 50);
+        let first: serde_json::Value = serde_json::from_slice(&items[0].data).unwrap();
+        assert_eq!(first.as_object().unwrap().len(), 17);
+        assert!(first["total_amount"].is_string(), "values are text, as the agent's CSVTOJSON makes them");
+        assert_eq!(items[0].key.as_deref(), first["VendorID"].as_str());
+    }
+
+    #[test]
+    fn a_csv_line_quotes_what_needs_it() {
+        let row = vec!["a,b".to_string(), "say \"x\"".to_string(), "c".to_string()];
+        assert_eq!(csv_line(&row, &[2, 0, 1], b','), b"c,\"a,b\",\"say \"\"x\"\"\"\n".to_vec());
     }
 
     #[test]

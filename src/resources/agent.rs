@@ -13,9 +13,11 @@
 //! 3. create: RunInstances with a ClientToken derived from pipeline, env,
 //!    address, the configuration and the create attempt, so a retried call
 //!    never starts a second host; retried while the new instance profile
-//!    propagates; then a wait for `running`; with `wait_for: running`, a
-//!    wait for the host's service (Kinesis Agent or built-in producer)
-//!    through Systems Manager Run Command (`systemctl is-active`).
+//!    propagates; then a wait for `running`; unless `wait_for: launched`,
+//!    a wait for the host's service (Kinesis Agent or built-in producer)
+//!    through Systems Manager Run Command (`host_check`): a failed start
+//!    fails the create with the last lines of the service's log and of
+//!    cloud-init's output.
 //! 4. delete: TerminateInstances and a wait for `terminated`, so the
 //!    security group and instance profile can go after it.
 //!
@@ -127,64 +129,18 @@ impl Agent {
         find_instance(aws, &self.base.meta.owner(), &self.base.address).await
     }
 
-    /// With `wait_for: running`: waits until the host's service (the
+    /// Unless `wait_for: launched`: waits until the host's service (the
     /// Kinesis Agent or the built-in producer) is active, asking the host
-    /// through Systems Manager (`systemctl is-active`, Run Command) until
-    /// it registers and the service runs, within the host's timeout.
+    /// through Systems Manager Run Command (`host_check`); a failed start
+    /// fails the create with the last lines of its logs.
     async fn started(&self, aws: &Aws, id: &str, p: &Progress) -> Result<(), AwsError> {
         let a = &self.spec.as_ref().expect("create needs a spec").agent;
         if !a.wait_for_running {
             return Ok(());
         }
         let service = a.service();
-        let command: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let what = format!("`{service}` on host `{}` ({id})", self.base.name);
-        wait_until(&what, self.timeout(), super::usual::HOST_SERVICE, || async {
-            let sent = command.lock().expect("command lock").clone();
-            let Some(cid) = sent else {
-                let out = send!(
-                    "SendCommand",
-                    aws.ssm
-                        .send_command()
-                        .instance_ids(id)
-                        .document_name("AWS-RunShellScript")
-                        .comment(format!("pipectl: is {service} running"))
-                        .parameters("commands", vec![format!("systemctl is-active --quiet {service}")])
-                );
-                return Ok(match out {
-                    Ok(o) => {
-                        *command.lock().expect("command lock") =
-                            o.command().and_then(|c| c.command_id()).map(str::to_string);
-                        Poll::NotYet("asked the host".into())
-                    }
-                    Err(e) if e.code.as_deref() == Some("InvalidInstanceId") => {
-                        p.say("waiting for the host to register with Systems Manager");
-                        Poll::NotYet("not registered with Systems Manager yet".into())
-                    }
-                    Err(e) => return Err(e),
-                });
-            };
-            let out = send!("GetCommandInvocation", aws.ssm.get_command_invocation().command_id(&cid).instance_id(id));
-            let status = match out {
-                Ok(o) => o.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                Err(e) if e.code.as_deref() == Some("InvocationDoesNotExist") => {
-                    return Ok(Poll::NotYet("sent".into()))
-                }
-                Err(e) => return Err(e),
-            };
-            Ok(match status.as_str() {
-                "Success" => Poll::Ready,
-                "Pending" | "InProgress" | "Delayed" => Poll::NotYet(status),
-                // Not active yet (user data still installing it), or the
-                // command itself did not run: ask again.
-                _ => {
-                    p.say(format!("waiting for {service} to run"));
-                    *command.lock().expect("command lock") = None;
-                    Poll::NotYet(format!("{service} not active ({status})"))
-                }
-            })
-        })
-        .await
+        super::host_check::wait(aws, id, service, &what, self.timeout(), p).await
     }
 
     /// Waits for a launched host to be `running`; one that stops on the

@@ -22,6 +22,7 @@ pub mod ec2;
 pub mod firehose;
 pub mod function;
 pub mod glue;
+pub mod host_check;
 pub mod instance_profile;
 pub mod locate;
 pub mod log_group;

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod decode;
+pub mod glob;
 pub mod guard;
 pub mod interp;
 pub mod model;

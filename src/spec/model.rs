@@ -374,11 +374,31 @@ pub struct Agent {
     pub flows: Vec<Flow>,
     /// The built-in producer (`run: producer`).
     pub producer: Option<HostProducer>,
-    /// `wait_for: running`: apply waits until the agent or producer runs.
+    /// Apply waits until the agent or producer runs (`wait_for: running`,
+    /// the default); `wait_for: launched` stops at the instance running.
     pub wait_for_running: bool,
+    /// A data file the host generates where a flow watches (`data:`).
+    pub data: Option<AgentData>,
     pub ssh: Option<Ssh>,
     /// Extra statements for the generated host role.
     pub policy: Vec<Statement>,
+}
+
+/// A file of generated rows written on an agent host, once, after the
+/// agent is installed, where one of its flows watches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentData {
+    /// `taxi`: the lab's 17-column yellow-taxi CSV.
+    pub generate: String,
+    pub rows: u32,
+    /// Where the file lands; matches a flow's `file_pattern`.
+    pub path: String,
+    /// Where it is written first: outside every flow's pattern, on the
+    /// same filesystem, so the rename into `path` is atomic.
+    pub partial: String,
+    /// The matched flow's `csv_to_json` fields (empty: the file's columns).
+    pub fields: Vec<String>,
+    pub delimiter: String,
 }
 
 /// A generator run on the host as a service, sending to one stream.

@@ -4,11 +4,18 @@ shaped like a lab's data, sent to one Kinesis stream with PutRecords at a
 steady rate. The generators send the same shapes as `pipectl produce
 --generate`; only the failed entries of a call are sent again, with backoff.
 
+`producer.py write-csv SETTINGS.json` instead writes a host's `data:` file
+once: the lab's yellow-taxi CSV rows (as `pipectl produce --generate taxi
+--format csv`), in the order of the flow's `csv_to_json` fields, first to
+the settings' `partial` path (outside every flow's pattern), then renamed
+into `path`, so the agent never reads it half written.
+
 Environment:
   STREAM          the stream's name (required)
   GENERATE        taxi | sensor | tenant-metrics (default taxi)
   RATE            records per second (default 10)
-  PARTITION_KEY   a field whose value is the partition key (default: random)
+  PARTITION_KEY   a field whose value is the partition key (default: random;
+                  pipectl sets `sensor_id` for `sensor` unless told `random`)
   AWS_REGION      the stream's region
 """
 
@@ -47,6 +54,85 @@ def taxi(rng, n, now):
         "passenger_count": rng.randint(1, 6),
         "total_amount": round(3.0 + distance * 2.5 + rng.random() * 8.0, 2),
     }
+
+
+TAXI_COLUMNS = ["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "passenger_count", "trip_distance",
+                "RatecodeID", "store_and_fwd_flag", "PULocationID", "DOLocationID", "payment_type", "fare_amount",
+                "extra", "mta_tax", "tip_amount", "tolls_amount", "improvement_surcharge", "total_amount"]
+
+
+def taxi_row(rng, n, now):
+    """One trip as the lab's yellow-taxi CSV files have it: every column, by
+    name, as text; the amounts add up to `total_amount`."""
+    dropoff = now - datetime.timedelta(seconds=rng.randint(0, 3600))
+    pickup = dropoff - datetime.timedelta(seconds=rng.randint(3 * 60, 45 * 60))
+    distance = round(rng.uniform(0.3, 18.0), 2)
+    fare = round(3.0 + distance * 2.5, 2)
+    extra = rng.choice([0.0, 0.5, 1.0])
+    tip = round(fare * rng.choice([0.0, 0.1, 0.15, 0.2]), 2)
+    tolls = 6.55 if rng.randrange(20) == 0 else 0.0
+    total = fare + extra + 0.5 + tip + tolls + 0.3
+    money = lambda v: "%.2f" % v
+    return {
+        "VendorID": str(rng.choice([1, 2])),
+        "tpep_pickup_datetime": hive_time(pickup),
+        "tpep_dropoff_datetime": hive_time(dropoff),
+        "passenger_count": str(rng.randint(1, 6)),
+        "trip_distance": money(distance),
+        "RatecodeID": "1" if rng.randrange(20) else str(rng.randint(2, 5)),
+        "store_and_fwd_flag": "Y" if rng.randrange(100) == 0 else "N",
+        "PULocationID": str(rng.randint(1, 265)),
+        "DOLocationID": str(rng.randint(1, 265)),
+        "payment_type": str(rng.choice([1, 1, 1, 2, 2, 3, 4])),
+        "fare_amount": money(fare),
+        "extra": money(extra),
+        "mta_tax": "0.50",
+        "tip_amount": money(tip),
+        "tolls_amount": money(tolls),
+        "improvement_surcharge": "0.30",
+        "total_amount": money(total),
+    }
+
+
+def taxi_order(fields):
+    """The columns in the places `fields` name, as pipectl's `taxi::order`:
+    all column names take values by name; otherwise 17 fields name the
+    columns in file order."""
+    if not fields:
+        return list(TAXI_COLUMNS)
+    if all(f in TAXI_COLUMNS for f in fields):
+        return list(fields)
+    if len(fields) == len(TAXI_COLUMNS):
+        return list(TAXI_COLUMNS)
+    raise ValueError("%d fields cannot name a taxi row of %d columns" % (len(fields), len(TAXI_COLUMNS)))
+
+
+def write_csv(settings, now=None):
+    """Writes the `data:` file once; returns the rows written (0 when the
+    file is already there)."""
+    import csv
+
+    if settings.get("generate", "taxi") != "taxi":
+        raise ValueError("only `taxi` data files can be generated, not %r" % settings["generate"])
+    path, partial = settings["path"], settings["partial"]
+    if os.path.exists(path):
+        return 0
+    columns = taxi_order(settings.get("fields") or [])
+    rng = random.Random(settings.get("seed", 1))
+    now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    os.makedirs(os.path.dirname(partial), mode=0o755, exist_ok=True)
+    with open(partial, "w", newline="") as f:
+        out = csv.writer(f, delimiter=settings.get("delimiter") or ",", lineterminator="\n")
+        for n in range(1, settings["rows"] + 1):
+            row = taxi_row(rng, n, now)
+            out.writerow([row[c] for c in columns])
+        f.flush()
+        os.fsync(f.fileno())
+    # The agent runs as its own user: the file must be readable by it.
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)
+    return settings["rows"]
 
 
 def sensor(rng, n, now):
@@ -129,6 +215,13 @@ def run(client, stream, generate, rate, key_field, batches=None, clock=time.mono
 
 
 def main():
+    import sys
+
+    if sys.argv[1:2] == ["write-csv"]:
+        with open(sys.argv[2]) as f:
+            settings = json.load(f)
+        print(json.dumps({"path": settings["path"], "written": write_csv(settings)}), flush=True)
+        return
     import boto3
 
     client = boto3.client("kinesis", region_name=os.environ.get("AWS_REGION"))

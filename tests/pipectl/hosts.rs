@@ -373,7 +373,9 @@ fn a_producer_host_runs_the_built_in_producer_and_apply_waits_until_it_runs() {
     let commands = sdk.run(sdk.ssm.list_commands().send()).unwrap();
     let c = &commands.commands()[0];
     assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
-    assert_eq!(c.parameters().unwrap()["commands"], vec!["systemctl is-active --quiet pipectl-producer".to_string()]);
+    let lines = &c.parameters().unwrap()["commands"];
+    assert_eq!(lines[0], "svc=pipectl-producer");
+    assert!(lines.iter().any(|l| l.starts_with("journalctl -u pipectl-producer -n 20")), "{lines:?}");
     let hosts = instances(&sdk, "ph");
     assert_eq!(hosts.len(), 1);
     let id = hosts[0].instance_id().unwrap();
@@ -399,7 +401,7 @@ fn a_producer_host_runs_the_built_in_producer_and_apply_waits_until_it_runs() {
         outputs.stdout
     );
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
-    // Without wait_for the host is not asked; changing it does not replace the host.
+    // Without wait_for the host is still asked (the default); changing it does not replace the host.
     std::fs::write(&s, PRODUCER_HOST.replace("    wait_for: running\n", "")).unwrap();
     moto.pipectl(&["plan", &s, "--detailed-exitcode"]).run().expect_code(0);
     moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);

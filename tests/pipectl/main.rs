@@ -25,6 +25,7 @@ mod policy;
 mod resilience;
 mod saved;
 mod signals;
+mod startup;
 mod unattended;
 mod util;
 mod validate;

@@ -84,3 +84,53 @@ def test_only_failed_entries_are_sent_again():
     entries = [mod.entry({"n": i}, None) for i in range(10)]
     assert mod.put(client, "s", entries, sleep=lambda s: None) == 0
     assert client.calls == [10, 5]
+
+
+def test_lab_000s_host_has_no_data_the_taxi_csv_is_written_in_the_flows_field_order(tmp_path):
+    import csv
+    import datetime
+
+    mod = load()
+    fields = ["total_amount", "VendorID", "tpep_pickup_datetime"]
+    settings = {"generate": "taxi", "rows": 500, "path": str(tmp_path / "tmp" / "yellow_tripdata.csv"),
+                "partial": str(tmp_path / "tmp" / ".pipectl-partial" / "yellow_tripdata.csv"),
+                "fields": fields, "delimiter": ";", "seed": 1}
+    assert mod.write_csv(settings, now=datetime.datetime(2026, 11, 29, 10, 0, 0)) == 500
+    text = (tmp_path / "tmp" / "yellow_tripdata.csv").read_text()
+    rows = list(csv.reader(text.splitlines(), delimiter=";"))
+    assert len(rows) == 500 and all(len(r) == 3 for r in rows), "no header, the flow's three fields"
+    assert rows[0][1] in ("1", "2") and rows[0][2].startswith("2026-11-29 ")
+    assert all(float(r[0]) > 3.0 for r in rows)
+    # Renamed into place: nothing is left where it was written.
+    assert not (tmp_path / "tmp" / ".pipectl-partial" / "yellow_tripdata.csv").exists()
+    assert oct((tmp_path / "tmp" / "yellow_tripdata.csv").stat().st_mode & 0o777) == "0o644"
+    # Once: an existing file is left as it is.
+    assert mod.write_csv(settings) == 0
+    assert (tmp_path / "tmp" / "yellow_tripdata.csv").read_text() == text
+
+
+def test_every_taxi_column_is_written_and_the_amounts_add_up(tmp_path):
+    import csv
+
+    mod = load()
+    settings = {"rows": 200, "path": str(tmp_path / "t.csv"), "partial": str(tmp_path / "p" / "t.csv"),
+                "fields": list(mod.TAXI_COLUMNS)}
+    mod.write_csv(settings)
+    rows = [dict(zip(mod.TAXI_COLUMNS, r)) for r in csv.reader((tmp_path / "t.csv").read_text().splitlines())]
+    assert len(rows) == 200 and all(len(r) == 17 for r in rows)
+    for r in rows:
+        parts = sum(float(r[c]) for c in ("fare_amount", "extra", "mta_tax", "tip_amount", "tolls_amount",
+                                          "improvement_surcharge"))
+        assert abs(parts - float(r["total_amount"])) < 0.011, r
+        assert r["store_and_fwd_flag"] in ("Y", "N") and 1 <= int(r["PULocationID"]) <= 265
+        assert r["tpep_pickup_datetime"] < r["tpep_dropoff_datetime"]
+
+
+def test_fields_that_cannot_name_a_taxi_row_are_refused():
+    mod = load()
+    assert mod.taxi_order(["c%d" % i for i in range(17)]) == mod.TAXI_COLUMNS
+    try:
+        mod.taxi_order(["VendorID", "fare"])
+    except ValueError:
+        return
+    raise AssertionError("two fields, one unknown, name no taxi row")

@@ -144,8 +144,15 @@ impl Builder<'_> {
                     "add `flows: [{ file_pattern: \"/tmp/*.csv*\", stream: <key> }]`, or `run: producer`",
                 );
             }
-            let wait_for_running =
-                self.choice(&r.wait_for, &[("running", true)], false, "what apply waits for (running)");
+            // Apply waits for the host's service unless told to stop at the
+            // instance; not an attribute of the host, so changing it
+            // changes nothing on AWS.
+            let wait_for_running = self.choice(
+                &r.wait_for,
+                &[("running", true), ("launched", false)],
+                true,
+                "what apply waits for (running | launched)",
+            );
             let mut flows = Vec::new();
             for f in &r.flows {
                 let stream =
@@ -213,10 +220,11 @@ impl Builder<'_> {
                 }
                 Ssh { cidr, key_name: s.key_name.as_ref().map(|k| k.v.clone()) }
             });
+            let data = r.data.as_ref().and_then(|d| self.agent_data(d, &flows, runs_producer));
             let policy = self.statements(&r.policy, &path);
             out.insert(
                 k.v.clone(),
-                Agent { name, instance_type, ami, subnet, flows, producer, wait_for_running, ssh, policy },
+                Agent { name, instance_type, ami, subnet, flows, producer, wait_for_running, data, ssh, policy },
             );
         }
         out
@@ -231,19 +239,27 @@ impl Builder<'_> {
             "generator (taxi | sensor | tenant-metrics)",
         );
         let rate = self.range(&p.rate, 1, 1000, 10, "rate", Some("records per second; a shard takes 1,000"));
-        let partition_key = p.partition_key.as_ref().map(|k| {
-            let ok =
-                (1..=128).contains(&k.v.len()) && k.v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-            if !ok {
-                self.bad(
-                    k.mark,
-                    "partition-key",
-                    format!("{:?} is not a field name", k.v),
-                    "a field of the generated records, e.g. `sensor_id` (letters, digits, `_-.`)",
-                );
+        // Sensor readings are keyed by their sensor unless told otherwise
+        // (`partition_key: random`): Lambda's tumbling windows are per
+        // shard, so one sensor's readings spread over several shards make
+        // several partial rows per window.
+        let partition_key = match &p.partition_key {
+            Some(k) if k.v == "random" => None,
+            Some(k) => {
+                let ok = (1..=128).contains(&k.v.len())
+                    && k.v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                if !ok {
+                    self.bad(
+                        k.mark,
+                        "partition-key",
+                        format!("{:?} is not a field name", k.v),
+                        "a field of the generated records, e.g. `sensor_id` (letters, digits, `_-.`), or `random`",
+                    );
+                }
+                Some(k.v.clone())
             }
-            k.v.clone()
-        });
+            None => (generate == "sensor").then(|| "sensor_id".to_string()),
+        };
         Some(HostProducer { stream, generate: generate.to_string(), rate, partition_key })
     }
 

@@ -2,6 +2,7 @@
 //! that can be checked without AWS. All problems are collected; the caller
 //! gets the model only when there are none.
 
+mod agent_data;
 mod delivery;
 mod functions;
 mod hosts;

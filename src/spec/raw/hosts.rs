@@ -52,6 +52,18 @@ pub struct RawProducer {
 
 read_map!(RawProducer { stream: req, generate: req, rate: opt, partition_key: opt });
 
+/// `data:` of an agent host: a file generated on the host where a flow
+/// watches.
+#[derive(Debug)]
+pub struct RawData {
+    pub mark: Mark,
+    pub generate: Option<S>,
+    pub rows: Option<Sp<u32>>,
+    pub path: Option<S>,
+}
+
+read_map!(RawData { generate: req, rows: opt, path: req });
+
 #[derive(Debug)]
 pub struct RawAgent {
     pub mark: Mark,
@@ -64,6 +76,7 @@ pub struct RawAgent {
     pub run: Option<S>,
     pub producer: Option<RawProducer>,
     pub wait_for: Option<S>,
+    pub data: Option<RawData>,
     pub policy: Vec<RawStatement>,
 }
 
@@ -112,6 +125,7 @@ impl RawAgent {
         }
         let ssh = m.node("ssh").and_then(|s| RawSsh::read(s, m.decoder(), &format!("{path}.ssh")));
         let producer = m.node("producer").and_then(|p| RawProducer::read(p, m.decoder(), &format!("{path}.producer")));
+        let data = m.node("data").and_then(|x| RawData::read(x, m.decoder(), &format!("{path}.data")));
         let r = RawAgent {
             mark: m.mark,
             name: m.opt("name"),
@@ -123,6 +137,7 @@ impl RawAgent {
             run: m.opt("run"),
             producer,
             wait_for: m.opt("wait_for"),
+            data,
             policy: RawStatement::list(&mut m, path),
         };
         m.finish();
