@@ -17,6 +17,7 @@
 //! those; each such hop says so instead of failing.
 
 pub mod check;
+pub mod columnar;
 
 use crate::spec::{Compression, FirehoseSource, Spec, WriteTarget};
 
