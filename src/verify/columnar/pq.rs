@@ -17,8 +17,9 @@
 //!    of Firehose's output reads); one holding only canaries is left out.
 //!    Bloom filters and page indexes are not carried over, and `created_by`
 //!    names the writer that wrote the new file.
-//! 4. Memory: one row group's decoded columns at a time, refused when the
-//!    file's metadata says they exceed [`MAX_DECODED_BYTES`]. Malformed data
+//! 4. Memory: one column of one row group decoded at a time, at most
+//!    [`MAX_ROWS`] rows in the file, and a row group refused when the file's
+//!    metadata says its columns exceed [`MAX_DECODED_BYTES`]. Malformed data
 //!    is an `Err`; the reader's own checks come first, and a panic inside it
 //!    is caught and reported as one.
 
@@ -42,6 +43,10 @@ use super::{Needle, MAX_OBJECT_BYTES};
 /// The uncompressed size, as the file's metadata states it, of the columns
 /// decoded at once (one row group's).
 pub const MAX_DECODED_BYTES: i64 = 1 << 30;
+
+/// The rows of one object: a Firehose buffer of 128 MiB holds at most
+/// 32 Mi records of 4 bytes, the smallest a record with a column can be.
+pub const MAX_ROWS: i64 = 1 << 25;
 
 const MAGIC: &[u8; 4] = b"PAR1";
 
@@ -72,8 +77,7 @@ pub fn parquet_find(bytes: &[u8], needles: &[Needle]) -> Result<ParquetFound, St
         let mut found = BTreeSet::new();
         let mut rows = 0usize;
         for group in 0..file.groups() {
-            let group_rows = file.rows(group)?;
-            rows = rows.checked_add(group_rows).ok_or("the row groups' row counts overflow")?;
+            rows += file.rows(group);
             if found.len() < needles.len() {
                 file.scan(group, needles, |_, needle| {
                     found.insert(needle);
@@ -96,7 +100,7 @@ pub fn parquet_without(bytes: &[u8], needles: &[Needle]) -> Result<Option<Rewrit
         let mut removals = Vec::with_capacity(file.groups());
         let (mut removed, mut total) = (0usize, 0usize);
         for group in 0..file.groups() {
-            let mut remove = vec![false; file.rows(group)?];
+            let mut remove = vec![false; file.rows(group)];
             file.scan(group, needles, |row, _| remove[row] = true)?;
             removed += remove.iter().filter(|r| **r).count();
             total += remove.len();
@@ -203,7 +207,20 @@ impl Opened {
         let data = Bytes::copy_from_slice(bytes);
         let reader = SerializedFileReader::new(data.clone()).map_err(|e| format!("unreadable Parquet footer: {e}"))?;
         let len = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        let leaves = reader.metadata().file_metadata().schema_descr().num_columns();
+        let mut rows = 0i64;
         for (g, group) in reader.metadata().row_groups().iter().enumerate() {
+            if group.num_columns() != leaves {
+                return Err(format!("row group {g} has {} columns where the schema has {leaves}", group.num_columns()));
+            }
+            rows = rows.saturating_add(group.num_rows());
+            if group.num_rows() < 0 || rows > MAX_ROWS {
+                return Err(format!(
+                    "the row groups declare {} rows or more; verify opens objects of at most {MAX_ROWS} rows \
+                     (what 128 MiB of the smallest records makes)",
+                    rows.max(group.num_rows())
+                ));
+            }
             for column in group.columns() {
                 let start = column.dictionary_page_offset().unwrap_or(column.data_page_offset());
                 let (size, data) = (column.compressed_size(), column.data_page_offset());
@@ -228,18 +245,15 @@ impl Opened {
         self.reader.metadata().row_group(group)
     }
 
-    fn rows(&self, group: usize) -> Result<usize, String> {
-        let rows = self.group(group).num_rows();
-        usize::try_from(rows).map_err(|_| format!("row group {group} declares {rows} rows"))
+    /// A row group's rows (checked by [`Opened::open`]: from 0 to [`MAX_ROWS`]).
+    fn rows(&self, group: usize) -> usize {
+        usize::try_from(self.group(group).num_rows()).unwrap_or(0)
     }
 
-    /// Every entry of the given columns of a row group, after checking that
-    /// the metadata keeps them within [`MAX_DECODED_BYTES`].
-    fn decode(&self, group: usize, columns: &[usize]) -> Result<Vec<Decoded>, String> {
+    /// Whether the metadata keeps the given columns of a row group within
+    /// [`MAX_DECODED_BYTES`].
+    fn check_size(&self, group: usize, columns: &[usize]) -> Result<(), String> {
         let meta = self.group(group);
-        if meta.num_columns() != self.reader.metadata().file_metadata().schema_descr().num_columns() {
-            return Err(format!("row group {group} has {} columns, the schema another count", meta.num_columns()));
-        }
         let mut size = 0i64;
         for &c in columns {
             let column = meta.column(c);
@@ -256,17 +270,17 @@ impl Opened {
                 MAX_DECODED_BYTES >> 20
             ));
         }
-        let rows = self.rows(group)?;
-        let reader = self.reader.get_row_group(group).map_err(|e| format!("row group {group}: {e}"))?;
-        columns
-            .iter()
-            .map(|&c| {
-                let descr = meta.column(c).column_descr();
-                let context = |e: String| format!("row group {group}, column `{}`: {e}", descr.path());
-                let column = reader.get_column_reader(c).map_err(|e| context(e.to_string()))?;
-                Decoded::read(column, descr.max_def_level(), descr.max_rep_level(), rows).map_err(context)
-            })
-            .collect()
+        Ok(())
+    }
+
+    /// Every entry of one column of a row group: one column is decoded at
+    /// a time, and dropped before the next.
+    fn decode(&self, group: usize, c: usize) -> Result<Decoded, String> {
+        let descr = self.group(group).column(c).column_descr();
+        let context = |e: String| format!("row group {group}, column `{}`: {e}", descr.path());
+        let reader = self.reader.get_row_group(group).map_err(|e| context(e.to_string()))?;
+        let column = reader.get_column_reader(c).map_err(|e| context(e.to_string()))?;
+        Decoded::read(column, descr.max_def_level(), descr.max_rep_level(), self.rows(group)).map_err(context)
     }
 
     /// Calls `hit(row, needle)` for each canary value in a row group.
@@ -274,10 +288,13 @@ impl Opened {
         if needles.is_empty() {
             return Ok(());
         }
-        let rows = self.rows(group)?;
-        for (decoded, &c) in self.decode(group, &self.searched)?.iter().zip(&self.searched) {
+        self.check_size(group, &self.searched)?;
+        for &c in &self.searched {
             let path = self.group(group).column(c).column_path();
-            decoded.scan(rows, needles, &mut hit).map_err(|e| format!("row group {group}, column `{path}`: {e}"))?;
+            let decoded = self.decode(group, c)?;
+            decoded
+                .scan(self.rows(group), needles, &mut hit)
+                .map_err(|e| format!("row group {group}, column `{path}`: {e}"))?;
         }
         Ok(())
     }
@@ -306,7 +323,7 @@ impl Opened {
         for column in meta.columns() {
             let close = ColumnCloseResult {
                 bytes_written: u64::try_from(column.compressed_size()).unwrap_or(0),
-                rows_written: self.rows(group)? as u64,
+                rows_written: self.rows(group) as u64,
                 metadata: column.clone(),
                 bloom_filter: None,
                 column_index: None,
@@ -326,7 +343,9 @@ impl Opened {
         out: &mut SerializedRowGroupWriter<'_, Vec<u8>>,
     ) -> Result<(), String> {
         let all: Vec<usize> = (0..self.group(group).num_columns()).collect();
-        for (c, decoded) in self.decode(group, &all)?.iter().enumerate() {
+        self.check_size(group, &all)?;
+        for c in all {
+            let decoded = self.decode(group, c)?;
             let path = self.group(group).column(c).column_path();
             let context = |e: String| format!("row group {group}, column `{path}`: {e}");
             let mut column = out

@@ -362,3 +362,21 @@ fn a_panic_inside_the_reader_is_an_error_with_its_message_and_place() {
     assert_eq!(super::pq::guarded(|| Ok(7)), Ok(7));
     assert!(std::panic::catch_unwind(|| panic!("not ours")).is_err());
 }
+
+#[test]
+fn an_object_of_more_rows_than_a_firehose_buffer_holds_is_refused_before_it_is_decoded() {
+    // One nullable column, every row null: 32 Mi + 1 rows in a few bytes of
+    // run-length levels, which would otherwise be decoded in full.
+    let schema = Arc::new(parse_message_type("message m { optional int64 trip_id; }").unwrap());
+    let mut writer = SerializedFileWriter::new(Vec::new(), schema, Default::default()).unwrap();
+    let mut out = writer.next_row_group().unwrap();
+    let mut column = out.next_column().unwrap().unwrap();
+    let nulls = vec![0i16; super::pq::MAX_ROWS as usize + 1];
+    column.typed::<Int64Type>().write_batch(&[], Some(&nulls), None).unwrap();
+    column.close().unwrap();
+    out.close().unwrap();
+    let file = writer.into_inner().unwrap();
+    assert!(file.len() < 1 << 20, "{} bytes", file.len());
+    let err = parquet_find(&file, &[needle()]).unwrap_err();
+    assert!(err.contains("at most 33554432 rows"), "{err}");
+}
