@@ -380,3 +380,18 @@ fn an_object_of_more_rows_than_a_firehose_buffer_holds_is_refused_before_it_is_d
     let err = parquet_find(&file, &[needle()]).unwrap_err();
     assert!(err.contains("at most 33554432 rows"), "{err}");
 }
+
+/// Issue 29: a Parquet object was accepted by arriving, so the filter path
+/// read as delivered whatever the function did. An object that arrived
+/// holding the direct canary's row but not the function's is now found to
+/// hold only the former.
+#[test]
+fn the_parquet_labs_verify_passes_with_a_broken_function() {
+    let through_function = Needle { id: "pipectl-canary-fn", number: -77 };
+    let direct = Needle { id: "pipectl-canary-direct", number: -78 };
+    let mut rows = trips(glue, &[]);
+    rows.push(glue_trip(40, direct.number));
+    let arrived = write(GLUE_TRIPS, &rows, 16, Compression::SNAPPY);
+    let found = parquet_find(&arrived, &[through_function, direct]).unwrap();
+    assert_eq!(found.found.into_iter().collect::<Vec<_>>(), vec![1]);
+}
