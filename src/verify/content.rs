@@ -3,13 +3,14 @@
 //! the bytes, never by the key or the Firehose's settings:
 //!
 //! - gzip (`1f 8b`): opened, at most `MAX_OPENED` bytes, then told again;
-//! - `PAR1`: Parquet, `ORC`: ORC, read by `columnar_find`;
+//! - `PAR1`: Parquet, read by `columnar`; `ORC`: ORC, not read (`columnar::ORC_UNREAD`);
 //! - ZIP (`PK\x03\x04`) and framed Snappy (`ff 06 00 00 sNaPpY`): not opened;
 //! - anything else: text, one record a line, a canary found by its id.
 //!
 //! Content that cannot be read is an `Err` with the reason: the caller says
 //! "arrived, content not read", never "delivered".
 
+use super::columnar;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 
@@ -96,7 +97,8 @@ pub fn remove(bytes: &[u8], needles: &[Needle]) -> Result<Removal, String> {
     let (opened, gzip) = opened(bytes)?;
     match sniff(&opened)? {
         Format::Text => {}
-        format => return Err(columnar_unread(format).to_string()),
+        Format::Parquet => return parquet_removal(&opened, needles, gzip),
+        Format::Orc => return Err(columnar::ORC_UNREAD.to_string()),
     }
     let mut kept = Vec::with_capacity(opened.len());
     let (mut removed, mut left) = (0, 0);
@@ -116,13 +118,29 @@ pub fn remove(bytes: &[u8], needles: &[Needle]) -> Result<Removal, String> {
     if left == 0 {
         return Ok(Removal::Emptied { removed });
     }
-    let bytes = if gzip {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(&kept).and_then(|()| enc.finish()).map_err(|e| format!("gzip: {e}"))?
-    } else {
-        kept
-    };
-    Ok(Removal::Rewritten { bytes, removed, kept: left })
+    Ok(Removal::Rewritten { bytes: closed(kept, gzip)?, removed, kept: left })
+}
+
+/// The bytes to write back: gzip again when they came gzip.
+fn closed(bytes: Vec<u8>, gzip: bool) -> Result<Vec<u8>, String> {
+    if !gzip {
+        return Ok(bytes);
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&bytes).and_then(|()| enc.finish()).map_err(|e| format!("gzip: {e}"))
+}
+
+/// A Parquet object without the rows holding a canary (`columnar`).
+fn parquet_removal(bytes: &[u8], needles: &[Needle], gzip: bool) -> Result<Removal, String> {
+    match columnar::parquet_without(bytes, &borrowed(needles))? {
+        None => Ok(Removal::Unchanged),
+        Some(r) if r.kept == 0 => Ok(Removal::Emptied { removed: r.removed }),
+        Some(r) => Ok(Removal::Rewritten { bytes: closed(r.bytes, gzip)?, removed: r.removed, kept: r.kept }),
+    }
+}
+
+fn borrowed(needles: &[Needle]) -> Vec<columnar::Needle<'_>> {
+    needles.iter().map(|n| columnar::Needle { id: &n.id, number: n.number }).collect()
 }
 
 /// The bytes, opened when they are gzip (and whether they were).
@@ -165,16 +183,12 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The canaries in a Parquet or ORC object: the one place columnar content
-/// is read.
-fn columnar_find(format: Format, _bytes: &[u8], _needles: &[Needle]) -> Result<BTreeSet<usize>, String> {
-    Err(columnar_unread(format).to_string())
-}
-
-fn columnar_unread(format: Format) -> &'static str {
+/// is read (`columnar`).
+fn columnar_find(format: Format, bytes: &[u8], needles: &[Needle]) -> Result<BTreeSet<usize>, String> {
     match format {
-        Format::Parquet => "Parquet content is not read yet",
-        Format::Orc => "ORC content is not read yet",
-        Format::Text => "text is read",
+        Format::Parquet => Ok(columnar::parquet_find(bytes, &borrowed(needles))?.found),
+        Format::Orc => Err(columnar::ORC_UNREAD.to_string()),
+        Format::Text => unreachable!("text is read line by line"),
     }
 }
 
@@ -209,8 +223,8 @@ mod tests {
     #[test]
     fn what_cannot_be_read_says_why() {
         for (bytes, says) in [
-            (&b"PAR1\x15\x04"[..], "Parquet content is not read yet"),
-            (b"ORC\x0a", "ORC content is not read yet"),
+            (&b"PAR1\x15\x04"[..], "not a whole Parquet file"),
+            (b"ORC\x0a", "ORC content is not read by pipectl"),
             (b"PK\x03\x04rest", "ZIP"),
             (b"\xff\x06\x00\x00sNaPpYrest", "Snappy"),
             (b"\x1f\x8b\x08broken", "gzip content could not be opened"),

@@ -18,6 +18,7 @@
 pub mod canary;
 pub mod check;
 pub mod clean;
+pub mod columnar;
 pub mod content;
 pub mod decide;
 
