@@ -129,9 +129,14 @@ fn a_logged_canary_is_found_in_its_log_group_events() {
 /// the canary's number in `trip_id` is found and another number is not.
 #[test]
 fn a_real_parquet_object_is_searched_for_the_canarys_number() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify/nyctaxitrips-snappy.parquet");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify/nyctaxitrips-snappy.parquet");
     let sent = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let objects = vec![Object { key: "nyctaxitrips/year=2027/part.parquet".into(), modified: sent, body: Ok(std::fs::read(path).unwrap()) }];
+    let objects = vec![Object {
+        key: "nyctaxitrips/year=2027/part.parquet".into(),
+        modified: sent,
+        body: Ok(std::fs::read(path).unwrap()),
+    }];
     let keep = |number| Pair { keep: Needle { id: "pipectl-canary-0000000000aa".into(), number }, drop: None };
     let Seen::Found(at) = in_objects("lake", &objects, sent, &keep(-4611686018427387905)) else { panic!() };
     assert!(at.ends_with("part.parquet (Parquet)"), "{at}");
