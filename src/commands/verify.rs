@@ -116,8 +116,8 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
 fn places(hops: &[Hop]) -> BTreeSet<Place> {
     hops.iter()
         .filter_map(|h| match &h.check {
-            Check::InS3 { bucket, prefix, opaque } => {
-                Some(Place { bucket: bucket.clone(), prefix: prefix.clone(), opaque: *opaque })
+            Check::InS3 { bucket, prefix, unread } => {
+                Some(Place { bucket: bucket.clone(), prefix: prefix.clone(), unread: unread.clone() })
             }
             _ => None,
         })

@@ -185,8 +185,8 @@ pub async fn check(aws: &Aws, hop: &Hop, pair: &Pair, sent: &Sent, deadline: Ins
     loop {
         let seen = match &hop.check {
             Check::InStream => in_stream(aws, hop, pair, position.as_ref()).await,
-            Check::InS3 { bucket, prefix, opaque } => reader
-                .objects(bucket, prefix, *opaque, sent.at)
+            Check::InS3 { bucket, prefix, unread } => reader
+                .objects(bucket, prefix, unread.as_deref(), sent.at)
                 .await
                 .map(|o| decide::in_objects(bucket, &o, sent.at, pair)),
             Check::InLogs { log_group } => in_logs(aws, log_group, pair, sent).await,
@@ -198,6 +198,10 @@ pub async fn check(aws: &Aws, hop: &Hop, pair: &Pair, sent: &Sent, deadline: Ins
         match (seen, &unrun) {
             (Seen::Found(f), _) => return Outcome::Delivered(f),
             (Seen::Dropped(d), _) => return Outcome::NotDelivered(d),
+            // Known from the spec: what arrives there cannot show the canary.
+            (Seen::Unread(u), None) if matches!(&hop.check, Check::InS3 { unread: Some(_), .. }) => {
+                return Outcome::NotCheckable(u)
+            }
             (_, Some(answer)) => {
                 return Outcome::NotCheckable(format!("{answer}; the canary was not there at one look"))
             }
@@ -245,12 +249,13 @@ pub struct Reader<'a> {
 impl Reader<'_> {
     /// The objects under `prefix` of `bucket` modified since `sent` (less
     /// the skew `decide` allows), with their bodies; objects of a
-    /// compression not opened (`opaque`) are listed, not fetched.
+    /// content that cannot show a canary (`unread`, why) are listed, not
+    /// fetched.
     pub async fn objects(
         &mut self,
         bucket: &str,
         prefix: &str,
-        opaque: Option<&str>,
+        unread: Option<&str>,
         sent: SystemTime,
     ) -> Result<Vec<Object>, AwsError> {
         let aws = self.aws;
@@ -275,8 +280,8 @@ impl Reader<'_> {
                     out.push(known.clone());
                     continue;
                 }
-                let body = match opaque {
-                    Some(c) => Err(format!("{c} objects are not opened")),
+                let body = match unread {
+                    Some(why) => Err(why.to_string()),
                     None => Ok(get(aws, bucket, &key).await?),
                 };
                 let object = Object { key, modified, body };

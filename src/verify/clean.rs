@@ -13,12 +13,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
 
 /// A place canaries may land: a bucket, the static part of a Firehose's
-/// prefix, and the compression it is not opened for.
+/// prefix, and why its objects cannot show a canary when that is known.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Place {
     pub bucket: String,
     pub prefix: String,
-    pub opaque: Option<&'static str>,
+    pub unread: Option<String>,
 }
 
 /// What `--clean` did.
@@ -40,7 +40,7 @@ pub async fn clean(aws: &Aws, places: &BTreeSet<Place>, since: SystemTime, needl
     let mut reader = Reader { aws, read: HashMap::new() };
     for place in places {
         let at = |key: &str| format!("s3://{}/{key}", place.bucket);
-        let objects = match reader.objects(&place.bucket, &place.prefix, place.opaque, since).await {
+        let objects = match reader.objects(&place.bucket, &place.prefix, place.unread.as_deref(), since).await {
             Ok(o) => o,
             Err(e) => {
                 done.not_removed.push(format!("{}: {e}", at(&place.prefix)));

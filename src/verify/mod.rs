@@ -39,9 +39,11 @@ pub enum Entry {
 pub enum Check {
     /// The canary is in the stream it was put into.
     InStream,
-    /// The canary is in an object under `prefix` of `bucket`; `opaque`
-    /// names the Firehose's compression when its objects are not opened.
-    InS3 { bucket: String, prefix: String, opaque: Option<&'static str> },
+    /// The canary is in an object under `prefix` of `bucket`; `unread`
+    /// says why the objects there cannot show a canary when that is known
+    /// from the spec (a compression not opened, ORC, a converting table
+    /// with no column to carry the canary's id or number).
+    InS3 { bucket: String, prefix: String, unread: Option<String> },
     /// The canary's id is in the function's log group.
     InLogs { log_group: String },
 }
@@ -74,6 +76,27 @@ pub struct Hop {
     pub takes_seconds: u32,
 }
 
+/// Why the objects a Firehose writes cannot show a canary, when the spec
+/// says so: a compression `verify` does not open, ORC, or a table that
+/// converts the records with no column a canary's id (string) or number
+/// (bigint) survives in.
+fn unread(spec: &Spec, d: &crate::spec::Destination) -> Option<String> {
+    if let Compression::Snappy | Compression::Zip | Compression::HadoopSnappy = d.compression {
+        return Some(format!("{} objects are not opened", d.compression.aws()));
+    }
+    let convert = d.convert.as_ref()?;
+    if convert.format == crate::spec::ConvertFormat::Orc {
+        return Some(columnar::ORC_UNREAD.to_string());
+    }
+    let table = spec.tables.get(&convert.table)?;
+    let carries = |ty: &str| {
+        let ty = ty.to_ascii_lowercase();
+        ty == "string" || ty == "bigint" || ty.starts_with("varchar") || ty.starts_with("char")
+    };
+    (!table.columns.iter().any(|(_, ty)| carries(ty)))
+        .then(|| format!("table {} has no string or bigint column, so no canary survives its conversion", table.name))
+}
+
 /// Every path of the spec, in a stable order.
 pub fn hops(spec: &Spec) -> Vec<Hop> {
     let mut out = Vec::new();
@@ -82,11 +105,7 @@ pub fn hops(spec: &Spec) -> Vec<Hop> {
         let d = &f.destination;
         let bucket = spec.buckets.get(&d.bucket)?.name.clone();
         let prefix = d.prefix.as_deref().map_or("", crate::spec::static_prefix).to_string();
-        let opaque = match d.compression {
-            Compression::Snappy | Compression::Zip | Compression::HadoopSnappy => Some(d.compression.aws()),
-            _ => None,
-        };
-        let check = Check::InS3 { bucket: bucket.clone(), prefix: prefix.clone(), opaque };
+        let check = Check::InS3 { bucket: bucket.clone(), prefix: prefix.clone(), unread: unread(spec, d) };
         Some((format!("firehose {} → s3://{bucket}/{prefix}", f.name), check, d.buffer_interval_seconds))
     };
     for (key, stream) in &spec.streams {
@@ -164,6 +183,34 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines").join(file);
         let opts = crate::spec::Options { account: Some("123456789012".into()), ..Default::default() };
         crate::load::load(&path, &opts).unwrap().spec
+    }
+
+    /// A converting table with no string and no bigint column: nothing of
+    /// a canary survives, so its hops cannot be checked (never waited out
+    /// as "not delivered" on a healthy pipeline); one bigint carries it.
+    #[test]
+    fn a_table_that_cannot_carry_a_canary_makes_its_hops_not_checkable() {
+        let mut spec = load("lambda-firehose-parquet-glue.yaml");
+        let unread = |spec: &Spec| -> Vec<Option<String>> {
+            hops(spec)
+                .into_iter()
+                .filter_map(|h| match h.check {
+                    Check::InS3 { unread, .. } => Some(unread),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(unread(&spec).iter().all(Option::is_none), "trip_id bigint carries the number");
+        let table = spec.tables.get_mut("nyctaxitrips").unwrap();
+        table.columns.iter_mut().filter(|(_, ty)| ty == "bigint").for_each(|(_, ty)| *ty = "int".into());
+        let all = unread(&spec);
+        assert!(!all.is_empty());
+        for why in all {
+            assert_eq!(
+                why.as_deref(),
+                Some("table nyctaxitrips has no string or bigint column, so no canary survives its conversion")
+            );
+        }
     }
 
     #[test]

@@ -39,12 +39,31 @@ fn read_back(sdk: &Sdk, stream: &str) -> Vec<Value> {
     records.iter().map(|r| serde_json::from_slice(r).unwrap()).collect()
 }
 
-/// `verify` passes and prints a line for the stream's own hop.
+/// `verify` passes, and each hop says what the emulator lets it say: the
+/// stream's own hop and every Direct-PUT Firehose delivered (their content
+/// searched); a Firehose reading the stream, and every function path, not
+/// checkable on the service's own answer (moto gives no delivery start and
+/// runs no function), never on the endpoint alone.
 fn verify(moto: &Moto, spec: &str, stream: &str) {
-    let run = pipectl(moto, &["verify", spec, "--timeout", "20s"]).expect_code(0);
-    let hop = format!("stream {stream}");
-    let own = |l: &&str| l.contains(&hop) && !l.contains('→');
-    assert!(run.stdout.lines().any(|l| own(&l)), "no line for `{hop}`:\n{}", run.stdout);
+    let doc = pipectl(moto, &["verify", spec, "--timeout", "20s", "--json"]).expect_code(0).json();
+    let hops = doc["hops"].as_array().unwrap();
+    let own = format!("stream {stream}");
+    assert!(hops.iter().any(|h| h["path"] == own.as_str()), "no hop for `{own}`: {doc}");
+    for h in hops {
+        let (path, result, detail) = (h["path"].as_str().unwrap(), &h["result"], h["detail"].as_str().unwrap());
+        let through_function = path.contains("→ function ");
+        let from_stream = path.starts_with("stream ");
+        if !path.contains('→') || path.starts_with("firehose ") {
+            assert_eq!(result, "delivered", "{h}");
+        } else if through_function {
+            assert_eq!(result, "not checkable", "{h}");
+            assert!(detail.contains("the service does not run function"), "{h}");
+        } else if from_stream {
+            assert_eq!(result, "not checkable", "{h}");
+            assert!(detail.contains("DeliveryStartTimestamp"), "{h}");
+        }
+    }
+    assert_eq!(doc["not_delivered"], 0, "{doc}");
 }
 
 /// Destroyed with its data, nothing is left.
