@@ -230,6 +230,12 @@ pub struct VerifyArgs {
     /// was in them).
     #[arg(long)]
     pub clean: bool,
+    /// Exit 0 even when a hop's objects arrived in a form pipectl cannot
+    /// read (ORC, Snappy or ZIP objects, a table no canary survives):
+    /// such a hop is `not read`, which proves nothing, and fails verify
+    /// unless this is given.
+    #[arg(long)]
+    pub accept_unread: bool,
 }
 
 #[derive(Debug, Args)]

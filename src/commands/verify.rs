@@ -33,9 +33,9 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let timeout = a.timeout.unwrap_or_else(|| verify::default_timeout(&hops));
 
     let run = format!("{:016x}", fastrand::u64(..));
-    let pairs: Vec<Pair> = hops.iter().map(|h| canary::pair(&run, &h.path, &h.shape)).collect();
+    let pairs: Vec<Pair> = hops.iter().map(|h| canary::pair(spec, &run, &h.path, &h.shape, h.carriers())).collect();
     let sends = hops.iter().zip(&pairs).map(|(h, p)| {
-        let records = canary::records(spec, &h.shape, p, SystemTime::now());
+        let records = canary::records(spec, &h.shape, h.carriers(), p, SystemTime::now());
         let aws = &d.aws;
         async move { check::send(aws, &h.entry, &p.keep.id, &records).await }
     });
@@ -62,6 +62,13 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         .filter(|(_, o)| matches!(o, Outcome::NotDelivered(_)))
         .map(|(h, _)| h.path.as_str())
         .collect();
+    let unread: Vec<&str> = hops
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Outcome::NotRead(_)))
+        .map(|(h, _)| h.path.as_str())
+        .collect();
+    let passed = failed.is_empty() && (unread.is_empty() || a.accept_unread);
     if g.json {
         let rows: Vec<serde_json::Value> = hops
             .iter()
@@ -78,16 +85,28 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        let mut doc = serde_json::json!({ "format_version": "1", "hops": rows, "not_delivered": failed.len() });
+        let mut doc = serde_json::json!({
+            "format_version": "1",
+            "hops": rows,
+            "not_delivered": failed.len(),
+            "not_read": unread.len(),
+        });
         if let Some(c) = &cleaned {
             doc["clean"] = serde_json::to_value(c).expect("serializes");
         }
         emitln!("{}", crate::scrub::json(doc));
-        // The document says it all; exit 1 when a hop did not deliver.
-        return Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        // The document says it all; exit 1 when a hop did not deliver, or
+        // was not read without `--accept-unread`.
+        return Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
     for ((h, p), o) in hops.iter().zip(&pairs).zip(&outcomes) {
-        let drop = p.drop.as_ref().map_or(String::new(), |d| format!(", drop {}", d.id));
+        let drop = match (&p.drop, &h.shape) {
+            (Some(d), _) => format!(", drop {}", d.id),
+            (None, verify::Shape::Filter(_)) => {
+                ", no drop canary: none its rules drop would be recognised where this path ends".to_string()
+            }
+            _ => String::new(),
+        };
         let line = format!("{:<14} {} ({} canary {}{drop})", o.word(), h.path, h.shape.word(), p.keep.id);
         emitln!("{line}\n               {}", crate::scrub::text(o.why()));
     }
@@ -109,6 +128,18 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
+    if !passed {
+        return Err(Hinted {
+            message: format!(
+                "{} of {} hops arrived in a form pipectl cannot read, which proves nothing: {}",
+                unread.len(),
+                hops.len(),
+                unread.join("; ")
+            ),
+            hint: "each line says why; `--accept-unread` exits 0 for such hops (docs/verify.md)".into(),
+        }
+        .into());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -116,9 +147,12 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
 fn places(hops: &[Hop]) -> BTreeSet<Place> {
     hops.iter()
         .filter_map(|h| match &h.check {
-            Check::InS3 { bucket, prefix, unread } => {
-                Some(Place { bucket: bucket.clone(), prefix: prefix.clone(), unread: unread.clone() })
-            }
+            Check::InS3 { bucket, prefix, unread, firehose, .. } => Some(Place {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                unread: unread.clone(),
+                firehose: firehose.clone(),
+            }),
             _ => None,
         })
         .collect()

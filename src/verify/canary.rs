@@ -99,41 +99,84 @@ pub struct Pair {
 /// The records of a path's canaries, `drop` first: sent in that order with
 /// one partition key, a function reads the drop canary no later than the
 /// keep canary.
-pub fn records(spec: &Spec, shape: &Shape, pair: &Pair, now: SystemTime) -> Vec<Value> {
-    let keep = record(spec, shape, &pair.keep, now, false);
-    let drop = pair.drop.as_ref().map(|d| record(spec, shape, d, now, true));
+pub fn records(spec: &Spec, shape: &Shape, carriers: Option<&[String]>, pair: &Pair, now: SystemTime) -> Vec<Value> {
+    let keep = record(spec, shape, &pair.keep, now);
+    let drop = pair.drop.as_ref().and_then(|d| {
+        let Shape::Filter(r) = shape else { return None };
+        let kept = record(spec, shape, d, now);
+        breaks(r).into_iter().map(|b| broken(&kept, &b)).find(|v| identifiable(v, d, carriers))
+    });
     drop.into_iter().chain(Some(keep)).collect()
 }
 
-/// The pair for a path of this shape (a drop canary only when the filter has
-/// a rule a record can break).
-pub fn pair(run: &str, path: &str, shape: &Shape) -> Pair {
+/// The pair for a path of this shape: a drop canary only when the filter
+/// has a rule a record can break and still be recognised where the path
+/// ends (`carriers`: the columns a converting Firehose keeps that can hold
+/// a canary's id or number; `None` when records land as they are sent).
+pub fn pair(spec: &Spec, run: &str, path: &str, shape: &Shape, carriers: Option<&[String]>) -> Pair {
     let keep = needle(&id(run, path, "keep"));
     let drop = match shape {
-        Shape::Filter(r) if dropped_by(r).is_some() => Some(needle(&id(run, path, "drop"))),
+        Shape::Filter(r) => {
+            let d = needle(&id(run, path, "drop"));
+            let kept = record(spec, shape, &d, SystemTime::UNIX_EPOCH);
+            breaks(r).iter().any(|b| identifiable(&broken(&kept, b), &d, carriers)).then_some(d)
+        }
         _ => None,
     };
     Pair { keep, drop }
 }
 
-/// The rule a drop canary breaks: a zero coordinate, else another type,
-/// else a missing required field.
-fn dropped_by(r: &Rules) -> Option<&'static str> {
-    if !r.coordinates.is_empty() {
-        Some("coordinate")
-    } else if !r.record_type.is_empty() {
-        Some("type")
-    } else if !r.required.is_empty() {
-        Some("required")
-    } else {
-        None
+/// One way a record breaks a filter's rules.
+#[derive(Debug, Clone, PartialEq)]
+enum Break {
+    /// A coordinate field set to zero.
+    Zero(String),
+    /// `type` set to another value.
+    OtherType(String),
+    /// A required field left out.
+    Missing(String),
+}
+
+/// The ways a drop canary may break the rules, in the order tried: a zero
+/// coordinate, another type, a missing required field.
+fn breaks(r: &Rules) -> Vec<Break> {
+    let mut out: Vec<Break> = r.coordinates.iter().map(|c| Break::Zero(c.clone())).collect();
+    if !r.record_type.is_empty() {
+        out.push(Break::OtherType(format!("not-{}", r.record_type)));
     }
+    out.extend(r.required.iter().map(|f| Break::Missing(f.clone())));
+    out
+}
+
+fn broken(kept: &Value, b: &Break) -> Value {
+    let mut v = kept.clone();
+    let m = v.as_object_mut().expect("a canary is an object");
+    match b {
+        Break::Zero(c) => {
+            m.insert(c.clone(), 0.0.into());
+        }
+        Break::OtherType(t) => {
+            m.insert("type".into(), t.as_str().into());
+        }
+        Break::Missing(f) => {
+            m.remove(f);
+        }
+    }
+    v
+}
+
+/// Whether a record would still be recognised as the canary `n` where the
+/// path ends: anywhere when records land as sent (its `pipectl_canary`),
+/// else by a carrier column holding its id or number.
+fn identifiable(v: &Value, n: &Needle, carriers: Option<&[String]>) -> bool {
+    let Some(columns) = carriers else { return true };
+    columns.iter().any(|c| v.get(c).is_some_and(|x| x.as_str() == Some(n.id.as_str()) || x.as_i64() == Some(n.number)))
 }
 
 /// One canary: a value of the right type for every column of the spec's
 /// tables (the id in string columns, its number in bigint ones), so that a
 /// Parquet or ORC conversion accepts it, then what its shape needs.
-pub fn record(spec: &Spec, shape: &Shape, n: &Needle, now: SystemTime, drop: bool) -> Value {
+pub fn record(spec: &Spec, shape: &Shape, n: &Needle, now: SystemTime) -> Value {
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let hive = crate::produce::generate::hive_time(now);
     let mut m = Map::new();
@@ -179,20 +222,6 @@ pub fn record(spec: &Spec, shape: &Shape, n: &Needle, now: SystemTime, drop: boo
                     m.insert(f.clone(), n.id.as_str().into());
                 }
             }
-            if drop {
-                match dropped_by(r) {
-                    Some("coordinate") => {
-                        m.insert(r.coordinates[0].clone(), 0.0.into());
-                    }
-                    Some("type") => {
-                        m.insert("type".into(), format!("not-{}", r.record_type).into());
-                    }
-                    Some(_) => {
-                        m.remove(&r.required[0]);
-                    }
-                    None => {}
-                }
-            }
         }
     }
     m.insert("pipectl_canary".into(), n.id.as_str().into());
@@ -215,9 +244,9 @@ mod tests {
         let shape = shape_of(&spec, "analytics");
         let values = vec!["temperature".to_string(), "humidity".to_string()];
         assert_eq!(shape, Shape::Aggregate { key: "sensor_id".into(), values });
-        let pair = pair("run", "p", &shape);
+        let pair = pair(&spec, "run", "p", &shape, None);
         assert!(pair.drop.is_none());
-        let r = records(&spec, &shape, &pair, SystemTime::UNIX_EPOCH);
+        let r = records(&spec, &shape, None, &pair, SystemTime::UNIX_EPOCH);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0]["sensor_id"], pair.keep.id.as_str());
         assert!(r[0]["temperature"].is_f64() && r[0]["humidity"].is_f64());
@@ -231,8 +260,9 @@ mod tests {
         assert_eq!(rules.record_type, "trip");
         assert_eq!(rules.coordinates.len(), 4);
         assert_eq!(rules.required, ["trip_id"]);
-        let pair = pair("run", "p", &shape);
-        let [drop, keep] = &records(&spec, &shape, &pair, SystemTime::UNIX_EPOCH)[..] else { panic!() };
+        let carriers = Some(&["trip_id".to_string()][..]);
+        let pair = pair(&spec, "run", "p", &shape, carriers);
+        let [drop, keep] = &records(&spec, &shape, carriers, &pair, SystemTime::UNIX_EPOCH)[..] else { panic!() };
         assert_eq!(keep["type"], "trip");
         for c in &rules.coordinates {
             assert_ne!(keep[c].as_f64(), Some(0.0), "{keep}");
@@ -249,10 +279,35 @@ mod tests {
         let spec = load("lab.yaml");
         let Shape::Filter(rules) = shape_of(&spec, "filter") else { panic!() };
         assert_eq!(rules.required, ["vendor_id", "pickup_datetime", "total_amount"]);
-        let c = record(&spec, &Shape::Filter(rules), &needle("pipectl-canary-1"), SystemTime::UNIX_EPOCH, false);
+        let c = record(&spec, &Shape::Filter(rules), &needle("pipectl-canary-1"), SystemTime::UNIX_EPOCH);
         assert_eq!(c["vendor_id"], "pipectl-canary-1");
         assert_eq!(c["passenger_count"], 1);
         assert_eq!(c["pickup_datetime"], "1970-01-01 00:00:00");
+    }
+
+    /// `lab.yaml`'s filter lifts the type and coordinate rules, so its drop
+    /// canary breaks a required field; leaving out `vendor_id`, the only
+    /// column of its Parquet table a canary survives in, made the drop
+    /// canary unrecognisable, and a filter that filters nothing passed.
+    #[test]
+    fn a_lab_filter_that_filters_nothing_is_caught_by_a_drop_canary_it_can_recognise() {
+        let spec = load("lab.yaml");
+        let hop = crate::verify::hops(&spec).into_iter().find(|h| h.shape.word() == "filter").unwrap();
+        assert_eq!(hop.carriers(), Some(&["vendor_id".to_string()][..]));
+        let p = pair(&spec, "run", &hop.path, &hop.shape, hop.carriers());
+        let d = p.drop.clone().expect("a drop canary");
+        let [drop, _keep] = &records(&spec, &hop.shape, hop.carriers(), &p, SystemTime::UNIX_EPOCH)[..] else {
+            panic!()
+        };
+        assert_eq!(drop["vendor_id"], d.id.as_str(), "{drop}");
+        assert!(drop.get("pickup_datetime").is_none(), "{drop}");
+        // Every required field a carrier: no drop canary rather than one
+        // nobody could see come out.
+        let Shape::Filter(mut rules) = hop.shape.clone() else { panic!() };
+        rules.required = vec!["vendor_id".into()];
+        let only = Shape::Filter(rules);
+        assert!(pair(&spec, "run", &hop.path, &only, hop.carriers()).drop.is_none());
+        assert!(pair(&spec, "run", &hop.path, &only, None).drop.is_some(), "as text it is seen by pipectl_canary");
     }
 
     #[test]

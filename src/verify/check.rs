@@ -14,7 +14,10 @@ use std::time::{Duration, Instant, SystemTime};
 pub enum Outcome {
     Delivered(String),
     NotDelivered(String),
+    /// The service answered that it does not run what the hop needs.
     NotCheckable(String),
+    /// Objects arrived whose content cannot show a canary: proves nothing.
+    NotRead(String),
 }
 
 impl Outcome {
@@ -23,12 +26,13 @@ impl Outcome {
             Outcome::Delivered(_) => "delivered",
             Outcome::NotDelivered(_) => "not delivered",
             Outcome::NotCheckable(_) => "not checkable",
+            Outcome::NotRead(_) => "not read",
         }
     }
 
     pub fn why(&self) -> &str {
         match self {
-            Outcome::Delivered(w) | Outcome::NotDelivered(w) | Outcome::NotCheckable(w) => w,
+            Outcome::Delivered(w) | Outcome::NotDelivered(w) | Outcome::NotCheckable(w) | Outcome::NotRead(w) => w,
         }
     }
 }
@@ -185,8 +189,8 @@ pub async fn check(aws: &Aws, hop: &Hop, pair: &Pair, sent: &Sent, deadline: Ins
     loop {
         let seen = match &hop.check {
             Check::InStream => in_stream(aws, hop, pair, position.as_ref()).await,
-            Check::InS3 { bucket, prefix, unread } => reader
-                .objects(bucket, prefix, unread.as_deref(), sent.at)
+            Check::InS3 { bucket, prefix, unread, firehose, .. } => reader
+                .objects(bucket, prefix, firehose, unread.as_deref(), sent.at)
                 .await
                 .map(|o| decide::in_objects(bucket, &o, sent.at, pair)),
             Check::InLogs { log_group } => in_logs(aws, log_group, pair, sent).await,
@@ -200,14 +204,14 @@ pub async fn check(aws: &Aws, hop: &Hop, pair: &Pair, sent: &Sent, deadline: Ins
             (Seen::Dropped(d), _) => return Outcome::NotDelivered(d),
             // Known from the spec: what arrives there cannot show the canary.
             (Seen::Unread(u), None) if matches!(&hop.check, Check::InS3 { unread: Some(_), .. }) => {
-                return Outcome::NotCheckable(u)
+                return Outcome::NotRead(u)
             }
             (_, Some(answer)) => {
                 return Outcome::NotCheckable(format!("{answer}; the canary was not there at one look"))
             }
             (seen, None) if Instant::now() + pause > deadline => {
                 return match seen {
-                    Seen::Unread(u) => Outcome::NotCheckable(u),
+                    Seen::Unread(u) => Outcome::NotRead(u),
                     _ => Outcome::NotDelivered(format!("canary {} not seen there in time", pair.keep.id)),
                 }
             }
@@ -247,7 +251,8 @@ pub struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// The objects under `prefix` of `bucket` modified since `sent` (less
+    /// The objects `firehose` wrote under `prefix` of `bucket` modified
+    /// since `sent` (less
     /// the skew `decide` allows), with their bodies; objects of a
     /// content that cannot show a canary (`unread`, why) are listed, not
     /// fetched.
@@ -255,6 +260,7 @@ impl Reader<'_> {
         &mut self,
         bucket: &str,
         prefix: &str,
+        firehose: &str,
         unread: Option<&str>,
         sent: SystemTime,
     ) -> Result<Vec<Object>, AwsError> {
@@ -275,6 +281,9 @@ impl Reader<'_> {
                     continue;
                 }
                 let key = o.key().unwrap_or_default().to_string();
+                if !decide::written_by(&key, firehose) {
+                    continue;
+                }
                 let id = (key.clone(), o.e_tag().unwrap_or_default().to_string());
                 if let Some(known) = self.read.get(&id) {
                     out.push(known.clone());

@@ -19,6 +19,8 @@ pub struct Place {
     pub bucket: String,
     pub prefix: String,
     pub unread: Option<String>,
+    /// The Firehose writing there: only its objects are touched.
+    pub firehose: String,
 }
 
 /// What `--clean` did.
@@ -40,13 +42,14 @@ pub async fn clean(aws: &Aws, places: &BTreeSet<Place>, since: SystemTime, needl
     let mut reader = Reader { aws, read: HashMap::new() };
     for place in places {
         let at = |key: &str| format!("s3://{}/{key}", place.bucket);
-        let objects = match reader.objects(&place.bucket, &place.prefix, place.unread.as_deref(), since).await {
-            Ok(o) => o,
-            Err(e) => {
-                done.not_removed.push(format!("{}: {e}", at(&place.prefix)));
-                continue;
-            }
-        };
+        let objects =
+            match reader.objects(&place.bucket, &place.prefix, &place.firehose, place.unread.as_deref(), since).await {
+                Ok(o) => o,
+                Err(e) => {
+                    done.not_removed.push(format!("{}: {e}", at(&place.prefix)));
+                    continue;
+                }
+            };
         for o in objects {
             let bytes = match &o.body {
                 Ok(b) => b,

@@ -34,6 +34,23 @@ pub enum Seen {
 /// searched (clock skew between this host and S3).
 pub const SKEW: Duration = Duration::from_secs(60);
 
+/// Whether `firehose` wrote the object at `key`, by the name Firehose gives
+/// every object it writes: `<firehose>-<version>-<yyyy>-<MM>-<dd>-<HH>-<mm>-<ss>-<id>`
+/// (an extension may follow), under whatever prefix. A Firehose named
+/// `a` does not claim `a-b`'s objects: its name must be followed by the
+/// version's digits and the year.
+pub fn written_by(key: &str, firehose: &str) -> bool {
+    let base = key.rsplit('/').next().unwrap_or(key);
+    let Some(rest) = base.strip_prefix(firehose).and_then(|r| r.strip_prefix('-')) else { return false };
+    let Some((version, rest)) = rest.split_once('-') else { return false };
+    let year = rest.get(..5).unwrap_or_default();
+    !version.is_empty()
+        && version.bytes().all(|b| b.is_ascii_digit())
+        && year.len() == 5
+        && year[..4].bytes().all(|b| b.is_ascii_digit())
+        && year.ends_with('-')
+}
+
 /// Whether the objects of `bucket` read show the pair: the keep canary is
 /// looked for in every object modified since `sent` (less `SKEW`), and so
 /// is the drop canary, which must be in none of them.

@@ -43,7 +43,12 @@ pub enum Check {
     /// says why the objects there cannot show a canary when that is known
     /// from the spec (a compression not opened, ORC, a converting table
     /// with no column to carry the canary's id or number).
-    InS3 { bucket: String, prefix: String, unread: Option<String> },
+    /// Only objects `firehose` wrote count (by the object name Firehose
+    /// gives: `<firehose>-<version>-<time>-<id>`), so that another path's
+    /// objects under the same or a wider prefix never stand for this one.
+    /// `carriers`: when the Firehose converts, the table's columns that
+    /// can hold a canary's id (string) or number (bigint).
+    InS3 { bucket: String, prefix: String, unread: Option<String>, firehose: String, carriers: Option<Vec<String>> },
     /// The canary's id is in the function's log group.
     InLogs { log_group: String },
 }
@@ -89,12 +94,32 @@ fn unread(spec: &Spec, d: &crate::spec::Destination) -> Option<String> {
         return Some(columnar::ORC_UNREAD.to_string());
     }
     let table = spec.tables.get(&convert.table)?;
+    carriers(spec, d)
+        .is_some_and(|c| c.is_empty())
+        .then(|| format!("table {} has no string or bigint column, so no canary survives its conversion", table.name))
+}
+
+/// The columns of the table a Firehose converts with that can hold a
+/// canary's id (string) or number (bigint); `None` when it does not
+/// convert (records land as they are sent).
+fn carriers(spec: &Spec, d: &crate::spec::Destination) -> Option<Vec<String>> {
+    let table = spec.tables.get(&d.convert.as_ref()?.table)?;
     let carries = |ty: &str| {
         let ty = ty.to_ascii_lowercase();
         ty == "string" || ty == "bigint" || ty.starts_with("varchar") || ty.starts_with("char")
     };
-    (!table.columns.iter().any(|(_, ty)| carries(ty)))
-        .then(|| format!("table {} has no string or bigint column, so no canary survives its conversion", table.name))
+    Some(table.columns.iter().filter(|(_, ty)| carries(ty)).map(|(name, _)| name.clone()).collect())
+}
+
+impl Hop {
+    /// Where the hop ends in a converting Firehose, the columns a canary
+    /// survives in (`Check::InS3`'s `carriers`).
+    pub fn carriers(&self) -> Option<&[String]> {
+        match &self.check {
+            Check::InS3 { carriers, .. } => carriers.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// Every path of the spec, in a stable order.
@@ -105,7 +130,13 @@ pub fn hops(spec: &Spec) -> Vec<Hop> {
         let d = &f.destination;
         let bucket = spec.buckets.get(&d.bucket)?.name.clone();
         let prefix = d.prefix.as_deref().map_or("", crate::spec::static_prefix).to_string();
-        let check = Check::InS3 { bucket: bucket.clone(), prefix: prefix.clone(), unread: unread(spec, d) };
+        let check = Check::InS3 {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            unread: unread(spec, d),
+            firehose: f.name.clone(),
+            carriers: carriers(spec, d),
+        };
         Some((format!("firehose {} → s3://{bucket}/{prefix}", f.name), check, d.buffer_interval_seconds))
     };
     for (key, stream) in &spec.streams {

@@ -142,3 +142,18 @@ fn a_real_parquet_object_is_searched_for_the_canarys_number() {
     assert!(at.ends_with("part.parquet (Parquet)"), "{at}");
     assert_eq!(in_objects("lake", &objects, sent, &keep(-4611686018427387906)), Seen::Nothing);
 }
+
+/// Firehose names every object `<name>-<version>-<time>-<id>`: a path's
+/// objects are told from another Firehose's under the same or a wider
+/// prefix, and `a` does not claim `a-b`'s.
+#[test]
+fn objects_of_another_firehose_under_the_prefix_never_stand_for_a_path() {
+    let key = "processed-stream/year=2026/month=12/day=07/processed-sensor-data-1-2026-12-07-10-00-00-8d1f.parquet";
+    assert!(written_by(key, "processed-sensor-data"));
+    assert!(!written_by(key, "processed-sensor"), "a shorter name does not claim a longer one's objects");
+    assert!(!written_by(key, "sensor-data-delivery"));
+    assert!(written_by("x-1-2026-12-07-10-00-00-uuid", "x"));
+    assert!(!written_by("x-b-1-2026-12-07-10-00-00-uuid", "x"));
+    assert!(!written_by("raw/x-1-", "x"));
+    assert!(!written_by("raw/notes.txt", "x"));
+}
