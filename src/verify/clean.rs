@@ -123,7 +123,12 @@ async fn read(aws: &Aws, bucket: &str, key: &str) -> Result<Option<Read>, AwsErr
 
 /// One object without the canaries: which needles it held and what was
 /// done, `None` when it holds none (or is gone), or why it was left.
-async fn one(aws: &Aws, bucket: &str, key: &str, needles: &[Needle]) -> Result<Option<(BTreeSet<usize>, String)>, String> {
+async fn one(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    needles: &[Needle],
+) -> Result<Option<(BTreeSet<usize>, String)>, String> {
     let Some(read) = read(aws, bucket, key).await.map_err(|e| e.to_string())? else { return Ok(None) };
     let stays = |why: String| format!("content not read ({why}); any canary in it stays");
     let holds = content::find(&read.bytes, needles).map_err(stays)?.found;

@@ -60,6 +60,24 @@ pub struct Faults {
     /// S3 calls about a bucket that do not name this account as the
     /// expected owner are recorded in `Stats::ownerless` (and forwarded).
     pub require_owner: Option<&'static str>,
+    /// Called with each request (its head lines and body) before it is
+    /// passed on; a body it returns replaces the request's: a test's own
+    /// change at an exact moment (a concurrent writer, a producer's bytes).
+    pub before: Option<Hook>,
+    /// Called with each request once the emulator answered it, before the
+    /// answer is returned.
+    pub after: Option<Hook>,
+}
+
+/// A test's code run by the proxy on a request: `(head lines, body)`.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct Hook(pub Arc<dyn Fn(&[String], &[u8]) -> Option<Vec<u8>> + Send + Sync>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -190,6 +208,18 @@ impl Request {
         }
         // Lists (`List…`, `…ByPath`, plural `Describe…s`) answer empty.
         !(op.starts_with("List") || op.ends_with("ByPath") || (op.starts_with("Describe") && op.ends_with('s')))
+    }
+
+    /// The request with another body (its length said again).
+    fn with_body(mut self, body: Vec<u8>) -> Request {
+        let len = body.len();
+        for h in self.head.iter_mut().skip(1) {
+            if h.to_ascii_lowercase().starts_with("content-length:") {
+                *h = format!("Content-Length: {len}");
+            }
+        }
+        self.body = body;
+        self
     }
 
     fn path(&self) -> &str {
@@ -461,6 +491,10 @@ impl Proxy {
                     let Some(req) = read_request(&mut reader) else {
                         return;
                     };
+                    let req = match faults.before.as_ref().and_then(|h| (h.0)(&req.head, &req.body)) {
+                        Some(body) => req.with_body(body),
+                        None => req,
+                    };
                     let n = stats.requests.fetch_add(1, Ordering::SeqCst) + 1;
                     *stats.ops.lock().unwrap().entry(req.operation()).or_default() += 1;
                     let (req, failed_at) = if faults.fail_entries_every > 0 && req.operation() == "PutRecords" {
@@ -529,6 +563,9 @@ impl Proxy {
                         let Ok(resp) = forward(upstream, &req) else {
                             return;
                         };
+                        if let Some(h) = &faults.after {
+                            (h.0)(&req.head, &req.body);
+                        }
                         stats.failed_entries.fetch_add(failed_at.iter().filter(|f| **f).count(), Ordering::SeqCst);
                         // EC2 and IAM are the eventually consistent ones (AWS-NOTES.md).
                         let eventual = ["2016-11-15", "2010-05-08"].contains(&req.service().as_str());

@@ -84,7 +84,8 @@ mod tests {
     use super::*;
 
     fn client() -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::Config::builder().behavior_version(aws_sdk_s3::config::BehaviorVersion::latest()).build();
+        let conf =
+            aws_sdk_s3::Config::builder().behavior_version(aws_sdk_s3::config::BehaviorVersion::latest()).build();
         aws_sdk_s3::Client::from_conf(conf)
     }
 
