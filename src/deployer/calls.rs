@@ -525,6 +525,11 @@ pub const CALLS: &[Call] = &[
     ),
     c("verify/check.rs", "Invoke", &["lambda:InvokeFunction"], On::Functions),
     // `verify --clean`: the objects holding a canary, under a Firehose's prefix.
+    // Listed and read again with each object's attributes and ETag, which
+    // the write is conditional on (a conditional PutObject or DeleteObject
+    // needs no other action; DeleteObject's If-Match also needs s3:GetObject).
+    c("verify/clean.rs", "ListObjectsV2", &["s3:ListBucket"], On::Buckets),
+    c("verify/clean.rs", "GetObject", &["s3:GetObject"], On::ObjectReads),
     c("verify/clean.rs", "PutObject", &["s3:PutObject"], On::HopObjects),
     c("verify/clean.rs", "DeleteObject", &["s3:DeleteObject"], On::HopObjects),
 ];

@@ -192,7 +192,7 @@ pub async fn check(aws: &Aws, hop: &Hop, pair: &Pair, sent: &Sent, deadline: Ins
             Check::InS3 { bucket, prefix, unread, firehose, .. } => reader
                 .objects(bucket, prefix, firehose, unread.as_deref(), sent.at)
                 .await
-                .map(|o| decide::in_objects(bucket, &o, sent.at, pair)),
+                .map(|o| decide::in_objects(bucket, &o, sent.at, pair, &hop.shape)),
             Check::InLogs { log_group } => in_logs(aws, log_group, pair, sent).await,
         };
         let seen = match seen {
@@ -317,18 +317,27 @@ pub async fn get(aws: &Aws, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError
 
 async fn in_logs(aws: &Aws, log_group: &str, pair: &Pair, sent: &Sent) -> Result<Seen, AwsError> {
     let since = sent.at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis() as i64 - 60_000;
-    let req = || {
-        aws.logs
-            .filter_log_events()
-            .log_group_name(log_group)
-            .filter_pattern(format!("\"{}\"", pair.keep.id))
-            .start_time(since)
+    let page = |token: Option<String>| async move {
+        let req = || {
+            aws.logs
+                .filter_log_events()
+                .log_group_name(log_group)
+                .filter_pattern(format!("\"{}\"", pair.keep.id))
+                .start_time(since)
+                .set_next_token(token.clone())
+        };
+        let out = crate::aws::retry(READ_BUDGET, |_| false, || async { send!("FilterLogEvents", req()) }).await?;
+        let events = out.events().iter().map(|e| {
+            (e.log_stream_name().unwrap_or(log_group).to_string(), e.message().unwrap_or_default().to_string())
+        });
+        Ok((events.collect(), out.next_token().map(str::to_string)))
     };
-    let out = crate::aws::retry(READ_BUDGET, |_| false, || async { send!("FilterLogEvents", req()) }).await?;
-    let events: Vec<(String, String)> = out
-        .events()
-        .iter()
-        .map(|e| (e.log_stream_name().unwrap_or(log_group).to_string(), e.message().unwrap_or_default().to_string()))
-        .collect();
-    Ok(decide::in_events(&events, pair))
+    let (events, more) = super::logs::read(super::logs::MAX_PAGES, page).await?;
+    Ok(match decide::in_events(&events, pair) {
+        Seen::Nothing if more => Seen::Unread(format!(
+            "{log_group}: {} pages of FilterLogEvents read without the canary, more left unread",
+            super::logs::MAX_PAGES
+        )),
+        seen => seen,
+    })
 }

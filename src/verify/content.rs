@@ -5,12 +5,16 @@
 //! - gzip (`1f 8b`): opened, at most `MAX_OPENED` bytes, then told again;
 //! - `PAR1`: Parquet, read by `columnar`; `ORC`: ORC, not read (`columnar::ORC_UNREAD`);
 //! - ZIP (`PK\x03\x04`) and framed Snappy (`ff 06 00 00 sNaPpY`): not opened;
-//! - anything else: text, one record a line, a canary found by its id.
+//! - anything else: text (`text`): JSON records, one a line or several
+//!   concatenated, a canary found by a field *equal* to its id or number;
+//!   lines that are not JSON by a field equal to them, never rewritten.
 //!
 //! Content that cannot be read is an `Err` with the reason: the caller says
 //! "arrived, content not read", never "delivered".
 
 use super::columnar;
+
+mod text;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 
@@ -67,16 +71,21 @@ pub fn find(bytes: &[u8], needles: &[Needle]) -> Result<Found, String> {
     let (bytes, gzip) = opened(bytes)?;
     let format = sniff(&bytes)?;
     let found = match format {
-        Format::Text => {
-            let mut found = BTreeSet::new();
-            for line in bytes.split(|b| *b == b'\n') {
-                found.extend(in_line(line, needles));
-            }
-            found
-        }
+        Format::Text => text::find(&bytes, needles),
         Format::Parquet | Format::Orc => columnar_find(format, &bytes, needles)?,
     };
     Ok(Found { format, gzip, found })
+}
+
+/// Whether a JSON record of a text object (gzip opened) satisfies `pred`;
+/// `None` when the object is not text (a columnar row has no such shape
+/// to judge).
+pub fn any_json_record(
+    bytes: &[u8],
+    pred: &dyn Fn(&serde_json::Map<String, serde_json::Value>) -> bool,
+) -> Result<Option<bool>, String> {
+    let (bytes, _) = opened(bytes)?;
+    Ok(matches!(sniff(&bytes)?, Format::Text).then(|| text::any_object(&bytes, pred)))
 }
 
 /// An object without the canaries.
@@ -91,8 +100,8 @@ pub enum Removal {
     Emptied { removed: usize },
 }
 
-/// `bytes` without the records holding any of `needles` (gzip written back
-/// as gzip), or why that cannot be done.
+/// `bytes` without the records holding any of `needles` (`text::remove`,
+/// `columnar`; gzip written back as gzip), or why that cannot be done.
 pub fn remove(bytes: &[u8], needles: &[Needle]) -> Result<Removal, String> {
     let (opened, gzip) = opened(bytes)?;
     match sniff(&opened)? {
@@ -100,18 +109,7 @@ pub fn remove(bytes: &[u8], needles: &[Needle]) -> Result<Removal, String> {
         Format::Parquet => return parquet_removal(&opened, needles, gzip),
         Format::Orc => return Err(columnar::ORC_UNREAD.to_string()),
     }
-    let mut kept = Vec::with_capacity(opened.len());
-    let (mut removed, mut left) = (0, 0);
-    for line in opened.split_inclusive(|b| *b == b'\n') {
-        if in_line(line, needles).next().is_some() {
-            removed += 1;
-            continue;
-        }
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            left += 1;
-        }
-        kept.extend_from_slice(line);
-    }
+    let (kept, removed, left) = text::remove(&opened, needles)?;
     if removed == 0 {
         return Ok(Removal::Unchanged);
     }
@@ -172,10 +170,6 @@ fn sniff(bytes: &[u8]) -> Result<Format, String> {
     } else {
         Ok(Format::Text)
     }
-}
-
-fn in_line<'a>(line: &'a [u8], needles: &'a [Needle]) -> impl Iterator<Item = usize> + 'a {
-    needles.iter().enumerate().filter(move |(_, n)| contains(line, n.id.as_bytes())).map(|(i, _)| i)
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -247,7 +241,7 @@ mod tests {
         assert!(gzip);
         assert_eq!(&*opened, b"{\"a\":1}\n{\"a\":2}\n");
         assert_eq!(remove(b"{\"a\":1}\n", &needles()).unwrap(), Removal::Unchanged);
-        let only = "{\"x\":\"pipectl-canary-aaaaaaaaaaaa\"}\n\n{\"pipectl-canary-bbbbbbbbbbbb\":1}";
+        let only = "{\"x\":\"pipectl-canary-aaaaaaaaaaaa\"}\n\n{\"y\":-6}";
         assert_eq!(remove(only.as_bytes(), &needles()).unwrap(), Removal::Emptied { removed: 2 });
     }
 }

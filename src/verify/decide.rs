@@ -3,7 +3,7 @@
 //! a log group's events, and the hop's canaries. Unit-tested on answers
 //! recorded from the emulator (`tests/fixtures/verify/`).
 
-use super::canary::Pair;
+use super::canary::{Pair, Shape};
 use super::content::{self, Needle};
 use std::time::{Duration, SystemTime};
 
@@ -21,7 +21,8 @@ pub struct Object {
 pub enum Seen {
     /// The keep canary, and no drop canary, in the objects or events read.
     Found(String),
-    /// The drop canary came out: the path passed what it must drop.
+    /// What came out shows the path broken: the drop canary, or an
+    /// aggregating function's canary as it was sent, not aggregated.
     Dropped(String),
     /// Not found, and objects arrived after the canary whose content could
     /// not be read (the first such object and why).
@@ -54,7 +55,7 @@ pub fn written_by(key: &str, firehose: &str) -> bool {
 /// Whether the objects of `bucket` read show the pair: the keep canary is
 /// looked for in every object modified since `sent` (less `SKEW`), and so
 /// is the drop canary, which must be in none of them.
-pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pair) -> Seen {
+pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pair, shape: &Shape) -> Seen {
     let since = sent - SKEW;
     let needles: Vec<Needle> = std::iter::once(pair.keep.clone()).chain(pair.drop.clone()).collect();
     let (mut found, mut unread) = (None, None);
@@ -69,6 +70,9 @@ pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pai
                 ))
             }
             Ok(f) if f.found.contains(&0) => {
+                if let Some(why) = o.body.as_ref().ok().and_then(|b| not_aggregated(b, shape, &needles[0].id)) {
+                    return Seen::Dropped(format!("{why}: canary {} in {at}", needles[0].id));
+                }
                 found.get_or_insert_with(|| format!("canary {} in {at} ({})", needles[0].id, f.describe()));
             }
             Ok(_) => {}
@@ -81,6 +85,23 @@ pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pai
         (Some(f), _) => Seen::Found(f),
         (None, Some(u)) => Seen::Unread(u),
         (None, None) => Seen::Nothing,
+    }
+}
+
+/// For an aggregating function, why what came out is not its aggregate: a
+/// row of `window_aggregate` is keyed by the canary's id, has the
+/// `avg_<field>` of its values and none of the canary's own fields; the
+/// canary passed through as it was sent is not one. Only text is judged.
+fn not_aggregated(body: &[u8], shape: &Shape, id: &str) -> Option<&'static str> {
+    let Shape::Aggregate { key, values } = shape else { return None };
+    let row = |m: &serde_json::Map<String, serde_json::Value>| {
+        m.get(key).and_then(|v| v.as_str()) == Some(id)
+            && !m.contains_key("pipectl_canary")
+            && values.iter().any(|v| m.contains_key(&format!("avg_{v}")))
+    };
+    match content::any_json_record(body, &row) {
+        Ok(Some(false)) => Some("the function passed its canary through instead of aggregating it"),
+        _ => None,
     }
 }
 

@@ -21,6 +21,7 @@ pub mod clean;
 pub mod columnar;
 pub mod content;
 pub mod decide;
+mod logs;
 
 use crate::spec::{Compression, FirehoseSource, Spec, WriteTarget};
 pub use canary::Shape;

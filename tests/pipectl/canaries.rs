@@ -187,3 +187,177 @@ fn sensor_lab_function_hop_sends_a_reading_the_aggregator_keys_on() {
     assert!(reading["temperature"].is_number() && reading["humidity"].is_number(), "{reading}");
     moto.pipectl(&["destroy", lab, "--yes"]).run().expect_code(0);
 }
+
+/// A request's header, by name.
+fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
+    head.iter().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The canary a Firehose PutRecord into `firehose` carries: its id and its
+/// record's bytes, if the request is one.
+fn firehose_canary(head: &[String], body: &[u8], firehose: &str) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    if !header(head, "x-amz-target").is_some_and(|t| t.ends_with("Firehose_20150804.PutRecord")) {
+        return None;
+    }
+    let req: Value = serde_json::from_slice(body).ok()?;
+    if req["DeliveryStreamName"] != firehose {
+        return None;
+    }
+    let data = base64::engine::general_purpose::STANDARD.decode(req["Record"]["Data"].as_str()?).ok()?;
+    let record: Value = serde_json::from_slice(&data).ok()?;
+    Some((record["pipectl_canary"].as_str()?.to_string(), data))
+}
+
+/// A URL path, percent-decoded.
+fn decoded(path: &str) -> String {
+    let (mut out, bytes) = (Vec::new(), path.as_bytes());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// That PutRecord with `data` as its record.
+fn with_data(body: &[u8], data: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut req: Value = serde_json::from_slice(body).unwrap();
+    req["Record"]["Data"] = base64::engine::general_purpose::STANDARD.encode(data).into();
+    serde_json::to_vec(&req).unwrap()
+}
+
+/// The key under `prefix` whose body holds `id`.
+fn key_holding(sdk: &Sdk, bucket: &str, prefix: &str, id: &str) -> String {
+    let found = objects(sdk, bucket, prefix).into_iter().find(|(_, body)| body.contains(id));
+    found.unwrap_or_else(|| panic!("no object under {prefix} holds {id}")).0
+}
+
+#[test]
+fn clean_keeps_concatenated_records_a_quoted_id_and_the_objects_attributes() {
+    use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption, StorageClass};
+    use std::sync::{Arc, Mutex};
+    let Some(moto) = Moto::start() else { return };
+    let lab = "pipelines/lab.yaml";
+    moto.apply(lab);
+    let (bucket, prefix) = ("taxi-lab-default-123456789012", "nyctaxitrips/");
+    let sdk = Arc::new(moto.sdk());
+    // A producer that adds no newline: Firehose concatenates its records as
+    // they come, so the canary lands between user records on one line; a
+    // user record quotes the canary's id in a note.
+    let id: Arc<Mutex<Option<String>>> = Arc::default();
+    let seen = id.clone();
+    let before = crate::faults::Hook(Arc::new(move |head, body| {
+        let (canary, data) = firehose_canary(head, body, "taxi-lab-to-lake")?;
+        let mut mixed = b"{\"user\":1}{\"user\":2}".to_vec();
+        mixed.extend(&data);
+        mixed.extend(format!("{{\"user\":3}}\n{{\"note\":\"retry of {canary} failed\"}}\n").as_bytes());
+        *seen.lock().unwrap() = Some(canary);
+        Some(with_data(body, &mixed))
+    }));
+    // Once the object is written, a user gives it its own attributes.
+    let (s, seen) = (sdk.clone(), id.clone());
+    let after = crate::faults::Hook(Arc::new(move |head, body| {
+        let put = header(head, "x-amz-target").is_some_and(|t| t.ends_with("Firehose_20150804.PutRecord"));
+        if !put || !String::from_utf8_lossy(body).contains("\"taxi-lab-to-lake\"") {
+            return None;
+        }
+        let canary = seen.lock().unwrap().clone()?;
+        let key = key_holding(&s, bucket, prefix, &canary);
+        let copy =
+            s.s3.copy_object()
+                .bucket(bucket)
+                .key(&key)
+                .copy_source(format!("{bucket}/{key}"))
+                .metadata_directive(MetadataDirective::Replace)
+                .content_type("application/x-ndjson")
+                .metadata("owner", "team-a")
+                .storage_class(StorageClass::StandardIa)
+                .server_side_encryption(ServerSideEncryption::Aes256);
+        s.run(copy.send()).unwrap();
+        None
+    }));
+    let faults = crate::faults::Faults { before: Some(before), after: Some(after), ..Default::default() };
+    let proxy = crate::faults::Proxy::start(&moto.url, faults);
+    let run = crate::util::pipectl(&["verify", lab, "--clean", "--json"]).aws_env(&proxy.url).run().expect_code(0);
+    let doc = run.json();
+    let canary = id.lock().unwrap().clone().expect("the direct canary went through the proxy");
+    expect(&doc, "firehose taxi-lab-to-lake", "delivered", "plain", &[]);
+    let removed = doc["clean"]["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 1, "{doc}");
+    let said = removed[0].as_str().unwrap();
+    assert!(said.ends_with("1 canary record removed, 4 other records kept (rewritten)"), "{doc}");
+
+    let key = said.strip_prefix(&format!("s3://{bucket}/")).unwrap().split(": ").next().unwrap().to_string();
+
+    // Every byte but the canary's as it was; the quote of its id kept.
+    let out = sdk.run(sdk.s3.get_object().bucket(bucket).key(&key).send()).unwrap();
+    let (content_type, metadata) = (out.content_type().map(str::to_string), out.metadata().cloned());
+    let (class, sse) = (out.storage_class().cloned(), out.server_side_encryption().cloned());
+    let body = sdk.run(out.body.collect()).unwrap().into_bytes();
+    let expected = format!("{{\"user\":1}}{{\"user\":2}}\n{{\"user\":3}}\n{{\"note\":\"retry of {canary} failed\"}}\n");
+    assert_eq!(String::from_utf8_lossy(&body), expected);
+    // The object's attributes, as the user set them.
+    assert_eq!(content_type.as_deref(), Some("application/x-ndjson"));
+    assert_eq!(metadata.unwrap_or_default().get("owner").map(String::as_str), Some("team-a"));
+    assert_eq!(class, Some(StorageClass::StandardIa));
+    assert_eq!(sse, Some(ServerSideEncryption::Aes256));
+    moto.pipectl(&["destroy", lab, "--yes"]).run().expect_code(0);
+}
+
+#[test]
+fn clean_leaves_an_object_changed_since_it_was_read() {
+    use std::sync::{Arc, Mutex};
+    let Some(moto) = Moto::start() else { return };
+    let lab = "pipelines/lab.yaml";
+    moto.apply(lab);
+    let (bucket, prefix) = ("taxi-lab-default-123456789012", "nyctaxitrips/");
+    let sdk = Arc::new(moto.sdk());
+    // The canary lands beside a user record: the object is to be rewritten.
+    let before_put = crate::faults::Hook(Arc::new(|head, body| {
+        let (_, data) = firehose_canary(head, body, "taxi-lab-to-lake")?;
+        Some(with_data(body, &[&b"{\"user\":1}\n"[..], &data].concat()))
+    }));
+    // Between clean's read and its write, a user writes the object.
+    let changed: Arc<Mutex<Option<String>>> = Arc::default();
+    let (s, c) = (sdk.clone(), changed.clone());
+    let writer = crate::faults::Hook(Arc::new(move |head, body| {
+        if !head[0].starts_with("PUT ") || header(head, "if-match").is_none() || c.lock().unwrap().is_some() {
+            return (before_put.0)(head, body);
+        }
+        let path = head[0].split(' ').nth(1)?;
+        let key = decoded(path.split_once(&format!("/{bucket}/"))?.1.split('?').next()?);
+        let put = s.s3.put_object().bucket(bucket).key(&key).body(b"{\"user\":\"changed\"}\n".to_vec().into());
+        s.run(put.send()).unwrap();
+        *c.lock().unwrap() = Some(key);
+        None
+    }));
+    let faults = crate::faults::Faults { before: Some(writer), ..Default::default() };
+    let proxy = crate::faults::Proxy::start(&moto.url, faults);
+    let run = crate::util::pipectl(&["verify", lab, "--clean", "--json"]).aws_env(&proxy.url).run().expect_code(0);
+    let doc = run.json();
+    let key = changed.lock().unwrap().clone().expect("clean wrote the object back conditionally");
+    assert_eq!(doc["clean"]["removed"].as_array().unwrap().len(), 0, "{doc}");
+    let not = doc["clean"]["not_removed"].as_array().unwrap();
+    let said = not.iter().map(|n| n.as_str().unwrap()).find(|n| n.contains(&key)).unwrap_or_else(|| panic!("{doc}"));
+    assert!(said.contains("changed since it was read (ETag"), "{said}");
+    assert!(said.ends_with("left as it is, with any canary in it"), "{said}");
+    // The user's write stands.
+    let left = objects(&sdk, bucket, prefix);
+    let body = &left.iter().find(|(k, _)| *k == key).unwrap().1;
+    assert_eq!(body, "{\"user\":\"changed\"}\n");
+    moto.pipectl(&["destroy", lab, "--yes"]).run().expect_code(0);
+}

@@ -7,6 +7,9 @@
 //! drawn from a seeded generator, so with `--parallelism 1` a run is
 //! repeatable.
 
+mod entries;
+
+use entries::{answer_failed, fail_entries};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -60,6 +63,24 @@ pub struct Faults {
     /// S3 calls about a bucket that do not name this account as the
     /// expected owner are recorded in `Stats::ownerless` (and forwarded).
     pub require_owner: Option<&'static str>,
+    /// Called with each request (its head lines and body) before it is
+    /// passed on; a body it returns replaces the request's: a test's own
+    /// change at an exact moment (a concurrent writer, a producer's bytes).
+    pub before: Option<Hook>,
+    /// Called with each request once the emulator answered it, before the
+    /// answer is returned.
+    pub after: Option<Hook>,
+}
+
+/// A test's code run by the proxy on a request: `(head lines, body)`.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct Hook(pub Arc<dyn Fn(&[String], &[u8]) -> Option<Vec<u8>> + Send + Sync>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -190,6 +211,18 @@ impl Request {
         }
         // Lists (`List…`, `…ByPath`, plural `Describe…s`) answer empty.
         !(op.starts_with("List") || op.ends_with("ByPath") || (op.starts_with("Describe") && op.ends_with('s')))
+    }
+
+    /// The request with another body (its length said again).
+    fn with_body(mut self, body: Vec<u8>) -> Request {
+        let len = body.len();
+        for h in self.head.iter_mut().skip(1) {
+            if h.to_ascii_lowercase().starts_with("content-length:") {
+                *h = format!("Content-Length: {len}");
+            }
+        }
+        self.body = body;
+        self
     }
 
     fn path(&self) -> &str {
@@ -333,60 +366,6 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(req)
 }
 
-/// Takes every `every`th entry (counted across calls by `counter`) out of
-/// a PutRecords request; returns the request to pass on and, per original
-/// entry, whether it was taken out.
-fn fail_entries(mut req: Request, every: usize, stats: &Stats) -> (Request, Vec<bool>) {
-    let counter = &stats.put_entries;
-    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&req.body) else {
-        return (req, Vec::new());
-    };
-    let Some(records) = body.get_mut("Records").and_then(|r| r.as_array_mut()) else {
-        return (req, Vec::new());
-    };
-    let mut failed = Vec::new();
-    records.retain(|_| {
-        let fail = (counter.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(every);
-        failed.push(fail);
-        !fail
-    });
-    if failed.iter().all(|f| *f) {
-        // AWS never answers a call with no entry at all; keep it whole.
-        counter.fetch_sub(failed.len(), Ordering::SeqCst);
-        return (req, Vec::new());
-    }
-    req.body = serde_json::to_vec(&body).unwrap();
-    let len = req.body.len();
-    for h in req.head.iter_mut().skip(1) {
-        if h.to_ascii_lowercase().starts_with("content-length:") {
-            *h = format!("Content-Length: {len}");
-        }
-    }
-    (req, failed)
-}
-
-/// The PutRecords answer with the taken-out entries put back as failed.
-fn answer_failed(body: &str, failed_at: &[bool]) -> String {
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body) else {
-        return body.to_string();
-    };
-    let mut passed = v["Records"].as_array().cloned().unwrap_or_default().into_iter();
-    let records: Vec<serde_json::Value> = failed_at
-        .iter()
-        .map(|f| {
-            if *f {
-                serde_json::json!({"ErrorCode": "ProvisionedThroughputExceededException",
-                                   "ErrorMessage": "Rate exceeded for shard (injected by the test proxy)"})
-            } else {
-                passed.next().unwrap_or_default()
-            }
-        })
-        .collect();
-    v["FailedRecordCount"] = failed_at.iter().filter(|f| **f).count().into();
-    v["Records"] = records.into();
-    v.to_string()
-}
-
 fn forward(upstream: u16, req: &Request) -> std::io::Result<Vec<u8>> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
     let mut out = Vec::new();
@@ -461,6 +440,10 @@ impl Proxy {
                     let Some(req) = read_request(&mut reader) else {
                         return;
                     };
+                    let req = match faults.before.as_ref().and_then(|h| (h.0)(&req.head, &req.body)) {
+                        Some(body) => req.with_body(body),
+                        None => req,
+                    };
                     let n = stats.requests.fetch_add(1, Ordering::SeqCst) + 1;
                     *stats.ops.lock().unwrap().entry(req.operation()).or_default() += 1;
                     let (req, failed_at) = if faults.fail_entries_every > 0 && req.operation() == "PutRecords" {
@@ -529,6 +512,9 @@ impl Proxy {
                         let Ok(resp) = forward(upstream, &req) else {
                             return;
                         };
+                        if let Some(h) = &faults.after {
+                            (h.0)(&req.head, &req.body);
+                        }
                         stats.failed_entries.fetch_add(failed_at.iter().filter(|f| **f).count(), Ordering::SeqCst);
                         // EC2 and IAM are the eventually consistent ones (AWS-NOTES.md).
                         let eventual = ["2016-11-15", "2010-05-08"].contains(&req.service().as_str());

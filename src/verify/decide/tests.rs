@@ -2,7 +2,7 @@
 //! made by `scripts/record-verify-answers.py`).
 
 use super::*;
-use crate::verify::canary::{needle, Pair};
+use crate::verify::canary::{needle, Pair, Shape};
 use base64::Engine;
 
 struct Recorded {
@@ -50,6 +50,16 @@ fn recorded(name: &str) -> Recorded {
     }
 }
 
+/// The function on the recorded path: the aggregator for the aggregate
+/// scenario, a pass-through otherwise (a filter's pair says the rest).
+fn shape(r: &Recorded) -> Shape {
+    if r.canaries["keep"] == "pipectl-canary-000000sensor" {
+        Shape::Aggregate { key: "sensor_id".into(), values: vec!["temperature".into(), "humidity".into()] }
+    } else {
+        Shape::Plain
+    }
+}
+
 fn pair(r: &Recorded) -> Pair {
     let drop = r.canaries["drop"].as_str().map(needle);
     Pair { keep: needle(r.canaries["keep"].as_str().unwrap()), drop }
@@ -58,7 +68,7 @@ fn pair(r: &Recorded) -> Pair {
 fn seen(name: &str) -> Seen {
     let r = recorded(name);
     assert!(!r.objects.is_empty(), "{name}: the recording lists objects");
-    in_objects(&r.bucket, &r.objects, r.sent, &pair(&r))
+    in_objects(&r.bucket, &r.objects, r.sent, &pair(&r), &shape(&r))
 }
 
 #[test]
@@ -69,10 +79,10 @@ fn a_function_path_that_delivered_nothing_is_not_delivered() {
 #[test]
 fn parquet_lab_direct_canary_under_the_same_prefix_does_not_deliver_the_function_path() {
     let r = recorded("only_the_direct_canary");
-    assert_eq!(in_objects(&r.bucket, &r.objects, r.sent, &pair(&r)), Seen::Nothing);
+    assert_eq!(in_objects(&r.bucket, &r.objects, r.sent, &pair(&r), &shape(&r)), Seen::Nothing);
     // The direct canary's own hop does find it there.
     let direct = Pair { keep: needle(r.canaries["direct"].as_str().unwrap()), drop: None };
-    let Seen::Found(at) = in_objects(&r.bucket, &r.objects, r.sent, &direct) else { panic!() };
+    let Seen::Found(at) = in_objects(&r.bucket, &r.objects, r.sent, &direct, &shape(&r)) else { panic!() };
     assert!(at.contains("s3://recorded-lake/nyctaxitrips/year=") && at.ends_with("(text)"), "{at}");
 }
 
@@ -103,7 +113,7 @@ fn parquet_objects_are_not_accepted_by_arrival_a_canary_only_in_one_is_not_check
 fn objects_from_before_the_canary_are_not_searched() {
     let r = recorded("filter_kept_and_dropped");
     let later = r.sent + SKEW + Duration::from_secs(3600);
-    assert_eq!(in_objects(&r.bucket, &r.objects, later, &pair(&r)), Seen::Nothing);
+    assert_eq!(in_objects(&r.bucket, &r.objects, later, &pair(&r), &shape(&r)), Seen::Nothing);
 }
 
 #[test]
@@ -111,7 +121,7 @@ fn objects_not_opened_are_never_delivered() {
     let r = recorded("filter_kept_and_dropped");
     let opaque: Vec<Object> =
         r.objects.iter().map(|o| Object { body: Err("ZIP objects are not opened".into()), ..o.clone() }).collect();
-    let Seen::Unread(why) = in_objects(&r.bucket, &opaque, r.sent, &pair(&r)) else { panic!() };
+    let Seen::Unread(why) = in_objects(&r.bucket, &opaque, r.sent, &pair(&r), &shape(&r)) else { panic!() };
     assert!(why.contains("content not read (ZIP objects are not opened)"), "{why}");
 }
 
@@ -138,9 +148,11 @@ fn a_real_parquet_object_is_searched_for_the_canarys_number() {
         body: Ok(std::fs::read(path).unwrap()),
     }];
     let keep = |number| Pair { keep: Needle { id: "pipectl-canary-0000000000aa".into(), number }, drop: None };
-    let Seen::Found(at) = in_objects("lake", &objects, sent, &keep(-4611686018427387905)) else { panic!() };
+    let Seen::Found(at) = in_objects("lake", &objects, sent, &keep(-4611686018427387905), &Shape::Plain) else {
+        panic!()
+    };
     assert!(at.ends_with("part.parquet (Parquet)"), "{at}");
-    assert_eq!(in_objects("lake", &objects, sent, &keep(-4611686018427387906)), Seen::Nothing);
+    assert_eq!(in_objects("lake", &objects, sent, &keep(-4611686018427387906), &Shape::Plain), Seen::Nothing);
 }
 
 /// Firehose names every object `<name>-<version>-<time>-<id>`: a path's
@@ -156,4 +168,19 @@ fn objects_of_another_firehose_under_the_prefix_never_stand_for_a_path() {
     assert!(!written_by("x-b-1-2026-12-07-10-00-00-uuid", "x"));
     assert!(!written_by("raw/x-1-", "x"));
     assert!(!written_by("raw/notes.txt", "x"));
+}
+
+/// An aggregating function that passes its input through (the canary as
+/// it was sent, `sensor_id` and all) is not aggregating: not delivered.
+#[test]
+fn an_aggregator_that_passes_the_canary_through_is_not_delivered() {
+    let mut r = recorded("aggregate_row");
+    let id = "pipectl-canary-000000sensor";
+    let raw =
+        format!("{{\"sensor_id\":\"{id}\",\"temperature\":21.5,\"humidity\":21.5,\"pipectl_canary\":\"{id}\"}}\n");
+    for o in &mut r.objects {
+        o.body = Ok(raw.clone().into_bytes());
+    }
+    let Seen::Dropped(why) = in_objects(&r.bucket, &r.objects, r.sent, &pair(&r), &shape(&r)) else { panic!() };
+    assert!(why.starts_with("the function passed its canary through instead of aggregating it"), "{why}");
 }
