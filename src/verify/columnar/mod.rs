@@ -53,6 +53,6 @@ pub const ORC_UNREAD: &str = "ORC content is not read by pipectl: the one mainta
      crates) into a tool that reads Parquet without any of them";
 
 #[cfg(test)]
-mod pq_tests;
-#[cfg(test)]
 mod pages_tests;
+#[cfg(test)]
+mod pq_tests;

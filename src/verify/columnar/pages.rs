@@ -55,15 +55,12 @@ pub(super) fn check_chunk(file: &[u8], column: &ColumnChunkMetaData) -> Result<(
         let body_start = at + header_len;
         let compressed = usize::try_from(header.compressed)
             .map_err(|_| place(format!("its header declares {} compressed bytes", header.compressed)))?;
-        let body = body_start
-            .checked_add(compressed)
-            .and_then(|end| chunk.get(body_start..end))
-            .ok_or_else(|| {
-                place(format!(
-                    "its {compressed} bytes run past the end of its column chunk ({} bytes left)",
-                    chunk.len() - body_start
-                ))
-            })?;
+        let body = body_start.checked_add(compressed).and_then(|end| chunk.get(body_start..end)).ok_or_else(|| {
+            place(format!(
+                "its {compressed} bytes run past the end of its column chunk ({} bytes left)",
+                chunk.len() - body_start
+            ))
+        })?;
         match header.kind {
             INDEX_PAGE => {} // skipped unread by the crate
             DATA_PAGE | DICTIONARY_PAGE | DATA_PAGE_V2 => {
