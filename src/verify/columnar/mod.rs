@@ -9,8 +9,15 @@
 //! integers, floating point and decimals are never compared.
 //!
 //! Everything here is pure: bytes in (an S3 object's body, which may be
-//! anything), an answer or an `Err` with the reason out; never a panic, and
-//! memory bounded by [`MAX_OBJECT_BYTES`] and the file's own metadata.
+//! anything), an answer or an `Err` with the reason out; never a panic.
+//!
+//! Memory is bounded whatever the bytes: the object (at most
+//! [`MAX_OBJECT_BYTES`]) and one copy of it, plus one column chunk at a
+//! time: its decompressed pages, at most [`pq::MAX_DECODED_BYTES`] (the
+//! declared sizes, which each page is checked to keep before it is
+//! decompressed: [`pages`]), and its decoded entries, at most
+//! [`pq::MAX_ROWS`] (plus 16 Mi inside a list) of one value and two
+//! levels each; a rewrite adds the file it writes.
 //!
 //! - Parquet ([`parquet_find`], [`parquet_without`]): read through the
 //!   `parquet` crate's column readers, every leaf column at any nesting
@@ -21,7 +28,9 @@
 //! - ORC: not read ([`ORC_UNREAD`] says why).
 
 mod levels;
+mod pages;
 mod pq;
+mod thrift;
 
 pub use pq::{parquet_find, parquet_without, ParquetFound, Rewritten};
 
@@ -43,5 +52,7 @@ pub const ORC_UNREAD: &str = "ORC content is not read by pipectl: the one mainta
      (orc-rust) brings the whole Arrow stack, a C build of zstd and a time-zone database (about 110 \
      crates) into a tool that reads Parquet without any of them";
 
+#[cfg(test)]
+mod pages_tests;
 #[cfg(test)]
 mod pq_tests;

@@ -19,9 +19,12 @@
 //!    names the writer that wrote the new file.
 //! 4. Memory: one column of one row group decoded at a time, at most
 //!    [`MAX_ROWS`] rows in the file, and a row group refused when the file's
-//!    metadata says its columns exceed [`MAX_DECODED_BYTES`]. Malformed data
-//!    is an `Err`; the reader's own checks come first, and a panic inside it
-//!    is caught and reported as one.
+//!    metadata says its columns exceed [`MAX_DECODED_BYTES`]. That metadata
+//!    is made to hold before the reader sees a page: every page of a chunk
+//!    is checked to decompress to no more than its header declares, and the
+//!    headers to declare no more than the chunk ([`super::pages`]).
+//!    Malformed data is an `Err`; those checks and the reader's own come
+//!    first, and a panic inside the reader is caught and reported as one.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -38,6 +41,7 @@ use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
 use parquet::schema::types::ColumnDescriptor;
 
 use super::levels::Decoded;
+use super::pages;
 use super::{Needle, MAX_OBJECT_BYTES};
 
 /// The uncompressed size, as the file's metadata states it, of the columns
@@ -274,10 +278,14 @@ impl Opened {
     }
 
     /// Every entry of one column of a row group: one column is decoded at
-    /// a time, and dropped before the next.
+    /// a time, and dropped before the next; its pages are checked first
+    /// ([`pages::check_chunk`]) so that none decompresses beyond its
+    /// declared size.
     fn decode(&self, group: usize, c: usize) -> Result<Decoded, String> {
-        let descr = self.group(group).column(c).column_descr();
+        let meta = self.group(group).column(c);
+        let descr = meta.column_descr();
         let context = |e: String| format!("row group {group}, column `{}`: {e}", descr.path());
+        pages::check_chunk(&self.data, meta).map_err(context)?;
         let reader = self.reader.get_row_group(group).map_err(|e| context(e.to_string()))?;
         let column = reader.get_column_reader(c).map_err(|e| context(e.to_string()))?;
         Decoded::read(column, descr.max_def_level(), descr.max_rep_level(), self.rows(group)).map_err(context)
