@@ -361,3 +361,39 @@ fn clean_leaves_an_object_changed_since_it_was_read() {
     assert_eq!(body, "{\"user\":\"changed\"}\n");
     moto.pipectl(&["destroy", lab, "--yes"]).run().expect_code(0);
 }
+
+/// The Parquet lab converting to ORC instead: pipectl reads no ORC, so its
+/// objects arriving prove nothing. Their hops are `not read` (never
+/// `delivered`, never excused as `not checkable`), verify fails, and
+/// `--accept-unread` lets them pass.
+#[test]
+fn objects_that_cannot_be_read_are_not_read_and_fail_verify_unless_accepted() {
+    let Some(moto) = Moto::start() else { return };
+    let lab = std::fs::read_to_string(crate::util::root().join("pipelines/lambda-firehose-parquet-glue.yaml")).unwrap();
+    let handler = crate::util::root().join("templates/lambda/filter_to_firehose.py");
+    let text = lab
+        .replace("convert: { format: parquet, table: nyctaxitrips }", "convert: { format: orc, table: nyctaxitrips }")
+        .replace("      format: parquet\n", "      format: orc\n")
+        .replace("../templates/lambda/filter_to_firehose.py", handler.to_str().unwrap());
+    assert!(text.contains("format: orc"));
+    let spec = crate::util::temp_spec("canaries", "orc", &text);
+    let spec = spec.to_str().unwrap();
+    let root = crate::util::root();
+    let root = root.to_str().unwrap();
+    moto.pipectl(&["apply", spec, "--yes", "--code-root", root]).run().expect_code(0);
+    let run = moto.pipectl(&["verify", spec, "--code-root", root, "--timeout", "10s", "--json"]).run();
+    let doc = run.expect_code(1).json();
+    expect(
+        &doc,
+        "firehose nyc-taxi-trips",
+        "not read",
+        "plain",
+        &["arrived, content not read", "ORC content is not read"],
+    );
+    assert_eq!((doc["not_delivered"].as_u64(), doc["not_read"].as_u64()), (Some(0), Some(1)), "{doc}");
+    let run = moto.pipectl(&["verify", spec, "--code-root", root, "--timeout", "10s"]).run();
+    assert!(run.stderr.contains("1 of 3 hops arrived in a form pipectl cannot read"), "{}", run.stderr);
+    assert!(run.stderr.contains("--accept-unread"), "{}", run.stderr);
+    moto.pipectl(&["verify", spec, "--code-root", root, "--timeout", "10s", "--accept-unread"]).run().expect_code(0);
+    moto.pipectl(&["destroy", spec, "--yes", "--code-root", root]).run().expect_code(0);
+}
