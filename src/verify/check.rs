@@ -289,8 +289,13 @@ impl Reader<'_> {
                     out.push(known.clone());
                     continue;
                 }
+                let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
                 let body = match unread {
                     Some(why) => Err(why.to_string()),
+                    // Not what a Firehose writes (its largest buffer is 128 MiB): not fetched.
+                    None if size > super::columnar::MAX_OBJECT_BYTES as u64 => {
+                        Err(format!("{size} bytes, more than a Firehose writes; not fetched"))
+                    }
                     None => Ok(get(aws, bucket, &key).await?),
                 };
                 let object = Object { key, modified, body };

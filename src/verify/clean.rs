@@ -92,7 +92,9 @@ async fn list(aws: &Aws, bucket: &str, prefix: &str, since: SystemTime) -> Resul
         let page = crate::aws::retry(BUDGET, |_| false, || async { send!("ListObjectsV2", req()) }).await?;
         for o in page.contents() {
             let modified = o.last_modified().and_then(|t| SystemTime::try_from(*t).ok());
-            if modified.is_some_and(|m| m >= since) {
+            // An object larger than a Firehose writes is not one of its: never read.
+            let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
+            if modified.is_some_and(|m| m >= since) && size <= super::columnar::MAX_OBJECT_BYTES as u64 {
                 keys.extend(o.key().map(str::to_string));
             }
         }
