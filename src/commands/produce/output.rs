@@ -32,8 +32,13 @@ pub fn write(g: &Global, a: &ProduceArgs, out: &Path) -> anyhow::Result<ExitCode
         Box::new(std::io::stdout().lock())
     } else {
         let t = Target::open(out, a.force)?;
-        let f =
-            t.file.try_clone().map_err(|e| anyhow::Error::from(e).context(format!("writing `{}`", out.display())))?;
+        let f = match t.file.try_clone() {
+            Ok(f) => f,
+            Err(e) => {
+                t.abandon();
+                return Err(anyhow::Error::from(e).context(format!("writing `{}`", out.display())));
+            }
+        };
         target = Some(t);
         Box::new(f)
     };
