@@ -273,6 +273,10 @@ pub struct ProduceArgs {
     /// instead of sending them: offline, no credentials needed.
     #[arg(long, value_name = "FILE", requires_all = ["generate", "limit"])]
     pub output: Option<PathBuf>,
+    /// With `--output`: replace an existing regular file (atomically,
+    /// through a new file renamed over it); a symlink is refused still.
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// Records per second at most (e.g. `200` or `200/s`).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub rate: Option<f64>,

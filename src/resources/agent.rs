@@ -131,7 +131,8 @@ impl Agent {
 
     /// Unless `wait_for: launched`: waits until the host's service (the
     /// Kinesis Agent or the built-in producer) is active, asking the host
-    /// through Systems Manager Run Command (`host_check`); a failed start
+    /// through Systems Manager Run Command (`host_check`), its user data
+    /// finished and its `data:` file written, and stays so; a failed start
     /// fails the create with the last lines of its logs.
     async fn started(&self, aws: &Aws, id: &str, p: &Progress) -> Result<(), AwsError> {
         let a = &self.spec.as_ref().expect("create needs a spec").agent;
@@ -140,7 +141,8 @@ impl Agent {
         }
         let service = a.service();
         let what = format!("`{service}` on host `{}` ({id})", self.base.name);
-        super::host_check::wait(aws, id, service, &what, self.timeout(), p).await
+        let data = a.data.as_ref().map(|d| d.path.as_str());
+        super::host_check::wait(aws, id, service, data, &what, self.timeout(), p).await
     }
 
     /// Waits for a launched host to be `running`; one that stops on the

@@ -140,6 +140,7 @@ fn produce_generate_taxi_format_csv_makes_the_agents_rows() {
     assert!(rows[0][16].parse::<f64>().unwrap() > 3.0, "total_amount last");
     // To a file, and the same seed gives the same rows.
     let file = crate::util::scratch().join("startup-trips.csv");
+    let _ = std::fs::remove_file(&file);
     let f = file.display().to_string();
     let args = ["produce", &s, "--stream", "taxi", "--generate", "taxi", "--format", "csv", "--limit", "25"];
     let mut with_file = args.to_vec();
@@ -254,4 +255,80 @@ fn the_sensor_producers_default_partition_key_is_sensor_id() {
     assert!(random.iter().all(|k| k.len() == 32 && k.chars().all(|c| c.is_ascii_hexdigit())));
     let help = crate::util::pipectl(&["produce", "--help"]).run().expect_code(0);
     assert!(help.stdout.contains("`sensor_id`") && help.stdout.contains("with `--generate sensor`"), "{}", help.stdout);
+}
+
+/// `produce --output` of 3 taxi rows to `out` in `dir` (or `-`), from the
+/// spec in `dir`, with `extra` flags.
+fn produce_to(dir: &std::path::Path, out: &str, extra: &[&str]) -> crate::util::Run {
+    let s = dir.join("spec.yaml").display().to_string();
+    let out = if out == "-" { out.to_string() } else { dir.join(out).display().to_string() };
+    let mut args = vec![
+        "produce",
+        &s,
+        "--stream",
+        "taxi",
+        "--generate",
+        "taxi",
+        "--format",
+        "csv",
+        "--limit",
+        "3",
+        "--output",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    crate::util::pipectl(&args).run()
+}
+
+#[cfg(unix)]
+#[test]
+fn produce_output_follows_symlinks_and_truncates_existing_files_silently() {
+    let dir = crate::util::temp_spec("startup", "output-exists", &agent_host());
+    let dir = dir.parent().unwrap();
+    std::fs::write(dir.join("keep.txt"), "precious\n").unwrap();
+    std::os::unix::fs::symlink("keep.txt", dir.join("link.csv")).unwrap();
+    // A symlink: refused, with or without --force; its target untouched.
+    for extra in [&[][..], &["--force"][..]] {
+        let run = produce_to(dir, "link.csv", extra).expect_code(2);
+        let named = format!("`--output {}` is a symbolic link", dir.join("link.csv").display());
+        assert!(run.stderr.contains(&named), "{}", run.stderr);
+        assert!(!run.stdout.contains("wrote"), "{}", run.stdout);
+        assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "precious\n");
+        assert!(std::fs::symlink_metadata(dir.join("link.csv")).unwrap().file_type().is_symlink());
+    }
+    // A dangling symlink is not followed to create its target.
+    std::os::unix::fs::symlink("nowhere.csv", dir.join("dangling.csv")).unwrap();
+    produce_to(dir, "dangling.csv", &[]).expect_code(2);
+    assert!(!dir.join("nowhere.csv").exists());
+    // An existing regular file: refused without --force, named, with the hint.
+    let run = produce_to(dir, "keep.txt", &[]).expect_code(2);
+    let named = format!("`--output {}` exists: not overwritten", dir.join("keep.txt").display());
+    assert!(run.stderr.contains(&named), "{}", run.stderr);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "precious\n");
+    // A folder: refused even with --force.
+    std::fs::create_dir(dir.join("folder.csv")).unwrap();
+    let run = produce_to(dir, "folder.csv", &["--force"]).expect_code(2);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    // With --force, a regular file is replaced whole; another hard link to
+    // the old content keeps it (the name is replaced, not the content written through).
+    std::fs::hard_link(dir.join("keep.txt"), dir.join("other-link.txt")).unwrap();
+    let run = produce_to(dir, "keep.txt", &["--force"]).expect_code(0);
+    assert!(run.stdout.contains("wrote 3 lines"), "{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap().lines().count(), 3);
+    assert_eq!(std::fs::read_to_string(dir.join("other-link.txt")).unwrap(), "precious\n");
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".pipectl-"))
+        .collect();
+    assert!(left.is_empty(), "no temporary file left: {left:?}");
+    // A new path is created; `-` is still standard output.
+    produce_to(dir, "new.csv", &[]).expect_code(0);
+    assert_eq!(std::fs::read_to_string(dir.join("new.csv")).unwrap().lines().count(), 3);
+    let run = produce_to(dir, "-", &[]).expect_code(0);
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
+    // --force needs --output.
+    let s = dir.join("spec.yaml").display().to_string();
+    crate::util::pipectl(&["produce", &s, "--stream", "taxi", "--force"]).run().expect_code(2);
 }
