@@ -166,6 +166,12 @@ impl Sdk {
 
     /// Every record of every shard of `stream`, from the start.
     pub fn records(&self, stream: &str) -> Vec<Vec<u8>> {
+        self.keyed_records(stream).into_iter().map(|(_, data)| data).collect()
+    }
+
+    /// Every record of every shard of `stream`, from the start, with its
+    /// partition key.
+    pub fn keyed_records(&self, stream: &str) -> Vec<(String, Vec<u8>)> {
         self.run(async {
             let shards = self.kinesis.list_shards().stream_name(stream).send().await.unwrap();
             let mut out = Vec::new();
@@ -185,7 +191,11 @@ impl Sdk {
                     if page.records().is_empty() {
                         break;
                     }
-                    out.extend(page.records().iter().map(|r| r.data().as_ref().to_vec()));
+                    out.extend(
+                        page.records()
+                            .iter()
+                            .map(|r| (r.partition_key().unwrap_or_default().to_string(), r.data().as_ref().to_vec())),
+                    );
                     iterator = page.next_shard_iterator().map(str::to_string);
                 }
             }

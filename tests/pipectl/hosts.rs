@@ -364,16 +364,9 @@ agents:
 fn a_producer_host_runs_the_built_in_producer_and_apply_waits_until_it_runs() {
     let Some(moto) = Moto::start() else { return };
     let s = spec("producer", PRODUCER_HOST);
-    let proxy = crate::faults::Proxy::start(&moto.url, crate::faults::Faults::default());
-    crate::util::pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).run().expect_code(0);
     // Apply asked the host, through Systems Manager, whether the service runs.
-    assert!(proxy.stats.calls("SendCommand") >= 1, "{:?}", proxy.stats.ops);
-    assert!(proxy.stats.calls("GetCommandInvocation") >= 1);
+    let lines = applied_asking_the_host(&moto, &s);
     let sdk = moto.sdk();
-    let commands = sdk.run(sdk.ssm.list_commands().send()).unwrap();
-    let c = &commands.commands()[0];
-    assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
-    let lines = &c.parameters().unwrap()["commands"];
     assert_eq!(lines[0], "svc=pipectl-producer");
     assert!(lines.iter().any(|l| l.starts_with("journalctl -u pipectl-producer -n 20")), "{lines:?}");
     let hosts = instances(&sdk, "ph");
@@ -417,4 +410,19 @@ fn a_producer_host_runs_the_built_in_producer_and_apply_waits_until_it_runs() {
     let run = crate::util::pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).run().expect_code(0);
     assert_eq!(proxy.stats.calls("SendCommand"), 3, "{}", run.stderr);
     moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+}
+
+/// Applies `spec` through a counting proxy and returns the lines of the
+/// Run Command apply sent to ask the host whether its service runs (it
+/// must have sent one, and asked for its answer).
+pub(crate) fn applied_asking_the_host(moto: &Moto, spec: &str) -> Vec<String> {
+    let proxy = crate::faults::Proxy::start(&moto.url, crate::faults::Faults::default());
+    crate::util::pipectl(&["apply", spec, "--yes"]).aws_env(&proxy.url).run().expect_code(0);
+    assert!(proxy.stats.calls("SendCommand") >= 1, "{:?}", proxy.stats.ops);
+    assert!(proxy.stats.calls("GetCommandInvocation") >= 1);
+    let sdk = moto.sdk();
+    let commands = sdk.run(sdk.ssm.list_commands().send()).unwrap();
+    let c = &commands.commands()[0];
+    assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
+    c.parameters().unwrap()["commands"].clone()
 }

@@ -86,16 +86,8 @@ fn the_agent_may_not_start_on_the_ami_we_pick() {
 fn agent_hosts_wait_until_the_agent_is_active_by_default() {
     let Some(moto) = Moto::start() else { return };
     let s = spec("wait", &agent_host());
-    let proxy = crate::faults::Proxy::start(&moto.url, crate::faults::Faults::default());
-    crate::util::pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).run().expect_code(0);
     // No `wait_for:` in the spec, and apply asked the host whether the agent runs.
-    assert!(proxy.stats.calls("SendCommand") >= 1, "{:?}", proxy.stats.ops);
-    assert!(proxy.stats.calls("GetCommandInvocation") >= 1);
-    let sdk = moto.sdk();
-    let commands = sdk.run(sdk.ssm.list_commands().send()).unwrap();
-    let c = &commands.commands()[0];
-    assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
-    let lines = &c.parameters().unwrap()["commands"];
+    let lines = crate::hosts::applied_asking_the_host(&moto, &s);
     assert_eq!(lines[0], "svc=aws-kinesis-agent");
     assert!(lines
         .iter()
@@ -205,30 +197,8 @@ fn produce_generate_taxi_format_csv_makes_the_agents_rows() {
 
 /// Every record of `stream` with its partition key.
 fn keyed_records(sdk: &Sdk, stream: &str) -> Vec<(String, serde_json::Value)> {
-    sdk.run(async {
-        let shards = sdk.kinesis.list_shards().stream_name(stream).send().await.unwrap();
-        let mut out = Vec::new();
-        for shard in shards.shards() {
-            let it = sdk
-                .kinesis
-                .get_shard_iterator()
-                .stream_name(stream)
-                .shard_id(shard.shard_id())
-                .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .unwrap();
-            let page =
-                sdk.kinesis.get_records().shard_iterator(it.shard_iterator().unwrap()).limit(10_000).send().await;
-            for r in page.unwrap().records() {
-                out.push((
-                    r.partition_key().unwrap_or_default().to_string(),
-                    serde_json::from_slice(r.data().as_ref()).unwrap(),
-                ));
-            }
-        }
-        out
-    })
+    let records = sdk.keyed_records(stream).into_iter();
+    records.map(|(key, data)| (key, serde_json::from_slice(&data).unwrap())).collect()
 }
 
 #[test]
