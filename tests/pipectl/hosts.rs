@@ -20,7 +20,7 @@ agents:
         csv_to_json: { fields: [VendorID, total_amount] }
 ";
 
-fn instances(sdk: &Sdk, pipeline: &str) -> Vec<aws_sdk_ec2::types::Instance> {
+pub(crate) fn instances(sdk: &Sdk, pipeline: &str) -> Vec<aws_sdk_ec2::types::Instance> {
     let out = sdk
         .run(
             sdk.ec2
@@ -34,7 +34,7 @@ fn instances(sdk: &Sdk, pipeline: &str) -> Vec<aws_sdk_ec2::types::Instance> {
 }
 
 /// The boot script a host was started with.
-fn user_data_of(sdk: &Sdk, id: &str) -> String {
+pub(crate) fn user_data_of(sdk: &Sdk, id: &str) -> String {
     let attr = sdk
         .run(
             sdk.ec2

@@ -33,28 +33,9 @@ agents:
 
 /// The boot script of the deployment's one host.
 fn user_data(sdk: &Sdk, pipeline: &str) -> String {
-    let out = sdk
-        .run(
-            sdk.ec2
-                .describe_instances()
-                .filters(Filter::builder().name("tag:pipectl:pipeline").values(pipeline).build())
-                .filters(Filter::builder().name("instance-state-name").values("pending").values("running").build())
-                .send(),
-        )
-        .unwrap();
-    let hosts: Vec<_> = out.reservations().iter().flat_map(|r| r.instances().to_vec()).collect();
+    let hosts = crate::hosts::instances(sdk, pipeline);
     assert_eq!(hosts.len(), 1);
-    let attr = sdk
-        .run(
-            sdk.ec2
-                .describe_instance_attribute()
-                .instance_id(hosts[0].instance_id().unwrap())
-                .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
-                .send(),
-        )
-        .unwrap();
-    let encoded = attr.user_data().and_then(|u| u.value()).unwrap().to_string();
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
+    crate::hosts::user_data_of(sdk, hosts[0].instance_id().unwrap())
 }
 
 #[test]
