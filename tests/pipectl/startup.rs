@@ -4,8 +4,6 @@
 //! sensor generator's default partition key.
 
 use crate::emulator::{Moto, Sdk};
-use aws_sdk_ec2::types::Filter;
-use base64::Engine as _;
 
 fn spec(test: &str, text: &str) -> String {
     crate::util::temp_spec("startup", test, text).display().to_string()
