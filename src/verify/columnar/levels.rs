@@ -22,6 +22,18 @@ const BATCH: usize = 8192;
 /// declare any count, and this keeps a lying one from filling memory.
 const MAX_LIST_ENTRIES: usize = 1 << 24;
 
+/// The most entries a column chunk of a row group of `rows` rows may hold:
+/// one a row, and [`MAX_LIST_ENTRIES`] more inside a list (`max_rep > 0`).
+/// Its pages' declared counts are held to it before any is decoded
+/// ([`super::pages`]), and what is read is held to it again.
+pub(super) fn max_entries(rows: usize, max_rep: i16) -> usize {
+    if max_rep > 0 {
+        rows.saturating_add(MAX_LIST_ENTRIES)
+    } else {
+        rows
+    }
+}
+
 /// A column chunk's entries, as read.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Chunk<V> {
@@ -127,7 +139,7 @@ fn read<T: DataType>(
 where
     T::T: Clone,
 {
-    let limit = if max_rep > 0 { rows.saturating_add(MAX_LIST_ENTRIES) } else { rows };
+    let limit = max_entries(rows, max_rep);
     let mut chunk = Chunk::empty(max_def, max_rep);
     loop {
         let def = (max_def > 0).then_some(&mut chunk.def);

@@ -14,6 +14,12 @@
 //! - the uncompressed sizes its pages declare may add up to no more than
 //!   the chunk's own declared uncompressed size, which
 //!   [`super::pq::MAX_DECODED_BYTES`] caps;
+//! - the entries its data pages declare (`num_values`, nulls and empty
+//!   lists included) may add up to no more than the entries the chunk may
+//!   hold (`levels::max_entries`), nor may the chunk's metadata declare
+//!   more: the crate decodes a page's levels for every entry it declares,
+//!   and a row's list is read whole, so a page of a few RLE bytes declaring
+//!   200M null elements would fill GiBs before the entries were counted;
 //! - a compressed page must really decompress to its declared size: GZIP
 //!   is decompressed into nothing through a reader that stops one byte
 //!   past the declared size (streaming, a few KiB of buffers), SNAPPY's
@@ -31,13 +37,21 @@ use parquet::file::metadata::ColumnChunkMetaData;
 
 use super::thrift::{self, PageHeader, DATA_PAGE, DATA_PAGE_V2, DICTIONARY_PAGE, INDEX_PAGE};
 
-/// Checks every page of `column`'s chunk in `file`; the error names the page
-/// (counted from 0, the dictionary page included) and its place.
-pub(super) fn check_chunk(file: &[u8], column: &ColumnChunkMetaData) -> Result<(), String> {
+/// Checks every page of `column`'s chunk in `file`, which may hold at most
+/// `most` entries; the error names the page (counted from 0, the dictionary
+/// page included) and its place.
+pub(super) fn check_chunk(file: &[u8], column: &ColumnChunkMetaData, most: usize) -> Result<(), String> {
     let codec = column.compression();
     if !matches!(codec, Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::GZIP(_)) {
         return Err(format!(
             "its pages are compressed with {codec}; verify reads SNAPPY, GZIP and UNCOMPRESSED (what a Firehose writes)"
+        ));
+    }
+    let most = i64::try_from(most).unwrap_or(i64::MAX);
+    if !(0..=most).contains(&column.num_values()) {
+        return Err(format!(
+            "its metadata declares {} entries; verify reads at most {most} in a column chunk of its row group",
+            column.num_values()
         ));
     }
     let start = column.dictionary_page_offset().unwrap_or(column.data_page_offset());
@@ -48,7 +62,7 @@ pub(super) fn check_chunk(file: &[u8], column: &ColumnChunkMetaData) -> Result<(
         .ok_or_else(|| format!("its pages lie outside the file's {} bytes", file.len()))?;
     let start = start as u64;
     let declared = column.uncompressed_size();
-    let (mut at, mut page, mut total) = (0usize, 0usize, 0i64);
+    let (mut at, mut page, mut total, mut entries) = (0usize, 0usize, 0i64, 0i64);
     while at < chunk.len() {
         let place = |why: String| format!("page {page} (at byte {} of the file): {why}", start + at as u64);
         let (header, header_len) = thrift::page_header(&chunk[at..]).map_err(place)?;
@@ -73,6 +87,19 @@ pub(super) fn check_chunk(file: &[u8], column: &ColumnChunkMetaData) -> Result<(
                         "the pages declare {total} uncompressed bytes or more; the column chunk's metadata \
                          declares {declared}"
                     )));
+                }
+                if header.kind != DICTIONARY_PAGE {
+                    let values = header.values.ok_or_else(|| place("its data page header is missing".into()))?;
+                    if values < 0 {
+                        return Err(place(format!("its header declares {values} entries")));
+                    }
+                    entries = entries.saturating_add(i64::from(values));
+                    if entries > most {
+                        return Err(place(format!(
+                            "the pages declare {entries} entries or more; verify reads at most {most} in a column \
+                             chunk of its row group"
+                        )));
+                    }
                 }
                 check_body(codec, &header, body).map_err(place)?;
             }

@@ -235,3 +235,63 @@ fn the_reviewers_bomb_of_16_members_of_100_mib_is_refused_in_bounded_memory() {
     assert!(err.contains("its GZIP data decompresses to more than the"), "{err}");
     assert!(peak < before + (64 << 10), "peak {peak} KiB, {before} KiB before");
 }
+
+/// A column chunk of one row holding a list of `nulls` null elements: one
+/// data page v1 whose levels are two RLE runs each (a few bytes whatever
+/// the count), and metadata that declares `declared` entries.
+fn list_of_nulls(nulls: i32, declared: i64) -> (Vec<u8>, parquet::file::metadata::ColumnChunkMetaData) {
+    let zz = |v: i32| varint(((v << 1) ^ (v >> 31)) as u32);
+    let run = |count: i32, value: u8| {
+        let mut r = varint((count as u32) << 1);
+        r.push(value);
+        r
+    };
+    let levels = |runs: Vec<u8>| {
+        let mut l = (runs.len() as u32).to_le_bytes().to_vec();
+        l.extend(runs);
+        l
+    };
+    let mut body = levels([run(1, 0), run(nulls - 1, 1)].concat()); // repetition
+    body.extend(levels(run(nulls, 2))); // definition: a null element
+    let mut page = vec![0x15, 0x00, 0x15];
+    page.extend(zz(body.len() as i32));
+    page.push(0x15);
+    page.extend(zz(body.len() as i32));
+    page.push(0x2c); // field 5: data_page_header
+    page.push(0x15);
+    page.extend(zz(nulls)); // num_values
+    page.extend([0x15, 0x00, 0x15, 0x06, 0x15, 0x06, 0x00, 0x00]); // PLAIN, RLE, RLE
+    page.extend(body);
+    let schema = parse_message_type(
+        "message m { optional group l (LIST) { repeated group list { optional binary element (STRING); } } }",
+    )
+    .unwrap();
+    let descr = parquet::schema::types::SchemaDescriptor::new(Arc::new(schema)).column(0);
+    let meta = parquet::file::metadata::ColumnChunkMetaData::builder(descr)
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_data_page_offset(0)
+        .set_total_compressed_size(page.len() as i64)
+        .set_total_uncompressed_size(page.len() as i64)
+        .set_num_values(declared)
+        .build()
+        .unwrap();
+    (page, meta)
+}
+
+#[test]
+fn a_page_declaring_a_list_of_200m_nulls_is_refused_before_it_is_decoded() {
+    let most = 1 + (1 << 24);
+    let (page, meta) = list_of_nulls(200_000_000, 1);
+    let started = Instant::now();
+    let err = super::pages::check_chunk(&page, &meta, most).unwrap_err();
+    eprintln!("{} bytes: Err after {:?}: {err}", page.len(), started.elapsed());
+    assert!(err.starts_with("page 0 (at byte 0 of the file): the pages declare 200000000 entries or more"), "{err}");
+    // The chunk's metadata is held to the same bound.
+    let (page, meta) = list_of_nulls(3, 200_000_000);
+    let err = super::pages::check_chunk(&page, &meta, most).unwrap_err();
+    assert!(err.starts_with("its metadata declares 200000000 entries"), "{err}");
+    // Within the bound, the same chunk passes.
+    let (page, meta) = list_of_nulls(1 << 24, 1 << 24);
+    assert_eq!(super::pages::check_chunk(&page, &meta, most), Ok(()));
+    assert!(page.len() < 64, "{} bytes", page.len());
+}

@@ -40,7 +40,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
 use parquet::schema::types::ColumnDescriptor;
 
-use super::levels::Decoded;
+use super::levels::{self, Decoded};
 use super::pages;
 use super::{Needle, MAX_OBJECT_BYTES};
 
@@ -285,7 +285,8 @@ impl Opened {
         let meta = self.group(group).column(c);
         let descr = meta.column_descr();
         let context = |e: String| format!("row group {group}, column `{}`: {e}", descr.path());
-        pages::check_chunk(&self.data, meta).map_err(context)?;
+        let most = levels::max_entries(self.rows(group), descr.max_rep_level());
+        pages::check_chunk(&self.data, meta, most).map_err(context)?;
         let reader = self.reader.get_row_group(group).map_err(|e| context(e.to_string()))?;
         let column = reader.get_column_reader(c).map_err(|e| context(e.to_string()))?;
         Decoded::read(column, descr.max_def_level(), descr.max_rep_level(), self.rows(group)).map_err(context)

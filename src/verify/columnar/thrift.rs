@@ -1,7 +1,8 @@
 //! The few fields of a Parquet page header that bound what decoding its page
 //! costs, read from the Thrift compact protocol the header is written in:
-//! the page's type, its declared uncompressed and compressed sizes and, for a
-//! data page v2, the byte lengths of its levels and whether it is compressed.
+//! the page's type, its declared uncompressed and compressed sizes, for a
+//! data page (either version) the entries it declares and, for a data page
+//! v2, the byte lengths of its levels and whether it is compressed.
 //!
 //! The `parquet` crate's own Thrift reader is not public. This one reads a
 //! byte slice only (never past its end), allocates nothing, nests at most
@@ -30,6 +31,10 @@ pub(super) struct PageHeader {
     pub(super) kind: i32,
     pub(super) uncompressed: i32,
     pub(super) compressed: i32,
+    /// A data page's `num_values` (of its `data_page_header` or
+    /// `data_page_header_v2`): the entries, nulls and empty lists included,
+    /// the crate decodes levels for.
+    pub(super) values: Option<i32>,
     pub(super) v2: Option<LevelsV2>,
 }
 
@@ -44,13 +49,18 @@ pub(super) struct LevelsV2 {
 /// The page header at the start of `bytes`, and its length in bytes.
 pub(super) fn page_header(bytes: &[u8]) -> Result<(PageHeader, usize), String> {
     let mut r = Reader { bytes, at: 0 };
-    let (mut kind, mut uncompressed, mut compressed, mut v2) = (None, None, None, None);
+    let (mut kind, mut uncompressed, mut compressed, mut values, mut v2) = (None, None, None, None, None);
     r.fields(0, |r, id, ty| {
         match id {
             1 => kind = Some(r.i32(ty, "type")?),
             2 => uncompressed = Some(r.i32(ty, "uncompressed_page_size")?),
             3 => compressed = Some(r.i32(ty, "compressed_page_size")?),
-            8 => v2 = Some(r.levels_v2(ty)?),
+            5 => values = Some(r.num_values(ty, "data_page_header")?),
+            8 => {
+                let (levels, count) = r.levels_v2(ty)?;
+                values = Some(count);
+                v2 = Some(levels);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -60,6 +70,7 @@ pub(super) fn page_header(bytes: &[u8]) -> Result<(PageHeader, usize), String> {
         kind: kind.ok_or_else(|| missing("type"))?,
         uncompressed: uncompressed.ok_or_else(|| missing("uncompressed_page_size"))?,
         compressed: compressed.ok_or_else(|| missing("compressed_page_size"))?,
+        values,
         v2,
     };
     Ok((header, r.at))
@@ -113,13 +124,31 @@ impl Reader<'_> {
         self.zigzag32()
     }
 
-    fn levels_v2(&mut self, ty: u8) -> Result<LevelsV2, String> {
+    /// A data page header (v1): its `num_values`, the one field read.
+    fn num_values(&mut self, ty: u8, name: &str) -> Result<i32, String> {
+        if ty != STRUCT {
+            return Err(format!("the page header's `{name}` has Thrift type {ty}, not a struct"));
+        }
+        let mut values = None;
+        self.fields(1, |r, id, ty| {
+            if id != 1 {
+                return Ok(false);
+            }
+            values = Some(r.i32(ty, "num_values")?);
+            Ok(true)
+        })?;
+        values.ok_or_else(|| format!("the page header's `{name}` has no `num_values`"))
+    }
+
+    /// A data page v2 header: its levels, and its `num_values`.
+    fn levels_v2(&mut self, ty: u8) -> Result<(LevelsV2, i32), String> {
         if ty != STRUCT {
             return Err(format!("the page header's `data_page_header_v2` has Thrift type {ty}, not a struct"));
         }
-        let (mut def_bytes, mut rep_bytes, mut compressed) = (None, None, true);
+        let (mut values, mut def_bytes, mut rep_bytes, mut compressed) = (None, None, None, true);
         self.fields(1, |r, id, ty| {
             match id {
+                1 => values = Some(r.i32(ty, "num_values")?),
                 5 => def_bytes = Some(r.i32(ty, "definition_levels_byte_length")?),
                 6 => rep_bytes = Some(r.i32(ty, "repetition_levels_byte_length")?),
                 7 => {
@@ -134,11 +163,12 @@ impl Reader<'_> {
             Ok(true)
         })?;
         let missing = |field: &str| format!("the data page v2 header has no `{field}`");
-        Ok(LevelsV2 {
+        let levels = LevelsV2 {
             def_bytes: def_bytes.ok_or_else(|| missing("definition_levels_byte_length"))?,
             rep_bytes: rep_bytes.ok_or_else(|| missing("repetition_levels_byte_length"))?,
             compressed,
-        })
+        };
+        Ok((levels, values.ok_or_else(|| missing("num_values"))?))
     }
 
     /// Reads a structure's fields up to its stop byte: `field(reader, id,
@@ -275,6 +305,7 @@ mod tests {
                 kind: DATA_PAGE_V2,
                 uncompressed: 70_000,
                 compressed: 1234,
+                values: Some(1),
                 v2: Some(LevelsV2 { def_bytes: 3, rep_bytes: 5, compressed: false })
             }
         );
