@@ -33,9 +33,9 @@ pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let timeout = a.timeout.unwrap_or_else(|| verify::default_timeout(&hops));
 
     let run = format!("{:016x}", fastrand::u64(..));
-    let pairs: Vec<Pair> = hops.iter().map(|h| canary::pair(spec, &run, &h.path, &h.shape, h.carriers())).collect();
+    let pairs: Vec<Pair> = hops.iter().map(|h| canary::pair(spec, &run, &h.path, &h.shape, h.end())).collect();
     let sends = hops.iter().zip(&pairs).map(|(h, p)| {
-        let records = canary::records(spec, &h.shape, h.carriers(), p, SystemTime::now());
+        let records = canary::records(spec, &h.shape, h.end(), p, SystemTime::now());
         let aws = &d.aws;
         async move { check::send(aws, &h.entry, &p.keep.id, &records).await }
     });

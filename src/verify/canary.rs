@@ -78,6 +78,9 @@ pub fn id(run: &str, path: &str, role: &str) -> String {
 /// The canary's number, for bigint columns: `-(2^62 | h)`, where `h` is the
 /// first 40 bits of the SHA-256 of its id. Negative and above 2^62 in size,
 /// no trip id or count takes it.
+/// The length of every canary id: `pipectl-canary-` and 12 hex digits.
+pub const ID_LEN: usize = "pipectl-canary-".len() + 12;
+
 pub fn number(id: &str) -> i64 {
     let hex = crate::names::sha256_hex(id);
     let h = i64::from_str_radix(&hex[..10], 16).expect("hex");
@@ -99,26 +102,37 @@ pub struct Pair {
 /// The records of a path's canaries, `drop` first: sent in that order with
 /// one partition key, a function reads the drop canary no later than the
 /// keep canary.
-pub fn records(spec: &Spec, shape: &Shape, carriers: Option<&[String]>, pair: &Pair, now: SystemTime) -> Vec<Value> {
-    let keep = record(spec, shape, &pair.keep, now);
+pub fn records(spec: &Spec, shape: &Shape, end: End, pair: &Pair, now: SystemTime) -> Vec<Value> {
+    let End { carriers, table } = end;
+    let keep = record(spec, shape, &pair.keep, now, table);
     let drop = pair.drop.as_ref().and_then(|d| {
         let Shape::Filter(r) = shape else { return None };
-        let kept = record(spec, shape, d, now);
+        let kept = record(spec, shape, d, now, table);
         breaks(r).into_iter().map(|b| broken(&kept, &b)).find(|v| identifiable(v, d, carriers))
     });
     drop.into_iter().chain(Some(keep)).collect()
+}
+
+/// Where a path ends, as its canaries need to know it: the columns a
+/// canary survives in when the Firehose converts (`None`: records land as
+/// sent), and the key of the table it converts with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct End<'a> {
+    pub carriers: Option<&'a [String]>,
+    pub table: Option<&'a str>,
 }
 
 /// The pair for a path of this shape: a drop canary only when the filter
 /// has a rule a record can break and still be recognised where the path
 /// ends (`carriers`: the columns a converting Firehose keeps that can hold
 /// a canary's id or number; `None` when records land as they are sent).
-pub fn pair(spec: &Spec, run: &str, path: &str, shape: &Shape, carriers: Option<&[String]>) -> Pair {
+pub fn pair(spec: &Spec, run: &str, path: &str, shape: &Shape, end: End) -> Pair {
+    let End { carriers, table } = end;
     let keep = needle(&id(run, path, "keep"));
     let drop = match shape {
         Shape::Filter(r) => {
             let d = needle(&id(run, path, "drop"));
-            let kept = record(spec, shape, &d, SystemTime::UNIX_EPOCH);
+            let kept = record(spec, shape, &d, SystemTime::UNIX_EPOCH, table);
             breaks(r).iter().any(|b| identifiable(&broken(&kept, b), &d, carriers)).then_some(d)
         }
         _ => None,
@@ -176,11 +190,14 @@ fn identifiable(v: &Value, n: &Needle, carriers: Option<&[String]>) -> bool {
 /// One canary: a value of the right type for every column of the spec's
 /// tables (the id in string columns, its number in bigint ones), so that a
 /// Parquet or ORC conversion accepts it, then what its shape needs.
-pub fn record(spec: &Spec, shape: &Shape, n: &Needle, now: SystemTime) -> Value {
+pub fn record(spec: &Spec, shape: &Shape, n: &Needle, now: SystemTime, table: Option<&str>) -> Value {
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let hive = crate::produce::generate::hive_time(now);
     let mut m = Map::new();
-    for t in spec.tables.values() {
+    // The hop's own table first: where two tables give a column different
+    // types, the one the records are converted with decides.
+    let first = table.and_then(|k| spec.tables.get(k));
+    for t in first.into_iter().chain(spec.tables.values()) {
         for (name, ty) in &t.columns {
             let ty = ty.to_ascii_lowercase();
             let v: Value = match ty.as_str() {
@@ -244,9 +261,9 @@ mod tests {
         let shape = shape_of(&spec, "analytics");
         let values = vec!["temperature".to_string(), "humidity".to_string()];
         assert_eq!(shape, Shape::Aggregate { key: "sensor_id".into(), values });
-        let pair = pair(&spec, "run", "p", &shape, None);
+        let pair = pair(&spec, "run", "p", &shape, End::default());
         assert!(pair.drop.is_none());
-        let r = records(&spec, &shape, None, &pair, SystemTime::UNIX_EPOCH);
+        let r = records(&spec, &shape, End::default(), &pair, SystemTime::UNIX_EPOCH);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0]["sensor_id"], pair.keep.id.as_str());
         assert!(r[0]["temperature"].is_f64() && r[0]["humidity"].is_f64());
@@ -260,9 +277,9 @@ mod tests {
         assert_eq!(rules.record_type, "trip");
         assert_eq!(rules.coordinates.len(), 4);
         assert_eq!(rules.required, ["trip_id"]);
-        let carriers = Some(&["trip_id".to_string()][..]);
-        let pair = pair(&spec, "run", "p", &shape, carriers);
-        let [drop, keep] = &records(&spec, &shape, carriers, &pair, SystemTime::UNIX_EPOCH)[..] else { panic!() };
+        let end = End { carriers: Some(&["trip_id".to_string()][..]), table: Some("nyctaxitrips") };
+        let pair = pair(&spec, "run", "p", &shape, end);
+        let [drop, keep] = &records(&spec, &shape, end, &pair, SystemTime::UNIX_EPOCH)[..] else { panic!() };
         assert_eq!(keep["type"], "trip");
         for c in &rules.coordinates {
             assert_ne!(keep[c].as_f64(), Some(0.0), "{keep}");
@@ -279,7 +296,7 @@ mod tests {
         let spec = load("lab.yaml");
         let Shape::Filter(rules) = shape_of(&spec, "filter") else { panic!() };
         assert_eq!(rules.required, ["vendor_id", "pickup_datetime", "total_amount"]);
-        let c = record(&spec, &Shape::Filter(rules), &needle("pipectl-canary-1"), SystemTime::UNIX_EPOCH);
+        let c = record(&spec, &Shape::Filter(rules), &needle("pipectl-canary-1"), SystemTime::UNIX_EPOCH, None);
         assert_eq!(c["vendor_id"], "pipectl-canary-1");
         assert_eq!(c["passenger_count"], 1);
         assert_eq!(c["pickup_datetime"], "1970-01-01 00:00:00");
@@ -294,11 +311,9 @@ mod tests {
         let spec = load("lab.yaml");
         let hop = crate::verify::hops(&spec).into_iter().find(|h| h.shape.word() == "filter").unwrap();
         assert_eq!(hop.carriers(), Some(&["vendor_id".to_string()][..]));
-        let p = pair(&spec, "run", &hop.path, &hop.shape, hop.carriers());
+        let p = pair(&spec, "run", &hop.path, &hop.shape, hop.end());
         let d = p.drop.clone().expect("a drop canary");
-        let [drop, _keep] = &records(&spec, &hop.shape, hop.carriers(), &p, SystemTime::UNIX_EPOCH)[..] else {
-            panic!()
-        };
+        let [drop, _keep] = &records(&spec, &hop.shape, hop.end(), &p, SystemTime::UNIX_EPOCH)[..] else { panic!() };
         assert_eq!(drop["vendor_id"], d.id.as_str(), "{drop}");
         assert!(drop.get("pickup_datetime").is_none(), "{drop}");
         // Every required field a carrier: no drop canary rather than one
@@ -306,8 +321,47 @@ mod tests {
         let Shape::Filter(mut rules) = hop.shape.clone() else { panic!() };
         rules.required = vec!["vendor_id".into()];
         let only = Shape::Filter(rules);
-        assert!(pair(&spec, "run", &hop.path, &only, hop.carriers()).drop.is_none());
-        assert!(pair(&spec, "run", &hop.path, &only, None).drop.is_some(), "as text it is seen by pipectl_canary");
+        assert!(pair(&spec, "run", &hop.path, &only, hop.end()).drop.is_none());
+        assert!(
+            pair(&spec, "run", &hop.path, &only, End::default()).drop.is_some(),
+            "as text it is seen by pipectl_canary"
+        );
+    }
+
+    /// A `varchar(n)` shorter than an id cuts it: no carrier there.
+    #[test]
+    fn a_short_varchar_does_not_carry_a_canary() {
+        use crate::verify::carries;
+        for (ty, yes) in [
+            ("string", true),
+            ("bigint", true),
+            ("varchar(27)", true),
+            ("VARCHAR( 64 )", true),
+            ("char(40)", true),
+            ("varchar(10)", false),
+            ("char(26)", false),
+            ("varchar", false),
+            ("int", false),
+            ("timestamp", false),
+        ] {
+            assert_eq!(carries(ty), yes, "{ty}");
+        }
+        assert_eq!(ID_LEN, id("r", "p", "keep").len());
+    }
+
+    /// Two tables giving one column different types: the canary follows
+    /// the table its path converts with, whatever the tables' order.
+    #[test]
+    fn the_canary_follows_the_hops_table_where_tables_disagree() {
+        let mut spec = load("lambda-firehose-parquet-glue.yaml");
+        let mut raw = spec.tables["nyctaxitrips"].clone();
+        raw.columns.iter_mut().filter(|(n, _)| n == "passenger_count").for_each(|(_, ty)| *ty = "string".into());
+        spec.tables.insert("a_raw".into(), raw);
+        let n = needle("pipectl-canary-0000000000ab");
+        let c = record(&spec, &Shape::Plain, &n, SystemTime::UNIX_EPOCH, Some("nyctaxitrips"));
+        assert_eq!(c["passenger_count"], 1, "{c}");
+        let c = record(&spec, &Shape::Plain, &n, SystemTime::UNIX_EPOCH, Some("a_raw"));
+        assert_eq!(c["passenger_count"], n.id.as_str(), "{c}");
     }
 
     #[test]

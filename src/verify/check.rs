@@ -184,6 +184,22 @@ pub async fn check(aws: &Aws, hop: &Hop, pair: &Pair, sent: &Sent, deadline: Ins
         Ok(answer) => answer,
         Err(e) => return Outcome::NotDelivered(e),
     };
+    // A Firehose transforming with a function needs the service to run it
+    // too; a canary coming out while it says it does not run the function
+    // went around it, and shows nothing of the transform.
+    let mut around = false;
+    let unrun = match &hop.check {
+        Check::InS3 { processor: Some(p), .. } => match dry_run(aws, p).await {
+            Ok(None) => unrun,
+            Ok(Some(answer)) => {
+                around = true;
+                let said = format!("the service does not run the Firehose's transform function {p}: {answer}");
+                Some(unrun.map_or(said.clone(), |u| format!("{u}; {said}")))
+            }
+            Err(e) => return Outcome::NotDelivered(e),
+        },
+        _ => unrun,
+    };
     let mut reader = Reader { aws, read: HashMap::new() };
     let mut pause = Duration::from_millis(500);
     loop {
@@ -200,6 +216,9 @@ pub async fn check(aws: &Aws, hop: &Hop, pair: &Pair, sent: &Sent, deadline: Ins
             Err(e) => return Outcome::NotDelivered(describe(&e)),
         };
         match (seen, &unrun) {
+            (Seen::Found(f), Some(answer)) if around => {
+                return Outcome::NotCheckable(format!("{answer}; the canary came out untransformed ({f})"))
+            }
             (Seen::Found(f), _) => return Outcome::Delivered(f),
             (Seen::Dropped(d), _) => return Outcome::NotDelivered(d),
             // Known from the spec: what arrives there cannot show the canary.
@@ -298,7 +317,7 @@ impl Reader<'_> {
                     }
                     None => Ok(get(aws, bucket, &key).await?),
                 };
-                let object = Object { key, modified, body };
+                let object = Object::new(key, modified, body);
                 self.read.insert(id, object.clone());
                 out.push(object);
             }

@@ -2,7 +2,9 @@
 //! and the object without them (`verify --clean`). The format is told by
 //! the bytes, never by the key or the Firehose's settings:
 //!
-//! - gzip (`1f 8b`): opened, at most `MAX_OPENED` bytes, then told again;
+//! - gzip (`1f 8b`) and framed Snappy (`ff 06 00 00 sNaPpY`, what a
+//!   Firehose's `snappy` compression writes): opened, at most `MAX_OPENED`
+//!   bytes, then told again;
 //! - `PAR1`: Parquet, read by `columnar`; `ORC`: ORC, not read (`columnar::ORC_UNREAD`);
 //! - ZIP (`PK\x03\x04`) and framed Snappy (`ff 06 00 00 sNaPpY`): not opened;
 //! - anything else: text (`text`): JSON records, one a line or several
@@ -47,19 +49,20 @@ impl Format {
     }
 }
 
-/// What an object holds: its format (`gzip` when it was opened), and the
+/// What an object holds: its format (`wrap`: the compression it was opened
+/// from, if any), and the
 /// indexes of the needles found in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub format: Format,
-    pub gzip: bool,
+    pub wrap: Wrap,
     pub found: BTreeSet<usize>,
 }
 
 impl Found {
     pub fn describe(&self) -> String {
-        if self.gzip {
-            format!("gzip {}", self.format.word())
+        if let Some(w) = self.wrap.word() {
+            format!("{w} {}", self.format.word())
         } else {
             self.format.word().to_string()
         }
@@ -68,13 +71,13 @@ impl Found {
 
 /// Which of `needles` are in `bytes`.
 pub fn find(bytes: &[u8], needles: &[Needle]) -> Result<Found, String> {
-    let (bytes, gzip) = opened(bytes)?;
+    let (bytes, wrap) = opened(bytes)?;
     let format = sniff(&bytes)?;
     let found = match format {
         Format::Text => text::find(&bytes, needles),
         Format::Parquet | Format::Orc => columnar_find(format, &bytes, needles)?,
     };
-    Ok(Found { format, gzip, found })
+    Ok(Found { format, wrap, found })
 }
 
 /// Whether a JSON record of a text object (gzip opened) satisfies `pred`;
@@ -103,10 +106,10 @@ pub enum Removal {
 /// `bytes` without the records holding any of `needles` (`text::remove`,
 /// `columnar`; gzip written back as gzip), or why that cannot be done.
 pub fn remove(bytes: &[u8], needles: &[Needle]) -> Result<Removal, String> {
-    let (opened, gzip) = opened(bytes)?;
+    let (opened, wrap) = opened(bytes)?;
     match sniff(&opened)? {
         Format::Text => {}
-        Format::Parquet => return parquet_removal(&opened, needles, gzip),
+        Format::Parquet => return parquet_removal(&opened, needles, wrap),
         Format::Orc => return Err(columnar::ORC_UNREAD.to_string()),
     }
     let (kept, removed, left) = text::remove(&opened, needles)?;
@@ -116,24 +119,49 @@ pub fn remove(bytes: &[u8], needles: &[Needle]) -> Result<Removal, String> {
     if left == 0 {
         return Ok(Removal::Emptied { removed });
     }
-    Ok(Removal::Rewritten { bytes: closed(kept, gzip)?, removed, kept: left })
+    Ok(Removal::Rewritten { bytes: closed(kept, wrap)?, removed, kept: left })
 }
 
-/// The bytes to write back: gzip again when they came gzip.
-fn closed(bytes: Vec<u8>, gzip: bool) -> Result<Vec<u8>, String> {
-    if !gzip {
-        return Ok(bytes);
+/// The compression an object was opened from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrap {
+    Plain,
+    Gzip,
+    Snappy,
+}
+
+impl Wrap {
+    pub fn word(self) -> Option<&'static str> {
+        match self {
+            Wrap::Plain => None,
+            Wrap::Gzip => Some("gzip"),
+            Wrap::Snappy => Some("snappy"),
+        }
     }
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(&bytes).and_then(|()| enc.finish()).map_err(|e| format!("gzip: {e}"))
+}
+
+/// The bytes to write back, compressed again as they came.
+fn closed(bytes: Vec<u8>, wrap: Wrap) -> Result<Vec<u8>, String> {
+    match wrap {
+        Wrap::Plain => Ok(bytes),
+        Wrap::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(&bytes).and_then(|()| enc.finish()).map_err(|e| format!("gzip: {e}"))
+        }
+        Wrap::Snappy => {
+            let mut enc = snap::write::FrameEncoder::new(Vec::new());
+            enc.write_all(&bytes).map_err(|e| format!("snappy: {e}"))?;
+            enc.into_inner().map_err(|e| format!("snappy: {}", e.error()))
+        }
+    }
 }
 
 /// A Parquet object without the rows holding a canary (`columnar`).
-fn parquet_removal(bytes: &[u8], needles: &[Needle], gzip: bool) -> Result<Removal, String> {
+fn parquet_removal(bytes: &[u8], needles: &[Needle], wrap: Wrap) -> Result<Removal, String> {
     match columnar::parquet_without(bytes, &borrowed(needles))? {
         None => Ok(Removal::Unchanged),
         Some(r) if r.kept == 0 => Ok(Removal::Emptied { removed: r.removed }),
-        Some(r) => Ok(Removal::Rewritten { bytes: closed(r.bytes, gzip)?, removed: r.removed, kept: r.kept }),
+        Some(r) => Ok(Removal::Rewritten { bytes: closed(r.bytes, wrap)?, removed: r.removed, kept: r.kept }),
     }
 }
 
@@ -141,22 +169,30 @@ fn borrowed(needles: &[Needle]) -> Vec<columnar::Needle<'_>> {
     needles.iter().map(|n| columnar::Needle { id: &n.id, number: n.number }).collect()
 }
 
-/// The bytes, opened when they are gzip (and whether they were).
-fn opened(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, [u8]>, bool), String> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok((bytes.into(), false));
-    }
+/// The bytes, opened when they are gzip or framed Snappy (and how they were
+/// compressed), at most `MAX_OPENED` bytes once opened.
+fn opened(bytes: &[u8]) -> Result<(std::borrow::Cow<'_, [u8]>, Wrap), String> {
+    let (wrap, reader): (Wrap, Box<dyn Read + '_>) = if bytes.starts_with(&[0x1f, 0x8b]) {
+        (Wrap::Gzip, Box::new(flate2::read::MultiGzDecoder::new(bytes)))
+    } else if bytes.starts_with(SNAPPY_FRAMED) {
+        (Wrap::Snappy, Box::new(snap::read::FrameDecoder::new(bytes)))
+    } else {
+        return Ok((bytes.into(), Wrap::Plain));
+    };
+    let w = wrap.word().expect("compressed");
     let mut out = Vec::new();
-    let mut reader = flate2::read::MultiGzDecoder::new(bytes).take(MAX_OPENED + 1);
-    reader.read_to_end(&mut out).map_err(|e| format!("gzip content could not be opened: {e}"))?;
+    reader.take(MAX_OPENED + 1).read_to_end(&mut out).map_err(|e| format!("{w} content could not be opened: {e}"))?;
     if out.len() as u64 > MAX_OPENED {
-        return Err(format!("gzip content is larger than {} MiB once opened", MAX_OPENED >> 20));
+        return Err(format!("{w} content is larger than {} MiB once opened", MAX_OPENED >> 20));
     }
-    if out.starts_with(&[0x1f, 0x8b]) {
-        return Err("gzip inside gzip is not opened".into());
+    if out.starts_with(&[0x1f, 0x8b]) || out.starts_with(SNAPPY_FRAMED) {
+        return Err(format!("compressed content inside {w} is not opened"));
     }
-    Ok((out.into(), true))
+    Ok((out.into(), wrap))
 }
+
+/// The stream identifier that begins Snappy's framing format.
+const SNAPPY_FRAMED: &[u8] = b"\xff\x06\x00\x00sNaPpY";
 
 fn sniff(bytes: &[u8]) -> Result<Format, String> {
     if bytes.starts_with(b"PAR1") {
@@ -165,8 +201,6 @@ fn sniff(bytes: &[u8]) -> Result<Format, String> {
         Ok(Format::Orc)
     } else if bytes.starts_with(b"PK\x03\x04") {
         Err("ZIP content is not read".into())
-    } else if bytes.starts_with(b"\xff\x06\x00\x00sNaPpY") {
-        Err("Snappy content is not read".into())
     } else {
         Ok(Format::Text)
     }
@@ -208,7 +242,7 @@ mod tests {
     #[test]
     fn text_and_gzip_are_searched_line_by_line() {
         let f = find(TEXT.as_bytes(), &needles()).unwrap();
-        assert_eq!((f.format, f.gzip, f.found.into_iter().collect::<Vec<_>>()), (Format::Text, false, vec![1]));
+        assert_eq!((f.format, f.wrap, f.found.into_iter().collect::<Vec<_>>()), (Format::Text, Wrap::Plain, vec![1]));
         let f = find(&gzip(TEXT.as_bytes()), &needles()).unwrap();
         assert_eq!((f.describe(), f.found.len()), ("gzip text".to_string(), 1));
         assert!(find(b"{\"a\":1}\n", &needles()).unwrap().found.is_empty());
@@ -220,7 +254,7 @@ mod tests {
             (&b"PAR1\x15\x04"[..], "not a whole Parquet file"),
             (b"ORC\x0a", "ORC content is not read by pipectl"),
             (b"PK\x03\x04rest", "ZIP"),
-            (b"\xff\x06\x00\x00sNaPpYrest", "Snappy"),
+            (b"\xff\x06\x00\x00sNaPpYrest", "snappy content could not be opened"),
             (b"\x1f\x8b\x08broken", "gzip content could not be opened"),
         ] {
             let e = find(bytes, &needles()).unwrap_err();
@@ -228,7 +262,22 @@ mod tests {
             assert!(remove(bytes, &needles()).unwrap_err().contains(says));
         }
         let e = find(&gzip(&gzip(b"x")), &needles()).unwrap_err();
-        assert!(e.contains("gzip inside gzip"), "{e}");
+        assert!(e.contains("compressed content inside gzip"), "{e}");
+    }
+
+    /// A Firehose with `compression: snappy` writes Snappy's framing
+    /// format: opened and searched like gzip, and written back as it came.
+    #[test]
+    fn snappy_framed_objects_are_opened_searched_and_written_back_framed() {
+        let mut enc = snap::write::FrameEncoder::new(Vec::new());
+        enc.write_all(TEXT.as_bytes()).unwrap();
+        let framed = enc.into_inner().unwrap();
+        let f = find(&framed, &needles()).unwrap();
+        assert_eq!((f.describe(), f.found.len()), ("snappy text".to_string(), 1));
+        let Removal::Rewritten { bytes, removed: 1, kept: 2 } = remove(&framed, &needles()).unwrap() else { panic!() };
+        let (opened, wrap) = opened(&bytes).unwrap();
+        assert_eq!(wrap, Wrap::Snappy);
+        assert_eq!(&*opened, b"{\"a\":1}\n{\"a\":2}\n");
     }
 
     #[test]
@@ -238,7 +287,7 @@ mod tests {
         assert_eq!(bytes, b"{\"a\":1}\n{\"a\":2}\n");
         let Removal::Rewritten { bytes, .. } = remove(&gzip(TEXT.as_bytes()), &needles()).unwrap() else { panic!() };
         let (opened, gzip) = opened(&bytes).unwrap();
-        assert!(gzip);
+        assert_eq!(gzip, Wrap::Gzip);
         assert_eq!(&*opened, b"{\"a\":1}\n{\"a\":2}\n");
         assert_eq!(remove(b"{\"a\":1}\n", &needles()).unwrap(), Removal::Unchanged);
         let only = "{\"x\":\"pipectl-canary-aaaaaaaaaaaa\"}\n\n{\"y\":-6}";

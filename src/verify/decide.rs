@@ -14,6 +14,15 @@ pub struct Object {
     pub key: String,
     pub modified: SystemTime,
     pub body: Result<Vec<u8>, String>,
+    /// What the body holds, searched once for the hop's canaries (kept with
+    /// them): an object read again at a later look is not decoded again.
+    pub searched: std::sync::OnceLock<(Vec<Needle>, Result<content::Found, String>)>,
+}
+
+impl Object {
+    pub fn new(key: String, modified: SystemTime, body: Result<Vec<u8>, String>) -> Object {
+        Object { key, modified, body, searched: std::sync::OnceLock::new() }
+    }
 }
 
 /// What one look showed.
@@ -61,7 +70,14 @@ pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pai
     let (mut found, mut unread) = (None, None);
     for o in objects.iter().filter(|o| o.modified >= since) {
         let at = format!("s3://{bucket}/{}", o.key);
-        let result = o.body.as_ref().map_err(Clone::clone).and_then(|b| content::find(b, &needles));
+        let result = match o.searched.get() {
+            Some((n, r)) if *n == needles => r.clone(),
+            _ => {
+                let r = o.body.as_ref().map_err(Clone::clone).and_then(|b| content::find(b, &needles));
+                let _ = o.searched.set((needles.clone(), r.clone()));
+                r
+            }
+        };
         match result {
             Ok(f) if f.found.contains(&1) => {
                 return Seen::Dropped(format!(

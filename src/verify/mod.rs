@@ -49,7 +49,19 @@ pub enum Check {
     /// objects under the same or a wider prefix never stand for this one.
     /// `carriers`: when the Firehose converts, the table's columns that
     /// can hold a canary's id (string) or number (bigint).
-    InS3 { bucket: String, prefix: String, unread: Option<String>, firehose: String, carriers: Option<Vec<String>> },
+    /// `processor`: the function the Firehose transforms records with
+    /// (its physical name), asked of the service like a trigger's.
+    InS3 {
+        bucket: String,
+        prefix: String,
+        unread: Option<String>,
+        firehose: String,
+        carriers: Option<Vec<String>>,
+        processor: Option<String>,
+        /// The key of the table the Firehose converts with, whose column
+        /// types the canary follows first.
+        table: Option<String>,
+    },
     /// The canary's id is in the function's log group.
     InLogs { log_group: String },
 }
@@ -87,7 +99,7 @@ pub struct Hop {
 /// converts the records with no column a canary's id (string) or number
 /// (bigint) survives in.
 fn unread(spec: &Spec, d: &crate::spec::Destination) -> Option<String> {
-    if let Compression::Snappy | Compression::Zip | Compression::HadoopSnappy = d.compression {
+    if let Compression::Zip | Compression::HadoopSnappy = d.compression {
         return Some(format!("{} objects are not opened", d.compression.aws()));
     }
     let convert = d.convert.as_ref()?;
@@ -105,10 +117,6 @@ fn unread(spec: &Spec, d: &crate::spec::Destination) -> Option<String> {
 /// convert (records land as they are sent).
 fn carriers(spec: &Spec, d: &crate::spec::Destination) -> Option<Vec<String>> {
     let table = spec.tables.get(&d.convert.as_ref()?.table)?;
-    let carries = |ty: &str| {
-        let ty = ty.to_ascii_lowercase();
-        ty == "string" || ty == "bigint" || ty.starts_with("varchar") || ty.starts_with("char")
-    };
     Some(table.columns.iter().filter(|(_, ty)| carries(ty)).map(|(name, _)| name.clone()).collect())
 }
 
@@ -121,6 +129,34 @@ impl Hop {
             _ => None,
         }
     }
+
+    /// The key of the table the hop's Firehose converts with, if any.
+    pub fn table(&self) -> Option<&str> {
+        match &self.check {
+            Check::InS3 { table, .. } => table.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Where the hop ends, as its canaries need it.
+    pub fn end(&self) -> canary::End<'_> {
+        canary::End { carriers: self.carriers(), table: self.table() }
+    }
+}
+
+/// Whether a column of this Hive type keeps a canary whole: `string`, a
+/// `varchar(n)`/`char(n)` long enough for its id (shorter ones cut it), or
+/// `bigint` (its number).
+pub fn carries(ty: &str) -> bool {
+    let ty = ty.to_ascii_lowercase().replace(' ', "");
+    let sized = |prefix: &str| {
+        ty.strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('('))
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n >= canary::ID_LEN)
+    };
+    ty == "string" || ty == "bigint" || sized("varchar") || sized("char")
 }
 
 /// Every path of the spec, in a stable order.
@@ -131,14 +167,18 @@ pub fn hops(spec: &Spec) -> Vec<Hop> {
         let d = &f.destination;
         let bucket = spec.buckets.get(&d.bucket)?.name.clone();
         let prefix = d.prefix.as_deref().map_or("", crate::spec::static_prefix).to_string();
+        let processor = f.processor.as_ref().and_then(|k| spec.functions.get(k)).map(|p| p.name.clone());
+        let through = processor.as_ref().map_or(String::new(), |p| format!(" (transformed by function {p})"));
         let check = Check::InS3 {
             bucket: bucket.clone(),
             prefix: prefix.clone(),
             unread: unread(spec, d),
             firehose: f.name.clone(),
             carriers: carriers(spec, d),
+            processor,
+            table: d.convert.as_ref().map(|c| c.table.clone()),
         };
-        Some((format!("firehose {} → s3://{bucket}/{prefix}", f.name), check, d.buffer_interval_seconds))
+        Some((format!("firehose {}{through} → s3://{bucket}/{prefix}", f.name), check, d.buffer_interval_seconds))
     };
     for (key, stream) in &spec.streams {
         let entry = Entry::Stream(stream.name.clone());

@@ -397,3 +397,48 @@ fn objects_that_cannot_be_read_are_not_read_and_fail_verify_unless_accepted() {
     moto.pipectl(&["verify", spec, "--code-root", root, "--timeout", "10s", "--accept-unread"]).run().expect_code(0);
     moto.pipectl(&["destroy", spec, "--yes", "--code-root", root]).run().expect_code(0);
 }
+
+/// A Firehose that transforms with a function: the hop names the function,
+/// and a canary the emulator delivered around it (moto runs no transform)
+/// shows nothing of the transform: not checkable, quoting the service,
+/// never `delivered`.
+#[test]
+fn a_firehose_transform_function_is_part_of_its_hop() {
+    let Some(moto) = Moto::start() else { return };
+    let handler = crate::util::root().join("templates/lambda/decode_and_log.py");
+    let text = format!(
+        "pipeline: proc
+buckets:
+  out:
+    name: 'proc-out-${{account}}'
+functions:
+  enrich:
+    runtime: python3.12
+    code: {}
+    handler: decode_and_log.handler
+firehoses:
+  direct:
+    source: direct
+    destination: {{ bucket: out, prefix: data/, buffer: {{ size_mb: 1, interval_seconds: 60 }} }}
+    processor: {{ function: enrich }}
+",
+        handler.display()
+    );
+    let spec = crate::util::temp_spec("canaries", "processor", &text);
+    let (spec, root) = (spec.to_str().unwrap(), crate::util::root());
+    let root = root.to_str().unwrap();
+    moto.pipectl(&["apply", spec, "--yes", "--code-root", root]).run().expect_code(0);
+    let doc =
+        moto.pipectl(&["verify", spec, "--code-root", root, "--timeout", "10s", "--json"]).run().expect_code(0).json();
+    let path = "firehose proc-direct (transformed by function proc-enrich) → s3://";
+    expect(
+        &doc,
+        path,
+        "not checkable",
+        "plain",
+        &["the service does not run the Firehose's transform function proc-enrich"],
+    );
+    moto.pipectl(&["destroy", spec, "--yes", "--code-root", root, "--delete-data", "--allow-data-loss"])
+        .run()
+        .expect_code(0);
+}

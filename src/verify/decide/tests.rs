@@ -29,11 +29,11 @@ fn recorded(name: &str) -> Recorded {
         .map(|c| {
             let key = tag(c, "Key");
             let body = doc["get_object"][&key].as_str().unwrap();
-            Object {
-                modified: humantime::parse_rfc3339(&tag(c, "LastModified")).unwrap(),
-                body: Ok(base64::engine::general_purpose::STANDARD.decode(body).unwrap()),
-                key,
-            }
+            Object::new(
+                key.clone(),
+                humantime::parse_rfc3339(&tag(c, "LastModified")).unwrap(),
+                Ok(base64::engine::general_purpose::STANDARD.decode(body).unwrap()),
+            )
         })
         .collect();
     let events = doc["filter_log_events"].as_str().map_or(Vec::new(), |e| {
@@ -142,11 +142,8 @@ fn a_real_parquet_object_is_searched_for_the_canarys_number() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify/nyctaxitrips-snappy.parquet");
     let sent = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let objects = vec![Object {
-        key: "nyctaxitrips/year=2027/part.parquet".into(),
-        modified: sent,
-        body: Ok(std::fs::read(path).unwrap()),
-    }];
+    let objects =
+        vec![Object::new("nyctaxitrips/year=2027/part.parquet".into(), sent, Ok(std::fs::read(path).unwrap()))];
     let keep = |number| Pair { keep: Needle { id: "pipectl-canary-0000000000aa".into(), number }, drop: None };
     let Seen::Found(at) = in_objects("lake", &objects, sent, &keep(-4611686018427387905), &Shape::Plain) else {
         panic!()
