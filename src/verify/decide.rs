@@ -85,12 +85,27 @@ pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pai
                     needles[1].id
                 ))
             }
-            Ok(f) if f.found.contains(&0) => {
-                if let Some(why) = o.body.as_ref().ok().and_then(|b| not_aggregated(b, shape, &needles[0].id)) {
-                    return Seen::Dropped(format!("{why}: canary {} in {at}", needles[0].id));
+            Ok(f) if f.found.contains(&0) => match o.body.as_ref().ok().map(|b| aggregated(b, shape, &needles[0].id)) {
+                Some(Aggregated::No) => {
+                    return Seen::Dropped(format!(
+                        "the function passed its canary through instead of aggregating it: canary {} in {at}",
+                        needles[0].id
+                    ))
                 }
-                found.get_or_insert_with(|| format!("canary {} in {at} ({})", needles[0].id, f.describe()));
-            }
+                Some(Aggregated::Untold) => {
+                    unread.get_or_insert_with(|| {
+                        format!(
+                            "{at} holds a row keyed by canary {}, but in {} a row the function aggregated is not \
+                                 told from the canary passed through",
+                            needles[0].id,
+                            f.describe()
+                        )
+                    });
+                }
+                _ => {
+                    found.get_or_insert_with(|| format!("canary {} in {at} ({})", needles[0].id, f.describe()));
+                }
+            },
             Ok(_) => {}
             Err(why) => {
                 unread.get_or_insert_with(|| format!("{at} arrived, content not read ({why})"));
@@ -104,20 +119,32 @@ pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pai
     }
 }
 
-/// For an aggregating function, why what came out is not its aggregate: a
-/// row of `window_aggregate` is keyed by the canary's id, has the
-/// `avg_<field>` of its values and none of the canary's own fields; the
-/// canary passed through as it was sent is not one. Only text is judged.
-fn not_aggregated(body: &[u8], shape: &Shape, id: &str) -> Option<&'static str> {
-    let Shape::Aggregate { key, values } = shape else { return None };
+/// Whether what came out for an aggregating function is its aggregate.
+enum Aggregated {
+    /// Not an aggregating function, or its row is there.
+    Yes,
+    /// Only the canary as it was sent (`sensor_id` and all) came out.
+    No,
+    /// Columnar content: a row keyed by the id, which the canary passed
+    /// through would also give once converted.
+    Untold,
+}
+
+/// For an aggregating function: a row of `window_aggregate` is keyed by the
+/// canary's id, has the `avg_<field>` of its values and none of the
+/// canary's own fields; the canary passed through as it was sent is not
+/// one. Judged in text; in Parquet the two are not told apart.
+fn aggregated(body: &[u8], shape: &Shape, id: &str) -> Aggregated {
+    let Shape::Aggregate { key, values } = shape else { return Aggregated::Yes };
     let row = |m: &serde_json::Map<String, serde_json::Value>| {
         m.get(key).and_then(|v| v.as_str()) == Some(id)
             && !m.contains_key("pipectl_canary")
             && values.iter().any(|v| m.contains_key(&format!("avg_{v}")))
     };
     match content::any_json_record(body, &row) {
-        Ok(Some(false)) => Some("the function passed its canary through instead of aggregating it"),
-        _ => None,
+        Ok(Some(true)) => Aggregated::Yes,
+        Ok(Some(false)) => Aggregated::No,
+        _ => Aggregated::Untold,
     }
 }
 

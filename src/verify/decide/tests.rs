@@ -181,3 +181,19 @@ fn an_aggregator_that_passes_the_canary_through_is_not_delivered() {
     let Seen::Dropped(why) = in_objects(&r.bucket, &r.objects, r.sent, &pair(&r), &shape(&r)) else { panic!() };
     assert!(why.starts_with("the function passed its canary through instead of aggregating it"), "{why}");
 }
+
+/// An aggregating function writing into a converting Firehose: a Parquet
+/// row keyed by the canary could be the canary passed through, converted,
+/// so it proves nothing: not read, never delivered.
+#[test]
+fn an_aggregate_row_in_parquet_is_not_told_from_the_canary_passed_through() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify/nyctaxitrips-snappy.parquet");
+    let sent = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let objects = vec![Object::new("p/part.parquet".into(), sent, Ok(std::fs::read(path).unwrap()))];
+    let pair =
+        Pair { keep: Needle { id: "pipectl-canary-0000000000aa".into(), number: -4611686018427387905 }, drop: None };
+    let shape = Shape::Aggregate { key: "sensor_id".into(), values: vec!["temperature".into()] };
+    let Seen::Unread(why) = in_objects("lake", &objects, sent, &pair, &shape) else { panic!() };
+    assert!(why.contains("not told from the canary passed through"), "{why}");
+}
