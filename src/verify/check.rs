@@ -7,6 +7,7 @@ use super::{Check, Entry, Hop, Runs};
 use crate::aws::{Aws, AwsError};
 use crate::send;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// What a hop showed.
@@ -263,10 +264,11 @@ async fn in_stream(aws: &Aws, hop: &Hop, pair: &Pair, position: Option<&(String,
     Ok(if found { Seen::Found(format!("read back from {shard} at its sequence number")) } else { Seen::Nothing })
 }
 
-/// The objects of one hop, each fetched once (by key and ETag).
+/// The objects of one hop, each fetched once (by key and ETag) and shared
+/// between looks, with what its search found (`Object::searched`).
 pub struct Reader<'a> {
     pub aws: &'a Aws,
-    pub read: HashMap<(String, String), Object>,
+    pub read: HashMap<(String, String), Arc<Object>>,
 }
 
 impl Reader<'_> {
@@ -282,7 +284,7 @@ impl Reader<'_> {
         firehose: &str,
         unread: Option<&str>,
         sent: SystemTime,
-    ) -> Result<Vec<Object>, AwsError> {
+    ) -> Result<Vec<Arc<Object>>, AwsError> {
         let aws = self.aws;
         let since = sent - decide::SKEW;
         let mut token = None;
@@ -305,7 +307,7 @@ impl Reader<'_> {
                 }
                 let id = (key.clone(), o.e_tag().unwrap_or_default().to_string());
                 if let Some(known) = self.read.get(&id) {
-                    out.push(known.clone());
+                    out.push(Arc::clone(known));
                     continue;
                 }
                 let size = u64::try_from(o.size().unwrap_or(0)).unwrap_or(0);
@@ -317,8 +319,8 @@ impl Reader<'_> {
                     }
                     None => Ok(get(aws, bucket, &key).await?),
                 };
-                let object = Object::new(key, modified, body);
-                self.read.insert(id, object.clone());
+                let object = Arc::new(Object::new(key, modified, body));
+                self.read.insert(id, Arc::clone(&object));
                 out.push(object);
             }
             token = page.next_continuation_token().map(str::to_string);

@@ -64,11 +64,17 @@ pub fn written_by(key: &str, firehose: &str) -> bool {
 /// Whether the objects of `bucket` read show the pair: the keep canary is
 /// looked for in every object modified since `sent` (less `SKEW`), and so
 /// is the drop canary, which must be in none of them.
-pub fn in_objects(bucket: &str, objects: &[Object], sent: SystemTime, pair: &Pair, shape: &Shape) -> Seen {
+pub fn in_objects<O: std::borrow::Borrow<Object>>(
+    bucket: &str,
+    objects: &[O],
+    sent: SystemTime,
+    pair: &Pair,
+    shape: &Shape,
+) -> Seen {
     let since = sent - SKEW;
     let needles: Vec<Needle> = std::iter::once(pair.keep.clone()).chain(pair.drop.clone()).collect();
     let (mut found, mut unread) = (None, None);
-    for o in objects.iter().filter(|o| o.modified >= since) {
+    for o in objects.iter().map(std::borrow::Borrow::borrow).filter(|o: &&Object| o.modified >= since) {
         let at = format!("s3://{bucket}/{}", o.key);
         let result = match o.searched.get() {
             Some((n, r)) if *n == needles => r.clone(),

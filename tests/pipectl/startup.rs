@@ -86,24 +86,11 @@ fn agent_hosts_wait_until_the_agent_is_active_by_default() {
 fn produce_generate_taxi_format_csv_makes_the_agents_rows() {
     let s = spec("csv", &agent_host());
     // Offline: the endpoint is a closed port, and no call is made.
-    let run = crate::util::pipectl(&[
-        "produce",
-        &s,
-        "--stream",
-        "taxi",
-        "--generate",
-        "taxi",
-        "--format",
-        "csv",
-        "--output",
-        "-",
-        "--limit",
-        "25",
-    ])
-    .env_remove("AWS_ACCESS_KEY_ID")
-    .env_remove("AWS_SECRET_ACCESS_KEY")
-    .run()
-    .expect_code(0);
+    let run = crate::util::pipectl(&taxi_csv(&s, "-", "25"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .run()
+        .expect_code(0);
     let rows: Vec<Vec<&str>> = run.stdout.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 25, "{}", run.stdout);
     assert!(rows.iter().all(|r| r.len() == 17), "{}", run.stdout);
@@ -206,25 +193,22 @@ fn the_sensor_producers_default_partition_key_is_sensor_id() {
     assert!(help.stdout.contains("`sensor_id`") && help.stdout.contains("with `--generate sensor`"), "{}", help.stdout);
 }
 
+/// `produce SPEC --stream taxi --generate taxi --format csv` of `limit`
+/// rows written to `out` (`-`: standard output).
+fn taxi_csv<'a>(spec: &'a str, out: &'a str, limit: &'a str) -> Vec<&'a str> {
+    let generate = ["--generate", "taxi", "--format", "csv"];
+    let mut args = vec!["produce", spec, "--stream", "taxi"];
+    args.extend(generate);
+    args.extend(["--output", out, "--limit", limit]);
+    args
+}
+
 /// `produce --output` of 3 taxi rows to `out` in `dir` (or `-`), from the
 /// spec in `dir`, with `extra` flags.
 fn produce_to(dir: &std::path::Path, out: &str, extra: &[&str]) -> crate::util::Run {
     let s = dir.join("spec.yaml").display().to_string();
     let out = if out == "-" { out.to_string() } else { dir.join(out).display().to_string() };
-    let mut args = vec![
-        "produce",
-        &s,
-        "--stream",
-        "taxi",
-        "--generate",
-        "taxi",
-        "--format",
-        "csv",
-        "--limit",
-        "3",
-        "--output",
-        &out,
-    ];
+    let mut args = taxi_csv(&s, &out, "3");
     args.extend_from_slice(extra);
     crate::util::pipectl(&args).run()
 }

@@ -61,8 +61,7 @@ fn shape(r: &Recorded) -> Shape {
 }
 
 fn pair(r: &Recorded) -> Pair {
-    let drop = r.canaries["drop"].as_str().map(needle);
-    Pair { keep: needle(r.canaries["keep"].as_str().unwrap()), drop }
+    pair_of(&r.canaries)
 }
 
 fn seen(name: &str) -> Seen {
@@ -196,4 +195,19 @@ fn an_aggregate_row_in_parquet_is_not_told_from_the_canary_passed_through() {
     let shape = Shape::Aggregate { key: "sensor_id".into(), values: vec!["temperature".into()] };
     let Seen::Unread(why) = in_objects("lake", &objects, sent, &pair, &shape) else { panic!() };
     assert!(why.contains("not told from the canary passed through"), "{why}");
+}
+
+/// An object read at one look is searched once: the result stays with the
+/// shared object for the next look, and only for the same canaries.
+#[test]
+fn an_object_is_searched_once_for_its_canaries() {
+    let r = recorded("filter_kept_and_dropped");
+    let shared: Vec<std::sync::Arc<Object>> = r.objects.into_iter().map(std::sync::Arc::new).collect();
+    let first = in_objects(&r.bucket, &shared, r.sent, &pair_of(&r.canaries), &Shape::Plain);
+    assert!(shared.iter().all(|o| o.searched.get().is_some()));
+    assert_eq!(in_objects(&r.bucket, &shared, r.sent, &pair_of(&r.canaries), &Shape::Plain), first);
+}
+
+fn pair_of(canaries: &serde_json::Value) -> Pair {
+    Pair { keep: needle(canaries["keep"].as_str().unwrap()), drop: canaries["drop"].as_str().map(needle) }
 }
