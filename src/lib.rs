@@ -31,6 +31,7 @@ pub mod resources;
 pub mod scrub;
 pub mod spec;
 pub mod taxi;
+pub mod term;
 pub mod verify;
 
 /// Bad input on the command line (a flag naming nothing, a file that cannot
