@@ -34,8 +34,12 @@ echo
 # The first stream of the spec, from its graph (offline).
 stream=$("$pipectl" graph "$spec" | sed -n 's/^  "stream\.\([^"]*\)" \[label=.*/\1/p' | head -1)
 if [ -n "$stream" ]; then
+  # Taxi trips as the lab's host sends them: CSV rows of the trip files,
+  # made JSON by the agent flow's field names, which the filter reads.
+  format=()
+  [ "${DEMO_GENERATE:-taxi}" = taxi ] && format=(--format csv)
   echo "== produce ${DEMO_RECORDS:-200} ${DEMO_GENERATE:-taxi} records into stream.$stream"
-  "$pipectl" produce "$spec" --stream "$stream" --generate "${DEMO_GENERATE:-taxi}" --limit "${DEMO_RECORDS:-200}"
+  "$pipectl" produce "$spec" --stream "$stream" --generate "${DEMO_GENERATE:-taxi}" "${format[@]}" --limit "${DEMO_RECORDS:-200}"
   echo
 fi
 # Exit 0 when every hop delivered or is "not checkable": the emulator does
