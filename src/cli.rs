@@ -106,6 +106,17 @@ pub enum Command {
     /// Print the least-privilege IAM policy a CI role needs to plan, apply,
     /// destroy and gc this spec, offline. See docs/ci-permissions.md.
     DeployerPolicy(DeployerPolicyArgs),
+    /// Print the JSON Schema of the spec (draft 2020-12), for editors and
+    /// checks: JSON whether or not `--json` is given. See docs/schema.md.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the spec reference (docs/spec-reference.md) instead, from the
+    /// same table.
+    #[arg(long, hide = true)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args)]
