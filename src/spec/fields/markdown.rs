@@ -22,11 +22,13 @@ old one (an agent host, a network, or a renamed resource; its data goes
 with it unless protected); *at create only* is used when the resource is
 created and never compared afterwards; *pipectl only* changes what pipectl
 does (waits, guards, destroy), not a setting in AWS; *another deployment*
-names a different deployment, leaving the old one's resources as they are.
+names a different deployment, leaving the old one's resources as they are;
+*by field*: a mapping, whose fields say.
 
-Strings interpolate `${pipeline}`, `${env}`, `${region}`, `${account}` and
-`${var.NAME}`; a whole `${var.NAME}` may fill a field of any type with a
-declared variable's value ([variables.md](variables.md)). A field written
+Names, tags, prefixes, descriptions and function environments interpolate
+`${pipeline}`, `${env}`, `${region}`, `${account}` and `${var.NAME}`. With
+a `vars:` section, `${var.NAME}` fills any field, a whole `${var.NAME}` with
+the variable's typed value ([variables.md](variables.md)). A field written
 with no value (`key:`) is the field left out.
 ";
 

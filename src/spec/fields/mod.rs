@@ -118,6 +118,11 @@ pub enum Update {
     Deployment,
     /// A mapping: its fields say.
     Fields,
+    /// A variable's declaration: a change acts as the change of each
+    /// field its value fills.
+    Fills,
+    /// Words for people: nothing changes.
+    Nothing,
 }
 
 impl Update {
@@ -129,6 +134,8 @@ impl Update {
             Update::Pipectl => "pipectl only",
             Update::Deployment => "another deployment",
             Update::Fields => "",
+            Update::Fills => "as the fields its value fills",
+            Update::Nothing => "nothing",
         }
     }
 }
