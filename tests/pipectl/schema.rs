@@ -72,10 +72,12 @@ fn every_pipeline_names_the_schema_on_its_first_line() {
 fn what_the_schema_refuses_validate_refuses() {
     for p in yaml_files("tests/fixtures/schema-invalid") {
         let text = fs::read_to_string(root().join(&p)).unwrap();
-        let rule = text.lines().next().and_then(|l| l.strip_prefix("# rule: ")).unwrap_or_else(|| panic!("{p}: no rule"));
+        let rule =
+            text.lines().next().and_then(|l| l.strip_prefix("# rule: ")).unwrap_or_else(|| panic!("{p}: no rule"));
         let run = pipectl(&["validate", "--json", &p]).run().expect_code(2);
         let doc = run.json();
-        let rules: Vec<&str> = doc["diagnostics"].as_array().unwrap().iter().filter_map(|d| d["rule"].as_str()).collect();
+        let rules: Vec<&str> =
+            doc["diagnostics"].as_array().unwrap().iter().filter_map(|d| d["rule"].as_str()).collect();
         assert!(rules.contains(&rule), "{p}: expected `{rule}`, got {rules:?}");
     }
 }

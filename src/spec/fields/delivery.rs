@@ -7,7 +7,9 @@ use super::{Field, Keys, Text, Ty, TEXT};
 
 /// A role the spec names instead of the one pipectl makes (`rules::existing_role`).
 pub const ROLE: Ty = Ty::Str(Text {
-    pattern: Some(r"^([A-Za-z0-9+=,.@_-]{1,64}|arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64})$"),
+    pattern: Some(
+        r"^([A-Za-z0-9+=,.@_-]{1,64}|arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64})$",
+    ),
     min: None,
     max: None,
     rule: "an IAM role name, or its ARN when it has a path",

@@ -42,7 +42,10 @@ pub struct Field {
 pub enum Ty {
     Str(Text),
     /// An integer within bounds (inclusive).
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Num,
     Bool,
     /// One of these words.
@@ -58,7 +61,10 @@ pub enum Ty {
     ObjectOr(&'static Ty),
     /// A mapping of keys the spec chooses to values of one type; mappings
     /// have their fields at `<path>.*.<field>`.
-    Map { keys: Keys, value: &'static Ty },
+    Map {
+        keys: Keys,
+        value: &'static Ty,
+    },
     /// Any YAML value (a variable's default).
     Any,
 }

@@ -64,7 +64,7 @@ fn object(path: &str) -> Value {
 
 /// A field's schema, with its description and default.
 fn property(f: &Field) -> Value {
-    let mut s = of(&f.ty, &f.path.to_string(), inner(f));
+    let mut s = of(&f.ty, f.path, inner(f));
     let optional_scalar = !f.required && !matches!(f.ty, Ty::Object | Ty::ObjectOr(_) | Ty::Map { .. });
     if optional_scalar {
         // `key:` with no value is the field left out.

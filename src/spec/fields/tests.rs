@@ -184,7 +184,10 @@ fn the_reference_lists_every_field_and_the_schema_every_property() {
     let doc = schema::document();
     let shards = &doc["properties"]["streams"]["additionalProperties"]["properties"]["shards"];
     assert_eq!(shards["default"], 1);
-    assert_eq!(shards["anyOf"][0]["anyOf"][0], serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 10000 }));
+    assert_eq!(
+        shards["anyOf"][0]["anyOf"][0],
+        serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 10000 })
+    );
     assert_eq!(doc["required"], serde_json::json!(["pipeline"]));
     assert_eq!(doc["additionalProperties"], false);
 }

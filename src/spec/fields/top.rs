@@ -21,7 +21,9 @@ pub(super) use row;
 
 /// Whole-value variable types (`spec::vars::Type::parse`).
 const VAR_TYPE: Ty = Ty::Str(Text {
-    pattern: Some(r"^\s*(string|integer|int|number|bool|boolean|list\(\s*(string|integer|int|number|bool|boolean)\s*\))\s*$"),
+    pattern: Some(
+        r"^\s*(string|integer|int|number|bool|boolean|list\(\s*(string|integer|int|number|bool|boolean)\s*\))\s*$",
+    ),
     min: None,
     max: None,
     rule: "`string`, `integer` (`int`), `number`, `bool` (`boolean`), or `list(<one of those>)`",
