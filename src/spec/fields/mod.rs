@@ -12,6 +12,8 @@
 //! where `*` is a key the spec chooses and `[]` an item of a list
 //! (`agents.*.flows[].stream`).
 
+#[cfg(test)]
+mod defaults;
 mod delivery;
 mod functions;
 mod hosts;
