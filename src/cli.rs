@@ -106,8 +106,10 @@ pub enum Command {
     /// Print the least-privilege IAM policy a CI role needs to plan, apply,
     /// destroy and gc this spec, offline. See docs/ci-permissions.md.
     DeployerPolicy(DeployerPolicyArgs),
-    /// Print the JSON Schema of the spec (draft 2020-12), for editors and
-    /// checks: JSON whether or not `--json` is given. See docs/schema.md.
+    /// Print the spec's JSON Schema (draft 2020-12) for editors, offline.
+    ///
+    /// The output is JSON whether or not `--json` is given. Editor setup:
+    /// docs/schema.md; every field: docs/spec-reference.md.
     Schema(SchemaArgs),
 }
 

@@ -26,7 +26,6 @@ pub fn document() -> Value {
     let o = root.as_object_mut().expect("an object schema");
     let mut head = Map::new();
     head.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-    head.insert("$id".into(), json!("https://pipectl.dev/schema/pipectl.schema.json"));
     head.insert("title".into(), json!("pipectl spec"));
     head.insert(
         "description".into(),
