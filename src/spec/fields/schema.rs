@@ -54,7 +54,7 @@ fn object(path: &str) -> Value {
             required.push(name.to_string());
         }
     }
-    let mut o = json!({ "type": ["object", "null"], "additionalProperties": false, "properties": properties });
+    let mut o = json!({ "type": "object", "additionalProperties": false, "properties": properties });
     if !required.is_empty() {
         o["required"] = json!(required);
     }
@@ -64,10 +64,9 @@ fn object(path: &str) -> Value {
 /// A field's schema, with its description and default.
 fn property(f: &Field) -> Value {
     let mut s = of(&f.ty, f.path, inner(f));
-    let optional_scalar = !f.required && !matches!(f.ty, Ty::Object | Ty::ObjectOr(_) | Ty::Map { .. });
-    if optional_scalar {
-        // `key:` with no value is the field left out.
-        s = json!({ "anyOf": [s, { "type": "null" }] });
+    if !f.required {
+        // `key:` with no value is the field left out; a required one is missing.
+        s = or_null(s);
     }
     let mut p = match s {
         Value::Object(m) => m,
@@ -78,6 +77,16 @@ fn property(f: &Field) -> Value {
         p.insert("default".into(), serde_json::from_str(v).expect("a default is JSON"));
     }
     Value::Object(p)
+}
+
+/// `s`, or null: for a mapping, null among its types (editors still offer
+/// its fields).
+fn or_null(mut s: Value) -> Value {
+    if s["type"] == "object" {
+        s["type"] = json!(["object", "null"]);
+        return s;
+    }
+    json!({ "anyOf": [s, { "type": "null" }] })
 }
 
 /// The hover text: what the field does, its rule and what a change does.
@@ -108,8 +117,9 @@ fn of(ty: &Ty, path: &str, inner: Option<String>) -> Value {
         Ty::Bool => or_var(json!({ "type": "boolean" })),
         Ty::Enum(words) => json!({ "anyOf": [{ "enum": words }, interpolated()] }),
         Ty::List(item) => {
+            // A mapping written empty (`- `) is an empty mapping.
             let items = match item {
-                Ty::Object => object(inner.as_deref().unwrap_or(path)),
+                Ty::Object => or_null(object(inner.as_deref().unwrap_or(path))),
                 other => of(other, path, None),
             };
             or_var(json!({ "type": "array", "items": items }))
@@ -118,10 +128,10 @@ fn of(ty: &Ty, path: &str, inner: Option<String>) -> Value {
         Ty::ObjectOr(alt) => json!({ "anyOf": [object(path), of(alt, path, None)] }),
         Ty::Map { keys, value } => {
             let values = match value {
-                Ty::Object => object(inner.as_deref().unwrap_or(path)),
+                Ty::Object => or_null(object(inner.as_deref().unwrap_or(path))),
                 other => of(other, path, None),
             };
-            json!({ "type": ["object", "null"], "propertyNames": key_schema(keys), "additionalProperties": values })
+            json!({ "type": "object", "propertyNames": key_schema(keys), "additionalProperties": values })
         }
         Ty::Any => json!({}),
     }
