@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests beside the code, the integration tests (which
 # start the pinned emulator, moto, themselves, one per test), and the Lambda
-# handler templates under pytest against the same emulator.
+# handler templates under pytest against the same emulator, and the spec's
+# JSON Schema under a real validator (tests/schema).
 #   scripts/test.sh [cargo test args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +10,4 @@ cd "$(dirname "$0")/.."
 PIPECTL_MOTO_SERVER="$(ensure_emulator)"
 export PIPECTL_MOTO_SERVER
 cargo test --locked "$@"
-"$(dirname "$PIPECTL_MOTO_SERVER")/python" -m pytest -q tests/templates
+"$(dirname "$PIPECTL_MOTO_SERVER")/python" -m pytest -q tests/templates tests/schema

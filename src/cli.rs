@@ -106,6 +106,19 @@ pub enum Command {
     /// Print the least-privilege IAM policy a CI role needs to plan, apply,
     /// destroy and gc this spec, offline. See docs/ci-permissions.md.
     DeployerPolicy(DeployerPolicyArgs),
+    /// Print the spec's JSON Schema (draft 2020-12) for editors, offline.
+    ///
+    /// The output is JSON whether or not `--json` is given. Editor setup:
+    /// docs/schema.md; every field: docs/spec-reference.md.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the spec reference (docs/spec-reference.md) instead, from the
+    /// same table.
+    #[arg(long, hide = true)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args)]

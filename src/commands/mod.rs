@@ -30,6 +30,7 @@ mod plan;
 mod policy;
 mod produce;
 mod saved;
+mod schema;
 mod unlock;
 mod validate;
 mod verify;
@@ -74,6 +75,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(crate::cli::PolicyCommand::Check(a)) => policy::check(g, a),
         Command::EnvName(a) => env_name::run(g, a),
         Command::DeployerPolicy(a) => deployer_policy::run(g, a),
+        Command::Schema(a) => schema::run(a),
     }
 }
 

@@ -177,6 +177,8 @@ impl<'n, 'd> MapReader<'n, 'd> {
 
     fn find(&mut self, key: &'static str) -> Option<&'n (Node, Node)> {
         self.known.push(key);
+        #[cfg(test)]
+        asked::note(self.mark, key);
         self.entries.iter().find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key))
     }
 
@@ -262,6 +264,35 @@ impl<'n, 'd> MapReader<'n, 'd> {
             };
             self.d.error(diag);
         }
+    }
+}
+
+/// The keys every [`MapReader`] asks for while a closure decodes, with the
+/// mapping's position: how `spec::fields` proves its table holds every key
+/// the decoder reads.
+#[cfg(test)]
+pub mod asked {
+    use super::Mark;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static ASKED: RefCell<Option<Vec<(Mark, &'static str)>>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f`, returning what it returned and each (mapping, key) asked for.
+    pub fn record<T>(f: impl FnOnce() -> T) -> (T, Vec<(Mark, &'static str)>) {
+        ASKED.with(|a| *a.borrow_mut() = Some(Vec::new()));
+        let out = f();
+        let keys = ASKED.with(|a| a.borrow_mut().take()).unwrap_or_default();
+        (out, keys)
+    }
+
+    pub(super) fn note(mark: Mark, key: &'static str) {
+        ASKED.with(|a| {
+            if let Some(keys) = a.borrow_mut().as_mut() {
+                keys.push((mark, key));
+            }
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod decode;
+pub mod fields;
 pub mod glob;
 pub mod guard;
 pub mod interp;
