@@ -205,7 +205,12 @@ mod tests {
         assert!(md.contains("| `stream.trips` | 1 shard | 730 h | $0.015/h | $10.95 |"), "{md}");
         assert!(md.contains("| **Total** | | | | **$37.43** |"), "{md}");
         let j = json(&l, &e);
-        assert_eq!(j["items"][0]["resource"], "agent.producer");
+        let items = j["items"].as_array().unwrap();
+        assert_eq!(items.len(), e.items.len());
+        let host = items.iter().find(|i| i["what"] == "t3.small instance").unwrap();
+        assert_eq!((host["resource"].as_str(), host["unit"].as_str()), (Some("agent.producer"), Some("hour")));
+        assert_eq!(host["price"], "ec2.t3.small");
+        assert_eq!(format!("{:.2}", j["monthly"].as_f64().unwrap()), "37.43");
         assert_eq!(j["prices"]["version"], crate::cost::table().version);
     }
 }
