@@ -55,7 +55,10 @@ const FILES: &[(&str, &str)] = &[
     ("templates/lambda/decode_and_log.py", include_str!("../templates/lambda/decode_and_log.py")),
     ("templates/lambda/filter_to_firehose.py", include_str!("../templates/lambda/filter_to_firehose.py")),
     ("templates/lambda/window_aggregate.py", include_str!("../templates/lambda/window_aggregate.py")),
-    ("templates/lambda/stream_consumer_node/index.mjs", include_str!("../templates/lambda/stream_consumer_node/index.mjs")),
+    (
+        "templates/lambda/stream_consumer_node/index.mjs",
+        include_str!("../templates/lambda/stream_consumer_node/index.mjs"),
+    ),
 ];
 
 /// The schema line a `pipelines/` file may start with, and what it becomes.

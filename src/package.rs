@@ -78,9 +78,8 @@ pub fn project_root(spec_dir: &Path, code_root: Option<&Path>) -> PathBuf {
 /// only the filesystem's root holds both, which is no project.
 pub fn widened_root(root: &Path, target: &Path, cwd: Option<&Path>) -> Option<String> {
     let common = root.ancestors().find(|a| target.starts_with(a))?;
-    if common.parent().is_none() {
-        return None;
-    }
+    // Only the filesystem's root: no project.
+    common.parent()?;
     let shown = match cwd.and_then(|c| common.strip_prefix(c).ok()) {
         Some(rel) if rel.as_os_str().is_empty() => ".".to_string(),
         Some(rel) => rel.display().to_string(),

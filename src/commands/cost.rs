@@ -102,7 +102,19 @@ fn text(loaded: &Loaded, e: &Estimate) -> String {
         // One table per resource: its name once, above its lines.
         let name = if r[0] == last { "" } else { r[0].as_str() };
         last = &r[0];
-        let line = format!("  {:<a$}  {:<b$}  {:>c$}  {:>d$}  {:>f$}", name, r[1], r[2], r[3], r[4], a = w[0], b = w[1], c = w[2], d = w[3], f = w[4]);
+        let line = format!(
+            "  {:<a$}  {:<b$}  {:>c$}  {:>d$}  {:>f$}",
+            name,
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3],
+            f = w[4]
+        );
         let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(
@@ -148,7 +160,8 @@ fn markdown(loaded: &Loaded, e: &Estimate) -> String {
         }
     }
     let links: Vec<String> = crate::cost::table().sources.iter().map(|(k, v)| format!("[{k}]({v})")).collect();
-    let _ = write!(out, "\nPrices of {} ({}, on-demand list prices): {}.", e.prices_version, e.currency, links.join(", "));
+    let _ =
+        write!(out, "\nPrices of {} ({}, on-demand list prices): {}.", e.prices_version, e.currency, links.join(", "));
     out
 }
 

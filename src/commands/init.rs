@@ -25,9 +25,8 @@ pub fn run(g: &Global, a: &InitArgs) -> anyhow::Result<ExitCode> {
     let files = t.files();
     check(&a.dir, &files, a.force)?;
     for f in &files {
-        write(&a.dir, f).map_err(|e| {
-            anyhow::Error::from(e).context(format!("writing `{}`", a.dir.join(&f.path).display()))
-        })?;
+        write(&a.dir, f)
+            .map_err(|e| anyhow::Error::from(e).context(format!("writing `{}`", a.dir.join(&f.path).display())))?;
     }
     let spec = shown(&a.dir, &t.spec_name());
     let next = [
@@ -90,7 +89,12 @@ fn check(dir: &Path, files: &[File], force: bool) -> anyhow::Result<()> {
             let meta = match std::fs::symlink_metadata(&at) {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) => return Err(BadInput::error(format!("cannot write `{}`: {e}", at.display()), "check the folder's permissions")),
+                Err(e) => {
+                    return Err(BadInput::error(
+                        format!("cannot write `{}`: {e}", at.display()),
+                        "check the folder's permissions",
+                    ))
+                }
             };
             if meta.file_type().is_symlink() {
                 return Err(BadInput::error(
@@ -117,7 +121,11 @@ fn check(dir: &Path, files: &[File], force: bool) -> anyhow::Result<()> {
     }
     if !existing.is_empty() && !force {
         return Err(BadInput::error(
-            format!("{} already exist{}: nothing written", quoted(&existing), if existing.len() == 1 { "s" } else { "" }),
+            format!(
+                "{} already exist{}: nothing written",
+                quoted(&existing),
+                if existing.len() == 1 { "s" } else { "" }
+            ),
             "pass --force to replace them, or `--dir` a new folder",
         ));
     }

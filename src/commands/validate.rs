@@ -15,7 +15,11 @@ pub fn run(g: &Global, a: &ValidateArgs) -> anyhow::Result<ExitCode> {
         let doc = serde_json::json!({ "format_version": "1", "valid": true, "file": loaded.file, "resources": n, "diagnostics": [], "warnings": warnings, "vars": loaded.vars() });
         emitln!("{doc}");
     } else {
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), super::warnings::render(&loaded.file, &warnings).as_bytes());
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            super::warnings::render(&loaded.file, &warnings, crate::term::colour(crate::term::Stream::Stderr))
+                .as_bytes(),
+        );
         let s = &loaded.spec;
         emitln!("{}: valid, {n} resources (pipeline `{}`, env `{}`)", loaded.file, s.pipeline, s.env);
     }

@@ -37,7 +37,13 @@ pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
         }
         let (top, top_monthly) = by.into_iter().fold((String::new(), 0.0), |b, x| if x.1 > b.1 { x } else { b });
         let (kind, key) = top.split_once('.').unwrap_or((top.as_str(), ""));
-        let field = if kind == "stream" { "shards" } else if kind == "agent" { "instance_type" } else { "" };
+        let field = if kind == "stream" {
+            "shards"
+        } else if kind == "agent" {
+            "instance_type"
+        } else {
+            ""
+        };
         let mark = at.field(&[&format!("{kind}s"), key, field]);
         out.push(
             Diagnostic::new(
@@ -89,11 +95,8 @@ pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
         let mark = at.field(&["functions", largest, "reserved_concurrency"]);
         out.push(quota(mark, &x, &region, &assumed, "reserved concurrent executions"));
     }
-    let vcpus: Vec<(&String, u64)> = s
-        .agents
-        .iter()
-        .filter_map(|(k, a)| q.vcpus.types.get(&a.instance_type).map(|n| (k, *n)))
-        .collect();
+    let vcpus: Vec<(&String, u64)> =
+        s.agents.iter().filter_map(|(k, a)| q.vcpus.types.get(&a.instance_type).map(|n| (k, *n))).collect();
     if let Some(x) = q.check("ec2.on_demand_standard_vcpus", &region, vcpus.iter().map(|(_, n)| n).sum()) {
         let largest = vcpus.iter().max_by_key(|(_, n)| *n).map(|(k, _)| k.as_str()).unwrap_or("");
         out.push(quota(at.field(&["agents", largest, "instance_type"]), &x, &region, &assumed, "vCPUs"));
@@ -129,11 +132,14 @@ fn quota(mark: Mark, x: &Exceeded, region: &str, assumed: &str, counted: &str) -
     ))
 }
 
-/// `warning[rule]: message`, its place and hint, the way errors render.
-pub fn render(file: &str, warnings: &[Diagnostic]) -> String {
+/// `warning[rule]: message`, its place and hint, the way errors render;
+/// `warning` in bold yellow when `colour`.
+pub fn render(file: &str, warnings: &[Diagnostic], colour: bool) -> String {
+    let style = anstyle::Style::new().bold().fg_color(Some(anstyle::AnsiColor::Yellow.into()));
     let mut out = String::new();
     for w in warnings {
-        let _ = writeln!(out, "warning[{}]: {}", w.rule, w.message);
+        let label = crate::term::paint(colour, style, &format!("warning[{}]", w.rule));
+        let _ = writeln!(out, "{label}: {}", w.message);
         let _ = writeln!(out, "  --> {}:{}:{}", w.file.as_deref().unwrap_or(file), w.mark.line, w.mark.col);
         if let Some(h) = &w.hint {
             let _ = writeln!(out, "  = hint: {h}");
@@ -155,7 +161,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -211,5 +217,14 @@ mod tests {
         assert_eq!(thousands(20000), "20,000");
         assert_eq!(thousands(5), "5");
         assert_eq!(thousands(1000000), "1,000,000");
+    }
+
+    #[test]
+    fn a_warning_renders_at_its_place_coloured_only_when_asked() {
+        let w = [Diagnostic::new(Mark { line: 5, col: 5 }, "default-quota", "too many").hint("ask")];
+        let plain = render("spec.yaml", &w, false);
+        assert_eq!(plain, "warning[default-quota]: too many\n  --> spec.yaml:5:5\n  = hint: ask\n");
+        let coloured = render("spec.yaml", &w, true);
+        assert!(coloured.starts_with("\u{1b}[") && coloured.contains("warning[default-quota]"), "{coloured:?}");
     }
 }

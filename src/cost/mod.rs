@@ -158,7 +158,8 @@ pub fn estimate(
             };
             let hourly = p * units;
             let monthly = hourly * HOURS_PER_MONTH;
-            let item = Item { address: address.clone(), what, basis, price, quantity, unit, unit_price: *p, hourly, monthly };
+            let item =
+                Item { address: address.clone(), what, basis, price, quantity, unit, unit_price: *p, hourly, monthly };
             e.items.push(item);
         }
     }

@@ -31,7 +31,9 @@ pub struct Vcpus {
 /// The quota table this build carries.
 pub fn table() -> &'static Quotas {
     static TABLE: OnceLock<Quotas> = OnceLock::new();
-    TABLE.get_or_init(|| serde_json::from_str(include_str!("../../prices/quotas.json")).expect("prices/quotas.json parses"))
+    TABLE.get_or_init(|| {
+        serde_json::from_str(include_str!("../../prices/quotas.json")).expect("prices/quotas.json parses")
+    })
 }
 
 /// A count above a default quota.

@@ -61,7 +61,8 @@ fn cost_json_gives_every_line_with_quantity_and_unit_price_and_the_tables_date_a
     let items = doc["items"].as_array().unwrap();
     assert_eq!(items.len(), 13, "{doc}");
     for i in items {
-        let (q, p, m) = (i["quantity"].as_f64().unwrap(), i["unit_price"].as_f64().unwrap(), i["monthly"].as_f64().unwrap());
+        let (q, p, m) =
+            (i["quantity"].as_f64().unwrap(), i["unit_price"].as_f64().unwrap(), i["monthly"].as_f64().unwrap());
         assert!((q * p - m).abs() < 1e-9, "{i}");
         let price = i["price"].as_str().unwrap();
         assert_eq!(table["regions"]["us-east-1"][price].as_f64(), Some(p), "{i}");
@@ -111,7 +112,13 @@ fn same_as_plan(moto: &Moto, spec: &str) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| (i[key].as_str().unwrap().into(), i["what"].as_str().unwrap().into(), format!("{:.6}", i["monthly"].as_f64().unwrap())))
+            .map(|i| {
+                (
+                    i[key].as_str().unwrap().into(),
+                    i["what"].as_str().unwrap().into(),
+                    format!("{:.6}", i["monthly"].as_f64().unwrap()),
+                )
+            })
             .collect();
         v.sort();
         v
@@ -158,7 +165,10 @@ fn validate_warns_of_5000_shards_with_their_monthly_cost_and_the_default_quota()
     // 5000 shards * $0.015 * 730 h.
     assert!(err.contains("warning[monthly-cost]: this spec costs about $54,750.00 a month in us-east-2"), "{err}");
     assert!(err.contains("`stream.s` alone $54,750.00"), "{err}");
-    assert!(err.contains("warning[default-quota]: this spec alone needs 5,000 shards, above AWS's default quota of 1,000"), "{err}");
+    assert!(
+        err.contains("warning[default-quota]: this spec alone needs 5,000 shards, above AWS's default quota of 1,000"),
+        "{err}"
+    );
     let place = format!("--> {spec}:{}", at(text, "shards"));
     assert_eq!(err.matches(&place).count(), 2, "{err}");
     assert!(run.stdout.contains("valid"), "{}", run.stdout);
@@ -211,7 +221,13 @@ fn validate_warns_of_reserved_concurrency_above_what_the_account_can_reserve() {
         format!("  {name}:\n    runtime: python3.12\n    code: {code}\n    handler: decode_and_log.handler\n    reserved_concurrency: {n}\n")
     };
     let text = format!("pipeline: busy\nfunctions:\n{}{}", f("a", 500), f("b", 600));
-    quota_warning("concurrency", &text, "needs 1,100 reserved concurrent executions, above AWS's default quota of 900", "reserved_concurrency", 1);
+    quota_warning(
+        "concurrency",
+        &text,
+        "needs 1,100 reserved concurrent executions, above AWS's default quota of 900",
+        "reserved_concurrency",
+        1,
+    );
 }
 
 #[test]
