@@ -106,6 +106,11 @@ impl Template {
         out
     }
 
+    /// The spec's own top-level `region:`, if it names one.
+    pub fn region(&self) -> Option<&'static str> {
+        self.text.lines().find_map(|l| l.strip_prefix("region:")).map(|r| r.split('#').next().unwrap_or(r).trim())
+    }
+
     /// The `code:` paths of the written spec.
     pub fn code_paths(&self) -> Vec<String> {
         self.spec().lines().filter_map(code_line).map(|(_, p)| p.to_string()).collect()
@@ -205,6 +210,8 @@ mod tests {
         );
         assert_eq!(t.code_paths(), ["templates/lambda/decode_and_log.py"]);
         assert_eq!(t.files().len(), 2);
+        assert_eq!(t.region(), None);
+        assert_eq!(Template::find("lambda-firehose-parquet-glue").unwrap().region(), Some("us-west-2"));
         // A spec without a schema line keeps its first line.
         assert!(TEMPLATES[0].spec().starts_with("# minimal.yaml"));
     }

@@ -11,8 +11,7 @@ pub struct InitArgs {
     /// says what each is.
     #[arg(value_name = "LAB", value_parser = template_names())]
     pub lab: Option<String>,
-    /// The folder to write into, created if missing (default: the current
-    /// folder).
+    /// The folder to write into (`.`: the current one), created if missing.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
     /// Replace files that exist (never through a symbolic link).

@@ -29,10 +29,12 @@ pub fn run(g: &Global, a: &InitArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::Error::from(e).context(format!("writing `{}`", a.dir.join(&f.path).display())))?;
     }
     let spec = shown(&a.dir, &t.spec_name());
+    // A spec naming its region is deployed there; `--region` would move it.
+    let region = if t.region().is_some() { "" } else { " --region us-east-1" };
     let next = [
         format!("pipectl validate {spec}"),
-        format!("pipectl cost {spec} --region us-east-1"),
-        format!("pipectl apply {spec} --region us-east-1"),
+        format!("pipectl cost {spec}{region}"),
+        format!("pipectl apply {spec}{region}"),
     ];
     if g.json {
         let written: Vec<String> = files.iter().map(|f| shown(&a.dir, &f.path)).collect();

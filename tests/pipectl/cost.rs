@@ -258,3 +258,20 @@ fn validate_warns_of_more_vpcs_and_nat_gateways_than_the_default_quotas() {
     quota_warning("vpcs", &text, "needs 6 VPCs, above AWS's default quota of 5", "n5:", 0);
     quota_warning("eips", &text, "needs 6 Elastic IPs, above AWS's default quota of 5", "nat_gateway", 5);
 }
+
+#[test]
+fn validate_warns_of_more_firehoses_than_the_default_quota() {
+    let mut text = "pipeline: fh\nregion: us-east-2\nbuckets:\n  b: {}\nfirehoses:\n".to_string();
+    for i in 0..2001 {
+        text.push_str(&format!("  f{i:04}:\n    source: direct\n    destination: {{ bucket: b }}\n"));
+    }
+    let spec = temp_spec("cost", "firehoses", &text).display().to_string();
+    let run = offline(&["validate", &spec]).run().expect_code(0);
+    let want = "needs 2,001 Firehoses, above AWS's default quota of 2,000 Firehose streams per account and region in us-east-2";
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+    // At the last one's key.
+    assert!(run.stderr.contains(&format!("--> {spec}:{}", at(&text, "f2000:"))), "{}", run.stderr);
+    // us-east-1's default is 5,000.
+    let run = offline(&["validate", &spec, "--region", "us-east-1"]).run().expect_code(0);
+    assert!(!run.stderr.contains("default-quota"), "{}", run.stderr);
+}

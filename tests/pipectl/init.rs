@@ -28,7 +28,13 @@ fn init(name: &str, dir: &Path) -> PathBuf {
     let run = pipectl(&["init", name, "--dir", &s(dir)]).run().expect_code(0);
     let spec = if name == "minimal" { "pipeline.yaml".to_string() } else { format!("{name}.yaml") };
     assert!(run.stdout.contains(&format!("pipectl validate {}", s(&dir.join(&spec)))), "{}", run.stdout);
-    assert!(run.stdout.contains("pipectl cost ") && run.stdout.contains("pipectl apply "), "{}", run.stdout);
+    // The next commands keep a spec's own region.
+    let region = std::fs::read_to_string(dir.join(&spec)).unwrap().lines().any(|l| l.starts_with("region:"));
+    let flag = if region { "" } else { " --region us-east-1" };
+    for cmd in ["cost", "apply"] {
+        let want = format!("pipectl {cmd} {}{flag}\n", s(&dir.join(&spec)));
+        assert!(run.stdout.contains(&want), "{want}: {}", run.stdout);
+    }
     dir.join(spec)
 }
 
