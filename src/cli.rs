@@ -3,6 +3,9 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+mod start;
+pub use start::{CostArgs, InitArgs, ValidateArgs, Warnings};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pipectl",
@@ -67,8 +70,9 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a spec offline: schema, references, cycles, AWS names and limits.
-    Validate(SpecArg),
+    /// Check a spec offline: schema, references, cycles, AWS names and
+    /// limits; warn above a monthly cost or AWS's default quotas.
+    Validate(ValidateArgs),
     /// Read live AWS and print what apply would change.
     Plan(PlanArgs),
     /// Plan, confirm, and make AWS match the spec.
@@ -106,6 +110,12 @@ pub enum Command {
     /// Print the least-privilege IAM policy a CI role needs to plan, apply,
     /// destroy and gc this spec, offline. See docs/ci-permissions.md.
     DeployerPolicy(DeployerPolicyArgs),
+    /// Write a starting spec and its handlers (a minimal pipeline or a lab),
+    /// built into pipectl, ready to validate and deploy. See docs/init.md.
+    Init(InitArgs),
+    /// What a spec costs a month once deployed, offline: no credentials, the
+    /// account assumed empty. See docs/cost.md.
+    Cost(CostArgs),
     /// Print the spec's JSON Schema (draft 2020-12) for editors, offline.
     ///
     /// The output is JSON whether or not `--json` is given. Editor setup:

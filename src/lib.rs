@@ -18,6 +18,7 @@ pub mod export;
 #[cfg(test)]
 mod fuzz;
 pub mod import;
+pub mod init;
 pub mod load;
 pub mod lock;
 pub mod names;

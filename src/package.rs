@@ -72,6 +72,22 @@ pub fn project_root(spec_dir: &Path, code_root: Option<&Path>) -> PathBuf {
     dir.ancestors().find(|a| a.join(".git").exists()).map(Path::to_path_buf).unwrap_or(dir)
 }
 
+/// The folder a `--code-root` must name to hold both `root` (the
+/// project) and `target` (code outside it): their deepest common folder,
+/// shown from `cwd` when it is there or below (`.`, `app`); `None` when
+/// only the filesystem's root holds both, which is no project.
+pub fn widened_root(root: &Path, target: &Path, cwd: Option<&Path>) -> Option<String> {
+    let common = root.ancestors().find(|a| target.starts_with(a))?;
+    // Only the filesystem's root: no project.
+    common.parent()?;
+    let shown = match cwd.and_then(|c| common.strip_prefix(c).ok()) {
+        Some(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        Some(rel) => rel.display().to_string(),
+        None => common.display().to_string(),
+    };
+    Some(shown)
+}
+
 /// Left out of every package: hidden files and folders, Python caches.
 fn left_out(name: &str) -> bool {
     name.starts_with('.') || name == "__pycache__" || name.ends_with(".pyc")
@@ -338,6 +354,16 @@ fn is_executable(_path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_widened_root_holds_the_project_and_the_code_shown_from_where_pipectl_runs() {
+        let (root, code) = (Path::new("/w/app/pipelines"), Path::new("/w/app/templates/f.py"));
+        assert_eq!(widened_root(root, code, Some(Path::new("/w/app"))).as_deref(), Some("."));
+        assert_eq!(widened_root(root, code, Some(Path::new("/w"))).as_deref(), Some("app"));
+        assert_eq!(widened_root(root, code, Some(Path::new("/elsewhere"))).as_deref(), Some("/w/app"));
+        assert_eq!(widened_root(root, code, None).as_deref(), Some("/w/app"));
+        assert_eq!(widened_root(root, Path::new("/etc/passwd"), None), None);
+    }
 
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("pipectl-pkg-{name}-{}", std::process::id()));

@@ -17,6 +17,7 @@
 //!   A run that lost its lock stops the same way and exits 1 saying so.
 
 mod apply;
+mod cost;
 mod deployer_policy;
 mod destroy;
 mod env_name;
@@ -24,6 +25,7 @@ mod export;
 mod gc;
 mod graph;
 mod import;
+mod init;
 mod list;
 mod outputs;
 mod plan;
@@ -34,6 +36,7 @@ mod schema;
 mod unlock;
 mod validate;
 mod verify;
+mod warnings;
 
 use crate::cli::{Cli, Command};
 use crate::deployment::Deployment;
@@ -76,6 +79,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::EnvName(a) => env_name::run(g, a),
         Command::DeployerPolicy(a) => deployer_policy::run(g, a),
         Command::Schema(a) => schema::run(a),
+        Command::Init(a) => init::run(g, a),
+        Command::Cost(a) => cost::run(g, a),
     }
 }
 

@@ -10,6 +10,8 @@
 //! (Lambda, PUT payload units, log ingestion) is listed as not estimated,
 //! never counted as free.
 
+pub mod quotas;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,6 +77,14 @@ pub struct Item {
     pub what: String,
     /// `hour` (billed while it exists) or `gb` (billed with the volume).
     pub basis: &'static str,
+    /// The table's key priced (`kinesis.shard_hour`).
+    pub price: String,
+    /// How many `unit`s a month bills (`quantity * unit_price` is
+    /// `monthly`): hours (units times 730), months of a unit, or GB.
+    pub quantity: f64,
+    /// What one `unit_price` buys: `hour`, `month` (of one unit) or `GB`.
+    pub unit: &'static str,
+    pub unit_price: f64,
     pub hourly: f64,
     pub monthly: f64,
 }
@@ -123,17 +133,22 @@ pub fn estimate(
     let gb_per_month = gb_per_day * HOURS_PER_MONTH / 24.0;
     for (address, uses) in usages {
         for u in uses {
-            // Each use as (price key, what, basis, units billed per hour).
-            let (price, what, basis, units) = match u {
+            // Each use as (price key, what, basis, units billed per hour,
+            // quantity and unit as billed).
+            let (price, what, basis, units, quantity, unit) = match u {
                 Usage::Unpriced { what } => {
                     e.not_estimated.push(format!("{address}: {what}"));
                     continue;
                 }
-                Usage::Hourly { price, quantity, what } => (price, what, "hour", quantity),
-                Usage::Monthly { price, quantity, what } => (price, what, "hour", quantity / HOURS_PER_MONTH),
+                Usage::Hourly { price, quantity, what } => {
+                    (price, what, "hour", quantity, quantity * HOURS_PER_MONTH, "hour")
+                }
+                Usage::Monthly { price, quantity, what } => {
+                    (price, what, "hour", quantity / HOURS_PER_MONTH, quantity, "month")
+                }
                 Usage::PerGb { price, what } => {
                     let what = format!("{what} ({} GB/day)", trim(gb_per_day));
-                    (price, what, "gb", gb_per_month / HOURS_PER_MONTH)
+                    (price, what, "gb", gb_per_month / HOURS_PER_MONTH, gb_per_month, "GB")
                 }
             };
             let Some(p) = prices.and_then(|t| t.get(&price)) else {
@@ -142,7 +157,10 @@ pub fn estimate(
                 continue;
             };
             let hourly = p * units;
-            e.items.push(Item { address: address.clone(), what, basis, hourly, monthly: hourly * HOURS_PER_MONTH });
+            let monthly = hourly * HOURS_PER_MONTH;
+            let item =
+                Item { address: address.clone(), what, basis, price, quantity, unit, unit_price: *p, hourly, monthly };
+            e.items.push(item);
         }
     }
     if prices.is_none() {
@@ -250,6 +268,12 @@ mod tests {
             table(),
         );
         assert!(close(e.items[0].hourly, 0.03));
+        // Every item is its quantity at its unit price.
+        for i in &e.items {
+            assert!(close(i.quantity * i.unit_price, i.monthly), "{i:?}");
+        }
+        assert_eq!((e.items[0].unit, e.items[0].quantity), ("hour", 2.0 * 730.0));
+        assert_eq!((e.items[2].unit, e.items[2].price.as_str()), ("GB", "firehose.ingest_gb"));
         assert!(close(e.items[1].monthly, 3.0));
         // 2 GB a day for 730/24 days at $0.029.
         assert!(close(e.items[2].monthly, 2.0 * 730.0 / 24.0 * 0.029));

@@ -160,12 +160,12 @@ fn fence(body: &str) -> String {
 }
 
 /// Text for inside a table cell: one line, `|` escaped.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     one_line(s).replace('|', "\\|")
 }
 
 /// Text for inside `` `...` `` in a table: no backticks, no `|`.
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     cell(s).replace('`', "'")
 }
 
@@ -244,6 +244,10 @@ mod tests {
                 address: "stream.trips".into(),
                 what: "1 shard".into(),
                 basis: "hour",
+                price: "kinesis.shard_hour".into(),
+                quantity: 1.0,
+                unit: "hour",
+                unit_price: 0.015,
                 hourly: 0.015,
                 monthly: 10.95,
             }],

@@ -6,6 +6,7 @@
 
 mod buckets;
 mod canaries;
+mod cost;
 mod data;
 mod deployer;
 mod emulator;
@@ -16,6 +17,7 @@ mod firehose;
 mod hostile;
 mod hosts;
 mod import;
+mod init;
 mod labs;
 mod lambda;
 mod leaks;

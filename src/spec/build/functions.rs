@@ -278,6 +278,29 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
+    /// What to run when code lies outside the project: the `--code-root`
+    /// holding both, said for how the project was decided.
+    fn outside_hint(&self, e: &crate::package::CodeError, root: &std::path::Path) -> String {
+        let crate::package::CodeError::Outside { target, .. } = e else { return String::new() };
+        let cwd = std::env::current_dir().ok();
+        let wider = crate::package::widened_root(root, std::path::Path::new(target), cwd.as_deref());
+        let spec_dir = self.dir.canonicalize().unwrap_or_else(|_| self.dir.to_path_buf());
+        let project = if self.opts.code_root.is_some() {
+            format!("the project is `--code-root {}`", root.display())
+        } else if spec_dir == root {
+            format!("no git work tree holds the spec, so the project is its folder `{}`", root.display())
+        } else {
+            format!("the project is the git work tree `{}`", root.display())
+        };
+        match wider {
+            Some(dir) => format!(
+                "{project}: add `--code-root {dir}` to the command (the folder holding both the spec and its code), \
+                 or move the code inside the project"
+            ),
+            None => format!("{project}: move the code inside it"),
+        }
+    }
+
     /// `code:` must stay inside the project, out of its hidden files and
     /// folders, and within Lambda's size limit (checked without reading the
     /// files).
@@ -305,16 +328,10 @@ impl Builder<'_> {
         }
         match crate::package::files(path, &root) {
             Ok(_) => {}
-            Err(e @ crate::package::CodeError::Outside { .. }) => self.err(
-                c.mark,
-                "code-path",
-                format!("code path `{}`: {e}", c.v),
-                Some(
-                    "function code must live inside the spec's project (the git work tree holding the spec, \
-                     or `--code-root`); copy it there"
-                        .into(),
-                ),
-            ),
+            Err(e @ crate::package::CodeError::Outside { .. }) => {
+                let hint = self.outside_hint(&e, &root);
+                self.err(c.mark, "code-path", format!("code path `{}`: {e}", c.v), Some(hint))
+            }
             Err(e @ crate::package::CodeError::Hidden { .. }) => self.err(
                 c.mark,
                 "code-path",

@@ -1,0 +1,230 @@
+//! What `validate` warns about without failing: a monthly estimate above
+//! `--warn-above-usd`, and a spec that alone passes one of AWS's default
+//! quotas (`cost::quotas`): shards, on-demand streams, Firehoses, reserved
+//! Lambda concurrency, On-Demand vCPUs, VPCs, Elastic IPs. Each points at
+//! the field it is about. Offline: the estimate is `cost`'s.
+
+use crate::cli::Warnings;
+use crate::cost::quotas::{self, Exceeded};
+use crate::diag::{Diagnostic, Mark};
+use crate::load::Loaded;
+use crate::spec::model::StreamMode;
+use crate::spec::yaml::{Node, Value};
+use std::fmt::Write as _;
+
+/// The region used when neither `--region`, the spec nor the environment
+/// names one: the warnings say so.
+const ASSUMED_REGION: &str = "us-east-1";
+
+/// Every warning for `loaded`, in the order of the spec's lines.
+pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
+    let given = super::cost::region(loaded);
+    let region = given.clone().unwrap_or_else(|| ASSUMED_REGION.into());
+    let assumed = if given.is_some() { String::new() } else { format!(" (no region given: {region} assumed)") };
+    let at = Places::of(loaded);
+    let s = &loaded.spec;
+    let q = quotas::table();
+    let mut out = Vec::new();
+
+    let e = crate::deployment::offline_estimate(loaded, &region, w.cost.assume_gb_per_day);
+    if e.monthly > w.warn_above_usd {
+        let mut by: Vec<(String, f64)> = Vec::new();
+        for i in &e.items {
+            match by.iter_mut().find(|(a, _)| *a == i.address) {
+                Some((_, m)) => *m += i.monthly,
+                None => by.push((i.address.clone(), i.monthly)),
+            }
+        }
+        let (top, top_monthly) = by.into_iter().fold((String::new(), 0.0), |b, x| if x.1 > b.1 { x } else { b });
+        let (kind, key) = top.split_once('.').unwrap_or((top.as_str(), ""));
+        let field = if kind == "stream" {
+            "shards"
+        } else if kind == "agent" {
+            "instance_type"
+        } else {
+            ""
+        };
+        let mark = at.field(&[&format!("{kind}s"), key, field]);
+        out.push(
+            Diagnostic::new(
+                mark,
+                "monthly-cost",
+                format!(
+                    "this spec costs about {} a month in {region}{assumed} at {} GB/day, above {}; `{top}` alone {}",
+                    usd(e.monthly),
+                    e.assume_gb_per_day,
+                    usd(w.warn_above_usd),
+                    usd(top_monthly)
+                ),
+            )
+            .hint(format!(
+                "`pipectl cost {}` itemizes it (prices of {}); `--warn-above-usd N` moves the threshold",
+                loaded.file, e.prices_version
+            )),
+        );
+    }
+
+    let provisioned: Vec<(&String, u32)> = s
+        .streams
+        .iter()
+        .filter_map(|(k, st)| match st.mode {
+            StreamMode::Provisioned { shards } => Some((k, shards)),
+            StreamMode::OnDemand => None,
+        })
+        .collect();
+    let shards: u64 = provisioned.iter().map(|(_, n)| u64::from(*n)).sum();
+    if let Some(x) = q.check("kinesis.shards", &region, shards) {
+        let largest = provisioned.iter().max_by_key(|(_, n)| *n).map(|(k, _)| k.as_str()).unwrap_or("");
+        out.push(quota(at.field(&["streams", largest, "shards"]), &x, &region, &assumed, "shards"));
+    }
+    let on_demand: Vec<&String> =
+        s.streams.iter().filter(|(_, st)| st.mode == StreamMode::OnDemand).map(|(k, _)| k).collect();
+    if let Some(x) = q.check("kinesis.on_demand_streams", &region, on_demand.len() as u64) {
+        let last = on_demand.last().map(|k| k.as_str()).unwrap_or("");
+        out.push(quota(at.field(&["streams", last, "mode"]), &x, &region, &assumed, "on-demand streams"));
+    }
+    if let Some(x) = q.check("firehose.streams", &region, s.firehoses.len() as u64) {
+        let last = s.firehoses.keys().last().map(String::as_str).unwrap_or("");
+        out.push(quota(at.field(&["firehoses", last, ""]), &x, &region, &assumed, "Firehoses"));
+    }
+    let reserved: Vec<(&String, u32)> =
+        s.functions.iter().filter_map(|(k, f)| f.reserved_concurrency.map(|n| (k, n))).collect();
+    let total: u64 = reserved.iter().map(|(_, n)| u64::from(*n)).sum();
+    if let Some(x) = q.check("lambda.reserved_concurrency", &region, total) {
+        let largest = reserved.iter().max_by_key(|(_, n)| *n).map(|(k, _)| k.as_str()).unwrap_or("");
+        let mark = at.field(&["functions", largest, "reserved_concurrency"]);
+        out.push(quota(mark, &x, &region, &assumed, "reserved concurrent executions"));
+    }
+    let vcpus: Vec<(&String, u64)> =
+        s.agents.iter().filter_map(|(k, a)| q.vcpus.types.get(&a.instance_type).map(|n| (k, *n))).collect();
+    if let Some(x) = q.check("ec2.on_demand_standard_vcpus", &region, vcpus.iter().map(|(_, n)| n).sum()) {
+        let largest = vcpus.iter().max_by_key(|(_, n)| *n).map(|(k, _)| k.as_str()).unwrap_or("");
+        out.push(quota(at.field(&["agents", largest, "instance_type"]), &x, &region, &assumed, "vCPUs"));
+    }
+    if let Some(x) = q.check("vpc.vpcs", &region, s.networks.len() as u64) {
+        let last = s.networks.keys().last().map(String::as_str).unwrap_or("");
+        out.push(quota(at.field(&["networks", last, ""]), &x, &region, &assumed, "VPCs"));
+    }
+    let nats: Vec<&String> = s.networks.iter().filter(|(_, n)| n.nat_gateway).map(|(k, _)| k).collect();
+    if let Some(x) = q.check("vpc.elastic_ips", &region, nats.len() as u64) {
+        let last = nats.last().map(|k| k.as_str()).unwrap_or("");
+        out.push(quota(at.field(&["networks", last, "nat_gateway"]), &x, &region, &assumed, "Elastic IPs"));
+    }
+    out.sort_by_key(|d| d.mark);
+    out
+}
+
+fn quota(mark: Mark, x: &Exceeded, region: &str, assumed: &str, counted: &str) -> Diagnostic {
+    Diagnostic::new(
+        mark,
+        "default-quota",
+        format!(
+            "this spec alone needs {} {counted}, above AWS's default quota of {} {} in {region}{assumed}",
+            thousands(x.count),
+            thousands(x.quota),
+            x.what
+        ),
+    )
+    .hint(format!(
+        "request an increase in Service Quotas before apply, or check the account's own: {} (quotas of {})",
+        x.source,
+        quotas::table().version
+    ))
+}
+
+/// `warning[rule]: message`, its place and hint, the way errors render;
+/// `warning` in bold yellow when `colour`.
+pub fn render(file: &str, warnings: &[Diagnostic], colour: bool) -> String {
+    let style = anstyle::Style::new().bold().fg_color(Some(anstyle::AnsiColor::Yellow.into()));
+    let mut out = String::new();
+    for w in warnings {
+        let label = crate::term::paint(colour, style, &format!("warning[{}]", w.rule));
+        let _ = writeln!(out, "{label}: {}", w.message);
+        let _ = writeln!(out, "  --> {}:{}:{}", w.file.as_deref().unwrap_or(file), w.mark.line, w.mark.col);
+        if let Some(h) = &w.hint {
+            let _ = writeln!(out, "  = hint: {h}");
+        }
+    }
+    out
+}
+
+/// `$54,750.00`.
+fn usd(x: f64) -> String {
+    let cents = format!("{x:.2}");
+    let (whole, frac) = cents.split_once('.').unwrap_or((&cents, "00"));
+    let whole: u64 = whole.parse().unwrap_or(0);
+    format!("${}.{frac}", thousands(whole))
+}
+
+/// `20,000`.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Where the spec's fields are: its YAML read again with positions (a
+/// spec that cannot be read again points at each resource's key, from the
+/// load, or the top).
+struct Places<'a> {
+    tree: Option<Node>,
+    loaded: &'a Loaded,
+}
+
+impl<'a> Places<'a> {
+    fn of(loaded: &'a Loaded) -> Places<'a> {
+        let tree = std::fs::read_to_string(&loaded.file).ok().and_then(|t| crate::spec::yaml::parse(&t).ok());
+        Places { tree, loaded }
+    }
+
+    /// `[section, key, field]`: the field's key when written, else the
+    /// resource's key (`field` empty: the resource's key).
+    fn field(&self, path: &[&str; 3]) -> Mark {
+        let [section, key, field] = *path;
+        let resource = self.tree.as_ref().and_then(|t| child(t, section)).and_then(|m| key_of(m, key));
+        let written = resource.as_ref().and_then(|(_, v)| key_of(v, field)).map(|(k, _)| k.mark);
+        written
+            .or(resource.map(|(k, _)| k.mark))
+            .or_else(|| self.loaded.origins.get(&format!("{section}.{key}")).copied())
+            .unwrap_or(Mark { line: 1, col: 1 })
+    }
+}
+
+fn child<'n>(n: &'n Node, key: &str) -> Option<&'n Node> {
+    key_of(n, key).map(|(_, v)| v)
+}
+
+/// The key node and value of `key` in mapping `n`.
+fn key_of<'n>(n: &'n Node, key: &str) -> Option<(&'n Node, &'n Node)> {
+    let Value::Map(entries) = &n.value else { return None };
+    entries.iter().find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key)).map(|(k, v)| (k, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_with_thousands_separators() {
+        assert_eq!(usd(54750.0), "$54,750.00");
+        assert_eq!(usd(999.5), "$999.50");
+        assert_eq!(thousands(20000), "20,000");
+        assert_eq!(thousands(5), "5");
+        assert_eq!(thousands(1000000), "1,000,000");
+    }
+
+    #[test]
+    fn a_warning_renders_at_its_place_coloured_only_when_asked() {
+        let w = [Diagnostic::new(Mark { line: 5, col: 5 }, "default-quota", "too many").hint("ask")];
+        let plain = render("spec.yaml", &w, false);
+        assert_eq!(plain, "warning[default-quota]: too many\n  --> spec.yaml:5:5\n  = hint: ask\n");
+        let coloured = render("spec.yaml", &w, true);
+        assert!(coloured.starts_with("\u{1b}[") && coloured.contains("warning[default-quota]"), "{coloured:?}");
+    }
+}
