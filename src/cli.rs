@@ -3,6 +3,9 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+mod shell;
+pub use shell::{ColorChoice, CompletionsArgs, ManArgs, ValidateArgs};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pipectl",
@@ -17,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Environment name: suffixes default names and isolates deployments (e.g. `pr-42`).
     #[arg(long, global = true, env = "PIPECTL_ENV", value_parser = parse_env)]
@@ -63,12 +67,16 @@ pub struct Global {
     /// More detail (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// When to colour the output (plan symbols): `auto` is on a terminal
+    /// only, honouring NO_COLOR, CLICOLOR_FORCE and TERM=dumb.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a spec offline: schema, references, cycles, AWS names and limits.
-    Validate(SpecArg),
+    /// Check specs offline: schema, references, cycles, AWS names and limits.
+    Validate(ValidateArgs),
     /// Read live AWS and print what apply would change.
     Plan(PlanArgs),
     /// Plan, confirm, and make AWS match the spec.
@@ -106,6 +114,13 @@ pub enum Command {
     /// Print the least-privilege IAM policy a CI role needs to plan, apply,
     /// destroy and gc this spec, offline. See docs/ci-permissions.md.
     DeployerPolicy(DeployerPolicyArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or
+    /// powershell. See docs/shell.md.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one per command with `--out`.
+    Man(ManArgs),
+    /// Print pipectl's version.
+    Version,
 }
 
 #[derive(Debug, Args)]

@@ -24,12 +24,16 @@ mod export;
 mod gc;
 mod graph;
 mod import;
+mod json;
 mod list;
 mod outputs;
 mod plan;
 mod policy;
 mod produce;
+#[cfg(test)]
+mod reference;
 mod saved;
+mod shell;
 mod unlock;
 mod validate;
 mod verify;
@@ -57,6 +61,9 @@ pub(crate) use emitln;
 /// Runs the command the line asks for.
 pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
+    if g.json {
+        json::refuse(&cli.command)?;
+    }
     match &cli.command {
         Command::Validate(a) => validate::run(g, a),
         Command::Graph(a) => graph::run(g, a),
@@ -74,6 +81,9 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(crate::cli::PolicyCommand::Check(a)) => policy::check(g, a),
         Command::EnvName(a) => env_name::run(g, a),
         Command::DeployerPolicy(a) => deployer_policy::run(g, a),
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a),
+        Command::Version => shell::version(g),
     }
 }
 
@@ -112,7 +122,8 @@ fn print_plan(json: bool, plan: &Plan, verbose: bool) {
     if json {
         emitln!("{}", serde_json::to_string(plan).expect("plan serializes"));
     } else {
-        let _ = write!(std::io::stdout(), "{}", plan.render(verbose));
+        let colour = crate::term::colour(crate::term::Stream::Stdout);
+        let _ = write!(std::io::stdout(), "{}", plan.render_styled(verbose, colour));
     }
 }
 

@@ -24,6 +24,7 @@ mod months;
 mod policy;
 mod resilience;
 mod saved;
+mod shell;
 mod signals;
 mod startup;
 mod unattended;
