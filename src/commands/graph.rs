@@ -41,7 +41,9 @@ fn to_json(graph: &Graph, file: &str) -> serde_json::Value {
     let edges: Vec<serde_json::Value> = graph
         .nodes
         .values()
-        .flat_map(|n| n.deps.iter().map(move |d| serde_json::json!({ "from": d.to_string(), "to": n.address.to_string() })))
+        .flat_map(|n| {
+            n.deps.iter().map(move |d| serde_json::json!({ "from": d.to_string(), "to": n.address.to_string() }))
+        })
         .collect();
     serde_json::json!({ "format_version": "1", "file": file, "nodes": nodes, "edges": edges })
 }

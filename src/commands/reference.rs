@@ -78,7 +78,8 @@ fn commands(cmd: &Command, path: &str) -> Vec<(String, Command)> {
 
 /// One argument as a list item: its syntax, help, and what it defaults to.
 fn describe(arg: &Arg) -> String {
-    let names: Vec<String> = arg.get_value_names().map(|v| v.iter().map(|n| n.to_string()).collect()).unwrap_or_default();
+    let names: Vec<String> =
+        arg.get_value_names().map(|v| v.iter().map(|n| n.to_string()).collect()).unwrap_or_default();
     let value = if names.is_empty() { arg.get_id().as_str().to_uppercase() } else { names.join(" ") };
     let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
     let mut syntax = match (arg.get_long(), arg.get_short()) {
@@ -134,7 +135,12 @@ fn first_sentence(s: &str) -> String {
 
 /// GitHub's anchor of a heading.
 fn anchor(heading: &str) -> String {
-    heading.to_lowercase().chars().filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-').collect::<String>().replace(' ', "-")
+    heading
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+        .collect::<String>()
+        .replace(' ', "-")
 }
 
 #[cfg(test)]
@@ -165,7 +171,8 @@ mod tests {
         }
         for long in root.get_arguments().filter(|a| a.is_global_set()).filter_map(|a| a.get_long()) {
             let flag = format!("--{long}");
-            let syntax = |l: &str| l.strip_prefix("- `").and_then(|r| r.split('`').next()).unwrap_or_default().to_string();
+            let syntax =
+                |l: &str| l.strip_prefix("- `").and_then(|r| r.split('`').next()).unwrap_or_default().to_string();
             let listed = doc.lines().filter(|l| syntax(l).split([' ', ',']).any(|w| w == flag)).count();
             assert_eq!(listed, 1, "global --{long} is listed once");
         }

@@ -12,7 +12,7 @@ use crate::deployment::options;
 use crate::load::Loaded;
 use crate::policy::Operator;
 use crate::spec::SpecError;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// The name standard input has in messages.
@@ -61,7 +61,7 @@ fn is_stdin(p: &Path) -> bool {
 }
 
 /// One spec loaded and policed offline.
-fn check(g: &Global, operator: &Operator, path: &PathBuf) -> Result<Loaded, anyhow::Error> {
+fn check(g: &Global, operator: &Operator, path: &Path) -> Result<Loaded, anyhow::Error> {
     let opts = options(g);
     let loaded = if is_stdin(path) { from_stdin(&opts)? } else { crate::load::load(path, &opts)? };
     crate::load::police(&loaded, operator, None, loaded.spec.region.as_deref())?;
@@ -85,8 +85,12 @@ fn from_stdin(opts: &crate::spec::Options) -> Result<Loaded, SpecError> {
         })?,
     };
     if crate::plan::saved::is_saved(&text) {
-        let d = crate::diag::Diagnostic::new(Default::default(), "saved-plan", "this is a saved plan (`plan --out`), not a spec")
-            .hint("`pipectl apply FILE` runs a saved plan; validate the spec it was made from");
+        let d = crate::diag::Diagnostic::new(
+            Default::default(),
+            "saved-plan",
+            "this is a saved plan (`plan --out`), not a spec",
+        )
+        .hint("`pipectl apply FILE` runs a saved plan; validate the spec it was made from");
         return Err(SpecError::Invalid { file: STDIN.into(), diagnostics: vec![d] });
     }
     crate::load::load_str(&text, STDIN, Path::new("."), opts)

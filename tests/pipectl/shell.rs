@@ -163,30 +163,33 @@ fn plan_symbols_plain_even_on_a_terminal_are_coloured_only_where_wanted() {
 /// How to run each command, in an order that works against one emulator
 /// (apply before what reads the deployment, destroy last).
 fn invocations(spec: &str, out: &str) -> Vec<(&'static str, Vec<String>)> {
-    let list: Vec<(&str, &[&str])> = vec![
-        ("version", &["version"]),
-        ("validate", &["validate", spec]),
-        ("validate", &["validate", spec, "pipelines/lab.yaml"]),
-        ("graph", &["graph", spec]),
-        ("policy check", &["policy", "check", spec]),
-        ("env-name", &["env-name", "feature/ABC_1"]),
-        ("deployer-policy", &["deployer-policy", spec, "--region", "us-east-1"]),
-        ("export cloudformation", &["export", "cloudformation", spec, "--out", out]),
-        ("export cloudformation", &["export", "cloudformation", spec]),
-        ("completions", &["completions", "bash"]),
-        ("man", &["man"]),
-        ("plan", &["plan", spec]),
-        ("plan", &["plan", spec, "--format", "markdown"]),
-        ("apply", &["apply", spec, "--yes"]),
-        ("outputs", &["outputs", spec]),
-        ("list", &["list"]),
-        ("produce", &["produce", spec, "--stream", "s", "--generate", "sensor", "--limit", "3"]),
-        ("produce", &["produce", spec, "--stream", "s", "--generate", "sensor", "--limit", "3", "--output", out, "--force"]),
-        ("verify", &["verify", spec, "--timeout", "60s"]),
-        ("import", &["import", spec]),
-        ("unlock", &["unlock", spec]),
-        ("gc", &["gc", "--older-than", "1d", "--env-pattern", "pr-*"]),
-        ("destroy", &["destroy", spec, "--yes"]),
+    let list: Vec<(&str, Vec<&str>)> = vec![
+        ("version", vec!["version"]),
+        ("validate", vec!["validate", spec]),
+        ("validate", vec!["validate", spec, "pipelines/lab.yaml"]),
+        ("graph", vec!["graph", spec]),
+        ("policy check", vec!["policy", "check", spec]),
+        ("env-name", vec!["env-name", "feature/ABC_1"]),
+        ("deployer-policy", vec!["deployer-policy", spec, "--region", "us-east-1"]),
+        ("export cloudformation", vec!["export", "cloudformation", spec, "--out", out]),
+        ("export cloudformation", vec!["export", "cloudformation", spec]),
+        ("completions", vec!["completions", "bash"]),
+        ("man", vec!["man"]),
+        ("plan", vec!["plan", spec]),
+        ("plan", vec!["plan", spec, "--format", "markdown"]),
+        ("apply", vec!["apply", spec, "--yes"]),
+        ("outputs", vec!["outputs", spec]),
+        ("list", vec!["list"]),
+        ("produce", vec!["produce", spec, "--stream", "s", "--generate", "sensor", "--limit", "3"]),
+        (
+            "produce",
+            vec!["produce", spec, "--stream", "s", "--generate", "sensor", "--limit", "3", "--output", out, "--force"],
+        ),
+        ("verify", vec!["verify", spec, "--timeout", "60s"]),
+        ("import", vec!["import", spec]),
+        ("unlock", vec!["unlock", spec]),
+        ("gc", vec!["gc", "--older-than", "1d", "--env-pattern", "pr-*"]),
+        ("destroy", vec!["destroy", spec, "--yes"]),
     ];
     list.into_iter().map(|(name, args)| (name, args.iter().map(|a| a.to_string()).collect())).collect()
 }
@@ -206,15 +209,18 @@ fn every_command_honours_json_or_refuses_it_graph_and_export_out_included() {
         args.push("--json".into());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let run = moto.pipectl(&args).run();
-        let docs: Vec<serde_json::Value> = run
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{args:?}: a line is not JSON ({e}): {l}\n{}", run.stderr)))
-            .collect();
+        // One document, or JSON lines (the progress of apply and destroy).
+        let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&run.stdout)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
         assert!(!docs.is_empty(), "{args:?} printed nothing on stdout:\n{}", run.stderr);
         if run.code == 2 {
             let error = docs[0]["error"].as_str().unwrap_or_default();
-            assert!(error.starts_with(&format!("`--json` is not supported by `{}", name.split(' ').next().unwrap())), "{args:?}: {error}");
+            assert!(
+                error.starts_with(&format!("`--json` is not supported by `{}", name.split(' ').next().unwrap())),
+                "{args:?}: {error}"
+            );
             refused.push(args.join(" "));
         } else {
             assert_eq!(run.code, 0, "{args:?}:\n{}\n{}", run.stdout, run.stderr);
