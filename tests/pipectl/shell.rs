@@ -79,13 +79,27 @@ fn completions_for_zsh_fish_powershell_and_elvish_are_produced() {
         assert!(run.stdout.contains(marker), "{shell_name}: {}", &run.stdout[..run.stdout.len().min(400)]);
         assert!(run.stdout.contains("deployer-policy") && run.stdout.contains("detailed-exitcode"), "{shell_name}");
     }
+    let dir = scratch().join(format!("completions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     for (program, check) in [("zsh", "zsh -n"), ("fish", "fish --no-execute")] {
-        if exists(program) {
-            shell("sh", &format!("\"$PIPECTL\" completions {program} > /tmp/pipectl-{program}.$$ && {check} /tmp/pipectl-{program}.$$"));
-        } else {
+        if !exists(program) {
             eprintln!("{program} is not installed: its script is checked by content only");
+            continue;
         }
+        let file = dir.join(program);
+        std::fs::write(&file, pipectl(&["completions", program]).run().expect_code(0).stdout).unwrap();
+        shell("sh", &format!("{check} '{}'", file.display()));
     }
+    // fish completes as it would at a prompt.
+    if exists("fish") {
+        let script = format!(
+            "source '{}'; complete -C 'pipectl ap'; complete -C 'pipectl plan --det'",
+            dir.join("fish").display()
+        );
+        let out = shell("fish", &script);
+        assert!(out.contains("apply\t") && out.contains("--detailed-exitcode\t"), "{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     pipectl(&["completions", "tcsh"]).run().expect_code(2);
 }
 
@@ -127,6 +141,7 @@ fn man_page_is_roff_naming_every_command() {
         assert!(page.contains(&format!(".TH {} 1", format!("pipectl-{}", cmd.replace(' ', "-")).to_uppercase())));
     }
     assert!(dir.join("pipectl.1").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -162,7 +177,7 @@ fn plan_symbols_plain_even_on_a_terminal_are_coloured_only_where_wanted() {
 
 /// How to run each command, in an order that works against one emulator
 /// (apply before what reads the deployment, destroy last).
-fn invocations(spec: &str, out: &str) -> Vec<(&'static str, Vec<String>)> {
+fn invocations(spec: &str, out: &str, imported: &str) -> Vec<(&'static str, Vec<String>)> {
     let list: Vec<(&str, Vec<&str>)> = vec![
         ("version", vec!["version"]),
         ("validate", vec!["validate", spec]),
@@ -187,6 +202,7 @@ fn invocations(spec: &str, out: &str) -> Vec<(&'static str, Vec<String>)> {
         ),
         ("verify", vec!["verify", spec, "--timeout", "60s"]),
         ("import", vec!["import", spec]),
+        ("import", vec!["import", "--from-stream", "shellcheck-s", "--out", imported]),
         ("unlock", vec!["unlock", spec]),
         ("gc", vec!["gc", "--older-than", "1d", "--env-pattern", "pr-*"]),
         ("destroy", vec!["destroy", spec, "--yes"]),
@@ -200,7 +216,8 @@ fn every_command_honours_json_or_refuses_it_graph_and_export_out_included() {
     let spec = temp_spec("shell", "json", STREAM);
     let out = spec.with_file_name("out.yaml");
     let (spec, out) = (spec.to_str().unwrap(), out.to_str().unwrap());
-    let runs = invocations(spec, out);
+    let imported = std::path::Path::new(out).with_file_name("imported.yaml");
+    let runs = invocations(spec, out, imported.to_str().unwrap());
     let missing: Vec<String> =
         leaf_commands().into_iter().filter(|c| !runs.iter().any(|(name, _)| name == c)).collect();
     assert!(missing.is_empty(), "add an invocation of {missing:?} to `invocations` in tests/pipectl/shell.rs");
@@ -228,6 +245,7 @@ fn every_command_honours_json_or_refuses_it_graph_and_export_out_included() {
         }
     }
     assert_eq!(refused.len(), 5, "{refused:#?}");
+    assert!(imported.exists(), "import --from-stream --json wrote its spec");
 }
 
 #[test]
