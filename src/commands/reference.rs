@@ -28,12 +28,14 @@ pub fn markdown() -> String {
         let _ = writeln!(out, "- [`{path}`](#{}): {}", anchor(&path), first_sentence(&about));
     }
     let _ = writeln!(out, "\n## Global options\n");
-    let _ = writeln!(out, "Every command takes these.\n");
+    let _ =
+        writeln!(out, "Every command takes these. Completions, the manual page and colour: [shell.md](shell.md).\n");
     for arg in root.get_arguments().filter(|a| a.is_global_set() && !a.is_hide_set()) {
         let _ = writeln!(out, "{}", describe(arg));
     }
     for (path, cmd) in commands(&root, "pipectl") {
-        let _ = writeln!(out, "\n## {path}\n");
+        paragraph(&mut out);
+        let _ = writeln!(out, "## {path}\n");
         let _ = writeln!(out, "{}\n", text(cmd.get_long_about().or(cmd.get_about())));
         let usage = cmd.clone().bin_name(&path).render_usage().to_string();
         let _ = writeln!(out, "```\n{}\n```\n", usage.trim_start_matches("Usage: "));
@@ -48,16 +50,25 @@ pub fn markdown() -> String {
                 for arg in list {
                     let _ = writeln!(out, "{}", describe(arg));
                 }
-                out.push('\n');
+                paragraph(&mut out);
             }
         }
     }
-    let _ = writeln!(out, "\n## Exit codes\n");
+    paragraph(&mut out);
+    let _ = writeln!(out, "## Exit codes\n");
     out.push_str(EXIT_CODES);
     while out.ends_with("\n\n") {
         out.pop();
     }
     out
+}
+
+/// Ends what was written with exactly one blank line.
+fn paragraph(out: &mut String) {
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    out.push_str("\n\n");
 }
 
 /// Every command below `cmd` (not `help`, not hidden), depth first, with
