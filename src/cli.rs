@@ -3,8 +3,10 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+mod shell;
 mod start;
-pub use start::{CostArgs, InitArgs, ValidateArgs, Warnings};
+pub use shell::{ColorChoice, CompletionsArgs, ManArgs, ValidateArgs};
+pub use start::{CostArgs, InitArgs, Warnings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,6 +22,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Environment name: suffixes default names and isolates deployments (e.g. `pr-42`).
     #[arg(long, global = true, env = "PIPECTL_ENV", value_parser = parse_env)]
@@ -66,11 +69,15 @@ pub struct Global {
     /// More detail (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// When to colour the output (plan symbols): `auto` is on a terminal
+    /// only, honouring NO_COLOR, CLICOLOR_FORCE and TERM=dumb.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a spec offline: schema, references, cycles, AWS names and
+    /// Check specs offline: schema, references, cycles, AWS names and
     /// limits; warn above a monthly cost or AWS's default quotas.
     Validate(ValidateArgs),
     /// Read live AWS and print what apply would change.
@@ -121,6 +128,13 @@ pub enum Command {
     /// The output is JSON whether or not `--json` is given. Editor setup:
     /// docs/schema.md; every field: docs/spec-reference.md.
     Schema(SchemaArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or
+    /// powershell. See docs/shell.md.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one per command with `--out`.
+    Man(ManArgs),
+    /// Print pipectl's version.
+    Version,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 //! Flags of the offline commands that start a pipeline and price it:
 //! `init`, `cost`, and `validate`'s warnings.
 
-use super::{Costing, PlanFormat, SpecArg};
+use super::{Costing, PlanFormat};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -36,14 +36,6 @@ pub struct CostArgs {
     /// table for a pull-request comment.
     #[arg(long, value_enum)]
     pub format: Option<PlanFormat>,
-}
-
-#[derive(Debug, Args)]
-pub struct ValidateArgs {
-    #[command(flatten)]
-    pub spec: SpecArg,
-    #[command(flatten)]
-    pub warn: Warnings,
 }
 
 /// What `validate` warns about beyond errors.

@@ -42,7 +42,8 @@ pub(super) async fn destroy(
     if g.json {
         emitln!("{}", serde_json::to_string(&planned.plan).expect("plan serializes"));
     } else {
-        eprint!("{}", planned.plan.render(g.verbose > 0));
+        let colour = crate::term::colour(crate::term::Stream::Stderr);
+        eprint!("{}", planned.plan.render_styled(g.verbose > 0, colour));
     }
     if planned.plan.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -128,6 +128,16 @@ async fn cloudformation(g: &Global, a: &CloudFormationArgs) -> anyhow::Result<Ex
             let _ = std::io::stdout().write_all(yaml.as_bytes());
         }
     }
+    if let (true, Some(path)) = (g.json, &a.out) {
+        // `--json` without `--out` is refused before this (`commands::json`).
+        let doc = serde_json::json!({
+            "format_version": "1", "format": "cloudformation", "file": path.display().to_string(),
+            "pipeline": meta.pipeline, "env": meta.env, "resources": resources, "outputs": outputs,
+            "bytes": yaml.len(), "code": t.assets.iter().map(|x| format!("s3://{}/{}", a.code_bucket.as_deref().unwrap_or_default(), x.key)).collect::<Vec<_>>(),
+        });
+        crate::commands::emitln!("{doc}");
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
         "exported `{}` env `{}`: {resources} resources, {outputs} outputs ({} KB)",
         meta.pipeline,

@@ -253,6 +253,15 @@ async fn from_stream(g: &Global, a: &ImportArgs, stream: &str, out: &std::path::
         }
     }
     std::fs::write(out, found.spec())?;
+    if g.json {
+        let doc = serde_json::json!({
+            "format_version": "1", "operation": "import-from-stream", "out": out.display().to_string(),
+            "stream": found.stream.name, "firehoses": found.firehoses.len(), "buckets": found.buckets.len(),
+            "tables": found.tables.len(), "functions": found.functions.len(), "notes": notes,
+        });
+        emitln!("{}", crate::scrub::json(doc));
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
         "wrote `{}`: stream `{}`, {} Firehose(s), {} bucket(s), {} table(s), {} function(s)",
         out.display(),

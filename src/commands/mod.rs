@@ -26,13 +26,17 @@ mod gc;
 mod graph;
 mod import;
 mod init;
+mod json;
 mod list;
 mod outputs;
 mod plan;
 mod policy;
 mod produce;
+#[cfg(test)]
+mod reference;
 mod saved;
 mod schema;
+mod shell;
 mod unlock;
 mod validate;
 mod verify;
@@ -61,6 +65,9 @@ pub(crate) use emitln;
 /// Runs the command the line asks for.
 pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
+    if g.json {
+        json::refuse(&cli.command)?;
+    }
     match &cli.command {
         Command::Validate(a) => validate::run(g, a),
         Command::Graph(a) => graph::run(g, a),
@@ -81,6 +88,9 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(a) => schema::run(a),
         Command::Init(a) => init::run(g, a),
         Command::Cost(a) => cost::run(g, a),
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a),
+        Command::Version => shell::version(g),
     }
 }
 
@@ -119,7 +129,8 @@ fn print_plan(json: bool, plan: &Plan, verbose: bool) {
     if json {
         emitln!("{}", serde_json::to_string(plan).expect("plan serializes"));
     } else {
-        let _ = write!(std::io::stdout(), "{}", plan.render(verbose));
+        let colour = crate::term::colour(crate::term::Stream::Stdout);
+        let _ = write!(std::io::stdout(), "{}", plan.render_styled(verbose, colour));
     }
 }
 

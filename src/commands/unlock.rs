@@ -18,7 +18,16 @@ pub async fn run(g: &Global, a: &UnlockArgs) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("give a spec or `--pipeline`"),
     };
     let aws = crate::deployment::connect(g, region).await?;
-    match crate::lock::unlock(&aws, &pipeline, &env).await? {
+    let held = crate::lock::unlock(&aws, &pipeline, &env).await?;
+    if g.json {
+        let doc = serde_json::json!({
+            "format_version": "1", "pipeline": pipeline, "env": env,
+            "unlocked": held.is_some(), "held_by": held.as_ref().map(|h| h.describe()),
+        });
+        super::emitln!("{}", crate::scrub::json(doc));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match held {
         Some(h) => eprintln!("unlocked {pipeline}/{env}: it was held by {}", h.describe()),
         None => eprintln!("{pipeline}/{env} was not locked"),
     }

@@ -109,6 +109,20 @@ impl Change {
         }
     }
 
+    /// The colour of its symbol on a terminal.
+    pub fn style(&self) -> anstyle::Style {
+        use anstyle::AnsiColor::{Green, Magenta, Red, Yellow};
+        let plain = anstyle::Style::new();
+        match (self.action, self.data_loss) {
+            (Action::Delete | Action::Replace, true) | (Action::Conflict, _) => plain.fg_color(Some(Red.into())).bold(),
+            (Action::Create, _) => plain.fg_color(Some(Green.into())),
+            (Action::Update, _) => plain.fg_color(Some(Yellow.into())),
+            (Action::Replace, _) => plain.fg_color(Some(Magenta.into())),
+            (Action::Delete, _) => plain.fg_color(Some(Red.into())),
+            (Action::NoOp, _) => plain,
+        }
+    }
+
     /// The symbol of its action, `x` in place of `-` where data is lost.
     pub fn symbol(&self) -> &'static str {
         match (self.action, self.data_loss) {
@@ -278,6 +292,13 @@ impl Plan {
     /// changed fields before -> after. A destroy plan lists every resource,
     /// with why it is not deleted where it is not.
     pub fn render(&self, verbose: bool) -> String {
+        self.render_styled(verbose, false)
+    }
+
+    /// [`Plan::render`], its symbols coloured when `colour` (Terraform's
+    /// colours: green create, yellow update, magenta replace, red delete,
+    /// bold red where data is lost or a resource is in conflict).
+    pub fn render_styled(&self, verbose: bool, colour: bool) -> String {
         let destroy = self.operation == Operation::Destroy;
         let mut out = format!(
             "{}pipeline `{}`, env `{}`, region {}, account {}\n\n",
@@ -293,7 +314,8 @@ impl Plan {
                 continue;
             }
             let note = c.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default();
-            let _ = writeln!(out, "  {:>3} {:<width$}  {}{note}", c.symbol(), c.address, c.name);
+            let symbol = crate::term::paint(colour, c.style(), &format!("{:>3}", c.symbol()));
+            let _ = writeln!(out, "  {symbol} {:<width$}  {}{note}", c.address, c.name);
             if let Some(prev) = &c.previous_name {
                 let _ = writeln!(out, "        name: {prev} -> {}", c.name);
             }
@@ -525,6 +547,10 @@ mod tests {
             ],
         };
         let text = plan.render(false);
+        let coloured = plan.render_styled(false, true);
+        assert!(coloured.contains("\u{1b}[33m  ~\u{1b}[0m stream.s  p-s\n"), "{coloured}");
+        assert!(coloured.contains("\u{1b}[32m  +\u{1b}[0m bucket.b"), "{coloured}");
+        assert!(!text.contains('\u{1b}'), "plain unless asked");
         assert!(text.contains("    ~ stream.s  p-s\n        shards: 1 -> 2\n"), "{text}");
         assert!(!text.contains("warning") && !text.contains("holding data"), "{text}");
         assert!(text.contains("    + bucket.b  p-b\n"), "{text}");

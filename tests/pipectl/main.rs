@@ -27,6 +27,7 @@ mod policy;
 mod resilience;
 mod saved;
 mod schema;
+mod shell;
 mod signals;
 mod startup;
 mod unattended;

@@ -72,7 +72,10 @@ pub fn write(g: &Global, a: &ProduceArgs, out: &Path) -> anyhow::Result<ExitCode
     if let Some(t) = target {
         t.finish().map_err(|e| anyhow::Error::from(e).context(format!("writing `{}`", out.display())))?;
     }
-    if !to_stdout {
+    if !to_stdout && g.json {
+        let doc = serde_json::json!({ "format_version": "1", "file": out.display().to_string(), "lines": limit });
+        crate::commands::emitln!("{doc}");
+    } else if !to_stdout {
         crate::commands::emitln!("wrote {limit} lines to `{}`", out.display());
     }
     Ok(ExitCode::SUCCESS)
