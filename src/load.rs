@@ -73,7 +73,10 @@ fn read(path: &Path) -> std::io::Result<String> {
         // shortens it, so the parser reports the size.
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    // Kept for errors to show their line (a byte-order mark is not part of it).
+    crate::diag::sources::remember(&path.display().to_string(), crate::diag::sources::strip_bom(&text));
+    Ok(text)
 }
 
 /// Loads a spec from text; `dir` is where relative `code:` paths start.

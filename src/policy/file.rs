@@ -93,7 +93,10 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
     if bytes.len() > yaml::MAX_BYTES {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a policy file is at most 1 MiB"));
     }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    // Kept for errors to show their line.
+    crate::diag::sources::remember(&path.display().to_string(), crate::diag::sources::strip_bom(&text));
+    Ok(text)
 }
 
 fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {

@@ -263,7 +263,7 @@ impl RawFirehose {
                     None
                 }
             };
-            v.map(|v| Sp { v, mark: s.mark })
+            v.map(|v| Sp { v, mark: s.mark, path: format!("{path}.source") })
         });
         let destination = m.req_node("destination", None);
         let destination =

@@ -85,6 +85,7 @@ pub const MAX_ALIAS_NODES: usize = 100_000;
 /// [`MAX_ALIASES`] / [`MAX_ALIAS_NODES`] (anchored nodes included) are errors, found before any of it
 /// is built.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let text = crate::diag::sources::strip_bom(text);
     if text.len() > MAX_BYTES {
         return Err(SyntaxError {
             mark: Mark { line: 1, col: 1 },

@@ -145,10 +145,10 @@ impl Builder<'_> {
             for w in &r.writes {
                 let target = match w.v.split_once('.') {
                     Some(("firehoses", key)) => self
-                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "firehoses", "written firehose")
+                        .reference(&Sp::new(key.to_string(), w.mark), "firehoses", "written firehose")
                         .map(WriteTarget::Firehose),
                     Some(("streams", key)) => self
-                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "streams", "written stream")
+                        .reference(&Sp::new(key.to_string(), w.mark), "streams", "written stream")
                         .map(WriteTarget::Stream),
                     _ => {
                         self.bad(

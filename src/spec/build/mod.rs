@@ -194,7 +194,16 @@ impl Builder<'_> {
             Some(m) => format!("did you mean `{m}`?"),
             None => format!("use one of: {}", names.join(", ")),
         };
-        self.err(s.mark, "enum", format!("`{}` is not a valid {what}", s.v), Some(hint));
+        let shown = crate::diag::value::quoted(&s.v);
+        let message = match s.path.as_str() {
+            "" => format!("{shown} is not a valid {what}"),
+            path => format!("`{path}` must be one of {}, found {shown}", names.join(", ")),
+        };
+        let mut d = Diagnostic::new(s.mark, "enum", message).label(format!("not a valid {what}")).value(&s.v);
+        if !s.path.is_empty() {
+            d = d.at_path(&s.path);
+        }
+        self.diags.push(d.hint(hint));
         default
     }
 
@@ -204,12 +213,16 @@ impl Builder<'_> {
     {
         let Some(s) = v else { return default };
         if s.v < lo || s.v > hi {
-            self.err(
-                s.mark,
-                "range",
-                format!("{what} must be between {lo} and {hi}; it is {}", s.v),
-                hint.map(str::to_string),
-            );
+            let path = s.named(what);
+            let mut d =
+                Diagnostic::new(s.mark, "range", format!("`{path}` must be between {lo} and {hi}, found {}", s.v))
+                    .label(format!("not between {lo} and {hi}"))
+                    .value(&s.v.to_string());
+            if !s.path.is_empty() {
+                d = d.at_path(&s.path);
+            }
+            d.hint = hint.map(str::to_string);
+            self.diags.push(d);
             return default;
         }
         s.v

@@ -93,7 +93,7 @@ impl RawAgent {
                     Some(r)
                 }
             };
-            v.map(|v| Sp { v, mark: s.mark })
+            v.map(|v| Sp { v, mark: s.mark, path: format!("{path}.subnet") })
         });
         let mut flows = Vec::new();
         // Required for `run: agent` (the default): checked when building.
