@@ -61,7 +61,7 @@ impl Policy {
 
     /// Reads a policy from text; `file` names it in messages.
     pub fn parse(text: &str, file: &str) -> Result<Policy, Vec<Diagnostic>> {
-        let root = yaml::parse(text).map_err(|e| vec![Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint)])?;
+        let root = yaml::parse(text).map_err(|e| vec![e.diagnostic()])?;
         let mut d = Decoder::default();
         let mut p = Policy { file: file.to_string(), ..Policy::default() };
         read(&root, &mut d, &mut p);

@@ -238,7 +238,9 @@ impl<T: Decode> Decode for Entries<T> {
             };
             if let Some((first, _)) = out.iter().find(|(f, _)| f.v == key.v) {
                 d.error(
-                    Diagnostic::new(key.mark, "duplicate-key", format!("key `{}` is defined twice", key.v))
+                    Diagnostic::new(key.mark, "duplicate-key", format!("key `{}` is defined twice", value::escape(&key.v)))
+                        .label("defined again here")
+                        .related(first.mark, "first defined here")
                         .hint(format!("the first definition is at line {}", first.mark.line)),
                 );
                 continue;
@@ -367,7 +369,7 @@ impl<'n, 'd> MapReader<'n, 'd> {
                 known.push(k);
             }
         }
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<(&str, Mark)> = Vec::new();
         for (k, _) in self.entries {
             let Value::Scalar { text, .. } = &k.value else {
                 let old = self.d.enter(self.what.clone());
@@ -377,15 +379,16 @@ impl<'n, 'd> MapReader<'n, 'd> {
             };
             // The first of two was read: YAML readers differ on which wins,
             // so a second is an error, not a silent choice.
-            if seen.contains(&text.as_str()) {
+            if let Some((_, first)) = seen.iter().find(|(s, _)| *s == text.as_str()) {
                 let place = if self.what.is_empty() { "the top level".to_string() } else { format!("`{}`", self.what) };
                 let shown = value::escape(text);
                 let diag = Diagnostic::new(k.mark, "duplicate-key", format!("`{shown}` is given twice in {place}"))
-                    .label("given again here");
+                    .label("given again here")
+                    .related(*first, "first given here");
                 self.d.error(diag.hint("keep one: merge the two into the first"));
                 continue;
             }
-            seen.push(text);
+            seen.push((text, k.mark));
             if known.contains(&text.as_str()) {
                 continue;
             }

@@ -58,7 +58,7 @@ pub fn parse_with(
     opts: &Options,
     var_files: &[vars::VarFile],
 ) -> Result<(Built, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut root = yaml::parse(text).map_err(|e| vec![Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint)])?;
+    let mut root = yaml::parse(text).map_err(|e| vec![e.diagnostic()])?;
     let mut var_diags = Vec::new();
     let inputs = vars::Inputs { flags: &opts.vars, env: &opts.env_vars, files: var_files };
     let resolved = vars::apply(&mut root, &inputs, &mut var_diags);

@@ -72,6 +72,8 @@ fn section<T>(
             let first_line = first.mark.line;
             d.error(
                 Diagnostic::new(name.mark, "duplicate-key", format!("`{key}.{}` is defined twice", name.v))
+                    .label("defined again here")
+                    .related(first.mark, "first defined here")
                     .hint(format!("the first definition is at line {first_line}")),
             );
             continue;

@@ -364,7 +364,7 @@ fn file_values(
     let root = match yaml::parse(&file.text) {
         Ok(root) => root,
         Err(e) => {
-            diags.push(Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint).in_file(&file.path));
+            diags.push(e.diagnostic().in_file(&file.path));
             return Vec::new();
         }
     };
