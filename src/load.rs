@@ -21,6 +21,9 @@ pub struct Loaded {
     pub reach: Vec<spec::Reach>,
     /// The variables (`vars:`, `--var`, `--var-file`, `PIPECTL_VAR_`).
     pub variables: spec::vars::Resolved,
+    /// What is worth a look but does not stop the command (a region the
+    /// SDK does not list yet).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Loaded {
@@ -103,8 +106,10 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
                 .hint("a function's trigger waits for what the function's environment names (`${...}`), and each resource for what it reads or lands in; remove one reference of the cycle"),
         );
     }
-    if !diags.is_empty() {
-        return Err(invalid(diags));
+    let (warnings, errors): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        diags.into_iter().partition(|d| d.severity == crate::diag::Severity::Warning);
+    if !errors.is_empty() {
+        return Err(invalid(errors));
     }
     Ok(Loaded {
         file: file.to_string(),
@@ -113,7 +118,16 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
         origins: built.origins,
         reach: built.reach,
         variables: built.vars,
+        warnings,
     })
+}
+
+/// Writes the spec's warnings to stderr, drawn as its errors are.
+pub fn warn(loaded: &Loaded) {
+    let colour = crate::term::colour(crate::term::Stream::Stderr);
+    for w in &loaded.warnings {
+        eprint!("{}", crate::scrub::text(&w.render_styled(&loaded.file, colour)));
+    }
 }
 
 /// The operator's decisions on what a loaded spec reaches for and on its

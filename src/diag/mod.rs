@@ -185,7 +185,7 @@ mod tests {
         let d = Diagnostic::new(Mark { line: 3, col: 5 }, "unknown-key", "unknown key `x`").hint("did you mean `y`?");
         assert_eq!(
             d.render("never-read.yaml"),
-            "error[unknown-key]: unknown key `x`\n  --> never-read.yaml:3:5\n  = hint: did you mean `y`?\n"
+            "error[unknown-key]: unknown key `x`\n--> never-read.yaml:3:5\n = hint: did you mean `y`?\n\n"
         );
     }
 }

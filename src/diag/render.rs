@@ -30,7 +30,7 @@ pub fn render(d: &Diagnostic, file: &str, source: Option<&str>, colour: bool) ->
             title.element(snippet)
         }
         None if d.mark.line > 0 => {
-            title.element(Origin::path(file).line(d.mark.line).char_column(d.mark.col.saturating_sub(1)))
+            title.element(Origin::path(file).line(d.mark.line).char_column(d.mark.col))
         }
         None => Group::with_title(title),
     };
@@ -180,7 +180,7 @@ mod tests {
             .label("expected an integer")
             .hint("write a number");
         let out = render(&d, "lab.yaml", Some(src), false);
-        let want = "error[type]: `streams.clicks.shards` must be an integer\n --> lab.yaml:4:13\n  |\n4 |     shards: \"two\"\n  |             ^^^^^ expected an integer\n  |\n  = hint: write a number\n";
+        let want = "error[type]: `streams.clicks.shards` must be an integer\n --> lab.yaml:4:13\n  |\n4 |     shards: \"two\"\n  |             ^^^^^ expected an integer\n  |\n  = hint: write a number\n\n";
         assert_eq!(out, want);
     }
 
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn without_the_source_the_place_is_still_named() {
         let d = Diagnostic::new(Mark { line: 3, col: 5 }, "x", "m");
-        assert_eq!(render(&d, "a.yaml", None, false), "error[x]: m\n --> a.yaml:3:5\n");
+        assert_eq!(render(&d, "a.yaml", None, false), "error[x]: m\n--> a.yaml:3:5\n\n");
         let coloured = render(&d, "a.yaml", None, true);
         assert!(coloured.contains("\u{1b}["), "{coloured:?}");
     }

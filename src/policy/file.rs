@@ -171,7 +171,7 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
 
 fn allowed(list: &Node, d: &mut Decoder) -> Vec<AllowedGrant> {
     let yaml::Value::Seq(items) = &list.value else {
-        d.error(Diagnostic::new(list.mark, "type", format!("expected a list of grants, found {}", list.kind())));
+        d.error(crate::spec::decode::type_diagnostic("statements.allow", list, "a list of grants"));
         return Vec::new();
     };
     let mut out = Vec::new();

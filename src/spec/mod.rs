@@ -9,7 +9,9 @@ pub mod interp;
 pub mod model;
 pub mod raw;
 pub mod reach;
+pub mod regions;
 pub mod rules;
+pub mod runtimes;
 pub mod vars;
 pub mod yaml;
 

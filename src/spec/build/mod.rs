@@ -230,6 +230,37 @@ impl Builder<'_> {
 
     /// ARNs as far as they are known offline (`${region}`, `${account}`
     /// stay symbolic until AWS is asked).
+    /// A region checked against the partitions the SDK knows
+    /// (`regions`): a name no partition has is an error, one named as a
+    /// partition's are but not listed (opened since) a warning.
+    fn region_check(&mut self, mark: Mark, what: &str, name: &str) {
+        use super::regions::{check, Region, SDK_SOURCE};
+        if name.contains("${") {
+            // A template's symbolic region (`export`), not a name.
+            return;
+        }
+        let shown = crate::diag::value::quoted(name);
+        match check(name) {
+            Region::Known => {}
+            Region::Unlisted { partition } => self.diags.push(
+                Diagnostic::new(mark, "region", format!("{what} {shown} is not a region the AWS SDK knows yet"))
+                    .label(format!("not listed in the `{partition}` partition"))
+                    .hint(format!("named as `{partition}` regions are, so it may have opened after {SDK_SOURCE}; check the name"))
+                    .warning(),
+            ),
+            Region::Unknown { suggestion } => {
+                let hint = match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "for example `us-west-2`; `aws ec2 describe-regions` lists them".to_string(),
+                };
+                let d = Diagnostic::new(mark, "region", format!("{what} {shown} is not an AWS region"))
+                    .label("no AWS partition has this region")
+                    .value(name);
+                self.diags.push(d.hint(hint));
+            }
+        }
+    }
+
     fn scope(&self) -> Scope {
         Scope::new(self.region.as_deref().unwrap_or("${region}"), self.opts.account.as_deref().unwrap_or("${account}"))
     }
@@ -250,11 +281,12 @@ impl Builder<'_> {
             }
         }
         let spec_region = raw.region.as_ref().map(|r| {
-            if !is_region(&r.v) {
-                self.bad(r.mark, "region", format!("`{}` is not an AWS region name", r.v), "for example `us-west-2`");
-            }
+            self.region_check(r.mark, "`region`", &r.v);
             r.v.clone()
         });
+        if let Some(region) = &self.opts.region {
+            self.region_check(Mark::default(), "--region", region);
+        }
         self.region = self.opts.region.clone().or(spec_region);
         let keys = [
             &raw.buckets.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -434,12 +466,4 @@ fn fmt_convert(f: ConvertFormat) -> &'static str {
         ConvertFormat::Parquet => "parquet",
         ConvertFormat::Orc => "orc",
     }
-}
-
-fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }

@@ -118,8 +118,8 @@ impl RawAgent {
                 }
             }
             Some((node, _)) => {
-                let message = format!("expected a list of flows, found {}", node.kind());
-                m.decoder().error(Diagnostic::new(node.mark, "type", message));
+                let diag = crate::spec::decode::type_diagnostic(&format!("{path}.flows"), node, "a list of flows");
+                m.decoder().error(diag);
             }
             None => {}
         }
