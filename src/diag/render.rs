@@ -64,7 +64,7 @@ impl Shown {
             starts.push(text.len());
             let shown_here = i + 1 == d.mark.line || d.related.as_ref().is_some_and(|r| r.mark.line == i + 1);
             if shown_here {
-                text.push_str(&mask(line, secret_path && i + 1 == d.mark.line));
+                text.push_str(&mask(line));
             } else {
                 text.push_str(line);
             }
@@ -79,26 +79,33 @@ impl Shown {
             let start = starts[m.line - 1] + at;
             Some(start..start + len)
         };
-        let primary = span(d.mark)?;
+        let mut primary = span(d.mark)?;
         let related = d.related.as_ref().and_then(|r| span(r.mark));
+        if secret_path {
+            // The value itself, whatever its key, when the field may hold a secret.
+            let stars = SECRET_MASK.to_string().repeat(text[primary.clone()].chars().count());
+            text.replace_range(primary.clone(), &stars);
+            primary = primary.start..primary.start + stars.len();
+        }
         Some(Shown { text, primary, related })
     }
 }
 
 /// `line` with the value after its key masked when the key looks like a
-/// secret's, or when `always` (the diagnostic is about a secret field);
-/// masked with as many characters, so columns stay.
-fn mask(line: &str, always: bool) -> String {
+/// secret's; masked with as many characters, so columns stay.
+fn mask(line: &str) -> String {
     let Some(colon) = line.find(": ") else { return line.to_string() };
     let key = &line[..colon];
-    if !always && !is_secret(key.trim().trim_start_matches("- ")) {
+    if !is_secret(key.trim().trim_start_matches("- ")) {
         return line.to_string();
     }
     let value = &line[colon + 2..];
     if value.trim().is_empty() {
         return line.to_string();
     }
-    let masked: String = value.chars().map(|c| if c.is_whitespace() { c } else { SECRET_MASK }).collect();
+    // The structure of a flow value stays readable; its text does not.
+    let keep = |c: char| c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | ',' | ':');
+    let masked: String = value.chars().map(|c| if keep(c) { c } else { SECRET_MASK }).collect();
     format!("{}: {masked}", key)
 }
 

@@ -235,7 +235,9 @@ fn declaration(name: &str, node: &Node, d: &mut Decoder) -> Option<Decl> {
         match decl.ty.from_node(node, &format!("vars.{name}")).and_then(|v| decl.check(v)) {
             Ok(v) => decl.default = Some((v, node.mark)),
             Err(e) => {
-                d.error(Diagnostic::new(node.mark, "type", format!("the default of `vars.{name}`: {e}")));
+                let path = format!("vars.{name}.default");
+                let diag = Diagnostic::new(node.mark, "type", format!("the default of `vars.{name}`: {e}"));
+                d.error(diag.at_path(&path).label(format!("not a value of `{}`", decl.ty)));
                 bad = true;
             }
         }
@@ -297,6 +299,8 @@ fn settle(
                 }
                 Err(e) => diags.push(
                     Diagnostic::new(mark, "type", format!("var.{name}: {e}"))
+                        .at_path(&format!("vars.{name}"))
+                        .label(format!("not a value of `{}`", decl.ty))
                         .hint(format!("`{name}` is declared `{}` in the spec", decl.ty))
                         .in_file(&file.path),
                 ),
