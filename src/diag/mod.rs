@@ -139,6 +139,12 @@ impl Diagnostic {
         let file = self.file.as_deref().unwrap_or(file);
         render::render(self, file, sources::get(file).as_deref(), colour)
     }
+
+    /// [`Diagnostic::render_styled`] over `source`, the text of `file`
+    /// (without a byte-order mark).
+    pub fn render_with(&self, file: &str, source: &str, colour: bool) -> String {
+        render::render(self, self.file.as_deref().unwrap_or(file), Some(source), colour)
+    }
 }
 
 /// The closest candidate to `word` by edit distance, if it is close enough
