@@ -109,6 +109,17 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
     }
     p.permissions_boundary = m.opt("permissions_boundary");
     p.regions = m.opt("regions");
+    // A misspelt region would allow nothing and refuse every spec with a
+    // message about the spec; it is the policy's error.
+    for r in p.regions.iter().flatten() {
+        if let crate::spec::regions::Region::Unknown { suggestion } = crate::spec::regions::check(&r.v) {
+            let shown = crate::diag::value::quoted(&r.v);
+            let diag = Diagnostic::new(r.mark, "region", format!("{shown} in `regions` is not an AWS region"))
+                .label("no AWS partition has this region");
+            let hint = suggestion.map_or_else(|| "for example `us-west-2`".to_string(), |s| format!("did you mean `{s}`?"));
+            m.decoder().error(diag.hint(hint));
+        }
+    }
     // A key with nothing after it (a CI variable that expanded to
     // nothing) is an error, never "no limit" or "no boundary".
     for key in ["regions", "permissions_boundary"] {
@@ -266,6 +277,14 @@ statements:
         assert_eq!(p.allow[0].actions[0].v, "s3:GetObject");
         assert_eq!(p.section("secrets").map(|m| m.line), Some(5), "where its entries start");
         assert_eq!(p.at(p.roles[0].mark), "ci.yaml:7");
+    }
+
+    #[test]
+    fn a_misspelt_region_in_the_policy_is_its_error() {
+        let e = Policy::parse("regions: [us-east-1, eu-wset-1]\n", "p.yaml").unwrap_err();
+        assert_eq!((e[0].rule, e[0].mark.line, e[0].mark.col), ("region", 1, 22), "{e:?}");
+        assert_eq!(e[0].hint.as_deref(), Some("did you mean `eu-west-1`?"));
+        assert!(Policy::parse("regions: [eu-central-9]\n", "p.yaml").is_ok(), "a region opened since is allowed");
     }
 
     #[test]
