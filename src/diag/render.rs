@@ -29,9 +29,7 @@ pub fn render(d: &Diagnostic, file: &str, source: Option<&str>, colour: bool) ->
             }
             title.element(snippet)
         }
-        None if d.mark.line > 0 => {
-            title.element(Origin::path(file).line(d.mark.line).char_column(d.mark.col))
-        }
+        None if d.mark.line > 0 => title.element(Origin::path(file).line(d.mark.line).char_column(d.mark.col)),
         None => Group::with_title(title),
     };
     if let Some(h) = &hint {
@@ -194,7 +192,8 @@ mod tests {
     #[test]
     fn a_secret_value_is_masked_in_the_source_line() {
         let src = "functions:\n  f:\n    environment:\n      DB_PASSWORD: hunter2\n";
-        let d = Diagnostic::new(Mark { line: 4, col: 20 }, "type", "bad").at_path("functions.f.environment.DB_PASSWORD");
+        let d =
+            Diagnostic::new(Mark { line: 4, col: 20 }, "type", "bad").at_path("functions.f.environment.DB_PASSWORD");
         let out = render(&d, "lab.yaml", Some(src), false);
         assert!(!out.contains("hunter2"), "{out}");
         assert!(out.contains("DB_PASSWORD: *******"), "{out}");

@@ -116,7 +116,8 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
             let shown = crate::diag::value::quoted(&r.v);
             let diag = Diagnostic::new(r.mark, "region", format!("{shown} in `regions` is not an AWS region"))
                 .label("no AWS partition has this region");
-            let hint = suggestion.map_or_else(|| "for example `us-west-2`".to_string(), |s| format!("did you mean `{s}`?"));
+            let hint =
+                suggestion.map_or_else(|| "for example `us-west-2`".to_string(), |s| format!("did you mean `{s}`?"));
             m.decoder().error(diag.hint(hint));
         }
     }

@@ -238,10 +238,14 @@ impl<T: Decode> Decode for Entries<T> {
             };
             if let Some((first, _)) = out.iter().find(|(f, _)| f.v == key.v) {
                 d.error(
-                    Diagnostic::new(key.mark, "duplicate-key", format!("key `{}` is defined twice", value::escape(&key.v)))
-                        .label("defined again here")
-                        .related(first.mark, "first defined here")
-                        .hint(format!("the first definition is at line {}", first.mark.line)),
+                    Diagnostic::new(
+                        key.mark,
+                        "duplicate-key",
+                        format!("key `{}` is defined twice", value::escape(&key.v)),
+                    )
+                    .label("defined again here")
+                    .related(first.mark, "first defined here")
+                    .hint(format!("the first definition is at line {}", first.mark.line)),
                 );
                 continue;
             }

@@ -51,7 +51,12 @@ pub enum Region {
 /// Regions one can deploy to (the partitions' `*-global` pseudo-regions
 /// are endpoints, not places).
 pub fn listed() -> impl Iterator<Item = &'static str> {
-    partitions().partitions.iter().flat_map(|p| p.regions.keys()).map(String::as_str).filter(|r| !r.ends_with("-global"))
+    partitions()
+        .partitions
+        .iter()
+        .flat_map(|p| p.regions.keys())
+        .map(String::as_str)
+        .filter(|r| !r.ends_with("-global"))
 }
 
 pub fn check(name: &str) -> Region {
@@ -175,10 +180,8 @@ mod tests {
             eprintln!("no cargo registry source: the comparison with {SDK_SOURCE} is skipped");
             return;
         };
-        let file = registries
-            .flatten()
-            .map(|r| r.path().join(SDK_SOURCE).join("src/endpoint_lib.rs"))
-            .find(|f| f.exists());
+        let file =
+            registries.flatten().map(|r| r.path().join(SDK_SOURCE).join("src/endpoint_lib.rs")).find(|f| f.exists());
         let Some(file) = file else {
             eprintln!("{SDK_SOURCE} is not in the cargo registry: the comparison is skipped");
             return;

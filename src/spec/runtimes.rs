@@ -90,10 +90,15 @@ pub fn check(runtime: &str) -> Option<Refusal> {
     }
     if let Some(newest) = newest {
         let message = match version(runtime) > version(newest) {
-            true => format!("runtime `{runtime}` is not supported by Lambda (yet): the newest {family} runtime is `{newest}`"),
+            true => format!(
+                "runtime `{runtime}` is not supported by Lambda (yet): the newest {family} runtime is `{newest}`"
+            ),
             false => format!("runtime `{runtime}` is not a {family} runtime Lambda supports"),
         };
-        return Some(Refusal { message, hint: format!("use `{newest}`; {family} runtimes Lambda supports: {}", list(&same)) });
+        return Some(Refusal {
+            message,
+            hint: format!("use `{newest}`; {family} runtimes Lambda supports: {}", list(&same)),
+        });
     }
     let hint = match did_you_mean(runtime, SUPPORTED.iter().copied()) {
         Some(m) => format!("did you mean `{m}`? supported: {}", list(SUPPORTED)),

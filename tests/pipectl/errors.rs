@@ -52,7 +52,11 @@ fn a_range_error_names_the_field_path_and_the_value() {
 
 #[test]
 fn an_unknown_key_is_underlined_with_the_key_meant() {
-    check("unknown-key", &[], &["unknown key `on_destory` in `buckets.raw`", "^^^^^^^^^^", "did you mean `on_destroy`?"]);
+    check(
+        "unknown-key",
+        &[],
+        &["unknown key `on_destory` in `buckets.raw`", "^^^^^^^^^^", "did you mean `on_destroy`?"],
+    );
 }
 
 #[test]

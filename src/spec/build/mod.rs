@@ -245,7 +245,9 @@ impl Builder<'_> {
             Region::Unlisted { partition } => self.diags.push(
                 Diagnostic::new(mark, "region", format!("{what} {shown} is not a region the AWS SDK knows yet"))
                     .label(format!("not listed in the `{partition}` partition"))
-                    .hint(format!("named as `{partition}` regions are, so it may have opened after {SDK_SOURCE}; check the name"))
+                    .hint(format!(
+                        "named as `{partition}` regions are, so it may have opened after {SDK_SOURCE}; check the name"
+                    ))
                     .warning(),
             ),
             Region::Unknown { suggestion } => {
