@@ -21,8 +21,8 @@ pub fn render(d: &Diagnostic, file: &str, source: Option<&str>, colour: bool) ->
     let related_label = d.related.as_ref().map(|r| escape(&r.label));
     let shown = source.and_then(|s| Shown::new(s, d));
     let mut group = match &shown {
-        Some(shown) => {
-            let mut snippet = Snippet::source(shown.text.as_str()).line_start(1).path(file).fold(true);
+        Some((shown, first)) => {
+            let mut snippet = Snippet::source(shown.text.as_str()).line_start(*first).path(file).fold(true);
             snippet = snippet.annotation(AnnotationKind::Primary.span(shown.primary.clone()).label(label.as_deref()));
             if let (Some(span), Some(l)) = (&shown.related, &related_label) {
                 snippet = snippet.annotation(AnnotationKind::Context.span(span.clone()).label(l.as_str()));
@@ -50,32 +50,37 @@ struct Shown {
 }
 
 impl Shown {
-    fn new(source: &str, d: &Diagnostic) -> Option<Shown> {
-        let lines: Vec<&str> = source.split('\n').collect();
-        if d.mark.line == 0 || d.mark.line > lines.len() {
+    /// Only the lines from the first place marked to the last are kept (a
+    /// spec of thousands of lines with thousands of errors stays quick);
+    /// `first` is the number of the first of them.
+    fn new(source: &str, d: &Diagnostic) -> Option<(Shown, usize)> {
+        if d.mark.line == 0 {
+            return None;
+        }
+        let related_line = d.related.as_ref().map_or(d.mark.line, |r| r.mark.line).max(1);
+        let first = d.mark.line.min(related_line);
+        let last = d.mark.line.max(related_line);
+        let lines: Vec<&str> = source.split('\n').skip(first - 1).take(last - first + 1).collect();
+        if lines.len() <= d.mark.line - first {
             return None;
         }
         let secret_path = d.path.as_deref().is_some_and(is_secret);
-        let mut text = String::with_capacity(source.len());
+        let mut text = String::new();
         let mut starts = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             starts.push(text.len());
-            let shown_here = i + 1 == d.mark.line || d.related.as_ref().is_some_and(|r| r.mark.line == i + 1);
-            if shown_here {
-                text.push_str(&mask(line));
-            } else {
-                text.push_str(line);
-            }
+            text.push_str(&mask(line));
             if i + 1 < lines.len() {
                 text.push('\n');
             }
         }
         let span = |m: Mark| -> Option<Range<usize>> {
-            let line_text = text[*starts.get(m.line.checked_sub(1)?)?..].split('\n').next()?;
+            let index = m.line.checked_sub(first)?;
+            let start_of_line = *starts.get(index)?;
+            let line_text = text[start_of_line..].split('\n').next()?;
             let at = line_text.char_indices().nth(m.col.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i);
             let len = token_len(&line_text[at..], line_text[..at].contains(['[', '{']));
-            let start = starts[m.line - 1] + at;
-            Some(start..start + len)
+            Some(start_of_line + at..start_of_line + at + len)
         };
         let mut primary = span(d.mark)?;
         let related = d.related.as_ref().and_then(|r| span(r.mark));
@@ -85,7 +90,7 @@ impl Shown {
             text.replace_range(primary.clone(), &stars);
             primary = primary.start..primary.start + stars.len();
         }
-        Some(Shown { text, primary, related })
+        Some((Shown { text, primary, related }, first))
     }
 }
 
@@ -187,6 +192,16 @@ mod tests {
         let out = render(&d, "lab.yaml", Some(src), false);
         let want = "error[type]: `streams.clicks.shards` must be an integer\n --> lab.yaml:4:13\n  |\n4 |     shards: \"two\"\n  |             ^^^^^ expected an integer\n  |\n  = hint: write a number\n\n";
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn only_the_lines_marked_are_read_and_numbered_as_in_the_file() {
+        let src: String = (1..=5000).map(|i| format!("k{i}: v\n")).collect();
+        let d = Diagnostic::new(Mark { line: 4000, col: 7 }, "x", "m").related(Mark { line: 3998, col: 1 }, "before");
+        let out = render(&d, "a.yaml", Some(&src), false);
+        assert!(out.contains("--> a.yaml:4000:7"), "{out}");
+        assert!(out.contains("4000 | k4000: v\n") && out.contains("3998 | k3998: v"), "{out}");
+        assert!(!out.contains("k3997") && !out.contains("k4001"), "{out}");
     }
 
     #[test]
