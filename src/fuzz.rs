@@ -456,8 +456,11 @@ fn check(text: &str, policy: Option<&str>) -> bool {
         }
         Err(SpecError::Invalid { diagnostics, .. }) => {
             assert!(!diagnostics.is_empty(), "an invalid spec with no diagnostic");
+            let source = crate::diag::sources::strip_bom(text);
             for d in &diagnostics {
                 let _ = d.render("fuzz.yaml");
+                // Drawn over the text itself: a caret at any place, in any line.
+                let _ = d.render_with("fuzz.yaml", source, true);
             }
             false
         }

@@ -21,6 +21,9 @@ pub struct Loaded {
     pub reach: Vec<spec::Reach>,
     /// The variables (`vars:`, `--var`, `--var-file`, `PIPECTL_VAR_`).
     pub variables: spec::vars::Resolved,
+    /// What is worth a look but does not stop the command (a region the
+    /// SDK does not list yet).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Loaded {
@@ -73,7 +76,10 @@ fn read(path: &Path) -> std::io::Result<String> {
         // shortens it, so the parser reports the size.
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    // Kept for errors to show their line (a byte-order mark is not part of it).
+    crate::diag::sources::remember(&path.display().to_string(), crate::diag::sources::strip_bom(&text));
+    Ok(text)
 }
 
 /// Loads a spec from text; `dir` is where relative `code:` paths start.
@@ -100,8 +106,10 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
                 .hint("a function's trigger waits for what the function's environment names (`${...}`), and each resource for what it reads or lands in; remove one reference of the cycle"),
         );
     }
-    if !diags.is_empty() {
-        return Err(invalid(diags));
+    let (warnings, errors): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        diags.into_iter().partition(|d| d.severity == crate::diag::Severity::Warning);
+    if !errors.is_empty() {
+        return Err(invalid(errors));
     }
     Ok(Loaded {
         file: file.to_string(),
@@ -110,7 +118,16 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
         origins: built.origins,
         reach: built.reach,
         variables: built.vars,
+        warnings,
     })
+}
+
+/// Writes the spec's warnings to stderr, drawn as its errors are.
+pub fn warn(loaded: &Loaded) {
+    let colour = crate::term::colour(crate::term::Stream::Stderr);
+    for w in &loaded.warnings {
+        eprint!("{}", crate::scrub::text(&w.render_styled(&loaded.file, colour)));
+    }
 }
 
 /// The operator's decisions on what a loaded spec reaches for and on its

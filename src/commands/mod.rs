@@ -245,8 +245,9 @@ pub fn report(err: &anyhow::Error, json: bool) {
                 serde_json::json!({ "format_version": "1", "valid": false, "file": file, "diagnostics": diagnostics });
             emitln!("{}", scrub::json(doc));
         } else {
+            let colour = crate::term::colour(crate::term::Stream::Stderr);
             for d in diagnostics {
-                let _ = write!(stderr, "{}", scrub::text(&d.render(file)));
+                let _ = write!(stderr, "{}", scrub::text(&d.render_styled(file, colour)));
             }
             let _ = writeln!(stderr, "error: {}; nothing was sent to AWS", scrub::text(&err.to_string()));
         }

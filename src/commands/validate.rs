@@ -96,10 +96,20 @@ fn from_stdin(opts: &crate::spec::Options) -> Result<Loaded, SpecError> {
     crate::load::load_str(&text, STDIN, Path::new("."), opts)
 }
 
+/// Every warning of a valid spec: the load's (a region newer than the SDK)
+/// and `validate`'s own (a monthly figure, AWS's default quotas).
+fn warnings(loaded: &Loaded, warn: &Warnings) -> Vec<crate::diag::Diagnostic> {
+    let mut all = loaded.warnings.clone();
+    all.extend(super::warnings::warnings(loaded, warn));
+    all
+}
+
+/// A valid spec's document: its warnings are its only diagnostics, listed
+/// under both names.
 fn valid_doc(loaded: &Loaded, warn: &Warnings) -> serde_json::Value {
     let n = loaded.graph.nodes.len();
-    let warnings = super::warnings::warnings(loaded, warn);
-    serde_json::json!({ "file": loaded.file, "valid": true, "resources": n, "diagnostics": [], "warnings": warnings, "vars": loaded.vars() })
+    let warnings = warnings(loaded, warn);
+    serde_json::json!({ "file": loaded.file, "valid": true, "resources": n, "diagnostics": warnings, "warnings": warnings, "vars": loaded.vars() })
 }
 
 /// A file's result when it is not valid: its diagnostics, or the error
@@ -123,11 +133,10 @@ fn print_valid(json: bool, loaded: &Loaded, warn: &Warnings) {
         }
         emitln!("{}", serde_json::Value::Object(doc));
     } else {
-        let warnings = super::warnings::warnings(loaded, warn);
         let colour = crate::term::colour(crate::term::Stream::Stderr);
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
-            super::warnings::render(&loaded.file, &warnings, colour).as_bytes(),
+            super::warnings::render(&loaded.file, &warnings(loaded, warn), colour).as_bytes(),
         );
         let (s, n) = (&loaded.spec, loaded.graph.nodes.len());
         emitln!("{}: valid, {n} resources (pipeline `{}`, env `{}`)", loaded.file, s.pipeline, s.env);

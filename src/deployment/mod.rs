@@ -243,6 +243,7 @@ impl Deployment {
         let mut opts = options(global);
         let operator = operator(global)?;
         let offline = load::load(path, &opts)?;
+        load::warn(&offline);
         // Deleting what the deployment owns reaches nothing beyond it: a
         // destroy is never held back by a policy made stricter since.
         let policed = reach == Reach::Upstream;

@@ -61,7 +61,7 @@ impl Policy {
 
     /// Reads a policy from text; `file` names it in messages.
     pub fn parse(text: &str, file: &str) -> Result<Policy, Vec<Diagnostic>> {
-        let root = yaml::parse(text).map_err(|e| vec![Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint)])?;
+        let root = yaml::parse(text).map_err(|e| vec![e.diagnostic()])?;
         let mut d = Decoder::default();
         let mut p = Policy { file: file.to_string(), ..Policy::default() };
         read(&root, &mut d, &mut p);
@@ -93,7 +93,10 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
     if bytes.len() > yaml::MAX_BYTES {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a policy file is at most 1 MiB"));
     }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    // Kept for errors to show their line.
+    crate::diag::sources::remember(&path.display().to_string(), crate::diag::sources::strip_bom(&text));
+    Ok(text)
 }
 
 fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
@@ -106,6 +109,18 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
     }
     p.permissions_boundary = m.opt("permissions_boundary");
     p.regions = m.opt("regions");
+    // A misspelt region would allow nothing and refuse every spec with a
+    // message about the spec; it is the policy's error.
+    for r in p.regions.iter().flatten() {
+        if let crate::spec::regions::Region::Unknown { suggestion } = crate::spec::regions::check(&r.v) {
+            let shown = crate::diag::value::quoted(&r.v);
+            let diag = Diagnostic::new(r.mark, "region", format!("{shown} in `regions` is not an AWS region"))
+                .label("no AWS partition has this region");
+            let hint =
+                suggestion.map_or_else(|| "for example `us-west-2`".to_string(), |s| format!("did you mean `{s}`?"));
+            m.decoder().error(diag.hint(hint));
+        }
+    }
     // A key with nothing after it (a CI variable that expanded to
     // nothing) is an error, never "no limit" or "no boundary".
     for key in ["regions", "permissions_boundary"] {
@@ -168,7 +183,7 @@ fn read(root: &Node, d: &mut Decoder, p: &mut Policy) {
 
 fn allowed(list: &Node, d: &mut Decoder) -> Vec<AllowedGrant> {
     let yaml::Value::Seq(items) = &list.value else {
-        d.error(Diagnostic::new(list.mark, "type", format!("expected a list of grants, found {}", list.kind())));
+        d.error(crate::spec::decode::type_diagnostic("statements.allow", list, "a list of grants"));
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -263,6 +278,14 @@ statements:
         assert_eq!(p.allow[0].actions[0].v, "s3:GetObject");
         assert_eq!(p.section("secrets").map(|m| m.line), Some(5), "where its entries start");
         assert_eq!(p.at(p.roles[0].mark), "ci.yaml:7");
+    }
+
+    #[test]
+    fn a_misspelt_region_in_the_policy_is_its_error() {
+        let e = Policy::parse("regions: [us-east-1, eu-wset-1]\n", "p.yaml").unwrap_err();
+        assert_eq!((e[0].rule, e[0].mark.line, e[0].mark.col), ("region", 1, 22), "{e:?}");
+        assert_eq!(e[0].hint.as_deref(), Some("did you mean `eu-west-1`?"));
+        assert!(Policy::parse("regions: [eu-central-9]\n", "p.yaml").is_ok(), "a region opened since is allowed");
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //! failed to decode is `None` in the raw struct; later stages skip it.
 
 use super::yaml::{Mark, Node, Value};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, value, Diagnostic};
 
 #[derive(Default)]
 pub struct Decoder {
     pub diags: Vec<Diagnostic>,
+    /// The field path of the value being decoded (`streams.clicks.shards`),
+    /// for messages; empty at the top level.
+    path: String,
 }
 
 impl Decoder {
@@ -17,16 +20,103 @@ impl Decoder {
         self.diags.push(d);
     }
 
-    fn type_error(&mut self, node: &Node, expected: &str) {
-        self.error(Diagnostic::new(node.mark, "type", format!("expected {expected}, found {}", node.kind())));
+    /// The field path of the value being decoded.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Sets the path of what is decoded next, returning the one to restore.
+    fn enter(&mut self, path: String) -> String {
+        std::mem::replace(&mut self.path, path)
+    }
+
+    /// A mapping's key, which must be a string; an error naming the
+    /// mapping otherwise.
+    pub fn key(&mut self, k: &Node) -> Option<Sp<String>> {
+        if let Value::Scalar { text, .. } = &k.value {
+            return Some(Sp { v: text.clone(), mark: k.mark, path: self.path.clone() });
+        }
+        let place = if self.path.is_empty() { "at the top level".to_string() } else { format!("in `{}`", self.path) };
+        let message = format!("a key {place} must be a string, found {}", k.kind());
+        self.error(Diagnostic::new(k.mark, "type", message).label("expected a string key"));
+        None
+    }
+
+    /// "`path` must be EXPECTED, found the string \"x\"", with the path,
+    /// the value (shortened, or withheld when it may be a secret) and a
+    /// label under it.
+    pub fn type_error(&mut self, node: &Node, expected: &str) {
+        let path = self.path.clone();
+        self.error(type_diagnostic(&path, node, expected));
     }
 }
 
-/// A value and where it was written.
-#[derive(Debug, Clone, PartialEq)]
+/// The type error for `node` at `path`, expected to be `expected`.
+pub fn type_diagnostic(path: &str, node: &Node, expected: &str) -> Diagnostic {
+    let found = found(path, node);
+    let message = if path.is_empty() {
+        format!("the top level of the spec must be {expected}, found {found}")
+    } else {
+        format!("`{path}` must be {expected}, found {found}")
+    };
+    let mut d = Diagnostic::new(node.mark, "type", message).label(format!("expected {expected}"));
+    if !path.is_empty() {
+        d = d.at_path(path);
+    }
+    if let Value::Scalar { text, .. } = &node.value {
+        if !value::is_secret(path) {
+            d = d.value(text);
+        }
+    }
+    d
+}
+
+/// What a node is, with its value when it is a scalar that may be shown:
+/// `the string "two"`, `the integer 5`, `a list`.
+pub fn found(path: &str, node: &Node) -> String {
+    let kind = node.kind();
+    match &node.value {
+        Value::Scalar { text, .. } if !value::is_secret(path) => {
+            let noun = kind.trim_start_matches("an ").trim_start_matches("a ");
+            match kind {
+                "a string" => format!("the {noun} {}", value::quoted(text)),
+                _ => format!("the {noun} {}", value::short(text)),
+            }
+        }
+        Value::Scalar { .. } => format!("{kind} (its value is not shown: it may be a secret)"),
+        _ => kind.to_string(),
+    }
+}
+
+/// A value, where it was written, and the field path it was read at
+/// (empty when not known). Two are equal when value and place are.
+#[derive(Debug, Clone)]
 pub struct Sp<T> {
     pub v: T,
     pub mark: Mark,
+    pub path: String,
+}
+
+impl<T: PartialEq> PartialEq for Sp<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.v == other.v && self.mark == other.mark
+    }
+}
+
+impl<T> Sp<T> {
+    /// A value with its place and no path.
+    pub fn new(v: T, mark: Mark) -> Self {
+        Sp { v, mark, path: String::new() }
+    }
+
+    /// The field path, or `fallback` when it is not known.
+    pub fn named<'a>(&'a self, fallback: &'a str) -> &'a str {
+        if self.path.is_empty() {
+            fallback
+        } else {
+            &self.path
+        }
+    }
 }
 
 /// A YAML mapping with user-chosen keys, in file order.
@@ -38,7 +128,7 @@ pub trait Decode: Sized {
 
 impl<T: Decode> Decode for Sp<T> {
     fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
-        T::decode(node, d).map(|v| Sp { v, mark: node.mark })
+        T::decode(node, d).map(|v| Sp { v, mark: node.mark, path: d.path.clone() })
     }
 }
 
@@ -75,11 +165,19 @@ macro_rules! decode_int {
                         return Some(n);
                     }
                     if text.parse::<i128>().is_ok() {
-                        d.error(Diagnostic::new(
+                        let (lo, hi) = (<$t>::MIN, <$t>::MAX);
+                        let what = if d.path.is_empty() { "the value".to_string() } else { format!("`{}`", d.path) };
+                        let mut diag = Diagnostic::new(
                             node.mark,
-                            "type",
-                            format!("integer {text} is out of range"),
-                        ));
+                            "range",
+                            format!("{what} must be an integer from {lo} to {hi}, found {}", value::short(text)),
+                        )
+                        .label("out of range")
+                        .value(text);
+                        if !d.path.is_empty() {
+                            diag = diag.at_path(&d.path);
+                        }
+                        d.error(diag);
                         return None;
                     }
                 }
@@ -106,7 +204,15 @@ impl Decode for f64 {
 impl<T: Decode> Decode for Vec<T> {
     fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
         match &node.value {
-            Value::Seq(items) => Some(items.iter().filter_map(|i| T::decode(i, d)).collect()),
+            Value::Seq(items) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let old = d.enter(format!("{}[{i}]", d.path));
+                    out.extend(T::decode(item, d));
+                    d.enter(old);
+                }
+                Some(out)
+            }
             _ => {
                 d.type_error(node, "a list");
                 None
@@ -127,21 +233,39 @@ impl<T: Decode> Decode for Entries<T> {
         };
         let mut out: Entries<T> = Vec::new();
         for (k, v) in entries {
-            let Some(key) = Sp::<String>::decode(k, d) else {
+            let Some(key) = d.key(k) else {
                 continue;
             };
             if let Some((first, _)) = out.iter().find(|(f, _)| f.v == key.v) {
                 d.error(
-                    Diagnostic::new(key.mark, "duplicate-key", format!("key `{}` is defined twice", key.v))
-                        .hint(format!("the first definition is at line {}", first.mark.line)),
+                    Diagnostic::new(
+                        key.mark,
+                        "duplicate-key",
+                        format!("key `{}` is defined twice", value::escape(&key.v)),
+                    )
+                    .label("defined again here")
+                    .related(first.mark, "first defined here")
+                    .hint(format!("the first definition is at line {}", first.mark.line)),
                 );
                 continue;
             }
-            if let Some(value) = T::decode(v, d) {
+            let old = d.enter(join(&d.path, &key.v));
+            let value = T::decode(v, d);
+            d.enter(old);
+            if let Some(value) = value {
                 out.push((key, value));
             }
         }
         Some(out)
+    }
+}
+
+/// `path.key`, or `key` at the top level.
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
     }
 }
 
@@ -164,7 +288,8 @@ impl<'n, 'd> MapReader<'n, 'd> {
             Value::Map(entries) => entries,
             Value::Null => &[],
             _ => {
-                d.type_error(node, "a mapping");
+                let what = what.into();
+                d.error(type_diagnostic(&what, node, "a mapping"));
                 return None;
             }
         };
@@ -188,7 +313,10 @@ impl<'n, 'd> MapReader<'n, 'd> {
         if v.value == Value::Null {
             return None;
         }
-        T::decode(v, self.d)
+        let old = self.d.enter(join(&self.what, key));
+        let value = T::decode(v, self.d);
+        self.d.enter(old);
+        value
     }
 
     /// The node at `key`, for values decoded by hand.
@@ -212,10 +340,19 @@ impl<'n, 'd> MapReader<'n, 'd> {
     pub fn req_node(&mut self, key: &'static str, hint: Option<&str>) -> Option<&'n Node> {
         let node = self.node(key);
         if node.is_none() {
-            let what = self.what.clone();
-            let hint = hint.map_or_else(|| format!("add `{key}: ...` to `{what}`"), str::to_string);
-            let message = format!("missing required field `{key}` in `{what}`");
-            self.d.error(Diagnostic::new(self.mark, "missing-field", message).hint(hint));
+            let (place, to) = if self.what.is_empty() {
+                ("at the top level of the spec".to_string(), "the top level of the spec".to_string())
+            } else {
+                (format!("in `{}`", self.what), format!("`{}`", self.what))
+            };
+            let hint = hint.map_or_else(|| format!("add `{key}: ...` to {to}"), str::to_string);
+            let message = format!("missing required field `{key}` {place}");
+            let label = if self.what.is_empty() {
+                format!("the spec begins here, without `{key}`")
+            } else {
+                format!("`{}` begins here, without `{key}`", self.what)
+            };
+            self.d.error(Diagnostic::new(self.mark, "missing-field", message).label(label).hint(hint));
         }
         node
     }
@@ -238,26 +375,33 @@ impl<'n, 'd> MapReader<'n, 'd> {
                 known.push(k);
             }
         }
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<(&str, Mark)> = Vec::new();
         for (k, _) in self.entries {
             let Value::Scalar { text, .. } = &k.value else {
-                self.d.type_error(k, "a string key");
+                let old = self.d.enter(self.what.clone());
+                self.d.key(k);
+                self.d.enter(old);
                 continue;
             };
             // The first of two was read: YAML readers differ on which wins,
             // so a second is an error, not a silent choice.
-            if seen.contains(&text.as_str()) {
+            if let Some((_, first)) = seen.iter().find(|(s, _)| *s == text.as_str()) {
                 let place = if self.what.is_empty() { "the top level".to_string() } else { format!("`{}`", self.what) };
-                let diag = Diagnostic::new(k.mark, "duplicate-key", format!("`{text}` is given twice in {place}"));
+                let shown = value::escape(text);
+                let diag = Diagnostic::new(k.mark, "duplicate-key", format!("`{shown}` is given twice in {place}"))
+                    .label("given again here")
+                    .related(*first, "first given here");
                 self.d.error(diag.hint("keep one: merge the two into the first"));
                 continue;
             }
-            seen.push(text);
+            seen.push((text, k.mark));
             if known.contains(&text.as_str()) {
                 continue;
             }
             let place = if self.what.is_empty() { "the top level".to_string() } else { format!("`{}`", self.what) };
-            let mut diag = Diagnostic::new(k.mark, "unknown-key", format!("unknown key `{text}` in {place}"));
+            let shown = value::escape(text);
+            let mut diag = Diagnostic::new(k.mark, "unknown-key", format!("unknown key `{shown}` in {place}"))
+                .label("not a key here");
             diag = match did_you_mean(text, known.iter().copied()) {
                 Some(m) => diag.hint(format!("did you mean `{m}`?")),
                 None => diag.hint(format!("the keys allowed here are: {}", known.join(", "))),

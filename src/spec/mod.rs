@@ -10,7 +10,9 @@ pub mod interp;
 pub mod model;
 pub mod raw;
 pub mod reach;
+pub mod regions;
 pub mod rules;
+pub mod runtimes;
 pub mod vars;
 pub mod yaml;
 
@@ -59,7 +61,7 @@ pub fn parse_with(
     opts: &Options,
     var_files: &[vars::VarFile],
 ) -> Result<(Built, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut root = yaml::parse(text).map_err(|e| vec![Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint)])?;
+    let mut root = yaml::parse(text).map_err(|e| vec![e.diagnostic()])?;
     let mut var_diags = Vec::new();
     let inputs = vars::Inputs { flags: &opts.vars, env: &opts.env_vars, files: var_files };
     let resolved = vars::apply(&mut root, &inputs, &mut var_diags);

@@ -56,11 +56,7 @@ fn section<T>(
     };
     let d = m.decoder();
     let Value::Map(entries) = &node.value else {
-        d.error(Diagnostic::new(
-            node.mark,
-            "type",
-            format!("expected a mapping of names to resources, found {}", node.kind()),
-        ));
+        d.error(super::decode::type_diagnostic(key, node, "a mapping of names to resources"));
         return Vec::new();
     };
     let mut out: Entries<T> = Vec::new();
@@ -72,6 +68,8 @@ fn section<T>(
             let first_line = first.mark.line;
             d.error(
                 Diagnostic::new(name.mark, "duplicate-key", format!("`{key}.{}` is defined twice", name.v))
+                    .label("defined again here")
+                    .related(first.mark, "first defined here")
                     .hint(format!("the first definition is at line {first_line}")),
             );
             continue;
@@ -263,7 +261,7 @@ impl RawFirehose {
                     None
                 }
             };
-            v.map(|v| Sp { v, mark: s.mark })
+            v.map(|v| Sp { v, mark: s.mark, path: format!("{path}.source") })
         });
         let destination = m.req_node("destination", None);
         let destination =
@@ -480,7 +478,7 @@ impl RawStatement {
         let d = m.decoder();
         let Value::Seq(items) = &node.value else {
             d.error(
-                Diagnostic::new(node.mark, "type", format!("expected a list of statements, found {}", node.kind()))
+                super::decode::type_diagnostic(&format!("{path}.policy"), node, "a list of statements")
                     .hint("`policy: [{ actions: [s3:GetObject], resources: [\"arn:aws:s3:::bucket/*\"] }]`"),
             );
             return Vec::new();

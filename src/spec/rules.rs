@@ -309,26 +309,6 @@ pub fn lambda_environment_size<'a>(variables: impl IntoIterator<Item = (&'a str,
     size
 }
 
-/// Lambda runtimes AWS accepts for new functions.
-pub const RUNTIMES: [&str; 16] = [
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
-    "java11",
-    "java17",
-    "java21",
-    "dotnet8",
-    "ruby3.3",
-    "ruby3.4",
-    "provided.al2",
-    "provided.al2023",
-];
-
 /// The `!{namespace:value}` expressions of a Firehose prefix.
 pub fn prefix_expressions(prefix: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();

@@ -82,7 +82,7 @@ fn all_errors_are_listed_in_one_run_in_file_order() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("  --> tests/fixtures/multi/many-errors.yaml:4:5"), "{}", run.stderr);
+    assert!(run.stderr.contains(" --> tests/fixtures/multi/many-errors.yaml:4:5"), "{}", run.stderr);
     assert!(run.stderr.contains("= hint: did you mean `shards`?"), "{}", run.stderr);
     assert!(run.stderr.contains("error: 6 errors in"), "{}", run.stderr);
 }

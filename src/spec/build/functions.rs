@@ -1,7 +1,6 @@
 //! Lambda functions and their triggers.
 
 use super::*;
-use crate::diag::did_you_mean;
 use crate::names::{self};
 use crate::spec::decode::Sp;
 use crate::spec::interp::Ref;
@@ -35,18 +34,11 @@ impl Builder<'_> {
                 rules::log_group_name,
             );
             let runtime = match &r.runtime {
-                Some(rt) if rules::RUNTIMES.contains(&rt.v.as_str()) => rt.v.clone(),
                 Some(rt) => {
-                    let hint = match did_you_mean(&rt.v, rules::RUNTIMES) {
-                        Some(m) => format!("did you mean `{m}`?"),
-                        None => format!("supported: {}", rules::RUNTIMES.join(", ")),
-                    };
-                    self.err(
-                        rt.mark,
-                        "runtime",
-                        format!("runtime `{}` is not supported by Lambda for new functions", rt.v),
-                        Some(hint),
-                    );
+                    if let Some(no) = super::super::runtimes::check(&rt.v) {
+                        let d = Diagnostic::new(rt.mark, "runtime", no.message).label("not a runtime Lambda takes");
+                        self.diags.push(d.at_path(&format!("{path}.runtime")).value(&rt.v).hint(no.hint));
+                    }
                     rt.v.clone()
                 }
                 None => String::new(),
@@ -145,10 +137,10 @@ impl Builder<'_> {
             for w in &r.writes {
                 let target = match w.v.split_once('.') {
                     Some(("firehoses", key)) => self
-                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "firehoses", "written firehose")
+                        .reference(&Sp::new(key.to_string(), w.mark), "firehoses", "written firehose")
                         .map(WriteTarget::Firehose),
                     Some(("streams", key)) => self
-                        .reference(&Sp { v: key.to_string(), mark: w.mark }, "streams", "written stream")
+                        .reference(&Sp::new(key.to_string(), w.mark), "streams", "written stream")
                         .map(WriteTarget::Stream),
                     _ => {
                         self.bad(
@@ -234,7 +226,8 @@ impl Builder<'_> {
                             a.mark,
                             "range",
                             format!(
-                                "on_failure.max_record_age_seconds must be -1 or between 60 and 604800; it is {}",
+                                "`{}` must be -1 or between 60 and 604800, found {}",
+                                a.named("on_failure.max_record_age_seconds"),
                                 a.v
                             ),
                             None,

@@ -194,7 +194,16 @@ impl Builder<'_> {
             Some(m) => format!("did you mean `{m}`?"),
             None => format!("use one of: {}", names.join(", ")),
         };
-        self.err(s.mark, "enum", format!("`{}` is not a valid {what}", s.v), Some(hint));
+        let shown = crate::diag::value::quoted(&s.v);
+        let message = match s.path.as_str() {
+            "" => format!("{shown} is not a valid {what}"),
+            path => format!("`{path}` must be one of {}, found {shown}", names.join(", ")),
+        };
+        let mut d = Diagnostic::new(s.mark, "enum", message).label(format!("not a valid {what}")).value(&s.v);
+        if !s.path.is_empty() {
+            d = d.at_path(&s.path);
+        }
+        self.diags.push(d.hint(hint));
         default
     }
 
@@ -204,12 +213,16 @@ impl Builder<'_> {
     {
         let Some(s) = v else { return default };
         if s.v < lo || s.v > hi {
-            self.err(
-                s.mark,
-                "range",
-                format!("{what} must be between {lo} and {hi}; it is {}", s.v),
-                hint.map(str::to_string),
-            );
+            let path = s.named(what);
+            let mut d =
+                Diagnostic::new(s.mark, "range", format!("`{path}` must be between {lo} and {hi}, found {}", s.v))
+                    .label(format!("not between {lo} and {hi}"))
+                    .value(&s.v.to_string());
+            if !s.path.is_empty() {
+                d = d.at_path(&s.path);
+            }
+            d.hint = hint.map(str::to_string);
+            self.diags.push(d);
             return default;
         }
         s.v
@@ -217,6 +230,39 @@ impl Builder<'_> {
 
     /// ARNs as far as they are known offline (`${region}`, `${account}`
     /// stay symbolic until AWS is asked).
+    /// A region checked against the partitions the SDK knows
+    /// (`regions`): a name no partition has is an error, one named as a
+    /// partition's are but not listed (opened since) a warning.
+    fn region_check(&mut self, mark: Mark, what: &str, name: &str) {
+        use super::regions::{check, Region, SDK_SOURCE};
+        if name.contains("${") {
+            // A template's symbolic region (`export`), not a name.
+            return;
+        }
+        let shown = crate::diag::value::quoted(name);
+        match check(name) {
+            Region::Known => {}
+            Region::Unlisted { partition } => self.diags.push(
+                Diagnostic::new(mark, "region", format!("{what} {shown} is not a region the AWS SDK knows yet"))
+                    .label(format!("not listed in the `{partition}` partition"))
+                    .hint(format!(
+                        "named as `{partition}` regions are, so it may have opened after {SDK_SOURCE}; check the name"
+                    ))
+                    .warning(),
+            ),
+            Region::Unknown { suggestion } => {
+                let hint = match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "for example `us-west-2`; `aws ec2 describe-regions` lists them".to_string(),
+                };
+                let d = Diagnostic::new(mark, "region", format!("{what} {shown} is not an AWS region"))
+                    .label("no AWS partition has this region")
+                    .value(name);
+                self.diags.push(d.hint(hint));
+            }
+        }
+    }
+
     fn scope(&self) -> Scope {
         Scope::new(self.region.as_deref().unwrap_or("${region}"), self.opts.account.as_deref().unwrap_or("${account}"))
     }
@@ -237,11 +283,12 @@ impl Builder<'_> {
             }
         }
         let spec_region = raw.region.as_ref().map(|r| {
-            if !is_region(&r.v) {
-                self.bad(r.mark, "region", format!("`{}` is not an AWS region name", r.v), "for example `us-west-2`");
-            }
+            self.region_check(r.mark, "`region`", &r.v);
             r.v.clone()
         });
+        if let Some(region) = &self.opts.region {
+            self.region_check(Mark::default(), "--region", region);
+        }
         self.region = self.opts.region.clone().or(spec_region);
         let keys = [
             &raw.buckets.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -421,12 +468,4 @@ fn fmt_convert(f: ConvertFormat) -> &'static str {
         ConvertFormat::Parquet => "parquet",
         ConvertFormat::Orc => "orc",
     }
-}
-
-fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }

@@ -147,7 +147,9 @@ impl Builder<'_> {
             let period_seconds = self.range(&r.period_seconds, 10, 86_400, 60, "period_seconds", None);
             if let Some(p) = &r.period_seconds {
                 if p.v > 60 && p.v % 60 != 0 || p.v < 60 && ![10, 30].contains(&p.v) {
-                    self.err(p.mark, "range", "an alarm period must be 10, 30, or a multiple of 60 seconds", None);
+                    let path = p.named("period_seconds");
+                    let message = format!("`{path}` must be 10, 30, or a multiple of 60 seconds, found {}", p.v);
+                    self.err(p.mark, "range", message, None);
                 }
             }
             let evaluation_periods = self.range(&r.evaluation_periods, 1, 100, 1, "evaluation_periods", None);

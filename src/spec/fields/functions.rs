@@ -25,7 +25,7 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "functions.*.runtime",
-        Ty::Enum(&crate::spec::rules::RUNTIMES),
+        Ty::Enum(crate::spec::runtimes::SUPPORTED),
         true,
         No,
         InPlace,

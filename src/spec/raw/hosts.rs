@@ -93,7 +93,7 @@ impl RawAgent {
                     Some(r)
                 }
             };
-            v.map(|v| Sp { v, mark: s.mark })
+            v.map(|v| Sp { v, mark: s.mark, path: format!("{path}.subnet") })
         });
         let mut flows = Vec::new();
         // Required for `run: agent` (the default): checked when building.
@@ -118,8 +118,8 @@ impl RawAgent {
                 }
             }
             Some((node, _)) => {
-                let message = format!("expected a list of flows, found {}", node.kind());
-                m.decoder().error(Diagnostic::new(node.mark, "type", message));
+                let diag = crate::spec::decode::type_diagnostic(&format!("{path}.flows"), node, "a list of flows");
+                m.decoder().error(diag);
             }
             None => {}
         }

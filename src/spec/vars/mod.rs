@@ -161,11 +161,7 @@ fn declarations(section: &Node, d: &mut Decoder) -> BTreeMap<String, Decl> {
         Value::Map(entries) => entries.as_slice(),
         Value::Null => &[],
         _ => {
-            d.error(Diagnostic::new(
-                section.mark,
-                "type",
-                format!("expected a mapping of variables, found {}", section.kind()),
-            ));
+            d.error(crate::spec::decode::type_diagnostic("vars", section, "a mapping of variables"));
             return out;
         }
     };
@@ -218,7 +214,7 @@ fn declaration(name: &str, node: &Node, d: &mut Decoder) -> Option<Decl> {
         match &node.value {
             Value::Seq(items) => {
                 for item in items {
-                    match ty.item().from_node(item) {
+                    match ty.item().from_node(item, &format!("vars.{name}")) {
                         Ok(v) => allowed_values.push(v),
                         Err(e) => {
                             d.error(Diagnostic::new(item.mark, "type", format!("`vars.{name}.allowed`: {e}")));
@@ -228,17 +224,20 @@ fn declaration(name: &str, node: &Node, d: &mut Decoder) -> Option<Decl> {
                 }
             }
             _ => {
-                d.error(Diagnostic::new(node.mark, "type", format!("expected a list, found {}", node.kind())));
+                let path = format!("vars.{name}.allowed");
+                d.error(crate::spec::decode::type_diagnostic(&path, node, "a list"));
                 bad = true;
             }
         }
     }
     let mut decl = Decl { mark, ty, default: None, allowed: allowed_values, min, max };
     if let Some(node) = default {
-        match decl.ty.from_node(node).and_then(|v| decl.check(v)) {
+        match decl.ty.from_node(node, &format!("vars.{name}")).and_then(|v| decl.check(v)) {
             Ok(v) => decl.default = Some((v, node.mark)),
             Err(e) => {
-                d.error(Diagnostic::new(node.mark, "type", format!("the default of `vars.{name}`: {e}")));
+                let path = format!("vars.{name}.default");
+                let diag = Diagnostic::new(node.mark, "type", format!("the default of `vars.{name}`: {e}"));
+                d.error(diag.at_path(&path).label(format!("not a value of `{}`", decl.ty)));
                 bad = true;
             }
         }
@@ -293,13 +292,15 @@ fn settle(
     for file in inputs.files {
         for (name, (node, mark)) in file_values(file, decls, diags) {
             let decl = &decls[&name];
-            match decl.ty.from_node(&node).and_then(|v| decl.check(v)) {
+            match decl.ty.from_node(&node, &format!("vars.{name}")).and_then(|v| decl.check(v)) {
                 Ok(value) => {
                     let source = Source::File { path: file.path.clone(), line: mark.line, col: mark.col };
                     set.insert(name, Var { value, source });
                 }
                 Err(e) => diags.push(
                     Diagnostic::new(mark, "type", format!("var.{name}: {e}"))
+                        .at_path(&format!("vars.{name}"))
+                        .label(format!("not a value of `{}`", decl.ty))
                         .hint(format!("`{name}` is declared `{}` in the spec", decl.ty))
                         .in_file(&file.path),
                 ),
@@ -364,7 +365,7 @@ fn file_values(
     let root = match yaml::parse(&file.text) {
         Ok(root) => root,
         Err(e) => {
-            diags.push(Diagnostic::new(e.mark, e.rule, e.message).hint(e.hint).in_file(&file.path));
+            diags.push(e.diagnostic().in_file(&file.path));
             return Vec::new();
         }
     };

@@ -59,7 +59,7 @@ fn a_field_rule_names_the_variable_and_where_it_was_set() {
     let files = [file("vars/prod.yaml", "# prod\nshards: 20000\n")];
     let diags = run(&text, &Options::default(), &files).err().unwrap();
     let d = diags.iter().find(|d| d.rule == "range").expect("the stream's own range check");
-    assert!(d.message.contains("it is 20000 (from var.shards, set in vars/prod.yaml:2:9)"), "{d:?}");
+    assert!(d.message.contains("found 20000 (from var.shards, set in vars/prod.yaml:2:9)"), "{d:?}");
     assert_eq!((d.mark.line, d.file.as_deref()), (13, None), "at the place the spec uses it: {d:?}");
     let flag = Options { vars: [("shards".into(), "20000".into())].into(), ..Options::default() };
     let diags = run(&text, &flag, &[]).err().unwrap();

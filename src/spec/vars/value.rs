@@ -63,13 +63,14 @@ impl Type {
         }
     }
 
-    /// A value written in YAML (a default, a var file). Quoted scalars are
-    /// strings, as they are in the spec.
-    pub fn from_node(&self, node: &Node) -> Result<J, String> {
-        let wrong = || Err(format!("expected {}, found {}", self.expected(), node.kind()));
+    /// A value written in YAML (a default, a var file) for the variable at
+    /// `path` (`vars.shards`: a secret-looking one's value is not quoted in
+    /// the error). Quoted scalars are strings, as they are in the spec.
+    pub fn from_node(&self, node: &Node, path: &str) -> Result<J, String> {
+        let wrong = || Err(format!("expected {}, found {}", self.expected(), crate::spec::decode::found(path, node)));
         match (self, &node.value) {
             (Type::List(t), Value::Seq(items)) => {
-                items.iter().map(|i| t.from_node(i)).collect::<Result<Vec<_>, _>>().map(J::Array)
+                items.iter().map(|i| t.from_node(i, path)).collect::<Result<Vec<_>, _>>().map(J::Array)
             }
             (Type::List(_), _) => wrong(),
             (Type::String, Value::Scalar { text, .. }) => Ok(J::String(text.clone())),
@@ -109,7 +110,7 @@ impl Type {
                     .map_err(|e| format!("`{text}` is not a YAML list like `[a, b]`: {}", e.message))?;
                 match node.value {
                     Value::Null => Ok(J::Array(Vec::new())),
-                    Value::Seq(_) => self.from_node(&node),
+                    Value::Seq(_) => self.from_node(&node, ""),
                     _ => not("a YAML list like `[a, b]`"),
                 }
             }

@@ -5,6 +5,9 @@
 //! this tree instead. Every later error (unknown key, dangling reference, a
 //! name breaking an AWS rule) can then point at the exact line and column.
 
+mod cause;
+
+use crate::diag::Diagnostic;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -59,12 +62,30 @@ impl Node {
 
 /// A YAML error with its position and the rule it broke (`syntax`, or one
 /// of the limits below).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SyntaxError {
     pub mark: Mark,
     pub rule: &'static str,
     pub message: String,
     pub hint: &'static str,
+    /// What to say under the caret.
+    pub label: Option<&'static str>,
+    /// Where the parser gave up, when the error is shown at its cause.
+    pub gave_up: Option<Mark>,
+}
+
+impl SyntaxError {
+    /// The error as a diagnostic about the file it was read from.
+    pub fn diagnostic(&self) -> Diagnostic {
+        let mut d = Diagnostic::new(self.mark, self.rule, self.message.clone()).hint(self.hint);
+        if let Some(label) = self.label {
+            d = d.label(label);
+        }
+        if let Some(m) = self.gave_up {
+            d = d.related(m, "the YAML parser gave up here");
+        }
+        d
+    }
 }
 
 /// The largest spec read, in bytes: a pipeline of a thousand resources is
@@ -85,12 +106,14 @@ pub const MAX_ALIAS_NODES: usize = 100_000;
 /// [`MAX_ALIASES`] / [`MAX_ALIAS_NODES`] (anchored nodes included) are errors, found before any of it
 /// is built.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let text = crate::diag::sources::strip_bom(text);
     if text.len() > MAX_BYTES {
         return Err(SyntaxError {
             mark: Mark { line: 1, col: 1 },
             rule: "yaml-size",
             message: format!("the document is over {MAX_BYTES} bytes, the most a spec may be"),
             hint: "split the pipeline into several specs",
+            ..Default::default()
         });
     }
     let mut builder = Builder::default();
@@ -101,11 +124,26 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     if let Some(err) = builder.error {
         return Err(err);
     }
-    loaded.map_err(|e| SyntaxError {
-        mark: mark_of(*e.marker()),
-        rule: "syntax",
-        message: format!("YAML syntax error: {}", e.info()),
-        hint: "check indentation and quoting around this place",
+    loaded.map_err(|e| {
+        let gave_up = mark_of(*e.marker());
+        match cause::find(text, gave_up, e.info()) {
+            Some(c) => SyntaxError {
+                mark: c.mark,
+                rule: "syntax",
+                message: format!("YAML syntax error: {}", c.message),
+                hint: c.hint,
+                label: Some(c.label),
+                gave_up: (c.mark.line != gave_up.line).then_some(gave_up),
+            },
+            None => SyntaxError {
+                mark: gave_up,
+                rule: "syntax",
+                message: format!("YAML syntax error: {}", e.info()),
+                hint: "check indentation and quoting around this place",
+                label: None,
+                gave_up: None,
+            },
+        }
     })?;
     Ok(builder.root.unwrap_or(Node { mark: Mark { line: 1, col: 1 }, value: Value::Null }))
 }
@@ -185,6 +223,7 @@ impl Builder {
                  refused, as a document that grows without bound"
             ),
             hint: "write the repeated values out, or use fewer, smaller anchors",
+            ..Default::default()
         });
         false
     }
@@ -207,6 +246,7 @@ impl MarkedEventReceiver for Builder {
                 message: "YAML tags (`!!str`, `!!binary`, `!custom`) are not read: the field's declared type decides"
                     .into(),
                 hint: "remove the tag; quote a value to make it a string",
+                ..Default::default()
             });
             return;
         }
@@ -219,6 +259,7 @@ impl MarkedEventReceiver for Builder {
                         rule: "yaml-documents",
                         message: "a second YAML document begins here: a spec or var file is one document".into(),
                         hint: "remove the `---` and what follows it, or put each part in a file of its own",
+                        ..Default::default()
                     });
                 }
             }
@@ -234,6 +275,7 @@ impl MarkedEventReceiver for Builder {
                     rule: "yaml-depth",
                     message: format!("collections nest more than {MAX_DEPTH} deep here"),
                     hint: "a spec needs a handful of levels; flatten this value",
+                    ..Default::default()
                 });
             }
             Event::SequenceStart(anchor, _) => {
@@ -268,6 +310,7 @@ impl MarkedEventReceiver for Builder {
                         rule: "syntax",
                         message: "YAML syntax error: alias to an unknown anchor".into(),
                         hint: "define the anchor (`&name`) before using it (`*name`)",
+                        ..Default::default()
                     });
                     return;
                 };
