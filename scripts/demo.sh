@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job, on a local AWS emulator: apply pipelines/lab.yaml (its plan
-# ends with what it costs while deployed), send records into its stream,
+# The main job, on a local AWS emulator: price pipelines/lab.yaml offline,
+# apply it (its plan ends with what it costs while deployed), send records into its stream,
 # verify that a canary comes out of every path the emulator runs, show that
 # a second plan has nothing to do, then destroy it all.
 #   scripts/demo.sh [spec]
@@ -28,6 +28,9 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_S
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
+echo "== cost of $spec on AWS (offline: no AWS call)"
+"$pipectl" cost "$spec"
+echo
 echo "== apply $spec (on the emulator at $AWS_ENDPOINT_URL)"
 "$pipectl" apply "$spec" --yes
 echo
