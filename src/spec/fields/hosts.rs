@@ -244,6 +244,10 @@ pub const FIELDS: &[Field] = &[
         "Where the file is written.",
         "/tmp/yellow_tripdata.csv",
     ),
+];
+
+/// Networks, after the agents' policy rows so each section is one heading.
+pub const NETWORKS: &[Field] = &[
     row!(
         "networks",
         Ty::Map { keys: Keys::Resource, value: &Ty::Object },
