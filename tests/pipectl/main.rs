@@ -29,6 +29,7 @@ mod resilience;
 mod saved;
 mod schema;
 mod shell;
+mod spec_reading;
 mod signals;
 mod startup;
 mod unattended;

@@ -335,3 +335,16 @@ pub(super) fn generated_fields(generate: &str) -> &'static [&'static str] {
         ],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_generated_fields_are_the_producers() {
+        let producer = include_str!("../../../templates/agent/producer.py");
+        for generate in ["taxi", "sensor", "tenant-metrics"] {
+            for field in super::generated_fields(generate) {
+                assert!(producer.contains(&format!("\"{field}\":")), "{generate}: `{field}` is not in producer.py");
+            }
+        }
+    }
+}
