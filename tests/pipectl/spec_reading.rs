@@ -30,7 +30,10 @@ fn functions_log_retention_days_accepts_values_aws_refuses() {
         let (code, diags) = validate("retention", &format!("pipeline: r{FUNCTION}    log_retention_days: {days}\n"));
         assert_eq!(code, 2, "{days}");
         let all = messages(&diags).join("\n");
-        assert!(all.contains("`functions.decode.log_retention_days` must be a retention period CloudWatch Logs takes"), "{all}");
+        assert!(
+            all.contains("`functions.decode.log_retention_days` must be a retention period CloudWatch Logs takes"),
+            "{all}"
+        );
         assert!(all.contains("1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827"), "{all}");
     }
     let (_, diags) = validate("retention-near", &format!("pipeline: r{FUNCTION}    log_retention_days: 366\n"));
@@ -75,7 +78,9 @@ fn nan_inf_and_infinity_are_refused_by_the_number_decoder() {
 
 #[test]
 fn yes_on_and_quoted_true_are_not_booleans() {
-    for (text, shown) in [("yes", "the string \"yes\""), ("on", "the string \"on\""), ("\"true\"", "the string \"true\"")] {
+    for (text, shown) in
+        [("yes", "the string \"yes\""), ("on", "the string \"on\""), ("\"true\"", "the string \"true\"")]
+    {
         let (code, diags) = validate("yes", &format!("pipeline: b\nstreams:\n  s:\n    protect: {text}\n"));
         assert_eq!(code, 2, "{text}");
         let m = messages(&diags).join("\n");
@@ -144,7 +149,9 @@ fn producer_partition_key_nosuchfield_validates() {
     assert!(m.contains("sensor_id, timestamp, temperature, humidity, pressure"), "{m}");
     let (_, diags) = validate("near", &host("sensor", "sensorid"));
     assert!(messages(&diags)[0].contains("did you mean `sensor_id`?"), "{diags:?}");
-    for (generate, key) in [("sensor", "sensor_id"), ("taxi", "trip_id"), ("tenant-metrics", "tenant"), ("taxi", "random")] {
+    for (generate, key) in
+        [("sensor", "sensor_id"), ("taxi", "trip_id"), ("tenant-metrics", "tenant"), ("taxi", "random")]
+    {
         let (code, diags) = validate("field-ok", &host(generate, key));
         assert_eq!((code, diags.len()), (0, 0), "{generate} {key}: {diags:?}");
     }

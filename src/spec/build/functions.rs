@@ -360,7 +360,7 @@ impl Builder<'_> {
             s.mark,
             "range",
             format!("`{path}` must be a retention period CloudWatch Logs takes, found {}", s.v),
-            )
+        )
         .label("not a period CloudWatch Logs takes")
         .value(&s.v.to_string())
         .at_path(path)

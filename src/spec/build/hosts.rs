@@ -265,7 +265,10 @@ impl Builder<'_> {
                         d = d.at_path(&k.path);
                     }
                     let hint = match crate::diag::did_you_mean(&k.v, fields.iter().copied()) {
-                        Some(m) => format!("did you mean `{m}`? `{generate}` records have: {}, or write `random`", fields.join(", ")),
+                        Some(m) => format!(
+                            "did you mean `{m}`? `{generate}` records have: {}, or write `random`",
+                            fields.join(", ")
+                        ),
                         None => format!("`{generate}` records have: {}, or write `random`", fields.join(", ")),
                     };
                     self.diags.push(d.hint(hint));

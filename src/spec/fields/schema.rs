@@ -11,7 +11,7 @@
 //! judged once interpolated. Rules that span fields (references to keys,
 //! `shards` only when provisioned) are left to `pipectl validate`.
 
-use super::{children, interpolation, inner, Default, Field, Keys, Text, Ty, RESOURCE_KEY};
+use super::{children, inner, interpolation, Default, Field, Keys, Text, Ty, RESOURCE_KEY};
 use crate::spec::rules;
 use serde_json::{json, Map, Value};
 
@@ -140,8 +140,7 @@ fn of(ty: &Ty, path: &str, inner: Option<String>) -> Value {
                 Ty::Object => or_null(object(inner.as_deref().unwrap_or(path))),
                 other => of(other, path, None),
             };
-            let mut m =
-                json!({ "type": "object", "propertyNames": key_schema(keys), "additionalProperties": values });
+            let mut m = json!({ "type": "object", "propertyNames": key_schema(keys), "additionalProperties": values });
             merge(&mut m, map_rule(path));
             m
         }
