@@ -90,8 +90,12 @@ def test_the_schema_is_a_valid_draft_07_schema():
 
 
 def test_specs_are_read_as_yaml_1_2():
-    doc = yaml.load("a: yes\nb: 1_000\nc: 0o17\nd: 0x1F\ne: True\nf: nan\ng: .inf\nh: 1e3\ni: on\n", Loader=Yaml12Loader)
-    assert doc == {"a": "yes", "b": "1_000", "c": 15, "d": 31, "e": True, "f": "nan", "g": math.inf, "h": 1000.0, "i": "on"}
+    text = "a: yes\nb: 1_000\nc: 0o17\nd: 0x1F\ne: True\nf: nan\ng: .inf\nh: 1e3\ni: on\nj: ~\n"
+    doc = yaml.load(text, Loader=Yaml12Loader)
+    assert doc == {
+        "a": "yes", "b": "1_000", "c": 15, "d": 31, "e": True, "f": "nan", "g": math.inf, "h": 1000.0, "i": "on",
+        "j": None,
+    }
     assert yaml.load("x: &a {k: 1}\ny:\n  <<: *a\n", Loader=Yaml12Loader)["y"] == {"<<": {"k": 1}}
 
 
@@ -117,7 +121,8 @@ def test_the_schema_flags_a_valid_value_that_is_its_own_default():
     assert len(found) >= 40
     bad = []
     for where, prop, default in found:
-        errors = list(jsonschema.Draft7Validator({k: v for k, v in prop.items() if k != "default"}).iter_errors(default))
+        own = jsonschema.Draft7Validator({k: v for k, v in prop.items() if k != "default"})
+        errors = list(own.iter_errors(default))
         if errors:
             bad.append(f"{where}: {default!r}: {errors[0].message}")
     assert bad == []
