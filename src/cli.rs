@@ -123,7 +123,7 @@ pub enum Command {
     /// What a spec costs a month once deployed, offline: no credentials, the
     /// account assumed empty. See docs/cost.md.
     Cost(CostArgs),
-    /// Print the spec's JSON Schema (draft 2020-12) for editors, offline.
+    /// Print the spec's JSON Schema (draft-07) for editors, offline.
     ///
     /// The output is JSON whether or not `--json` is given. Editor setup:
     /// docs/schema.md; every field: docs/spec-reference.md.

@@ -4,7 +4,7 @@
 //! one run reports every unknown key and wrong type in the file. A value that
 //! failed to decode is `None` in the raw struct; later stages skip it.
 
-use super::yaml::{Mark, Node, Value};
+use super::yaml::{core, Mark, Node, Value};
 use crate::diag::{did_you_mean, value, Diagnostic};
 
 #[derive(Default)]
@@ -13,9 +13,17 @@ pub struct Decoder {
     /// The field path of the value being decoded (`streams.clicks.shards`),
     /// for messages; empty at the top level.
     path: String,
+    /// Decoding a spec: a string field that does not interpolate (see
+    /// `spec::fields::INTERPOLATING`) refuses a `${...}` left in it.
+    pub spec: bool,
 }
 
 impl Decoder {
+    /// A decoder for a spec (see `spec`).
+    pub fn for_spec() -> Self {
+        Decoder { spec: true, ..Decoder::default() }
+    }
+
     pub fn error(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
@@ -135,6 +143,26 @@ impl<T: Decode> Decode for Sp<T> {
 impl Decode for String {
     fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
         match &node.value {
+            Value::Scalar { text, .. } if d.spec && text.contains("${") && !interpolates(&d.path) => {
+                let path = d.path.clone();
+                let mut diag = Diagnostic::new(
+                    node.mark,
+                    "interpolation",
+                    format!("`{path}` does not interpolate `${{...}}`, found {}", found(&path, node)),
+                )
+                .label("not interpolated in this field")
+                .at_path(&path)
+                .hint(
+                    "only names, tag values, descriptions, prefixes, metric filter patterns, a function's \
+                     environment and policy resources interpolate (docs/spec-reference.md); write the value out, \
+                     or declare a variable under `vars:` and use `${var.NAME}`, filled before the spec is read",
+                );
+                if !value::is_secret(&path) {
+                    diag = diag.value(text);
+                }
+                d.error(diag);
+                None
+            }
             Value::Scalar { text, .. } => Some(text.clone()),
             _ => {
                 d.type_error(node, "a string");
@@ -147,9 +175,9 @@ impl Decode for String {
 impl Decode for bool {
     fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
         match &node.value {
-            Value::Scalar { text, quoted: false } if text == "true" || text == "false" => Some(text == "true"),
+            Value::Scalar { text, quoted: false } if core::boolean(text).is_some() => core::boolean(text),
             _ => {
-                d.type_error(node, "a boolean (true or false)");
+                d.type_error(node, "true or false");
                 None
             }
         }
@@ -161,10 +189,12 @@ macro_rules! decode_int {
         impl Decode for $t {
             fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
                 if let Value::Scalar { text, quoted: false } = &node.value {
-                    if let Ok(n) = text.replace('_', "").parse::<$t>() {
+                    // YAML 1.2 core integers only: `1_000` and `_5` are strings.
+                    let read = core::int(text);
+                    if let Some(n) = read.and_then(|n| <$t>::try_from(n).ok()) {
                         return Some(n);
                     }
-                    if text.parse::<i128>().is_ok() {
+                    if read.is_some() {
                         let (lo, hi) = (<$t>::MIN, <$t>::MAX);
                         let what = if d.path.is_empty() { "the value".to_string() } else { format!("`{}`", d.path) };
                         let mut diag = Diagnostic::new(
@@ -192,8 +222,15 @@ decode_int!(i64, u32, u64);
 impl Decode for f64 {
     fn decode(node: &Node, d: &mut Decoder) -> Option<Self> {
         if let Value::Scalar { text, quoted: false } = &node.value {
-            if let Ok(n) = text.parse::<f64>() {
-                return Some(n);
+            // A YAML 1.2 float or integer; `nan`, `inf` and `infinity` are
+            // strings there, and `.inf`/`.nan` are not numbers AWS takes.
+            match core::float(text) {
+                Some(n) if n.is_finite() => return Some(n),
+                Some(_) => {
+                    d.type_error(node, "a finite number");
+                    return None;
+                }
+                None => {}
             }
         }
         d.type_error(node, "a number");
@@ -233,6 +270,11 @@ impl<T: Decode> Decode for Entries<T> {
         };
         let mut out: Entries<T> = Vec::new();
         for (k, v) in entries {
+            if is_merge_key(k) {
+                let place = if d.path.is_empty() { "the top level".to_string() } else { format!("`{}`", d.path) };
+                d.error(merge_key_diagnostic(k.mark, &place));
+                continue;
+            }
             let Some(key) = d.key(k) else {
                 continue;
             };
@@ -258,6 +300,27 @@ impl<T: Decode> Decode for Entries<T> {
         }
         Some(out)
     }
+}
+
+/// Whether the string at decoder path `path` is interpolated; a path the
+/// table does not know (a variable's declaration) is left alone.
+fn interpolates(path: &str) -> bool {
+    match super::fields::at(path) {
+        Some(f) => super::fields::interpolation(f.path).is_some(),
+        None => true,
+    }
+}
+
+/// A plain `<<` key: a YAML 1.1 merge key, which pipectl does not expand
+/// (YAML 1.2 has none; readers differ on what it means).
+fn is_merge_key(k: &Node) -> bool {
+    matches!(&k.value, Value::Scalar { text, quoted: false } if text == "<<")
+}
+
+fn merge_key_diagnostic(mark: Mark, place: &str) -> Diagnostic {
+    Diagnostic::new(mark, "merge-key", format!("YAML merge keys (`<<:`) are not supported, found one in {place}"))
+        .label("a merge key")
+        .hint("write the keys out in this mapping; a value used in many places can be a declared variable (`vars:`) filled with `${var.NAME}`")
 }
 
 /// `path.key`, or `key` at the top level.
@@ -399,6 +462,10 @@ impl<'n, 'd> MapReader<'n, 'd> {
                 continue;
             }
             let place = if self.what.is_empty() { "the top level".to_string() } else { format!("`{}`", self.what) };
+            if is_merge_key(k) {
+                self.d.error(merge_key_diagnostic(k.mark, &place));
+                continue;
+            }
             let shown = value::escape(text);
             let mut diag = Diagnostic::new(k.mark, "unknown-key", format!("unknown key `{shown}` in {place}"))
                 .label("not a key here");
@@ -441,44 +508,4 @@ pub mod asked {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::yaml::parse;
-    use super::*;
-
-    #[test]
-    fn reports_unknown_keys_and_type_errors_together() {
-        let doc = parse("size_mb: big\nintervl: 3\n").unwrap();
-        let mut d = Decoder::default();
-        let mut m = MapReader::open(&doc, &mut d, "buffer").unwrap();
-        let size: Option<u32> = m.opt("size_mb");
-        let interval: Option<u32> = m.opt("interval");
-        m.finish();
-        assert_eq!((size, interval), (None, None));
-        let rules: Vec<_> = d.diags.iter().map(|x| (x.rule, x.mark.line, x.mark.col)).collect();
-        assert_eq!(rules, vec![("type", 1, 10), ("unknown-key", 2, 1)]);
-        assert_eq!(d.diags[1].hint.as_deref(), Some("did you mean `interval`?"));
-    }
-
-    #[test]
-    fn duplicate_keys_in_entries_are_reported() {
-        let doc = parse("a: x\nb: y\na: z\n").unwrap();
-        let mut d = Decoder::default();
-        let e: Entries<String> = Decode::decode(&doc, &mut d).unwrap();
-        assert_eq!(e.len(), 2);
-        assert_eq!(d.diags[0].rule, "duplicate-key");
-        assert_eq!(d.diags[0].mark.line, 3);
-    }
-
-    #[test]
-    fn missing_required_field() {
-        let doc = parse("other: 1\n").unwrap();
-        let mut d = Decoder::default();
-        let mut m = MapReader::open(&doc, &mut d, "streams.x").unwrap();
-        let v: Option<String> = m.req("name");
-        let _: Option<i64> = m.opt("other");
-        m.finish();
-        assert!(v.is_none());
-        assert_eq!(d.diags.len(), 1);
-        assert_eq!(d.diags[0].rule, "missing-field");
-    }
-}
+mod tests;

@@ -68,7 +68,7 @@ pub fn parse_with(
     if !var_diags.is_empty() {
         return Err(var_diags);
     }
-    let mut decoder = decode::Decoder::default();
+    let mut decoder = decode::Decoder::for_spec();
     let raw = raw::RawSpec::decode(&root, &mut decoder);
     let mut diags = decoder.diags;
     let mut built = build::build(&raw, opts, dir, &mut diags);

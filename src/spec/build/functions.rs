@@ -79,7 +79,7 @@ impl Builder<'_> {
                 self.range(&r.memory_mb, 128, 10240, 128, "memory_mb", Some("Lambda allows 128 to 10240 MB"));
             let timeout_seconds =
                 self.range(&r.timeout_seconds, 1, 900, 3, "timeout_seconds", Some("Lambda allows 1 to 900 seconds"));
-            let log_retention_days = self.range(&r.log_retention_days, 1, 3653, 14, "log_retention_days", None);
+            let log_retention_days = self.log_retention(&r.log_retention_days);
             let reserved_concurrency = r.reserved_concurrency.as_ref().map(|c| {
                 let hint = "0 stops every invocation; Lambda's default account limit is 1000";
                 self.range(&Some(c.clone()), 0, 1000, 0, "reserved_concurrency", Some(hint))
@@ -100,7 +100,7 @@ impl Builder<'_> {
                         None,
                     );
                 }
-                if RESERVED_ENV.contains(&ek.v.as_str()) {
+                if rules::RESERVED_ENV.contains(&ek.v.as_str()) {
                     self.bad(
                         ek.mark,
                         "environment",
@@ -343,5 +343,29 @@ impl Builder<'_> {
             ),
             Err(e) => self.err(c.mark, "code-path", format!("code path `{}` cannot be read: {e}", c.v), None),
         }
+    }
+
+    /// `log_retention_days`: one of the periods CloudWatch Logs takes
+    /// (14 when absent); another is an error naming the nearest.
+    fn log_retention(&mut self, v: &Option<Sp<u32>>) -> u32 {
+        let Some(s) = v else { return 14 };
+        if rules::LOG_RETENTION_DAYS.contains(&i64::from(s.v)) {
+            return s.v;
+        }
+        let nearest =
+            rules::LOG_RETENTION_DAYS.iter().copied().min_by_key(|d| (d - i64::from(s.v)).abs()).unwrap_or(14);
+        let list: Vec<String> = rules::LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
+        let path = s.named("log_retention_days");
+        let d = Diagnostic::new(
+            s.mark,
+            "range",
+            format!("`{path}` must be a retention period CloudWatch Logs takes, found {}", s.v),
+        )
+        .label("not a period CloudWatch Logs takes")
+        .value(&s.v.to_string())
+        .at_path(path)
+        .hint(format!("did you mean {nearest}? CloudWatch Logs takes only {} days", list.join(", ")));
+        self.diags.push(d);
+        14
     }
 }

@@ -246,15 +246,32 @@ impl Builder<'_> {
         let partition_key = match &p.partition_key {
             Some(k) if k.v == "random" => None,
             Some(k) => {
-                let ok = (1..=128).contains(&k.v.len())
-                    && k.v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-                if !ok {
-                    self.bad(
+                // The producer keys a record by this top-level field; one the
+                // generator does not write would silently key at random.
+                let fields = generated_fields(generate);
+                if !fields.contains(&k.v.as_str()) {
+                    let mut d = Diagnostic::new(
                         k.mark,
                         "partition-key",
-                        format!("{:?} is not a field name", k.v),
-                        "a field of the generated records, e.g. `sensor_id` (letters, digits, `_-.`), or `random`",
-                    );
+                        format!(
+                            "`{}` is not a field of the `{generate}` records, found {}",
+                            k.named("partition_key"),
+                            crate::diag::value::quoted(&k.v)
+                        ),
+                    )
+                    .label(format!("not a field of `{generate}`"))
+                    .value(&k.v);
+                    if !k.path.is_empty() {
+                        d = d.at_path(&k.path);
+                    }
+                    let hint = match crate::diag::did_you_mean(&k.v, fields.iter().copied()) {
+                        Some(m) => format!(
+                            "did you mean `{m}`? `{generate}` records have: {}, or write `random`",
+                            fields.join(", ")
+                        ),
+                        None => format!("`{generate}` records have: {}, or write `random`", fields.join(", ")),
+                    };
+                    self.diags.push(d.hint(hint));
                 }
                 Some(k.v.clone())
             }
@@ -296,5 +313,41 @@ impl Builder<'_> {
             );
         }
         out
+    }
+}
+
+/// The top-level fields of the records each generator of the built-in
+/// producer writes (templates/agent/producer.py), what `partition_key`
+/// may name.
+pub(super) fn generated_fields(generate: &str) -> &'static [&'static str] {
+    match generate {
+        "sensor" => &["sensor_id", "timestamp", "temperature", "humidity", "pressure"],
+        "tenant-metrics" => &["type", "workload", "context", "tenant", "metric", "timestamp", "metadata"],
+        _ => &[
+            "type",
+            "trip_id",
+            "pickup_datetime",
+            "dropoff_datetime",
+            "pickup_latitude",
+            "pickup_longitude",
+            "dropoff_latitude",
+            "dropoff_longitude",
+            "trip_distance",
+            "passenger_count",
+            "total_amount",
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_generated_fields_are_the_producers() {
+        let producer = include_str!("../../../templates/agent/producer.py");
+        for generate in ["taxi", "sensor", "tenant-metrics"] {
+            for field in super::generated_fields(generate) {
+                assert!(producer.contains(&format!("\"{field}\":")), "{generate}: `{field}` is not in producer.py");
+            }
+        }
     }
 }

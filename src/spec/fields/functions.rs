@@ -161,7 +161,7 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "functions.*.log_retention_days",
-        Ty::Int { min: 1, max: 3653 },
+        Ty::IntIn(crate::spec::rules::LOG_RETENTION_DAYS),
         false,
         Value("14"),
         InPlace,

@@ -15,7 +15,10 @@ const NAME_TAG: Ty = Ty::Str(Text {
     rule: "1 to 255 characters, no `*` or `?`",
 });
 
-const CIDR: &str = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$";
+/// An IPv4 CIDR block, each octet 0 to 255, a prefix of /0 to /32.
+const CIDR: &str = r"^(0*(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}0*(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/0*([0-9]|[12][0-9]|3[0-2])$";
+/// A network's block: a prefix of /16 to /24.
+const NETWORK_CIDR: &str = r"^(0*(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}0*(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/0*(1[6-9]|2[0-4])$";
 
 pub const FIELDS: &[Field] = &[
     row!(
@@ -244,6 +247,10 @@ pub const FIELDS: &[Field] = &[
         "Where the file is written.",
         "/tmp/yellow_tripdata.csv",
     ),
+];
+
+/// Networks, after the agents' policy rows so each section is one heading.
+pub const NETWORKS: &[Field] = &[
     row!(
         "networks",
         Ty::Map { keys: Keys::Resource, value: &Ty::Object },
@@ -264,14 +271,22 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "networks.*.cidr",
-        Ty::Str(Text { pattern: Some(CIDR), min: None, max: None, rule: "an IPv4 CIDR block from /16 to /24" }),
+        Ty::Str(Text { pattern: Some(NETWORK_CIDR), min: None, max: None, rule: "an IPv4 CIDR block from /16 to /24" }),
         true,
         No,
         Replace,
         "The VPC's address range; subnets are carved from it.",
         "10.20.0.0/16",
     ),
-    row!("networks.*.zones", Ty::Int { min: 1, max: 6 }, false, Value("2"), Replace, "Availability zones, one public and one private subnet each.", "2"),
+    row!(
+        "networks.*.zones",
+        Ty::Int { min: 1, max: 6 },
+        false,
+        Value("2"),
+        Replace,
+        "Availability zones, one public and one private subnet each.",
+        "2"
+    ),
     row!("networks.*.nacl", Ty::Bool, false, Value("false"), Replace, "A network ACL of the network's own.", "false"),
     row!(
         "networks.*.nat_gateway",

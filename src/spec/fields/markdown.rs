@@ -2,7 +2,7 @@
 //! type, whether it is required, its default, its rule, what a change does
 //! and what it is for.
 
-use super::{all, section, Default, Field, Keys, Text, Ty, Update};
+use super::{all, interpolation, section, Default, Field, Interp, Keys, Text, Ty, Update};
 
 /// Where the reference is, from the repository's root.
 pub const PATH: &str = "docs/spec-reference.md";
@@ -25,11 +25,15 @@ does (waits, guards, destroy), not a setting in AWS; *another deployment*
 names a different deployment, leaving the old one's resources as they are;
 *by field*: a mapping, whose fields say.
 
-Names, tags, prefixes, descriptions and function environments interpolate
-`${pipeline}`, `${env}`, `${region}`, `${account}` and `${var.NAME}`. With
-a `vars:` section, `${var.NAME}` fills any field, a whole `${var.NAME}` with
-the variable's typed value ([variables.md](variables.md)). A field written
-with no value (`key:`) is the field left out.
+Only the fields marked *interpolates* in their rule read `${...}`: names,
+tag values, descriptions, prefixes, metric filter patterns, a function's
+environment and policy resources take `${pipeline}`, `${env}`,
+`${region}`, `${account}` and `${var.NAME}`; the last two also references
+(`${streams.<key>.arn}`), and an environment `${ssm:...}` and
+`${secret:...}`. Any other field refuses a `${...}`. With a `vars:`
+section, `${var.NAME}` fills any field before it is read, a whole
+`${var.NAME}` with the variable's typed value ([variables.md](variables.md)).
+A field written with no value (`key:`) is the field left out.
 ";
 
 /// The reference, as committed.
@@ -65,7 +69,7 @@ fn row(f: &Field) -> String {
         type_words(&f.ty),
         if f.required { "yes".into() } else { "no".into() },
         default_words(&f.default),
-        rule_words(&f.ty),
+        with_interpolation(rule_words(&f.ty), f.path),
         match f.update {
             Update::Fields => "by field".into(),
             u => u.words().into(),
@@ -79,7 +83,7 @@ fn row(f: &Field) -> String {
 fn type_words(ty: &Ty) -> String {
     match ty {
         Ty::Str(_) => "string".into(),
-        Ty::Int { .. } => "integer".into(),
+        Ty::Int { .. } | Ty::IntIn(_) => "integer".into(),
         Ty::Num => "number".into(),
         Ty::Bool => "boolean".into(),
         Ty::Enum(_) => "enum".into(),
@@ -97,6 +101,8 @@ fn type_words(ty: &Ty) -> String {
 fn default_words(d: &Default) -> String {
     match d {
         Default::None => String::new(),
+        // An empty string reads as `""`, not as an empty code span.
+        Default::Value("\"\"") => "`\"\"` (empty)".into(),
         Default::Value(v) => format!("`{}`", v.trim_matches('"')),
         Default::Derived(x) => x.to_string(),
     }
@@ -105,8 +111,8 @@ fn default_words(d: &Default) -> String {
 fn rule_words(ty: &Ty) -> String {
     match ty {
         Ty::Str(t) => text_rule(t),
-        Ty::Int { min, max } if *max == i64::MAX => format!("≥ {min}"),
         Ty::Int { min, max } => format!("{min} to {max}"),
+        Ty::IntIn(values) => format!("one of {}", values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
         Ty::Enum(words) => words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", "),
         Ty::Ref(section) => format!("a key defined under `{section}`"),
         Ty::List(item) => rule_words(item),
@@ -125,6 +131,21 @@ fn rule_words(ty: &Ty) -> String {
             }
         }
         Ty::Num | Ty::Bool | Ty::Object | Ty::Any => String::new(),
+    }
+}
+
+/// The rule, and what the field interpolates when it does.
+fn with_interpolation(rule: String, path: &str) -> String {
+    let what = match interpolation(path) {
+        None => return rule,
+        Some(Interp::Plain) => "interpolates",
+        Some(Interp::Refs) => "interpolates, references too",
+        Some(Interp::Secrets) => "interpolates, references, `${ssm:...}` and `${secret:...}` too",
+    };
+    if rule.is_empty() {
+        what.to_string()
+    } else {
+        format!("{rule}; {what}")
     }
 }
 

@@ -43,11 +43,14 @@ pub struct Field {
 #[derive(Debug)]
 pub enum Ty {
     Str(Text),
-    /// An integer within bounds (inclusive).
+    /// An integer within bounds (inclusive): every integer field has its
+    /// real maximum, the decoder's type's when AWS sets none.
     Int {
         min: i64,
-        max: i64,
+        max: u64,
     },
+    /// An integer among these (AWS's list of allowed values).
+    IntIn(&'static [i64]),
     Num,
     Bool,
     /// One of these words.
@@ -148,6 +151,88 @@ impl Update {
     }
 }
 
+/// The fields whose text is interpolated (`${pipeline}`, `${env}`,
+/// `${region}`, `${account}`, `${var.NAME}`), and whether they also take
+/// references to other resources (`${streams.k.arn}`). Every other string
+/// is read as written: a `${...}` left in it (other than a declared
+/// variable, filled before reading) is an error.
+pub const INTERPOLATING: &[(&str, Interp)] = &[
+    ("tags", Interp::Plain),
+    ("buckets.*.name", Interp::Plain),
+    ("streams.*.name", Interp::Plain),
+    ("catalog.databases.*.name", Interp::Plain),
+    ("catalog.databases.*.description", Interp::Plain),
+    ("catalog.tables.*.name", Interp::Plain),
+    ("catalog.tables.*.location.prefix", Interp::Plain),
+    ("catalog.tables.*.description", Interp::Plain),
+    ("firehoses.*.name", Interp::Plain),
+    ("firehoses.*.destination.prefix", Interp::Plain),
+    ("firehoses.*.destination.error_prefix", Interp::Plain),
+    ("firehoses.*.policy[].resources", Interp::Refs),
+    ("firehoses.*.policy[].not_resources", Interp::Refs),
+    ("functions.*.name", Interp::Plain),
+    ("functions.*.environment", Interp::Secrets),
+    ("functions.*.policy[].resources", Interp::Refs),
+    ("functions.*.policy[].not_resources", Interp::Refs),
+    ("agents.*.name", Interp::Plain),
+    ("agents.*.policy[].resources", Interp::Refs),
+    ("agents.*.policy[].not_resources", Interp::Refs),
+    ("networks.*.name", Interp::Plain),
+    ("dashboards.*.name", Interp::Plain),
+    ("alarms.*.name", Interp::Plain),
+    ("metric_filters.*.name", Interp::Plain),
+    ("metric_filters.*.pattern", Interp::Plain),
+];
+
+/// What a field's `${...}` may name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Interp {
+    /// `${pipeline}`, `${env}`, `${region}`, `${account}`, `${var.NAME}`.
+    Plain,
+    /// Those, and `${<section>.<key>.name|arn}`.
+    Refs,
+    /// Those, and `${ssm:...}`, `${secret:...}` (a function's environment).
+    Secrets,
+}
+
+/// Whether the field at `path` interpolates, and what.
+pub fn interpolation(path: &str) -> Option<Interp> {
+    INTERPOLATING.iter().find(|(p, _)| *p == path).map(|(_, i)| *i)
+}
+
+/// The field a decoder path names (`functions.decode.handler` is
+/// `functions.*.handler`, `agents.h.flows[0].stream` is
+/// `agents.*.flows[].stream`); for a value inside a mapping or list of
+/// plain values (`tags.team`), that mapping's or list's field.
+pub fn at(path: &str) -> Option<&'static Field> {
+    let mut table = String::new();
+    let mut rest = path;
+    loop {
+        let (segment, after) = rest.split_once('.').unwrap_or((rest, ""));
+        let (name, indexed) = match segment.split_once('[') {
+            Some((n, _)) => (n, true),
+            None => (segment, false),
+        };
+        let f = get(&if table.is_empty() { name.to_string() } else { format!("{table}.{name}") })?;
+        match &f.ty {
+            Ty::Map { value: Ty::Object, .. } => {
+                let (_key, after) = after.split_once('.')?;
+                table = format!("{}.*", f.path);
+                rest = after;
+            }
+            Ty::List(Ty::Object) if indexed && !after.is_empty() => {
+                table = format!("{}[]", f.path);
+                rest = after;
+            }
+            Ty::Object | Ty::ObjectOr(_) if !after.is_empty() => {
+                table = f.path.to_string();
+                rest = after;
+            }
+            _ => return Some(f),
+        }
+    }
+}
+
 /// Every field, sections in the order of the reference.
 pub fn all() -> Vec<&'static Field> {
     [
@@ -159,6 +244,7 @@ pub fn all() -> Vec<&'static Field> {
         functions::POLICY,
         hosts::FIELDS,
         hosts::POLICY,
+        hosts::NETWORKS,
         monitoring::FIELDS,
     ]
     .into_iter()

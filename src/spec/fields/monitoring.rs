@@ -83,7 +83,7 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "alarms.*.max_ms",
-        Ty::Int { min: 0, max: i64::MAX },
+        Ty::Int { min: 0, max: u64::MAX },
         false,
         Value("60000"),
         InPlace,
@@ -92,7 +92,7 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "alarms.*.max_seconds",
-        Ty::Int { min: 0, max: i64::MAX },
+        Ty::Int { min: 0, max: u64::MAX },
         false,
         Value("900"),
         InPlace,
@@ -101,7 +101,7 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "alarms.*.max_errors",
-        Ty::Int { min: 0, max: i64::MAX },
+        Ty::Int { min: 0, max: u64::MAX },
         false,
         Value("0"),
         InPlace,

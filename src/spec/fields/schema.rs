@@ -1,21 +1,29 @@
-//! The JSON Schema (draft 2020-12) of the spec, generated from the table,
-//! for editors (completion, hover) and for checks outside pipectl.
+//! The JSON Schema (draft-07, which every editor's validator knows) of the
+//! spec, generated from the table, for editors (completion, hover) and for
+//! checks outside pipectl.
 //!
 //! It accepts what the decoder accepts: a mapping written empty (`k:`) is a
-//! mapping; an optional field written empty is absent; a string may be
-//! written as any scalar; a whole `${var.NAME}` fills a field of any type
-//! (variables are substituted before decoding), and a string holding
-//! `${...}` is judged by pipectl once interpolated, not by its pattern.
-//! Rules that span fields (references to keys, `shards` only when
-//! provisioned) are left to `pipectl validate`.
+//! mapping; an optional field written empty is absent; a string without a
+//! pattern may be written as any scalar; a whole `${var.NAME}` fills a
+//! field of any type and a `${var.NAME}` inside a string is text (variables
+//! are substituted before decoding). Only the fields that interpolate
+//! (`INTERPOLATING`) let another `${...}` skip their pattern: the value is
+//! judged once interpolated. Rules that span fields (references to keys,
+//! `shards` only when provisioned) are left to `pipectl validate`.
 
-use super::{children, inner, Default, Field, Keys, Text, Ty, RESOURCE_KEY};
+use super::{children, inner, interpolation, Default, Field, Keys, Text, Ty, RESOURCE_KEY};
+use crate::spec::rules;
 use serde_json::{json, Map, Value};
 
 /// A whole value that is one variable: `${var.NAME}`.
 pub const WHOLE_VAR: &str = r"^\$\{\s*var\.[A-Za-z0-9_-]+\s*\}$";
 /// A string holding an interpolation, judged once interpolated.
 pub const INTERPOLATED: &str = r"\$\{";
+/// A string whose every `${...}` is a variable (`${var.NAME}`), at least
+/// one: filled with text before the field is read.
+pub const VAR_TEXT: &str = r"^(?=[\s\S]*\$\{)([^$]|\$(?!\{)|\$\{\s*var\.[A-Za-z0-9_-]+\s*\})*$";
+/// The draft the schema follows.
+pub const DRAFT: &str = "http://json-schema.org/draft-07/schema#";
 
 /// Where the committed schema is, from the repository's root.
 pub const PATH: &str = "schema/pipectl.schema.json";
@@ -25,7 +33,7 @@ pub fn document() -> Value {
     let mut root = object("");
     let o = root.as_object_mut().expect("an object schema");
     let mut head = Map::new();
-    head.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
+    head.insert("$schema".into(), json!(DRAFT));
     head.insert("title".into(), json!("pipectl spec"));
     head.insert(
         "description".into(),
@@ -103,19 +111,20 @@ pub fn description(f: &Field) -> String {
 }
 
 fn of(ty: &Ty, path: &str, inner: Option<String>) -> Value {
+    let interpolates = interpolation(path).is_some();
     match ty {
-        Ty::Str(t) => text_schema(t),
-        Ty::Ref(_) => scalar_text(),
+        Ty::Str(t) => text_schema(t, interpolates),
+        Ty::Ref(_) => plain_text(false),
         Ty::Int { min, max } => {
-            let mut i = json!({ "type": "integer", "minimum": min });
-            if *max < i64::MAX {
-                i["maximum"] = json!(max);
-            }
+            let mut i = json!({ "type": "integer", "minimum": min, "maximum": max });
+            merge(&mut i, int_rule(path));
             or_var(i)
         }
-        Ty::Num => or_var(json!({ "type": "number" })),
+        Ty::IntIn(values) => or_var(json!({ "type": "integer", "enum": values })),
+        // Finite: YAML's `.inf` is above the largest double.
+        Ty::Num => or_var(json!({ "type": "number", "minimum": -f64::MAX, "maximum": f64::MAX })),
         Ty::Bool => or_var(json!({ "type": "boolean" })),
-        Ty::Enum(words) => json!({ "anyOf": [{ "enum": words }, interpolated()] }),
+        Ty::Enum(words) => or_var(json!({ "enum": words })),
         Ty::List(item) => {
             // A mapping written empty (`- `) is an empty mapping.
             let items = match item {
@@ -131,25 +140,75 @@ fn of(ty: &Ty, path: &str, inner: Option<String>) -> Value {
                 Ty::Object => or_null(object(inner.as_deref().unwrap_or(path))),
                 other => of(other, path, None),
             };
-            json!({ "type": "object", "propertyNames": key_schema(keys), "additionalProperties": values })
+            let mut m = json!({ "type": "object", "propertyNames": key_schema(keys), "additionalProperties": values });
+            merge(&mut m, map_rule(path));
+            m
         }
         Ty::Any => json!({}),
     }
 }
 
-/// A string as the decoder reads it: any scalar, a number or boolean
-/// written plainly included.
-fn scalar_text() -> Value {
-    json!({ "type": ["string", "number", "boolean"] })
+/// Adds `extra`'s keywords to the schema `to`.
+fn merge(to: &mut Value, extra: Value) {
+    if let (Some(to), Value::Object(extra)) = (to.as_object_mut(), extra) {
+        to.extend(extra);
+    }
 }
 
-fn text_schema(t: &Text) -> Value {
+/// A single-field rule of an integer beyond its bounds.
+fn int_rule(path: &str) -> Value {
+    match path {
+        // -1 (no limit) or 60 to 604800: nothing between.
+        "functions.*.trigger.on_failure.max_record_age_seconds" => {
+            json!({ "not": { "type": "integer", "minimum": 0, "maximum": 59 } })
+        }
+        // CloudWatch takes 10, 30 or a multiple of 60.
+        "alarms.*.period_seconds" => json!({ "anyOf": [{ "enum": [10, 30] }, { "multipleOf": 60 }] }),
+        _ => json!({}),
+    }
+}
+
+/// A single-field rule of a mapping: its number of entries, its keys.
+fn map_rule(path: &str) -> Value {
+    match path {
+        "tags" => json!({ "maxProperties": 40 }),
+        "catalog.tables.*.columns" => json!({ "minProperties": 1 }),
+        "functions.*.environment" => {
+            json!({ "propertyNames": { "not": { "enum": rules::RESERVED_ENV } } })
+        }
+        _ => json!({}),
+    }
+}
+
+/// A string without a pattern, as the decoder reads it: any scalar, a
+/// number or boolean written plainly included; a `${...}` in it only where
+/// the field interpolates, else only declared variables.
+fn plain_text(interpolates: bool) -> Value {
+    let any = json!({ "type": ["string", "number", "boolean"] });
+    if interpolates {
+        return any;
+    }
+    json!({ "anyOf": [
+        { "type": ["string", "number", "boolean"], "not": { "type": "string", "pattern": INTERPOLATED } },
+        { "type": "string", "pattern": VAR_TEXT },
+    ] })
+}
+
+/// A string with a rule. A plain number or boolean is read as its text,
+/// which the schema cannot match against a pattern: a field with a pattern
+/// takes only strings (write `"123"` quoted); one with only lengths takes
+/// any scalar.
+fn text_schema(t: &Text, interpolates: bool) -> Value {
     if t.pattern.is_none() && t.min.is_none() && t.max.is_none() {
-        return scalar_text();
+        return plain_text(interpolates);
     }
     let mut rule = json!({ "type": "string" });
     if let Some(p) = t.pattern {
         rule["pattern"] = json!(p);
+    }
+    if !interpolates {
+        // A `${...}` stays in the text of a field that does not interpolate.
+        rule["not"] = json!({ "pattern": INTERPOLATED });
     }
     if let Some(n) = t.min {
         rule["minLength"] = json!(n);
@@ -157,7 +216,12 @@ fn text_schema(t: &Text) -> Value {
     if let Some(n) = t.max {
         rule["maxLength"] = json!(n);
     }
-    json!({ "anyOf": [rule, interpolated(), { "type": ["number", "boolean"] }] })
+    let mut any = vec![rule];
+    any.push(if interpolates { interpolated() } else { json!({ "type": "string", "pattern": VAR_TEXT }) });
+    if t.pattern.is_none() {
+        any.push(json!({ "type": ["number", "boolean"] }));
+    }
+    json!({ "anyOf": any })
 }
 
 fn interpolated() -> Value {

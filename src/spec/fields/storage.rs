@@ -180,7 +180,7 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "catalog.tables.*.location.prefix",
-        Ty::Str(Text { pattern: Some("^[^/]"), min: None, max: None, rule: "not starting with `/`" }),
+        Ty::Str(Text { pattern: Some("^(?!/)"), min: None, max: None, rule: "not starting with `/`" }),
         false,
         Value("\"\""),
         InPlace,
@@ -202,7 +202,7 @@ pub const FIELDS: &[Field] = &[
         true,
         No,
         InPlace,
-        "Columns in order, name to Hive type (`string`, `bigint`, `double`, `timestamp`, `decimal(p,s)`, `array<T>`, ...).",
+        "Columns in order, name to Hive type (`string`, `bigint`, `double`, `timestamp`, `decimal(p,s)`, `array<T>`, ...); at least one.",
         "{ vendor_id: int, fare: double }",
     ),
     row!(

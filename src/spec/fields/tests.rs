@@ -214,3 +214,124 @@ fn the_committed_schema_and_reference_are_fresh() {
         markdown::PATH
     );
 }
+
+#[test]
+fn agents_policy_rows_appear_under_a_second_heading() {
+    let md = markdown::text();
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+    for h in &headings {
+        assert_eq!(headings.iter().filter(|x| *x == h).count(), 1, "`{h}` is a heading twice: {headings:?}");
+    }
+    assert!(headings.contains(&"## `agents`") && headings.contains(&"## `networks`"), "{headings:?}");
+}
+
+/// The reference's row of `path`.
+fn reference_row(path: &str) -> String {
+    let md = markdown::text();
+    md.lines().find(|l| l.starts_with(&format!("| `{path}` |"))).unwrap_or_else(|| panic!("no row {path}")).to_string()
+}
+
+#[test]
+fn the_tags_row_lists_every_interpolation_tags_accept() {
+    let tags = reference_row("tags");
+    for x in ["${pipeline}", "${env}", "${region}", "${account}", "${var.NAME}"] {
+        assert!(tags.contains(x), "{tags}");
+    }
+    assert!(tags.contains("interpolates"), "{tags}");
+}
+
+#[test]
+fn an_empty_string_default_renders_readably() {
+    let prefix = reference_row("catalog.tables.*.location.prefix");
+    assert!(prefix.contains("| `\"\"` (empty) |"), "{prefix}");
+    assert!(!markdown::text().contains("| `` |"), "an empty code span in the reference");
+}
+
+#[test]
+fn a_decoder_path_names_its_field() {
+    let cases = [
+        ("functions.decode.handler", "functions.*.handler"),
+        ("agents.h.flows[0].file_pattern", "agents.*.flows[].file_pattern"),
+        ("agents.h.flows[2].csv_to_json.fields[1]", "agents.*.flows[].csv_to_json.fields"),
+        ("tags.a.b", "tags"),
+        ("functions.f.environment.LOG", "functions.*.environment"),
+        ("functions.f.policy[0].resources[3]", "functions.*.policy[].resources"),
+        ("catalog.tables.t.location.prefix", "catalog.tables.*.location.prefix"),
+        ("pipeline", "pipeline"),
+    ];
+    for (path, field) in cases {
+        assert_eq!(at(path).map(|f| f.path), Some(field), "{path}");
+    }
+    assert!(at("nosuch.thing").is_none());
+}
+
+#[test]
+fn every_interpolating_field_is_in_the_table() {
+    for (path, _) in INTERPOLATING {
+        let f = get(path).unwrap_or_else(|| panic!("`{path}` is not in the table"));
+        assert!(matches!(f.ty, Ty::Str(_) | Ty::Map { .. } | Ty::List(_)), "`{path}` is not text");
+    }
+}
+
+#[test]
+fn functions_log_retention_days_accepts_values_aws_refuses() {
+    let doc = schema::document();
+    let f = &doc["properties"]["functions"]["additionalProperties"]["properties"]["log_retention_days"];
+    assert_eq!(f["anyOf"][0]["anyOf"][0]["enum"], serde_json::json!(crate::spec::rules::LOG_RETENTION_DAYS));
+    assert!(reference_row("functions.*.log_retention_days").contains("one of 1, 3, 5, 7, 14, 30,"));
+}
+
+/// Every integer schema in `v`, with where it is.
+fn integers<'a>(v: &'a serde_json::Value, at: String, out: &mut Vec<(String, &'a serde_json::Value)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.get("type") == Some(&serde_json::json!("integer")) {
+                out.push((at.clone(), v));
+            }
+            m.iter().for_each(|(k, x)| integers(x, format!("{at}/{k}"), out));
+        }
+        serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| integers(x, format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn rules_the_schema_could_express_but_does_not() {
+    let doc = schema::document();
+    let mut ints = Vec::new();
+    integers(&doc, String::new(), &mut ints);
+    assert!(ints.len() >= 24, "{}", ints.len());
+    for (at, i) in ints {
+        assert!(i.get("maximum").is_some() || i.get("enum").is_some(), "{at}: no maximum");
+    }
+    let props = &doc["properties"];
+    assert_eq!(props["tags"]["maxProperties"], 40);
+    let function = &props["functions"]["additionalProperties"]["properties"];
+    let reserved = &function["environment"]["propertyNames"]["not"]["enum"];
+    assert!(reserved.as_array().unwrap().contains(&serde_json::json!("AWS_REGION")), "{reserved}");
+    let table = &props["catalog"]["properties"]["tables"]["additionalProperties"]["properties"];
+    assert_eq!(table["columns"]["minProperties"], 1);
+    let age = &function["trigger"]["properties"]["on_failure"]["properties"]["max_record_age_seconds"];
+    assert_eq!(age["anyOf"][0]["anyOf"][0]["not"]["maximum"], 59, "{age}");
+    let period = &props["alarms"]["additionalProperties"]["properties"]["period_seconds"];
+    assert_eq!(period["anyOf"][0]["anyOf"][0]["anyOf"][1]["multipleOf"], 60, "{period}");
+    // A name (a pattern) takes no plain number: `pipeline: -5` is the
+    // string "-5", which the pattern refuses.
+    let pipeline = props["pipeline"]["anyOf"].as_array().unwrap();
+    assert!(pipeline.iter().all(|s| s["type"] == "string"), "{pipeline:?}");
+}
+
+#[test]
+fn interpolation_passes_every_string_pattern() {
+    let doc = schema::document();
+    let function = &doc["properties"]["functions"]["additionalProperties"]["properties"];
+    // A field that interpolates takes `${...}` whatever its pattern ...
+    let name = serde_json::to_string(&function["name"]).unwrap();
+    assert!(name.contains(&serde_json::to_string(schema::INTERPOLATED).unwrap()), "{name}");
+    // ... one that does not only a declared variable.
+    for field in ["handler", "runtime", "code"] {
+        let s = serde_json::to_string(&function[field]).unwrap();
+        assert!(!s.contains("{\"pattern\":\"\\\\$\\\\{\",\"type\":\"string\"}"), "{field}: {s}");
+        assert!(s.contains("var\\\\."), "{field}: {s}");
+    }
+}

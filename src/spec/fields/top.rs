@@ -61,13 +61,13 @@ pub const FIELDS: &[Field] = &[
     row!(
         "tags",
         Ty::Map {
-            keys: Keys::Pattern("^(?![aA][wW][sS]:)(?![pP][iI][pP][eE][cC][tT][lL]:).{1,128}$", "1 to 128 characters, not starting with `aws:` or `pipectl:`"),
+            keys: Keys::Pattern("^(?!<<$)(?![aA][wW][sS]:)(?![pP][iI][pP][eE][cC][tT][lL]:).{1,128}$", "1 to 128 characters, not starting with `aws:` or `pipectl:`, not `<<`"),
             value: &Ty::Str(Text { pattern: None, min: None, max: Some(256), rule: "at most 256 characters" }),
         },
         false,
         No,
         InPlace,
-        "Tags added to every taggable resource (at most 40); values may interpolate `${pipeline}`, `${env}`, `${var.NAME}`.",
+        "Tags added to every taggable resource (at most 40); values may interpolate `${pipeline}`, `${env}`, `${region}`, `${account}`, `${var.NAME}`.",
         "{ team: data-eng }",
     ),
     row!(

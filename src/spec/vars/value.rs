@@ -58,7 +58,7 @@ impl Type {
             Type::String => "a string",
             Type::Integer => "an integer",
             Type::Number => "a number",
-            Type::Bool => "a boolean (true or false)",
+            Type::Bool => "true or false",
             Type::List(_) => "a list",
         }
     }
@@ -85,25 +85,24 @@ impl Type {
         let not = |what: &str| Err(format!("`{text}` is not {what}"));
         match self {
             Type::String => Ok(J::String(text.to_string())),
-            // As the spec reads numbers: `1_0` is not ten.
-            Type::Integer => match text.trim().parse::<i64>() {
-                Ok(n) => Ok(J::from(n)),
-                Err(_) => not("an integer"),
+            // As the spec reads numbers (YAML 1.2): `1_0` is not ten, `inf` not a number.
+            Type::Integer => match yaml::core::int(text.trim()).and_then(|n| i64::try_from(n).ok()) {
+                Some(n) => Ok(J::from(n)),
+                None => not("an integer"),
             },
             Type::Number => {
                 let t = text.trim();
-                if let Ok(n) = t.parse::<i64>() {
+                if let Some(n) = yaml::core::int(t).and_then(|n| i64::try_from(n).ok()) {
                     return Ok(J::from(n));
                 }
-                match t.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                match yaml::core::float(t).and_then(serde_json::Number::from_f64) {
                     Some(n) => Ok(J::Number(n)),
-                    None => not("a number"),
+                    None => not("a finite number"),
                 }
             }
-            Type::Bool => match text.trim() {
-                "true" => Ok(J::Bool(true)),
-                "false" => Ok(J::Bool(false)),
-                _ => not("a boolean (true or false)"),
+            Type::Bool => match yaml::core::boolean(text.trim()) {
+                Some(b) => Ok(J::Bool(b)),
+                None => not("true or false"),
             },
             Type::List(_) => {
                 let node = yaml::parse(text)

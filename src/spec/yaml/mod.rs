@@ -6,6 +6,7 @@
 //! name breaking an AWS rule) can then point at the exact line and column.
 
 mod cause;
+pub mod core;
 
 use crate::diag::Diagnostic;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -44,11 +45,11 @@ impl Node {
             Value::Scalar { text, quoted } => {
                 if *quoted {
                     "a string"
-                } else if text.parse::<i64>().is_ok() {
+                } else if core::int(text).is_some() {
                     "an integer"
-                } else if text.parse::<f64>().is_ok() {
+                } else if core::float(text).is_some() {
                     "a number"
-                } else if matches!(text.as_str(), "true" | "false") {
+                } else if core::boolean(text).is_some() {
                     "a boolean"
                 } else {
                     "a string"
