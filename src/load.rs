@@ -21,6 +21,9 @@ pub struct Loaded {
     pub reach: Vec<spec::Reach>,
     /// The variables (`vars:`, `--var`, `--var-file`, `PIPECTL_VAR_`).
     pub variables: spec::vars::Resolved,
+    /// Addresses keeping the default name an earlier pipectl gave them, as
+    /// the deployment record lists it (`docs/names.md`).
+    pub kept: BTreeMap<String, String>,
 }
 
 impl Loaded {
@@ -110,6 +113,7 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
         origins: built.origins,
         reach: built.reach,
         variables: built.vars,
+        kept: built.kept,
     })
 }
 
