@@ -366,7 +366,10 @@ mod tests {
     #[test]
     fn default_bucket_names_carry_the_account_and_region_and_fit_s3() {
         assert_eq!(default_bucket("demo-raw", "123456789012", "eu-west-1"), "demo-raw-123456789012-eu-west-1");
-        assert_eq!(default_bucket("demo-Raw_Data-pr-1", "${account}", "${region}"), "demo-raw-data-pr-1-${account}-${region}");
+        assert_eq!(
+            default_bucket("demo-Raw_Data-pr-1", "${account}", "${region}"),
+            "demo-raw-data-pr-1-${account}-${region}"
+        );
         // The longest base and region: cut, with a hash of the whole base.
         let base = format!("{}-{}-{}", "p".repeat(40), "k".repeat(64), "e".repeat(32));
         let known = default_bucket(&base, "123456789012", LONGEST_REGION);

@@ -13,6 +13,7 @@ mod engine;
 mod export;
 mod faults;
 mod firehose;
+mod global_names;
 mod hostile;
 mod hosts;
 mod import;

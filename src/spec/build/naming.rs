@@ -66,15 +66,7 @@ impl Builder<'_> {
         }
         for (k, r) in &raw.dashboards {
             let default = self.default_dashboard(&k.v);
-            let n = self.physical_name(
-                "dashboards",
-                k,
-                &r.name,
-                default,
-                rules::dashboard_name,
-                "dashboard",
-                true,
-            );
+            let n = self.physical_name("dashboards", k, &r.name, default, rules::dashboard_name, "dashboard", true);
             let arn = self.scope().dashboard(&n).to_string();
             self.add_ref("dashboards", &k.v, n, Some(arn));
         }
