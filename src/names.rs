@@ -380,6 +380,9 @@ mod tests {
         let other = default_bucket(&format!("{base}x"), "123456789012", LONGEST_REGION);
         assert_ne!(other, known);
         assert!(known.starts_with(&"p".repeat(24)) && !known.contains("--"), "{known}");
+        // The example of docs/names.md.
+        let doc = default_bucket(&format!("demo-{}", "k".repeat(60)), "123456789012", "eu-west-1");
+        assert_eq!(doc, "demo-kkkkkkkkkkkkkkkkkkkk-ed2f4b16-123456789012-eu-west-1");
         // A base that fits is never cut, whatever the region.
         let fits = "a".repeat(34);
         assert_eq!(default_bucket(&fits, "123456789012", "us-east-1"), format!("{fits}-123456789012-us-east-1"));
