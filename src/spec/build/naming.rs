@@ -141,13 +141,7 @@ impl Builder<'_> {
         path: String,
         check: fn(&str) -> Result<(), String>,
     ) -> String {
-        // An IAM name spells a region not known yet `REGION`: measured
-        // with the longest region it could be.
-        let measured = match &self.region {
-            Some(_) => name.clone(),
-            None => name.replace(names::UNKNOWN_REGION, names::LONGEST_REGION),
-        };
-        self.check_name(&measured, mark, check, &format!("this name is generated for `{path}`: shorten its name"));
+        self.check_name(&name, mark, check, &format!("this name is generated for `{path}`: shorten its name"));
         self.register(ns, &name, mark, path);
         name
     }
