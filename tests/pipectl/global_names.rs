@@ -172,12 +172,15 @@ fn a_single_small_index_mjs_is_exported_as_a_zip_with_a_code_bucket() {
     assert_eq!(listed.contents().len(), 1, "{listed:?}");
 }
 
+/// A refusal case: its name, runtime, handler, files, and the reason.
+type Case = (&'static str, &'static str, &'static str, Vec<(&'static str, Vec<u8>)>, String);
+
 /// The defect: every refusal printed the same sentence whatever the
 /// reason. Each now says its own.
 #[test]
 fn each_export_refusal_says_its_own_reason() {
     let small = || b"def handler(event, context):\n    return event\n".to_vec();
-    let cases: Vec<(&str, &str, &str, Vec<(&str, Vec<u8>)>, String)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "two-files",
             "python3.12",

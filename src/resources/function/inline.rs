@@ -103,9 +103,12 @@ mod tests {
         );
     }
 
+    /// Files, runtime, handler, and the reason expected.
+    type Case = (&'static [(&'static str, u64)], &'static str, &'static str, &'static str);
+
     #[test]
     fn each_refusal_says_its_own_reason() {
-        let cases: [(&[(&str, u64)], &str, &str, &str); 6] = [
+        let cases: [Case; 6] = [
             (&[("a.py", 10), ("b.py", 10)], "python3.12", "a.h", "its code is 2 files (`a.py`, `b.py`): CloudFormation inlines a single file"),
             (
                 &[("a.py", 1), ("b.py", 1), ("c.py", 1), ("d.py", 1)],
