@@ -24,6 +24,9 @@ pub struct Loaded {
     /// What is worth a look but does not stop the command (a region the
     /// SDK does not list yet).
     pub warnings: Vec<Diagnostic>,
+    /// Addresses keeping the default name an earlier pipectl gave them, as
+    /// the deployment record lists it (`docs/names.md`).
+    pub kept: BTreeMap<String, String>,
 }
 
 impl Loaded {
@@ -119,6 +122,7 @@ pub fn load_str(text: &str, file: &str, dir: &Path, opts: &Options) -> Result<Lo
         reach: built.reach,
         variables: built.vars,
         warnings,
+        kept: built.kept,
     })
 }
 

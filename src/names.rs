@@ -152,6 +152,44 @@ impl Scope {
     }
 }
 
+/// The longest region name the SDK's partitions know (`us-isof-south-1`):
+/// a name that carries a region not known yet is measured with it.
+pub const LONGEST_REGION: &str = "us-isof-south-1";
+
+/// An account id is always 12 digits.
+const ACCOUNT_DIGITS: usize = 12;
+
+/// The most characters an S3 bucket name holds.
+const BUCKET_MAX: usize = 63;
+
+/// A bucket's default name. S3 names are global to every account and
+/// region, so it carries both: `<base>-<account>-<region>`, `base` being
+/// `<pipeline>-<key>[-<env>]` in lower case with `_` as `-`. A base too
+/// long to fit 63 characters with any account and the longest region is
+/// cut and ends with 8 hex digits of its SHA-256 instead, so the cut
+/// depends only on the base: the same name offline (`${account}`,
+/// `${region}`) and once they are known. It ends in the region's digit, so
+/// never in a suffix S3 reserves (`-s3alias`, `--ol-s3`, …).
+pub fn default_bucket(base: &str, account: &str, region: &str) -> String {
+    let spelled = base.to_ascii_lowercase().replace('_', "-");
+    let longest = LONGEST_REGION.len().max(if region.starts_with("${") { 0 } else { region.len() });
+    let room = BUCKET_MAX - ACCOUNT_DIGITS - longest - 2;
+    let base = if spelled.chars().count() > room {
+        let hash = &sha256_hex(base)[..8];
+        let cut: String = spelled.chars().take(room - hash.len() - 1).collect();
+        format!("{}-{hash}", cut.trim_end_matches(['-', '.']))
+    } else {
+        spelled
+    };
+    format!("{base}-{account}-{region}")
+}
+
+/// A dashboard's default name. Dashboards are global to the account (one
+/// name for every region), so it carries the region: `<base>-<region>`.
+pub fn default_dashboard(base: &str, region: &str) -> String {
+    format!("{base}-{region}")
+}
+
 /// How an IAM name spells a region not known yet (offline, without
 /// `--region` or `region:`).
 pub const UNKNOWN_REGION: &str = "REGION";
@@ -323,6 +361,31 @@ mod tests {
         let m = MetricFilterId { log_group: "/aws/lambda/lab-consumer".into(), filter: "lab-errors".into() };
         assert_eq!(m.to_string(), "lab-errors in /aws/lambda/lab-consumer");
         assert_eq!(MetricFilterId::from_record(&m.to_record()), m);
+    }
+
+    #[test]
+    fn default_bucket_names_carry_the_account_and_region_and_fit_s3() {
+        assert_eq!(default_bucket("demo-raw", "123456789012", "eu-west-1"), "demo-raw-123456789012-eu-west-1");
+        assert_eq!(
+            default_bucket("demo-Raw_Data-pr-1", "${account}", "${region}"),
+            "demo-raw-data-pr-1-${account}-${region}"
+        );
+        // The longest base and region: cut, with a hash of the whole base.
+        let base = format!("{}-{}-{}", "p".repeat(40), "k".repeat(64), "e".repeat(32));
+        let known = default_bucket(&base, "123456789012", LONGEST_REGION);
+        assert_eq!(known.len(), 63, "{known}");
+        let offline = default_bucket(&base, "${account}", "${region}");
+        assert_eq!(offline.replace("${account}", "123456789012").replace("${region}", LONGEST_REGION), known);
+        // Two bases alike up to the cut stay apart.
+        let other = default_bucket(&format!("{base}x"), "123456789012", LONGEST_REGION);
+        assert_ne!(other, known);
+        assert!(known.starts_with(&"p".repeat(24)) && !known.contains("--"), "{known}");
+        // The example of docs/names.md.
+        let doc = default_bucket(&format!("demo-{}", "k".repeat(60)), "123456789012", "eu-west-1");
+        assert_eq!(doc, "demo-kkkkkkkkkkkkkkkkkkkk-ed2f4b16-123456789012-eu-west-1");
+        // A base that fits is never cut, whatever the region.
+        let fits = "a".repeat(34);
+        assert_eq!(default_bucket(&fits, "123456789012", "us-east-1"), format!("{fits}-123456789012-us-east-1"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub async fn run(g: &Global, a: &ProduceArgs) -> anyhow::Result<ExitCode> {
         return output::write(g, a, out);
     }
     let mut make_source = None;
-    let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, |offline| {
+    let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, false, |offline| {
         let spec = &offline.spec;
         check_stream(a, spec)?;
         make_source = Some(source_for(a, spec)?);

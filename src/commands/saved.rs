@@ -349,7 +349,7 @@ fn differences(saved: &Value, now: &Value) -> Vec<String> {
     if moved.is_empty() && order(saved) != order(now) {
         moved.push("the order of the changes differs from the saved plan's".into());
     }
-    for key in ["warnings", "pipeline", "env", "region", "account", "operation", "format_version"] {
+    for key in ["warnings", "notes", "pipeline", "env", "region", "account", "operation", "format_version"] {
         if saved.get(key) != now.get(key) {
             moved.push(format!("the plan's `{key}` differs from the saved plan's"));
         }

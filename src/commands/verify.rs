@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
 pub async fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, |offline| {
+    let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, true, |offline| {
         if verify::hops(&offline.spec).is_empty() {
             return Err(BadInput::error(
                 "the spec has no stream and no Direct-PUT Firehose to send a canary into",

@@ -72,6 +72,7 @@ pub fn options(global: &Global) -> Options {
         code_root: global.code_root.clone(),
         var_files: global.var_files.clone(),
         env_vars: crate::spec::vars::from_environment(std::env::vars_os()),
+        recorded: BTreeMap::new(),
     }
 }
 
@@ -205,17 +206,21 @@ impl Deployment {
         Ok(Deployment::open_with(global, path, targets, reach, |_| Ok(()), Beside::Record).await?.0)
     }
 
-    /// A deployment for a command that uses only the spec's resources (its
-    /// record is not read), with `check` run on the offline spec before
-    /// AWS is reached: the command's own flags checked against the spec
-    /// (bad input exits 2 with nothing sent).
+    /// A deployment for a command that uses only the spec's resources, with
+    /// `check` run on the offline spec before AWS is reached: the command's
+    /// own flags checked against the spec (bad input exits 2 with nothing
+    /// sent). The record is read only with `names_from_record`, for a
+    /// command that finds buckets or dashboards by name: an earlier
+    /// pipectl's default name is kept there (`docs/names.md`).
     pub async fn open_checked(
         global: &Global,
         path: &Path,
         reach: Reach,
+        names_from_record: bool,
         check: impl FnOnce(&Loaded) -> anyhow::Result<()>,
     ) -> anyhow::Result<Deployment> {
-        Ok(Deployment::open_with(global, path, &[], reach, check, Beside::Nothing).await?.0)
+        let beside = if names_from_record { Beside::Record } else { Beside::Nothing };
+        Ok(Deployment::open_with(global, path, &[], reach, check, beside).await?.0)
     }
 
     /// [`Deployment::open`] for a command that changes AWS: under the
@@ -260,6 +265,7 @@ impl Deployment {
         let (aws, record, lock) = connect_for(&target, pipeline, env, &record_name, beside, op).await?;
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
+        opts.recorded = record.as_ref().map(|r| r.resources.clone()).unwrap_or_default();
         let loaded = load::load(path, &opts).and_then(|l| match policed {
             true => load::police(&l, &operator, Some(&aws.account), Some(&aws.region)).map(|d| (l, d)),
             false => Ok((l, Vec::new())),
@@ -453,6 +459,7 @@ impl Deployment {
         let ctx = self.context();
         let mut planned = planner::apply(&ctx, &deps, &self.graph.topo_order(), &subjects, &orphan_subjects);
         planned.plan.warnings = police::waivers(&self.decisions);
+        planned.plan.notes = self.kept_notes();
         let work = work(res.into_iter().chain(orphans), subjects.into_iter().chain(orphan_subjects), |a| {
             planned.change(a).and_then(|c| c.previous_name.as_ref()).and_then(|_| previous.get(a).cloned())
         });

@@ -189,6 +189,23 @@ impl Deployment {
         res.iter().map(|(a, r)| (a.kind, r.record_name())).collect()
     }
 
+    /// One note naming what keeps the default name an earlier pipectl gave
+    /// it (no note when nothing does).
+    pub(super) fn kept_notes(&self) -> Vec<String> {
+        let Some(loaded) = &self.loaded else { return Vec::new() };
+        if loaded.kept.is_empty() {
+            return Vec::new();
+        }
+        let kept: Vec<String> = loaded.kept.iter().map(|(a, n)| format!("{a} as `{n}`")).collect();
+        vec![format!(
+            "{} keep{} the default name an earlier pipectl gave {}, so nothing moves; new deployments' \
+             defaults carry the account and region (set `name:` to choose; see docs/names.md)",
+            kept.join(", "),
+            if kept.len() == 1 { "s" } else { "" },
+            if kept.len() == 1 { "it" } else { "them" },
+        )]
+    }
+
     /// What the planner needs to know of this deployment.
     pub(super) fn context(&self) -> Context<'_> {
         let mut protected = self.record.as_ref().map(|r| r.protected.clone()).unwrap_or_default();

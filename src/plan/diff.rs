@@ -147,6 +147,10 @@ pub struct Plan {
     /// statement that can escalate privileges).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the plan keeps as it is and why (a bucket keeping the default
+    /// name an earlier pipectl gave it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// What the deployment costs while it exists, as the spec has it
     /// (apply plans; set by the command, not the planner).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,6 +336,9 @@ impl Plan {
         for w in &self.warnings {
             let _ = writeln!(out, "\nwarning: {w}");
         }
+        for n in &self.notes {
+            let _ = writeln!(out, "\nnote: {n}");
+        }
         if let Some(p) = &self.policy {
             let _ = write!(out, "{}", p.render(verbose));
         }
@@ -483,6 +490,7 @@ mod tests {
             region: "r".into(),
             account: "a".into(),
             warnings: vec!["functions.f.policy[0] can escalate privileges".into()],
+            notes: Vec::new(),
             cost: None,
             policy: None,
             changes: vec![
@@ -535,6 +543,7 @@ mod tests {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             warnings: vec![],
+            notes: Vec::new(),
             cost: None,
             policy: None,
             changes: vec![

@@ -88,6 +88,9 @@ pub fn render(plan: &Plan) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "> **warning:** {}\n", one_line(w));
     }
+    for n in &plan.notes {
+        let _ = writeln!(out, "> **note:** {}\n", one_line(n));
+    }
     if let Some(cost) = &plan.cost {
         let _ = writeln!(
             out,
@@ -188,6 +191,7 @@ mod tests {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             warnings: vec!["functions.f.policy[0] grants iam:PassRole on *".into()],
+            notes: Vec::new(),
             cost: None,
             policy: None,
             changes: vec![

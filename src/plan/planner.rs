@@ -125,6 +125,7 @@ impl Context<'_> {
             account: self.account.to_string(),
             changes,
             warnings: Vec::new(),
+            notes: Vec::new(),
             cost: None,
             policy: None,
         }

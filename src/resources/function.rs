@@ -39,8 +39,7 @@ use std::time::Duration;
 
 const DESCRIPTION: &str = "created by pipectl";
 
-/// The most CloudFormation inlines as a function's `ZipFile`.
-pub const MAX_INLINE: u64 = 4096;
+mod inline;
 
 /// A secret reference as CloudFormation resolves it when the stack is
 /// deployed: the value never enters the template.
@@ -60,29 +59,23 @@ fn template_code(
     name: &str,
     cx: &super::cfn::Context,
 ) -> Result<(serde_json::Value, String, Option<super::cfn::Asset>), String> {
-    let (files, size) = package::files(&f.code, &f.code_root).map_err(|e| e.to_string())?;
-    let ext = if f.runtime.starts_with("python") {
-        Some(".py")
-    } else if f.runtime.starts_with("nodejs") {
-        Some(".js")
-    } else {
-        None
-    };
-    if let ([(inside, path)], Some(ext)) = (files.as_slice(), ext) {
-        let module = inside.strip_suffix(ext);
-        let function = f.handler.strip_prefix(&format!("{}.", module.unwrap_or_default()));
-        if let (Some(_), Some(function), true) = (module, function, size <= MAX_INLINE) {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return Ok((serde_json::json!({ "ZipFile": text }), format!("index.{function}"), None));
-        }
+    let (files, _) = package::files(&f.code, &f.code_root).map_err(|e| e.to_string())?;
+    let mut sized = Vec::with_capacity(files.len());
+    for (inside, path) in &files {
+        let size = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+        sized.push((inside.clone(), size));
     }
+    let inline = inline::handler(&inline::Code { files: &sized, runtime: &f.runtime, handler: &f.handler });
+    let refusal = match (inline, files.as_slice()) {
+        (Ok(handler), [(_, path)]) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok((serde_json::json!({ "ZipFile": text }), handler, None));
+        }
+        (Ok(_), _) => unreachable!("only one file is inlined"),
+        (Err(why), _) => why,
+    };
     let Some(bucket) = &cx.code_bucket else {
-        return Err(format!(
-            "its code ({} file(s), {size} bytes) is more than one {} file of at most {MAX_INLINE} bytes, \
-             which is all CloudFormation takes inline: pass `--code-bucket BUCKET` to upload it there",
-            files.len(),
-            ext.unwrap_or("Python or Node.js")
-        ));
+        return Err(format!("{refusal}: pass `--code-bucket BUCKET` to upload it there as a zip"));
     };
     let pkg = package::build(&f.code, &f.code_root).map_err(|e| e.to_string())?;
     let digest: String = pkg.sha256.chars().filter(char::is_ascii_alphanumeric).collect();

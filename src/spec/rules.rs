@@ -4,7 +4,7 @@
 /// Stand-ins for `${account}` / `${region}` while they are unknown, so names
 /// can still be checked for length and characters offline.
 pub fn with_sample_placeholders(name: &str) -> String {
-    name.replace("${account}", "123456789012").replace("${region}", "ap-southeast-2")
+    name.replace("${account}", "123456789012").replace("${region}", crate::names::LONGEST_REGION)
 }
 
 fn chars_ok(s: &str, extra: &str, lower_only: bool) -> bool {

@@ -149,7 +149,7 @@ fn every_s3_call_names_the_expected_bucket_owner() {
     sdk.run(async {
         use aws_sdk_s3::types as s3;
         let body = aws_sdk_s3::primitives::ByteStream::from_static(b"{}");
-        sdk.s3.put_object().bucket("owned-a").key("x.json").body(body).send().await.unwrap();
+        sdk.s3.put_object().bucket("owned-a-123456789012-us-east-1").key("x.json").body(body).send().await.unwrap();
         let by_default = s3::ServerSideEncryptionByDefault::builder()
             .sse_algorithm(s3::ServerSideEncryption::AwsKms)
             .kms_master_key_id("alias/hand-made")
@@ -159,7 +159,7 @@ fn every_s3_call_names_the_expected_bucket_owner() {
         let sse = s3::ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap();
         sdk.s3
             .put_bucket_encryption()
-            .bucket("owned-b")
+            .bucket("owned-b-123456789012-us-east-1")
             .server_side_encryption_configuration(sse)
             .send()
             .await
@@ -170,7 +170,13 @@ fn every_s3_call_names_the_expected_bucket_owner() {
             .block_public_policy(true)
             .restrict_public_buckets(true)
             .build();
-        sdk.s3.put_public_access_block().bucket("owned-b").public_access_block_configuration(on).send().await.unwrap();
+        sdk.s3
+            .put_public_access_block()
+            .bucket("owned-b-123456789012-us-east-1")
+            .public_access_block_configuration(on)
+            .send()
+            .await
+            .unwrap();
     });
     let plan = via(&proxy, &["plan", &spec, "--detailed-exitcode"]).expect_code(2);
     assert!(plan.stdout.contains(r#"encryption: "aws:kms" -> "NONE""#), "{}", plan.stdout);
@@ -178,8 +184,8 @@ fn every_s3_call_names_the_expected_bucket_owner() {
     via(&proxy, &["apply", &spec, "--yes"]).expect_code(0);
     via(&proxy, &["plan", &spec, "--detailed-exitcode"]).expect_code(0);
     let (sse, block) = sdk.run(async {
-        let sse = sdk.s3.get_bucket_encryption().bucket("owned-b").send().await;
-        (sse, sdk.s3.get_public_access_block().bucket("owned-b").send().await)
+        let sse = sdk.s3.get_bucket_encryption().bucket("owned-b-123456789012-us-east-1").send().await;
+        (sse, sdk.s3.get_public_access_block().bucket("owned-b-123456789012-us-east-1").send().await)
     });
     assert!(sse.is_err() && block.is_err(), "removed through the proxy: {sse:?} {block:?}");
     via(&proxy, &["outputs", &spec]).expect_code(0);

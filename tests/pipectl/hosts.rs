@@ -284,7 +284,7 @@ fn dashboard_covers_the_lab_and_alarms_round_trip() {
     let Some(moto) = Moto::start() else { return };
     moto.pipectl(&["apply", "pipelines/lab.yaml", "--yes"]).run().expect_code(0);
     let sdk = moto.sdk();
-    let d = sdk.run(sdk.cloudwatch.get_dashboard().dashboard_name("taxi-lab-main").send()).unwrap();
+    let d = sdk.run(sdk.cloudwatch.get_dashboard().dashboard_name("taxi-lab-main-us-east-1").send()).unwrap();
     let body: serde_json::Value = serde_json::from_str(d.dashboard_body().unwrap()).unwrap();
     let text = body.to_string();
     let host = instances(&sdk, "taxi-lab")[0].instance_id().unwrap().to_string();

@@ -15,6 +15,7 @@ mod errors;
 mod export;
 mod faults;
 mod firehose;
+mod global_names;
 mod hostile;
 mod hosts;
 mod import;

@@ -327,7 +327,7 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     sdk.run(sdk.glue.create_table().database_name("fo_db").table_input(input).send()).unwrap();
     let body =
         r##"{"widgets":[{"type":"text","x":0,"y":0,"width":6,"height":2,"properties":{"markdown":"# theirs"}}]}"##;
-    sdk.run(sdk.cloudwatch.put_dashboard().dashboard_name("fo-main").dashboard_body(body).send()).unwrap();
+    sdk.run(sdk.cloudwatch.put_dashboard().dashboard_name("fo-main-us-east-1").dashboard_body(body).send()).unwrap();
     let role = "fo-f-firehose-us-east-1";
     let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
     sdk.run(sdk.iam.create_role().role_name(role).assume_role_policy_document(trust).send()).unwrap();
@@ -341,7 +341,7 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     .unwrap();
     content["resources"]["stream.s"] = "fo-s".into();
     content["resources"]["glue_table.t"] = "fo_db/t".into();
-    content["resources"]["dashboard.main"] = "fo-main".into();
+    content["resources"]["dashboard.main"] = "fo-main-us-east-1".into();
     content["resources"]["role.firehose-f"] = role.into();
     content["resources"]["bucket.theirs"] = "fo-theirs".into();
     sdk.run(sdk.ssm.put_parameter().name(record).value(content.to_string()).overwrite(true).send()).unwrap();
@@ -358,7 +358,7 @@ fn foreign_resources_are_never_touched_even_when_the_record_lists_them() {
     assert_eq!(table.table().unwrap().description(), Some("theirs"));
     let streams = sdk.run(sdk.kinesis.list_streams().send()).unwrap();
     assert_eq!(streams.stream_names(), ["fo-s"]);
-    let dash = sdk.run(sdk.cloudwatch.get_dashboard().dashboard_name("fo-main").send()).unwrap();
+    let dash = sdk.run(sdk.cloudwatch.get_dashboard().dashboard_name("fo-main-us-east-1").send()).unwrap();
     assert_eq!(dash.dashboard_body(), Some(body));
     let bucket = sdk.run(sdk.s3.get_bucket_tagging().bucket("fo-theirs").send());
     assert!(bucket.is_err(), "their bucket exists, untagged: {bucket:?}");

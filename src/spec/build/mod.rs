@@ -35,6 +35,10 @@ pub struct Options {
     pub var_files: Vec<std::path::PathBuf>,
     /// `PIPECTL_VAR_<NAME>` values, by NAME.
     pub env_vars: BTreeMap<String, String>,
+    /// The physical names the deployment record lists, by address
+    /// (`bucket.raw`): a bucket or dashboard an earlier pipectl named by
+    /// its old default keeps that name (`docs/names.md`).
+    pub recorded: BTreeMap<String, String>,
 }
 
 /// Where each resource (`section.key`) and each generated name was written,
@@ -51,6 +55,9 @@ pub struct Built {
     pub reach: Vec<super::Reach>,
     /// The variables' values and where the spec uses them.
     pub vars: super::vars::Resolved,
+    /// Addresses that keep the default name an earlier pipectl gave them
+    /// (`bucket.raw` -> its name), as the deployment record lists it.
+    pub kept: BTreeMap<String, String>,
 }
 
 pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnostic>) -> Built {
@@ -66,6 +73,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
         names: BTreeMap::new(),
         origins: Origins::new(),
         reach: Vec::new(),
+        kept: BTreeMap::new(),
     };
     b.top(raw);
     b.all_names(raw);
@@ -95,7 +103,7 @@ pub fn build(raw: &RawSpec, opts: &Options, dir: &Path, diags: &mut Vec<Diagnost
     b.cross_checks(raw, &spec);
     b.duplicate_names();
     b.reaches(raw, &spec);
-    Built { spec, origins: b.origins, env_refs, reach: b.reach, vars: Default::default() }
+    Built { spec, origins: b.origins, env_refs, reach: b.reach, vars: Default::default(), kept: b.kept }
 }
 
 /// Physical-name namespaces in which two resources must not share a name.
@@ -114,6 +122,7 @@ struct Builder<'a> {
     names: BTreeMap<Namespace, Vec<(String, Mark, String)>>,
     origins: Origins,
     reach: Vec<super::Reach>,
+    kept: BTreeMap<String, String>,
 }
 
 type S = Sp<String>;

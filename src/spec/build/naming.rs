@@ -12,8 +12,8 @@ impl Builder<'_> {
     /// Physical names of every resource, and the reference table.
     pub(super) fn all_names(&mut self, raw: &RawSpec) {
         for (k, r) in &raw.buckets {
-            let n =
-                self.physical_name("buckets", k, &r.name, self.default_name(&k.v), rules::bucket_name, "bucket", true);
+            let default = self.default_bucket(&k.v);
+            let n = self.physical_name("buckets", k, &r.name, default, rules::bucket_name, "bucket", true);
             let arn = self.scope().bucket(&n).to_string();
             self.add_ref("buckets", &k.v, n, Some(arn));
         }
@@ -65,15 +65,8 @@ impl Builder<'_> {
             self.add_ref("networks", &k.v, n, None);
         }
         for (k, r) in &raw.dashboards {
-            let n = self.physical_name(
-                "dashboards",
-                k,
-                &r.name,
-                self.default_name(&k.v),
-                rules::dashboard_name,
-                "dashboard",
-                true,
-            );
+            let default = self.default_dashboard(&k.v);
+            let n = self.physical_name("dashboards", k, &r.name, default, rules::dashboard_name, "dashboard", true);
             let arn = self.scope().dashboard(&n).to_string();
             self.add_ref("dashboards", &k.v, n, Some(arn));
         }
@@ -196,6 +189,36 @@ impl Builder<'_> {
             Some(env) => format!("{}-{key}-{env}", self.pipeline),
             None => format!("{}-{key}", self.pipeline),
         }
+    }
+
+    /// A bucket's default name: with the account and region, as S3 names
+    /// are global ([`names::default_bucket`]), unless the record lists the
+    /// bucket under the default an earlier pipectl gave it.
+    fn default_bucket(&mut self, key: &str) -> String {
+        let scope = self.scope();
+        let new = names::default_bucket(&self.default_name(key), &scope.account, &scope.region);
+        self.earlier_default("bucket", key, new)
+    }
+
+    /// A dashboard's default name: with the region, as dashboards are
+    /// global to the account ([`names::default_dashboard`]), unless the
+    /// record lists it under the default an earlier pipectl gave it.
+    fn default_dashboard(&mut self, key: &str) -> String {
+        let new = names::default_dashboard(&self.default_name(key), &self.scope().region);
+        self.earlier_default("dashboard", key, new)
+    }
+
+    /// `new`, or the earlier default `<pipeline>-<key>[-<env>]` when the
+    /// deployment record lists `kind.key` under it: an existing deployment's
+    /// bucket keeps its name and data (`docs/names.md`).
+    fn earlier_default(&mut self, kind: &str, key: &str, new: String) -> String {
+        let address = format!("{kind}.{key}");
+        let earlier = self.default_name(key);
+        if self.opts.recorded.get(&address) != Some(&earlier) || earlier == new {
+            return new;
+        }
+        self.kept.insert(address, earlier.clone());
+        earlier
     }
 
     pub(super) fn register(&mut self, ns: Namespace, name: &str, mark: Mark, path: String) {

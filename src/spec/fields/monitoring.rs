@@ -30,7 +30,7 @@ pub const FIELDS: &[Field] = &[
             rule: "1 to 255 letters, digits, `_` and `-`",
         }),
         false,
-        Derived("`<pipeline>-<key>`, plus `-<env>` under `--env`"),
+        Derived("`<pipeline>-<key>[-<env>]-<region>` (dashboards are global to the account), or the name an earlier deployment's record holds (docs/names.md)"),
         Replace,
         "The dashboard's name.",
         "schema-demo-overview",

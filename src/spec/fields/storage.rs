@@ -33,7 +33,7 @@ pub const FIELDS: &[Field] = &[
         "buckets.*.name",
         BUCKET_NAME,
         false,
-        Derived("`<pipeline>-<key>`, plus `-<env>` under `--env`"),
+        Derived("`<pipeline>-<key>[-<env>]-<account>-<region>` (S3 names are global; cut with a hash to fit 63), or the name an earlier deployment's record holds (docs/names.md)"),
         Replace,
         "The bucket's physical name; under `--env` a fixed name must contain `${env}`.",
         "schema-demo-lake",
