@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 artifacts() {
-  cargo "$@" --locked --message-format=json 2>/dev/null | python3 -c '
+  cargo "$@" --locked --message-format=json | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
