@@ -9,6 +9,9 @@ use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet}
 use std::ops::Range;
 
 pub fn render(d: &Diagnostic, file: &str, source: Option<&str>, colour: bool) -> String {
+    // A file's name is shown as text, never as the terminal's controls.
+    let file = super::value::terminal_safe(file);
+    let file = file.as_str();
     let renderer = if colour { Renderer::styled() } else { Renderer::plain() };
     let level = match d.severity {
         Severity::Error => Level::ERROR,
@@ -60,7 +63,13 @@ impl Shown {
         let related_line = d.related.as_ref().map_or(d.mark.line, |r| r.mark.line).max(1);
         let first = d.mark.line.min(related_line);
         let last = d.mark.line.max(related_line);
-        let lines: Vec<&str> = source.split('\n').skip(first - 1).take(last - first + 1).collect();
+        // A `\r` before the break is not part of the line shown.
+        let lines: Vec<&str> = source
+            .split('\n')
+            .skip(first - 1)
+            .take(last - first + 1)
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
         if lines.len() <= d.mark.line - first {
             return None;
         }

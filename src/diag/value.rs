@@ -36,6 +36,21 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// `text` with every control character but a line break and a tab
+/// escaped: what an error prints cannot drive the terminal (a file named
+/// with `ESC [2J` clears no screen).
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                format!("\\u{{{:04x}}}", c as u32)
+            }
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// Characters that print as nothing, or move or reorder text.
 pub fn is_invisible(c: char) -> bool {
     c.is_control()
@@ -71,6 +86,13 @@ mod tests {
         assert_eq!(escape("\u{feff}pipeline"), "\\u{feff}pipeline");
         assert_eq!(escape("a\u{200b}b\tc"), "a\\u{200b}b\\u{0009}c");
         assert_eq!(escape("café ✓"), "café ✓");
+    }
+
+    #[test]
+    fn control_characters_in_a_file_name_are_printed_raw() {
+        let name = "x\u{1b}[2J\u{1b}]0;pwn\u{7}.yaml";
+        assert_eq!(terminal_safe(name), "x\\u{001b}[2J\\u{001b}]0;pwn\\u{0007}.yaml");
+        assert_eq!(terminal_safe("a\n\tb"), "a\n\tb");
     }
 
     #[test]
