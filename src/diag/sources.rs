@@ -1,5 +1,5 @@
 //! The text of each file diagnostics point into (the spec, its var files,
-//! the operator's policy), as it was read, so an error can show the line
+//! the operator's policy), as it was read (secrets masked), so an error can show the line
 //! it is about without reading the file again. Registered by whoever reads
 //! such a file; looked up by the path the diagnostic names.
 
@@ -12,10 +12,12 @@ fn table() -> &'static Mutex<HashMap<String, Arc<str>>> {
 }
 
 /// Keeps `text` as the content of `path` (the path as messages show it),
-/// its line breaks as YAML reads them: `\r\n` and a `\r` alone end a
-/// line as `\n` does, so a line shown carries no `\r`.
+/// as errors may show it: its line breaks as YAML reads them (`\r\n` and
+/// a `\r` alone end a line as `\n` does, so a line shown carries no
+/// `\r`), every value that may be a secret masked (`mask`).
 pub fn remember(path: &str, text: &str) {
     let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text.to_string() };
+    let text = super::mask::mask(&text);
     let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
     t.insert(path.to_string(), Arc::from(text));
 }

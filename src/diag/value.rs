@@ -17,8 +17,14 @@ const SECRET_WORDS: &[&str] =
 /// function's environment (what it holds is hidden from all output once
 /// loaded, see `scrub`), or a field named like a secret.
 pub fn is_secret(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower.contains(".environment") || SECRET_WORDS.iter().any(|w| lower.contains(w))
+    path.split('.').any(is_secret_key)
+}
+
+/// Whether a value under the key `key` may be a secret: an `environment`
+/// (a function's), or a key named like a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower == "environment" || SECRET_WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// Invisible and control characters as `\u{…}` escapes (a byte-order
@@ -111,5 +117,7 @@ mod tests {
         assert!(is_secret("vars.db_password.default"));
         assert!(is_secret("tags.api-token"));
         assert!(!is_secret("streams.clicks.shards"));
+        assert!(is_secret("environment") && is_secret("functions.f.environment"));
+        assert!(!is_secret("environments_count"));
     }
 }
