@@ -92,6 +92,7 @@ pub fn parse_with(
     let mut diags = decoder.diags;
     let mut built = build::build(&raw, opts, dir, &mut diags);
     resolved.annotate(&mut diags);
+    yaml::paths::fill(&root, &mut diags);
     built.vars = resolved;
     Ok((built, diags))
 }

@@ -7,6 +7,7 @@
 
 mod cause;
 pub mod core;
+pub mod paths;
 
 use crate::diag::Diagnostic;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
