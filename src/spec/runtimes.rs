@@ -204,7 +204,6 @@ pub fn check(runtime: &str, today: &str) -> Option<Finding> {
             hint: format!("{instead}check the Lambda runtimes page"),
         });
     }
-    let same = current(today).filter(|r| self::family(r) == family).collect::<Vec<_>>();
     if let Some(newest) = newest {
         let message = match version(runtime) > version(newest) {
             true => format!(
@@ -216,7 +215,7 @@ pub fn check(runtime: &str, today: &str) -> Option<Finding> {
             error: true,
             message,
             label: "not a runtime Lambda has",
-            hint: format!("use `{newest}`; current {family} runtimes: {}", same.join(", ")),
+            hint: format!("use `{newest}`, the newest {family} runtime (Lambda's runtime table of {AS_OF})"),
         });
     }
     let all = current(today).collect::<Vec<_>>();

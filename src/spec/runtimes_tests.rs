@@ -36,7 +36,7 @@ fn a_name_lambda_never_had_is_an_error_suggesting_its_language() {
     let r = check("python3.16", TODAY).unwrap();
     assert!(r.error);
     assert!(r.message.contains("newest python runtime is `python3.14`"), "{r:?}");
-    assert!(r.hint.contains("python3.11, python3.12, python3.13, python3.14"), "{r:?}");
+    assert!(r.hint.starts_with("use `python3.14`, the newest python runtime"), "{r:?}");
     // Never in the API's enum (container images only).
     let d = check("dotnet7", TODAY).unwrap();
     assert!(d.error && d.hint.starts_with("use `dotnet10`"), "{d:?}");
