@@ -19,5 +19,8 @@ pub fn check(region: &str, given: bool) -> anyhow::Result<()> {
         None => format!("fix {from}; `aws ec2 describe-regions` lists the regions"),
     };
     let shown = crate::diag::value::quoted(region);
-    Err(crate::BadInput::error(format!("the region {shown} (from {from}) is not an AWS region; nothing was sent to AWS"), hint))
+    Err(crate::BadInput::error(
+        format!("the region {shown} (from {from}) is not an AWS region; nothing was sent to AWS"),
+        hint,
+    ))
 }

@@ -77,7 +77,7 @@ fn mask_from_secret_key(body: &str, indent: usize, secret_indents: &mut Vec<usiz
             }
             None if matches!(c, '"' | '\'') => quote = Some(c),
             None if c == '#' && (i == 0 || body[..i].ends_with([' ', '\t'])) => break,
-            None if c == ':' && body[i + 1..].starts_with([' ', '\t']) || c == ':' && i + 1 == body.len() => {
+            None if c == ':' && (i + 1 == body.len() || body[i + 1..].starts_with([' ', '\t'])) => {
                 let key = body[word_start..i].trim().trim_matches(['"', '\'', '{', '[', ',', ' ']);
                 if is_secret_key(key) {
                     let rest = &body[i + 1..];
@@ -151,7 +151,6 @@ impl Carry {
             },
         }
     }
-
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ fn secrets_printed_in_the_shown_source_line() {
 
 #[test]
 fn a_secret_looking_key_masks_its_value_at_any_depth_and_below_it() {
-    let src = "vars:\n  db_password:\n    default: hunter2\n    type: string\ntags: { api-token: 'hunter2', team: data }\n";
+    let src =
+        "vars:\n  db_password:\n    default: hunter2\n    type: string\ntags: { api-token: 'hunter2', team: data }\n";
     let out = hides(src, &["hunter2"]);
     assert!(out.contains("vars:\n  db_password:\n"), "{out}");
     let block = "functions:\n  f:\n    environment:\n      KEY: |\n        hunter2\n    handler: h.x\n";

@@ -33,7 +33,12 @@ pub struct Life {
     pub block_update: &'static str,
 }
 
-const fn life(name: &'static str, deprecated: &'static str, block_create: &'static str, block_update: &'static str) -> Life {
+const fn life(
+    name: &'static str,
+    deprecated: &'static str,
+    block_create: &'static str,
+    block_update: &'static str,
+) -> Life {
     Life { name, deprecated, block_create, block_update }
 }
 
@@ -240,7 +245,11 @@ fn current(today: &str) -> impl Iterator<Item = &'static str> + '_ {
 /// language (the one deprecated last).
 pub fn successor(runtime: &str) -> &'static str {
     let family = family(runtime);
-    LIFECYCLE.iter().filter(|l| self::family(l.name) == family).max_by_key(|l| (l.deprecated, version(l.name))).map_or("", |l| l.name)
+    LIFECYCLE
+        .iter()
+        .filter(|l| self::family(l.name) == family)
+        .max_by_key(|l| (l.deprecated, version(l.name)))
+        .map_or("", |l| l.name)
 }
 
 /// The language of a runtime: its name up to the first digit or `.`,

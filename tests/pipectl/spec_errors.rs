@@ -33,7 +33,11 @@ fn refused(test: &str, text: &str) -> String {
 fn deprecated_runtimes_block_plan_apply_destroy_of_deployed_pipelines() {
     let text = function_spec("python3.9");
     let run = validate("deprecated", &text, &[]).expect_code(0);
-    assert!(run.stderr.contains("warning[runtime]: runtime `python3.9` is deprecated since 2025-12-15"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning[runtime]: runtime `python3.9` is deprecated since 2025-12-15"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("move to `python3.14`"), "{}", run.stderr);
     let Some(moto) = Moto::start() else { return };
     let path = temp_spec("spec-errors", "deprecated-aws", &text);
@@ -74,7 +78,10 @@ fn secrets_printed_in_the_shown_source_line() {
 #[test]
 fn syntax_errors_inside_a_closed_flow_mapping_are_blamed_on_the_bracket() {
     let cases = [
-        ("missing-comma", "pipeline: p\nfirehoses:\n  f:\n    destination:\n      buffer: { size_mb: 1 interval_seconds: 60 }\n"),
+        (
+            "missing-comma",
+            "pipeline: p\nfirehoses:\n  f:\n    destination:\n      buffer: { size_mb: 1 interval_seconds: 60 }\n",
+        ),
         ("bad-character", "pipeline: p\nfirehoses:\n  f:\n    source: { stream: events, size: @bad }\n"),
         ("after-a-quote", "pipeline: p\nx: { x: \"a\" b }\n"),
     ];
@@ -162,13 +169,19 @@ fn a_region_from_the_environment_is_not_checked() {
 
 #[test]
 fn messages_name_the_fields_range_the_var_file_and_the_place_of_bad_bytes() {
-    let stderr = refused("range", "pipeline: p\nstreams:\n  c:\n    shards: -1\n  d:\n    shards: 99999999999999999999999\n");
+    let stderr =
+        refused("range", "pipeline: p\nstreams:\n  c:\n    shards: -1\n  d:\n    shards: 99999999999999999999999\n");
     assert!(stderr.contains("`streams.c.shards` must be an integer from 1 to 10000, found -1"), "{stderr}");
     assert!(stderr.contains("`streams.d.shards` must be an integer from 1 to 10000"), "{stderr}");
     assert!(!stderr.contains("4294967295"), "{stderr}");
-    let run = pipectl(&["validate", "tests/fixtures/broken/var-file.yaml", "--var-file", "tests/fixtures/broken/vars/prod.yaml"])
-        .run()
-        .expect_code(2);
+    let run = pipectl(&[
+        "validate",
+        "tests/fixtures/broken/var-file.yaml",
+        "--var-file",
+        "tests/fixtures/broken/vars/prod.yaml",
+    ])
+    .run()
+    .expect_code(2);
     assert!(run.stderr.contains("1 error in `tests/fixtures/broken/vars/prod.yaml`, a var file of"), "{}", run.stderr);
     let crlf = refused("crlf", "pipeline: p\r\nstreams:\r\n  c:\r\n    shards: two\r\n");
     assert!(crlf.contains("4 |     shards: two\n") && !crlf.contains('\u{240d}'), "{crlf}");

@@ -68,7 +68,10 @@ fn inside_flow(open: Open, gave_up: Mark, parser_message: &str) -> Cause {
         } else {
             "separate the items with `, `; quote an item holding `@`, `` ` ``, `:` or `#`"
         },
-        related: Some((open.mark, if open.ch == '{' { "this mapping opened here" } else { "this sequence opened here" })),
+        related: Some((
+            open.mark,
+            if open.ch == '{' { "this mapping opened here" } else { "this sequence opened here" },
+        )),
     }
 }
 

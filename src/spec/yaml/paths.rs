@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn json_diagnostics_incomplete() {
-        let root = super::super::parse("firehoses:\n  f:\n    destination:\n      bufer: 5\n    source: clikcs\n").unwrap();
+        let root =
+            super::super::parse("firehoses:\n  f:\n    destination:\n      bufer: 5\n    source: clikcs\n").unwrap();
         let mut diags = vec![
             Diagnostic::new(Mark { line: 4, col: 7 }, "unknown-key", "unknown key `bufer`"),
             Diagnostic::new(Mark { line: 5, col: 13 }, "undefined-reference", "`clikcs` is not defined"),
