@@ -47,6 +47,11 @@ fn deprecated_runtimes_block_plan_apply_destroy_of_deployed_pipelines() {
         assert_ne!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(!run.stderr.contains("error[runtime]"), "{args:?}: {}", run.stderr);
     }
+    // Destroy never fails on a spec's runtime, even one Lambda never had.
+    let never = temp_spec("spec-errors", "never-aws", &function_spec("python3.16"));
+    let run = moto.pipectl(&["destroy", never.to_str().unwrap(), "--yes"]).run().expect_code(0);
+    assert!(run.stderr.contains("warning[runtime]"), "{}", run.stderr);
+    moto.pipectl(&["plan", never.to_str().unwrap()]).run().expect_code(2);
 }
 
 #[test]

@@ -38,7 +38,7 @@ impl Builder<'_> {
                     if let Some(f) = super::super::runtimes::check(&rt.v, &super::super::runtimes::today()) {
                         let d = Diagnostic::new(rt.mark, "runtime", f.message).label(f.label);
                         let d = d.at_path(&format!("{path}.runtime")).value(&rt.v).hint(f.hint);
-                        self.diags.push(if f.error { d } else { d.warning() });
+                        self.diags.push(if f.error && !self.opts.removing { d } else { d.warning() });
                     }
                     rt.v.clone()
                 }

@@ -35,6 +35,10 @@ pub struct Options {
     pub var_files: Vec<std::path::PathBuf>,
     /// `PIPECTL_VAR_<NAME>` values, by NAME.
     pub env_vars: BTreeMap<String, String>,
+    /// The spec is read to take its deployment down (`destroy`, `plan
+    /// --destroy`): what only stops a create or an update (a runtime
+    /// Lambda does not have) is a warning.
+    pub removing: bool,
 }
 
 /// Where each resource (`section.key`) and each generated name was written,
