@@ -79,7 +79,7 @@ fn read(path: &Path) -> std::io::Result<String> {
         // shortens it, so the parser reports the size.
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
-    let text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let text = crate::diag::sources::utf8(bytes)?;
     // Kept for errors to show their line (a byte-order mark is not part of it).
     crate::diag::sources::remember(&path.display().to_string(), crate::diag::sources::strip_bom(&text));
     Ok(text)

@@ -8,6 +8,7 @@
 //! by the SDK ([`retry_config`]) and again above it by [`retry`].
 
 mod known;
+mod region;
 pub mod s3;
 mod secrets;
 mod wait;
@@ -404,6 +405,7 @@ impl Aws {
             message: "no AWS region is set".into(),
             hint: "pass `--region`, set `region:` in the spec, or set AWS_REGION".into(),
         })?;
+        region::check(&region, target.region.is_some())?;
         Ok(Aws::from_config(&config, region, String::new(), endpoint))
     }
 

@@ -249,7 +249,8 @@ pub fn report(err: &anyhow::Error, json: bool) {
             for d in diagnostics {
                 let _ = write!(stderr, "{}", scrub::text(&d.render_styled(file, colour)));
             }
-            let _ = writeln!(stderr, "error: {}; nothing was sent to AWS", scrub::text(&err.to_string()));
+            let summary = crate::diag::value::terminal_safe(&scrub::text(&err.to_string()));
+            let _ = writeln!(stderr, "error: {summary}; nothing was sent to AWS");
         }
         return;
     }
@@ -268,14 +269,16 @@ pub fn report(err: &anyhow::Error, json: bool) {
         emitln!("{}", scrub::json(doc));
         return;
     }
-    let _ = writeln!(stderr, "error: {message}");
+    // Text to a terminal: no control character in it acts on the terminal.
+    let safe = crate::diag::value::terminal_safe;
+    let _ = writeln!(stderr, "error: {}", safe(&message));
     if !causes.is_empty() {
         let _ = writeln!(stderr, "\nCaused by:");
         for c in causes {
-            let _ = writeln!(stderr, "  {c}");
+            let _ = writeln!(stderr, "  {}", safe(&c));
         }
     }
     if let Some(h) = hint {
-        let _ = writeln!(stderr, "hint: {h}");
+        let _ = writeln!(stderr, "hint: {}", safe(&h));
     }
 }

@@ -79,11 +79,10 @@ fn from_stdin(opts: &crate::spec::Options) -> Result<Loaded, SpecError> {
         Err(source) => return Err(SpecError::Read { path: STDIN.into(), source }),
         // Over the limit: cut anywhere, so the parser reports the size.
         Ok(_) if bytes.len() > limit => String::from_utf8_lossy(&bytes).into_owned(),
-        Ok(_) => String::from_utf8(bytes).map_err(|e| SpecError::Read {
-            path: STDIN.into(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })?,
+        Ok(_) => crate::diag::sources::utf8(bytes).map_err(|source| SpecError::Read { path: STDIN.into(), source })?,
     };
+    // Kept for errors to show their line, as a file's text is.
+    crate::diag::sources::remember(STDIN, crate::diag::sources::strip_bom(&text));
     if crate::plan::saved::is_saved(&text) {
         let d = crate::diag::Diagnostic::new(
             Default::default(),

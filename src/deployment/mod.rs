@@ -71,6 +71,7 @@ pub fn options(global: &Global) -> Options {
         account: None,
         code_root: global.code_root.clone(),
         var_files: global.var_files.clone(),
+        removing: false,
         env_vars: crate::spec::vars::from_environment(std::env::vars_os()),
         recorded: BTreeMap::new(),
     }
@@ -246,6 +247,7 @@ impl Deployment {
         beside: Beside<'_>,
     ) -> anyhow::Result<(Deployment, Option<Lock>)> {
         let mut opts = options(global);
+        opts.removing = reach == Reach::Downstream;
         let operator = operator(global)?;
         let offline = load::load(path, &opts)?;
         load::warn(&offline);

@@ -4,6 +4,7 @@
 //! text of the file as it was read (`sources.rs`). Values quoted in
 //! messages are shortened, escaped or withheld (`value.rs`).
 
+mod mask;
 mod render;
 pub mod sources;
 pub mod value;
@@ -143,7 +144,8 @@ impl Diagnostic {
     /// [`Diagnostic::render_styled`] over `source`, the text of `file`
     /// (without a byte-order mark).
     pub fn render_with(&self, file: &str, source: &str, colour: bool) -> String {
-        render::render(self, self.file.as_deref().unwrap_or(file), Some(source), colour)
+        let shown = mask::mask(source);
+        render::render(self, self.file.as_deref().unwrap_or(file), Some(&shown), colour)
     }
 }
 

@@ -4,11 +4,15 @@
 //! there is one, and the hint.
 
 use super::value::{escape, is_secret, SECRET_MASK};
+
 use super::{Diagnostic, Mark, Severity};
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 use std::ops::Range;
 
 pub fn render(d: &Diagnostic, file: &str, source: Option<&str>, colour: bool) -> String {
+    // A file's name is shown as text, never as the terminal's controls.
+    let file = super::value::terminal_safe(file);
+    let file = file.as_str();
     let renderer = if colour { Renderer::styled() } else { Renderer::plain() };
     let level = match d.severity {
         Severity::Error => Level::ERROR,
@@ -41,8 +45,9 @@ pub fn render(d: &Diagnostic, file: &str, source: Option<&str>, colour: bool) ->
     out
 }
 
-/// The source as shown (secret-looking values masked) and the byte spans
-/// of the places marked in it.
+/// The source as shown (given with its secret-looking values masked, see
+/// `mask`; the marked value too when its path may hold a secret) and the
+/// byte spans of the places marked in it.
 struct Shown {
     text: String,
     primary: Range<usize>,
@@ -60,7 +65,13 @@ impl Shown {
         let related_line = d.related.as_ref().map_or(d.mark.line, |r| r.mark.line).max(1);
         let first = d.mark.line.min(related_line);
         let last = d.mark.line.max(related_line);
-        let lines: Vec<&str> = source.split('\n').skip(first - 1).take(last - first + 1).collect();
+        // A `\r` before the break is not part of the line shown.
+        let lines: Vec<&str> = source
+            .split('\n')
+            .skip(first - 1)
+            .take(last - first + 1)
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
         if lines.len() <= d.mark.line - first {
             return None;
         }
@@ -69,7 +80,7 @@ impl Shown {
         let mut starts = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             starts.push(text.len());
-            text.push_str(&mask(line));
+            text.push_str(line);
             if i + 1 < lines.len() {
                 text.push('\n');
             }
@@ -86,30 +97,13 @@ impl Shown {
         let related = d.related.as_ref().and_then(|r| span(r.mark));
         if secret_path {
             // The value itself, whatever its key, when the field may hold a secret.
-            let stars = SECRET_MASK.to_string().repeat(text[primary.clone()].chars().count());
+            let keep = |c: char| c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | ',' | ':' | '"' | '\'');
+            let stars: String = text[primary.clone()].chars().map(|c| if keep(c) { c } else { SECRET_MASK }).collect();
             text.replace_range(primary.clone(), &stars);
             primary = primary.start..primary.start + stars.len();
         }
         Some((Shown { text, primary, related }, first))
     }
-}
-
-/// `line` with the value after its key masked when the key looks like a
-/// secret's; masked with as many characters, so columns stay.
-fn mask(line: &str) -> String {
-    let Some(colon) = line.find(": ") else { return line.to_string() };
-    let key = &line[..colon];
-    if !is_secret(key.trim().trim_start_matches("- ")) {
-        return line.to_string();
-    }
-    let value = &line[colon + 2..];
-    if value.trim().is_empty() {
-        return line.to_string();
-    }
-    // The structure of a flow value stays readable; its text does not.
-    let keep = |c: char| c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | ',' | ':');
-    let masked: String = value.chars().map(|c| if keep(c) { c } else { SECRET_MASK }).collect();
-    format!("{}: {masked}", key)
 }
 
 /// The length in bytes of the token that begins `rest`: a quoted scalar to

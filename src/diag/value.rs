@@ -17,8 +17,14 @@ const SECRET_WORDS: &[&str] =
 /// function's environment (what it holds is hidden from all output once
 /// loaded, see `scrub`), or a field named like a secret.
 pub fn is_secret(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower.contains(".environment") || SECRET_WORDS.iter().any(|w| lower.contains(w))
+    path.split('.').any(is_secret_key)
+}
+
+/// Whether a value under the key `key` may be a secret: an `environment`
+/// (a function's), or a key named like a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower == "environment" || SECRET_WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// Invisible and control characters as `\u{…}` escapes (a byte-order
@@ -34,6 +40,21 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// `text` with every control character but a line break and a tab
+/// escaped: what an error prints cannot drive the terminal (a file named
+/// with `ESC [2J` clears no screen).
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                format!("\\u{{{:04x}}}", c as u32)
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// Characters that print as nothing, or move or reorder text.
@@ -74,6 +95,13 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_in_a_file_name_are_printed_raw() {
+        let name = "x\u{1b}[2J\u{1b}]0;pwn\u{7}.yaml";
+        assert_eq!(terminal_safe(name), "x\\u{001b}[2J\\u{001b}]0;pwn\\u{0007}.yaml");
+        assert_eq!(terminal_safe("a\n\tb"), "a\n\tb");
+    }
+
+    #[test]
     fn long_values_are_shortened() {
         let long = "x".repeat(100);
         let s = short(&long);
@@ -89,5 +117,7 @@ mod tests {
         assert!(is_secret("vars.db_password.default"));
         assert!(is_secret("tags.api-token"));
         assert!(!is_secret("streams.clicks.shards"));
+        assert!(is_secret("environment") && is_secret("functions.f.environment"));
+        assert!(!is_secret("environments_count"));
     }
 }

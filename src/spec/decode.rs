@@ -195,7 +195,8 @@ macro_rules! decode_int {
                         return Some(n);
                     }
                     if read.is_some() {
-                        let (lo, hi) = (<$t>::MIN, <$t>::MAX);
+                        // The field's own range when it has one, else the type's.
+                        let (lo, hi) = crate::spec::fields::int_range(&d.path).unwrap_or((<$t>::MIN as i128, <$t>::MAX as i128));
                         let what = if d.path.is_empty() { "the value".to_string() } else { format!("`{}`", d.path) };
                         let mut diag = Diagnostic::new(
                             node.mark,

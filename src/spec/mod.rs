@@ -26,15 +26,34 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The spec file could not be read.
-    #[error("cannot read spec `{path}`")]
+    #[error("cannot read spec `{}`", crate::diag::value::escape(path))]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
     /// The spec breaks one or more rules; every one found is listed.
-    #[error("{} in `{file}`", plural(diagnostics.len(), "error"))]
+    #[error("{}", summary(file, diagnostics))]
     Invalid { file: String, diagnostics: Vec<Diagnostic> },
+}
+
+/// `N errors in `file``, naming the file they are in: the spec, a var
+/// file, or both; names escaped, as every message shows them.
+fn summary(file: &str, diagnostics: &[Diagnostic]) -> String {
+    let n = plural(diagnostics.len(), "error");
+    let esc = crate::diag::value::escape;
+    let mut others: Vec<&str> = diagnostics.iter().filter_map(|d| d.file.as_deref()).filter(|f| *f != file).collect();
+    others.sort_unstable();
+    others.dedup();
+    let in_spec = diagnostics.iter().any(|d| d.file.as_deref().is_none_or(|f| f == file));
+    match (others.as_slice(), in_spec) {
+        ([], _) => format!("{n} in `{}`", esc(file)),
+        ([one], false) => format!("{n} in `{}`, a var file of `{}`", esc(one), esc(file)),
+        (many, _) => {
+            let names: Vec<String> = many.iter().map(|f| format!("`{}`", esc(f))).collect();
+            format!("{n} in `{}` and {}", esc(file), names.join(", "))
+        }
+    }
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -73,6 +92,7 @@ pub fn parse_with(
     let mut diags = decoder.diags;
     let mut built = build::build(&raw, opts, dir, &mut diags);
     resolved.annotate(&mut diags);
+    yaml::paths::fill(&root, &mut diags);
     built.vars = resolved;
     Ok((built, diags))
 }

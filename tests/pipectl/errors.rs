@@ -125,12 +125,18 @@ fn a_region_opened_after_the_sdk_release_is_a_warning() {
 
 #[test]
 fn a_newer_runtime_than_lambda_has_suggests_the_newest_of_its_language() {
-    check("newer-runtime", &[], &["the newest python runtime is `python3.14`", "python3.10, python3.11"]);
+    check("newer-runtime", &[], &["the newest python runtime is `python3.14`", "use `python3.14`"]);
 }
 
 #[test]
-fn a_deprecated_runtime_names_its_successor() {
-    check("deprecated-runtime", &[], &["`nodejs16.x` is deprecated", "use `nodejs24.x`"]);
+fn a_deprecated_runtime_is_a_warning_naming_its_successor_and_dates() {
+    // Lambda still knows it: deployed functions must still plan and destroy.
+    let file = format!("{DIR}/deprecated-runtime.yaml");
+    let run = pipectl(&["validate", &file]).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE").run().expect_code(0);
+    for s in ["warning[runtime]: runtime `nodejs12.x` is deprecated since 2023-03-31", "move to `nodejs24.x`"] {
+        assert!(run.stderr.contains(s), "`{s}` is not shown:\n{}", run.stderr);
+    }
+    insta::assert_snapshot!("deprecated-runtime", run.stderr);
 }
 
 #[test]

@@ -31,6 +31,7 @@ mod saved;
 mod schema;
 mod shell;
 mod signals;
+mod spec_errors;
 mod spec_reading;
 mod startup;
 mod unattended;

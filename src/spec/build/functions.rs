@@ -35,9 +35,10 @@ impl Builder<'_> {
             );
             let runtime = match &r.runtime {
                 Some(rt) => {
-                    if let Some(no) = super::super::runtimes::check(&rt.v) {
-                        let d = Diagnostic::new(rt.mark, "runtime", no.message).label("not a runtime Lambda takes");
-                        self.diags.push(d.at_path(&format!("{path}.runtime")).value(&rt.v).hint(no.hint));
+                    if let Some(f) = super::super::runtimes::check(&rt.v, &super::super::runtimes::today()) {
+                        let d = Diagnostic::new(rt.mark, "runtime", f.message).label(f.label);
+                        let d = d.at_path(&format!("{path}.runtime")).value(&rt.v).hint(f.hint);
+                        self.diags.push(if f.error && !self.opts.removing { d } else { d.warning() });
                     }
                     rt.v.clone()
                 }

@@ -39,6 +39,10 @@ pub struct Options {
     /// (`bucket.raw`): a bucket or dashboard an earlier pipectl named by
     /// its old default keeps that name (`docs/names.md`).
     pub recorded: BTreeMap<String, String>,
+    /// The spec is read to take its deployment down (`destroy`, `plan
+    /// --destroy`): what only stops a create or an update (a runtime
+    /// Lambda does not have) is a warning.
+    pub removing: bool,
 }
 
 /// Where each resource (`section.key`) and each generated name was written,

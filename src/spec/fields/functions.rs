@@ -25,11 +25,11 @@ pub const FIELDS: &[Field] = &[
     ),
     row!(
         "functions.*.runtime",
-        Ty::Enum(crate::spec::runtimes::SUPPORTED),
+        Ty::Enum(crate::spec::runtimes::KNOWN),
         true,
         No,
         InPlace,
-        "The Lambda runtime; only those Lambda accepts for new functions.",
+        "The Lambda runtime: any Lambda knows; a deprecated one is a warning naming its successor.",
         "python3.12",
     ),
     row!(

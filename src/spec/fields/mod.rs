@@ -253,6 +253,15 @@ pub fn all() -> Vec<&'static Field> {
 }
 
 /// The field at `path`.
+/// The bounds of the integer field at a decoder's `path`
+/// (`streams.clicks.shards`), if it is one with bounds.
+pub fn int_range(path: &str) -> Option<(i128, i128)> {
+    match at(path)?.ty {
+        Ty::Int { min, max } => Some((min.into(), max.into())),
+        _ => None,
+    }
+}
+
 pub fn get(path: &str) -> Option<&'static Field> {
     all().into_iter().find(|f| f.path == path)
 }

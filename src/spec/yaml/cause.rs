@@ -13,6 +13,10 @@ pub struct Cause {
     pub message: String,
     pub label: &'static str,
     pub hint: &'static str,
+    /// A second place and what it says (where a flow collection the
+    /// parser gave up inside opened), or `None` to name where the parser
+    /// gave up when that is elsewhere.
+    pub related: Option<(Mark, &'static str)>,
 }
 
 /// The cause of the error at `gave_up` in `text`, if it is one of those
@@ -22,6 +26,10 @@ pub fn find(text: &str, gave_up: Mark, parser_message: &str) -> Option<Cause> {
         return tab(text, gave_up);
     }
     let open = open_at(text, gave_up)?;
+    if matches!(open.ch, '{' | '[') && closes(text, open.mark) {
+        // Closed later: the bracket is not the cause; the parser's place is.
+        return Some(inside_flow(open, gave_up, parser_message));
+    }
     let (message, label, hint) = match open.ch {
         '{' => (
             "this flow mapping `{` is never closed",
@@ -36,7 +44,75 @@ pub fn find(text: &str, gave_up: Mark, parser_message: &str) -> Option<Cause> {
         '"' => ("this double-quoted string is never closed", "quote opened here", "close it with `\"`"),
         _ => ("this single-quoted string is never closed", "quote opened here", "close it with `'` (write `''` for a quote inside)"),
     };
-    Some(Cause { mark: open.mark, message: message.to_string(), label, hint })
+    Some(Cause { mark: open.mark, message: message.to_string(), label, hint, related: None })
+}
+
+/// A syntax error inside a flow collection that is closed: at the place
+/// the parser gave up, said in a person's words, with where the
+/// collection opened.
+fn inside_flow(open: Open, gave_up: Mark, parser_message: &str) -> Cause {
+    let (what, close) = if open.ch == '{' { ("flow mapping", '}') } else { ("flow sequence", ']') };
+    let message = if parser_message.contains("did not find expected ',' or") {
+        format!("expected `,` or `{close}` in this {what}")
+    } else {
+        // The parser quotes a character as `@' ; shown as `@`.
+        let reason = parser_message.rsplit(", ").next().unwrap_or(parser_message).replace("'", "`");
+        format!("{reason}, in this {what}")
+    };
+    Cause {
+        mark: gave_up,
+        message,
+        label: "the YAML parser gave up here",
+        hint: if open.ch == '{' {
+            "separate the entries with `, ` and write each as `key: value`; quote a value holding `@`, `` ` ``, `:` or `#`"
+        } else {
+            "separate the items with `, `; quote an item holding `@`, `` ` ``, `:` or `#`"
+        },
+        related: Some((
+            open.mark,
+            if open.ch == '{' { "this mapping opened here" } else { "this sequence opened here" },
+        )),
+    }
+}
+
+/// Whether the bracket at `at` is closed before the end of `text`
+/// (quotes and comments respected).
+fn closes(text: &str, at: Mark) -> bool {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, line) in text.split('\n').enumerate().skip(at.line.saturating_sub(1)) {
+        let chars: Vec<char> = line.chars().collect();
+        let start = if i + 1 == at.line { at.col - 1 } else { 0 };
+        let mut j = start;
+        while j < chars.len() {
+            let c = chars[j];
+            match quote {
+                Some('"') if c == '\\' => j += 1,
+                Some(q) if c == q => {
+                    if q == '\'' && chars.get(j + 1) == Some(&'\'') {
+                        j += 1;
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some(_) => {}
+                None => match c {
+                    '#' if j == 0 || chars[j - 1].is_whitespace() => break,
+                    '"' | '\'' if j == 0 || matches!(chars[j - 1], ' ' | '{' | '[' | ',' | ':') => quote = Some(c),
+                    '{' | '[' => depth += 1,
+                    '}' | ']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return true;
+                        }
+                    }
+                    _ => {}
+                },
+            }
+            j += 1;
+        }
+    }
+    false
 }
 
 /// A tab in the indentation of the line of `gave_up`, at or before it.
@@ -48,6 +124,7 @@ fn tab(text: &str, gave_up: Mark) -> Option<Cause> {
         message: "a tab is used for indentation: YAML indents with spaces only".into(),
         label: "a tab",
         hint: "replace the tab with spaces",
+        related: None,
     })
 }
 
@@ -147,6 +224,20 @@ mod tests {
     fn closed_brackets_quotes_in_words_and_comments_are_not_causes() {
         let text = "a: { b: [1, \"]\"] }\nc: it's # [ \"\nd: x[1]\ne: : :\n";
         assert_eq!(find(text, at(4, 4), "x"), None);
+    }
+
+    #[test]
+    fn syntax_errors_inside_a_closed_flow_mapping_are_blamed_on_the_bracket() {
+        let text = "b:\n  buffer: { size_mb: 1 interval_seconds: 60 }\n";
+        let msg = "while parsing a flow mapping, did not find expected ',' or '}'";
+        let c = find(text, at(2, 32), msg).unwrap();
+        assert_eq!((c.mark, c.message.as_str()), (at(2, 32), "expected `,` or `}` in this flow mapping"));
+        assert_eq!(c.related, Some((at(2, 11), "this mapping opened here")));
+        let c = find("a: { x: \"a\" b }\n", at(1, 13), msg).unwrap();
+        assert_eq!(c.mark, at(1, 13));
+        // Closed on a later line, a `}` in a quote or comment not counted.
+        assert!(closes("a: { b: \"}\", # }\n  c: 1 }\n", at(1, 4)));
+        assert!(!closes("a: { b: \"}\", # }\nc: 1\n", at(1, 4)));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod cause;
 pub mod core;
+pub mod paths;
 
 use crate::diag::Diagnostic;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -71,8 +72,10 @@ pub struct SyntaxError {
     pub hint: &'static str,
     /// What to say under the caret.
     pub label: Option<&'static str>,
-    /// Where the parser gave up, when the error is shown at its cause.
-    pub gave_up: Option<Mark>,
+    /// A second place and what it says: where the parser gave up, when
+    /// the error is shown at its cause, or where the collection it gave
+    /// up in opened.
+    pub related: Option<(Mark, &'static str)>,
 }
 
 impl SyntaxError {
@@ -82,8 +85,8 @@ impl SyntaxError {
         if let Some(label) = self.label {
             d = d.label(label);
         }
-        if let Some(m) = self.gave_up {
-            d = d.related(m, "the YAML parser gave up here");
+        if let Some((m, label)) = self.related {
+            d = d.related(m, label);
         }
         d
     }
@@ -127,6 +130,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
     loaded.map_err(|e| {
         let gave_up = mark_of(*e.marker());
+        if e.info().contains("recursion limit") {
+            // The parser's own bound on nesting, below ours when brackets are closed.
+            return SyntaxError { mark: gave_up, ..depth_error() };
+        }
         match cause::find(text, gave_up, e.info()) {
             Some(c) => SyntaxError {
                 mark: c.mark,
@@ -134,7 +141,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 message: format!("YAML syntax error: {}", c.message),
                 hint: c.hint,
                 label: Some(c.label),
-                gave_up: (c.mark.line != gave_up.line).then_some(gave_up),
+                related: c
+                    .related
+                    .or_else(|| (c.mark.line != gave_up.line).then_some((gave_up, "the YAML parser gave up here"))),
             },
             None => SyntaxError {
                 mark: gave_up,
@@ -142,11 +151,21 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 message: format!("YAML syntax error: {}", e.info()),
                 hint: "check indentation and quoting around this place",
                 label: None,
-                gave_up: None,
+                related: None,
             },
         }
     })?;
     Ok(builder.root.unwrap_or(Node { mark: Mark { line: 1, col: 1 }, value: Value::Null }))
+}
+
+/// Collections nested deeper than [`MAX_DEPTH`].
+fn depth_error() -> SyntaxError {
+    SyntaxError {
+        rule: "yaml-depth",
+        message: format!("collections nest more than {MAX_DEPTH} deep here"),
+        hint: "a spec needs a handful of levels; flatten this value",
+        ..Default::default()
+    }
 }
 
 /// How many nodes a tree holds.
@@ -271,13 +290,7 @@ impl MarkedEventReceiver for Builder {
                 self.push_value(Node { mark, value }, anchor);
             }
             Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
-                self.error = Some(SyntaxError {
-                    mark,
-                    rule: "yaml-depth",
-                    message: format!("collections nest more than {MAX_DEPTH} deep here"),
-                    hint: "a spec needs a handful of levels; flatten this value",
-                    ..Default::default()
-                });
+                self.error = Some(SyntaxError { mark, ..depth_error() });
             }
             Event::SequenceStart(anchor, _) => {
                 self.stack.push(Node { mark, value: Value::Seq(Vec::new()) });
@@ -423,6 +436,13 @@ mod tests {
         let big = format!("a: \"{}\"\n", "x".repeat(MAX_BYTES));
         assert_eq!(parse(&big).unwrap_err().rule, "yaml-size");
         assert!(parse(&format!("{}1{}", "[".repeat(10), "]".repeat(10))).is_ok());
+    }
+
+    #[test]
+    fn three_hundred_closed_nested_brackets_are_the_depth_rule() {
+        let deep = format!("a: {}{}\n", "[".repeat(300), "]".repeat(300));
+        let err = parse(&deep).unwrap_err();
+        assert_eq!(err.rule, "yaml-depth", "{err:?}");
     }
 
     #[test]
