@@ -23,7 +23,9 @@ pub struct InitArgs {
 }
 
 fn template_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(crate::init::TEMPLATES.iter().map(|t| t.name))
+    clap::builder::PossibleValuesParser::new(
+        crate::init::TEMPLATES.iter().map(|t| clap::builder::PossibleValue::new(t.name).help(t.about)),
+    )
 }
 
 #[derive(Debug, Args)]
