@@ -195,16 +195,19 @@ fn write(path: &Path, content: &str, force: bool, folders: &mut Vec<PathBuf>) ->
     }
 }
 
-/// `--dir` itself: a symbolic link (dangling or not) or a file is refused
-/// before anything else.
+/// `--dir` itself, before anything else: the user's choice, so a link to
+/// a folder is followed, but a dangling link (creating the folder would
+/// fail, or create it where the link points) and a file are refused.
 fn check_dir(dir: &Path) -> anyhow::Result<()> {
-    let Ok(meta) = std::fs::symlink_metadata(dir) else { return Ok(()) };
-    if meta.file_type().is_symlink() {
-        return Err(BadInput::error(
-            format!("`{}` is a symbolic link: pipectl init writes through none", dir.display()),
-            "pass `--dir` the folder the link points to, or a new folder",
-        ));
+    if std::fs::symlink_metadata(dir).is_err() {
+        return Ok(());
     }
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Err(BadInput::error(
+            format!("`{}` is a symbolic link to nothing: pipectl init writes through none", dir.display()),
+            "pass `--dir` an existing folder, or a new one",
+        ));
+    };
     if !meta.is_dir() {
         return Err(BadInput::error(
             format!("`{}` is a file, not a folder", dir.display()),
