@@ -156,7 +156,11 @@ fn write_all(dir: &Path, files: &[File], force: bool) -> anyhow::Result<()> {
                         "another program writes into this folder; pass --force to replace, or `--dir` a new folder",
                     ));
                 }
-                let what = if created.is_empty() { "nothing written".to_string() } else { "what this run wrote is removed again".to_string() };
+                let what = if created.is_empty() {
+                    "nothing written".to_string()
+                } else {
+                    "what this run wrote is removed again".to_string()
+                };
                 return Err(anyhow::Error::from(e).context(format!("writing `{}` ({what})", path.display())));
             }
         }
@@ -179,7 +183,11 @@ fn undo(created: &[PathBuf], folders: &[PathBuf]) {
 /// creates are added to `folders`.
 fn write(path: &Path, content: &str, force: bool, folders: &mut Vec<PathBuf>) -> std::io::Result<bool> {
     if let Some(parent) = path.parent() {
-        let missing: Vec<PathBuf> = parent.ancestors().take_while(|a| !a.as_os_str().is_empty() && !a.exists()).map(Path::to_path_buf).collect();
+        let missing: Vec<PathBuf> = parent
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(parent)?;
         folders.extend(missing.into_iter().rev());
     }
@@ -245,7 +253,10 @@ mod tests {
     use super::*;
 
     fn files() -> Vec<File> {
-        ["a.yaml", "sub/b.py", "c.json"].iter().map(|p| File { path: p.to_string(), content: format!("new {p}") }).collect()
+        ["a.yaml", "sub/b.py", "c.json"]
+            .iter()
+            .map(|p| File { path: p.to_string(), content: format!("new {p}") })
+            .collect()
     }
 
     fn fresh(name: &str) -> PathBuf {

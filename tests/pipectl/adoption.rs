@@ -167,7 +167,9 @@ fn the_monthly_cost_warning_disappears_in_every_region_the_price_table_lacks() {
     let run = offline(&["validate", &spec, "--region", "eu-central-1"]).run().expect_code(0);
     assert!(
         run.stderr.contains("warning[monthly-cost]")
-            && run.stderr.contains("in eu-central-1 (priced at eu-west-1's list prices; eu-central-1 is not in the table)"),
+            && run
+                .stderr
+                .contains("in eu-central-1 (priced at eu-west-1's list prices; eu-central-1 is not in the table)"),
         "{}",
         run.stderr
     );
@@ -276,7 +278,9 @@ fn cost_leaves_out_on_demand_kinesis_retrieval_without_saying_so() {
     let spec = s(&temp_spec("adoption", "one-shard", "pipeline: one\nstreams:\n  s:\n    shards: 1\n"));
     let run = offline(&["cost", &spec, "--region", "us-east-1", "--assume-gb-per-day", "1000"]).run().expect_code(0);
     assert!(
-        run.stdout.contains("note: stream.s cannot take in the 1000 GB/day assumed: at most 86.4 GB/day (1 shard at 1 MB/s each)"),
+        run.stdout.contains(
+            "note: stream.s cannot take in the 1000 GB/day assumed: at most 86.4 GB/day (1 shard at 1 MB/s each)"
+        ),
         "{}",
         run.stdout
     );

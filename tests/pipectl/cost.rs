@@ -173,8 +173,7 @@ fn validate_warns_of_5000_shards_with_their_monthly_cost_and_the_default_quota()
     assert_eq!(err.matches(&place).count(), 2, "{err}");
     assert!(run.stdout.contains("valid"), "{}", run.stdout);
     let doc = offline(&["validate", &spec, "--json"]).run().expect_code(0).json();
-    let rules: Vec<&str> =
-        doc["diagnostics"].as_array().unwrap().iter().map(|w| w["rule"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = doc["diagnostics"].as_array().unwrap().iter().map(|w| w["rule"].as_str().unwrap()).collect();
     assert_eq!(rules, ["monthly-cost", "default-quota"], "{doc}");
     let quota = &doc["diagnostics"][1];
     assert_eq!((quota["line"].as_u64(), quota["col"].as_u64()), (Some(5), Some(5)));
