@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 mod shell;
 mod start;
-pub use shell::{ColorChoice, CompletionsArgs, ManArgs, ValidateArgs};
+pub use shell::{color_in, ColorChoice, CompletionsArgs, ManArgs, ValidateArgs};
 pub use start::{CostArgs, InitArgs, Warnings};
 
 #[derive(Debug, Parser)]
@@ -519,8 +519,10 @@ pub enum GraphFormat {
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     pub spec: PathBuf,
-    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
-    pub format: GraphFormat,
+    /// How to draw it (default: dot); `--json` gives nodes and edges
+    /// instead, and is refused with `--format`.
+    #[arg(long, value_enum)]
+    pub format: Option<GraphFormat>,
 }
 
 fn parse_env(s: &str) -> Result<String, String> {

@@ -23,7 +23,9 @@ pub struct InitArgs {
 }
 
 fn template_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(crate::init::TEMPLATES.iter().map(|t| t.name))
+    clap::builder::PossibleValuesParser::new(
+        crate::init::TEMPLATES.iter().map(|t| clap::builder::PossibleValue::new(t.name).help(t.about)),
+    )
 }
 
 #[derive(Debug, Args)]
@@ -45,8 +47,28 @@ pub struct Warnings {
     /// this many US dollars.
     #[arg(long, value_name = "USD", default_value_t = 1000.0, value_parser = parse_usd)]
     pub warn_above_usd: f64,
+    /// Silence a warning (repeatable): a rule (`monthly-cost`,
+    /// `default-quota`, `unknown-vcpus`, `no-price`) or one quota by its
+    /// key (`kinesis.shards`), for an account whose quota was raised.
+    #[arg(long, value_name = "RULE", value_parser = warning_names())]
+    pub ignore_warning: Vec<String>,
     #[command(flatten)]
     pub cost: Costing,
+}
+
+/// The rules `validate`'s own warnings have.
+pub const WARNING_RULES: [&str; 4] = ["monthly-cost", "default-quota", "unknown-vcpus", "no-price"];
+
+fn warning_names() -> clap::builder::PossibleValuesParser {
+    let quotas = crate::cost::quotas::table().quotas.keys().map(String::as_str);
+    clap::builder::PossibleValuesParser::new(WARNING_RULES.into_iter().chain(quotas))
+}
+
+impl Warnings {
+    /// Whether warning `rule` (or the quota `key`) is silenced.
+    pub fn ignored(&self, rule: &str) -> bool {
+        self.ignore_warning.iter().any(|r| r == rule)
+    }
 }
 
 fn parse_usd(s: &str) -> Result<f64, String> {

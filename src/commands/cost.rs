@@ -24,10 +24,17 @@ pub fn run(g: &Global, a: &CostArgs) -> anyhow::Result<ExitCode> {
     })?;
     let table = crate::cost::table();
     if !table.regions.contains_key(&region) {
+        // Refused, not guessed; `validate` prices at the same nearest
+        // region and says so, and its hint is this command with it.
         let known: Vec<&str> = table.regions.keys().map(String::as_str).collect();
+        let nearest = crate::cost::nearest_priced(&region, table);
         return Err(BadInput::error(
             format!("the price table ({}) has no prices for {region}", table.version),
-            format!("it prices {}; pass `--region` one of them for an approximation", known.join(", ")),
+            format!(
+                "it prices {}; for an approximation at the nearest one's prices: `pipectl cost {} --region {nearest}`",
+                known.join(", "),
+                super::init::shell_word(&loaded.file)
+            ),
         ));
     }
     let e = crate::deployment::offline_estimate(&loaded, &region, a.cost.assume_gb_per_day);
@@ -120,13 +127,16 @@ fn text(loaded: &Loaded, e: &Estimate) -> String {
     let _ = writeln!(
         out,
         "\n{}/month, {} an hour; idle (without the per-GB items) ${:.2}/month. {} GB/day assumed into each stream and Firehose (--assume-gb-per-day).",
-        format_args!("${:.2}", e.monthly),
+        e.at_least(e.monthly),
         money(e.hourly),
         e.idle_hourly * crate::cost::HOURS_PER_MONTH,
         e.assume_gb_per_day
     );
     for n in &e.not_estimated {
         let _ = writeln!(out, "not estimated: {n}");
+    }
+    for n in &e.notes {
+        let _ = writeln!(out, "note: {n}");
     }
     let _ = write!(out, "Prices of {} ({}, on-demand list prices): {}", e.prices_version, e.currency, sources());
     out
@@ -146,7 +156,7 @@ fn markdown(loaded: &Loaded, e: &Estimate) -> String {
             i.monthly
         );
     }
-    let _ = writeln!(out, "| **Total** | | | | **${:.2}** |", e.monthly);
+    let _ = writeln!(out, "| **Total** | | | | **{}** |", e.at_least(e.monthly));
     let _ = writeln!(
         out,
         "\nIdle (without the per-GB items): ${:.2}/month; {} GB/day assumed into each stream and Firehose.",
@@ -159,39 +169,34 @@ fn markdown(loaded: &Loaded, e: &Estimate) -> String {
             let _ = writeln!(out, "- {}", cell(n));
         }
     }
+    if !e.notes.is_empty() {
+        out.push_str("\nNote:\n");
+        for n in &e.notes {
+            let _ = writeln!(out, "- {}", cell(n));
+        }
+    }
     let links: Vec<String> = crate::cost::table().sources.iter().map(|(k, v)| format!("[{k}]({v})")).collect();
     let _ =
         write!(out, "\nPrices of {} ({}, on-demand list prices): {}.", e.prices_version, e.currency, links.join(", "));
     out
 }
 
+/// The estimate as `plan --json` gives it under `cost` (the same names:
+/// `address`, `prices_version`, ...), with the spec it prices, the table's
+/// sources and the idle monthly figure.
 fn json(loaded: &Loaded, e: &Estimate) -> serde_json::Value {
-    let t = crate::cost::table();
-    let items: Vec<serde_json::Value> = e
-        .items
-        .iter()
-        .map(|i| {
-            serde_json::json!({
-                "resource": i.address, "what": i.what, "price": i.price, "quantity": i.quantity, "unit": i.unit,
-                "unit_price": i.unit_price, "hourly": i.hourly, "monthly": i.monthly, "basis": i.basis,
-            })
-        })
-        .collect();
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "format_version": "1",
         "spec": loaded.file,
         "pipeline": loaded.spec.pipeline,
         "env": loaded.spec.env,
-        "region": e.region,
-        "currency": e.currency,
-        "prices": { "version": t.version, "sources": t.sources },
-        "assume_gb_per_day": e.assume_gb_per_day,
-        "items": items,
-        "hourly": e.hourly,
-        "monthly": e.monthly,
+        "sources": crate::cost::table().sources,
         "idle_monthly": e.idle_hourly * crate::cost::HOURS_PER_MONTH,
-        "not_estimated": e.not_estimated,
-    })
+    });
+    if let (Some(doc), Ok(serde_json::Value::Object(fields))) = (doc.as_object_mut(), serde_json::to_value(e)) {
+        doc.extend(fields);
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -221,9 +226,9 @@ mod tests {
         let items = j["items"].as_array().unwrap();
         assert_eq!(items.len(), e.items.len());
         let host = items.iter().find(|i| i["what"] == "t3.small instance").unwrap();
-        assert_eq!((host["resource"].as_str(), host["unit"].as_str()), (Some("agent.producer"), Some("hour")));
+        assert_eq!((host["address"].as_str(), host["unit"].as_str()), (Some("agent.producer"), Some("hour")));
         assert_eq!(host["price"], "ec2.t3.small");
         assert_eq!(format!("{:.2}", j["monthly"].as_f64().unwrap()), "37.43");
-        assert_eq!(j["prices"]["version"], crate::cost::table().version);
+        assert_eq!(j["prices_version"], crate::cost::table().version);
     }
 }

@@ -14,7 +14,7 @@ pub fn run(g: &Global, a: &GraphArgs) -> anyhow::Result<ExitCode> {
         emitln!("{}", to_json(&loaded.graph, &loaded.file));
         return Ok(ExitCode::SUCCESS);
     }
-    let out = match a.format {
+    let out = match a.format.unwrap_or(GraphFormat::Dot) {
         GraphFormat::Dot => loaded.graph.to_dot(),
         GraphFormat::Mermaid => loaded.graph.to_mermaid(),
     };

@@ -24,6 +24,10 @@ pub fn unsupported(cmd: &Command) -> Option<(&'static str, &'static str)> {
             "cost --format text|markdown",
             "`--format` asks for another rendering; leave it out (or give `--format json`)",
         )),
+        Command::Graph(a) if a.format.is_some() => Some((
+            "graph --format dot|mermaid",
+            "`--format` asks for a drawing; leave it out for the graph's nodes and edges as JSON",
+        )),
         Command::Completions(_) => Some(("completions", "the script is for the shell to read")),
         Command::Man(_) => Some(("man", "the page is roff, for `man` to read")),
         Command::Validate(_)

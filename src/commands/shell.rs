@@ -12,8 +12,32 @@ use std::process::ExitCode;
 pub fn completions(a: &CompletionsArgs) -> anyhow::Result<ExitCode> {
     let mut out = Vec::new();
     clap_complete::generate(a.shell, &mut Cli::command(), "pipectl", &mut out);
+    if a.shell == clap_complete::Shell::Fish {
+        out.extend(fish_positionals(&Cli::command()).into_bytes());
+    }
     let _ = std::io::stdout().write_all(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// fish lines for the positional arguments with a fixed set of values
+/// (`init`'s LAB), which clap_complete leaves to file completion: each
+/// value offered, with its help, and no file names.
+fn fish_positionals(cmd: &clap::Command) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut out = String::new();
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        for arg in sub.get_positionals() {
+            for v in arg.get_possible_values().iter().filter(|v| !v.is_hide_set()) {
+                let help = v.get_help().map(|h| format!(" -d {}", quote(&h.to_string()))).unwrap_or_default();
+                out.push_str(&format!(
+                    "complete -c pipectl -n \"__fish_pipectl_using_subcommand {}\" -f -a {}{help}\n",
+                    sub.get_name(),
+                    quote(v.get_name())
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// One page to standard output (pipectl and the list of its commands),

@@ -103,12 +103,13 @@ fn warnings(loaded: &Loaded, warn: &Warnings) -> Vec<crate::diag::Diagnostic> {
     all
 }
 
-/// A valid spec's document: its warnings are its only diagnostics, listed
-/// under both names.
+/// A valid spec's document: its warnings are its only diagnostics (each
+/// with `"severity": "warning"`), in `diagnostics` as an invalid spec's
+/// errors are: one list, whatever the outcome.
 fn valid_doc(loaded: &Loaded, warn: &Warnings) -> serde_json::Value {
     let n = loaded.graph.nodes.len();
     let warnings = warnings(loaded, warn);
-    serde_json::json!({ "file": loaded.file, "valid": true, "resources": n, "diagnostics": warnings, "warnings": warnings, "vars": loaded.vars() })
+    serde_json::json!({ "file": loaded.file, "valid": true, "resources": n, "diagnostics": warnings, "vars": loaded.vars() })
 }
 
 /// A file's result when it is not valid: its diagnostics, or the error

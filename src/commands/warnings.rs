@@ -5,7 +5,7 @@
 //! the field it is about. Offline: the estimate is `cost`'s.
 
 use crate::cli::Warnings;
-use crate::cost::quotas::{self, Exceeded};
+use crate::cost::quotas::{self, Exceeded, VcpuCount};
 use crate::diag::{Diagnostic, Mark};
 use crate::load::Loaded;
 use crate::spec::model::StreamMode;
@@ -15,7 +15,8 @@ use crate::spec::yaml::{Node, Value};
 /// names one: the warnings say so.
 const ASSUMED_REGION: &str = "us-east-1";
 
-/// Every warning for `loaded`, in the order of the spec's lines.
+/// Every warning for `loaded`, in the order of the spec's lines, less
+/// those `--ignore-warning` silences.
 pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
     let given = super::cost::region(loaded);
     let region = given.clone().unwrap_or_else(|| ASSUMED_REGION.into());
@@ -23,10 +24,19 @@ pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
     let at = Places::of(loaded);
     let s = &loaded.spec;
     let q = quotas::table();
+    let table = crate::cost::table();
     let mut out = Vec::new();
 
-    let e = crate::deployment::offline_estimate(loaded, &region, w.cost.assume_gb_per_day);
-    if e.monthly > w.warn_above_usd {
+    // A region the price table lacks is priced at the nearest one it has,
+    // and said so: the warning holds in every region.
+    let priced = crate::cost::nearest_priced(&region, table);
+    let approx = if priced == region {
+        String::new()
+    } else {
+        format!(" (priced at {priced}'s list prices; {region} is not in the table)")
+    };
+    let e = crate::deployment::offline_estimate(loaded, &priced, w.cost.assume_gb_per_day);
+    if e.monthly > w.warn_above_usd && !w.ignored("monthly-cost") {
         let mut by: Vec<(String, f64)> = Vec::new();
         for i in &e.items {
             match by.iter_mut().find(|(a, _)| *a == i.address) {
@@ -44,12 +54,13 @@ pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
             ""
         };
         let mark = at.field(&[&format!("{kind}s"), key, field]);
+        let about = if e.missing_prices.is_empty() { "about" } else { "at least" };
         out.push(
             Diagnostic::new(
                 mark,
                 "monthly-cost",
                 format!(
-                    "this spec costs about {} a month in {region}{assumed} at {} GB/day, above {}; `{top}` alone {}",
+                    "this spec costs {about} {} a month in {region}{assumed}{approx} at {} GB/day, above {}; `{top}` alone {}",
                     usd(e.monthly),
                     e.assume_gb_per_day,
                     usd(w.warn_above_usd),
@@ -57,12 +68,34 @@ pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
                 ),
             )
             .hint(format!(
-                "`pipectl cost {}` itemizes it (prices of {}); `--warn-above-usd N` moves the threshold",
-                loaded.file, e.prices_version
+                "`{}` itemizes it (prices of {}); `--warn-above-usd N` moves the threshold, `--ignore-warning monthly-cost` silences it",
+                cost_command(&loaded.file, &priced, w.cost.assume_gb_per_day),
+                e.prices_version
             )),
         );
     }
+    for (k, a) in &s.agents {
+        if !table.regions.get(&priced).is_some_and(|p| p.contains_key(&format!("ec2.{}", a.instance_type)))
+            && !w.ignored("no-price")
+        {
+            out.push(
+                Diagnostic::new(
+                    at.field(&["agents", k, "instance_type"]),
+                    "no-price",
+                    format!(
+                        "`{}` has no price in the table (prices of {}): the monthly figures leave `agent.{k}` out",
+                        a.instance_type, table.version
+                    ),
+                )
+                .hint("its on-demand price is on https://aws.amazon.com/ec2/pricing/on-demand/; `--ignore-warning no-price` silences this"),
+            );
+        }
+    }
 
+    // A quota silenced by its key, or every quota by the rule.
+    let check = |key: &'static str, count: u64| {
+        q.check(key, &region, count).filter(|_| !w.ignored("default-quota") && !w.ignored(key))
+    };
     let provisioned: Vec<(&String, u32)> = s
         .streams
         .iter()
@@ -72,45 +105,72 @@ pub fn warnings(loaded: &Loaded, w: &Warnings) -> Vec<Diagnostic> {
         })
         .collect();
     let shards: u64 = provisioned.iter().map(|(_, n)| u64::from(*n)).sum();
-    if let Some(x) = q.check("kinesis.shards", &region, shards) {
+    if let Some(x) = check("kinesis.shards", shards) {
         let largest = provisioned.iter().max_by_key(|(_, n)| *n).map(|(k, _)| k.as_str()).unwrap_or("");
         out.push(quota(at.field(&["streams", largest, "shards"]), &x, &region, &assumed, "shards"));
     }
     let on_demand: Vec<&String> =
         s.streams.iter().filter(|(_, st)| st.mode == StreamMode::OnDemand).map(|(k, _)| k).collect();
-    if let Some(x) = q.check("kinesis.on_demand_streams", &region, on_demand.len() as u64) {
+    if let Some(x) = check("kinesis.on_demand_streams", on_demand.len() as u64) {
         let last = on_demand.last().map(|k| k.as_str()).unwrap_or("");
         out.push(quota(at.field(&["streams", last, "mode"]), &x, &region, &assumed, "on-demand streams"));
     }
-    if let Some(x) = q.check("firehose.streams", &region, s.firehoses.len() as u64) {
+    if let Some(x) = check("firehose.streams", s.firehoses.len() as u64) {
         let last = s.firehoses.keys().last().map(String::as_str).unwrap_or("");
         out.push(quota(at.field(&["firehoses", last, ""]), &x, &region, &assumed, "Firehoses"));
     }
     let reserved: Vec<(&String, u32)> =
         s.functions.iter().filter_map(|(k, f)| f.reserved_concurrency.map(|n| (k, n))).collect();
     let total: u64 = reserved.iter().map(|(_, n)| u64::from(*n)).sum();
-    if let Some(x) = q.check("lambda.reserved_concurrency", &region, total) {
+    if let Some(x) = check("lambda.reserved_concurrency", total) {
         let largest = reserved.iter().max_by_key(|(_, n)| *n).map(|(k, _)| k.as_str()).unwrap_or("");
         let mark = at.field(&["functions", largest, "reserved_concurrency"]);
         out.push(quota(mark, &x, &region, &assumed, "reserved concurrent executions"));
     }
-    let vcpus: Vec<(&String, u64)> =
-        s.agents.iter().filter_map(|(k, a)| q.vcpus.types.get(&a.instance_type).map(|n| (k, *n))).collect();
-    if let Some(x) = q.check("ec2.on_demand_standard_vcpus", &region, vcpus.iter().map(|(_, n)| n).sum()) {
+    let mut vcpus: Vec<(&String, u64)> = Vec::new();
+    for (k, a) in &s.agents {
+        match q.vcpus_of(&a.instance_type) {
+            VcpuCount::Known(n) => vcpus.push((k, n)),
+            VcpuCount::OtherQuota => {}
+            VcpuCount::Unknown if w.ignored("unknown-vcpus") => {}
+            VcpuCount::Unknown => out.push(
+                Diagnostic::new(
+                    at.field(&["agents", k, "instance_type"]),
+                    "unknown-vcpus",
+                    format!(
+                        "vCPUs of `{}` unknown: `agent.{k}` is not checked against AWS's default quota of On-Demand vCPUs",
+                        a.instance_type
+                    ),
+                )
+                .hint(format!("its vCPUs are on {}; `--ignore-warning unknown-vcpus` silences this", q.vcpus.source)),
+            ),
+        }
+    }
+    if let Some(x) = check("ec2.on_demand_standard_vcpus", vcpus.iter().map(|(_, n)| n).sum()) {
         let largest = vcpus.iter().max_by_key(|(_, n)| *n).map(|(k, _)| k.as_str()).unwrap_or("");
         out.push(quota(at.field(&["agents", largest, "instance_type"]), &x, &region, &assumed, "vCPUs"));
     }
-    if let Some(x) = q.check("vpc.vpcs", &region, s.networks.len() as u64) {
+    if let Some(x) = check("vpc.vpcs", s.networks.len() as u64) {
         let last = s.networks.keys().last().map(String::as_str).unwrap_or("");
         out.push(quota(at.field(&["networks", last, ""]), &x, &region, &assumed, "VPCs"));
     }
     let nats: Vec<&String> = s.networks.iter().filter(|(_, n)| n.nat_gateway).map(|(k, _)| k).collect();
-    if let Some(x) = q.check("vpc.elastic_ips", &region, nats.len() as u64) {
+    if let Some(x) = check("vpc.elastic_ips", nats.len() as u64) {
         let last = nats.last().map(|k| k.as_str()).unwrap_or("");
         out.push(quota(at.field(&["networks", last, "nat_gateway"]), &x, &region, &assumed, "Elastic IPs"));
     }
     out.sort_by_key(|d| d.mark);
     out.into_iter().map(Diagnostic::warning).collect()
+}
+
+/// The `cost` command that prices this spec as the warning did.
+fn cost_command(file: &str, region: &str, gb_per_day: f64) -> String {
+    let gb = if gb_per_day == crate::cost::DEFAULT_GB_PER_DAY {
+        String::new()
+    } else {
+        format!(" --assume-gb-per-day {gb_per_day}")
+    };
+    format!("pipectl cost {} --region {region}{gb}", super::init::shell_word(file))
 }
 
 fn quota(mark: Mark, x: &Exceeded, region: &str, assumed: &str, counted: &str) -> Diagnostic {
@@ -125,9 +185,10 @@ fn quota(mark: Mark, x: &Exceeded, region: &str, assumed: &str, counted: &str) -
         ),
     )
     .hint(format!(
-        "request an increase in Service Quotas before apply, or check the account's own: {} (quotas of {})",
+        "request an increase in Service Quotas before apply, or check the account's own: {} (quotas of {}); `--ignore-warning {}` silences it",
         x.source,
-        quotas::table().version
+        quotas::table().version,
+        x.key
     ))
 }
 

@@ -35,6 +35,9 @@ pub enum Usage {
     PerGb { price: String, what: String },
     /// Billed, but by something the spec does not say (requests).
     Unpriced { what: String },
+    /// Not billed: the most GB a day the resource can take in (a
+    /// provisioned stream's shards); a larger assumed volume is noted.
+    Capacity { gb_per_day: f64, what: String },
 }
 
 impl Usage {
@@ -53,6 +56,25 @@ impl Usage {
     pub fn unpriced(what: impl Into<String>) -> Usage {
         Usage::Unpriced { what: what.into() }
     }
+
+    pub fn capacity(gb_per_day: f64, what: impl Into<String>) -> Usage {
+        Usage::Capacity { gb_per_day, what: what.into() }
+    }
+}
+
+/// The priced region nearest `region`: itself when the table has it, else
+/// the first priced one of the same area (`us-west-1` -> `us-west-2`), else
+/// of the same geography (`eu-central-1` -> `eu-west-1`), else us-east-1.
+/// An approximation, always said as one.
+pub fn nearest_priced(region: &str, table: &Table) -> String {
+    if table.regions.contains_key(region) {
+        return region.to_string();
+    }
+    let parts: Vec<&str> = region.split('-').collect();
+    let area = parts.iter().take(2).copied().collect::<Vec<_>>().join("-") + "-";
+    let geo = format!("{}-", parts.first().copied().unwrap_or_default());
+    let priced = |prefix: &str| table.regions.keys().find(|r| r.starts_with(prefix)).cloned();
+    priced(&area).or_else(|| priced(&geo)).unwrap_or_else(|| "us-east-1".to_string())
 }
 
 /// The price table (`prices/aws.json`).
@@ -108,6 +130,10 @@ pub struct Estimate {
     /// billed by the hour whatever the traffic, yet not in the figures.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_prices: Vec<String>,
+    /// What the figures rest on that cannot be: an assumed volume above
+    /// what a resource can take in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Prices `usages` (address -> what it uses) in `region` at `gb_per_day`.
@@ -129,6 +155,7 @@ pub fn estimate(
         idle_hourly: 0.0,
         not_estimated: Vec::new(),
         missing_prices: Vec::new(),
+        notes: Vec::new(),
     };
     let gb_per_month = gb_per_day * HOURS_PER_MONTH / 24.0;
     for (address, uses) in usages {
@@ -138,6 +165,16 @@ pub fn estimate(
             let (price, what, basis, units, quantity, unit) = match u {
                 Usage::Unpriced { what } => {
                     e.not_estimated.push(format!("{address}: {what}"));
+                    continue;
+                }
+                Usage::Capacity { gb_per_day: most, what } => {
+                    if gb_per_day > most {
+                        e.notes.push(format!(
+                            "{address} cannot take in the {} GB/day assumed: at most {} GB/day ({what})",
+                            trim(gb_per_day),
+                            trim(most)
+                        ));
+                    }
                     continue;
                 }
                 Usage::Hourly { price, quantity, what } => {
@@ -191,6 +228,17 @@ pub fn money(x: f64) -> String {
 }
 
 impl Estimate {
+    /// `$12.00`, or `at least $12.00` when something billed by the hour
+    /// has no price (and so is not in the figure).
+    pub fn at_least(&self, amount: f64) -> String {
+        let x = format!("${amount:.2}");
+        if self.missing_prices.is_empty() {
+            x
+        } else {
+            format!("at least {x}")
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = format!(
             "\nCost while deployed ({}, prices of {}, {} GB/day assumed into each stream and Firehose):\n",
@@ -226,6 +274,9 @@ impl Estimate {
         );
         for n in &self.not_estimated {
             let _ = writeln!(out, "  not estimated: {n}");
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "  note: {n}");
         }
         out
     }
@@ -292,6 +343,23 @@ mod tests {
         let e = estimate("mars-north-1", 1.0, uses(), table());
         assert!(e.not_estimated[0].contains("no prices for mars-north-1"), "{:?}", e.not_estimated);
         assert_eq!(e.hourly, 0.0);
+    }
+
+    #[test]
+    fn an_unpriced_region_is_priced_at_the_nearest_priced_one() {
+        let t = table();
+        assert_eq!(nearest_priced("us-east-2", t), "us-east-2");
+        assert_eq!(nearest_priced("us-west-1", t), "us-west-2");
+        assert_eq!(nearest_priced("eu-central-1", t), "eu-west-1");
+        assert_eq!(nearest_priced("ap-southeast-2", t), "us-east-1");
+    }
+
+    #[test]
+    fn a_volume_above_what_a_stream_takes_is_noted() {
+        let uses = || [("stream.s".to_string(), vec![Usage::capacity(86.4, "1 shard")])];
+        assert!(estimate("us-east-1", 86.4, uses(), table()).notes.is_empty());
+        let e = estimate("us-east-1", 1000.0, uses(), table());
+        assert_eq!(e.notes, ["stream.s cannot take in the 1000 GB/day assumed: at most 86.4 GB/day (1 shard)"]);
     }
 
     #[test]

@@ -117,6 +117,9 @@ pub fn render(plan: &Plan) -> String {
             for n in &cost.not_estimated {
                 let _ = writeln!(out, "\nNot estimated: {}", one_line(n));
             }
+            for n in &cost.notes {
+                let _ = writeln!(out, "\nNote: {}", one_line(n));
+            }
             out.push_str("\n</details>\n\n");
         }
     }
@@ -260,6 +263,7 @@ mod tests {
             idle_hourly: 0.015,
             not_estimated: vec!["function.filter: invocations".into()],
             missing_prices: vec![],
+            notes: vec![],
         });
         p.policy =
             Some(PolicyReport { file: Some("policies/pr.yaml".into()), permissions_boundary: None, decisions: vec![] });

@@ -17,6 +17,22 @@ use crate::spec::{ColumnarCompression, ConvertFormat, FirehoseSource, Spec};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// What reads stream `key`: the Firehoses it is the source of and the
+/// functions it triggers, as addresses (`firehose.raw`).
+fn stream_consumers(spec: &Spec, key: &str) -> Vec<String> {
+    let firehoses = spec
+        .firehoses
+        .iter()
+        .filter(|(_, f)| matches!(&f.source, crate::spec::model::FirehoseSource::Stream(s) if s == key))
+        .map(|(k, _)| format!("firehose.{k}"));
+    let functions = spec
+        .functions
+        .iter()
+        .filter(|(_, f)| f.trigger.as_ref().is_some_and(|t| t.stream == key))
+        .map(|(k, _)| format!("function.{k}"));
+    firehoses.chain(functions).collect()
+}
+
 /// Every node of the graph but the record, built from the spec.
 pub fn resources(spec: &Spec, graph: &Graph, scope: &Scope, meta: &Meta) -> BTreeMap<Address, Res> {
     graph.nodes.values().filter_map(|node| Some((node.address.clone(), resource(spec, node, scope, meta)?))).collect()
@@ -30,7 +46,10 @@ fn resource(spec: &Spec, node: &crate::plan::graph::Node, scope: &Scope, meta: &
     Some(match a.kind {
         Kind::Record => return None,
         Kind::Bucket => Arc::new(bucket::Bucket { base, spec: Some(spec.buckets.get(key)?.clone()) }),
-        Kind::Stream => Arc::new(stream::Stream { base, spec: Some(spec.streams.get(key)?.clone()) }),
+        Kind::Stream => {
+            let consumers = stream_consumers(spec, key);
+            Arc::new(stream::Stream { base, spec: Some(spec.streams.get(key)?.clone()), consumers })
+        }
         Kind::GlueDatabase => {
             Arc::new(glue::Database::new(a, name, Some(spec.databases.get(key)?.clone()), scope, meta))
         }

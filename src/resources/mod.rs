@@ -480,7 +480,7 @@ pub fn from_record(address: &Address, name: &str, scope: &Scope, meta: &Meta) ->
     match a.kind {
         Kind::Record => Arc::new(record::Record::new(a, n, None, meta)),
         Kind::Bucket => Arc::new(bucket::Bucket { base: base(), spec: None }),
-        Kind::Stream => Arc::new(stream::Stream { base: base(), spec: None }),
+        Kind::Stream => Arc::new(stream::Stream { base: base(), spec: None, consumers: Vec::new() }),
         Kind::GlueDatabase => Arc::new(glue::Database::new(a, n, None, scope, meta)),
         Kind::GlueTable => Arc::new(glue::Table::new(a, crate::names::TableId::from_record(&n), None, meta)),
         Kind::Role => Arc::new(role::Role { base: base(), spec: None }),

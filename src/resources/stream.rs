@@ -46,6 +46,9 @@ struct Attributes {
 pub struct Stream {
     pub base: Base,
     pub spec: Option<spec::Stream>,
+    /// What reads it (`firehose.raw`, `function.filter`): an on-demand
+    /// stream bills each one per GB retrieved.
+    pub consumers: Vec<String>,
 }
 
 /// ListTagsForStream calls at once: AWS documents 5 a second for the
@@ -53,6 +56,9 @@ pub struct Stream {
 /// [`crate::aws::Service::read_concurrency`]). Only made where the tag
 /// listing does not answer.
 static TAG_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(5);
+
+/// The most a shard takes in a day: 1 MB/s for 86,400 s.
+const SHARD_GB_PER_DAY: f64 = 86.4;
 
 impl Stream {
     fn in_use(e: &AwsError) -> bool {
@@ -174,13 +180,25 @@ impl Resource for Stream {
                     u.push(Usage::hourly("kinesis.extended_retention_shard_hour", n, what));
                 }
                 u.push(Usage::unpriced("PUT payload units (per 25 KB of each record put)"));
+                // A shard takes in at most 1 MB/s: 86.4 GB a day.
+                let what = format!("{} at 1 MB/s each", plural(shards, "shard"));
+                u.push(Usage::capacity(n * SHARD_GB_PER_DAY, what));
                 u
             }
-            spec::StreamMode::OnDemand => vec![
-                Usage::hourly("kinesis.on_demand_stream_hour", 1.0, "on-demand stream"),
-                Usage::per_gb("kinesis.on_demand_ingest_gb", "data in"),
-                Usage::unpriced("on-demand data read by each consumer, and retention past 24 h"),
-            ],
+            spec::StreamMode::OnDemand => {
+                let mut u = vec![
+                    Usage::hourly("kinesis.on_demand_stream_hour", 1.0, "on-demand stream"),
+                    Usage::per_gb("kinesis.on_demand_ingest_gb", "data in"),
+                ];
+                // Each consumer retrieves every GB put: billed per reader.
+                for c in &self.consumers {
+                    u.push(Usage::per_gb("kinesis.on_demand_retrieval_gb", format!("data read by `{c}`")));
+                }
+                if s.retention_hours > 24 {
+                    u.push(Usage::unpriced("on-demand retention past 24 h"));
+                }
+                u
+            }
         }
     }
     fn deletes_data(&self) -> bool {

@@ -4,6 +4,7 @@
 // The tests pause plainly; pipectl's own pauses are `cancel::sleep`.
 #![allow(clippy::disallowed_methods)]
 
+mod adoption;
 mod buckets;
 mod canaries;
 mod cost;

@@ -188,6 +188,7 @@ fn invocations(spec: &str, out: &str, imported: &str, dir: &str) -> Vec<(&'stati
         ("validate", vec!["validate", spec]),
         ("validate", vec!["validate", spec, "pipelines/lab.yaml"]),
         ("graph", vec!["graph", spec]),
+        ("graph", vec!["graph", spec, "--format", "mermaid"]),
         ("policy check", vec!["policy", "check", spec]),
         ("env-name", vec!["env-name", "feature/ABC_1"]),
         ("deployer-policy", vec!["deployer-policy", spec, "--region", "us-east-1"]),
@@ -250,7 +251,7 @@ fn every_command_honours_json_or_refuses_it_graph_and_export_out_included() {
             assert!(docs.iter().all(|d| d.get("error").is_none()), "{args:?}: {}", run.stdout);
         }
     }
-    assert_eq!(refused.len(), 6, "{refused:#?}");
+    assert_eq!(refused.len(), 7, "{refused:#?}");
     assert!(imported.exists(), "import --from-stream --json wrote its spec");
     assert!(dir.join("pipeline.yaml").exists(), "init --json wrote its spec");
 }
