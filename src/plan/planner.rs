@@ -106,9 +106,8 @@ impl Context<'_> {
         self.owner.owns(observed, recorded)
     }
 
-    /// The plan, each delete or replace that loses data marked, and
-    /// marked protected where the spec (or the record, for what the spec
-    /// no longer has) protects it.
+    /// The plan, each delete or replace that loses data marked, and marked
+    /// protected where the spec (or the record, for what it lost) protects it.
     fn plan(&self, operation: Operation, mut changes: Vec<Change>, subjects: &[&Subject]) -> Plan {
         let by_address: BTreeMap<String, &Subject> = subjects.iter().map(|s| (s.address.to_string(), *s)).collect();
         for c in changes.iter_mut().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
