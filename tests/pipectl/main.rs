@@ -20,6 +20,7 @@ mod hostile;
 mod hosts;
 mod import;
 mod init;
+mod kept_names;
 mod labs;
 mod lambda;
 mod leaks;
