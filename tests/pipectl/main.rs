@@ -11,6 +11,7 @@ mod data;
 mod deployer;
 mod emulator;
 mod engine;
+mod env_pattern_names;
 mod errors;
 mod export;
 mod faults;
