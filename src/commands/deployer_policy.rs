@@ -152,17 +152,19 @@ fn widen_cut_buckets(loaded: &crate::load::Loaded, wild: &str, mut text: String)
             }
             _ => {
                 let fixed = fixed.map_or(spelled.as_str(), |(f, _)| f).replace(wild, "*");
-                return Err(BadInput::error(
-                    format!(
-                        "bucket `{key}`'s default name is cut to `{cut}-<hash>` to fit 63 characters for envs of \
-                         this pattern, which drops part of `{fixed}`: no ARN tells the pattern's envs' buckets \
-                         from other envs' (the hash is all that differs)"
-                    ),
-                    format!(
-                        "set `buckets.{key}.name` to a name with `${{env}}` (a name you set is never cut), shorten \
-                         the pipeline or the key so the cut keeps `{fixed}`, or give one `--env` at a time"
-                    ),
-                ));
+                let mark = loaded.origins.get(&format!("buckets.{key}")).copied().unwrap_or_default();
+                let message = format!(
+                    "bucket `{key}`'s default name is cut to `{cut}-<hash>` to fit 63 characters for envs of \
+                     this pattern, which drops part of `{fixed}`: no ARN tells the pattern's envs' buckets from \
+                     other envs' (the hash is all that differs)"
+                );
+                let hint = format!(
+                    "set `buckets.{key}.name` to a name with `${{env}}` (a name you set is never cut), shorten \
+                     the pipeline or the key so the cut keeps `{fixed}`, or give one `--env` at a time"
+                );
+                let diagnostic = crate::diag::Diagnostic::new(mark, "env-pattern", message).hint(hint);
+                let file = loaded.file.clone();
+                return Err(crate::spec::SpecError::Invalid { file, diagnostics: vec![diagnostic] }.into());
             }
         }
     }

@@ -40,6 +40,8 @@ fn an_env_pattern_policy_is_not_refused_for_a_cut_bucket_name() {
         assert!(run.stderr.contains(&format!("bucket `{key}`'s default name is cut to")), "{}", run.stderr);
         assert!(run.stderr.contains(&format!("drops part of `clickstream-{key}-pr-`")), "{}", run.stderr);
         assert!(!run.stderr.contains("escape"), "{}", run.stderr);
+        assert!(run.stderr.contains("spec.yaml:3:3"), "at the bucket's key: {}", run.stderr);
+        assert!(run.stderr.contains("nothing was sent to AWS"), "{}", run.stderr);
     }
 }
 
