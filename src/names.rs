@@ -153,7 +153,12 @@ impl Scope {
 }
 
 /// The longest region name the SDK's partitions know (`us-isof-south-1`):
-/// a name that carries a region not known yet is measured with it.
+/// a name that carries a region not known yet is measured with it. A test
+/// ties it to `src/spec/partitions.json`, and fails when a later SDK lists
+/// a longer region. Raising this then would leave less room for every base,
+/// changing every cut default bucket name (a replace of each such bucket):
+/// keep it, and let only the longer region's own names be measured with
+/// their region, as [`default_bucket`] already does (`docs/names.md`).
 pub const LONGEST_REGION: &str = "us-isof-south-1";
 
 /// An account id is always 12 digits.
@@ -386,6 +391,15 @@ mod tests {
         // A base that fits is never cut, whatever the region.
         let fits = "a".repeat(34);
         assert_eq!(default_bucket(&fits, "123456789012", "us-east-1"), format!("{fits}-123456789012-us-east-1"));
+    }
+
+    /// `LONGEST_REGION` is the longest region the vendored partition data
+    /// lists (its `*-global` endpoints are not regions).
+    #[test]
+    fn longest_region_is_the_longest_listed_region() {
+        let longest = crate::spec::regions::listed().map(str::len).max();
+        assert_eq!(Some(LONGEST_REGION.len()), longest, "a longer region is listed: see LONGEST_REGION");
+        assert!(crate::spec::regions::listed().any(|r| r == LONGEST_REGION));
     }
 
     #[test]

@@ -109,11 +109,66 @@ fn policy(g: &Global, a: &DeployerPolicyArgs, env: Option<String>, wild: Option<
         }
         false => doc,
     };
-    let text = serde_json::to_string_pretty(&doc)?.replace("${account}", &account);
+    let mut text = serde_json::to_string_pretty(&doc)?;
+    if let Some(w) = wild {
+        text = widen_cut_buckets(&loaded, w, text)?;
+    }
+    let text = text.replace("${account}", &account);
     Ok(match wild {
         Some(w) => text.replace(w, "*"),
         None => text,
     })
+}
+
+/// Each default bucket name cut to fit 63 characters (`names::default_bucket`)
+/// made the wildcard every env of the pattern may give it.
+///
+/// Loaded with the stand-in `wild` as the pattern's `*`, a bucket's default
+/// base is `F` + `wild`, `F` being what the pattern fixes (`<pipeline>-<key>-`
+/// and the env up to its `*`, always ending in `-`). A short env keeps the
+/// whole base: `F<rest>-<account>-<region>`. A long one is cut to its first
+/// characters and a hash of the whole base: `<cut>-<hash>-<account>-<region>`.
+/// When the cut keeps all of `F` (the cut with the stand-in, plus the `-`
+/// before the hash, starts with `F`), every name an env of the pattern gives
+/// starts with `F`, so `F*-<account>-<region>` holds them all; and it is the
+/// very ARN the pattern gives an uncut name (`F` then the pattern's `*`), so it
+/// matches no other deployment's or pipeline's bucket that the pattern itself
+/// would not. When the cut drops part of `F`, the envs the pattern means and
+/// others (`prod` for `pr-*`) share the cut and differ only in the hash, which
+/// no ARN can spell: refused. A pattern with text after its `*` loses that
+/// text to the cut the same way: refused.
+fn widen_cut_buckets(loaded: &crate::load::Loaded, wild: &str, mut text: String) -> anyhow::Result<String> {
+    let spec = &loaded.spec;
+    for (key, bucket) in &spec.buckets {
+        let base = format!("{}-{key}-{}", spec.pipeline, spec.env);
+        let hash = &crate::names::sha256_hex(&base)[..8];
+        let Some(at) = bucket.name.find(&format!("-{hash}-")) else { continue };
+        let (cut, suffix) = (&bucket.name[..at], &bucket.name[at + 1 + hash.len()..]);
+        let spelled = base.to_ascii_lowercase().replace('_', "-");
+        let fixed = spelled.find(wild).map(|i| (&spelled[..i], &spelled[i + wild.len()..]));
+        match fixed {
+            Some((fixed, "")) if format!("{cut}-").starts_with(fixed) => {
+                text = text.replace(&bucket.name, &format!("{fixed}*{suffix}"));
+            }
+            _ => {
+                let fixed = fixed.map_or(spelled.as_str(), |(f, _)| f).replace(wild, "*");
+                let mark = loaded.origins.get(&format!("buckets.{key}")).copied().unwrap_or_default();
+                let message = format!(
+                    "bucket `{key}`'s default name is cut to `{cut}-<hash>` to fit 63 characters for envs of \
+                     this pattern, which drops part of `{fixed}`: no ARN tells the pattern's envs' buckets from \
+                     other envs' (the hash is all that differs)"
+                );
+                let hint = format!(
+                    "set `buckets.{key}.name` to a name with `${{env}}` (a name you set is never cut), shorten \
+                     the pipeline or the key so the cut keeps `{fixed}`, or give one `--env` at a time"
+                );
+                let diagnostic = crate::diag::Diagnostic::new(mark, "env-pattern", message).hint(hint);
+                let file = loaded.file.clone();
+                return Err(crate::spec::SpecError::Invalid { file, diagnostics: vec![diagnostic] }.into());
+            }
+        }
+    }
+    Ok(text)
 }
 
 /// The env a pattern is loaded as: each `*` the stand-in `wild`, so the

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+mod kept;
 mod police;
 mod record;
 
@@ -82,6 +83,21 @@ pub fn options(global: &Global) -> Options {
 pub fn operator(global: &Global) -> Result<Operator, SpecError> {
     let policy = global.policy.as_deref().map(crate::policy::Policy::load).transpose()?;
     Ok(Operator { policy, honour_waivers: global.allow_privilege_escalation })
+}
+
+/// The spec loaded with the account, region and record: an earlier
+/// default name stays only where its live resource is this deployment's
+/// ([`kept::keep_only_owned`]); otherwise the spec is loaded again without
+/// it, and the new default applies.
+async fn reload_keeping_owned(path: &Path, opts: &mut Options, aws: &Aws) -> anyhow::Result<Result<Loaded, SpecError>> {
+    let loaded = match load::load(path, opts) {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !kept::keep_only_owned(aws, &loaded, &mut opts.recorded).await? {
+        return Ok(Ok(loaded));
+    }
+    Ok(load::load(path, opts))
 }
 
 /// Where the flags (and the spec's region, if any) connect to.
@@ -268,7 +284,14 @@ impl Deployment {
         opts.account = Some(aws.account.clone());
         opts.region = Some(aws.region.clone());
         opts.recorded = record.as_ref().map(|r| r.resources.clone()).unwrap_or_default();
-        let loaded = load::load(path, &opts).and_then(|l| match policed {
+        let loaded = match reload_keeping_owned(path, &mut opts, &aws).await {
+            Ok(l) => l,
+            Err(e) => {
+                let_go(lock).await;
+                return Err(e);
+            }
+        };
+        let loaded = loaded.and_then(|l| match policed {
             true => load::police(&l, &operator, Some(&aws.account), Some(&aws.region)).map(|d| (l, d)),
             false => Ok((l, Vec::new())),
         });

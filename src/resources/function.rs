@@ -67,9 +67,13 @@ fn template_code(
     }
     let inline = inline::handler(&inline::Code { files: &sized, runtime: &f.runtime, handler: &f.handler });
     let refusal = match (inline, files.as_slice()) {
-        (Ok(handler), [(_, path)]) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return Ok((serde_json::json!({ "ZipFile": text }), handler, None));
+        (Ok(handler), [(inside, path)]) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            match String::from_utf8(bytes) {
+                Ok(text) => return Ok((serde_json::json!({ "ZipFile": text }), handler, None)),
+                // A template is text: such code can only be uploaded.
+                Err(_) => format!("`{inside}` is not UTF-8 text, and CloudFormation inlines code as text"),
+            }
         }
         (Ok(_), _) => unreachable!("only one file is inlined"),
         (Err(why), _) => why,

@@ -109,7 +109,9 @@ fn function_spec(test: &str, runtime: &str, handler: &str, files: &[(&str, Vec<u
     let code = spec.parent().unwrap().join("code");
     std::fs::create_dir_all(&code).unwrap();
     for (name, bytes) in files {
-        std::fs::write(code.join(name), bytes).unwrap();
+        let path = code.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
     spec
 }
@@ -224,5 +226,56 @@ fn each_export_refusal_says_its_own_reason() {
         let stderr = export_refusal(&spec);
         let want = format!("function.f: {reason}: pass `--code-bucket BUCKET` to upload it there as a zip");
         assert!(stderr.contains(&want), "{test}: want {want}\n{stderr}");
+    }
+}
+
+/// Python source in Latin-1: `é` as the single byte 0xE9.
+fn latin1_handler() -> Vec<u8> {
+    let mut code = b"# -*- coding: latin-1 -*-\n# caf".to_vec();
+    code.push(0xE9);
+    code.extend_from_slice(b"\ndef handler(event, context):\n    return event\n");
+    code
+}
+
+/// The defect: a small file that is not UTF-8 could not be exported even
+/// with `--code-bucket`: reading it as text failed before the bucket was
+/// looked at. Without a bucket it is refused with its own reason and the
+/// hint; with one it is zipped and uploaded.
+#[test]
+fn a_small_non_utf8_file_is_exported_with_a_code_bucket() {
+    let spec = function_spec("latin1", "python3.12", "app.handler", &[("app.py", latin1_handler())]);
+    let stderr = export_refusal(&spec);
+    let want = "function.f: `app.py` is not UTF-8 text, and CloudFormation inlines code as text: pass \
+                `--code-bucket BUCKET` to upload it there as a zip";
+    assert!(stderr.contains(want), "{stderr}");
+    let Some(moto) = Moto::start() else { return };
+    let sdk = moto.sdk();
+    sdk.run(sdk.s3.create_bucket().bucket("latin1-assets").send()).unwrap();
+    let out = spec.with_file_name("out.yaml");
+    let (s, o) = (spec.to_str().unwrap(), out.to_str().unwrap());
+    moto.pipectl(&["export", "cloudformation", s, "--code-bucket", "latin1-assets", "--out", o]).run().expect_code(0);
+    let template = std::fs::read_to_string(&out).unwrap();
+    assert!(template.contains("S3Bucket: latin1-assets") && !template.contains("ZipFile"), "{template}");
+    assert!(template.contains("Handler: app.handler"), "{template}");
+    let listed = sdk.run(sdk.s3.list_objects_v2().bucket("latin1-assets").send()).unwrap();
+    assert_eq!(listed.contents().len(), 1, "{listed:?}");
+}
+
+/// The defect: a code folder holding only `sub/app.py`, with the handler
+/// `sub.app.handler` (validate accepts it, and Lambda's Python bootstrap
+/// loads dotted module paths), was refused as "not in `sub/app.py`". Both
+/// spellings are inlined as `index.handler`.
+#[test]
+fn a_valid_dotted_python_handler_gets_no_false_export_refusal() {
+    let code = || b"def handler(event, context):\n    return event\n".to_vec();
+    for (test, handler) in [("dotted", "sub.app.handler"), ("slashed", "sub/app.handler")] {
+        let spec = function_spec(test, "python3.12", handler, &[("sub/app.py", code())]);
+        let s = spec.to_str().unwrap();
+        pipectl(&["validate", s]).run().expect_code(0);
+        let out = spec.with_file_name("out.yaml");
+        let run = pipectl(&["export", "cloudformation", s, "--out", out.to_str().unwrap()]).run().expect_code(0);
+        let template = std::fs::read_to_string(&out).unwrap();
+        assert!(template.contains("ZipFile") && template.contains("Handler: index.handler"), "{test}: {template}");
+        assert!(!run.stderr.contains("is not in"), "{}", run.stderr);
     }
 }

@@ -65,7 +65,15 @@ pub fn handler(code: &Code) -> Result<String, String> {
             wanted.join(" or ")
         ));
     };
-    let Some(function) = code.handler.strip_prefix(&format!("{module}.")) else {
+    // Lambda's Python bootstrap takes the module before the handler's last
+    // `.`, with `/` read as `.`: `sub/app.handler` and `sub.app.handler` both
+    // name `sub/app.py`. Node.js reads a path: only `sub/app.handler`.
+    let mut spellings = vec![module.to_string()];
+    if family == "Python" {
+        spellings.push(module.replace('/', "."));
+    }
+    let function = spellings.iter().find_map(|m| code.handler.strip_prefix(&format!("{m}.")));
+    let Some(function) = function.filter(|f| family != "Python" || !f.contains('.')) else {
         return Err(format!(
             "the handler `{}` is not in `{inside}`, the code's one file, so it cannot become `index`",
             code.handler
@@ -91,6 +99,22 @@ mod tests {
         assert_eq!(try_inline(&[("app.py", 900)], "python3.12", "app.handler"), Ok("index.handler".into()));
         assert_eq!(try_inline(&[("index.js", 811)], "nodejs20.x", "index.run"), Ok("index.run".into()));
         assert_eq!(try_inline(&[("main.cjs", 4096)], "nodejs22.x", "main.handler"), Ok("index.handler".into()));
+    }
+
+    /// The defect: a code folder holding only `sub/app.py` with the handler
+    /// `sub.app.handler` (which Lambda's Python bootstrap loads, and
+    /// validate accepts) was refused as not in `sub/app.py`.
+    #[test]
+    fn a_valid_dotted_python_handler_gets_no_false_refusal() {
+        let inlined = Ok("index.handler".to_string());
+        assert_eq!(try_inline(&[("sub/app.py", 90)], "python3.12", "sub.app.handler"), inlined);
+        assert_eq!(try_inline(&[("sub/app.py", 90)], "python3.12", "sub/app.handler"), inlined);
+        assert_eq!(try_inline(&[("a/b/app.py", 90)], "python3.13", "a.b.app.handler"), inlined);
+        // Node.js reads the module as a path: `sub.app.handler` is `sub.js`.
+        assert!(try_inline(&[("sub/app.js", 90)], "nodejs20.x", "sub.app.handler").is_err());
+        assert_eq!(try_inline(&[("sub/app.js", 90)], "nodejs20.x", "sub/app.handler"), inlined);
+        // Python's function is what follows the last `.`: `sub.app` is not it.
+        assert!(try_inline(&[("sub.py", 90)], "python3.12", "sub.app.handler").is_err());
     }
 
     #[test]
