@@ -35,7 +35,10 @@ echo "== apply $spec (on the emulator at $AWS_ENDPOINT_URL)"
 "$pipectl" apply "$spec" --yes
 echo
 # The first stream of the spec, from its graph (offline).
-stream=$("$pipectl" graph "$spec" | sed -n 's/^  "stream\.\([^"]*\)" \[label=.*/\1/p' | head -1)
+stream=$("$pipectl" graph "$spec" --json | python3 -c '
+import json, sys
+keys = [n["address"].split(".", 1)[1] for n in json.load(sys.stdin)["nodes"] if n["kind"] == "stream"]
+print(keys[0] if keys else "")')
 if [ -n "$stream" ]; then
   # Taxi trips as the lab's host sends them: CSV rows of the trip files,
   # made JSON by the agent flow's field names, which the filter reads.

@@ -54,8 +54,7 @@ pub fn region(loaded: &Loaded) -> Option<String> {
 
 /// `730 h`, `1 month`, `30.417 GB`.
 fn quantity(i: &Item) -> String {
-    let n = format!("{:.3}", i.quantity);
-    let n = n.trim_end_matches('0').trim_end_matches('.');
+    let n = crate::cost::trim(i.quantity);
     match i.unit {
         "hour" => format!("{n} h"),
         "month" => format!("{n} month"),

@@ -9,7 +9,7 @@ use crate::cost::quotas::{self, Exceeded, VcpuCount};
 use crate::diag::{Diagnostic, Mark};
 use crate::load::Loaded;
 use crate::spec::model::StreamMode;
-use crate::spec::yaml::{Node, Value};
+use crate::spec::yaml::Node;
 
 /// The region used when neither `--region`, the spec nor the environment
 /// names one: the warnings say so.
@@ -229,7 +229,8 @@ struct Places<'a> {
 
 impl<'a> Places<'a> {
     fn of(loaded: &'a Loaded) -> Places<'a> {
-        let tree = std::fs::read_to_string(&loaded.file).ok().and_then(|t| crate::spec::yaml::parse(&t).ok());
+        let text = std::fs::read_to_string(&loaded.file).ok();
+        let tree = text.and_then(|t| crate::spec::yaml::parse(crate::diag::sources::strip_bom(&t)).ok());
         Places { tree, loaded }
     }
 
@@ -237,23 +238,13 @@ impl<'a> Places<'a> {
     /// resource's key (`field` empty: the resource's key).
     fn field(&self, path: &[&str; 3]) -> Mark {
         let [section, key, field] = *path;
-        let resource = self.tree.as_ref().and_then(|t| child(t, section)).and_then(|m| key_of(m, key));
-        let written = resource.as_ref().and_then(|(_, v)| key_of(v, field)).map(|(k, _)| k.mark);
+        let resource = self.tree.as_ref().and_then(|t| t.entry(section)).and_then(|(_, m)| m.entry(key));
+        let written = resource.and_then(|(_, v)| v.entry(field)).map(|(k, _)| k.mark);
         written
             .or(resource.map(|(k, _)| k.mark))
             .or_else(|| self.loaded.origins.get(&format!("{section}.{key}")).copied())
             .unwrap_or(Mark { line: 1, col: 1 })
     }
-}
-
-fn child<'n>(n: &'n Node, key: &str) -> Option<&'n Node> {
-    key_of(n, key).map(|(_, v)| v)
-}
-
-/// The key node and value of `key` in mapping `n`.
-fn key_of<'n>(n: &'n Node, key: &str) -> Option<(&'n Node, &'n Node)> {
-    let Value::Map(entries) = &n.value else { return None };
-    entries.iter().find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key)).map(|(k, v)| (k, v))
 }
 
 #[cfg(test)]

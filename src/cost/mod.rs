@@ -210,7 +210,7 @@ pub fn estimate(
 }
 
 /// A number without trailing zeros: `1`, `2.5`.
-fn trim(x: f64) -> String {
+pub fn trim(x: f64) -> String {
     let s = format!("{x:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -39,6 +39,12 @@ pub struct Node {
 }
 
 impl Node {
+    /// The key node and value of `key`, when this is a mapping holding it.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        let Value::Map(entries) = &self.value else { return None };
+        entries.iter().find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key)).map(|(k, v)| (k, v))
+    }
+
     /// What kind of YAML value this is, for "expected X, found Y" messages.
     pub fn kind(&self) -> &'static str {
         match &self.value {
