@@ -21,6 +21,7 @@ pub mod import;
 pub mod init;
 pub mod load;
 pub mod lock;
+pub mod metrics;
 pub mod names;
 pub mod package;
 pub mod plan;
