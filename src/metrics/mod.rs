@@ -13,6 +13,7 @@ pub mod function;
 pub mod host;
 pub mod stream;
 
+use crate::spec::{FirehoseSource, Spec};
 use serde::Serialize;
 
 /// The statistic a metric is read with.
@@ -139,6 +140,61 @@ pub(crate) const fn m(
 /// the table does not have.
 pub fn named(table: &'static [Metric], name: &str) -> &'static Metric {
     table.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("metric {name} is not in its kind's table"))
+}
+
+/// The rows of `table` AWS reports for a resource, by what holds for it.
+fn reported(table: &'static [Metric], holds: impl Fn(When) -> bool) -> Vec<&'static Metric> {
+    table.iter().filter(|m| holds(m.when)).collect()
+}
+
+/// Whether anything of the spec reads the stream (a Firehose or a
+/// function's trigger): GetRecords metrics and the iterator age exist only
+/// then.
+pub fn is_read(spec: &Spec, stream: &str) -> bool {
+    spec.firehoses.values().any(|f| matches!(&f.source, FirehoseSource::Stream(s) if s == stream))
+        || spec.functions.values().any(|f| f.trigger.as_ref().is_some_and(|t| t.stream == stream))
+}
+
+/// The metrics AWS reports for the stream `key` of the spec.
+pub fn of_stream(spec: &Spec, key: &str) -> Vec<&'static Metric> {
+    let read = is_read(spec, key);
+    reported(stream::METRICS, |w| w == When::Always || (w == When::StreamRead && read))
+}
+
+/// The metrics AWS reports for the Firehose `key` of the spec.
+pub fn of_firehose(spec: &Spec, key: &str) -> Vec<&'static Metric> {
+    let Some(f) = spec.firehoses.get(key) else { return Vec::new() };
+    reported(firehose::METRICS, |w| match w {
+        When::Always => true,
+        When::FromStream => matches!(f.source, FirehoseSource::Stream(_)),
+        When::Direct => f.source == FirehoseSource::Direct,
+        When::Converts => f.destination.convert.is_some(),
+        When::Processes => f.processor.is_some(),
+        _ => false,
+    })
+}
+
+/// The metrics AWS reports for the function `key` of the spec.
+pub fn of_function(spec: &Spec, key: &str) -> Vec<&'static Metric> {
+    let triggered = spec.functions.get(key).is_some_and(|f| f.trigger.is_some());
+    reported(function::METRICS, |w| w == When::Always || (w == When::Triggered && triggered))
+}
+
+/// The metrics of the agent host `key`: the instance's, then the Kinesis
+/// Agent's (each for every stream it sends to) or the producer's.
+pub fn of_host(spec: &Spec, key: &str) -> Vec<&'static Metric> {
+    let Some(a) = spec.agents.get(key) else { return Vec::new() };
+    let producer = a.producer.is_some();
+    let holds = |w: When| match w {
+        When::Always => true,
+        When::ProducerRuns => producer,
+        When::AgentRuns => !producer && !a.flows.is_empty(),
+        _ => false,
+    };
+    let mut rows = reported(host::EC2, holds);
+    rows.extend(reported(host::AGENT, holds));
+    rows.extend(reported(host::PRODUCER, holds));
+    rows
 }
 
 /// Every row of every table.
