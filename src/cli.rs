@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 mod shell;
 mod start;
+mod status;
 pub use shell::{color_in, ColorChoice, CompletionsArgs, ManArgs, ValidateArgs};
 pub use start::{CostArgs, InitArgs, Warnings};
+pub use status::StatusArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,6 +104,10 @@ pub enum Command {
     /// Send a canary into each stream and Direct-PUT Firehose and follow it
     /// down every path of the pipeline.
     Verify(VerifyArgs),
+    /// Show data flowing through every hop, from CloudWatch: records in and
+    /// out, lag, failures, a verdict per hop and the alarms. See
+    /// docs/status.md.
+    Status(StatusArgs),
     /// Bring what exists under pipectl: adopt the live resources a spec
     /// names that nobody owns, or write a spec for a pipeline built by hand.
     Import(ImportArgs),

@@ -32,6 +32,7 @@ pub mod resolve;
 pub mod resources;
 pub mod scrub;
 pub mod spec;
+pub mod status;
 pub mod taxi;
 pub mod term;
 pub mod verify;

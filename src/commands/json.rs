@@ -40,6 +40,7 @@ pub fn unsupported(cmd: &Command) -> Option<(&'static str, &'static str)> {
         | Command::Unlock(_)
         | Command::Produce(_)
         | Command::Verify(_)
+        | Command::Status(_)
         | Command::Import(_)
         | Command::Export(_)
         | Command::Policy(PolicyCommand::Check(_))

@@ -37,6 +37,7 @@ mod reference;
 mod saved;
 mod schema;
 mod shell;
+mod status;
 mod unlock;
 mod validate;
 mod verify;
@@ -80,6 +81,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Unlock(a) => unlock::run(g, a).await,
         Command::Produce(a) => produce::run(g, a).await,
         Command::Verify(a) => verify::run(g, a).await,
+        Command::Status(a) => status::run(g, a).await,
         Command::Export(f) => export::run(g, f).await,
         Command::Import(a) => import::run(g, a).await,
         Command::Policy(crate::cli::PolicyCommand::Check(a)) => policy::check(g, a),
