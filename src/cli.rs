@@ -192,6 +192,8 @@ pub enum Extra {
     Import,
     /// `verify`: a canary record through the deployment, read back.
     Verify,
+    /// `status`: the metrics of every hop (GetMetricData) and the alarms.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,6 +84,7 @@ fn policy(g: &Global, a: &DeployerPolicyArgs, env: Option<String>, wild: Option<
         scope: Scope::new(region, account.clone()),
         import: a.include.contains(&Extra::Import),
         verify: a.include.contains(&Extra::Verify),
+        status: a.include.contains(&Extra::Status),
         boundary: operator.boundary(&vars),
     };
     let doc = crate::deployer::document(&request).map_err(|e| {

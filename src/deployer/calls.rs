@@ -508,6 +508,14 @@ pub const CALLS: &[Call] = &[
     c("import/discover.rs", "GetDatabase", &["glue:GetDatabase"], On::GlueDatabases),
     c("import/discover.rs", "GetTable", &["glue:GetTable"], On::GlueTables),
     // `verify` (`--include verify`): a canary record in, read back out.
+    // `status`: the metrics of every hop and the alarms' states.
+    c(
+        "status/read.rs",
+        "GetMetricData",
+        &["cloudwatch:GetMetricData"],
+        On::Any("CloudWatchGetMetricDataTakesNoResource", When::Always),
+    ),
+    c("status/read.rs", "DescribeAlarms", &["cloudwatch:DescribeAlarms"], On::AlarmsInAccount),
     c("verify/check.rs", "PutRecord", &["kinesis:PutRecord"], On::Streams),
     c("verify/check.rs", "PutRecord", &["firehose:PutRecord"], On::Firehoses),
     c("verify/check.rs", "GetShardIterator", &["kinesis:GetShardIterator"], On::Streams),

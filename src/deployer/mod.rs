@@ -30,6 +30,8 @@ pub struct Request<'a> {
     pub import: bool,
     /// `--include verify`.
     pub verify: bool,
+    /// `--include status`.
+    pub status: bool,
     /// The permissions boundary of the operator's policy (`--policy`):
     /// every role pipectl creates carries it, and the role-changing
     /// actions are granted only on roles carrying it.
@@ -217,7 +219,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn in_scope(&self, file: &str) -> bool {
-        (self.r.import || !file.starts_with("import/")) && (self.r.verify || !file.starts_with("verify/"))
+        (self.r.import || !file.starts_with("import/"))
+            && (self.r.verify || !file.starts_with("verify/"))
+            && (self.r.status || !file.starts_with("status/"))
     }
 
     /// The buckets whose objects `destroy` deletes (`on_destroy: delete`).

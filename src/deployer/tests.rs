@@ -74,7 +74,14 @@ fn lab(env: Option<&str>) -> Loaded {
 }
 
 fn request(loaded: &Loaded, import: bool) -> Request<'_> {
-    Request { loaded, scope: Scope::new("us-east-1", "123456789012"), import, verify: false, boundary: None }
+    Request {
+        loaded,
+        scope: Scope::new("us-east-1", "123456789012"),
+        import,
+        verify: false,
+        status: false,
+        boundary: None,
+    }
 }
 
 fn policy(loaded: &Loaded, import: bool) -> Value {
@@ -237,7 +244,8 @@ fn a_role_the_spec_names_is_passed_and_a_spec_without_hosts_gets_no_ec2() {
     let text = "pipeline: p\nregion: eu-west-1\nbuckets: { b: {} }\nfirehoses: { f: { source: direct, destination: { bucket: b } } }\nfunctions:\n  fn:\n    runtime: python3.12\n    code: templates/lambda/decode_and_log.py\n    handler: decode_and_log.handler\n    role: lab-lambda\n    environment: { T: \"${ssm:/p/token}\" }\n";
     let l = crate::load::load_str(text, "t.yaml", Path::new(env!("CARGO_MANIFEST_DIR")), &Options::default()).unwrap();
     let scope = Scope::new("eu-west-1", "111122223333");
-    let doc = document(&Request { loaded: &l, scope, import: false, verify: false, boundary: None }).unwrap();
+    let doc =
+        document(&Request { loaded: &l, scope, import: false, verify: false, status: false, boundary: None }).unwrap();
     let granted = actions(&doc);
     assert!(granted.iter().all(|a| !a.starts_with("ec2:")), "{granted:?}");
     assert!(!granted.contains("kinesis:CreateStream"), "no stream, no stream actions");
@@ -426,4 +434,17 @@ fn verify_asks_the_service_and_cleans_only_under_firehose_prefixes() {
     assert_eq!(list(&clean["Resource"]), [format!("{bucket}/nyctaxitrips/year=*"), format!("{bucket}/raw/year=*")]);
     let without = actions(&policy(&l, false));
     assert!(!without.contains("s3:PutObject") && !without.contains("lambda:InvokeFunction"));
+}
+
+#[test]
+fn status_reads_metrics_only_with_include_status() {
+    let l = lab(Some("pr-1"));
+    assert!(!actions(&policy(&l, false)).contains("cloudwatch:GetMetricData"));
+    let doc = document(&Request { status: true, ..request(&l, false) }).unwrap();
+    let with = actions(&doc);
+    assert!(with.contains("cloudwatch:GetMetricData") && with.contains("cloudwatch:DescribeAlarms"));
+    let read =
+        statements(&doc).into_iter().find(|s| list(&s["Action"]).contains(&"cloudwatch:GetMetricData".to_string()));
+    // GetMetricData takes no resource: AWS documents it with `*` only.
+    assert_eq!(list(&read.unwrap()["Resource"]), ["*"]);
 }

@@ -286,3 +286,18 @@ fn split_over_the_limits_is_refused_beyond_ten_policies() {
     let run = pipectl(&args).run().expect_code(2);
     assert!(run.stdout.is_empty() && run.stderr.contains("10"), "{}", run.stderr);
 }
+
+#[test]
+fn status_needs_include_status_and_runs_under_it() {
+    let Some((moto, admin)) = Moto::start_enforcing_iam() else { return };
+    let spec = temp_spec("deployer", "status", STORAGE).display().to_string();
+    let (lab, env) = (spec.as_str(), ["--env", "pr-4"]);
+    let ci = user_with(&moto, &admin, "ci", &generated(lab, &[env[0], env[1], "--include", "status"]));
+    moto.pipectl_as(&ci, &["apply", lab, env[0], env[1], "--yes"]).run().expect_code(0);
+    let doc = moto.pipectl_as(&ci, &["status", lab, env[0], env[1], "--json"]).run().expect_code(0).json();
+    assert_eq!(doc["calls"]["get_metric_data"], 1, "{doc}");
+    let plain = user_with(&moto, &admin, "plain", &generated(lab, &env));
+    let run = moto.pipectl_as(&plain, &["status", lab, env[0], env[1]]).run().expect_code(1);
+    assert!(run.stderr.contains("GetMetricData"), "{}", run.stderr);
+    moto.pipectl_as(&ci, &["destroy", lab, env[0], env[1], "--yes"]).run().expect_code(0);
+}

@@ -37,6 +37,7 @@ mod signals;
 mod spec_errors;
 mod spec_reading;
 mod startup;
+mod status;
 mod unattended;
 mod util;
 mod validate;
