@@ -38,6 +38,10 @@ pub struct Planned {
     pub feeds: Vec<String>,
     /// Ids of the hops that deliver into it (a bucket's Firehoses).
     pub delivered_by: Vec<String>,
+    /// A stream's consumer (a triggered function, a Firehose reading a
+    /// stream): the stream's id and how long the consumer may take to
+    /// take what the stream got.
+    pub consumes: Option<(String, u32)>,
 }
 
 /// Stands for a host's instance id until it is read.
@@ -69,6 +73,7 @@ pub fn plan(spec: &Spec, scope: &Scope) -> (Vec<Planned>, Vec<Vec<String>>) {
         lag_limits: Vec::new(),
         feeds: Vec::new(),
         delivered_by: Vec::new(),
+        consumes: None,
     };
     for (key, a) in &spec.agents {
         let what = if a.producer.is_some() { "producer" } else { "Kinesis Agent" };
@@ -120,6 +125,10 @@ pub fn plan(spec: &Spec, scope: &Scope) -> (Vec<Planned>, Vec<Vec<String>>) {
         let age =
             alarm_limit(spec, |k| matches!(k, AlarmKind::FunctionIteratorAge { function, .. } if function == key));
         h.lag_limits.push(("IteratorAge", age.unwrap_or(ITERATOR_AGE_MS)));
+        if let Some(t) = &f.trigger {
+            let window = t.batching_window_seconds.max(t.tumbling_window_seconds.unwrap_or(0));
+            h.consumes = Some((id(Kind::Stream, &t.stream), READ_SECONDS + window));
+        }
         for w in &f.writes {
             h.feeds.push(match w {
                 WriteTarget::Stream(s) => id(Kind::Stream, s),
@@ -147,6 +156,9 @@ pub fn plan(spec: &Spec, scope: &Scope) -> (Vec<Planned>, Vec<Vec<String>>) {
         h.lag_limits
             .push(("DeliveryToS3.DataFreshness", fresh.unwrap_or(2.0 * d.buffer_interval_seconds as f64 + 60.0)));
         h.lag_limits.push(("KinesisMillisBehindLatest", ITERATOR_AGE_MS));
+        if let FirehoseSource::Stream(s) = &f.source {
+            h.consumes = Some((id(Kind::Stream, s), READ_SECONDS));
+        }
         h.feeds.push(match &f.processor {
             Some(p) => id(Kind::Function, p),
             None => id(Kind::Bucket, &d.bucket),
@@ -308,6 +320,7 @@ mod tests {
             lag_limits: vec![],
             feeds: feeds.iter().map(|s| s.to_string()).collect(),
             delivered_by: vec![],
+            consumes: None,
         };
         let hops = vec![mk("a", &["b"]), mk("b", &["a"])];
         let p = paths(&hops);

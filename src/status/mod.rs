@@ -66,7 +66,12 @@ pub async fn read(d: &Deployment, since: Duration) -> anyhow::Result<Report> {
                 }
             }
         }
-        let (mut verdict, mut reason) = verdict::judge(h, &series, w, now);
+        // What the stream a consumer reads took in.
+        let offered = h.consumes.as_ref().and_then(|(stream, _)| {
+            let up = hops_out.iter().find(|x| &x.id == stream)?;
+            up.metrics.iter().find(|s| s.role == Role::RecordsIn)
+        });
+        let (mut verdict, mut reason) = verdict::judge(h, &series, offered, w, now);
         if no_instance.contains(&h.id) {
             reason = format!("no running instance found; {reason}");
             if verdict == Verdict::Idle {
@@ -123,6 +128,7 @@ pub async fn read(d: &Deployment, since: Duration) -> anyhow::Result<Report> {
         env: spec.env.clone(),
         region: d.aws.region.clone(),
         account: d.aws.account.clone(),
+        deployed: d.record.is_some(),
         start: rfc3339(w.start),
         end: rfc3339(w.end()),
         start_epoch: w.start,

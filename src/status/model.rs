@@ -14,6 +14,9 @@ pub struct Report {
     pub env: String,
     pub region: String,
     pub account: String,
+    /// Whether pipectl has a record of deploying this pipeline and env
+    /// here; without one, the metrics are still read by the spec's names.
+    pub deployed: bool,
     /// The window's start and end, RFC 3339 (UTC), on period boundaries.
     pub start: String,
     pub end: String,

@@ -115,6 +115,12 @@ pub fn render(r: &Report, colour: bool) -> String {
         out.push('\n');
     };
     line(format!("pipeline `{}`, env `{}`, {} · {}", r.pipeline, r.env, r.region, window(r)));
+    if !r.deployed {
+        line(format!(
+            "note: pipectl has no record of deploying `{}` (env `{}`) here; the metrics are read by the spec's names",
+            r.pipeline, r.env
+        ));
+    }
     line(String::new());
     line("paths".into());
     for p in path_lines(r, colour) {

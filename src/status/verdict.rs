@@ -10,8 +10,9 @@ use super::model::{HopKind, Series, Verdict};
 use super::read::Window;
 use crate::metrics::{Role, Unit};
 
-/// A hop's verdict and why.
-pub fn judge(h: &Planned, series: &[Series], w: Window, now: i64) -> (Verdict, String) {
+/// A hop's verdict and why. `offered`: what the stream a consumer reads
+/// took in (its `IncomingRecords`), which the consumer should take on.
+pub fn judge(h: &Planned, series: &[Series], offered: Option<&Series>, w: Window, now: i64) -> (Verdict, String) {
     let mut failing = Vec::new();
     for s in series.iter().filter(|s| s.role == Role::Failed) {
         if let Some(n) = s.total.filter(|n| *n > 0.0) {
@@ -32,14 +33,41 @@ pub fn judge(h: &Planned, series: &[Series], w: Window, now: i64) -> (Verdict, S
     let total_in: f64 = ins.iter().filter_map(|s| s.total).fold(0.0, |a, b| a + b);
     let total_out: f64 = outs.iter().filter_map(|s| s.total).fold(0.0, |a, b| a + b);
     if !ins.is_empty() && !outs.is_empty() {
-        if let Some(reason) = stall(&ins, &outs, h.holds_seconds, w, now) {
-            return (Verdict::Stalled, reason);
+        if let Some(s) = stall(&ins, &outs, h.holds_seconds, w, now) {
+            let out_names: Vec<&str> = outs.iter().map(|s| s.metric).collect();
+            return (
+                Verdict::Stalled,
+                format!(
+                    "{} records in since {}, none out ({}) for {} (it may hold them {})",
+                    count(s.records),
+                    clock(s.since - w.period as i64),
+                    out_names.join(", "),
+                    duration(s.waited),
+                    duration(h.holds_seconds as i64)
+                ),
+            );
+        }
+    }
+    if let (Some(offered), Some((stream, within))) = (offered, &h.consumes) {
+        if let Some(s) = stall(&[offered], &ins, *within, w, now) {
+            let took = ins.iter().map(|s| s.metric).collect::<Vec<_>>().join(", ");
+            let stream = stream.split_once('.').map_or(stream.as_str(), |(_, k)| k);
+            return (
+                Verdict::Stalled,
+                format!(
+                    "stream {stream} took {} records since {}, none reached it ({took}) for {} (it may take {})",
+                    count(s.records),
+                    clock(s.since - w.period as i64),
+                    duration(s.waited),
+                    duration(*within as i64)
+                ),
+            );
         }
     }
     let mut lagging = Vec::new();
     for s in series.iter().filter(|s| s.role == Role::Lag) {
         let limit = h.lag_limits.iter().find(|(m, _)| *m == s.metric).map(|(_, l)| *l);
-        if let (Some(latest), Some(limit)) = (s.latest, limit) {
+        if let (Some(latest), Some(limit)) = (current(s, w), limit) {
             if latest > limit {
                 lagging.push(format!("{} {} over {}", s.metric, amount(latest, s.unit), amount(limit, s.unit)));
             }
@@ -70,10 +98,27 @@ pub fn judge(h: &Planned, series: &[Series], w: Window, now: i64) -> (Verdict, S
     }
 }
 
+/// The last point of an age or freshness, when it is recent enough to say
+/// how far behind the hop is now: within the last 10 minutes or 3 points.
+fn current(s: &Series, w: Window) -> Option<f64> {
+    let last = s.values.iter().rposition(Option::is_some)?;
+    let behind = (w.points - 1 - last) as i64 * w.period as i64;
+    (behind <= (3 * w.period as i64).max(600)).then(|| s.values[last]).flatten()
+}
+
+/// Records that came in and were not passed on.
+struct Stall {
+    records: f64,
+    /// The end of the first point they came in.
+    since: i64,
+    /// How long ago that was.
+    waited: i64,
+}
+
 /// Records in and none out since, for longer than the hop may hold them:
 /// the first point with records in after the last point with records out
 /// is older than `holds` (and a minute for the metrics to arrive).
-fn stall(ins: &[&Series], outs: &[&Series], holds: u32, w: Window, now: i64) -> Option<String> {
+fn stall(ins: &[&Series], outs: &[&Series], holds: u32, w: Window, now: i64) -> Option<Stall> {
     let last_out = (0..w.points).rev().find(|&i| outs.iter().any(|s| s.values[i].is_some_and(|v| v > 0.0)));
     let after = last_out.map_or(0, |i| i + 1);
     let first_in = (after..w.points).find(|&i| ins.iter().any(|s| s.values[i].is_some_and(|v| v > 0.0)))?;
@@ -83,16 +128,8 @@ fn stall(ins: &[&Series], outs: &[&Series], holds: u32, w: Window, now: i64) -> 
     if waited <= holds as i64 + 60 {
         return None;
     }
-    let stuck: f64 = ins.iter().flat_map(|s| s.values[first_in..].iter().flatten()).fold(0.0, |a, b| a + b);
-    let out_names: Vec<&str> = outs.iter().map(|s| s.metric).collect();
-    Some(format!(
-        "{} records in since {}, none out ({}) for {} (it may hold them {})",
-        count(stuck),
-        clock(since - w.period as i64),
-        out_names.join(", "),
-        duration(waited),
-        duration(holds as i64)
-    ))
+    let records: f64 = ins.iter().flat_map(|s| s.values[first_in..].iter().flatten()).fold(0.0, |a, b| a + b);
+    Some(Stall { records, since, waited })
 }
 
 /// A count as people read it: `12,345`, or `1.5` when not whole.
@@ -182,6 +219,7 @@ mod tests {
             lag_limits: vec![("DeliveryToS3.DataFreshness", 660.0), ("GetRecords.IteratorAgeMilliseconds", 60_000.0)],
             feeds: vec![],
             delivered_by: vec![],
+            consumes: Some(("stream.s".into(), 60)),
         }
     }
 
@@ -197,7 +235,7 @@ mod tests {
     #[test]
     fn nothing_in_is_idle() {
         let series = [s(stream::METRICS, "IncomingRecords", &[]), s(stream::METRICS, "GetRecords.Records", &[])];
-        assert_eq!(judge(&hop(HopKind::Stream, 60), &series, w(), NOW).0, Verdict::Idle);
+        assert_eq!(judge(&hop(HopKind::Stream, 60), &series, None, w(), NOW).0, Verdict::Idle);
     }
 
     #[test]
@@ -206,7 +244,7 @@ mod tests {
             s(stream::METRICS, "IncomingRecords", &[(50, 600.0), (58, 600.0)]),
             s(stream::METRICS, "GetRecords.Records", &[(51, 600.0), (59, 600.0)]),
         ];
-        let (v, why) = judge(&hop(HopKind::Stream, 60), &series, w(), NOW);
+        let (v, why) = judge(&hop(HopKind::Stream, 60), &series, None, w(), NOW);
         assert_eq!(v, Verdict::Flowing, "{why}");
         assert!(why.contains("1,200 records in, 1,200 out (20/min in)"), "{why}");
     }
@@ -218,7 +256,7 @@ mod tests {
             s(firehose::METRICS, "IncomingRecords", &[(40, 100.0), (41, 100.0)]),
             s(firehose::METRICS, "DeliveryToS3.Records", &[]),
         ];
-        let (v, why) = judge(&fh, &series, w(), NOW);
+        let (v, why) = judge(&fh, &series, None, w(), NOW);
         assert_eq!(v, Verdict::Stalled, "{why}");
         assert!(why.contains("200 records in since") && why.contains("DeliveryToS3.Records"), "{why}");
         // Within its buffer interval it may still be holding them.
@@ -226,7 +264,7 @@ mod tests {
             s(firehose::METRICS, "IncomingRecords", &[(57, 100.0)]),
             s(firehose::METRICS, "DeliveryToS3.Records", &[(30, 5.0)]),
         ];
-        assert_eq!(judge(&fh, &recent, w(), NOW).0, Verdict::Flowing);
+        assert_eq!(judge(&fh, &recent, None, w(), NOW).0, Verdict::Flowing);
     }
 
     #[test]
@@ -236,10 +274,10 @@ mod tests {
             s(firehose::METRICS, "DeliveryToS3.Records", &[]),
             s(firehose::METRICS, "FailedConversion.Records", &[(41, 7.0)]),
         ];
-        let (v, why) = judge(&hop(HopKind::Firehose, 360), &series, w(), NOW);
+        let (v, why) = judge(&hop(HopKind::Firehose, 360), &series, None, w(), NOW);
         assert_eq!((v, why.as_str()), (Verdict::Failing, "7 FailedConversion.Records"));
         let ratio = [s(firehose::METRICS, "DeliveryToS3.Success", &[(40, 1.0), (41, 0.5)])];
-        assert!(judge(&hop(HopKind::Firehose, 360), &ratio, w(), NOW).1.contains("down to 50%"));
+        assert!(judge(&hop(HopKind::Firehose, 360), &ratio, None, w(), NOW).1.contains("down to 50%"));
     }
 
     #[test]
@@ -249,9 +287,33 @@ mod tests {
             s(stream::METRICS, "GetRecords.Records", &[(58, 10.0)]),
             s(stream::METRICS, "GetRecords.IteratorAgeMilliseconds", &[(58, 120_000.0)]),
         ];
-        let (v, why) = judge(&hop(HopKind::Stream, 60), &series, w(), NOW);
+        let (v, why) = judge(&hop(HopKind::Stream, 60), &series, None, w(), NOW);
         assert_eq!(v, Verdict::Lagging);
         assert_eq!(why, "GetRecords.IteratorAgeMilliseconds 120 s over 60 s");
+    }
+
+    #[test]
+    fn a_consumer_that_takes_nothing_its_stream_got_is_stalled() {
+        use crate::metrics::function;
+        let offered = s(stream::METRICS, "IncomingRecords", &[(40, 90.0), (50, 10.0)]);
+        let none = [s(function::METRICS, "Invocations", &[]), s(function::METRICS, "Errors", &[])];
+        let (v, why) = judge(&hop(HopKind::Function, 60), &none, Some(&offered), w(), NOW);
+        assert_eq!(v, Verdict::Stalled, "{why}");
+        assert!(why.starts_with("stream s took 100 records since"), "{why}");
+        assert!(why.contains("none reached it (Invocations)"), "{why}");
+        // Invoked after the last records came in: taking them.
+        let took = [s(function::METRICS, "Invocations", &[(51, 2.0)])];
+        assert_eq!(judge(&hop(HopKind::Function, 60), &took, Some(&offered), w(), NOW).0, Verdict::Flowing);
+    }
+
+    #[test]
+    fn an_old_age_does_not_make_a_hop_lag_now() {
+        let old = [
+            s(stream::METRICS, "IncomingRecords", &[(5, 10.0)]),
+            s(stream::METRICS, "GetRecords.Records", &[(5, 10.0)]),
+            s(stream::METRICS, "GetRecords.IteratorAgeMilliseconds", &[(5, 120_000.0)]),
+        ];
+        assert_eq!(judge(&hop(HopKind::Stream, 60), &old, None, w(), NOW).0, Verdict::Flowing);
     }
 
     #[test]

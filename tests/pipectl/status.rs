@@ -53,6 +53,7 @@ fn status_of_the_lab_judges_each_hop_by_its_seeded_metrics() {
         assert_eq!(h["verdict"], "idle", "{h}");
     }
     assert_eq!(doc["calls"]["get_metric_data"], 1, "{}", doc["calls"]);
+    assert_eq!(doc["deployed"], true);
     eprintln!(
         "status of lab.yaml: {} GetMetricData call(s) for {} metrics",
         doc["calls"]["get_metric_data"], doc["calls"]["metric_queries"]
@@ -159,6 +160,9 @@ fn status_reads_five_hundred_metrics_a_call_and_says_how_many_calls() {
     assert_eq!(doc["calls"]["get_metric_data"], 2, "{}", doc["calls"]);
     assert_eq!(proxy.stats.calls("GetMetricData"), 2, "the report counts the calls made");
     assert_eq!(doc["hops"].as_array().unwrap().len(), 101);
+    assert_eq!(doc["deployed"], false, "never applied");
+    let text = crate::util::pipectl(&["status", spec]).aws_env(&moto.url).run().expect_code(0).stdout;
+    assert!(text.contains("note: pipectl has no record of deploying `many`"), "{text}");
     // The last stream's metrics came back from the second call.
     seed(&moto, "AWS/Kinesis", "IncomingRecords", ("StreamName", "many-s99"), 2, 5.0);
     let doc = moto.pipectl(&["status", spec, "--json"]).run().expect_code(0).json();
@@ -187,4 +191,23 @@ fn status_refuses_a_window_outside_what_cloudwatch_keeps_before_any_call() {
     }
     let run = crate::util::pipectl(&["status", LAB, "--fail-on", "broken"]).run().expect_code(2);
     assert!(run.stderr.contains("possible values"), "{}", run.stderr);
+}
+
+#[test]
+fn a_firehose_that_reads_nothing_its_stream_got_is_stalled_where_it_stops() {
+    let Some(moto) = Moto::start() else { return };
+    let text = "pipeline: reads\nbuckets: { lake: {} }\nstreams: { s: {} }\nfirehoses:\n  \
+                copy: { source: { stream: s }, destination: { bucket: lake, buffer: { interval_seconds: 60 } } }\n";
+    let spec = temp_spec("status", "consumer", text);
+    let spec = spec.to_str().unwrap();
+    seed(&moto, "AWS/Kinesis", "IncomingRecords", ("StreamName", "reads-s"), 10, 50.0);
+    let run = moto.pipectl(&["status", spec, "--json", "--fail-on", "stalled"]).run().expect_code(4);
+    let doc = run.json();
+    assert_eq!(verdict(&doc, "firehose.copy"), "stalled", "{doc}");
+    let reason = hop(&doc, "firehose.copy")["reason"].as_str().unwrap().to_string();
+    assert!(reason.starts_with("stream s took 50 records since"), "{reason}");
+    assert!(reason.contains("none reached it (DataReadFromKinesisStream.Records)"), "{reason}");
+    // The stream too: nothing read what it got.
+    assert_eq!(verdict(&doc, "stream.s"), "stalled", "nothing read them: {}", hop(&doc, "stream.s"));
+    assert!(run.stderr.contains("firehose.copy is stalled"), "{}", run.stderr);
 }
