@@ -9,6 +9,9 @@ use anstyle::{AnsiColor, Style};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
+/// The widest a line of a hop's other figures is.
+const FIGURES_WIDTH: usize = 100;
+
 /// The widest a sparkline is drawn.
 pub const SPARK_WIDTH: usize = 30;
 
@@ -181,14 +184,31 @@ pub fn hop_lines(h: &Hop, width: usize, colour: bool) -> Vec<String> {
         spark(Role::RecordsOut, h.records_out_per_minute)
     )];
     out.push(format!("           {}", h.reason));
+    // The other figures: ages, bytes, what is only shown; throttles and
+    // failures where there were some (the reason names them).
     let figures: Vec<String> = h
         .metrics
         .iter()
-        .filter(|s| matches!(s.role, Role::Lag | Role::Info | Role::Throttled | Role::BytesIn | Role::BytesOut))
+        .filter(|s| match s.role {
+            Role::Lag | Role::Info | Role::BytesIn | Role::BytesOut => true,
+            Role::Throttled | Role::Failed => s.total.is_some_and(|t| t > 0.0),
+            _ => false,
+        })
         .filter_map(|s| s.total.map(|t| format!("{} {}", s.metric, amount(t, s.unit))))
         .collect();
-    if !figures.is_empty() {
-        out.push(format!("           {}", figures.join(" · ")));
+    let mut row = String::new();
+    for f in figures {
+        if !row.is_empty() && row.chars().count() + f.chars().count() > FIGURES_WIDTH {
+            out.push(format!("           {row}"));
+            row.clear();
+        }
+        if !row.is_empty() {
+            row.push_str(" · ");
+        }
+        row.push_str(&f);
+    }
+    if !row.is_empty() {
+        out.push(format!("           {row}"));
     }
     if let Some(c) = &h.console {
         out.push(format!("           {c}"));

@@ -189,6 +189,7 @@ pub fn clock(at: i64) -> String {
 /// `14m`, `2h 5m`, `45s`.
 pub fn duration(secs: i64) -> String {
     match secs {
+        s if s >= 3600 && s % 3600 < 60 => format!("{}h", s / 3600),
         s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
         s if s >= 60 => format!("{}m", s / 60),
         s => format!("{s}s"),
@@ -326,5 +327,6 @@ mod tests {
         assert_eq!(bytes(3_200_000.0), "3.2 MB");
         assert_eq!(clock(1_700_003_570), "23:12");
         assert_eq!(duration(7500), "2h 5m");
+        assert_eq!(duration(3600), "1h");
     }
 }
