@@ -3,17 +3,29 @@
 //! verdicts named.
 
 use super::emitln;
+use crate::aws::AwsError;
 use crate::cli::{Global, StatusArgs};
 use crate::deployment::{Deployment, Reach};
 use crate::status::{self, Verdict};
+use crate::{BadInput, Hinted};
 use std::process::ExitCode;
 
 /// The exit code of `--fail-on` when a hop has a verdict it names.
 pub const FAILED_ON: u8 = 4;
 
 pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
+    // Offline first: a spec with nothing for data to go through is bad
+    // input, refused before any AWS call.
+    let offline = crate::load::load(&a.spec, &crate::deployment::options(g))?;
+    let scope = crate::names::Scope::new(offline.spec.region.as_deref().unwrap_or("us-east-1"), "0");
+    if status::hops::plan(&offline.spec, &scope).0.is_empty() {
+        return Err(BadInput::error(
+            "the spec has no stream, Firehose, function or agent host: nothing for data to flow through",
+            "status shows the hops of `streams:`, `firehoses:`, `functions:` and `agents:`",
+        ));
+    }
     let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
-    let report = status::read(&d, a.since).await?;
+    let report = status::read(&d, a.since).await.map_err(hint_denied)?;
     if g.json {
         emitln!("{}", serde_json::to_string(&report)?);
     } else {
@@ -21,6 +33,24 @@ pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
         emitln!("{}", status::text::render(&report, colour).trim_end());
     }
     gate(&report, &a.fail_on)
+}
+
+/// A refused GetMetricData says which permission the identity lacks.
+fn hint_denied(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<AwsError>() {
+        Some(aws)
+            if aws.op == "GetMetricData" && aws.code.as_deref().is_some_and(|c| c.starts_with("AccessDenied")) =>
+        {
+            Hinted {
+                message: aws.to_string(),
+                hint:
+                    "status needs `cloudwatch:GetMetricData`: `pipectl deployer-policy SPEC --include status` grants it"
+                        .into(),
+            }
+            .into()
+        }
+        _ => e,
+    }
 }
 
 /// Exit 4 naming the hops whose verdict `fail_on` names, else success.

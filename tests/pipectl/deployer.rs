@@ -299,5 +299,6 @@ fn status_needs_include_status_and_runs_under_it() {
     let plain = user_with(&moto, &admin, "plain", &generated(lab, &env));
     let run = moto.pipectl_as(&plain, &["status", lab, env[0], env[1]]).run().expect_code(1);
     assert!(run.stderr.contains("GetMetricData"), "{}", run.stderr);
+    assert!(run.stderr.contains("--include status"), "the hint names the flag: {}", run.stderr);
     moto.pipectl_as(&ci, &["destroy", lab, env[0], env[1], "--yes"]).run().expect_code(0);
 }

@@ -191,6 +191,11 @@ fn status_refuses_a_window_outside_what_cloudwatch_keeps_before_any_call() {
     }
     let run = crate::util::pipectl(&["status", LAB, "--fail-on", "broken"]).run().expect_code(2);
     assert!(run.stderr.contains("possible values"), "{}", run.stderr);
+    // Nothing for data to go through: refused offline (no endpoint is set,
+    // so a call would fail differently).
+    let spec = temp_spec("status", "buckets-only", "pipeline: still\nbuckets: { b: {} }\n");
+    let run = crate::util::pipectl(&["status", spec.to_str().unwrap()]).run().expect_code(2);
+    assert!(run.stderr.contains("nothing for data to flow through"), "{}", run.stderr);
 }
 
 #[test]
