@@ -10,6 +10,11 @@ use super::model::{HopKind, Series, Verdict};
 use super::read::Window;
 use crate::metrics::{Role, Unit};
 
+/// How late CloudWatch may receive a metric after the fact (most come a
+/// minute or two after): no hop is called stalled sooner after records
+/// came in than what it may hold them for and this.
+pub const LATE: i64 = 180;
+
 /// A hop's verdict and why. `offered`: what the stream a consumer reads
 /// took in (its `IncomingRecords`), which the consumer should take on.
 pub fn judge(h: &Planned, series: &[Series], offered: Option<&Series>, w: Window, now: i64) -> (Verdict, String) {
@@ -117,7 +122,7 @@ struct Stall {
 
 /// Records in and none out since, for longer than the hop may hold them:
 /// the first point with records in after the last point with records out
-/// is older than `holds` (and a minute for the metrics to arrive).
+/// is older than `holds` and `LATE`.
 fn stall(ins: &[&Series], outs: &[&Series], holds: u32, w: Window, now: i64) -> Option<Stall> {
     let last_out = (0..w.points).rev().find(|&i| outs.iter().any(|s| s.values[i].is_some_and(|v| v > 0.0)));
     let after = last_out.map_or(0, |i| i + 1);
@@ -125,7 +130,7 @@ fn stall(ins: &[&Series], outs: &[&Series], holds: u32, w: Window, now: i64) -> 
     // The records of a point came in by its end at the latest.
     let since = w.start + (first_in as i64 + 1) * w.period as i64;
     let waited = now - since;
-    if waited <= holds as i64 + 60 {
+    if waited <= holds as i64 + LATE {
         return None;
     }
     let records: f64 = ins.iter().flat_map(|s| s.values[first_in..].iter().flatten()).fold(0.0, |a, b| a + b);
