@@ -43,3 +43,19 @@ pub const PRODUCER: &[Metric] = &[
     m(P, "StreamName", "RecordsFailed", Stat::Sum, Role::Failed, Unit::Count, When::ProducerRuns, Panel::Health),
 ];
 const P: &str = PRODUCER_NAMESPACE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_producer_publishes_in_the_namespace_and_dimension_of_its_rows() {
+        let py = include_str!("../../templates/agent/producer.py");
+        assert!(py.contains(&format!("NAMESPACE = \"{PRODUCER_NAMESPACE}\"")), "producer.py's NAMESPACE");
+        for (constant, row) in ["SENT", "FAILED"].iter().zip(PRODUCER) {
+            assert!(py.contains(&format!("DIMENSION = \"{}\"", row.dimension)), "producer.py's DIMENSION");
+            assert!(py.contains(&format!("{constant} = \"{}\"", row.name)), "producer.py's {constant}");
+        }
+        assert_eq!(PRODUCER.len(), 2, "producer.py publishes exactly these two");
+    }
+}
