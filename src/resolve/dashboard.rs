@@ -131,28 +131,25 @@ pub fn body(spec: &Spec, scope: &Scope) -> Value {
 /// and `status` read.
 pub fn alarm(key: &str, spec: &Spec) -> Option<AlarmSpec> {
     let a = spec.alarms.get(key)?;
-    let (row, value, threshold, what) = match &a.kind {
+    let (value, threshold, what) = match &a.kind {
         AlarmKind::StreamIteratorAge { stream, max_ms } => {
             let s = &spec.streams.get(stream)?.name;
-            let row = metrics::named(metrics::stream::METRICS, "GetRecords.IteratorAgeMilliseconds");
-            (row, s.clone(), *max_ms as f64, format!("records in stream {s} older than {max_ms} ms"))
+            (s.clone(), *max_ms as f64, format!("records in stream {s} older than {max_ms} ms"))
         }
         AlarmKind::FunctionIteratorAge { function, max_ms } => {
             let f = &spec.functions.get(function)?.name;
-            let row = metrics::named(metrics::function::METRICS, "IteratorAge");
-            (row, f.clone(), *max_ms as f64, format!("function {f} behind its stream by more than {max_ms} ms"))
+            (f.clone(), *max_ms as f64, format!("function {f} behind its stream by more than {max_ms} ms"))
         }
         AlarmKind::DeliveryFreshness { firehose, max_seconds } => {
             let f = &spec.firehoses.get(firehose)?.name;
-            let row = metrics::named(metrics::firehose::METRICS, "DeliveryToS3.DataFreshness");
-            (row, f.clone(), *max_seconds as f64, format!("delivery stream {f} more than {max_seconds} s behind"))
+            (f.clone(), *max_seconds as f64, format!("delivery stream {f} more than {max_seconds} s behind"))
         }
         AlarmKind::FunctionErrors { function, max_errors } => {
             let f = &spec.functions.get(function)?.name;
-            let row = metrics::named(metrics::function::METRICS, "Errors");
-            (row, f.clone(), *max_errors as f64, format!("function {f} errors above {max_errors}"))
+            (f.clone(), *max_errors as f64, format!("function {f} errors above {max_errors}"))
         }
     };
+    let row = metrics::of_alarm(&a.kind);
     Some(AlarmSpec {
         namespace: row.namespace,
         metric: row.name,
