@@ -105,7 +105,7 @@ pub fn body(spec: &Spec, scope: &Scope) -> Value {
         }));
     }
     let mut y = 3;
-    for row in rows {
+    for row in rows.into_iter().filter(|r| !r.flow.is_empty() || !r.health.is_empty()) {
         let panels = [(0, "in and out", row.flow), (12, "lag and failures", row.health)];
         for (x, says, lines) in panels.into_iter().filter(|(_, _, l)| !l.is_empty()) {
             widgets.push(metric_widget(&format!("{}: {says}", row.what), region, y, x, lines));
