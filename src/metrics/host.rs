@@ -15,8 +15,8 @@ pub const PRODUCER_NAMESPACE: &str = "PipectlProducer";
 /// (and `Instance` only with `cloudwatch.tagInstance`, which pipectl does
 /// not set).
 pub const AGENT: &[Metric] = &[
-    m(A, "Destination", "RecordSendAttempts", Stat::Sum, Role::RecordsOut, Unit::Count, When::AgentRuns, Panel::Health),
-    m(A, "Destination", "BytesSent", Stat::Sum, Role::BytesOut, Unit::Bytes, When::AgentRuns, Panel::Health),
+    m(A, "Destination", "RecordSendAttempts", Stat::Sum, Role::RecordsOut, Unit::Count, When::AgentRuns, Panel::Flow),
+    m(A, "Destination", "BytesSent", Stat::Sum, Role::BytesOut, Unit::Bytes, When::AgentRuns, Panel::Flow),
     m(A, "Destination", "RecordSendErrors", Stat::Sum, Role::Failed, Unit::Count, When::AgentRuns, Panel::Health),
     m(A, "Destination", "ServiceErrors", Stat::Sum, Role::Failed, Unit::Count, When::AgentRuns, Panel::Health),
 ];
@@ -28,17 +28,34 @@ pub fn agent_destination(stream: &str) -> String {
 }
 
 /// The instance's own metrics. The producer's puts show as its network
-/// out as well as in its own metrics.
+/// out as well as in its own metrics. A saturated CPU is why a host falls
+/// behind, so it is drawn with what lags.
 pub const EC2: &[Metric] = &[
-    m("AWS/EC2", "InstanceId", "CPUUtilization", Stat::Average, Role::Info, Unit::Percent, When::Always, Panel::Flow),
-    m("AWS/EC2", "InstanceId", "NetworkOut", Stat::Sum, Role::Info, Unit::Bytes, When::ProducerRuns, Panel::Health),
+    m("AWS/EC2", "InstanceId", "CPUUtilization", Stat::Average, Role::Info, Unit::Percent, When::Always, Panel::Health),
+    m("AWS/EC2", "InstanceId", "NetworkOut", Stat::Sum, Role::Info, Unit::Bytes, When::ProducerRuns, Panel::Flow),
 ];
 
 /// What pipectl's producer (`templates/agent/producer.py`) publishes once
 /// a minute, by `StreamName`: records it sent, and records still refused
 /// after its retries.
 pub const PRODUCER: &[Metric] = &[
-    m(P, "StreamName", "RecordsSent", Stat::Sum, Role::RecordsOut, Unit::Count, When::ProducerRuns, Panel::None),
-    m(P, "StreamName", "RecordsFailed", Stat::Sum, Role::Failed, Unit::Count, When::ProducerRuns, Panel::None),
+    m(P, "StreamName", "RecordsSent", Stat::Sum, Role::RecordsOut, Unit::Count, When::ProducerRuns, Panel::Flow),
+    m(P, "StreamName", "RecordsFailed", Stat::Sum, Role::Failed, Unit::Count, When::ProducerRuns, Panel::Health),
 ];
 const P: &str = PRODUCER_NAMESPACE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_producer_publishes_in_the_namespace_and_dimension_of_its_rows() {
+        let py = include_str!("../../templates/agent/producer.py");
+        assert!(py.contains(&format!("NAMESPACE = \"{PRODUCER_NAMESPACE}\"")), "producer.py's NAMESPACE");
+        for (constant, row) in ["SENT", "FAILED"].iter().zip(PRODUCER) {
+            assert!(py.contains(&format!("DIMENSION = \"{}\"", row.dimension)), "producer.py's DIMENSION");
+            assert!(py.contains(&format!("{constant} = \"{}\"", row.name)), "producer.py's {constant}");
+        }
+        assert_eq!(PRODUCER.len(), 2, "producer.py publishes exactly these two");
+    }
+}

@@ -8,12 +8,14 @@
 //! only for some configurations (a stream nobody reads has no iterator
 //! age, a Firehose that does not convert no conversion failures).
 
+#[cfg(test)]
+mod doc;
 pub mod firehose;
 pub mod function;
 pub mod host;
 pub mod stream;
 
-use crate::spec::{FirehoseSource, Spec};
+use crate::spec::{AlarmKind, FirehoseSource, Spec};
 use serde::Serialize;
 
 /// The statistic a metric is read with.
@@ -121,7 +123,9 @@ pub struct Metric {
     pub panel: Panel,
 }
 
-/// A metric row, written compactly in the tables.
+/// A metric row, written compactly in the tables: one argument per column,
+/// so a row reads as a line of its table.
+#[allow(clippy::too_many_arguments)]
 pub(crate) const fn m(
     namespace: &'static str,
     dimension: &'static str,
@@ -195,6 +199,17 @@ pub fn of_host(spec: &Spec, key: &str) -> Vec<&'static Metric> {
     rows.extend(reported(host::AGENT, holds));
     rows.extend(reported(host::PRODUCER, holds));
     rows
+}
+
+/// The row an alarm of the kind watches: its namespace, metric, dimension
+/// and statistic are the ones the dashboard draws and `status` reads.
+pub fn of_alarm(kind: &AlarmKind) -> &'static Metric {
+    match kind {
+        AlarmKind::StreamIteratorAge { .. } => named(stream::METRICS, "GetRecords.IteratorAgeMilliseconds"),
+        AlarmKind::FunctionIteratorAge { .. } => named(function::METRICS, "IteratorAge"),
+        AlarmKind::DeliveryFreshness { .. } => named(firehose::METRICS, "DeliveryToS3.DataFreshness"),
+        AlarmKind::FunctionErrors { .. } => named(function::METRICS, "Errors"),
+    }
 }
 
 /// Every row of every table.

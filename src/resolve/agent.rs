@@ -193,6 +193,8 @@ mod tests {
         assert!(ud.contains("Environment=\"STREAM=stream-data-processor\""), "{ud}");
         assert!(ud.contains("Environment=\"AWS_REGION=us-east-1\""));
         assert!(ud.contains("systemctl enable pipectl-producer"));
+        // EC2 takes at most 16 KB of user data before its base64.
+        assert!(ud.len() <= 16 * 1024, "{} bytes of user data", ud.len());
         assert!(!ud.contains("aws-kinesis-agent"), "no Kinesis Agent on a producer host");
         assert_eq!(agent.service(), "pipectl-producer");
         assert!(agent.wait_for_running);

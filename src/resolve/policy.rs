@@ -4,7 +4,7 @@
 
 use crate::names::{self, Scope, TableId};
 use crate::plan::{Address, Kind};
-use crate::resources::role::{self, RoleSpec};
+use crate::resources::role::RoleSpec;
 use crate::spec::{FirehoseSource, Spec, WriteTarget};
 use serde_json::{json, Value};
 
@@ -160,13 +160,29 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
             let a = spec.agents.get(key)?;
             let streams: Vec<String> = a.streams().into_iter().filter_map(stream_arn).collect();
             st.push(statement("PutRecords", &["kinesis:PutRecord", "kinesis:PutRecords"], streams));
-            st.push(json!({
-                "Sid": "AgentMetrics",
-                "Effect": "Allow",
-                "Action": ["cloudwatch:PutMetricData"],
-                "Resource": ["*"],
-                "Condition": { "StringEquals": { "cloudwatch:namespace": role::AGENT_METRIC_NAMESPACE } }
-            }));
+            // PutMetricData has no resource: the condition keeps the host to
+            // the namespaces its service publishes in (the Kinesis Agent's,
+            // or the producer's), as the metrics table says.
+            let mut namespaces: Vec<&str> = crate::metrics::of_host(spec, key)
+                .iter()
+                .map(|m| m.namespace)
+                .filter(|n| !n.starts_with("AWS/"))
+                .collect();
+            namespaces.sort_unstable();
+            namespaces.dedup();
+            let namespace = match namespaces.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
+            if !namespaces.is_empty() {
+                st.push(json!({
+                    "Sid": "AgentMetrics",
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:PutMetricData"],
+                    "Resource": ["*"],
+                    "Condition": { "StringEquals": { "cloudwatch:namespace": namespace } }
+                }));
+            }
             // Session Manager and Run Command (what AWS's
             // AmazonSSMManagedInstanceCore grants them): the host registers
             // itself, then opens the channels a session or a command uses.
@@ -215,4 +231,28 @@ pub fn role(owner: &Address, spec: &Spec, scope: &Scope) -> Option<RoleSpec> {
         trust: trust(service, &scope.account, source_arn),
         policy: json!({ "Version": "2012-10-17", "Statement": st }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The namespaces an agent host's role may put metrics in.
+    fn metric_namespaces(spec: &str, host: &str) -> Value {
+        let opts = crate::spec::Options::default();
+        let l = crate::load::load_str(spec, "p.yaml", std::path::Path::new("."), &opts).unwrap();
+        let r = role(&Address::new(Kind::Agent, host), &l.spec, &Scope::new("us-east-1", "123456789012")).unwrap();
+        let st = r.policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AgentMetrics").unwrap();
+        assert_eq!(st["Action"], json!(["cloudwatch:PutMetricData"]));
+        st["Condition"]["StringEquals"]["cloudwatch:namespace"].clone()
+    }
+
+    #[test]
+    fn producer_host_role_put_metrics_only_in_the_agents_namespace_not_its_own() {
+        let producer = "pipeline: p\nstreams: { s: {} }\nagents:\n  h:\n    run: producer\n    producer: { stream: s, generate: taxi }\n";
+        assert_eq!(metric_namespaces(producer, "h"), json!(crate::metrics::host::PRODUCER_NAMESPACE));
+        let agent =
+            "pipeline: p\nstreams: { s: {} }\nagents:\n  h:\n    flows: [{ file_pattern: /tmp/a.csv, stream: s }]\n";
+        assert_eq!(metric_namespaces(agent, "h"), json!(crate::metrics::host::AGENT_NAMESPACE));
+    }
 }

@@ -20,7 +20,8 @@
 //!
 //! Policies name exact actions on exact ARNs. The one `*` resource is
 //! `cloudwatch:PutMetricData` for agent hosts, which has no resource-level
-//! permissions; a condition limits it to the agent's metric namespace.
+//! permissions; a condition limits it to the namespace the host's service
+//! publishes in (`metrics::host`: the Kinesis Agent's or the producer's).
 
 use super::cfn::{self, Part};
 use super::{to_attrs, Attrs, Base, Deleted, Observed, Progress, Resource, Tags};
@@ -33,7 +34,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub const POLICY_NAME: &str = "pipectl";
-pub const AGENT_METRIC_NAMESPACE: &str = "AWSKinesisAgent";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleSpec {

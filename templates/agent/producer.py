@@ -3,6 +3,9 @@
 shaped like a lab's data, sent to one Kinesis stream with PutRecords at a
 steady rate. The generators send the same shapes as `pipectl produce
 --generate`; only the failed entries of a call are sent again, with backoff.
+Once a minute it publishes, best effort, what it sent and what was still
+refused after its retries in the minute just ended (`NAMESPACE`, by
+`StreamName`: the rows of pipectl's `metrics::host::PRODUCER`).
 
 `producer.py write-csv SETTINGS.json` instead writes a host's `data:` file
 once: the lab's yellow-taxi CSV rows (as `pipectl produce --generate taxi
@@ -27,6 +30,13 @@ import time
 import uuid
 
 MAX_RECORDS = 500
+
+# The producer's own metrics, as pipectl's metrics table names them
+# (src/metrics/host.rs): the dashboard and `pipectl status` read these.
+NAMESPACE = "PipectlProducer"
+DIMENSION = "StreamName"
+SENT = "RecordsSent"
+FAILED = "RecordsFailed"
 
 
 def hive_time(t):
@@ -187,11 +197,48 @@ def put(client, stream, entries, sleep=time.sleep):
     return len(entries)
 
 
-def run(client, stream, generate, rate, key_field, batches=None, clock=time.monotonic, sleep=time.sleep):
+class Minutes:
+    """Records sent and refused, counted per minute of the wall clock; each
+    minute's counts go out in one PutMetricData once it has ended, so never
+    more than one call a minute. Best effort: a failed call is printed and
+    its counts dropped; sending goes on."""
+
+    def __init__(self, client, stream, wall=time.time):
+        self.client, self.stream, self.wall = client, stream, wall
+        self.minute = int(wall() // 60)
+        self.sent = self.failed = 0
+
+    def count(self, sent, failed):
+        """Adds a batch to the minute it ended in, after publishing the
+        minute before when this batch ended in a new one."""
+        minute = int(self.wall() // 60)
+        if minute > self.minute:
+            self.publish()
+            self.minute, self.sent, self.failed = minute, 0, 0
+        self.sent += sent
+        self.failed += failed
+
+    def publish(self):
+        if self.client is None:
+            return
+        at = datetime.datetime.fromtimestamp(self.minute * 60, datetime.timezone.utc)
+        dimensions = [{"Name": DIMENSION, "Value": self.stream}]
+        data = [{"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": value, "Unit": "Count"}
+                for name, value in ((SENT, self.sent), (FAILED, self.failed))]
+        try:
+            self.client.put_metric_data(Namespace=NAMESPACE, MetricData=data)
+        except Exception as e:  # best effort: the records matter more
+            print(json.dumps({"put_metric_data_failed": type(e).__name__, "message": str(e)[:300]}), flush=True)
+
+
+def run(client, stream, generate, rate, key_field, batches=None, clock=time.monotonic, sleep=time.sleep,
+        metrics=None, wall=time.time):
     """Sends `rate` records a second, one batch at a time; forever unless
-    `batches` says how many."""
+    `batches` says how many. `metrics` (a CloudWatch client) gets each
+    minute's counts."""
     rng = random.Random(1)
     make = GENERATORS[generate]
+    minutes = Minutes(metrics, stream, wall)
     n, sent, lost = 0, 0, 0
     start = clock()
     while batches is None or batches > 0:
@@ -201,7 +248,9 @@ def run(client, stream, generate, rate, key_field, batches=None, clock=time.mono
         for _ in range(size):
             n += 1
             records.append(entry(make(rng, n, now), key_field))
-        lost += put(client, stream, records, sleep)
+        refused = put(client, stream, records, sleep)
+        minutes.count(size - refused, refused)
+        lost += refused
         sent += size
         if batches is not None:
             batches -= 1
@@ -224,9 +273,10 @@ def main():
         return
     import boto3
 
-    client = boto3.client("kinesis", region_name=os.environ.get("AWS_REGION"))
+    region = os.environ.get("AWS_REGION")
+    client = boto3.client("kinesis", region_name=region)
     run(client, os.environ["STREAM"], os.environ.get("GENERATE", "taxi"), int(os.environ.get("RATE", "10")),
-        os.environ.get("PARTITION_KEY") or None)
+        os.environ.get("PARTITION_KEY") or None, metrics=boto3.client("cloudwatch", region_name=region))
 
 
 if __name__ == "__main__":

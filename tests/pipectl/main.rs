@@ -27,6 +27,7 @@ mod labs;
 mod lambda;
 mod leaks;
 mod lock;
+mod metrics;
 mod months;
 mod policy;
 mod resilience;

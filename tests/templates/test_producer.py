@@ -134,3 +134,119 @@ def test_fields_that_cannot_name_a_taxi_row_are_refused():
     except ValueError:
         return
     raise AssertionError("two fields, one unknown, name no taxi row")
+
+
+class Metrics:
+    """A CloudWatch client that keeps what it is sent, each call with the
+    wall time it came at; `fail` makes every call raise."""
+
+    def __init__(self, wall, fail=False):
+        self.wall, self.fail, self.calls = wall, fail, []
+
+    def put_metric_data(self, Namespace, MetricData):
+        self.calls.append((self.wall(), Namespace, MetricData))
+        if self.fail:
+            raise RuntimeError("AccessDenied: not allowed in this namespace")
+
+    def counts(self):
+        """Per call: (minute reported, RecordsSent, RecordsFailed)."""
+        out = []
+        for _, _, data in self.calls:
+            values = {d["MetricName"]: d["Value"] for d in data}
+            out.append((int(data[0]["Timestamp"].timestamp()) // 60, values["RecordsSent"], values["RecordsFailed"]))
+        return out
+
+
+def test_the_producer_published_no_metrics_of_its_own():
+    import datetime
+
+    mod = load()
+    wall = [60 * 1000 + 50.0]
+    cw = Metrics(lambda: wall[0])
+    m = mod.Minutes(cw, "trips", wall=lambda: wall[0])
+    m.count(10, 0)
+    wall[0] += 5
+    m.count(8, 2)
+    assert cw.calls == [], "minute 1000 has not ended"
+    wall[0] = 60 * 1001 + 1
+    m.count(7, 3)
+    assert cw.counts() == [(1000, 18, 2)], "the first batch of minute 1001 publishes minute 1000, not itself"
+    wall[0] = 60 * 1001 + 59.9
+    m.count(1, 0)
+    wall[0] = 60 * 1003 + 5
+    m.count(4, 0)
+    assert cw.counts() == [(1000, 18, 2), (1001, 8, 3)], "a minute without batches publishes nothing"
+    at, namespace, data = cw.calls[0]
+    assert namespace == "PipectlProducer"
+    assert [d["MetricName"] for d in data] == ["RecordsSent", "RecordsFailed"]
+    for d in data:
+        assert d["Dimensions"] == [{"Name": "StreamName", "Value": "trips"}]
+        assert d["Unit"] == "Count"
+        assert d["Timestamp"] == datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
+            minutes=1000)
+
+
+class Refusing:
+    """A Kinesis client that refuses the first entry of every batch, every
+    time it is sent."""
+
+    def __init__(self):
+        self.bad, self.accepted = set(), 0
+
+    def put_records(self, StreamName, Records):
+        if len(Records) > 1:
+            self.bad.add(Records[0]["Data"])
+        results = [{"ErrorCode": "InternalFailure"} if r["Data"] in self.bad else {"SequenceNumber": "1"}
+                   for r in Records]
+        failed = sum("ErrorCode" in r for r in results)
+        self.accepted += len(Records) - failed
+        return {"FailedRecordCount": failed, "Records": results}
+
+
+def run_for(mod, batches, metrics_fail):
+    clock, wall = [0.0], [60 * 2000 + 30.0]
+
+    def sleep(s):
+        clock[0] += s
+        wall[0] += s
+
+    kinesis = Refusing()
+    cw = Metrics(lambda: wall[0], fail=metrics_fail)
+    sent, lost = mod.run(kinesis, "trips", "sensor", 10, None, batches=batches, clock=lambda: clock[0],
+                         sleep=sleep, metrics=cw, wall=lambda: wall[0])
+    return kinesis, cw, sent, lost, wall[0]
+
+
+def test_refused_records_are_counted_after_the_retries_and_published_per_minute():
+    mod = load()
+    kinesis, cw, sent, lost, end = run_for(mod, 40, metrics_fail=False)
+    assert (sent, lost) == (400, 40), "one entry of each batch refused through every retry"
+    counts = cw.counts()
+    minutes = [minute for minute, _, _ in counts]
+    assert minutes == list(range(2000, 2000 + len(minutes))) and int(end // 60) == minutes[-1] + 1
+    assert all(9 * f == s for _, s, f in counts), "each batch: nine sent, one refused"
+    published_sent = sum(s for _, s, _ in counts)
+    assert 0 < published_sent < kinesis.accepted, "the current minute is not published before it ends"
+    # Each call came in the minute after the one it reports.
+    assert all(int(at // 60) == minute + 1 for (at, _, _), minute in zip(cw.calls, minutes))
+
+
+def test_a_failing_put_metric_data_is_printed_and_does_not_stop_the_puts(capsys):
+    mod = load()
+    kinesis, cw, sent, lost, end = run_for(mod, 40, metrics_fail=True)
+    assert (sent, lost) == (400, 40) and kinesis.accepted == 360
+    assert len(cw.calls) >= 2, "tried again the next minute"
+    assert len({int(at // 60) for at, _, _ in cw.calls}) == len(cw.calls), "never twice in a minute"
+    assert "put_metric_data_failed" in capsys.readouterr().out
+
+
+def test_the_producers_namespace_dimension_and_metrics_are_the_rust_tables():
+    import re
+
+    mod = load()
+    host = (PRODUCER.parents[2] / "src" / "metrics" / "host.rs").read_text()
+    assert re.search(r'pub const PRODUCER_NAMESPACE: &str = "([^"]+)"', host).group(1) == mod.NAMESPACE
+    table = host[host.index("pub const PRODUCER: &[Metric]"):]
+    table = table[:table.index("];")]
+    rows = re.findall(r'm\(P, "([^"]+)", "([^"]+)", Stat::(\w+)', table)
+    assert rows == [(mod.DIMENSION, mod.SENT, "Sum"), (mod.DIMENSION, mod.FAILED, "Sum")]
