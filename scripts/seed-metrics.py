@@ -3,7 +3,11 @@
 for a pipeline at work: a daily-looking wave of records in and out,
 small ages, no failures. For trying `status` without a real pipeline.
 
-  pipectl status SPEC --json | python scripts/seed-metrics.py [RECORDS_PER_MINUTE]
+  pipectl status SPEC --json | python scripts/seed-metrics.py [RECORDS_PER_MINUTE] [--stall HOP]
+
+`--stall HOP` (a hop id such as `firehose.to-lake`): that hop passes
+nothing on in the last 20 minutes, as a Firehose whose deliveries fail
+would look.
 """
 
 import datetime
@@ -32,7 +36,13 @@ def value(series, minute, rate):
 
 
 def main():
-    rate = float(sys.argv[1]) if len(sys.argv) > 1 else 600.0
+    args = sys.argv[1:]
+    stall = None
+    if "--stall" in args:
+        i = args.index("--stall")
+        stall = args[i + 1]
+        del args[i:i + 2]
+    rate = float(args[0]) if args else 600.0
     report = json.load(sys.stdin)
     cw = boto3.client("cloudwatch", region_name=report["region"])
     now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
@@ -43,6 +53,8 @@ def main():
         for s in hop["metrics"]:
             data = []
             for minute in range(60, 0, -1):
+                if hop["id"] == stall and minute <= 20 and s["role"] in ("records_out", "bytes_out"):
+                    continue
                 data.append({
                     "MetricName": s["metric"],
                     "Dimensions": [{"Name": s["dimension"], "Value": s["dimension_value"]}],

@@ -3,11 +3,12 @@
 # would report them (scripts/seed-metrics.py): apply the spec, seed, show
 # the status (and write status.html), destroy. The emulator runs nothing
 # by itself, so without seeding every hop would be idle.
-#   scripts/status-sample.sh [spec]
+#   scripts/status-sample.sh [spec [--stall HOP]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 spec=${1:-pipelines/lab.yaml}
+shift || true
 moto="$(ensure_emulator)"
 python="$(dirname "$moto")/python"
 cargo build --locked --quiet
@@ -26,6 +27,6 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 "$pipectl" apply "$spec" --yes >/dev/null 2>&1
-"$pipectl" status "$spec" --json | "$python" scripts/seed-metrics.py >/dev/null
+"$pipectl" status "$spec" --json | "$python" scripts/seed-metrics.py "$@" >/dev/null
 "$pipectl" status "$spec"
 "$pipectl" destroy "$spec" --yes >/dev/null 2>&1

@@ -144,8 +144,8 @@ pub fn plan(spec: &Spec, scope: &Scope) -> (Vec<Planned>, Vec<Vec<String>>) {
     }
     for (key, f) in &spec.firehoses {
         let d = &f.destination;
-        let label = match d.convert.as_ref().and_then(|c| spec.tables.get(&c.table).map(|t| (c, t))) {
-            Some((c, t)) => format!("firehose {key} ({} for table {})", format_name(c.format), t.name),
+        let label = match &d.convert {
+            Some(c) => format!("firehose {key} ({})", format_name(c.format)),
             None => format!("firehose {key}"),
         };
         let mut h = hop(HopKind::Firehose, Kind::Firehose, key, &f.name, label);
