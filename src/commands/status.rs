@@ -1,6 +1,7 @@
 //! `pipectl status`: data flowing through every hop, from CloudWatch
 //! (`docs/status.md`). Exit 4 with `--fail-on` when a hop has one of the
-//! verdicts named.
+//! verdicts named. `--html FILE` also writes the report as a page
+//! (`docs/status-html.md`): the path checked before any AWS call.
 
 use super::emitln;
 use crate::cli::{Global, StatusArgs};
@@ -12,8 +13,15 @@ use std::process::ExitCode;
 pub const FAILED_ON: u8 = 4;
 
 pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
+    if let Some(page) = &a.html {
+        super::report_file::check(page, "--html")?;
+    }
     let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
     let report = status::read(&d, a.since).await?;
+    if let Some(page) = &a.html {
+        super::report_file::write(page, "--html", &status::html::page(&report))?;
+        eprintln!("wrote the page to `{}`", page.display());
+    }
     if g.json {
         emitln!("{}", serde_json::to_string(&report)?);
     } else {
