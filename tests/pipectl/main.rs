@@ -28,6 +28,7 @@ mod lambda;
 mod leaks;
 mod lock;
 mod months;
+mod pictures;
 mod policy;
 mod resilience;
 mod saved;
