@@ -121,7 +121,8 @@ pub struct Metric {
     pub panel: Panel,
 }
 
-/// A metric row, written compactly in the tables.
+/// A metric row, written compactly in the tables (one argument per column).
+#[allow(clippy::too_many_arguments)]
 pub(crate) const fn m(
     namespace: &'static str,
     dimension: &'static str,
