@@ -79,10 +79,12 @@ impl Graph {
     /// name (as in [`Graph::to_dot`]), an arrow from each dependency to
     /// what depends on it.
     pub fn to_svg(&self) -> String {
-        let index: std::collections::BTreeMap<_, usize> =
-            self.nodes.keys().enumerate().map(|(i, a)| (a, i)).collect();
-        let nodes: Vec<Node> =
-            self.nodes.values().map(|n| Node { label: format!("{}\n{}", n.address, n.name), fill: "#ffffff" }).collect();
+        let index: std::collections::BTreeMap<_, usize> = self.nodes.keys().enumerate().map(|(i, a)| (a, i)).collect();
+        let nodes: Vec<Node> = self
+            .nodes
+            .values()
+            .map(|n| Node { label: format!("{}\n{}", n.address, n.name), fill: "#ffffff" })
+            .collect();
         let edges: Vec<(usize, usize)> = self
             .nodes
             .values()
@@ -153,11 +155,8 @@ pub fn well_formed(doc: &str) -> Result<(), String> {
         entity(tag, pos)?;
         let closing = tag.starts_with('/');
         let empty = tag.ends_with('/');
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| !c.is_whitespace() && *c != '/' && *c != '>')
-            .collect();
+        let name: String =
+            tag.trim_start_matches('/').chars().take_while(|c| !c.is_whitespace() && *c != '/' && *c != '>').collect();
         if name.is_empty() {
             return Err(format!("a tag without a name at {pos}"));
         }

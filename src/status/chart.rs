@@ -42,7 +42,10 @@ pub fn records(r: &Report, hop: &Hop) -> String {
         r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="records in and out of {} per {per}">"#,
         escape(&hop.label)
     );
-    let _ = write!(s, r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#cccccc"/>"##);
+    let _ = write!(
+        s,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#cccccc"/>"##
+    );
     // The vertical axis: 0, half and the highest point, with grid lines.
     for (frac, value) in [(0.0, 0.0), (0.5, top / 2.0), (1.0, top)] {
         let y = base - frac * plot_h;
@@ -55,11 +58,7 @@ pub fn records(r: &Report, hop: &Hop) -> String {
             escape(&axis_value(value))
         );
     }
-    let _ = write!(
-        s,
-        r#"<text x="{LEFT}" y="{:.1}" class="axis">records per {per}</text>"#,
-        TOP - 8.0
-    );
+    let _ = write!(s, r#"<text x="{LEFT}" y="{:.1}" class="axis">records per {per}</text>"#, TOP - 8.0);
     legend(&mut s, ins.is_some(), outs.is_some());
     // The horizontal axis: the window's start, middle and end.
     let span = r.end_epoch - r.start_epoch;

@@ -140,16 +140,18 @@ fn graph_section(s: &mut String, r: &Report) {
         .map(|h| svg::Node { label: format!("{}\n{}", h.label, h.verdict.as_str()), fill: verdict_colour(h.verdict) })
         .collect();
     let index = |id: &str| r.hops.iter().position(|h| h.id == id);
-    let edges: Vec<(usize, usize)> = r
-        .paths
-        .iter()
-        .flat_map(|p| p.windows(2).filter_map(|w| Some((index(&w[0])?, index(&w[1])?))))
-        .collect();
+    let edges: Vec<(usize, usize)> =
+        r.paths.iter().flat_map(|p| p.windows(2).filter_map(|w| Some((index(&w[0])?, index(&w[1])?)))).collect();
     s.push_str("<section id=\"paths\">\n<h2>Paths</h2>\n<div class=\"graph\">\n");
     s.push_str(svg::inline(&svg::draw(&nodes, &edges)));
     s.push_str("\n</div>\n<p class=\"legend\">");
     for v in VERDICTS {
-        let _ = write!(s, "<span><span class=\"badge\" style=\"background: {}\">{}</span></span>", verdict_colour(v), v.as_str());
+        let _ = write!(
+            s,
+            "<span><span class=\"badge\" style=\"background: {}\">{}</span></span>",
+            verdict_colour(v),
+            v.as_str()
+        );
     }
     s.push_str("</p>\n<ul>\n");
     for line in path_lines(r, false) {
@@ -224,9 +226,11 @@ fn alarms_section(s: &mut String, r: &Report) {
             "ALARM" => verdict_colour(Verdict::Failing),
             _ => verdict_colour(Verdict::Unknown),
         };
-        let unit = crate::metrics::all().iter().find(|m| m.name == a.metric).map_or(crate::metrics::Unit::Count, |m| m.unit);
+        let unit =
+            crate::metrics::all().iter().find(|m| m.name == a.metric).map_or(crate::metrics::Unit::Count, |m| m.unit);
         let on = a.hop.as_deref().and_then(|h| r.hop(h)).map(|h| h.label.clone()).unwrap_or_default();
-        let reason = a.reason.as_deref().map(|r| format!("<br /><span class=\"meta\">{}</span>", escape(r))).unwrap_or_default();
+        let reason =
+            a.reason.as_deref().map(|r| format!("<br /><span class=\"meta\">{}</span>", escape(r))).unwrap_or_default();
         let _ = writeln!(
             s,
             "<tr><td><span class=\"badge\" style=\"background: {colour}\">{}</span></td><td>{}{reason}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -67,7 +67,9 @@ fn lab() -> Report {
             hop: None,
             metric: "GetRecords.IteratorAgeMilliseconds",
             threshold: 60_000.0,
-            console: Some("https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/lab-lagging".into()),
+            console: Some(
+                "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/lab-lagging".into(),
+            ),
         }],
         calls: Calls { get_metric_data: 1, metric_queries: 14, describe_alarms: 1, describe_instances: 1 },
     }
@@ -111,7 +113,8 @@ fn the_page_loads_nothing_from_elsewhere() {
     }
     let links = page.matches("<a href=\"https://").count();
     assert_eq!(page.matches("href=\"http").count(), links, "every http(s) reference is a link");
-    let consoles = r.hops.iter().filter_map(|h| h.console.as_deref()).chain(r.alarms.iter().filter_map(|a| a.console.as_deref()));
+    let consoles =
+        r.hops.iter().filter_map(|h| h.console.as_deref()).chain(r.alarms.iter().filter_map(|a| a.console.as_deref()));
     assert_eq!(links, consoles.filter(|c| c.starts_with("https://")).count(), "every console link is there");
     let lower = page.to_ascii_lowercase();
     for never in ["<script", "src=", "@import", "url(http", "<link", "<img", "<iframe", "<object", "@font-face"] {

@@ -147,10 +147,8 @@ fn status_html_writes_a_page_with_each_hop_and_the_seeded_figure() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     // Refused before any AWS call: with no endpoint answering, still exit 2.
-    let offline = pipectl(&["status", lab, "--html", link.to_str().unwrap()])
-        .aws_env("http://127.0.0.1:9")
-        .run()
-        .expect_code(2);
+    let offline =
+        pipectl(&["status", lab, "--html", link.to_str().unwrap()]).aws_env("http://127.0.0.1:9").run().expect_code(2);
     assert!(offline.stderr.contains("is a symbolic link"), "{}", offline.stderr);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3, "no file left beside the page");
 
