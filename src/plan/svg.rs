@@ -22,6 +22,10 @@ use std::collections::BTreeSet;
 /// The font size of a node's label, in pixels.
 const FONT: usize = 14;
 
+/// The width of a character of the label, as a part of the font size (a
+/// little over Helvetica's average, so that a box holds its text).
+const CHAR_WIDTH: f64 = 0.62;
+
 /// One box of a drawing: its label (lines split at `\n`) and its fill,
 /// `#rrggbb`.
 #[derive(Debug, Clone)]
@@ -42,10 +46,15 @@ pub fn draw(nodes: &[Node], edges: &[(usize, usize)]) -> String {
     let handles: Vec<_> = nodes
         .iter()
         .map(|n| {
-            let shape = ShapeKind::new_box(&printable(&n.label));
+            let label = printable(&n.label);
+            let widest = label.lines().map(|l| l.chars().count()).max().unwrap_or(0).max(1);
+            let shape = ShapeKind::new_box(&label);
             let fill = Color::from_name(n.fill).unwrap_or_else(|| Color::fast("white"));
             let look = StyleAttr::new(Color::fast("black"), 1, Some(fill), 4, FONT);
-            let size = get_shape_size(Orientation::LeftToRight, &shape, FONT, false);
+            let mut size = get_shape_size(Orientation::LeftToRight, &shape, FONT, false);
+            // The crate counts each character a font size wide; Helvetica's
+            // are about 0.6 of it, so boxes fit their text.
+            size.x = widest as f64 * FONT as f64 * CHAR_WIDTH + 24.0;
             vg.add_node(Element::create(shape, look, Orientation::LeftToRight, size))
         })
         .collect();
@@ -236,6 +245,21 @@ mod tests {
         well_formed(&one).unwrap();
         assert!(one.contains("only"));
         assert!(inline(&one).starts_with("<svg"));
+    }
+
+    #[test]
+    fn a_loop_and_a_wide_graph_draw_every_box() {
+        let node = |i: usize| Node { label: format!("hop.{i}\nname-{i}"), fill: "#ffffff" };
+        let looped = draw(&[node(0), node(1), node(2)], &[(0, 1), (1, 2), (2, 0)]);
+        well_formed(&looped).unwrap();
+        assert_eq!(looped.matches("<rect").count(), 3);
+        // Many sources into a few streams into many sinks, as a big spec's.
+        let nodes: Vec<Node> = (0..120).map(node).collect();
+        let edges: Vec<(usize, usize)> =
+            (0..40).flat_map(|i| [(i, 40 + i % 8), (40 + i % 8, 48 + i), (48 + i, 88 + i % 32)]).collect();
+        let wide = draw(&nodes, &edges);
+        well_formed(&wide).unwrap();
+        assert_eq!(wide.matches("<rect").count(), 120);
     }
 
     #[test]
