@@ -13,13 +13,17 @@ use std::process::ExitCode;
 pub const FAILED_ON: u8 = 4;
 
 pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let inputs: Vec<&std::path::Path> = std::iter::once(a.spec.as_path())
+        .chain(g.var_files.iter().map(|f| f.as_path()))
+        .chain(g.policy.as_deref())
+        .collect();
     if let Some(page) = &a.html {
-        super::report_file::check(page, "--html")?;
+        super::report_file::check(page, "--html", &inputs)?;
     }
     let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
     let report = status::read(&d, a.since).await?;
     if let Some(page) = &a.html {
-        super::report_file::write(page, "--html", &status::html::page(&report))?;
+        super::report_file::write(page, "--html", &status::html::page(&report), &inputs)?;
         eprintln!("wrote the page to `{}`", page.display());
     }
     if g.json {

@@ -150,6 +150,9 @@ fn status_html_writes_a_page_with_each_hop_and_the_seeded_figure() {
     let offline =
         pipectl(&["status", lab, "--html", link.to_str().unwrap()]).aws_env("http://127.0.0.1:9").run().expect_code(2);
     assert!(offline.stderr.contains("is a symbolic link"), "{}", offline.stderr);
+    // Nor is the spec ever replaced by its page.
+    let spec = pipectl(&["status", lab, "--html", lab]).aws_env("http://127.0.0.1:9").run().expect_code(2);
+    assert!(spec.stderr.contains("which this run reads"), "{}", spec.stderr);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3, "no file left beside the page");
 
     moto.pipectl(&["destroy", lab, "--yes"]).run().expect_code(0);
