@@ -189,15 +189,18 @@ fn hop_section(s: &mut String, r: &Report, h: &Hop, i: usize) {
             row(name, v);
         }
     }
+    let mut quiet = Vec::new();
     for m in h.metrics.iter().filter(|m| !matches!(m.role, Role::RecordsIn | Role::RecordsOut)) {
-        let value = match (m.total, m.latest) {
-            (None, _) => "no data in the window".to_string(),
+        match (m.total, m.latest) {
+            (None, _) => quiet.push(m.metric),
             (Some(t), Some(l)) if m.role == Role::Lag => {
-                format!("{} at most, {} latest", amount(t, m.unit), amount(l, m.unit))
+                row(m.metric, format!("{} at most, {} latest", amount(t, m.unit), amount(l, m.unit)))
             }
-            (Some(t), _) => amount(t, m.unit),
-        };
-        row(m.metric, value);
+            (Some(t), _) => row(m.metric, amount(t, m.unit)),
+        }
+    }
+    if !quiet.is_empty() {
+        row("no data in the window", quiet.join(", "));
     }
     s.push_str("</table>\n");
     if let Some(link) = h.console.as_deref().and_then(console_link) {

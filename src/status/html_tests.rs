@@ -180,3 +180,19 @@ fn a_hop_without_data_still_has_its_chart() {
     assert_eq!(page.matches("<svg class=\"chart\"").count(), r.hops.len());
     assert!(page.contains("no records metric for this hop"));
 }
+
+#[test]
+fn a_hops_other_figures_show_in_their_units_and_the_silent_ones_in_one_row() {
+    let mut r = lab();
+    let stream = r.hops.iter_mut().find(|h| h.id.starts_with("stream.")).unwrap();
+    let age = stream.metrics.iter_mut().find(|m| m.metric == "GetRecords.IteratorAgeMilliseconds").unwrap();
+    age.values[10] = Some(90_000.0);
+    age.values[20] = Some(1_500.0);
+    *age = Series::new(crate::metrics::all().iter().find(|m| m.name == age.metric).unwrap(), "s", age.values.clone());
+    let page = page(&r);
+    assert!(page.contains("<th>GetRecords.IteratorAgeMilliseconds</th><td>90 s at most, 1.5 s latest</td>"), "{page}");
+    let article = page.split("<article ").find(|a| a.contains("stream.trips")).unwrap();
+    let quiet = article.split("<th>no data in the window</th><td>").nth(1).unwrap();
+    assert!(quiet.starts_with("IncomingBytes, "), "{quiet}");
+    assert!(!quiet[..quiet.find("</td>").unwrap()].contains("IteratorAgeMilliseconds"));
+}
