@@ -78,9 +78,10 @@ pub fn inline(svg: &str) -> &str {
 }
 
 /// `text` with every character XML 1.0 cannot hold (controls other than
-/// the line break that splits a label) shown as `�`.
+/// the line break that splits a label, U+FFFE and U+FFFF) shown as `�`.
 fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\n' { '\u{FFFD}' } else { c }).collect()
+    let refused = |c: char| (c.is_control() && c != '\n') || matches!(c, '\u{FFFE}' | '\u{FFFF}');
+    text.chars().map(|c| if refused(c) { '\u{FFFD}' } else { c }).collect()
 }
 
 impl Graph {
@@ -226,13 +227,13 @@ mod tests {
     fn a_hostile_label_in_the_svg_stays_text() {
         let nodes = [
             Node { label: "stream.x\n</svg><script>alert(1)</script>".into(), fill: "#ffffff" },
-            Node { label: "a & b \"q\" 'x' \u{1}\u{1b}[31m".into(), fill: "#ff0000" },
+            Node { label: "a & b \"q\" 'x' \u{1}\u{1b}[31m\u{FFFF}".into(), fill: "#ff0000" },
         ];
         let svg = draw(&nodes, &[(0, 1), (0, 1), (1, 1), (0, 7)]);
         well_formed(&svg).unwrap();
         assert!(!svg.contains("<script"), "{svg}");
         assert!(svg.contains("&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;"), "{svg}");
-        assert!(svg.contains("a &amp; b &quot;q&quot; &apos;x&apos; \u{FFFD}\u{FFFD}[31m"), "{svg}");
+        assert!(svg.contains("a &amp; b &quot;q&quot; &apos;x&apos; \u{FFFD}\u{FFFD}[31m\u{FFFD}"), "{svg}");
         assert!(!svg.contains('\u{1b}'));
         assert_eq!(svg.matches("marker-end=").count(), 1, "one edge, drawn once");
         assert!(svg.contains("#ff0000"), "the fill is used");

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 /// `text` safe in HTML and XML text and in a quoted attribute: `&`, `<`,
 /// `>` and both quotes as entities, control characters (other than a line
-/// break or tab) as `�`.
+/// break or tab) and the two non-characters XML refuses as `�`.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -30,7 +30,7 @@ pub fn escape(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            c if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
