@@ -522,6 +522,8 @@ pub struct DestroyArgs {
 pub enum GraphFormat {
     Dot,
     Mermaid,
+    /// Drawn by pipectl itself: no Graphviz needed; a standalone SVG file.
+    Svg,
 }
 
 #[derive(Debug, Args)]

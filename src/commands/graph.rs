@@ -1,4 +1,4 @@
-//! `pipectl graph`: the resource graph as DOT or Mermaid, or with `--json`
+//! `pipectl graph`: the resource graph as DOT, Mermaid or SVG, or with `--json`
 //! as one document of nodes and edges, offline.
 
 use super::emitln;
@@ -17,6 +17,7 @@ pub fn run(g: &Global, a: &GraphArgs) -> anyhow::Result<ExitCode> {
     let out = match a.format.unwrap_or(GraphFormat::Dot) {
         GraphFormat::Dot => loaded.graph.to_dot(),
         GraphFormat::Mermaid => loaded.graph.to_mermaid(),
+        GraphFormat::Svg => loaded.graph.to_svg(),
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(ExitCode::SUCCESS)

@@ -25,7 +25,7 @@ pub fn unsupported(cmd: &Command) -> Option<(&'static str, &'static str)> {
             "`--format` asks for another rendering; leave it out (or give `--format json`)",
         )),
         Command::Graph(a) if a.format.is_some() => Some((
-            "graph --format dot|mermaid",
+            "graph --format dot|mermaid|svg",
             "`--format` asks for a drawing; leave it out for the graph's nodes and edges as JSON",
         )),
         Command::Completions(_) => Some(("completions", "the script is for the shell to read")),

@@ -34,6 +34,7 @@ mod policy;
 mod produce;
 #[cfg(test)]
 mod reference;
+mod report_file;
 mod saved;
 mod schema;
 mod shell;

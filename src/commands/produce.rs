@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-mod output;
+pub(super) mod output;
 
 pub async fn run(g: &Global, a: &ProduceArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &a.output {

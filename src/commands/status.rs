@@ -1,6 +1,7 @@
 //! `pipectl status`: data flowing through every hop, from CloudWatch
 //! (`docs/status.md`). Exit 4 with `--fail-on` when a hop has one of the
-//! verdicts named.
+//! verdicts named. `--html FILE` also writes the report as a page
+//! (`docs/status-html.md`): the path checked before any AWS call.
 
 use super::emitln;
 use crate::aws::AwsError;
@@ -15,7 +16,8 @@ pub const FAILED_ON: u8 = 4;
 
 pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
     // Offline first: a spec with nothing for data to go through is bad
-    // input, refused before any AWS call.
+    // input, refused before any AWS call, as is a page path that cannot
+    // be written.
     let offline = crate::load::load(&a.spec, &crate::deployment::options(g))?;
     let scope = crate::names::Scope::new(offline.spec.region.as_deref().unwrap_or("us-east-1"), "0");
     if status::hops::plan(&offline.spec, &scope).0.is_empty() {
@@ -24,8 +26,19 @@ pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
             "status shows the hops of `streams:`, `firehoses:`, `functions:` and `agents:`",
         ));
     }
+    let inputs: Vec<&std::path::Path> = std::iter::once(a.spec.as_path())
+        .chain(g.var_files.iter().map(|f| f.as_path()))
+        .chain(g.policy.as_deref())
+        .collect();
+    if let Some(page) = &a.html {
+        super::report_file::check(page, "--html", &inputs)?;
+    }
     let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
     let report = status::read(&d, a.since).await.map_err(hint_denied)?;
+    if let Some(page) = &a.html {
+        super::report_file::write(page, "--html", &status::html::page(&report), &inputs)?;
+        eprintln!("wrote the page to `{}`", page.display());
+    }
     if g.json {
         emitln!("{}", serde_json::to_string(&report)?);
     } else {

@@ -9,6 +9,7 @@ pub mod markdown;
 pub mod planner;
 pub mod saved;
 pub mod state;
+pub mod svg;
 
 pub use diff::{Action, Change, FieldChange, Operation, Plan};
 pub use graph::{Address, Graph, Kind};

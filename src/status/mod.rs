@@ -7,7 +7,9 @@
 //! (GetMetricData, 500 queries a call) and the alarms' states; `verdict`
 //! (pure) judges each hop; `text`, `watch` and `html` draw a `Report`.
 
+pub mod chart;
 pub mod hops;
+pub mod html;
 pub mod model;
 pub mod read;
 pub mod text;

@@ -85,8 +85,7 @@ fn paint(text: &str, style: Style, colour: bool) -> String {
 /// The window in words: `14:05–15:05 UTC (1h, 1-minute points)`.
 pub fn window(r: &Report) -> String {
     let span = r.end_epoch - r.start_epoch;
-    let point =
-        if r.period_seconds == 60 { "1-minute".to_string() } else { format!("{}", duration(r.period_seconds as i64)) };
+    let point = if r.period_seconds == 60 { "1-minute".to_string() } else { duration(r.period_seconds as i64) };
     format!("{}–{} UTC ({}, {point} points)", clock(r.start_epoch), clock(r.end_epoch), duration(span))
 }
 

@@ -79,10 +79,10 @@ fn color_has_no_effect_on_clap_help_and_usage() {
 /// Issue: `graph --format mermaid --json` printed JSON, ignoring `--format`.
 #[test]
 fn graph_format_mermaid_json_silently_prints_json() {
-    for format in ["mermaid", "dot"] {
+    for format in ["mermaid", "dot", "svg"] {
         let run = pipectl(&["graph", "pipelines/lab.yaml", "--format", format, "--json"]).run().expect_code(2);
         let error = run.json()["error"].as_str().unwrap_or_default().to_string();
-        assert!(error.starts_with("`--json` is not supported by `graph --format dot|mermaid`"), "{error}");
+        assert!(error.starts_with("`--json` is not supported by `graph --format dot|mermaid|svg`"), "{error}");
     }
     let mermaid = pipectl(&["graph", "pipelines/lab.yaml", "--format", "mermaid"]).run().expect_code(0);
     assert!(mermaid.stdout.starts_with("flowchart") || mermaid.stdout.contains("-->"), "{}", mermaid.stdout);

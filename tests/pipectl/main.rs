@@ -29,6 +29,7 @@ mod leaks;
 mod lock;
 mod metrics;
 mod months;
+mod pictures;
 mod policy;
 mod resilience;
 mod saved;

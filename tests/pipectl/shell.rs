@@ -178,6 +178,7 @@ fn plan_symbols_plain_even_on_a_terminal_are_coloured_only_where_wanted() {
 /// How to run each command, in an order that works against one emulator
 /// (apply before what reads the deployment, destroy last).
 fn invocations(spec: &str, out: &str, imported: &str, dir: &str) -> Vec<(&'static str, Vec<String>)> {
+    let html = std::path::Path::new(out).with_file_name("status.html").display().to_string();
     let list: Vec<(&str, Vec<&str>)> = vec![
         ("version", vec!["version"]),
         ("schema", vec!["schema"]),
@@ -189,6 +190,7 @@ fn invocations(spec: &str, out: &str, imported: &str, dir: &str) -> Vec<(&'stati
         ("validate", vec!["validate", spec, "pipelines/lab.yaml"]),
         ("graph", vec!["graph", spec]),
         ("graph", vec!["graph", spec, "--format", "mermaid"]),
+        ("graph", vec!["graph", spec, "--format", "svg"]),
         ("policy check", vec!["policy", "check", spec]),
         ("env-name", vec!["env-name", "feature/ABC_1"]),
         ("deployer-policy", vec!["deployer-policy", spec, "--region", "us-east-1"]),
@@ -207,6 +209,7 @@ fn invocations(spec: &str, out: &str, imported: &str, dir: &str) -> Vec<(&'stati
             vec!["produce", spec, "--stream", "s", "--generate", "sensor", "--limit", "3", "--output", out, "--force"],
         ),
         ("verify", vec!["verify", spec, "--timeout", "60s"]),
+        ("status", vec!["status", spec, "--html", &html]),
         ("import", vec!["import", spec]),
         ("import", vec!["import", "--from-stream", "shellcheck-s", "--out", imported]),
         ("unlock", vec!["unlock", spec]),
@@ -251,7 +254,7 @@ fn every_command_honours_json_or_refuses_it_graph_and_export_out_included() {
             assert!(docs.iter().all(|d| d.get("error").is_none()), "{args:?}: {}", run.stdout);
         }
     }
-    assert_eq!(refused.len(), 7, "{refused:#?}");
+    assert_eq!(refused.len(), 8, "{refused:#?}");
     assert!(imported.exists(), "import --from-stream --json wrote its spec");
     assert!(dir.join("pipeline.yaml").exists(), "init --json wrote its spec");
 }

@@ -156,7 +156,7 @@ impl Target {
 }
 
 /// A new file in `path`'s folder, named after it, made with `create_new`.
-fn beside(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
+pub(crate) fn beside(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
