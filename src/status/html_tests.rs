@@ -29,7 +29,7 @@ fn lab() -> Report {
                     Series::new(m, v, values)
                 })
                 .collect();
-            let (verdict, reason) = crate::status::verdict::judge(p, &metrics, w, NOW);
+            let (verdict, reason) = crate::status::verdict::judge(p, &metrics, None, w, NOW);
             Hop {
                 id: p.id.clone(),
                 kind: p.kind,
@@ -52,6 +52,7 @@ fn lab() -> Report {
         env: "dev".into(),
         region: "us-east-1".into(),
         account: "123456789012".into(),
+        deployed: true,
         start: "2023-11-14T22:13:00Z".into(),
         end: "2023-11-14T23:13:00Z".into(),
         start_epoch: w.start,
