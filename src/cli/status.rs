@@ -10,7 +10,7 @@ pub struct StatusArgs {
     /// The pipeline spec (YAML).
     pub spec: PathBuf,
     /// How far back to look: from `5m` to `15d` (one point per minute up
-    /// to an hour, then wider points, at most 120 per metric).
+    /// to two hours, then wider points, at most 120 per metric).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_since)]
     pub since: Duration,
     /// Refresh in place on a terminal (quit with `q` or Ctrl-C); one line

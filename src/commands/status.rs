@@ -67,7 +67,19 @@ fn hint_denied(e: anyhow::Error) -> anyhow::Error {
 }
 
 /// Exit 4 naming the hops whose verdict `fail_on` names, else success.
+/// A gate on a pipeline pipectl has no record of deploying here fails:
+/// there is nothing to gate on (another `--env`, `--region` or account).
 fn gate(report: &status::Report, fail_on: &[Verdict]) -> anyhow::Result<ExitCode> {
+    if fail_on.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !report.deployed {
+        eprintln!(
+            "error: pipectl has no record of deploying `{}` (env `{}`) in {}, account {}: nothing to gate on",
+            report.pipeline, report.env, report.region, report.account
+        );
+        return Ok(ExitCode::from(FAILED_ON));
+    }
     let failed = report.with(fail_on);
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -27,6 +27,7 @@ fn role(r: Role) -> &'static str {
         Role::Failed => "failures",
         Role::Throttled => "refused for rate (retried, late)",
         Role::SuccessRatio => "share of calls that succeeded (0 to 1)",
+        Role::RetriedRatio => "share of calls that succeeded (0 to 1; failures retried, late)",
         Role::Info => "shown, not judged",
     }
 }

@@ -58,6 +58,9 @@ pub enum Role {
     Throttled,
     /// A ratio of successful calls, 0 to 1 (below 1: some failed).
     SuccessRatio,
+    /// A ratio of successful calls whose failures are retried (below 1:
+    /// late, not lost).
+    RetriedRatio,
     /// Shown, not judged (a duration, a CPU load).
     Info,
 }

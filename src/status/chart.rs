@@ -7,10 +7,10 @@
 //! window's start, middle and end. A period without a data point has no
 //! bar; every bar carries its time and value as a tooltip (`<title>`).
 
+use super::figures::{count, duration};
 use super::html::escape;
 use super::model::{Hop, Report};
 use super::text::combined;
-use super::verdict::{count, duration};
 use crate::metrics::Role;
 use std::fmt::Write as _;
 

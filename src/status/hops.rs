@@ -16,6 +16,10 @@ pub const MAX_PATHS: usize = 64;
 /// The time a Kinesis consumer takes to read what was put, at most.
 const READ_SECONDS: u32 = 60;
 
+/// What a Firehose's transform adds: its processing buffer (60 s by
+/// default) and the function's run.
+const PROCESSING_SECONDS: u32 = 120;
+
 /// One hop, before its metrics are read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
@@ -34,6 +38,11 @@ pub struct Planned {
     /// The threshold of each lag metric, by name: the spec's alarm's when
     /// it has one on the metric, else pipectl's default.
     pub lag_limits: Vec<(&'static str, f64)>,
+    /// How many failures a point may hold before the hop is failing, by
+    /// metric: the spec's alarm's threshold where it has one (else none).
+    pub fail_limits: Vec<(&'static str, f64)>,
+    /// What its records in are: `records`, or `invocations` for a function.
+    pub counts_in: &'static str,
     /// Where its data goes, by hop id.
     pub feeds: Vec<String>,
     /// Ids of the hops that deliver into it (a bucket's Firehoses).
@@ -71,6 +80,8 @@ pub fn plan(spec: &Spec, scope: &Scope) -> (Vec<Planned>, Vec<Vec<String>>) {
         metrics: Vec::new(),
         holds_seconds: READ_SECONDS,
         lag_limits: Vec::new(),
+        fail_limits: Vec::new(),
+        counts_in: "records",
         feeds: Vec::new(),
         delivered_by: Vec::new(),
         consumes: None,
@@ -125,6 +136,9 @@ pub fn plan(spec: &Spec, scope: &Scope) -> (Vec<Planned>, Vec<Vec<String>>) {
         let age =
             alarm_limit(spec, |k| matches!(k, AlarmKind::FunctionIteratorAge { function, .. } if function == key));
         h.lag_limits.push(("IteratorAge", age.unwrap_or(ITERATOR_AGE_MS)));
+        let errors = alarm_limit(spec, |k| matches!(k, AlarmKind::FunctionErrors { function, .. } if function == key));
+        h.fail_limits.extend(errors.map(|e| ("Errors", e)));
+        h.counts_in = "invocations";
         if let Some(t) = &f.trigger {
             let window = t.batching_window_seconds.max(t.tumbling_window_seconds.unwrap_or(0));
             h.consumes = Some((id(Kind::Stream, &t.stream), READ_SECONDS + window));
@@ -150,7 +164,9 @@ pub fn plan(spec: &Spec, scope: &Scope) -> (Vec<Planned>, Vec<Vec<String>>) {
         };
         let mut h = hop(HopKind::Firehose, Kind::Firehose, key, &f.name, label);
         h.metrics = metrics::of_firehose(spec, key).into_iter().map(|m| (m, f.name.clone())).collect();
-        h.holds_seconds = d.buffer_interval_seconds + READ_SECONDS;
+        // A transform adds its own buffering (60 s by default) and run.
+        let transform = if f.processor.is_some() { PROCESSING_SECONDS } else { 0 };
+        h.holds_seconds = d.buffer_interval_seconds + READ_SECONDS + transform;
         let fresh =
             alarm_limit(spec, |k| matches!(k, AlarmKind::DeliveryFreshness { firehose, .. } if firehose == key));
         h.lag_limits
@@ -235,7 +251,8 @@ fn paths(hops: &[Planned]) -> Vec<Vec<String>> {
         path: &mut Vec<String>,
         out: &mut Vec<Vec<String>>,
     ) {
-        if out.len() >= MAX_PATHS {
+        // One more than drawn: the report says there were more.
+        if out.len() > MAX_PATHS {
             return;
         }
         path.push(h.id.clone());
@@ -255,7 +272,7 @@ fn paths(hops: &[Planned]) -> Vec<Vec<String>> {
     // A hop on no path (fed only from inside a loop) still gets a line.
     let on: std::collections::BTreeSet<String> = out.iter().flatten().cloned().collect();
     for h in hops {
-        if !on.contains(&h.id) && out.len() < MAX_PATHS {
+        if !on.contains(&h.id) && out.len() <= MAX_PATHS {
             out.push(vec![h.id.clone()]);
         }
     }
@@ -318,6 +335,8 @@ mod tests {
             metrics: vec![],
             holds_seconds: 0,
             lag_limits: vec![],
+            fail_limits: vec![],
+            counts_in: "records",
             feeds: feeds.iter().map(|s| s.to_string()).collect(),
             delivered_by: vec![],
             consumes: None,

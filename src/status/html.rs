@@ -10,9 +10,9 @@
 //! and reasons come from the spec and from AWS.
 
 use super::chart;
+use super::figures::{amount, bytes, rate};
 use super::model::{Hop, Report, Verdict};
 use super::text::{path_lines, window};
-use super::verdict::{amount, bytes, rate};
 use crate::metrics::Role;
 use crate::plan::svg;
 use std::fmt::Write as _;

@@ -33,6 +33,7 @@ fn lab() -> Report {
             Hop {
                 id: p.id.clone(),
                 kind: p.kind,
+                counts_in: p.counts_in,
                 name: p.name.clone(),
                 label: p.label.clone(),
                 verdict,
@@ -60,6 +61,7 @@ fn lab() -> Report {
         period_seconds: w.period,
         hops,
         paths,
+        more_paths: false,
         alarms: vec![AlarmState {
             key: "lagging".into(),
             name: "lab-lagging".into(),

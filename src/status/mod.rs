@@ -8,6 +8,7 @@
 //! (pure) judges each hop; `text`, `watch` and `html` draw a `Report`.
 
 pub mod chart;
+pub mod figures;
 pub mod hops;
 pub mod html;
 pub mod model;
@@ -27,24 +28,31 @@ use std::time::{Duration, SystemTime};
 pub async fn read(d: &Deployment, since: Duration) -> anyhow::Result<Report> {
     let spec = &d.loaded.as_ref().expect("opened from a spec").spec;
     let scope = d.aws.scope();
-    let (mut planned, paths) = hops::plan(spec, &scope);
+    let (mut planned, mut paths) = hops::plan(spec, &scope);
+    let more_paths = paths.len() > hops::MAX_PATHS;
+    paths.truncate(hops::MAX_PATHS);
     let mut calls = Calls::default();
-    let resources = d.resources();
-    // A host's instance metrics need its instance id.
-    let mut no_instance = Vec::new();
+    // A host's instance metrics need its instance id; a host that is not
+    // running cannot send.
+    let mut down: Vec<(String, String)> = Vec::new();
     for h in planned.iter_mut().filter(|h| h.kind == HopKind::Host) {
-        let Some(r) = resources.get(&Address::new(Kind::Agent, &h.key)) else { continue };
         calls.describe_instances += 1;
-        let outputs = r.outputs(&d.aws).await?;
-        match outputs.iter().find(|(k, _)| *k == "instance") {
-            Some((_, id)) => {
+        let address = Address::new(Kind::Agent, &h.key);
+        let found = crate::resources::ec2::find_instance(&d.aws, &d.meta.owner(), &address).await?;
+        let id = found.as_ref().and_then(|i| i.instance_id()).map(str::to_string);
+        let state = found.as_ref().and_then(|i| i.state()).and_then(|s| s.name()).map(|s| s.as_str().to_string());
+        match (id, state) {
+            (Some(id), state) => {
                 for (_, v) in h.metrics.iter_mut().filter(|(_, v)| v == hops::INSTANCE) {
                     *v = id.clone();
                 }
+                if let Some(state) = state.filter(|s| s != "running") {
+                    down.push((h.id.clone(), format!("instance {id} is {state}")));
+                }
             }
-            None => {
+            (None, _) => {
                 h.metrics.retain(|(_, v)| v != hops::INSTANCE);
-                no_instance.push(h.id.clone());
+                down.push((h.id.clone(), "no instance is running".into()));
             }
         }
     }
@@ -74,19 +82,38 @@ pub async fn read(d: &Deployment, since: Duration) -> anyhow::Result<Report> {
             up.metrics.iter().find(|s| s.role == Role::RecordsIn)
         });
         let (mut verdict, mut reason) = verdict::judge(h, &series, offered, w, now);
-        if no_instance.contains(&h.id) {
-            reason = format!("no running instance found; {reason}");
-            if verdict == Verdict::Idle {
+        if let Some((_, why)) = down.iter().find(|(id, _)| id == &h.id) {
+            reason = format!("{why}; {reason}");
+            if matches!(verdict, Verdict::Idle | Verdict::Flowing) {
                 verdict = Verdict::Unknown;
             }
         }
+        if d.record.is_none() && verdict == Verdict::Idle && series.iter().all(|s| s.total.is_none()) {
+            verdict = Verdict::Unknown;
+            reason = "no metrics, and pipectl has no record of deploying it here (another --env, --region or account?)"
+                .into();
+        }
+        // The spec's own alarms: one in ALARM makes the hop at least as bad
+        // as what it watches says.
         for a in spec.alarms.values() {
             let (hop, _) = hops::alarm_hop(&a.kind);
-            if hop == h.id && live.get(&a.name).is_some_and(|l| l.state == "ALARM") {
-                reason = format!("{reason}; alarm {} is in ALARM", a.name);
+            let Some(l) = live.get(&a.name).filter(|l| hop == h.id && l.state == "ALARM") else { continue };
+            let says = match a.kind {
+                crate::spec::AlarmKind::FunctionErrors { .. } => Verdict::Failing,
+                _ => Verdict::Lagging,
+            };
+            let why = format!("alarm {} is in ALARM", a.name);
+            if says < verdict {
+                verdict = says;
+                reason = match &l.reason {
+                    Some(r) => format!("{why}: {}", crate::diag::value::terminal_safe(r)),
+                    None => why,
+                };
+            } else {
+                reason = format!("{reason}; {why}");
             }
         }
-        let minutes = w.points as f64 * w.period as f64 / 60.0;
+        let minutes = w.minutes(now);
         let per_minute = |role: Role| {
             let of: Vec<&Series> = series.iter().filter(|s| s.role == role).collect();
             (!of.is_empty()).then(|| of.iter().filter_map(|s| s.total).fold(0.0, |a, b| a + b) / minutes)
@@ -94,6 +121,7 @@ pub async fn read(d: &Deployment, since: Duration) -> anyhow::Result<Report> {
         hops_out.push(Hop {
             id: h.id.clone(),
             kind: h.kind,
+            counts_in: h.counts_in,
             name: h.name.clone(),
             label: h.label.clone(),
             verdict,
@@ -105,6 +133,23 @@ pub async fn read(d: &Deployment, since: Duration) -> anyhow::Result<Report> {
             bytes_out_per_minute: per_minute(Role::BytesOut),
             metrics: series,
         });
+    }
+    // An idle hop fed by one that is flowing: data stops before it.
+    for i in 0..hops_out.len() {
+        if hops_out[i].verdict != Verdict::Idle {
+            continue;
+        }
+        let id = hops_out[i].id.clone();
+        let feeders: Vec<String> = planned
+            .iter()
+            .filter(|p| p.feeds.contains(&id))
+            .filter_map(|p| hops_out.iter().find(|h| h.id == p.id && h.verdict == Verdict::Flowing))
+            .map(|h| h.label.clone())
+            .collect();
+        if !feeders.is_empty() {
+            let h = &mut hops_out[i];
+            h.reason = format!("{}, though {} sent (or ran) lately", h.reason, feeders.join(" and "));
+        }
     }
     let alarms = spec
         .alarms
@@ -138,6 +183,7 @@ pub async fn read(d: &Deployment, since: Duration) -> anyhow::Result<Report> {
         period_seconds: w.period,
         hops: hops_out,
         paths,
+        more_paths,
         alarms,
         calls,
     })

@@ -27,8 +27,12 @@ pub struct Report {
     pub period_seconds: u32,
     /// Every hop, sources first (the order paths are drawn in).
     pub hops: Vec<Hop>,
-    /// Each path from where data enters to where it ends, by hop id.
+    /// Each path from where data enters to where it ends, by hop id; at
+    /// most `hops::MAX_PATHS`.
     pub paths: Vec<Vec<String>>,
+    /// Whether there were more paths than those listed (every hop is in
+    /// `hops` all the same).
+    pub more_paths: bool,
     pub alarms: Vec<AlarmState>,
     /// The calls made to read this report.
     pub calls: Calls,
@@ -97,6 +101,8 @@ pub struct Hop {
     /// The graph address of its resource (`stream.trips`, `agent.producer`).
     pub id: String,
     pub kind: HopKind,
+    /// What its records in are: `records`, or `invocations` for a function.
+    pub counts_in: &'static str,
     /// Its physical name.
     pub name: String,
     /// `stream trips`, `firehose to_lake (table trips)`.

@@ -25,13 +25,25 @@ pub struct Window {
 }
 
 impl Window {
-    /// The window of `since` seconds ending with the period `now` is in:
-    /// one-minute points up to two hours, then wider ones, at most 120.
+    /// The window of `since` seconds ending with the minute `now` is in
+    /// (CloudWatch aligns points to a start on a whole minute): one-minute
+    /// points up to two hours, then wider ones, at most 120.
     pub fn ending(now: i64, since: u64) -> Window {
         let period = (since.div_ceil(120 * 60).max(1) * 60) as u32;
-        let end = (now.div_euclid(period as i64) + 1) * period as i64;
+        let end = (now.div_euclid(60) + 1) * 60;
         let points = since.div_ceil(period as u64) as usize;
         Window { start: end - (points as i64) * period as i64, period, points }
+    }
+
+    /// The start of point `i` (the end of point `i - 1`).
+    pub fn at(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.period as i64
+    }
+
+    /// The minutes of the window that have passed at `now` (at least one):
+    /// what rates per minute are over.
+    pub fn minutes(&self, now: i64) -> f64 {
+        ((now.min(self.end()) - self.start).max(60)) as f64 / 60.0
     }
 
     pub fn end(&self) -> i64 {
@@ -148,6 +160,8 @@ mod tests {
         assert_eq!((w.period, w.points), (60, 60));
         assert!(w.end() > now && w.end() - now <= 60);
         assert_eq!(w.start % 60, 0);
+        assert_eq!(w.at(60), w.end());
+        assert!((w.minutes(now) - 3590.0 / 60.0).abs() < 0.01, "{}", w.minutes(now));
         assert_eq!(w.index(now), Some(59));
         assert_eq!(w.index(w.start - 1), None);
     }
@@ -161,5 +175,9 @@ mod tests {
             assert!(w.points as u64 * w.period as u64 >= since);
         }
         assert_eq!(Window::ending(0, 86_400).period, 720);
+        // Wide points still end with the current minute, not in hours.
+        let w = Window::ending(1_700_000_030, 15 * 86_400);
+        assert_eq!(w.end(), 1_700_000_040);
+        assert_eq!(w.start % 60, 0);
     }
 }

@@ -2,8 +2,8 @@
 //! sparklines of records in and out, the reason, the console link), then
 //! the alarms and the calls it took.
 
+use super::figures::{amount, clock, duration, rate};
 use super::model::{Hop, Report, Series, Verdict};
-use super::verdict::{amount, clock, duration, rate};
 use crate::metrics::{Role, Unit};
 use anstyle::{AnsiColor, Style};
 
@@ -127,6 +127,9 @@ pub fn render(r: &Report, colour: bool) -> String {
     line("paths".into());
     for p in path_lines(r, colour) {
         line(format!("  {p}"));
+    }
+    if r.more_paths {
+        line(format!("  … more paths than these {} (every hop is listed below)", r.paths.len()));
     }
     line(String::new());
     let width = label_width(r);

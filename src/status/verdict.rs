@@ -1,51 +1,67 @@
 //! A hop's verdict and its reason, from its metrics over the window: pure.
 //!
-//! Worst first: failing (errors or failed records), stalled (records in,
-//! none out for longer than the hop may hold them), lagging (an age over
-//! its limit, or calls throttled), flowing (records in or out), idle
-//! (nothing sent).
+//! Worst first: failing (errors or failed records in the window, above
+//! the spec's alarm threshold where it has one), stalled (records in, none
+//! out for longer than the hop may hold them; or a consumer that took
+//! nothing its stream got), lagging (an age over its limit now, or calls
+//! throttled or retried lately), unknown (the window cannot tell), idle
+//! (nothing lately) and flowing.
 
+use super::figures::{amount, clock, count, duration, rate};
 use super::hops::Planned;
 use super::model::{HopKind, Series, Verdict};
 use super::read::Window;
-use crate::metrics::{Role, Unit};
+use crate::metrics::Role;
 
 /// How late CloudWatch may receive a metric after the fact (most come a
 /// minute or two after): no hop is called stalled sooner after records
 /// came in than what it may hold them for and this.
 pub const LATE: i64 = 180;
 
+/// What "lately" is: the last 10 minutes, or two points when they are
+/// wider. A hop with nothing in or out lately is idle; throttles and
+/// retried calls count only lately.
+pub fn lately(w: Window) -> i64 {
+    (2 * w.period as i64).max(600)
+}
+
 /// A hop's verdict and why. `offered`: what the stream a consumer reads
 /// took in (its `IncomingRecords`), which the consumer should take on.
 pub fn judge(h: &Planned, series: &[Series], offered: Option<&Series>, w: Window, now: i64) -> (Verdict, String) {
+    let of = |role: Role| -> Vec<&Series> { series.iter().filter(|s| s.role == role).collect() };
+    let recent_from = now - lately(w);
     let mut failing = Vec::new();
-    for s in series.iter().filter(|s| s.role == Role::Failed) {
-        if let Some(n) = s.total.filter(|n| *n > 0.0) {
-            failing.push(format!("{} {}", count(n), s.metric));
+    for s in of(Role::Failed) {
+        let limit = h.fail_limits.iter().find(|(m, _)| *m == s.metric).map_or(0.0, |(_, l)| *l);
+        let over: Vec<usize> = points(s).filter(|(_, v)| *v > limit).map(|(i, _)| i).collect();
+        if let Some(&last) = over.last() {
+            let n: f64 = over.iter().filter_map(|&i| s.values[i]).fold(0.0, |a, b| a + b);
+            let above = if limit > 0.0 { format!(" (above {} a point)", count(limit)) } else { String::new() };
+            failing.push(format!("{} {}{above}, the last at {}", count(n), s.metric, clock(w.at(last))));
         }
     }
-    for s in series.iter().filter(|s| s.role == Role::SuccessRatio) {
-        let worst = s.values.iter().flatten().copied().fold(f64::INFINITY, f64::min);
-        if worst < 1.0 {
-            failing.push(format!("{} down to {:.0}% (some calls failed)", s.metric, worst * 100.0));
+    for s in of(Role::SuccessRatio) {
+        if let Some((i, worst)) = points(s).min_by(|a, b| a.1.total_cmp(&b.1)).filter(|(_, v)| *v < 1.0) {
+            failing.push(format!("{} down to {:.0}% at {} (some failed)", s.metric, worst * 100.0, clock(w.at(i))));
         }
     }
     if !failing.is_empty() {
         return (Verdict::Failing, failing.join(", "));
     }
-    let ins: Vec<&Series> = series.iter().filter(|s| s.role == Role::RecordsIn).collect();
-    let outs: Vec<&Series> = series.iter().filter(|s| s.role == Role::RecordsOut).collect();
-    let total_in: f64 = ins.iter().filter_map(|s| s.total).fold(0.0, |a, b| a + b);
-    let total_out: f64 = outs.iter().filter_map(|s| s.total).fold(0.0, |a, b| a + b);
+    let ins = of(Role::RecordsIn);
+    let outs = of(Role::RecordsOut);
+    let total = |of: &[&Series]| of.iter().filter_map(|s| s.total).fold(0.0, |a, b| a + b);
+    let (total_in, total_out) = (total(&ins), total(&outs));
+    let what_in = h.counts_in;
     if !ins.is_empty() && !outs.is_empty() {
         if let Some(s) = stall(&ins, &outs, h.holds_seconds, w, now) {
             let out_names: Vec<&str> = outs.iter().map(|s| s.metric).collect();
             return (
                 Verdict::Stalled,
                 format!(
-                    "{} records in since {}, none out ({}) for {} (it may hold them {})",
+                    "{} {what_in} in {}, none out ({}) for over {} (it may hold them {})",
                     count(s.records),
-                    clock(s.since - w.period as i64),
+                    s.from(w),
                     out_names.join(", "),
                     duration(s.waited),
                     duration(h.holds_seconds as i64)
@@ -60,9 +76,9 @@ pub fn judge(h: &Planned, series: &[Series], offered: Option<&Series>, w: Window
             return (
                 Verdict::Stalled,
                 format!(
-                    "stream {stream} took {} records since {}, none reached it ({took}) for {} (it may take {})",
+                    "stream {stream} took {} records {}, none reached it ({took}) for over {} (it may take {})",
                     count(s.records),
-                    clock(s.since - w.period as i64),
+                    s.from(w),
                     duration(s.waited),
                     duration(*within as i64)
                 ),
@@ -70,135 +86,129 @@ pub fn judge(h: &Planned, series: &[Series], offered: Option<&Series>, w: Window
         }
     }
     let mut lagging = Vec::new();
-    for s in series.iter().filter(|s| s.role == Role::Lag) {
+    for s in of(Role::Lag) {
         let limit = h.lag_limits.iter().find(|(m, _)| *m == s.metric).map(|(_, l)| *l);
-        if let (Some(latest), Some(limit)) = (current(s, w), limit) {
+        if let (Some(latest), Some(limit)) = (current(s, w, now), limit) {
             if latest > limit {
                 lagging.push(format!("{} {} over {}", s.metric, amount(latest, s.unit), amount(limit, s.unit)));
             }
         }
     }
-    for s in series.iter().filter(|s| s.role == Role::Throttled) {
-        if let Some(n) = s.total.filter(|n| *n > 0.0) {
-            lagging.push(format!("{} {}", count(n), s.metric));
+    for s in of(Role::Throttled) {
+        let n: f64 = points(s).filter(|(i, _)| w.at(*i + 1) > recent_from).map(|(_, v)| v).fold(0.0, |a, b| a + b);
+        if n > 0.0 {
+            lagging.push(format!("{} {} lately (retried, so late)", count(n), s.metric));
+        }
+    }
+    for s in of(Role::RetriedRatio) {
+        let worst = points(s).filter(|(i, _)| w.at(*i + 1) > recent_from).map(|(_, v)| v).fold(1.0, f64::min);
+        if worst < 1.0 {
+            lagging.push(format!("{} down to {:.0}% lately (retried, so late)", s.metric, worst * 100.0));
         }
     }
     if !lagging.is_empty() {
         return (Verdict::Lagging, lagging.join(", "));
     }
-    let minutes = w.points as f64 * w.period as f64 / 60.0;
-    match (total_in > 0.0, total_out > 0.0) {
-        (true, _) if !outs.is_empty() => (
-            Verdict::Flowing,
-            format!("{} records in, {} out ({}/min in)", count(total_in), count(total_out), rate(total_in / minutes)),
-        ),
-        (true, _) => (Verdict::Flowing, format!("{} records in ({}/min)", count(total_in), rate(total_in / minutes))),
-        (false, true) => {
-            (Verdict::Flowing, format!("{} records out ({}/min)", count(total_out), rate(total_out / minutes)))
-        }
-        (false, false) if ins.is_empty() && outs.is_empty() && h.kind != HopKind::Bucket => {
+    let span = w.end().min(now) - w.start;
+    if !outs.is_empty() && total_in > 0.0 && total_out == 0.0 && span <= h.holds_seconds as i64 + LATE {
+        return (
+            Verdict::Unknown,
+            format!(
+                "{} {what_in} in, none out yet: the window ({}) is shorter than it may hold them and CloudWatch's delay ({}); widen --since",
+                count(total_in),
+                duration(span),
+                duration(h.holds_seconds as i64 + LATE)
+            ),
+        );
+    }
+    let minutes = w.minutes(now);
+    let last = ins.iter().chain(&outs).filter_map(|s| points(s).filter(|(_, v)| *v > 0.0).map(|(i, _)| i).last()).max();
+    match last {
+        None if ins.is_empty() && outs.is_empty() && h.kind != HopKind::Bucket => {
             (Verdict::Unknown, "no metric of its own says what goes through it".into())
         }
-        (false, false) => (Verdict::Idle, "nothing sent in the window".into()),
+        None => (Verdict::Idle, "nothing sent in the window".into()),
+        Some(i) if w.at(i + 1) < recent_from => (
+            Verdict::Idle,
+            format!(
+                "nothing since {} ({} {what_in} in, {} out earlier in the window)",
+                clock(w.at(i + 1)),
+                count(total_in),
+                count(total_out)
+            ),
+        ),
+        Some(_) if ins.is_empty() => {
+            (Verdict::Flowing, format!("{} records out ({}/min)", count(total_out), rate(total_out / minutes)))
+        }
+        Some(_) if outs.is_empty() => {
+            (Verdict::Flowing, format!("{} {what_in} in ({}/min)", count(total_in), rate(total_in / minutes)))
+        }
+        Some(_) if total_out == 0.0 => (
+            Verdict::Flowing,
+            format!(
+                "{} {what_in} in ({}/min), none out yet (it may hold them {})",
+                count(total_in),
+                rate(total_in / minutes),
+                duration(h.holds_seconds as i64)
+            ),
+        ),
+        Some(_) => (
+            Verdict::Flowing,
+            format!("{} {what_in} in, {} out ({}/min in)", count(total_in), count(total_out), rate(total_in / minutes)),
+        ),
     }
 }
 
+/// The points of a series that have data, with their index.
+fn points(s: &Series) -> impl Iterator<Item = (usize, f64)> + '_ {
+    s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v)))
+}
+
 /// The last point of an age or freshness, when it is recent enough to say
-/// how far behind the hop is now: within the last 10 minutes or 3 points.
-fn current(s: &Series, w: Window) -> Option<f64> {
-    let last = s.values.iter().rposition(Option::is_some)?;
-    let behind = (w.points - 1 - last) as i64 * w.period as i64;
-    (behind <= (3 * w.period as i64).max(600)).then(|| s.values[last]).flatten()
+/// how far behind the hop is now (`lately`, and CloudWatch's delay).
+fn current(s: &Series, w: Window, now: i64) -> Option<f64> {
+    let (last, v) = points(s).last()?;
+    (w.at(last + 1) >= now - lately(w) - LATE).then_some(v)
 }
 
 /// Records that came in and were not passed on.
 struct Stall {
     records: f64,
-    /// The end of the first point they came in.
-    since: i64,
-    /// How long ago that was.
+    /// The point they first came in.
+    first: usize,
+    /// Whether nothing came out in the whole window (so they may have
+    /// been waiting since before it).
+    none_in_window: bool,
+    /// How long since the end of that point, at least.
     waited: i64,
+}
+
+impl Stall {
+    /// `from 15:02 on`, or `since before 14:05` when nothing came out in
+    /// the window and records came in from its start.
+    fn from(&self, w: Window) -> String {
+        if self.none_in_window && self.first == 0 {
+            format!("since before {} (the window's start)", clock(w.start))
+        } else {
+            format!("from {} on", clock(w.at(self.first)))
+        }
+    }
 }
 
 /// Records in and none out since, for longer than the hop may hold them:
 /// the first point with records in after the last point with records out
-/// is older than `holds` and `LATE`.
+/// ended longer ago than `holds` and `LATE`.
 fn stall(ins: &[&Series], outs: &[&Series], holds: u32, w: Window, now: i64) -> Option<Stall> {
-    let last_out = (0..w.points).rev().find(|&i| outs.iter().any(|s| s.values[i].is_some_and(|v| v > 0.0)));
+    let has = |s: &Series, i: usize| s.values[i].is_some_and(|v| v > 0.0);
+    let last_out = (0..w.points).rev().find(|&i| outs.iter().any(|s| has(s, i)));
     let after = last_out.map_or(0, |i| i + 1);
-    let first_in = (after..w.points).find(|&i| ins.iter().any(|s| s.values[i].is_some_and(|v| v > 0.0)))?;
-    // The records of a point came in by its end at the latest.
-    let since = w.start + (first_in as i64 + 1) * w.period as i64;
-    let waited = now - since;
+    let first = (after..w.points).find(|&i| ins.iter().any(|s| has(s, i)))?;
+    let waited = now - w.at(first + 1);
     if waited <= holds as i64 + LATE {
         return None;
     }
-    let records: f64 = ins.iter().flat_map(|s| s.values[first_in..].iter().flatten()).fold(0.0, |a, b| a + b);
-    Some(Stall { records, since, waited })
-}
-
-/// A count as people read it: `12,345`, or `1.5` when not whole.
-pub fn count(n: f64) -> String {
-    if n.fract() != 0.0 {
-        return format!("{n:.1}");
-    }
-    let digits = format!("{}", n as i64);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 && c.is_ascii_digit() && !out.ends_with('-') {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A rate: `1.2k`, `35`, `0.4`.
-pub fn rate(n: f64) -> String {
-    match n {
-        n if n >= 1e6 => format!("{:.1}M", n / 1e6),
-        n if n >= 1e3 => format!("{:.1}k", n / 1e3),
-        n if n >= 10.0 => format!("{n:.0}"),
-        n => format!("{n:.1}"),
-    }
-}
-
-/// A value in its unit: `1.5 s`, `3.2 MB`, `97%`.
-pub fn amount(v: f64, unit: Unit) -> String {
-    match unit {
-        Unit::Count => count(v.round()),
-        Unit::Milliseconds if v >= 1000.0 => format!("{} s", rate(v / 1000.0)),
-        Unit::Milliseconds => format!("{v:.0} ms"),
-        Unit::Seconds => format!("{} s", rate(v)),
-        Unit::Percent => format!("{v:.0}%"),
-        Unit::Ratio => format!("{:.0}%", v * 100.0),
-        Unit::Bytes => bytes(v),
-    }
-}
-
-pub fn bytes(v: f64) -> String {
-    match v {
-        v if v >= 1e9 => format!("{:.1} GB", v / 1e9),
-        v if v >= 1e6 => format!("{:.1} MB", v / 1e6),
-        v if v >= 1e3 => format!("{:.1} kB", v / 1e3),
-        v => format!("{v:.0} B"),
-    }
-}
-
-/// `HH:MM` UTC of a time in seconds since the epoch.
-pub fn clock(at: i64) -> String {
-    let d = at.rem_euclid(86_400);
-    format!("{:02}:{:02}", d / 3600, d % 3600 / 60)
-}
-
-/// `14m`, `2h 5m`, `45s`.
-pub fn duration(secs: i64) -> String {
-    match secs {
-        s if s >= 3600 && s % 3600 < 60 => format!("{}h", s / 3600),
-        s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        s if s >= 60 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+    let records: f64 = ins.iter().flat_map(|s| s.values[first..].iter().flatten()).fold(0.0, |a, b| a + b);
+    Some(Stall { records, first, none_in_window: last_out.is_none(), waited })
 }
 
 #[cfg(test)]
@@ -223,6 +233,8 @@ mod tests {
             metrics: vec![],
             holds_seconds: holds,
             lag_limits: vec![("DeliveryToS3.DataFreshness", 660.0), ("GetRecords.IteratorAgeMilliseconds", 60_000.0)],
+            fail_limits: vec![],
+            counts_in: "records",
             feeds: vec![],
             delivered_by: vec![],
             consumes: Some(("stream.s".into(), 60)),
@@ -264,7 +276,7 @@ mod tests {
         ];
         let (v, why) = judge(&fh, &series, None, w(), NOW);
         assert_eq!(v, Verdict::Stalled, "{why}");
-        assert!(why.contains("200 records in since") && why.contains("DeliveryToS3.Records"), "{why}");
+        assert!(why.contains("200 records in from") && why.contains("DeliveryToS3.Records"), "{why}");
         // Within its buffer interval it may still be holding them.
         let recent = [
             s(firehose::METRICS, "IncomingRecords", &[(57, 100.0)]),
@@ -281,7 +293,7 @@ mod tests {
             s(firehose::METRICS, "FailedConversion.Records", &[(41, 7.0)]),
         ];
         let (v, why) = judge(&hop(HopKind::Firehose, 360), &series, None, w(), NOW);
-        assert_eq!((v, why.as_str()), (Verdict::Failing, "7 FailedConversion.Records"));
+        assert!(v == Verdict::Failing && why.starts_with("7 FailedConversion.Records, the last at "), "{why}");
         let ratio = [s(firehose::METRICS, "DeliveryToS3.Success", &[(40, 1.0), (41, 0.5)])];
         assert!(judge(&hop(HopKind::Firehose, 360), &ratio, None, w(), NOW).1.contains("down to 50%"));
     }
@@ -305,7 +317,7 @@ mod tests {
         let none = [s(function::METRICS, "Invocations", &[]), s(function::METRICS, "Errors", &[])];
         let (v, why) = judge(&hop(HopKind::Function, 60), &none, Some(&offered), w(), NOW);
         assert_eq!(v, Verdict::Stalled, "{why}");
-        assert!(why.starts_with("stream s took 100 records since"), "{why}");
+        assert!(why.starts_with("stream s took 100 records from"), "{why}");
         assert!(why.contains("none reached it (Invocations)"), "{why}");
         // Invoked after the last records came in: taking them.
         let took = [s(function::METRICS, "Invocations", &[(51, 2.0)])];
@@ -319,19 +331,90 @@ mod tests {
             s(stream::METRICS, "GetRecords.Records", &[(5, 10.0)]),
             s(stream::METRICS, "GetRecords.IteratorAgeMilliseconds", &[(5, 120_000.0)]),
         ];
-        assert_eq!(judge(&hop(HopKind::Stream, 60), &old, None, w(), NOW).0, Verdict::Flowing);
+        let (v, why) = judge(&hop(HopKind::Stream, 60), &old, None, w(), NOW);
+        assert_eq!(v, Verdict::Idle, "{why}");
+        assert!(why.starts_with("nothing since ") && why.contains("10 records in, 10 out earlier"), "{why}");
     }
 
     #[test]
-    fn figures_read_as_people_write_them() {
-        assert_eq!(count(1234567.0), "1,234,567");
-        assert_eq!(count(12.0), "12");
-        assert_eq!(count(-1234.0), "-1,234");
-        assert_eq!(amount(0.975, Unit::Ratio), "98%");
-        assert_eq!(amount(1500.0, Unit::Milliseconds), "1.5 s");
-        assert_eq!(bytes(3_200_000.0), "3.2 MB");
-        assert_eq!(clock(1_700_003_570), "23:12");
-        assert_eq!(duration(7500), "2h 5m");
-        assert_eq!(duration(3600), "1h");
+    fn data_that_stopped_half_an_hour_ago_is_idle_not_flowing() {
+        let stopped = [
+            s(stream::METRICS, "IncomingRecords", &[(10, 600.0), (25, 600.0)]),
+            s(stream::METRICS, "GetRecords.Records", &[(10, 600.0), (25, 600.0)]),
+        ];
+        assert_eq!(judge(&hop(HopKind::Stream, 60), &stopped, None, w(), NOW).0, Verdict::Idle);
+        // Within the last ten minutes (CloudWatch's late minutes included):
+        // flowing.
+        let lately = [
+            s(stream::METRICS, "IncomingRecords", &[(52, 600.0)]),
+            s(stream::METRICS, "GetRecords.Records", &[(52, 600.0)]),
+        ];
+        assert_eq!(judge(&hop(HopKind::Stream, 60), &lately, None, w(), NOW).0, Verdict::Flowing);
+    }
+
+    #[test]
+    fn a_window_shorter_than_a_firehose_may_hold_records_cannot_call_it_flowing() {
+        let short = Window::ending(NOW, 300);
+        let mut values = vec![None; short.points];
+        values[1] = Some(100.0);
+        let ins = Series::new(named(firehose::METRICS, "IncomingRecords"), "y", values);
+        let outs = Series::new(named(firehose::METRICS, "DeliveryToS3.Records"), "y", vec![None; short.points]);
+        let (v, why) = judge(&hop(HopKind::Firehose, 960), &[ins, outs], None, short, NOW);
+        assert_eq!(v, Verdict::Unknown, "{why}");
+        assert!(why.contains("widen --since"), "{why}");
+    }
+
+    #[test]
+    fn a_stall_from_before_the_window_says_so() {
+        let series = [
+            s(firehose::METRICS, "IncomingRecords", &[(0, 100.0), (1, 100.0), (30, 100.0)]),
+            s(firehose::METRICS, "DeliveryToS3.Records", &[]),
+        ];
+        let (v, why) = judge(&hop(HopKind::Firehose, 360), &series, None, w(), NOW);
+        assert_eq!(v, Verdict::Stalled);
+        assert!(why.contains("300 records in since before "), "{why}");
+    }
+
+    #[test]
+    fn a_throttle_long_ago_does_not_make_a_hop_lag_now_and_one_lately_does() {
+        use crate::metrics::function;
+        let old = [s(function::METRICS, "Invocations", &[(58, 5.0)]), s(function::METRICS, "Throttles", &[(5, 1.0)])];
+        assert_eq!(judge(&hop(HopKind::Function, 60), &old, None, w(), NOW).0, Verdict::Flowing);
+        let lately =
+            [s(function::METRICS, "Invocations", &[(58, 5.0)]), s(function::METRICS, "Throttles", &[(56, 1.0)])];
+        let (v, why) = judge(&hop(HopKind::Function, 60), &lately, None, w(), NOW);
+        assert_eq!(v, Verdict::Lagging);
+        assert!(why.contains("1 Throttles lately"), "{why}");
+    }
+
+    #[test]
+    fn read_throttling_on_a_shared_shard_is_lagging_not_failing() {
+        let series = [
+            s(stream::METRICS, "IncomingRecords", &[(57, 10.0)]),
+            s(stream::METRICS, "GetRecords.Records", &[(57, 10.0)]),
+            s(stream::METRICS, "GetRecords.Success", &[(57, 0.5)]),
+            s(stream::METRICS, "PutRecords.FailedRecords", &[(57, 3.0)]),
+        ];
+        let (v, why) = judge(&hop(HopKind::Stream, 60), &series, None, w(), NOW);
+        assert_eq!(v, Verdict::Lagging, "{why}");
+        assert!(
+            why.contains("GetRecords.Success down to 50% lately") && why.contains("3 PutRecords.FailedRecords"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn errors_within_the_specs_alarm_threshold_are_not_failing() {
+        use crate::metrics::function;
+        let mut h = hop(HopKind::Function, 60);
+        h.fail_limits = vec![("Errors", 5.0)];
+        h.counts_in = "invocations";
+        let few = [s(function::METRICS, "Invocations", &[(58, 50.0)]), s(function::METRICS, "Errors", &[(58, 2.0)])];
+        let (v, why) = judge(&h, &few, None, w(), NOW);
+        assert_eq!((v, why.as_str()), (Verdict::Flowing, "50 invocations in (0.8/min)"));
+        let many = [s(function::METRICS, "Invocations", &[(58, 50.0)]), s(function::METRICS, "Errors", &[(58, 9.0)])];
+        let (v, why) = judge(&h, &many, None, w(), NOW);
+        assert_eq!(v, Verdict::Failing);
+        assert!(why.starts_with("9 Errors (above 5 a point), the last at"), "{why}");
     }
 }
