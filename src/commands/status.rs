@@ -13,6 +13,9 @@ pub const FAILED_ON: u8 = 4;
 
 pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
     let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
+    if a.watch {
+        return status::watch::run(&d, a.since, a.interval, g.json).await;
+    }
     let report = status::read(&d, a.since).await?;
     if g.json {
         emitln!("{}", serde_json::to_string(&report)?);
