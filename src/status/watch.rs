@@ -215,6 +215,9 @@ impl Screen {
 impl Drop for Screen {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Shown through ratatui too, so its own `Drop` writes nothing after
+        // the main screen is back.
+        let _ = self.terminal.show_cursor();
         restore();
     }
 }

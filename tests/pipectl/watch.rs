@@ -32,21 +32,83 @@ fn collect(mut from: impl Read + Send + 'static) -> Seen {
     seen
 }
 
-/// Waits until what was read from byte `from` on contains every one of
-/// `wanted` (at most `within`), failing with what was read if not.
-fn wait_for(seen: &Seen, from: usize, wanted: &[&str], within: Duration, child: &mut Child) -> usize {
+/// Waits until `shows` holds for what was read (at most `within`),
+/// failing with it if not.
+fn wait_until(seen: &Seen, what: &str, within: Duration, child: &mut Child, shows: impl Fn(&[u8]) -> bool) {
     let start = Instant::now();
     loop {
-        let text = String::from_utf8_lossy(&seen.lock().unwrap()[from..]).into_owned();
-        if wanted.iter().all(|w| text.contains(w)) {
-            return seen.lock().unwrap().len();
+        let out = seen.lock().unwrap().clone();
+        if shows(&out) {
+            return;
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("pipectl ended ({status}) before showing {wanted:?}:\n{text:?}");
+            panic!("pipectl ended ({status}) before showing {what}:\n{:?}", String::from_utf8_lossy(&out));
         }
-        assert!(start.elapsed() < within, "never saw {wanted:?} in {within:?}:\n{text:?}");
+        assert!(start.elapsed() < within, "never saw {what} in {within:?}:\n{}", screen(&out).join("\n"));
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits until what was read contains every one of `wanted`; how much
+/// was read then.
+fn wait_for(seen: &Seen, wanted: &[&str], within: Duration, child: &mut Child) -> usize {
+    wait_until(seen, &format!("{wanted:?}"), within, child, |out| {
+        let text = String::from_utf8_lossy(out);
+        wanted.iter().all(|w| text.contains(w))
+    });
+    seen.lock().unwrap().len()
+}
+
+/// The screen a terminal shows after `out`: its text placed by the
+/// cursor moves (`ESC [ row ; col H`) a redraw uses, other sequences
+/// (colours, modes) dropped. Enough to read the view's rows.
+fn screen(out: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(out);
+    let mut rows: Vec<Vec<char>> = vec![Vec::new(); 40];
+    let (mut row, mut col) = (0usize, 0usize);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' if chars.peek() == Some(&'[') => {
+                chars.next();
+                let mut params = String::new();
+                for p in chars.by_ref() {
+                    if ('\x40'..='\x7e').contains(&p) {
+                        if p == 'H' {
+                            let mut at = params.split(';').map(|n| n.parse::<usize>().unwrap_or(1).max(1));
+                            row = at.next().unwrap_or(1) - 1;
+                            col = at.next().unwrap_or(1) - 1;
+                        } else if p == 'J' && params == "2" {
+                            rows.iter_mut().for_each(Vec::clear);
+                        }
+                        break;
+                    }
+                    params.push(p);
+                }
+            }
+            '\x1b' => {
+                chars.next();
+            }
+            '\r' => col = 0,
+            '\n' => row += 1,
+            c => {
+                if let Some(line) = rows.get_mut(row) {
+                    if line.len() <= col {
+                        line.resize(col + 1, ' ');
+                    }
+                    line[col] = c;
+                }
+                col += 1;
+            }
+        }
+    }
+    rows.into_iter().map(|l| l.into_iter().collect::<String>().trim_end().to_string()).collect()
+}
+
+/// Whether a row of the screen after `out` starts with `verdict` and
+/// shows `hop`: a row of the hops' table.
+fn row_shows(out: &[u8], verdict: &str, hop: &str) -> bool {
+    screen(out).iter().any(|l| l.starts_with(verdict) && l.contains(hop))
 }
 
 /// Waits for the child to exit within `within`; its exit code.
@@ -118,11 +180,16 @@ fn status_watch_renders_refreshes_and_quits_on_q_in_a_pseudo_terminal() {
     let mut keys = std::fs::File::from(main.try_clone().unwrap());
     let seen = collect(std::fs::File::from(main));
 
-    let drawn =
-        wait_for(&seen, 0, &["\x1b[?1049h", "stream trips", "idle", "next in"], Duration::from_secs(30), &mut child);
+    let on = Duration::from_secs(30);
+    wait_until(&seen, "the hop idle", on, &mut child, |out| {
+        out.starts_with(b"\x1b[?1049h") && row_shows(out, "idle", "stream trips")
+    });
     seed_incoming_records(&moto, &stream, 120.0);
     // The next read is at most 10s away; the redraw shows the new verdict.
-    wait_for(&seen, drawn, &["flowing"], Duration::from_secs(30), &mut child);
+    wait_until(&seen, "the hop flowing", on, &mut child, |out| row_shows(out, "flowing", "stream trips"));
+    let shown = screen(&seen.lock().unwrap());
+    assert!(shown.iter().any(|l| l.contains("next in") || l.contains("reading…")), "{shown:#?}");
+    assert!(shown.iter().any(|l| l.contains("stream trips [flowing]")), "the path is redrawn too: {shown:#?}");
 
     let asked = Instant::now();
     keys.write_all(b"q").unwrap();
@@ -153,7 +220,7 @@ fn piped_until(moto: &Moto, spec: &str, json: bool, wanted: &[&str], signal: &st
     }
     let mut child = moto.pipectl(&args).spawn();
     let seen = collect(child.stdout.take().unwrap());
-    let read = wait_for(&seen, 0, wanted, Duration::from_secs(30), &mut child);
+    let read = wait_for(&seen, wanted, Duration::from_secs(30), &mut child);
     let sent = Instant::now();
     let ok = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(ok.success());
