@@ -162,54 +162,101 @@ fn applied(moto: &Moto, test: &str) -> (String, String) {
     (spec, hop["name"].as_str().unwrap().to_string())
 }
 
+/// `status SPEC --watch --interval 10s` on a pseudo-terminal.
+struct OnTerminal {
+    child: Child,
+    /// What it wrote to the terminal.
+    seen: Seen,
+    /// The test's side of the terminal: typing on it is typing to pipectl.
+    keys: std::fs::File,
+    stderr: std::path::PathBuf,
+}
+
+impl OnTerminal {
+    fn start(moto: &Moto, spec: &str) -> OnTerminal {
+        let (sub, main) = pty();
+        let stderr = std::path::Path::new(spec).with_file_name("stderr.txt");
+        let mut cmd = moto.pipectl(&["status", spec, "--watch", "--interval", "10s"]).into_command();
+        cmd.env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::from(sub.try_clone().unwrap()))
+            .stdout(Stdio::from(sub))
+            .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()));
+        let child = cmd.spawn().expect("pipectl starts");
+        // Only the child holds the terminal's side now: its exit ends the reader.
+        drop(cmd);
+        let keys = std::fs::File::from(main.try_clone().unwrap());
+        OnTerminal { child, seen: collect(std::fs::File::from(main)), keys, stderr }
+    }
+
+    /// Waits until the hops' table shows `hop` with `verdict`.
+    fn shows(&mut self, verdict: &str, hop: &str) {
+        wait_until(&self.seen, &format!("{hop} {verdict}"), Duration::from_secs(30), &mut self.child, |out| {
+            out.starts_with(b"\x1b[?1049h") && row_shows(out, verdict, hop)
+        });
+    }
+
+    /// Waits for the exit after `how` (at most 5s); asserts `code` and
+    /// that the terminal is given back: the main screen (the last thing
+    /// written), the cursor, line editing.
+    fn ends(mut self, how: &str, code: i32) {
+        let asked = Instant::now();
+        let got = exits_within(&mut self.child, Duration::from_secs(5));
+        eprintln!("exited {:?} after {how}", asked.elapsed());
+        let errors = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        assert_eq!(got, code, "exit code after {how}; stderr:\n{errors}");
+        // The reader ends when the terminal's last writer is gone.
+        let start = Instant::now();
+        let out = loop {
+            let out = self.seen.lock().unwrap().clone();
+            if out.ends_with(b"\x1b[?1049l") || start.elapsed() > Duration::from_secs(2) {
+                break out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let tail = String::from_utf8_lossy(&out[out.len().saturating_sub(40)..]).into_owned();
+        assert!(out.ends_with(b"\x1b[?1049l"), "the alternate screen was not left last: {tail:?}\nstderr:\n{errors}");
+        assert!(tail.contains("\x1b[?25h"), "the cursor was not shown again: {tail:?}");
+        // SAFETY: a termios filled by tcgetattr on a descriptor this owns.
+        let mut modes: libc::termios = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::tcgetattr(std::os::fd::AsRawFd::as_raw_fd(&self.keys), &mut modes) };
+        assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
+        assert_ne!(modes.c_lflag & libc::ICANON, 0, "raw mode was left on");
+        assert_ne!(modes.c_lflag & libc::ECHO, 0, "echo was left off");
+    }
+}
+
 #[test]
 fn status_watch_renders_refreshes_and_quits_on_q_in_a_pseudo_terminal() {
     let Some(moto) = Moto::start() else { return };
     let (spec, stream) = applied(&moto, "pty");
-    let (sub, main) = pty();
-    let stderr = std::path::Path::new(&spec).with_file_name("stderr.txt");
-    let mut cmd = moto.pipectl(&["status", &spec, "--watch", "--interval", "10s"]).into_command();
-    cmd.env("TERM", "xterm-256color")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::from(sub.try_clone().unwrap()))
-        .stdout(Stdio::from(sub))
-        .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()));
-    let mut child = cmd.spawn().expect("pipectl starts");
-    // Only the child holds the terminal's side now: its exit ends the reader.
-    drop(cmd);
-    let mut keys = std::fs::File::from(main.try_clone().unwrap());
-    let seen = collect(std::fs::File::from(main));
-
-    let on = Duration::from_secs(30);
-    wait_until(&seen, "the hop idle", on, &mut child, |out| {
-        out.starts_with(b"\x1b[?1049h") && row_shows(out, "idle", "stream trips")
-    });
+    let mut t = OnTerminal::start(&moto, &spec);
+    t.shows("idle", "stream trips");
     seed_incoming_records(&moto, &stream, 120.0);
     // The next read is at most 10s away; the redraw shows the new verdict.
-    wait_until(&seen, "the hop flowing", on, &mut child, |out| row_shows(out, "flowing", "stream trips"));
-    let shown = screen(&seen.lock().unwrap());
+    t.shows("flowing", "stream trips");
+    let shown = screen(&t.seen.lock().unwrap());
     assert!(shown.iter().any(|l| l.contains("next in") || l.contains("reading…")), "{shown:#?}");
     assert!(shown.iter().any(|l| l.contains("stream trips [flowing]")), "the path is redrawn too: {shown:#?}");
+    t.keys.write_all(b"q").unwrap();
+    t.ends("`q`", 0);
+}
 
-    let asked = Instant::now();
-    keys.write_all(b"q").unwrap();
-    let code = exits_within(&mut child, Duration::from_secs(5));
-    let took = asked.elapsed();
-    let errors = std::fs::read_to_string(&stderr).unwrap_or_default();
-    assert_eq!(code, 0, "stderr:\n{errors}");
-    eprintln!("quit {took:?} after `q`");
-    // The reader ends when the terminal's last writer is gone.
-    let start = Instant::now();
-    let out = loop {
-        let out = seen.lock().unwrap().clone();
-        if out.ends_with(b"\x1b[?1049l") || start.elapsed() > Duration::from_secs(2) {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let tail = String::from_utf8_lossy(&out[out.len().saturating_sub(40)..]).into_owned();
-    assert!(out.ends_with(b"\x1b[?1049l"), "the alternate screen was not left last: {tail:?}\nstderr:\n{errors}");
-    assert!(String::from_utf8_lossy(&out).contains("\x1b[?25h"), "the cursor was not shown again");
+#[test]
+fn status_watch_on_a_terminal_quits_on_ctrl_c_and_gives_the_terminal_back_on_sigterm() {
+    let Some(moto) = Moto::start() else { return };
+    let (spec, _) = applied(&moto, "pty-stop");
+    // Ctrl-C in raw mode is a key (ETX), not a signal: a quit like `q`.
+    let mut t = OnTerminal::start(&moto, &spec);
+    t.shows("idle", "stream trips");
+    t.keys.write_all(b"\x03").unwrap();
+    t.ends("Ctrl-C", 0);
+    // A signal from outside stops it as it stops other commands.
+    let mut t = OnTerminal::start(&moto, &spec);
+    t.shows("idle", "stream trips");
+    let ok = std::process::Command::new("kill").args(["-TERM", &t.child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    t.ends("SIGTERM", 130);
 }
 
 /// `status --watch` with standard output piped, until `signal`.
