@@ -49,7 +49,8 @@ pub fn draw(frame: &mut Frame, v: &View) {
         return;
     };
     let head = 2 + u16::from(v.error.is_some());
-    let paths = if r.paths.is_empty() { 0 } else { r.paths.len() as u16 + 1 };
+    // The paths, their heading and a blank line before the table.
+    let paths = if r.paths.is_empty() { 0 } else { r.paths.len() as u16 + 2 };
     let alarms = if r.alarms.is_empty() { 0 } else { r.alarms.len() as u16 + 1 };
     let [head_a, paths_a, hops_a, alarms_a, foot_a] = Layout::vertical([
         Constraint::Length(head + 1),
