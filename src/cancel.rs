@@ -213,21 +213,33 @@ pub async fn shielded<F: std::future::Future>(f: F) -> F::Output {
 /// Listens for SIGINT and SIGTERM for the rest of the process (once,
 /// however often it is called).
 pub fn install() {
+    listen(true);
+}
+
+/// [`install`] for a command with nothing to finish after a stop (`status
+/// --watch`): the first signal stops it without a word.
+pub fn install_quietly() {
+    listen(false);
+}
+
+fn listen(say: bool) {
     static INSTALLED: AtomicBool = AtomicBool::new(false);
     if INSTALLED.swap(true, Ordering::SeqCst) {
         return;
     }
-    tokio::spawn(async {
+    tokio::spawn(async move {
         let mut count = 0;
         loop {
             wait_for_signal().await;
             count += 1;
             if count == 1 {
                 request();
-                eprintln!(
-                    "\nstopping: nothing new starts; waiting for running changes to finish their calls \
-                     (press Ctrl-C again to abort at once)"
-                );
+                if say {
+                    eprintln!(
+                        "\nstopping: nothing new starts; waiting for running changes to finish their calls \
+                         (press Ctrl-C again to abort at once)"
+                    );
+                }
             } else {
                 eprintln!("\naborted");
                 std::process::exit(i32::from(EXIT_CODE));

@@ -34,6 +34,9 @@ pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
         super::report_file::check(page, "--html", &inputs)?;
     }
     let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
+    if a.watch {
+        return status::watch::run(&d, a.since, a.interval, g.json).await;
+    }
     let report = status::read(&d, a.since).await.map_err(hint_denied)?;
     if let Some(page) = &a.html {
         super::report_file::write(page, "--html", &status::html::page(&report), &inputs)?;

@@ -15,6 +15,8 @@ pub mod model;
 pub mod read;
 pub mod text;
 pub mod verdict;
+pub mod view;
+pub mod watch;
 
 pub use model::{AlarmState, Calls, Hop, HopKind, Report, Series, Verdict};
 

@@ -44,4 +44,5 @@ mod unattended;
 mod util;
 mod validate;
 mod vars;
+mod watch;
 mod workflows;

@@ -103,6 +103,14 @@ impl Pipectl {
     }
 }
 
+impl Pipectl {
+    /// The command itself, to give it other standard streams (a
+    /// pseudo-terminal).
+    pub fn into_command(self) -> Command {
+        self.cmd
+    }
+}
+
 /// The exit code and output of a spawned pipectl.
 pub fn finish(child: std::process::Child) -> Run {
     let Output { status, stdout, stderr } = child.wait_with_output().expect("pipectl ends");

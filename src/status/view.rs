@@ -1,0 +1,237 @@
+//! The `--watch` view of a report drawn into a ratatui frame: the header
+//! (pipeline, window, when it was read and when it is read next), the
+//! paths, a table of hops and the alarms. Pure: a `TestBackend` shows
+//! exactly what a terminal would.
+//!
+//! Every text from the spec or AWS is drawn through
+//! `diag::value::terminal_safe`: an escape sequence in a name shows as
+//! `\u{001b}[2J` and drives nothing.
+
+use super::figures::{amount, duration, rate};
+use super::model::{Hop, Report, Verdict};
+use super::text::{combined, label_width, sparkline, verdict_style, window, SPARK_WIDTH};
+use crate::diag::value::terminal_safe;
+use crate::metrics::{Role, Unit};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+/// What the view shows at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The last report read, if one was.
+    pub report: Option<&'a Report>,
+    /// Why the last read failed, shown until a read succeeds.
+    pub error: Option<&'a str>,
+    /// When the report (or the failure) was read, seconds since the epoch.
+    pub refreshed: Option<i64>,
+    /// Seconds to the next read; `None` while a read is under way.
+    pub next_in: Option<u64>,
+    /// How often the view reads again.
+    pub interval: u64,
+    /// Whether verdicts and states are drawn in colour (`term::colour`).
+    pub colour: bool,
+}
+
+/// The columns between the hop's label and its reason, at their widest.
+const FIXED: u16 = 8 + 2 * (SPARK_WIDTH as u16 + 11) + 4;
+
+/// Draws `v` over the whole frame.
+pub fn draw(frame: &mut Frame, v: &View) {
+    let area = frame.area();
+    let Some(r) = v.report else {
+        let mut lines = vec![Line::from(Span::styled("pipectl status --watch", bold())), status_line(v)];
+        lines.extend(error_line(v));
+        lines.push(Line::from(Span::styled("q quit", dim())));
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+        return;
+    };
+    let head = 2 + u16::from(v.error.is_some());
+    // The paths, their heading and a blank line before the table.
+    let paths = if r.paths.is_empty() { 0 } else { r.paths.len() as u16 + 2 };
+    let alarms = if r.alarms.is_empty() { 0 } else { r.alarms.len() as u16 + 1 };
+    let [head_a, paths_a, hops_a, alarms_a, foot_a] = Layout::vertical([
+        Constraint::Length(head + 1),
+        Constraint::Length(paths),
+        Constraint::Min(3),
+        Constraint::Length(alarms),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    let mut header = vec![
+        Line::from(Span::styled(
+            safe(&format!("pipeline `{}`, env `{}`, {} · {}", r.pipeline, r.env, r.region, window(r))),
+            bold(),
+        )),
+        status_line(v),
+    ];
+    header.extend(error_line(v));
+    frame.render_widget(Paragraph::new(header), head_a);
+
+    if paths > 0 {
+        let mut lines = vec![Line::from(Span::styled("paths", bold()))];
+        lines.extend(r.paths.iter().map(|p| path_line(r, p, v.colour)));
+        frame.render_widget(Paragraph::new(lines), paths_a);
+    }
+    frame.render_widget(hop_table(r, hops_a, v.colour), hops_a);
+    if alarms > 0 {
+        let mut lines = vec![Line::from(Span::styled("alarms", bold()))];
+        lines.extend(r.alarms.iter().map(|a| {
+            let state = match a.state.as_str() {
+                "OK" => verdict(Verdict::Flowing, v.colour),
+                "ALARM" => verdict(Verdict::Failing, v.colour),
+                _ => verdict(Verdict::Unknown, v.colour),
+            };
+            let on = a.hop.as_deref().and_then(|h| r.hop(h)).map(|h| format!(" on {}", h.label)).unwrap_or_default();
+            let unit = crate::metrics::all().iter().find(|m| m.name == a.metric).map_or(Unit::Count, |m| m.unit);
+            Line::from(vec![
+                Span::raw("  "),
+                Span::styled(format!("{:<17}", safe(&a.state)), state),
+                Span::raw(safe(&format!(" {} ({} over {}{on})", a.name, a.metric, amount(a.threshold, unit)))),
+            ])
+        }));
+        frame.render_widget(Paragraph::new(lines), alarms_a);
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(Span::styled(
+            format!("q quit · reads every {}", duration(v.interval as i64)),
+            dim(),
+        ))),
+        foot_a,
+    );
+}
+
+/// `refreshed 14:05:12, next in 27s`, or that a read is under way.
+fn status_line(v: &View) -> Line<'static> {
+    let text = match (v.refreshed, v.next_in) {
+        (Some(at), Some(n)) => format!("refreshed {}, next in {n}s", clock_seconds(at)),
+        (Some(at), None) => format!("refreshed {}, reading…", clock_seconds(at)),
+        (None, _) => "reading the pipeline's metrics…".to_string(),
+    };
+    Line::from(Span::styled(text, dim()))
+}
+
+/// The last read's failure, in the failing colour.
+fn error_line(v: &View) -> Option<Line<'static>> {
+    let e = v.error?;
+    let style = if v.colour { Style::new().fg(Color::Red).add_modifier(Modifier::BOLD) } else { bold() };
+    let retry = v.next_in.map_or_else(|| "retrying now".to_string(), |n| format!("retrying in {n}s"));
+    Some(Line::from(Span::styled(safe(&format!("read failed: {e}; {retry}")), style)))
+}
+
+/// One path: each hop's label and verdict, joined by arrows.
+fn path_line<'a>(r: &Report, path: &[String], colour: bool) -> Line<'a> {
+    let mut spans = vec![Span::raw("  ")];
+    for (i, h) in path.iter().filter_map(|id| r.hop(id)).enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" ─▶ "));
+        }
+        spans.push(Span::raw(safe(&h.label)));
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!("[{}]", h.verdict.as_str()), verdict(h.verdict, colour)));
+    }
+    Line::from(spans)
+}
+
+/// The hops: verdict, label, records in and out (a sparkline over the
+/// window and the rate per minute), and the reason.
+fn hop_table<'a>(r: &'a Report, area: Rect, colour: bool) -> Table<'a> {
+    let label = label_width(r).max(3) as u16;
+    // The sparklines narrow first, so the reason keeps 20 columns.
+    let room = area.width.saturating_sub(label + 20);
+    let spark = if room >= FIXED { SPARK_WIDTH } else { (room.saturating_sub(8 + 4 + 22) / 2) as usize };
+    let figures = (spark + 11) as u16;
+    let rows = r.hops.iter().map(|h| {
+        Row::new(vec![
+            Cell::from(Span::styled(h.verdict.as_str(), verdict(h.verdict, colour))),
+            Cell::from(safe(&h.label)),
+            Cell::from(flow(h, Role::RecordsIn, h.records_in_per_minute, spark)),
+            Cell::from(flow(h, Role::RecordsOut, h.records_out_per_minute, spark)),
+            Cell::from(safe(&h.reason)),
+        ])
+    });
+    let header = Row::new(["verdict", "hop", "records in", "records out", "why"])
+        .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    Table::new(
+        rows,
+        [
+            Constraint::Length(8),
+            Constraint::Length(label),
+            Constraint::Length(figures),
+            Constraint::Length(figures),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(header)
+    .column_spacing(1)
+}
+
+/// A hop's records of one role: the sparkline and the rate per minute,
+/// or nothing when the hop has no such metric.
+pub fn flow(h: &Hop, role: Role, per_minute: Option<f64>, width: usize) -> String {
+    match (combined(h, role), per_minute) {
+        (Some(points), Some(pm)) if width > 0 => format!("{} {:>6}/min", sparkline(&points, width, true), rate(pm)),
+        (Some(_), Some(pm)) => format!("{:>6}/min", rate(pm)),
+        _ => String::new(),
+    }
+}
+
+/// A verdict's style: the palette of the text output, or bold only
+/// without colour.
+fn verdict(v: Verdict, colour: bool) -> Style {
+    if !colour {
+        return bold();
+    }
+    let fg = match verdict_style(v).get_fg_color() {
+        Some(anstyle::Color::Ansi(c)) => ansi(c),
+        _ => Color::Reset,
+    };
+    Style::new().fg(fg).add_modifier(Modifier::BOLD)
+}
+
+fn ansi(c: anstyle::AnsiColor) -> Color {
+    use anstyle::AnsiColor as A;
+    match c {
+        A::Black => Color::Black,
+        A::Red => Color::Red,
+        A::Green => Color::Green,
+        A::Yellow => Color::Yellow,
+        A::Blue => Color::Blue,
+        A::Magenta => Color::Magenta,
+        A::Cyan => Color::Cyan,
+        A::White => Color::Gray,
+        A::BrightBlack => Color::DarkGray,
+        A::BrightRed => Color::LightRed,
+        A::BrightGreen => Color::LightGreen,
+        A::BrightYellow => Color::LightYellow,
+        A::BrightBlue => Color::LightBlue,
+        A::BrightMagenta => Color::LightMagenta,
+        A::BrightCyan => Color::LightCyan,
+        A::BrightWhite => Color::White,
+    }
+}
+
+fn bold() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+fn dim() -> Style {
+    Style::new().add_modifier(Modifier::DIM)
+}
+
+fn safe(text: &str) -> String {
+    terminal_safe(text).replace(['\n', '\t'], " ")
+}
+
+/// `14:05:12` (UTC).
+pub fn clock_seconds(at: i64) -> String {
+    let d = at.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", d / 3600, d % 3600 / 60, d % 60)
+}
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+pub(crate) mod tests;
