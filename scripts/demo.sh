@@ -10,23 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 spec=${1:-pipelines/lab.yaml}
-moto="$(ensure_emulator)"
 cargo build --locked --quiet
 pipectl="$CARGO_TARGET_DIR/debug/pipectl"
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$moto" -H 127.0.0.1 -p "$port" >/tmp/pipectl-demo-moto.log 2>&1 &
-moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  curl -s "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null && break
-  sleep 0.1
-done
-
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-export AWS_REGION="${AWS_REGION:-us-east-1}"
-unset AWS_PROFILE AWS_SESSION_TOKEN
+start_emulator /tmp/pipectl-demo-moto.log
 
 echo "== cost of $spec on AWS (offline: no AWS call)"
 "$pipectl" cost "$spec"
