@@ -28,7 +28,7 @@ def value(series, minute, rate):
         return round(rate * wave * 180)
     if role == "lag":
         return {"milliseconds": 800.0 * wave, "seconds": 70.0 * wave}.get(unit, 1.0)
-    if role == "success_ratio":
+    if role in ("success_ratio", "retried_ratio"):
         return 1.0
     if role in ("failed", "throttled"):
         return 0.0

@@ -58,8 +58,10 @@ pub fn records(r: &Report, hop: &Hop) -> String {
             escape(&axis_value(value))
         );
     }
-    let _ = write!(s, r#"<text x="{LEFT}" y="{:.1}" class="axis">records per {per}</text>"#, TOP - 8.0);
-    legend(&mut s, ins.is_some(), outs.is_some());
+    // A function's "records in" are its invocations.
+    let what = if hop.counts_in == "records" { "records" } else { "counts" };
+    let _ = write!(s, r#"<text x="{LEFT}" y="{:.1}" class="axis">{what} per {per}</text>"#, TOP - 8.0);
+    legend(&mut s, ins.is_some(), outs.is_some(), hop.counts_in);
     // The horizontal axis: the window's start, middle and end.
     let span = r.end_epoch - r.start_epoch;
     for (frac, anchor) in [(0.0, "start"), (0.5, "middle"), (1.0, "end")] {
@@ -111,9 +113,10 @@ pub fn records(r: &Report, hop: &Hop) -> String {
 }
 
 /// The legend, top right: a square of each colour and what it stands for.
-fn legend(s: &mut String, ins: bool, outs: bool) {
+fn legend(s: &mut String, ins: bool, outs: bool, counts_in: &str) {
     let mut x = WIDTH - RIGHT - 190.0;
-    for (shown, colour, name) in [(ins, IN_COLOUR, "records in"), (outs, OUT_COLOUR, "records out")] {
+    let name_in = format!("{counts_in} in");
+    for (shown, colour, name) in [(ins, IN_COLOUR, name_in.as_str()), (outs, OUT_COLOUR, "records out")] {
         if shown {
             let _ = write!(
                 s,

@@ -179,7 +179,10 @@ fn hop_section(s: &mut String, r: &Report, h: &Hop, i: usize) {
         let _ = writeln!(s, "<tr><th>{}</th><td>{}</td></tr>", escape(name), escape(&value));
     };
     let per_minute = [
-        ("records in", h.records_in_per_minute.map(|v| format!("{}/min", rate(v)))),
+        (
+            if h.counts_in == "records" { "records in" } else { "invocations" },
+            h.records_in_per_minute.map(|v| format!("{}/min", rate(v))),
+        ),
         ("records out", h.records_out_per_minute.map(|v| format!("{}/min", rate(v)))),
         ("bytes in", h.bytes_in_per_minute.map(|v| format!("{}/min", bytes(v)))),
         ("bytes out", h.bytes_out_per_minute.map(|v| format!("{}/min", bytes(v)))),
