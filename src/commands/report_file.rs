@@ -3,7 +3,9 @@
 //! ready.
 //!
 //! A report is meant to be written again and again at the same path, so
-//! an existing regular file is replaced, without `--force`. The page is
+//! an existing page pipectl wrote (it carries `GENERATOR`) is replaced,
+//! without `--force`; any other file there is refused, so a mistyped path
+//! never replaces the spec's code or anything else. The page is
 //! written to a new file beside it (created new, so through no link) and
 //! renamed over the path: a rename replaces the name itself and follows
 //! no symbolic link, so neither a link's target nor another hard link's
@@ -13,6 +15,7 @@
 //! AWS call.
 
 use super::produce::output::beside;
+use crate::status::html::GENERATOR;
 use crate::BadInput;
 use std::io::Write;
 use std::path::Path;
@@ -40,13 +43,19 @@ pub fn check(path: &Path, flag: &str, inputs: &[&Path]) -> anyhow::Result<()> {
         }
         Ok(_) => {
             let target = std::fs::canonicalize(path).ok();
-            match inputs.iter().find(|i| target.is_some() && std::fs::canonicalize(i).ok() == target) {
-                Some(input) => Err(BadInput::error(
+            if let Some(input) = inputs.iter().find(|i| target.is_some() && std::fs::canonicalize(i).ok() == target) {
+                return Err(BadInput::error(
                     format!("`{flag} {shown}` is `{}`, which this run reads: not replaced", input.display()),
                     hint,
-                )),
-                None => Ok(()),
+                ));
             }
+            if !written_by_us(path) {
+                return Err(BadInput::error(
+                    format!("`{flag} {shown}` exists and is not a page pipectl wrote: not replaced"),
+                    "remove it first, or give a new path",
+                ));
+            }
+            writable(path, flag)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let folder = match path.parent() {
@@ -54,12 +63,41 @@ pub fn check(path: &Path, flag: &str, inputs: &[&Path]) -> anyhow::Result<()> {
                 _ => Path::new("."),
             };
             if folder.is_dir() {
-                Ok(())
+                writable(path, flag)
             } else {
                 Err(BadInput::error(format!("cannot write `{flag} {shown}`: its folder does not exist"), hint))
             }
         }
         Err(e) => Err(BadInput::error(format!("cannot write `{flag} {shown}`: {e}"), hint)),
+    }
+}
+
+/// Whether the file at `path` is a page pipectl wrote (its first 4 KB
+/// carry `GENERATOR`), or empty.
+fn written_by_us(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else { return false };
+    let mut head = Vec::new();
+    if f.take(4096).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    head.is_empty() || String::from_utf8_lossy(&head).contains(GENERATOR)
+}
+
+/// Whether a file can be made beside `path` (where the page is written
+/// first): tried before any AWS call, so a folder that cannot be written
+/// is bad input, not a failure after the report was read.
+fn writable(path: &Path, flag: &str) -> anyhow::Result<()> {
+    match beside(path) {
+        Ok((file, temp)) => {
+            drop(file);
+            let _ = std::fs::remove_file(&temp);
+            Ok(())
+        }
+        Err(e) => Err(BadInput::error(
+            format!("cannot write `{flag} {}`: {e}", path.display()),
+            "give a path in a folder you can write",
+        )),
     }
 }
 
@@ -95,15 +133,35 @@ mod tests {
     }
 
     #[test]
-    fn a_page_is_written_new_and_replaces_a_regular_file() {
+    fn a_page_is_written_new_and_replaces_a_page_pipectl_wrote() {
         let d = folder("replace");
         let p = d.join("status.html");
-        write(&p, "--html", "one", &[]).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "one");
-        write(&p, "--html", "two", &[]).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
+        let (one, two) = (format!("{GENERATOR} one"), format!("{GENERATOR} two"));
+        write(&p, "--html", &one, &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), one);
+        write(&p, "--html", &two, &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), two);
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "no file left beside it");
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn html_replaced_the_specs_function_code_or_any_file_it_did_not_write() {
+        let d = folder("foreign");
+        let code = d.join("handler.py");
+        std::fs::write(&code, "def handler(event, context):\n    return event\n").unwrap();
+        let e = write(&code, "--html", GENERATOR, &[]).unwrap_err();
+        assert!(e.to_string().contains("is not a page pipectl wrote: not replaced"), "{e}");
+        assert!(std::fs::read_to_string(&code).unwrap().starts_with("def handler"));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn html_into_a_folder_that_cannot_be_written_is_refused_before_anything_is_read() {
+        // /proc takes no new file, not even from root.
+        let e = check(Path::new("/proc/pipectl-status.html"), "--html", &[]).unwrap_err();
+        assert!(e.downcast_ref::<BadInput>().is_some() && e.to_string().contains("cannot write"), "{e}");
     }
 
     #[test]

@@ -38,15 +38,17 @@ pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
         return status::watch::run(&d, a.since, a.interval, g.json).await;
     }
     let report = status::read(&d, a.since).await.map_err(hint_denied)?;
-    if let Some(page) = &a.html {
-        super::report_file::write(page, "--html", &status::html::page(&report), &inputs)?;
-        eprintln!("wrote the page to `{}`", page.display());
-    }
+    // The report first: a page that cannot be written after all (its
+    // folder was checked) does not hide it.
     if g.json {
         emitln!("{}", serde_json::to_string(&report)?);
     } else {
         let colour = crate::term::colour(crate::term::Stream::Stdout);
         emitln!("{}", status::text::render(&report, colour).trim_end());
+    }
+    if let Some(page) = &a.html {
+        super::report_file::write(page, "--html", &status::html::page(&report), &inputs)?;
+        eprintln!("wrote the page to `{}`", page.display());
     }
     gate(&report, &a.fail_on)
 }

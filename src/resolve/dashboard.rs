@@ -17,9 +17,15 @@ fn metric_widget(title: &str, region: &str, y: u32, x: u32, metrics: Vec<Value>)
 
 /// A line of a widget: a row of a metrics table with the value of its
 /// dimension for one resource, read with the row's own statistic (the
-/// trailing options element CloudWatch allows in a metric array).
-fn line(m: &Metric, value: &str) -> Value {
-    json!([m.namespace, m.name, m.dimension, value, { "stat": m.stat.as_str() }])
+/// trailing options element CloudWatch allows in a metric array); on the
+/// right axis when its unit is not that of the widget's first line, so
+/// bytes, ratios or ages never flatten counts drawn beside them.
+fn line(m: &Metric, value: &str, right: bool) -> Value {
+    if right {
+        json!([m.namespace, m.name, m.dimension, value, { "stat": m.stat.as_str(), "yAxis": "right" }])
+    } else {
+        json!([m.namespace, m.name, m.dimension, value, { "stat": m.stat.as_str() }])
+    }
 }
 
 /// One resource's row of the dashboard: what comes in and goes out on the
@@ -37,13 +43,15 @@ impl Row {
     /// reports per destination stream); `Panel::None` rows are not drawn.
     fn of(what: String, rows: Vec<&'static Metric>, values: impl Fn(&Metric) -> Vec<String>) -> Row {
         let mut row = Row { what, flow: Vec::new(), health: Vec::new() };
-        for m in rows {
-            let panel = match m.panel {
-                Panel::Flow => &mut row.flow,
-                Panel::Health => &mut row.health,
+        let first = |panel: Panel| rows.iter().find(|m| m.panel == panel).map(|m| m.unit);
+        let units = (first(Panel::Flow), first(Panel::Health));
+        for m in &rows {
+            let (panel, unit) = match m.panel {
+                Panel::Flow => (&mut row.flow, units.0),
+                Panel::Health => (&mut row.health, units.1),
                 Panel::None => continue,
             };
-            panel.extend(values(m).iter().map(|v| line(m, v)));
+            panel.extend(values(m).iter().map(|v| line(m, v, unit != Some(m.unit))));
         }
         row
     }

@@ -60,6 +60,8 @@ pub fn clock(at: i64) -> String {
 /// `14m`, `2h 5m`, `45s`.
 pub fn duration(secs: i64) -> String {
     match secs {
+        s if s >= 86_400 && s % 86_400 < 3600 => format!("{}d", s / 86_400),
+        s if s >= 86_400 => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
         s if s >= 3600 && s % 3600 < 60 => format!("{}h", s / 3600),
         s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
         s if s >= 60 => format!("{}m", s / 60),
@@ -82,5 +84,7 @@ mod tests {
         assert_eq!(clock(1_700_003_570), "23:12");
         assert_eq!(duration(7500), "2h 5m");
         assert_eq!(duration(3600), "1h");
+        assert_eq!(duration(15 * 86_400), "15d");
+        assert_eq!(duration(86_400 + 7200), "1d 2h");
     }
 }

@@ -17,6 +17,10 @@ use crate::metrics::Role;
 use crate::plan::svg;
 use std::fmt::Write as _;
 
+/// What every page carries in its head: an existing file at `--html`'s
+/// path is replaced only when it carries this too.
+pub const GENERATOR: &str = r#"<meta name="generator" content="pipectl status" />"#;
+
 /// `text` safe in HTML and XML text and in a quoted attribute: `&`, `<`,
 /// `>` and both quotes as entities, control characters (other than a line
 /// break or tab) and the two non-characters XML refuses as `�`.
@@ -76,6 +80,8 @@ pub fn page(r: &Report) -> String {
     let mut s = String::new();
     let title = format!("pipectl status: pipeline {}, env {}, {}", r.pipeline, r.env, r.region);
     s.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\" />\n");
+    s.push_str(GENERATOR);
+    s.push('\n');
     // Nothing is loaded from anywhere, whatever the page holds.
     s.push_str(
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\" />\n",

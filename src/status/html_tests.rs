@@ -138,7 +138,8 @@ fn every_hop_has_a_chart_with_its_verdict_reason_and_figures() {
         assert!(a.contains(&escape(&h.label)) && a.contains(&escape(&h.reason)), "{}", h.id);
         assert!(a.contains(&format!(">{}</span>", h.verdict.as_str())), "{}", h.id);
         if h.records_in_per_minute.is_some() {
-            assert!(a.contains("<th>records in</th><td>30/min</td>"), "{}", h.id);
+            let name = if h.counts_in == "records" { "records in" } else { "invocations" };
+            assert!(a.contains(&format!("<th>{name}</th><td>30/min</td>")), "{}", h.id);
         }
     }
     // The graph has a box per hop, filled by its verdict.

@@ -82,11 +82,26 @@ fn paint(text: &str, style: Style, colour: bool) -> String {
     }
 }
 
-/// The window in words: `14:05–15:05 UTC (1h, 1-minute points)`.
+/// The window in words: `14:05–15:05 UTC (1h, 1-minute points)`; with
+/// the dates when it spans more than a day.
 pub fn window(r: &Report) -> String {
-    let span = r.end_epoch - r.start_epoch;
-    let point = if r.period_seconds == 60 { "1-minute".to_string() } else { duration(r.period_seconds as i64) };
-    format!("{}–{} UTC ({}, {point} points)", clock(r.start_epoch), clock(r.end_epoch), duration(span))
+    window_words(r.start_epoch, r.end_epoch, r.period_seconds)
+}
+
+fn window_words(start: i64, end: i64, period: u32) -> String {
+    let span = end - start;
+    let point = if period == 60 { "1-minute".to_string() } else { duration(period as i64) };
+    let at = |t: i64| {
+        if span > 86_400 {
+            let date = humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
+            );
+            format!("{} {}", &date.to_string()[..10], clock(t))
+        } else {
+            clock(t)
+        }
+    };
+    format!("{}–{} UTC ({}, {point} points)", at(start), at(end), duration(span))
 }
 
 /// Each path as one line: `host producer ─▶ stream trips ─▶ …`.
@@ -232,6 +247,13 @@ pub fn plain_lines(r: &Report, now: i64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_windows_showed_times_without_dates() {
+        assert_eq!(window_words(1_700_000_040 - 3600, 1_700_000_040, 60), "21:14–22:14 UTC (1h, 1-minute points)");
+        let fortnight = window_words(1_700_000_040 - 15 * 86_400, 1_700_000_040, 10_800);
+        assert_eq!(fortnight, "2023-10-30 22:14–2023-11-14 22:14 UTC (15d, 3h points)");
+    }
 
     #[test]
     fn a_sparkline_scales_to_the_highest_point_and_leaves_gaps_blank() {

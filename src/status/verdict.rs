@@ -128,15 +128,21 @@ pub fn judge(h: &Planned, series: &[Series], offered: Option<&Series>, w: Window
             (Verdict::Unknown, "no metric of its own says what goes through it".into())
         }
         None => (Verdict::Idle, "nothing sent in the window".into()),
-        Some(i) if w.at(i + 1) < recent_from => (
-            Verdict::Idle,
-            format!(
-                "nothing since {} ({} {what_in} in, {} out earlier in the window)",
-                clock(w.at(i + 1)),
-                count(total_in),
-                count(total_out)
-            ),
-        ),
+        Some(i) if w.at(i + 1) < recent_from => {
+            // Only the figures the hop has: a host sends, a function is
+            // invoked.
+            let mut earlier = Vec::new();
+            if !ins.is_empty() {
+                earlier.push(format!("{} {what_in} in", count(total_in)));
+            }
+            if !outs.is_empty() {
+                earlier.push(format!("{} records out", count(total_out)));
+            }
+            (
+                Verdict::Idle,
+                format!("nothing since {} ({} earlier in the window)", clock(w.at(i + 1)), earlier.join(", ")),
+            )
+        }
         Some(_) if ins.is_empty() => {
             (Verdict::Flowing, format!("{} records out ({}/min)", count(total_out), rate(total_out / minutes)))
         }
@@ -333,7 +339,11 @@ mod tests {
         ];
         let (v, why) = judge(&hop(HopKind::Stream, 60), &old, None, w(), NOW);
         assert_eq!(v, Verdict::Idle, "{why}");
-        assert!(why.starts_with("nothing since ") && why.contains("10 records in, 10 out earlier"), "{why}");
+        assert!(why.starts_with("nothing since ") && why.contains("(10 records in, 10 records out earlier"), "{why}");
+        use crate::metrics::function;
+        let invoked = [s(function::METRICS, "Invocations", &[(5, 4.0)])];
+        let (_, why) = judge(&hop(HopKind::Function, 60), &invoked, None, w(), NOW);
+        assert!(why.ends_with("(4 records in earlier in the window)"), "a function has no records out: {why}");
     }
 
     #[test]

@@ -49,8 +49,11 @@ pub fn draw(frame: &mut Frame, v: &View) {
         return;
     };
     let head = 2 + u16::from(v.error.is_some());
-    // The paths, their heading and a blank line before the table.
-    let paths = if r.paths.is_empty() { 0 } else { r.paths.len() as u16 + 2 };
+    // The paths, their heading and a blank line before the table; at most
+    // a quarter of the screen (the table shows every verdict).
+    let most = (area.height / 4).max(1) as usize;
+    let shown_paths = r.paths.len().min(most);
+    let paths = if r.paths.is_empty() { 0 } else { shown_paths as u16 + 2 + u16::from(shown_paths < r.paths.len()) };
     let alarms = if r.alarms.is_empty() { 0 } else { r.alarms.len() as u16 + 1 };
     let [head_a, paths_a, hops_a, alarms_a, foot_a] = Layout::vertical([
         Constraint::Length(head + 1),
@@ -73,7 +76,10 @@ pub fn draw(frame: &mut Frame, v: &View) {
 
     if paths > 0 {
         let mut lines = vec![Line::from(Span::styled("paths", bold()))];
-        lines.extend(r.paths.iter().map(|p| path_line(r, p, v.colour)));
+        lines.extend(r.paths.iter().take(shown_paths).map(|p| path_line(r, p, v.colour)));
+        if shown_paths < r.paths.len() {
+            lines.push(Line::from(Span::styled(format!("  … {} more paths", r.paths.len() - shown_paths), dim())));
+        }
         frame.render_widget(Paragraph::new(lines), paths_a);
     }
     frame.render_widget(hop_table(r, hops_a, v.colour), hops_a);
@@ -119,7 +125,8 @@ fn error_line(v: &View) -> Option<Line<'static>> {
     let e = v.error?;
     let style = if v.colour { Style::new().fg(Color::Red).add_modifier(Modifier::BOLD) } else { bold() };
     let retry = v.next_in.map_or_else(|| "retrying now".to_string(), |n| format!("retrying in {n}s"));
-    Some(Line::from(Span::styled(safe(&format!("read failed: {e}; {retry}")), style)))
+    // The retry first: the message may be longer than the terminal.
+    Some(Line::from(Span::styled(safe(&format!("read failed ({retry}), showing the last report: {e}")), style)))
 }
 
 /// One path: each hop's label and verdict, joined by arrows.
@@ -140,11 +147,24 @@ fn path_line<'a>(r: &Report, path: &[String], colour: bool) -> Line<'a> {
 /// window and the rate per minute), and the reason.
 fn hop_table<'a>(r: &'a Report, area: Rect, colour: bool) -> Table<'a> {
     let label = label_width(r).max(3) as u16;
-    // The sparklines narrow first, so the reason keeps 20 columns.
-    let room = area.width.saturating_sub(label + 20);
+    // The sparklines narrow first, so the reason keeps 40 columns.
+    let room = area.width.saturating_sub(label + 40);
     let spark = if room >= FIXED { SPARK_WIDTH } else { (room.saturating_sub(8 + 4 + 22) / 2) as usize };
     let figures = (spark + 11) as u16;
-    let rows = r.hops.iter().map(|h| {
+    // Worst first; when they do not all fit, a last row says how many
+    // are not shown (the worst never are).
+    let mut hops: Vec<&Hop> = r.hops.iter().collect();
+    hops.sort_by_key(|h| h.verdict);
+    let fit = area.height.saturating_sub(1) as usize;
+    let hidden = if hops.len() > fit { hops.len() - fit.saturating_sub(1) } else { 0 };
+    hops.truncate(hops.len() - hidden);
+    let more = (hidden > 0).then(|| {
+        Row::new(vec![
+            Cell::from(""),
+            Cell::from(Span::styled(format!("… {hidden} more hops (a taller terminal shows them)"), dim())),
+        ])
+    });
+    let rows = hops.into_iter().map(|h| {
         Row::new(vec![
             Cell::from(Span::styled(h.verdict.as_str(), verdict(h.verdict, colour))),
             Cell::from(safe(&h.label)),
@@ -153,6 +173,7 @@ fn hop_table<'a>(r: &'a Report, area: Rect, colour: bool) -> Table<'a> {
             Cell::from(safe(&h.reason)),
         ])
     });
+    let rows = rows.chain(more);
     let header = Row::new(["verdict", "hop", "records in", "records out", "why"])
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     Table::new(

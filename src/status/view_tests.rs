@@ -129,7 +129,7 @@ fn a_read_failure_is_shown_with_its_retry_and_before_any_report() {
     let r = report("stream trips");
     let failed = View { error: Some("throttled\x1b[2J"), ..view(&r) };
     let s = screen(&failed, 140, 20).join("\n");
-    assert!(s.contains("read failed: throttled\\u{001b}[2J; retrying in 27s"), "{s}");
+    assert!(s.contains("read failed (retrying in 27s), showing the last report: throttled\\u{001b}[2J"), "{s}");
     assert!(s.contains("stream trips"), "the last report stays:\n{s}");
     let first = View { report: None, error: None, refreshed: None, next_in: None, interval: 30, colour: false };
     let s = screen(&first, 80, 5).join("\n");

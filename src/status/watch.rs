@@ -93,6 +93,7 @@ fn plain_lines(r: &Report, now: i64, json: bool) -> anyhow::Result<Vec<String>> 
 /// The view on the alternate screen until a quit key or a signal.
 async fn live(d: &Deployment, since: Duration, interval: Duration) -> anyhow::Result<ExitCode> {
     let colour = crate::term::colour(crate::term::Stream::Stdout);
+    let mut hangup = Hangup::listen();
     let mut screen = Screen::enter()?;
     let mut keys = keys(screen.stop.clone());
     let mut keys_open = true;
@@ -122,6 +123,9 @@ async fn live(d: &Deployment, since: Duration, interval: Duration) -> anyhow::Re
         tokio::select! {
             biased;
             () = cancel::cancelled() => return Ok(ExitCode::from(cancel::EXIT_CODE)),
+            // The terminal closed, or a quit signal: the screen is given
+            // back (its `Drop`) and the exit code is the signal's.
+            code = hangup.recv() => return Ok(ExitCode::from(code)),
             key = keys.recv(), if keys_open => match key {
                 Some(Event::Key(k)) if quits(&k) => return Ok(ExitCode::SUCCESS),
                 Some(Event::Resize(..)) => screen.terminal.autoresize()?,
@@ -131,11 +135,11 @@ async fn live(d: &Deployment, since: Duration, interval: Duration) -> anyhow::Re
             },
             read = async { reading.as_mut().expect("reading").await }, if reading.is_some() => {
                 reading = None;
-                refreshed = Some(now());
                 next = Instant::now() + interval;
                 match read {
                     Ok(r) => {
                         report = Some(r);
+                        refreshed = Some(now());
                         error = None;
                     }
                     Err(e) => error = Some(failure(&e)),
@@ -143,6 +147,37 @@ async fn live(d: &Deployment, since: Duration, interval: Duration) -> anyhow::Re
             }
             _ = cancel::sleep(tick) => {}
         }
+    }
+}
+
+/// SIGHUP (the terminal closed) and SIGQUIT, listened for from before the
+/// view is drawn until it ends, so neither kills it with the screen taken.
+struct Hangup {
+    #[cfg(unix)]
+    listeners: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Hangup {
+    fn listen() -> Hangup {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Hangup { listeners: signal(SignalKind::hangup()).ok().zip(signal(SignalKind::quit()).ok()) }
+        }
+        #[cfg(not(unix))]
+        Hangup {}
+    }
+
+    /// The next one, as the shell's exit code for it.
+    async fn recv(&mut self) -> u8 {
+        #[cfg(unix)]
+        if let Some((hup, quit)) = &mut self.listeners {
+            return tokio::select! {
+                _ = hup.recv() => 128 + 1,
+                _ = quit.recv() => 128 + 3,
+            };
+        }
+        std::future::pending().await
     }
 }
 

@@ -132,10 +132,17 @@ fn status_html_writes_a_page_with_each_hop_and_the_seeded_figure() {
     assert_ne!(stream["verdict"], "idle", "{stream}");
     assert!(page.contains(" in: 4,242</title>"), "the seeded point is a bar of the stream's chart");
 
-    // Written again: the regular file is replaced.
-    std::fs::write(&page_path, "old").unwrap();
+    // Written again: the page it wrote is replaced; a file it did not
+    // write (a mistyped path onto the spec's code, say) is not.
+    let before = std::fs::read_to_string(&page_path).unwrap();
     moto.pipectl(&["status", lab, "--html", page_arg]).run().expect_code(0);
     assert!(std::fs::read_to_string(&page_path).unwrap().starts_with("<!DOCTYPE html>"));
+    assert!(before.contains(pipectl::status::html::GENERATOR));
+    std::fs::write(&page_path, "def handler(event, context): pass\n").unwrap();
+    let refused = moto.pipectl(&["status", lab, "--html", page_arg]).run().expect_code(2);
+    assert!(refused.stderr.contains("is not a page pipectl wrote: not replaced"), "{}", refused.stderr);
+    assert!(refused.stdout.is_empty(), "refused before anything was read");
+    assert_eq!(std::fs::read_to_string(&page_path).unwrap(), "def handler(event, context): pass\n");
 
     // A symbolic link at FILE: refused, nothing written through it.
     let target = dir.join("target.txt");

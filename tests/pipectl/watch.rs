@@ -257,6 +257,15 @@ fn status_watch_on_a_terminal_quits_on_ctrl_c_and_gives_the_terminal_back_on_sig
     let ok = std::process::Command::new("kill").args(["-TERM", &t.child.id().to_string()]).status().unwrap();
     assert!(ok.success());
     t.ends("SIGTERM", 130);
+    // The terminal closed (SIGHUP), or SIGQUIT: the terminal is given back
+    // all the same, with the shell's code for the signal.
+    for (signal, code) in [("-HUP", 129), ("-QUIT", 131)] {
+        let mut t = OnTerminal::start(&moto, &spec);
+        t.shows("idle", "stream trips");
+        let ok = std::process::Command::new("kill").args([signal, &t.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        t.ends(signal, code);
+    }
 }
 
 /// `status --watch` with standard output piped, until `signal`.

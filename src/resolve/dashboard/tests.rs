@@ -350,3 +350,27 @@ alarms:
     assert_eq!(shape("fresh"), ("AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName", "Maximum"));
     assert_eq!(shape("errors"), ("AWS/Lambda", "Errors", "FunctionName", "Sum"));
 }
+
+#[test]
+fn a_widget_drew_bytes_and_ratios_on_the_axis_of_its_record_counts() {
+    let l = crate::load::load_pipeline("lab");
+    let b = body(&l.spec, &Scope::new("us-east-1", "1"));
+    for w in b["widgets"].as_array().unwrap().iter().filter(|w| w["type"] == "metric") {
+        let lines = w["properties"]["metrics"].as_array().unwrap();
+        let unit = |line: &Value| {
+            let name = line[1].as_str().unwrap();
+            crate::metrics::all().iter().find(|m| m.name == name).map(|m| m.unit)
+        };
+        let first = unit(&lines[0]);
+        for line in lines {
+            let options = line.as_array().unwrap().last().unwrap();
+            let right = options.get("yAxis").is_some_and(|a| a == "right");
+            assert_eq!(right, unit(line) != first, "{}: {line}", w["properties"]["title"]);
+        }
+    }
+    let stream = b.to_string();
+    assert!(
+        stream.contains(r#""IncomingBytes","StreamName","taxi-lab-trips",{"stat":"Sum","yAxis":"right"}"#),
+        "{stream}"
+    );
+}
