@@ -151,27 +151,39 @@ fn hop_table<'a>(r: &'a Report, area: Rect, colour: bool) -> Table<'a> {
     let room = area.width.saturating_sub(label + 40);
     let spark = if room >= FIXED { SPARK_WIDTH } else { (room.saturating_sub(8 + 4 + 22) / 2) as usize };
     let figures = (spark + 11) as u16;
+    // The reason wraps onto up to three lines of its column.
+    let why = area.width.saturating_sub(8 + label + 2 * figures + 4).max(10) as usize;
     // Worst first; when they do not all fit, a last row says how many
     // are not shown (the worst never are).
-    let mut hops: Vec<&Hop> = r.hops.iter().collect();
-    hops.sort_by_key(|h| h.verdict);
-    let fit = area.height.saturating_sub(1) as usize;
-    let hidden = if hops.len() > fit { hops.len() - fit.saturating_sub(1) } else { 0 };
-    hops.truncate(hops.len() - hidden);
+    let mut hops: Vec<(&Hop, Vec<String>)> = r.hops.iter().map(|h| (h, wrap(&safe(&h.reason), why, 3))).collect();
+    hops.sort_by_key(|(h, _)| h.verdict);
+    let budget = area.height.saturating_sub(1) as usize;
+    if hops.iter().map(|(_, w)| w.len()).sum::<usize>() > budget {
+        let mut used = 1; // the row that says how many more
+        let shown = hops.iter().take_while(|(_, w)| {
+            used += w.len();
+            used <= budget
+        });
+        let shown = shown.count();
+        hops.truncate(shown);
+    }
+    let hidden = r.hops.len() - hops.len();
     let more = (hidden > 0).then(|| {
         Row::new(vec![
             Cell::from(""),
             Cell::from(Span::styled(format!("… {hidden} more hops (a taller terminal shows them)"), dim())),
         ])
     });
-    let rows = hops.into_iter().map(|h| {
+    let rows = hops.into_iter().map(|(h, why)| {
+        let height = why.len().max(1) as u16;
         Row::new(vec![
             Cell::from(Span::styled(h.verdict.as_str(), verdict(h.verdict, colour))),
             Cell::from(safe(&h.label)),
             Cell::from(flow(h, Role::RecordsIn, h.records_in_per_minute, spark)),
             Cell::from(flow(h, Role::RecordsOut, h.records_out_per_minute, spark)),
-            Cell::from(safe(&h.reason)),
+            Cell::from(ratatui::text::Text::from(why.into_iter().map(Line::from).collect::<Vec<_>>())),
         ])
+        .height(height)
     });
     let rows = rows.chain(more);
     let header = Row::new(["verdict", "hop", "records in", "records out", "why"])
@@ -188,6 +200,42 @@ fn hop_table<'a>(r: &'a Report, area: Rect, colour: bool) -> Table<'a> {
     )
     .header(header)
     .column_spacing(1)
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a
+/// longer word is cut), at most `most` lines, the last ending in `…` when
+/// there was more.
+pub fn wrap(text: &str, width: usize, most: usize) -> Vec<String> {
+    let width = width.max(2);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let room = if line.is_empty() { width } else { width.saturating_sub(line.chars().count() + 1) };
+            if word.len() <= room {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if line.is_empty() {
+                line.extend(word.drain(..width));
+            }
+            lines.push(std::mem::take(&mut line));
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    if lines.len() > most {
+        lines.truncate(most);
+        let last = &mut lines[most - 1];
+        let keep: String = last.chars().take(width - 1).collect();
+        *last = format!("{keep}…");
+    }
+    lines
 }
 
 /// A hop's records of one role: the sparkline and the rate per minute,

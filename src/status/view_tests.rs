@@ -144,3 +144,15 @@ fn a_flow_without_room_for_a_sparkline_keeps_its_rate() {
     assert_eq!(flow(&r.hops[1], Role::RecordsIn, None, 30), "");
     assert_eq!(clock_seconds(3_661), "01:01:01");
 }
+
+#[test]
+fn a_long_reason_wraps_in_its_column_instead_of_being_cut() {
+    use super::wrap;
+    assert_eq!(
+        wrap("9,562 records in from 16:05 on, none out", 20, 3),
+        ["9,562 records in", "from 16:05 on, none", "out"]
+    );
+    assert_eq!(wrap("abcdefghij", 4, 3), ["abcd", "efgh", "ij"]);
+    assert_eq!(wrap("one two three four five six", 8, 2), ["one two", "three…"]);
+    assert!(wrap("", 10, 3).is_empty());
+}
