@@ -48,8 +48,9 @@ fn producer_host_role_put_metrics_in_the_agents_namespace_and_its_dashboard_drew
         let stat = l.as_array().unwrap().last().unwrap()["stat"].as_str();
         assert!(matches!(stat, Some("Sum" | "Maximum" | "Average")), "{l}");
     }
+    // Counts beside the host's bytes and CPU go on the right axis.
     for (name, stat) in [("RecordsSent", "Sum"), ("RecordsFailed", "Sum")] {
-        let want = serde_json::json!(["PipectlProducer", name, "StreamName", "pm-readings", { "stat": stat }]);
+        let want = serde_json::json!(["PipectlProducer", name, "StreamName", "pm-readings", { "stat": stat, "yAxis": "right" }]);
         assert!(lines.contains(&&want), "{want} not in {body}");
     }
     assert!(!body.to_string().contains("AWSKinesisAgent"), "no Kinesis Agent runs on the host");
