@@ -26,8 +26,8 @@ pub struct StatusArgs {
     #[arg(long, value_name = "VERDICTS", value_enum, value_delimiter = ',', conflicts_with = "watch")]
     pub fail_on: Vec<Verdict>,
     /// Also write a self-contained HTML page (the graph and a chart per
-    /// hop; opens without a network). A regular file there is replaced; a
-    /// symbolic link is refused.
+    /// hop; opens without a network). A page pipectl wrote there is
+    /// replaced; any other file, or a symbolic link, is refused.
     #[arg(long, value_name = "FILE", conflicts_with = "watch")]
     pub html: Option<PathBuf>,
 }

@@ -72,8 +72,10 @@ pub fn check(path: &Path, flag: &str, inputs: &[&Path]) -> anyhow::Result<()> {
     }
 }
 
-/// Whether the file at `path` is a page pipectl wrote (its first 4 KB
-/// carry `GENERATOR`), or empty.
+/// Whether the file at `path` is a page pipectl wrote: it begins as every
+/// page does, `<!DOCTYPE html>`, and its head (within its first 4 KB)
+/// carries `GENERATOR`. An empty file is not one: it may be a module's
+/// `__init__.py`.
 fn written_by_us(path: &Path) -> bool {
     use std::io::Read;
     let Ok(f) = std::fs::File::open(path) else { return false };
@@ -81,7 +83,9 @@ fn written_by_us(path: &Path) -> bool {
     if f.take(4096).read_to_end(&mut head).is_err() {
         return false;
     }
-    head.is_empty() || String::from_utf8_lossy(&head).contains(GENERATOR)
+    let head = String::from_utf8_lossy(&head);
+    let Some(end) = head.find("</head>") else { return false };
+    head.starts_with("<!DOCTYPE html>") && head[..end].contains(GENERATOR)
 }
 
 /// Whether a file can be made beside `path` (where the page is written
@@ -136,7 +140,8 @@ mod tests {
     fn a_page_is_written_new_and_replaces_a_page_pipectl_wrote() {
         let d = folder("replace");
         let p = d.join("status.html");
-        let (one, two) = (format!("{GENERATOR} one"), format!("{GENERATOR} two"));
+        let page = |body: &str| format!("<!DOCTYPE html>\n<html><head>{GENERATOR}</head><body>{body}</body></html>");
+        let (one, two) = (page("one"), page("two"));
         write(&p, "--html", &one, &[]).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), one);
         write(&p, "--html", &two, &[]).unwrap();
@@ -153,6 +158,13 @@ mod tests {
         let e = write(&code, "--html", GENERATOR, &[]).unwrap_err();
         assert!(e.to_string().contains("is not a page pipectl wrote: not replaced"), "{e}");
         assert!(std::fs::read_to_string(&code).unwrap().starts_with("def handler"));
+        // Nor an empty module, nor source that merely quotes the marker.
+        let init = d.join("__init__.py");
+        std::fs::write(&init, "").unwrap();
+        assert!(write(&init, "--html", GENERATOR, &[]).is_err());
+        let quoting = d.join("html.rs");
+        std::fs::write(&quoting, format!("pub const GENERATOR: &str = r#\"{GENERATOR}\"#;\n")).unwrap();
+        assert!(write(&quoting, "--html", GENERATOR, &[]).is_err());
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -102,7 +102,9 @@ pub enum When {
 }
 
 /// Which panel of the dashboard's row a metric is drawn in: what comes in
-/// and goes out (left) or what lags and fails (right), or not drawn.
+/// and goes out (left) or what lags and fails (right), or not drawn. A
+/// panel holds lines of two units at most (one per axis): success ratios
+/// (0 to 1) are not drawn beside counts and bytes; `status` judges them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Panel {

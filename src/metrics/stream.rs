@@ -16,7 +16,7 @@ pub const METRICS: &[Metric] = &[
     m(K, D, "PutRecords.FailedRecords", Stat::Sum, Role::Throttled, Unit::Count, When::Always, Panel::None),
     m(K, D, "GetRecords.Records", Stat::Sum, Role::RecordsOut, Unit::Count, When::StreamRead, Panel::Flow),
     m(K, D, "GetRecords.Bytes", Stat::Sum, Role::BytesOut, Unit::Bytes, When::StreamRead, Panel::None),
-    m(K, D, "GetRecords.Success", Stat::Average, Role::RetriedRatio, Unit::Ratio, When::StreamRead, Panel::Flow),
+    m(K, D, "GetRecords.Success", Stat::Average, Role::RetriedRatio, Unit::Ratio, When::StreamRead, Panel::None),
     m(K, D, "WriteProvisionedThroughputExceeded", Stat::Sum, Role::Throttled, Unit::Count, When::Always, Panel::Health),
     m(
         K,

@@ -48,17 +48,43 @@ pub fn draw(frame: &mut Frame, v: &View) {
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
         return;
     };
-    let head = 2 + u16::from(v.error.is_some());
-    // The paths, their heading and a blank line before the table; at most
-    // a quarter of the screen (the table shows every verdict).
-    let most = (area.height / 4).max(1) as usize;
-    let shown_paths = r.paths.len().min(most);
-    let paths = if r.paths.is_empty() { 0 } else { shown_paths as u16 + 2 + u16::from(shown_paths < r.paths.len()) };
-    let alarms = if r.alarms.is_empty() { 0 } else { r.alarms.len() as u16 + 1 };
+    // Heights are worked out here, the hops' table first: the paths (each
+    // wrapped, at most a quarter of the screen) and the alarms (at most a
+    // fifth) give way to it, so the worst hops are always drawn.
+    let width = area.width.max(1) as usize;
+    let rows_of = |w: usize| w.div_ceil(width).max(1) as u16;
+    let error = error_line(v);
+    let error_rows = error.as_ref().map_or(0, |l| rows_of(l.width()).min(3));
+    let head = 2 + error_rows + 1;
+    let path_lines: Vec<Line> = r.paths.iter().map(|p| path_line(r, p, v.colour)).collect();
+    let quarter = (area.height / 4).max(1);
+    let (mut path_rows, mut shown_paths) = (0u16, 0usize);
+    for l in &path_lines {
+        let h = rows_of(l.width());
+        if path_rows + h > quarter {
+            break;
+        }
+        path_rows += h;
+        shown_paths += 1;
+    }
+    let more_paths = shown_paths < path_lines.len();
+    let mut paths = if path_lines.is_empty() { 0 } else { 1 + path_rows + u16::from(more_paths) + 1 };
+    let fifth = (area.height / 5).max(2);
+    let shown_alarms = r.alarms.len().min(fifth as usize - 1);
+    let more_alarms = r.alarms.len() - shown_alarms;
+    let mut alarms = if r.alarms.is_empty() { 0 } else { 1 + shown_alarms as u16 + u16::from(more_alarms > 0) };
+    // Too short for all of it: the alarms go first, then the paths.
+    let rest = |paths: u16, alarms: u16| area.height.saturating_sub(head + paths + alarms + 1);
+    if rest(paths, alarms) < 3 {
+        alarms = 0;
+    }
+    if rest(paths, alarms) < 3 {
+        paths = 0;
+    }
     let [head_a, paths_a, hops_a, alarms_a, foot_a] = Layout::vertical([
-        Constraint::Length(head + 1),
+        Constraint::Length(head),
         Constraint::Length(paths),
-        Constraint::Min(3),
+        Constraint::Fill(1),
         Constraint::Length(alarms),
         Constraint::Length(1),
     ])
@@ -71,21 +97,24 @@ pub fn draw(frame: &mut Frame, v: &View) {
         )),
         status_line(v),
     ];
-    header.extend(error_line(v));
-    frame.render_widget(Paragraph::new(header), head_a);
+    header.extend(error);
+    frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), head_a);
 
     if paths > 0 {
         let mut lines = vec![Line::from(Span::styled("paths", bold()))];
-        lines.extend(r.paths.iter().take(shown_paths).map(|p| path_line(r, p, v.colour)));
-        if shown_paths < r.paths.len() {
+        lines.extend(path_lines.into_iter().take(shown_paths));
+        if more_paths {
             lines.push(Line::from(Span::styled(format!("  … {} more paths", r.paths.len() - shown_paths), dim())));
         }
-        frame.render_widget(Paragraph::new(lines), paths_a);
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), paths_a);
     }
     frame.render_widget(hop_table(r, hops_a, v.colour), hops_a);
     if alarms > 0 {
         let mut lines = vec![Line::from(Span::styled("alarms", bold()))];
-        lines.extend(r.alarms.iter().map(|a| {
+        // Those in ALARM first.
+        let mut listed: Vec<_> = r.alarms.iter().collect();
+        listed.sort_by_key(|a| a.state != "ALARM");
+        lines.extend(listed.into_iter().take(shown_alarms).map(|a| {
             let state = match a.state.as_str() {
                 "OK" => verdict(Verdict::Flowing, v.colour),
                 "ALARM" => verdict(Verdict::Failing, v.colour),
@@ -99,6 +128,9 @@ pub fn draw(frame: &mut Frame, v: &View) {
                 Span::raw(safe(&format!(" {} ({} over {}{on})", a.name, a.metric, amount(a.threshold, unit)))),
             ])
         }));
+        if more_alarms > 0 {
+            lines.push(Line::from(Span::styled(format!("  … {more_alarms} more alarms"), dim())));
+        }
         frame.render_widget(Paragraph::new(lines), alarms_a);
     }
     frame.render_widget(
@@ -158,6 +190,12 @@ fn hop_table<'a>(r: &'a Report, area: Rect, colour: bool) -> Table<'a> {
     let mut hops: Vec<(&Hop, Vec<String>)> = r.hops.iter().map(|h| (h, wrap(&safe(&h.reason), why, 3))).collect();
     hops.sort_by_key(|(h, _)| h.verdict);
     let budget = area.height.saturating_sub(1) as usize;
+    // Too many lines: each reason on one line (cut with `…`) first.
+    if hops.iter().map(|(_, w)| w.len()).sum::<usize>() > budget {
+        for (h, w) in &mut hops {
+            *w = wrap(&safe(&h.reason), why, 1);
+        }
+    }
     if hops.iter().map(|(_, w)| w.len()).sum::<usize>() > budget {
         let mut used = 1; // the row that says how many more
         let shown = hops.iter().take_while(|(_, w)| {

@@ -156,3 +156,25 @@ fn a_long_reason_wraps_in_its_column_instead_of_being_cut() {
     assert_eq!(wrap("one two three four five six", 8, 2), ["one two", "three…"]);
     assert!(wrap("", 10, 3).is_empty());
 }
+
+#[test]
+fn a_short_terminal_hid_every_hop_behind_the_alarms_and_long_reasons() {
+    let mut r = report("stream trips");
+    let alarm = r.alarms[0].clone();
+    r.alarms = (0..8).map(|i| AlarmState { name: format!("alarm-{i}"), ..alarm.clone() }).collect();
+    for h in &mut r.hops {
+        h.reason = "a reason long enough to wrap onto several lines of its column in a narrow view ".repeat(3);
+    }
+    for (w, h) in [(150, 16), (60, 12), (60, 9)] {
+        let s = screen(&view(&r), w, h).join("\n");
+        assert!(s.contains("stalled") && s.contains("firehose to_lake"), "the worst hop at {w}x{h}:\n{s}");
+    }
+}
+
+#[test]
+fn a_path_too_wide_for_the_terminal_wrapped_instead_of_losing_its_end() {
+    let r = report("stream trips");
+    let s = screen(&view(&r), 30, 30).join("\n");
+    let paths = &s[..s.find("verdict").unwrap()];
+    assert!(paths.contains("[stalled]"), "the end of the path and its verdict:\n{s}");
+}

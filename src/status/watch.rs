@@ -59,11 +59,18 @@ async fn plain(d: &Deployment, since: Duration, interval: Duration, json: bool) 
             Err(_) if cancel::requested() => break,
             Err(e) => {
                 let secs = interval.as_secs();
-                eprintln!(
+                let line = format!(
                     "{} error: reading the metrics failed: {}; retrying in {secs}s",
                     view::clock_seconds(now()),
                     failure(&e)
                 );
+                // Its reader gone (`2>&1 | head`): no one is watching.
+                let mut err = std::io::stderr();
+                if let Err(e) = writeln!(err, "{line}").and_then(|()| err.flush()) {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
                 Vec::new()
             }
         };
