@@ -15,25 +15,27 @@ use std::process::ExitCode;
 pub const FAILED_ON: u8 = 4;
 
 pub async fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
-    // Offline first: a spec with nothing for data to go through is bad
-    // input, refused before any AWS call, as is a page path that cannot
-    // be written.
-    let offline = crate::load::load(&a.spec, &crate::deployment::options(g))?;
-    let scope = crate::names::Scope::new(offline.spec.region.as_deref().unwrap_or("us-east-1"), "0");
-    if status::hops::plan(&offline.spec, &scope).0.is_empty() {
-        return Err(BadInput::error(
-            "the spec has no stream, Firehose, function or agent host: nothing for data to flow through",
-            "status shows the hops of `streams:`, `firehoses:`, `functions:` and `agents:`",
-        ));
-    }
     let inputs: Vec<&std::path::Path> = std::iter::once(a.spec.as_path())
         .chain(g.var_files.iter().map(|f| f.as_path()))
         .chain(g.policy.as_deref())
         .collect();
-    if let Some(page) = &a.html {
-        super::report_file::check(page, "--html", &inputs)?;
-    }
-    let d = Deployment::open(g, &a.spec, &[], Reach::Upstream).await?;
+    // Checked on the offline spec, before any AWS call: a spec with
+    // nothing for data to go through, and a page path that cannot be
+    // written, are bad input. The names are the record's, as `outputs`'.
+    let d = Deployment::open_checked(g, &a.spec, Reach::Upstream, true, |offline| {
+        let scope = crate::names::Scope::new(offline.spec.region.as_deref().unwrap_or("us-east-1"), "0");
+        if status::hops::plan(&offline.spec, &scope).0.is_empty() {
+            return Err(BadInput::error(
+                "the spec has no stream, Firehose, function or agent host: nothing for data to flow through",
+                "status shows the hops of `streams:`, `firehoses:`, `functions:` and `agents:`",
+            ));
+        }
+        match &a.html {
+            Some(page) => super::report_file::check(page, "--html", &inputs),
+            None => Ok(()),
+        }
+    })
+    .await?;
     if a.watch {
         return status::watch::run(&d, a.since, a.interval, g.json).await;
     }

@@ -2,7 +2,7 @@
 //! metrics each hop is judged by: pure, from the spec and the names.
 
 use super::model::HopKind;
-use crate::metrics::{self, Metric, Role};
+use crate::metrics::{self, Metric};
 use crate::names::Scope;
 use crate::plan::{Address, Kind};
 use crate::resources::locate;
@@ -277,11 +277,6 @@ fn paths(hops: &[Planned]) -> Vec<Vec<String>> {
         }
     }
     out
-}
-
-/// The roles a hop's records in and out are read from.
-pub fn records(role: Role) -> bool {
-    matches!(role, Role::RecordsIn | Role::RecordsOut)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ fn lab() -> Report {
                 .iter()
                 .map(|(m, v)| {
                     let mut values = vec![None; w.points];
-                    if hops::records(m.role) {
+                    if matches!(m.role, Role::RecordsIn | Role::RecordsOut) {
                         values[50] = Some(600.0);
                         values[58] = Some(1200.0);
                     }
