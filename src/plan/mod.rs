@@ -2,6 +2,7 @@
 //! pure planner (desired + observed -> plan), the diff and its rendering.
 //! No AWS here.
 
+pub mod address;
 pub mod diff;
 pub mod foreign;
 pub mod graph;
