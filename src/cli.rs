@@ -418,11 +418,10 @@ pub struct Targets {
     /// `stream`) and what it depends on (for destroy: what depends on it).
     #[arg(long = "target", value_name = "ADDRESS|KIND")]
     pub targets: Vec<String>,
-    /// How many resources may be changed at once (reads are bounded per
-    /// AWS service, below its documented rate).
-    /// Most of a change is waiting for AWS, so many run at once; AWS's
-    /// throttling of the calls themselves is retried.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many resources may be changed at once. Most of a change is
+    /// waiting for AWS, so many run at once; every call is paced at the
+    /// rate AWS accepts it (`rates/aws.json`), the longest path first.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 }
 

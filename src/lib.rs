@@ -2,6 +2,9 @@
 //! each can be tested alone (a spec without AWS, a graph without a spec, an
 //! executor with fake resources).
 
+// Every AWS call is paced inside its stop guard (`aws::rate`): the
+// futures of a read nest deeper than the default limit of 128 allows.
+#![recursion_limit = "256"]
 // Tests may pause plainly; the crate's own pauses are `cancel::sleep`.
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 

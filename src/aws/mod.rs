@@ -8,12 +8,14 @@
 //! by the SDK ([`retry_config`]) and again above it by [`retry`].
 
 mod known;
+pub mod rate;
 mod region;
 pub mod s3;
 mod secrets;
 mod wait;
 
 pub use known::*;
+pub use rate::Service;
 pub use wait::*;
 
 use aws_config::retry::RetryConfig;
@@ -150,7 +152,13 @@ const TRANSIENT: [&str; 8] = [
 macro_rules! send {
     ($op:literal, $req:expr) => {{
         const _: () = assert!(!$crate::aws::removes($op), "a removing call goes through `gone!`");
-        $crate::aws::unless_stopped($op, async { $req.send().await.map_err($crate::aws::aws_err($op)) }).await
+        let req = $req;
+        let service = $crate::aws::rate::service_of(::std::any::type_name_of_val(&req));
+        $crate::aws::unless_stopped(
+            $op,
+            $crate::aws::rate::paced(service, $op, async move { req.send().await.map_err($crate::aws::aws_err($op)) }),
+        )
+        .await
     }};
 }
 
@@ -160,9 +168,16 @@ macro_rules! send {
 macro_rules! gone {
     ($op:literal, $req:expr) => {{
         const _: () = assert!($crate::aws::removes($op), "`gone!` is for calls that remove something");
+        let req = $req;
+        let service = $crate::aws::rate::service_of(::std::any::type_name_of_val(&req));
         $crate::aws::Outcome::gone(
-            $crate::aws::unless_stopped($op, async { $req.send().await.map(drop).map_err($crate::aws::aws_err($op)) })
-                .await,
+            $crate::aws::unless_stopped(
+                $op,
+                $crate::aws::rate::paced(service, $op, async move {
+                    req.send().await.map(drop).map_err($crate::aws::aws_err($op))
+                }),
+            )
+            .await,
         )
     }};
 }
@@ -438,59 +453,6 @@ impl Aws {
             if token.is_none() {
                 return Ok(out);
             }
-        }
-    }
-}
-
-/// An AWS service, as far as how hard pipectl may call it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Service {
-    Kinesis,
-    Firehose,
-    Lambda,
-    Iam,
-    Logs,
-    Ec2,
-    S3,
-    Glue,
-    Ssm,
-    CloudWatch,
-}
-
-impl Service {
-    /// How many reads of this service's resources run at once. Each cap is
-    /// at or below the per-second rate AWS documents for the calls a read
-    /// makes, so a burst of reads stays near the rate even at AWS's
-    /// fastest answers; what is throttled anyway is retried with backoff.
-    /// Sources (AWS documentation, checked 2026-11):
-    /// - Kinesis: API reference: DescribeStreamSummary 20/s per account; a
-    ///   read makes it and takes its tags from the tag listing. Where the
-    ///   listing does not answer, ListTagsForStream (5/s) is bounded to 5
-    ///   at once on its own (`stream::TAG_READS`).
-    /// - Firehose: quotas page: DescribeDeliveryStream and
-    ///   ListTagsForDeliveryStream 5 invocations/s each per account.
-    /// - Lambda: quotas page: GetFunction 100/s; other control-plane calls
-    ///   (ListEventSourceMappings, GetFunctionConfiguration) 15/s.
-    /// - IAM: no published per-call rate; IAM is global and shared by the
-    ///   whole account, so kept low.
-    /// - CloudWatch Logs: quotas page: DescribeLogGroups 5/s,
-    ///   ListTagsForResource 10/s per account and Region.
-    /// - EC2: API throttling page: non-mutating Describe* calls refill at
-    ///   20/s (bucket of 100).
-    /// - S3: performance guidelines: 5,500 GET/HEAD per second per prefix;
-    ///   bucket-level reads are light.
-    /// - Glue: no published per-call rate for GetTable/GetDatabase; kept
-    ///   at 10.
-    /// - Systems Manager: quotas page: GetParameter 40/s (standard
-    ///   throughput).
-    /// - CloudWatch: quotas page: DescribeAlarms 9/s, GetDashboard 10/s.
-    pub const fn read_concurrency(self) -> usize {
-        match self {
-            Service::Firehose | Service::Logs => 5,
-            Service::CloudWatch => 9,
-            Service::Kinesis | Service::Lambda | Service::Iam | Service::Glue | Service::Ssm => 10,
-            Service::Ec2 => 20,
-            Service::S3 => 20,
         }
     }
 }

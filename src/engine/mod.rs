@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 pub use walk::Release;
-use walk::{walk, Event, Summary};
+use walk::{Event, Summary};
 
 /// What executing one change needs: the resource, the same resource under
 /// its previous name (a rename), and what was read of it.
@@ -175,7 +175,13 @@ pub async fn execute(
     let (release, released) = tokio::sync::mpsc::unbounded_channel::<Release>();
     // The record lists what may exist: it waits for every change to finish.
     let needs_done = |a: &Address| a.kind == crate::plan::Kind::Record;
-    walk(&deps, parallelism, events, Some(released), needs_done, |a| {
+    // The longest path first: what AWS takes for each change on it.
+    let rank = walk::critical(&deps, |a| match actions[a] {
+        Action::Delete => resources::usual::weight_ms(a.kind, true),
+        Action::Replace => resources::usual::weight_ms(a.kind, true) + resources::usual::weight_ms(a.kind, false),
+        _ => resources::usual::weight_ms(a.kind, false),
+    });
+    walk::walk_ranked(&deps, &rank, parallelism, events, Some(released), needs_done, |a| {
         let action = actions[&a];
         let w = work[&a].clone();
         let changed = fields.get(a.to_string().as_str()).cloned().unwrap_or_default();

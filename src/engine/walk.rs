@@ -64,6 +64,62 @@ pub async fn walk<F, Fut>(
     deps: &BTreeMap<Address, BTreeSet<Address>>,
     parallelism: usize,
     events: &UnboundedSender<Event>,
+    releases: Option<UnboundedReceiver<Release>>,
+    needs_done: impl Fn(&Address) -> bool,
+    job: F,
+) -> Summary
+where
+    F: Fn(Address) -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<String>>> + Send + 'static,
+{
+    walk_ranked(deps, &BTreeMap::new(), parallelism, events, releases, needs_done, job).await
+}
+
+/// The length of the longest path from each node to the end of the walk,
+/// the node's own `weight` included: what [`walk_ranked`] starts first.
+pub fn critical(
+    deps: &BTreeMap<Address, BTreeSet<Address>>,
+    weight: impl Fn(&Address) -> u64,
+) -> BTreeMap<Address, u64> {
+    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for (a, d) in deps {
+        for x in d.iter().filter(|x| deps.contains_key(*x)) {
+            dependents.entry(x).or_default().push(a);
+        }
+    }
+    // Nodes in an order where each comes after everything it waits for;
+    // the lengths are summed from the end.
+    let mut waiting: BTreeMap<&Address, usize> =
+        deps.iter().map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count())).collect();
+    let mut queue: Vec<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
+    let mut order = Vec::new();
+    while let Some(a) = queue.pop() {
+        order.push(a);
+        for d in dependents.get(a).into_iter().flatten() {
+            let n = waiting.get_mut(d).expect("known node");
+            *n -= 1;
+            if *n == 0 {
+                queue.push(d);
+            }
+        }
+    }
+    let mut rank: BTreeMap<Address, u64> = BTreeMap::new();
+    for a in order.into_iter().rev() {
+        let after = dependents.get(a).into_iter().flatten().map(|d| rank.get(*d).copied().unwrap_or(0)).max();
+        rank.insert(a.clone(), weight(a) + after.unwrap_or(0));
+    }
+    rank
+}
+
+/// [`walk`], starting the ready node of the highest `rank` first (the
+/// longest path still ahead of it, [`critical`]; then by address), and
+/// running each job at its rank, so its calls are paced before those of
+/// lower ranks (`aws::rate`).
+pub async fn walk_ranked<F, Fut>(
+    deps: &BTreeMap<Address, BTreeSet<Address>>,
+    rank: &BTreeMap<Address, u64>,
+    parallelism: usize,
+    events: &UnboundedSender<Event>,
     mut releases: Option<UnboundedReceiver<Release>>,
     needs_done: impl Fn(&Address) -> bool,
     job: F,
@@ -72,6 +128,7 @@ where
     F: Fn(Address) -> Fut,
     Fut: Future<Output = anyhow::Result<Option<String>>> + Send + 'static,
 {
+    let rank_of = |a: &Address| std::cmp::Reverse(rank.get(a).copied().unwrap_or(0));
     let mut waiting: BTreeMap<&Address, usize> =
         deps.iter().map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count())).collect();
     let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
@@ -80,7 +137,8 @@ where
             dependents.entry(deps.get_key_value(x).expect("known").0).or_default().push(a);
         }
     }
-    let mut ready: BTreeSet<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
+    let mut ready: BTreeSet<(std::cmp::Reverse<u64>, &Address)> =
+        waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| (rank_of(a), *a)).collect();
     let mut running = JoinSet::new();
     let mut summary = Summary::default();
     let mut stopped = false;
@@ -91,9 +149,9 @@ where
     loop {
         // A stop asked for (Ctrl-C, SIGTERM) starts nothing new either.
         while !stopped && !crate::cancel::requested() && running.len() < parallelism.max(1) {
-            let Some(a) = ready.pop_first() else { break };
+            let Some((priority, a)) = ready.pop_first() else { break };
             let _ = events.send(Event::Started { address: a.clone() });
-            let fut = job(a.clone());
+            let fut = crate::aws::rate::with_priority(priority.0, job(a.clone()));
             let address = a.clone();
             running.spawn(async move {
                 let start = Instant::now();
@@ -117,7 +175,7 @@ where
                             let n = waiting.get_mut(d).expect("known node");
                             *n -= 1;
                             if *n == 0 {
-                                ready.insert(d);
+                                ready.insert((rank_of(d), d));
                             }
                         }
                     }
@@ -148,7 +206,7 @@ where
                         let n = waiting.get_mut(d).expect("known node");
                         *n -= 1;
                         if *n == 0 {
-                            ready.insert(d);
+                            ready.insert((rank_of(d), d));
                         }
                     }
                 }
@@ -209,6 +267,56 @@ mod tests {
 
     fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<Address, BTreeSet<Address>> {
         edges.iter().map(|(n, d)| (a(n), d.iter().map(|x| a(x)).collect())).collect()
+    }
+
+    #[test]
+    fn the_critical_length_of_a_node_is_its_weight_and_the_longest_path_after_it() {
+        // a -> b -> d, a -> c -> d; c is slow.
+        let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"]), ("e", &[])]);
+        let weight = |x: &Address| match x.key.as_str() {
+            "c" => 50,
+            _ => 10,
+        };
+        let rank = critical(&g, weight);
+        assert_eq!(rank[&a("d")], 10);
+        assert_eq!(rank[&a("c")], 60);
+        assert_eq!(rank[&a("b")], 20);
+        assert_eq!(rank[&a("a")], 70);
+        assert_eq!(rank[&a("e")], 10);
+    }
+
+    #[tokio::test]
+    async fn ready_work_starts_critical_path_first_not_in_address_order() {
+        // "a" sorts first, but "z" heads the longer path.
+        let g = graph(&[("a", &[]), ("m", &[]), ("z", &[]), ("z2", &["z"])]);
+        let rank = critical(&g, |x| if x.key == "a" { 1 } else { 10 });
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let o = order.clone();
+        let s = walk_ranked(
+            &g,
+            &rank,
+            1,
+            &tx,
+            None,
+            |_| false,
+            move |x| {
+                let o = o.clone();
+                async move {
+                    // The job runs at its rank: its calls are paced by it.
+                    let p = crate::aws::rate::current_priority();
+                    o.lock().unwrap().push((x.key.clone(), p));
+                    Ok(None)
+                }
+            },
+        )
+        .await;
+        assert!(s.ok());
+        let order = order.lock().unwrap();
+        let keys: Vec<&str> = order.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["z", "m", "z2", "a"]);
+        assert_eq!(order[0].1, 20);
+        assert_eq!(order[3].1, 1);
     }
 
     #[tokio::test]

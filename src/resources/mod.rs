@@ -35,6 +35,7 @@ pub mod role;
 pub mod security_group;
 pub mod stream;
 pub mod trigger;
+pub mod usual;
 
 use crate::aws::{Aws, AwsError};
 use crate::names::Scope;
@@ -409,41 +410,6 @@ pub fn untagged_claim(meta: &Meta, created: Option<f64>, tags: &Tags) -> Option<
     let whole = created.fract() == 0.0;
     let after = created >= written || (whole && created + 1.0 > written);
     after.then(|| meta.owner().tags_without_region())
-}
-
-/// How long AWS usually takes to make each kind usable (or gone): where a
-/// wait starts looking ([`crate::aws::Pace`]: the first look after the
-/// immediate one at a tenth of this). The figures are AWS's own where it
-/// gives one, else what AWS-NOTES.md and the labs measured.
-pub mod usual {
-    use std::time::Duration;
-    /// CreateStream to ACTIVE: "typically 10-30 s" (AWS-NOTES.md).
-    pub const STREAM: Duration = Duration::from_secs(12);
-    /// An UPDATING stream (retention, encryption, scaling) to ACTIVE again.
-    pub const STREAM_UPDATE: Duration = Duration::from_secs(10);
-    /// DeleteStream to gone.
-    pub const STREAM_DELETE: Duration = Duration::from_secs(10);
-    /// CreateDeliveryStream to ACTIVE: "often about a minute" (AWS-NOTES.md).
-    pub const FIREHOSE: Duration = Duration::from_secs(60);
-    /// DeleteDeliveryStream to gone.
-    pub const FIREHOSE_DELETE: Duration = Duration::from_secs(30);
-    /// A new role usable by Firehose, Lambda or EC2 (IAM's eventual
-    /// consistency, "a few seconds", AWS-NOTES.md).
-    pub const ROLE_PROPAGATION: Duration = Duration::from_secs(8);
-    /// A function's State from Pending to Active.
-    pub const FUNCTION: Duration = Duration::from_secs(2);
-    /// An event source mapping from Creating to Enabled, or Deleting to gone.
-    pub const TRIGGER: Duration = Duration::from_secs(30);
-    /// RunInstances to `running`.
-    pub const INSTANCE: Duration = Duration::from_secs(15);
-    /// TerminateInstances to `terminated`.
-    pub const INSTANCE_STOP: Duration = Duration::from_secs(15);
-    /// A host's service active after boot (packages installed, agent up).
-    pub const HOST_SERVICE: Duration = Duration::from_secs(60);
-    /// CreateVpc to available.
-    pub const VPC: Duration = Duration::from_secs(2);
-    /// CreateNatGateway to available, or DeleteNatGateway to deleted.
-    pub const NAT_GATEWAY: Duration = Duration::from_secs(90);
 }
 
 /// The AWS service that holds each kind (how hard it may be read at once).

@@ -144,11 +144,12 @@ impl Trigger {
     async fn apply_settings(&self, aws: &Aws, uuid: &str, p: &Progress) -> Result<(), AwsError> {
         let t = &self.spec.as_ref().expect("needs a spec").trigger;
         retry(self.timeout(), in_use, || async {
-            settings!(aws.lambda.update_event_source_mapping().uuid(uuid).function_name(&self.id.function), t)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err("UpdateEventSourceMapping"))
+            let req =
+                settings!(aws.lambda.update_event_source_mapping().uuid(uuid).function_name(&self.id.function), t);
+            crate::aws::rate::paced("lambda", "UpdateEventSourceMapping", async {
+                req.send().await.map(|_| ()).map_err(aws_err("UpdateEventSourceMapping"))
+            })
+            .await
         })
         .await?;
         self.wait_state(aws, uuid, if t.enabled { "Enabled" } else { "Disabled" }, p).await
@@ -308,12 +309,13 @@ impl Resource for Trigger {
                     .event_source_arn(&self.stream_arn);
                 let once =
                     aws_sdk_lambda::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled());
-                let out = settings!(req.starting_position(EventSourcePosition::from(position(t.starting_position))), t)
+                let req = settings!(req.starting_position(EventSourcePosition::from(position(t.starting_position))), t)
                     .customize()
-                    .config_override(once)
-                    .send()
-                    .await
-                    .map_err(aws_err("CreateEventSourceMapping"));
+                    .config_override(once);
+                let out = crate::aws::rate::paced("lambda", "CreateEventSourceMapping", async {
+                    req.send().await.map_err(aws_err("CreateEventSourceMapping"))
+                })
+                .await;
                 match out {
                     Ok(o) => Ok(o.uuid().unwrap_or_default().to_string()),
                     Err(e) if super::function::role_not_ready(&e) => {
