@@ -73,6 +73,10 @@ pub struct Known {
     /// asked has an entry, `None` for an alarm that is not there (the
     /// answer the alarm's own DescribeAlarms would give).
     pub alarms: Listing<Option<aws_sdk_cloudwatch::types::MetricAlarm>>,
+    /// Functions' configurations by name, from ListFunctions; made only
+    /// when the account reserves no concurrency (GetAccountSettings), which
+    /// the listing does not show.
+    pub functions: Listing<aws_sdk_lambda::types::FunctionConfiguration>,
 }
 
 impl Known {
@@ -84,6 +88,7 @@ impl Known {
         self.mappings.begin();
         self.tags.begin();
         self.alarms.begin();
+        self.functions.begin();
     }
 
     /// The tags of the resource with this ARN, when the tag listing holds
@@ -100,6 +105,7 @@ impl Known {
         self.mappings.end();
         self.tags.end();
         self.alarms.end();
+        self.functions.end();
     }
 
     /// Forgets every listing: reads after a plan's (while changing AWS)
@@ -110,5 +116,6 @@ impl Known {
         self.mappings.clear();
         self.tags.clear();
         self.alarms.clear();
+        self.functions.clear();
     }
 }

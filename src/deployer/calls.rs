@@ -156,6 +156,18 @@ pub const CALLS: &[Call] = &[
     c("resources/prefetch.rs", "DescribeAlarms", &["cloudwatch:DescribeAlarms"], On::AlarmsInAccount),
     c(
         "resources/prefetch.rs",
+        "ListFunctions",
+        &["lambda:ListFunctions"],
+        On::Any("LambdaListingsTakeNoResource", When::Kind(Kind::Function)),
+    ),
+    c(
+        "resources/prefetch.rs",
+        "GetAccountSettings",
+        &["lambda:GetAccountSettings"],
+        On::Any("LambdaListingsTakeNoResource", When::Kind(Kind::Function)),
+    ),
+    c(
+        "resources/prefetch.rs",
         "GetAccountAuthorizationDetails",
         &["iam:GetAccountAuthorizationDetails"],
         On::NotGranted("it reads every policy of the account; the roles are read one by one without it"),

@@ -12,6 +12,11 @@
 //!   share (50 a page) instead of one call a group.
 //! - Triggers: one ListEventSourceMappings of the account instead of one
 //!   for each function.
+//! - Functions: ListFunctions (every configuration, 50 a page) instead of
+//!   GetFunction for each, when GetAccountSettings says the account
+//!   reserves no concurrency for any function (ListFunctions does not show
+//!   a function's; with some reserved, each function is read on its own).
+//!   Their tags come from the tag listing.
 //! - Alarms: DescribeAlarms naming up to 100 of them, instead of one
 //!   call an alarm. It asks for exact names, so an alarm it does not
 //!   return is not there, as its own call would have said.
@@ -60,6 +65,10 @@ pub async fn settled_for(aws: &Aws, kind: Kind) {
             known.alarms.settled().await;
             then_tags(known, known.alarms.made()).await;
         }
+        Kind::Function => {
+            known.functions.settled().await;
+            then_tags(known, known.functions.made()).await;
+        }
         _ => {}
     }
 }
@@ -87,6 +96,7 @@ pub async fn prefetch(aws: &Aws, resources: &[Res]) {
         fill(&known.roles, count(&[Kind::Role]) >= MANY, roles(aws)),
         fill(&known.log_groups, log_groups.len() >= MANY, groups(aws, &log_groups)),
         fill(&known.mappings, count(&[Kind::Trigger]) >= MANY, mappings(aws)),
+        fill(&known.functions, count(&[Kind::Function]) >= MANY, functions(aws)),
         // Exact names: one call is cheaper than two of their own.
         fill(&known.alarms, alarms.len() >= 2, named_alarms(aws, &alarms)),
         async {
@@ -122,7 +132,7 @@ async fn tag_listings(aws: &Aws, owner: &Option<Tags>, count: &impl Fn(&[Kind]) 
         ("kinesis", &[Kind::Stream][..]),
         ("firehose", &[Kind::Firehose][..]),
         ("logs", &[Kind::LogGroup][..]),
-        ("lambda", &[Kind::Trigger][..]),
+        ("lambda", &[Kind::Function, Kind::Trigger][..]),
         ("cloudwatch", &[Kind::Alarm][..]),
         ("glue", &[Kind::GlueDatabase][..]),
         ("s3", &[Kind::Bucket][..]),
@@ -259,6 +269,38 @@ async fn mappings(aws: &Aws) -> Option<HashMap<String, Vec<aws_sdk_lambda::types
     Some(found)
 }
 
+/// Every function's configuration by name, when the account reserves no
+/// concurrency for any of them (the listing does not show a function's
+/// own): the account's limit and its unreserved concurrency, asked beside
+/// the listing, are then equal.
+async fn functions(aws: &Aws) -> Option<HashMap<String, aws_sdk_lambda::types::FunctionConfiguration>> {
+    let settings = page(|| async { crate::send!("GetAccountSettings", aws.lambda.get_account_settings()) });
+    let mut found = HashMap::new();
+    let listing = paged(
+        |marker| {
+            let req = aws.lambda.list_functions().max_items(50).set_marker(marker);
+            async move { crate::send!("ListFunctions", req) }
+        },
+        |out| {
+            for f in out.functions() {
+                if let Some(name) = f.function_name() {
+                    found.insert(name.to_string(), f.clone());
+                }
+            }
+            out.next_marker().map(str::to_string)
+        },
+    );
+    let (settings, listed) = tokio::join!(settings, listing);
+    listed?;
+    reserves_none(settings?.account_limit()?).then_some(found)
+}
+
+/// Whether no function of the account reserves concurrency: what is left
+/// unreserved is the whole limit.
+fn reserves_none(limit: &aws_sdk_lambda::types::AccountLimit) -> bool {
+    limit.unreserved_concurrent_executions() == Some(limit.concurrent_executions())
+}
+
 /// The alarms with these names, 100 to a call side by side, and `None`
 /// for each name no answer holds.
 async fn named_alarms(
@@ -341,6 +383,17 @@ mod tests {
         assert_eq!(shared_prefixes(&["/a/ümlaut-1"]), ["/a/ümlaut-1"]);
         assert_eq!(shared_prefixes(&["/a/üa", "/a/üb"]), ["/a/ü"]);
         assert_eq!(shared_prefixes(&["plain", "plane"]), ["pla"]);
+    }
+
+    #[test]
+    fn functions_are_listed_only_when_no_concurrency_is_reserved() {
+        use aws_sdk_lambda::types::AccountLimit;
+        let limit = |total, unreserved: Option<i32>| {
+            AccountLimit::builder().concurrent_executions(total).set_unreserved_concurrent_executions(unreserved).build()
+        };
+        assert!(reserves_none(&limit(1000, Some(1000))));
+        assert!(!reserves_none(&limit(1000, Some(995))), "some function reserves 5");
+        assert!(!reserves_none(&limit(1000, None)), "not said: not known");
     }
 
     #[test]
