@@ -77,6 +77,9 @@ pub struct Known {
     /// when the account reserves no concurrency (GetAccountSettings), which
     /// the listing does not show.
     pub functions: Listing<aws_sdk_lambda::types::FunctionConfiguration>,
+    /// Glue tables by `database/table`, from GetTables of each database
+    /// holding several of the plan's tables.
+    pub tables: Listing<aws_sdk_glue::types::Table>,
 }
 
 impl Known {
@@ -89,6 +92,7 @@ impl Known {
         self.tags.begin();
         self.alarms.begin();
         self.functions.begin();
+        self.tables.begin();
     }
 
     /// The tags of the resource with this ARN, when the tag listing holds
@@ -106,6 +110,7 @@ impl Known {
         self.tags.end();
         self.alarms.end();
         self.functions.end();
+        self.tables.end();
     }
 
     /// Forgets every listing: reads after a plan's (while changing AWS)
@@ -117,5 +122,6 @@ impl Known {
         self.tags.clear();
         self.alarms.clear();
         self.functions.clear();
+        self.tables.clear();
     }
 }

@@ -154,6 +154,7 @@ pub const CALLS: &[Call] = &[
         On::Any("LambdaListEventSourceMappingsTakesNoResource", When::Kind(Kind::Trigger)),
     ),
     c("resources/prefetch.rs", "DescribeAlarms", &["cloudwatch:DescribeAlarms"], On::AlarmsInAccount),
+    c("resources/prefetch.rs", "GetTables", &["glue:GetTables"], On::GlueDatabases),
     c(
         "resources/prefetch.rs",
         "ListFunctions",
