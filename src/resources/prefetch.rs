@@ -479,7 +479,11 @@ mod tests {
 
     #[test]
     fn groups_in_several_folders_are_listed_by_the_part_their_names_share() {
-        let lab = ["/aws/kinesisfirehose/taxi-lab-raw-dev", "/aws/kinesisfirehose/taxi-lab-to-lake-dev", "/aws/lambda/taxi-lab-consumer-dev"];
+        let lab = [
+            "/aws/kinesisfirehose/taxi-lab-raw-dev",
+            "/aws/kinesisfirehose/taxi-lab-to-lake-dev",
+            "/aws/lambda/taxi-lab-consumer-dev",
+        ];
         assert_eq!(group_filters(&lab), [GroupFilter::Pattern("taxi-lab-".into())]);
         // One folder: its prefix, which is anchored.
         let one = ["/aws/lambda/p-e-c0", "/aws/lambda/p-e-c1"];
@@ -503,7 +507,10 @@ mod tests {
     fn functions_are_listed_only_when_no_concurrency_is_reserved() {
         use aws_sdk_lambda::types::AccountLimit;
         let limit = |total, unreserved: Option<i32>| {
-            AccountLimit::builder().concurrent_executions(total).set_unreserved_concurrent_executions(unreserved).build()
+            AccountLimit::builder()
+                .concurrent_executions(total)
+                .set_unreserved_concurrent_executions(unreserved)
+                .build()
         };
         assert!(reserves_none(&limit(1000, Some(1000))));
         assert!(!reserves_none(&limit(1000, Some(995))), "some function reserves 5");
@@ -512,8 +519,10 @@ mod tests {
 
     #[test]
     fn tables_are_listed_by_the_databases_holding_several() {
-        let ids: Vec<crate::names::TableId> =
-            ["lake/a", "lake/b", "other/c", "third/d", "third/e"].iter().map(|r| crate::names::TableId::from_record(r)).collect();
+        let ids: Vec<crate::names::TableId> = ["lake/a", "lake/b", "other/c", "third/d", "third/e"]
+            .iter()
+            .map(|r| crate::names::TableId::from_record(r))
+            .collect();
         assert_eq!(databases_of_several(&ids), ["lake", "third"]);
         assert!(databases_of_several(&ids[2..3]).is_empty());
     }
