@@ -139,3 +139,67 @@ fn stranger_zip() -> Vec<u8> {
     zip.finish().unwrap();
     out.into_inner()
 }
+
+/// A database with `n` tables.
+fn tables(n: usize) -> String {
+    let mut text = String::from(
+        "pipeline: lstt\nbuckets: { lake: { name: \"lstt-lake-${account}\", on_destroy: delete } }\ncatalog:\n  databases: { db: {} }\n  tables:\n",
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "    t{i}: {{ database: db, location: {{ bucket: lake }}, columns: {{ a: string }} }}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn tables_read_from_their_database_listing_still_show_drift_deletes_and_strangers() {
+    let Some(moto) = Moto::start() else { return };
+    let (s, _dir) = spec_in("tables", &tables(3));
+    moto.apply(&s);
+    let sdk = moto.sdk();
+    let proxy = Proxy::start(&moto.url, Faults::default());
+    let plan = |spec: &str| crate::util::pipectl(&["plan", spec, "--json"]).aws_env(&proxy.url).run();
+    let clean = plan(&s).expect_code(0).json();
+    assert!(changes(&clean).is_empty(), "{clean}");
+    assert_eq!((proxy.stats.calls("GetTables"), proxy.stats.calls("GetTable")), (1, 0), "{:?}", proxy.stats.ops);
+    let name = |address: &str| {
+        let all = clean["changes"].as_array().unwrap();
+        all.iter().find(|c| c["address"] == address).unwrap()["name"].as_str().unwrap().to_string()
+    };
+    let db = name("glue_database.db");
+
+    // A description changed by hand and a table deleted by hand.
+    let t1 = sdk.run(sdk.glue.get_table().database_name(&db).name("t1").send()).unwrap();
+    let t1 = t1.table().unwrap();
+    let input = aws_sdk_glue::types::TableInput::builder()
+        .name("t1")
+        .description("by hand")
+        .set_table_type(t1.table_type().map(str::to_string))
+        .set_storage_descriptor(t1.storage_descriptor().cloned())
+        .set_partition_keys(Some(t1.partition_keys().to_vec()))
+        .set_parameters(t1.parameters().cloned())
+        .build()
+        .unwrap();
+    sdk.run(sdk.glue.update_table().database_name(&db).table_input(input).send()).unwrap();
+    sdk.run(sdk.glue.delete_table().database_name(&db).name("t2").send()).unwrap();
+    let found = changes(&plan(&s).expect_code(0).json());
+    assert_eq!(
+        found,
+        [("glue_table.t1".to_string(), "update".to_string()), ("glue_table.t2".to_string(), "create".to_string())]
+    );
+    moto.apply(&s);
+
+    // A table of the name the spec wants, made by someone else in the
+    // deployment's database (no marker): a conflict, left alone.
+    let theirs = aws_sdk_glue::types::TableInput::builder().name("t3").description("theirs").build().unwrap();
+    sdk.run(sdk.glue.create_table().database_name(&db).table_input(theirs).send()).unwrap();
+    let (four, _dir4) = spec_in("tables-four", &tables(4));
+    let run = crate::util::pipectl(&["apply", &four, "--yes"]).aws_env(&proxy.url).run().expect_code(1);
+    assert!(run.stdout.contains("! glue_table.t3"), "{}", run.stdout);
+    let left = sdk.run(sdk.glue.get_table().database_name(&db).name("t3").send()).unwrap();
+    assert_eq!(left.table().unwrap().description(), Some("theirs"), "left alone");
+    sdk.run(sdk.glue.delete_table().database_name(&db).name("t3").send()).unwrap();
+    moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
+}
