@@ -80,6 +80,11 @@ pub struct Known {
     /// Glue tables by `database/table`, from GetTables of each database
     /// holding several of the plan's tables.
     pub tables: Listing<aws_sdk_glue::types::Table>,
+    /// The deployment's live hosts by their `pipectl:address` tag, from one
+    /// DescribeInstances by the ownership tags: the agents' reads and the
+    /// dashboards naming them ask for the same hosts. An address with two
+    /// live hosts is left out (its own read finds both).
+    pub hosts: Listing<aws_sdk_ec2::types::Instance>,
 }
 
 impl Known {
@@ -93,6 +98,7 @@ impl Known {
         self.alarms.begin();
         self.functions.begin();
         self.tables.begin();
+        self.hosts.begin();
     }
 
     /// The tags of the resource with this ARN, when the tag listing holds
@@ -111,6 +117,7 @@ impl Known {
         self.alarms.end();
         self.functions.end();
         self.tables.end();
+        self.hosts.end();
     }
 
     /// Forgets every listing: reads after a plan's (while changing AWS)
@@ -123,5 +130,6 @@ impl Known {
         self.alarms.clear();
         self.functions.clear();
         self.tables.clear();
+        self.hosts.clear();
     }
 }

@@ -157,6 +157,12 @@ pub const CALLS: &[Call] = &[
     c("resources/prefetch.rs", "GetTables", &["glue:GetTables"], On::GlueDatabases),
     c(
         "resources/prefetch.rs",
+        "DescribeInstances",
+        &["ec2:DescribeInstances"],
+        On::Any(EC2_DESCRIBE, When::Kind(Kind::Agent)),
+    ),
+    c(
+        "resources/prefetch.rs",
         "ListFunctions",
         &["lambda:ListFunctions"],
         On::Any("LambdaListingsTakeNoResource", When::Kind(Kind::Function)),

@@ -22,6 +22,9 @@
 //! - Glue tables: GetTables of each database holding two or more of the
 //!   plan's tables (100 a page) instead of GetTable for each; a table's
 //!   marker, among its parameters, says whose it is either way.
+//! - Agent hosts: one DescribeInstances by the deployment's ownership tags
+//!   when the agents' reads and the dashboards naming them would ask for
+//!   the same hosts more than once.
 //! - Alarms: DescribeAlarms naming up to 100 of them, instead of one
 //!   call an alarm. It asks for exact names, so an alarm it does not
 //!   return is not there, as its own call would have said.
@@ -109,6 +112,7 @@ pub async fn prefetch(aws: &Aws, resources: &[Res]) {
         fill(&known.mappings, count(&[Kind::Trigger]) >= MANY, mappings(aws)),
         fill(&known.functions, count(&[Kind::Function]) >= MANY, functions(aws)),
         fill(&known.tables, !databases_of_several(&tables).is_empty(), glue_tables(aws, &tables)),
+        fill(&known.hosts, hosts_asked_again(&count), hosts(aws, &owner)),
         // Exact names: one call is cheaper than two of their own.
         fill(&known.alarms, alarms.len() >= 2, named_alarms(aws, &alarms)),
         async {
@@ -181,12 +185,24 @@ where
 /// token of the one before, `keep` takes what a page found and gives the
 /// next token. `None` when a page cannot be had or the listing runs past
 /// [`MAX_PAGES`].
-async fn paged<P, Fut>(request: impl Fn(Option<String>) -> Fut, mut keep: impl FnMut(P) -> Option<String>) -> Option<()>
+async fn paged<P, Fut>(request: impl Fn(Option<String>) -> Fut, keep: impl FnMut(P) -> Option<String>) -> Option<()>
+where
+    Fut: std::future::Future<Output = Result<P, AwsError>>,
+{
+    paged_within(MAX_PAGES, request, keep).await
+}
+
+/// [`paged`] given up past `max_pages`.
+async fn paged_within<P, Fut>(
+    max_pages: usize,
+    request: impl Fn(Option<String>) -> Fut,
+    mut keep: impl FnMut(P) -> Option<String>,
+) -> Option<()>
 where
     Fut: std::future::Future<Output = Result<P, AwsError>>,
 {
     let mut token = None;
-    for _ in 0..MAX_PAGES {
+    for _ in 0..max_pages {
         token = keep(page(|| request(token.clone())).await?);
         if token.is_none() {
             return Some(());
@@ -218,8 +234,13 @@ async fn roles(aws: &Aws) -> Option<HashMap<String, aws_sdk_iam::types::RoleDeta
 
 async fn groups(aws: &Aws, names: &[&str]) -> Option<HashMap<String, aws_sdk_cloudwatchlogs::types::LogGroup>> {
     let mut found = HashMap::new();
+    // Pages one after another cost more than the groups' own calls side by
+    // side once they outnumber them (a pattern every env of the pipeline
+    // shares, in an account with many): the groups are then read on their own.
+    let pages = names.len().saturating_sub(1).clamp(1, MAX_PAGES);
     for filter in group_filters(names) {
-        paged(
+        paged_within(
+            pages,
             |token| {
                 let req = aws.logs.describe_log_groups().limit(50).set_next_token(token);
                 let req = match &filter {
@@ -398,6 +419,41 @@ async fn glue_tables(
         found.extend(listing?);
     }
     Some(found)
+}
+
+/// Whether hosts would be looked up more than once: by two agents' reads,
+/// or by an agent's and a dashboard's.
+fn hosts_asked_again(count: &impl Fn(&[Kind]) -> usize) -> bool {
+    count(&[Kind::Agent]) >= 1 && count(&[Kind::Agent, Kind::Dashboard]) >= 2
+}
+
+/// The deployment's live hosts by their address tag; an address with more
+/// than one is left out.
+async fn hosts(aws: &Aws, owner: &Option<Tags>) -> Option<HashMap<String, aws_sdk_ec2::types::Instance>> {
+    use super::ec2::{filter, LIVE, TAG_ADDRESS};
+    let owner = owner.as_ref()?;
+    let mut found: HashMap<String, Vec<aws_sdk_ec2::types::Instance>> = HashMap::new();
+    paged(
+        |token| {
+            let mut req = aws.ec2.describe_instances().filters(filter("instance-state-name", &LIVE));
+            for (k, v) in owner {
+                req = req.filters(filter(&format!("tag:{k}"), &[v.as_str()]));
+            }
+            let req = req.max_results(1000).set_next_token(token);
+            async move { crate::send!("DescribeInstances", req) }
+        },
+        |out| {
+            for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                let address = i.tags().iter().find(|t| t.key() == Some(TAG_ADDRESS)).and_then(|t| t.value());
+                if let Some(address) = address {
+                    found.entry(address.to_string()).or_default().push(i.clone());
+                }
+            }
+            out.next_token().map(str::to_string)
+        },
+    )
+    .await?;
+    Some(found.into_iter().filter(|(_, hosts)| hosts.len() == 1).map(|(a, mut hosts)| (a, hosts.remove(0))).collect())
 }
 
 /// The alarms with these names, 100 to a call side by side, and `None`
