@@ -110,7 +110,7 @@ pub async fn prefetch(aws: &Aws, resources: &[Res]) {
         fill(&known.roles, count(&[Kind::Role]) >= MANY, roles(aws)),
         fill(&known.log_groups, group_filters(&log_groups).len() < log_groups.len(), groups(aws, &log_groups)),
         fill(&known.mappings, count(&[Kind::Trigger]) >= MANY, mappings(aws)),
-        fill(&known.functions, count(&[Kind::Function]) >= MANY, functions(aws)),
+        fill(&known.functions, count(&[Kind::Function]) >= MANY, functions(aws, count(&[Kind::Function]))),
         fill(&known.tables, !databases_of_several(&tables).is_empty(), glue_tables(aws, &tables)),
         fill(&known.hosts, hosts_asked_again(&count), hosts(aws, &owner)),
         // Exact names: one call is cheaper than two of their own.
@@ -352,10 +352,13 @@ async fn mappings(aws: &Aws) -> Option<HashMap<String, Vec<aws_sdk_lambda::types
 /// concurrency for any of them (the listing does not show a function's
 /// own): the account's limit and its unreserved concurrency, asked beside
 /// the listing, are then equal.
-async fn functions(aws: &Aws) -> Option<HashMap<String, aws_sdk_lambda::types::FunctionConfiguration>> {
+/// Given up once its pages would outnumber the plan's functions (an
+/// account holding many more): they are then read on their own.
+async fn functions(aws: &Aws, wanted: usize) -> Option<HashMap<String, aws_sdk_lambda::types::FunctionConfiguration>> {
     let settings = page(|| async { crate::send!("GetAccountSettings", aws.lambda.get_account_settings()) });
     let mut found = HashMap::new();
-    let listing = paged(
+    let listing = paged_within(
+        wanted.saturating_sub(2).clamp(1, MAX_PAGES),
         |marker| {
             let req = aws.lambda.list_functions().max_items(50).set_marker(marker);
             async move { crate::send!("ListFunctions", req) }
