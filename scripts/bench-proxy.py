@@ -20,6 +20,8 @@ A Firehose reading a stream that is not ACTIVE is refused, as AWS does.
 The Resource Groups Tagging API's GetResources lists Kinesis streams, as
 AWS's does and the emulator's does not: the proxy keeps the streams' tags
 from the calls it forwards and adds the matching ones to the answer.
+Lambda's GetAccountSettings, which the emulator lacks, is answered from the
+concurrency reservations the proxy forwarded.
 The emulator itself makes everything ready at once; the proxy only holds
 the answers back, so what pipectl sees is what AWS would show.
 
@@ -235,9 +237,37 @@ def after(service, op, req_body, path, status, headers, body, region):
         body = tagged_streams(req_body, region, body)
     if service == "lambda":
         body, status, headers = lambda_mapping(op, path, status, headers, body)
+        status, headers, body = lambda_concurrency(op, path, req_body, status, headers, body)
     if service == "ec2":
         body = ec2_instances(op, req_body, status, body)
     return status, headers, body
+
+
+def lambda_concurrency(op, path, req_body, status, headers, body):
+    """Lambda's GetAccountSettings, which the emulator lacks, answered as
+    AWS does: the account's limit and what no function reserves of it (the
+    reservations kept from the calls the proxy forwards)."""
+    route = urllib.parse.urlparse(path).path
+    m = re.match(r"/[^/]+/functions/([^/]+?)(/concurrency)?/?$", route)
+    if m and 200 <= status < 300:
+        name = urllib.parse.unquote(m.group(1)).split(":")[-1]
+        with lock:
+            if m.group(2) and op.startswith("PUT"):
+                reserved[name] = json.loads(req_body or b"{}").get("ReservedConcurrentExecutions", 0)
+            elif op.startswith("DELETE"):
+                reserved.pop(name, None)
+    if route.endswith("/account-settings") or route.endswith("/account-settings/"):
+        with lock:
+            unreserved = LAMBDA_LIMIT - sum(reserved.values())
+        limit = {"ConcurrentExecutions": LAMBDA_LIMIT, "UnreservedConcurrentExecutions": unreserved,
+                 "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800}
+        body = json.dumps({"AccountLimit": limit, "AccountUsage": {"FunctionCount": 0, "TotalCodeSize": 0}}).encode()
+        return 200, {"Content-Type": "application/json"}, body
+    return status, headers, body
+
+
+reserved = {}
+LAMBDA_LIMIT = 1000
 
 
 def lambda_mapping(op, path, status, headers, body):

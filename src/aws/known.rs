@@ -73,6 +73,18 @@ pub struct Known {
     /// asked has an entry, `None` for an alarm that is not there (the
     /// answer the alarm's own DescribeAlarms would give).
     pub alarms: Listing<Option<aws_sdk_cloudwatch::types::MetricAlarm>>,
+    /// Functions' configurations by name, from ListFunctions; made only
+    /// when the account reserves no concurrency (GetAccountSettings), which
+    /// the listing does not show.
+    pub functions: Listing<aws_sdk_lambda::types::FunctionConfiguration>,
+    /// Glue tables by `database/table`, from GetTables of each database
+    /// holding several of the plan's tables.
+    pub tables: Listing<aws_sdk_glue::types::Table>,
+    /// The deployment's live hosts by their `pipectl:address` tag, from one
+    /// DescribeInstances by the ownership tags: the agents' reads and the
+    /// dashboards naming them ask for the same hosts. An address with two
+    /// live hosts is left out (its own read finds both).
+    pub hosts: Listing<aws_sdk_ec2::types::Instance>,
 }
 
 impl Known {
@@ -84,6 +96,9 @@ impl Known {
         self.mappings.begin();
         self.tags.begin();
         self.alarms.begin();
+        self.functions.begin();
+        self.tables.begin();
+        self.hosts.begin();
     }
 
     /// The tags of the resource with this ARN, when the tag listing holds
@@ -100,6 +115,9 @@ impl Known {
         self.mappings.end();
         self.tags.end();
         self.alarms.end();
+        self.functions.end();
+        self.tables.end();
+        self.hosts.end();
     }
 
     /// Forgets every listing: reads after a plan's (while changing AWS)
@@ -110,5 +128,8 @@ impl Known {
         self.mappings.clear();
         self.tags.clear();
         self.alarms.clear();
+        self.functions.clear();
+        self.tables.clear();
+        self.hosts.clear();
     }
 }

@@ -156,6 +156,25 @@ pub const CALLS: &[Call] = &[
         On::Any("LambdaListEventSourceMappingsTakesNoResource", When::Kind(Kind::Trigger)),
     ),
     c("resources/prefetch.rs", "DescribeAlarms", &["cloudwatch:DescribeAlarms"], On::AlarmsInAccount),
+    c("resources/prefetch.rs", "GetTables", &["glue:GetTables"], On::GlueDatabases),
+    c(
+        "resources/prefetch.rs",
+        "DescribeInstances",
+        &["ec2:DescribeInstances"],
+        On::Any(EC2_DESCRIBE, When::Kind(Kind::Agent)),
+    ),
+    c(
+        "resources/prefetch.rs",
+        "ListFunctions",
+        &["lambda:ListFunctions"],
+        On::Any("LambdaListingsTakeNoResource", When::Kind(Kind::Function)),
+    ),
+    c(
+        "resources/prefetch.rs",
+        "GetAccountSettings",
+        &["lambda:GetAccountSettings"],
+        On::Any("LambdaListingsTakeNoResource", When::Kind(Kind::Function)),
+    ),
     c(
         "resources/prefetch.rs",
         "GetAccountAuthorizationDetails",

@@ -179,6 +179,8 @@ fn every_arn_is_the_deployments_unless_a_condition_or_aws_scopes_it() {
             // AWS-owned document, and reading the answer.
             "HostServiceCheckDocument",
             "LambdaListEventSourceMappingsTakesNoResource",
+            // ListFunctions and GetAccountSettings take no resource.
+            "LambdaListingsTakeNoResource",
             "LambdaMappingReadsByUuid",
             "LogsDescribeLogGroupsListsTheAccount",
             "S3ListAllMyBucketsTakesNoResource",

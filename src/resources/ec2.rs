@@ -41,10 +41,18 @@ pub fn filter(name: &str, values: &[&str]) -> Filter {
 }
 
 /// The live host of an agent address, if any (not terminated).
+/// From the plan's listing of the deployment's hosts when it has one for
+/// the address; else its own call.
 pub async fn find_instance(aws: &Aws, owner: &Owner, address: &Address) -> Result<Option<Instance>, AwsError> {
-    let live = ["pending", "running", "stopping", "stopped"];
-    Ok(instances(aws, owner, address, Some(&live)).await?.into_iter().next())
+    aws.known.hosts.settled().await;
+    if let Some(host) = aws.known.hosts.get(&address.to_string()) {
+        return Ok(Some(host));
+    }
+    Ok(instances(aws, owner, address, Some(&LIVE)).await?.into_iter().next())
 }
+
+/// The states of a host that is there (not terminated, nor on its way).
+pub const LIVE: [&str; 4] = ["pending", "running", "stopping", "stopped"];
 
 /// Every host carrying an agent address's tags, in `states` (all states
 /// when `None`: terminated hosts stay listed for about an hour).

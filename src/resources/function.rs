@@ -2,6 +2,8 @@
 //!
 //! Contract:
 //! 1. read: GetFunction (configuration and tags); ResourceNotFound = `None`.
+//!    Or, in a plan of many, ListFunctions' configuration and the tag
+//!    listing's tags (`prefetch`).
 //! 2. attributes: runtime, handler, memory_mb, timeout_seconds, environment
 //!    (each value as a SHA-256 digest, and `sensitive`: the plan shows only
 //!    that it changes), role, code_sha256 (of the deterministic zip, see `package`), tags.
@@ -31,7 +33,7 @@ use crate::spec::{self, rules, SecretRef};
 use crate::{gone, send};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+use aws_sdk_lambda::types::{Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -300,6 +302,28 @@ fn runtime_of(s: &str) -> Runtime {
     Runtime::from(s)
 }
 
+/// What a read observes of a function's configuration (from GetFunction
+/// or ListFunctions), its tags and its reserved concurrency.
+fn observed(c: &FunctionConfiguration, tags: Tags, reserved: Option<i32>) -> Observed {
+    let env: BTreeMap<String, String> = c
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), digest(v))).collect())
+        .unwrap_or_default();
+    let attrs = Attributes {
+        runtime: c.runtime().map(|r| r.as_str()).unwrap_or_default().to_string(),
+        handler: c.handler().unwrap_or_default().to_string(),
+        memory_mb: c.memory_size().unwrap_or(128) as u32,
+        timeout_seconds: c.timeout().unwrap_or(3) as u32,
+        environment: env,
+        role: c.role().unwrap_or_default().to_string(),
+        code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+        reserved_concurrency: reserved,
+        tags: tags.clone(),
+    };
+    Observed::of(&attrs, Some(tags))
+}
+
 #[async_trait]
 impl Resource for Function {
     fn cloudformation(&self, cx: &cfn::Context) -> Result<Vec<Part>, String> {
@@ -370,29 +394,24 @@ impl Resource for Function {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        // From the plan's listing when it holds the function and the tag
+        // listing its tags (only the deployment's own carry them): a
+        // function someone else owns is read, and refused, the usual way.
+        if let Some(c) = aws.known.functions.get(&self.base.name) {
+            aws.known.tags.settled().await;
+            if let Some(tags) = aws.known.tags(&aws.scope().function(&self.base.name).to_string()) {
+                // The listing is made only when the account reserves no
+                // concurrency for any function (`prefetch`).
+                return Ok(Some(observed(&c, tags, None)));
+            }
+        }
         let out = match send!("GetFunction", aws.lambda.get_function().function_name(&self.base.name)).found()? {
             Some(o) => o,
             None => return Ok(None),
         };
         let Some(c) = out.configuration() else { return Ok(None) };
         let tags: Tags = out.tags().map(|t| t.clone().into_iter().collect()).unwrap_or_default();
-        let env: BTreeMap<String, String> = c
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), digest(v))).collect())
-            .unwrap_or_default();
-        let attrs = Attributes {
-            runtime: c.runtime().map(|r| r.as_str()).unwrap_or_default().to_string(),
-            handler: c.handler().unwrap_or_default().to_string(),
-            memory_mb: c.memory_size().unwrap_or(128) as u32,
-            timeout_seconds: c.timeout().unwrap_or(3) as u32,
-            environment: env,
-            role: c.role().unwrap_or_default().to_string(),
-            code_sha256: c.code_sha256().unwrap_or_default().to_string(),
-            reserved_concurrency: out.concurrency().and_then(|c| c.reserved_concurrent_executions()),
-            tags: tags.clone(),
-        };
-        Ok(Some(Observed::of(&attrs, Some(tags))))
+        Ok(Some(observed(c, tags, out.concurrency().and_then(|c| c.reserved_concurrent_executions()))))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {

@@ -7,7 +7,8 @@
 //! 3. delete: DeleteDatabase; EntityNotFound means done.
 //!
 //! Table contract:
-//! 1. read: GetTable; EntityNotFound (table or database) = `None`.
+//! 1. read: GetTable; EntityNotFound (table or database) = `None`. Or,
+//!    in a plan of several in a database, its GetTables (`prefetch`).
 //! 2. Glue tables cannot be tagged: a table is owned through the deployment
 //!    record (or its database).
 //! 3. attributes: location, format (SerDe and input/output formats),
@@ -303,6 +304,32 @@ impl Table {
         p
     }
 
+    /// What a read observes of the live table (from GetTable or its
+    /// database's GetTables).
+    fn observed(&self, t: &aws_sdk_glue::types::Table) -> Observed {
+        let sd = t.storage_descriptor();
+        let cols = |c: &[Column]| -> Vec<(String, String)> {
+            c.iter().map(|c| (c.name().to_string(), c.r#type().unwrap_or_default().to_string())).collect()
+        };
+        let serde = sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default();
+        let attrs = TableAttributes {
+            location: sd.and_then(|s| s.location()).unwrap_or_default().to_string(),
+            format: format_of_serde(serde).to_string(),
+            columns: cols(sd.map(|s| s.columns()).unwrap_or_default()),
+            partition_keys: cols(t.partition_keys()),
+            description: t.description().unwrap_or_default().to_string(),
+            projection: t
+                .parameters()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| is_projection_parameter(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        let marker = table_marker(t.parameters(), &self.base.meta.owner());
+        Observed::marked(&attrs, marker)
+    }
+
     fn input(&self) -> TableInput {
         let s = self.spec.as_ref().expect("needs a spec");
         let (serde, input, output) = formats(s.table.format);
@@ -393,6 +420,11 @@ impl Resource for Table {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        // From the plan's listing of its database when it holds the table
+        // (its marker, among its parameters, says whose it is either way).
+        if let Some(t) = aws.known.tables.get(&self.id.to_record()) {
+            return Ok(Some(self.observed(&t)));
+        }
         let t = match send!("GetTable", aws.glue.get_table().database_name(&self.id.database).name(&self.base.name))
             .found()?
         {
@@ -400,27 +432,7 @@ impl Resource for Table {
             None => return Ok(None),
         };
         let Some(t) = t else { return Ok(None) };
-        let sd = t.storage_descriptor();
-        let cols = |c: &[Column]| -> Vec<(String, String)> {
-            c.iter().map(|c| (c.name().to_string(), c.r#type().unwrap_or_default().to_string())).collect()
-        };
-        let serde = sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default();
-        let attrs = TableAttributes {
-            location: sd.and_then(|s| s.location()).unwrap_or_default().to_string(),
-            format: format_of_serde(serde).to_string(),
-            columns: cols(sd.map(|s| s.columns()).unwrap_or_default()),
-            partition_keys: cols(t.partition_keys()),
-            description: t.description().unwrap_or_default().to_string(),
-            projection: t
-                .parameters()
-                .into_iter()
-                .flatten()
-                .filter(|(k, _)| is_projection_parameter(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        };
-        let marker = table_marker(t.parameters(), &self.base.meta.owner());
-        Ok(Some(Observed::marked(&attrs, marker)))
+        Ok(Some(self.observed(&t)))
     }
 
     async fn create(&self, aws: &Aws, p: &Progress) -> Result<(), AwsError> {

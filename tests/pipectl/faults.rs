@@ -70,6 +70,9 @@ pub struct Faults {
     /// Called with each request once the emulator answered it, before the
     /// answer is returned.
     pub after: Option<Hook>,
+    /// Answers a request instead of the emulator when it returns the whole
+    /// HTTP answer: an operation the emulator lacks, answered as AWS does.
+    pub answer: Option<Hook>,
 }
 
 /// A test's code run by the proxy on a request: `(head lines, body)`.
@@ -481,6 +484,8 @@ impl Proxy {
                     owners.count(faults.require_owner, &stats);
                     let reply = if let Some(refusal) = owners.refusal(faults.bucket_owner) {
                         refusal
+                    } else if let Some(answer) = faults.answer.as_ref().and_then(|h| (h.0)(&req.head, &req.body)) {
+                        answer
                     } else if quote {
                         req.environment_refused()
                     } else if let Some((_, _, code, message)) = reject {

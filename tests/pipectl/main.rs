@@ -26,6 +26,7 @@ mod kept_names;
 mod labs;
 mod lambda;
 mod leaks;
+mod listings;
 mod lock;
 mod metrics;
 mod months;
