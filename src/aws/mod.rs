@@ -156,9 +156,11 @@ macro_rules! send {
         let service = $crate::aws::rate::service_of(::std::any::type_name_of_val(&req));
         $crate::aws::unless_stopped(
             $op,
-            $crate::aws::rate::paced(service, $op, ::std::boxed::Box::pin(async move {
-                req.send().await.map_err($crate::aws::aws_err($op))
-            })),
+            $crate::aws::rate::paced(
+                service,
+                $op,
+                ::std::boxed::Box::pin(async move { req.send().await.map_err($crate::aws::aws_err($op)) }),
+            ),
         )
         .await
     }};
@@ -175,9 +177,13 @@ macro_rules! gone {
         $crate::aws::Outcome::gone(
             $crate::aws::unless_stopped(
                 $op,
-                $crate::aws::rate::paced(service, $op, ::std::boxed::Box::pin(async move {
-                    req.send().await.map(drop).map_err($crate::aws::aws_err($op))
-                })),
+                $crate::aws::rate::paced(
+                    service,
+                    $op,
+                    ::std::boxed::Box::pin(
+                        async move { req.send().await.map(drop).map_err($crate::aws::aws_err($op)) },
+                    ),
+                ),
             )
             .await,
         )

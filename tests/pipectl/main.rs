@@ -30,6 +30,7 @@ mod listings;
 mod lock;
 mod metrics;
 mod months;
+mod pacing;
 mod pictures;
 mod policy;
 mod resilience;
