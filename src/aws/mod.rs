@@ -477,21 +477,27 @@ mod tests {
         assert_eq!(Pace::after(ms(0), usual), ms(6000));
         assert_eq!(Pace::after(ms(5000), usual), ms(1000));
         // Then never more than 3% of the time waited, whether AWS is ten
-        // times faster than usual, as usual, or slower.
+        // times faster than usual, as usual, or slower; 1% near the usual
+        // time.
         for elapsed in [ms(6000), ms(60_000), ms(200_000)] {
             let next = Pace::after(elapsed, usual);
             assert!(next.as_secs_f64() <= elapsed.as_secs_f64() * Pace::SLACK + 1e-9, "{elapsed:?}: {next:?}");
         }
+        for elapsed in [ms(30_000), ms(60_000), ms(120_000)] {
+            let next = Pace::after(elapsed, usual).as_secs_f64();
+            assert!(next <= elapsed.as_secs_f64() * Pace::SLACK_NEAR + 1e-9, "{elapsed:?}: {next}");
+        }
+        assert_eq!(Pace::after(ms(10_000), usual), ms(300));
         // At least 50 ms apart, at most 10 s.
         assert_eq!(Pace::after(ms(100), Duration::ZERO), ms(50));
         assert_eq!(Pace::after(Duration::from_secs(3600), usual), Duration::from_secs(10));
-        // Looks from a tenth of the usual time to the usual time: about 80.
+        // Looks from a tenth of the usual time to the usual time: about 125.
         let (mut t, mut looks) = (ms(6000), 0);
         while t < usual {
             t += Pace::after(t, usual);
             looks += 1;
         }
-        assert!((70..=85).contains(&looks), "{looks}");
+        assert!((115..=135).contains(&looks), "{looks}");
     }
 
     #[test]

@@ -111,13 +111,15 @@ pub async fn unless_stopped<T>(
 
 /// When to look again at something AWS is making ready, so that the look
 /// after it became ready comes soon relative to the whole wait, whatever
-/// AWS's speed that day: never later than 3% of the time waited so far
-/// (at least 50 ms apart, at most 10 s). The first look after the
+/// AWS's speed that day: never later than 3% of the time waited so far,
+/// and 1% from half the kind's `usual` time to twice it, when AWS usually
+/// finishes (at least 50 ms apart, at most 10 s). The first look after the
 /// immediate one comes at a tenth of the kind's `usual` time: AWS does not
 /// finish sooner even in a fast hour, and an endpoint that is already
 /// ready (an emulator) answers at the immediate look. The number of looks
-/// grows with the logarithm of the wait: about 80 from a tenth of the
-/// usual time to the usual time.
+/// grows with the logarithm of the wait: about 125 from a tenth of the
+/// usual time to the usual time; each is paced like any call
+/// (`aws::rate`), so many waits of one kind share their describe's rate.
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
     start: Instant,
@@ -126,8 +128,10 @@ pub struct Pace {
 
 impl Pace {
     /// The share of the time waited so far that a ready resource may go
-    /// unnoticed.
+    /// unnoticed...
     pub const SLACK: f64 = 0.03;
+    /// ...and near the kind's usual time.
+    pub const SLACK_NEAR: f64 = 0.01;
     const FLOOR: Duration = Duration::from_millis(50);
     const CEILING: Duration = Duration::from_secs(10);
 
@@ -153,7 +157,8 @@ impl Pace {
         if elapsed < first {
             return (first - elapsed).max(Pace::FLOOR);
         }
-        elapsed.mul_f64(Pace::SLACK).clamp(Pace::FLOOR, Pace::CEILING)
+        let near = elapsed >= usual / 2 && elapsed <= usual * 2;
+        elapsed.mul_f64(if near { Pace::SLACK_NEAR } else { Pace::SLACK }).clamp(Pace::FLOOR, Pace::CEILING)
     }
 }
 
