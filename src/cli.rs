@@ -421,7 +421,7 @@ pub struct Targets {
     /// How many resources may be changed at once. Most of a change is
     /// waiting for AWS, so many run at once; every call is paced at the
     /// rate AWS accepts it (`rates/aws.json`), the longest path first.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub parallelism: u16,
 }
 

@@ -41,7 +41,7 @@ impl Deployment {
             earlier.unwrap_or_default()
         } else {
             let e = super::estimate(&self.aws.region, 0.0, resources);
-            (Some(e.idle_hourly), Some(e.prices_version))
+            (Some(stored_cost(e.idle_hourly)), Some(e.prices_version))
         };
         // The bookkeeping stamps go on: a write is not an apply.
         content.stamps = self.record.as_ref().map(|r| r.stamps).unwrap_or_default();
@@ -242,4 +242,25 @@ fn spelled(entries: impl IntoIterator<Item = (Address, String)>) -> BTreeSet<(Ki
 /// does not know).
 fn kind_of(address: &str) -> Option<Kind> {
     Address::parse(address).map(|a| a.kind)
+}
+
+/// A cost as the record keeps it: to a billionth of a dollar, few enough
+/// digits that reading the record back gives the same number (a sum of
+/// prices written with every digit read back one step off, and the
+/// re-plan showed the record changed).
+fn stored_cost(hourly: f64) -> f64 {
+    (hourly * 1e9).round() / 1e9
+}
+
+#[cfg(test)]
+mod cost_tests {
+    #[test]
+    fn a_cost_in_the_record_reads_back_as_written() {
+        for hourly in [1.084109589041096, 1.0841095890410961, 0.051369863013698634, 37.43 / 730.0, 1234.5678901234] {
+            let kept = super::stored_cost(hourly);
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+            assert_eq!(back.to_bits(), kept.to_bits(), "{hourly}");
+            assert!((kept - hourly).abs() < 1e-9);
+        }
+    }
 }
