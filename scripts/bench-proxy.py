@@ -145,10 +145,10 @@ def admitted(service, op):
     if rates is None:
         return True
     with lock:
-        b = buckets.get((service, op))
-        if b is None:
+        if (service, op) not in buckets:
             limit = bucket_of(rates, service, op)
-            b = buckets[(service, op)] = Bucket(*limit, time.monotonic()) if limit else None
+            buckets[(service, op)] = Bucket(*limit, time.monotonic()) if limit else None
+        b = buckets[(service, op)]
         if b is None:
             return True
         if b.take(time.monotonic()):
