@@ -162,6 +162,14 @@ impl Resource for LogGroup {
     }
 
     async fn read(&self, aws: &Aws) -> Result<Option<Observed>, AwsError> {
+        // A plan to apply: a group the listing made for this plan (every
+        // page of the names it covers) does not show is not there. Were it
+        // made a moment ago by someone else, the create meets it and
+        // refuses what is not this deployment's. A destroy
+        // (`read_owner`) still looks for each group on its own.
+        if aws.known.log_groups.made() && aws.known.log_groups.get(&self.base.name).is_none() {
+            return Ok(None);
+        }
         self.observe(aws, true).await
     }
 

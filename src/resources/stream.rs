@@ -1,7 +1,8 @@
 //! Kinesis Data Stream.
 //!
 //! Contract:
-//! 1. read: DescribeStreamSummary + ListTagsForStream; ResourceNotFound = `None`.
+//! 1. read: DescribeStreamSummary, then ListTagsForStream (where the tag
+//!    listing does not answer) for a stream that exists; ResourceNotFound = `None`.
 //!    A stream that is DELETING reads as absent once it is gone; while it is
 //!    deleting, create waits.
 //! 2. attributes: mode, shards (provisioned only), retention_hours,
@@ -231,8 +232,16 @@ impl Resource for Stream {
             let out = send!("ListTagsForStream", aws.kinesis.list_tags_for_stream().stream_name(&self.base.name))?;
             Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
         };
+        // The tags from the tag listing beside the summary; where it does
+        // not answer, ListTagsForStream only for a stream that exists
+        // (5 a second: an apply of many new streams would spend seconds
+        // of it on streams not made yet).
         let arn = aws.scope().stream(&self.base.name).to_string();
-        let (out, tags) = tokio::join!(summary, super::listed_tags(aws, &arn, own));
+        let listed = async {
+            aws.known.tags.settled().await;
+            aws.known.tags(&arn)
+        };
+        let (out, listed) = tokio::join!(summary, listed);
         let s = match out {
             Ok(o) => match o.stream_description_summary() {
                 Some(s) => s.clone(),
@@ -244,7 +253,10 @@ impl Resource for Stream {
         if *s.stream_status() == StreamStatus::Deleting {
             return Ok(None);
         }
-        let tags = tags?;
+        let tags = match listed {
+            Some(t) => t,
+            None => own.await?,
+        };
         let mode = s
             .stream_mode_details()
             .map(|m| m.stream_mode().as_str().to_string())
