@@ -302,15 +302,12 @@ impl Service {
     /// How many reads of this service's resources run at once: a bound on
     /// calls in flight, beside the pacing of each call at its rate
     /// ([`pace`]).
-    /// Most reads make one or two calls, so these keep a plan's reads
-    /// of one service within its buckets' bursts (`rates/aws.json`).
+    /// The rate is the pacer's; these only keep a plan's reads of one
+    /// service from all going out in the same instant.
     pub const fn read_concurrency(self) -> usize {
         match self {
-            Service::Firehose | Service::Logs => 5,
-            Service::CloudWatch => 9,
-            Service::Kinesis | Service::Lambda | Service::Iam | Service::Glue | Service::Ssm => 10,
-            Service::Ec2 => 20,
-            Service::S3 => 20,
+            Service::CloudWatch | Service::Lambda | Service::Iam | Service::Glue | Service::Ssm => 10,
+            Service::Firehose | Service::Logs | Service::Kinesis | Service::Ec2 | Service::S3 => 20,
         }
     }
 }

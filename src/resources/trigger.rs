@@ -283,6 +283,7 @@ impl Resource for Trigger {
             p.say("adopting an existing mapping");
             return self.apply_settings(aws, &uuid, p).await;
         }
+        let first = std::sync::atomic::AtomicBool::new(true);
         let uuid = crate::aws::retry_paced(
             Duration::from_secs(180),
             crate::aws::Pace::new(super::usual::ROLE_PROPAGATION),
@@ -296,11 +297,14 @@ impl Resource for Trigger {
             },
             || async {
                 // A mapping has no name to be found again by: look for an
-                // earlier attempt's before every attempt, and send the create
-                // once, without the SDK's retries (a re-sent create whose
-                // first answer was lost or late makes a second mapping).
-                if let Some(uuid) = self.mappings(aws).await?.first().and_then(|m| m.uuid().map(str::to_string)) {
-                    return Ok(uuid);
+                // earlier attempt's before every attempt (the first one's
+                // look is the one above), and send the create once, without
+                // the SDK's retries (a re-sent create whose first answer
+                // was lost or late makes a second mapping).
+                if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    if let Some(uuid) = self.mappings(aws).await?.first().and_then(|m| m.uuid().map(str::to_string)) {
+                        return Ok(uuid);
+                    }
                 }
                 let req = aws
                     .lambda
