@@ -463,9 +463,11 @@ def lambda_concurrency(op, path, req_body, status, headers, body):
     if m and 200 <= status < 300:
         name = urllib.parse.unquote(m.group(1)).split(":")[-1]
         with lock:
-            if m.group(2) and op.startswith("PUT"):
+            # `op` is the operation's name (PutFunctionConcurrency), not
+            # the HTTP method.
+            if m.group(2) and op == "PutFunctionConcurrency":
                 reserved[name] = json.loads(req_body or b"{}").get("ReservedConcurrentExecutions", 0)
-            elif op.startswith("DELETE"):
+            elif op in ("DeleteFunctionConcurrency", "DeleteFunction"):
                 reserved.pop(name, None)
     if route.endswith("/account-settings") or route.endswith("/account-settings/"):
         with lock:
@@ -752,6 +754,14 @@ def self_test():
         assert got == status and (code.encode() in body or code in headers.values()), (svc, got, body)
     # CloudWatch over JSON (newer SDKs) is answered in JSON.
     assert b'"__type": "Throttling"' in throttle_answer("monitoring", "PutMetricAlarm", True)[2]
+    # A reservation made through the proxy counts in GetAccountSettings.
+    reserved.clear()
+    lambda_concurrency("PutFunctionConcurrency", "/2017-10-31/functions/f1/concurrency",
+                       b'{"ReservedConcurrentExecutions": 7}', 200, {}, b"")
+    _, _, answer = lambda_concurrency("GetAccountSettings", "/2016-08-19/account-settings/", b"", 200, {}, b"")
+    assert json.loads(answer)["AccountLimit"]["UnreservedConcurrentExecutions"] == LAMBDA_LIMIT - 7, answer
+    lambda_concurrency("DeleteFunctionConcurrency", "/2017-10-31/functions/f1/concurrency", b"", 204, {}, b"")
+    assert not reserved, reserved
     print("bench-proxy self-test: ok")
 
 

@@ -176,10 +176,16 @@ pub struct Pacer {
 
 static PACER: LazyLock<Pacer> = LazyLock::new(Pacer::default);
 
+/// The run is stopping: a call not yet sent is not sent (work that must
+/// finish after a stop runs `cancel::shielded`, and is paced as usual).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
 /// Waits for a token of `op`'s bucket (no wait for an unpaced call).
-pub async fn pace(service: &'static str, op: &'static str) {
-    if let Some(limit) = TABLE.limit(service, op) {
-        PACER.take(service, op, ours(limit), current_priority()).await;
+pub async fn pace(service: &'static str, op: &'static str) -> Result<(), Stopped> {
+    match TABLE.limit(service, op) {
+        Some(limit) => PACER.take(service, op, ours(limit), current_priority()).await,
+        None => Ok(()),
     }
 }
 
@@ -195,7 +201,9 @@ pub async fn paced<T>(
     op: &'static str,
     call: impl std::future::Future<Output = Result<T, super::AwsError>>,
 ) -> Result<T, super::AwsError> {
-    pace(service, op).await;
+    if pace(service, op).await.is_err() {
+        return Err(super::AwsError::fatal(op, "not sent: the run is stopping"));
+    }
     let answer = call.await;
     if answer.as_ref().is_err_and(|e| e.throttled()) {
         throttled(service, op);
@@ -204,8 +212,19 @@ pub async fn paced<T>(
 }
 
 impl Pacer {
-    /// Takes one token, waiting in line by priority.
-    pub async fn take(&self, service: &'static str, op: &'static str, limit: Limit, priority: u64) {
+    /// Takes one token, waiting in line by priority; `Stopped` once the
+    /// run is stopping (unless shielded), the call then never sent.
+    pub async fn take(
+        &self,
+        service: &'static str,
+        op: &'static str,
+        limit: Limit,
+        priority: u64,
+    ) -> Result<(), Stopped> {
+        let stopping = || crate::cancel::requested() && !crate::cancel::is_shielded();
+        if stopping() {
+            return Err(Stopped);
+        }
         let key = (service, op);
         let me = (std::cmp::Reverse(priority), self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let notify = {
@@ -246,29 +265,24 @@ impl Pacer {
                         line.3 = true;
                         // The next in line looks again.
                         notify.notify_waiters();
-                        return;
+                        return Ok(());
                     }
                     Some(Duration::from_secs_f64((1.0 - bucket.tokens) / bucket.limit.rate))
                 } else {
                     None
                 }
             };
-            match wait {
-                // First in line: until the next token, unless someone of a
-                // higher priority arrives first. Once the run is stopping
-                // (not shielded), the call is never sent: `unless_stopped`
-                // abandons it.
-                Some(d) => {
-                    tokio::select! {
-                        slept = crate::cancel::sleep(d) => {
-                            if slept.is_err() {
-                                std::future::pending::<()>().await;
-                            }
-                        }
-                        () = &mut woken => {}
+            // First in line: until the next token; else until the line
+            // moves. Either ends early for someone of a higher priority,
+            // and for a stop (not shielded: `cancel::sleep` then ends).
+            let pause = wait.unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                slept = crate::cancel::sleep(pause) => {
+                    if slept.is_err() || stopping() {
+                        return Err(Stopped);
                     }
                 }
-                None => woken.await,
+                () = &mut woken => {}
             }
         }
     }

@@ -397,7 +397,11 @@ impl Resource for Function {
         // From the plan's listing when it holds the function and the tag
         // listing its tags (only the deployment's own carry them): a
         // function someone else owns is read, and refused, the usual way.
-        if let Some(c) = aws.known.functions.get(&self.base.name) {
+        // A function the spec reserves concurrency for is read on its own:
+        // a reservation of 0 takes nothing from the account's unreserved
+        // concurrency, so the listing's condition cannot see it.
+        let reserves = self.spec.as_ref().is_some_and(|s| s.function.reserved_concurrency.is_some());
+        if let Some(c) = aws.known.functions.get(&self.base.name).filter(|_| !reserves) {
             aws.known.tags.settled().await;
             if let Some(tags) = aws.known.tags(&aws.scope().function(&self.base.name).to_string()) {
                 // The listing is made only when the account reserves no

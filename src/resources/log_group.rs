@@ -189,7 +189,22 @@ impl Resource for LogGroup {
         .created()?
         .is_none()
         {
-            super::adopt_earlier_attempt(self, aws).await?;
+            // Already there. The plan may have taken it as absent from the
+            // listing (`read`): only a group with this deployment's tags,
+            // which the create sets with it, is an earlier attempt's; any
+            // other, tagged or not, is someone else's and left alone.
+            let owner = self.base.meta.owner();
+            match self.observe(aws, false).await? {
+                Some(o) if o.tags.as_ref().is_some_and(|t| owner.owns_tags(t)) => {}
+                Some(o) => {
+                    let why = format!("`{}`: {}", self.base.name, owner.conflict_reason(&o));
+                    return Err(AwsError::fatal("CreateLogGroup", why));
+                }
+                None => {
+                    let e = AwsError::fatal("create", format!("`{}` exists but is not visible yet", self.base.name));
+                    return Err(e.mark_transient());
+                }
+            }
         }
         self.put_retention(aws).await?;
         self.create_streams(aws, &[]).await

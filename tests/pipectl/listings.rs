@@ -203,3 +203,36 @@ fn tables_read_from_their_database_listing_still_show_drift_deletes_and_stranger
     sdk.run(sdk.glue.delete_table().database_name(&db).name("t3").send()).unwrap();
     moto.pipectl(&["destroy", &s, "--yes"]).run().expect_code(0);
 }
+
+#[test]
+fn a_log_group_the_listing_missed_that_someone_else_made_is_refused_not_changed() {
+    let Some(moto) = Moto::start() else { return };
+    // Made by hand, untagged, with a retention of its own; the listing of
+    // log groups does not show it (made just after it, or not caught up).
+    let sdk = moto.sdk();
+    sdk.run(sdk.logs.create_log_group().log_group_name("/aws/lambda/lgs-c0").send()).unwrap();
+    sdk.run(sdk.logs.put_retention_policy().log_group_name("/aws/lambda/lgs-c0").retention_in_days(3653).send())
+        .unwrap();
+    let answer = Hook(Arc::new(|head: &[String], body: &[u8]| {
+        let listing = head.iter().any(|h| h.contains("Logs_20140328.DescribeLogGroups"))
+            && String::from_utf8_lossy(body).contains("\"limit\"");
+        let empty = "{\"logGroups\":[]}";
+        listing.then(|| {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{empty}",
+                empty.len()
+            )
+            .into_bytes()
+        })
+    }));
+    let proxy = Proxy::start(&moto.url, Faults { answer: Some(answer), ..Faults::default() });
+    let (s, _dir) = spec_in("missed", &functions("lgs", 5));
+    let run = crate::util::pipectl(&["apply", &s, "--yes"]).aws_env(&proxy.url).run();
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("/aws/lambda/lgs-c0"), "{}", run.stderr);
+    let groups = sdk.run(sdk.logs.describe_log_groups().log_group_name_prefix("/aws/lambda/lgs-c0").send()).unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(3653), "someone else's group was changed");
+    #[allow(deprecated)]
+    let tags = sdk.run(sdk.logs.list_tags_log_group().log_group_name("/aws/lambda/lgs-c0").send()).unwrap();
+    assert!(tags.tags().is_none_or(|t| t.is_empty()), "{tags:?}");
+}

@@ -53,10 +53,13 @@ fn throttled(json: bool, service: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Tokens left and when, by (service, operation).
+type Buckets = HashMap<(String, String), (f64, Instant)>;
+
 /// A proxy with AWS's buckets: a call finding its bucket empty is refused
 /// as throttled and counted.
 fn throttling(moto: &Moto, refused: &Arc<AtomicUsize>) -> Proxy {
-    let buckets: Arc<Mutex<HashMap<(String, String), (f64, Instant)>>> = Arc::default();
+    let buckets: Arc<Mutex<Buckets>> = Arc::default();
     let refused = Arc::clone(refused);
     let answer = Hook(Arc::new(move |head: &[String], body: &[u8]| {
         let (service, op) = operation(head, body)?;

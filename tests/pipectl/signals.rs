@@ -180,3 +180,27 @@ fn sigterm_while_aws_hangs_no_more_the_lock_release_waits_for_a_hung_call() {
     let record = moto.sdk().record("/pipectl/sigw/default");
     assert!(record.to_string().contains("stream"), "the record was written: {record}");
 }
+
+#[test]
+fn cancellation_ends_calls_waiting_for_their_rate() {
+    let Some(moto) = Moto::start() else { return };
+    // 40 streams: CreateStream goes at 5 a second, so most wait in its
+    // line when the stop comes; none may be sent after it, and the run
+    // must not wait for their turns.
+    let proxy = Proxy::start(&moto.url, Faults::default());
+    let mut text = String::from("pipeline: sigp\nstreams:\n");
+    for i in 0..40 {
+        text.push_str(&format!("  s{i:02}: {{ mode: provisioned, shards: 1 }}\n"));
+    }
+    let s = spec("paced", &text);
+    let mut child = apply_via(&proxy, &s);
+    when(&mut child, "creates waiting for their rate", || proxy.stats.calls("CreateStream") >= 6);
+    let (run, took) = terminate(child);
+    stopped_cleanly(&moto, "sigp", &run, took);
+    assert!(took < Duration::from_secs(5), "exited {took:?} after SIGTERM");
+    assert!(
+        proxy.stats.calls("CreateStream") < 20,
+        "creates sent after the stop: {}",
+        proxy.stats.calls("CreateStream")
+    );
+}
