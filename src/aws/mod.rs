@@ -117,7 +117,7 @@ const PERMANENT: [&str; 6] = [
     "ExpiredToken",
 ];
 
-const THROTTLED: [&str; 7] = [
+pub(crate) const THROTTLED: [&str; 7] = [
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -373,25 +373,34 @@ impl Aws {
         account: String,
         endpoint: Option<String>,
     ) -> Aws {
-        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(endpoint.is_some()).build();
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(endpoint.is_some())
+            .interceptor(rate::Learn)
+            .build();
+        // Every client tells the pacer of each throttled attempt.
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf($krate::config::Builder::from(config).interceptor(rate::Learn).build())
+            };
+        }
         Aws {
             known: Default::default(),
             region,
             account,
             endpoint,
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            kinesis: aws_sdk_kinesis::Client::new(config),
-            firehose: aws_sdk_firehose::Client::new(config),
-            lambda: aws_sdk_lambda::Client::new(config),
-            ec2: aws_sdk_ec2::Client::new(config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-            glue: aws_sdk_glue::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            ssm: aws_sdk_ssm::Client::new(config),
-            secrets: aws_sdk_secretsmanager::Client::new(config),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
-            sts: aws_sdk_sts::Client::new(config),
+            kinesis: client!(aws_sdk_kinesis),
+            firehose: client!(aws_sdk_firehose),
+            lambda: client!(aws_sdk_lambda),
+            ec2: client!(aws_sdk_ec2),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            glue: client!(aws_sdk_glue),
+            iam: client!(aws_sdk_iam),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            ssm: client!(aws_sdk_ssm),
+            secrets: client!(aws_sdk_secretsmanager),
+            tagging: client!(aws_sdk_resourcegroupstagging),
+            sts: client!(aws_sdk_sts),
         }
     }
 

@@ -148,17 +148,27 @@ struct Bucket {
     limit: Limit,
     tokens: f64,
     at: Instant,
+    /// The share of the rate in use: halved by each throttled answer
+    /// (someone else spends the account's tokens too), back to whole
+    /// over [`RECOVERY`] without one.
+    share: f64,
     waiting: BTreeSet<(std::cmp::Reverse<u64>, u64)>,
 }
 
+/// How long a bucket takes to go back from its slowest to its whole rate.
+const RECOVERY: Duration = Duration::from_secs(20);
+/// The slowest a bucket goes: a tenth of its rate.
+const SLOWEST: f64 = 0.1;
+
 impl Bucket {
     fn new(limit: Limit, now: Instant) -> Self {
-        Bucket { limit, tokens: limit.burst, at: now, waiting: BTreeSet::new() }
+        Bucket { limit, tokens: limit.burst, at: now, share: 1.0, waiting: BTreeSet::new() }
     }
 
     fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + dt * self.limit.rate).min(self.limit.burst);
+        self.tokens = (self.tokens + dt * self.limit.rate * self.share).min(self.limit.burst);
+        self.share = (self.share + dt / RECOVERY.as_secs_f64()).min(1.0);
         self.at = now;
     }
 }
@@ -190,7 +200,8 @@ pub async fn pace(service: &'static str, op: &'static str) -> Result<(), Stopped
 }
 
 /// AWS throttled `op` anyway (another client of the account spent its
-/// tokens): the next calls wait for a refill.
+/// tokens): the next calls wait for a refill, at half the rate it had,
+/// which recovers over [`RECOVERY`].
 pub fn throttled(service: &'static str, op: &'static str) {
     PACER.drain(service, op);
 }
@@ -204,7 +215,7 @@ pub async fn paced<T>(
     if pace(service, op).await.is_err() {
         return Err(super::AwsError::fatal(op, "not sent: the run is stopping"));
     }
-    let answer = call.await;
+    let answer = learn::CALL.scope((service, op), call).await;
     if answer.as_ref().is_err_and(|e| e.throttled()) {
         throttled(service, op);
     }
@@ -267,7 +278,7 @@ impl Pacer {
                         notify.notify_waiters();
                         return Ok(());
                     }
-                    Some(Duration::from_secs_f64((1.0 - bucket.tokens) / bucket.limit.rate))
+                    Some(Duration::from_secs_f64((1.0 - bucket.tokens) / (bucket.limit.rate * bucket.share)))
                 } else {
                     None
                 }
@@ -292,6 +303,7 @@ impl Pacer {
         if let Some((bucket, notify)) = b.get_mut(&(service, op)) {
             bucket.refill(Instant::now());
             bucket.tokens = bucket.tokens.min(0.0);
+            bucket.share = (bucket.share / 2.0).max(SLOWEST);
             notify.notify_waiters();
         }
     }
@@ -325,6 +337,9 @@ impl Service {
         }
     }
 }
+
+mod learn;
+pub use learn::Learn;
 
 #[cfg(test)]
 mod tests;

@@ -148,14 +148,20 @@ async fn a_call_given_up_while_waiting_leaves_the_line() {
 }
 
 #[tokio::test]
-async fn a_throttled_answer_empties_the_bucket() {
+async fn a_throttled_answer_empties_the_bucket_and_halves_its_rate() {
     let pacer = Pacer::default();
     let l = limit(20.0, 4.0);
     pacer.take("iam", "CreateRole", l, 0).await.unwrap();
     pacer.drain("iam", "CreateRole");
     let start = std::time::Instant::now();
     pacer.take("iam", "CreateRole", l, 0).await.unwrap();
-    assert!((45..120).contains(&ms(start)), "{}", ms(start));
+    // Empty, and refilled at half the rate: a token in 100 ms, not 50.
+    assert!((90..170).contains(&ms(start)), "{}", ms(start));
+    pacer.drain("iam", "CreateRole");
+    let start = std::time::Instant::now();
+    pacer.take("iam", "CreateRole", l, 0).await.unwrap();
+    // Halved again: a quarter of the rate, recovering a little meanwhile.
+    assert!((170..260).contains(&ms(start)), "{}", ms(start));
 }
 
 #[test]
