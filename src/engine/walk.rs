@@ -75,22 +75,30 @@ where
     walk_ranked(deps, &BTreeMap::new(), parallelism, events, releases, needs_done, job).await
 }
 
+/// How many known nodes each node waits for, and which nodes wait for each.
+#[allow(clippy::type_complexity)]
+fn links(
+    deps: &BTreeMap<Address, BTreeSet<Address>>,
+) -> (BTreeMap<&Address, usize>, BTreeMap<&Address, Vec<&Address>>) {
+    let waiting = deps.iter().map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count())).collect();
+    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for (a, d) in deps {
+        for x in d.iter().filter(|x| deps.contains_key(*x)) {
+            dependents.entry(deps.get_key_value(x).expect("known").0).or_default().push(a);
+        }
+    }
+    (waiting, dependents)
+}
+
 /// The length of the longest path from each node to the end of the walk,
 /// the node's own `weight` included: what [`walk_ranked`] starts first.
 pub fn critical(
     deps: &BTreeMap<Address, BTreeSet<Address>>,
     weight: impl Fn(&Address) -> u64,
 ) -> BTreeMap<Address, u64> {
-    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
-    for (a, d) in deps {
-        for x in d.iter().filter(|x| deps.contains_key(*x)) {
-            dependents.entry(x).or_default().push(a);
-        }
-    }
+    let (mut waiting, dependents) = links(deps);
     // Nodes in an order where each comes after everything it waits for;
     // the lengths are summed from the end.
-    let mut waiting: BTreeMap<&Address, usize> =
-        deps.iter().map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count())).collect();
     let mut queue: Vec<&Address> = waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
     let mut order = Vec::new();
     while let Some(a) = queue.pop() {
@@ -129,14 +137,7 @@ where
     Fut: Future<Output = anyhow::Result<Option<String>>> + Send + 'static,
 {
     let rank_of = |a: &Address| std::cmp::Reverse(rank.get(a).copied().unwrap_or(0));
-    let mut waiting: BTreeMap<&Address, usize> =
-        deps.iter().map(|(a, d)| (a, d.iter().filter(|x| deps.contains_key(*x)).count())).collect();
-    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
-    for (a, d) in deps {
-        for x in d.iter().filter(|x| deps.contains_key(*x)) {
-            dependents.entry(deps.get_key_value(x).expect("known").0).or_default().push(a);
-        }
-    }
+    let (mut waiting, dependents) = links(deps);
     let mut ready: BTreeSet<(std::cmp::Reverse<u64>, &Address)> =
         waiting.iter().filter(|(_, n)| **n == 0).map(|(a, _)| (rank_of(a), *a)).collect();
     let mut running = JoinSet::new();
