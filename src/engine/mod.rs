@@ -181,7 +181,7 @@ pub async fn execute(
         Action::Replace => resources::usual::weight_ms(a.kind, true) + resources::usual::weight_ms(a.kind, false),
         _ => resources::usual::weight_ms(a.kind, false),
     });
-    walk::walk_ranked(&deps, &rank, parallelism, events, Some(released), needs_done, |a| {
+    walk::walk(&deps, &rank, parallelism, events, Some(released), needs_done, |a| {
         let action = actions[&a];
         let w = work[&a].clone();
         let changed = fields.get(a.to_string().as_str()).cloned().unwrap_or_default();

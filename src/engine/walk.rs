@@ -56,25 +56,6 @@ impl Summary {
     }
 }
 
-/// Walks `deps` (node -> the nodes it waits for; unknown deps count as
-/// done) running `job` for each node, at most `parallelism` at once.
-/// A job returns an optional note for the report, or an error with its
-/// causes (the event carries them as one line, `a: b: c`).
-pub async fn walk<F, Fut>(
-    deps: &BTreeMap<Address, BTreeSet<Address>>,
-    parallelism: usize,
-    events: &UnboundedSender<Event>,
-    releases: Option<UnboundedReceiver<Release>>,
-    needs_done: impl Fn(&Address) -> bool,
-    job: F,
-) -> Summary
-where
-    F: Fn(Address) -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<String>>> + Send + 'static,
-{
-    walk_ranked(deps, &BTreeMap::new(), parallelism, events, releases, needs_done, job).await
-}
-
 /// How many known nodes each node waits for, and which nodes wait for each.
 #[allow(clippy::type_complexity)]
 fn links(
@@ -91,7 +72,7 @@ fn links(
 }
 
 /// The length of the longest path from each node to the end of the walk,
-/// the node's own `weight` included: what [`walk_ranked`] starts first.
+/// the node's own `weight` included: what [`walk`] starts first.
 pub fn critical(
     deps: &BTreeMap<Address, BTreeSet<Address>>,
     weight: impl Fn(&Address) -> u64,
@@ -119,11 +100,16 @@ pub fn critical(
     rank
 }
 
-/// [`walk`], starting the ready node of the highest `rank` first (the
-/// longest path still ahead of it, [`critical`]; then by address), and
-/// running each job at its rank, so its calls are paced before those of
-/// lower ranks (`aws::rate`).
-pub async fn walk_ranked<F, Fut>(
+/// Walks `deps` (node -> the nodes it waits for; unknown deps count as
+/// done) running `job` for each node, at most `parallelism` at once.
+/// A job returns an optional note for the report, or an error with its
+/// causes (the event carries them as one line, `a: b: c`).
+///
+/// The ready node of the highest `rank` starts first (the longest path
+/// still ahead of it, [`critical`]; then by address), and each job runs
+/// at its rank, so its calls are paced before those of lower ranks
+/// (`aws::rate`).
+pub async fn walk<F, Fut>(
     deps: &BTreeMap<Address, BTreeSet<Address>>,
     rank: &BTreeMap<Address, u64>,
     parallelism: usize,
@@ -294,7 +280,7 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let o = order.clone();
-        let s = walk_ranked(
+        let s = walk(
             &g,
             &rank,
             1,
@@ -328,6 +314,7 @@ mod tests {
         let o = order.clone();
         let s = walk(
             &g,
+            &BTreeMap::new(),
             1,
             &tx,
             None,
@@ -352,6 +339,7 @@ mod tests {
         let start = Instant::now();
         let s = walk(
             &g,
+            &BTreeMap::new(),
             4,
             &tx,
             None,
@@ -374,6 +362,7 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let s = walk(
             &g,
+            &BTreeMap::new(),
             2,
             &tx,
             None,
@@ -418,7 +407,7 @@ mod tests {
     ) -> Vec<String> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (release, released) = tokio::sync::mpsc::unbounded_channel();
-        let s = walk(g, 4, &tx, Some(released), needs_done, move |x| {
+        let s = walk(g, &BTreeMap::new(), 4, &tx, Some(released), needs_done, move |x| {
             let release = release.clone();
             async move {
                 if x.key == "a" {
@@ -481,6 +470,7 @@ mod tests {
         let l = live.clone();
         walk(
             &g,
+            &BTreeMap::new(),
             2,
             &tx,
             None,
