@@ -132,6 +132,17 @@ pub async fn with_priority<F: std::future::Future>(priority: u64, fut: F) -> F::
     PRIORITY.scope(priority, fut).await
 }
 
+/// The priority of calls that must not wait: the lock's renewal, whose
+/// lateness would cost the run its lock. They take their token at once,
+/// leaving the bucket in debt that the calls behind them pay.
+pub const URGENT: u64 = u64::MAX;
+
+/// Runs `fut` with its calls sent at once ([`URGENT`]); the lock's renewer
+/// paces itself (a call every quarter of the lease, a jittered retry).
+pub async fn urgent<F: std::future::Future>(fut: F) -> F::Output {
+    with_priority(URGENT, fut).await
+}
+
 /// The priority the calls of this task are served at (0 outside a change).
 pub fn current_priority() -> u64 {
     PRIORITY.try_with(|p| *p).unwrap_or(0)
@@ -237,6 +248,14 @@ impl Pacer {
             return Err(Stopped);
         }
         let key = (service, op);
+        if priority == URGENT {
+            let mut b = self.buckets.lock().expect("pacer lock");
+            let (bucket, _) =
+                b.entry(key).or_insert_with(|| (Bucket::new(limit, Instant::now()), Arc::new(Notify::new())));
+            bucket.refill(Instant::now());
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
         let me = (std::cmp::Reverse(priority), self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let notify = {
             let mut b = self.buckets.lock().expect("pacer lock");

@@ -164,6 +164,24 @@ async fn a_throttled_answer_empties_the_bucket_and_halves_its_rate() {
     assert!((170..260).contains(&ms(start)), "{}", ms(start));
 }
 
+#[tokio::test]
+async fn an_urgent_call_never_waits_and_the_calls_behind_it_pay_its_token() {
+    let pacer = Pacer::default();
+    let l = limit(10.0, 1.0);
+    pacer.take("ssm", "PutParameter", l, 0).await.unwrap();
+    // Emptied and slowed by a throttle: a token now takes 200 ms.
+    pacer.drain("ssm", "PutParameter");
+    let start = std::time::Instant::now();
+    for _ in 0..3 {
+        pacer.take("ssm", "PutParameter", l, URGENT).await.unwrap();
+    }
+    assert!(ms(start) < 15, "urgent calls wait for nothing: {}", ms(start));
+    // Three tokens owed, then the one asked for, at half the rate
+    // (recovering a little meanwhile).
+    pacer.take("ssm", "PutParameter", l, 0).await.unwrap();
+    assert!((600..900).contains(&ms(start)), "{}", ms(start));
+}
+
 #[test]
 fn pipectl_keeps_a_token_short_and_refills_slower_than_aws() {
     assert_eq!(ours(limit(5.0, 5.0)), limit(4.9, 4.0));
