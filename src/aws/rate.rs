@@ -132,16 +132,13 @@ pub async fn with_priority<F: std::future::Future>(priority: u64, fut: F) -> F::
     PRIORITY.scope(priority, fut).await
 }
 
-/// The priority of calls that must not wait: the lock's renewal, whose
-/// lateness would cost the run its lock. They take their token at once,
-/// leaving the bucket in debt that the calls behind them pay.
+/// The priority of calls that must not wait: shielded work (the lock's
+/// renewal and release, the record's last write; `cancel::shielded`),
+/// which is bounded in time, and a few calls at most. A renewal held in a
+/// line slowed by throttles would cost the run its lock. They take their
+/// token at once, leaving the bucket in debt that the calls behind them
+/// pay.
 pub const URGENT: u64 = u64::MAX;
-
-/// Runs `fut` with its calls sent at once ([`URGENT`]); the lock's renewer
-/// paces itself (a call every quarter of the lease, a jittered retry).
-pub async fn urgent<F: std::future::Future>(fut: F) -> F::Output {
-    with_priority(URGENT, fut).await
-}
 
 /// The priority the calls of this task are served at (0 outside a change).
 pub fn current_priority() -> u64 {
@@ -205,7 +202,10 @@ pub struct Stopped;
 /// Waits for a token of `op`'s bucket (no wait for an unpaced call).
 pub async fn pace(service: &'static str, op: &'static str) -> Result<(), Stopped> {
     match TABLE.limit(service, op) {
-        Some(limit) => PACER.take(service, op, ours(limit), current_priority()).await,
+        Some(limit) => {
+            let priority = if crate::cancel::is_shielded() { URGENT } else { current_priority() };
+            PACER.take(service, op, ours(limit), priority).await
+        }
         None => Ok(()),
     }
 }

@@ -42,10 +42,7 @@ pub(super) async fn renew(aws: Aws, name: String, me: Holder, shared: Shared) {
             return shared.lose(why);
         }
         let looked = Instant::now();
-        // Sent at once: the pacer's line (emptied and slowed by throttles
-        // that other calls meet) must not outlast the lock.
-        let once = crate::aws::rate::urgent(renew_once(&aws, &name, &me));
-        match tokio::time::timeout(left, once).await {
+        match tokio::time::timeout(left, renew_once(&aws, &name, &me)).await {
             Ok(Ok(Renewal::Renewed)) => {
                 confirmed = looked;
                 shared.saw(looked);

@@ -182,6 +182,19 @@ async fn an_urgent_call_never_waits_and_the_calls_behind_it_pay_its_token() {
     assert!((600..900).contains(&ms(start)), "{}", ms(start));
 }
 
+#[tokio::test]
+async fn shielded_work_is_urgent() {
+    // SSM's writes: 3 a second, a bucket of 2 on pipectl's side.
+    let start = std::time::Instant::now();
+    crate::cancel::shielded(async {
+        for _ in 0..6 {
+            pace("ssm", "DeleteParameters").await.unwrap();
+        }
+    })
+    .await;
+    assert!(ms(start) < 15, "{}", ms(start));
+}
+
 #[test]
 fn pipectl_keeps_a_token_short_and_refills_slower_than_aws() {
     assert_eq!(ours(limit(5.0, 5.0)), limit(4.9, 4.0));
